@@ -1,0 +1,10 @@
+DROP TABLE outbox;
+DROP TABLE node_clients;
+DROP TABLE messages;
+DROP TABLE caller_messages;
+DROP TABLE appointments;
+DROP TABLE customers;
+DROP TABLE tool_invocations;
+DROP TABLE transcript_entries;
+DROP TABLE calls;
+DROP TABLE tenants;

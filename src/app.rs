@@ -1,0 +1,289 @@
+//! Process assembly: the shared [`Services`] every actor and handler uses, and
+//! [`start`], which loads the database, runs migrations, upserts tenants, starts
+//! the Supervisor, Store and HTTP server, and returns a handle for shutdown.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use base64::Engine;
+
+use crate::audio::format::{encode_pcm, AudioFormat};
+use crate::audio::wav::read_wav_bytes;
+use crate::config::Config;
+use crate::events::EventBus;
+use crate::metrics::Metrics;
+use crate::model::simulator::{Script, Simulator};
+use crate::store::writer::{Flush, Store};
+use crate::store::{self, Pool};
+use crate::supervisor::{ActiveCalls, Drain, EndAllCalls, RestartPolicy, Supervisor};
+use crate::tenant::Tenants;
+use crate::tools::ToolRegistry;
+
+/// The apology clip shipped in the binary (8 kHz speech).
+const APOLOGY_WAV: &[u8] = include_bytes!("../assets/audio/apology.wav");
+
+/// Milliseconds per chunk when a clip is queued for playback.
+const CLIP_CHUNK_MS: u32 = 100;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("database: {0}")]
+    Store(#[from] store::StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("simulator: {0}")]
+    Simulator(String),
+    #[error("audio asset: {0}")]
+    Audio(String),
+    #[error("TLS: {0}")]
+    Tls(String),
+}
+
+/// One chunk of a pre-encoded clip: base64 audio and its duration.
+#[derive(Debug, Clone)]
+pub struct ClipChunk {
+    pub payload: String,
+    pub ms: u32,
+}
+
+/// A short clip pre-encoded for every carrier format (played without decoding).
+#[derive(Debug, Clone)]
+pub struct Clip {
+    pcmu: Vec<ClipChunk>,
+    pcma: Vec<ClipChunk>,
+    pcm24k: Vec<ClipChunk>,
+}
+
+impl Clip {
+    /// Encodes WAV bytes into [`CLIP_CHUNK_MS`] chunks per format.
+    pub fn from_wav(bytes: &[u8]) -> Result<Clip, StartError> {
+        let pcm = read_wav_bytes(bytes).map_err(|e| StartError::Audio(e.to_string()))?;
+        let encode = |format: AudioFormat| -> Result<Vec<ClipChunk>, StartError> {
+            let raw = encode_pcm(format, &pcm).map_err(|e| StartError::Audio(e.to_string()))?;
+            let step = (format.bytes_per_ms() * CLIP_CHUNK_MS) as usize;
+            Ok(raw
+                .chunks(step)
+                .map(|c| ClipChunk {
+                    payload: base64::engine::general_purpose::STANDARD.encode(c),
+                    ms: format.duration_ms(c.len()),
+                })
+                .collect())
+        };
+        Ok(Clip {
+            pcmu: encode(AudioFormat::Pcmu)?,
+            pcma: encode(AudioFormat::Pcma)?,
+            pcm24k: encode(AudioFormat::Pcm24k)?,
+        })
+    }
+
+    /// The chunks for `format`.
+    pub fn chunks(&self, format: AudioFormat) -> &[ClipChunk] {
+        match format {
+            AudioFormat::Pcmu => &self.pcmu,
+            AudioFormat::Pcma => &self.pcma,
+            AudioFormat::Pcm24k => &self.pcm24k,
+        }
+    }
+}
+
+/// Shared services, one per process, behind an `Arc`.
+pub struct Services {
+    pub config: Arc<Config>,
+    pub tenants: Tenants,
+    pub supervisor: Addr<Supervisor>,
+    pub store: Addr<Store>,
+    pub pool: Pool,
+    pub events: EventBus,
+    pub metrics: Arc<Metrics>,
+    pub tools: Arc<ToolRegistry>,
+    /// Realtime endpoint URL calls connect to.
+    pub model_url: String,
+    /// Played when the model cannot be reached or the server shuts down.
+    pub apology: Clip,
+    /// TLS connector for `wss://` model URLs.
+    pub tls: Option<openssl::ssl::SslConnector>,
+    /// Set on SIGTERM/SIGINT: `/health` answers 503 and calls are refused.
+    pub draining: AtomicBool,
+    /// The built-in simulator, when enabled.
+    pub simulator: Option<Simulator>,
+    /// The address the HTTP server listens on.
+    pub local_addr: SocketAddr,
+}
+
+impl Services {
+    /// Whether the server is draining.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
+    }
+}
+
+/// A running server.
+pub struct Running {
+    pub services: Arc<Services>,
+    pub server: actix_web::dev::ServerHandle,
+    /// Resolves when the HTTP server stops.
+    pub join: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// The listening address.
+    pub fn addr(&self) -> SocketAddr {
+        self.services.local_addr
+    }
+
+    /// Graceful shutdown: refuse new calls (health 503), let calls finish up to the
+    /// drain timeout, end the rest with the apology, flush the store, stop HTTP.
+    pub async fn shutdown(self, drain: Duration) {
+        let services = self.services.clone();
+        services.draining.store(true, Ordering::Relaxed);
+        let _ = services.supervisor.send(Drain).await;
+        let deadline = Instant::now() + drain;
+        while Instant::now() < deadline {
+            match services.supervisor.send(ActiveCalls).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+        if let Ok(n) = services
+            .supervisor
+            .send(EndAllCalls {
+                reason: "shutdown".into(),
+            })
+            .await
+        {
+            if n > 0 {
+                log::info!("drain timeout: ending {n} calls");
+                let until = Instant::now() + Duration::from_secs(12);
+                while Instant::now() < until {
+                    match services.supervisor.send(ActiveCalls).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+                    }
+                }
+            }
+        }
+        match services.store.send(Flush).await {
+            Ok(Ok(())) => log::info!("store flushed"),
+            Ok(Err(e)) => log::error!("store flush failed: {e}"),
+            Err(e) => log::error!("store flush failed: {e}"),
+        }
+        self.server.stop(true).await;
+        let _ = self.join.await;
+    }
+}
+
+/// Opens the database and applies pending migrations; returns the applied versions.
+pub fn migrate(config: &Config) -> Result<(Pool, Vec<String>), StartError> {
+    let pool = store::db::connect(&config.database.url, config.database.pool_size)?;
+    let applied = store::db::run_migrations(&pool)?;
+    Ok((pool, applied))
+}
+
+fn tls_connector() -> Result<openssl::ssl::SslConnector, StartError> {
+    let mut builder = openssl::ssl::SslConnector::builder(openssl::ssl::SslMethod::tls())
+        .map_err(|e| StartError::Tls(e.to_string()))?;
+    builder
+        .set_alpn_protos(b"\x08http/1.1")
+        .map_err(|e| StartError::Tls(e.to_string()))?;
+    Ok(builder.build())
+}
+
+/// Starts everything on the current actix system and returns once the listener
+/// is bound and the database migrated (the server is then ready for `/health`).
+pub async fn start(config: Config) -> Result<Running, StartError> {
+    let config = Arc::new(config);
+    let (pool, applied) = migrate(&config)?;
+    if !applied.is_empty() {
+        log::info!("applied migrations: {}", applied.join(", "));
+    }
+    let tenants = Tenants::new(&config.tenants, config.routing.clone());
+    {
+        let mut conn = pool.get().map_err(store::StoreError::from)?;
+        for tenant in tenants.all() {
+            let row = store::TenantRow {
+                id: tenant.id.clone(),
+                name: tenant.name.clone(),
+                config_json: serde_json::to_string(tenant.as_ref()).unwrap_or_default(),
+                updated_at: chrono::Utc::now().naive_utc(),
+            };
+            store::tenants::upsert(&mut conn, &row)?;
+        }
+    }
+    let listener = TcpListener::bind(&config.server.bind).map_err(|source| StartError::Bind {
+        addr: config.server.bind.clone(),
+        source,
+    })?;
+    let local_addr = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: config.server.bind.clone(),
+        source,
+    })?;
+    let metrics = Arc::new(Metrics::new());
+    let store = Store::new(pool.clone()).start();
+    let supervisor = Supervisor::new(
+        config.calls.max_calls,
+        RestartPolicy {
+            attempts: config.model.restart_attempts,
+            backoff: Duration::from_millis(config.model.restart_backoff_ms),
+        },
+        metrics.clone(),
+    )
+    .start();
+    let simulator = if config.simulator.enabled {
+        let script = Script::load(&config.simulator.script)
+            .map_err(|e| StartError::Simulator(e.to_string()))?;
+        let sim = Simulator::new(script, &config.simulator.clips_dir, config.simulator.pace)
+            .map_err(|e| StartError::Simulator(e.to_string()))?
+            .with_recording(config.simulator.record_events);
+        Some(sim)
+    } else {
+        None
+    };
+    let model_url = config.model_url(local_addr);
+    log::info!(
+        "model: {} via {}{}",
+        config.model.provider.as_str(),
+        model_url,
+        if config.model.url.is_empty() {
+            " (built-in simulator)"
+        } else {
+            ""
+        }
+    );
+    let services = Arc::new(Services {
+        config: config.clone(),
+        tenants,
+        supervisor,
+        store,
+        pool,
+        events: EventBus::new(),
+        metrics,
+        tools: Arc::new(ToolRegistry::builtin()),
+        model_url,
+        apology: Clip::from_wav(APOLOGY_WAV)?,
+        tls: Some(tls_connector()?),
+        draining: AtomicBool::new(false),
+        simulator,
+        local_addr,
+    });
+    let server = crate::http::server(services.clone(), listener).map_err(|source| {
+        StartError::Bind {
+            addr: config.server.bind.clone(),
+            source,
+        }
+    })?;
+    let handle = server.handle();
+    let join = actix_rt::spawn(server);
+    log::info!("switchboard listening on http://{local_addr}");
+    Ok(Running {
+        services,
+        server: handle,
+        join,
+    })
+}

@@ -1,0 +1,704 @@
+//! `CallActor`: one per call, carrier-agnostic. It owns the call's state — who is
+//! calling which tenant, the transcript, outbound playback and barge-in — and
+//! moves typed messages between the carrier edge, the model link and the tool
+//! actor. Audio goes edge → call → link and link → call → edge on one arbiter;
+//! nothing on that path waits on the database, the Supervisor or a tool.
+
+pub mod playback;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use chrono::Utc;
+
+use crate::app::Services;
+use crate::audio::format::{base64_decoded_len, AudioFormat};
+use crate::events::CallEvent;
+use crate::messages::{
+    AudioFrame, CallAction, CarrierCommand, CarrierHangup, DtmfReceived, LinkCommand, LinkDown,
+    MarkEchoed, ModelEvent, ToolCall, ToolResult,
+};
+use crate::model::link::{LinkSetup, ModelLinkActor};
+use crate::model::session::{Provider, Role, SessionSpec};
+use crate::store::calls::CallEnd;
+use crate::store::models::CallStatus;
+use crate::store::writer::{RecordCallEnded, RecordCallRefused, RecordCallStarted, RecordTranscript};
+use crate::supervisor::{Admit, CallFinished, LinkFailed, RestartDecision};
+use crate::tenant::TenantConfig;
+use crate::tools::{ToolActor, ToolContext};
+use playback::{cut_to_heard, Playback, PushRefused};
+
+/// Longest wait for goodbye or apology audio to play before the call is closed anyway.
+const FAREWELL_GRACE: Duration = Duration::from_secs(10);
+
+/// Everything a call needs to start; built by the carrier edge at stream start.
+pub struct CallSetup {
+    /// switchboard's call id (UUID v4).
+    pub call_id: String,
+    /// `twilio`, `jambonz` or `browser`.
+    pub carrier: &'static str,
+    /// Carrier call id (Twilio `CA…`).
+    pub call_sid: Option<String>,
+    /// Carrier stream id (Twilio `MZ…`).
+    pub stream_sid: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub tenant: Arc<TenantConfig>,
+    /// Audio codec on the carrier leg; the model session uses the same one.
+    pub format: AudioFormat,
+    /// Where outbound media, marks and clears go.
+    pub edge: Recipient<CarrierCommand>,
+}
+
+/// Ends the call from outside (drain timeout, operator); `apologise` plays the
+/// apology clip first.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct EndCall {
+    pub reason: String,
+    pub apologise: bool,
+}
+
+/// A transcript line kept for the call's history (replayed after a link restart).
+#[derive(Debug, Clone)]
+struct Line {
+    role: Role,
+    text: String,
+}
+
+/// One live call.
+pub struct CallActor {
+    setup: CallSetup,
+    services: Arc<Services>,
+    started: Instant,
+    link: Option<Addr<ModelLinkActor>>,
+    generation: u32,
+    link_failures: u32,
+    link_restarts: u32,
+    tools: Option<Addr<ToolActor>>,
+    playback: Playback,
+    history: Vec<Line>,
+    /// Assistant transcripts received but not yet persisted (waiting for playback).
+    pending_lines: Vec<(String, String)>,
+    seq: i32,
+    pending_tools: usize,
+    awaiting_response_done: bool,
+    tool_outputs_sent: bool,
+    hangup: Option<String>,
+    ending: Option<String>,
+    admitted: bool,
+    finished: bool,
+    speech_stopped_at: Option<Instant>,
+    turn_latencies_ms: Vec<u32>,
+    drain_scheduled: bool,
+}
+
+impl CallActor {
+    /// A call not yet admitted; admission happens in `started`.
+    pub fn new(setup: CallSetup, services: Arc<Services>) -> Self {
+        let calls = &services.config.calls;
+        let playback = Playback::new(calls.playout_lead_ms, calls.max_queued_audio_ms);
+        CallActor {
+            setup,
+            services,
+            started: Instant::now(),
+            link: None,
+            generation: 0,
+            link_failures: 0,
+            link_restarts: 0,
+            tools: None,
+            playback,
+            history: Vec::new(),
+            pending_lines: Vec::new(),
+            seq: 0,
+            pending_tools: 0,
+            awaiting_response_done: false,
+            tool_outputs_sent: false,
+            hangup: None,
+            ending: None,
+            admitted: false,
+            finished: false,
+            speech_stopped_at: None,
+            turn_latencies_ms: Vec::new(),
+            drain_scheduled: false,
+        }
+    }
+
+    fn id(&self) -> &str {
+        &self.setup.call_id
+    }
+
+    fn provider(&self) -> Provider {
+        self.setup
+            .tenant
+            .provider
+            .unwrap_or(self.services.config.model.provider)
+    }
+
+    fn session_spec(&self) -> SessionSpec {
+        let model = &self.services.config.model;
+        let tenant = &self.setup.tenant;
+        let tools = self.services.tools.schemas_for(tenant);
+        SessionSpec::for_call(
+            self.provider(),
+            model,
+            tenant.instructions(self.setup.from.as_deref(), Utc::now()),
+            tenant.voice.clone().unwrap_or_else(|| model.voice.clone()),
+            tools,
+            self.setup.format,
+        )
+    }
+
+    fn start_link(&mut self, ctx: &mut Context<Self>) {
+        let history = self
+            .history
+            .iter()
+            .map(|l| (l.role, l.text.clone()))
+            .collect();
+        let setup = LinkSetup {
+            call_id: self.setup.call_id.clone(),
+            generation: self.generation,
+            url: self.services.model_url.clone(),
+            api_key: self.services.config.model.api_key.clone(),
+            session: self.session_spec(),
+            history,
+            call: ctx.address(),
+            tls: self.services.tls.clone(),
+            connect_timeout: Duration::from_secs(self.services.config.model.connect_timeout_secs),
+            heartbeat: Duration::from_secs(self.services.config.model.heartbeat_secs),
+        };
+        self.link = Some(ModelLinkActor::new(setup).start());
+    }
+
+    fn send_carrier(&self, cmd: CarrierCommand) {
+        self.setup.edge.do_send(cmd);
+    }
+
+    /// Sends every chunk the lead window allows, and schedules the next drain.
+    fn drain_playback(&mut self, ctx: &mut Context<Self>) {
+        let now = Instant::now();
+        loop {
+            match self.playback.next_chunk(now) {
+                Ok(Some(chunk)) => {
+                    if let Some(stopped) = self.speech_stopped_at.take() {
+                        let ms = now.duration_since(stopped).as_millis() as u32;
+                        self.turn_latencies_ms.push(ms);
+                        self.services
+                            .metrics
+                            .turn_latency
+                            .observe(ms as f64 / 1000.0);
+                    }
+                    self.send_carrier(CarrierCommand::Media(chunk.payload));
+                    self.send_carrier(CarrierCommand::Mark(chunk.mark));
+                }
+                Ok(None) => return,
+                Err(wait) => {
+                    if !self.drain_scheduled {
+                        self.drain_scheduled = true;
+                        ctx.run_later(wait.max(Duration::from_millis(5)), |act, ctx| {
+                            act.drain_scheduled = false;
+                            act.drain_playback(ctx);
+                        });
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    fn record_line(&mut self, role: Role, text: String, item_id: Option<String>, interrupted: bool) {
+        if text.trim().is_empty() {
+            return;
+        }
+        self.seq += 1;
+        self.services.store.do_send(RecordTranscript {
+            id: uuid::Uuid::new_v4().to_string(),
+            call_id: self.setup.call_id.clone(),
+            seq: self.seq,
+            role: role.as_str().to_string(),
+            text: text.clone(),
+            item_id,
+            interrupted,
+            created_at: Utc::now().naive_utc(),
+        });
+        self.services.events.publish(CallEvent::Transcript {
+            call_id: self.setup.call_id.clone(),
+            call_sid: self.setup.call_sid.clone(),
+            role: role.as_str().to_string(),
+            text: text.clone(),
+            interrupted,
+        });
+        self.history.push(Line { role, text });
+    }
+
+    /// Persists assistant lines whose audio the caller has heard in full.
+    fn flush_heard_lines(&mut self) {
+        if !self.playback.is_idle() {
+            return;
+        }
+        let lines = std::mem::take(&mut self.pending_lines);
+        for (item_id, text) in lines {
+            if self.playback.was_interrupted(&item_id) {
+                let (heard, total) = self.playback.progress(&item_id).unwrap_or((0, 0));
+                self.record_line(Role::Assistant, cut_to_heard(&text, heard, total), Some(item_id), true);
+            } else {
+                self.record_line(Role::Assistant, text, Some(item_id), false);
+            }
+        }
+    }
+
+    fn maybe_continue_after_tools(&mut self) {
+        if self.pending_tools == 0 && !self.awaiting_response_done && self.tool_outputs_sent {
+            self.tool_outputs_sent = false;
+            if let Some(link) = &self.link {
+                // The continuation's response.done is awaited before any farewell ends the call.
+                self.awaiting_response_done = true;
+                link.do_send(LinkCommand::CreateResponse);
+            }
+        }
+    }
+
+    fn maybe_finish_farewell(&mut self, ctx: &mut Context<Self>) {
+        if self.playback.is_idle() && !self.awaiting_response_done && self.pending_tools == 0 {
+            if let Some(reason) = self.ending.clone().or_else(|| self.hangup.clone()) {
+                if self.ending.is_some() || !self.tool_outputs_sent {
+                    self.finish(reason, true, ctx);
+                }
+            }
+        }
+    }
+
+    fn barge_in(&mut self) {
+        let Some(cut) = self.playback.barge_in() else {
+            return;
+        };
+        self.services.metrics.barge_ins.inc();
+        self.send_carrier(CarrierCommand::Clear);
+        log::info!(
+            "call {}: barge-in on {} at {} of {} ms",
+            self.setup.call_id,
+            cut.item_id,
+            cut.heard_ms,
+            cut.received_ms
+        );
+        if let Some(link) = &self.link {
+            if crate::model::session::supports_truncate(self.provider()) {
+                link.do_send(LinkCommand::Truncate {
+                    item_id: cut.item_id.clone(),
+                    audio_end_ms: cut.heard_ms,
+                });
+            } else {
+                link.do_send(LinkCommand::CancelResponse);
+            }
+        }
+        // A transcript that already arrived is cut and stored now; one still to come
+        // is cut when it arrives (see AssistantTranscript).
+        self.flush_heard_lines();
+    }
+
+    /// Plays the bundled apology, then ends the call with `reason`.
+    fn apologise_and_end(&mut self, reason: String, ctx: &mut Context<Self>) {
+        if self.ending.is_some() {
+            return;
+        }
+        self.ending = Some(reason.clone());
+        if let Some(link) = self.link.take() {
+            link.do_send(LinkCommand::Shutdown);
+        }
+        self.playback.barge_in();
+        self.send_carrier(CarrierCommand::Clear);
+        let item = format!("apology-{}", self.generation);
+        for chunk in self.services.apology.chunks(self.setup.format) {
+            let _ = self.playback.push(&item, chunk.payload.clone(), chunk.ms);
+        }
+        self.drain_playback(ctx);
+        ctx.run_later(FAREWELL_GRACE, move |act, ctx| {
+            act.finish(reason, true, ctx);
+        });
+    }
+
+    /// Finalises the call exactly once: stores the row, releases the slot, stops
+    /// the children, and (when we end it) closes the carrier stream.
+    fn finish(&mut self, reason: String, close_carrier: bool, ctx: &mut Context<Self>) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        // Whatever the caller heard of pending assistant lines is part of the record.
+        let lines = std::mem::take(&mut self.pending_lines);
+        for (item_id, text) in lines {
+            let (heard, total) = self.playback.progress(&item_id).unwrap_or((0, 0));
+            let interrupted = heard < total;
+            self.record_line(Role::Assistant, cut_to_heard(&text, heard, total), Some(item_id), interrupted);
+        }
+        if let Some(link) = self.link.take() {
+            link.do_send(LinkCommand::Shutdown);
+        }
+        let duration_ms = self.started.elapsed().as_millis() as i64;
+        if self.admitted {
+            let (p50, max) = latency_summary(&self.turn_latencies_ms);
+            self.services.store.do_send(RecordCallEnded {
+                call_id: self.setup.call_id.clone(),
+                end: CallEnd {
+                    ended_at: Utc::now().naive_utc(),
+                    duration_ms,
+                    reason: reason.clone(),
+                    status: CallStatus::Completed,
+                    link_restarts: self.link_restarts as i32,
+                    turn_latency_p50_ms: p50,
+                    turn_latency_max_ms: max,
+                },
+            });
+            self.services
+                .supervisor
+                .do_send(CallFinished { call_id: self.setup.call_id.clone() });
+            self.services
+                .metrics
+                .calls_ended
+                .with_label_values(&[metric_reason(&reason)])
+                .inc();
+            self.services.events.publish(CallEvent::CallEnded {
+                call_id: self.setup.call_id.clone(),
+                call_sid: self.setup.call_sid.clone(),
+                reason: reason.clone(),
+                duration_ms: duration_ms as u64,
+            });
+        }
+        log::info!(
+            "call {} ({}) ended: {reason} after {duration_ms} ms",
+            self.setup.call_id,
+            self.setup.call_sid.as_deref().unwrap_or("-")
+        );
+        if close_carrier {
+            self.send_carrier(CarrierCommand::Close {
+                code: 1000,
+                reason: reason.chars().take(120).collect(),
+            });
+        }
+        ctx.stop();
+    }
+}
+
+/// Bounded label set for `calls_ended_total`.
+fn metric_reason(reason: &str) -> &'static str {
+    match reason.split(':').next().unwrap_or_default() {
+        "caller_hangup" => "caller_hangup",
+        "carrier_closed" => "carrier_closed",
+        "carrier_timeout" => "carrier_timeout",
+        "assistant_hangup" => "assistant_hangup",
+        "model_unavailable" => "model_unavailable",
+        "shutdown" => "shutdown",
+        _ => "other",
+    }
+}
+
+/// (p50, max) of turn latencies in ms, `None` without turns.
+fn latency_summary(samples: &[u32]) -> (Option<i32>, Option<i32>) {
+    if samples.is_empty() {
+        return (None, None);
+    }
+    let mut sorted = samples.to_vec();
+    sorted.sort_unstable();
+    let p50 = sorted[(sorted.len() - 1) / 2];
+    let max = sorted[sorted.len() - 1];
+    (Some(p50 as i32), Some(max as i32))
+}
+
+impl Actor for CallActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        let admit = Admit {
+            call_id: self.setup.call_id.clone(),
+            addr: ctx.address(),
+        };
+        let supervisor = self.services.supervisor.clone();
+        // Frames that arrive during admission wait in the mailbox.
+        ctx.wait(
+            async move { supervisor.send(admit).await }
+                .into_actor(self)
+                .map(|res, act, ctx| {
+                    let refusal = match res {
+                        Ok(Ok(())) => None,
+                        Ok(Err(e)) => Some((e.reason().to_string(), e.to_string())),
+                        Err(e) => Some(("refused_supervisor".to_string(), e.to_string())),
+                    };
+                    if let Some((reason, detail)) = refusal {
+                        log::warn!("call {} refused: {detail}", act.setup.call_id);
+                        act.services.store.do_send(RecordCallRefused {
+                            call_id: act.setup.call_id.clone(),
+                            tenant_id: Some(act.setup.tenant.id.clone()),
+                            carrier: act.setup.carrier.to_string(),
+                            carrier_call_sid: act.setup.call_sid.clone(),
+                            stream_sid: act.setup.stream_sid.clone(),
+                            from_number: act.setup.from.clone(),
+                            to_number: act.setup.to.clone(),
+                            model_provider: Some(act.provider().as_str().to_string()),
+                            started_at: Utc::now().naive_utc(),
+                            reason: reason.clone(),
+                        });
+                        act.send_carrier(CarrierCommand::Close {
+                            code: 1013,
+                            reason: format!("call refused: {detail}"),
+                        });
+                        act.finished = true;
+                        ctx.stop();
+                        return;
+                    }
+                    act.admitted = true;
+                    act.services.store.do_send(RecordCallStarted {
+                        call_id: act.setup.call_id.clone(),
+                        tenant_id: Some(act.setup.tenant.id.clone()),
+                        carrier: act.setup.carrier.to_string(),
+                        carrier_call_sid: act.setup.call_sid.clone(),
+                        stream_sid: act.setup.stream_sid.clone(),
+                        from_number: act.setup.from.clone(),
+                        to_number: act.setup.to.clone(),
+                        model_provider: Some(act.provider().as_str().to_string()),
+                        started_at: Utc::now().naive_utc(),
+                    });
+                    act.services.events.publish(CallEvent::CallStarted {
+                        call_id: act.setup.call_id.clone(),
+                        call_sid: act.setup.call_sid.clone(),
+                        tenant: Some(act.setup.tenant.id.clone()),
+                        from: act.setup.from.clone(),
+                        to: act.setup.to.clone(),
+                        carrier: act.setup.carrier.to_string(),
+                    });
+                    let tool_ctx = ToolContext {
+                        call_id: Some(act.setup.call_id.clone()),
+                        call_sid: act.setup.call_sid.clone(),
+                        tenant: act.setup.tenant.clone(),
+                        caller: act.setup.from.clone(),
+                        carrier: act.setup.carrier.to_string(),
+                    };
+                    act.tools = Some(
+                        ToolActor::new(tool_ctx, act.services.clone(), ctx.address().recipient())
+                            .start(),
+                    );
+                    log::info!(
+                        "call {} ({}) admitted for tenant {} from {}",
+                        act.setup.call_id,
+                        act.setup.call_sid.as_deref().unwrap_or("-"),
+                        act.setup.tenant.id,
+                        act.setup.from.as_deref().unwrap_or("unknown")
+                    );
+                    act.start_link(ctx);
+                }),
+        );
+    }
+
+    fn stopping(&mut self, ctx: &mut Context<Self>) -> Running {
+        if !self.finished {
+            self.finish("call_actor_stopped".into(), true, ctx);
+        }
+        Running::Stop
+    }
+}
+
+impl Handler<AudioFrame> for CallActor {
+    type Result = ();
+
+    fn handle(&mut self, frame: AudioFrame, _: &mut Context<Self>) {
+        if let Some(link) = &self.link {
+            if self.ending.is_none() {
+                link.do_send(frame);
+            }
+        }
+    }
+}
+
+impl Handler<MarkEchoed> for CallActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: MarkEchoed, ctx: &mut Context<Self>) {
+        if self.playback.mark_echoed(&msg.name).is_some() || self.playback.is_idle() {
+            self.flush_heard_lines();
+            self.maybe_finish_farewell(ctx);
+        }
+    }
+}
+
+impl Handler<DtmfReceived> for CallActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: DtmfReceived, _: &mut Context<Self>) {
+        log::info!("call {}: DTMF {}", self.setup.call_id, msg.digit);
+    }
+}
+
+impl Handler<CarrierHangup> for CallActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: CarrierHangup, ctx: &mut Context<Self>) {
+        self.finish(msg.reason, false, ctx);
+    }
+}
+
+impl Handler<EndCall> for CallActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: EndCall, ctx: &mut Context<Self>) {
+        if msg.apologise {
+            self.apologise_and_end(msg.reason, ctx);
+        } else {
+            self.finish(msg.reason, true, ctx);
+        }
+    }
+}
+
+impl Handler<ModelEvent> for CallActor {
+    type Result = ();
+
+    fn handle(&mut self, event: ModelEvent, ctx: &mut Context<Self>) {
+        match event {
+            ModelEvent::Ready { generation } => {
+                if generation == self.generation && generation > 0 {
+                    log::info!("call {}: model link {generation} ready", self.id());
+                }
+                self.link_failures = 0;
+            }
+            ModelEvent::Audio { item_id, delta } => {
+                if self.ending.is_some() {
+                    return;
+                }
+                let ms = self.setup.format.duration_ms(base64_decoded_len(&delta));
+                match self.playback.push(&item_id, delta, ms) {
+                    Ok(()) => self.drain_playback(ctx),
+                    Err(PushRefused::Interrupted) => {}
+                    Err(PushRefused::QueueFull) => {
+                        log::warn!("call {}: outbound audio queue full; shedding", self.id());
+                    }
+                }
+            }
+            ModelEvent::SpeechStarted { .. } => {
+                self.speech_stopped_at = None;
+                if self.ending.is_none() {
+                    self.barge_in();
+                }
+            }
+            ModelEvent::SpeechStopped { .. } => {
+                self.speech_stopped_at = Some(Instant::now());
+            }
+            ModelEvent::UserTranscript { item_id, text } => {
+                self.record_line(Role::User, text, Some(item_id), false);
+            }
+            ModelEvent::AssistantTranscript { item_id, text } => {
+                self.pending_lines.push((item_id, text));
+                self.flush_heard_lines();
+            }
+            ModelEvent::ToolCallRequested {
+                call_id,
+                name,
+                arguments,
+            } => {
+                self.pending_tools += 1;
+                self.awaiting_response_done = true;
+                if let Some(tools) = &self.tools {
+                    tools.do_send(ToolCall {
+                        call_id,
+                        name,
+                        arguments,
+                    });
+                }
+            }
+            ModelEvent::ResponseDone { .. } => {
+                self.awaiting_response_done = false;
+                self.maybe_continue_after_tools();
+                self.maybe_finish_farewell(ctx);
+            }
+            ModelEvent::Error { code, message } => {
+                log::warn!("call {}: model error {code}: {message}", self.id());
+            }
+        }
+    }
+}
+
+impl Handler<ToolResult> for CallActor {
+    type Result = ();
+
+    fn handle(&mut self, result: ToolResult, ctx: &mut Context<Self>) {
+        self.pending_tools = self.pending_tools.saturating_sub(1);
+        if let Some(CallAction::HangUp { reason }) = &result.action {
+            self.hangup = Some(format!("assistant_hangup: {reason}"));
+        }
+        if let Some(link) = &self.link {
+            link.do_send(LinkCommand::ToolOutput {
+                call_id: result.call_id,
+                output: result.output,
+            });
+            self.tool_outputs_sent = true;
+        }
+        self.maybe_continue_after_tools();
+        if self.hangup.is_some() {
+            ctx.run_later(FAREWELL_GRACE, |act, ctx| {
+                if let Some(reason) = act.hangup.clone() {
+                    act.finish(reason, true, ctx);
+                }
+            });
+        }
+    }
+}
+
+impl Handler<LinkDown> for CallActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: LinkDown, ctx: &mut Context<Self>) {
+        if msg.generation != self.generation || self.finished || self.ending.is_some() {
+            return;
+        }
+        self.link = None;
+        self.link_failures += 1;
+        self.awaiting_response_done = false;
+        self.pending_tools = 0;
+        log::warn!(
+            "call {}: model link {} down: {}",
+            self.setup.call_id,
+            msg.generation,
+            msg.cause
+        );
+        let ask = LinkFailed {
+            call_id: self.setup.call_id.clone(),
+            failures: self.link_failures,
+        };
+        let supervisor = self.services.supervisor.clone();
+        let cause = msg.cause;
+        ctx.spawn(
+            async move { supervisor.send(ask).await }
+                .into_actor(self)
+                .map(move |decision, act, ctx| match decision {
+                    Ok(RestartDecision::Restart { after }) => {
+                        act.services.events.publish(CallEvent::LinkRestart {
+                            call_id: act.setup.call_id.clone(),
+                            call_sid: act.setup.call_sid.clone(),
+                            attempt: act.link_failures,
+                            cause: cause.clone(),
+                        });
+                        ctx.run_later(after, |act, ctx| {
+                            if act.finished || act.ending.is_some() {
+                                return;
+                            }
+                            act.generation += 1;
+                            act.link_restarts += 1;
+                            act.start_link(ctx);
+                        });
+                    }
+                    Ok(RestartDecision::GiveUp) | Err(_) => {
+                        act.apologise_and_end(format!("model_unavailable: {cause}"), ctx);
+                    }
+                }),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_summary_is_median_and_max() {
+        assert_eq!(latency_summary(&[]), (None, None));
+        assert_eq!(latency_summary(&[300, 100, 200]), (Some(200), Some(300)));
+    }
+}

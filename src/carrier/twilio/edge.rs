@@ -1,0 +1,299 @@
+//! The Twilio Media Streams WebSocket edge (`GET /media-stream`): parses Twilio's
+//! frames (see [`super::wire`]), enforces their order, and hands typed messages to
+//! the call's `CallActor`; sends `media`/`mark`/`clear` back. Thin on purpose: no
+//! call state lives here beyond the stream binding.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use actix_web_actors::ws;
+use base64::Engine;
+
+use crate::app::Services;
+use crate::audio::format::AudioFormat;
+use crate::call::{CallActor, CallSetup};
+use crate::carrier::twilio::wire::{self, InboundEvent, WireError};
+use crate::messages::{AudioFrame, CarrierCommand, CarrierHangup, DtmfReceived, MarkEchoed};
+
+/// Largest inbound WebSocket frame, bytes. Twilio's 20 ms media frames are ~330 bytes.
+pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+/// Largest decoded media payload accepted in one frame, bytes (1 s of µ-law).
+pub const MAX_MEDIA_BYTES: usize = 8000;
+/// Invalid frames tolerated before the stream is closed (1008).
+const MAX_BAD_FRAMES: u32 = 50;
+/// How often the idle timeout is checked.
+const IDLE_CHECK: Duration = Duration::from_secs(1);
+
+enum State {
+    AwaitingStart,
+    Started {
+        call: Addr<CallActor>,
+        stream_sid: String,
+    },
+    Ended,
+}
+
+/// One Twilio media stream.
+pub struct MediaStreamSession {
+    services: Arc<Services>,
+    state: State,
+    last_rx: Instant,
+    bad_frames: u32,
+    scratch: Vec<u8>,
+    out: String,
+    conn_id: String,
+}
+
+impl MediaStreamSession {
+    /// A session waiting for Twilio's `start`.
+    pub fn new(services: Arc<Services>) -> Self {
+        MediaStreamSession {
+            services,
+            state: State::AwaitingStart,
+            last_rx: Instant::now(),
+            bad_frames: 0,
+            scratch: Vec::with_capacity(MAX_MEDIA_BYTES),
+            out: String::with_capacity(512),
+            conn_id: uuid::Uuid::new_v4().to_string(),
+        }
+    }
+
+    fn label(&self) -> String {
+        match &self.state {
+            State::Started { stream_sid, .. } => stream_sid.clone(),
+            _ => format!("conn {}", self.conn_id),
+        }
+    }
+
+    fn close(&mut self, ctx: &mut ws::WebsocketContext<Self>, code: ws::CloseCode, reason: &str) {
+        ctx.close(Some(ws::CloseReason {
+            code,
+            description: Some(reason.to_string()),
+        }));
+        ctx.stop();
+    }
+
+    fn hang_up(&mut self, reason: &str) {
+        if let State::Started { call, .. } = std::mem::replace(&mut self.state, State::Ended) {
+            call.do_send(CarrierHangup {
+                reason: reason.to_string(),
+            });
+        }
+    }
+
+    fn bad_frame(&mut self, ctx: &mut ws::WebsocketContext<Self>, detail: &str) {
+        self.bad_frames += 1;
+        self.services.metrics.carrier_bad_frames.inc();
+        // One log line per power of two keeps a flood of garbage from flooding the log.
+        if self.bad_frames.is_power_of_two() {
+            log::warn!(
+                "twilio {}: bad frame #{}: {detail}",
+                self.label(),
+                self.bad_frames
+            );
+        }
+        if self.bad_frames > MAX_BAD_FRAMES {
+            self.hang_up("carrier_protocol_error");
+            self.close(ctx, ws::CloseCode::Policy, "too many invalid frames");
+        }
+    }
+
+    fn on_start(
+        &mut self,
+        ctx: &mut ws::WebsocketContext<Self>,
+        stream_sid: String,
+        start: wire::StartMeta<'_>,
+    ) {
+        let param = |name: &str| {
+            start
+                .custom_parameters
+                .get(name)
+                .map(|v| v.to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let tenant = match self.services.tenants.resolve(
+            param("tenant").as_deref(),
+            param("to").as_deref(),
+            Some(start.account_sid.as_ref()),
+        ) {
+            Ok(t) => t,
+            Err(e) => {
+                log::warn!("twilio {stream_sid}: call {} refused: {e}", start.call_sid);
+                self.services
+                    .metrics
+                    .calls_refused
+                    .with_label_values(&["routing"])
+                    .inc();
+                self.close(ctx, ws::CloseCode::Policy, &format!("no tenant: {e}"));
+                return;
+            }
+        };
+        let setup = CallSetup {
+            call_id: uuid::Uuid::new_v4().to_string(),
+            carrier: "twilio",
+            call_sid: Some(start.call_sid.to_string()),
+            stream_sid: Some(stream_sid.clone()),
+            from: param("from"),
+            to: param("to"),
+            tenant,
+            format: AudioFormat::Pcmu,
+            edge: ctx.address().recipient(),
+        };
+        let call = CallActor::new(setup, self.services.clone()).start();
+        self.state = State::Started { call, stream_sid };
+    }
+
+    fn on_text(&mut self, text: &str, ctx: &mut ws::WebsocketContext<Self>) {
+        let event = match wire::parse_inbound(text) {
+            Ok(event) => event,
+            Err(WireError::UnknownEvent(name)) => {
+                // Twilio adds events over time; unknown ones are logged and skipped.
+                log::debug!("twilio {}: unknown event {name:?} ignored", self.label());
+                return;
+            }
+            Err(e) => {
+                self.bad_frame(ctx, &e.to_string());
+                return;
+            }
+        };
+        match (event, &self.state) {
+            (InboundEvent::Connected { .. }, _) => {}
+            (InboundEvent::Start { stream_sid, start, .. }, State::AwaitingStart) => {
+                self.on_start(ctx, stream_sid.into_owned(), start);
+            }
+            (InboundEvent::Start { .. }, _) => {
+                log::warn!("twilio {}: second start; closing", self.label());
+                self.hang_up("carrier_protocol_error");
+                self.close(ctx, ws::CloseCode::Policy, "duplicate start");
+            }
+            (InboundEvent::Media { .. }, State::AwaitingStart) => {
+                log::warn!("twilio {}: media before start; closing", self.label());
+                self.services.metrics.carrier_bad_frames.inc();
+                self.close(ctx, ws::CloseCode::Policy, "media before start");
+            }
+            (InboundEvent::Media { media, .. }, State::Started { call, .. }) => {
+                let payload = media.payload;
+                if payload.len() > MAX_MEDIA_BYTES * 4 / 3 + 4 {
+                    self.bad_frame(ctx, "media payload too large");
+                    return;
+                }
+                self.scratch.clear();
+                self.scratch.resize(payload.len() * 3 / 4 + 3, 0);
+                match base64::engine::general_purpose::STANDARD
+                    .decode_slice(payload.as_bytes(), &mut self.scratch)
+                {
+                    Ok(_) => call.do_send(AudioFrame {
+                        payload: payload.into_owned(),
+                    }),
+                    Err(e) => self.bad_frame(ctx, &format!("invalid base64 payload: {e}")),
+                }
+            }
+            (InboundEvent::Mark { mark, .. }, State::Started { call, .. }) => {
+                call.do_send(MarkEchoed {
+                    name: mark.name.into_owned(),
+                });
+            }
+            (InboundEvent::Dtmf { dtmf, .. }, State::Started { call, .. }) => {
+                call.do_send(DtmfReceived {
+                    digit: dtmf.digit.to_string(),
+                });
+            }
+            (InboundEvent::Stop { .. }, State::Started { .. }) => {
+                self.hang_up("caller_hangup");
+                self.close(ctx, ws::CloseCode::Normal, "stream stopped");
+            }
+            (InboundEvent::Stop { .. }, _) => {
+                self.close(ctx, ws::CloseCode::Normal, "stream stopped");
+            }
+            (_, State::Ended) => {}
+            (other, State::AwaitingStart) => {
+                self.bad_frame(ctx, &format!("{} before start", other.name()));
+            }
+        }
+    }
+}
+
+impl Actor for MediaStreamSession {
+    type Context = ws::WebsocketContext<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        let idle = Duration::from_secs(self.services.config.calls.carrier_idle_timeout_secs);
+        ctx.run_interval(IDLE_CHECK, move |act, ctx| {
+            if act.last_rx.elapsed() > idle {
+                log::warn!(
+                    "twilio {}: no frames for {} s; ending call",
+                    act.label(),
+                    idle.as_secs()
+                );
+                act.hang_up("carrier_timeout");
+                act.close(ctx, ws::CloseCode::Away, "idle timeout");
+            }
+        });
+    }
+
+    fn stopping(&mut self, _: &mut Self::Context) -> Running {
+        self.hang_up("carrier_closed");
+        Running::Stop
+    }
+}
+
+impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for MediaStreamSession {
+    fn handle(&mut self, msg: Result<ws::Message, ws::ProtocolError>, ctx: &mut Self::Context) {
+        self.last_rx = Instant::now();
+        match msg {
+            Ok(ws::Message::Text(text)) => self.on_text(&text, ctx),
+            Ok(ws::Message::Binary(_)) => self.bad_frame(ctx, "binary frame (Twilio sends JSON text)"),
+            Ok(ws::Message::Ping(p)) => ctx.pong(&p),
+            Ok(ws::Message::Close(reason)) => {
+                self.hang_up("carrier_closed");
+                ctx.close(reason);
+                ctx.stop();
+            }
+            Ok(_) => {}
+            Err(e) => {
+                log::warn!("twilio {}: protocol error: {e}", self.label());
+                self.hang_up("carrier_protocol_error");
+                let code = match e {
+                    ws::ProtocolError::Overflow => ws::CloseCode::Size,
+                    _ => ws::CloseCode::Protocol,
+                };
+                self.close(ctx, code, &e.to_string());
+            }
+        }
+    }
+
+    fn finished(&mut self, ctx: &mut Self::Context) {
+        self.hang_up("carrier_closed");
+        ctx.stop();
+    }
+}
+
+impl Handler<CarrierCommand> for MediaStreamSession {
+    type Result = ();
+
+    fn handle(&mut self, cmd: CarrierCommand, ctx: &mut Self::Context) {
+        let stream_sid = match &self.state {
+            State::Started { stream_sid, .. } => stream_sid.as_str(),
+            _ => {
+                if let CarrierCommand::Close { code, reason } = cmd {
+                    self.close(ctx, ws::CloseCode::from(code), &reason);
+                }
+                return;
+            }
+        };
+        self.out.clear();
+        match cmd {
+            CarrierCommand::Media(payload) => wire::media_json(stream_sid, &payload, &mut self.out),
+            CarrierCommand::Mark(name) => wire::mark_json(stream_sid, &name, &mut self.out),
+            CarrierCommand::Clear => wire::clear_json(stream_sid, &mut self.out),
+            CarrierCommand::Close { code, reason } => {
+                // The call ended on our side: it is already finalised.
+                self.state = State::Ended;
+                self.close(ctx, ws::CloseCode::from(code), &reason);
+                return;
+            }
+        }
+        ctx.text(self.out.as_str());
+    }
+}

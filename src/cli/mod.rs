@@ -1,0 +1,31 @@
+//! Command line: `switchboard [--config PATH] [serve|migrate|call|sim-model]`.
+
+pub mod call;
+pub mod serve;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// switchboard: an AI voice receptionist supervisor.
+#[derive(Parser, Debug)]
+#[command(name = "switchboard", version, about)]
+pub struct Cli {
+    /// Configuration file (TOML). Every key can be overridden by
+    /// SWITCHBOARD_<SECTION>__<KEY> environment variables.
+    #[arg(long, global = true, default_value = "config.toml")]
+    pub config: PathBuf,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands; `serve` is the default.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run migrations, upsert tenants, and serve (default).
+    Serve,
+    /// Run database migrations only.
+    Migrate,
+    /// Place a call like Twilio Media Streams would, streaming a WAV file.
+    Call(call::CallArgs),
+}

@@ -1,0 +1,56 @@
+//! `switchboard serve`: start the server and drain gracefully on SIGTERM/SIGINT.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
+use rand::RngCore;
+
+use crate::app;
+use crate::config::Config;
+
+/// Where a generated admin token is kept when none is configured.
+pub const ADMIN_TOKEN_FILE: &str = "data/admin-token";
+
+/// Loads the admin token from `data/admin-token`, creating it (mode 0600) with a
+/// random value when absent. Used only when `SWITCHBOARD_SERVER__ADMIN_TOKEN` is unset.
+pub fn admin_token_from_file(path: &Path) -> anyhow::Result<String> {
+    if let Ok(existing) = std::fs::read_to_string(path) {
+        let token = existing.trim().to_string();
+        if !token.is_empty() {
+            return Ok(token);
+        }
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let mut bytes = [0u8; 24];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    std::fs::write(path, &token).with_context(|| format!("writing {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(token)
+}
+
+/// Runs the server until SIGTERM or SIGINT, then drains.
+pub async fn serve(mut config: Config) -> anyhow::Result<()> {
+    if config.server.admin_token.is_none() {
+        config.server.admin_token = Some(admin_token_from_file(Path::new(ADMIN_TOKEN_FILE))?);
+        log::info!("admin token: generated, stored in {ADMIN_TOKEN_FILE}");
+    }
+    let drain = Duration::from_secs(config.server.drain_timeout_secs);
+    let running = app::start(config).await.context("starting switchboard")?;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("installing SIGTERM handler")?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => log::info!("SIGINT: draining"),
+        _ = term.recv() => log::info!("SIGTERM: draining"),
+    }
+    running.shutdown(drain).await;
+    log::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,403 @@
+//! Configuration: one `Config` tree loaded from `config.toml` (or `--config PATH`),
+//! every key overridable by an environment variable `SWITCHBOARD_<SECTION>__<KEY>`
+//! (e.g. `SWITCHBOARD_SERVER__BIND`), validated at start-up into clear messages.
+//! Secrets (API keys, auth tokens) are accepted only from the environment.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+use crate::model::session::Provider;
+use crate::tenant::TenantConfig;
+
+/// A configuration that could not be loaded or is invalid; the message names the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file or an environment variable could not be parsed.
+    #[error("configuration: {0}")]
+    Parse(String),
+    /// A value is out of range or inconsistent; `key` is the dotted path.
+    #[error("{key}: {message}")]
+    Invalid { key: &'static str, message: String },
+    /// A secret was written into the config file instead of the environment.
+    #[error("{key}: secrets are read only from the environment ({env}), not from the config file")]
+    SecretInFile { key: &'static str, env: &'static str },
+}
+
+/// The whole configuration. Defaults are in code and documented in `config.toml`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub calls: CallsConfig,
+    pub model: ModelConfig,
+    pub simulator: SimulatorConfig,
+    pub twilio: TwilioConfig,
+    pub routing: RoutingConfig,
+    pub tenants: Vec<TenantConfig>,
+}
+
+/// `[server]`: the HTTP/WebSocket listener.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Listen address, `host:port`; port 0 picks a free port (tests).
+    pub bind: String,
+    /// Public base URL carriers reach us at (`https://…`); the TwiML stream URL is
+    /// derived from it (`wss://host/media-stream`). Empty: derived from the request's Host.
+    pub public_url: String,
+    /// actix-web worker threads; 0 = one per core.
+    pub workers: usize,
+    /// Seconds calls may keep running after SIGTERM/SIGINT before they are ended.
+    pub drain_timeout_secs: u64,
+    /// Admin bearer token for `/logs`, `/api/*` (env `SWITCHBOARD_SERVER__ADMIN_TOKEN`).
+    #[serde(skip_serializing)]
+    pub admin_token: Option<String>,
+}
+
+/// `[database]`: SQLite file path / `sqlite://PATH`, or a `postgres://` URL.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    pub url: String,
+    /// r2d2 pool size.
+    pub pool_size: u32,
+}
+
+/// `[calls]`: admission and per-call limits.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CallsConfig {
+    /// Calls carried at once; the next is refused (WS close 1013).
+    pub max_calls: usize,
+    /// Seconds without any carrier frame before the call is ended (Twilio can go
+    /// silent without `stop`).
+    pub carrier_idle_timeout_secs: u64,
+    /// Milliseconds of assistant audio sent ahead of real time to the carrier.
+    pub playout_lead_ms: u32,
+    /// Milliseconds of assistant audio queued for pacing before the call sheds it.
+    pub max_queued_audio_ms: u32,
+}
+
+/// `[model]`: the realtime voice model every call is linked to (per-tenant overrides
+/// live in `[[tenants]]`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelConfig {
+    /// `openai` or `xai`.
+    pub provider: Provider,
+    /// `ws://`/`wss://` URL of the realtime endpoint. Empty: the built-in simulator.
+    pub url: String,
+    /// Model id sent as `?model=` and in the session (`gpt-realtime`, `grok-voice-think-fast-1.0`).
+    pub model: String,
+    /// Default voice (`marin` for OpenAI, `eve` for xAI).
+    pub voice: String,
+    /// Input transcription model (OpenAI GA `audio.input.transcription.model`).
+    pub transcription_model: String,
+    /// Server VAD threshold 0.0–1.0.
+    pub vad_threshold: f32,
+    /// Server VAD silence before end of turn, ms.
+    pub vad_silence_ms: u32,
+    /// Server VAD prefix padding, ms.
+    pub vad_prefix_padding_ms: u32,
+    /// Seconds allowed for the WebSocket connect.
+    pub connect_timeout_secs: u64,
+    /// Seconds between pings; a link silent for 3 intervals counts as dropped.
+    pub heartbeat_secs: u64,
+    /// Restarts of a dropped link per call before the caller hears the apology.
+    pub restart_attempts: u32,
+    /// First restart delay, ms; doubles per attempt.
+    pub restart_backoff_ms: u64,
+    /// Seconds a tool call may run before the model gets a timeout error.
+    pub tool_timeout_secs: u64,
+    /// Bearer key (env `SWITCHBOARD_MODEL__API_KEY`).
+    #[serde(skip_serializing)]
+    pub api_key: Option<String>,
+}
+
+/// `[simulator]`: the built-in OpenAI-Realtime-compatible scripted model.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SimulatorConfig {
+    /// Serve `GET /sim/v1/realtime`.
+    pub enabled: bool,
+    /// Script TOML (turns, replies, function calls).
+    pub script: PathBuf,
+    /// Folder with the reply clips named in the script.
+    pub clips_dir: PathBuf,
+    /// Audio streaming speed as a multiple of real time (0 = as fast as possible).
+    pub pace: f32,
+    /// Keep every received client event (tests only; memory grows per event).
+    pub record_events: bool,
+}
+
+/// `[twilio]`: account credentials for signature checks and the REST API.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TwilioConfig {
+    pub account_sid: String,
+    /// REST API base URL (tests point it at a local server).
+    pub api_base: String,
+    /// Auth token (env `SWITCHBOARD_TWILIO__AUTH_TOKEN`); when set, every webhook and
+    /// media-stream upgrade must carry a valid `X-Twilio-Signature`.
+    #[serde(skip_serializing)]
+    pub auth_token: Option<String>,
+}
+
+/// `[routing]`: what happens to a call for a number no tenant owns.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RoutingConfig {
+    /// `default` (route to `default_tenant`) or `refuse`.
+    pub unknown_number: UnknownNumber,
+    /// Tenant id used for unknown numbers; empty = the first tenant.
+    pub default_tenant: String,
+}
+
+/// Policy for calls to numbers that belong to no tenant.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum UnknownNumber {
+    Default,
+    Refuse,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            bind: "0.0.0.0:8080".into(),
+            public_url: String::new(),
+            workers: 0,
+            drain_timeout_secs: 30,
+            admin_token: None,
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            url: "data/switchboard.db".into(),
+            pool_size: 8,
+        }
+    }
+}
+
+impl Default for CallsConfig {
+    fn default() -> Self {
+        CallsConfig {
+            max_calls: 1000,
+            carrier_idle_timeout_secs: 15,
+            playout_lead_ms: 300,
+            max_queued_audio_ms: 120_000,
+        }
+    }
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        ModelConfig {
+            provider: Provider::OpenAi,
+            url: String::new(),
+            model: "gpt-realtime".into(),
+            voice: "marin".into(),
+            transcription_model: "gpt-4o-mini-transcribe".into(),
+            vad_threshold: 0.5,
+            vad_silence_ms: 500,
+            vad_prefix_padding_ms: 300,
+            connect_timeout_secs: 5,
+            heartbeat_secs: 10,
+            restart_attempts: 3,
+            restart_backoff_ms: 200,
+            tool_timeout_secs: 10,
+            api_key: None,
+        }
+    }
+}
+
+impl Default for SimulatorConfig {
+    fn default() -> Self {
+        SimulatorConfig {
+            enabled: true,
+            script: "assets/sim/script.toml".into(),
+            clips_dir: "assets/sim".into(),
+            pace: 2.0,
+            record_events: false,
+        }
+    }
+}
+
+impl Default for TwilioConfig {
+    fn default() -> Self {
+        TwilioConfig {
+            account_sid: String::new(),
+            api_base: "https://api.twilio.com".into(),
+            auth_token: None,
+        }
+    }
+}
+
+impl Default for RoutingConfig {
+    fn default() -> Self {
+        RoutingConfig {
+            unknown_number: UnknownNumber::Default,
+            default_tenant: String::new(),
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            server: ServerConfig::default(),
+            database: DatabaseConfig::default(),
+            calls: CallsConfig::default(),
+            model: ModelConfig::default(),
+            simulator: SimulatorConfig::default(),
+            twilio: TwilioConfig::default(),
+            routing: RoutingConfig::default(),
+            tenants: vec![TenantConfig::example()],
+        }
+    }
+}
+
+/// Secret keys: (dotted key, env var). Present in the file → [`ConfigError::SecretInFile`].
+const SECRETS: &[(&str, &str, &str, &str)] = &[
+    ("server", "admin_token", "server.admin_token", "SWITCHBOARD_SERVER__ADMIN_TOKEN"),
+    ("model", "api_key", "model.api_key", "SWITCHBOARD_MODEL__API_KEY"),
+    ("twilio", "auth_token", "twilio.auth_token", "SWITCHBOARD_TWILIO__AUTH_TOKEN"),
+];
+
+impl Config {
+    /// Loads `path` (missing file = defaults only), then env overrides, then validates.
+    ///
+    /// Errors: unparsable TOML or env value, unknown key, a secret in the file, or an
+    /// invalid value (see [`Config::validate`]).
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = path {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                ConfigError::Parse(format!("cannot read {}: {e}", path.display()))
+            })?;
+            Self::reject_secrets_in_file(&text)?;
+            figment = figment.merge(Toml::string(&text));
+        }
+        figment = figment.merge(
+            Env::prefixed("SWITCHBOARD_")
+                .filter(|key| key.as_str().contains("__"))
+                .split("__"),
+        );
+        let config: Config = figment
+            .extract()
+            .map_err(|e| ConfigError::Parse(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn reject_secrets_in_file(text: &str) -> Result<(), ConfigError> {
+        let value: toml::Value = text
+            .parse()
+            .map_err(|e: toml::de::Error| ConfigError::Parse(e.to_string()))?;
+        for (section, key, dotted, env) in SECRETS {
+            if value.get(section).and_then(|s| s.get(key)).is_some() {
+                return Err(ConfigError::SecretInFile { key: dotted, env });
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks ranges and consistency; the error names the offending key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.server.bind.parse::<SocketAddr>().is_err() {
+            return Err(ConfigError::Invalid {
+                key: "server.bind",
+                message: format!("not a host:port address: {:?}", self.server.bind),
+            });
+        }
+        if !self.server.public_url.is_empty() {
+            let ok = url::Url::parse(&self.server.public_url)
+                .map(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+                .unwrap_or(false);
+            if !ok {
+                return Err(ConfigError::Invalid {
+                    key: "server.public_url",
+                    message: "not an http:// or https:// URL".into(),
+                });
+            }
+        }
+        if !self.model.url.is_empty() {
+            let ok = url::Url::parse(&self.model.url)
+                .map(|u| matches!(u.scheme(), "ws" | "wss"))
+                .unwrap_or(false);
+            if !ok {
+                return Err(ConfigError::Invalid {
+                    key: "model.url",
+                    message: "not a ws:// or wss:// URL".into(),
+                });
+            }
+        } else if !self.simulator.enabled {
+            return Err(ConfigError::Invalid {
+                key: "model.url",
+                message: "empty, and the built-in simulator is disabled".into(),
+            });
+        }
+        if self.calls.max_calls == 0 {
+            return Err(ConfigError::Invalid {
+                key: "calls.max_calls",
+                message: "must be at least 1".into(),
+            });
+        }
+        if !(0.0..=1.0).contains(&self.model.vad_threshold) {
+            return Err(ConfigError::Invalid {
+                key: "model.vad_threshold",
+                message: "must be within 0.0–1.0".into(),
+            });
+        }
+        if self.database.url.trim().is_empty() {
+            return Err(ConfigError::Invalid {
+                key: "database.url",
+                message: "empty".into(),
+            });
+        }
+        let mut seen = std::collections::HashSet::new();
+        for tenant in &self.tenants {
+            tenant.validate().map_err(|message| ConfigError::Invalid {
+                key: "tenants",
+                message,
+            })?;
+            if !seen.insert(tenant.id.as_str()) {
+                return Err(ConfigError::Invalid {
+                    key: "tenants",
+                    message: format!("duplicate tenant id {:?}", tenant.id),
+                });
+            }
+        }
+        if self.routing.unknown_number == UnknownNumber::Default
+            && !self.routing.default_tenant.is_empty()
+            && !self
+                .tenants
+                .iter()
+                .any(|t| t.id == self.routing.default_tenant)
+        {
+            return Err(ConfigError::Invalid {
+                key: "routing.default_tenant",
+                message: format!("no tenant with id {:?}", self.routing.default_tenant),
+            });
+        }
+        Ok(())
+    }
+
+    /// The realtime endpoint calls connect to: `model.url`, or the built-in simulator
+    /// on our own listener (`ws://127.0.0.1:PORT/sim/v1/realtime`).
+    pub fn model_url(&self, local: SocketAddr) -> String {
+        if self.model.url.is_empty() {
+            format!("ws://127.0.0.1:{}/sim/v1/realtime", local.port())
+        } else {
+            self.model.url.clone()
+        }
+    }
+}

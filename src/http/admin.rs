@@ -1,0 +1,139 @@
+//! Admin API (bearer admin token): calls with transcripts and tool calls, tenants.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+use subtle::ConstantTimeEq;
+
+use crate::app::Services;
+use crate::store::{self, DbConnection, StoreError};
+
+/// Why an admin request was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("missing admin token")]
+    Missing,
+    #[error("wrong admin token")]
+    Wrong,
+}
+
+/// Checks `Authorization: Bearer <token>` or `?token=` (browsers cannot set headers on
+/// WebSockets) against `server.admin_token`, in constant time. Without a configured
+/// token every admin request is refused.
+pub fn check_admin(req: &HttpRequest, services: &Services) -> Result<(), AdminError> {
+    let expected = services
+        .config
+        .server
+        .admin_token
+        .as_deref()
+        .filter(|t| !t.is_empty())
+        .ok_or(AdminError::Wrong)?;
+    let header = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_string);
+    let query = web::Query::<TokenQuery>::from_query(req.query_string())
+        .ok()
+        .and_then(|q| q.token.clone());
+    let given = header.or(query).ok_or(AdminError::Missing)?;
+    if bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
+        Ok(())
+    } else {
+        Err(AdminError::Wrong)
+    }
+}
+
+/// The `token` query parameter.
+#[derive(Deserialize)]
+pub struct TokenQuery {
+    pub token: Option<String>,
+}
+
+/// The 401 an unauthenticated admin request gets.
+pub fn unauthorized(err: AdminError) -> HttpResponse {
+    HttpResponse::Unauthorized()
+        .insert_header(("WWW-Authenticate", "Bearer"))
+        .json(json!({"error": err.to_string()}))
+}
+
+fn store_error(e: StoreError) -> HttpResponse {
+    log::error!("admin API: {e}");
+    HttpResponse::ServiceUnavailable().json(json!({"error": "database unavailable"}))
+}
+
+async fn query<T, F>(services: &Services, f: F) -> Result<T, HttpResponse>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut DbConnection) -> Result<T, StoreError> + Send + 'static,
+{
+    let pool = services.pool.clone();
+    match web::block(move || {
+        let mut conn = pool.get()?;
+        f(&mut conn)
+    })
+    .await
+    {
+        Ok(result) => result.map_err(store_error),
+        Err(e) => {
+            log::error!("admin API: blocking task failed: {e}");
+            Err(HttpResponse::InternalServerError().json(json!({"error": "internal error"})))
+        }
+    }
+}
+
+/// `GET /api/calls/{id}`: a call by switchboard id or carrier call sid, with its
+/// transcript (in order) and tool invocations. 404 when unknown.
+pub async fn get_call(
+    req: HttpRequest,
+    services: web::Data<Services>,
+    id: web::Path<String>,
+) -> HttpResponse {
+    if let Err(e) = check_admin(&req, &services) {
+        return unauthorized(e);
+    }
+    let id = id.into_inner();
+    let result = query(&services, move |conn| {
+        let call = match store::calls::get(conn, &id)? {
+            Some(c) => Some(c),
+            None => store::calls::get_by_sid(conn, &id)?,
+        };
+        let Some(call) = call else {
+            return Ok(None);
+        };
+        let transcript = store::transcripts::for_call(conn, &call.id)?;
+        let tools = store::tool_invocations::for_call(conn, &call.id)?;
+        Ok(Some((call, transcript, tools)))
+    })
+    .await;
+    match result {
+        Err(resp) => resp,
+        Ok(None) => HttpResponse::NotFound().json(json!({"error": "no such call"})),
+        Ok(Some((call, transcript, tools))) => HttpResponse::Ok().json(json!({
+            "call": call,
+            "transcript": transcript,
+            "tool_invocations": tools,
+        })),
+    }
+}
+
+/// `GET /api/calls`: the 50 most recent calls.
+pub async fn list_calls(req: HttpRequest, services: web::Data<Services>) -> HttpResponse {
+    if let Err(e) = check_admin(&req, &services) {
+        return unauthorized(e);
+    }
+    match query(&services, |conn| store::calls::list_recent(conn, 50)).await {
+        Ok(calls) => HttpResponse::Ok().json(calls),
+        Err(resp) => resp,
+    }
+}
+
+/// `GET /api/tenants`: the configured tenants.
+pub async fn list_tenants(req: HttpRequest, services: web::Data<Services>) -> HttpResponse {
+    if let Err(e) = check_admin(&req, &services) {
+        return unauthorized(e);
+    }
+    let tenants: Vec<_> = services.tenants.all().iter().map(|t| t.as_ref().clone()).collect();
+    HttpResponse::Ok().json(tenants)
+}

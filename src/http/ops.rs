@@ -1,0 +1,44 @@
+//! Operations endpoints: `GET /health` (liveness/readiness; 503 while draining),
+//! `GET /metrics` (Prometheus text), `GET /tools` (tool schemas).
+
+use actix_web::{web, HttpResponse};
+use serde_json::json;
+
+use crate::app::Services;
+use crate::store::writer::Stats;
+use crate::supervisor::ActiveCalls;
+
+/// `GET /health`: `{"status":"ok","calls":N,"store_pending":N}`; 503 `draining` on shutdown.
+pub async fn health(services: web::Data<Services>) -> HttpResponse {
+    let calls = services.supervisor.send(ActiveCalls).await.unwrap_or(0);
+    let store = services.store.send(Stats).await.ok();
+    let body = json!({
+        "status": if services.is_draining() { "draining" } else { "ok" },
+        "calls": calls,
+        "store_pending": store.as_ref().map(|s| s.pending),
+    });
+    if services.is_draining() {
+        HttpResponse::ServiceUnavailable().json(body)
+    } else {
+        HttpResponse::Ok().json(body)
+    }
+}
+
+/// `GET /metrics`: Prometheus text exposition.
+pub async fn metrics(services: web::Data<Services>) -> HttpResponse {
+    let store = services.store.send(Stats).await.ok();
+    let pending = store.as_ref().map(|s| s.pending as f64).unwrap_or(-1.0);
+    let failures = store.as_ref().map(|s| s.failures as f64).unwrap_or(-1.0);
+    let text = services.metrics.render(&[
+        ("store_pending_writes", "Writes accepted but not yet committed", pending),
+        ("store_failed_batches", "Batches that failed and are retried", failures),
+    ]);
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(text)
+}
+
+/// `GET /tools`: every tool's schema (Realtime `function` tool shape).
+pub async fn tools(services: web::Data<Services>) -> HttpResponse {
+    HttpResponse::Ok().json(services.tools.describe())
+}

@@ -1,0 +1,140 @@
+//! Twilio HTTP edges: the voice webhook (`POST /twiml`) that answers with
+//! `<Connect><Stream>` TwiML, and the Media Streams upgrade (`GET /media-stream`).
+//! Both check `X-Twilio-Signature` when `twilio.auth_token` is set (carriers.md §2;
+//! the upgrade is signed over the `wss://` URL, §1.5).
+
+use actix_web::http::header::HeaderMap;
+use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web_actors::ws;
+use serde_json::json;
+
+use crate::app::Services;
+use crate::carrier::twilio::edge::{MediaStreamSession, MAX_FRAME_BYTES};
+use crate::carrier::twilio::{signature, twiml};
+
+/// The header Twilio signs requests with.
+const SIGNATURE_HEADER: &str = "X-Twilio-Signature";
+
+/// The URL Twilio requested, as it signed it: `server.public_url` (scheme and host)
+/// plus our path and query; without a public URL, rebuilt from `Host`.
+/// `websocket` swaps the scheme for `ws`/`wss`.
+pub fn signed_url(req: &HttpRequest, services: &Services, websocket: bool) -> String {
+    let path_and_query = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    let base = if services.config.server.public_url.is_empty() {
+        let info = req.connection_info();
+        format!("{}://{}", info.scheme(), info.host())
+    } else {
+        services
+            .config
+            .server
+            .public_url
+            .trim_end_matches('/')
+            .to_string()
+    };
+    let base = if websocket {
+        if let Some(rest) = base.strip_prefix("https://") {
+            format!("wss://{rest}")
+        } else if let Some(rest) = base.strip_prefix("http://") {
+            format!("ws://{rest}")
+        } else {
+            base
+        }
+    } else {
+        base
+    };
+    format!("{base}{path_and_query}")
+}
+
+fn signature_of(headers: &HeaderMap) -> Option<&str> {
+    headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok())
+}
+
+/// `POST /twiml`: Twilio's voice webhook (form: CallSid, AccountSid, From, To, …).
+/// Answers `text/xml` TwiML connecting the call to `/media-stream` with the tenant,
+/// caller and dialled number as `<Parameter>`s. 403 on a bad signature, 400 on an
+/// unparsable form.
+pub async fn twiml(req: HttpRequest, body: web::Bytes, services: web::Data<Services>) -> HttpResponse {
+    let params: Vec<(String, String)> = match serde_urlencoded::from_bytes(&body) {
+        Ok(p) => p,
+        Err(e) => {
+            log::warn!("/twiml: unparsable form: {e}");
+            return HttpResponse::BadRequest().json(json!({"error": format!("invalid form body: {e}")}));
+        }
+    };
+    let get = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let call_sid = get("CallSid").unwrap_or("-").to_string();
+    if let Some(token) = services.config.twilio.auth_token.as_deref() {
+        let url = signed_url(&req, &services, false);
+        let valid = signature_of(req.headers())
+            .map(|sig| signature::validate(token, &url, &params, sig))
+            .unwrap_or(false);
+        if !valid {
+            log::warn!("/twiml: call {call_sid}: invalid or missing X-Twilio-Signature");
+            return HttpResponse::Forbidden().json(json!({"error": "invalid X-Twilio-Signature"}));
+        }
+    }
+    let from = get("From").unwrap_or_default();
+    let to = get("To").unwrap_or_default();
+    let tenant = match services.tenants.resolve(None, Some(to), get("AccountSid")) {
+        Ok(t) => t,
+        Err(e) => {
+            log::warn!("/twiml: call {call_sid} to {to}: {e}");
+            services
+                .metrics
+                .calls_refused
+                .with_label_values(&["routing"])
+                .inc();
+            return HttpResponse::Ok().content_type("text/xml").body(twiml::say_and_hangup(
+                "Sorry, this number is not in service. Goodbye.",
+            ));
+        }
+    };
+    let stream_url = {
+        let mut base = signed_url(&req, &services, true);
+        if let Some(idx) = base.find("/twiml") {
+            base.truncate(idx);
+        }
+        format!("{base}/media-stream")
+    };
+    log::info!("/twiml: call {call_sid} from {from} to {to} → tenant {}", tenant.id);
+    let body = twiml::connect_stream(
+        &stream_url,
+        &[("tenant", tenant.id.as_str()), ("from", from), ("to", to)],
+    );
+    HttpResponse::Ok().content_type("text/xml").body(body)
+}
+
+/// `GET /media-stream`: upgrades to a Twilio Media Stream. 503 while draining; 403
+/// on a bad signature (when an auth token is configured).
+pub async fn media_stream(
+    req: HttpRequest,
+    stream: web::Payload,
+    services: web::Data<Services>,
+) -> actix_web::Result<HttpResponse> {
+    if services.is_draining() {
+        return Ok(HttpResponse::ServiceUnavailable().json(json!({"error": "server is draining"})));
+    }
+    if let Some(token) = services.config.twilio.auth_token.as_deref() {
+        let url = signed_url(&req, &services, true);
+        let valid = signature_of(req.headers())
+            .map(|sig| signature::validate(token, &url, &[], sig))
+            .unwrap_or(false);
+        if !valid {
+            log::warn!("/media-stream: invalid or missing X-Twilio-Signature for {url}");
+            return Ok(HttpResponse::Forbidden().json(json!({"error": "invalid X-Twilio-Signature"})));
+        }
+    }
+    let session = MediaStreamSession::new(services.into_inner());
+    ws::WsResponseBuilder::new(session, &req, stream)
+        .frame_size(MAX_FRAME_BYTES)
+        .start()
+}

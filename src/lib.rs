@@ -1,0 +1,22 @@
+//! switchboard: an actor-model telephony supervisor for AI voice receptionists.
+//!
+//! Carriers (Twilio Media Streams) reach the [`http`] edge; each call gets a
+//! [`call::CallActor`], a [`model::link::ModelLinkActor`] and a
+//! [`tools::ToolActor`], owned by the [`supervisor::Supervisor`]. Everything is
+//! persisted through the [`store`] (Diesel: SQLite or PostgreSQL).
+
+pub mod app;
+pub mod audio;
+pub mod call;
+pub mod carrier;
+pub mod cli;
+pub mod config;
+pub mod events;
+pub mod http;
+pub mod metrics;
+pub mod messages;
+pub mod model;
+pub mod store;
+pub mod supervisor;
+pub mod tenant;
+pub mod tools;

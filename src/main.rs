@@ -1,0 +1,29 @@
+//! The `switchboard` binary: CLI glue around the library (anyhow lives here only).
+
+use anyhow::Context;
+use clap::Parser;
+
+use switchboard::cli::{self, Cli, Command};
+use switchboard::config::Config;
+
+fn main() -> anyhow::Result<()> {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let args = Cli::parse();
+    let config_path = args.config.exists().then_some(args.config.as_path());
+    if config_path.is_none() && args.config.as_os_str() != "config.toml" {
+        anyhow::bail!("config file {} not found", args.config.display());
+    }
+    match args.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let config = Config::load(config_path)?;
+            actix_rt::System::new().block_on(cli::serve::serve(config))
+        }
+        Command::Migrate => {
+            let config = Config::load(config_path)?;
+            let (_, applied) = switchboard::app::migrate(&config).context("migrating")?;
+            println!("{} migration(s) applied", applied.len());
+            Ok(())
+        }
+        Command::Call(call) => actix_rt::System::new().block_on(cli::call::run(call)),
+    }
+}

@@ -1,0 +1,143 @@
+//! Typed actor messages shared across modules. JSON exists only at the edges;
+//! between actors every event is one of these structs.
+//!
+//! Directions: carrier edge → `CallActor` ([`AudioFrame`], [`MarkEchoed`],
+//! [`DtmfReceived`], [`CarrierHangup`]); `CallActor` → carrier edge
+//! ([`CarrierCommand`]); `CallActor` ↔ `ModelLinkActor` ([`AudioFrame`],
+//! [`ModelEvent`], [`LinkCommand`], [`LinkDown`]); `CallActor` → `ToolActor`
+//! ([`ToolCall`]) → `CallActor` ([`ToolResult`]).
+
+use actix::prelude::*;
+use std::time::Duration;
+
+/// One chunk of caller audio, base64 in the carrier's codec (Twilio: 20 ms µ-law =
+/// 160 bytes = 216 base64 chars). Passed through to the model without decoding when
+/// the model session uses the same codec.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct AudioFrame {
+    /// Base64 audio payload.
+    pub payload: String,
+}
+
+/// The carrier reports that audio up to one of our marks has played (Twilio `mark`).
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct MarkEchoed {
+    pub name: String,
+}
+
+/// The caller pressed a key (Twilio `dtmf`, digit `0-9*#`).
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct DtmfReceived {
+    pub digit: String,
+}
+
+/// The carrier side of the call ended: `stop`, socket closed, or idle timeout.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct CarrierHangup {
+    /// Recorded as `ended_reason` (`caller_hangup`, `carrier_closed`, `carrier_timeout`).
+    pub reason: String,
+}
+
+/// What a call asks its carrier edge to do.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub enum CarrierCommand {
+    /// Play base64 audio in the carrier's codec.
+    Media(String),
+    /// Ask to be told (by [`MarkEchoed`]) when audio sent so far has played.
+    Mark(String),
+    /// Drop all audio not yet played (barge-in).
+    Clear,
+    /// End the stream with a WebSocket close code and reason.
+    Close { code: u16, reason: String },
+}
+
+/// What a call asks its model link to do (besides relaying [`AudioFrame`]s).
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub enum LinkCommand {
+    /// `conversation.item.truncate` at what the caller heard.
+    Truncate { item_id: String, audio_end_ms: u32 },
+    /// `response.cancel` (providers without truncate, or an explicit stop).
+    CancelResponse,
+    /// One `function_call_output` item per finished tool call.
+    ToolOutput { call_id: String, output: String },
+    /// `response.create` after tool outputs (or to greet).
+    CreateResponse,
+    /// Close the model socket normally; no restart follows.
+    Shutdown,
+}
+
+/// Something the model said or did, parsed from its server events by the link.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub enum ModelEvent {
+    /// The session is configured (history replayed after a restart); `generation`
+    /// counts links of this call from 0.
+    Ready { generation: u32 },
+    /// Assistant audio (`response.output_audio.delta`), base64 in the session format.
+    Audio { item_id: String, delta: String },
+    /// Caller speech started (`input_audio_buffer.speech_started`).
+    SpeechStarted { audio_start_ms: u32 },
+    /// Caller speech ended (`input_audio_buffer.speech_stopped`); starts the turn clock.
+    SpeechStopped { audio_end_ms: u32 },
+    /// Final caller transcript (`conversation.item.input_audio_transcription.completed`).
+    UserTranscript { item_id: String, text: String },
+    /// Final assistant transcript of one item (`response.output_audio_transcript.done`).
+    AssistantTranscript { item_id: String, text: String },
+    /// The model wants a tool run (`response.function_call_arguments.done`).
+    ToolCallRequested {
+        call_id: String,
+        name: String,
+        arguments: String,
+    },
+    /// A response finished (`response.done`), `status` as sent (`completed`, `cancelled`…).
+    ResponseDone { status: String },
+    /// A non-fatal model `error` event (logged, counted).
+    Error { code: String, message: String },
+}
+
+/// The model link failed (connect error, abnormal close, missed heartbeat, session cap).
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct LinkDown {
+    /// Which link of the call failed (see [`ModelEvent::Ready`]).
+    pub generation: u32,
+    /// Human-readable cause, logged and published.
+    pub cause: String,
+}
+
+/// A tool call from the model, with everything the tool needs to act for the caller.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct ToolCall {
+    /// The model's `call_id`, echoed in the `function_call_output`.
+    pub call_id: String,
+    pub name: String,
+    /// JSON-encoded arguments, exactly as the model sent them (may be invalid JSON).
+    pub arguments: String,
+}
+
+/// What a call should do after a tool ran.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallAction {
+    /// End the call once the goodbye audio has played; `reason` is recorded.
+    HangUp { reason: String },
+}
+
+/// The outcome of one [`ToolCall`].
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct ToolResult {
+    pub call_id: String,
+    pub name: String,
+    /// JSON text for the `function_call_output` (`{"error":…}` on failure).
+    pub output: String,
+    pub is_error: bool,
+    pub action: Option<CallAction>,
+    pub duration: Duration,
+}

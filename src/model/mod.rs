@@ -1,0 +1,8 @@
+//! The realtime voice model side: protocol types ([`realtime`], OpenAI Realtime GA),
+//! provider session shapes ([`session`], OpenAI and xAI), the per-call
+//! [`link::ModelLinkActor`], and the built-in [`simulator`].
+
+pub mod link;
+pub mod realtime;
+pub mod session;
+pub mod simulator;

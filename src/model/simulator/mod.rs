@@ -1,0 +1,296 @@
+//! The built-in realtime model simulator: an OpenAI-Realtime-GA-compatible
+//! WebSocket server at `GET /sim/v1/realtime` for offline runs, tests and load
+//! tests. It runs an energy VAD over the caller's audio ([`vad`]), answers
+//! each caller turn from a TOML [`script`] with real audio clips streamed
+//! faster than real time, makes scripted function calls, and honours barge-in
+//! and truncation like the real service (one actor per socket, [`session`]).
+//! Test hooks record client events, kill sessions abruptly and refuse new
+//! connections.
+
+pub mod script;
+pub mod session;
+pub mod vad;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use actix::Addr;
+use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web_actors::ws;
+
+use crate::audio::format::{encode_base64, encode_pcm, AudioFormat};
+use crate::audio::wav::{read_wav, Pcm};
+use crate::audio::AudioError;
+
+pub use script::{Reply, Script, ScriptedCall, Turn};
+use session::{Kill, SimSession};
+
+/// URL path the simulator is mounted at.
+pub const SIM_PATH: &str = "/sim/v1/realtime";
+
+/// Length of each `response.output_audio.delta` chunk, in ms.
+pub const CHUNK_MS: u32 = 100;
+
+/// Largest client frame accepted, in bytes (OpenAI allows 15 MiB of base64
+/// audio per append).
+pub const MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
+
+/// Errors building the simulator.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// The script file could not be read.
+    #[error("cannot read simulator script {path}: {source}")]
+    Io {
+        /// The script path.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The script is not valid TOML or has the wrong shape.
+    #[error("invalid simulator script: {0}")]
+    Script(String),
+    /// A clip the script names could not be loaded.
+    #[error("cannot load simulator clip {path}: {source}")]
+    Clip {
+        /// The clip path.
+        path: PathBuf,
+        /// The audio error.
+        #[source]
+        source: AudioError,
+    },
+    /// `pace` must be finite and ≥ 0.
+    #[error("simulator pace must be a finite number >= 0, got {0}")]
+    Pace(f32),
+}
+
+/// A clip encoded for one output format, cut into [`CHUNK_MS`] chunks.
+#[derive(Debug)]
+pub(crate) struct EncodedClip {
+    /// Base64 of each chunk, in order.
+    pub chunks: Vec<String>,
+    /// Duration of each chunk in ms (all [`CHUNK_MS`] except maybe the last).
+    pub chunk_ms: Vec<u32>,
+}
+
+pub(crate) struct Inner {
+    pub script: Script,
+    pub pace: f32,
+    clips: HashMap<String, Pcm>,
+    encoded: Mutex<HashMap<(String, AudioFormat), Arc<EncodedClip>>>,
+    recording: bool,
+    recorded: Mutex<Vec<Vec<serde_json::Value>>>,
+    live: Mutex<HashMap<u64, Addr<SimSession>>>,
+    refuse: AtomicBool,
+    connections: AtomicUsize,
+    next_session: AtomicU64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Inner {
+    /// The clip `name` in `format`, converted on first use and cached.
+    pub(crate) fn clip(&self, name: &str, format: AudioFormat) -> Option<Arc<EncodedClip>> {
+        let key = (name.to_owned(), format);
+        if let Some(hit) = lock(&self.encoded).get(&key) {
+            return Some(hit.clone());
+        }
+        let pcm = self.clips.get(name)?;
+        let bytes = match encode_pcm(format, pcm) {
+            Ok(b) => b,
+            Err(e) => {
+                log::error!("simulator: cannot encode clip {name} as {format:?}: {e}");
+                return None;
+            }
+        };
+        let chunk_bytes = (format.bytes_per_ms() * CHUNK_MS) as usize;
+        let clip = Arc::new(EncodedClip {
+            chunks: bytes.chunks(chunk_bytes).map(encode_base64).collect(),
+            chunk_ms: bytes
+                .chunks(chunk_bytes)
+                .map(|c| format.duration_ms(c.len()))
+                .collect(),
+        });
+        lock(&self.encoded).insert(key, clip.clone());
+        Some(clip)
+    }
+
+    pub(crate) fn record(&self, session: u64, event: serde_json::Value) {
+        if !self.recording {
+            return;
+        }
+        let mut rec = lock(&self.recorded);
+        if let Some(events) = usize::try_from(session).ok().and_then(|i| rec.get_mut(i)) {
+            events.push(event);
+        }
+    }
+
+    pub(crate) fn recording(&self) -> bool {
+        self.recording
+    }
+
+    pub(crate) fn register(&self, id: u64, addr: Addr<SimSession>) {
+        lock(&self.live).insert(id, addr);
+    }
+
+    pub(crate) fn deregister(&self, id: u64) {
+        lock(&self.live).remove(&id);
+    }
+}
+
+/// The simulator: script, decoded clips and live sessions, shared by every
+/// socket (cheap to clone).
+#[derive(Clone)]
+pub struct Simulator {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Simulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Simulator")
+            .field("turns", &self.inner.script.turns.len())
+            .field("pace", &self.inner.pace)
+            .field("live_sessions", &self.session_count())
+            .finish()
+    }
+}
+
+impl Simulator {
+    /// Builds a simulator, reading every clip the script names from
+    /// `clips_dir` (24 kHz mono 16-bit WAVs; other rates are resampled on
+    /// use). `pace` is the speed of audio streaming relative to real time
+    /// (4.0 = four times faster; 0 = as fast as possible).
+    ///
+    /// # Errors
+    /// [`SimError::Clip`] if a clip is missing or not a readable WAV,
+    /// [`SimError::Pace`] for a negative or non-finite pace.
+    pub fn new(script: Script, clips_dir: &Path, pace: f32) -> Result<Self, SimError> {
+        if !pace.is_finite() || pace < 0.0 {
+            return Err(SimError::Pace(pace));
+        }
+        let mut clips = HashMap::new();
+        for name in script.clip_names() {
+            let path = clips_dir.join(name);
+            let pcm = read_wav(&path).map_err(|source| SimError::Clip {
+                path: path.clone(),
+                source,
+            })?;
+            clips.insert(name.to_owned(), pcm);
+        }
+        Ok(Simulator {
+            inner: Arc::new(Inner {
+                script,
+                pace,
+                clips,
+                encoded: Mutex::new(HashMap::new()),
+                recording: false,
+                recorded: Mutex::new(Vec::new()),
+                live: Mutex::new(HashMap::new()),
+                refuse: AtomicBool::new(false),
+                connections: AtomicUsize::new(0),
+                next_session: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    /// Turns recording of client events on or off (off by default). Call
+    /// before the simulator is cloned or mounted; on a shared simulator this
+    /// returns a fresh one with the same script and clips and no sessions.
+    pub fn with_recording(self, on: bool) -> Self {
+        let inner = match Arc::try_unwrap(self.inner) {
+            Ok(mut inner) => {
+                inner.recording = on;
+                inner
+            }
+            Err(shared) => Inner {
+                script: shared.script.clone(),
+                pace: shared.pace,
+                clips: shared.clips.clone(),
+                encoded: Mutex::new(HashMap::new()),
+                recording: on,
+                recorded: Mutex::new(Vec::new()),
+                live: Mutex::new(HashMap::new()),
+                refuse: AtomicBool::new(shared.refuse.load(Ordering::SeqCst)),
+                connections: AtomicUsize::new(0),
+                next_session: AtomicU64::new(0),
+            },
+        };
+        Simulator {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// Mounts `GET /sim/v1/realtime` (WebSocket upgrade; any `model` query
+    /// and `Authorization` header are accepted and ignored).
+    pub fn configure(&self, cfg: &mut web::ServiceConfig) {
+        let sim = self.clone();
+        cfg.route(
+            SIM_PATH,
+            web::get().to(move |req: HttpRequest, stream: web::Payload| {
+                let sim = sim.clone();
+                async move { sim.upgrade(&req, stream) }
+            }),
+        );
+    }
+
+    fn upgrade(&self, req: &HttpRequest, stream: web::Payload) -> HttpResponse {
+        if self.inner.refuse.load(Ordering::SeqCst) {
+            return HttpResponse::ServiceUnavailable().body("simulator refusing connections");
+        }
+        let id = self.inner.next_session.fetch_add(1, Ordering::SeqCst);
+        if self.inner.recording {
+            let mut rec = lock(&self.inner.recorded);
+            let idx = usize::try_from(id).unwrap_or(usize::MAX);
+            if rec.len() <= idx {
+                rec.resize_with(idx + 1, Vec::new);
+            }
+        }
+        let actor = SimSession::new(self.inner.clone(), id);
+        match ws::WsResponseBuilder::new(actor, req, stream)
+            .frame_size(MAX_FRAME_BYTES)
+            .start()
+        {
+            Ok(resp) => {
+                self.inner.connections.fetch_add(1, Ordering::SeqCst);
+                resp
+            }
+            Err(e) => HttpResponse::from_error(e),
+        }
+    }
+
+    /// Every client event received, per session (in connection order), each
+    /// as the JSON value received — malformed frames as a JSON string. Empty
+    /// unless built `with_recording(true)`.
+    pub fn recorded_sessions(&self) -> Vec<Vec<serde_json::Value>> {
+        lock(&self.inner.recorded).clone()
+    }
+
+    /// Drops every live session's socket abruptly, without a close frame, so
+    /// clients observe an abnormal close (as on a provider outage).
+    pub fn kill_sessions(&self) {
+        let live: Vec<Addr<SimSession>> = lock(&self.inner.live).values().cloned().collect();
+        for addr in live {
+            addr.do_send(Kill);
+        }
+    }
+
+    /// While `true`, WebSocket upgrades are answered `503 Service
+    /// Unavailable`.
+    pub fn set_refuse_connections(&self, refuse: bool) {
+        self.inner.refuse.store(refuse, Ordering::SeqCst);
+    }
+
+    /// Sessions currently connected.
+    pub fn session_count(&self) -> usize {
+        lock(&self.inner.live).len()
+    }
+
+    /// Upgrades accepted since start.
+    pub fn connections_total(&self) -> usize {
+        self.inner.connections.load(Ordering::SeqCst)
+    }
+}

@@ -1,0 +1,110 @@
+//! Queries over `calls`: a call is inserted when it starts (or is refused),
+//! updated once when it ends, and read back by id, by carrier call id or as
+//! recent history. [`close_in_progress`] is crash recovery: at start-up no
+//! call can still be live, so rows left `in_progress` are closed.
+
+use chrono::{NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+use super::models::{CallRow, CallStatus, NewCall};
+use super::schema::calls;
+use super::{DbConnection, StoreError};
+
+/// Insert a call row as given (`status` is normally `in_progress`, or
+/// `refused` with `ended_at`/`ended_reason` set).
+///
+/// Errors: [`StoreError::Conflict`] if the id exists, [`StoreError::Query`].
+pub fn insert_started(conn: &mut DbConnection, call: &NewCall) -> Result<(), StoreError> {
+    diesel::insert_into(calls::table)
+        .values(call)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// How a call ended, as written to its row by [`mark_ended`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallEnd {
+    pub ended_at: NaiveDateTime,
+    pub duration_ms: i64,
+    /// e.g. `caller_hangup`, `carrier_timeout`, `model_unavailable: …`.
+    pub reason: String,
+    pub status: CallStatus,
+    pub link_restarts: i32,
+    /// Median and worst turn latency (end of caller speech to first reply audio), ms.
+    pub turn_latency_p50_ms: Option<i32>,
+    pub turn_latency_max_ms: Option<i32>,
+}
+
+/// Finalises a call row. Returns false when no call has this id.
+pub fn mark_ended(conn: &mut DbConnection, call_id: &str, end: &CallEnd) -> Result<bool, StoreError> {
+    let updated = diesel::update(calls::table.find(call_id))
+        .set((
+            calls::ended_at.eq(end.ended_at),
+            calls::duration_ms.eq(end.duration_ms),
+            calls::ended_reason.eq(&end.reason),
+            calls::status.eq(end.status.as_str()),
+            calls::link_restarts.eq(end.link_restarts),
+            calls::turn_latency_p50_ms.eq(end.turn_latency_p50_ms),
+            calls::turn_latency_max_ms.eq(end.turn_latency_max_ms),
+        ))
+        .execute(conn)?;
+    Ok(updated > 0)
+}
+
+/// The call with this id, if any.
+pub fn get(conn: &mut DbConnection, call_id: &str) -> Result<Option<CallRow>, StoreError> {
+    Ok(calls::table
+        .find(call_id)
+        .select(CallRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// The most recently started call with this carrier call id (Twilio
+/// `CallSid`), if any.
+pub fn get_by_sid(
+    conn: &mut DbConnection,
+    carrier_call_sid: &str,
+) -> Result<Option<CallRow>, StoreError> {
+    Ok(calls::table
+        .filter(calls::carrier_call_sid.eq(carrier_call_sid))
+        .order(calls::started_at.desc())
+        .select(CallRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Up to `limit` calls, most recently started first.
+pub fn list_recent(conn: &mut DbConnection, limit: i64) -> Result<Vec<CallRow>, StoreError> {
+    Ok(calls::table
+        .order((calls::started_at.desc(), calls::id.desc()))
+        .limit(limit.max(0))
+        .select(CallRow::as_select())
+        .load(conn)?)
+}
+
+/// Crash recovery: mark every `in_progress` call `interrupted` with
+/// `ended_reason = reason`, `ended_at` = now (UTC) and `duration_ms` from its
+/// start. Returns how many calls were closed. Run at start-up, before calls
+/// are admitted; one transaction.
+pub fn close_in_progress(conn: &mut DbConnection, reason: &str) -> Result<usize, StoreError> {
+    let now = Utc::now().naive_utc();
+    conn.transaction::<usize, StoreError, _>(|conn| {
+        let open: Vec<(String, NaiveDateTime)> = calls::table
+            .filter(calls::status.eq(CallStatus::InProgress.as_str()))
+            .select((calls::id, calls::started_at))
+            .load(conn)?;
+        for (id, started_at) in &open {
+            let duration_ms = (now - *started_at).num_milliseconds().max(0);
+            diesel::update(calls::table.find(id))
+                .set((
+                    calls::status.eq(CallStatus::Interrupted.as_str()),
+                    calls::ended_at.eq(now),
+                    calls::duration_ms.eq(duration_ms),
+                    calls::ended_reason.eq(reason),
+                ))
+                .execute(conn)?;
+        }
+        Ok(open.len())
+    })
+}

@@ -1,0 +1,296 @@
+//! Row types for every table in [`super::schema`], one set for both backends.
+//! `…Row` structs are read with `Selectable` (and most are inserted whole);
+//! [`NewCall`] is the insert shape of a call, whose end-of-call columns are
+//! filled later. Timestamps are chrono `NaiveDateTime` in UTC; durations and
+//! latencies are milliseconds. Status columns are plain text in the database
+//! and typed here by [`CallStatus`] and [`AppointmentStatus`].
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::schema::{
+    appointments, caller_messages, calls, customers, messages, node_clients, outbox, tenants,
+    tool_invocations, transcript_entries,
+};
+
+/// Lifecycle state of a call, stored as `calls.status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallStatus {
+    /// Audio is flowing (`in_progress`).
+    InProgress,
+    /// The call ended normally: hang-up or an orderly finish (`completed`).
+    Completed,
+    /// The supervisor refused admission, e.g. at `max_calls` (`refused`).
+    Refused,
+    /// The call was cut short: restart budget spent, or the process died
+    /// while it was live (`interrupted`).
+    Interrupted,
+}
+
+impl CallStatus {
+    /// The text stored in `calls.status`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallStatus::InProgress => "in_progress",
+            CallStatus::Completed => "completed",
+            CallStatus::Refused => "refused",
+            CallStatus::Interrupted => "interrupted",
+        }
+    }
+
+    /// Parse the text stored in `calls.status`; `None` for anything else.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "in_progress" => Some(CallStatus::InProgress),
+            "completed" => Some(CallStatus::Completed),
+            "refused" => Some(CallStatus::Refused),
+            "interrupted" => Some(CallStatus::Interrupted),
+            _ => None,
+        }
+    }
+}
+
+/// State of an appointment, stored as `appointments.status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AppointmentStatus {
+    /// Holds its slot (`booked`); at most one per tenant and start time.
+    Booked,
+    /// Released its slot (`cancelled`).
+    Cancelled,
+}
+
+impl AppointmentStatus {
+    /// The text stored in `appointments.status`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AppointmentStatus::Booked => "booked",
+            AppointmentStatus::Cancelled => "cancelled",
+        }
+    }
+
+    /// Parse the text stored in `appointments.status`; `None` for anything else.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "booked" => Some(AppointmentStatus::Booked),
+            "cancelled" => Some(AppointmentStatus::Cancelled),
+            _ => None,
+        }
+    }
+}
+
+/// A `tenants` row; `config_json` is the tenant's configuration as JSON text.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset, Serialize)]
+#[diesel(table_name = tenants)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct TenantRow {
+    pub id: String,
+    pub name: String,
+    pub config_json: String,
+    pub updated_at: NaiveDateTime,
+}
+
+/// A `calls` row as read back.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Serialize)]
+#[diesel(table_name = calls)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct CallRow {
+    pub id: String,
+    pub tenant_id: Option<String>,
+    /// Carrier name, e.g. `twilio`, `jambonz`, `browser`.
+    pub carrier: String,
+    /// The carrier's call id (Twilio `CallSid`).
+    pub carrier_call_sid: Option<String>,
+    /// The carrier's media stream id (Twilio `streamSid`).
+    pub stream_sid: Option<String>,
+    pub from_number: Option<String>,
+    pub to_number: Option<String>,
+    /// One of [`CallStatus::as_str`].
+    pub status: String,
+    /// Realtime model provider, e.g. `openai`, `xai`, `simulator`.
+    pub model_provider: Option<String>,
+    pub started_at: NaiveDateTime,
+    pub ended_at: Option<NaiveDateTime>,
+    /// Call length in milliseconds.
+    pub duration_ms: Option<i64>,
+    pub ended_reason: Option<String>,
+    /// Model-link restarts during the call.
+    pub link_restarts: i32,
+    /// Median caller-stops-talking → first-audio latency, milliseconds.
+    pub turn_latency_p50_ms: Option<i32>,
+    /// Worst turn latency, milliseconds.
+    pub turn_latency_max_ms: Option<i32>,
+    pub recording_sid: Option<String>,
+}
+
+impl CallRow {
+    /// The typed status; `None` if the stored text is not a known status.
+    pub fn call_status(&self) -> Option<CallStatus> {
+        CallStatus::parse(&self.status)
+    }
+}
+
+/// The insert shape of a call: everything known when it starts (or is
+/// refused). End-of-call columns are set by `calls::mark_ended`.
+#[derive(Debug, Clone, PartialEq, Insertable)]
+#[diesel(table_name = calls)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct NewCall {
+    pub id: String,
+    pub tenant_id: Option<String>,
+    pub carrier: String,
+    pub carrier_call_sid: Option<String>,
+    pub stream_sid: Option<String>,
+    pub from_number: Option<String>,
+    pub to_number: Option<String>,
+    /// One of [`CallStatus::as_str`].
+    pub status: String,
+    pub model_provider: Option<String>,
+    pub started_at: NaiveDateTime,
+    pub ended_at: Option<NaiveDateTime>,
+    pub duration_ms: Option<i64>,
+    pub ended_reason: Option<String>,
+    pub link_restarts: i32,
+}
+
+/// A `transcript_entries` row: one utterance; `seq` orders a call's entries.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = transcript_entries)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct TranscriptRow {
+    pub id: String,
+    pub call_id: String,
+    pub seq: i32,
+    /// `user` (the caller), `assistant` or `system`.
+    pub role: String,
+    pub text: String,
+    /// The realtime conversation item id this text belongs to.
+    pub item_id: Option<String>,
+    /// True when the caller barged in and the text was cut short.
+    pub interrupted: bool,
+    pub created_at: NaiveDateTime,
+}
+
+/// A `tool_invocations` row; `arguments`/`result` are JSON text.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = tool_invocations)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct ToolInvocationRow {
+    pub id: String,
+    pub call_id: Option<String>,
+    pub tenant_id: Option<String>,
+    /// The model's id for this call (Realtime `call_id` of the function call).
+    pub tool_call_id: String,
+    pub name: String,
+    pub arguments: String,
+    pub result: Option<String>,
+    pub error: Option<String>,
+    /// Wall time of the tool run, milliseconds.
+    pub duration_ms: i64,
+    pub created_at: NaiveDateTime,
+}
+
+/// A `customers` row, unique per `(tenant_id, phone)`.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = customers)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct CustomerRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub name: Option<String>,
+    /// E.164 phone number.
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// An `appointments` row.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = appointments)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct AppointmentRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub customer_id: String,
+    pub service: String,
+    pub starts_at: NaiveDateTime,
+    pub ends_at: NaiveDateTime,
+    /// One of [`AppointmentStatus::as_str`].
+    pub status: String,
+    pub call_id: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+/// A `caller_messages` row: a message or callback request taken on a call.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = caller_messages)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct CallerMessageRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub call_id: Option<String>,
+    /// `message` or `callback_info`.
+    pub kind: String,
+    pub caller_name: String,
+    pub caller_phone: Option<String>,
+    pub message: String,
+    /// Free text chosen by the tool, e.g. `low`, `normal`, `urgent`.
+    pub urgency: String,
+    pub created_at: NaiveDateTime,
+}
+
+/// A `messages` row: one SMS or email, inbound or outbound.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = messages)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct MessageRow {
+    pub id: String,
+    pub tenant_id: Option<String>,
+    /// `sms` or `email`.
+    pub channel: String,
+    /// `inbound` or `outbound`.
+    pub direction: String,
+    /// The provider's unique id (Twilio `MessageSid`, SendGrid message id).
+    pub provider_id: Option<String>,
+    pub customer_id: Option<String>,
+    pub from_addr: String,
+    pub to_addr: String,
+    pub subject: Option<String>,
+    pub body: String,
+    /// The `messages.id` this one answers.
+    pub in_reply_to: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+/// A `node_clients` row: an authenticated Node.js webhook client.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = node_clients)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct NodeClientRow {
+    pub id: String,
+    pub name: String,
+    /// JSON array of tenant ids the client serves.
+    pub tenant_ids: String,
+    /// A hash of the bearer token; never serialised.
+    #[serde(skip)]
+    pub token_hash: String,
+    pub created_at: NaiveDateTime,
+    pub revoked_at: Option<NaiveDateTime>,
+}
+
+/// An `outbox` row: an event kept for a tenant's Node client, `seq`-ordered.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = outbox)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct OutboxRow {
+    pub id: String,
+    pub seq: i64,
+    pub tenant_id: String,
+    /// JSON text of the event.
+    pub payload: String,
+    pub created_at: NaiveDateTime,
+    pub delivered_at: Option<NaiveDateTime>,
+}

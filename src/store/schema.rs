@@ -1,0 +1,181 @@
+//! Diesel table definitions shared by SQLite and PostgreSQL. Written by hand to
+//! mirror `migrations/sqlite` and `migrations/postgres` (same tables, same
+//! columns), using only SQL types that map identically on both backends and
+//! through [`super::DbConnection`]: `Text` (ids are UUID strings), `BigInt`
+//! (i64), `Integer` (i32), `Bool` and `Timestamp` (chrono `NaiveDateTime`,
+//! always UTC). Status-like columns hold the lowercase words named on each
+//! column and are enforced by `CHECK` constraints in the migrations.
+
+diesel::table! {
+    /// A business served by switchboard; `config_json` is the tenant's
+    /// configuration as declared in `config.toml`, upserted at start-up.
+    tenants (id) {
+        id -> Text,
+        name -> Text,
+        config_json -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// One phone or browser call. `status`: `in_progress`, `completed`,
+    /// `refused` or `interrupted`; durations and latencies in milliseconds.
+    calls (id) {
+        id -> Text,
+        tenant_id -> Nullable<Text>,
+        carrier -> Text,
+        carrier_call_sid -> Nullable<Text>,
+        stream_sid -> Nullable<Text>,
+        from_number -> Nullable<Text>,
+        to_number -> Nullable<Text>,
+        status -> Text,
+        model_provider -> Nullable<Text>,
+        started_at -> Timestamp,
+        ended_at -> Nullable<Timestamp>,
+        duration_ms -> Nullable<BigInt>,
+        ended_reason -> Nullable<Text>,
+        link_restarts -> Integer,
+        turn_latency_p50_ms -> Nullable<Integer>,
+        turn_latency_max_ms -> Nullable<Integer>,
+        recording_sid -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    /// One utterance of a call's transcript; `seq` orders entries within a
+    /// call and is unique per call.
+    transcript_entries (id) {
+        id -> Text,
+        call_id -> Text,
+        seq -> Integer,
+        role -> Text,
+        text -> Text,
+        item_id -> Nullable<Text>,
+        interrupted -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// One tool call made by a model; `arguments` and `result` are JSON text,
+    /// `duration_ms` is wall time of the tool run.
+    tool_invocations (id) {
+        id -> Text,
+        call_id -> Nullable<Text>,
+        tenant_id -> Nullable<Text>,
+        tool_call_id -> Text,
+        name -> Text,
+        arguments -> Text,
+        result -> Nullable<Text>,
+        error -> Nullable<Text>,
+        duration_ms -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// A tenant's customer, unique per `(tenant_id, phone)`.
+    customers (id) {
+        id -> Text,
+        tenant_id -> Text,
+        name -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        email -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// A booking. `status`: `booked` or `cancelled`; a partial unique index
+    /// allows one `booked` row per `(tenant_id, starts_at)`.
+    appointments (id) {
+        id -> Text,
+        tenant_id -> Text,
+        customer_id -> Text,
+        service -> Text,
+        starts_at -> Timestamp,
+        ends_at -> Timestamp,
+        status -> Text,
+        call_id -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// A message or callback request taken from a caller. `kind`: `message`
+    /// or `callback_info`.
+    caller_messages (id) {
+        id -> Text,
+        tenant_id -> Text,
+        call_id -> Nullable<Text>,
+        kind -> Text,
+        caller_name -> Text,
+        caller_phone -> Nullable<Text>,
+        message -> Text,
+        urgency -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// An SMS or email, in or out. `channel`: `sms` or `email`; `direction`:
+    /// `inbound` or `outbound`; `provider_id` (Twilio `MessageSid`, SendGrid
+    /// message id) is unique, which makes webhook retries idempotent.
+    messages (id) {
+        id -> Text,
+        tenant_id -> Nullable<Text>,
+        channel -> Text,
+        direction -> Text,
+        provider_id -> Nullable<Text>,
+        customer_id -> Nullable<Text>,
+        from_addr -> Text,
+        to_addr -> Text,
+        subject -> Nullable<Text>,
+        body -> Text,
+        in_reply_to -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// An authenticated Node.js webhook client; `tenant_ids` is a JSON array
+    /// of tenant ids, `token_hash` a hash of its bearer token (never the
+    /// token itself).
+    node_clients (id) {
+        id -> Text,
+        name -> Text,
+        tenant_ids -> Text,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    /// Events kept for delivery to a tenant's Node client, in `seq` order.
+    outbox (id) {
+        id -> Text,
+        seq -> BigInt,
+        tenant_id -> Text,
+        payload -> Text,
+        created_at -> Timestamp,
+        delivered_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(transcript_entries -> calls (call_id));
+diesel::joinable!(appointments -> customers (customer_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    tenants,
+    calls,
+    transcript_entries,
+    tool_invocations,
+    customers,
+    appointments,
+    caller_messages,
+    messages,
+    node_clients,
+    outbox,
+);

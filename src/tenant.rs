@@ -1,0 +1,355 @@
+//! Tenants: the businesses a receptionist answers for. Declared in `config.toml`
+//! (`[[tenants]]`), upserted into the `tenants` table at start-up, and resolved per
+//! call by the dialled number, the carrier account id, or a `tenant` custom parameter.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Datelike, NaiveTime, Utc, Weekday};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+use crate::config::{RoutingConfig, UnknownNumber};
+use crate::model::session::Provider;
+
+/// One business, as declared in `[[tenants]]`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    /// Stable id used in URLs, custom parameters and rows (`acme-dental`).
+    pub id: String,
+    /// Display name, said by the receptionist.
+    pub name: String,
+    /// E.164 numbers that ring this tenant (`+15550100000`).
+    #[serde(default)]
+    pub phone_numbers: Vec<String>,
+    /// Carrier account ids (Twilio `AC…`, jambonz account_sid) owned by this tenant.
+    #[serde(default)]
+    pub account_sids: Vec<String>,
+    /// IANA time zone of the business (`America/New_York`).
+    #[serde(default = "default_tz")]
+    pub time_zone: String,
+    /// Opening hours per weekday (`mon` … `sun` → `"09:00-17:00"`); a missing day is closed.
+    /// An empty table means always open.
+    #[serde(default)]
+    pub business_hours: BTreeMap<String, String>,
+    /// What the business does, quoted to the model in a `<company_brief>` block.
+    #[serde(default)]
+    pub company_brief: String,
+    /// Extra instructions for the receptionist.
+    #[serde(default)]
+    pub instructions: String,
+    /// Instructions used while the business is closed.
+    #[serde(default = "default_after_hours")]
+    pub after_hours_instructions: String,
+    /// Voice override (else `model.voice`).
+    #[serde(default)]
+    pub voice: Option<String>,
+    /// Provider override (else `model.provider`).
+    #[serde(default)]
+    pub provider: Option<Provider>,
+    /// On-call numbers for transfers, in order of preference.
+    #[serde(default)]
+    pub transfer_numbers: Vec<String>,
+    /// Tools the model may call; empty = every built-in tool.
+    #[serde(default)]
+    pub allowed_tools: Vec<String>,
+}
+
+fn default_tz() -> String {
+    "UTC".into()
+}
+
+fn default_after_hours() -> String {
+    "The office is closed now. Take a message or offer a callback during business hours; \
+     transfer only if the caller says it is urgent."
+        .into()
+}
+
+impl TenantConfig {
+    /// The tenant shipped in the default config, so a fresh `serve` answers calls.
+    pub fn example() -> Self {
+        TenantConfig {
+            id: "acme-dental".into(),
+            name: "Acme Dental".into(),
+            phone_numbers: vec!["+15550100000".into()],
+            account_sids: Vec::new(),
+            time_zone: "America/New_York".into(),
+            business_hours: BTreeMap::new(),
+            company_brief: "Acme Dental is a family dental practice offering cleanings, \
+                            fillings and check-ups."
+                .into(),
+            instructions: "Keep replies short and friendly.".into(),
+            after_hours_instructions: default_after_hours(),
+            voice: None,
+            provider: None,
+            transfer_numbers: Vec::new(),
+            allowed_tools: Vec::new(),
+        }
+    }
+
+    /// Checks the id, time zone and hours; the message says what is wrong.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.id.is_empty()
+            || !self
+                .id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(format!(
+                "tenant id {:?}: use letters, digits, '-' or '_'",
+                self.id
+            ));
+        }
+        if self.time_zone.parse::<Tz>().is_err() {
+            return Err(format!(
+                "tenant {}: unknown IANA time zone {:?}",
+                self.id, self.time_zone
+            ));
+        }
+        for (day, range) in &self.business_hours {
+            parse_weekday(day).ok_or_else(|| {
+                format!("tenant {}: business_hours key {day:?} is not mon…sun", self.id)
+            })?;
+            parse_range(range).ok_or_else(|| {
+                format!(
+                    "tenant {}: business_hours.{day} {range:?} is not HH:MM-HH:MM",
+                    self.id
+                )
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The tenant's zone (validated at start-up; UTC if somehow invalid).
+    pub fn tz(&self) -> Tz {
+        self.time_zone.parse().unwrap_or(Tz::UTC)
+    }
+
+    /// Whether the business is open at `now` in its own zone.
+    pub fn is_open(&self, now: DateTime<Utc>) -> bool {
+        if self.business_hours.is_empty() {
+            return true;
+        }
+        let local = now.with_timezone(&self.tz());
+        let today = local.weekday();
+        self.business_hours.iter().any(|(day, range)| {
+            parse_weekday(day) == Some(today)
+                && parse_range(range)
+                    .map(|(open, close)| local.time() >= open && local.time() < close)
+                    .unwrap_or(false)
+        })
+    }
+
+    /// The model's instructions for a call from `caller` at `now`: identity, company
+    /// brief in a `<company_brief>` block, caller number, local date/time, and the
+    /// after-hours instructions while closed.
+    pub fn instructions(&self, caller: Option<&str>, now: DateTime<Utc>) -> String {
+        let local = now.with_timezone(&self.tz());
+        let mut text = format!(
+            "You are the phone receptionist for {}. Speak naturally and briefly.\n\
+             <company_brief>\n{}\n</company_brief>\n\
+             The caller's number is {}.\n\
+             It is {} ({}) at the business.\n",
+            self.name,
+            self.company_brief,
+            caller.unwrap_or("unknown"),
+            local.format("%A %Y-%m-%d %H:%M"),
+            self.time_zone,
+        );
+        if !self.instructions.is_empty() {
+            text.push_str(&self.instructions);
+            text.push('\n');
+        }
+        if !self.is_open(now) {
+            text.push_str("AFTER HOURS: ");
+            text.push_str(&self.after_hours_instructions);
+            text.push('\n');
+        }
+        text
+    }
+}
+
+fn parse_weekday(day: &str) -> Option<Weekday> {
+    match day.to_ascii_lowercase().as_str() {
+        "mon" => Some(Weekday::Mon),
+        "tue" => Some(Weekday::Tue),
+        "wed" => Some(Weekday::Wed),
+        "thu" => Some(Weekday::Thu),
+        "fri" => Some(Weekday::Fri),
+        "sat" => Some(Weekday::Sat),
+        "sun" => Some(Weekday::Sun),
+        _ => None,
+    }
+}
+
+fn parse_range(range: &str) -> Option<(NaiveTime, NaiveTime)> {
+    let (open, close) = range.split_once('-')?;
+    let open = NaiveTime::parse_from_str(open.trim(), "%H:%M").ok()?;
+    let close = NaiveTime::parse_from_str(close.trim(), "%H:%M").ok()?;
+    (open < close).then_some((open, close))
+}
+
+/// Why a call found no tenant.
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
+pub enum RoutingError {
+    /// No tenant owns the number and the policy is `refuse`.
+    #[error("no tenant for number {0:?}")]
+    UnknownNumber(String),
+    /// A `tenant` custom parameter names no tenant.
+    #[error("no tenant with id {0:?}")]
+    UnknownTenant(String),
+    /// No tenants are configured at all.
+    #[error("no tenants configured")]
+    NoTenants,
+}
+
+/// Resolves calls and messages to tenants. Built once at start-up; lookups are
+/// lock-free reads.
+#[derive(Debug, Clone)]
+pub struct Tenants {
+    tenants: Vec<Arc<TenantConfig>>,
+    routing: RoutingConfig,
+}
+
+impl Tenants {
+    /// Indexes the configured tenants under the routing policy.
+    pub fn new(tenants: &[TenantConfig], routing: RoutingConfig) -> Self {
+        Tenants {
+            tenants: tenants.iter().cloned().map(Arc::new).collect(),
+            routing,
+        }
+    }
+
+    /// All tenants, in config order.
+    pub fn all(&self) -> &[Arc<TenantConfig>] {
+        &self.tenants
+    }
+
+    /// A tenant by id.
+    pub fn get(&self, id: &str) -> Option<Arc<TenantConfig>> {
+        self.tenants.iter().find(|t| t.id == id).cloned()
+    }
+
+    /// Routes by, in order: an explicit tenant id (custom parameter), the dialled
+    /// number, the carrier account id; then the unknown-number policy.
+    pub fn resolve(
+        &self,
+        tenant_param: Option<&str>,
+        dialled: Option<&str>,
+        account_sid: Option<&str>,
+    ) -> Result<Arc<TenantConfig>, RoutingError> {
+        if let Some(id) = tenant_param.filter(|s| !s.is_empty()) {
+            return self
+                .get(id)
+                .ok_or_else(|| RoutingError::UnknownTenant(id.to_string()));
+        }
+        if let Some(number) = dialled.filter(|s| !s.is_empty()) {
+            if let Some(t) = self
+                .tenants
+                .iter()
+                .find(|t| t.phone_numbers.iter().any(|n| n == number))
+            {
+                return Ok(t.clone());
+            }
+        }
+        if let Some(sid) = account_sid.filter(|s| !s.is_empty()) {
+            if let Some(t) = self
+                .tenants
+                .iter()
+                .find(|t| t.account_sids.iter().any(|a| a == sid))
+            {
+                return Ok(t.clone());
+            }
+        }
+        match self.routing.unknown_number {
+            UnknownNumber::Refuse => Err(RoutingError::UnknownNumber(
+                dialled.unwrap_or_default().to_string(),
+            )),
+            UnknownNumber::Default => {
+                let fallback = if self.routing.default_tenant.is_empty() {
+                    self.tenants.first().cloned()
+                } else {
+                    self.get(&self.routing.default_tenant)
+                };
+                fallback.ok_or(RoutingError::NoTenants)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn dental() -> TenantConfig {
+        let mut t = TenantConfig::example();
+        t.business_hours = [("mon", "09:00-17:00"), ("tue", "09:00-17:00")]
+            .into_iter()
+            .map(|(d, r)| (d.to_string(), r.to_string()))
+            .collect();
+        t
+    }
+
+    #[test]
+    fn open_hours_follow_the_tenant_zone() {
+        let t = dental();
+        // Monday 2026-11-23 14:00 UTC = 09:00 in New York (EST, UTC-5): just open.
+        assert!(t.is_open(Utc.with_ymd_and_hms(2026, 11, 23, 14, 0, 0).unwrap()));
+        assert!(!t.is_open(Utc.with_ymd_and_hms(2026, 11, 23, 13, 59, 0).unwrap()));
+        // Wednesday is not listed: closed all day.
+        assert!(!t.is_open(Utc.with_ymd_and_hms(2026, 11, 25, 16, 0, 0).unwrap()));
+    }
+
+    #[test]
+    fn after_hours_instructions_only_when_closed() {
+        let t = dental();
+        let open = t.instructions(
+            Some("+15550100001"),
+            Utc.with_ymd_and_hms(2026, 11, 23, 15, 0, 0).unwrap(),
+        );
+        assert!(open.contains("<company_brief>"));
+        assert!(open.contains("+15550100001"));
+        assert!(!open.contains("AFTER HOURS"));
+        let closed = t.instructions(None, Utc.with_ymd_and_hms(2026, 11, 23, 23, 0, 0).unwrap());
+        assert!(closed.contains("AFTER HOURS"));
+    }
+
+    #[test]
+    fn routing_by_param_number_account_and_policy() {
+        let mut other = TenantConfig::example();
+        other.id = "bright-plumbing".into();
+        other.phone_numbers = vec!["+15550200000".into()];
+        other.account_sids = vec!["AC99".into()];
+        let mut routing = RoutingConfig::default();
+        let tenants = Tenants::new(&[TenantConfig::example(), other.clone()], routing.clone());
+        assert_eq!(tenants.resolve(None, Some("+15550200000"), None).unwrap().id, other.id);
+        assert_eq!(tenants.resolve(None, None, Some("AC99")).unwrap().id, other.id);
+        assert_eq!(
+            tenants.resolve(Some("acme-dental"), Some("+15550200000"), None).unwrap().id,
+            "acme-dental"
+        );
+        assert_eq!(tenants.resolve(None, Some("+1999"), None).unwrap().id, "acme-dental");
+        assert!(matches!(
+            tenants.resolve(Some("nope"), None, None),
+            Err(RoutingError::UnknownTenant(_))
+        ));
+        routing.unknown_number = UnknownNumber::Refuse;
+        let strict = Tenants::new(&[TenantConfig::example()], routing);
+        assert_eq!(
+            strict.resolve(None, Some("+1999"), None),
+            Err(RoutingError::UnknownNumber("+1999".into()))
+        );
+    }
+
+    #[test]
+    fn invalid_hours_and_zone_are_rejected() {
+        let mut t = TenantConfig::example();
+        t.time_zone = "Mars/Olympus".into();
+        assert!(t.validate().unwrap_err().contains("time zone"));
+        let mut t = TenantConfig::example();
+        t.business_hours.insert("mon".into(), "17:00-09:00".into());
+        assert!(t.validate().is_err());
+    }
+}

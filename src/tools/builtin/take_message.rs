@@ -1,0 +1,96 @@
+//! `takeMessage`: records a message for the business (name, callback number,
+//! message, urgency) in `caller_messages`.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use futures_util::future::LocalBoxFuture;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::app::Services;
+use crate::store::caller_messages;
+use crate::store::models::CallerMessageRow;
+use crate::tools::builtin::with_conn;
+use crate::tools::{args, Tool, ToolContext, ToolError, ToolOutcome};
+
+/// The `takeMessage` tool.
+pub struct TakeMessage;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Args {
+    caller_name: String,
+    caller_phone: Option<String>,
+    message: String,
+    #[serde(default = "normal")]
+    urgency: String,
+}
+
+fn normal() -> String {
+    "normal".into()
+}
+
+impl Tool for TakeMessage {
+    fn name(&self) -> &'static str {
+        "takeMessage"
+    }
+
+    fn description(&self) -> &'static str {
+        "Take a message for the business: the caller's name, callback number, the message, and how urgent it is."
+    }
+
+    fn parameters(&self) -> Value {
+        json!({
+            "type": "object",
+            "properties": {
+                "callerName": {"type": "string", "description": "Caller's full name"},
+                "callerPhone": {"type": "string", "description": "Callback number in E.164, e.g. +15550100001; omit to use the calling number"},
+                "message": {"type": "string", "description": "The message, in the caller's words"},
+                "urgency": {"type": "string", "enum": ["low", "normal", "urgent"]}
+            },
+            "required": ["callerName", "message"]
+        })
+    }
+
+    fn call(
+        &self,
+        ctx: ToolContext,
+        args: Value,
+        services: Arc<Services>,
+    ) -> LocalBoxFuture<'static, Result<ToolOutcome, ToolError>> {
+        Box::pin(async move {
+            let a: Args = args::parse(args)?;
+            let name = args::text("callerName", &a.caller_name, 200)?;
+            let message = args::text("message", &a.message, 2000)?;
+            let phone = match a.caller_phone.as_deref().or(ctx.caller.as_deref()) {
+                Some(p) => Some(args::e164("callerPhone", p)?),
+                None => None,
+            };
+            if !["low", "normal", "urgent"].contains(&a.urgency.as_str()) {
+                return Err(ToolError::InvalidArguments(format!(
+                    "urgency: {:?} is not one of low, normal, urgent",
+                    a.urgency
+                )));
+            }
+            let row = CallerMessageRow {
+                id: uuid::Uuid::new_v4().to_string(),
+                tenant_id: ctx.tenant.id.clone(),
+                call_id: ctx.call_id.clone(),
+                kind: "message".into(),
+                caller_name: name,
+                caller_phone: phone,
+                message,
+                urgency: a.urgency,
+                created_at: Utc::now().naive_utc(),
+            };
+            let id = row.id.clone();
+            with_conn(&services.pool, move |conn| caller_messages::insert(conn, &row)).await?;
+            Ok(ToolOutcome::output(json!({
+                "saved": true,
+                "messageId": id,
+                "say": "The message is saved; someone from the office will call back."
+            })))
+        })
+    }
+}

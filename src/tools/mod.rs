@@ -1,0 +1,160 @@
+//! Tools the voice model can call for the caller's tenant: the registry and its
+//! JSON schemas ([`registry`]), the built-in tools ([`builtin`]), and the per-call
+//! `ToolActor` that runs them with the call's context, a timeout and panic
+//! isolation, records every invocation, and returns a structured result — a
+//! failing or slow tool becomes `{"error": …}` for the model, never a stalled call.
+
+pub mod args;
+pub mod builtin;
+pub mod registry;
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use chrono::Utc;
+use futures_util::FutureExt;
+
+use crate::app::Services;
+use crate::events::CallEvent;
+use crate::messages::{ToolCall, ToolResult};
+use crate::store::writer::RecordToolInvocation;
+use crate::tenant::TenantConfig;
+pub use registry::{Tool, ToolError, ToolOutcome, ToolRegistry};
+
+/// Who a tool acts for: the tenant, the caller, and the call.
+#[derive(Debug, Clone)]
+pub struct ToolContext {
+    /// switchboard call id (None for text channels).
+    pub call_id: Option<String>,
+    /// Carrier call id (Twilio `CA…`).
+    pub call_sid: Option<String>,
+    pub tenant: Arc<TenantConfig>,
+    /// Caller's number (E.164) as the carrier reported it.
+    pub caller: Option<String>,
+    /// `twilio`, `jambonz`, `browser`, `sms`, `email`.
+    pub carrier: String,
+}
+
+/// Runs one call's tool calls.
+pub struct ToolActor {
+    ctx: ToolContext,
+    services: Arc<Services>,
+    reply_to: Recipient<ToolResult>,
+}
+
+impl ToolActor {
+    /// A tool runner for one call; results go to `reply_to`.
+    pub fn new(ctx: ToolContext, services: Arc<Services>, reply_to: Recipient<ToolResult>) -> Self {
+        ToolActor {
+            ctx,
+            services,
+            reply_to,
+        }
+    }
+}
+
+impl Actor for ToolActor {
+    type Context = Context<Self>;
+}
+
+/// Runs `name` with `arguments` (JSON text) for `ctx`, with the configured timeout
+/// and panic isolation; always returns an outcome (errors become `{"error": …}`).
+pub async fn run_tool(
+    services: Arc<Services>,
+    ctx: ToolContext,
+    name: &str,
+    arguments: &str,
+) -> (Result<ToolOutcome, ToolError>, Duration) {
+    let started = Instant::now();
+    let timeout = Duration::from_secs(services.config.model.tool_timeout_secs);
+    let result = match services.tools.get(name, &ctx.tenant) {
+        None => Err(ToolError::UnknownTool(name.to_string())),
+        Some(tool) => match serde_json::from_str::<serde_json::Value>(arguments) {
+            Err(e) => Err(ToolError::InvalidArguments(format!(
+                "arguments are not valid JSON: {e}"
+            ))),
+            Ok(args) => {
+                let fut = AssertUnwindSafe(tool.call(ctx, args, services.clone())).catch_unwind();
+                match tokio::time::timeout(timeout, fut).await {
+                    Err(_) => Err(ToolError::Timeout(timeout.as_secs())),
+                    Ok(Err(_)) => Err(ToolError::Panicked),
+                    Ok(Ok(result)) => result,
+                }
+            }
+        },
+    };
+    (result, started.elapsed())
+}
+
+impl Handler<ToolCall> for ToolActor {
+    type Result = ();
+
+    fn handle(&mut self, call: ToolCall, ctx: &mut Context<Self>) {
+        let services = self.services.clone();
+        let tool_ctx = self.ctx.clone();
+        let reply_to = self.reply_to.clone();
+        let fut = async move {
+            let (result, duration) =
+                run_tool(services.clone(), tool_ctx.clone(), &call.name, &call.arguments).await;
+            let (output, error, action) = match result {
+                Ok(outcome) => (outcome.output.to_string(), None, outcome.action),
+                Err(e) => {
+                    log::warn!(
+                        "call {}: tool {} failed: {e}",
+                        tool_ctx.call_id.as_deref().unwrap_or("-"),
+                        call.name
+                    );
+                    (e.to_output().to_string(), Some(e.to_string()), None)
+                }
+            };
+            let is_error = error.is_some();
+            services
+                .metrics
+                .tool_calls
+                .with_label_values(&[
+                    metric_tool_name(&services.tools, &call.name),
+                    if is_error { "error" } else { "ok" },
+                ])
+                .inc();
+            services.store.do_send(RecordToolInvocation {
+                id: uuid::Uuid::new_v4().to_string(),
+                call_id: tool_ctx.call_id.clone(),
+                tenant_id: Some(tool_ctx.tenant.id.clone()),
+                tool_call_id: call.call_id.clone(),
+                name: call.name.clone(),
+                arguments: call.arguments.clone(),
+                result: (!is_error).then(|| output.clone()),
+                error: error.clone(),
+                duration_ms: duration.as_millis() as i64,
+                created_at: Utc::now().naive_utc(),
+            });
+            if let Some(call_id) = tool_ctx.call_id.clone() {
+                services.events.publish(CallEvent::ToolCall {
+                    call_id,
+                    call_sid: tool_ctx.call_sid.clone(),
+                    name: call.name.clone(),
+                    arguments: call.arguments.clone(),
+                    result: (!is_error).then(|| output.clone()),
+                    error,
+                    duration_ms: duration.as_millis() as u64,
+                });
+            }
+            reply_to.do_send(ToolResult {
+                call_id: call.call_id,
+                name: call.name,
+                output,
+                is_error,
+                action,
+                duration,
+            });
+        };
+        ctx.spawn(fut.into_actor(self));
+    }
+}
+
+/// Tool names are model-chosen; only registered names become metric labels.
+fn metric_tool_name(registry: &ToolRegistry, name: &str) -> &'static str {
+    registry.static_name(name).unwrap_or("unknown")
+}

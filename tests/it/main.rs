@@ -1,0 +1,13 @@
+//! Integration scenarios over real sockets on loopback, with real SQLite files and
+//! the real PostgreSQL server. One test binary (link once); one module per area.
+
+mod support;
+
+mod bad_input;
+mod barge_in;
+mod call_flow;
+mod link_restart;
+mod realtime_schema;
+mod simulator;
+mod store;
+mod twiml;

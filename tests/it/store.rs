@@ -1,0 +1,434 @@
+//! Store scenarios, each run against a fresh SQLite file and a fresh
+//! PostgreSQL schema: migrations, the write-behind `Store` actor, call
+//! lifecycle, crash recovery and the appointment slot race.
+
+use crate::support::db;
+
+use std::sync::{Arc, Barrier};
+use std::time::Duration;
+
+use actix::Actor;
+use chrono::{NaiveDate, NaiveDateTime, Utc};
+use switchboard::store::{
+    self, appointments, calls, customers, tool_invocations, transcripts, AppointmentRow,
+    CallStatus, Flush, NewCall, Pool, RecordCallEnded, RecordCallRefused, RecordCallStarted,
+    RecordToolInvocation, RecordTranscript, Stats, Store, StoreError,
+};
+
+fn at(h: u32, m: u32) -> NaiveDateTime {
+    NaiveDate::from_ymd_opt(2025, 3, 14)
+        .and_then(|d| d.and_hms_milli_opt(h, m, 0, 0))
+        .unwrap()
+}
+
+fn migrated_pool(url: &str) -> Pool {
+    let pool = store::connect(url, 4).unwrap();
+    store::run_migrations(&pool).unwrap();
+    pool
+}
+
+fn id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// Runs each scenario once per backend: `<scenario>::sqlite` and
+/// `<scenario>::postgres`.
+macro_rules! on_both_backends {
+    ($($scenario:ident),* $(,)?) => {$(
+        mod $scenario {
+            #[test]
+            fn sqlite() {
+                let dir = tempfile::tempdir().unwrap();
+                super::$scenario(&super::db::sqlite_url(dir.path()), "sqlite");
+            }
+
+            #[test]
+            fn postgres() {
+                let url = super::db::fresh_pg_url();
+                super::$scenario(&url, "postgres");
+                super::db::drop_pg_schema(&url);
+            }
+        }
+    )*};
+}
+
+on_both_backends!(
+    migrations_apply_once_and_rerun_as_no_op,
+    store_actor_persists_call_transcript_and_tools_in_order,
+    call_ended_records_duration_reason_and_restarts,
+    rejected_write_is_discarded_and_later_writes_commit,
+    failed_batch_is_kept_and_retried_after_outage,
+    booked_slot_conflicts_until_cancelled,
+    racing_bookings_of_one_slot_have_one_winner,
+    close_in_progress_interrupts_live_calls_only,
+);
+
+fn migrations_apply_once_and_rerun_as_no_op(url: &str, backend: &str) {
+    let pool = store::connect(url, 2).unwrap();
+    assert_eq!(store::backend_name(&pool), backend);
+    let first = store::run_migrations(&pool).unwrap();
+    assert_eq!(first, vec!["20251121000000".to_owned()]);
+    let second = store::run_migrations(&pool).unwrap();
+    assert!(second.is_empty(), "second run applied {second:?}");
+    let mut conn = pool.get().unwrap();
+    assert!(calls::list_recent(&mut conn, 10).unwrap().is_empty());
+}
+
+fn started(call_id: &str, sid: &str, started_at: NaiveDateTime) -> RecordCallStarted {
+    RecordCallStarted {
+        call_id: call_id.to_owned(),
+        tenant_id: Some("acme".to_owned()),
+        carrier: "twilio".to_owned(),
+        carrier_call_sid: Some(sid.to_owned()),
+        stream_sid: Some(format!("MZ{sid}")),
+        from_number: Some("+15551230001".to_owned()),
+        to_number: Some("+15559870002".to_owned()),
+        model_provider: Some("simulator".to_owned()),
+        started_at,
+    }
+}
+
+fn transcript(call_id: &str, seq: i32, role: &str, text: &str) -> RecordTranscript {
+    RecordTranscript {
+        id: id(),
+        call_id: call_id.to_owned(),
+        seq,
+        role: role.to_owned(),
+        text: text.to_owned(),
+        item_id: Some(format!("item_{seq}")),
+        interrupted: role == "assistant" && seq == 1,
+        created_at: at(9, 0) + chrono::Duration::seconds(i64::from(seq)),
+    }
+}
+
+fn store_actor_persists_call_transcript_and_tools_in_order(url: &str, _backend: &str) {
+    let pool = migrated_pool(url);
+    let call_id = id();
+    actix::System::new().block_on({
+        let pool = pool.clone();
+        let call_id = call_id.clone();
+        async move {
+            let store = Store::new(pool).start();
+            // The call row and its transcript arrive in one burst; the
+            // transcript's foreign key only holds if order is preserved.
+            store.do_send(started(&call_id, "CA100", at(9, 0)));
+            store.do_send(transcript(&call_id, 0, "user", "Hi, I'd like a haircut."));
+            store.do_send(transcript(&call_id, 1, "assistant", "Sure, when would"));
+            store.do_send(RecordToolInvocation {
+                id: id(),
+                call_id: Some(call_id.clone()),
+                tenant_id: Some("acme".to_owned()),
+                tool_call_id: "call_abc".to_owned(),
+                name: "check_availability".to_owned(),
+                arguments: r#"{"day":"2025-03-15"}"#.to_owned(),
+                result: Some(r#"{"slots":["10:00"]}"#.to_owned()),
+                error: None,
+                duration_ms: 42,
+                created_at: at(9, 1),
+            });
+            store.do_send(transcript(&call_id, 2, "user", "Tomorrow at ten."));
+            store.do_send(RecordCallRefused {
+                call_id: id(),
+                tenant_id: Some("acme".to_owned()),
+                carrier: "twilio".to_owned(),
+                carrier_call_sid: Some("CA101".to_owned()),
+                stream_sid: None,
+                from_number: None,
+                to_number: None,
+                model_provider: None,
+                started_at: at(9, 2),
+                reason: "max_calls".to_owned(),
+            });
+            store.send(Flush).await.unwrap().unwrap();
+            let stats = store.send(Stats).await.unwrap();
+            assert_eq!((stats.pending, stats.in_flight), (0, 0));
+            assert_eq!(stats.writes_written, 6);
+            assert_eq!(stats.failures, 0);
+        }
+    });
+
+    let mut conn = pool.get().unwrap();
+    let call = calls::get(&mut conn, &call_id).unwrap().unwrap();
+    assert_eq!(call.call_status(), Some(CallStatus::InProgress));
+    assert_eq!(call.carrier_call_sid.as_deref(), Some("CA100"));
+    assert_eq!(call.started_at, at(9, 0));
+    let entries = transcripts::for_call(&mut conn, &call_id).unwrap();
+    let said: Vec<(i32, &str, &str, bool)> = entries
+        .iter()
+        .map(|e| (e.seq, e.role.as_str(), e.text.as_str(), e.interrupted))
+        .collect();
+    assert_eq!(
+        said,
+        vec![
+            (0, "user", "Hi, I'd like a haircut.", false),
+            (1, "assistant", "Sure, when would", true),
+            (2, "user", "Tomorrow at ten.", false),
+        ]
+    );
+    let tools = tool_invocations::for_call(&mut conn, &call_id).unwrap();
+    assert_eq!(tools.len(), 1);
+    assert_eq!(tools[0].name, "check_availability");
+    assert_eq!(tools[0].result.as_deref(), Some(r#"{"slots":["10:00"]}"#));
+    assert_eq!(tools[0].duration_ms, 42);
+    let refused = calls::get_by_sid(&mut conn, "CA101").unwrap().unwrap();
+    assert_eq!(refused.call_status(), Some(CallStatus::Refused));
+    assert_eq!(refused.ended_reason.as_deref(), Some("max_calls"));
+}
+
+fn call_ended_records_duration_reason_and_restarts(url: &str, _backend: &str) {
+    let pool = migrated_pool(url);
+    let call_id = id();
+    actix::System::new().block_on({
+        let pool = pool.clone();
+        let call_id = call_id.clone();
+        async move {
+            let store = Store::new(pool).start();
+            store.do_send(started(&call_id, "CA200", at(10, 0)));
+            store.send(Flush).await.unwrap().unwrap();
+            store.do_send(RecordCallEnded {
+                call_id: call_id.clone(),
+                end: calls::CallEnd {
+                    ended_at: at(10, 3),
+                    duration_ms: 180_250,
+                    reason: "caller_hangup".to_owned(),
+                    status: CallStatus::Completed,
+                    link_restarts: 2,
+                    turn_latency_p50_ms: Some(420),
+                    turn_latency_max_ms: Some(610),
+                },
+            });
+            // Without a Flush the write lands on the 50 ms tick.
+            let mut waited = Duration::ZERO;
+            while store.send(Stats).await.unwrap().writes_written < 2 {
+                assert!(waited < Duration::from_secs(5), "call end never written");
+                actix_rt::time::sleep(Duration::from_millis(10)).await;
+                waited += Duration::from_millis(10);
+            }
+        }
+    });
+    let mut conn = pool.get().unwrap();
+    let call = calls::get_by_sid(&mut conn, "CA200").unwrap().unwrap();
+    assert_eq!(call.call_status(), Some(CallStatus::Completed));
+    assert_eq!(call.ended_at, Some(at(10, 3)));
+    assert_eq!(call.duration_ms, Some(180_250));
+    assert_eq!(call.ended_reason.as_deref(), Some("caller_hangup"));
+    assert_eq!(call.link_restarts, 2);
+}
+
+fn rejected_write_is_discarded_and_later_writes_commit(url: &str, _backend: &str) {
+    let pool = migrated_pool(url);
+    let call_id = id();
+    actix::System::new().block_on({
+        let pool = pool.clone();
+        let call_id = call_id.clone();
+        async move {
+            let store = Store::new(pool).start();
+            store.do_send(started(&call_id, "CA300", at(11, 0)));
+            // No such call: the foreign key rejects this entry for good.
+            store.do_send(transcript("no-such-call", 0, "user", "lost"));
+            store.do_send(transcript(&call_id, 0, "user", "kept"));
+            let flushed = store.send(Flush).await.unwrap();
+            assert!(
+                matches!(flushed, Err(StoreError::BatchFailed(_))),
+                "{flushed:?}"
+            );
+            store.send(Flush).await.unwrap().unwrap();
+            let stats = store.send(Stats).await.unwrap();
+            assert_eq!(
+                (stats.dropped, stats.writes_written, stats.pending),
+                (1, 2, 0)
+            );
+        }
+    });
+    let mut conn = pool.get().unwrap();
+    let kept = transcripts::for_call(&mut conn, &call_id).unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].text, "kept");
+}
+
+fn failed_batch_is_kept_and_retried_after_outage(url: &str, _backend: &str) {
+    use diesel::connection::SimpleConnection;
+    let pool = migrated_pool(url);
+    let call_id = id();
+    actix::System::new().block_on({
+        let pool = pool.clone();
+        let call_id = call_id.clone();
+        async move {
+            let store = Store::new(pool.clone()).start();
+            store.do_send(started(&call_id, "CA400", at(12, 0)));
+            store.send(Flush).await.unwrap().unwrap();
+            // Outage of one table: every write to it fails, for now.
+            let hide = "ALTER TABLE transcript_entries RENAME TO transcript_entries_away";
+            pool.get().unwrap().batch_execute(hide).unwrap();
+            for seq in 0..3 {
+                store.do_send(transcript(&call_id, seq, "user", &format!("line {seq}")));
+            }
+            let flushed = store.send(Flush).await.unwrap();
+            assert!(
+                matches!(flushed, Err(StoreError::BatchFailed(_))),
+                "{flushed:?}"
+            );
+            let during = store.send(Stats).await.unwrap();
+            assert_eq!(during.pending + during.in_flight, 3);
+            assert!(during.failures >= 1);
+
+            let restore = "ALTER TABLE transcript_entries_away RENAME TO transcript_entries";
+            pool.get().unwrap().batch_execute(restore).unwrap();
+            store.send(Flush).await.unwrap().unwrap();
+            let after = store.send(Stats).await.unwrap();
+            assert_eq!(
+                (after.pending, after.dropped, after.writes_written),
+                (0, 0, 4)
+            );
+        }
+    });
+    let mut conn = pool.get().unwrap();
+    let lines: Vec<String> = transcripts::for_call(&mut conn, &call_id)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.text)
+        .collect();
+    assert_eq!(lines, vec!["line 0", "line 1", "line 2"]);
+}
+
+fn booking(tenant: &str, customer_id: &str, starts_at: NaiveDateTime) -> AppointmentRow {
+    AppointmentRow {
+        id: id(),
+        tenant_id: tenant.to_owned(),
+        customer_id: customer_id.to_owned(),
+        service: "haircut".to_owned(),
+        starts_at,
+        ends_at: starts_at + chrono::Duration::minutes(30),
+        status: "booked".to_owned(),
+        call_id: None,
+        created_at: Utc::now().naive_utc(),
+    }
+}
+
+fn customer(pool: &Pool, tenant: &str, phone: &str) -> String {
+    let mut conn = pool.get().unwrap();
+    let now = Utc::now().naive_utc();
+    customers::upsert_by_phone(&mut conn, tenant, phone, Some("Ada"), None, now)
+        .unwrap()
+        .id
+}
+
+fn booked_slot_conflicts_until_cancelled(url: &str, _backend: &str) {
+    let pool = migrated_pool(url);
+    let ada = customer(&pool, "acme", "+15551230001");
+    let bob = customer(&pool, "acme", "+15551230002");
+    let mut conn = pool.get().unwrap();
+    let first = booking("acme", &ada, at(14, 0));
+    appointments::insert(&mut conn, &first).unwrap();
+
+    let second = appointments::insert(&mut conn, &booking("acme", &bob, at(14, 0)));
+    assert!(matches!(second, Err(StoreError::Conflict(_))), "{second:?}");
+    // Another tenant's identical slot is independent.
+    let other = customer(&pool, "globex", "+15551230001");
+    appointments::insert(&mut conn, &booking("globex", &other, at(14, 0))).unwrap();
+
+    assert!(appointments::cancel(&mut conn, "acme", &first.id).unwrap());
+    assert!(!appointments::cancel(&mut conn, "acme", &first.id).unwrap());
+    let rebooked = booking("acme", &bob, at(14, 0));
+    appointments::insert(&mut conn, &rebooked).unwrap();
+
+    let day = appointments::booked_between(&mut conn, "acme", at(0, 0), at(23, 59)).unwrap();
+    let ids: Vec<&str> = day.iter().map(|a| a.id.as_str()).collect();
+    assert_eq!(ids, vec![rebooked.id.as_str()]);
+}
+
+fn racing_bookings_of_one_slot_have_one_winner(url: &str, _backend: &str) {
+    let pool = migrated_pool(url);
+    let ada = customer(&pool, "acme", "+15551230001");
+    let bob = customer(&pool, "acme", "+15551230002");
+    for slot in 0..5 {
+        let starts_at = at(9 + slot, 30);
+        let barrier = Arc::new(Barrier::new(2));
+        let racers: Vec<_> = [ada.clone(), bob.clone()]
+            .into_iter()
+            .map(|customer_id| {
+                let pool = pool.clone();
+                let barrier = Arc::clone(&barrier);
+                std::thread::spawn(move || {
+                    let mut conn = pool.get().unwrap();
+                    let row = booking("acme", &customer_id, starts_at);
+                    barrier.wait();
+                    appointments::insert(&mut conn, &row)
+                })
+            })
+            .collect();
+        let results: Vec<Result<(), StoreError>> =
+            racers.into_iter().map(|r| r.join().unwrap()).collect();
+        let winners = results.iter().filter(|r| r.is_ok()).count();
+        assert_eq!(winners, 1, "slot {slot}: {results:?}");
+        assert!(
+            results
+                .iter()
+                .any(|r| matches!(r, Err(StoreError::Conflict(_)))),
+            "slot {slot}: loser must see Conflict: {results:?}"
+        );
+        let mut conn = pool.get().unwrap();
+        let booked = appointments::booked_between(
+            &mut conn,
+            "acme",
+            starts_at,
+            starts_at + chrono::Duration::minutes(1),
+        )
+        .unwrap();
+        assert_eq!(booked.len(), 1);
+    }
+}
+
+fn close_in_progress_interrupts_live_calls_only(url: &str, _backend: &str) {
+    let pool = migrated_pool(url);
+    let mut conn = pool.get().unwrap();
+    let new_call = |id: &str, status: CallStatus| NewCall {
+        id: id.to_owned(),
+        tenant_id: None,
+        carrier: "twilio".to_owned(),
+        carrier_call_sid: Some(format!("CA{id}")),
+        stream_sid: None,
+        from_number: None,
+        to_number: None,
+        status: status.as_str().to_owned(),
+        model_provider: None,
+        started_at: at(8, 0),
+        ended_at: None,
+        duration_ms: None,
+        ended_reason: None,
+        link_restarts: 0,
+    };
+    calls::insert_started(&mut conn, &new_call("live1", CallStatus::InProgress)).unwrap();
+    calls::insert_started(&mut conn, &new_call("live2", CallStatus::InProgress)).unwrap();
+    calls::insert_started(&mut conn, &new_call("done", CallStatus::InProgress)).unwrap();
+    let end = calls::CallEnd {
+        ended_at: at(8, 5),
+        duration_ms: 300_000,
+        reason: "caller_hangup".into(),
+        status: CallStatus::Completed,
+        link_restarts: 0,
+        turn_latency_p50_ms: None,
+        turn_latency_max_ms: None,
+    };
+    calls::mark_ended(&mut conn, "done", &end).unwrap();
+
+    assert_eq!(
+        calls::close_in_progress(&mut conn, "process_restart").unwrap(),
+        2
+    );
+    assert_eq!(
+        calls::close_in_progress(&mut conn, "process_restart").unwrap(),
+        0
+    );
+
+    for id in ["live1", "live2"] {
+        let call = calls::get(&mut conn, id).unwrap().unwrap();
+        assert_eq!(call.call_status(), Some(CallStatus::Interrupted), "{id}");
+        assert_eq!(call.ended_reason.as_deref(), Some("process_restart"));
+        assert!(call.ended_at.is_some() && call.duration_ms.unwrap_or(-1) > 0);
+    }
+    let done = calls::get(&mut conn, "done").unwrap().unwrap();
+    assert_eq!(done.call_status(), Some(CallStatus::Completed));
+    assert_eq!(done.ended_reason.as_deref(), Some("caller_hangup"));
+    assert_eq!(calls::list_recent(&mut conn, 2).unwrap().len(), 2);
+}

@@ -1,0 +1,230 @@
+//! `TestApp`: the real server on an ephemeral port with a fresh database (a temp
+//! SQLite file, or a fresh PostgreSQL schema), the built-in simulator as the model,
+//! and helpers to drive calls the way Twilio does.
+
+#![allow(dead_code)]
+
+pub mod db;
+pub mod schema;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use switchboard::app::{self, Running};
+use switchboard::audio::format::{encode_pcm, AudioFormat};
+use switchboard::audio::level::rms_dbfs;
+use switchboard::audio::mulaw;
+use switchboard::audio::wav::read_wav;
+use switchboard::carrier::twilio::client::{CallSetup, LogFeed, TwilioCall};
+use switchboard::config::Config;
+use switchboard::events::CallEvent;
+use switchboard::model::simulator::Simulator;
+use switchboard::tenant::TenantConfig;
+
+/// The admin token every TestApp uses.
+pub const ADMIN: &str = "test-admin-token";
+/// The caller number test calls come from.
+pub const CALLER: &str = "+15550100001";
+/// The number test calls dial (owned by the example tenant).
+pub const DIALLED: &str = "+15550100000";
+
+/// Which database backs a TestApp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// A running switchboard for one test.
+pub struct TestApp {
+    pub running: Option<Running>,
+    pub dir: tempfile::TempDir,
+    pub db_url: String,
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Test configuration: loopback, one worker, fast restarts, recording simulator,
+/// an always-open tenant.
+pub fn test_config(db_url: &str) -> Config {
+    let mut config = Config::default();
+    config.server.bind = "127.0.0.1:0".into();
+    config.server.workers = 1;
+    config.server.admin_token = Some(ADMIN.into());
+    config.database.url = db_url.into();
+    config.database.pool_size = 4;
+    config.simulator.script = root().join("assets/sim/script.toml");
+    config.simulator.clips_dir = root().join("assets/sim");
+    config.simulator.record_events = true;
+    config.simulator.pace = 2.0;
+    config.model.restart_backoff_ms = 50;
+    config.model.connect_timeout_secs = 2;
+    config.model.heartbeat_secs = 2;
+    config.calls.carrier_idle_timeout_secs = 5;
+    config.tenants = vec![TenantConfig::example()];
+    config
+}
+
+impl TestApp {
+    /// A TestApp on SQLite with the default test configuration.
+    pub async fn start() -> TestApp {
+        Self::start_with(Db::Sqlite, |_| {}).await
+    }
+
+    /// A TestApp on `db`, with `tweak` applied to the test configuration.
+    pub async fn start_with(db: Db, tweak: impl FnOnce(&mut Config)) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db_url = match db {
+            Db::Sqlite => db::sqlite_url(dir.path()),
+            Db::Postgres => db::fresh_pg_url(),
+        };
+        let mut config = test_config(&db_url);
+        tweak(&mut config);
+        let running = app::start(config).await.expect("switchboard starts");
+        TestApp {
+            running: Some(running),
+            dir,
+            db_url,
+        }
+    }
+
+    fn running(&self) -> &Running {
+        self.running.as_ref().expect("running")
+    }
+
+    /// `ws://127.0.0.1:PORT/media-stream`.
+    pub fn media_url(&self) -> String {
+        format!("ws://{}/media-stream", self.running().addr())
+    }
+
+    /// `http://127.0.0.1:PORT{path}`.
+    pub fn http_url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.running().addr())
+    }
+
+    /// The `/logs` feed URL for one call.
+    pub fn logs_url(&self, call_sid: &str) -> String {
+        format!("ws://{}/logs?call_sid={call_sid}", self.running().addr())
+    }
+
+    /// The built-in simulator.
+    pub fn sim(&self) -> &Simulator {
+        self.running()
+            .services
+            .simulator
+            .as_ref()
+            .expect("simulator enabled")
+    }
+
+    /// A call setup from [`CALLER`] to [`DIALLED`].
+    pub fn call_setup(&self) -> CallSetup {
+        CallSetup::new(self.media_url())
+            .with_parameter("from", CALLER)
+            .with_parameter("to", DIALLED)
+    }
+
+    /// Places a call and subscribes to its live events first (so none are missed).
+    pub async fn dial(&self) -> (TwilioCall, LogFeed) {
+        let setup = self.call_setup();
+        let feed = LogFeed::connect(&self.logs_url(&setup.call_sid), Some(ADMIN))
+            .await
+            .expect("log feed connects");
+        let call = TwilioCall::connect(setup).await.expect("call connects");
+        (call, feed)
+    }
+
+    /// GET with the admin token; returns status and JSON body (Null if not JSON).
+    pub async fn get_json(&self, path: &str) -> (u16, Value) {
+        let client = awc::Client::default();
+        let mut resp = client
+            .get(self.http_url(path))
+            .bearer_auth(ADMIN)
+            .send()
+            .await
+            .expect("GET");
+        let status = resp.status().as_u16();
+        let body = resp.body().await.expect("body");
+        (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    }
+
+    /// Waits until the call with carrier id `call_sid` has ended and its row is
+    /// written; returns `/api/calls/{sid}` (call, transcript, tool_invocations).
+    pub async fn wait_call_ended(&self, call_sid: &str, timeout: Duration) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let (status, body) = self.get_json(&format!("/api/calls/{call_sid}")).await;
+            if status == 200 && !body["call"]["ended_at"].is_null() {
+                return body;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "call {call_sid} not ended within {timeout:?}: {status} {body}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Every client event the simulator received, all sessions, in order.
+    pub fn model_client_events(&self) -> Vec<Value> {
+        self.sim().recorded_sessions().into_iter().flatten().collect()
+    }
+
+    /// Graceful shutdown (drain 0 s).
+    pub async fn stop(mut self) {
+        if let Some(running) = self.running.take() {
+            running.shutdown(Duration::from_secs(0)).await;
+        }
+    }
+}
+
+/// A shipped caller recording (`assets/audio/NAME.wav`) as 8 kHz µ-law.
+pub fn caller_mulaw(name: &str) -> Vec<u8> {
+    let pcm = read_wav(&root().join("assets/audio").join(format!("{name}.wav"))).expect("caller wav");
+    encode_pcm(AudioFormat::Pcmu, &pcm).expect("encode µ-law")
+}
+
+/// RMS level of µ-law audio, dBFS.
+pub fn mulaw_dbfs(bytes: &[u8]) -> f32 {
+    let mut pcm = Vec::new();
+    mulaw::decode_into(bytes, &mut pcm);
+    rms_dbfs(&pcm)
+}
+
+/// Keeps the line open like a phone (100 ms of µ-law silence at a time) until
+/// `pred` holds for an event on `feed`, or `timeout`. Returns the event.
+pub async fn talk_silence_until(
+    call: &mut TwilioCall,
+    feed: &LogFeed,
+    timeout: Duration,
+    pred: impl Fn(&CallEvent) -> bool,
+) -> Option<CallEvent> {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if let Some(e) = feed.events().into_iter().find(|e| pred(e)) {
+            return Some(e);
+        }
+        if call.is_closed() {
+            return feed.events().into_iter().find(|e| pred(e));
+        }
+        let _ = call.send_silence(100).await;
+    }
+    None
+}
+
+/// True for a final transcript of `role`.
+pub fn is_transcript(role: &'static str) -> impl Fn(&CallEvent) -> bool {
+    move |e| matches!(e, CallEvent::Transcript { role: r, .. } if r == role)
+}
+
+/// Path helper for assets.
+pub fn asset(path: &str) -> PathBuf {
+    root().join(path)
+}
+
+/// Whether a path exists (for clear test failures).
+pub fn exists(p: &Path) -> bool {
+    p.exists()
+}
