@@ -272,12 +272,11 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         simulator,
         local_addr,
     });
-    let server = crate::http::server(services.clone(), listener).map_err(|source| {
-        StartError::Bind {
+    let server =
+        crate::http::server(services.clone(), listener).map_err(|source| StartError::Bind {
             addr: config.server.bind.clone(),
             source,
-        }
-    })?;
+        })?;
     let handle = server.handle();
     let join = actix_rt::spawn(server);
     log::info!("switchboard listening on http://{local_addr}");

@@ -24,7 +24,10 @@ pub enum ConfigError {
     Invalid { key: &'static str, message: String },
     /// A secret was written into the config file instead of the environment.
     #[error("{key}: secrets are read only from the environment ({env}), not from the config file")]
-    SecretInFile { key: &'static str, env: &'static str },
+    SecretInFile {
+        key: &'static str,
+        env: &'static str,
+    },
 }
 
 /// The whole configuration. Defaults are in code and documented in `config.toml`.
@@ -267,9 +270,24 @@ impl Default for Config {
 
 /// Secret keys: (dotted key, env var). Present in the file → [`ConfigError::SecretInFile`].
 const SECRETS: &[(&str, &str, &str, &str)] = &[
-    ("server", "admin_token", "server.admin_token", "SWITCHBOARD_SERVER__ADMIN_TOKEN"),
-    ("model", "api_key", "model.api_key", "SWITCHBOARD_MODEL__API_KEY"),
-    ("twilio", "auth_token", "twilio.auth_token", "SWITCHBOARD_TWILIO__AUTH_TOKEN"),
+    (
+        "server",
+        "admin_token",
+        "server.admin_token",
+        "SWITCHBOARD_SERVER__ADMIN_TOKEN",
+    ),
+    (
+        "model",
+        "api_key",
+        "model.api_key",
+        "SWITCHBOARD_MODEL__API_KEY",
+    ),
+    (
+        "twilio",
+        "auth_token",
+        "twilio.auth_token",
+        "SWITCHBOARD_TWILIO__AUTH_TOKEN",
+    ),
 ];
 
 impl Config {
@@ -280,9 +298,8 @@ impl Config {
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(path) = path {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                ConfigError::Parse(format!("cannot read {}: {e}", path.display()))
-            })?;
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| ConfigError::Parse(format!("cannot read {}: {e}", path.display())))?;
             Self::reject_secrets_in_file(&text)?;
             figment = figment.merge(Toml::string(&text));
         }

@@ -1,7 +1,10 @@
 //! Prometheus metrics (`GET /metrics`, text exposition format). Counters are atomics
 //! updated on call lifecycle events only — never per audio frame.
 
-use prometheus::{Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
+};
 
 /// Every metric switchboard exports, registered in one registry.
 pub struct Metrics {
@@ -30,21 +33,35 @@ pub struct Metrics {
 impl Metrics {
     /// Creates and registers all metrics.
     pub fn new() -> Self {
-        let registry = Registry::new_custom(Some("switchboard".into()), None)
-            .unwrap_or_default();
+        let registry = Registry::new_custom(Some("switchboard".into()), None).unwrap_or_default();
         let calls_active = IntGauge::new("calls_active", "Calls in progress").expect(STATIC);
         let calls_total = IntCounter::new("calls_total", "Calls admitted").expect(STATIC);
-        let calls_refused = IntCounterVec::new(Opts::new("calls_refused_total", "Calls refused"), &["reason"]).expect(STATIC);
-        let calls_ended = IntCounterVec::new(Opts::new("calls_ended_total", "Calls ended"), &["reason"]).expect(STATIC);
-        let link_restarts = IntCounter::new("model_link_restarts_total", "Model link restarts").expect(STATIC);
-        let tool_calls = IntCounterVec::new(Opts::new("tool_calls_total", "Tool calls"), &["tool", "outcome"]).expect(STATIC);
-        let barge_ins = IntCounter::new("barge_ins_total", "Barge-ins").expect(STATIC);
-        let turn_latency = Histogram::with_opts(
-            HistogramOpts::new("turn_latency_seconds", "End of caller speech to first assistant audio")
-                .buckets(vec![0.1, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0]),
+        let calls_refused = IntCounterVec::new(
+            Opts::new("calls_refused_total", "Calls refused"),
+            &["reason"],
         )
         .expect(STATIC);
-        let carrier_bad_frames = IntCounter::new("carrier_bad_frames_total", "Invalid carrier frames").expect(STATIC);
+        let calls_ended =
+            IntCounterVec::new(Opts::new("calls_ended_total", "Calls ended"), &["reason"])
+                .expect(STATIC);
+        let link_restarts =
+            IntCounter::new("model_link_restarts_total", "Model link restarts").expect(STATIC);
+        let tool_calls = IntCounterVec::new(
+            Opts::new("tool_calls_total", "Tool calls"),
+            &["tool", "outcome"],
+        )
+        .expect(STATIC);
+        let barge_ins = IntCounter::new("barge_ins_total", "Barge-ins").expect(STATIC);
+        let turn_latency = Histogram::with_opts(
+            HistogramOpts::new(
+                "turn_latency_seconds",
+                "End of caller speech to first assistant audio",
+            )
+            .buckets(vec![0.1, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0]),
+        )
+        .expect(STATIC);
+        let carrier_bad_frames =
+            IntCounter::new("carrier_bad_frames_total", "Invalid carrier frames").expect(STATIC);
         for c in [
             Box::new(calls_active.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(calls_total.clone()),

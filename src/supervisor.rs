@@ -139,11 +139,17 @@ impl Handler<Admit> for Supervisor {
 
     fn handle(&mut self, msg: Admit, _: &mut Context<Self>) -> Self::Result {
         if self.draining {
-            self.metrics.calls_refused.with_label_values(&["draining"]).inc();
+            self.metrics
+                .calls_refused
+                .with_label_values(&["draining"])
+                .inc();
             return Err(AdmitError::Draining);
         }
         if self.calls.len() >= self.max_calls {
-            self.metrics.calls_refused.with_label_values(&["capacity"]).inc();
+            self.metrics
+                .calls_refused
+                .with_label_values(&["capacity"])
+                .inc();
             return Err(AdmitError::AtCapacity(self.max_calls));
         }
         self.calls.insert(msg.call_id, msg.addr);

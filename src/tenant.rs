@@ -109,7 +109,10 @@ impl TenantConfig {
         }
         for (day, range) in &self.business_hours {
             parse_weekday(day).ok_or_else(|| {
-                format!("tenant {}: business_hours key {day:?} is not mon…sun", self.id)
+                format!(
+                    "tenant {}: business_hours key {day:?} is not mon…sun",
+                    self.id
+                )
             })?;
             parse_range(range).ok_or_else(|| {
                 format!(
@@ -324,13 +327,28 @@ mod tests {
         other.account_sids = vec!["AC99".into()];
         let mut routing = RoutingConfig::default();
         let tenants = Tenants::new(&[TenantConfig::example(), other.clone()], routing.clone());
-        assert_eq!(tenants.resolve(None, Some("+15550200000"), None).unwrap().id, other.id);
-        assert_eq!(tenants.resolve(None, None, Some("AC99")).unwrap().id, other.id);
         assert_eq!(
-            tenants.resolve(Some("acme-dental"), Some("+15550200000"), None).unwrap().id,
+            tenants
+                .resolve(None, Some("+15550200000"), None)
+                .unwrap()
+                .id,
+            other.id
+        );
+        assert_eq!(
+            tenants.resolve(None, None, Some("AC99")).unwrap().id,
+            other.id
+        );
+        assert_eq!(
+            tenants
+                .resolve(Some("acme-dental"), Some("+15550200000"), None)
+                .unwrap()
+                .id,
             "acme-dental"
         );
-        assert_eq!(tenants.resolve(None, Some("+1999"), None).unwrap().id, "acme-dental");
+        assert_eq!(
+            tenants.resolve(None, Some("+1999"), None).unwrap().id,
+            "acme-dental"
+        );
         assert!(matches!(
             tenants.resolve(Some("nope"), None, None),
             Err(RoutingError::UnknownTenant(_))

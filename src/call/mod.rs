@@ -23,7 +23,9 @@ use crate::model::link::{LinkSetup, ModelLinkActor};
 use crate::model::session::{Provider, Role, SessionSpec};
 use crate::store::calls::CallEnd;
 use crate::store::models::CallStatus;
-use crate::store::writer::{RecordCallEnded, RecordCallRefused, RecordCallStarted, RecordTranscript};
+use crate::store::writer::{
+    RecordCallEnded, RecordCallRefused, RecordCallStarted, RecordTranscript,
+};
 use crate::supervisor::{Admit, CallFinished, LinkFailed, RestartDecision};
 use crate::tenant::TenantConfig;
 use crate::tools::{ToolActor, ToolContext};
@@ -207,7 +209,13 @@ impl CallActor {
         }
     }
 
-    fn record_line(&mut self, role: Role, text: String, item_id: Option<String>, interrupted: bool) {
+    fn record_line(
+        &mut self,
+        role: Role,
+        text: String,
+        item_id: Option<String>,
+        interrupted: bool,
+    ) {
         if text.trim().is_empty() {
             return;
         }
@@ -241,7 +249,12 @@ impl CallActor {
         for (item_id, text) in lines {
             if self.playback.was_interrupted(&item_id) {
                 let (heard, total) = self.playback.progress(&item_id).unwrap_or((0, 0));
-                self.record_line(Role::Assistant, cut_to_heard(&text, heard, total), Some(item_id), true);
+                self.record_line(
+                    Role::Assistant,
+                    cut_to_heard(&text, heard, total),
+                    Some(item_id),
+                    true,
+                );
             } else {
                 self.record_line(Role::Assistant, text, Some(item_id), false);
             }
@@ -330,7 +343,12 @@ impl CallActor {
         for (item_id, text) in lines {
             let (heard, total) = self.playback.progress(&item_id).unwrap_or((0, 0));
             let interrupted = heard < total;
-            self.record_line(Role::Assistant, cut_to_heard(&text, heard, total), Some(item_id), interrupted);
+            self.record_line(
+                Role::Assistant,
+                cut_to_heard(&text, heard, total),
+                Some(item_id),
+                interrupted,
+            );
         }
         if let Some(link) = self.link.take() {
             link.do_send(LinkCommand::Shutdown);
@@ -350,9 +368,9 @@ impl CallActor {
                     turn_latency_max_ms: max,
                 },
             });
-            self.services
-                .supervisor
-                .do_send(CallFinished { call_id: self.setup.call_id.clone() });
+            self.services.supervisor.do_send(CallFinished {
+                call_id: self.setup.call_id.clone(),
+            });
             self.services
                 .metrics
                 .calls_ended

@@ -130,7 +130,11 @@ impl Playback {
             item.received_ms = item.received_ms.saturating_add(ms);
         }
         self.queued_ms += ms;
-        self.queue.push_back(Queued { item: key, payload, ms });
+        self.queue.push_back(Queued {
+            item: key,
+            payload,
+            ms,
+        });
         Ok(())
     }
 
@@ -306,7 +310,10 @@ mod tests {
             }
         );
         // Late audio of the interrupted item is refused; echoes after clear ignored.
-        assert_eq!(p.push("item_A", "y".into(), 100), Err(PushRefused::Interrupted));
+        assert_eq!(
+            p.push("item_A", "y".into(), 100),
+            Err(PushRefused::Interrupted)
+        );
         assert_eq!(p.mark_echoed(&sent[4].mark), None);
         assert!(p.is_idle());
         assert!(p.barge_in().is_none());

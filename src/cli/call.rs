@@ -100,7 +100,8 @@ pub async fn run(args: CallArgs) -> anyhow::Result<()> {
             .ok()
             .map(|t| t.trim().to_string())
     });
-    let feed = match LogFeed::connect(&logs_url(&args.url, &setup.call_sid), token.as_deref()).await {
+    let feed = match LogFeed::connect(&logs_url(&args.url, &setup.call_sid), token.as_deref()).await
+    {
         Ok(feed) => Some(feed),
         Err(e) => {
             eprintln!("(no live transcript: {e})");

@@ -134,6 +134,11 @@ pub async fn list_tenants(req: HttpRequest, services: web::Data<Services>) -> Ht
     if let Err(e) = check_admin(&req, &services) {
         return unauthorized(e);
     }
-    let tenants: Vec<_> = services.tenants.all().iter().map(|t| t.as_ref().clone()).collect();
+    let tenants: Vec<_> = services
+        .tenants
+        .all()
+        .iter()
+        .map(|t| t.as_ref().clone())
+        .collect();
     HttpResponse::Ok().json(tenants)
 }

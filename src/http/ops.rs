@@ -30,8 +30,16 @@ pub async fn metrics(services: web::Data<Services>) -> HttpResponse {
     let pending = store.as_ref().map(|s| s.pending as f64).unwrap_or(-1.0);
     let failures = store.as_ref().map(|s| s.failures as f64).unwrap_or(-1.0);
     let text = services.metrics.render(&[
-        ("store_pending_writes", "Writes accepted but not yet committed", pending),
-        ("store_failed_batches", "Batches that failed and are retried", failures),
+        (
+            "store_pending_writes",
+            "Writes accepted but not yet committed",
+            pending,
+        ),
+        (
+            "store_failed_batches",
+            "Batches that failed and are retried",
+            failures,
+        ),
     ]);
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")

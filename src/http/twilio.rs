@@ -57,12 +57,17 @@ fn signature_of(headers: &HeaderMap) -> Option<&str> {
 /// Answers `text/xml` TwiML connecting the call to `/media-stream` with the tenant,
 /// caller and dialled number as `<Parameter>`s. 403 on a bad signature, 400 on an
 /// unparsable form.
-pub async fn twiml(req: HttpRequest, body: web::Bytes, services: web::Data<Services>) -> HttpResponse {
+pub async fn twiml(
+    req: HttpRequest,
+    body: web::Bytes,
+    services: web::Data<Services>,
+) -> HttpResponse {
     let params: Vec<(String, String)> = match serde_urlencoded::from_bytes(&body) {
         Ok(p) => p,
         Err(e) => {
             log::warn!("/twiml: unparsable form: {e}");
-            return HttpResponse::BadRequest().json(json!({"error": format!("invalid form body: {e}")}));
+            return HttpResponse::BadRequest()
+                .json(json!({"error": format!("invalid form body: {e}")}));
         }
     };
     let get = |name: &str| {
@@ -93,9 +98,11 @@ pub async fn twiml(req: HttpRequest, body: web::Bytes, services: web::Data<Servi
                 .calls_refused
                 .with_label_values(&["routing"])
                 .inc();
-            return HttpResponse::Ok().content_type("text/xml").body(twiml::say_and_hangup(
-                "Sorry, this number is not in service. Goodbye.",
-            ));
+            return HttpResponse::Ok()
+                .content_type("text/xml")
+                .body(twiml::say_and_hangup(
+                    "Sorry, this number is not in service. Goodbye.",
+                ));
         }
     };
     let stream_url = {
@@ -105,7 +112,10 @@ pub async fn twiml(req: HttpRequest, body: web::Bytes, services: web::Data<Servi
         }
         format!("{base}/media-stream")
     };
-    log::info!("/twiml: call {call_sid} from {from} to {to} → tenant {}", tenant.id);
+    log::info!(
+        "/twiml: call {call_sid} from {from} to {to} → tenant {}",
+        tenant.id
+    );
     let body = twiml::connect_stream(
         &stream_url,
         &[("tenant", tenant.id.as_str()), ("from", from), ("to", to)],
@@ -130,7 +140,9 @@ pub async fn media_stream(
             .unwrap_or(false);
         if !valid {
             log::warn!("/media-stream: invalid or missing X-Twilio-Signature for {url}");
-            return Ok(HttpResponse::Forbidden().json(json!({"error": "invalid X-Twilio-Signature"})));
+            return Ok(
+                HttpResponse::Forbidden().json(json!({"error": "invalid X-Twilio-Signature"}))
+            );
         }
     }
     let session = MediaStreamSession::new(services.into_inner());

@@ -91,7 +91,10 @@ impl ModelLinkActor {
     fn send_event(&mut self, event: &ClientEvent) {
         match serde_json::to_string(event) {
             Ok(text) => self.send_text(text),
-            Err(e) => log::error!("call {}: cannot encode client event: {e}", self.setup.call_id),
+            Err(e) => log::error!(
+                "call {}: cannot encode client event: {e}",
+                self.setup.call_id
+            ),
         }
     }
 
@@ -115,7 +118,13 @@ impl ModelLinkActor {
         let every = self.setup.heartbeat;
         ctx.run_interval(every, move |act, ctx| {
             if act.last_rx.elapsed() > every * 3 {
-                act.report_down(format!("heartbeat missed for {} ms", act.last_rx.elapsed().as_millis()), ctx);
+                act.report_down(
+                    format!(
+                        "heartbeat missed for {} ms",
+                        act.last_rx.elapsed().as_millis()
+                    ),
+                    ctx,
+                );
                 return;
             }
             if let Some(sink) = &mut act.sink {
@@ -152,15 +161,17 @@ impl ModelLinkActor {
                 ..
             } => {
                 call.do_send(ModelEvent::UserTranscript {
-                    item_id: item_id,
+                    item_id,
                     text: transcript,
                 });
             }
             ServerEvent::OutputAudioTranscriptDone {
-                item_id, transcript, ..
+                item_id,
+                transcript,
+                ..
             } => {
                 call.do_send(ModelEvent::AssistantTranscript {
-                    item_id: item_id,
+                    item_id,
                     text: transcript,
                 });
             }
@@ -171,9 +182,9 @@ impl ModelLinkActor {
                 ..
             } => {
                 call.do_send(ModelEvent::ToolCallRequested {
-                    call_id: call_id,
-                    name: name,
-                    arguments: arguments,
+                    call_id,
+                    name,
+                    arguments,
                 });
             }
             ServerEvent::ResponseDone { response, .. } => {

@@ -118,8 +118,7 @@ impl SessionSpec {
             voice,
             tools,
             audio_format,
-            transcription_model: Some(model.transcription_model.clone())
-                .filter(|m| !m.is_empty()),
+            transcription_model: Some(model.transcription_model.clone()).filter(|m| !m.is_empty()),
             turn_detection: TurnDetection {
                 threshold: model.vad_threshold,
                 prefix_padding_ms: model.vad_prefix_padding_ms,

@@ -36,7 +36,11 @@ pub struct CallEnd {
 }
 
 /// Finalises a call row. Returns false when no call has this id.
-pub fn mark_ended(conn: &mut DbConnection, call_id: &str, end: &CallEnd) -> Result<bool, StoreError> {
+pub fn mark_ended(
+    conn: &mut DbConnection,
+    call_id: &str,
+    end: &CallEnd,
+) -> Result<bool, StoreError> {
     let updated = diesel::update(calls::table.find(call_id))
         .set((
             calls::ended_at.eq(end.ended_at),

@@ -21,9 +21,9 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::Connection;
 use tokio::sync::oneshot;
 
+use super::calls::CallEnd;
 use super::db::Pool;
 use super::models::{CallStatus, NewCall, ToolInvocationRow, TranscriptRow};
-use super::calls::CallEnd;
 use super::{calls, tool_invocations, transcripts, DbConnection, StoreError};
 
 /// How often pending writes are committed when fewer than [`MAX_BATCH`]
@@ -170,12 +170,13 @@ impl Write {
             Write::CallStarted(call) => calls::insert_started(conn, call),
             Write::Transcript(entry) => transcripts::insert(conn, entry),
             Write::ToolInvocation(tool) => tool_invocations::insert(conn, tool),
-            Write::CallEnded(ended) => calls::mark_ended(conn, &ended.call_id, &ended.end)
-            .map(|found| {
-                if !found {
-                    log::warn!("store: call ended for unknown call {}", ended.call_id);
-                }
-            }),
+            Write::CallEnded(ended) => {
+                calls::mark_ended(conn, &ended.call_id, &ended.end).map(|found| {
+                    if !found {
+                        log::warn!("store: call ended for unknown call {}", ended.call_id);
+                    }
+                })
+            }
         };
         result.map_err(into_diesel)
     }

@@ -96,8 +96,13 @@ impl Handler<ToolCall> for ToolActor {
         let tool_ctx = self.ctx.clone();
         let reply_to = self.reply_to.clone();
         let fut = async move {
-            let (result, duration) =
-                run_tool(services.clone(), tool_ctx.clone(), &call.name, &call.arguments).await;
+            let (result, duration) = run_tool(
+                services.clone(),
+                tool_ctx.clone(),
+                &call.name,
+                &call.arguments,
+            )
+            .await;
             let (output, error, action) = match result {
                 Ok(outcome) => (outcome.output.to_string(), None, outcome.action),
                 Err(e) => {

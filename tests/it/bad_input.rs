@@ -33,34 +33,62 @@ async fn bad_frames_are_refused_and_a_good_call_is_unaffected() {
     let setup = CallSetup::new(app.media_url());
     let mut early = connect_raw(&setup).await;
     early
-        .send_raw(&wire::media_frame_json(1, &setup.stream_sid, 1, 20, "//////////8="))
+        .send_raw(&wire::media_frame_json(
+            1,
+            &setup.stream_sid,
+            1,
+            20,
+            "//////////8=",
+        ))
         .await
         .expect("send");
-    let closed = early.wait_closed(Duration::from_secs(5)).await.expect("closed");
+    let closed = early
+        .wait_closed(Duration::from_secs(5))
+        .await
+        .expect("closed");
     assert_eq!(closed, (1008, "media before start".to_string()));
 
     // A second start: closed with 1008.
     let (mut twice, _f) = app.dial().await;
     let s = twice.setup().clone();
     twice
-        .send_raw(&wire::start_json(99, &s.stream_sid, &s.account_sid, &s.call_sid, &[]))
+        .send_raw(&wire::start_json(
+            99,
+            &s.stream_sid,
+            &s.account_sid,
+            &s.call_sid,
+            &[],
+        ))
         .await
         .expect("send");
-    let closed = twice.wait_closed(Duration::from_secs(5)).await.expect("closed");
+    let closed = twice
+        .wait_closed(Duration::from_secs(5))
+        .await
+        .expect("closed");
     assert_eq!(closed, (1008, "duplicate start".to_string()));
 
     // An oversized frame (over 64 KiB): closed with 1009 (message too big).
     let (mut big, _f) = app.dial().await;
     let huge = format!(r#"{{"event":"media","payload":"{}"}}"#, "A".repeat(70_000));
     let _ = big.send_raw(&huge).await;
-    let closed = big.wait_closed(Duration::from_secs(5)).await.expect("closed");
+    let closed = big
+        .wait_closed(Duration::from_secs(5))
+        .await
+        .expect("closed");
     assert_eq!(closed.0, 1009, "close: {closed:?}");
 
     // Meanwhile the good call is served normally.
-    good.stream_mulaw(&caller_mulaw("caller-booking")).await.expect("good call audio");
-    talk_silence_until(&mut good, &feed, Duration::from_secs(20), is_transcript("assistant"))
+    good.stream_mulaw(&caller_mulaw("caller-booking"))
         .await
-        .expect("good call answered");
+        .expect("good call audio");
+    talk_silence_until(
+        &mut good,
+        &feed,
+        Duration::from_secs(20),
+        is_transcript("assistant"),
+    )
+    .await
+    .expect("good call answered");
     let (status, health) = app.get_json("/health").await;
     assert_eq!(status, 200, "{health}");
     let (_, metrics) = (0, app_metrics(&app).await);
@@ -71,7 +99,12 @@ async fn bad_frames_are_refused_and_a_good_call_is_unaffected() {
         .unwrap_or(0.0);
     assert!(bad >= 4.0, "bad frames not counted: {bad}");
     good.stop().await.expect("stop");
-    noisy.stop().await.expect("stop");
+    // The noisy stream went quiet after its junk: the idle timeout ended it.
+    let closed = noisy
+        .wait_closed(Duration::from_secs(10))
+        .await
+        .expect("idle stream closed");
+    assert_eq!(closed, (1001, "idle timeout".to_string()));
     app.stop().await;
 }
 

@@ -7,15 +7,25 @@ use std::time::Duration;
 
 use switchboard::events::CallEvent;
 
-use crate::support::{self, caller_mulaw, is_transcript, mulaw_dbfs, talk_silence_until, Db, TestApp};
+use crate::support::{
+    self, caller_mulaw, is_transcript, mulaw_dbfs, talk_silence_until, Db, TestApp,
+};
 
 async fn caller_is_answered_and_call_is_persisted(db: Db) {
     let app = TestApp::start_with(db, |_| {}).await;
     let (mut call, feed) = app.dial().await;
     let call_sid = call.call_sid().to_string();
 
-    call.stream_mulaw(&caller_mulaw("caller-booking")).await.expect("stream caller audio");
-    let reply = talk_silence_until(&mut call, &feed, Duration::from_secs(20), is_transcript("assistant")).await;
+    call.stream_mulaw(&caller_mulaw("caller-booking"))
+        .await
+        .expect("stream caller audio");
+    let reply = talk_silence_until(
+        &mut call,
+        &feed,
+        Duration::from_secs(20),
+        is_transcript("assistant"),
+    )
+    .await;
     let Some(CallEvent::Transcript { text, .. }) = reply else {
         panic!("no assistant transcript; events: {:?}", feed.events());
     };
@@ -27,26 +37,39 @@ async fn caller_is_answered_and_call_is_persisted(db: Db) {
     );
 
     // The caller hears real speech back, not silence.
-    assert!(call.wait_for_audio(2000, Duration::from_secs(10)).await, "too little reply audio");
+    assert!(
+        call.wait_for_audio(2000, Duration::from_secs(10)).await,
+        "too little reply audio"
+    );
     let level = mulaw_dbfs(&call.received_audio());
     assert!(level > -35.0, "reply audio is near silence: {level} dBFS");
 
     call.stop().await.expect("stop");
-    let record = app.wait_call_ended(&call_sid, Duration::from_secs(10)).await;
+    let record = app
+        .wait_call_ended(&call_sid, Duration::from_secs(10))
+        .await;
     let row = &record["call"];
     assert_eq!(row["status"], "completed");
     assert_eq!(row["ended_reason"], "caller_hangup");
     assert_eq!(row["tenant_id"], "acme-dental");
     assert_eq!(row["from_number"], support::CALLER);
-    assert!(row["duration_ms"].as_i64().unwrap_or(0) > 3000, "duration: {row}");
+    assert!(
+        row["duration_ms"].as_i64().unwrap_or(0) > 3000,
+        "duration: {row}"
+    );
     let lines = record["transcript"].as_array().expect("transcript array");
     let roles: Vec<&str> = lines.iter().filter_map(|l| l["role"].as_str()).collect();
     assert_eq!(roles, ["user", "assistant"], "stored transcript: {lines:?}");
-    assert!(lines[0]["text"].as_str().unwrap_or("").contains("teeth cleaning"));
+    assert!(lines[0]["text"]
+        .as_str()
+        .unwrap_or("")
+        .contains("teeth cleaning"));
 
     let events = app.model_client_events();
     assert!(events.iter().any(|e| e["type"] == "session.update"));
-    assert!(events.iter().any(|e| e["type"] == "input_audio_buffer.append"));
+    assert!(events
+        .iter()
+        .any(|e| e["type"] == "input_audio_buffer.append"));
     for event in &events {
         support::schema::assert_client_event(event);
     }
@@ -70,11 +93,20 @@ async fn scripted_tool_call_is_run_and_answered() {
     let call_sid = call.call_sid().to_string();
     // Turn 1 (booking question), then turn 2 asks for a message: the script makes the
     // model call takeMessage before answering.
-    call.stream_mulaw(&caller_mulaw("caller-booking")).await.expect("turn 1");
-    talk_silence_until(&mut call, &feed, Duration::from_secs(20), is_transcript("assistant"))
+    call.stream_mulaw(&caller_mulaw("caller-booking"))
         .await
-        .expect("first reply");
-    call.stream_mulaw(&caller_mulaw("caller-message")).await.expect("turn 2");
+        .expect("turn 1");
+    talk_silence_until(
+        &mut call,
+        &feed,
+        Duration::from_secs(20),
+        is_transcript("assistant"),
+    )
+    .await
+    .expect("first reply");
+    call.stream_mulaw(&caller_mulaw("caller-message"))
+        .await
+        .expect("turn 2");
     let tool = talk_silence_until(&mut call, &feed, Duration::from_secs(20), |e| {
         matches!(e, CallEvent::ToolCall { .. })
     })
@@ -88,20 +120,33 @@ async fn scripted_tool_call_is_run_and_answered() {
         matches!(e, CallEvent::Transcript { role, text, .. } if role == "assistant" && text.contains("taken your message"))
     })
     .await;
-    assert!(spoken.is_some(), "no reply after the tool; events: {:?}", feed.events());
+    assert!(
+        spoken.is_some(),
+        "no reply after the tool; events: {:?}",
+        feed.events()
+    );
     call.stop().await.expect("stop");
-    let record = app.wait_call_ended(&call_sid, Duration::from_secs(10)).await;
+    let record = app
+        .wait_call_ended(&call_sid, Duration::from_secs(10))
+        .await;
     let tools = record["tool_invocations"].as_array().expect("tool rows");
     assert_eq!(tools.len(), 1, "{tools:?}");
     assert_eq!(tools[0]["name"], "takeMessage");
-    assert!(tools[0]["result"].as_str().unwrap_or("").contains("\"saved\":true"));
+    assert!(tools[0]["result"]
+        .as_str()
+        .unwrap_or("")
+        .contains("\"saved\":true"));
     // The model got the output and was asked to continue.
     let events = app.model_client_events();
     let output_at = events
         .iter()
-        .position(|e| e["type"] == "conversation.item.create" && e["item"]["type"] == "function_call_output")
+        .position(|e| {
+            e["type"] == "conversation.item.create" && e["item"]["type"] == "function_call_output"
+        })
         .expect("function_call_output sent");
-    assert!(events[output_at..].iter().any(|e| e["type"] == "response.create"));
+    assert!(events[output_at..]
+        .iter()
+        .any(|e| e["type"] == "response.create"));
     for event in &events {
         support::schema::assert_client_event(event);
     }

@@ -11,20 +11,30 @@ use crate::support::{caller_mulaw, is_transcript, mulaw_dbfs, talk_silence_until
 
 #[actix_rt::test]
 async fn model_link_restarts_and_replays_history_then_gives_up_past_budget() {
-    let app = TestApp::start_with(crate::support::Db::Sqlite, |c| c.model.restart_attempts = 1).await;
+    let app =
+        TestApp::start_with(crate::support::Db::Sqlite, |c| c.model.restart_attempts = 1).await;
     let (mut call, feed) = app.dial().await;
     let call_sid = call.call_sid().to_string();
 
-    call.stream_mulaw(&caller_mulaw("caller-booking")).await.expect("turn 1");
-    talk_silence_until(&mut call, &feed, Duration::from_secs(20), is_transcript("assistant"))
+    call.stream_mulaw(&caller_mulaw("caller-booking"))
         .await
-        .expect("first reply");
+        .expect("turn 1");
+    talk_silence_until(
+        &mut call,
+        &feed,
+        Duration::from_secs(20),
+        is_transcript("assistant"),
+    )
+    .await
+    .expect("first reply");
 
     // Kill the model socket mid-call: the link restarts, the caller stays on.
     app.sim().kill_sessions();
-    talk_silence_until(&mut call, &feed, Duration::from_secs(10), |e| matches!(e, CallEvent::LinkRestart { .. }))
-        .await
-        .expect("link restart announced");
+    talk_silence_until(&mut call, &feed, Duration::from_secs(10), |e| {
+        matches!(e, CallEvent::LinkRestart { .. })
+    })
+    .await
+    .expect("link restart announced");
     let deadline = Instant::now() + Duration::from_secs(10);
     while app.sim().connections_total() < 2 && Instant::now() < deadline {
         call.send_silence(100).await.expect("silence");
@@ -34,19 +44,25 @@ async fn model_link_restarts_and_replays_history_then_gives_up_past_budget() {
     call.send_silence(500).await.expect("silence");
     let sessions = app.sim().recorded_sessions();
     let second = sessions.last().expect("second session");
-    assert_eq!(second[0]["type"], "session.update", "new link must configure the session first");
+    assert_eq!(
+        second[0]["type"], "session.update",
+        "new link must configure the session first"
+    );
     let replayed: Vec<String> = second
         .iter()
         .filter(|e| e["type"] == "conversation.item.create")
         .filter_map(|e| e["item"]["content"][0]["text"].as_str().map(str::to_string))
         .collect();
     assert!(
-        replayed.iter().any(|t| t.contains("teeth cleaning")) && replayed.iter().any(|t| t.contains("Tuesday morning")),
+        replayed.iter().any(|t| t.contains("teeth cleaning"))
+            && replayed.iter().any(|t| t.contains("Tuesday morning")),
         "history not replayed: {replayed:?}"
     );
 
     // The conversation continues on the new link.
-    call.stream_mulaw(&caller_mulaw("caller-message")).await.expect("turn 2");
+    call.stream_mulaw(&caller_mulaw("caller-message"))
+        .await
+        .expect("turn 2");
     talk_silence_until(&mut call, &feed, Duration::from_secs(20), |e| {
         matches!(e, CallEvent::Transcript { role, text, .. } if role == "assistant" && text.contains("taken your message"))
     })
@@ -62,16 +78,34 @@ async fn model_link_restarts_and_replays_history_then_gives_up_past_budget() {
     while !call.is_closed() && Instant::now() < deadline {
         let _ = call.send_silence(100).await;
     }
-    let closed = call.wait_closed(Duration::from_secs(1)).await.expect("server closed the call");
+    let closed = call
+        .wait_closed(Duration::from_secs(1))
+        .await
+        .expect("server closed the call");
     assert_eq!(closed.0, 1000, "close: {closed:?}");
-    assert!(closed.1.starts_with("model_unavailable"), "close reason: {closed:?}");
+    assert!(
+        closed.1.starts_with("model_unavailable"),
+        "close reason: {closed:?}"
+    );
     let apology = &call.received_audio()[before..];
-    assert!(apology.len() >= 4000 * 8, "apology too short: {} ms", apology.len() / 8);
+    assert!(
+        apology.len() >= 4000 * 8,
+        "apology too short: {} ms",
+        apology.len() / 8
+    );
     assert!(mulaw_dbfs(apology) > -35.0, "apology is silent");
 
-    let record = app.wait_call_ended(&call_sid, Duration::from_secs(10)).await;
+    let record = app
+        .wait_call_ended(&call_sid, Duration::from_secs(10))
+        .await;
     let row = &record["call"];
-    assert!(row["ended_reason"].as_str().unwrap_or("").starts_with("model_unavailable"), "{row}");
+    assert!(
+        row["ended_reason"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("model_unavailable"),
+        "{row}"
+    );
     assert!(row["link_restarts"].as_i64().unwrap_or(0) >= 1, "{row}");
     app.stop().await;
 }

@@ -3,12 +3,10 @@
 //! recorded-style GA server frames parse into the right `ServerEvent`
 //! variants.
 
-
-
 use std::borrow::Cow;
 
-use serde_json::{json, Value};
 use crate::support::schema::{assert_client_event, client_event_errors};
+use serde_json::{json, Value};
 use switchboard::model::realtime::{
     append_audio_json, parse_server_event, AudioFormatSpec, ClientEvent, ContentPart, Item,
     ResponseParams, ResponseStatus, Role, ServerEvent,

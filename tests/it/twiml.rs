@@ -23,7 +23,11 @@ fn form(call_sid: &str) -> Vec<(String, String)> {
     .collect()
 }
 
-async fn post_twiml(app: &TestApp, params: &[(String, String)], signature: Option<&str>) -> (u16, String) {
+async fn post_twiml(
+    app: &TestApp,
+    params: &[(String, String)],
+    signature: Option<&str>,
+) -> (u16, String) {
     let client = awc::Client::default();
     let mut req = client
         .post(app.http_url("/twiml"))
@@ -49,9 +53,18 @@ async fn signed_voice_webhook_gets_connect_stream_twiml() {
     let sig = signature::compute(TOKEN, "https://voice.example.com/twiml", &params);
     let (status, body) = post_twiml(&app, &params, Some(&sig)).await;
     assert_eq!(status, 200, "{body}");
-    assert!(body.contains("<Connect><Stream url=\"wss://voice.example.com/media-stream\">"), "{body}");
-    assert!(body.contains("<Parameter name=\"tenant\" value=\"acme-dental\"/>"), "{body}");
-    assert!(body.contains(&format!("<Parameter name=\"from\" value=\"{CALLER}\"/>")), "{body}");
+    assert!(
+        body.contains("<Connect><Stream url=\"wss://voice.example.com/media-stream\">"),
+        "{body}"
+    );
+    assert!(
+        body.contains("<Parameter name=\"tenant\" value=\"acme-dental\"/>"),
+        "{body}"
+    );
+    assert!(
+        body.contains(&format!("<Parameter name=\"from\" value=\"{CALLER}\"/>")),
+        "{body}"
+    );
 
     // A forged or missing signature is refused.
     let (status, _) = post_twiml(&app, &params, Some("bm90IGEgc2lnbmF0dXJl")).await;
@@ -74,9 +87,14 @@ async fn media_stream_upgrade_requires_a_valid_signature_when_configured() {
     })
     .await;
     let unsigned = TwilioCall::connect(CallSetup::new(app.media_url())).await;
-    assert!(matches!(unsigned, Err(ClientError::Refused { status: 403 })), "unsigned upgrade was accepted");
+    assert!(
+        matches!(unsigned, Err(ClientError::Refused { status: 403 })),
+        "unsigned upgrade was accepted"
+    );
     let sig = signature::compute(TOKEN, "wss://voice.example.com/media-stream", &[]);
-    let signed = TwilioCall::connect(CallSetup::new(app.media_url()).with_header("X-Twilio-Signature", sig)).await;
+    let signed =
+        TwilioCall::connect(CallSetup::new(app.media_url()).with_header("X-Twilio-Signature", sig))
+            .await;
     assert!(signed.is_ok(), "signed upgrade refused: {:?}", signed.err());
     app.stop().await;
 }

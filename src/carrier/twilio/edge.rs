@@ -159,7 +159,12 @@ impl MediaStreamSession {
         };
         match (event, &self.state) {
             (InboundEvent::Connected { .. }, _) => {}
-            (InboundEvent::Start { stream_sid, start, .. }, State::AwaitingStart) => {
+            (
+                InboundEvent::Start {
+                    stream_sid, start, ..
+                },
+                State::AwaitingStart,
+            ) => {
                 self.on_start(ctx, stream_sid.into_owned(), start);
             }
             (InboundEvent::Start { .. }, _) => {
@@ -243,7 +248,9 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for MediaStreamSessio
         self.last_rx = Instant::now();
         match msg {
             Ok(ws::Message::Text(text)) => self.on_text(&text, ctx),
-            Ok(ws::Message::Binary(_)) => self.bad_frame(ctx, "binary frame (Twilio sends JSON text)"),
+            Ok(ws::Message::Binary(_)) => {
+                self.bad_frame(ctx, "binary frame (Twilio sends JSON text)")
+            }
             Ok(ws::Message::Ping(p)) => ctx.pong(&p),
             Ok(ws::Message::Close(reason)) => {
                 self.hang_up("carrier_closed");

@@ -637,6 +637,16 @@ impl SimSession {
                 return;
             }
         };
+        // A user message added as history (a client resuming a conversation in a
+        // fresh session) counts as a caller turn, so the script continues where
+        // the conversation was instead of starting over.
+        if let Item::Message {
+            role: Role::User, ..
+        } = &item
+        {
+            self.turn_cursor += 1;
+            self.user_turns += 1;
+        }
         let previous = previous_item_id.or_else(|| self.last_item_id.clone());
         self.last_item_id = Some(id.clone());
         self.items.insert(

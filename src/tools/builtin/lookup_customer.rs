@@ -52,7 +52,9 @@ impl Tool for LookupCustomer {
             })
             .await?;
             Ok(ToolOutcome::output(match found {
-                Some(c) => json!({"found": true, "customerId": c.id, "name": c.name, "phone": c.phone, "email": c.email}),
+                Some(c) => {
+                    json!({"found": true, "customerId": c.id, "name": c.name, "phone": c.phone, "email": c.email})
+                }
                 None => json!({"found": false}),
             }))
         })

@@ -85,7 +85,10 @@ impl Tool for TakeMessage {
                 created_at: Utc::now().naive_utc(),
             };
             let id = row.id.clone();
-            with_conn(&services.pool, move |conn| caller_messages::insert(conn, &row)).await?;
+            with_conn(&services.pool, move |conn| {
+                caller_messages::insert(conn, &row)
+            })
+            .await?;
             Ok(ToolOutcome::output(json!({
                 "saved": true,
                 "messageId": id,

@@ -169,7 +169,11 @@ impl TestApp {
 
     /// Every client event the simulator received, all sessions, in order.
     pub fn model_client_events(&self) -> Vec<Value> {
-        self.sim().recorded_sessions().into_iter().flatten().collect()
+        self.sim()
+            .recorded_sessions()
+            .into_iter()
+            .flatten()
+            .collect()
     }
 
     /// Graceful shutdown (drain 0 s).
@@ -182,7 +186,8 @@ impl TestApp {
 
 /// A shipped caller recording (`assets/audio/NAME.wav`) as 8 kHz µ-law.
 pub fn caller_mulaw(name: &str) -> Vec<u8> {
-    let pcm = read_wav(&root().join("assets/audio").join(format!("{name}.wav"))).expect("caller wav");
+    let pcm =
+        read_wav(&root().join("assets/audio").join(format!("{name}.wav"))).expect("caller wav");
     encode_pcm(AudioFormat::Pcmu, &pcm).expect("encode µ-law")
 }
 
