@@ -152,3 +152,68 @@ async fn scripted_tool_call_is_run_and_answered() {
     }
     app.stop().await;
 }
+
+#[actix_rt::test]
+async fn call_cli_streams_a_wav_and_writes_what_the_caller_heard() {
+    let app = TestApp::start().await;
+    let out = app.dir.path().join("reply.wav");
+    let args = switchboard::cli::call::CallArgs {
+        wav: support::asset("assets/audio/caller-booking.wav"),
+        url: app.media_url(),
+        to: support::DIALLED.into(),
+        from: support::CALLER.into(),
+        tenant: None,
+        out: out.clone(),
+        listen_secs: 6,
+        admin_token: Some(support::ADMIN.into()),
+    };
+    switchboard::cli::call::run(args).await.expect("call CLI");
+    let heard = switchboard::audio::wav::read_wav(&out).expect("reply wav");
+    assert_eq!(heard.sample_rate, 8000);
+    assert!(
+        heard.duration_ms() > 2000,
+        "heard only {} ms",
+        heard.duration_ms()
+    );
+    let level = switchboard::audio::level::rms_dbfs(&heard.samples);
+    assert!(level > -35.0, "reply is near silence: {level} dBFS");
+    let (status, calls) = app.get_json("/api/calls").await;
+    assert_eq!(status, 200);
+    assert_eq!(calls[0]["ended_reason"], "caller_hangup", "{calls}");
+    app.stop().await;
+}
+
+#[actix_rt::test]
+async fn xai_tenant_gets_the_xai_session_shape_and_no_truncate() {
+    let app = TestApp::start_with(Db::Sqlite, |c| {
+        c.tenants[0].provider = Some(switchboard::model::session::Provider::Xai);
+        c.tenants[0].voice = Some("eve".into());
+    })
+    .await;
+    let (mut call, feed) = app.dial().await;
+    call.stream_mulaw(&caller_mulaw("caller-booking"))
+        .await
+        .expect("audio");
+    talk_silence_until(
+        &mut call,
+        &feed,
+        Duration::from_secs(20),
+        is_transcript("assistant"),
+    )
+    .await
+    .expect("answered by the xAI-shaped session");
+    call.stop().await.expect("stop");
+    let events = app.model_client_events();
+    let update = events
+        .iter()
+        .find(|e| e["type"] == "session.update")
+        .expect("session.update");
+    // xAI: voice and turn_detection at the top of the session, no GA `type`.
+    assert_eq!(update["session"]["voice"], "eve", "{update}");
+    assert!(update["session"]["turn_detection"].is_object(), "{update}");
+    assert!(update["session"].get("type").is_none(), "{update}");
+    assert!(events
+        .iter()
+        .all(|e| e["type"] != "conversation.item.truncate"));
+    app.stop().await;
+}
