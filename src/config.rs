@@ -117,6 +117,10 @@ pub struct ModelConfig {
     pub restart_backoff_ms: u64,
     /// Seconds a tool call may run before the model gets a timeout error.
     pub tool_timeout_secs: u64,
+    /// Seconds after which a call rolls over to a fresh model session (conversation
+    /// replayed) at the next quiet moment, before the provider's cap (OpenAI and
+    /// xAI: about 60 min).
+    pub session_max_secs: u64,
     /// Bearer key (env `SWITCHBOARD_MODEL__API_KEY`).
     #[serde(skip_serializing)]
     pub api_key: Option<String>,
@@ -217,6 +221,7 @@ impl Default for ModelConfig {
             restart_attempts: 3,
             restart_backoff_ms: 200,
             tool_timeout_secs: 10,
+            session_max_secs: 3300,
             api_key: None,
         }
     }

@@ -33,6 +33,10 @@ use playback::{cut_to_heard, Playback, PushRefused};
 
 /// Longest wait for goodbye or apology audio to play before the call is closed anyway.
 const FAREWELL_GRACE: Duration = Duration::from_secs(10);
+/// How often a call checks whether its model session is due for a roll-over.
+const ROLLOVER_CHECK: Duration = Duration::from_secs(1);
+/// A roll-over waits for a quiet moment at most this long past `session_max_secs`.
+const ROLLOVER_GRACE: Duration = Duration::from_secs(120);
 
 /// Everything a call needs to start; built by the carrier edge at stream start.
 pub struct CallSetup {
@@ -75,6 +79,8 @@ pub struct CallActor {
     services: Arc<Services>,
     started: Instant,
     link: Option<Addr<ModelLinkActor>>,
+    /// When the current model session was opened (roll-over clock).
+    link_opened: Instant,
     generation: u32,
     link_failures: u32,
     link_restarts: u32,
@@ -106,6 +112,7 @@ impl CallActor {
             services,
             started: Instant::now(),
             link: None,
+            link_opened: Instant::now(),
             generation: 0,
             link_failures: 0,
             link_restarts: 0,
@@ -171,6 +178,33 @@ impl CallActor {
             heartbeat: Duration::from_secs(self.services.config.model.heartbeat_secs),
         };
         self.link = Some(ModelLinkActor::new(setup).start());
+        self.link_opened = Instant::now();
+    }
+
+    /// Rolls the call over to a fresh model session before the provider's session
+    /// cap, at a quiet moment (nothing playing, no response or tool pending), with
+    /// the conversation replayed — the same mechanism as a restart, minus the failure.
+    fn check_rollover(&mut self, ctx: &mut Context<Self>) {
+        let max = Duration::from_secs(self.services.config.model.session_max_secs);
+        let age = self.link_opened.elapsed();
+        if self.link.is_none() || self.ending.is_some() || age < max {
+            return;
+        }
+        let quiet =
+            self.playback.is_idle() && !self.awaiting_response_done && self.pending_tools == 0;
+        if !quiet && age < max + ROLLOVER_GRACE {
+            return;
+        }
+        if let Some(old) = self.link.take() {
+            old.do_send(LinkCommand::Shutdown);
+        }
+        log::info!(
+            "call {}: rolling over to a new model session after {} s",
+            self.setup.call_id,
+            age.as_secs()
+        );
+        self.generation += 1;
+        self.start_link(ctx);
     }
 
     fn send_carrier(&self, cmd: CarrierCommand) {
@@ -503,6 +537,7 @@ impl Actor for CallActor {
                         act.setup.from.as_deref().unwrap_or("unknown")
                     );
                     act.start_link(ctx);
+                    ctx.run_interval(ROLLOVER_CHECK, |act, ctx| act.check_rollover(ctx));
                 }),
         );
     }

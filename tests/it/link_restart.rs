@@ -109,3 +109,49 @@ async fn model_link_restarts_and_replays_history_then_gives_up_past_budget() {
     assert!(row["link_restarts"].as_i64().unwrap_or(0) >= 1, "{row}");
     app.stop().await;
 }
+
+#[actix_rt::test]
+async fn long_call_rolls_over_to_a_fresh_session_before_the_cap() {
+    let app =
+        TestApp::start_with(crate::support::Db::Sqlite, |c| c.model.session_max_secs = 3).await;
+    let (mut call, feed) = app.dial().await;
+    let call_sid = call.call_sid().to_string();
+    call.stream_mulaw(&caller_mulaw("caller-booking"))
+        .await
+        .expect("turn 1");
+    talk_silence_until(
+        &mut call,
+        &feed,
+        Duration::from_secs(20),
+        is_transcript("assistant"),
+    )
+    .await
+    .expect("first reply");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while app.sim().connections_total() < 2 && Instant::now() < deadline {
+        call.send_silence(100).await.expect("silence");
+    }
+    assert!(app.sim().connections_total() >= 2, "no roll-over happened");
+    // The conversation continues in the new session where it left off.
+    call.stream_mulaw(&caller_mulaw("caller-message"))
+        .await
+        .expect("turn 2");
+    talk_silence_until(&mut call, &feed, Duration::from_secs(20), |e| {
+        matches!(e, CallEvent::Transcript { role, text, .. } if role == "assistant" && text.contains("taken your message"))
+    })
+    .await
+    .expect("reply after roll-over");
+    assert!(
+        !feed
+            .events()
+            .iter()
+            .any(|e| matches!(e, CallEvent::LinkRestart { .. })),
+        "a planned roll-over is not a link failure"
+    );
+    call.stop().await.expect("stop");
+    let record = app
+        .wait_call_ended(&call_sid, Duration::from_secs(10))
+        .await;
+    assert_eq!(record["call"]["link_restarts"], 0);
+    app.stop().await;
+}
