@@ -84,6 +84,9 @@ pub struct CallsConfig {
     pub playout_lead_ms: u32,
     /// Milliseconds of assistant audio queued for pacing before the call sheds it.
     pub max_queued_audio_ms: u32,
+    /// The receptionist speaks first when the call connects (a `response.create`
+    /// right after the session is configured), as a caller expects.
+    pub greet_caller: bool,
 }
 
 /// `[model]`: the realtime voice model every call is linked to (per-tenant overrides
@@ -201,6 +204,7 @@ impl Default for CallsConfig {
             carrier_idle_timeout_secs: 15,
             playout_lead_ms: 300,
             max_queued_audio_ms: 120_000,
+            greet_caller: true,
         }
     }
 }

@@ -150,7 +150,8 @@ impl TenantConfig {
     pub fn instructions(&self, caller: Option<&str>, now: DateTime<Utc>) -> String {
         let local = now.with_timezone(&self.tz());
         let mut text = format!(
-            "You are the phone receptionist for {}. Speak naturally and briefly.\n\
+            "You are the phone receptionist for {}. Speak naturally and briefly. \
+             When the call connects, greet the caller with the business name.\n\
              <company_brief>\n{}\n</company_brief>\n\
              The caller's number is {}.\n\
              It is {} ({}) at the business.\n",

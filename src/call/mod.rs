@@ -607,8 +607,16 @@ impl Handler<ModelEvent> for CallActor {
     fn handle(&mut self, event: ModelEvent, ctx: &mut Context<Self>) {
         match event {
             ModelEvent::Ready { generation } => {
-                if generation == self.generation && generation > 0 {
+                if generation != self.generation {
+                    return;
+                }
+                if generation > 0 {
                     log::info!("call {}: model link {generation} ready", self.id());
+                } else if self.services.config.calls.greet_caller {
+                    if let Some(link) = &self.link {
+                        self.awaiting_response_done = true;
+                        link.do_send(LinkCommand::CreateResponse);
+                    }
                 }
                 self.link_failures = 0;
             }

@@ -217,3 +217,26 @@ async fn xai_tenant_gets_the_xai_session_shape_and_no_truncate() {
         .all(|e| e["type"] != "conversation.item.truncate"));
     app.stop().await;
 }
+
+#[actix_rt::test]
+async fn receptionist_greets_the_caller_first() {
+    let app = TestApp::start_with(Db::Sqlite, |c| c.calls.greet_caller = true).await;
+    let (mut call, feed) = app.dial().await;
+    let greeting = talk_silence_until(
+        &mut call,
+        &feed,
+        Duration::from_secs(15),
+        is_transcript("assistant"),
+    )
+    .await;
+    assert!(
+        matches!(&greeting, Some(CallEvent::Transcript { text, .. }) if text.contains("Thanks for calling Acme Dental")),
+        "greeting: {greeting:?}"
+    );
+    assert!(
+        !feed.events().iter().any(|e| is_transcript("user")(e)),
+        "the caller had not spoken yet"
+    );
+    call.stop().await.expect("stop");
+    app.stop().await;
+}

@@ -64,6 +64,8 @@ pub fn test_config(db_url: &str) -> Config {
     config.model.connect_timeout_secs = 2;
     config.model.heartbeat_secs = 2;
     config.calls.carrier_idle_timeout_secs = 5;
+    // Scenarios start with the caller's turn; the greeting has its own test.
+    config.calls.greet_caller = false;
     config.tenants = vec![TenantConfig::example()];
     config
 }
