@@ -15,6 +15,9 @@ use crate::audio::wav::{read_wav, write_wav};
 use crate::carrier::twilio::client::{CallSetup, LogFeed, TwilioCall};
 use crate::events::CallEvent;
 
+/// Longest wait for the receptionist's greeting before the caller speaks.
+const GREETING_WAIT: Duration = Duration::from_secs(8);
+
 /// Arguments of `switchboard call`.
 #[derive(Args, Debug)]
 pub struct CallArgs {
@@ -123,6 +126,19 @@ pub async fn run(args: CallArgs) -> anyhow::Result<()> {
             printed = events.len();
         }
     };
+    // Like a person, listen to the greeting before speaking: wait (on a live line)
+    // until the receptionist's first words have played, or briefly if none come.
+    let greeting_deadline = Instant::now() + GREETING_WAIT;
+    loop {
+        let received = call.received_audio().len();
+        let heard_all = received > 0 && call.played_audio().len() >= received;
+        let nothing_yet = received == 0 && Instant::now() > greeting_deadline - GREETING_WAIT / 2;
+        if heard_all || nothing_yet || Instant::now() > greeting_deadline || call.is_closed() {
+            break;
+        }
+        call.send_silence(100).await.context("streaming silence")?;
+        print_new(&feed);
+    }
     for chunk in mulaw.chunks(8 * 500) {
         call.stream_mulaw(chunk).await.context("streaming audio")?;
         print_new(&feed);

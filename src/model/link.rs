@@ -22,6 +22,9 @@ use crate::messages::{AudioFrame, LinkCommand, LinkDown, ModelEvent};
 use crate::model::realtime::{self, ClientEvent, ServerEvent};
 use crate::model::session::{self, Role, SessionSpec};
 
+/// How long a normal close waits for the server's close frame.
+const CLOSE_HANDSHAKE: Duration = Duration::from_secs(2);
+
 /// Largest server frame accepted, bytes (session objects and audio deltas are far smaller).
 const MAX_FRAME_BYTES: usize = 4 * 1024 * 1024;
 
@@ -286,11 +289,15 @@ impl Handler<LinkCommand> for ModelLinkActor {
             LinkCommand::CreateResponse => self.send_event(&ClientEvent::response_create()),
             LinkCommand::Shutdown => {
                 self.shutting_down = true;
-                if let Some(sink) = &mut self.sink {
-                    let _ = sink.write(Message::Close(Some(awc::ws::CloseCode::Normal.into())));
-                    sink.close();
+                match &mut self.sink {
+                    // Close handshake: the server answers our close frame and ends the
+                    // stream (`finished`); a server that does not is cut off.
+                    Some(sink) => {
+                        let _ = sink.write(Message::Close(Some(awc::ws::CloseCode::Normal.into())));
+                        ctx.run_later(CLOSE_HANDSHAKE, |_, ctx| ctx.stop());
+                    }
+                    None => ctx.stop(),
                 }
-                ctx.stop();
             }
         }
     }
