@@ -10,4 +10,5 @@ mod link_restart;
 mod realtime_schema;
 mod simulator;
 mod store;
+mod tools;
 mod twiml;
