@@ -10,5 +10,7 @@ mod link_restart;
 mod realtime_schema;
 mod simulator;
 mod store;
+mod supervisor;
 mod tools;
+mod transfer;
 mod twiml;
