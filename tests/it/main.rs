@@ -12,6 +12,7 @@ mod realtime_schema;
 mod simulator;
 mod store;
 mod supervisor;
+mod tenants;
 mod tools;
 mod transfer;
 mod twiml;
