@@ -548,3 +548,54 @@ impl Config {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mcp_servers_need_exactly_one_transport_and_unique_names() {
+        let server = |url: Option<&str>, command: Option<&str>| McpServerConfig {
+            name: "calendar".into(),
+            url: url.map(str::to_string),
+            command: command.map(str::to_string),
+            args: Vec::new(),
+        };
+        let mut config = Config::default();
+        config.mcp_servers = vec![server(Some("http://127.0.0.1:8000/mcp"), None)];
+        assert!(config.validate().is_ok());
+        config.mcp_servers = vec![server(Some("http://x/mcp"), Some("npx"))];
+        assert!(config
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("exactly one of url"));
+        config.mcp_servers = vec![server(None, Some("npx")), server(None, Some("npx"))];
+        assert!(config
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("duplicate"));
+    }
+
+    #[test]
+    fn text_model_key_only_from_env_and_limits_checked() {
+        let err = Config::reject_secrets_in_file("[text_model]\napi_key = \"sk\"\n").unwrap_err();
+        assert!(err.to_string().contains("SWITCHBOARD_TEXT_MODEL__API_KEY"));
+        let mut config = Config::default();
+        config.text_model.max_iterations = 0;
+        assert!(config
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .starts_with("text_model.max_iterations"));
+    }
+
+    #[test]
+    fn shipped_config_file_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml");
+        let config = Config::load(Some(&path)).unwrap();
+        assert_eq!(config.tenants[0].slot_minutes("cleaning"), Some(60));
+        assert_eq!(config.text_model.max_iterations, 10);
+    }
+}
