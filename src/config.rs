@@ -561,8 +561,10 @@ mod tests {
             command: command.map(str::to_string),
             args: Vec::new(),
         };
-        let mut config = Config::default();
-        config.mcp_servers = vec![server(Some("http://127.0.0.1:8000/mcp"), None)];
+        let mut config = Config {
+            mcp_servers: vec![server(Some("http://127.0.0.1:8000/mcp"), None)],
+            ..Config::default()
+        };
         assert!(config.validate().is_ok());
         config.mcp_servers = vec![server(Some("http://x/mcp"), Some("npx"))];
         assert!(config
@@ -582,8 +584,13 @@ mod tests {
     fn text_model_key_only_from_env_and_limits_checked() {
         let err = Config::reject_secrets_in_file("[text_model]\napi_key = \"sk\"\n").unwrap_err();
         assert!(err.to_string().contains("SWITCHBOARD_TEXT_MODEL__API_KEY"));
-        let mut config = Config::default();
-        config.text_model.max_iterations = 0;
+        let config = Config {
+            text_model: TextModelConfig {
+                max_iterations: 0,
+                ..TextModelConfig::default()
+            },
+            ..Config::default()
+        };
         assert!(config
             .validate()
             .unwrap_err()
