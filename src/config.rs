@@ -42,6 +42,44 @@ pub struct Config {
     pub twilio: TwilioConfig,
     pub routing: RoutingConfig,
     pub tenants: Vec<TenantConfig>,
+    pub text_model: TextModelConfig,
+    pub mcp_servers: Vec<McpServerConfig>,
+}
+
+/// `[text_model]`: the OpenAI-compatible chat-completions model behind the
+/// chat-supervisor tool and text replies (models.md §6.1).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TextModelConfig {
+    /// API base URL; requests go to `{base_url}/chat/completions`.
+    pub base_url: String,
+    /// Model id (`gpt-4.1-mini`).
+    pub model: String,
+    /// Chat requests per tool loop before it stops with an error.
+    pub max_iterations: u32,
+    /// Seconds one chat request may take; also the supervisor tool's whole budget.
+    pub timeout_secs: u64,
+    /// Bearer key (env `SWITCHBOARD_TEXT_MODEL__API_KEY`).
+    #[serde(skip_serializing)]
+    pub api_key: Option<String>,
+}
+
+/// `[[mcp_servers]]`: an MCP server whose tools are offered to the models as
+/// `<name>__<tool>`. Exactly one of `url` (streamable HTTP) or `command` (stdio).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct McpServerConfig {
+    /// Prefix of its tools (`calendar` → `calendar__listEvents`); letters, digits, `-`, `_`.
+    pub name: String,
+    /// Streamable HTTP endpoint (`http://127.0.0.1:8000/mcp`).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Program started with stdio transport.
+    #[serde(default)]
+    pub command: Option<String>,
+    /// Arguments for `command`.
+    #[serde(default)]
+    pub args: Vec<String>,
 }
 
 /// `[server]`: the HTTP/WebSocket listener.
@@ -262,6 +300,18 @@ impl Default for RoutingConfig {
     }
 }
 
+impl Default for TextModelConfig {
+    fn default() -> Self {
+        TextModelConfig {
+            base_url: "https://api.openai.com/v1".into(),
+            model: "gpt-4.1-mini".into(),
+            max_iterations: 10,
+            timeout_secs: 20,
+            api_key: None,
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -273,6 +323,8 @@ impl Default for Config {
             twilio: TwilioConfig::default(),
             routing: RoutingConfig::default(),
             tenants: vec![TenantConfig::example()],
+            text_model: TextModelConfig::default(),
+            mcp_servers: Vec::new(),
         }
     }
 }
@@ -296,6 +348,12 @@ const SECRETS: &[(&str, &str, &str, &str)] = &[
         "auth_token",
         "twilio.auth_token",
         "SWITCHBOARD_TWILIO__AUTH_TOKEN",
+    ),
+    (
+        "text_model",
+        "api_key",
+        "text_model.api_key",
+        "SWITCHBOARD_TEXT_MODEL__API_KEY",
     ),
 ];
 
@@ -414,6 +472,78 @@ impl Config {
                 message: format!("no tenant with id {:?}", self.routing.default_tenant),
             });
         }
+        self.validate_text_model()?;
+        self.validate_mcp_servers()?;
+        Ok(())
+    }
+
+    fn validate_text_model(&self) -> Result<(), ConfigError> {
+        let ok = url::Url::parse(&self.text_model.base_url)
+            .map(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+            .unwrap_or(false);
+        if !ok {
+            return Err(ConfigError::Invalid {
+                key: "text_model.base_url",
+                message: "not an http:// or https:// URL".into(),
+            });
+        }
+        if self.text_model.max_iterations == 0 {
+            return Err(ConfigError::Invalid {
+                key: "text_model.max_iterations",
+                message: "must be at least 1".into(),
+            });
+        }
+        if self.text_model.timeout_secs == 0 {
+            return Err(ConfigError::Invalid {
+                key: "text_model.timeout_secs",
+                message: "must be at least 1".into(),
+            });
+        }
+        Ok(())
+    }
+
+    fn validate_mcp_servers(&self) -> Result<(), ConfigError> {
+        let mut seen = std::collections::HashSet::new();
+        for server in &self.mcp_servers {
+            let invalid = |message: String| ConfigError::Invalid {
+                key: "mcp_servers",
+                message,
+            };
+            if server.name.is_empty()
+                || !server
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(invalid(format!(
+                    "name {:?}: use letters, digits, '-' or '_'",
+                    server.name
+                )));
+            }
+            if !seen.insert(server.name.as_str()) {
+                return Err(invalid(format!("duplicate name {:?}", server.name)));
+            }
+            match (&server.url, &server.command) {
+                (Some(url), None) => {
+                    let ok = url::Url::parse(url)
+                        .map(|u| matches!(u.scheme(), "http" | "https"))
+                        .unwrap_or(false);
+                    if !ok {
+                        return Err(invalid(format!(
+                            "{}: url {url:?} is not an http:// or https:// URL",
+                            server.name
+                        )));
+                    }
+                }
+                (None, Some(command)) if !command.trim().is_empty() => {}
+                _ => {
+                    return Err(invalid(format!(
+                        "{}: set exactly one of url (streamable HTTP) or command (stdio)",
+                        server.name
+                    )))
+                }
+            }
+        }
         Ok(())
     }
 
@@ -425,5 +555,63 @@ impl Config {
         } else {
             self.model.url.clone()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mcp_servers_need_exactly_one_transport_and_unique_names() {
+        let server = |url: Option<&str>, command: Option<&str>| McpServerConfig {
+            name: "calendar".into(),
+            url: url.map(str::to_string),
+            command: command.map(str::to_string),
+            args: Vec::new(),
+        };
+        let mut config = Config {
+            mcp_servers: vec![server(Some("http://127.0.0.1:8000/mcp"), None)],
+            ..Config::default()
+        };
+        assert!(config.validate().is_ok());
+        config.mcp_servers = vec![server(Some("http://x/mcp"), Some("npx"))];
+        assert!(config
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("exactly one of url"));
+        config.mcp_servers = vec![server(None, Some("npx")), server(None, Some("npx"))];
+        assert!(config
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("duplicate"));
+    }
+
+    #[test]
+    fn text_model_key_only_from_env_and_limits_checked() {
+        let err = Config::reject_secrets_in_file("[text_model]\napi_key = \"sk\"\n").unwrap_err();
+        assert!(err.to_string().contains("SWITCHBOARD_TEXT_MODEL__API_KEY"));
+        let config = Config {
+            text_model: TextModelConfig {
+                max_iterations: 0,
+                ..TextModelConfig::default()
+            },
+            ..Config::default()
+        };
+        assert!(config
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .starts_with("text_model.max_iterations"));
+    }
+
+    #[test]
+    fn shipped_config_file_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml");
+        let config = Config::load(Some(&path)).unwrap();
+        assert_eq!(config.tenants[0].slot_minutes("cleaning"), Some(60));
+        assert_eq!(config.text_model.max_iterations, 10);
     }
 }

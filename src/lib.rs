@@ -9,6 +9,7 @@ pub mod app;
 pub mod audio;
 pub mod call;
 pub mod carrier;
+pub mod chat;
 pub mod cli;
 pub mod config;
 pub mod events;
