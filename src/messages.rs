@@ -70,6 +70,9 @@ pub enum LinkCommand {
     CreateResponse,
     /// Close the model socket normally; no restart follows.
     Shutdown,
+    /// Send a `session.update` for this spec to the live session (operator edit);
+    /// later restarts of the link use it too.
+    UpdateSession(Box<crate::model::session::SessionSpec>),
 }
 
 /// Something the model said or did, parsed from its server events by the link.
