@@ -6,6 +6,7 @@ mod support;
 mod bad_input;
 mod barge_in;
 mod call_flow;
+mod jambonz;
 mod link_restart;
 mod realtime_schema;
 mod simulator;
