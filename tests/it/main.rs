@@ -5,6 +5,7 @@ mod support;
 
 mod bad_input;
 mod barge_in;
+mod browser;
 mod call_flow;
 mod jambonz;
 mod link_restart;
