@@ -9,6 +9,7 @@ mod browser;
 mod call_flow;
 mod jambonz;
 mod link_restart;
+mod operator;
 mod realtime_schema;
 mod simulator;
 mod store;
