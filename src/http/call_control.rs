@@ -154,11 +154,13 @@ pub async fn recording(
             {
                 return resp;
             }
-            HttpResponse::Ok().json(json!({"recording_sid": recording_sid, "status": "in-progress"}))
+            HttpResponse::Ok()
+                .json(json!({"recording_sid": recording_sid, "status": "in-progress"}))
         }
         "stop" => {
             let Some(recording_sid) = call.recording_sid.clone() else {
-                return HttpResponse::Conflict().json(json!({"error": "the call is not being recorded"}));
+                return HttpResponse::Conflict()
+                    .json(json!({"error": "the call is not being recorded"}));
             };
             match rest.stop_recording(&call_sid, &recording_sid).await {
                 Ok(_) => HttpResponse::Ok()

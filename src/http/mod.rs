@@ -52,14 +52,26 @@ pub fn server(services: Arc<Services>, listener: TcpListener) -> std::io::Result
             .route("/api/calls/{id}", web::get().to(admin::get_call))
             .route("/api/tenants", web::get().to(admin::list_tenants))
             .route("/", web::get().to(dashboard::index))
-            .route("/jambonz", web::get().to(crate::carrier::jambonz::edge::upgrade))
+            .route(
+                "/jambonz",
+                web::get().to(crate::carrier::jambonz::edge::upgrade),
+            )
             .route("/browser", web::get().to(browser::browser))
             .route("/api/sessions", web::post().to(browser::create_session))
             .route("/api/messages", web::get().to(admin::list_messages))
             .route("/api/calls", web::post().to(call_control::place_call))
-            .route("/api/calls/{id}/recording", web::post().to(call_control::recording))
-            .route("/api/calls/{id}/session", web::post().to(call_control::call_session))
-            .route("/api/tenants/{id}/session", web::put().to(call_control::tenant_session))
+            .route(
+                "/api/calls/{id}/recording",
+                web::post().to(call_control::recording),
+            )
+            .route(
+                "/api/calls/{id}/session",
+                web::post().to(call_control::call_session),
+            )
+            .route(
+                "/api/tenants/{id}/session",
+                web::put().to(call_control::tenant_session),
+            )
     })
     .workers(workers)
     .disable_signals()

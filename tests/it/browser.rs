@@ -38,7 +38,10 @@ async fn open(
     origin: Option<&str>,
 ) -> Result<Framed<BoxedSocket, Codec>, u16> {
     let mut req = awc::Client::new()
-        .ws(format!("{}?token={token}", app.http_url("/browser").replacen("http", "ws", 1)))
+        .ws(format!(
+            "{}?token={token}",
+            app.http_url("/browser").replacen("http", "ws", 1)
+        ))
         .max_frame_size(1 << 20);
     if let Some(o) = origin {
         req = req.origin(o);
@@ -69,16 +72,32 @@ async fn browser_tokens_and_origins_are_checked_before_upgrade() {
         .send()
         .await
         .expect("POST");
-    assert_eq!(unauth.status().as_u16(), 401, "sessions need the admin token");
+    assert_eq!(
+        unauth.status().as_u16(),
+        401,
+        "sessions need the admin token"
+    );
 
     let token = new_session(&app).await;
-    assert_eq!(open(&app, &token, Some("https://evil.example")).await.err(), Some(403));
+    assert_eq!(
+        open(&app, &token, Some("https://evil.example")).await.err(),
+        Some(403)
+    );
     assert_eq!(open(&app, &token, None).await.err(), Some(403));
-    assert_eq!(open(&app, "not-a-token", Some(&origin(&app))).await.err(), Some(401));
+    assert_eq!(
+        open(&app, "not-a-token", Some(&origin(&app))).await.err(),
+        Some(401)
+    );
 
     // A wrong origin must not have spent the token; the first good upgrade does.
-    let mut socket = open(&app, &token, Some(&origin(&app))).await.expect("upgrade");
-    assert_eq!(open(&app, &token, Some(&origin(&app))).await.err(), Some(401), "token reuse");
+    let mut socket = open(&app, &token, Some(&origin(&app)))
+        .await
+        .expect("upgrade");
+    assert_eq!(
+        open(&app, &token, Some(&origin(&app))).await.err(),
+        Some(401),
+        "token reuse"
+    );
     socket
         .send(Message::Text(r#"{"type":"hangup"}"#.into()))
         .await
@@ -97,7 +116,11 @@ async fn oversized_browser_frames_close_with_1009() {
         .send(Message::Binary(vec![0u8; 100 * 1024 + 2].into()))
         .await
         .expect("send");
-    assert_eq!(close_code(&mut socket).await, Some(1009), "audio over 100 KB");
+    assert_eq!(
+        close_code(&mut socket).await,
+        Some(1009),
+        "audio over 100 KB"
+    );
 
     let mut socket = open(&app, &new_session(&app).await, Some(&origin(&app)))
         .await
@@ -117,7 +140,10 @@ async fn browser_call_hears_the_receptionist_and_sees_the_transcript() {
     let pcm = read_wav(&asset("assets/audio/caller-booking.wav")).expect("wav");
     let audio = encode_pcm(AudioFormat::Pcm24k, &pcm).expect("24 kHz PCM");
     let silence = vec![0u8; 9600]; // 200 ms
-    for chunk in audio.chunks(9600).chain(std::iter::repeat_n(&silence[..], 10)) {
+    for chunk in audio
+        .chunks(9600)
+        .chain(std::iter::repeat_n(&silence[..], 10))
+    {
         socket
             .send(Message::Binary(bytes::Bytes::copy_from_slice(chunk)))
             .await
@@ -135,7 +161,10 @@ async fn browser_call_hears_the_receptionist_and_sees_the_transcript() {
             Frame::Text(t) => {
                 let v: Value = serde_json::from_slice(&t).expect("JSON");
                 if v["type"] == "mark" {
-                    socket.send(Message::Text(t.slice(..).try_into().expect("utf8"))).await.expect("echo mark");
+                    socket
+                        .send(Message::Text(t.slice(..).try_into().expect("utf8")))
+                        .await
+                        .expect("echo mark");
                 }
                 if v["type"] == "transcript" && v["role"] == "assistant" {
                     assistant = v["text"].as_str().map(str::to_string);
@@ -144,12 +173,21 @@ async fn browser_call_hears_the_receptionist_and_sees_the_transcript() {
             _ => {}
         }
         // Keep the line alive like a microphone would.
-        socket.send(Message::Binary(bytes::Bytes::from_static(&[0u8; 960]))).await.expect("send");
+        socket
+            .send(Message::Binary(bytes::Bytes::from_static(&[0u8; 960])))
+            .await
+            .expect("send");
     }
     assert!(
-        assistant.as_deref().unwrap_or("").contains("Tuesday morning"),
+        assistant
+            .as_deref()
+            .unwrap_or("")
+            .contains("Tuesday morning"),
         "assistant transcript: {assistant:?}"
     );
-    assert!(reply_bytes >= 48_000, "only {reply_bytes} bytes of reply audio (< 1 s)");
+    assert!(
+        reply_bytes >= 48_000,
+        "only {reply_bytes} bytes of reply audio (< 1 s)"
+    );
     app.stop().await;
 }

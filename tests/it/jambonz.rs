@@ -20,7 +20,10 @@ struct JambonzSession {
 impl JambonzSession {
     async fn connect(app: &TestApp) -> JambonzSession {
         let (resp, framed) = awc::Client::new()
-            .ws(format!("ws://{}/jambonz", app.running.as_ref().expect("running").addr()))
+            .ws(format!(
+                "ws://{}/jambonz",
+                app.running.as_ref().expect("running").addr()
+            ))
             .protocols(["ws.jambonz.org"])
             .connect()
             .await
@@ -98,15 +101,22 @@ async fn jambonz_call_round_trip_is_answered_and_persisted() {
         .iter()
         .filter_map(|t| t["name"].as_str())
         .collect();
-    assert!(tools.contains(&"takeMessage") && tools.contains(&"hangUp"), "{tools:?}");
+    assert!(
+        tools.contains(&"takeMessage") && tools.contains(&"hangUp"),
+        "{tools:?}"
+    );
 
-    jb.send(json!({"type": "call:status", "msgid": "m2", "call_sid": call_sid,
-        "data": {"call_sid": call_sid, "call_status": "in-progress", "direction": "inbound"}}))
-        .await;
-    jb.send(json!({"type": "llm:event", "msgid": "m3", "call_sid": call_sid, "hook": "/llm-event",
+    jb.send(
+        json!({"type": "call:status", "msgid": "m2", "call_sid": call_sid,
+        "data": {"call_sid": call_sid, "call_status": "in-progress", "direction": "inbound"}}),
+    )
+    .await;
+    jb.send(
+        json!({"type": "llm:event", "msgid": "m3", "call_sid": call_sid, "hook": "/llm-event",
         "data": {"type": "conversation.item.input_audio_transcription.completed",
-                 "item_id": "item_1", "transcript": "Please ask Doctor Lee to call me back."}}))
-        .await;
+                 "item_id": "item_1", "transcript": "Please ask Doctor Lee to call me back."}}),
+    )
+    .await;
 
     // Garbage from "jambonz" gets a jambonz-style error and the call goes on.
     jb.send_text("{not json".into()).await;
@@ -123,10 +133,16 @@ async fn jambonz_call_round_trip_is_answered_and_persisted() {
     assert_eq!(out["command"], "llm:tool-output");
     assert_eq!(out["tool_call_id"], "call_take_1");
     assert_eq!(out["data"]["item"]["call_id"], "call_take_1");
-    let output: Value =
-        serde_json::from_str(out["data"]["item"]["output"].as_str().expect("output string"))
-            .expect("output is JSON");
-    assert!(output.get("error").is_none(), "takeMessage failed: {output}");
+    let output: Value = serde_json::from_str(
+        out["data"]["item"]["output"]
+            .as_str()
+            .expect("output string"),
+    )
+    .expect("output is JSON");
+    assert!(
+        output.get("error").is_none(),
+        "takeMessage failed: {output}"
+    );
 
     jb.send(json!({"type": "llm:tool-call", "msgid": "m5", "call_sid": call_sid, "hook": "/llm-tool",
         "data": {"tool_call_id": "call_bye_2", "name": "hangUp", "args": {"reason": "message taken"}}}))
@@ -139,15 +155,19 @@ async fn jambonz_call_round_trip_is_answered_and_persisted() {
     assert_eq!(redirect["data"], json!([{"verb": "hangup"}]));
 
     // The killed llm verb's actionHook is acked without verbs.
-    jb.send(json!({"type": "verb:hook", "msgid": "m6", "call_sid": call_sid, "hook": "/llm-done",
-        "data": {"completion_reason": "normal conversation end", "call_sid": call_sid}}))
-        .await;
+    jb.send(
+        json!({"type": "verb:hook", "msgid": "m6", "call_sid": call_sid, "hook": "/llm-done",
+        "data": {"completion_reason": "normal conversation end", "call_sid": call_sid}}),
+    )
+    .await;
     let ack = jb.recv().await;
     assert_eq!(ack, json!({"type": "ack", "msgid": "m6"}));
 
-    jb.send(json!({"type": "call:status", "msgid": "m7", "call_sid": call_sid,
-        "data": {"call_sid": call_sid, "call_status": "completed", "duration": 42}}))
-        .await;
+    jb.send(
+        json!({"type": "call:status", "msgid": "m7", "call_sid": call_sid,
+        "data": {"call_sid": call_sid, "call_status": "completed", "duration": 42}}),
+    )
+    .await;
     let record = app.wait_call_ended(&call_sid, Duration::from_secs(5)).await;
     let row = &record["call"];
     assert_eq!(row["carrier"], "jambonz");
@@ -189,8 +209,10 @@ async fn jambonz_reconnect_resumes_the_call_on_a_new_socket() {
     assert_eq!(out["tool_call_id"], "call_lookup");
 
     second
-        .send(json!({"type": "call:status", "msgid": "r3", "call_sid": call_sid,
-            "data": {"call_status": "completed"}}))
+        .send(
+            json!({"type": "call:status", "msgid": "r3", "call_sid": call_sid,
+            "data": {"call_status": "completed"}}),
+        )
         .await;
     let record = app.wait_call_ended(&call_sid, Duration::from_secs(5)).await;
     assert_eq!(record["call"]["ended_reason"], "caller_hangup");
@@ -209,14 +231,20 @@ async fn jambonz_reconnect_resumes_the_call_on_a_new_socket() {
 async fn jambonz_upgrade_without_subprotocol_is_refused() {
     let app = TestApp::start().await;
     let result = awc::Client::new()
-        .ws(format!("ws://{}/jambonz", app.running.as_ref().expect("running").addr()))
+        .ws(format!(
+            "ws://{}/jambonz",
+            app.running.as_ref().expect("running").addr()
+        ))
         .connect()
         .await;
     match result {
         Err(awc::error::WsClientError::InvalidResponseStatus(status)) => {
             assert_eq!(status.as_u16(), 400)
         }
-        other => panic!("expected HTTP 400, got {:?}", other.map(|(r, _)| r.status())),
+        other => panic!(
+            "expected HTTP 400, got {:?}",
+            other.map(|(r, _)| r.status())
+        ),
     }
     app.stop().await;
 }

@@ -61,7 +61,11 @@ impl FakeTwilio {
         .run();
         let handle = server.handle();
         actix_rt::spawn(server);
-        FakeTwilio { seen, base, server: handle }
+        FakeTwilio {
+            seen,
+            base,
+            server: handle,
+        }
     }
 
     fn requests(&self) -> Vec<Seen> {
@@ -70,7 +74,10 @@ impl FakeTwilio {
 }
 
 fn field<'a>(seen: &'a Seen, name: &str) -> Option<&'a str> {
-    seen.form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    seen.form
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 fn basic() -> String {
@@ -105,24 +112,51 @@ async fn app_with_twilio(twilio: &FakeTwilio) -> TestApp {
 async fn outbound_call_asks_twilio_to_stream_back_to_media_stream() {
     let twilio = FakeTwilio::start().await;
     let app = app_with_twilio(&twilio).await;
-    let (status, body) = post(&app, "/api/calls", json!({"tenant": "acme-dental", "to": CALLER})).await;
+    let (status, body) = post(
+        &app,
+        "/api/calls",
+        json!({"tenant": "acme-dental", "to": CALLER}),
+    )
+    .await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["call_sid"], "CA0000000000000000000000000000000b");
 
     let seen = twilio.requests();
     assert_eq!(seen.len(), 1);
     let req = &seen[0];
-    assert_eq!(req.path, format!("/2010-04-01/Accounts/{ACCOUNT}/Calls.json"));
+    assert_eq!(
+        req.path,
+        format!("/2010-04-01/Accounts/{ACCOUNT}/Calls.json")
+    );
     assert_eq!(req.authorization, basic());
     assert_eq!(field(req, "To"), Some(CALLER));
     assert_eq!(field(req, "From"), Some(DIALLED));
     let twiml = field(req, "Twiml").expect("Twiml");
-    let stream_url = format!("{}/media-stream", app.http_url("").trim_end_matches('/').replacen("http", "ws", 1));
-    assert!(twiml.contains(&format!(r#"<Stream url="{stream_url}">"#)), "{twiml}");
-    assert!(twiml.contains(r#"<Parameter name="tenant" value="acme-dental"/>"#), "{twiml}");
-    assert!(twiml.contains(&format!(r#"<Parameter name="from" value="{CALLER}"/>"#)), "{twiml}");
+    let stream_url = format!(
+        "{}/media-stream",
+        app.http_url("")
+            .trim_end_matches('/')
+            .replacen("http", "ws", 1)
+    );
+    assert!(
+        twiml.contains(&format!(r#"<Stream url="{stream_url}">"#)),
+        "{twiml}"
+    );
+    assert!(
+        twiml.contains(r#"<Parameter name="tenant" value="acme-dental"/>"#),
+        "{twiml}"
+    );
+    assert!(
+        twiml.contains(&format!(r#"<Parameter name="from" value="{CALLER}"/>"#)),
+        "{twiml}"
+    );
 
-    let (status, _) = post(&app, "/api/calls", json!({"tenant": "acme-dental", "to": "555"})).await;
+    let (status, _) = post(
+        &app,
+        "/api/calls",
+        json!({"tenant": "acme-dental", "to": "555"}),
+    )
+    .await;
     assert_eq!(status, 400, "not E.164");
     assert_eq!(twilio.requests().len(), 1);
     twilio.server.stop(true).await;
@@ -150,16 +184,29 @@ async fn recording_starts_and_stops_through_twilio_and_is_stored() {
     }
     assert!(!call_id.is_empty(), "call row not written");
 
-    let (status, body) = post(&app, &format!("/api/calls/{call_id}/recording"), json!({"action": "start"})).await;
+    let (status, body) = post(
+        &app,
+        &format!("/api/calls/{call_id}/recording"),
+        json!({"action": "start"}),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["recording_sid"], "RE0000000000000000000000000000000a");
-    let (status, body) = post(&app, &format!("/api/calls/{call_id}/recording"), json!({"action": "stop"})).await;
+    let (status, body) = post(
+        &app,
+        &format!("/api/calls/{call_id}/recording"),
+        json!({"action": "stop"}),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"], "stopped");
 
     let seen = twilio.requests();
     assert_eq!(seen.len(), 2);
-    assert_eq!(seen[0].path, format!("/2010-04-01/Accounts/{ACCOUNT}/Calls/{call_sid}/Recordings.json"));
+    assert_eq!(
+        seen[0].path,
+        format!("/2010-04-01/Accounts/{ACCOUNT}/Calls/{call_sid}/Recordings.json")
+    );
     assert_eq!(seen[0].authorization, basic());
     assert_eq!(
         seen[1].path,
@@ -168,8 +215,13 @@ async fn recording_starts_and_stops_through_twilio_and_is_stored() {
     assert_eq!(field(&seen[1], "Status"), Some("stopped"));
 
     call.stop().await.expect("stop");
-    let record = app.wait_call_ended(&call_sid, Duration::from_secs(10)).await;
-    assert_eq!(record["call"]["recording_sid"], "RE0000000000000000000000000000000a");
+    let record = app
+        .wait_call_ended(&call_sid, Duration::from_secs(10))
+        .await;
+    assert_eq!(
+        record["call"]["recording_sid"],
+        "RE0000000000000000000000000000000a"
+    );
     twilio.server.stop(true).await;
     app.stop().await;
 }
@@ -198,7 +250,12 @@ async fn session_settings_reach_new_and_live_calls() {
         }
         let _ = call.send_silence(100).await;
     }
-    let (status, _) = post(&app, &format!("/api/calls/{call_id}/session"), json!({"instructions": "Answer in Spanish."})).await;
+    let (status, _) = post(
+        &app,
+        &format!("/api/calls/{call_id}/session"),
+        json!({"instructions": "Answer in Spanish."}),
+    )
+    .await;
     assert_eq!(status, 202);
     let _ = call.send_silence(300).await;
     let updates: Vec<Value> = app
@@ -209,14 +266,28 @@ async fn session_settings_reach_new_and_live_calls() {
     assert!(updates.len() >= 2, "no live session.update: {updates:?}");
     let first = &updates[0]["session"];
     assert_eq!(first["audio"]["output"]["voice"], "cedar");
-    assert_eq!(first["audio"]["input"]["turn_detection"]["type"], "semantic_vad");
-    assert_eq!(first["audio"]["input"]["turn_detection"]["eagerness"], "high");
+    assert_eq!(
+        first["audio"]["input"]["turn_detection"]["type"],
+        "semantic_vad"
+    );
+    assert_eq!(
+        first["audio"]["input"]["turn_detection"]["eagerness"],
+        "high"
+    );
     let last = &updates[updates.len() - 1]["session"];
-    assert!(last["instructions"].as_str().unwrap_or("").contains("Answer in Spanish."));
+    assert!(last["instructions"]
+        .as_str()
+        .unwrap_or("")
+        .contains("Answer in Spanish."));
     for update in &updates {
         crate::support::schema::assert_client_event(update);
     }
-    let (status, _) = post(&app, "/api/calls/no-such-call/session", json!({"voice": "marin"})).await;
+    let (status, _) = post(
+        &app,
+        "/api/calls/no-such-call/session",
+        json!({"voice": "marin"}),
+    )
+    .await;
     assert_eq!(status, 404);
     call.stop().await.expect("stop");
     app.stop().await;

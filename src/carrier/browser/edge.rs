@@ -44,7 +44,11 @@ pub struct BrowserSocket {
 
 impl BrowserSocket {
     /// A socket for a redeemed session, routed to `tenant`.
-    pub fn new(services: Arc<Services>, session: BrowserSession, tenant: Arc<TenantConfig>) -> Self {
+    pub fn new(
+        services: Arc<Services>,
+        session: BrowserSession,
+        tenant: Arc<TenantConfig>,
+    ) -> Self {
         BrowserSocket {
             services,
             session,
@@ -105,7 +109,7 @@ impl BrowserSocket {
             self.close(ctx, ws::CloseCode::Size, "audio frame over 100 KB");
             return;
         }
-        if bytes.len() % 2 != 0 {
+        if !bytes.len().is_multiple_of(2) {
             self.bad_frames += 1;
             ctx.text(wire::to_json(&ServerMessage::Error {
                 message: "audio frames are PCM16: an even number of bytes",
@@ -217,7 +221,9 @@ impl Handler<CarrierCommand> for BrowserSocket {
                     .decode_slice(payload.as_bytes(), &mut self.scratch)
                 {
                     Ok(n) => ctx.binary(bytes::Bytes::copy_from_slice(&self.scratch[..n])),
-                    Err(e) => log::warn!("browser {}: bad model audio: {e}", self.session.session_id),
+                    Err(e) => {
+                        log::warn!("browser {}: bad model audio: {e}", self.session.session_id)
+                    }
                 }
             }
             CarrierCommand::Mark(name) => {

@@ -74,7 +74,10 @@ mod tests {
             Control::Hangup
         );
         assert!(parse_control(r#"{"type":"dance"}"#).is_err());
-        let big = format!(r#"{{"type":"mark","name":"{}"}}"#, "x".repeat(MAX_JSON_BYTES));
+        let big = format!(
+            r#"{{"type":"mark","name":"{}"}}"#,
+            "x".repeat(MAX_JSON_BYTES)
+        );
         assert!(matches!(parse_control(&big), Err(WireError::TooLarge)));
     }
 

@@ -138,8 +138,7 @@ impl JambonzCall {
             instructions: tenant.instructions(self.setup.info.from.as_deref(), Utc::now()),
             voice: tenant.voice.clone().unwrap_or_else(|| model.voice.clone()),
             tools: self.services.tools.schemas_for(&tenant),
-            transcription_model: Some(model.transcription_model.clone())
-                .filter(|m| !m.is_empty()),
+            transcription_model: Some(model.transcription_model.clone()).filter(|m| !m.is_empty()),
             turn_detection: TurnDetection {
                 threshold: model.vad_threshold,
                 prefix_padding_ms: model.vad_prefix_padding_ms,
@@ -254,7 +253,9 @@ impl JambonzCall {
             return;
         }
         self.finished = true;
-        let duration_ms = duration.unwrap_or_else(|| self.started.elapsed()).as_millis() as i64;
+        let duration_ms = duration
+            .unwrap_or_else(|| self.started.elapsed())
+            .as_millis() as i64;
         if self.admitted {
             self.services.store.do_send(RecordCallEnded {
                 call_id: self.setup.call_id.clone(),
@@ -282,7 +283,9 @@ impl JambonzCall {
                 reason: reason.clone(),
                 duration_ms: duration_ms as u64,
             });
-            self.services.jambonz_calls.remove(&self.setup.info.call_sid);
+            self.services
+                .jambonz_calls
+                .remove(&self.setup.info.call_sid);
         }
         log::info!(
             "jambonz call {} ({}) ended: {reason} after {duration_ms} ms",
@@ -339,8 +342,7 @@ impl JambonzCall {
             let mut verbs = Vec::new();
             if reason != "normal conversation end" {
                 verbs.push(Verb::Say {
-                    text: "Sorry, we are having technical trouble. Please call again later."
-                        .into(),
+                    text: "Sorry, we are having technical trouble. Please call again later.".into(),
                 });
                 self.action_reason = Some(format!("model_unavailable: {reason}"));
             }
@@ -406,9 +408,16 @@ impl Handler<JambonzEvent> for JambonzCall {
                 let whisper = format!(
                     "Transferred call for {} from {}.",
                     self.setup.tenant.name,
-                    self.setup.info.from.as_deref().unwrap_or("an unknown number")
+                    self.setup
+                        .info
+                        .from
+                        .as_deref()
+                        .unwrap_or("an unknown number")
                 );
-                self.send(Outbound::ack(&msgid, Some(vec![Verb::Say { text: whisper }])));
+                self.send(Outbound::ack(
+                    &msgid,
+                    Some(vec![Verb::Say { text: whisper }]),
+                ));
             }
             JambonzEvent::Reattach { msgid, edge } => {
                 log::info!("jambonz call {}: socket reconnected", self.sid());

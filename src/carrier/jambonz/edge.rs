@@ -76,7 +76,12 @@ impl JambonzSocket {
         }
     }
 
-    fn start_call(&mut self, msgid: String, info: SessionInfo, ctx: &mut ws::WebsocketContext<Self>) {
+    fn start_call(
+        &mut self,
+        msgid: String,
+        info: SessionInfo,
+        ctx: &mut ws::WebsocketContext<Self>,
+    ) {
         let tenant = match self.services.tenants.resolve(
             None,
             info.to.as_deref(),
@@ -144,7 +149,10 @@ impl JambonzSocket {
                     None => self.start_call(msgid, info, ctx),
                 }
             }
-            (Inbound::SessionNew { msgid, .. } | Inbound::SessionReconnect { msgid, .. }, Some(_)) => {
+            (
+                Inbound::SessionNew { msgid, .. } | Inbound::SessionReconnect { msgid, .. },
+                Some(_),
+            ) => {
                 log::warn!("jambonz conn {}: second session message", self.conn_id);
                 Self::send(ctx, &Outbound::ack(&msgid, None));
             }

@@ -116,9 +116,15 @@ impl CallStatusInfo {
 #[derive(Debug, Clone, PartialEq)]
 pub enum LlmTranscript {
     /// `conversation.item.input_audio_transcription.completed`.
-    User { item_id: Option<String>, text: String },
+    User {
+        item_id: Option<String>,
+        text: String,
+    },
     /// `response.output_audio_transcript.done` (GA) or `response.audio_transcript.done` (beta).
-    Assistant { item_id: Option<String>, text: String },
+    Assistant {
+        item_id: Option<String>,
+        text: String,
+    },
 }
 
 /// One parsed jambonz → app message.
@@ -602,12 +608,18 @@ mod tests {
             }
         );
         let tts = r#"{"type":"tts:streaming-event","msgid":"t1","call_sid":"C1","data":{}}"#;
-        assert!(matches!(parse_inbound(tts).unwrap(), Inbound::Other { msgid: None, .. }));
+        assert!(matches!(
+            parse_inbound(tts).unwrap(),
+            Inbound::Other { msgid: None, .. }
+        ));
     }
 
     #[test]
     fn malformed_frames_are_errors() {
-        assert!(matches!(parse_inbound("{not json"), Err(WireError::Json(_))));
+        assert!(matches!(
+            parse_inbound("{not json"),
+            Err(WireError::Json(_))
+        ));
         assert!(matches!(
             parse_inbound(r#"{"type":"session:new","data":{}}"#),
             Err(WireError::Missing { field: "msgid", .. })

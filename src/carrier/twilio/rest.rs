@@ -15,7 +15,9 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, thiserror::Error)]
 pub enum TwilioRestError {
     /// `twilio.account_sid` or `SWITCHBOARD_TWILIO__AUTH_TOKEN` is not set.
-    #[error("Twilio REST API is not configured (twilio.account_sid and SWITCHBOARD_TWILIO__AUTH_TOKEN)")]
+    #[error(
+        "Twilio REST API is not configured (twilio.account_sid and SWITCHBOARD_TWILIO__AUTH_TOKEN)"
+    )]
     NotConfigured,
     /// The request did not complete (connect, timeout, TLS).
     #[error("Twilio REST request failed: {0}")]
