@@ -118,6 +118,12 @@ pub struct Services {
     pub local_addr: SocketAddr,
     /// Text model client (`[text_model]`): chat supervisor and text replies.
     pub chat: ChatClient,
+    /// Operator session edits per tenant, for calls that start later.
+    pub session_overrides: crate::session_settings::SessionOverrides,
+    /// Live jambonz calls by jambonz call_sid (for `session:reconnect`).
+    pub jambonz_calls: crate::carrier::jambonz::JambonzCalls,
+    /// Browser softphone tokens issued by `POST /api/sessions`.
+    pub browser_tokens: crate::carrier::browser::token::BrowserTokens,
 }
 
 impl Services {
@@ -277,6 +283,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         draining: AtomicBool::new(false),
         simulator,
         local_addr,
+        session_overrides: Default::default(),
+        jambonz_calls: Default::default(),
+        browser_tokens: Default::default(),
     });
     let server =
         crate::http::server(services.clone(), listener).map_err(|source| StartError::Bind {

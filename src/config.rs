@@ -44,6 +44,8 @@ pub struct Config {
     pub tenants: Vec<TenantConfig>,
     pub text_model: TextModelConfig,
     pub mcp_servers: Vec<McpServerConfig>,
+    pub jambonz: JambonzConfig,
+    pub browser: BrowserConfig,
 }
 
 /// `[text_model]`: the OpenAI-compatible chat-completions model behind the
@@ -80,6 +82,32 @@ pub struct McpServerConfig {
     /// Arguments for `command`.
     #[serde(default)]
     pub args: Vec<String>,
+}
+
+/// `[jambonz]`: the jambonz WebSocket application (`GET /jambonz`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JambonzConfig {
+    /// Milliseconds between a tool's output and the redirect that carries out its
+    /// action (hang-up, transfer), so the model's goodbye plays first.
+    pub farewell_delay_ms: u64,
+}
+
+impl Default for JambonzConfig {
+    fn default() -> Self {
+        JambonzConfig {
+            farewell_delay_ms: 4000,
+        }
+    }
+}
+
+/// `[browser]`: the browser softphone (`POST /api/sessions`, `GET /browser`).
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct BrowserConfig {
+    /// Origins (`https://app.example.com`) allowed to open `/browser`, besides the
+    /// server's own origin (the dashboard). Empty = same origin only.
+    pub allowed_origins: Vec<String>,
 }
 
 /// `[server]`: the HTTP/WebSocket listener.
@@ -325,6 +353,8 @@ impl Default for Config {
             tenants: vec![TenantConfig::example()],
             text_model: TextModelConfig::default(),
             mcp_servers: Vec::new(),
+            jambonz: JambonzConfig::default(),
+            browser: BrowserConfig::default(),
         }
     }
 }
@@ -446,6 +476,18 @@ impl Config {
                 key: "database.url",
                 message: "empty".into(),
             });
+        }
+        for origin in &self.browser.allowed_origins {
+            let ok = url::Url::parse(origin)
+                .map(|u| matches!(u.scheme(), "http" | "https") && u.path() == "/")
+                .unwrap_or(false)
+                && !origin.ends_with('/');
+            if !ok {
+                return Err(ConfigError::Invalid {
+                    key: "browser.allowed_origins",
+                    message: format!("{origin:?} is not an origin like https://app.example.com"),
+                });
+            }
         }
         let mut seen = std::collections::HashSet::new();
         for tenant in &self.tenants {

@@ -17,6 +17,7 @@ pub mod http;
 pub mod messages;
 pub mod metrics;
 pub mod model;
+pub mod session_settings;
 pub mod store;
 pub mod supervisor;
 pub mod tenant;

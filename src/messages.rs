@@ -70,6 +70,9 @@ pub enum LinkCommand {
     CreateResponse,
     /// Close the model socket normally; no restart follows.
     Shutdown,
+    /// Send a `session.update` for this spec to the live session (operator edit);
+    /// later restarts of the link use it too.
+    UpdateSession(Box<crate::model::session::SessionSpec>),
 }
 
 /// Something the model said or did, parsed from its server events by the link.
@@ -130,14 +133,15 @@ pub struct ToolCall {
 pub enum CallAction {
     /// End the call once the goodbye audio has played; `reason` is recorded.
     HangUp { reason: String },
-    /// Once the hand-off line has played, hand the caller to a person: the
-    /// carrier replaces the call's instructions with `twiml` (Twilio `<Dial>` with
-    /// a whisper, carriers.md §1.6); `reason` is recorded.
+    /// Once the hand-off line has played, hand the caller to a person: each carrier
+    /// dials `number` its own way (Twilio: the call's TwiML replaced with `<Dial>`
+    /// whose `<Number url>` whispers to the person answering, carriers.md §1.6;
+    /// jambonz: a `dial` redirect, §5.6); `reason` is recorded.
     Transfer {
         /// The number dialled (E.164).
         number: String,
-        /// Inline TwiML for the Calls resource `Twiml` field.
-        twiml: String,
+        /// TwiML URL announcing the transfer to the person answering.
+        whisper_url: String,
         reason: String,
     },
 }

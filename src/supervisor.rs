@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use actix::prelude::*;
 
-use crate::call::{CallActor, EndCall};
+use crate::call::EndCall;
 use crate::metrics::Metrics;
+use crate::session_settings::{ApplySessionSettings, SessionSettings};
 
 /// Why a call was not admitted; mapped to a WebSocket close (1013 try again later).
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]
@@ -33,12 +34,30 @@ impl AdmitError {
     }
 }
 
-/// Asks to carry a new call.
+/// Asks to carry a new call. `addr` is whatever owns the call (a `CallActor`, or a
+/// jambonz call whose audio jambonz carries itself); it receives [`EndCall`] on shutdown.
 #[derive(Message)]
 #[rtype(result = "Result<(), AdmitError>")]
 pub struct Admit {
     pub call_id: String,
-    pub addr: Addr<CallActor>,
+    pub addr: Recipient<EndCall>,
+    /// Where operator session edits for this call go.
+    pub settings: Recipient<ApplySessionSettings>,
+}
+
+/// Forwards operator session settings to the live call `call_id`; false when no
+/// such call is in progress.
+#[derive(Message)]
+#[rtype(result = "bool")]
+pub struct UpdateCallSession {
+    pub call_id: String,
+    pub settings: SessionSettings,
+}
+
+/// A live call's handles.
+struct LiveCall {
+    end: Recipient<EndCall>,
+    settings: Recipient<ApplySessionSettings>,
 }
 
 /// A call ended and released its slot.
@@ -105,7 +124,7 @@ impl RestartPolicy {
 
 /// The call registry; one per process.
 pub struct Supervisor {
-    calls: HashMap<String, Addr<CallActor>>,
+    calls: HashMap<String, LiveCall>,
     max_calls: usize,
     draining: bool,
     policy: RestartPolicy,
@@ -152,7 +171,13 @@ impl Handler<Admit> for Supervisor {
                 .inc();
             return Err(AdmitError::AtCapacity(self.max_calls));
         }
-        self.calls.insert(msg.call_id, msg.addr);
+        self.calls.insert(
+            msg.call_id,
+            LiveCall {
+                end: msg.addr,
+                settings: msg.settings,
+            },
+        );
         self.metrics.calls_total.inc();
         self.metrics.calls_active.set(self.calls.len() as i64);
         Ok(())
@@ -209,13 +234,27 @@ impl Handler<EndAllCalls> for Supervisor {
     type Result = usize;
 
     fn handle(&mut self, msg: EndAllCalls, _: &mut Context<Self>) -> usize {
-        for addr in self.calls.values() {
-            addr.do_send(EndCall {
+        for call in self.calls.values() {
+            call.end.do_send(EndCall {
                 reason: msg.reason.clone(),
                 apologise: true,
             });
         }
         self.calls.len()
+    }
+}
+
+impl Handler<UpdateCallSession> for Supervisor {
+    type Result = bool;
+
+    fn handle(&mut self, msg: UpdateCallSession, _: &mut Context<Self>) -> bool {
+        match self.calls.get(&msg.call_id) {
+            Some(call) => {
+                call.settings.do_send(ApplySessionSettings(msg.settings));
+                true
+            }
+            None => false,
+        }
     }
 }
 

@@ -22,6 +22,7 @@ use crate::messages::{
 };
 use crate::model::link::{LinkSetup, ModelLinkActor};
 use crate::model::session::{Provider, Role, SessionSpec};
+use crate::session_settings::{ApplySessionSettings, SessionSettings};
 use crate::store::calls::CallEnd;
 use crate::store::models::CallStatus;
 use crate::store::writer::{
@@ -78,6 +79,7 @@ struct Line {
 #[derive(Debug, Clone)]
 struct PendingTransfer {
     number: String,
+    /// Inline TwiML for the Calls resource `Twiml` field (`<Dial>` with a whisper).
     twiml: String,
     reason: String,
 }
@@ -110,6 +112,8 @@ pub struct CallActor {
     speech_stopped_at: Option<Instant>,
     turn_latencies_ms: Vec<u32>,
     drain_scheduled: bool,
+    /// Operator session edits: the tenant's at call start, then this call's own.
+    settings: SessionSettings,
 }
 
 impl CallActor {
@@ -117,6 +121,7 @@ impl CallActor {
     pub fn new(setup: CallSetup, services: Arc<Services>) -> Self {
         let calls = &services.config.calls;
         let playback = Playback::new(calls.playout_lead_ms, calls.max_queued_audio_ms);
+        let settings = services.session_overrides.get(&setup.tenant.id);
         CallActor {
             setup,
             services,
@@ -142,6 +147,7 @@ impl CallActor {
             speech_stopped_at: None,
             turn_latencies_ms: Vec::new(),
             drain_scheduled: false,
+            settings,
         }
     }
 
@@ -158,16 +164,18 @@ impl CallActor {
 
     fn session_spec(&self) -> SessionSpec {
         let model = &self.services.config.model;
-        let tenant = &self.setup.tenant;
-        let tools = self.services.tools.schemas_for(tenant);
-        SessionSpec::for_call(
+        let tenant = self.settings.apply(&self.setup.tenant);
+        let tools = self.services.tools.schemas_for(&tenant);
+        let mut spec = SessionSpec::for_call(
             self.provider(),
             model,
             tenant.instructions(self.setup.from.as_deref(), Utc::now()),
             tenant.voice.clone().unwrap_or_else(|| model.voice.clone()),
             tools,
             self.setup.format,
-        )
+        );
+        spec.turn_detection.eagerness = self.settings.eagerness;
+        spec
     }
 
     fn start_link(&mut self, ctx: &mut Context<Self>) {
@@ -340,7 +348,8 @@ impl CallActor {
         let Some(transfer) = self.transfer.take() else {
             return;
         };
-        let rest = TwilioRest::from_config(&self.services.config.twilio, self.services.tls.clone());
+        let rest =
+            TwilioRest::from_config(&self.services.config.twilio, self.services.tls.clone()).ok();
         let (Some(rest), Some(call_sid)) = (rest, self.setup.call_sid.clone()) else {
             log::error!(
                 "call {}: transfer impossible: no Twilio credentials or CallSid",
@@ -481,7 +490,7 @@ impl CallActor {
 }
 
 /// Bounded label set for `calls_ended_total`.
-fn metric_reason(reason: &str) -> &'static str {
+pub(crate) fn metric_reason(reason: &str) -> &'static str {
     match reason.split(':').next().unwrap_or_default() {
         "caller_hangup" => "caller_hangup",
         "carrier_closed" => "carrier_closed",
@@ -512,7 +521,8 @@ impl Actor for CallActor {
     fn started(&mut self, ctx: &mut Context<Self>) {
         let admit = Admit {
             call_id: self.setup.call_id.clone(),
-            addr: ctx.address(),
+            addr: ctx.address().recipient(),
+            settings: ctx.address().recipient(),
         };
         let supervisor = self.services.supervisor.clone();
         // Frames that arrive during admission wait in the mailbox.
@@ -742,12 +752,16 @@ impl Handler<ToolResult> for CallActor {
             }
             Some(CallAction::Transfer {
                 number,
-                twiml,
+                whisper_url,
                 reason,
             }) => {
                 self.transfer = Some(PendingTransfer {
                     number: number.clone(),
-                    twiml: twiml.clone(),
+                    twiml: crate::carrier::twilio::twiml::dial_with_whisper(
+                        number,
+                        None,
+                        whisper_url,
+                    ),
                     reason: reason.clone(),
                 });
                 // Transfer even if the hand-off line never finishes playing.
@@ -769,6 +783,17 @@ impl Handler<ToolResult> for CallActor {
                     act.finish(reason, true, ctx);
                 }
             });
+        }
+    }
+}
+
+impl Handler<ApplySessionSettings> for CallActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: ApplySessionSettings, _: &mut Context<Self>) {
+        self.settings.merge(&msg.0);
+        if let Some(link) = &self.link {
+            link.do_send(LinkCommand::UpdateSession(Box::new(self.session_spec())));
         }
     }
 }

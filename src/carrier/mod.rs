@@ -1,4 +1,7 @@
 //! Carrier edges: modules that speak one carrier's wire protocol (Twilio Media
-//! Streams, TwiML and webhook signatures) and hand typed values to the call actors.
+//! Streams, TwiML and webhook signatures; the jambonz WebSocket API; the browser
+//! softphone) and hand typed values to the call actors.
 
+pub mod browser;
+pub mod jambonz;
 pub mod twilio;

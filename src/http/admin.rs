@@ -1,4 +1,5 @@
-//! Admin API (bearer admin token): calls with transcripts and tool calls, tenants.
+//! Admin API (bearer admin token): calls with transcripts and tool calls, tenants,
+//! recent SMS/email messages.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
@@ -63,7 +64,8 @@ fn store_error(e: StoreError) -> HttpResponse {
     HttpResponse::ServiceUnavailable().json(json!({"error": "database unavailable"}))
 }
 
-async fn query<T, F>(services: &Services, f: F) -> Result<T, HttpResponse>
+/// Runs `f` on a pooled connection off the async thread; errors become 503/500 responses.
+pub(crate) async fn query<T, F>(services: &Services, f: F) -> Result<T, HttpResponse>
 where
     T: Send + 'static,
     F: FnOnce(&mut DbConnection) -> Result<T, StoreError> + Send + 'static,
@@ -141,4 +143,15 @@ pub async fn list_tenants(req: HttpRequest, services: web::Data<Services>) -> Ht
         .map(|t| t.as_ref().clone())
         .collect();
     HttpResponse::Ok().json(tenants)
+}
+
+/// `GET /api/messages`: the 50 most recent SMS/email messages (`messages` table).
+pub async fn list_messages(req: HttpRequest, services: web::Data<Services>) -> HttpResponse {
+    if let Err(e) = check_admin(&req, &services) {
+        return unauthorized(e);
+    }
+    match query(&services, |conn| store::messages::list_recent(conn, 50)).await {
+        Ok(messages) => HttpResponse::Ok().json(messages),
+        Err(resp) => resp,
+    }
 }

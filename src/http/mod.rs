@@ -1,8 +1,12 @@
 //! The actix-web application: routes for carriers (`/twiml`, `/media-stream`),
-//! operators (`/health`, `/metrics`, `/tools`, `/logs`, `/api/calls/…`) and the
-//! built-in simulator (`/sim/v1/realtime`).
+//! jambonz (`/jambonz`), the browser softphone (`/browser`, `/api/sessions`),
+//! operators (`/` dashboard, `/health`, `/metrics`, `/tools`, `/logs`, `/api/…`) and
+//! the built-in simulator (`/sim/v1/realtime`).
 
 pub mod admin;
+pub mod browser;
+pub mod call_control;
+pub mod dashboard;
 pub mod logs;
 pub mod ops;
 pub mod twilio;
@@ -48,6 +52,27 @@ pub fn server(services: Arc<Services>, listener: TcpListener) -> std::io::Result
             .route("/api/calls", web::get().to(admin::list_calls))
             .route("/api/calls/{id}", web::get().to(admin::get_call))
             .route("/api/tenants", web::get().to(admin::list_tenants))
+            .route("/", web::get().to(dashboard::index))
+            .route(
+                "/jambonz",
+                web::get().to(crate::carrier::jambonz::edge::upgrade),
+            )
+            .route("/browser", web::get().to(browser::browser))
+            .route("/api/sessions", web::post().to(browser::create_session))
+            .route("/api/messages", web::get().to(admin::list_messages))
+            .route("/api/calls", web::post().to(call_control::place_call))
+            .route(
+                "/api/calls/{id}/recording",
+                web::post().to(call_control::recording),
+            )
+            .route(
+                "/api/calls/{id}/session",
+                web::post().to(call_control::call_session),
+            )
+            .route(
+                "/api/tenants/{id}/session",
+                web::put().to(call_control::tenant_session),
+            )
     })
     .workers(workers)
     .disable_signals()

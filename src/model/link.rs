@@ -287,6 +287,10 @@ impl Handler<LinkCommand> for ModelLinkActor {
                 self.send_event(&ClientEvent::function_call_output(call_id, output))
             }
             LinkCommand::CreateResponse => self.send_event(&ClientEvent::response_create()),
+            LinkCommand::UpdateSession(spec) => {
+                self.setup.session = *spec;
+                self.send_event(&session::session_update(&self.setup.session));
+            }
             LinkCommand::Shutdown => {
                 self.shutting_down = true;
                 match &mut self.sink {

@@ -47,6 +47,32 @@ pub struct TurnDetection {
     pub prefix_padding_ms: u32,
     /// Silence that ends a user turn, in ms.
     pub silence_duration_ms: u32,
+    /// When set (OpenAI only), the model decides end of turn (`semantic_vad`) with
+    /// this eagerness instead of the energy thresholds above.
+    pub eagerness: Option<Eagerness>,
+}
+
+/// How eagerly a `semantic_vad` model takes its turn (OpenAI GA
+/// `audio.input.turn_detection.eagerness`): `low` waits longer, `high` answers sooner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Eagerness {
+    Low,
+    Medium,
+    High,
+    Auto,
+}
+
+impl Eagerness {
+    /// The wire spelling (`low`, `medium`, `high`, `auto`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Eagerness::Low => "low",
+            Eagerness::Medium => "medium",
+            Eagerness::High => "high",
+            Eagerness::Auto => "auto",
+        }
+    }
 }
 
 impl Default for TurnDetection {
@@ -56,6 +82,7 @@ impl Default for TurnDetection {
             threshold: 0.5,
             prefix_padding_ms: 300,
             silence_duration_ms: 500,
+            eagerness: None,
         }
     }
 }
@@ -123,6 +150,7 @@ impl SessionSpec {
                 threshold: model.vad_threshold,
                 prefix_padding_ms: model.vad_prefix_padding_ms,
                 silence_duration_ms: model.vad_silence_ms,
+                eagerness: None,
             },
         }
     }
@@ -146,6 +174,13 @@ fn wire_tools(tools: &[FunctionTool]) -> Option<Vec<Tool>> {
 }
 
 fn server_vad(td: &TurnDetection) -> TurnDetectionConfig {
+    if let Some(eagerness) = td.eagerness {
+        return TurnDetectionConfig::SemanticVad {
+            eagerness: Some(eagerness.as_str().to_string()),
+            create_response: Some(true),
+            interrupt_response: Some(true),
+        };
+    }
     TurnDetectionConfig::ServerVad {
         threshold: Some(td.threshold),
         prefix_padding_ms: Some(td.prefix_padding_ms),
@@ -199,7 +234,11 @@ pub fn session_update(spec: &SessionSpec) -> ClientEvent {
         Provider::Xai => SessionPayload::Xai(XaiSession {
             instructions: Some(spec.instructions.clone()),
             voice: Some(spec.voice.clone()),
-            turn_detection: Some(server_vad(&spec.turn_detection)),
+            // xAI has no semantic VAD: eagerness is OpenAI-only.
+            turn_detection: Some(server_vad(&TurnDetection {
+                eagerness: None,
+                ..spec.turn_detection
+            })),
             audio: Some(XaiAudio {
                 input: Some(XaiAudioInput {
                     format: Some(spec.audio_format),

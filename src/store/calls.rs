@@ -55,6 +55,19 @@ pub fn mark_ended(
     Ok(updated > 0)
 }
 
+/// Stores (or clears) the Twilio recording sid of a call. Returns false when no
+/// call has this id.
+pub fn set_recording_sid(
+    conn: &mut DbConnection,
+    call_id: &str,
+    recording_sid: Option<&str>,
+) -> Result<bool, StoreError> {
+    let updated = diesel::update(calls::table.find(call_id))
+        .set(calls::recording_sid.eq(recording_sid))
+        .execute(conn)?;
+    Ok(updated > 0)
+}
+
 /// The call with this id, if any.
 pub fn get(conn: &mut DbConnection, call_id: &str) -> Result<Option<CallRow>, StoreError> {
     Ok(calls::table

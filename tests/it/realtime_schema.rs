@@ -41,6 +41,7 @@ fn openai_spec(format: AudioFormatSpec) -> SessionSpec {
             threshold: 0.6,
             prefix_padding_ms: 300,
             silence_duration_ms: 500,
+            eagerness: None,
         },
     }
 }

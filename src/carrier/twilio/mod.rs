@@ -1,6 +1,6 @@
 //! Twilio: Media Streams wire format ([`wire`]), webhook signatures
 //! ([`signature`]), TwiML ([`twiml`]), the WebSocket edge ([`edge`]), the REST
-//! calls made during a call ([`rest`]), and a client
+//! calls for transfers, outbound calls and recordings ([`rest`]), and a client
 //! that behaves like Twilio for the `call` CLI, load tests and integration tests
 //! ([`client`]).
 

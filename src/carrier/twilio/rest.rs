@@ -1,11 +1,15 @@
-//! Twilio REST API calls switchboard makes during a live call: replacing a call's
-//! TwiML (a transfer `<Dial>`) through the Calls resource,
-//! `POST {api_base}/2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}.json` with a
-//! form body and HTTP Basic auth `AccountSid:AuthToken` (carriers.md §1.6; field
-//! names from twilio-python's Calls resource). Replacing the TwiML ends the Media
-//! Stream: Twilio sends `stop` and runs the new document.
+//! Twilio REST API calls switchboard makes (carriers.md §1.6, §1.7): replace a live
+//! call's TwiML (a transfer `<Dial>`), create an outbound call whose inline TwiML
+//! streams it back to `/media-stream`, and start/stop a recording of a live call.
+//! Form-encoded POSTs under
+//! `{api_base}/2010-04-01/Accounts/{AccountSid}/…` with HTTP Basic auth
+//! `AccountSid:AuthToken` (field names from twilio-python's Calls and Recordings
+//! resources). Replacing a call's TwiML ends its Media Stream: Twilio sends `stop`
+//! and runs the new document.
 
 use std::time::Duration;
+
+use serde::Deserialize;
 
 /// Time allowed for one REST request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -13,11 +17,16 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Characters of an error body kept in [`TwilioRestError::Status`].
 const MAX_ERROR_BODY_CHARS: usize = 500;
 
+/// Largest response body read, bytes.
+const MAX_BODY_BYTES: usize = 256 * 1024;
+
 /// Why a Twilio REST request failed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum TwilioRestError {
     /// `twilio.account_sid` or `SWITCHBOARD_TWILIO__AUTH_TOKEN` is missing.
-    #[error("Twilio REST credentials are not configured (twilio.account_sid, SWITCHBOARD_TWILIO__AUTH_TOKEN)")]
+    #[error(
+        "Twilio REST API is not configured (twilio.account_sid and SWITCHBOARD_TWILIO__AUTH_TOKEN)"
+    )]
     NotConfigured,
     /// Connecting, sending or reading failed, or timed out.
     #[error("Twilio REST request failed: {0}")]
@@ -25,44 +34,98 @@ pub enum TwilioRestError {
     /// Twilio answered with a non-2xx status; `body` is the start of its JSON error.
     #[error("Twilio answered {status}: {body}")]
     Status { status: u16, body: String },
+    /// A success body without the expected `sid`.
+    #[error("unexpected Twilio response: {0}")]
+    Body(String),
 }
 
 /// Credentials and base URL for the REST API.
 #[derive(Clone)]
 pub struct TwilioRest {
-    /// `https://api.twilio.com` (tests: a local server).
+    /// `https://api.twilio.com` (tests: a local server), no trailing slash.
     pub api_base: String,
+    /// `AC…`
     pub account_sid: String,
     pub auth_token: String,
+    /// TLS connector for `https://` bases.
     pub tls: Option<openssl::ssl::SslConnector>,
 }
 
+#[derive(Deserialize)]
+struct SidBody {
+    sid: String,
+}
+
 impl TwilioRest {
-    /// From `[twilio]`; `None` without an account SID or auth token.
+    /// From `[twilio]`; [`TwilioRestError::NotConfigured`] without SID or token.
     pub fn from_config(
         config: &crate::config::TwilioConfig,
         tls: Option<openssl::ssl::SslConnector>,
-    ) -> Option<TwilioRest> {
-        let auth_token = config.auth_token.clone().filter(|t| !t.is_empty())?;
-        if config.account_sid.is_empty() {
-            return None;
+    ) -> Result<TwilioRest, TwilioRestError> {
+        match (&config.account_sid, &config.auth_token) {
+            (sid, Some(token)) if !sid.is_empty() && !token.is_empty() => Ok(TwilioRest {
+                api_base: config.api_base.trim_end_matches('/').to_string(),
+                account_sid: sid.clone(),
+                auth_token: token.clone(),
+                tls,
+            }),
+            _ => Err(TwilioRestError::NotConfigured),
         }
-        Some(TwilioRest {
-            api_base: config.api_base.clone(),
-            account_sid: config.account_sid.clone(),
-            auth_token,
-            tls,
-        })
+    }
+
+    fn url(&self, tail: &str) -> String {
+        format!(
+            "{}/2010-04-01/Accounts/{}/{tail}",
+            self.api_base, self.account_sid
+        )
     }
 
     /// The Calls resource URL of `call_sid`.
     pub fn call_url(&self, call_sid: &str) -> String {
-        format!(
-            "{}/2010-04-01/Accounts/{}/Calls/{}.json",
-            self.api_base.trim_end_matches('/'),
-            self.account_sid,
-            call_sid
-        )
+        self.url(&format!("Calls/{call_sid}.json"))
+    }
+
+    /// POSTs `form` to `url`; returns the success body.
+    async fn post(&self, url: String, form: &[(&str, &str)]) -> Result<String, TwilioRestError> {
+        let mut connector = awc::Connector::new().timeout(REQUEST_TIMEOUT);
+        if let Some(tls) = &self.tls {
+            connector = connector.openssl(tls.clone());
+        }
+        let client = awc::Client::builder()
+            .connector(connector)
+            .timeout(REQUEST_TIMEOUT)
+            .finish();
+        let mut resp = client
+            .post(url)
+            .basic_auth(&self.account_sid, &self.auth_token)
+            .send_form(&form)
+            .await
+            .map_err(|e| TwilioRestError::Http(e.to_string()))?;
+        let status = resp.status().as_u16();
+        let body = resp
+            .body()
+            .limit(MAX_BODY_BYTES)
+            .await
+            .map_err(|e| TwilioRestError::Http(e.to_string()))?;
+        let text = String::from_utf8_lossy(&body).into_owned();
+        if !(200..300).contains(&status) {
+            return Err(TwilioRestError::Status {
+                status,
+                body: text.chars().take(MAX_ERROR_BODY_CHARS).collect(),
+            });
+        }
+        Ok(text)
+    }
+
+    async fn post_for_sid(
+        &self,
+        url: String,
+        form: &[(&str, &str)],
+    ) -> Result<String, TwilioRestError> {
+        let text = self.post(url, form).await?;
+        let parsed: SidBody =
+            serde_json::from_str(&text).map_err(|e| TwilioRestError::Body(e.to_string()))?;
+        Ok(parsed.sid)
     }
 
     /// Replaces the live call's instructions with `twiml` (form field `Twiml`).
@@ -75,30 +138,46 @@ impl TwilioRest {
         call_sid: &str,
         twiml: &str,
     ) -> Result<(), TwilioRestError> {
-        let mut connector = awc::Connector::new().timeout(REQUEST_TIMEOUT);
-        if let Some(tls) = &self.tls {
-            connector = connector.openssl(tls.clone());
-        }
-        let client = awc::Client::builder()
-            .connector(connector)
-            .timeout(REQUEST_TIMEOUT)
-            .finish();
-        let mut resp = client
-            .post(self.call_url(call_sid))
-            .basic_auth(&self.account_sid, &self.auth_token)
-            .send_form(&[("Twiml", twiml)])
+        self.post(self.call_url(call_sid), &[("Twiml", twiml)])
             .await
-            .map_err(|e| TwilioRestError::Http(e.to_string()))?;
-        if resp.status().is_success() {
-            return Ok(());
-        }
-        let body = resp.body().limit(64 * 1024).await.unwrap_or_default();
-        Err(TwilioRestError::Status {
-            status: resp.status().as_u16(),
-            body: String::from_utf8_lossy(&body)
-                .chars()
-                .take(MAX_ERROR_BODY_CHARS)
-                .collect(),
-        })
+            .map(|_| ())
+    }
+
+    /// `POST /2010-04-01/Accounts/{AC}/Calls.json` with `To`, `From` and inline
+    /// `Twiml`; returns the new call's `CA…` sid.
+    pub async fn create_call(
+        &self,
+        to: &str,
+        from: &str,
+        twiml: &str,
+    ) -> Result<String, TwilioRestError> {
+        self.post_for_sid(
+            self.url("Calls.json"),
+            &[("To", to), ("From", from), ("Twiml", twiml)],
+        )
+        .await
+    }
+
+    /// `POST …/Calls/{CA}/Recordings.json` (both tracks, dual channel); returns the
+    /// recording's `RE…` sid.
+    pub async fn start_recording(&self, call_sid: &str) -> Result<String, TwilioRestError> {
+        self.post_for_sid(
+            self.url(&format!("Calls/{call_sid}/Recordings.json")),
+            &[("RecordingChannels", "dual"), ("RecordingTrack", "both")],
+        )
+        .await
+    }
+
+    /// `POST …/Calls/{CA}/Recordings/{RE}.json` with `Status=stopped`.
+    pub async fn stop_recording(
+        &self,
+        call_sid: &str,
+        recording_sid: &str,
+    ) -> Result<String, TwilioRestError> {
+        self.post_for_sid(
+            self.url(&format!("Calls/{call_sid}/Recordings/{recording_sid}.json")),
+            &[("Status", "stopped")],
+        )
+        .await
     }
 }

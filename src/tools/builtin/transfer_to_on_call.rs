@@ -12,7 +12,6 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::app::Services;
-use crate::carrier::twilio::twiml;
 use crate::messages::CallAction;
 use crate::tools::{args, Tool, ToolContext, ToolError, ToolOutcome};
 
@@ -69,9 +68,10 @@ impl Tool for TransferToOnCall {
         Box::pin(async move {
             let a: Args = args::parse(args)?;
             let reason = args::text("reason", &a.reason, 200)?;
-            if ctx.carrier != "twilio" || ctx.call_sid.is_none() {
+            let twilio_call = ctx.carrier == "twilio" && ctx.call_sid.is_some();
+            if !twilio_call && ctx.carrier != "jambonz" {
                 return Err(ToolError::Refused(
-                    "transfers are only possible on phone calls carried by Twilio".into(),
+                    "transfers are only possible on phone calls (Twilio or jambonz)".into(),
                 ));
             }
             let number = ctx
@@ -83,8 +83,9 @@ impl Tool for TransferToOnCall {
                     ToolError::Refused("no on-call number is set up; take a message instead".into())
                 })?;
             let twilio = &services.config.twilio;
-            if twilio.account_sid.is_empty()
-                || twilio.auth_token.as_deref().unwrap_or("").is_empty()
+            if twilio_call
+                && (twilio.account_sid.is_empty()
+                    || twilio.auth_token.as_deref().unwrap_or("").is_empty())
             {
                 return Err(ToolError::Unavailable(
                     "transfers are not set up (Twilio credentials missing); take a message instead"
@@ -92,7 +93,6 @@ impl Tool for TransferToOnCall {
                 ));
             }
             let whisper = whisper_url(&services, &ctx.tenant.id, &reason);
-            let twiml = twiml::dial_with_whisper(&number, None, &whisper);
             Ok(ToolOutcome {
                 output: json!({
                     "transferring": true,
@@ -100,7 +100,7 @@ impl Tool for TransferToOnCall {
                 }),
                 action: Some(CallAction::Transfer {
                     number,
-                    twiml,
+                    whisper_url: whisper,
                     reason,
                 }),
             })

@@ -1,0 +1,237 @@
+//! Operator actions behind the dashboard (admin token): place an outbound call
+//! through the Twilio REST API, start/stop a Twilio recording of a live call, and
+//! edit model session settings for a tenant's new calls or one live call.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::app::Services;
+use crate::carrier::twilio::rest::{TwilioRest, TwilioRestError};
+use crate::carrier::twilio::twiml;
+use crate::http::admin::{check_admin, query, unauthorized};
+use crate::http::twilio::signed_url;
+use crate::session_settings::SessionSettings;
+use crate::store;
+use crate::supervisor::UpdateCallSession;
+
+fn rest_error(e: TwilioRestError) -> HttpResponse {
+    log::warn!("Twilio REST: {e}");
+    match e {
+        TwilioRestError::NotConfigured => {
+            HttpResponse::ServiceUnavailable().json(json!({"error": e.to_string()}))
+        }
+        _ => HttpResponse::BadGateway().json(json!({"error": e.to_string()})),
+    }
+}
+
+fn bad_request(message: impl std::fmt::Display) -> HttpResponse {
+    HttpResponse::BadRequest().json(json!({"error": message.to_string()}))
+}
+
+/// Body of `POST /api/calls`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlaceCall {
+    /// Tenant id; the call comes from its first phone number.
+    pub tenant: String,
+    /// Customer number, E.164.
+    pub to: String,
+}
+
+fn is_e164(number: &str) -> bool {
+    let digits = number.strip_prefix('+').unwrap_or("");
+    (8..=15).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit())
+}
+
+/// `POST /api/calls {tenant, to}`: asks Twilio to call `to` from the tenant's
+/// number with inline TwiML that streams the answered call back to
+/// `/media-stream` (parameters `tenant`, `from` = the customer, `to` = the tenant's
+/// number), so the receptionist calls the customer back. 201 `{"call_sid":"CA…"}`;
+/// 400 bad number or tenant without a number; 404 unknown tenant; 502 Twilio error;
+/// 503 Twilio REST not configured.
+pub async fn place_call(
+    req: HttpRequest,
+    services: web::Data<Services>,
+    body: web::Json<PlaceCall>,
+) -> HttpResponse {
+    if let Err(e) = check_admin(&req, &services) {
+        return unauthorized(e);
+    }
+    let body = body.into_inner();
+    let Some(tenant) = services.tenants.get(&body.tenant) else {
+        return HttpResponse::NotFound().json(json!({"error": "no such tenant"}));
+    };
+    if !is_e164(&body.to) {
+        return bad_request("to: not an E.164 number");
+    }
+    let Some(from) = tenant.phone_numbers.first() else {
+        return bad_request("the tenant has no phone number to call from");
+    };
+    let rest = match TwilioRest::from_config(&services.config.twilio, services.tls.clone()) {
+        Ok(r) => r,
+        Err(e) => return rest_error(e),
+    };
+    let stream_url = {
+        let mut base = signed_url(&req, &services, true);
+        if let Some(idx) = base.find("/api/calls") {
+            base.truncate(idx);
+        }
+        format!("{base}/media-stream")
+    };
+    let twiml = twiml::connect_stream(
+        &stream_url,
+        &[
+            ("tenant", tenant.id.as_str()),
+            ("from", body.to.as_str()),
+            ("to", from.as_str()),
+            ("direction", "outbound"),
+        ],
+    );
+    match rest.create_call(&body.to, from, &twiml).await {
+        Ok(call_sid) => {
+            log::info!("outbound call {call_sid} to {} for {}", body.to, tenant.id);
+            HttpResponse::Created().json(json!({"call_sid": call_sid}))
+        }
+        Err(e) => rest_error(e),
+    }
+}
+
+/// Body of `POST /api/calls/{id}/recording`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordingAction {
+    /// `start` or `stop`.
+    pub action: String,
+}
+
+/// `POST /api/calls/{id}/recording {action: start|stop}`: starts a Twilio recording
+/// of the live call (storing the `RE…` sid on the call row) or stops the stored one.
+/// 200 `{"recording_sid":"RE…","status":"in-progress"|"stopped"}`; 404 unknown call;
+/// 409 not a live Twilio call, or stop without a recording; 502/503 as for `POST /api/calls`.
+pub async fn recording(
+    req: HttpRequest,
+    services: web::Data<Services>,
+    id: web::Path<String>,
+    body: web::Json<RecordingAction>,
+) -> HttpResponse {
+    if let Err(e) = check_admin(&req, &services) {
+        return unauthorized(e);
+    }
+    let id = id.into_inner();
+    let call = match query(&services, move |conn| {
+        Ok(match store::calls::get(conn, &id)? {
+            Some(c) => Some(c),
+            None => store::calls::get_by_sid(conn, &id)?,
+        })
+    })
+    .await
+    {
+        Ok(Some(call)) => call,
+        Ok(None) => return HttpResponse::NotFound().json(json!({"error": "no such call"})),
+        Err(resp) => return resp,
+    };
+    let live_twilio = call.carrier == "twilio" && call.ended_at.is_none();
+    let Some(call_sid) = call.carrier_call_sid.clone().filter(|_| live_twilio) else {
+        return HttpResponse::Conflict().json(json!({"error": "not a live Twilio call"}));
+    };
+    let rest = match TwilioRest::from_config(&services.config.twilio, services.tls.clone()) {
+        Ok(r) => r,
+        Err(e) => return rest_error(e),
+    };
+    let call_id = call.id.clone();
+    match body.action.as_str() {
+        "start" => {
+            let recording_sid = match rest.start_recording(&call_sid).await {
+                Ok(sid) => sid,
+                Err(e) => return rest_error(e),
+            };
+            let stored = recording_sid.clone();
+            if let Err(resp) = query(&services, move |conn| {
+                store::calls::set_recording_sid(conn, &call_id, Some(&stored))
+            })
+            .await
+            {
+                return resp;
+            }
+            HttpResponse::Ok()
+                .json(json!({"recording_sid": recording_sid, "status": "in-progress"}))
+        }
+        "stop" => {
+            let Some(recording_sid) = call.recording_sid.clone() else {
+                return HttpResponse::Conflict()
+                    .json(json!({"error": "the call is not being recorded"}));
+            };
+            match rest.stop_recording(&call_sid, &recording_sid).await {
+                Ok(_) => HttpResponse::Ok()
+                    .json(json!({"recording_sid": recording_sid, "status": "stopped"})),
+                Err(e) => rest_error(e),
+            }
+        }
+        other => bad_request(format!("action {other:?}: use start or stop")),
+    }
+}
+
+/// `PUT /api/tenants/{id}/session {voice?, instructions?, eagerness?}`: settings for
+/// the tenant's calls that start from now on (in memory). 200 with the merged
+/// settings; 400 invalid; 404 unknown tenant.
+pub async fn tenant_session(
+    req: HttpRequest,
+    services: web::Data<Services>,
+    id: web::Path<String>,
+    body: web::Json<SessionSettings>,
+) -> HttpResponse {
+    if let Err(e) = check_admin(&req, &services) {
+        return unauthorized(e);
+    }
+    if services.tenants.get(&id).is_none() {
+        return HttpResponse::NotFound().json(json!({"error": "no such tenant"}));
+    }
+    if let Err(e) = body.validate() {
+        return bad_request(e);
+    }
+    let merged = services.session_overrides.update(&id, &body);
+    HttpResponse::Ok().json(merged)
+}
+
+/// `POST /api/calls/{id}/session {voice?, instructions?, eagerness?}`: pushes a
+/// `session.update` to the live call with switchboard id `id`. 202 when sent; 400
+/// invalid; 404 no such live call.
+pub async fn call_session(
+    req: HttpRequest,
+    services: web::Data<Services>,
+    id: web::Path<String>,
+    body: web::Json<SessionSettings>,
+) -> HttpResponse {
+    if let Err(e) = check_admin(&req, &services) {
+        return unauthorized(e);
+    }
+    if let Err(e) = body.validate() {
+        return bad_request(e);
+    }
+    let sent = services
+        .supervisor
+        .send(UpdateCallSession {
+            call_id: id.into_inner(),
+            settings: body.into_inner(),
+        })
+        .await
+        .unwrap_or(false);
+    if sent {
+        HttpResponse::Accepted().json(json!({"status": "sent"}))
+    } else {
+        HttpResponse::NotFound().json(json!({"error": "no such live call"}))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_e164;
+
+    #[test]
+    fn e164_numbers() {
+        assert!(is_e164("+15550100001"));
+        assert!(!is_e164("15550100001"));
+        assert!(!is_e164("+1555abc"));
+    }
+}
