@@ -11,6 +11,8 @@ use actix::prelude::*;
 use base64::Engine;
 
 use crate::audio::format::{encode_pcm, AudioFormat};
+use crate::chat::ChatClient;
+use crate::messaging::router::{Attach, MessageRouter};
 use crate::audio::wav::read_wav_bytes;
 use crate::config::Config;
 use crate::events::EventBus;
@@ -115,6 +117,12 @@ pub struct Services {
     pub simulator: Option<Simulator>,
     /// The address the HTTP server listens on.
     pub local_addr: SocketAddr,
+    /// The text-channel router (SMS/email webhooks, Node clients).
+    pub messaging: Addr<MessageRouter>,
+    /// The text model (chat completions) of the text agent.
+    pub chat: ChatClient,
+    /// The arbiter the router runs on; stopped at shutdown.
+    pub messaging_arbiter: ArbiterHandle,
 }
 
 impl Services {
@@ -176,6 +184,7 @@ impl Running {
         }
         self.server.stop(true).await;
         let _ = self.join.await;
+        services.messaging_arbiter.stop();
     }
 }
 
@@ -256,6 +265,13 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             ""
         }
     );
+    let messaging_arbiter = Arbiter::new().handle();
+    let messaging = {
+        let (pool, config) = (pool.clone(), config.clone());
+        MessageRouter::start_in_arbiter(&messaging_arbiter, move |_| {
+            MessageRouter::new(pool, config)
+        })
+    };
     let services = Arc::new(Services {
         config: config.clone(),
         tenants,
@@ -271,7 +287,13 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         draining: AtomicBool::new(false),
         simulator,
         local_addr,
+        messaging,
+        chat: ChatClient::new(&config.text_model),
+        messaging_arbiter,
     });
+    services
+        .messaging
+        .do_send(Attach(Arc::downgrade(&services)));
     let server =
         crate::http::server(services.clone(), listener).map_err(|source| StartError::Bind {
             addr: config.server.bind.clone(),

@@ -8,12 +8,14 @@
 pub mod app;
 pub mod audio;
 pub mod call;
+pub mod chat;
 pub mod carrier;
 pub mod cli;
 pub mod config;
 pub mod events;
 pub mod http;
 pub mod messages;
+pub mod messaging;
 pub mod metrics;
 pub mod model;
 pub mod store;

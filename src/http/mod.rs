@@ -1,10 +1,13 @@
 //! The actix-web application: routes for carriers (`/twiml`, `/media-stream`),
 //! operators (`/health`, `/metrics`, `/tools`, `/logs`, `/api/calls/…`) and the
-//! built-in simulator (`/sim/v1/realtime`).
+//! built-in simulator (`/sim/v1/realtime`), text channels (`/sms/inbound`,
+//! `/email/inbound`) and the Node client gateway (`/supervisor`).
 
 pub mod admin;
+pub mod email;
 pub mod logs;
 pub mod ops;
+pub mod sms;
 pub mod twilio;
 
 use std::net::TcpListener;
@@ -47,6 +50,9 @@ pub fn server(services: Arc<Services>, listener: TcpListener) -> std::io::Result
             .route("/api/calls", web::get().to(admin::list_calls))
             .route("/api/calls/{id}", web::get().to(admin::get_call))
             .route("/api/tenants", web::get().to(admin::list_tenants))
+            .route("/sms/inbound", web::post().to(sms::inbound))
+            .route("/email/inbound", web::post().to(email::inbound))
+            .route("/supervisor", web::get().to(crate::messaging::gateway::connect))
     })
     .workers(workers)
     .disable_signals()
