@@ -7,6 +7,7 @@ mod bad_input;
 mod barge_in;
 mod call_flow;
 mod link_restart;
+mod messaging;
 mod realtime_schema;
 mod simulator;
 mod store;
