@@ -11,9 +11,9 @@ use actix::prelude::*;
 use base64::Engine;
 
 use crate::audio::format::{encode_pcm, AudioFormat};
-use crate::chat::ChatClient;
 use crate::messaging::router::{Attach, MessageRouter};
 use crate::audio::wav::read_wav_bytes;
+use crate::chat::ChatClient;
 use crate::config::Config;
 use crate::events::EventBus;
 use crate::metrics::Metrics;
@@ -117,10 +117,10 @@ pub struct Services {
     pub simulator: Option<Simulator>,
     /// The address the HTTP server listens on.
     pub local_addr: SocketAddr,
+    /// Text model client (`[text_model]`): chat supervisor and text replies.
+    pub chat: ChatClient,
     /// The text-channel router (SMS/email webhooks, Node clients).
     pub messaging: Addr<MessageRouter>,
-    /// The text model (chat completions) of the text agent.
-    pub chat: ChatClient,
     /// The arbiter the router runs on; stopped at shutdown.
     pub messaging_arbiter: ArbiterHandle,
 }
@@ -254,6 +254,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     } else {
         None
     };
+    let mcp = crate::tools::mcp::connect_all(&config.mcp_servers).await;
+    let tls = tls_connector()?;
     let model_url = config.model_url(local_addr);
     log::info!(
         "model: {} via {}{}",
@@ -280,15 +282,15 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         pool,
         events: EventBus::new(),
         metrics,
-        tools: Arc::new(ToolRegistry::builtin()),
+        tools: Arc::new(ToolRegistry::builtin().with_mcp(mcp)),
         model_url,
         apology: Clip::from_wav(APOLOGY_WAV)?,
-        tls: Some(tls_connector()?),
+        chat: ChatClient::new(&config.text_model, Some(tls.clone())),
+        tls: Some(tls),
         draining: AtomicBool::new(false),
         simulator,
         local_addr,
         messaging,
-        chat: ChatClient::new(&config.text_model),
         messaging_arbiter,
     });
     services

@@ -42,9 +42,46 @@ pub struct Config {
     pub twilio: TwilioConfig,
     pub routing: RoutingConfig,
     pub tenants: Vec<TenantConfig>,
+    pub text_model: TextModelConfig,
+    pub mcp_servers: Vec<McpServerConfig>,
     pub messaging: MessagingConfig,
     pub sendgrid: SendGridConfig,
-    pub text_model: TextModelConfig,
+}
+
+/// `[text_model]`: the OpenAI-compatible chat-completions model behind the
+/// chat-supervisor tool and text replies (models.md §6.1).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TextModelConfig {
+    /// API base URL; requests go to `{base_url}/chat/completions`.
+    pub base_url: String,
+    /// Model id (`gpt-4.1-mini`).
+    pub model: String,
+    /// Chat requests per tool loop before it stops with an error.
+    pub max_iterations: u32,
+    /// Seconds one chat request may take; also the supervisor tool's whole budget.
+    pub timeout_secs: u64,
+    /// Bearer key (env `SWITCHBOARD_TEXT_MODEL__API_KEY`).
+    #[serde(skip_serializing)]
+    pub api_key: Option<String>,
+}
+
+/// `[[mcp_servers]]`: an MCP server whose tools are offered to the models as
+/// `<name>__<tool>`. Exactly one of `url` (streamable HTTP) or `command` (stdio).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct McpServerConfig {
+    /// Prefix of its tools (`calendar` → `calendar__listEvents`); letters, digits, `-`, `_`.
+    pub name: String,
+    /// Streamable HTTP endpoint (`http://127.0.0.1:8000/mcp`).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Program started with stdio transport.
+    #[serde(default)]
+    pub command: Option<String>,
+    /// Arguments for `command`.
+    #[serde(default)]
+    pub args: Vec<String>,
 }
 
 /// `[server]`: the HTTP/WebSocket listener.
@@ -196,34 +233,6 @@ pub struct MessagingConfig {
     pub email_secret: Option<String>,
 }
 
-/// `[text_model]`: the OpenAI-compatible chat-completions endpoint of the text agent.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct TextModelConfig {
-    /// Base URL; requests go to `{base_url}/chat/completions`.
-    pub base_url: String,
-    pub model: String,
-    /// Requests per tool loop before it gives up (`IterationLimit`).
-    pub max_iterations: u32,
-    /// Seconds per request.
-    pub timeout_secs: u64,
-    /// Bearer key (env `SWITCHBOARD_TEXT_MODEL__API_KEY`); unset = auto-replies only.
-    #[serde(skip_serializing)]
-    pub api_key: Option<String>,
-}
-
-impl Default for TextModelConfig {
-    fn default() -> Self {
-        TextModelConfig {
-            base_url: "https://api.openai.com/v1".into(),
-            model: "gpt-4.1-mini".into(),
-            max_iterations: 10,
-            timeout_secs: 20,
-            api_key: None,
-        }
-    }
-}
-
 /// `[sendgrid]`: outbound email replies through the SendGrid v3 mail-send API.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -357,6 +366,18 @@ impl Default for RoutingConfig {
     }
 }
 
+impl Default for TextModelConfig {
+    fn default() -> Self {
+        TextModelConfig {
+            base_url: "https://api.openai.com/v1".into(),
+            model: "gpt-4.1-mini".into(),
+            max_iterations: 10,
+            timeout_secs: 20,
+            api_key: None,
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -368,9 +389,10 @@ impl Default for Config {
             twilio: TwilioConfig::default(),
             routing: RoutingConfig::default(),
             tenants: vec![TenantConfig::example()],
+            text_model: TextModelConfig::default(),
+            mcp_servers: Vec::new(),
             messaging: MessagingConfig::default(),
             sendgrid: SendGridConfig::default(),
-            text_model: TextModelConfig::default(),
         }
     }
 }
@@ -531,6 +553,78 @@ impl Config {
                 message: format!("no tenant with id {:?}", self.routing.default_tenant),
             });
         }
+        self.validate_text_model()?;
+        self.validate_mcp_servers()?;
+        Ok(())
+    }
+
+    fn validate_text_model(&self) -> Result<(), ConfigError> {
+        let ok = url::Url::parse(&self.text_model.base_url)
+            .map(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+            .unwrap_or(false);
+        if !ok {
+            return Err(ConfigError::Invalid {
+                key: "text_model.base_url",
+                message: "not an http:// or https:// URL".into(),
+            });
+        }
+        if self.text_model.max_iterations == 0 {
+            return Err(ConfigError::Invalid {
+                key: "text_model.max_iterations",
+                message: "must be at least 1".into(),
+            });
+        }
+        if self.text_model.timeout_secs == 0 {
+            return Err(ConfigError::Invalid {
+                key: "text_model.timeout_secs",
+                message: "must be at least 1".into(),
+            });
+        }
+        Ok(())
+    }
+
+    fn validate_mcp_servers(&self) -> Result<(), ConfigError> {
+        let mut seen = std::collections::HashSet::new();
+        for server in &self.mcp_servers {
+            let invalid = |message: String| ConfigError::Invalid {
+                key: "mcp_servers",
+                message,
+            };
+            if server.name.is_empty()
+                || !server
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(invalid(format!(
+                    "name {:?}: use letters, digits, '-' or '_'",
+                    server.name
+                )));
+            }
+            if !seen.insert(server.name.as_str()) {
+                return Err(invalid(format!("duplicate name {:?}", server.name)));
+            }
+            match (&server.url, &server.command) {
+                (Some(url), None) => {
+                    let ok = url::Url::parse(url)
+                        .map(|u| matches!(u.scheme(), "http" | "https"))
+                        .unwrap_or(false);
+                    if !ok {
+                        return Err(invalid(format!(
+                            "{}: url {url:?} is not an http:// or https:// URL",
+                            server.name
+                        )));
+                    }
+                }
+                (None, Some(command)) if !command.trim().is_empty() => {}
+                _ => {
+                    return Err(invalid(format!(
+                        "{}: set exactly one of url (streamable HTTP) or command (stdio)",
+                        server.name
+                    )))
+                }
+            }
+        }
         Ok(())
     }
 
@@ -555,21 +649,6 @@ impl Config {
                     message: message.into(),
                 });
             }
-        }
-        if self.text_model.max_iterations == 0 {
-            return Err(ConfigError::Invalid {
-                key: "text_model.max_iterations",
-                message: "must be at least 1".into(),
-            });
-        }
-        let ok = url::Url::parse(&self.text_model.base_url)
-            .map(|u| matches!(u.scheme(), "http" | "https"))
-            .unwrap_or(false);
-        if !ok {
-            return Err(ConfigError::Invalid {
-                key: "text_model.base_url",
-                message: "not an http:// or https:// URL".into(),
-            });
         }
         let ok = url::Url::parse(&self.sendgrid.api_base)
             .map(|u| matches!(u.scheme(), "http" | "https"))

@@ -120,6 +120,9 @@ pub struct ToolCall {
     pub name: String,
     /// JSON-encoded arguments, exactly as the model sent them (may be invalid JSON).
     pub arguments: String,
+    /// The conversation so far (oldest first), for tools that reason over it
+    /// (the chat supervisor).
+    pub conversation: Vec<(crate::model::session::Role, String)>,
 }
 
 /// What a call should do after a tool ran.
@@ -127,6 +130,16 @@ pub struct ToolCall {
 pub enum CallAction {
     /// End the call once the goodbye audio has played; `reason` is recorded.
     HangUp { reason: String },
+    /// Once the hand-off line has played, hand the caller to a person: the
+    /// carrier replaces the call's instructions with `twiml` (Twilio `<Dial>` with
+    /// a whisper, carriers.md §1.6); `reason` is recorded.
+    Transfer {
+        /// The number dialled (E.164).
+        number: String,
+        /// Inline TwiML for the Calls resource `Twiml` field.
+        twiml: String,
+        reason: String,
+    },
 }
 
 /// The outcome of one [`ToolCall`].

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use chrono::{DateTime, Datelike, NaiveTime, Utc, Weekday};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Utc, Weekday};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
@@ -51,9 +51,16 @@ pub struct TenantConfig {
     /// On-call numbers for transfers, in order of preference.
     #[serde(default)]
     pub transfer_numbers: Vec<String>,
-    /// Tools the model may call; empty = every built-in tool.
+    /// Tools the model may call; empty = every tool (built-in and MCP).
     #[serde(default)]
     pub allowed_tools: Vec<String>,
+    /// Bookable services and their slot length in minutes (`cleaning = 60`); keys
+    /// are what `checkAvailability`/`createBooking` accept as `service`.
+    #[serde(default)]
+    pub services: BTreeMap<String, u32>,
+    /// Local dates (`YYYY-MM-DD`) the business is closed all day (holidays).
+    #[serde(default)]
+    pub closures: Vec<NaiveDate>,
 }
 
 fn default_tz() -> String {
@@ -85,6 +92,11 @@ impl TenantConfig {
             provider: None,
             transfer_numbers: Vec::new(),
             allowed_tools: Vec::new(),
+            services: [("cleaning", 60), ("checkup", 30), ("filling", 45)]
+                .into_iter()
+                .map(|(name, minutes)| (name.to_string(), minutes))
+                .collect(),
+            closures: Vec::new(),
         }
     }
 
@@ -121,7 +133,46 @@ impl TenantConfig {
                 )
             })?;
         }
+        for (service, minutes) in &self.services {
+            if *minutes == 0 || *minutes > 24 * 60 {
+                return Err(format!(
+                    "tenant {}: services.{service} = {minutes}: slot length must be 1–1440 minutes",
+                    self.id
+                ));
+            }
+        }
+        for number in &self.transfer_numbers {
+            let digits = number.strip_prefix('+').unwrap_or("");
+            if !(8..=15).contains(&digits.len()) || !digits.chars().all(|c| c.is_ascii_digit()) {
+                return Err(format!(
+                    "tenant {}: transfer number {number:?} is not E.164 (+15550100002)",
+                    self.id
+                ));
+            }
+        }
         Ok(())
+    }
+
+    /// Slot length of `service` in minutes, if the tenant offers it.
+    pub fn slot_minutes(&self, service: &str) -> Option<u32> {
+        self.services.get(service).copied()
+    }
+
+    /// Opening and closing time (local) on `date`; `None` when closed all day
+    /// (weekday without hours, or a closure). Always-open tenants (no hours
+    /// table) are open 00:00–24:00, given as `(00:00, 23:59:59)`.
+    pub fn hours_on(&self, date: NaiveDate) -> Option<(NaiveTime, NaiveTime)> {
+        if self.closures.contains(&date) {
+            return None;
+        }
+        if self.business_hours.is_empty() {
+            return Some((NaiveTime::MIN, NaiveTime::from_hms_opt(23, 59, 59)?));
+        }
+        let weekday = date.weekday();
+        self.business_hours
+            .iter()
+            .find(|(day, _)| parse_weekday(day) == Some(weekday))
+            .and_then(|(_, range)| parse_range(range))
     }
 
     /// The tenant's zone (validated at start-up; UTC if somehow invalid).
@@ -131,10 +182,13 @@ impl TenantConfig {
 
     /// Whether the business is open at `now` in its own zone.
     pub fn is_open(&self, now: DateTime<Utc>) -> bool {
+        let local = now.with_timezone(&self.tz());
+        if self.closures.contains(&local.date_naive()) {
+            return false;
+        }
         if self.business_hours.is_empty() {
             return true;
         }
-        let local = now.with_timezone(&self.tz());
         let today = local.weekday();
         self.business_hours.iter().any(|(day, range)| {
             parse_weekday(day) == Some(today)
@@ -303,6 +357,20 @@ mod tests {
         assert!(!t.is_open(Utc.with_ymd_and_hms(2026, 11, 23, 13, 59, 0).unwrap()));
         // Wednesday is not listed: closed all day.
         assert!(!t.is_open(Utc.with_ymd_and_hms(2026, 11, 25, 16, 0, 0).unwrap()));
+    }
+
+    #[test]
+    fn closures_close_the_whole_local_day() {
+        let mut t = dental();
+        let monday = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+        assert!(t.hours_on(monday).is_some());
+        t.closures.push(monday);
+        assert_eq!(t.hours_on(monday), None);
+        assert!(!t.is_open(Utc.with_ymd_and_hms(2026, 11, 23, 15, 0, 0).unwrap()));
+        let mut always = TenantConfig::example();
+        always.closures.push(monday);
+        assert!(!always.is_open(Utc.with_ymd_and_hms(2026, 11, 23, 15, 0, 0).unwrap()));
+        assert!(always.is_open(Utc.with_ymd_and_hms(2026, 11, 24, 15, 0, 0).unwrap()));
     }
 
     #[test]

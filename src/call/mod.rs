@@ -14,6 +14,7 @@ use chrono::Utc;
 
 use crate::app::Services;
 use crate::audio::format::{base64_decoded_len, AudioFormat};
+use crate::carrier::twilio::rest::TwilioRest;
 use crate::events::CallEvent;
 use crate::messages::{
     AudioFrame, CallAction, CarrierCommand, CarrierHangup, DtmfReceived, LinkCommand, LinkDown,
@@ -69,6 +70,14 @@ struct Line {
     text: String,
 }
 
+/// A transfer waiting for the hand-off line to play.
+#[derive(Debug, Clone)]
+struct PendingTransfer {
+    number: String,
+    twiml: String,
+    reason: String,
+}
+
 /// One live call.
 pub struct CallActor {
     setup: CallSetup,
@@ -88,6 +97,7 @@ pub struct CallActor {
     awaiting_response_done: bool,
     tool_outputs_sent: bool,
     hangup: Option<String>,
+    transfer: Option<PendingTransfer>,
     ending: Option<String>,
     admitted: bool,
     finished: bool,
@@ -118,6 +128,7 @@ impl CallActor {
             awaiting_response_done: false,
             tool_outputs_sent: false,
             hangup: None,
+            transfer: None,
             ending: None,
             admitted: false,
             finished: false,
@@ -278,8 +289,45 @@ impl CallActor {
                 if self.ending.is_some() || !self.tool_outputs_sent {
                     self.finish(reason, true, ctx);
                 }
+            } else if self.transfer.is_some() && !self.tool_outputs_sent {
+                self.start_transfer(ctx);
             }
         }
+    }
+
+    /// Hands the call to the on-call number once the hand-off line has played:
+    /// replaces the call's TwiML through the Twilio REST API (carriers.md §1.6),
+    /// then ends our side with `transferred: <reason>`. On failure the call goes
+    /// on with the receptionist.
+    fn start_transfer(&mut self, ctx: &mut Context<Self>) {
+        if self.finished || self.ending.is_some() {
+            return;
+        }
+        let Some(transfer) = self.transfer.take() else {
+            return;
+        };
+        let rest = TwilioRest::from_config(&self.services.config.twilio, self.services.tls.clone());
+        let (Some(rest), Some(call_sid)) = (rest, self.setup.call_sid.clone()) else {
+            log::error!(
+                "call {}: transfer impossible: no Twilio credentials or CallSid",
+                self.id()
+            );
+            return;
+        };
+        log::info!(
+            "call {}: transferring to {} ({})",
+            self.id(),
+            transfer.number,
+            transfer.reason
+        );
+        ctx.spawn(
+            async move { rest.update_call_twiml(&call_sid, &transfer.twiml).await }
+                .into_actor(self)
+                .map(move |result, act, ctx| match result {
+                    Ok(()) => act.finish(format!("transferred: {}", transfer.reason), true, ctx),
+                    Err(e) => log::error!("call {}: transfer failed: {e}", act.id()),
+                }),
+        );
     }
 
     fn barge_in(&mut self) {
@@ -405,6 +453,7 @@ fn metric_reason(reason: &str) -> &'static str {
         "carrier_closed" => "carrier_closed",
         "carrier_timeout" => "carrier_timeout",
         "assistant_hangup" => "assistant_hangup",
+        "transferred" => "transferred",
         "model_unavailable" => "model_unavailable",
         "shutdown" => "shutdown",
         _ => "other",
@@ -490,6 +539,7 @@ impl Actor for CallActor {
                         tenant: act.setup.tenant.clone(),
                         caller: act.setup.from.clone(),
                         carrier: act.setup.carrier.to_string(),
+                        conversation: Vec::new(),
                     };
                     act.tools = Some(
                         ToolActor::new(tool_ctx, act.services.clone(), ctx.address().recipient())
@@ -618,6 +668,11 @@ impl Handler<ModelEvent> for CallActor {
                         call_id,
                         name,
                         arguments,
+                        conversation: self
+                            .history
+                            .iter()
+                            .map(|l| (l.role, l.text.clone()))
+                            .collect(),
                     });
                 }
             }
@@ -638,8 +693,24 @@ impl Handler<ToolResult> for CallActor {
 
     fn handle(&mut self, result: ToolResult, ctx: &mut Context<Self>) {
         self.pending_tools = self.pending_tools.saturating_sub(1);
-        if let Some(CallAction::HangUp { reason }) = &result.action {
-            self.hangup = Some(format!("assistant_hangup: {reason}"));
+        match &result.action {
+            Some(CallAction::HangUp { reason }) => {
+                self.hangup = Some(format!("assistant_hangup: {reason}"));
+            }
+            Some(CallAction::Transfer {
+                number,
+                twiml,
+                reason,
+            }) => {
+                self.transfer = Some(PendingTransfer {
+                    number: number.clone(),
+                    twiml: twiml.clone(),
+                    reason: reason.clone(),
+                });
+                // Transfer even if the hand-off line never finishes playing.
+                ctx.run_later(FAREWELL_GRACE, |act, ctx| act.start_transfer(ctx));
+            }
+            None => {}
         }
         if let Some(link) = &self.link {
             link.do_send(LinkCommand::ToolOutput {

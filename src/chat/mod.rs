@@ -1,25 +1,26 @@
-//! Text models: an OpenAI-compatible Chat Completions client ([`ChatClient`])
-//! with a tool loop, used by the SMS/email text agent. The model sees the
-//! messages and the named tools' JSON schemas; each tool call it makes runs
-//! through [`crate::tools::run_tool`] with the caller's [`ToolContext`] and is
-//! recorded in `tool_invocations`; the loop ends at a text answer or after
-//! `text_model.max_iterations` requests. Wire format: [`wire`] (models.md §6.1).
+//! Text models: an OpenAI-compatible Chat Completions client ([`ChatClient`]) with
+//! a tool loop. The chat-supervisor tool (`getNextResponseFromSupervisor`) and the
+//! SMS/email text agent use it: the model sees the messages and the named tools'
+//! JSON schemas, every tool call it makes runs through [`crate::tools::run_tool`]
+//! (so it is stored in `tool_invocations`), and the loop ends at a final answer or
+//! at `text_model.max_iterations` requests. Wire format: [`wire`], models.md §6.1.
+//! HTTP goes through `awc`, so the client runs on any actix arbiter.
 
 pub mod wire;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
-
 use crate::app::Services;
 use crate::config::TextModelConfig;
-use crate::store::writer::RecordToolInvocation;
-use crate::tools::{run_tool, ToolContext};
-use wire::{ChatRequest, ChatResponse, WireFunction, WireMessage, WireTool};
+use crate::tools::{run_tool, ToolContext, ToolError};
+use wire::{ChatRequest, ChatResponse, ResponseMessage, WireMessage, WireTool};
 
 /// Largest chat response body read, bytes.
 const MAX_RESPONSE_BYTES: usize = 2 * 1024 * 1024;
+
+/// Characters of an error response body kept in [`ChatError::Status`].
+const MAX_ERROR_BODY_CHARS: usize = 500;
 
 /// Why a chat request or tool loop failed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -65,7 +66,9 @@ impl From<ChatMessage> for WireMessage {
     }
 }
 
-/// An OpenAI-compatible chat-completions client built from `[text_model]`.
+/// An OpenAI-compatible chat-completions client, built from `[text_model]`.
+/// Cheap to share (`Send + Sync`); each request builds its `awc` client on the
+/// calling arbiter.
 #[derive(Clone)]
 pub struct ChatClient {
     endpoint: String,
@@ -73,36 +76,77 @@ pub struct ChatClient {
     api_key: Option<String>,
     max_iterations: u32,
     timeout: Duration,
+    tls: Option<openssl::ssl::SslConnector>,
+}
+
+impl std::fmt::Debug for ChatClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChatClient")
+            .field("endpoint", &self.endpoint)
+            .field("model", &self.model)
+            .field("api_key", &self.api_key.as_ref().map(|_| "…"))
+            .field("max_iterations", &self.max_iterations)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 impl ChatClient {
-    /// A client for `POST {base_url}/chat/completions`.
-    pub fn new(config: &TextModelConfig) -> Self {
+    /// A client for `{base_url}/chat/completions`; `tls` is used for `https://`.
+    pub fn new(config: &TextModelConfig, tls: Option<openssl::ssl::SslConnector>) -> Self {
         ChatClient {
             endpoint: format!("{}/chat/completions", config.base_url.trim_end_matches('/')),
             model: config.model.clone(),
-            api_key: config.api_key.clone(),
+            api_key: config.api_key.clone().filter(|k| !k.is_empty()),
             max_iterations: config.max_iterations,
             timeout: Duration::from_secs(config.timeout_secs),
+            tls,
         }
     }
 
-    /// Whether a key is configured.
-    pub fn has_key(&self) -> bool {
+    /// Whether an API key is configured (without one every request fails with
+    /// [`ChatError::NoApiKey`]).
+    pub fn has_api_key(&self) -> bool {
         self.api_key.is_some()
     }
 
-    async fn complete(&self, key: &str, request: &ChatRequest) -> Result<ChatResponse, ChatError> {
-        let mut resp = awc::Client::builder()
+    /// Per-request time limit (`text_model.timeout_secs`).
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// One chat completion: `messages` and `tools` in, the first choice's message out.
+    ///
+    /// Errors: [`ChatError::NoApiKey`], [`ChatError::Http`] (including timeout),
+    /// [`ChatError::Status`] for non-2xx, [`ChatError::BadResponse`] for a body
+    /// that is not a completion with at least one choice.
+    pub async fn complete(
+        &self,
+        messages: &[WireMessage],
+        tools: &[WireTool],
+    ) -> Result<ResponseMessage, ChatError> {
+        let api_key = self.api_key.as_deref().ok_or(ChatError::NoApiKey)?;
+        let mut connector = awc::Connector::new().timeout(self.timeout);
+        if let Some(tls) = &self.tls {
+            connector = connector.openssl(tls.clone());
+        }
+        let client = awc::Client::builder()
+            .connector(connector)
             .timeout(self.timeout)
-            .finish()
+            .finish();
+        let body = ChatRequest {
+            model: &self.model,
+            messages,
+            tools,
+        };
+        let mut resp = client
             .post(&self.endpoint)
-            .bearer_auth(key)
-            .send_json(request)
+            .bearer_auth(api_key)
+            .send_json(&body)
             .await
             .map_err(|e| ChatError::Http(e.to_string()))?;
         let status = resp.status();
-        let body = resp
+        let bytes = resp
             .body()
             .limit(MAX_RESPONSE_BYTES)
             .await
@@ -110,19 +154,32 @@ impl ChatClient {
         if !status.is_success() {
             return Err(ChatError::Status {
                 status: status.as_u16(),
-                body: String::from_utf8_lossy(&body).chars().take(500).collect(),
+                body: String::from_utf8_lossy(&bytes)
+                    .chars()
+                    .take(MAX_ERROR_BODY_CHARS)
+                    .collect(),
             });
         }
-        serde_json::from_slice(&body).map_err(|e| ChatError::BadResponse(e.to_string()))
+        let parsed: ChatResponse =
+            serde_json::from_slice(&bytes).map_err(|e| ChatError::BadResponse(e.to_string()))?;
+        parsed
+            .choices
+            .into_iter()
+            .next()
+            .map(|c| c.message)
+            .ok_or_else(|| ChatError::BadResponse("no choices".into()))
     }
 
     /// Runs the tool loop: sends `messages` with the schemas of `tool_names` (those
-    /// registered and allowed for `ctx.tenant`), runs every tool call the model
-    /// makes (recorded in `tool_invocations`), and returns the model's final text.
+    /// the tenant may use), runs each requested tool through
+    /// [`crate::tools::run_tool`] (stored in `tool_invocations` under
+    /// `ctx.call_id`), appends the assistant's `tool_calls` and one `tool` message
+    /// per call, and asks again — until the model answers with text, which is
+    /// returned. A tool not in `tool_names` gets an `{"error": …}` output.
     ///
-    /// Errors: [`ChatError::NoApiKey`], [`ChatError::Http`], [`ChatError::Status`],
-    /// [`ChatError::BadResponse`], [`ChatError::IterationLimit`] after
-    /// `max_iterations` requests that all asked for tools.
+    /// Errors: those of [`ChatClient::complete`], and
+    /// [`ChatError::IterationLimit`] when `max_iterations` requests all asked for
+    /// tools.
     pub async fn run_tool_loop(
         &self,
         services: Arc<Services>,
@@ -130,68 +187,46 @@ impl ChatClient {
         messages: Vec<ChatMessage>,
         tool_names: &[&str],
     ) -> Result<String, ChatError> {
-        let key = self.api_key.as_deref().ok_or(ChatError::NoApiKey)?;
+        if self.api_key.is_none() {
+            return Err(ChatError::NoApiKey);
+        }
         let tools: Vec<WireTool> = tool_names
             .iter()
-            .filter_map(|n| services.tools.get(n, &ctx.tenant))
-            .map(|t| WireTool {
-                kind: "function",
-                function: WireFunction {
-                    name: t.name().to_owned(),
-                    description: t.description().to_owned(),
-                    parameters: t.parameters(),
-                },
-            })
+            .filter_map(|name| services.tools.function(name, &ctx.tenant))
+            .map(|f| WireTool::function(f.name, f.description, f.parameters))
             .collect();
-        let mut request = ChatRequest {
-            model: self.model.clone(),
-            messages: messages.into_iter().map(WireMessage::from).collect(),
-            tool_choice: (!tools.is_empty()).then_some("auto"),
-            tools,
-        };
+        let mut wire: Vec<WireMessage> = messages.into_iter().map(WireMessage::from).collect();
         for _ in 0..self.max_iterations {
-            let response = self.complete(key, &request).await?;
-            let choice = response
-                .choices
-                .into_iter()
-                .next()
-                .ok_or_else(|| ChatError::BadResponse("no choices".into()))?;
-            let message = choice.message;
-            if message.tool_calls.is_empty() {
-                return message
+            let reply = self.complete(&wire, &tools).await?;
+            if reply.tool_calls.is_empty() {
+                return reply
                     .content
-                    .ok_or_else(|| ChatError::BadResponse("neither content nor tool_calls".into()));
+                    .map(|c| c.trim().to_string())
+                    .filter(|c| !c.is_empty())
+                    .ok_or_else(|| ChatError::BadResponse("neither text nor tool calls".into()));
             }
-            let calls = message.tool_calls.clone();
-            request.messages.push(WireMessage::Assistant {
-                content: message.content,
-                tool_calls: message.tool_calls,
+            wire.push(WireMessage::Assistant {
+                content: reply.content.clone(),
+                tool_calls: reply.tool_calls.clone(),
             });
-            for call in calls {
-                let (result, duration) = run_tool(
-                    services.clone(),
-                    ctx.clone(),
-                    &call.function.name,
-                    &call.function.arguments,
-                )
-                .await;
-                let (output, error) = match result {
-                    Ok(outcome) => (outcome.output.to_string(), None),
-                    Err(e) => (e.to_output().to_string(), Some(e.to_string())),
+            for call in reply.tool_calls {
+                let name = call.function.name.as_str();
+                let output = if tools.iter().any(|t| t.function.name == name) {
+                    run_tool(
+                        services.clone(),
+                        ctx.clone(),
+                        &call.id,
+                        name,
+                        &call.function.arguments,
+                    )
+                    .await
+                    .output
+                } else {
+                    ToolError::UnknownTool(name.to_string())
+                        .to_output()
+                        .to_string()
                 };
-                services.store.do_send(RecordToolInvocation {
-                    id: uuid::Uuid::new_v4().to_string(),
-                    call_id: ctx.call_id.clone(),
-                    tenant_id: Some(ctx.tenant.id.clone()),
-                    tool_call_id: call.id.clone(),
-                    name: call.function.name.clone(),
-                    arguments: call.function.arguments.clone(),
-                    result: error.is_none().then(|| output.clone()),
-                    error,
-                    duration_ms: duration.as_millis() as i64,
-                    created_at: Utc::now().naive_utc(),
-                });
-                request.messages.push(WireMessage::Tool {
+                wire.push(WireMessage::Tool {
                     tool_call_id: call.id,
                     content: output,
                 });

@@ -42,6 +42,7 @@ pub fn server(services: Arc<Services>, listener: TcpListener) -> std::io::Result
                 }
             })
             .route("/twiml", web::post().to(twilio::twiml))
+            .route("/twiml/whisper", web::post().to(twilio::whisper))
             .route("/media-stream", web::get().to(twilio::media_stream))
             .route("/health", web::get().to(ops::health))
             .route("/metrics", web::get().to(ops::metrics))

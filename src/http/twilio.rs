@@ -150,3 +150,48 @@ pub async fn media_stream(
         .frame_size(MAX_FRAME_BYTES)
         .start()
 }
+
+/// `POST /twiml/whisper?tenant=…&reason=…`: the announcement Twilio plays to the
+/// on-call person after they answer a transfer and before the caller is bridged
+/// (`<Number url>`, carriers.md §1.6). Answers `<Say>` TwiML naming the business
+/// and the reason. 403 on a bad signature (when an auth token is configured).
+pub async fn whisper(
+    req: HttpRequest,
+    body: web::Bytes,
+    services: web::Data<Services>,
+) -> HttpResponse {
+    let form: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    if let Some(token) = services.config.twilio.auth_token.as_deref() {
+        let url = signed_url(&req, &services, false);
+        let valid = signature_of(req.headers())
+            .map(|sig| signature::validate(token, &url, &form, sig))
+            .unwrap_or(false);
+        if !valid {
+            log::warn!("/twiml/whisper: invalid or missing X-Twilio-Signature");
+            return HttpResponse::Forbidden().json(json!({"error": "invalid X-Twilio-Signature"}));
+        }
+    }
+    let query: Vec<(String, String)> =
+        serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    let get = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_default()
+    };
+    let business = services
+        .tenants
+        .get(get("tenant"))
+        .map(|t| t.name.clone())
+        .unwrap_or_else(|| "the office".into());
+    let reason: String = get("reason").chars().take(200).collect();
+    let text = if reason.is_empty() {
+        format!("Transferred call from the {business} receptionist. Connecting you now.")
+    } else {
+        format!("Transferred call from the {business} receptionist: {reason}. Connecting you now.")
+    };
+    HttpResponse::Ok()
+        .content_type("text/xml")
+        .body(twiml::say(&text))
+}

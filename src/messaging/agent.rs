@@ -125,6 +125,7 @@ pub async fn answer(services: Arc<Services>, request: AgentRequest) -> Reply {
         tenant: request.tenant.clone(),
         caller: (request.channel == Channel::Sms).then(|| request.from.clone()),
         carrier: request.channel.as_str().into(),
+        conversation: Vec::new(),
     };
     let messages = vec![
         ChatMessage::System(system_prompt(&request, Utc::now())),

@@ -56,3 +56,23 @@ pub fn cancel(
     .execute(conn)?;
     Ok(updated > 0)
 }
+
+/// A customer's booked appointments with this tenant starting in `[from, to)`
+/// (UTC), by start.
+pub fn booked_for_customer(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+    customer_id: &str,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> Result<Vec<AppointmentRow>, StoreError> {
+    Ok(appointments::table
+        .filter(appointments::tenant_id.eq(tenant_id))
+        .filter(appointments::customer_id.eq(customer_id))
+        .filter(appointments::status.eq(AppointmentStatus::Booked.as_str()))
+        .filter(appointments::starts_at.ge(from))
+        .filter(appointments::starts_at.lt(to))
+        .order(appointments::starts_at.asc())
+        .select(AppointmentRow::as_select())
+        .load(conn)?)
+}

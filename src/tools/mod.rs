@@ -6,7 +6,10 @@
 
 pub mod args;
 pub mod builtin;
+pub mod mcp;
 pub mod registry;
+pub mod schedule;
+pub mod supervisor;
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -18,7 +21,8 @@ use futures_util::FutureExt;
 
 use crate::app::Services;
 use crate::events::CallEvent;
-use crate::messages::{ToolCall, ToolResult};
+use crate::messages::{CallAction, ToolCall, ToolResult};
+use crate::model::session::Role;
 use crate::store::writer::RecordToolInvocation;
 use crate::tenant::TenantConfig;
 pub use registry::{Tool, ToolError, ToolOutcome, ToolRegistry};
@@ -35,6 +39,21 @@ pub struct ToolContext {
     pub caller: Option<String>,
     /// `twilio`, `jambonz`, `browser`, `sms`, `email`.
     pub carrier: String,
+    /// The conversation so far (caller and receptionist lines, oldest first), as
+    /// of the tool call; the chat supervisor reads it. Empty for text channels.
+    pub conversation: Vec<(Role, String)>,
+}
+
+/// One finished tool run, as the model and the call see it.
+#[derive(Debug, Clone)]
+pub struct ToolRun {
+    /// JSON text for the model (`{"error": …}` on failure).
+    pub output: String,
+    pub is_error: bool,
+    /// What the call should do next (hang up, transfer), on success only.
+    pub action: Option<CallAction>,
+    /// Wall time of the run.
+    pub duration: Duration,
 }
 
 /// Runs one call's tool calls.
@@ -59,16 +78,20 @@ impl Actor for ToolActor {
     type Context = Context<Self>;
 }
 
-/// Runs `name` with `arguments` (JSON text) for `ctx`, with the configured timeout
-/// and panic isolation; always returns an outcome (errors become `{"error": …}`).
+/// Runs `name` with `arguments` (JSON text, as the model sent it) for `ctx`, with
+/// the tool's timeout (`model.tool_timeout_secs` unless the tool sets its own) and
+/// panic isolation, then records it: a `tool_invocations` row (call, tenant,
+/// `tool_call_id`, name, arguments, result or error, duration), the
+/// `tool_calls_total` metric, and a `tool_call` event on the call's live feed.
+/// Never fails: errors become `{"error": …}` outputs.
 pub async fn run_tool(
     services: Arc<Services>,
     ctx: ToolContext,
+    tool_call_id: &str,
     name: &str,
     arguments: &str,
-) -> (Result<ToolOutcome, ToolError>, Duration) {
+) -> ToolRun {
     let started = Instant::now();
-    let timeout = Duration::from_secs(services.config.model.tool_timeout_secs);
     let result = match services.tools.get(name, &ctx.tenant) {
         None => Err(ToolError::UnknownTool(name.to_string())),
         Some(tool) => match serde_json::from_str::<serde_json::Value>(arguments) {
@@ -76,7 +99,9 @@ pub async fn run_tool(
                 "arguments are not valid JSON: {e}"
             ))),
             Ok(args) => {
-                let fut = AssertUnwindSafe(tool.call(ctx, args, services.clone())).catch_unwind();
+                let timeout = tool.timeout(&services.config);
+                let fut =
+                    AssertUnwindSafe(tool.call(ctx.clone(), args, services.clone())).catch_unwind();
                 match tokio::time::timeout(timeout, fut).await {
                     Err(_) => Err(ToolError::Timeout(timeout.as_secs())),
                     Ok(Err(_)) => Err(ToolError::Panicked),
@@ -85,7 +110,55 @@ pub async fn run_tool(
             }
         },
     };
-    (result, started.elapsed())
+    let duration = started.elapsed();
+    let (output, error, action) = match result {
+        Ok(outcome) => (outcome.output.to_string(), None, outcome.action),
+        Err(e) => {
+            log::warn!(
+                "call {}: tool {name} failed: {e}",
+                ctx.call_id.as_deref().unwrap_or("-")
+            );
+            (e.to_output().to_string(), Some(e.to_string()), None)
+        }
+    };
+    let is_error = error.is_some();
+    services
+        .metrics
+        .tool_calls
+        .with_label_values(&[
+            metric_tool_name(&services.tools, name),
+            if is_error { "error" } else { "ok" },
+        ])
+        .inc();
+    services.store.do_send(RecordToolInvocation {
+        id: uuid::Uuid::new_v4().to_string(),
+        call_id: ctx.call_id.clone(),
+        tenant_id: Some(ctx.tenant.id.clone()),
+        tool_call_id: tool_call_id.to_string(),
+        name: name.to_string(),
+        arguments: arguments.to_string(),
+        result: (!is_error).then(|| output.clone()),
+        error: error.clone(),
+        duration_ms: duration.as_millis() as i64,
+        created_at: Utc::now().naive_utc(),
+    });
+    if let Some(call_id) = ctx.call_id.clone() {
+        services.events.publish(CallEvent::ToolCall {
+            call_id,
+            call_sid: ctx.call_sid.clone(),
+            name: name.to_string(),
+            arguments: arguments.to_string(),
+            result: (!is_error).then(|| output.clone()),
+            error,
+            duration_ms: duration.as_millis() as u64,
+        });
+    }
+    ToolRun {
+        output,
+        is_error,
+        action,
+        duration,
+    }
 }
 
 impl Handler<ToolCall> for ToolActor {
@@ -93,66 +166,25 @@ impl Handler<ToolCall> for ToolActor {
 
     fn handle(&mut self, call: ToolCall, ctx: &mut Context<Self>) {
         let services = self.services.clone();
-        let tool_ctx = self.ctx.clone();
+        let mut tool_ctx = self.ctx.clone();
+        tool_ctx.conversation = call.conversation;
         let reply_to = self.reply_to.clone();
         let fut = async move {
-            let (result, duration) = run_tool(
-                services.clone(),
-                tool_ctx.clone(),
+            let run = run_tool(
+                services,
+                tool_ctx,
+                &call.call_id,
                 &call.name,
                 &call.arguments,
             )
             .await;
-            let (output, error, action) = match result {
-                Ok(outcome) => (outcome.output.to_string(), None, outcome.action),
-                Err(e) => {
-                    log::warn!(
-                        "call {}: tool {} failed: {e}",
-                        tool_ctx.call_id.as_deref().unwrap_or("-"),
-                        call.name
-                    );
-                    (e.to_output().to_string(), Some(e.to_string()), None)
-                }
-            };
-            let is_error = error.is_some();
-            services
-                .metrics
-                .tool_calls
-                .with_label_values(&[
-                    metric_tool_name(&services.tools, &call.name),
-                    if is_error { "error" } else { "ok" },
-                ])
-                .inc();
-            services.store.do_send(RecordToolInvocation {
-                id: uuid::Uuid::new_v4().to_string(),
-                call_id: tool_ctx.call_id.clone(),
-                tenant_id: Some(tool_ctx.tenant.id.clone()),
-                tool_call_id: call.call_id.clone(),
-                name: call.name.clone(),
-                arguments: call.arguments.clone(),
-                result: (!is_error).then(|| output.clone()),
-                error: error.clone(),
-                duration_ms: duration.as_millis() as i64,
-                created_at: Utc::now().naive_utc(),
-            });
-            if let Some(call_id) = tool_ctx.call_id.clone() {
-                services.events.publish(CallEvent::ToolCall {
-                    call_id,
-                    call_sid: tool_ctx.call_sid.clone(),
-                    name: call.name.clone(),
-                    arguments: call.arguments.clone(),
-                    result: (!is_error).then(|| output.clone()),
-                    error,
-                    duration_ms: duration.as_millis() as u64,
-                });
-            }
             reply_to.do_send(ToolResult {
                 call_id: call.call_id,
                 name: call.name,
-                output,
-                is_error,
-                action,
-                duration,
+                output: run.output,
+                is_error: run.is_error,
+                action: run.action,
+                duration: run.duration,
             });
         };
         ctx.spawn(fut.into_actor(self));
@@ -160,6 +192,6 @@ impl Handler<ToolCall> for ToolActor {
 }
 
 /// Tool names are model-chosen; only registered names become metric labels.
-fn metric_tool_name(registry: &ToolRegistry, name: &str) -> &'static str {
+fn metric_tool_name<'a>(registry: &'a ToolRegistry, name: &str) -> &'a str {
     registry.static_name(name).unwrap_or("unknown")
 }

@@ -2,14 +2,17 @@
 //! sent to the model as a Realtime `function` tool), and implementation.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures_util::future::LocalBoxFuture;
 use serde_json::{json, Value};
 
 use crate::app::Services;
+use crate::config::Config;
 use crate::messages::CallAction;
 use crate::model::session::FunctionTool;
 use crate::tenant::TenantConfig;
+use crate::tools::mcp::McpSession;
 use crate::tools::ToolContext;
 
 /// Why a tool call failed; the model receives `{"error": "<message>"}` and can relay it.
@@ -30,6 +33,10 @@ pub enum ToolError {
     /// A database error (details are logged, not sent to the model).
     #[error("the booking system is unavailable right now")]
     Store(String),
+    /// A service the tool depends on (text model, carrier API, MCP server) failed;
+    /// the text says which and why.
+    #[error("{0}")]
+    Unavailable(String),
     /// The request cannot be done (slot taken, nothing found); said to the caller.
     #[error("{0}")]
     Refused(String),
@@ -61,12 +68,17 @@ impl ToolOutcome {
 
 /// One tool.
 pub trait Tool: Send + Sync {
-    /// The name the model calls (`takeMessage`).
-    fn name(&self) -> &'static str;
+    /// The name the model calls (`takeMessage`, `calendar__listEvents`).
+    fn name(&self) -> &str;
     /// What it does, for the model.
-    fn description(&self) -> &'static str;
+    fn description(&self) -> &str;
     /// JSON Schema of the arguments object.
     fn parameters(&self) -> Value;
+    /// How long one run may take before the model gets a timeout error;
+    /// `model.tool_timeout_secs` unless the tool needs its own budget.
+    fn timeout(&self, config: &Config) -> Duration {
+        Duration::from_secs(config.model.tool_timeout_secs)
+    }
     /// Runs the tool. Runs on the call's arbiter: blocking work (database) must go
     /// through `spawn_blocking`.
     fn call(
@@ -77,9 +89,11 @@ pub trait Tool: Send + Sync {
     ) -> LocalBoxFuture<'static, Result<ToolOutcome, ToolError>>;
 }
 
-/// All tools, by name.
+/// All tools, by name: the built-in ones, then those of the MCP servers.
 pub struct ToolRegistry {
     tools: Vec<Arc<dyn Tool>>,
+    /// Live MCP client sessions; their tools stop working when these are dropped.
+    _mcp: Vec<McpSession>,
 }
 
 impl ToolRegistry {
@@ -87,7 +101,46 @@ impl ToolRegistry {
     pub fn builtin() -> Self {
         ToolRegistry {
             tools: crate::tools::builtin::all(),
+            _mcp: Vec::new(),
         }
+    }
+
+    /// Adds the tools of connected MCP servers (names already prefixed) and keeps
+    /// their sessions alive as long as the registry. A name that clashes with an
+    /// existing tool is skipped with a warning.
+    pub fn with_mcp(mut self, sessions: Vec<McpSession>) -> Self {
+        for session in &sessions {
+            for tool in session.tools() {
+                if self.tools.iter().any(|t| t.name() == tool.name()) {
+                    log::warn!(
+                        "MCP tool {} clashes with an existing tool; skipped",
+                        tool.name()
+                    );
+                    continue;
+                }
+                self.tools.push(tool);
+            }
+        }
+        self._mcp = sessions;
+        self
+    }
+
+    /// The schema of `name` as a function tool, if the tenant may use it.
+    pub fn function(&self, name: &str, tenant: &TenantConfig) -> Option<FunctionTool> {
+        self.get(name, tenant).map(|t| FunctionTool {
+            name: t.name().to_string(),
+            description: t.description().to_string(),
+            parameters: t.parameters(),
+        })
+    }
+
+    /// Names of every tool the tenant may use, in registry order.
+    pub fn names_for(&self, tenant: &TenantConfig) -> Vec<String> {
+        self.tools
+            .iter()
+            .filter(|t| allowed(tenant, t.name()))
+            .map(|t| t.name().to_string())
+            .collect()
     }
 
     /// A tool by name if the tenant may use it.
@@ -99,8 +152,8 @@ impl ToolRegistry {
             .cloned()
     }
 
-    /// The registered name equal to `name`, as a static label.
-    pub fn static_name(&self, name: &str) -> Option<&'static str> {
+    /// The registered name equal to `name` (a bounded metric label).
+    pub fn static_name(&self, name: &str) -> Option<&str> {
         self.tools.iter().map(|t| t.name()).find(|n| *n == name)
     }
 

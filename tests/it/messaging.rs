@@ -14,7 +14,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use switchboard::carrier::twilio::signature;
 use switchboard::messaging::tokens;
-use switchboard::store::{self, caller_messages, messages, node_clients};
+use switchboard::store::{self, appointments, messages, node_clients};
 
 use crate::support::{Db, TestApp, CALLER, DIALLED};
 
@@ -335,32 +335,49 @@ fn text(content: &str) -> Value {
 }
 
 #[actix_rt::test]
-async fn text_agent_runs_tools_from_an_sms_and_stops_at_the_iteration_limit() {
+async fn text_agent_books_from_an_sms_and_stops_at_the_iteration_limit() {
+    let tz: chrono_tz::Tz = "America/New_York".parse().unwrap();
+    let day = Utc::now().with_timezone(&tz).date_naive() + chrono::Days::new(3);
     let chat = ChatServer::start(vec![
         tool_call(
             "call_1",
-            "takeMessage",
-            json!({"callerName":"Dana Smith","message":"Please call me about a cleaning next Tuesday","urgency":"normal"}),
+            "createBooking",
+            json!({"customerName":"Dana Smith","customerPhone":CALLER,"service":"cleaning","dateTime":format!("{day}T10:00")}),
         ),
-        text("Thanks Dana, I passed your message on; the office will call you back."),
+        text("You're booked for a cleaning at 10:00. See you then!"),
     ]);
     let app = TestApp::start_with(Db::Sqlite, |c| {
         c.text_model.base_url = chat.base.clone();
         c.text_model.api_key = Some("sk-test".into());
         c.messaging.auto_reply = AUTO.into();
+        let mut tenant = switchboard::tenant::TenantConfig::example();
+        for d in ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] {
+            tenant.business_hours.insert(d.into(), "09:00-17:00".into());
+        }
+        c.tenants = vec![tenant];
     })
     .await;
-    let (status, twiml) = post_sms(&app, &sms_form("SM00000000000000000000000000000001", "Hi, it's Dana Smith, can someone call me about a cleaning next Tuesday?"), None).await;
+    let (status, twiml) = post_sms(
+        &app,
+        &sms_form("SM00000000000000000000000000000001", "Hi, it's Dana Smith. Can I get a cleaning at 10 am in three days?"),
+        None,
+    )
+    .await;
     assert_eq!(status, 200);
-    assert!(twiml.contains("<Message>Thanks Dana, I passed your message on; the office will call you back.</Message>"), "{twiml}");
+    assert!(twiml.contains("booked for a cleaning at 10:00. See you then!</Message>"), "{twiml}");
     let mut conn = pool(&app).get().unwrap();
-    let taken = caller_messages::for_tenant(&mut conn, "acme-dental", 10).unwrap();
-    assert_eq!(taken.len(), 1);
-    assert_eq!(taken[0].caller_phone.as_deref(), Some(CALLER));
+    let from = day.and_hms_opt(0, 0, 0).unwrap();
+    let booked = appointments::booked_between(&mut conn, "acme-dental", from, from + chrono::Duration::days(2)).unwrap();
+    assert_eq!(booked.len(), 1, "{booked:?}");
+    assert_eq!(booked[0].service, "cleaning");
     let requests = chat.requests.lock().unwrap().clone();
     assert_eq!(requests.len(), 2);
-    assert_eq!(requests[0]["tools"].as_array().map(|t| t.iter().any(|t| t["function"]["name"] == "takeMessage")), Some(true));
-    assert_eq!(requests[1]["messages"].as_array().unwrap().last().unwrap()["role"], "tool");
+    let offered: Vec<&str> = requests[0]["tools"].as_array().unwrap().iter().filter_map(|t| t["function"]["name"].as_str()).collect();
+    assert!(offered.contains(&"createBooking") && offered.contains(&"takeMessage"), "{offered:?}");
+    assert!(!offered.contains(&"hangUp"), "{offered:?}");
+    let last = requests[1]["messages"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["role"], "tool");
+    assert!(!last["content"].as_str().unwrap().contains("\"error\""), "{last}");
     drop(conn);
     app.stop().await;
     chat.handle.stop(false).await;

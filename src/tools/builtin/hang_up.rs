@@ -21,11 +21,11 @@ struct Args {
 }
 
 impl Tool for HangUp {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         "hangUp"
     }
 
-    fn description(&self) -> &'static str {
+    fn description(&self) -> &str {
         "End the call after saying goodbye. Give a short reason (e.g. 'caller finished')."
     }
 

@@ -21,11 +21,11 @@ struct Args {
 }
 
 impl Tool for LookupCustomer {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         "lookupCustomer"
     }
 
-    fn description(&self) -> &'static str {
+    fn description(&self) -> &str {
         "Look up an existing customer of this business by phone number (E.164)."
     }
 

@@ -1,24 +1,41 @@
-//! Built-in receptionist tools.
+//! Built-in receptionist tools: customers, availability and bookings, messages
+//! and callback details, transfer, hang-up, and the chat supervisor.
 
+mod cancel_booking;
+mod check_availability;
+mod collect_caller_info;
+mod create_booking;
 mod hang_up;
 mod lookup_customer;
 mod take_message;
+mod transfer_to_on_call;
 
 use std::sync::Arc;
 
 use crate::store::{DbConnection, Pool, StoreError};
 use crate::tools::{Tool, ToolError};
 
+pub use cancel_booking::CancelBooking;
+pub use check_availability::CheckAvailability;
+pub use collect_caller_info::CollectCallerInfo;
+pub use create_booking::CreateBooking;
 pub use hang_up::HangUp;
 pub use lookup_customer::LookupCustomer;
 pub use take_message::TakeMessage;
+pub use transfer_to_on_call::{whisper_url, TransferToOnCall};
 
 /// Every built-in tool, in the order the model sees them.
 pub fn all() -> Vec<Arc<dyn Tool>> {
     vec![
         Arc::new(LookupCustomer),
+        Arc::new(CheckAvailability),
+        Arc::new(CreateBooking),
+        Arc::new(CancelBooking),
         Arc::new(TakeMessage),
+        Arc::new(CollectCallerInfo),
+        Arc::new(TransferToOnCall),
         Arc::new(HangUp),
+        Arc::new(crate::tools::supervisor::Supervisor),
     ]
 }
 

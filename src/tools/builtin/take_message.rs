@@ -32,11 +32,11 @@ fn normal() -> String {
 }
 
 impl Tool for TakeMessage {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         "takeMessage"
     }
 
-    fn description(&self) -> &'static str {
+    fn description(&self) -> &str {
         "Take a message for the business: the caller's name, callback number, the message, and how urgent it is."
     }
 

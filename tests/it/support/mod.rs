@@ -6,6 +6,8 @@
 
 pub mod db;
 pub mod schema;
+pub mod scripted;
+pub mod stub;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

@@ -1,0 +1,101 @@
+//! `cancelBooking`: cancels the customer's booked appointments on a local date,
+//! freeing their slots.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use chrono_tz::Tz;
+use futures_util::future::LocalBoxFuture;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::app::Services;
+use crate::store::{appointments, customers, StoreError};
+use crate::tools::builtin::with_conn;
+use crate::tools::schedule;
+use crate::tools::{args, Tool, ToolContext, ToolError, ToolOutcome};
+
+/// The `cancelBooking` tool.
+pub struct CancelBooking;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Args {
+    customer_phone: String,
+    appointment_date: String,
+}
+
+impl Tool for CancelBooking {
+    fn name(&self) -> &str {
+        "cancelBooking"
+    }
+
+    fn description(&self) -> &str {
+        "Cancel the customer's appointment(s) on a date, found by their phone number."
+    }
+
+    fn parameters(&self) -> Value {
+        json!({
+            "type": "object",
+            "properties": {
+                "customerPhone": {"type": "string", "description": "E.164 number the booking was made with"},
+                "appointmentDate": {"type": "string", "description": "Local date of the appointment, YYYY-MM-DD"}
+            },
+            "required": ["customerPhone", "appointmentDate"]
+        })
+    }
+
+    fn call(
+        &self,
+        ctx: ToolContext,
+        args: Value,
+        services: Arc<Services>,
+    ) -> LocalBoxFuture<'static, Result<ToolOutcome, ToolError>> {
+        Box::pin(async move {
+            let a: Args = args::parse(args)?;
+            let tenant = ctx.tenant.clone();
+            let phone = args::e164("customerPhone", &a.customer_phone)?;
+            let date = schedule::parse_date("appointmentDate", &a.appointment_date)?;
+            if date < schedule::local_today(&tenant, Utc::now()) {
+                return Err(ToolError::InvalidArguments(format!(
+                    "appointmentDate: {date} is in the past"
+                )));
+            }
+            let (from, to) = schedule::day_bounds_utc(&tenant, date);
+            let tenant_id = tenant.id.clone();
+            let not_found = format!("there is no booking for {phone} on {date}");
+            let cancelled = with_conn(&services.pool, move |conn| {
+                let customer = customers::find_by_phone(conn, &tenant_id, &phone)?
+                    .ok_or_else(|| StoreError::Conflict(not_found.clone()))?;
+                let booked =
+                    appointments::booked_for_customer(conn, &tenant_id, &customer.id, from, to)?;
+                let mut cancelled = Vec::new();
+                for appointment in booked {
+                    if appointments::cancel(conn, &tenant_id, &appointment.id)? {
+                        cancelled.push(appointment);
+                    }
+                }
+                if cancelled.is_empty() {
+                    return Err(StoreError::Conflict(not_found));
+                }
+                Ok(cancelled)
+            })
+            .await?;
+            let tz: Tz = tenant.tz();
+            let list: Vec<Value> = cancelled
+                .iter()
+                .map(|c| {
+                    let local = c.starts_at.and_utc().with_timezone(&tz);
+                    json!({
+                        "appointmentId": c.id,
+                        "service": c.service,
+                        "start": local.format("%Y-%m-%dT%H:%M").to_string(),
+                    })
+                })
+                .collect();
+            Ok(ToolOutcome::output(
+                json!({"cancelled": list.len(), "appointments": list}),
+            ))
+        })
+    }
+}

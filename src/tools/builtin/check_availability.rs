@@ -1,0 +1,92 @@
+//! `checkAvailability`: free slots of a service on a local date — the day cut
+//! into slots of the service's length within business hours, minus slots that
+//! have started and slots overlapping booked appointments.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use futures_util::future::LocalBoxFuture;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::app::Services;
+use crate::store::appointments;
+use crate::tools::builtin::with_conn;
+use crate::tools::schedule::{self, overlaps};
+use crate::tools::{Tool, ToolContext, ToolError, ToolOutcome};
+
+/// The `checkAvailability` tool.
+pub struct CheckAvailability;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Args {
+    date: String,
+    service: String,
+}
+
+impl Tool for CheckAvailability {
+    fn name(&self) -> &str {
+        "checkAvailability"
+    }
+
+    fn description(&self) -> &str {
+        "List the free appointment start times (local time) for a service on a date."
+    }
+
+    fn parameters(&self) -> Value {
+        json!({
+            "type": "object",
+            "properties": {
+                "date": {"type": "string", "description": "Local date, YYYY-MM-DD"},
+                "service": {"type": "string", "description": "One of the services the business offers, e.g. cleaning"}
+            },
+            "required": ["date", "service"]
+        })
+    }
+
+    fn call(
+        &self,
+        ctx: ToolContext,
+        args: Value,
+        services: Arc<Services>,
+    ) -> LocalBoxFuture<'static, Result<ToolOutcome, ToolError>> {
+        Box::pin(async move {
+            let a: Args = crate::tools::args::parse(args)?;
+            let tenant = ctx.tenant.clone();
+            let date = schedule::parse_date("date", &a.date)?;
+            let minutes = schedule::service_minutes(&tenant, &a.service)?;
+            let now = Utc::now();
+            if date < schedule::local_today(&tenant, now) {
+                return Err(ToolError::InvalidArguments(format!(
+                    "date: {date} is in the past"
+                )));
+            }
+            let (from, to) = schedule::day_bounds_utc(&tenant, date);
+            let tenant_id = tenant.id.clone();
+            let booked = with_conn(&services.pool, move |conn| {
+                appointments::booked_between(conn, &tenant_id, from, to)
+            })
+            .await?;
+            let now = now.naive_utc();
+            let free: Vec<String> = schedule::day_slots(&tenant, date, minutes)
+                .into_iter()
+                .filter(|s| s.starts_at > now)
+                .filter(|s| {
+                    !booked
+                        .iter()
+                        .any(|b| overlaps((s.starts_at, s.ends_at), (b.starts_at, b.ends_at)))
+                })
+                .map(|s| s.local_start.format("%H:%M").to_string())
+                .collect();
+            Ok(ToolOutcome::output(json!({
+                "date": date.to_string(),
+                "service": a.service.trim(),
+                "slotMinutes": minutes,
+                "timeZone": tenant.time_zone,
+                "open": tenant.hours_on(date).is_some(),
+                "freeSlots": free,
+            })))
+        })
+    }
+}

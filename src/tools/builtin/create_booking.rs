@@ -1,0 +1,135 @@
+//! `createBooking`: books a service at a local date/time for a customer (found
+//! or created by phone). Refuses times in the past, off the slot grid, outside
+//! business hours, or overlapping a booking; two calls racing for one slot are
+//! decided by the database (partial unique index on booked start times), so
+//! exactly one wins on SQLite and PostgreSQL alike.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use futures_util::future::LocalBoxFuture;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::app::Services;
+use crate::store::models::{AppointmentRow, AppointmentStatus};
+use crate::store::{appointments, customers, StoreError};
+use crate::tools::builtin::with_conn;
+use crate::tools::schedule;
+use crate::tools::{args, Tool, ToolContext, ToolError, ToolOutcome};
+
+/// The `createBooking` tool.
+pub struct CreateBooking;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Args {
+    customer_name: String,
+    customer_phone: String,
+    service: String,
+    date_time: String,
+}
+
+impl Tool for CreateBooking {
+    fn name(&self) -> &str {
+        "createBooking"
+    }
+
+    fn description(&self) -> &str {
+        "Book an appointment. Check availability first; the time must be a free slot start."
+    }
+
+    fn parameters(&self) -> Value {
+        json!({
+            "type": "object",
+            "properties": {
+                "customerName": {"type": "string", "description": "Customer's full name"},
+                "customerPhone": {"type": "string", "description": "E.164 number, e.g. +15550100001"},
+                "service": {"type": "string", "description": "One of the services the business offers"},
+                "dateTime": {"type": "string", "description": "Local start, YYYY-MM-DDTHH:MM"}
+            },
+            "required": ["customerName", "customerPhone", "service", "dateTime"]
+        })
+    }
+
+    fn call(
+        &self,
+        ctx: ToolContext,
+        args: Value,
+        services: Arc<Services>,
+    ) -> LocalBoxFuture<'static, Result<ToolOutcome, ToolError>> {
+        Box::pin(async move {
+            let a: Args = args::parse(args)?;
+            let tenant = ctx.tenant.clone();
+            let name = args::text("customerName", &a.customer_name, 200)?;
+            let phone = args::e164("customerPhone", &a.customer_phone)?;
+            let service = a.service.trim().to_string();
+            let minutes = schedule::service_minutes(&tenant, &service)?;
+            let local = schedule::parse_local_datetime("dateTime", &a.date_time)?;
+            let now = Utc::now().naive_utc();
+            let slot = schedule::slot_at(&tenant, local, minutes).ok_or_else(|| {
+                ToolError::Refused(format!(
+                    "{} is not a {service} slot during business hours; check availability for {} first",
+                    local.format("%Y-%m-%d %H:%M"),
+                    local.date()
+                ))
+            })?;
+            if slot.starts_at <= now {
+                return Err(ToolError::InvalidArguments(format!(
+                    "dateTime: {} is in the past",
+                    local.format("%Y-%m-%dT%H:%M")
+                )));
+            }
+            let row = AppointmentRow {
+                id: uuid::Uuid::new_v4().to_string(),
+                tenant_id: tenant.id.clone(),
+                customer_id: String::new(),
+                service: service.clone(),
+                starts_at: slot.starts_at,
+                ends_at: slot.ends_at,
+                status: AppointmentStatus::Booked.as_str().to_string(),
+                call_id: ctx.call_id.clone(),
+                created_at: now,
+            };
+            let taken = format!(
+                "the {} slot on {} is already taken; offer another time",
+                local.format("%H:%M"),
+                local.date()
+            );
+            let (appointment_id, customer_id) = with_conn(&services.pool, move |conn| {
+                let customer = customers::upsert_by_phone(
+                    conn,
+                    &row.tenant_id,
+                    &phone,
+                    Some(&name),
+                    None,
+                    now,
+                )?;
+                let clash =
+                    appointments::booked_between(conn, &row.tenant_id, row.starts_at, row.ends_at)?;
+                if !clash.is_empty() {
+                    return Err(StoreError::Conflict(taken));
+                }
+                let row = AppointmentRow {
+                    customer_id: customer.id.clone(),
+                    ..row
+                };
+                match appointments::insert(conn, &row) {
+                    Ok(()) => Ok((row.id, customer.id)),
+                    Err(StoreError::Conflict(_)) => Err(StoreError::Conflict(taken)),
+                    Err(e) => Err(e),
+                }
+            })
+            .await?;
+            Ok(ToolOutcome::output(json!({
+                "booked": true,
+                "appointmentId": appointment_id,
+                "customerId": customer_id,
+                "service": service,
+                "start": local.format("%Y-%m-%dT%H:%M").to_string(),
+                "minutes": minutes,
+                "timeZone": tenant.time_zone,
+            })))
+        })
+    }
+}

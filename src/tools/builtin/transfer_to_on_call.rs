@@ -1,0 +1,109 @@
+//! `transferToOnCall`: hands the caller to the tenant's on-call person. The tool
+//! checks that a transfer is possible (Twilio call, REST credentials, an on-call
+//! number) and tells the model to say a short hand-off line; the call then, once
+//! that line has played, replaces the call's TwiML through the Twilio REST API
+//! with `<Dial><Number url="…/twiml/whisper?…">` (carriers.md §1.6), so the person
+//! answering hears why before the caller is connected.
+
+use std::sync::Arc;
+
+use futures_util::future::LocalBoxFuture;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::app::Services;
+use crate::carrier::twilio::twiml;
+use crate::messages::CallAction;
+use crate::tools::{args, Tool, ToolContext, ToolError, ToolOutcome};
+
+/// The `transferToOnCall` tool.
+pub struct TransferToOnCall;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Args {
+    reason: String,
+}
+
+/// The whisper URL Twilio fetches when the on-call person answers: the public
+/// base (`server.public_url`, else our listen address) + `/twiml/whisper`.
+pub fn whisper_url(services: &Services, tenant_id: &str, reason: &str) -> String {
+    let base = if services.config.server.public_url.is_empty() {
+        format!("http://{}", services.local_addr)
+    } else {
+        services
+            .config
+            .server
+            .public_url
+            .trim_end_matches('/')
+            .to_string()
+    };
+    let query = serde_urlencoded::to_string([("tenant", tenant_id), ("reason", reason)])
+        .unwrap_or_default();
+    format!("{base}/twiml/whisper?{query}")
+}
+
+impl Tool for TransferToOnCall {
+    fn name(&self) -> &str {
+        "transferToOnCall"
+    }
+
+    fn description(&self) -> &str {
+        "Transfer the caller to the on-call person (urgent matters only). Give the reason in a few words."
+    }
+
+    fn parameters(&self) -> Value {
+        json!({
+            "type": "object",
+            "properties": {"reason": {"type": "string", "description": "Why, for the person answering"}},
+            "required": ["reason"]
+        })
+    }
+
+    fn call(
+        &self,
+        ctx: ToolContext,
+        args: Value,
+        services: Arc<Services>,
+    ) -> LocalBoxFuture<'static, Result<ToolOutcome, ToolError>> {
+        Box::pin(async move {
+            let a: Args = args::parse(args)?;
+            let reason = args::text("reason", &a.reason, 200)?;
+            if ctx.carrier != "twilio" || ctx.call_sid.is_none() {
+                return Err(ToolError::Refused(
+                    "transfers are only possible on phone calls carried by Twilio".into(),
+                ));
+            }
+            let number = ctx
+                .tenant
+                .transfer_numbers
+                .first()
+                .cloned()
+                .ok_or_else(|| {
+                    ToolError::Refused("no on-call number is set up; take a message instead".into())
+                })?;
+            let twilio = &services.config.twilio;
+            if twilio.account_sid.is_empty()
+                || twilio.auth_token.as_deref().unwrap_or("").is_empty()
+            {
+                return Err(ToolError::Unavailable(
+                    "transfers are not set up (Twilio credentials missing); take a message instead"
+                        .into(),
+                ));
+            }
+            let whisper = whisper_url(&services, &ctx.tenant.id, &reason);
+            let twiml = twiml::dial_with_whisper(&number, None, &whisper);
+            Ok(ToolOutcome {
+                output: json!({
+                    "transferring": true,
+                    "say": "Tell the caller in one short sentence that you are connecting them to the on-call person now and to stay on the line."
+                }),
+                action: Some(CallAction::Transfer {
+                    number,
+                    twiml,
+                    reason,
+                }),
+            })
+        })
+    }
+}
