@@ -11,11 +11,11 @@ use actix::prelude::*;
 use base64::Engine;
 
 use crate::audio::format::{encode_pcm, AudioFormat};
-use crate::messaging::router::{Attach, MessageRouter};
 use crate::audio::wav::read_wav_bytes;
 use crate::chat::ChatClient;
 use crate::config::Config;
 use crate::events::EventBus;
+use crate::messaging::router::{Attach, MessageRouter};
 use crate::metrics::Metrics;
 use crate::model::simulator::{Script, Simulator};
 use crate::store::writer::{Flush, Store};

@@ -251,7 +251,9 @@ pub struct SendGridConfig {
 impl Default for MessagingConfig {
     fn default() -> Self {
         MessagingConfig {
-            auto_reply: "Thanks for your message! We have received it and will get back to you shortly.".into(),
+            auto_reply:
+                "Thanks for your message! We have received it and will get back to you shortly."
+                    .into(),
             max_message_bytes: 64 * 1024,
             auth_timeout_secs: 5,
             heartbeat_secs: 15,
@@ -631,16 +633,36 @@ impl Config {
     fn validate_messaging(&self) -> Result<(), ConfigError> {
         let m = &self.messaging;
         let checks: [(&'static str, bool, &str); 6] = [
-            ("messaging.max_message_bytes", m.max_message_bytes >= 1024, "must be at least 1024"),
-            ("messaging.auth_timeout_secs", m.auth_timeout_secs >= 1, "must be at least 1"),
-            ("messaging.heartbeat_secs", m.heartbeat_secs >= 1, "must be at least 1"),
+            (
+                "messaging.max_message_bytes",
+                m.max_message_bytes >= 1024,
+                "must be at least 1024",
+            ),
+            (
+                "messaging.auth_timeout_secs",
+                m.auth_timeout_secs >= 1,
+                "must be at least 1",
+            ),
+            (
+                "messaging.heartbeat_secs",
+                m.heartbeat_secs >= 1,
+                "must be at least 1",
+            ),
             (
                 "messaging.client_timeout_secs",
                 m.client_timeout_secs > m.heartbeat_secs,
                 "must be greater than messaging.heartbeat_secs",
             ),
-            ("messaging.email_max_bytes", m.email_max_bytes >= 1024, "must be at least 1024"),
-            ("messaging.auto_reply", !m.auto_reply.trim().is_empty(), "empty"),
+            (
+                "messaging.email_max_bytes",
+                m.email_max_bytes >= 1024,
+                "must be at least 1024",
+            ),
+            (
+                "messaging.auto_reply",
+                !m.auto_reply.trim().is_empty(),
+                "empty",
+            ),
         ];
         for (key, ok, message) in checks {
             if !ok {

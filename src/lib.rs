@@ -8,8 +8,8 @@
 pub mod app;
 pub mod audio;
 pub mod call;
-pub mod chat;
 pub mod carrier;
+pub mod chat;
 pub mod cli;
 pub mod config;
 pub mod events;

@@ -105,7 +105,10 @@ pub async fn inbound(
         Ok(e) => e,
         Err(e) => return HttpResponse::BadRequest().json(json!({"error": e.to_string()})),
     };
-    let tenant = match services.tenants.resolve(query.tenant.as_deref(), None, None) {
+    let tenant = match services
+        .tenants
+        .resolve(query.tenant.as_deref(), None, None)
+    {
         Ok(t) => t,
         Err(e) => {
             log::warn!("/email/inbound: from {}: {e}; dropped", email.from);

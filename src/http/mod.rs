@@ -53,7 +53,10 @@ pub fn server(services: Arc<Services>, listener: TcpListener) -> std::io::Result
             .route("/api/tenants", web::get().to(admin::list_tenants))
             .route("/sms/inbound", web::post().to(sms::inbound))
             .route("/email/inbound", web::post().to(email::inbound))
-            .route("/supervisor", web::get().to(crate::messaging::gateway::connect))
+            .route(
+                "/supervisor",
+                web::get().to(crate::messaging::gateway::connect),
+            )
     })
     .workers(workers)
     .disable_signals()

@@ -55,7 +55,8 @@ pub async fn inbound(
             .filter(|v| !v.is_empty())
     };
     let (Some(sid), Some(from)) = (get("MessageSid").or(get("SmsSid")), get("From")) else {
-        return HttpResponse::BadRequest().json(json!({"error": "MessageSid and From are required"}));
+        return HttpResponse::BadRequest()
+            .json(json!({"error": "MessageSid and From are required"}));
     };
     let to = get("To").unwrap_or_default();
     let tenant = match services.tenants.resolve(None, Some(to), get("AccountSid")) {

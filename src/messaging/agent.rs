@@ -189,13 +189,22 @@ pub fn system_prompt(request: &AgentRequest, now: DateTime<Utc>) -> String {
         ),
     };
     if let Some(user) = &request.user {
-        let _ = writeln!(text, "The sender's account id in the business's system: {user}.");
+        let _ = writeln!(
+            text,
+            "The sender's account id in the business's system: {user}."
+        );
     }
     if !request.history.messages.is_empty() {
         text.push_str("<message_history>\n");
         for m in &request.history.messages {
             let who = if m.inbound { "customer" } else { "business" };
-            let _ = write!(text, "[{} {} {}] ", m.at.format("%Y-%m-%d %H:%M"), m.channel, who);
+            let _ = write!(
+                text,
+                "[{} {} {}] ",
+                m.at.format("%Y-%m-%d %H:%M"),
+                m.channel,
+                who
+            );
             if let Some(subject) = m.subject.as_deref().filter(|s| !s.is_empty()) {
                 let _ = write!(text, "(subject: {subject}) ");
             }
@@ -213,7 +222,11 @@ pub fn system_prompt(request: &AgentRequest, now: DateTime<Utc>) -> String {
                 call.ended_reason.as_deref().unwrap_or("unknown")
             );
             for (role, line) in &call.lines {
-                let who = if role == "user" { "customer" } else { role.as_str() };
+                let who = if role == "user" {
+                    "customer"
+                } else {
+                    role.as_str()
+                };
                 let _ = writeln!(text, "  {who}: {line}");
             }
         }
@@ -265,9 +278,18 @@ mod tests {
         };
         let prompt = system_prompt(&request, at);
         assert!(prompt.contains("<company_brief>"), "{prompt}");
-        assert!(prompt.contains("answering an SMS from +15550100001"), "{prompt}");
+        assert!(
+            prompt.contains("answering an SMS from +15550100001"),
+            "{prompt}"
+        );
         assert!(prompt.contains("email customer] (subject: Cleaning) Do you do cleanings?"));
-        assert!(prompt.contains("customer: I'd like Tuesday morning"), "{prompt}");
-        assert_eq!(fit(Channel::Sms, &"x".repeat(2000)).len(), MAX_SMS_REPLY_CHARS);
+        assert!(
+            prompt.contains("customer: I'd like Tuesday morning"),
+            "{prompt}"
+        );
+        assert_eq!(
+            fit(Channel::Sms, &"x".repeat(2000)).len(),
+            MAX_SMS_REPLY_CHARS
+        );
     }
 }

@@ -21,8 +21,7 @@ use chrono::Utc;
 use serde_json::json;
 
 use super::messages::{
-    ClientConnected, ClientGone, EmailReceived, Origin, OutboxDelivered, PushResponses,
-    SmsReceived,
+    ClientConnected, ClientGone, EmailReceived, Origin, OutboxDelivered, PushResponses, SmsReceived,
 };
 use super::protocol::{self, ClientMessage, ErrorCode, RequestId, ServerMessage};
 use super::router::MessageRouter;
@@ -168,7 +167,9 @@ impl NodeSession {
                 })
                 .cloned()
                 .ok_or_else(|| {
-                    format!("{to:?} belongs to none of this client's tenants; name one in \"tenant\"")
+                    format!(
+                        "{to:?} belongs to none of this client's tenants; name one in \"tenant\""
+                    )
                 })?,
         };
         tenants
@@ -231,7 +232,8 @@ impl NodeSession {
                         tenant_ids: client.tenant_ids.clone(),
                     });
                 } else {
-                    let message = format!("no response {id} is awaiting delivery on this connection");
+                    let message =
+                        format!("no response {id} is awaiting delivery on this connection");
                     self.send(
                         ctx,
                         &ServerMessage::error(Some(id), ErrorCode::UnknownDelivery, message),
@@ -260,8 +262,7 @@ impl NodeSession {
                         provider_id: Some(provider_id(&client, &id)),
                         user,
                     };
-                    let fut = self.router.send(request);
-                    self.acknowledge(id, async move { fut.await }, ctx);
+                    self.acknowledge(id, self.router.send(request), ctx);
                 }
             },
             ClientMessage::EmailReceived {
@@ -294,8 +295,7 @@ impl NodeSession {
                         provider_id: Some(provider_id(&client, &id)),
                         user,
                     };
-                    let fut = self.router.send(request);
-                    self.acknowledge(id, async move { fut.await }, ctx);
+                    self.acknowledge(id, self.router.send(request), ctx);
                 }
             },
         }
@@ -321,11 +321,19 @@ impl NodeSession {
                 },
                 Ok(Err(e)) => {
                     log::error!("/supervisor: message {id} not stored: {e}");
-                    ServerMessage::error(Some(id), ErrorCode::Internal, "the message could not be stored; retry with the same id")
+                    ServerMessage::error(
+                        Some(id),
+                        ErrorCode::Internal,
+                        "the message could not be stored; retry with the same id",
+                    )
                 }
                 Err(e) => {
                     log::error!("/supervisor: message {id}: router unavailable: {e}");
-                    ServerMessage::error(Some(id), ErrorCode::Internal, "the server is shutting down; retry with the same id")
+                    ServerMessage::error(
+                        Some(id),
+                        ErrorCode::Internal,
+                        "the server is shutting down; retry with the same id",
+                    )
                 }
             };
             act.send(ctx, &reply);
@@ -363,7 +371,9 @@ impl Actor for NodeSession {
                 }
             });
         }
-        let check = heartbeat.min(Duration::from_secs(1)).max(Duration::from_millis(250));
+        let check = heartbeat
+            .min(Duration::from_secs(1))
+            .max(Duration::from_millis(250));
         ctx.run_interval(check, move |act, ctx| {
             let idle = act.last_rx.elapsed();
             if idle > timeout {

@@ -34,7 +34,10 @@ impl<'de> Deserialize<'de> for RequestId {
         impl Visitor<'_> for IdVisitor {
             type Value = RequestId;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "a string or integer id of at most {MAX_ID_CHARS} characters")
+                write!(
+                    f,
+                    "a string or integer id of at most {MAX_ID_CHARS} characters"
+                )
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<RequestId, E> {
                 if v.is_empty() || v.chars().count() > MAX_ID_CHARS {
@@ -308,7 +311,12 @@ mod tests {
         );
         let email = r#"{"type":"email_received","id":7,"from":"dana@example.com","to":"desk@acme.example","subject":"Hours","body":"Are you open Saturday?"}"#;
         match parse(email).unwrap() {
-            ClientMessage::EmailReceived { id: i, subject, user, .. } => {
+            ClientMessage::EmailReceived {
+                id: i,
+                subject,
+                user,
+                ..
+            } => {
                 assert_eq!(i, id("7"));
                 assert_eq!(subject, "Hours");
                 assert_eq!(user, None);
@@ -344,7 +352,10 @@ mod tests {
             ErrorCode::UnknownType
         );
         let e = parse(r#"{"type":"sms_received","id":"s1","from":"+1"}"#).unwrap_err();
-        assert_eq!((e.code, e.id.clone()), (ErrorCode::InvalidMessage, Some(id("s1"))));
+        assert_eq!(
+            (e.code, e.id.clone()),
+            (ErrorCode::InvalidMessage, Some(id("s1")))
+        );
         assert!(e.message.contains("to"), "{}", e.message);
         let e = parse(r#"{"type":"ping","id":"p","extra":1}"#).unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidMessage);
@@ -368,7 +379,10 @@ mod tests {
         );
         let err = ServerMessage::error(None, ErrorCode::MalformedJson, "bad");
         let v: Value = serde_json::from_str(&err.to_json()).unwrap();
-        assert_eq!(v, json!({"type":"error","id":null,"code":"malformed_json","message":"bad"}));
+        assert_eq!(
+            v,
+            json!({"type":"error","id":null,"code":"malformed_json","message":"bad"})
+        );
         let sms = ServerMessage::SendSmsResponse {
             id: "ob-1".into(),
             in_reply_to: "req-1".into(),
@@ -381,7 +395,8 @@ mod tests {
         let v: Value = serde_json::from_str(&sms.to_json()).unwrap();
         assert_eq!(v["type"], "send_sms_response");
         assert_eq!(v["in_reply_to"], "req-1");
-        let pong: Value = serde_json::from_str(&ServerMessage::Pong { id: id("9") }.to_json()).unwrap();
+        let pong: Value =
+            serde_json::from_str(&ServerMessage::Pong { id: id("9") }.to_json()).unwrap();
         assert_eq!(pong, json!({"type":"pong","id":"9"}));
     }
 }

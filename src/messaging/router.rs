@@ -373,21 +373,12 @@ impl MessageRouter {
 
 /// The customer a message belongs to (created on first contact); `None` when the
 /// lookup fails (logged; the message is stored anyway).
-fn link_customer(
-    conn: &mut DbConnection,
-    inbound: &Inbound,
-    now: DateTime<Utc>,
-) -> Option<String> {
+fn link_customer(conn: &mut DbConnection, inbound: &Inbound, now: DateTime<Utc>) -> Option<String> {
     let tenant = &inbound.tenant.id;
     let result = match inbound.channel {
-        Channel::Sms => customers::upsert_by_phone(
-            conn,
-            tenant,
-            &inbound.from,
-            None,
-            None,
-            now.naive_utc(),
-        ),
+        Channel::Sms => {
+            customers::upsert_by_phone(conn, tenant, &inbound.from, None, None, now.naive_utc())
+        }
         Channel::Email => customers::find_or_create_by_email(
             conn,
             tenant,

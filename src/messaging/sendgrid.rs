@@ -87,7 +87,13 @@ pub fn parse_fields(fields: &[(String, String)]) -> Result<InboundEmail, SendGri
     let to = get("to")
         .and_then(|t| t.split(',').find_map(parse_mailbox))
         .map(|(_, a)| a)
-        .or_else(|| envelope.to.first().and_then(|t| parse_mailbox(t)).map(|(_, a)| a))
+        .or_else(|| {
+            envelope
+                .to
+                .first()
+                .and_then(|t| parse_mailbox(t))
+                .map(|(_, a)| a)
+        })
         .unwrap_or_default();
     let text = match get("text").filter(|t| !t.trim().is_empty()) {
         Some(t) => t.trim().to_owned(),
@@ -229,11 +235,20 @@ mod tests {
             ("to", "support@parse.example.com"),
             ("subject", "Order 1234"),
             ("text", "Where is my order?"),
-            ("envelope", r#"{"to":["support@parse.example.com"],"from":"ana@sender.example"}"#),
-            ("charsets", r#"{"to":"UTF-8","subject":"UTF-8","from":"UTF-8","text":"UTF-8"}"#),
+            (
+                "envelope",
+                r#"{"to":["support@parse.example.com"],"from":"ana@sender.example"}"#,
+            ),
+            (
+                "charsets",
+                r#"{"to":"UTF-8","subject":"UTF-8","from":"UTF-8","text":"UTF-8"}"#,
+            ),
             ("SPF", "pass"),
             ("attachments", "0"),
-            ("headers", "Received: by mx\nMessage-ID:\n <abc@sender.example>\nSubject: Order 1234\n"),
+            (
+                "headers",
+                "Received: by mx\nMessage-ID:\n <abc@sender.example>\nSubject: Order 1234\n",
+            ),
         ]))
         .unwrap();
         assert_eq!(email.from, "ana@sender.example");
@@ -249,7 +264,10 @@ mod tests {
     fn falls_back_to_envelope_and_html() {
         let email = parse_fields(&fields(&[
             ("from", "undisclosed"),
-            ("envelope", r#"{"to":["desk@acme.example"],"from":"Bob@Example.com"}"#),
+            (
+                "envelope",
+                r#"{"to":["desk@acme.example"],"from":"Bob@Example.com"}"#,
+            ),
             ("html", "<p>Hello <b>there</b></p>"),
             ("attachments", "2"),
         ]))
@@ -272,7 +290,10 @@ mod tests {
             subject: "Re: Order 1234".into(),
             text: "On its way.".into(),
         });
-        assert_eq!(body["personalizations"][0]["to"][0]["email"], "ana@sender.example");
+        assert_eq!(
+            body["personalizations"][0]["to"][0]["email"],
+            "ana@sender.example"
+        );
         assert_eq!(body["from"]["email"], "desk@acme.example");
         assert_eq!(body["content"][0]["type"], "text/plain");
     }

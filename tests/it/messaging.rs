@@ -75,11 +75,17 @@ async fn retried_message_sid_is_answered_once() {
         c.messaging.auto_reply = AUTO.into();
     })
     .await;
-    let params = sms_form("SM0123456789abcdef0123456789abcdef", "Are you open Saturday?");
+    let params = sms_form(
+        "SM0123456789abcdef0123456789abcdef",
+        "Are you open Saturday?",
+    );
     let sig = signature::compute(TOKEN, "https://sms.example.com/sms/inbound", &params);
     let (status, first) = post_sms(&app, &params, Some(&sig)).await;
     assert_eq!(status, 200, "{first}");
-    assert!(first.contains(&format!("<Message>{AUTO}</Message>")), "{first}");
+    assert!(
+        first.contains(&format!("<Message>{AUTO}</Message>")),
+        "{first}"
+    );
     let rows = tenant_messages(&app);
     let inbound: Vec<_> = rows.iter().filter(|m| m.direction == "inbound").collect();
     assert_eq!(inbound.len(), 1, "{rows:?}");
@@ -103,9 +109,12 @@ async fn retried_message_sid_is_answered_once() {
     app.stop().await;
 }
 
+/// One request to the mail-send stand-in: its `Authorization` header and JSON body.
+type MailSend = (Option<String>, Value);
+
 #[actix_rt::test]
 async fn sendgrid_parse_post_is_stored_and_answered_by_mail_send() {
-    let sent: Arc<Mutex<Vec<(Option<String>, Value)>>> = Arc::default();
+    let sent: Arc<Mutex<Vec<MailSend>>> = Arc::default();
     let captured = sent.clone();
     let sendgrid = HttpServer::new(move || {
         let captured = captured.clone();
@@ -141,12 +150,18 @@ async fn sendgrid_parse_post_is_stored_and_answered_by_mail_send() {
         format!("--xYzZY\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
     };
     let body = [
-        part("headers", "Message-ID: <order-1234@sender.example>\r\nSubject: Order 1234"),
+        part(
+            "headers",
+            "Message-ID: <order-1234@sender.example>\r\nSubject: Order 1234",
+        ),
         part("from", "Ana Example <ana@sender.example>"),
         part("to", "desk@acme.example"),
         part("subject", "Order 1234"),
         part("text", "Where is my order?"),
-        part("envelope", r#"{"to":["desk@acme.example"],"from":"ana@sender.example"}"#),
+        part(
+            "envelope",
+            r#"{"to":["desk@acme.example"],"from":"ana@sender.example"}"#,
+        ),
         part("attachments", "0"),
         "--xYzZY--\r\n".to_string(),
     ]
@@ -160,7 +175,10 @@ async fn sendgrid_parse_post_is_stored_and_answered_by_mail_send() {
             .expect("POST /email/inbound");
         resp.status().as_u16()
     };
-    assert_eq!(post(app.http_url("/email/inbound"), body.clone()).await, 401);
+    assert_eq!(
+        post(app.http_url("/email/inbound"), body.clone()).await,
+        401
+    );
     let url = app.http_url("/email/inbound?secret=parse-secret");
     assert_eq!(post(url.clone(), body.clone()).await, 200);
     assert_eq!(post(url.clone(), body.clone()).await, 200, "retry");
@@ -174,7 +192,10 @@ async fn sendgrid_parse_post_is_stored_and_answered_by_mail_send() {
     let sent = sent.lock().unwrap().clone();
     assert_eq!(sent.len(), 1, "one reply for one email: {sent:?}");
     assert_eq!(sent[0].0.as_deref(), Some("Bearer SG.test"));
-    assert_eq!(sent[0].1["personalizations"][0]["to"][0]["email"], "ana@sender.example");
+    assert_eq!(
+        sent[0].1["personalizations"][0]["to"][0]["email"],
+        "ana@sender.example"
+    );
     assert_eq!(sent[0].1["subject"], "Re: Order 1234");
     assert_eq!(sent[0].1["content"][0]["value"], AUTO);
     let rows = tenant_messages(&app);
@@ -189,7 +210,10 @@ async fn sendgrid_parse_post_is_stored_and_answered_by_mail_send() {
 type Ws = actix_codec::Framed<awc::BoxedSocket, Codec>;
 
 async fn ws_connect(app: &TestApp, token: Option<&str>) -> Result<Ws, u16> {
-    let mut req = awc::Client::default().ws(format!("ws://{}/supervisor", app.running.as_ref().unwrap().addr()));
+    let mut req = awc::Client::default().ws(format!(
+        "ws://{}/supervisor",
+        app.running.as_ref().unwrap().addr()
+    ));
     if let Some(t) = token {
         req = req.header("Authorization", format!("Bearer {t}"));
     }
@@ -238,8 +262,12 @@ async fn node_gateway_refuses_bad_tokens_and_survives_bad_frames() {
     let (id, token) = add_client(&app, None);
     let (_, expired) = add_client(&app, Some(chrono::Duration::seconds(-5)));
     let (revoked_id, revoked) = add_client(&app, None);
-    node_clients::revoke(&mut pool(&app).get().unwrap(), &revoked_id, Utc::now().naive_utc())
-        .unwrap();
+    node_clients::revoke(
+        &mut pool(&app).get().unwrap(),
+        &revoked_id,
+        Utc::now().naive_utc(),
+    )
+    .unwrap();
 
     assert_eq!(ws_connect(&app, Some("sbn_wrong")).await.err(), Some(401));
     assert_eq!(ws_connect(&app, Some(&expired)).await.err(), Some(401));
@@ -252,26 +280,47 @@ async fn node_gateway_refuses_bad_tokens_and_survives_bad_frames() {
     let mut ws = ws_connect(&app, None).await.unwrap();
     assert_eq!(next(&mut ws).await.err(), Some(Some(1008)), "auth timeout");
     let mut ws = ws_connect(&app, None).await.unwrap();
-    send(&mut ws, &format!(r#"{{"type":"auth","id":"a1","token":"{expired}"}}"#)).await;
+    send(
+        &mut ws,
+        &format!(r#"{{"type":"auth","id":"a1","token":"{expired}"}}"#),
+    )
+    .await;
     assert_eq!(next(&mut ws).await.err(), Some(Some(1008)), "expired");
 
     // A good auth message, then bad frames: each gets its error, the socket stays up.
     let mut ws = ws_connect(&app, None).await.unwrap();
-    send(&mut ws, &format!(r#"{{"type":"auth","id":"a1","token":"{token}"}}"#)).await;
+    send(
+        &mut ws,
+        &format!(r#"{{"type":"auth","id":"a1","token":"{token}"}}"#),
+    )
+    .await;
     let hello = next(&mut ws).await.unwrap();
-    assert_eq!((hello["type"].as_str(), hello["client_id"].as_str()), (Some("authenticated"), Some(id.as_str())));
+    assert_eq!(
+        (hello["type"].as_str(), hello["client_id"].as_str()),
+        (Some("authenticated"), Some(id.as_str()))
+    );
     for (frame, code) in [
         ("{not json", "malformed_json"),
         (r#"{"type":"fax_received","id":"f1"}"#, "unknown_type"),
-        (r#"{"type":"sms_received","id":"s1","from":"+15550100001"}"#, "invalid_message"),
+        (
+            r#"{"type":"sms_received","id":"s1","from":"+15550100001"}"#,
+            "invalid_message",
+        ),
         (r#"{"type":"delivered","id":"nope"}"#, "unknown_delivery"),
     ] {
         send(&mut ws, frame).await;
         let e = next(&mut ws).await.unwrap();
-        assert_eq!((e["type"].as_str(), e["code"].as_str()), (Some("error"), Some(code)), "{frame}: {e}");
+        assert_eq!(
+            (e["type"].as_str(), e["code"].as_str()),
+            (Some("error"), Some(code)),
+            "{frame}: {e}"
+        );
     }
     send(&mut ws, r#"{"type":"ping","id":"p1"}"#).await;
-    assert_eq!(next(&mut ws).await.unwrap(), json!({"type":"pong","id":"p1"}));
+    assert_eq!(
+        next(&mut ws).await.unwrap(),
+        json!({"type":"pong","id":"p1"})
+    );
 
     // An oversized message closes with 1009; the server keeps serving others.
     let huge = format!(r#"{{"type":"ping","id":"{}"}}"#, "x".repeat(5000));
@@ -280,7 +329,10 @@ async fn node_gateway_refuses_bad_tokens_and_survives_bad_frames() {
     let mut again = ws_connect(&app, Some(&token)).await.unwrap();
     assert_eq!(next(&mut again).await.unwrap()["type"], "authenticated");
     send(&mut again, r#"{"type":"ping","id":2}"#).await;
-    assert_eq!(next(&mut again).await.unwrap(), json!({"type":"pong","id":"2"}));
+    assert_eq!(
+        next(&mut again).await.unwrap(),
+        json!({"type":"pong","id":"2"})
+    );
     app.stop().await;
 }
 
@@ -359,32 +411,64 @@ async fn text_agent_books_from_an_sms_and_stops_at_the_iteration_limit() {
     .await;
     let (status, twiml) = post_sms(
         &app,
-        &sms_form("SM00000000000000000000000000000001", "Hi, it's Dana Smith. Can I get a cleaning at 10 am in three days?"),
+        &sms_form(
+            "SM00000000000000000000000000000001",
+            "Hi, it's Dana Smith. Can I get a cleaning at 10 am in three days?",
+        ),
         None,
     )
     .await;
     assert_eq!(status, 200);
-    assert!(twiml.contains("booked for a cleaning at 10:00. See you then!</Message>"), "{twiml}");
+    assert!(
+        twiml.contains("booked for a cleaning at 10:00. See you then!</Message>"),
+        "{twiml}"
+    );
     let mut conn = pool(&app).get().unwrap();
     let from = day.and_hms_opt(0, 0, 0).unwrap();
-    let booked = appointments::booked_between(&mut conn, "acme-dental", from, from + chrono::Duration::days(2)).unwrap();
+    let booked = appointments::booked_between(
+        &mut conn,
+        "acme-dental",
+        from,
+        from + chrono::Duration::days(2),
+    )
+    .unwrap();
     assert_eq!(booked.len(), 1, "{booked:?}");
     assert_eq!(booked[0].service, "cleaning");
     let requests = chat.requests.lock().unwrap().clone();
     assert_eq!(requests.len(), 2);
-    let offered: Vec<&str> = requests[0]["tools"].as_array().unwrap().iter().filter_map(|t| t["function"]["name"].as_str()).collect();
-    assert!(offered.contains(&"createBooking") && offered.contains(&"takeMessage"), "{offered:?}");
+    let offered: Vec<&str> = requests[0]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["function"]["name"].as_str())
+        .collect();
+    assert!(
+        offered.contains(&"createBooking") && offered.contains(&"takeMessage"),
+        "{offered:?}"
+    );
     assert!(!offered.contains(&"hangUp"), "{offered:?}");
-    let last = requests[1]["messages"].as_array().unwrap().last().unwrap().clone();
+    let last = requests[1]["messages"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
     assert_eq!(last["role"], "tool");
-    assert!(!last["content"].as_str().unwrap().contains("\"error\""), "{last}");
+    assert!(
+        !last["content"].as_str().unwrap().contains("\"error\""),
+        "{last}"
+    );
     drop(conn);
     app.stop().await;
     chat.handle.stop(false).await;
 
     // A model that never stops calling tools: the loop ends at max_iterations and
     // the customer gets the auto-reply.
-    let looping = ChatServer::start(vec![tool_call("call_x", "lookupCustomer", json!({"phone": CALLER}))]);
+    let looping = ChatServer::start(vec![tool_call(
+        "call_x",
+        "lookupCustomer",
+        json!({"phone": CALLER}),
+    )]);
     let app = TestApp::start_with(Db::Sqlite, |c| {
         c.text_model.base_url = looping.base.clone();
         c.text_model.api_key = Some("sk-test".into());
@@ -392,9 +476,17 @@ async fn text_agent_books_from_an_sms_and_stops_at_the_iteration_limit() {
         c.messaging.auto_reply = AUTO.into();
     })
     .await;
-    let (status, twiml) = post_sms(&app, &sms_form("SM00000000000000000000000000000002", "Who am I?"), None).await;
+    let (status, twiml) = post_sms(
+        &app,
+        &sms_form("SM00000000000000000000000000000002", "Who am I?"),
+        None,
+    )
+    .await;
     assert_eq!(status, 200);
-    assert!(twiml.contains(&format!("<Message>{AUTO}</Message>")), "{twiml}");
+    assert!(
+        twiml.contains(&format!("<Message>{AUTO}</Message>")),
+        "{twiml}"
+    );
     assert_eq!(looping.requests.lock().unwrap().len(), 3);
     app.stop().await;
     looping.handle.stop(false).await;
