@@ -68,8 +68,17 @@ fn tenant_messages(app: &TestApp) -> Vec<store::MessageRow> {
 }
 
 #[actix_rt::test]
-async fn retried_message_sid_is_answered_once() {
-    let app = TestApp::start_with(Db::Sqlite, |c| {
+async fn retried_message_sid_is_answered_once_on_sqlite() {
+    retried_message_sid_is_answered_once(Db::Sqlite).await;
+}
+
+#[actix_rt::test]
+async fn retried_message_sid_is_answered_once_on_postgres() {
+    retried_message_sid_is_answered_once(Db::Postgres).await;
+}
+
+async fn retried_message_sid_is_answered_once(db: Db) {
+    let app = TestApp::start_with(db, |c| {
         c.twilio.auth_token = Some(TOKEN.into());
         c.server.public_url = "https://sms.example.com".into();
         c.messaging.auto_reply = AUTO.into();
