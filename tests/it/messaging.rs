@@ -500,3 +500,34 @@ async fn text_agent_books_from_an_sms_and_stops_at_the_iteration_limit() {
     app.stop().await;
     looping.handle.stop(false).await;
 }
+
+#[actix_rt::test]
+async fn silent_node_client_is_pinged_then_dropped() {
+    let app = TestApp::start_with(Db::Sqlite, |c| {
+        c.messaging.heartbeat_secs = 1;
+        c.messaging.client_timeout_secs = 2;
+    })
+    .await;
+    let (_, token) = add_client(&app, None);
+    let mut ws = ws_connect(&app, Some(&token)).await.unwrap();
+    assert_eq!(next(&mut ws).await.unwrap()["type"], "authenticated");
+    // This client never answers pings: the server pings it, then drops it (1001).
+    let started = std::time::Instant::now();
+    let mut pinged = false;
+    let code = loop {
+        match tokio::time::timeout(Duration::from_secs(10), ws.next()).await {
+            Ok(Some(Ok(Frame::Ping(_)))) => pinged = true,
+            Ok(Some(Ok(Frame::Close(reason)))) => break reason.map(|r| u16::from(r.code)),
+            Ok(Some(Ok(_))) => {}
+            other => panic!("no close: {other:?}"),
+        }
+    };
+    assert!(pinged, "no keepalive ping before the drop");
+    assert_eq!(code, Some(1001));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    app.stop().await;
+}
