@@ -15,6 +15,7 @@ use crate::audio::wav::read_wav_bytes;
 use crate::chat::ChatClient;
 use crate::config::Config;
 use crate::events::EventBus;
+use crate::messaging::router::{Attach, MessageRouter};
 use crate::metrics::Metrics;
 use crate::model::simulator::{Script, Simulator};
 use crate::store::writer::{Flush, Store};
@@ -124,6 +125,10 @@ pub struct Services {
     pub jambonz_calls: crate::carrier::jambonz::JambonzCalls,
     /// Browser softphone tokens issued by `POST /api/sessions`.
     pub browser_tokens: crate::carrier::browser::token::BrowserTokens,
+    /// The text-channel router (SMS/email webhooks, Node clients).
+    pub messaging: Addr<MessageRouter>,
+    /// The arbiter the router runs on; stopped at shutdown.
+    pub messaging_arbiter: ArbiterHandle,
 }
 
 impl Services {
@@ -185,6 +190,7 @@ impl Running {
         }
         self.server.stop(true).await;
         let _ = self.join.await;
+        services.messaging_arbiter.stop();
     }
 }
 
@@ -267,6 +273,13 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             ""
         }
     );
+    let messaging_arbiter = Arbiter::new().handle();
+    let messaging = {
+        let (pool, config) = (pool.clone(), config.clone());
+        MessageRouter::start_in_arbiter(&messaging_arbiter, move |_| {
+            MessageRouter::new(pool, config)
+        })
+    };
     let services = Arc::new(Services {
         config: config.clone(),
         tenants,
@@ -286,7 +299,12 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         session_overrides: Default::default(),
         jambonz_calls: Default::default(),
         browser_tokens: Default::default(),
+        messaging,
+        messaging_arbiter,
     });
+    services
+        .messaging
+        .do_send(Attach(Arc::downgrade(&services)));
     let server =
         crate::http::server(services.clone(), listener).map_err(|source| StartError::Bind {
             addr: config.server.bind.clone(),

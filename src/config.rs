@@ -46,6 +46,8 @@ pub struct Config {
     pub mcp_servers: Vec<McpServerConfig>,
     pub jambonz: JambonzConfig,
     pub browser: BrowserConfig,
+    pub messaging: MessagingConfig,
+    pub sendgrid: SendGridConfig,
 }
 
 /// `[text_model]`: the OpenAI-compatible chat-completions model behind the
@@ -234,6 +236,81 @@ pub struct RoutingConfig {
     pub default_tenant: String,
 }
 
+/// `[messaging]`: SMS/email webhooks, the Node client gateway (`/supervisor`) and
+/// the text agent's fallback.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MessagingConfig {
+    /// Sent when no text model key is set or the model fails (the message is still
+    /// stored and acknowledged).
+    pub auto_reply: String,
+    /// Largest Node client WebSocket message, bytes; larger closes with 1009.
+    pub max_message_bytes: usize,
+    /// Seconds a Node client may take to send `{"type":"auth"}` after connecting
+    /// without an `Authorization` header; then the socket closes with 1008.
+    pub auth_timeout_secs: u64,
+    /// Seconds of client silence after which the server sends a WebSocket ping.
+    pub heartbeat_secs: u64,
+    /// Seconds without any frame (pongs included) after which a client is dropped.
+    pub client_timeout_secs: u64,
+    /// Largest SendGrid Inbound Parse body accepted at `/email/inbound`, bytes
+    /// (SendGrid's own limit is 30 MB); larger is refused with 413.
+    pub email_max_bytes: usize,
+    /// Seconds `/sms/inbound` waits for the text agent before answering with the
+    /// auto-reply (Twilio gives up on a webhook after about 15 s).
+    pub reply_timeout_secs: u64,
+    /// Earlier messages and call transcript lines the text agent sees per customer.
+    pub history_limit: i64,
+    /// Shared secret for `/email/inbound` (env `SWITCHBOARD_MESSAGING__EMAIL_SECRET`):
+    /// when set, the request must carry `?secret=` or HTTP Basic auth with it as the
+    /// password.
+    #[serde(skip_serializing)]
+    pub email_secret: Option<String>,
+}
+
+/// `[sendgrid]`: outbound email replies through the SendGrid v3 mail-send API.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SendGridConfig {
+    /// API base URL; replies go to `POST {api_base}/v3/mail/send` (tests point it at
+    /// a local server).
+    pub api_base: String,
+    /// Sender address of replies; empty = the address the email was sent to.
+    pub from_address: String,
+    /// Bearer key (env `SWITCHBOARD_SENDGRID__API_KEY`); unset = replies are stored
+    /// but not sent.
+    #[serde(skip_serializing)]
+    pub api_key: Option<String>,
+}
+
+impl Default for MessagingConfig {
+    fn default() -> Self {
+        MessagingConfig {
+            auto_reply:
+                "Thanks for your message! We have received it and will get back to you shortly."
+                    .into(),
+            max_message_bytes: 64 * 1024,
+            auth_timeout_secs: 5,
+            heartbeat_secs: 15,
+            client_timeout_secs: 45,
+            email_max_bytes: 30 * 1024 * 1024,
+            reply_timeout_secs: 12,
+            history_limit: 10,
+            email_secret: None,
+        }
+    }
+}
+
+impl Default for SendGridConfig {
+    fn default() -> Self {
+        SendGridConfig {
+            api_base: "https://api.sendgrid.com".into(),
+            from_address: String::new(),
+            api_key: None,
+        }
+    }
+}
+
 /// Policy for calls to numbers that belong to no tenant.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -355,6 +432,8 @@ impl Default for Config {
             mcp_servers: Vec::new(),
             jambonz: JambonzConfig::default(),
             browser: BrowserConfig::default(),
+            messaging: MessagingConfig::default(),
+            sendgrid: SendGridConfig::default(),
         }
     }
 }
@@ -378,6 +457,18 @@ const SECRETS: &[(&str, &str, &str, &str)] = &[
         "auth_token",
         "twilio.auth_token",
         "SWITCHBOARD_TWILIO__AUTH_TOKEN",
+    ),
+    (
+        "messaging",
+        "email_secret",
+        "messaging.email_secret",
+        "SWITCHBOARD_MESSAGING__EMAIL_SECRET",
+    ),
+    (
+        "sendgrid",
+        "api_key",
+        "sendgrid.api_key",
+        "SWITCHBOARD_SENDGRID__API_KEY",
     ),
     (
         "text_model",
@@ -489,6 +580,7 @@ impl Config {
                 });
             }
         }
+        self.validate_messaging()?;
         let mut seen = std::collections::HashSet::new();
         for tenant in &self.tenants {
             tenant.validate().map_err(|message| ConfigError::Invalid {
@@ -585,6 +677,60 @@ impl Config {
                     )))
                 }
             }
+        }
+        Ok(())
+    }
+
+    fn validate_messaging(&self) -> Result<(), ConfigError> {
+        let m = &self.messaging;
+        let checks: [(&'static str, bool, &str); 6] = [
+            (
+                "messaging.max_message_bytes",
+                m.max_message_bytes >= 1024,
+                "must be at least 1024",
+            ),
+            (
+                "messaging.auth_timeout_secs",
+                m.auth_timeout_secs >= 1,
+                "must be at least 1",
+            ),
+            (
+                "messaging.heartbeat_secs",
+                m.heartbeat_secs >= 1,
+                "must be at least 1",
+            ),
+            (
+                "messaging.client_timeout_secs",
+                m.client_timeout_secs > m.heartbeat_secs,
+                "must be greater than messaging.heartbeat_secs",
+            ),
+            (
+                "messaging.email_max_bytes",
+                m.email_max_bytes >= 1024,
+                "must be at least 1024",
+            ),
+            (
+                "messaging.auto_reply",
+                !m.auto_reply.trim().is_empty(),
+                "empty",
+            ),
+        ];
+        for (key, ok, message) in checks {
+            if !ok {
+                return Err(ConfigError::Invalid {
+                    key,
+                    message: message.into(),
+                });
+            }
+        }
+        let ok = url::Url::parse(&self.sendgrid.api_base)
+            .map(|u| matches!(u.scheme(), "http" | "https"))
+            .unwrap_or(false);
+        if !ok {
+            return Err(ConfigError::Invalid {
+                key: "sendgrid.api_base",
+                message: "not an http:// or https:// URL".into(),
+            });
         }
         Ok(())
     }

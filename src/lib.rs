@@ -15,6 +15,7 @@ pub mod config;
 pub mod events;
 pub mod http;
 pub mod messages;
+pub mod messaging;
 pub mod metrics;
 pub mod model;
 pub mod session_settings;

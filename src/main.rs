@@ -24,6 +24,7 @@ fn main() -> anyhow::Result<()> {
             println!("{} migration(s) applied", applied.len());
             Ok(())
         }
+        Command::Client(client) => cli::client::run(&Config::load(config_path)?, client),
         Command::Call(call) => actix_rt::System::new().block_on(cli::call::run(call)),
     }
 }

@@ -1,6 +1,7 @@
-//! Command line: `switchboard [--config PATH] [serve|migrate|call|sim-model]`.
+//! Command line: `switchboard [--config PATH] [serve|migrate|call|client]`.
 
 pub mod call;
+pub mod client;
 pub mod serve;
 
 use std::path::PathBuf;
@@ -28,4 +29,6 @@ pub enum Command {
     Migrate,
     /// Place a call like Twilio Media Streams would, streaming a WAV file.
     Call(call::CallArgs),
+    /// Manage Node.js clients of the `/supervisor` gateway (tokens).
+    Client(client::ClientArgs),
 }

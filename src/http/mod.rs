@@ -1,14 +1,17 @@
 //! The actix-web application: routes for carriers (`/twiml`, `/media-stream`),
 //! jambonz (`/jambonz`), the browser softphone (`/browser`, `/api/sessions`),
-//! operators (`/` dashboard, `/health`, `/metrics`, `/tools`, `/logs`, `/api/…`) and
-//! the built-in simulator (`/sim/v1/realtime`).
+//! text channels (`/sms/inbound`, `/email/inbound`), the Node client gateway
+//! (`/supervisor`), operators (`/` dashboard, `/health`, `/metrics`, `/tools`,
+//! `/logs`, `/api/…`) and the built-in simulator (`/sim/v1/realtime`).
 
 pub mod admin;
 pub mod browser;
 pub mod call_control;
 pub mod dashboard;
+pub mod email;
 pub mod logs;
 pub mod ops;
+pub mod sms;
 pub mod twilio;
 
 use std::net::TcpListener;
@@ -72,6 +75,12 @@ pub fn server(services: Arc<Services>, listener: TcpListener) -> std::io::Result
             .route(
                 "/api/tenants/{id}/session",
                 web::put().to(call_control::tenant_session),
+            )
+            .route("/sms/inbound", web::post().to(sms::inbound))
+            .route("/email/inbound", web::post().to(email::inbound))
+            .route(
+                "/supervisor",
+                web::get().to(crate::messaging::gateway::connect),
             )
     })
     .workers(workers)

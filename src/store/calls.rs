@@ -125,3 +125,20 @@ pub fn close_in_progress(conn: &mut DbConnection, reason: &str) -> Result<usize,
         Ok(open.len())
     })
 }
+
+/// Up to `limit` of the tenant's calls from `caller` (E.164), newest first:
+/// the voice side of a customer's history for the text agent.
+pub fn recent_from_caller(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+    caller: &str,
+    limit: i64,
+) -> Result<Vec<CallRow>, StoreError> {
+    Ok(calls::table
+        .filter(calls::tenant_id.eq(tenant_id))
+        .filter(calls::from_number.eq(caller))
+        .order((calls::started_at.desc(), calls::id.desc()))
+        .limit(limit.max(0))
+        .select(CallRow::as_select())
+        .load(conn)?)
+}

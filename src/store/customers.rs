@@ -80,3 +80,48 @@ pub fn upsert_by_phone(
     find_by_phone(conn, tenant_id, phone)?
         .ok_or_else(|| StoreError::Query(diesel::result::Error::NotFound))
 }
+
+/// The tenant's customer with this email address (compared case-insensitively
+/// on the stored lowercase form), created with a new UUID when absent. `now`
+/// (UTC) stamps a new row. Returns the row as stored.
+pub fn find_or_create_by_email(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+    email: &str,
+    name: Option<&str>,
+    now: NaiveDateTime,
+) -> Result<CustomerRow, StoreError> {
+    let email = email.trim().to_ascii_lowercase();
+    let existing = customers::table
+        .filter(customers::tenant_id.eq(tenant_id))
+        .filter(customers::email.eq(&email))
+        .order(customers::created_at.asc())
+        .select(CustomerRow::as_select())
+        .first(conn)
+        .optional()?;
+    if let Some(row) = existing {
+        return Ok(row);
+    }
+    let row = CustomerRow {
+        id: uuid::Uuid::new_v4().to_string(),
+        tenant_id: tenant_id.to_owned(),
+        name: name.map(str::to_owned),
+        phone: None,
+        email: Some(email),
+        created_at: now,
+        updated_at: now,
+    };
+    diesel::insert_into(customers::table)
+        .values(&row)
+        .execute(conn)?;
+    Ok(row)
+}
+
+/// The customer with this id, if any.
+pub fn find_by_id(conn: &mut DbConnection, id: &str) -> Result<Option<CustomerRow>, StoreError> {
+    Ok(customers::table
+        .find(id)
+        .select(CustomerRow::as_select())
+        .first(conn)
+        .optional()?)
+}

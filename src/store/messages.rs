@@ -1,4 +1,8 @@
-//! Queries over `messages` (SMS and email, inbound and outbound) for the admin API.
+//! Queries over `messages`: SMS and email, inbound and outbound. The unique
+//! `provider_id` (Twilio `MessageSid`, an email's `Message-ID`) makes webhook
+//! retries idempotent: a second insert of the same id is a
+//! [`StoreError::Conflict`], and the first row and its reply are looked up
+//! instead.
 
 use diesel::prelude::*;
 
@@ -6,7 +10,74 @@ use super::models::MessageRow;
 use super::schema::messages;
 use super::{DbConnection, StoreError};
 
-/// Up to `limit` messages, newest first.
+/// Insert one message.
+///
+/// Errors: [`StoreError::Conflict`] when `provider_id` (or the id) exists,
+/// [`StoreError::Query`] otherwise (including a `channel`/`direction` outside
+/// the `CHECK` lists).
+pub fn insert(conn: &mut DbConnection, row: &MessageRow) -> Result<(), StoreError> {
+    diesel::insert_into(messages::table)
+        .values(row)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The message with this provider id, if any.
+pub fn find_by_provider_id(
+    conn: &mut DbConnection,
+    provider_id: &str,
+) -> Result<Option<MessageRow>, StoreError> {
+    Ok(messages::table
+        .filter(messages::provider_id.eq(provider_id))
+        .select(MessageRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// The first outbound message answering `message_id`, if one was stored.
+pub fn reply_to(
+    conn: &mut DbConnection,
+    message_id: &str,
+) -> Result<Option<MessageRow>, StoreError> {
+    Ok(messages::table
+        .filter(messages::in_reply_to.eq(message_id))
+        .filter(messages::direction.eq("outbound"))
+        .order((messages::created_at.asc(), messages::id.asc()))
+        .select(MessageRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Up to `limit` of a customer's messages (both channels, both directions),
+/// newest first.
+pub fn for_customer(
+    conn: &mut DbConnection,
+    customer_id: &str,
+    limit: i64,
+) -> Result<Vec<MessageRow>, StoreError> {
+    Ok(messages::table
+        .filter(messages::customer_id.eq(customer_id))
+        .order((messages::created_at.desc(), messages::id.desc()))
+        .limit(limit.max(0))
+        .select(MessageRow::as_select())
+        .load(conn)?)
+}
+
+/// Up to `limit` of a tenant's messages, newest first (admin and tests).
+pub fn for_tenant(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+    limit: i64,
+) -> Result<Vec<MessageRow>, StoreError> {
+    Ok(messages::table
+        .filter(messages::tenant_id.eq(tenant_id))
+        .order((messages::created_at.desc(), messages::id.desc()))
+        .limit(limit.max(0))
+        .select(MessageRow::as_select())
+        .load(conn)?)
+}
+
+/// Up to `limit` messages of every tenant, newest first (admin API `GET /api/messages`).
 pub fn list_recent(conn: &mut DbConnection, limit: i64) -> Result<Vec<MessageRow>, StoreError> {
     Ok(messages::table
         .order((messages::created_at.desc(), messages::id.desc()))

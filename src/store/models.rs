@@ -279,6 +279,8 @@ pub struct NodeClientRow {
     pub token_hash: String,
     pub created_at: NaiveDateTime,
     pub revoked_at: Option<NaiveDateTime>,
+    /// After this instant (UTC) the token is refused; `None` = no expiry.
+    pub expires_at: Option<NaiveDateTime>,
 }
 
 /// An `outbox` row: an event kept for a tenant's Node client, `seq`-ordered.

@@ -141,7 +141,8 @@ diesel::table! {
 diesel::table! {
     /// An authenticated Node.js webhook client; `tenant_ids` is a JSON array
     /// of tenant ids, `token_hash` a hash of its bearer token (never the
-    /// token itself).
+    /// token itself); a token is refused once `revoked_at` is set or
+    /// `expires_at` has passed.
     node_clients (id) {
         id -> Text,
         name -> Text,
@@ -149,6 +150,7 @@ diesel::table! {
         token_hash -> Text,
         created_at -> Timestamp,
         revoked_at -> Nullable<Timestamp>,
+        expires_at -> Nullable<Timestamp>,
     }
 }
 

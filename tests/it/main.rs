@@ -11,6 +11,7 @@ mod call_flow;
 mod jambonz;
 mod link_restart;
 mod mcp;
+mod messaging;
 mod operator;
 mod realtime_schema;
 mod simulator;

@@ -1,0 +1,1 @@
+ALTER TABLE node_clients DROP COLUMN expires_at;

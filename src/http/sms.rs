@@ -1,0 +1,103 @@
+//! `POST /sms/inbound`: Twilio's inbound message webhook (carriers.md §3.1:
+//! form fields `MessageSid`, `AccountSid`, `From`, `To`, `Body`, `NumMedia`, …),
+//! signature-checked when `twilio.auth_token` is set (§2), idempotent on
+//! `MessageSid`, answered with TwiML `<Message>` (or an empty `<Response/>`).
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::json;
+
+use crate::app::Services;
+use crate::carrier::twilio::{signature, twiml};
+use crate::http::twilio::signed_url;
+use crate::messaging::messages::{Origin, PendingReply, SmsReceived};
+
+/// The header Twilio signs requests with.
+const SIGNATURE_HEADER: &str = "X-Twilio-Signature";
+
+fn xml(body: String) -> HttpResponse {
+    HttpResponse::Ok().content_type("text/xml").body(body)
+}
+
+/// Handles one inbound SMS. 403 on a bad signature, 400 on an unparsable form or a
+/// missing `MessageSid`/`From`, 500 when the message cannot be stored (Twilio may
+/// retry; the retry is recognised by `MessageSid`). A retried `MessageSid` gets the
+/// reply stored for the first delivery and stores nothing new.
+pub async fn inbound(
+    req: HttpRequest,
+    body: web::Bytes,
+    services: web::Data<Services>,
+) -> HttpResponse {
+    let params: Vec<(String, String)> = match serde_urlencoded::from_bytes(&body) {
+        Ok(p) => p,
+        Err(e) => {
+            return HttpResponse::BadRequest()
+                .json(json!({"error": format!("invalid form body: {e}")}))
+        }
+    };
+    if let Some(token) = services.config.twilio.auth_token.as_deref() {
+        let url = signed_url(&req, &services, false);
+        let valid = req
+            .headers()
+            .get(SIGNATURE_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(|sig| signature::validate(token, &url, &params, sig))
+            .unwrap_or(false);
+        if !valid {
+            log::warn!("/sms/inbound: invalid or missing X-Twilio-Signature for {url}");
+            return HttpResponse::Forbidden().json(json!({"error": "invalid X-Twilio-Signature"}));
+        }
+    }
+    let get = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim())
+            .filter(|v| !v.is_empty())
+    };
+    let (Some(sid), Some(from)) = (get("MessageSid").or(get("SmsSid")), get("From")) else {
+        return HttpResponse::BadRequest()
+            .json(json!({"error": "MessageSid and From are required"}));
+    };
+    let to = get("To").unwrap_or_default();
+    let tenant = match services.tenants.resolve(None, Some(to), get("AccountSid")) {
+        Ok(t) => t,
+        Err(e) => {
+            log::warn!("/sms/inbound: {sid} to {to}: {e}; not answered");
+            return xml(twiml::empty());
+        }
+    };
+    let num_media: u32 = get("NumMedia").and_then(|n| n.parse().ok()).unwrap_or(0);
+    let mut text = get("Body").unwrap_or_default().to_owned();
+    if num_media > 0 {
+        text.push_str(&format!(" [{num_media} media attachment(s)]"));
+    }
+    let msg = SmsReceived {
+        origin: Origin::TwilioWebhook,
+        tenant,
+        from: from.to_owned(),
+        to: to.to_owned(),
+        body: text.trim().to_owned(),
+        provider_id: Some(sid.to_owned()),
+        user: None,
+    };
+    let accepted = match services.messaging.send(msg).await {
+        Ok(Ok(a)) => a,
+        Ok(Err(e)) => {
+            log::error!("/sms/inbound: {sid}: {e}");
+            return HttpResponse::InternalServerError().json(json!({"error": e.to_string()}));
+        }
+        Err(e) => {
+            log::error!("/sms/inbound: {sid}: router unavailable: {e}");
+            return HttpResponse::ServiceUnavailable().json(json!({"error": "shutting down"}));
+        }
+    };
+    let reply = match accepted.reply {
+        PendingReply::Ready(reply) => reply,
+        PendingReply::Later(rx) => rx.await.ok().flatten(),
+        PendingReply::Elsewhere => None,
+    };
+    match reply {
+        Some(text) => xml(twiml::message(&text)),
+        None => xml(twiml::empty()),
+    }
+}

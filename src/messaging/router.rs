@@ -1,0 +1,585 @@
+//! The `MessageRouter` actor: every inbound SMS and email passes through it.
+//! It stores the message (idempotent on the provider id), links it to the
+//! customer, hands it to the text agent with the customer's history, stores the
+//! reply, and sends the reply back the way the message came: to the waiting
+//! Twilio webhook, through SendGrid mail-send, or into the `outbox` for the
+//! tenant's Node client. It also keeps the registry of connected Node sessions
+//! and delivers `outbox` rows to them in `seq` order.
+//!
+//! The router runs on its own arbiter and talks to the database synchronously
+//! (short single-row queries): idempotency checks, `outbox` sequence numbers
+//! and delivery order are then decided in one place, one message at a time.
+//! Nothing on a call's audio path waits on it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use actix::prelude::*;
+use chrono::{DateTime, Utc};
+use tokio::sync::oneshot;
+
+use super::agent::{self, AgentRequest, CallSummary, HistoryEntry};
+use super::messages::{
+    Accepted, Channel, ClientConnected, ClientGone, EmailReceived, Origin, OutboxDelivered,
+    OutboxItem, PendingReply, PushResponses, SmsReceived,
+};
+use super::protocol::ServerMessage;
+use super::{sendgrid, MessagingError};
+use crate::app::Services;
+use crate::config::Config;
+use crate::store::{
+    calls, customers, messages, outbox, transcripts, DbConnection, MessageRow, OutboxRow, Pool,
+    StoreError,
+};
+use crate::tenant::TenantConfig;
+
+/// Calls whose transcripts the agent sees per customer.
+const HISTORY_CALLS: i64 = 3;
+
+/// Outbox rows loaded per (re)delivery.
+const REDELIVERY_BATCH: i64 = 1000;
+
+/// Gives the router the process's services (it is started before they exist).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Attach(pub Weak<Services>);
+
+/// One inbound message of either channel, as the router handles it.
+#[derive(Debug, Clone)]
+struct Inbound {
+    channel: Channel,
+    origin: Origin,
+    tenant: Arc<TenantConfig>,
+    from: String,
+    from_name: Option<String>,
+    to: String,
+    subject: Option<String>,
+    body: String,
+    provider_id: Option<String>,
+    user: Option<String>,
+}
+
+/// A stored inbound message waiting for its reply.
+#[derive(Debug, Clone)]
+struct Job {
+    inbound: Inbound,
+    message_id: String,
+    customer_id: Option<String>,
+}
+
+struct Session {
+    id: u64,
+    tenant_ids: Vec<String>,
+    recipient: Recipient<PushResponses>,
+}
+
+/// The text-channel router; one per process.
+pub struct MessageRouter {
+    pool: Pool,
+    config: Arc<Config>,
+    services: Weak<Services>,
+    /// Connected Node sessions, oldest first; the newest serving a tenant gets its responses.
+    sessions: Vec<Session>,
+    next_seq: i64,
+    /// Inbound message id → webhook requests waiting for its reply.
+    in_flight: HashMap<String, Vec<oneshot::Sender<Option<String>>>>,
+}
+
+impl MessageRouter {
+    /// A router over `pool`; send it [`Attach`] once the services exist.
+    pub fn new(pool: Pool, config: Arc<Config>) -> Self {
+        MessageRouter {
+            pool,
+            config,
+            services: Weak::new(),
+            sessions: Vec::new(),
+            next_seq: 1,
+            in_flight: HashMap::new(),
+        }
+    }
+
+    fn conn(&self) -> Result<crate::store::PooledConnection, StoreError> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Stores the message (or recognises a retry) and starts the reply.
+    fn accept(
+        &mut self,
+        inbound: Inbound,
+        ctx: &mut Context<Self>,
+    ) -> Result<Accepted, MessagingError> {
+        let now = Utc::now();
+        let mut conn = self.conn()?;
+        let customer_id = link_customer(&mut conn, &inbound, now);
+        let row = MessageRow {
+            id: uuid::Uuid::new_v4().to_string(),
+            tenant_id: Some(inbound.tenant.id.clone()),
+            channel: inbound.channel.as_str().into(),
+            direction: "inbound".into(),
+            provider_id: inbound.provider_id.clone(),
+            customer_id: customer_id.clone(),
+            from_addr: inbound.from.clone(),
+            to_addr: inbound.to.clone(),
+            subject: inbound.subject.clone(),
+            body: inbound.body.clone(),
+            in_reply_to: None,
+            created_at: now.naive_utc(),
+        };
+        match messages::insert(&mut conn, &row) {
+            Ok(()) => {}
+            Err(StoreError::Conflict(_)) if inbound.provider_id.is_some() => {
+                return self.duplicate(&mut conn, inbound.provider_id.as_deref().unwrap_or(""));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let history = load_history(
+            &mut conn,
+            &inbound,
+            customer_id.as_deref(),
+            &row.id,
+            self.config.messaging.history_limit,
+        );
+        drop(conn);
+        let mut waiters = Vec::new();
+        let reply = if inbound.origin == Origin::TwilioWebhook {
+            let (tx, rx) = oneshot::channel();
+            waiters.push(tx);
+            PendingReply::Later(rx)
+        } else {
+            PendingReply::Elsewhere
+        };
+        self.in_flight.insert(row.id.clone(), waiters);
+        let job = Job {
+            inbound,
+            message_id: row.id.clone(),
+            customer_id,
+        };
+        self.start_reply(job, history, ctx);
+        Ok(Accepted {
+            message_id: row.id,
+            received_at: now,
+            duplicate: false,
+            reply,
+        })
+    }
+
+    /// A provider id seen before: the first message's id and its reply.
+    fn duplicate(
+        &mut self,
+        conn: &mut DbConnection,
+        provider_id: &str,
+    ) -> Result<Accepted, MessagingError> {
+        let first = messages::find_by_provider_id(conn, provider_id)?.ok_or_else(|| {
+            MessagingError::Store(StoreError::Conflict(format!(
+                "message {provider_id} conflicts but cannot be read"
+            )))
+        })?;
+        let reply = if let Some(reply) = messages::reply_to(conn, &first.id)? {
+            PendingReply::Ready(Some(reply.body))
+        } else if let Some(waiters) = self.in_flight.get_mut(&first.id) {
+            let (tx, rx) = oneshot::channel();
+            waiters.push(tx);
+            PendingReply::Later(rx)
+        } else {
+            PendingReply::Ready(None)
+        };
+        log::info!("message {provider_id} seen before (retry); no new message stored");
+        Ok(Accepted {
+            message_id: first.id,
+            received_at: first.created_at.and_utc(),
+            duplicate: true,
+            reply,
+        })
+    }
+
+    fn start_reply(&mut self, job: Job, history: agent::History, ctx: &mut Context<Self>) {
+        let request = AgentRequest {
+            tenant: job.inbound.tenant.clone(),
+            channel: job.inbound.channel,
+            from: job.inbound.from.clone(),
+            from_name: job.inbound.from_name.clone(),
+            to: job.inbound.to.clone(),
+            subject: job.inbound.subject.clone(),
+            body: job.inbound.body.clone(),
+            user: job.inbound.user.clone(),
+            history,
+        };
+        let services = self.services.upgrade();
+        let timeout = Duration::from_secs(self.config.messaging.reply_timeout_secs);
+        let auto_reply = self.config.messaging.auto_reply.clone();
+        let fut = async move {
+            match services {
+                None => agent::Reply::auto(auto_reply, "server is shutting down"),
+                Some(services) => {
+                    match tokio::time::timeout(timeout, agent::answer(services, request)).await {
+                        Ok(reply) => reply,
+                        Err(_) => agent::Reply::auto(
+                            auto_reply,
+                            &format!("no reply within {} s", timeout.as_secs()),
+                        ),
+                    }
+                }
+            }
+        };
+        ctx.spawn(
+            fut.into_actor(self)
+                .map(move |reply, act, _| act.finish(job, reply)),
+        );
+    }
+
+    /// Stores the reply and sends it the way the message came.
+    fn finish(&mut self, job: Job, reply: agent::Reply) {
+        let inbound = &job.inbound;
+        let subject = inbound.subject.as_deref().map(reply_subject);
+        let row = MessageRow {
+            id: uuid::Uuid::new_v4().to_string(),
+            tenant_id: Some(inbound.tenant.id.clone()),
+            channel: inbound.channel.as_str().into(),
+            direction: "outbound".into(),
+            provider_id: None,
+            customer_id: job.customer_id.clone(),
+            from_addr: inbound.to.clone(),
+            to_addr: inbound.from.clone(),
+            subject: subject.clone(),
+            body: reply.text.clone(),
+            in_reply_to: Some(job.message_id.clone()),
+            created_at: Utc::now().naive_utc(),
+        };
+        match self.conn().and_then(|mut c| messages::insert(&mut c, &row)) {
+            Ok(()) => log::info!(
+                "{} {} from {}: replied ({})",
+                inbound.channel.as_str(),
+                job.message_id,
+                inbound.from,
+                reply.source
+            ),
+            Err(e) => log::error!("storing the reply to {}: {e}", job.message_id),
+        }
+        for waiter in self.in_flight.remove(&job.message_id).unwrap_or_default() {
+            let _ = waiter.send(Some(reply.text.clone()));
+        }
+        match &inbound.origin {
+            Origin::TwilioWebhook => {}
+            Origin::SendGridWebhook => {
+                if let Some(services) = self.services.upgrade() {
+                    let mail = sendgrid::OutboundEmail {
+                        from: if self.config.sendgrid.from_address.is_empty() {
+                            inbound.to.clone()
+                        } else {
+                            self.config.sendgrid.from_address.clone()
+                        },
+                        to: inbound.from.clone(),
+                        subject: subject.unwrap_or_default(),
+                        text: reply.text,
+                    };
+                    actix::spawn(async move {
+                        if let Err(e) = sendgrid::send(&services.config.sendgrid, &mail).await {
+                            log::error!("email reply to {} not sent: {e}", mail.to);
+                        }
+                    });
+                }
+            }
+            Origin::NodeClient { request_id, .. } => {
+                let outbox_id = uuid::Uuid::new_v4().to_string();
+                let message = match inbound.channel {
+                    Channel::Sms => ServerMessage::SendSmsResponse {
+                        id: outbox_id.clone(),
+                        in_reply_to: request_id.clone(),
+                        message_id: job.message_id.clone(),
+                        tenant: inbound.tenant.id.clone(),
+                        to: inbound.from.clone(),
+                        from: inbound.to.clone(),
+                        body: reply.text,
+                    },
+                    Channel::Email => ServerMessage::SendEmailResponse {
+                        id: outbox_id.clone(),
+                        in_reply_to: request_id.clone(),
+                        message_id: job.message_id.clone(),
+                        tenant: inbound.tenant.id.clone(),
+                        to: inbound.from.clone(),
+                        from: inbound.to.clone(),
+                        subject: subject.unwrap_or_default(),
+                        body: reply.text,
+                    },
+                };
+                self.enqueue(&inbound.tenant.id, outbox_id, message.to_json());
+            }
+        }
+    }
+
+    /// Stores a response in `outbox` and pushes it to a connected client of the tenant.
+    fn enqueue(&mut self, tenant_id: &str, id: String, payload: String) {
+        let row = OutboxRow {
+            id: id.clone(),
+            seq: self.next_seq,
+            tenant_id: tenant_id.to_owned(),
+            payload: payload.clone(),
+            created_at: Utc::now().naive_utc(),
+            delivered_at: None,
+        };
+        self.next_seq += 1;
+        if let Err(e) = self.conn().and_then(|mut c| outbox::insert(&mut c, &row)) {
+            log::error!("outbox row {id} for {tenant_id} not stored: {e}");
+        }
+        match self.target(tenant_id) {
+            Some(session) => session
+                .recipient
+                .do_send(PushResponses(vec![OutboxItem { id, payload }])),
+            None => log::info!("no Node client of {tenant_id} connected; response {id} waits"),
+        }
+    }
+
+    /// The session that receives a tenant's responses: the newest serving it.
+    fn target(&self, tenant_id: &str) -> Option<&Session> {
+        self.sessions
+            .iter()
+            .rev()
+            .find(|s| s.tenant_ids.iter().any(|t| t == tenant_id))
+    }
+
+    /// Pushes every undelivered row of `tenant_ids`, in `seq` order, to the
+    /// session now serving each row's tenant.
+    fn redeliver(&self, tenant_ids: &[String]) {
+        let rows = match self
+            .conn()
+            .and_then(|mut c| outbox::pending(&mut c, tenant_ids, REDELIVERY_BATCH))
+        {
+            Ok(rows) => rows,
+            Err(e) => {
+                log::error!("loading pending responses: {e}");
+                return;
+            }
+        };
+        let mut batches: Vec<(u64, Recipient<PushResponses>, Vec<OutboxItem>)> = Vec::new();
+        for row in rows {
+            let Some(session) = self.target(&row.tenant_id) else {
+                continue;
+            };
+            let item = OutboxItem {
+                id: row.id,
+                payload: row.payload,
+            };
+            match batches.iter_mut().find(|(id, _, _)| *id == session.id) {
+                Some((_, _, items)) => items.push(item),
+                None => batches.push((session.id, session.recipient.clone(), vec![item])),
+            }
+        }
+        for (_, recipient, items) in batches {
+            recipient.do_send(PushResponses(items));
+        }
+    }
+}
+
+/// The customer a message belongs to (created on first contact); `None` when the
+/// lookup fails (logged; the message is stored anyway).
+fn link_customer(conn: &mut DbConnection, inbound: &Inbound, now: DateTime<Utc>) -> Option<String> {
+    let tenant = &inbound.tenant.id;
+    let result = match inbound.channel {
+        Channel::Sms => {
+            customers::upsert_by_phone(conn, tenant, &inbound.from, None, None, now.naive_utc())
+        }
+        Channel::Email => customers::find_or_create_by_email(
+            conn,
+            tenant,
+            &inbound.from,
+            inbound.from_name.as_deref(),
+            now.naive_utc(),
+        ),
+    };
+    match result {
+        Ok(c) => Some(c.id),
+        Err(e) => {
+            log::warn!("linking {} to a customer of {tenant}: {e}", inbound.from);
+            None
+        }
+    }
+}
+
+/// The customer's earlier messages (oldest first) and recent calls' transcripts.
+fn load_history(
+    conn: &mut DbConnection,
+    inbound: &Inbound,
+    customer_id: Option<&str>,
+    this_message: &str,
+    limit: i64,
+) -> agent::History {
+    let mut history = agent::History::default();
+    let mut phone = (inbound.channel == Channel::Sms).then(|| inbound.from.clone());
+    if let Some(customer_id) = customer_id {
+        match messages::for_customer(conn, customer_id, limit + 1) {
+            Ok(rows) => {
+                let mut earlier: Vec<MessageRow> = rows
+                    .into_iter()
+                    .filter(|m| m.id != this_message)
+                    .take(limit.max(0) as usize)
+                    .collect();
+                earlier.reverse();
+                history.messages = earlier
+                    .into_iter()
+                    .map(|m| HistoryEntry {
+                        at: m.created_at.and_utc(),
+                        channel: m.channel,
+                        inbound: m.direction == "inbound",
+                        subject: m.subject,
+                        body: m.body,
+                    })
+                    .collect();
+            }
+            Err(e) => log::warn!("loading message history: {e}"),
+        }
+        if phone.is_none() {
+            phone = customers::find_by_id(conn, customer_id)
+                .ok()
+                .flatten()
+                .and_then(|c| c.phone);
+        }
+    }
+    if let Some(phone) = phone {
+        let recent = calls::recent_from_caller(conn, &inbound.tenant.id, &phone, HISTORY_CALLS)
+            .unwrap_or_default();
+        for call in recent {
+            let lines = transcripts::for_call(conn, &call.id).unwrap_or_default();
+            let skip = lines.len().saturating_sub(limit.max(0) as usize);
+            history.calls.push(CallSummary {
+                started_at: call.started_at.and_utc(),
+                ended_reason: call.ended_reason,
+                lines: lines
+                    .into_iter()
+                    .skip(skip)
+                    .map(|l| (l.role, l.text))
+                    .collect(),
+            });
+        }
+    }
+    history
+}
+
+/// `Re: <subject>` unless it already starts with `Re:`.
+fn reply_subject(subject: &str) -> String {
+    if subject.trim_start().to_ascii_lowercase().starts_with("re:") {
+        subject.to_owned()
+    } else if subject.trim().is_empty() {
+        "Re: your message".into()
+    } else {
+        format!("Re: {subject}")
+    }
+}
+
+impl Actor for MessageRouter {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.set_mailbox_capacity(1024);
+        match self.conn().and_then(|mut c| outbox::max_seq(&mut c)) {
+            Ok(max) => self.next_seq = max + 1,
+            Err(e) => log::error!("reading the outbox sequence: {e}"),
+        }
+    }
+}
+
+impl Handler<Attach> for MessageRouter {
+    type Result = ();
+
+    fn handle(&mut self, msg: Attach, _: &mut Context<Self>) {
+        self.services = msg.0;
+    }
+}
+
+impl Handler<SmsReceived> for MessageRouter {
+    type Result = Result<Accepted, MessagingError>;
+
+    fn handle(&mut self, msg: SmsReceived, ctx: &mut Context<Self>) -> Self::Result {
+        self.accept(
+            Inbound {
+                channel: Channel::Sms,
+                origin: msg.origin,
+                tenant: msg.tenant,
+                from: msg.from,
+                from_name: None,
+                to: msg.to,
+                subject: None,
+                body: msg.body,
+                provider_id: msg.provider_id,
+                user: msg.user,
+            },
+            ctx,
+        )
+    }
+}
+
+impl Handler<EmailReceived> for MessageRouter {
+    type Result = Result<Accepted, MessagingError>;
+
+    fn handle(&mut self, msg: EmailReceived, ctx: &mut Context<Self>) -> Self::Result {
+        self.accept(
+            Inbound {
+                channel: Channel::Email,
+                origin: msg.origin,
+                tenant: msg.tenant,
+                from: msg.from,
+                from_name: msg.from_name,
+                to: msg.to,
+                subject: Some(msg.subject),
+                body: msg.body,
+                provider_id: msg.provider_id,
+                user: msg.user,
+            },
+            ctx,
+        )
+    }
+}
+
+impl Handler<ClientConnected> for MessageRouter {
+    type Result = ();
+
+    fn handle(&mut self, msg: ClientConnected, _: &mut Context<Self>) {
+        log::info!(
+            "node client {} connected (session {}) for {}",
+            msg.client_id,
+            msg.session_id,
+            msg.tenant_ids.join(", ")
+        );
+        self.sessions.push(Session {
+            id: msg.session_id,
+            tenant_ids: msg.tenant_ids.clone(),
+            recipient: msg.recipient,
+        });
+        self.redeliver(&msg.tenant_ids);
+    }
+}
+
+impl Handler<ClientGone> for MessageRouter {
+    type Result = ();
+
+    fn handle(&mut self, msg: ClientGone, _: &mut Context<Self>) {
+        let Some(pos) = self.sessions.iter().position(|s| s.id == msg.session_id) else {
+            return;
+        };
+        let gone = self.sessions.remove(pos);
+        let still_served: Vec<String> = gone
+            .tenant_ids
+            .into_iter()
+            .filter(|t| self.target(t).is_some())
+            .collect();
+        if !still_served.is_empty() {
+            self.redeliver(&still_served);
+        }
+    }
+}
+
+impl Handler<OutboxDelivered> for MessageRouter {
+    type Result = ();
+
+    fn handle(&mut self, msg: OutboxDelivered, _: &mut Context<Self>) {
+        let now = Utc::now().naive_utc();
+        match self
+            .conn()
+            .and_then(|mut c| outbox::mark_delivered(&mut c, &msg.id, &msg.tenant_ids, now))
+        {
+            Ok(true) => {}
+            Ok(false) => log::debug!("outbox {} was already delivered", msg.id),
+            Err(e) => log::error!("marking outbox {} delivered: {e}", msg.id),
+        }
+    }
+}

@@ -1,0 +1,533 @@
+//! Text channels over real HTTP/WebSocket on loopback: the Twilio SMS webhook
+//! (signature, idempotent retries, TwiML reply), SendGrid Inbound Parse, the Node
+//! client gateway's authentication and error handling, and the text agent's tool
+//! loop against a local OpenAI-compatible chat server.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix_web::{web, App, HttpResponse, HttpServer};
+use awc::ws::{Codec, Frame, Message};
+use chrono::Utc;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use switchboard::carrier::twilio::signature;
+use switchboard::messaging::tokens;
+use switchboard::store::{self, appointments, messages, node_clients};
+
+use crate::support::{Db, TestApp, CALLER, DIALLED};
+
+const TOKEN: &str = "twilio-test-auth-token";
+const AUTO: &str = "Thanks, we got your message.";
+
+fn sms_form(sid: &str, body: &str) -> Vec<(String, String)> {
+    [
+        ("ToCountry", "US"),
+        ("SmsMessageSid", sid),
+        ("NumMedia", "0"),
+        ("SmsSid", sid),
+        ("SmsStatus", "received"),
+        ("Body", body),
+        ("To", DIALLED),
+        ("NumSegments", "1"),
+        ("MessageSid", sid),
+        ("AccountSid", "AC0123456789abcdef0123456789abcdef"),
+        ("From", CALLER),
+        ("ApiVersion", "2010-04-01"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+async fn post_sms(app: &TestApp, params: &[(String, String)], sig: Option<&str>) -> (u16, String) {
+    let mut req = awc::Client::default()
+        .post(app.http_url("/sms/inbound"))
+        .timeout(Duration::from_secs(20))
+        .insert_header(("Content-Type", "application/x-www-form-urlencoded"));
+    if let Some(sig) = sig {
+        req = req.insert_header(("X-Twilio-Signature", sig));
+    }
+    let mut resp = req
+        .send_body(serde_urlencoded::to_string(params).unwrap())
+        .await
+        .expect("POST /sms/inbound");
+    let status = resp.status().as_u16();
+    let body = resp.body().await.expect("body");
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+fn pool(app: &TestApp) -> store::Pool {
+    app.running.as_ref().unwrap().services.pool.clone()
+}
+
+fn tenant_messages(app: &TestApp) -> Vec<store::MessageRow> {
+    let mut conn = pool(app).get().unwrap();
+    messages::for_tenant(&mut conn, "acme-dental", 100).unwrap()
+}
+
+#[actix_rt::test]
+async fn retried_message_sid_is_answered_once_on_sqlite() {
+    retried_message_sid_is_answered_once(Db::Sqlite).await;
+}
+
+#[actix_rt::test]
+async fn retried_message_sid_is_answered_once_on_postgres() {
+    retried_message_sid_is_answered_once(Db::Postgres).await;
+}
+
+async fn retried_message_sid_is_answered_once(db: Db) {
+    let app = TestApp::start_with(db, |c| {
+        c.twilio.auth_token = Some(TOKEN.into());
+        c.server.public_url = "https://sms.example.com".into();
+        c.messaging.auto_reply = AUTO.into();
+    })
+    .await;
+    let params = sms_form(
+        "SM0123456789abcdef0123456789abcdef",
+        "Are you open Saturday?",
+    );
+    let sig = signature::compute(TOKEN, "https://sms.example.com/sms/inbound", &params);
+    let (status, first) = post_sms(&app, &params, Some(&sig)).await;
+    assert_eq!(status, 200, "{first}");
+    assert!(
+        first.contains(&format!("<Message>{AUTO}</Message>")),
+        "{first}"
+    );
+    let rows = tenant_messages(&app);
+    let inbound: Vec<_> = rows.iter().filter(|m| m.direction == "inbound").collect();
+    assert_eq!(inbound.len(), 1, "{rows:?}");
+    assert_eq!(inbound[0].body, "Are you open Saturday?");
+    assert!(inbound[0].customer_id.is_some(), "not linked to a customer");
+    assert_eq!(rows.len(), 2, "one inbound and one reply: {rows:?}");
+
+    // Twilio retries the same MessageSid: same reply, nothing new stored.
+    let (status, again) = post_sms(&app, &params, Some(&sig)).await;
+    assert_eq!(status, 200);
+    assert_eq!(again, first);
+    assert_eq!(tenant_messages(&app).len(), 2);
+
+    // A bad signature is refused and stores nothing.
+    let other = sms_form("SM0000000000000000000000000000beef", "hi");
+    let (status, _) = post_sms(&app, &other, Some(&sig)).await;
+    assert_eq!(status, 403);
+    let (status, _) = post_sms(&app, &other, None).await;
+    assert_eq!(status, 403);
+    assert_eq!(tenant_messages(&app).len(), 2);
+    app.stop().await;
+}
+
+/// One request to the mail-send stand-in: its `Authorization` header and JSON body.
+type MailSend = (Option<String>, Value);
+
+#[actix_rt::test]
+async fn sendgrid_parse_post_is_stored_and_answered_by_mail_send() {
+    let sent: Arc<Mutex<Vec<MailSend>>> = Arc::default();
+    let captured = sent.clone();
+    let sendgrid = HttpServer::new(move || {
+        let captured = captured.clone();
+        App::new().route(
+            "/v3/mail/send",
+            web::post().to(move |req: actix_web::HttpRequest, body: web::Json<Value>| {
+                let auth = req
+                    .headers()
+                    .get("Authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                captured.lock().unwrap().push((auth, body.into_inner()));
+                async { HttpResponse::Accepted().finish() }
+            }),
+        )
+    })
+    .workers(1)
+    .bind("127.0.0.1:0")
+    .unwrap();
+    let base = format!("http://{}", sendgrid.addrs()[0]);
+    let server = sendgrid.run();
+    let handle = server.handle();
+    actix_rt::spawn(server);
+    let app = TestApp::start_with(Db::Sqlite, |c| {
+        c.messaging.email_secret = Some("parse-secret".into());
+        c.messaging.email_max_bytes = 8 * 1024;
+        c.messaging.auto_reply = AUTO.into();
+        c.sendgrid.api_base = base.clone();
+        c.sendgrid.api_key = Some("SG.test".into());
+    })
+    .await;
+    let part = |name: &str, value: &str| {
+        format!("--xYzZY\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+    };
+    let body = [
+        part(
+            "headers",
+            "Message-ID: <order-1234@sender.example>\r\nSubject: Order 1234",
+        ),
+        part("from", "Ana Example <ana@sender.example>"),
+        part("to", "desk@acme.example"),
+        part("subject", "Order 1234"),
+        part("text", "Where is my order?"),
+        part(
+            "envelope",
+            r#"{"to":["desk@acme.example"],"from":"ana@sender.example"}"#,
+        ),
+        part("attachments", "0"),
+        "--xYzZY--\r\n".to_string(),
+    ]
+    .concat();
+    let post = |url: String, body: String| async move {
+        let resp = awc::Client::default()
+            .post(url)
+            .insert_header(("Content-Type", "multipart/form-data; boundary=xYzZY"))
+            .send_body(body)
+            .await
+            .expect("POST /email/inbound");
+        resp.status().as_u16()
+    };
+    assert_eq!(
+        post(app.http_url("/email/inbound"), body.clone()).await,
+        401
+    );
+    let url = app.http_url("/email/inbound?secret=parse-secret");
+    assert_eq!(post(url.clone(), body.clone()).await, 200);
+    assert_eq!(post(url.clone(), body.clone()).await, 200, "retry");
+    let big = format!("{}{}--xYzZY--\r\n", part("text", &"x".repeat(9000)), "");
+    assert_eq!(post(url, big).await, 413);
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while sent.lock().unwrap().is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let sent = sent.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1, "one reply for one email: {sent:?}");
+    assert_eq!(sent[0].0.as_deref(), Some("Bearer SG.test"));
+    assert_eq!(
+        sent[0].1["personalizations"][0]["to"][0]["email"],
+        "ana@sender.example"
+    );
+    assert_eq!(sent[0].1["subject"], "Re: Order 1234");
+    assert_eq!(sent[0].1["content"][0]["value"], AUTO);
+    let rows = tenant_messages(&app);
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert!(rows.iter().any(|m| m.channel == "email"
+        && m.direction == "inbound"
+        && m.provider_id.as_deref() == Some("<order-1234@sender.example>")));
+    app.stop().await;
+    handle.stop(false).await;
+}
+
+type Ws = actix_codec::Framed<awc::BoxedSocket, Codec>;
+
+async fn ws_connect(app: &TestApp, token: Option<&str>) -> Result<Ws, u16> {
+    let mut req = awc::Client::default().ws(format!(
+        "ws://{}/supervisor",
+        app.running.as_ref().unwrap().addr()
+    ));
+    if let Some(t) = token {
+        req = req.header("Authorization", format!("Bearer {t}"));
+    }
+    match req.connect().await {
+        Ok((_, ws)) => Ok(ws),
+        Err(awc::error::WsClientError::InvalidResponseStatus(s)) => Err(s.as_u16()),
+        Err(e) => panic!("ws connect: {e}"),
+    }
+}
+
+/// The next text message as JSON, or the close code.
+async fn next(ws: &mut Ws) -> Result<Value, Option<u16>> {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), ws.next()).await {
+            Ok(Some(Ok(Frame::Text(t)))) => return Ok(serde_json::from_slice(&t).unwrap()),
+            Ok(Some(Ok(Frame::Close(reason)))) => return Err(reason.map(|r| u16::from(r.code))),
+            Ok(Some(Ok(_))) => continue,
+            other => panic!("no frame: {other:?}"),
+        }
+    }
+}
+
+async fn send(ws: &mut Ws, v: &str) {
+    ws.send(Message::Text(v.to_string().into())).await.unwrap();
+}
+
+fn add_client(app: &TestApp, expires_in: Option<chrono::Duration>) -> (String, String) {
+    let mut conn = pool(app).get().unwrap();
+    let (row, token) = tokens::create_client(
+        &mut conn,
+        "test",
+        &["acme-dental".to_string()],
+        expires_in.map(|d| (Utc::now() + d).naive_utc()),
+    )
+    .unwrap();
+    (row.id, token)
+}
+
+#[actix_rt::test]
+async fn node_gateway_refuses_bad_tokens_and_survives_bad_frames() {
+    let app = TestApp::start_with(Db::Sqlite, |c| {
+        c.messaging.auth_timeout_secs = 1;
+        c.messaging.max_message_bytes = 4096;
+    })
+    .await;
+    let (id, token) = add_client(&app, None);
+    let (_, expired) = add_client(&app, Some(chrono::Duration::seconds(-5)));
+    let (revoked_id, revoked) = add_client(&app, None);
+    node_clients::revoke(
+        &mut pool(&app).get().unwrap(),
+        &revoked_id,
+        Utc::now().naive_utc(),
+    )
+    .unwrap();
+
+    assert_eq!(ws_connect(&app, Some("sbn_wrong")).await.err(), Some(401));
+    assert_eq!(ws_connect(&app, Some(&expired)).await.err(), Some(401));
+    assert_eq!(ws_connect(&app, Some(&revoked)).await.err(), Some(401));
+
+    // Without a header: a wrong auth message, or none in time, closes with 1008.
+    let mut ws = ws_connect(&app, None).await.unwrap();
+    send(&mut ws, r#"{"type":"auth","token":"sbn_wrong"}"#).await;
+    assert_eq!(next(&mut ws).await.err(), Some(Some(1008)));
+    let mut ws = ws_connect(&app, None).await.unwrap();
+    assert_eq!(next(&mut ws).await.err(), Some(Some(1008)), "auth timeout");
+    let mut ws = ws_connect(&app, None).await.unwrap();
+    send(
+        &mut ws,
+        &format!(r#"{{"type":"auth","id":"a1","token":"{expired}"}}"#),
+    )
+    .await;
+    assert_eq!(next(&mut ws).await.err(), Some(Some(1008)), "expired");
+
+    // A good auth message, then bad frames: each gets its error, the socket stays up.
+    let mut ws = ws_connect(&app, None).await.unwrap();
+    send(
+        &mut ws,
+        &format!(r#"{{"type":"auth","id":"a1","token":"{token}"}}"#),
+    )
+    .await;
+    let hello = next(&mut ws).await.unwrap();
+    assert_eq!(
+        (hello["type"].as_str(), hello["client_id"].as_str()),
+        (Some("authenticated"), Some(id.as_str()))
+    );
+    for (frame, code) in [
+        ("{not json", "malformed_json"),
+        (r#"{"type":"fax_received","id":"f1"}"#, "unknown_type"),
+        (
+            r#"{"type":"sms_received","id":"s1","from":"+15550100001"}"#,
+            "invalid_message",
+        ),
+        (r#"{"type":"delivered","id":"nope"}"#, "unknown_delivery"),
+    ] {
+        send(&mut ws, frame).await;
+        let e = next(&mut ws).await.unwrap();
+        assert_eq!(
+            (e["type"].as_str(), e["code"].as_str()),
+            (Some("error"), Some(code)),
+            "{frame}: {e}"
+        );
+    }
+    send(&mut ws, r#"{"type":"ping","id":"p1"}"#).await;
+    assert_eq!(
+        next(&mut ws).await.unwrap(),
+        json!({"type":"pong","id":"p1"})
+    );
+
+    // An oversized message closes with 1009; the server keeps serving others.
+    let huge = format!(r#"{{"type":"ping","id":"{}"}}"#, "x".repeat(5000));
+    send(&mut ws, &huge).await;
+    assert_eq!(next(&mut ws).await.err(), Some(Some(1009)));
+    let mut again = ws_connect(&app, Some(&token)).await.unwrap();
+    assert_eq!(next(&mut again).await.unwrap()["type"], "authenticated");
+    send(&mut again, r#"{"type":"ping","id":2}"#).await;
+    assert_eq!(
+        next(&mut again).await.unwrap(),
+        json!({"type":"pong","id":"2"})
+    );
+    app.stop().await;
+}
+
+/// A scripted OpenAI-compatible chat server on loopback: answers each
+/// `/v1/chat/completions` with the next scripted body (the last one repeats) and
+/// records the requests.
+struct ChatServer {
+    base: String,
+    requests: Arc<Mutex<Vec<Value>>>,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl ChatServer {
+    fn start(script: Vec<Value>) -> ChatServer {
+        let requests: Arc<Mutex<Vec<Value>>> = Arc::default();
+        let seen = requests.clone();
+        let script = Arc::new(script);
+        let turn = Arc::new(AtomicUsize::new(0));
+        let server = HttpServer::new(move || {
+            let (seen, script, turn) = (seen.clone(), script.clone(), turn.clone());
+            App::new().route(
+                "/v1/chat/completions",
+                web::post().to(move |body: web::Json<Value>| {
+                    seen.lock().unwrap().push(body.into_inner());
+                    let i = turn.fetch_add(1, Ordering::SeqCst).min(script.len() - 1);
+                    let reply = script[i].clone();
+                    async move { HttpResponse::Ok().json(reply) }
+                }),
+            )
+        })
+        .workers(1)
+        .bind("127.0.0.1:0")
+        .unwrap();
+        let base = format!("http://{}/v1", server.addrs()[0]);
+        let server = server.run();
+        let handle = server.handle();
+        actix_rt::spawn(server);
+        ChatServer {
+            base,
+            requests,
+            handle,
+        }
+    }
+}
+
+fn tool_call(id: &str, name: &str, args: Value) -> Value {
+    json!({"id":"chatcmpl-1","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":null,"tool_calls":[{"id":id,"type":"function","function":{"name":name,"arguments":args.to_string()}}]},"finish_reason":"tool_calls"}]})
+}
+
+fn text(content: &str) -> Value {
+    json!({"id":"chatcmpl-2","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":content},"finish_reason":"stop"}]})
+}
+
+#[actix_rt::test]
+async fn text_agent_books_from_an_sms_and_stops_at_the_iteration_limit() {
+    let tz: chrono_tz::Tz = "America/New_York".parse().unwrap();
+    let day = Utc::now().with_timezone(&tz).date_naive() + chrono::Days::new(3);
+    let chat = ChatServer::start(vec![
+        tool_call(
+            "call_1",
+            "createBooking",
+            json!({"customerName":"Dana Smith","customerPhone":CALLER,"service":"cleaning","dateTime":format!("{day}T10:00")}),
+        ),
+        text("You're booked for a cleaning at 10:00. See you then!"),
+    ]);
+    let app = TestApp::start_with(Db::Sqlite, |c| {
+        c.text_model.base_url = chat.base.clone();
+        c.text_model.api_key = Some("sk-test".into());
+        c.messaging.auto_reply = AUTO.into();
+        let mut tenant = switchboard::tenant::TenantConfig::example();
+        for d in ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] {
+            tenant.business_hours.insert(d.into(), "09:00-17:00".into());
+        }
+        c.tenants = vec![tenant];
+    })
+    .await;
+    let (status, twiml) = post_sms(
+        &app,
+        &sms_form(
+            "SM00000000000000000000000000000001",
+            "Hi, it's Dana Smith. Can I get a cleaning at 10 am in three days?",
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(
+        twiml.contains("booked for a cleaning at 10:00. See you then!</Message>"),
+        "{twiml}"
+    );
+    let mut conn = pool(&app).get().unwrap();
+    let from = day.and_hms_opt(0, 0, 0).unwrap();
+    let booked = appointments::booked_between(
+        &mut conn,
+        "acme-dental",
+        from,
+        from + chrono::Duration::days(2),
+    )
+    .unwrap();
+    assert_eq!(booked.len(), 1, "{booked:?}");
+    assert_eq!(booked[0].service, "cleaning");
+    let requests = chat.requests.lock().unwrap().clone();
+    assert_eq!(requests.len(), 2);
+    let offered: Vec<&str> = requests[0]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["function"]["name"].as_str())
+        .collect();
+    assert!(
+        offered.contains(&"createBooking") && offered.contains(&"takeMessage"),
+        "{offered:?}"
+    );
+    assert!(!offered.contains(&"hangUp"), "{offered:?}");
+    let last = requests[1]["messages"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(last["role"], "tool");
+    assert!(
+        !last["content"].as_str().unwrap().contains("\"error\""),
+        "{last}"
+    );
+    drop(conn);
+    app.stop().await;
+    chat.handle.stop(false).await;
+
+    // A model that never stops calling tools: the loop ends at max_iterations and
+    // the customer gets the auto-reply.
+    let looping = ChatServer::start(vec![tool_call(
+        "call_x",
+        "lookupCustomer",
+        json!({"phone": CALLER}),
+    )]);
+    let app = TestApp::start_with(Db::Sqlite, |c| {
+        c.text_model.base_url = looping.base.clone();
+        c.text_model.api_key = Some("sk-test".into());
+        c.text_model.max_iterations = 3;
+        c.messaging.auto_reply = AUTO.into();
+    })
+    .await;
+    let (status, twiml) = post_sms(
+        &app,
+        &sms_form("SM00000000000000000000000000000002", "Who am I?"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(
+        twiml.contains(&format!("<Message>{AUTO}</Message>")),
+        "{twiml}"
+    );
+    assert_eq!(looping.requests.lock().unwrap().len(), 3);
+    app.stop().await;
+    looping.handle.stop(false).await;
+}
+
+#[actix_rt::test]
+async fn silent_node_client_is_pinged_then_dropped() {
+    let app = TestApp::start_with(Db::Sqlite, |c| {
+        c.messaging.heartbeat_secs = 1;
+        c.messaging.client_timeout_secs = 2;
+    })
+    .await;
+    let (_, token) = add_client(&app, None);
+    let mut ws = ws_connect(&app, Some(&token)).await.unwrap();
+    assert_eq!(next(&mut ws).await.unwrap()["type"], "authenticated");
+    // This client never answers pings: the server pings it, then drops it (1001).
+    let started = std::time::Instant::now();
+    let mut pinged = false;
+    let code = loop {
+        match tokio::time::timeout(Duration::from_secs(10), ws.next()).await {
+            Ok(Some(Ok(Frame::Ping(_)))) => pinged = true,
+            Ok(Some(Ok(Frame::Close(reason)))) => break reason.map(|r| u16::from(r.code)),
+            Ok(Some(Ok(_))) => {}
+            other => panic!("no close: {other:?}"),
+        }
+    };
+    assert!(pinged, "no keepalive ping before the drop");
+    assert_eq!(code, Some(1001));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    app.stop().await;
+}
