@@ -82,6 +82,7 @@ impl TestApp {
             Db::Postgres => db::fresh_pg_url(),
         };
         let mut config = test_config(&db_url);
+        config.database.spool_file = dir.path().join("spool.jsonl");
         tweak(&mut config);
         let running = app::start(config).await.expect("switchboard starts");
         TestApp {
