@@ -536,6 +536,9 @@ impl Store {
                 return;
             };
             spool.replaying = false;
+            // The interval counts from the end of an attempt, so batches
+            // waiting behind a slow attempt get their turn first.
+            spool.last_attempt = Some(Instant::now());
             match joined {
                 Ok(Ok(report)) => {
                     log::info!(
@@ -549,10 +552,13 @@ impl Store {
                     act.stats.dropped += report.rejected as u64;
                     act.start_batch(ctx);
                 }
-                Ok(Err(err)) => log::warn!(
-                    "store: spool replay deferred ({} writes wait): {err}",
-                    spool.depth
-                ),
+                Ok(Err(err)) => {
+                    log::warn!(
+                        "store: spool replay deferred ({} writes wait): {err}",
+                        spool.depth
+                    );
+                    act.start_batch(ctx);
+                }
                 Err(err) => log::error!("store: spool replay task lost: {err}"),
             }
         }));
@@ -594,8 +600,8 @@ impl Actor for Store {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.run_interval(FLUSH_INTERVAL, |act, ctx| {
-            act.maybe_replay(ctx);
             act.start_batch(ctx);
+            act.maybe_replay(ctx);
         });
     }
 

@@ -6,6 +6,8 @@ mod support;
 mod bad_input;
 mod barge_in;
 mod call_flow;
+mod crash_recovery;
+mod faults;
 mod link_restart;
 mod realtime_schema;
 mod simulator;

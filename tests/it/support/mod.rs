@@ -4,7 +4,9 @@
 
 #![allow(dead_code)]
 
+pub mod child;
 pub mod db;
+pub mod private_pg;
 pub mod schema;
 
 use std::path::{Path, PathBuf};
