@@ -148,11 +148,11 @@ async fn model_server_killed_and_restarted_during_20_calls() {
     let app_ref = &app;
     let calls = join_all((0..CALLS).map(|i| async move {
         let app = app_ref;
-        actix_rt::time::sleep(Duration::from_millis(50 * i as u64)).await;
+        actix_rt::time::sleep(Duration::from_millis(20 * i as u64)).await;
         let (mut call, feed) = app.dial().await;
         let sid = call.call_sid().to_string();
         // Keep the line open across the model outage, then talk.
-        call.send_silence(3000).await.expect("silence");
+        call.send_silence(4000).await.expect("silence");
         call.stream_mulaw(&caller_mulaw("caller-booking"))
             .await
             .expect("audio");
@@ -163,10 +163,16 @@ async fn model_server_killed_and_restarted_during_20_calls() {
         .unwrap_or_else(|| panic!("{sid}: no answer after restart: {:?}", feed.events()));
         assert!(!call.is_closed(), "{sid}: caller dropped");
         call.stop().await.expect("stop");
+        call.wait_closed(Duration::from_secs(10)).await;
         sid
     }));
+    let supervisor = app.running.as_ref().expect("running").services.supervisor.clone();
     let outage = async {
-        actix_rt::time::sleep(Duration::from_millis(1500)).await;
+        // Every call is live (and its model link up) before the model dies.
+        while supervisor.send(ActiveCalls).await.expect("supervisor") < CALLS {
+            actix_rt::time::sleep(Duration::from_millis(20)).await;
+        }
+        actix_rt::time::sleep(Duration::from_millis(500)).await;
         model.stop(false).await;
         actix_rt::time::sleep(Duration::from_millis(500)).await;
         model_server(addr).0

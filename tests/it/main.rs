@@ -10,6 +10,8 @@ mod crash_recovery;
 mod faults;
 mod link_restart;
 mod realtime_schema;
+mod shutdown;
 mod simulator;
 mod store;
 mod twiml;
+mod wire_props;
