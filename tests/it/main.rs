@@ -10,6 +10,7 @@ mod crash_recovery;
 mod faults;
 mod link_restart;
 mod realtime_schema;
+mod security;
 mod shutdown;
 mod simulator;
 mod store;
