@@ -32,8 +32,8 @@ use tokio::sync::oneshot;
 
 use super::calls::CallEnd;
 use super::db::Pool;
-use super::spool;
 use super::models::{CallStatus, NewCall, ToolInvocationRow, TranscriptRow};
+use super::spool;
 use super::{calls, tool_invocations, transcripts, DbConnection, StoreError};
 
 /// How often pending writes are committed when fewer than [`MAX_BATCH`]
@@ -254,7 +254,9 @@ pub(super) enum BatchOutcome {
     /// Not committed but appended to the spool file and synced; `cause` is
     /// the database failure that sent it there (`None` when the spool
     /// already held writes, which later writes must follow).
-    Spooled { cause: Option<String> },
+    Spooled {
+        cause: Option<String>,
+    },
 }
 
 fn is_permanent(err: &DieselError) -> bool {
@@ -396,18 +398,14 @@ impl Store {
             let outcome = if follow_spool {
                 BatchOutcome::Spooled { cause: None }
             } else {
-                std::panic::catch_unwind(AssertUnwindSafe(|| {
-                    write_pooled(&pool, timeout, &batch)
-                }))
-                .unwrap_or_else(|_| BatchOutcome::Failed("batch writer panicked".to_owned()))
+                std::panic::catch_unwind(AssertUnwindSafe(|| write_pooled(&pool, timeout, &batch)))
+                    .unwrap_or_else(|_| BatchOutcome::Failed("batch writer panicked".to_owned()))
             };
             let outcome = match (outcome, spool_path) {
-                (BatchOutcome::Failed(error), Some(path)) => {
-                    match spool::append(&path, &batch) {
-                        Ok(()) => BatchOutcome::Spooled { cause: Some(error) },
-                        Err(spool_err) => BatchOutcome::Failed(format!("{error}; {spool_err}")),
-                    }
-                }
+                (BatchOutcome::Failed(error), Some(path)) => match spool::append(&path, &batch) {
+                    Ok(()) => BatchOutcome::Spooled { cause: Some(error) },
+                    Err(spool_err) => BatchOutcome::Failed(format!("{error}; {spool_err}")),
+                },
                 (BatchOutcome::Spooled { cause }, Some(path)) => {
                     match spool::append(&path, &batch) {
                         Ok(()) => BatchOutcome::Spooled { cause },
@@ -475,7 +473,9 @@ impl Store {
                     self.stats.failures += 1;
                     log::error!(
                         "store: database unavailable ({cause}); spooling writes to {}",
-                        self.spool.as_ref().map_or_else(String::new, |s| s.path.display().to_string())
+                        self.spool
+                            .as_ref()
+                            .map_or_else(String::new, |s| s.path.display().to_string())
                     );
                 }
                 if let Some(spool) = self.spool.as_mut() {

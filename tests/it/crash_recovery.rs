@@ -59,9 +59,12 @@ async fn sigkill_mid_call_then_restart_replays_spool_and_interrupts_the_call() {
     call.stream_mulaw(&caller_mulaw("caller-booking"))
         .await
         .expect("audio");
-    talk_silence_until(&mut call, &feed, Duration::from_secs(20), |e| {
-        matches!(e, CallEvent::Transcript { role, .. } if role == "assistant")
-    })
+    talk_silence_until(
+        &mut call,
+        &feed,
+        Duration::from_secs(20),
+        |e| matches!(e, CallEvent::Transcript { role, .. } if role == "assistant"),
+    )
     .await
     .expect("first answer");
 
@@ -75,7 +78,11 @@ async fn sigkill_mid_call_then_restart_replays_spool_and_interrupts_the_call() {
             if role == "assistant" && text.contains("message"))
     })
     .await;
-    assert!(second.is_some(), "call did not continue: {:?}", feed.events());
+    assert!(
+        second.is_some(),
+        "call did not continue: {:?}",
+        feed.events()
+    );
     let (transcripts, tools) = seen(&feed);
     assert_eq!((transcripts, tools), (4, 1), "{:?}", feed.events());
     let base = format!("http://{}", server.addr);

@@ -25,10 +25,7 @@ async fn booking_and_message_call(app: &TestApp, start: Duration) -> (String, us
     actix_rt::time::sleep(start).await;
     let (mut call, feed) = app.dial().await;
     let sid = call.call_sid().to_string();
-    for (clip, said) in [
-        ("caller-booking", "Tuesday"),
-        ("caller-message", "message"),
-    ] {
+    for (clip, said) in [("caller-booking", "Tuesday"), ("caller-message", "message")] {
         call.stream_mulaw(&caller_mulaw(clip)).await.expect("audio");
         talk_silence_until(&mut call, &feed, Duration::from_secs(40), |e| {
             matches!(e, CallEvent::Transcript { role, text, .. }
@@ -57,9 +54,9 @@ async fn postgres_down_30s_during_20_calls_loses_nothing() {
         c.calls.max_calls = 100;
     })
     .await;
-    let calls = join_all((0..CALLS).map(|i| {
-        booking_and_message_call(&app, Duration::from_millis(100 * i as u64))
-    }));
+    let calls = join_all(
+        (0..CALLS).map(|i| booking_and_message_call(&app, Duration::from_millis(100 * i as u64))),
+    );
     let outage = async {
         actix_rt::time::sleep(Duration::from_secs(3)).await;
         let down = Instant::now();
@@ -156,9 +153,12 @@ async fn model_server_killed_and_restarted_during_20_calls() {
         call.stream_mulaw(&caller_mulaw("caller-booking"))
             .await
             .expect("audio");
-        talk_silence_until(&mut call, &feed, Duration::from_secs(30), |e| {
-            matches!(e, CallEvent::Transcript { role, .. } if role == "assistant")
-        })
+        talk_silence_until(
+            &mut call,
+            &feed,
+            Duration::from_secs(30),
+            |e| matches!(e, CallEvent::Transcript { role, .. } if role == "assistant"),
+        )
         .await
         .unwrap_or_else(|| panic!("{sid}: no answer after restart: {:?}", feed.events()));
         assert!(!call.is_closed(), "{sid}: caller dropped");
@@ -166,7 +166,13 @@ async fn model_server_killed_and_restarted_during_20_calls() {
         call.wait_closed(Duration::from_secs(10)).await;
         sid
     }));
-    let supervisor = app.running.as_ref().expect("running").services.supervisor.clone();
+    let supervisor = app
+        .running
+        .as_ref()
+        .expect("running")
+        .services
+        .supervisor
+        .clone();
     let outage = async {
         // Every call is live (and its model link up) before the model dies.
         while supervisor.send(ActiveCalls).await.expect("supervisor") < CALLS {
@@ -193,12 +199,21 @@ async fn model_server_killed_and_restarted_during_20_calls() {
 #[actix_rt::test]
 async fn carrier_socket_torn_down_finalises_call_and_releases_resources() {
     let app = TestApp::start_with(Db::Sqlite, |c| c.calls.carrier_idle_timeout_secs = 2).await;
-    let supervisor = app.running.as_ref().expect("running").services.supervisor.clone();
+    let supervisor = app
+        .running
+        .as_ref()
+        .expect("running")
+        .services
+        .supervisor
+        .clone();
     let baseline = supervisor.send(ActiveCalls).await.expect("supervisor");
     let (mut call, _feed) = app.dial().await;
     let sid = call.call_sid().to_string();
     call.send_silence(400).await.expect("audio");
-    assert_eq!(supervisor.send(ActiveCalls).await.expect("sup"), baseline + 1);
+    assert_eq!(
+        supervisor.send(ActiveCalls).await.expect("sup"),
+        baseline + 1
+    );
     let torn = Instant::now();
     call.close_abruptly().await;
     let record = app.wait_call_ended(&sid, Duration::from_secs(4)).await;

@@ -38,12 +38,42 @@ enum Cred {
 
 /// (method, path, is WebSocket, guard, expected status for [None, Wrong, Replayed, Valid]).
 const MATRIX: &[(&str, &str, bool, Guard, [u16; 4])] = &[
-    ("GET", "/api/calls", false, Guard::Admin, [401, 401, 401, 200]),
-    ("GET", "/api/calls/CA404", false, Guard::Admin, [401, 401, 401, 404]),
-    ("GET", "/api/tenants", false, Guard::Admin, [401, 401, 401, 200]),
+    (
+        "GET",
+        "/api/calls",
+        false,
+        Guard::Admin,
+        [401, 401, 401, 200],
+    ),
+    (
+        "GET",
+        "/api/calls/CA404",
+        false,
+        Guard::Admin,
+        [401, 401, 401, 404],
+    ),
+    (
+        "GET",
+        "/api/tenants",
+        false,
+        Guard::Admin,
+        [401, 401, 401, 200],
+    ),
     ("GET", "/logs", true, Guard::Admin, [401, 401, 401, 101]),
-    ("POST", "/twiml", false, Guard::TwilioSignature, [403, 403, 403, 200]),
-    ("GET", "/media-stream", true, Guard::TwilioSignature, [403, 403, 403, 101]),
+    (
+        "POST",
+        "/twiml",
+        false,
+        Guard::TwilioSignature,
+        [403, 403, 403, 200],
+    ),
+    (
+        "GET",
+        "/media-stream",
+        true,
+        Guard::TwilioSignature,
+        [403, 403, 403, 101],
+    ),
     ("GET", "/health", false, Guard::Open, [200, 200, 200, 200]),
     ("GET", "/metrics", false, Guard::Open, [200, 200, 200, 200]),
     ("GET", "/tools", false, Guard::Open, [200, 200, 200, 200]),
@@ -56,7 +86,14 @@ const FORM: &[(&str, &str)] = &[
     ("To", DIALLED),
 ];
 
-async fn request(app: &TestApp, method: &str, path: &str, ws: bool, guard: Guard, cred: Cred) -> u16 {
+async fn request(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    ws: bool,
+    guard: Guard,
+    cred: Cred,
+) -> u16 {
     let url = app.http_url(path);
     let ws_url = url.replacen("http://", "ws://", 1);
     let params: Vec<(String, String)> = FORM
@@ -128,7 +165,10 @@ async fn authorisation_matrix() {
         {
             let got = request(&app, method, path, *ws, *guard, cred).await;
             if got != expected[i] {
-                failures.push(format!("{method} {path} {cred:?}: {got}, expected {}", expected[i]));
+                failures.push(format!(
+                    "{method} {path} {cred:?}: {got}, expected {}",
+                    expected[i]
+                ));
             }
         }
     }
@@ -195,7 +235,9 @@ async fn secrets_never_appear_in_logs_errors_or_metrics() {
         .send()
         .await
         .expect("metrics");
-    seen.push_str(&String::from_utf8_lossy(&metrics.body().await.expect("body")));
+    seen.push_str(&String::from_utf8_lossy(
+        &metrics.body().await.expect("body"),
+    ));
     let mut server = server;
     server.terminate();
     server.wait_exit(Duration::from_secs(15));

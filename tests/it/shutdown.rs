@@ -57,7 +57,10 @@ async fn drain_refuses_new_calls_then_apologises_and_flushes() {
     );
     assert!(first.is_closed() && second.is_closed(), "calls not ended");
     // The calls ran through the drain window, then ended.
-    assert!(a.min(b) + Duration::from_millis(300) >= drain, "{a:?} {b:?}");
+    assert!(
+        a.min(b) + Duration::from_millis(300) >= drain,
+        "{a:?} {b:?}"
+    );
     // The apology clip (about a second of speech, 8000 µ-law bytes/s) was heard.
     assert!(first.received_audio().len() >= before_apology.0 + 4000);
     assert!(second.received_audio().len() >= before_apology.1 + 4000);

@@ -488,7 +488,10 @@ fn outage_writes_are_spooled_and_replayed_exactly_once(url: &str, _backend: &str
                     assert_eq!(stats.replayed, 5, "{stats:?}");
                     break;
                 }
-                assert!(waited < Duration::from_secs(10), "spool never replayed: {stats:?}");
+                assert!(
+                    waited < Duration::from_secs(10),
+                    "spool never replayed: {stats:?}"
+                );
                 actix_rt::time::sleep(Duration::from_millis(50)).await;
                 waited += Duration::from_millis(50);
             }
