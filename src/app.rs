@@ -201,6 +201,43 @@ pub fn migrate(config: &Config) -> Result<(Pool, Vec<String>), StartError> {
     Ok((pool, applied))
 }
 
+/// The `ended_reason` of calls found `in_progress` at start-up.
+pub const INTERRUPTED_REASON: &str = "interrupted";
+
+/// Crash recovery, before any call is admitted: replay the outage spool (if
+/// configured) into the database, then close every call still marked
+/// `in_progress` (the process that carried it is gone) as `interrupted`.
+/// Returns the writes left in the spool (0 after a successful replay).
+///
+/// Errors: [`StartError::Store`] when the spool cannot be read or a replay
+/// transaction fails (the spool is kept whole for the next start), or the
+/// calls cannot be closed.
+pub fn recover(config: &Config, pool: &Pool) -> Result<usize, StartError> {
+    let spool = &config.database.spool_file;
+    if !spool.as_os_str().is_empty() {
+        let report = store::spool::replay(pool, spool, store::writer::REPLAY_CONNECT_TIMEOUT)?;
+        if report != store::spool::ReplayReport::default() {
+            log::info!(
+                "recovery: spool {} replayed: {} writes applied, {} rejected, {} unreadable",
+                spool.display(),
+                report.applied,
+                report.rejected,
+                report.corrupt
+            );
+        }
+    }
+    let mut conn = pool.get().map_err(store::StoreError::from)?;
+    let closed = store::calls::close_in_progress(&mut conn, INTERRUPTED_REASON)?;
+    if closed > 0 {
+        log::warn!("recovery: {closed} calls left in progress by a previous run closed as {INTERRUPTED_REASON}");
+    }
+    if spool.as_os_str().is_empty() {
+        Ok(0)
+    } else {
+        Ok(store::spool::depth(spool)?)
+    }
+}
+
 fn tls_connector() -> Result<openssl::ssl::SslConnector, StartError> {
     let mut builder = openssl::ssl::SslConnector::builder(openssl::ssl::SslMethod::tls())
         .map_err(|e| StartError::Tls(e.to_string()))?;
@@ -218,6 +255,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     if !applied.is_empty() {
         log::info!("applied migrations: {}", applied.join(", "));
     }
+    let spool_depth = recover(&config, &pool)?;
     let tenants = Tenants::new(&config.tenants, config.routing.clone());
     {
         let mut conn = pool.get().map_err(store::StoreError::from)?;
@@ -240,7 +278,15 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         source,
     })?;
     let metrics = Arc::new(Metrics::new());
-    let store = Store::new(pool.clone()).start();
+    let mut writer = Store::new(pool.clone());
+    if !config.database.spool_file.as_os_str().is_empty() {
+        writer = writer.with_spool(
+            config.database.spool_file.clone(),
+            spool_depth,
+            Duration::from_secs(config.database.spool_replay_secs),
+        );
+    }
+    let store = writer.start();
     let supervisor = Supervisor::new(
         config.calls.max_calls,
         RestartPolicy {

@@ -137,6 +137,12 @@ pub struct DatabaseConfig {
     pub url: String,
     /// r2d2 pool size.
     pub pool_size: u32,
+    /// Append-only outage spool (JSON lines): batches the database cannot
+    /// take are written here and replayed in order when it is back, and at
+    /// start-up. Empty: no spool (failed batches wait in memory).
+    pub spool_file: PathBuf,
+    /// Seconds between attempts to replay a non-empty spool.
+    pub spool_replay_secs: u64,
 }
 
 /// `[calls]`: admission and per-call limits.
@@ -336,6 +342,8 @@ impl Default for DatabaseConfig {
         DatabaseConfig {
             url: "data/switchboard.db".into(),
             pool_size: 8,
+            spool_file: "data/spool.jsonl".into(),
+            spool_replay_secs: 2,
         }
     }
 }
@@ -560,6 +568,12 @@ impl Config {
             return Err(ConfigError::Invalid {
                 key: "model.vad_threshold",
                 message: "must be within 0.0–1.0".into(),
+            });
+        }
+        if self.database.spool_replay_secs == 0 {
+            return Err(ConfigError::Invalid {
+                key: "database.spool_replay_secs",
+                message: "must be at least 1".into(),
             });
         }
         if self.database.url.trim().is_empty() {

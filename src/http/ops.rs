@@ -8,7 +8,9 @@ use crate::app::Services;
 use crate::store::writer::Stats;
 use crate::supervisor::ActiveCalls;
 
-/// `GET /health`: `{"status":"ok","calls":N,"store_pending":N}`; 503 `draining` on shutdown.
+/// `GET /health`: `{"status":"ok","calls":N,"store_pending":N,"spool_depth":N}`
+/// (`spool_depth`: writes waiting in the outage spool for the database); 503
+/// `draining` on shutdown.
 pub async fn health(services: web::Data<Services>) -> HttpResponse {
     let calls = services.supervisor.send(ActiveCalls).await.unwrap_or(0);
     let store = services.store.send(Stats).await.ok();
@@ -16,6 +18,7 @@ pub async fn health(services: web::Data<Services>) -> HttpResponse {
         "status": if services.is_draining() { "draining" } else { "ok" },
         "calls": calls,
         "store_pending": store.as_ref().map(|s| s.pending),
+        "spool_depth": store.as_ref().map(|s| s.spooled),
     });
     if services.is_draining() {
         HttpResponse::ServiceUnavailable().json(body)
@@ -29,6 +32,12 @@ pub async fn metrics(services: web::Data<Services>) -> HttpResponse {
     let store = services.store.send(Stats).await.ok();
     let pending = store.as_ref().map(|s| s.pending as f64).unwrap_or(-1.0);
     let failures = store.as_ref().map(|s| s.failures as f64).unwrap_or(-1.0);
+    let spooled = store.as_ref().map(|s| s.spooled as f64).unwrap_or(-1.0);
+    let spooled_total = store
+        .as_ref()
+        .map(|s| s.spooled_total as f64)
+        .unwrap_or(-1.0);
+    let replayed = store.as_ref().map(|s| s.replayed as f64).unwrap_or(-1.0);
     let text = services.metrics.render(&[
         (
             "store_pending_writes",
@@ -39,6 +48,21 @@ pub async fn metrics(services: web::Data<Services>) -> HttpResponse {
             "store_failed_batches",
             "Batches that failed and are retried",
             failures,
+        ),
+        (
+            "store_spool_depth",
+            "Writes waiting in the outage spool for the database",
+            spooled,
+        ),
+        (
+            "store_spooled_writes",
+            "Writes appended to the outage spool since start",
+            spooled_total,
+        ),
+        (
+            "store_replayed_writes",
+            "Spooled writes replayed into the database since start",
+            replayed,
         ),
     ]);
     HttpResponse::Ok()

@@ -6,6 +6,7 @@
 use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
 
+use super::db::on_backend;
 use super::models::{CallRow, CallStatus, NewCall};
 use super::schema::calls;
 use super::{DbConnection, StoreError};
@@ -21,8 +22,23 @@ pub fn insert_started(conn: &mut DbConnection, call: &NewCall) -> Result<(), Sto
     Ok(())
 }
 
+/// Insert a call row unless one with the same id exists (`INSERT … ON
+/// CONFLICT (id) DO NOTHING`): replaying a spooled start twice leaves one row.
+/// Returns whether a row was inserted.
+///
+/// Errors: [`StoreError::Conflict`] for another unique constraint,
+/// [`StoreError::Query`].
+pub fn insert_started_once(conn: &mut DbConnection, call: &NewCall) -> Result<bool, StoreError> {
+    let inserted = on_backend!(conn, |c| diesel::insert_into(calls::table)
+        .values(call)
+        .on_conflict(calls::id)
+        .do_nothing()
+        .execute(c))?;
+    Ok(inserted > 0)
+}
+
 /// How a call ended, as written to its row by [`mark_ended`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CallEnd {
     pub ended_at: NaiveDateTime,
     pub duration_ms: i64,

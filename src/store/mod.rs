@@ -18,6 +18,7 @@ pub mod models;
 pub mod node_clients;
 pub mod outbox;
 pub mod schema;
+pub mod spool;
 pub mod tenants;
 pub mod tool_invocations;
 pub mod transcripts;
@@ -59,6 +60,14 @@ pub enum StoreError {
     /// queued and are retried on the next tick. Carries the cause.
     #[error("write-behind batch failed: {0}")]
     BatchFailed(String),
+    /// The outage spool file could not be read, written, synced or emptied.
+    #[error("spool {path}: {source}")]
+    Spool {
+        /// The spool file.
+        path: String,
+        /// The underlying I/O error.
+        source: std::io::Error,
+    },
     /// Creating the directory for a SQLite file failed.
     #[error("cannot create database directory {path}: {source}")]
     Io {

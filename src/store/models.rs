@@ -7,7 +7,7 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::schema::{
     appointments, caller_messages, calls, customers, messages, node_clients, outbox, tenants,
@@ -15,7 +15,7 @@ use super::schema::{
 };
 
 /// Lifecycle state of a call, stored as `calls.status`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CallStatus {
     /// Audio is flowing (`in_progress`).
@@ -134,7 +134,7 @@ impl CallRow {
 
 /// The insert shape of a call: everything known when it starts (or is
 /// refused). End-of-call columns are set by `calls::mark_ended`.
-#[derive(Debug, Clone, PartialEq, Insertable)]
+#[derive(Debug, Clone, PartialEq, Insertable, Serialize, Deserialize)]
 #[diesel(table_name = calls)]
 #[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
 pub struct NewCall {
@@ -156,7 +156,7 @@ pub struct NewCall {
 }
 
 /// A `transcript_entries` row: one utterance; `seq` orders a call's entries.
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Serialize)]
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Serialize, Deserialize)]
 #[diesel(table_name = transcript_entries)]
 #[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
 pub struct TranscriptRow {
@@ -174,7 +174,7 @@ pub struct TranscriptRow {
 }
 
 /// A `tool_invocations` row; `arguments`/`result` are JSON text.
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Serialize)]
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Serialize, Deserialize)]
 #[diesel(table_name = tool_invocations)]
 #[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
 pub struct ToolInvocationRow {

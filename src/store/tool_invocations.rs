@@ -3,6 +3,7 @@
 
 use diesel::prelude::*;
 
+use super::db::on_backend;
 use super::models::ToolInvocationRow;
 use super::schema::tool_invocations;
 use super::{DbConnection, StoreError};
@@ -15,6 +16,20 @@ pub fn insert(conn: &mut DbConnection, row: &ToolInvocationRow) -> Result<(), St
         .values(row)
         .execute(conn)?;
     Ok(())
+}
+
+/// Insert a tool invocation unless one with the same id exists (`ON
+/// CONFLICT (id) DO NOTHING`), so a replayed write is a no-op. Returns
+/// whether a row was inserted.
+///
+/// Errors: [`StoreError::Query`].
+pub fn insert_once(conn: &mut DbConnection, row: &ToolInvocationRow) -> Result<bool, StoreError> {
+    let inserted = on_backend!(conn, |c| diesel::insert_into(tool_invocations::table)
+        .values(row)
+        .on_conflict(tool_invocations::id)
+        .do_nothing()
+        .execute(c))?;
+    Ok(inserted > 0)
 }
 
 /// A call's tool invocations, oldest first.

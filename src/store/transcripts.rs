@@ -3,6 +3,7 @@
 
 use diesel::prelude::*;
 
+use super::db::on_backend;
 use super::models::TranscriptRow;
 use super::schema::transcript_entries;
 use super::{DbConnection, StoreError};
@@ -16,6 +17,21 @@ pub fn insert(conn: &mut DbConnection, entry: &TranscriptRow) -> Result<(), Stor
         .values(entry)
         .execute(conn)?;
     Ok(())
+}
+
+/// Insert a transcript entry unless one with the same id exists (`ON
+/// CONFLICT (id) DO NOTHING`), so a replayed write is a no-op. Returns
+/// whether a row was inserted.
+///
+/// Errors: [`StoreError::Conflict`] if another entry holds `(call_id, seq)`,
+/// [`StoreError::Query`] (e.g. no such call).
+pub fn insert_once(conn: &mut DbConnection, entry: &TranscriptRow) -> Result<bool, StoreError> {
+    let inserted = on_backend!(conn, |c| diesel::insert_into(transcript_entries::table)
+        .values(entry)
+        .on_conflict(transcript_entries::id)
+        .do_nothing()
+        .execute(c))?;
+    Ok(inserted > 0)
 }
 
 /// A call's transcript in `seq` order.

@@ -10,10 +10,19 @@
 //! every later write forever, so that write alone is logged in full and
 //! discarded and the rest retried. [`Flush`] waits for everything sent before
 //! it; [`Stats`] reports queue depth and counters.
+//!
+//! With a spool file ([`Store::with_spool`]), a batch the database cannot take
+//! (unreachable, erroring, pool timeout) is appended to the spool instead
+//! (see [`super::spool`]) and counts as settled once `fsync`ed; while the
+//! spool holds writes every later batch follows it there, so order is kept,
+//! and every `replay_every` the actor tries to [`super::spool::replay`] it.
+//! Once the replay commits, the spool is empty and batches go to the
+//! database again.
 
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
-use std::time::Duration;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use chrono::NaiveDateTime;
@@ -24,6 +33,7 @@ use tokio::sync::oneshot;
 use super::calls::CallEnd;
 use super::db::Pool;
 use super::models::{CallStatus, NewCall, ToolInvocationRow, TranscriptRow};
+use super::spool;
 use super::{calls, tool_invocations, transcripts, DbConnection, StoreError};
 
 /// How often pending writes are committed when fewer than [`MAX_BATCH`]
@@ -32,6 +42,13 @@ pub const FLUSH_INTERVAL: Duration = Duration::from_millis(50);
 
 /// Most writes per transaction; reaching it starts a batch at once.
 pub const MAX_BATCH: usize = 256;
+
+/// How long a batch waits for a pool connection when a spool is configured
+/// (past it the batch is spooled): 2 s.
+const SPOOLING_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long a spool replay waits for a pool connection: 1 s.
+pub const REPLAY_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// A call was admitted and its media started: inserts a `calls` row with
 /// status `in_progress`. Times are UTC.
@@ -110,7 +127,7 @@ pub struct RecordToolInvocation {
 /// A call ended: sets `ended_at` (UTC), `duration_ms`, `ended_reason`,
 /// `status` and `link_restarts` on its row. A call id with no row is logged
 /// and skipped.
-#[derive(Debug, Clone, Message)]
+#[derive(Debug, Clone, Message, serde::Serialize, serde::Deserialize)]
 #[rtype(result = "()")]
 pub struct RecordCallEnded {
     pub call_id: String,
@@ -118,7 +135,7 @@ pub struct RecordCallEnded {
 }
 
 /// Resolves when every write the actor received before this message is
-/// committed: `Ok(())`, or `Err(StoreError::BatchFailed)` if the batch
+/// committed or, with a spool, durably spooled: `Ok(())`, or `Err(StoreError::BatchFailed)` if the batch
 /// holding one of them failed (those writes stay queued for retry).
 #[derive(Debug, Clone, Copy, Default, Message)]
 #[rtype(result = "Result<(), StoreError>")]
@@ -144,11 +161,19 @@ pub struct StoreStats {
     pub failures: u64,
     /// Writes discarded because the database rejected them for good.
     pub dropped: u64,
+    /// Writes waiting in the spool file for the database (spool depth).
+    pub spooled: usize,
+    /// Writes appended to the spool since start.
+    pub spooled_total: u64,
+    /// Spooled writes replayed into the database since start.
+    pub replayed: u64,
 }
 
-/// One queued write.
-#[derive(Debug, Clone)]
-enum Write {
+/// One queued write; also the `write` object of a spool line
+/// (`{"kind":"transcript","row":{…}}`).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", content = "row", rename_all = "snake_case")]
+pub(super) enum Write {
     CallStarted(NewCall),
     CallEnded(RecordCallEnded),
     Transcript(TranscriptRow),
@@ -165,11 +190,24 @@ impl Write {
         }
     }
 
+    /// The write's identity across retries and replays: `call:<id>`,
+    /// `call_end:<call id>`, `transcript:<id>` or `tool_invocation:<id>`.
+    pub(super) fn stable_id(&self) -> String {
+        match self {
+            Write::CallStarted(call) => format!("call:{}", call.id),
+            Write::CallEnded(ended) => format!("call_end:{}", ended.call_id),
+            Write::Transcript(entry) => format!("transcript:{}", entry.id),
+            Write::ToolInvocation(tool) => format!("tool_invocation:{}", tool.id),
+        }
+    }
+
+    /// Apply the write idempotently: inserts skip a row whose id exists, the
+    /// end-of-call update sets the same values again.
     fn apply(&self, conn: &mut DbConnection) -> Result<(), DieselError> {
         let result = match self {
-            Write::CallStarted(call) => calls::insert_started(conn, call),
-            Write::Transcript(entry) => transcripts::insert(conn, entry),
-            Write::ToolInvocation(tool) => tool_invocations::insert(conn, tool),
+            Write::CallStarted(call) => calls::insert_started_once(conn, call).map(drop),
+            Write::Transcript(entry) => transcripts::insert_once(conn, entry).map(drop),
+            Write::ToolInvocation(tool) => tool_invocations::insert_once(conn, tool).map(drop),
             Write::CallEnded(ended) => {
                 calls::mark_ended(conn, &ended.call_id, &ended.end).map(|found| {
                     if !found {
@@ -196,14 +234,14 @@ fn into_diesel(err: StoreError) -> DieselError {
 
 /// A write with its arrival number (1-based).
 #[derive(Debug)]
-struct Queued {
-    seq: u64,
-    write: Write,
+pub(super) struct Queued {
+    pub(super) seq: u64,
+    pub(super) write: Write,
 }
 
 /// How a batch ended.
 #[derive(Debug)]
-enum BatchOutcome {
+pub(super) enum BatchOutcome {
     Committed,
     /// The write at this index was rejected for good; nothing committed.
     Rejected {
@@ -213,6 +251,12 @@ enum BatchOutcome {
     /// Transient failure (pool, connection, lock timeout, panic); nothing
     /// committed.
     Failed(String),
+    /// Not committed but appended to the spool file and synced; `cause` is
+    /// the database failure that sent it there (`None` when the spool
+    /// already held writes, which later writes must follow).
+    Spooled {
+        cause: Option<String>,
+    },
 }
 
 fn is_permanent(err: &DieselError) -> bool {
@@ -228,12 +272,21 @@ fn is_permanent(err: &DieselError) -> bool {
     )
 }
 
-/// Commit `batch` as one transaction (runs on a blocking thread).
-fn write_batch(pool: &Pool, batch: &[Queued]) -> BatchOutcome {
-    let mut conn = match pool.get() {
-        Ok(conn) => conn,
-        Err(err) => return BatchOutcome::Failed(format!("pool: {err}")),
+/// Check out a connection (within `timeout` when given) and commit `batch`
+/// as one transaction (runs on a blocking thread).
+fn write_pooled(pool: &Pool, timeout: Option<Duration>, batch: &[Queued]) -> BatchOutcome {
+    let conn = match timeout {
+        Some(timeout) => pool.get_timeout(timeout),
+        None => pool.get(),
     };
+    match conn {
+        Ok(mut conn) => write_batch(&mut conn, batch),
+        Err(err) => BatchOutcome::Failed(format!("pool: {err}")),
+    }
+}
+
+/// Commit `batch` as one transaction on `conn`.
+pub(super) fn write_batch(conn: &mut DbConnection, batch: &[Queued]) -> BatchOutcome {
     let mut failed_at = None;
     let result = conn.transaction::<(), DieselError, _>(|conn| {
         for (index, queued) in batch.iter().enumerate() {
@@ -254,10 +307,24 @@ fn write_batch(pool: &Pool, batch: &[Queued]) -> BatchOutcome {
     }
 }
 
+/// The spool file and its state, when spooling is configured.
+struct SpoolState {
+    path: PathBuf,
+    /// Writes in the file.
+    depth: usize,
+    /// Minimum time between replay attempts.
+    replay_every: Duration,
+    last_attempt: Option<Instant>,
+    /// A replay task is running.
+    replaying: bool,
+}
+
 /// The write-behind store actor. Start it once per process with
-/// `Store::new(pool).start()` and share its `Addr`.
+/// `Store::new(pool).start()` (optionally `.with_spool(…)`) and share its
+/// `Addr`.
 pub struct Store {
     pool: Pool,
+    spool: Option<SpoolState>,
     pending: VecDeque<Queued>,
     /// Arrival number of the last write received.
     received: u64,
@@ -274,6 +341,7 @@ impl Store {
     pub fn new(pool: Pool) -> Self {
         Store {
             pool,
+            spool: None,
             pending: VecDeque::new(),
             received: 0,
             settled: 0,
@@ -281,6 +349,20 @@ impl Store {
             waiters: Vec::new(),
             stats: StoreStats::default(),
         }
+    }
+
+    /// Spool batches the database cannot take to the append-only file at
+    /// `path` (created on first use; `depth` writes already in it, from
+    /// [`spool::depth`]), retrying a replay at most every `replay_every`.
+    pub fn with_spool(mut self, path: PathBuf, depth: usize, replay_every: Duration) -> Self {
+        self.spool = Some(SpoolState {
+            path,
+            depth,
+            replay_every,
+            last_attempt: None,
+            replaying: false,
+        });
+        self
     }
 
     /// Writes queued and not yet committed (including the batch in flight).
@@ -301,16 +383,37 @@ impl Store {
 
     /// Start committing the oldest pending writes unless a batch is in flight.
     fn start_batch(&mut self, ctx: &mut Context<Self>) {
-        if self.in_flight > 0 || self.pending.is_empty() {
+        let replaying = self.spool.as_ref().is_some_and(|s| s.replaying);
+        if self.in_flight > 0 || self.pending.is_empty() || replaying {
             return;
         }
         let take = self.pending.len().min(MAX_BATCH);
         let batch: Vec<Queued> = self.pending.drain(..take).collect();
         self.in_flight = batch.len();
         let pool = self.pool.clone();
+        let spool_path = self.spool.as_ref().map(|s| s.path.clone());
+        let follow_spool = self.spool.as_ref().is_some_and(|s| s.depth > 0);
+        let timeout = spool_path.as_ref().map(|_| SPOOLING_CONNECT_TIMEOUT);
         let task = tokio::task::spawn_blocking(move || {
-            let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| write_batch(&pool, &batch)))
-                .unwrap_or_else(|_| BatchOutcome::Failed("batch writer panicked".to_owned()));
+            let outcome = if follow_spool {
+                BatchOutcome::Spooled { cause: None }
+            } else {
+                std::panic::catch_unwind(AssertUnwindSafe(|| write_pooled(&pool, timeout, &batch)))
+                    .unwrap_or_else(|_| BatchOutcome::Failed("batch writer panicked".to_owned()))
+            };
+            let outcome = match (outcome, spool_path) {
+                (BatchOutcome::Failed(error), Some(path)) => match spool::append(&path, &batch) {
+                    Ok(()) => BatchOutcome::Spooled { cause: Some(error) },
+                    Err(spool_err) => BatchOutcome::Failed(format!("{error}; {spool_err}")),
+                },
+                (BatchOutcome::Spooled { cause }, Some(path)) => {
+                    match spool::append(&path, &batch) {
+                        Ok(()) => BatchOutcome::Spooled { cause },
+                        Err(spool_err) => BatchOutcome::Failed(spool_err.to_string()),
+                    }
+                }
+                (outcome, _) => outcome,
+            };
             (batch, outcome)
         });
         ctx.spawn(task.into_actor(self).map(|joined, act, ctx| match joined {
@@ -365,6 +468,28 @@ impl Store {
                 self.requeue(batch);
                 self.start_batch(ctx);
             }
+            BatchOutcome::Spooled { cause } => {
+                if let Some(cause) = cause {
+                    self.stats.failures += 1;
+                    log::error!(
+                        "store: database unavailable ({cause}); spooling writes to {}",
+                        self.spool
+                            .as_ref()
+                            .map_or_else(String::new, |s| s.path.display().to_string())
+                    );
+                }
+                if let Some(spool) = self.spool.as_mut() {
+                    spool.depth += batch.len();
+                }
+                self.stats.spooled_total += batch.len() as u64;
+                if let Some(last) = batch.last() {
+                    self.settled = last.seq;
+                }
+                self.resolve_waiters();
+                if self.pending.len() >= MAX_BATCH || !self.waiters.is_empty() {
+                    self.start_batch(ctx);
+                }
+            }
             BatchOutcome::Failed(error) => {
                 self.stats.failures += 1;
                 let mut call_ids: Vec<&str> =
@@ -381,6 +506,62 @@ impl Store {
                 self.requeue(batch);
             }
         }
+    }
+
+    /// Replay the spool into the database when it holds writes, nothing is
+    /// in flight, and `replay_every` has passed since the last attempt.
+    fn maybe_replay(&mut self, ctx: &mut Context<Self>) {
+        let in_flight = self.in_flight;
+        let Some(spool) = self.spool.as_mut() else {
+            return;
+        };
+        let due = spool
+            .last_attempt
+            .is_none_or(|at| at.elapsed() >= spool.replay_every);
+        if spool.depth == 0 || spool.replaying || in_flight > 0 || !due {
+            return;
+        }
+        spool.replaying = true;
+        spool.last_attempt = Some(Instant::now());
+        let pool = self.pool.clone();
+        let path = spool.path.clone();
+        let task = tokio::task::spawn_blocking(move || {
+            std::panic::catch_unwind(AssertUnwindSafe(|| {
+                spool::replay(&pool, &path, REPLAY_CONNECT_TIMEOUT)
+            }))
+            .unwrap_or_else(|_| Err(StoreError::BatchFailed("spool replay panicked".to_owned())))
+        });
+        ctx.spawn(task.into_actor(self).map(|joined, act, ctx| {
+            let Some(spool) = act.spool.as_mut() else {
+                return;
+            };
+            spool.replaying = false;
+            // The interval counts from the end of an attempt, so batches
+            // waiting behind a slow attempt get their turn first.
+            spool.last_attempt = Some(Instant::now());
+            match joined {
+                Ok(Ok(report)) => {
+                    log::info!(
+                        "store: spool replayed: {} writes applied, {} rejected, {} unreadable",
+                        report.applied,
+                        report.rejected,
+                        report.corrupt
+                    );
+                    spool.depth = 0;
+                    act.stats.replayed += report.applied as u64;
+                    act.stats.dropped += report.rejected as u64;
+                    act.start_batch(ctx);
+                }
+                Ok(Err(err)) => {
+                    log::warn!(
+                        "store: spool replay deferred ({} writes wait): {err}",
+                        spool.depth
+                    );
+                    act.start_batch(ctx);
+                }
+                Err(err) => log::error!("store: spool replay task lost: {err}"),
+            }
+        }));
     }
 
     /// Put an uncommitted batch back at the front, in order.
@@ -418,10 +599,29 @@ impl Actor for Store {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.run_interval(FLUSH_INTERVAL, |act, ctx| act.start_batch(ctx));
+        ctx.run_interval(FLUSH_INTERVAL, |act, ctx| {
+            act.start_batch(ctx);
+            act.maybe_replay(ctx);
+        });
     }
 
     fn stopped(&mut self, _ctx: &mut Self::Context) {
+        if let Some(spool) = &self.spool {
+            if !self.pending.is_empty() {
+                let batch: Vec<Queued> = self.pending.drain(..).collect();
+                match spool::append(&spool.path, &batch) {
+                    Ok(()) => log::warn!(
+                        "store: stopped with {} uncommitted writes; spooled to {}",
+                        batch.len(),
+                        spool.path.display()
+                    ),
+                    Err(err) => {
+                        log::error!("store: cannot spool at stop: {err}");
+                        self.requeue(batch);
+                    }
+                }
+            }
+        }
         let lost = self.pending();
         if lost > 0 {
             let mut call_ids: Vec<&str> = self
@@ -557,6 +757,7 @@ impl Handler<Stats> for Store {
         StoreStats {
             pending: self.pending.len(),
             in_flight: self.in_flight,
+            spooled: self.spool.as_ref().map_or(0, |s| s.depth),
             ..self.stats
         }
     }

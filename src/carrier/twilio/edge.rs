@@ -260,7 +260,13 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for MediaStreamSessio
             Ok(_) => {}
             Err(e) => {
                 log::warn!("twilio {}: protocol error: {e}", self.label());
-                self.hang_up("carrier_protocol_error");
+                // A socket reset or EOF without a close frame is the carrier
+                // vanishing, not a malformed frame.
+                let reason = match e {
+                    ws::ProtocolError::Io(_) => "carrier_reset",
+                    _ => "carrier_protocol_error",
+                };
+                self.hang_up(reason);
                 let code = match e {
                     ws::ProtocolError::Overflow => ws::CloseCode::Size,
                     _ => ws::CloseCode::Protocol,

@@ -4,7 +4,9 @@
 
 #![allow(dead_code)]
 
+pub mod child;
 pub mod db;
+pub mod private_pg;
 pub mod schema;
 pub mod scripted;
 pub mod stub;
@@ -86,6 +88,7 @@ impl TestApp {
             Db::Postgres => db::fresh_pg_url(),
         };
         let mut config = test_config(&db_url);
+        config.database.spool_file = dir.path().join("spool.jsonl");
         tweak(&mut config);
         let running = app::start(config).await.expect("switchboard starts");
         TestApp {
