@@ -92,6 +92,10 @@ pub struct CallActor {
     link: Option<Addr<ModelLinkActor>>,
     /// When the current model session was opened (roll-over clock).
     link_opened: Instant,
+    /// The caller is speaking (between the model's speech_started and speech_stopped).
+    caller_speaking: bool,
+    /// A caller turn ended and its response has not finished yet.
+    turn_pending: bool,
     generation: u32,
     link_failures: u32,
     link_restarts: u32,
@@ -128,6 +132,8 @@ impl CallActor {
             started: Instant::now(),
             link: None,
             link_opened: Instant::now(),
+            caller_speaking: false,
+            turn_pending: false,
             generation: 0,
             link_failures: 0,
             link_restarts: 0,
@@ -209,8 +215,11 @@ impl CallActor {
         if self.link.is_none() || self.ending.is_some() || age < max {
             return;
         }
-        let quiet =
-            self.playback.is_idle() && !self.awaiting_response_done && self.pending_tools == 0;
+        let quiet = self.playback.is_idle()
+            && !self.awaiting_response_done
+            && self.pending_tools == 0
+            && !self.caller_speaking
+            && !self.turn_pending;
         if !quiet && age < max + ROLLOVER_GRACE {
             return;
         }
@@ -223,6 +232,8 @@ impl CallActor {
             age.as_secs()
         );
         self.generation += 1;
+        self.caller_speaking = false;
+        self.turn_pending = false;
         self.start_link(ctx);
     }
 
@@ -695,12 +706,15 @@ impl Handler<ModelEvent> for CallActor {
             }
             ModelEvent::SpeechStarted { .. } => {
                 self.speech_stopped_at = None;
+                self.caller_speaking = true;
                 if self.ending.is_none() {
                     self.barge_in();
                 }
             }
             ModelEvent::SpeechStopped { .. } => {
                 self.speech_stopped_at = Some(Instant::now());
+                self.caller_speaking = false;
+                self.turn_pending = true;
             }
             ModelEvent::UserTranscript { item_id, text } => {
                 self.record_line(Role::User, text, Some(item_id), false);
@@ -731,6 +745,7 @@ impl Handler<ModelEvent> for CallActor {
             }
             ModelEvent::ResponseDone { .. } => {
                 self.awaiting_response_done = false;
+                self.turn_pending = false;
                 self.maybe_continue_after_tools();
                 self.maybe_finish_farewell(ctx);
             }
@@ -806,6 +821,8 @@ impl Handler<LinkDown> for CallActor {
             return;
         }
         self.link = None;
+        self.caller_speaking = false;
+        self.turn_pending = false;
         self.link_failures += 1;
         self.awaiting_response_done = false;
         self.pending_tools = 0;
