@@ -13,6 +13,7 @@ pub mod cli;
 pub mod config;
 pub mod events;
 pub mod http;
+pub mod loadtest;
 pub mod messages;
 pub mod metrics;
 pub mod model;

@@ -1,7 +1,10 @@
-//! Command line: `switchboard [--config PATH] [serve|migrate|call|sim-model]`.
+//! Command line: `switchboard [--config PATH] [serve|migrate|call|sim-model|loadtest|floor-relay]`.
 
 pub mod call;
+pub mod floor_relay;
+pub mod loadtest;
 pub mod serve;
+pub mod sim_model;
 
 use std::path::PathBuf;
 
@@ -28,4 +31,10 @@ pub enum Command {
     Migrate,
     /// Place a call like Twilio Media Streams would, streaming a WAV file.
     Call(call::CallArgs),
+    /// Serve the built-in realtime simulator alone (`/sim/v1/realtime`).
+    SimModel(sim_model::SimModelArgs),
+    /// Load-test a running switchboard with many concurrent Media Streams calls.
+    Loadtest(loadtest::LoadtestArgs),
+    /// The bare pass-through relay `loadtest --floor` compares against.
+    FloorRelay(floor_relay::FloorRelayArgs),
 }
