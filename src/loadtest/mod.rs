@@ -354,6 +354,10 @@ async fn run_once(
             c2m.frames_sent += o.c2m_sent;
             c2m.frames_received += seen.c2m.received;
             c2m.out_of_order += seen.c2m.out_of_order;
+            c2m.queued_at_connect += seen.queued_at_connect;
+            c2m.connect_wait_max_ms = c2m
+                .connect_wait_max_ms
+                .max(seen.connect_wait_max_us as f64 / 1000.0);
             c2m.lost += o
                 .c2m_sent
                 .saturating_sub(seen.c2m.received - seen.c2m.out_of_order);

@@ -3,7 +3,8 @@
 //! relies on (models.md §1). It reads the stamp of every caller frame it
 //! receives (`input_audio_buffer.append.audio`, or a raw Twilio `media.payload`
 //! when the floor relay forwards frames untouched), records the carrier → model
-//! time, and turns the callers' speech flags into VAD turns: speech start →
+//! time (frames sent before the relay's model socket was accepted are counted
+//! apart: they measure the relay's connect time, not its per-frame cost), and turns the callers' speech flags into VAD turns: speech start →
 //! `input_audio_buffer.speech_started`; speech end →
 //! `input_audio_buffer.speech_stopped`, then a reply of [`REPLY_FRAMES`] stamped
 //! 20 ms `response.output_audio.delta` frames paced in real time, then
@@ -46,6 +47,12 @@ pub struct ModelCallStats {
     pub m2c_sent: u64,
     /// Caller turns answered.
     pub turns: u64,
+    /// Caller frames sent before this model socket was accepted: they waited
+    /// for the relay to connect its model link and are kept out of the
+    /// relay-time histogram.
+    pub queued_at_connect: u64,
+    /// Longest such wait, µs.
+    pub connect_wait_max_us: u64,
 }
 
 /// Everything the model's sessions report, shared with the load generator.
@@ -162,6 +169,7 @@ async fn upgrade(
 struct ModelSession {
     ledger: Arc<ModelLedger>,
     tails: FrameTails,
+    accepted_us: u64,
     call: Option<u32>,
     stats: ModelCallStats,
     latency: Batch,
@@ -178,6 +186,7 @@ impl ModelSession {
         ModelSession {
             ledger,
             tails: FrameTails::new(),
+            accepted_us: now_us(),
             call: None,
             stats: ModelCallStats::default(),
             latency,
@@ -204,8 +213,13 @@ impl ModelSession {
     }
 
     fn on_caller_frame(&mut self, stamp: Stamp, ctx: &mut ws::WebsocketContext<Self>) {
-        self.latency
-            .record(now_us().saturating_sub(stamp.sent_us));
+        let waited = now_us().saturating_sub(stamp.sent_us);
+        if stamp.sent_us < self.accepted_us {
+            self.stats.queued_at_connect += 1;
+            self.stats.connect_wait_max_us = self.stats.connect_wait_max_us.max(waited);
+        } else {
+            self.latency.record(waited);
+        }
         self.stats.c2m.observe(stamp.seq);
         self.audio_ms += 20;
         if self.call.is_none() {

@@ -21,8 +21,14 @@ pub struct Direction {
     pub lost: u64,
     /// Received with a sequence number already passed (duplicated or reordered).
     pub out_of_order: u64,
-    /// Time inside the relay (send → receive on one clock), ms.
+    /// Time inside the relay (send → receive on one clock), ms. Carrier → model
+    /// excludes the frames counted in `queued_at_connect`.
     pub relay_time: LatencySummary,
+    /// Carrier → model only: frames sent before the relay's model socket was
+    /// accepted (they waited for the link to connect).
+    pub queued_at_connect: u64,
+    /// Longest of those waits, ms.
+    pub connect_wait_max_ms: f64,
 }
 
 /// The measured server process over the steady window (all calls up).
@@ -180,6 +186,10 @@ impl Report {
         });
         row("c→m time in relay p50/p90/p99/max ms", &|r| {
             dir_lat(&r.carrier_to_model)
+        });
+        row("c→m frames queued while the model link connected (max wait ms)", &|r| match &r.carrier_to_model {
+            Some(d) => format!("{} ({:.1})", d.queued_at_connect, d.connect_wait_max_ms),
+            None => "n/a".into(),
         });
         row("m→c frames sent / recv / lost / out-of-order", &|r| {
             dir_frames(&r.model_to_carrier)

@@ -8,6 +8,7 @@ mod bad_input;
 mod barge_in;
 mod call_flow;
 mod link_restart;
+mod loadtest;
 mod realtime_schema;
 mod simulator;
 mod store;
