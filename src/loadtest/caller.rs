@@ -352,6 +352,26 @@ impl WriteHandler<WsProtocolError> for Caller {
     }
 }
 
+thread_local! {
+    /// One client per generator thread (an awc connector builds an OpenSSL
+    /// context; per call that would dominate the generator's own cost).
+    static CLIENT: std::cell::RefCell<Option<awc::Client>> = const { std::cell::RefCell::new(None) };
+}
+
+fn thread_client() -> awc::Client {
+    CLIENT.with(|cell| {
+        cell.borrow_mut()
+            .get_or_insert_with(|| {
+                awc::Client::builder()
+                    .connector(awc::Connector::new().limit(0).timeout(CONNECT_TIMEOUT))
+                    .max_http_version(awc::http::Version::HTTP_11)
+                    .timeout(CONNECT_TIMEOUT)
+                    .finish()
+            })
+            .clone()
+    })
+}
+
 /// Dials per `plan` (after its ramp delay), streams, hangs up, and returns what
 /// it saw. Runs on the current actix system; never fails — errors are in the
 /// [`Outcome`].
@@ -366,11 +386,7 @@ pub async fn run(
         idx: plan.idx,
         ..Outcome::default()
     };
-    let client = awc::Client::builder()
-        .max_http_version(awc::http::Version::HTTP_11)
-        .timeout(CONNECT_TIMEOUT)
-        .finish();
-    let connect = client
+    let connect = thread_client()
         .ws(plan.url.as_str())
         .max_frame_size(MAX_FRAME_BYTES)
         .connect();

@@ -76,6 +76,24 @@ async fn upgrade(
     }
 }
 
+thread_local! {
+    /// One client per worker thread, as switchboard's model link does.
+    static CLIENT: std::cell::RefCell<Option<awc::Client>> = const { std::cell::RefCell::new(None) };
+}
+
+fn thread_client() -> awc::Client {
+    CLIENT.with(|cell| {
+        cell.borrow_mut()
+            .get_or_insert_with(|| {
+                awc::Client::builder()
+                    .connector(awc::Connector::new().limit(0))
+                    .max_http_version(awc::http::Version::HTTP_11)
+                    .finish()
+            })
+            .clone()
+    })
+}
+
 type WsSink = SplitSink<Framed<BoxedSocket, Codec>, Message>;
 
 /// One carrier connection and its model connection.
@@ -89,10 +107,9 @@ impl Actor for FloorRelay {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         let url = self.url.clone();
+        let client = thread_client();
         let connect = async move {
-            awc::Client::builder()
-                .max_http_version(awc::http::Version::HTTP_11)
-                .finish()
+            client
                 .ws(url.as_str())
                 .max_frame_size(MAX_FRAME_BYTES)
                 .connect()
