@@ -33,13 +33,15 @@ pub struct SimModelArgs {
 
 /// Serves the simulator until SIGINT/SIGTERM.
 pub async fn run(args: SimModelArgs, config: &Config) -> anyhow::Result<()> {
-    let script_path = args.script.unwrap_or_else(|| config.simulator.script.clone());
+    let script_path = args
+        .script
+        .unwrap_or_else(|| config.simulator.script.clone());
     let clips = args
         .clips
         .unwrap_or_else(|| config.simulator.clips_dir.clone());
     let pace = args.pace.unwrap_or(config.simulator.pace);
-    let script = Script::load(&script_path)
-        .with_context(|| format!("loading {}", script_path.display()))?;
+    let script =
+        Script::load(&script_path).with_context(|| format!("loading {}", script_path.display()))?;
     let sim = Simulator::new(script, &clips, pace).context("building the simulator")?;
     let server = HttpServer::new(move || {
         let sim = sim.clone();

@@ -38,7 +38,11 @@ struct Upstream {
 ///
 /// # Errors
 /// The listener cannot be bound.
-pub fn server(bind: &str, model_url: &str, workers: usize) -> std::io::Result<(Server, SocketAddr)> {
+pub fn server(
+    bind: &str,
+    model_url: &str,
+    workers: usize,
+) -> std::io::Result<(Server, SocketAddr)> {
     let listener = TcpListener::bind(bind)?;
     let addr = listener.local_addr()?;
     let upstream = web::Data::new(Upstream {

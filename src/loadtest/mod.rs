@@ -129,10 +129,14 @@ impl Options {
             return Err(LoadtestError::Options("--calls must be at least 1".into()));
         }
         if self.duration < Duration::from_secs(1) {
-            return Err(LoadtestError::Options("--duration must be at least 1s".into()));
+            return Err(LoadtestError::Options(
+                "--duration must be at least 1s".into(),
+            ));
         }
         if self.threads == 0 {
-            return Err(LoadtestError::Options("--threads must be at least 1".into()));
+            return Err(LoadtestError::Options(
+                "--threads must be at least 1".into(),
+            ));
         }
         if self.silence.as_millis() as u64 <= model::REPLY_FRAMES * FRAME_MS {
             return Err(LoadtestError::Options(format!(
@@ -302,12 +306,20 @@ async fn run_once(
         }
     };
     if opts.progress {
-        print_progress(target, t0.elapsed(), opts.calls, &progress, &m2c_latency, model);
+        print_progress(
+            target,
+            t0.elapsed(),
+            opts.calls,
+            &progress,
+            &m2c_latency,
+            model,
+        );
         eprintln!();
     }
     let mut outcomes = Vec::with_capacity(opts.calls as usize);
     for r in results {
-        outcomes.extend(r.map_err(|_| LoadtestError::Thread("a generator thread panicked".into()))?);
+        outcomes
+            .extend(r.map_err(|_| LoadtestError::Thread("a generator thread panicked".into()))?);
     }
     if let Some(model) = model {
         let deadline = Instant::now() + MODEL_CLOSE_WAIT;
@@ -389,8 +401,7 @@ async fn run_once(
                 cpu_ms_per_call_second: (b.cpu_ms - a.cpu_ms) / call_seconds,
                 rss_idle_kib: idle.rss_kib,
                 rss_loaded_kib: b.rss_kib,
-                rss_per_call_kib: (b.rss_kib as f64 - idle.rss_kib as f64)
-                    / f64::from(opts.calls),
+                rss_per_call_kib: (b.rss_kib as f64 - idle.rss_kib as f64) / f64::from(opts.calls),
                 rss_after_kib: after.rss_kib,
                 rss_after_vs_idle_pct: (after.rss_kib as f64 - idle.rss_kib as f64) * 100.0
                     / idle.rss_kib.max(1) as f64,

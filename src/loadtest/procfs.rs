@@ -84,7 +84,8 @@ mod tests {
 
     #[test]
     fn parses_stat_with_spaces_in_the_command() {
-        let stat = "4242 (my proc) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 3 0 100 1000 200";
+        let stat =
+            "4242 (my proc) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 3 0 100 1000 200";
         assert_eq!(cpu_ticks(stat), Some(300));
     }
 

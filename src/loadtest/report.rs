@@ -179,7 +179,10 @@ impl Report {
         };
         row("url", &|r| r.url.clone());
         row("calls completed / failed / refused", &|r| {
-            format!("{} / {} / {} of {}", r.completed, r.failed, r.refused, r.calls)
+            format!(
+                "{} / {} / {} of {}",
+                r.completed, r.failed, r.refused, r.calls
+            )
         });
         row("c→m frames sent / recv / lost / out-of-order", &|r| {
             dir_frames(&r.carrier_to_model)
@@ -187,10 +190,13 @@ impl Report {
         row("c→m time in relay p50/p90/p99/max ms", &|r| {
             dir_lat(&r.carrier_to_model)
         });
-        row("c→m frames queued while the model link connected (max wait ms)", &|r| match &r.carrier_to_model {
-            Some(d) => format!("{} ({:.1})", d.queued_at_connect, d.connect_wait_max_ms),
-            None => "n/a".into(),
-        });
+        row(
+            "c→m frames queued while the model link connected (max wait ms)",
+            &|r| match &r.carrier_to_model {
+                Some(d) => format!("{} ({:.1})", d.queued_at_connect, d.connect_wait_max_ms),
+                None => "n/a".into(),
+            },
+        );
         row("m→c frames sent / recv / lost / out-of-order", &|r| {
             dir_frames(&r.model_to_carrier)
         });
@@ -202,20 +208,26 @@ impl Report {
             format!("{} / {} / {}", r.turns, r.marks_echoed, r.clears)
         });
         row("server CPU ms per call-second", &|r| match &r.server {
-            Some(s) => format!("{:.3} ({:.0} ms in {:.1} s)", s.cpu_ms_per_call_second, s.cpu_ms, s.window_s),
+            Some(s) => format!(
+                "{:.3} ({:.0} ms in {:.1} s)",
+                s.cpu_ms_per_call_second, s.cpu_ms, s.window_s
+            ),
             None => "n/a (no --target-pid)".into(),
         });
         row("server RSS per call KiB", &|r| match &r.server {
             Some(s) => format!("{:.1}", s.rss_per_call_kib),
             None => "n/a".into(),
         });
-        row("server RSS idle → loaded → after KiB", &|r| match &r.server {
-            Some(s) => format!(
-                "{} → {} → {} ({:+.1} %)",
-                s.rss_idle_kib, s.rss_loaded_kib, s.rss_after_kib, s.rss_after_vs_idle_pct
-            ),
-            None => "n/a".into(),
-        });
+        row(
+            "server RSS idle → loaded → after KiB",
+            &|r| match &r.server {
+                Some(s) => format!(
+                    "{} → {} → {} ({:+.1} %)",
+                    s.rss_idle_kib, s.rss_loaded_kib, s.rss_after_kib, s.rss_after_vs_idle_pct
+                ),
+                None => "n/a".into(),
+            },
+        );
         row("generator CPU ms per call-second", &|r| {
             r.generator_cpu_ms_per_call_second
                 .map(|v| format!("{v:.3}"))
@@ -236,7 +248,11 @@ impl Report {
                 cells.push(value);
             }
         }
-        let label_w = rows.iter().map(|(l, _)| l.chars().count()).max().unwrap_or(0);
+        let label_w = rows
+            .iter()
+            .map(|(l, _)| l.chars().count())
+            .max()
+            .unwrap_or(0);
         let mut col_w: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
         for (_, cells) in &rows {
             for (i, c) in cells.iter().enumerate() {
@@ -256,7 +272,8 @@ impl Report {
             self.date,
             self.cpus
         );
-        let pad = |s: &str, w: usize| format!("{s}{}", " ".repeat(w.saturating_sub(s.chars().count())));
+        let pad =
+            |s: &str, w: usize| format!("{s}{}", " ".repeat(w.saturating_sub(s.chars().count())));
         let _ = write!(out, "{}", pad("", label_w));
         for (h, w) in headers.iter().zip(&col_w) {
             let _ = write!(out, "  {}", pad(h, *w));

@@ -203,9 +203,11 @@ mod tests {
         tails.push_frame(stamp, &mut b64);
         let raw = B64.decode(&b64).unwrap();
         assert!(raw[STAMP_BYTES..].iter().all(|b| *b == 0xFF));
-        assert!(!Stamp::from_base64(std::str::from_utf8(&b64).unwrap())
-            .unwrap()
-            .speech);
+        assert!(
+            !Stamp::from_base64(std::str::from_utf8(&b64).unwrap())
+                .unwrap()
+                .speech
+        );
     }
 
     #[test]
