@@ -14,6 +14,7 @@ pub mod cli;
 pub mod config;
 pub mod events;
 pub mod http;
+pub mod loadtest;
 pub mod messages;
 pub mod messaging;
 pub mod metrics;

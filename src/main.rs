@@ -26,5 +26,16 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Client(client) => cli::client::run(&Config::load(config_path)?, client),
         Command::Call(call) => actix_rt::System::new().block_on(cli::call::run(call)),
+        Command::SimModel(args) => {
+            let config = Config::load(config_path)?;
+            actix_rt::System::new().block_on(cli::sim_model::run(args, &config))
+        }
+        Command::Loadtest(args) => {
+            if !actix_rt::System::new().block_on(cli::loadtest::run(args))? {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Command::FloorRelay(args) => actix_rt::System::new().block_on(cli::floor_relay::run(args)),
     }
 }

@@ -8,6 +8,7 @@
 //! ([`ToolCall`]) → `CallActor` ([`ToolResult`]).
 
 use actix::prelude::*;
+use bytestring::ByteString;
 use std::time::Duration;
 
 /// One chunk of caller audio, base64 in the carrier's codec (Twilio: 20 ms µ-law =
@@ -16,8 +17,9 @@ use std::time::Duration;
 #[derive(Message, Debug, Clone)]
 #[rtype(result = "()")]
 pub struct AudioFrame {
-    /// Base64 audio payload.
-    pub payload: String,
+    /// Base64 audio payload: a zero-copy slice of the carrier's received frame
+    /// (no allocation per frame).
+    pub payload: ByteString,
 }
 
 /// The carrier reports that audio up to one of our marks has played (Twilio `mark`).
@@ -46,8 +48,8 @@ pub struct CarrierHangup {
 #[derive(Message, Debug, Clone)]
 #[rtype(result = "()")]
 pub enum CarrierCommand {
-    /// Play base64 audio in the carrier's codec.
-    Media(String),
+    /// Play base64 audio in the carrier's codec (a slice of the model's frame).
+    Media(ByteString),
     /// Ask to be told (by [`MarkEchoed`]) when audio sent so far has played.
     Mark(String),
     /// Drop all audio not yet played (barge-in).
@@ -83,7 +85,7 @@ pub enum ModelEvent {
     /// counts links of this call from 0.
     Ready { generation: u32 },
     /// Assistant audio (`response.output_audio.delta`), base64 in the session format.
-    Audio { item_id: String, delta: String },
+    Audio { item_id: String, delta: ByteString },
     /// Caller speech started (`input_audio_buffer.speech_started`).
     SpeechStarted { audio_start_ms: u32 },
     /// Caller speech ended (`input_audio_buffer.speech_stopped`); starts the turn clock.

@@ -425,7 +425,9 @@ impl CallActor {
         self.send_carrier(CarrierCommand::Clear);
         let item = format!("apology-{}", self.generation);
         for chunk in self.services.apology.chunks(self.setup.format) {
-            let _ = self.playback.push(&item, chunk.payload.clone(), chunk.ms);
+            let _ = self
+                .playback
+                .push(&item, chunk.payload.as_str().into(), chunk.ms);
         }
         self.drain_playback(ctx);
         ctx.run_later(FAREWELL_GRACE, move |act, ctx| {

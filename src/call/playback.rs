@@ -10,10 +10,12 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use bytestring::ByteString;
+
 /// One chunk ready for the carrier: base64 audio, then a mark named `mark`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutgoingChunk {
-    pub payload: String,
+    pub payload: ByteString,
     pub mark: String,
 }
 
@@ -40,7 +42,7 @@ pub enum PushRefused {
 #[derive(Debug)]
 struct Queued {
     item: u32,
-    payload: String,
+    payload: ByteString,
     ms: u32,
 }
 
@@ -121,7 +123,7 @@ impl Playback {
     }
 
     /// Queues `ms` of base64 audio of `item_id` for the carrier.
-    pub fn push(&mut self, item_id: &str, payload: String, ms: u32) -> Result<(), PushRefused> {
+    pub fn push(&mut self, item_id: &str, payload: ByteString, ms: u32) -> Result<(), PushRefused> {
         let key = self.item_key(item_id).ok_or(PushRefused::Interrupted)?;
         if self.queued_ms.saturating_add(ms) > self.max_queued_ms {
             return Err(PushRefused::QueueFull);
@@ -278,7 +280,7 @@ mod tests {
     fn paces_to_the_lead_window() {
         let mut p = Playback::new(300, 60_000);
         for i in 0..10 {
-            p.push("item_1", format!("chunk{i}"), 100).unwrap();
+            p.push("item_1", format!("chunk{i}").into(), 100).unwrap();
         }
         let t0 = Instant::now();
         // 300 ms lead: 3 chunks go at once, the 4th waits.

@@ -1,8 +1,12 @@
-//! Command line: `switchboard [--config PATH] [serve|migrate|call|client]`.
+//! Command line: `switchboard [--config PATH]
+//! [serve|migrate|call|client|sim-model|loadtest|floor-relay]`.
 
 pub mod call;
 pub mod client;
+pub mod floor_relay;
+pub mod loadtest;
 pub mod serve;
+pub mod sim_model;
 
 use std::path::PathBuf;
 
@@ -31,4 +35,10 @@ pub enum Command {
     Call(call::CallArgs),
     /// Manage Node.js clients of the `/supervisor` gateway (tokens).
     Client(client::ClientArgs),
+    /// Serve the built-in realtime simulator alone (`/sim/v1/realtime`).
+    SimModel(sim_model::SimModelArgs),
+    /// Load-test a running switchboard with many concurrent Media Streams calls.
+    Loadtest(loadtest::LoadtestArgs),
+    /// The bare pass-through relay `loadtest --floor` compares against.
+    FloorRelay(floor_relay::FloorRelayArgs),
 }

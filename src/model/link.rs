@@ -6,6 +6,7 @@
 //! error, missed heartbeat, session cap — is reported once as [`LinkDown`]; the
 //! Supervisor decides whether a new link follows.
 
+use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
 use actix::io::{SinkWrite, WriteHandler};
@@ -14,7 +15,8 @@ use actix_codec::Framed;
 use awc::error::WsProtocolError;
 use awc::ws::{Codec, Frame, Message};
 use awc::BoxedSocket;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
+use bytestring::ByteString;
 use futures_util::stream::{SplitSink, StreamExt};
 
 use crate::call::CallActor;
@@ -27,6 +29,9 @@ const CLOSE_HANDSHAKE: Duration = Duration::from_secs(2);
 
 /// Largest server frame accepted, bytes (session objects and audio deltas are far smaller).
 const MAX_FRAME_BYTES: usize = 4 * 1024 * 1024;
+
+/// Initial capacity of the reused append buffer (about 16 Twilio frames).
+const APPEND_BUF_BYTES: usize = 4096;
 
 /// Why a link could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +68,9 @@ type WsSink = SplitSink<Framed<BoxedSocket, Codec>, Message>;
 pub struct ModelLinkActor {
     setup: LinkSetup,
     sink: Option<SinkWrite<Message, WsSink>>,
+    /// Reused for `input_audio_buffer.append` frames: each frame is split off
+    /// and frozen, and the space is reclaimed once the socket has written it.
+    append_buf: BytesMut,
     last_rx: Instant,
     down_reported: bool,
     shutting_down: bool,
@@ -74,6 +82,7 @@ impl ModelLinkActor {
         ModelLinkActor {
             setup,
             sink: None,
+            append_buf: BytesMut::with_capacity(APPEND_BUF_BYTES),
             last_rx: Instant::now(),
             down_reported: false,
             shutting_down: false,
@@ -136,7 +145,8 @@ impl ModelLinkActor {
         });
     }
 
-    fn on_text(&mut self, text: &str, ctx: &mut Context<Self>) {
+    fn on_text(&mut self, frame: &ByteString, ctx: &mut Context<Self>) {
+        let text: &str = frame;
         let event = match realtime::parse_server_event(text) {
             Ok(event) => event,
             Err(e) => {
@@ -149,7 +159,7 @@ impl ModelLinkActor {
             ServerEvent::OutputAudioDelta { item_id, delta, .. } => {
                 call.do_send(ModelEvent::Audio {
                     item_id: item_id.into_owned(),
-                    delta: delta.into_owned(),
+                    delta: share(frame, &delta),
                 });
             }
             ServerEvent::SpeechStarted { audio_start_ms, .. } => {
@@ -210,6 +220,45 @@ impl ModelLinkActor {
     }
 }
 
+thread_local! {
+    /// One HTTP client per arbiter thread, shared by every link started on it.
+    /// Building an awc connector creates an OpenSSL context (with the system CA
+    /// store) — milliseconds of CPU and hundreds of KiB per call if done per link.
+    static CLIENT: RefCell<Option<awc::Client>> = const { RefCell::new(None) };
+}
+
+/// This thread's model client; the first link on a thread builds it with its
+/// `connect_timeout` and TLS connector (both are process-wide configuration).
+/// No connection limit: each link holds its WebSocket for the whole call.
+fn thread_client(timeout: Duration, tls: Option<&openssl::ssl::SslConnector>) -> awc::Client {
+    CLIENT.with(|cell| {
+        cell.borrow_mut()
+            .get_or_insert_with(|| {
+                let mut connector = awc::Connector::new().timeout(timeout).limit(0);
+                if let Some(tls) = tls {
+                    connector = connector.openssl(tls.clone());
+                }
+                awc::Client::builder()
+                    .connector(connector)
+                    .timeout(timeout)
+                    .finish()
+            })
+            .clone()
+    })
+}
+
+/// `part` as a zero-copy slice of `frame` when it points into it (an unescaped
+/// JSON string borrowed by the parser); a copy otherwise.
+fn share(frame: &ByteString, part: &str) -> ByteString {
+    let start = frame.as_ptr() as usize;
+    let at = part.as_ptr() as usize;
+    if at >= start && at + part.len() <= start + frame.len() {
+        frame.slice_ref(part)
+    } else {
+        ByteString::from(part)
+    }
+}
+
 impl Actor for ModelLinkActor {
     type Context = Context<Self>;
 
@@ -217,16 +266,8 @@ impl Actor for ModelLinkActor {
         let url = self.setup.url.clone();
         let key = self.setup.api_key.clone();
         let timeout = self.setup.connect_timeout;
-        let tls = self.setup.tls.clone();
+        let client = thread_client(timeout, self.setup.tls.as_ref());
         let connect = async move {
-            let mut connector = awc::Connector::new().timeout(timeout);
-            if let Some(tls) = tls {
-                connector = connector.openssl(tls);
-            }
-            let client = awc::Client::builder()
-                .connector(connector)
-                .timeout(timeout)
-                .finish();
             let mut req = client.ws(url.as_str()).max_frame_size(MAX_FRAME_BYTES);
             if let Some(key) = key {
                 req = req.bearer_auth(key);
@@ -263,13 +304,13 @@ impl Handler<AudioFrame> for ModelLinkActor {
     type Result = ();
 
     fn handle(&mut self, frame: AudioFrame, _: &mut Context<Self>) {
-        if self.sink.is_none() {
+        let Some(sink) = &mut self.sink else {
             return;
+        };
+        let text = realtime::append_audio_frame(&frame.payload, &mut self.append_buf);
+        if sink.write(Message::Text(text)).is_err() {
+            log::debug!("call {}: model sink closed", self.setup.call_id);
         }
-        // One allocation per frame: the socket takes ownership of the text.
-        let mut text = String::with_capacity(frame.payload.len() + 48);
-        realtime::append_audio_json(&frame.payload, &mut text);
-        self.send_text(text);
     }
 }
 
@@ -311,8 +352,8 @@ impl StreamHandler<Result<Frame, WsProtocolError>> for ModelLinkActor {
     fn handle(&mut self, item: Result<Frame, WsProtocolError>, ctx: &mut Context<Self>) {
         self.last_rx = Instant::now();
         match item {
-            Ok(Frame::Text(bytes)) => match std::str::from_utf8(&bytes) {
-                Ok(text) => self.on_text(text, ctx),
+            Ok(Frame::Text(bytes)) => match ByteString::try_from(bytes) {
+                Ok(text) => self.on_text(&text, ctx),
                 Err(_) => log::warn!("call {}: model sent non-UTF-8 text", self.setup.call_id),
             },
             Ok(Frame::Ping(payload)) => {

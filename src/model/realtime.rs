@@ -1312,9 +1312,36 @@ pub fn append_audio_json(audio_b64: &str, out: &mut String) {
     out.push_str(TAIL);
 }
 
+/// The same frame as [`append_audio_json`], written into the reusable `buf`
+/// and split off as an immutable text frame: no allocation per frame once
+/// `buf` has capacity and the socket has released the previous frames.
+pub fn append_audio_frame(audio_b64: &str, buf: &mut bytes::BytesMut) -> bytestring::ByteString {
+    const HEAD: &[u8] = br#"{"type":"input_audio_buffer.append","audio":""#;
+    const TAIL: &[u8] = br#""}"#;
+    buf.reserve(HEAD.len() + audio_b64.len() + TAIL.len());
+    buf.extend_from_slice(HEAD);
+    buf.extend_from_slice(audio_b64.as_bytes());
+    buf.extend_from_slice(TAIL);
+    let frame = buf.split().freeze();
+    // HEAD, TAIL and `audio_b64` are UTF-8, so the conversion cannot fail.
+    bytestring::ByteString::try_from(frame).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn append_frame_matches_append_json() {
+        let mut buf = bytes::BytesMut::new();
+        let mut json = String::new();
+        for audio in ["QUJD", "REVGRw=="] {
+            append_audio_json(audio, &mut json);
+            let frame = append_audio_frame(audio, &mut buf);
+            assert_eq!(&*frame, json.as_str());
+        }
+        assert!(buf.is_empty());
+    }
 
     #[test]
     fn audio_delta_borrows_from_the_frame() {

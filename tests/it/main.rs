@@ -12,6 +12,7 @@ mod crash_recovery;
 mod faults;
 mod jambonz;
 mod link_restart;
+mod loadtest;
 mod mcp;
 mod messaging;
 mod operator;

@@ -118,7 +118,9 @@ impl BrowserSocket {
         }
         if let Some(call) = &self.call {
             call.do_send(AudioFrame {
-                payload: base64::engine::general_purpose::STANDARD.encode(bytes),
+                payload: base64::engine::general_purpose::STANDARD
+                    .encode(bytes)
+                    .into(),
             });
         }
     }

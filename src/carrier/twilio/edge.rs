@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use actix_web_actors::ws;
 use base64::Engine;
+use bytestring::ByteString;
 
 use crate::app::Services;
 use crate::audio::format::AudioFormat;
@@ -144,7 +145,8 @@ impl MediaStreamSession {
         self.state = State::Started { call, stream_sid };
     }
 
-    fn on_text(&mut self, text: &str, ctx: &mut ws::WebsocketContext<Self>) {
+    fn on_text(&mut self, frame: &ByteString, ctx: &mut ws::WebsocketContext<Self>) {
+        let text: &str = frame;
         let event = match wire::parse_inbound(text) {
             Ok(event) => event,
             Err(WireError::UnknownEvent(name)) => {
@@ -189,7 +191,7 @@ impl MediaStreamSession {
                     .decode_slice(payload.as_bytes(), &mut self.scratch)
                 {
                     Ok(_) => call.do_send(AudioFrame {
-                        payload: payload.into_owned(),
+                        payload: share(frame, &payload),
                     }),
                     Err(e) => self.bad_frame(ctx, &format!("invalid base64 payload: {e}")),
                 }
@@ -216,6 +218,18 @@ impl MediaStreamSession {
                 self.bad_frame(ctx, &format!("{} before start", other.name()));
             }
         }
+    }
+}
+
+/// `part` as a zero-copy slice of `frame` when it points into it (an unescaped
+/// JSON string borrowed by the parser); a copy otherwise.
+fn share(frame: &ByteString, part: &str) -> ByteString {
+    let start = frame.as_ptr() as usize;
+    let at = part.as_ptr() as usize;
+    if at >= start && at + part.len() <= start + frame.len() {
+        frame.slice_ref(part)
+    } else {
+        ByteString::from(part)
     }
 }
 

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Reproduces the README "Performance" figures in one command.
+#
+#   bench/run.sh           budget run: 1000 calls × 60 s (ramp 10 s) through switchboard,
+#                          then the same traffic through the floor relay; start-up time
+#   bench/run.sh limit     steps the call count up until p99 relay time > 20 ms or a
+#                          frame/call is lost (no floor run)
+#   bench/run.sh soak      300 calls × 10 min; RSS after the calls vs the idle baseline
+#
+# Environment: CALLS, DURATION, RAMP (override the mode's defaults), LIMIT_STEPS
+# ("500 1000 1500 …"), OUT (results directory, default bench/results).
+# Writes OUT/<mode>-<UTC date>.{txt,json} and prints the tables.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+MODE=${1:-budget}
+OUT=${OUT:-bench/results}
+SB_PORT=${SB_PORT:-18080}
+MODEL_PORT=${MODEL_PORT:-19100}
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+mkdir -p "$OUT"
+
+cargo build --release --quiet
+BIN=target/release/switchboard
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+WORK=$(mktemp -d)
+SB_PID=
+cleanup() {
+  if [ -n "$SB_PID" ]; then kill "$SB_PID" 2>/dev/null || true; wait "$SB_PID" 2>/dev/null || true; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+export RUST_LOG=${RUST_LOG:-warn}
+export SWITCHBOARD_SERVER__BIND=127.0.0.1:$SB_PORT
+export SWITCHBOARD_SERVER__ADMIN_TOKEN=bench
+export SWITCHBOARD_MODEL__URL=ws://127.0.0.1:$MODEL_PORT/v1/realtime
+export SWITCHBOARD_CALLS__MAX_CALLS=100000
+
+# Starts switchboard on a fresh SQLite file; prints the start-up time to /health 200.
+start_switchboard() {
+  export SWITCHBOARD_DATABASE__URL=$WORK/switchboard-$RANDOM.db
+  local t0 t1
+  t0=$(date +%s%N)
+  "$BIN" serve >"$WORK/switchboard.log" 2>&1 &
+  SB_PID=$!
+  until curl -fs -o /dev/null "http://127.0.0.1:$SB_PORT/health"; do
+    if ! kill -0 "$SB_PID" 2>/dev/null; then cat "$WORK/switchboard.log"; exit 1; fi
+    sleep 0.005
+  done
+  t1=$(date +%s%N)
+  echo "start-up to ready (migrations on a fresh SQLite file, /health 200): $(( (t1 - t0) / 1000000 )) ms"
+}
+
+stop_switchboard() {
+  kill "$SB_PID" 2>/dev/null || true
+  wait "$SB_PID" 2>/dev/null || true
+  SB_PID=
+}
+
+loadtest() { # calls duration ramp json [extra args…]
+  local calls=$1 duration=$2 ramp=$3 json=$4
+  shift 4
+  "$BIN" loadtest --url "ws://127.0.0.1:$SB_PORT/media-stream" --calls "$calls" \
+    --duration "$duration" --ramp "$ramp" --target-pid "$SB_PID" \
+    --model-url "$SWITCHBOARD_MODEL__URL" --json "$json" "$@"
+}
+
+case "$MODE" in
+  budget)
+    {
+      echo "# bench/run.sh budget · $(date -u +%FT%TZ) · $(nproc) CPUs · $(uname -r)"
+      start_switchboard
+      loadtest "${CALLS:-1000}" "${DURATION:-60s}" "${RAMP:-10s}" "$OUT/budget-$STAMP.json" --floor
+      stop_switchboard
+    } 2>&1 | tee "$OUT/budget-$STAMP.txt"
+    ;;
+  limit)
+    {
+      echo "# bench/run.sh limit · $(date -u +%FT%TZ) · $(nproc) CPUs"
+      for n in ${LIMIT_STEPS:-500 1000 1500 2000 2500 3000 4000}; do
+        start_switchboard
+        loadtest "$n" "${DURATION:-30s}" "${RAMP:-10s}" "$OUT/limit-$n-$STAMP.json" || true
+        stop_switchboard
+        verdict=$(jq -r '.runs[0] as $r | [$r.completed == $r.calls,
+            $r.carrier_to_model.lost == 0, $r.model_to_carrier.lost == 0,
+            $r.carrier_to_model.out_of_order == 0, $r.model_to_carrier.out_of_order == 0,
+            $r.carrier_to_model.relay_time.p99_ms <= 20, $r.model_to_carrier.relay_time.p99_ms <= 20]
+            | all' "$OUT/limit-$n-$STAMP.json")
+        echo "== $n calls: within limit: $verdict"
+        [ "$verdict" = true ] || { echo "== limit: first failing step $n calls"; break; }
+      done
+    } 2>&1 | tee "$OUT/limit-$STAMP.txt"
+    ;;
+  soak)
+    {
+      echo "# bench/run.sh soak · $(date -u +%FT%TZ) · $(nproc) CPUs"
+      start_switchboard
+      loadtest "${CALLS:-300}" "${DURATION:-10m}" "${RAMP:-10s}" "$OUT/soak-$STAMP.json" --settle 30s
+      stop_switchboard
+      jq -r '.runs[0].server | "RSS idle \(.rss_idle_kib) KiB → loaded \(.rss_loaded_kib) KiB → after \(.rss_after_kib) KiB (\(.rss_after_vs_idle_pct) % vs idle; budget ≤ 10 %)"' \
+        "$OUT/soak-$STAMP.json"
+    } 2>&1 | tee "$OUT/soak-$STAMP.txt"
+    ;;
+  *)
+    echo "usage: bench/run.sh [budget|limit|soak]" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,58 @@
+//! `switchboard sim-model`: the built-in realtime simulator alone, in its own
+//! process (`GET /sim/v1/realtime`), so a load test can run switchboard against
+//! it with the relay's CPU isolated from the model's.
+
+use std::path::PathBuf;
+
+use actix_web::{App, HttpServer};
+use anyhow::Context;
+use clap::Args;
+
+use crate::config::Config;
+use crate::model::simulator::{Script, Simulator, SIM_PATH};
+
+/// Arguments of `switchboard sim-model`.
+#[derive(Args, Debug)]
+pub struct SimModelArgs {
+    /// Listen address.
+    #[arg(long, default_value = "127.0.0.1:9090")]
+    pub bind: String,
+    /// Simulator script (default: `simulator.script` from the configuration).
+    #[arg(long)]
+    pub script: Option<PathBuf>,
+    /// Directory of the script's clips (default: `simulator.clips_dir`).
+    #[arg(long)]
+    pub clips: Option<PathBuf>,
+    /// Audio streaming speed relative to real time (default: `simulator.pace`).
+    #[arg(long)]
+    pub pace: Option<f32>,
+    /// HTTP worker threads.
+    #[arg(long, default_value_t = 1)]
+    pub workers: usize,
+}
+
+/// Serves the simulator until SIGINT/SIGTERM.
+pub async fn run(args: SimModelArgs, config: &Config) -> anyhow::Result<()> {
+    let script_path = args
+        .script
+        .unwrap_or_else(|| config.simulator.script.clone());
+    let clips = args
+        .clips
+        .unwrap_or_else(|| config.simulator.clips_dir.clone());
+    let pace = args.pace.unwrap_or(config.simulator.pace);
+    let script =
+        Script::load(&script_path).with_context(|| format!("loading {}", script_path.display()))?;
+    let sim = Simulator::new(script, &clips, pace).context("building the simulator")?;
+    let server = HttpServer::new(move || {
+        let sim = sim.clone();
+        App::new().configure(move |cfg| sim.configure(cfg))
+    })
+    .workers(args.workers.max(1))
+    .backlog(4096)
+    .bind(&args.bind)
+    .with_context(|| format!("binding {}", args.bind))?;
+    for addr in server.addrs() {
+        println!("simulator listening on ws://{addr}{SIM_PATH}");
+    }
+    server.run().await.context("simulator server")
+}

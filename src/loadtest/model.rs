@@ -1,0 +1,403 @@
+//! The stamping model: a minimal realtime endpoint that `switchboard loadtest`
+//! hosts in its own process, speaking the OpenAI Realtime GA events switchboard
+//! relies on (models.md §1). It reads the stamp of every caller frame it
+//! receives (`input_audio_buffer.append.audio`, or a raw Twilio `media.payload`
+//! when the floor relay forwards frames untouched), records the carrier → model
+//! time (frames sent before the relay's model socket was accepted are counted
+//! apart: they measure the relay's connect time, not its per-frame cost), and turns the callers' speech flags into VAD turns: speech start →
+//! `input_audio_buffer.speech_started`; speech end →
+//! `input_audio_buffer.speech_stopped`, then a reply of [`REPLY_FRAMES`] stamped
+//! 20 ms `response.output_audio.delta` frames paced in real time, then
+//! `response.done`. Because callers and this endpoint share one clock
+//! ([`super::clock`]), the stamps measure time spent inside the relay.
+
+use std::collections::HashMap;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use actix::prelude::*;
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use actix_web_actors::ws;
+use bytes::BytesMut;
+use bytestring::ByteString;
+
+use super::clock::now_us;
+use super::stamp::{FrameTails, SeqTracker, Stamp};
+use super::stats::{Batch, SharedHistogram};
+use crate::model::realtime::{self, ResponseInfo, ResponseStatus, ServerEvent};
+
+/// Frames in each reply (50 × 20 ms = 1 s of assistant audio).
+pub const REPLY_FRAMES: u64 = 50;
+/// One frame of assistant audio.
+const FRAME: Duration = Duration::from_millis(20);
+/// How often a session publishes its counters to the ledger.
+const PUBLISH_EVERY: Duration = Duration::from_secs(1);
+/// Largest frame accepted from the relay, bytes.
+const MAX_FRAME_BYTES: usize = 1024 * 1024;
+
+/// What the model saw of one call.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ModelCallStats {
+    /// Order of caller frames received (carrier → model).
+    pub c2m: SeqTracker,
+    /// Assistant frames sent (model → carrier).
+    pub m2c_sent: u64,
+    /// Caller turns answered.
+    pub turns: u64,
+    /// Caller frames sent before this model socket was accepted: they waited
+    /// for the relay to connect its model link and are kept out of the
+    /// relay-time histogram.
+    pub queued_at_connect: u64,
+    /// Longest such wait, µs.
+    pub connect_wait_max_us: u64,
+}
+
+/// Everything the model's sessions report, shared with the load generator.
+#[derive(Debug, Default)]
+pub struct ModelLedger {
+    calls: Mutex<HashMap<u32, ModelCallStats>>,
+    live: AtomicUsize,
+    /// Carrier → model time of every stamped caller frame, µs.
+    pub c2m_latency: SharedHistogram,
+}
+
+impl ModelLedger {
+    fn lock(&self) -> MutexGuard<'_, HashMap<u32, ModelCallStats>> {
+        self.calls.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Forgets every call and sample (between runs).
+    pub fn reset(&self) {
+        self.lock().clear();
+        self.c2m_latency.reset();
+    }
+
+    /// What the model saw of call `idx`.
+    pub fn call(&self, idx: u32) -> Option<ModelCallStats> {
+        self.lock().get(&idx).cloned()
+    }
+
+    /// Sessions currently connected.
+    pub fn live_sessions(&self) -> usize {
+        self.live.load(Ordering::SeqCst)
+    }
+
+    fn publish(&self, idx: u32, stats: &ModelCallStats) {
+        self.lock().insert(idx, stats.clone());
+    }
+}
+
+/// A running stamping model.
+pub struct StampingModel {
+    addr: SocketAddr,
+    handle: ServerHandle,
+    ledger: Arc<ModelLedger>,
+}
+
+impl StampingModel {
+    /// Serves on `bind` with `workers` threads (any path upgrades to the model
+    /// socket). Must be called inside an actix system; the server runs until
+    /// [`StampingModel::stop`].
+    ///
+    /// # Errors
+    /// The listener cannot be bound or the server cannot start.
+    pub fn start(bind: &str, workers: usize) -> std::io::Result<StampingModel> {
+        let listener = TcpListener::bind(bind)?;
+        let addr = listener.local_addr()?;
+        let ledger = Arc::new(ModelLedger::default());
+        let data = web::Data::from(ledger.clone());
+        let server: Server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .default_service(web::get().to(upgrade))
+        })
+        .workers(workers.max(1))
+        .backlog(4096)
+        .disable_signals()
+        .shutdown_timeout(1)
+        .listen(listener)?
+        .run();
+        let handle = server.handle();
+        actix_rt::spawn(server);
+        Ok(StampingModel {
+            addr,
+            handle,
+            ledger,
+        })
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `ws://ADDR/v1/realtime`: what switchboard's `model.url` must be.
+    pub fn url(&self) -> String {
+        format!("ws://{}/v1/realtime", self.addr)
+    }
+
+    /// Per-call observations and the carrier → model histogram.
+    pub fn ledger(&self) -> &Arc<ModelLedger> {
+        &self.ledger
+    }
+
+    /// Stops the server.
+    pub async fn stop(self) {
+        self.handle.stop(false).await;
+    }
+}
+
+async fn upgrade(
+    req: HttpRequest,
+    stream: web::Payload,
+    ledger: web::Data<ModelLedger>,
+) -> HttpResponse {
+    let session = ModelSession::new(ledger.into_inner());
+    match ws::WsResponseBuilder::new(session, &req, stream)
+        .frame_size(MAX_FRAME_BYTES)
+        .start()
+    {
+        Ok(resp) => resp,
+        Err(e) => HttpResponse::from_error(e),
+    }
+}
+
+/// One relay connection (one call).
+struct ModelSession {
+    ledger: Arc<ModelLedger>,
+    tails: FrameTails,
+    accepted_us: u64,
+    call: Option<u32>,
+    stats: ModelCallStats,
+    latency: Batch,
+    speaking: bool,
+    reply: Option<SpawnHandle>,
+    reply_sent: u64,
+    audio_ms: u32,
+    buf: BytesMut,
+}
+
+impl ModelSession {
+    fn new(ledger: Arc<ModelLedger>) -> Self {
+        let latency = ledger.c2m_latency.batch();
+        ModelSession {
+            ledger,
+            tails: FrameTails::new(),
+            accepted_us: now_us(),
+            call: None,
+            stats: ModelCallStats::default(),
+            latency,
+            speaking: false,
+            reply: None,
+            reply_sent: 0,
+            audio_ms: 0,
+            buf: BytesMut::with_capacity(4096),
+        }
+    }
+
+    fn publish(&mut self) {
+        self.latency.flush();
+        if let Some(idx) = self.call {
+            self.ledger.publish(idx, &self.stats);
+        }
+    }
+
+    fn send_event(&mut self, event: &ServerEvent<'_>, ctx: &mut ws::WebsocketContext<Self>) {
+        let id = format!("ev_{}", self.audio_ms);
+        if let Ok(text) = realtime::server_event_json(&id, event) {
+            ctx.text(text);
+        }
+    }
+
+    fn on_caller_frame(&mut self, stamp: Stamp, ctx: &mut ws::WebsocketContext<Self>) {
+        let waited = now_us().saturating_sub(stamp.sent_us);
+        if stamp.sent_us < self.accepted_us {
+            self.stats.queued_at_connect += 1;
+            self.stats.connect_wait_max_us = self.stats.connect_wait_max_us.max(waited);
+        } else {
+            self.latency.record(waited);
+        }
+        self.stats.c2m.observe(stamp.seq);
+        self.audio_ms += 20;
+        if self.call.is_none() {
+            self.call = Some(stamp.call);
+        }
+        let turn = self.stats.turns;
+        match (self.speaking, stamp.speech) {
+            (false, true) => {
+                self.speaking = true;
+                self.stop_reply(ctx);
+                self.send_event(
+                    &ServerEvent::SpeechStarted {
+                        audio_start_ms: self.audio_ms,
+                        item_id: format!("item_u{turn}"),
+                    },
+                    ctx,
+                );
+            }
+            (true, false) => {
+                self.speaking = false;
+                self.send_event(
+                    &ServerEvent::SpeechStopped {
+                        audio_end_ms: self.audio_ms,
+                        item_id: format!("item_u{turn}"),
+                    },
+                    ctx,
+                );
+                self.stats.turns += 1;
+                self.start_reply(ctx);
+            }
+            _ => {}
+        }
+    }
+
+    fn start_reply(&mut self, ctx: &mut ws::WebsocketContext<Self>) {
+        self.stop_reply(ctx);
+        self.reply_sent = 0;
+        self.send_reply_frame(ctx);
+        self.reply = Some(ctx.run_interval(FRAME, |act, ctx| act.send_reply_frame(ctx)));
+    }
+
+    fn stop_reply(&mut self, ctx: &mut ws::WebsocketContext<Self>) {
+        if let Some(handle) = self.reply.take() {
+            ctx.cancel_future(handle);
+        }
+    }
+
+    fn send_reply_frame(&mut self, ctx: &mut ws::WebsocketContext<Self>) {
+        let Some(call) = self.call else { return };
+        if self.reply_sent >= REPLY_FRAMES {
+            self.stop_reply(ctx);
+            let turn = self.stats.turns;
+            self.send_event(
+                &ServerEvent::ResponseDone {
+                    response: ResponseInfo {
+                        id: format!("resp_{turn}"),
+                        object: Some("realtime.response".into()),
+                        status: ResponseStatus::Completed,
+                        status_details: None,
+                        output: Vec::new(),
+                        usage: None,
+                        metadata: None,
+                    },
+                },
+                ctx,
+            );
+            return;
+        }
+        let stamp = Stamp {
+            call,
+            seq: self.stats.m2c_sent,
+            sent_us: now_us(),
+            speech: true,
+        };
+        delta_json(self.stats.turns, stamp, &self.tails, &mut self.buf);
+        let frame = self.buf.split().freeze();
+        if let Ok(text) = ByteString::try_from(frame) {
+            ctx.text(text);
+            self.stats.m2c_sent += 1;
+        }
+        self.reply_sent += 1;
+    }
+}
+
+/// Writes `{"type":"response.output_audio.delta",…,"delta":B64}` for reply
+/// `turn` (item `item_a{turn}`) carrying one stamped 20 ms frame into `out`.
+fn delta_json(turn: u64, stamp: Stamp, tails: &FrameTails, out: &mut BytesMut) {
+    use std::fmt::Write as _;
+    let _ = write!(
+        out,
+        r#"{{"type":"response.output_audio.delta","event_id":"ev_d{seq}","response_id":"resp_{turn}","item_id":"item_a{turn}","output_index":0,"content_index":0,"delta":""#,
+        seq = stamp.seq
+    );
+    tails.push_frame(stamp, out);
+    out.extend_from_slice(br#""}"#);
+}
+
+/// The base64 audio of a caller frame as the relay delivers it: the `audio` of
+/// `input_audio_buffer.append` (switchboard) or the `payload` of a Twilio
+/// `media` frame (the floor relay forwards carrier frames untouched).
+pub(crate) fn audio_field(text: &str) -> Option<&str> {
+    for key in [r#""audio":""#, r#""payload":""#, r#""delta":""#] {
+        if let Some(start) = text.find(key).map(|i| i + key.len()) {
+            let len = text[start..].find('"')?;
+            return Some(&text[start..start + len]);
+        }
+    }
+    None
+}
+
+impl Actor for ModelSession {
+    type Context = ws::WebsocketContext<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        self.ledger.live.fetch_add(1, Ordering::SeqCst);
+        ctx.run_interval(PUBLISH_EVERY, |act, _| act.publish());
+    }
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        self.publish();
+        self.ledger.live.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for ModelSession {
+    fn handle(&mut self, msg: Result<ws::Message, ws::ProtocolError>, ctx: &mut Self::Context) {
+        match msg {
+            Ok(ws::Message::Text(text)) => {
+                if let Some(stamp) = audio_field(&text).and_then(Stamp::from_base64) {
+                    self.on_caller_frame(stamp, ctx);
+                }
+            }
+            Ok(ws::Message::Ping(p)) => ctx.pong(&p),
+            Ok(ws::Message::Close(reason)) => {
+                ctx.close(reason);
+                ctx.stop();
+            }
+            Ok(_) => {}
+            Err(_) => ctx.stop(),
+        }
+    }
+
+    fn finished(&mut self, ctx: &mut Self::Context) {
+        ctx.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reply_frames_parse_as_realtime_audio_deltas() {
+        let tails = FrameTails::new();
+        let stamp = Stamp {
+            call: 3,
+            seq: 7,
+            sent_us: 1234,
+            speech: true,
+        };
+        let mut buf = BytesMut::new();
+        delta_json(2, stamp, &tails, &mut buf);
+        let text = std::str::from_utf8(&buf).unwrap();
+        match realtime::parse_server_event(text).unwrap() {
+            ServerEvent::OutputAudioDelta { item_id, delta, .. } => {
+                assert_eq!(item_id, "item_a2");
+                assert_eq!(Stamp::from_base64(&delta), Some(stamp));
+            }
+            other => panic!("not a delta: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn audio_field_finds_append_media_and_delta_audio() {
+        let append = r#"{"type":"input_audio_buffer.append","audio":"QUJD"}"#;
+        let media = r#"{"event":"media","sequenceNumber":"3","media":{"track":"inbound","payload":"REVG"}}"#;
+        assert_eq!(audio_field(append), Some("QUJD"));
+        assert_eq!(audio_field(media), Some("REVG"));
+        assert_eq!(audio_field(r#"{"type":"session.update"}"#), None);
+    }
+}

@@ -1,0 +1,357 @@
+//! What `switchboard loadtest` reports: per run (switchboard, and the floor
+//! relay when asked) the call outcomes, per-direction frame accounting and
+//! relay time, first-audio latency and the server's CPU and memory; the
+//! ratios between the two runs; a plain-text table and the same figures as
+//! JSON (`--json`).
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use super::stats::LatencySummary;
+
+/// One direction of audio through the relay.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Direction {
+    /// Stamped frames sent into the relay.
+    pub frames_sent: u64,
+    /// Stamped frames that came out of it.
+    pub frames_received: u64,
+    /// Sent but never received (`frames_sent − frames_received`, and gaps).
+    pub lost: u64,
+    /// Received with a sequence number already passed (duplicated or reordered).
+    pub out_of_order: u64,
+    /// Time inside the relay (send → receive on one clock), ms. Carrier → model
+    /// excludes the frames counted in `queued_at_connect`.
+    pub relay_time: LatencySummary,
+    /// Carrier → model only: frames sent before the relay's model socket was
+    /// accepted (they waited for the link to connect).
+    pub queued_at_connect: u64,
+    /// Longest of those waits, ms.
+    pub connect_wait_max_ms: f64,
+}
+
+/// The measured server process over the steady window (all calls up).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ServerFigures {
+    /// PID sampled.
+    pub pid: u32,
+    /// Length of the steady window, s.
+    pub window_s: f64,
+    /// CPU time used in the window, ms.
+    pub cpu_ms: f64,
+    /// `cpu_ms / (calls × window_s)`.
+    pub cpu_ms_per_call_second: f64,
+    /// RSS before the first call, KiB.
+    pub rss_idle_kib: u64,
+    /// RSS with every call up, KiB.
+    pub rss_loaded_kib: u64,
+    /// `(rss_loaded − rss_idle) / calls`, KiB.
+    pub rss_per_call_kib: f64,
+    /// RSS after every call ended and the settle time passed, KiB.
+    pub rss_after_kib: u64,
+    /// `(rss_after − rss_idle) / rss_idle`, percent.
+    pub rss_after_vs_idle_pct: f64,
+}
+
+/// One run of the traffic against one relay.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RunReport {
+    /// `switchboard` or `floor`.
+    pub target: String,
+    /// Media-stream URL dialled.
+    pub url: String,
+    /// Calls asked for.
+    pub calls: u32,
+    /// Seconds each call streamed.
+    pub duration_s: f64,
+    /// Seconds over which calls were started.
+    pub ramp_s: f64,
+    /// WebSockets opened.
+    pub connected: u64,
+    /// Calls that streamed every frame and ended cleanly after `stop`.
+    pub completed: u64,
+    /// Calls that did not complete (includes refused).
+    pub failed: u64,
+    /// Upgrades refused or streams closed with 1013.
+    pub refused: u64,
+    /// Up to five distinct failure reasons.
+    pub errors: Vec<String>,
+    /// Carrier → model (needs the stamping model).
+    pub carrier_to_model: Option<Direction>,
+    /// Model → carrier (needs the stamping model).
+    pub model_to_carrier: Option<Direction>,
+    /// End of each call's first utterance → first assistant audio received, ms.
+    pub first_audio: LatencySummary,
+    /// Caller turns the model answered.
+    pub turns: u64,
+    /// Marks echoed to the relay.
+    pub marks_echoed: u64,
+    /// `clear`s received.
+    pub clears: u64,
+    /// The relay's CPU and memory (with `--target-pid`, or the floor child).
+    pub server: Option<ServerFigures>,
+    /// The load generator's own CPU per call-second over the steady window (includes the stamping model).
+    pub generator_cpu_ms_per_call_second: Option<f64>,
+}
+
+impl RunReport {
+    /// Whether frame accounting is clean and every call completed.
+    pub fn is_clean(&self) -> bool {
+        let dir_ok = |d: &Option<Direction>| {
+            d.as_ref()
+                .is_none_or(|d| d.lost == 0 && d.out_of_order == 0)
+        };
+        self.failed == 0
+            && self.completed == u64::from(self.calls)
+            && dir_ok(&self.carrier_to_model)
+            && dir_ok(&self.model_to_carrier)
+    }
+}
+
+/// switchboard ÷ floor for the figures the budget names.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Ratios {
+    pub cpu_ms_per_call_second: Option<f64>,
+    pub rss_per_call: Option<f64>,
+    pub carrier_to_model_p99: Option<f64>,
+    pub model_to_carrier_p99: Option<f64>,
+}
+
+/// Everything one invocation measured.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Report {
+    /// UTC, RFC 3339.
+    pub date: String,
+    /// The command line.
+    pub command: String,
+    /// Logical CPUs of the machine.
+    pub cpus: usize,
+    pub runs: Vec<RunReport>,
+    /// Present when a floor run followed the switchboard run.
+    pub ratios: Option<Ratios>,
+}
+
+fn ratio(a: f64, b: f64) -> Option<f64> {
+    (b > 0.0 && a.is_finite()).then(|| a / b)
+}
+
+impl Report {
+    /// Fills [`Report::ratios`] from the first two runs.
+    pub fn compute_ratios(&mut self) {
+        let [sb, floor, ..] = self.runs.as_slice() else {
+            return;
+        };
+        let p99 = |d: &Option<Direction>| d.as_ref().map(|d| d.relay_time.p99_ms);
+        let both = |a: Option<f64>, b: Option<f64>| a.zip(b).and_then(|(a, b)| ratio(a, b));
+        let cpu = |r: &RunReport| r.server.as_ref().map(|s| s.cpu_ms_per_call_second);
+        let rss = |r: &RunReport| r.server.as_ref().map(|s| s.rss_per_call_kib);
+        self.ratios = Some(Ratios {
+            cpu_ms_per_call_second: both(cpu(sb), cpu(floor)),
+            rss_per_call: both(rss(sb), rss(floor)),
+            carrier_to_model_p99: both(p99(&sb.carrier_to_model), p99(&floor.carrier_to_model)),
+            model_to_carrier_p99: both(p99(&sb.model_to_carrier), p99(&floor.model_to_carrier)),
+        });
+    }
+
+    /// The human-readable table.
+    pub fn table(&self) -> String {
+        let mut rows: Vec<(String, Vec<String>)> = Vec::new();
+        let mut row = |label: &str, f: &dyn Fn(&RunReport) -> String| {
+            rows.push((label.to_string(), self.runs.iter().map(f).collect()));
+        };
+        let lat = |s: &LatencySummary| {
+            format!(
+                "{:.2} / {:.2} / {:.2} / {:.2}",
+                s.p50_ms, s.p90_ms, s.p99_ms, s.max_ms
+            )
+        };
+        let dir_frames = |d: &Option<Direction>| match d {
+            Some(d) => format!(
+                "{} / {} / {} / {}",
+                d.frames_sent, d.frames_received, d.lost, d.out_of_order
+            ),
+            None => "n/a (no stamping model)".into(),
+        };
+        let dir_lat = |d: &Option<Direction>| match d {
+            Some(d) => lat(&d.relay_time),
+            None => "n/a".into(),
+        };
+        row("url", &|r| r.url.clone());
+        row("calls completed / failed / refused", &|r| {
+            format!(
+                "{} / {} / {} of {}",
+                r.completed, r.failed, r.refused, r.calls
+            )
+        });
+        row("c→m frames sent / recv / lost / out-of-order", &|r| {
+            dir_frames(&r.carrier_to_model)
+        });
+        row("c→m time in relay p50/p90/p99/max ms", &|r| {
+            dir_lat(&r.carrier_to_model)
+        });
+        row(
+            "c→m frames queued while the model link connected (max wait ms)",
+            &|r| match &r.carrier_to_model {
+                Some(d) => format!("{} ({:.1})", d.queued_at_connect, d.connect_wait_max_ms),
+                None => "n/a".into(),
+            },
+        );
+        row("m→c frames sent / recv / lost / out-of-order", &|r| {
+            dir_frames(&r.model_to_carrier)
+        });
+        row("m→c time in relay p50/p90/p99/max ms", &|r| {
+            dir_lat(&r.model_to_carrier)
+        });
+        row("first audio p50/p90/p99/max ms", &|r| lat(&r.first_audio));
+        row("turns / marks echoed / clears", &|r| {
+            format!("{} / {} / {}", r.turns, r.marks_echoed, r.clears)
+        });
+        row("server CPU ms per call-second", &|r| match &r.server {
+            Some(s) => format!(
+                "{:.3} ({:.0} ms in {:.1} s)",
+                s.cpu_ms_per_call_second, s.cpu_ms, s.window_s
+            ),
+            None => "n/a (no --target-pid)".into(),
+        });
+        row("server RSS per call KiB", &|r| match &r.server {
+            Some(s) => format!("{:.1}", s.rss_per_call_kib),
+            None => "n/a".into(),
+        });
+        row(
+            "server RSS idle → loaded → after KiB",
+            &|r| match &r.server {
+                Some(s) => format!(
+                    "{} → {} → {} ({:+.1} %)",
+                    s.rss_idle_kib, s.rss_loaded_kib, s.rss_after_kib, s.rss_after_vs_idle_pct
+                ),
+                None => "n/a".into(),
+            },
+        );
+        row("generator CPU ms per call-second", &|r| {
+            r.generator_cpu_ms_per_call_second
+                .map(|v| format!("{v:.3}"))
+                .unwrap_or_else(|| "n/a".into())
+        });
+        let mut headers: Vec<String> = self.runs.iter().map(|r| r.target.clone()).collect();
+        if let Some(ratios) = &self.ratios {
+            headers.push("ratio".into());
+            let fmt = |v: Option<f64>| v.map(|v| format!("{v:.2}×")).unwrap_or_default();
+            for (label, cells) in rows.iter_mut() {
+                let value = match label.as_str() {
+                    l if l.starts_with("c→m time") => fmt(ratios.carrier_to_model_p99),
+                    l if l.starts_with("m→c time") => fmt(ratios.model_to_carrier_p99),
+                    l if l.starts_with("server CPU") => fmt(ratios.cpu_ms_per_call_second),
+                    l if l.starts_with("server RSS per call") => fmt(ratios.rss_per_call),
+                    _ => String::new(),
+                };
+                cells.push(value);
+            }
+        }
+        let label_w = rows
+            .iter()
+            .map(|(l, _)| l.chars().count())
+            .max()
+            .unwrap_or(0);
+        let mut col_w: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+        for (_, cells) in &rows {
+            for (i, c) in cells.iter().enumerate() {
+                if let Some(w) = col_w.get_mut(i) {
+                    *w = (*w).max(c.chars().count());
+                }
+            }
+        }
+        let mut out = String::new();
+        let first = self.runs.first();
+        let _ = writeln!(
+            out,
+            "switchboard loadtest · {} calls × {:.0} s (ramp {:.0} s) · {} · {} CPUs",
+            first.map(|r| r.calls).unwrap_or(0),
+            first.map(|r| r.duration_s).unwrap_or(0.0),
+            first.map(|r| r.ramp_s).unwrap_or(0.0),
+            self.date,
+            self.cpus
+        );
+        let pad =
+            |s: &str, w: usize| format!("{s}{}", " ".repeat(w.saturating_sub(s.chars().count())));
+        let _ = write!(out, "{}", pad("", label_w));
+        for (h, w) in headers.iter().zip(&col_w) {
+            let _ = write!(out, "  {}", pad(h, *w));
+        }
+        out.push('\n');
+        for (label, cells) in &rows {
+            let _ = write!(out, "{}", pad(label, label_w));
+            for (c, w) in cells.iter().zip(&col_w) {
+                let _ = write!(out, "  {}", pad(c, *w));
+            }
+            out.truncate(out.trim_end().len());
+            out.push('\n');
+        }
+        for r in &self.runs {
+            for e in &r.errors {
+                let _ = writeln!(out, "{} error: {e}", r.target);
+            }
+            let verdict = if r.is_clean() {
+                "clean: every call completed, no frame lost or out of order"
+            } else {
+                "NOT CLEAN: failed calls or lost/out-of-order frames"
+            };
+            let _ = writeln!(out, "{}: {verdict}", r.target);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(target: &str, cpu: f64, p99: f64) -> RunReport {
+        RunReport {
+            target: target.into(),
+            calls: 2,
+            completed: 2,
+            carrier_to_model: Some(Direction {
+                frames_sent: 10,
+                frames_received: 10,
+                relay_time: LatencySummary {
+                    count: 10,
+                    p99_ms: p99,
+                    ..LatencySummary::default()
+                },
+                ..Direction::default()
+            }),
+            server: Some(ServerFigures {
+                cpu_ms_per_call_second: cpu,
+                ..ServerFigures::default()
+            }),
+            ..RunReport::default()
+        }
+    }
+
+    #[test]
+    fn ratios_divide_switchboard_by_floor() {
+        let mut report = Report {
+            runs: vec![run("switchboard", 3.0, 2.0), run("floor", 2.0, 1.0)],
+            ..Report::default()
+        };
+        report.compute_ratios();
+        let r = report.ratios.clone().unwrap();
+        assert_eq!(r.cpu_ms_per_call_second, Some(1.5));
+        assert_eq!(r.carrier_to_model_p99, Some(2.0));
+        assert_eq!(r.model_to_carrier_p99, None);
+        let table = report.table();
+        assert!(table.contains("1.50×"), "{table}");
+        assert!(table.contains("switchboard: clean"), "{table}");
+    }
+
+    #[test]
+    fn a_lost_frame_makes_the_run_unclean() {
+        let mut r = run("switchboard", 1.0, 1.0);
+        assert!(r.is_clean());
+        if let Some(d) = r.carrier_to_model.as_mut() {
+            d.lost = 1;
+        }
+        assert!(!r.is_clean());
+    }
+}
