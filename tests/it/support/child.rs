@@ -39,6 +39,8 @@ spool_replay_secs = 1
 
 [calls]
 carrier_idle_timeout_secs = 5
+# Scenarios start with the caller's turn, as in TestApp.
+greet_caller = false
 
 [model]
 restart_backoff_ms = 50
