@@ -21,7 +21,7 @@ STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$OUT"
 
 cargo build --release --quiet
-BIN=target/release/switchboard
+BIN=${CARGO_TARGET_DIR:-target}/release/switchboard
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 WORK=$(mktemp -d)
