@@ -248,3 +248,37 @@ async fn jambonz_upgrade_without_subprotocol_is_refused() {
     }
     app.stop().await;
 }
+
+#[actix_rt::test]
+async fn jambonz_transfer_tool_redirects_to_a_dial_of_the_on_call_number() {
+    let app = TestApp::start_with(crate::support::Db::Sqlite, |c| {
+        c.jambonz.farewell_delay_ms = 100;
+        c.tenants[0].transfer_numbers = vec!["+15550109999".into()];
+    })
+    .await;
+    let call_sid = format!("jb-{}", uuid::Uuid::new_v4());
+    let mut jb = JambonzSession::connect(&app).await;
+    jb.send(session_new(&call_sid)).await;
+    let ack = jb.recv().await;
+    assert_eq!(ack["type"], "ack");
+
+    jb.send(json!({"type": "llm:tool-call", "msgid": "m2", "call_sid": call_sid, "hook": "/llm-tool",
+        "data": {"tool_call_id": "call_xfer_1", "name": "transferToOnCall", "args": {"reason": "burst pipe"}}}))
+        .await;
+    let out = jb.recv().await;
+    assert_eq!(out["command"], "llm:tool-output");
+    assert_eq!(out["tool_call_id"], "call_xfer_1");
+    let output: Value =
+        serde_json::from_str(out["data"]["item"]["output"].as_str().expect("output"))
+            .expect("output is JSON");
+    assert_eq!(output["transferring"], true, "{output}");
+
+    // After the hand-off line, the llm verb is replaced by a dial of the on-call number.
+    let redirect = jb.recv().await;
+    assert_eq!(redirect["command"], "redirect");
+    let dial = &redirect["data"][0];
+    assert_eq!(dial["verb"], "dial", "{redirect}");
+    assert_eq!(dial["target"][0]["type"], "phone");
+    assert_eq!(dial["target"][0]["number"], "+15550109999");
+    app.stop().await;
+}
