@@ -11,6 +11,7 @@ mod call_flow;
 mod crash_recovery;
 mod faults;
 mod jambonz;
+mod limits;
 mod link_restart;
 mod loadtest;
 mod mcp;
