@@ -8,6 +8,7 @@ mod bad_input;
 mod barge_in;
 mod browser;
 mod call_flow;
+mod carrier_sockets;
 mod crash_recovery;
 mod faults;
 mod jambonz;
