@@ -11,6 +11,7 @@ mod call_flow;
 mod carrier_sockets;
 mod crash_recovery;
 mod faults;
+mod garbage;
 mod jambonz;
 mod limits;
 mod link_restart;
