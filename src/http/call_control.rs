@@ -30,9 +30,10 @@ fn bad_request(message: impl std::fmt::Display) -> HttpResponse {
 }
 
 /// The JSON body, parsed only after the admin check so an unauthenticated
-/// caller learns nothing from body validation (400 `{"error":…}` when invalid).
-fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, HttpResponse> {
-    serde_json::from_slice(body).map_err(|e| bad_request(format!("invalid JSON body: {e}")))
+/// caller learns nothing from body validation. Errors: the serde message,
+/// answered as 400 `{"error":"invalid JSON body: …"}`.
+fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {
+    serde_json::from_slice(body).map_err(|e| format!("invalid JSON body: {e}"))
 }
 
 /// Body of `POST /api/calls`.
@@ -66,7 +67,7 @@ pub async fn place_call(
     }
     let body: PlaceCall = match json_body(&body) {
         Ok(b) => b,
-        Err(resp) => return resp,
+        Err(e) => return bad_request(e),
     };
     let Some(tenant) = services.tenants.get(&body.tenant) else {
         return HttpResponse::NotFound().json(json!({"error": "no such tenant"}));
@@ -129,7 +130,7 @@ pub async fn recording(
     }
     let body: RecordingAction = match json_body(&body) {
         Ok(b) => b,
-        Err(resp) => return resp,
+        Err(e) => return bad_request(e),
     };
     let id = id.into_inner();
     let call = match query(&services, move |conn| {
@@ -199,7 +200,7 @@ pub async fn tenant_session(
     }
     let body: SessionSettings = match json_body(&body) {
         Ok(b) => b,
-        Err(resp) => return resp,
+        Err(e) => return bad_request(e),
     };
     if services.tenants.get(&id).is_none() {
         return HttpResponse::NotFound().json(json!({"error": "no such tenant"}));
@@ -225,7 +226,7 @@ pub async fn call_session(
     }
     let body: SessionSettings = match json_body(&body) {
         Ok(b) => b,
-        Err(resp) => return resp,
+        Err(e) => return bad_request(e),
     };
     if let Err(e) = body.validate() {
         return bad_request(e);

@@ -43,6 +43,9 @@ fn assert_429(resp: &RawResponse, what: &str) {
     assert!((1..=60).contains(&retry), "{what}: Retry-After {retry}");
 }
 
+/// (source 127.0.0.x, method, path, header lines, body) of a failing request.
+type FailCase = (u8, &'static str, String, Vec<String>, &'static [u8]);
+
 const FORM: &[u8] = b"CallSid=CA1&AccountSid=AC1&From=%2B15550100001&To=%2B15550100000";
 
 #[actix_rt::test]
@@ -105,7 +108,7 @@ async fn failed_authentications_get_429_per_source_address() {
     let server = addr(&app);
     let origin = format!("Origin: http://{server}");
     // (source, method, path, headers, body): each fails authentication.
-    let cases: Vec<(u8, &str, String, Vec<String>, &'static [u8])> = vec![
+    let cases: Vec<FailCase> = vec![
         (
             1,
             "GET",

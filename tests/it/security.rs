@@ -269,6 +269,9 @@ struct Req {
     body: Body,
 }
 
+/// (label, request per [`Cred`] — `None` where it does not apply, expected statuses).
+type Row = (&'static str, [Option<Req>; 4], [u16; 4]);
+
 fn req(method: &'static str, path: impl Into<String>) -> Req {
     Req {
         method,
@@ -401,7 +404,7 @@ async fn authorisation_matrix_for_every_later_endpoint() {
             &[("CallSid".to_owned(), "CA9".to_owned())],
         ))
     };
-    let mut rows: Vec<(&str, [Option<Req>; 4], [u16; 4])> = Vec::new();
+    let mut rows: Vec<Row> = Vec::new();
     // Operator API (admin token).
     for (label, r, valid) in [
         (
@@ -444,7 +447,7 @@ async fn authorisation_matrix_for_every_later_endpoint() {
         (
             "POST /twiml/whisper",
             "/twiml/whisper?tenant=acme-dental",
-            &FORM[..],
+            FORM,
         ),
     ] {
         let unsigned_form = form
