@@ -48,6 +48,31 @@ pub struct Config {
     pub browser: BrowserConfig,
     pub messaging: MessagingConfig,
     pub sendgrid: SendGridConfig,
+    pub limits: LimitsConfig,
+}
+
+/// `[limits]`: per-source-address rate limits (the key is the TCP peer address,
+/// so behind a reverse proxy every caller shares the proxy's budget). Exceeding
+/// one answers 429 with `Retry-After` (seconds). 0 turns a limit off.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Webhook requests (`POST /twiml`, `/twiml/whisper`, `/sms/inbound`,
+    /// `/email/inbound`) per source address per minute, as a burst that refills evenly.
+    pub webhook_per_minute: u32,
+    /// Failed authentications (401/403: admin token, Node client token, browser
+    /// token, Twilio signature, email secret) per source address per minute; past
+    /// it the address gets 429 on every route but `/health` until the window refills.
+    pub failed_auth_per_minute: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            webhook_per_minute: 1200,
+            failed_auth_per_minute: 120,
+        }
+    }
 }
 
 /// `[text_model]`: the OpenAI-compatible chat-completions model behind the
@@ -158,6 +183,10 @@ pub struct CallsConfig {
     pub playout_lead_ms: u32,
     /// Milliseconds of assistant audio queued for pacing before the call sheds it.
     pub max_queued_audio_ms: u32,
+    /// Milliseconds of audio sent to a Twilio stream whose marks have not come
+    /// back; past it the carrier is not reading and the call ends
+    /// (`carrier_slow_consumer`, close 1008). Bounds memory per stalled peer.
+    pub max_unacked_audio_ms: u32,
     /// The receptionist speaks first when the call connects (a `response.create`
     /// right after the session is configured), as a caller expects.
     pub greet_caller: bool,
@@ -355,6 +384,7 @@ impl Default for CallsConfig {
             carrier_idle_timeout_secs: 15,
             playout_lead_ms: 300,
             max_queued_audio_ms: 120_000,
+            max_unacked_audio_ms: 10_000,
             greet_caller: true,
         }
     }
@@ -442,6 +472,7 @@ impl Default for Config {
             browser: BrowserConfig::default(),
             messaging: MessagingConfig::default(),
             sendgrid: SendGridConfig::default(),
+            limits: LimitsConfig::default(),
         }
     }
 }
@@ -556,6 +587,14 @@ impl Config {
             return Err(ConfigError::Invalid {
                 key: "model.url",
                 message: "empty, and the built-in simulator is disabled".into(),
+            });
+        }
+        if self.calls.max_unacked_audio_ms < 1000 {
+            return Err(ConfigError::Invalid {
+                key: "calls.max_unacked_audio_ms",
+                message:
+                    "must be at least 1000 (a healthy carrier echoes marks within the playout lead)"
+                        .into(),
             });
         }
         if self.calls.max_calls == 0 {

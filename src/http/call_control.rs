@@ -29,6 +29,13 @@ fn bad_request(message: impl std::fmt::Display) -> HttpResponse {
     HttpResponse::BadRequest().json(json!({"error": message.to_string()}))
 }
 
+/// The JSON body, parsed only after the admin check so an unauthenticated
+/// caller learns nothing from body validation. Errors: the serde message,
+/// answered as 400 `{"error":"invalid JSON body: …"}`.
+fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {
+    serde_json::from_slice(body).map_err(|e| format!("invalid JSON body: {e}"))
+}
+
 /// Body of `POST /api/calls`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -53,12 +60,15 @@ fn is_e164(number: &str) -> bool {
 pub async fn place_call(
     req: HttpRequest,
     services: web::Data<Services>,
-    body: web::Json<PlaceCall>,
+    body: web::Bytes,
 ) -> HttpResponse {
     if let Err(e) = check_admin(&req, &services) {
         return unauthorized(e);
     }
-    let body = body.into_inner();
+    let body: PlaceCall = match json_body(&body) {
+        Ok(b) => b,
+        Err(e) => return bad_request(e),
+    };
     let Some(tenant) = services.tenants.get(&body.tenant) else {
         return HttpResponse::NotFound().json(json!({"error": "no such tenant"}));
     };
@@ -113,11 +123,15 @@ pub async fn recording(
     req: HttpRequest,
     services: web::Data<Services>,
     id: web::Path<String>,
-    body: web::Json<RecordingAction>,
+    body: web::Bytes,
 ) -> HttpResponse {
     if let Err(e) = check_admin(&req, &services) {
         return unauthorized(e);
     }
+    let body: RecordingAction = match json_body(&body) {
+        Ok(b) => b,
+        Err(e) => return bad_request(e),
+    };
     let id = id.into_inner();
     let call = match query(&services, move |conn| {
         Ok(match store::calls::get(conn, &id)? {
@@ -179,11 +193,15 @@ pub async fn tenant_session(
     req: HttpRequest,
     services: web::Data<Services>,
     id: web::Path<String>,
-    body: web::Json<SessionSettings>,
+    body: web::Bytes,
 ) -> HttpResponse {
     if let Err(e) = check_admin(&req, &services) {
         return unauthorized(e);
     }
+    let body: SessionSettings = match json_body(&body) {
+        Ok(b) => b,
+        Err(e) => return bad_request(e),
+    };
     if services.tenants.get(&id).is_none() {
         return HttpResponse::NotFound().json(json!({"error": "no such tenant"}));
     }
@@ -201,11 +219,15 @@ pub async fn call_session(
     req: HttpRequest,
     services: web::Data<Services>,
     id: web::Path<String>,
-    body: web::Json<SessionSettings>,
+    body: web::Bytes,
 ) -> HttpResponse {
     if let Err(e) = check_admin(&req, &services) {
         return unauthorized(e);
     }
+    let body: SessionSettings = match json_body(&body) {
+        Ok(b) => b,
+        Err(e) => return bad_request(e),
+    };
     if let Err(e) = body.validate() {
         return bad_request(e);
     }
@@ -213,7 +235,7 @@ pub async fn call_session(
         .supervisor
         .send(UpdateCallSession {
             call_id: id.into_inner(),
-            settings: body.into_inner(),
+            settings: body,
         })
         .await
         .unwrap_or(false);

@@ -9,6 +9,7 @@ pub mod browser;
 pub mod call_control;
 pub mod dashboard;
 pub mod email;
+pub mod limits;
 pub mod logs;
 pub mod ops;
 pub mod sms;
@@ -34,11 +35,14 @@ pub fn server(services: Arc<Services>, listener: TcpListener) -> std::io::Result
             .unwrap_or(2),
         n => n,
     };
+    let limits = web::Data::new(limits::RateLimits::new(&services.config.limits));
     let data = web::Data::from(services);
     let server = HttpServer::new(move || {
         let services = data.clone();
         App::new()
             .app_data(services.clone())
+            .app_data(limits.clone())
+            .wrap(actix_web::middleware::from_fn(limits::enforce))
             .app_data(web::PayloadConfig::new(MAX_FORM_BYTES))
             .configure(|cfg| {
                 if let Some(sim) = &services.simulator {

@@ -248,3 +248,325 @@ async fn secrets_never_appear_in_logs_errors_or_metrics() {
         assert!(!seen.contains(secret), "{secret} in a response");
     }
 }
+
+/// A request body in the extended matrix.
+#[derive(Clone)]
+enum Body {
+    Empty,
+    Json(&'static str),
+    Form(Vec<(String, String)>),
+    /// An empty `multipart/form-data` body (SendGrid's content type).
+    Multipart,
+}
+
+/// One request of the extended matrix.
+#[derive(Clone)]
+struct Req {
+    method: &'static str,
+    path: String,
+    ws: bool,
+    headers: Vec<(&'static str, String)>,
+    body: Body,
+}
+
+/// (label, request per [`Cred`] — `None` where it does not apply, expected statuses).
+type Row = (&'static str, [Option<Req>; 4], [u16; 4]);
+
+fn req(method: &'static str, path: impl Into<String>) -> Req {
+    Req {
+        method,
+        path: path.into(),
+        ws: false,
+        headers: Vec::new(),
+        body: Body::Empty,
+    }
+}
+
+impl Req {
+    fn ws(mut self) -> Req {
+        self.ws = true;
+        self
+    }
+    fn header(mut self, name: &'static str, value: impl Into<String>) -> Req {
+        self.headers.push((name, value.into()));
+        self
+    }
+    fn body(mut self, body: Body) -> Req {
+        self.body = body;
+        self
+    }
+}
+
+async fn send_req(app: &TestApp, r: &Req) -> u16 {
+    let client = awc::Client::default();
+    let url = app.http_url(&r.path);
+    if r.ws {
+        let mut ws = client.ws(url.replacen("http://", "ws://", 1));
+        for (name, value) in &r.headers {
+            ws = ws.header(*name, value.as_str());
+        }
+        return match ws.connect().await {
+            Ok((resp, _conn)) => resp.status().as_u16(),
+            Err(awc::error::WsClientError::InvalidResponseStatus(status)) => status.as_u16(),
+            Err(err) => panic!("{}: {err}", r.path),
+        };
+    }
+    let mut builder = match r.method {
+        "POST" => client.post(url.as_str()),
+        "PUT" => client.put(url.as_str()),
+        _ => client.get(url.as_str()),
+    };
+    for (name, value) in &r.headers {
+        builder = builder.insert_header((*name, value.as_str()));
+    }
+    let resp = match &r.body {
+        Body::Empty => builder.send().await,
+        Body::Json(text) => {
+            builder
+                .insert_header(("Content-Type", "application/json"))
+                .send_body(*text)
+                .await
+        }
+        Body::Form(form) => builder.send_form(form).await,
+        Body::Multipart => {
+            builder
+                .insert_header(("Content-Type", "multipart/form-data; boundary=b"))
+                .send_body("--b--\r\n")
+                .await
+        }
+    };
+    resp.expect("request").status().as_u16()
+}
+
+/// A form signed (or not) for `path` on `app`.
+fn signed_form(app: &TestApp, path: &str, form: &[(&str, &str)], sig: Option<String>) -> Req {
+    let form: Vec<(String, String)> = form
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let sig = sig.unwrap_or_else(|| signature::compute(TWILIO_TOKEN, &app.http_url(path), &form));
+    req("POST", path)
+        .header("X-Twilio-Signature", sig)
+        .body(Body::Form(form))
+}
+
+#[actix_rt::test]
+async fn authorisation_matrix_for_every_later_endpoint() {
+    const EMAIL_SECRET: &str = "matrix-email-secret";
+    let app = TestApp::start_with(Db::Sqlite, |c| {
+        c.twilio.auth_token = Some(TWILIO_TOKEN.into());
+        c.messaging.email_secret = Some(EMAIL_SECRET.into());
+    })
+    .await;
+    let services = app.running.as_ref().expect("running").services.clone();
+    let origin = format!("http://{}", app.running.as_ref().expect("running").addr());
+    let admin = |r: Req, cred: Cred| match cred {
+        Cred::None => r,
+        Cred::Wrong => r.header("Authorization", "Bearer not-the-token"),
+        Cred::Replayed => r.header("Authorization", format!("Bearer {ADMIN}-old")),
+        Cred::Valid => r.header("Authorization", format!("Bearer {ADMIN}")),
+    };
+    // Node client tokens: one valid, one expired (the "replayed" credential).
+    let node_token = |expires: Option<chrono::Duration>| {
+        let mut conn = services.pool.get().expect("conn");
+        switchboard::messaging::tokens::create_client(
+            &mut conn,
+            "matrix",
+            &["acme-dental".to_owned()],
+            expires.map(|d| (chrono::Utc::now() + d).naive_utc()),
+        )
+        .expect("client")
+        .1
+    };
+    let node_valid = node_token(None);
+    let node_expired = node_token(Some(chrono::Duration::seconds(-5)));
+    // Browser tokens: a used one (replayed), an expired one, a fresh one.
+    let (_, used) = services.browser_tokens.issue(None);
+    services.browser_tokens.redeem(&used).expect("first use");
+    let (_, expired) = services
+        .browser_tokens
+        .issue_with_ttl(None, Duration::from_millis(1));
+    let (_, fresh) = services.browser_tokens.issue(None);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let sms = [
+        ("MessageSid", "SM00000000000000000000000000000001"),
+        ("AccountSid", "AC00000000000000000000000000000001"),
+        ("From", CALLER),
+        ("To", DIALLED),
+        ("Body", "hello"),
+        ("NumMedia", "0"),
+    ];
+    let forged = || Some("AAAA".to_owned());
+    let other_sig = || {
+        Some(signature::compute(
+            TWILIO_TOKEN,
+            &app.http_url("/twiml"),
+            &[("CallSid".to_owned(), "CA9".to_owned())],
+        ))
+    };
+    let mut rows: Vec<Row> = Vec::new();
+    // Operator API (admin token).
+    for (label, r, valid) in [
+        (
+            "POST /api/sessions",
+            req("POST", "/api/sessions").body(Body::Json("{}")),
+            201,
+        ),
+        ("GET /api/messages", req("GET", "/api/messages"), 200),
+        (
+            "POST /api/calls",
+            req("POST", "/api/calls").body(Body::Json("{}")),
+            400,
+        ),
+        (
+            "POST /api/calls/{id}/recording",
+            req("POST", "/api/calls/CA404/recording").body(Body::Json(r#"{"action":"start"}"#)),
+            404,
+        ),
+        (
+            "POST /api/calls/{id}/session",
+            req("POST", "/api/calls/CA404/session").body(Body::Json(r#"{"voice":"marin"}"#)),
+            404,
+        ),
+        (
+            "PUT /api/tenants/{id}/session",
+            req("PUT", "/api/tenants/acme-dental/session").body(Body::Json(r#"{"voice":"marin"}"#)),
+            200,
+        ),
+    ] {
+        rows.push((
+            label,
+            [Cred::None, Cred::Wrong, Cred::Replayed, Cred::Valid]
+                .map(|c| Some(admin(r.clone(), c))),
+            [401, 401, 401, valid],
+        ));
+    }
+    // Twilio-signed webhooks: a signature for another request is the replay.
+    for (label, path, form) in [
+        ("POST /sms/inbound", "/sms/inbound", &sms[..]),
+        (
+            "POST /twiml/whisper",
+            "/twiml/whisper?tenant=acme-dental",
+            FORM,
+        ),
+    ] {
+        let unsigned_form = form
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        rows.push((
+            label,
+            [
+                Some(req("POST", path).body(Body::Form(unsigned_form))),
+                Some(signed_form(&app, path, form, forged())),
+                Some(signed_form(&app, path, form, other_sig())),
+                Some(signed_form(&app, path, form, None)),
+            ],
+            [403, 403, 403, 200],
+        ));
+    }
+    // SendGrid: the shared secret (query or Basic auth); valid + empty body → 400.
+    rows.push((
+        "POST /email/inbound",
+        [
+            Some(req("POST", "/email/inbound").body(Body::Multipart)),
+            Some(req("POST", "/email/inbound?secret=wrong").body(Body::Multipart)),
+            Some(
+                req("POST", "/email/inbound")
+                    .header("Authorization", "Basic c2VuZGdyaWQ6b2xkLXNlY3JldA==")
+                    .body(Body::Multipart),
+            ),
+            Some(
+                req("POST", format!("/email/inbound?secret={EMAIL_SECRET}")).body(Body::Multipart),
+            ),
+        ],
+        [401, 401, 401, 400],
+    ));
+    // Node clients: without a header the client authenticates in-band (101,
+    // then `auth` within messaging.auth_timeout_secs or close 1008).
+    rows.push((
+        "GET /supervisor",
+        [
+            Some(req("GET", "/supervisor").ws()),
+            Some(
+                req("GET", "/supervisor")
+                    .ws()
+                    .header("Authorization", "Bearer nope"),
+            ),
+            Some(
+                req("GET", "/supervisor")
+                    .ws()
+                    .header("Authorization", format!("Bearer {node_expired}")),
+            ),
+            Some(
+                req("GET", "/supervisor")
+                    .ws()
+                    .header("Authorization", format!("Bearer {node_valid}")),
+            ),
+        ],
+        [101, 401, 401, 101],
+    ));
+    // Browser softphone: single-use, short-lived tokens; the origin is checked first.
+    let browser = |token: &str| {
+        req("GET", format!("/browser?token={token}"))
+            .ws()
+            .header("Origin", origin.clone())
+    };
+    rows.push((
+        "GET /browser",
+        [
+            Some(req("GET", "/browser").ws().header("Origin", origin.clone())),
+            Some(browser("0123abcd")),
+            Some(browser(&used)),
+            Some(browser(&fresh)),
+        ],
+        [401, 401, 401, 101],
+    ));
+    rows.push((
+        "GET /browser (expired token; valid token from a foreign origin)",
+        [
+            None,
+            Some(browser(&expired)),
+            Some(
+                req("GET", format!("/browser?token={fresh}"))
+                    .ws()
+                    .header("Origin", "https://evil.example"),
+            ),
+            None,
+        ],
+        [0, 401, 403, 0],
+    ));
+    // Public: the dashboard page (no data until the operator enters the token),
+    // and jambonz (no credential; restrict it by network).
+    let jambonz = || {
+        req("GET", "/jambonz")
+            .ws()
+            .header("Sec-WebSocket-Protocol", "ws.jambonz.org")
+    };
+    rows.push((
+        "GET /",
+        [Some(req("GET", "/")), None, None, Some(req("GET", "/"))],
+        [200, 0, 0, 200],
+    ));
+    rows.push((
+        "GET /jambonz",
+        [Some(jambonz()), None, None, Some(jambonz())],
+        [101, 0, 0, 101],
+    ));
+    let mut failures = Vec::new();
+    for (label, requests, expected) in &rows {
+        for (i, r) in requests.iter().enumerate() {
+            let Some(r) = r else { continue };
+            let got = send_req(&app, r).await;
+            if got != expected[i] {
+                failures.push(format!(
+                    "{label} {:?}: {got}, expected {}",
+                    [Cred::None, Cred::Wrong, Cred::Replayed, Cred::Valid][i],
+                    expected[i]
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+    app.stop().await;
+}

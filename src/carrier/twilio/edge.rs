@@ -3,6 +3,7 @@
 //! the call's `CallActor`; sends `media`/`mark`/`clear` back. Thin on purpose: no
 //! call state lives here beyond the stream binding.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,6 +24,8 @@ pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 pub const MAX_MEDIA_BYTES: usize = 8000;
 /// Invalid frames tolerated before the stream is closed (1008).
 const MAX_BAD_FRAMES: u32 = 50;
+/// µ-law bytes per millisecond of audio (8 kHz, 1 byte per sample).
+const PCMU_BYTES_PER_MS: u64 = 8;
 /// How often the idle timeout is checked.
 const IDLE_CHECK: Duration = Duration::from_secs(1);
 
@@ -44,19 +47,32 @@ pub struct MediaStreamSession {
     scratch: Vec<u8>,
     out: String,
     conn_id: String,
+    /// Decoded audio bytes written to the carrier so far.
+    sent_audio: u64,
+    /// Decoded audio bytes the carrier has confirmed by echoing a later mark.
+    acked_audio: u64,
+    /// Marks written and not yet echoed, with `sent_audio` when each was written.
+    marks_in_flight: VecDeque<(String, u64)>,
+    /// `calls.max_unacked_audio_ms` in bytes: past it the carrier is not reading.
+    max_unacked_audio: u64,
 }
 
 impl MediaStreamSession {
     /// A session waiting for Twilio's `start`.
     pub fn new(services: Arc<Services>) -> Self {
         MediaStreamSession {
-            services,
             state: State::AwaitingStart,
             last_rx: Instant::now(),
             bad_frames: 0,
             scratch: Vec::with_capacity(MAX_MEDIA_BYTES),
             out: String::with_capacity(512),
             conn_id: uuid::Uuid::new_v4().to_string(),
+            sent_audio: 0,
+            acked_audio: 0,
+            marks_in_flight: VecDeque::with_capacity(64),
+            max_unacked_audio: u64::from(services.config.calls.max_unacked_audio_ms)
+                * PCMU_BYTES_PER_MS,
+            services,
         }
     }
 
@@ -197,6 +213,7 @@ impl MediaStreamSession {
                 }
             }
             (InboundEvent::Mark { mark, .. }, State::Started { call, .. }) => {
+                ack_mark(&mut self.marks_in_flight, &mut self.acked_audio, &mark.name);
                 call.do_send(MarkEchoed {
                     name: mark.name.into_owned(),
                 });
@@ -218,6 +235,37 @@ impl MediaStreamSession {
                 self.bad_frame(ctx, &format!("{} before start", other.name()));
             }
         }
+    }
+}
+
+/// Marks echo in order: everything written before mark `name` has played, so
+/// `acked` becomes the byte count recorded with it (earlier marks are dropped).
+fn ack_mark(in_flight: &mut VecDeque<(String, u64)>, acked: &mut u64, name: &str) {
+    while let Some((sent_name, sent_at)) = in_flight.pop_front() {
+        if sent_name == name {
+            *acked = sent_at;
+            return;
+        }
+    }
+}
+
+impl MediaStreamSession {
+    /// Decoded bytes written and not confirmed; past the limit the carrier has
+    /// stopped reading (a healthy one confirms within the playout lead), so the
+    /// call ends instead of buffering without bound.
+    fn check_unacked(&mut self, ctx: &mut ws::WebsocketContext<Self>) -> bool {
+        let unacked = self.sent_audio - self.acked_audio;
+        if unacked <= self.max_unacked_audio {
+            return true;
+        }
+        log::warn!(
+            "twilio {}: {} ms of audio written and unconfirmed; carrier is not reading, ending call",
+            self.label(),
+            unacked / PCMU_BYTES_PER_MS
+        );
+        self.hang_up("carrier_slow_consumer");
+        self.close(ctx, ws::CloseCode::Policy, "carrier not reading");
+        false
     }
 }
 
@@ -311,9 +359,20 @@ impl Handler<CarrierCommand> for MediaStreamSession {
         };
         self.out.clear();
         match cmd {
-            CarrierCommand::Media(payload) => wire::media_json(stream_sid, &payload, &mut self.out),
-            CarrierCommand::Mark(name) => wire::mark_json(stream_sid, &name, &mut self.out),
-            CarrierCommand::Clear => wire::clear_json(stream_sid, &mut self.out),
+            CarrierCommand::Media(payload) => {
+                wire::media_json(stream_sid, &payload, &mut self.out);
+                self.sent_audio += (payload.len() as u64) * 3 / 4;
+            }
+            CarrierCommand::Mark(name) => {
+                wire::mark_json(stream_sid, &name, &mut self.out);
+                self.marks_in_flight.push_back((name, self.sent_audio));
+            }
+            CarrierCommand::Clear => {
+                wire::clear_json(stream_sid, &mut self.out);
+                // Twilio drops unplayed audio on `clear` and echoes the pending marks.
+                self.marks_in_flight.clear();
+                self.acked_audio = self.sent_audio;
+            }
             CarrierCommand::Close { code, reason } => {
                 // The call ended on our side: it is already finalised.
                 self.state = State::Ended;
@@ -321,6 +380,8 @@ impl Handler<CarrierCommand> for MediaStreamSession {
                 return;
             }
         }
-        ctx.text(self.out.as_str());
+        if self.check_unacked(ctx) {
+            ctx.text(self.out.as_str());
+        }
     }
 }

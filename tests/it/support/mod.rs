@@ -7,6 +7,7 @@
 pub mod child;
 pub mod db;
 pub mod private_pg;
+pub mod raw;
 pub mod schema;
 pub mod scripted;
 pub mod stub;

@@ -1,0 +1,176 @@
+//! Rate limits per source address (`[limits]`): webhook floods and repeated
+//! failed authentications get 429 with `Retry-After`; another source address,
+//! or the same one after the window refills, is unaffected. Requests come from
+//! distinct loopback addresses (127.0.0.x) over raw sockets bound to them.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use crate::support::raw::{http, RawResponse};
+use crate::support::{TestApp, ADMIN};
+
+const TWILIO_TOKEN: &str = "limits-twilio-token";
+const EMAIL_SECRET: &str = "limits-email-secret";
+
+fn ip(last: u8) -> IpAddr {
+    IpAddr::from([127, 0, 0, last])
+}
+
+fn addr(app: &TestApp) -> SocketAddr {
+    app.running.as_ref().expect("running").addr()
+}
+
+/// One request from 127.0.0.`last`, off the test's thread.
+async fn send(
+    server: SocketAddr,
+    last: u8,
+    method: &'static str,
+    path: String,
+    headers: Vec<String>,
+    body: &'static [u8],
+) -> RawResponse {
+    tokio::task::spawn_blocking(move || http(ip(last), server, method, &path, &headers, body))
+        .await
+        .expect("request thread")
+}
+
+fn assert_429(resp: &RawResponse, what: &str) {
+    assert_eq!(resp.status, 429, "{what}: {resp:?}");
+    let retry: u64 = resp
+        .header("Retry-After")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{what}: no Retry-After: {resp:?}"));
+    assert!((1..=60).contains(&retry), "{what}: Retry-After {retry}");
+}
+
+/// (source 127.0.0.x, method, path, header lines, body) of a failing request.
+type FailCase = (u8, &'static str, String, Vec<String>, &'static [u8]);
+
+const FORM: &[u8] = b"CallSid=CA1&AccountSid=AC1&From=%2B15550100001&To=%2B15550100000";
+
+#[actix_rt::test]
+async fn webhook_flood_gets_429_per_source_address() {
+    const PER_MINUTE: u32 = 30;
+    let app = TestApp::start_with(crate::support::Db::Sqlite, |c| {
+        c.limits.webhook_per_minute = PER_MINUTE;
+    })
+    .await;
+    let server = addr(&app);
+    let form = vec!["Content-Type: application/x-www-form-urlencoded".to_owned()];
+    let multipart = vec!["Content-Type: multipart/form-data; boundary=b".to_owned()];
+    for (n, (path, headers)) in [
+        ("/twiml", &form),
+        ("/twiml/whisper", &form),
+        ("/sms/inbound", &form),
+        ("/email/inbound", &multipart),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let source = 10 + n as u8;
+        for i in 0..PER_MINUTE {
+            let resp = send(server, source, "POST", path.into(), headers.clone(), FORM).await;
+            assert_ne!(resp.status, 429, "{path} request {i} limited too early");
+        }
+        let resp = send(server, source, "POST", path.into(), headers.clone(), FORM).await;
+        assert_429(&resp, path);
+        // Another address is unaffected.
+        let other = send(
+            server,
+            source + 100,
+            "POST",
+            path.into(),
+            headers.clone(),
+            FORM,
+        )
+        .await;
+        assert_ne!(other.status, 429, "{path} from another address");
+    }
+    // The bucket refills one request per 60/PER_MINUTE s.
+    tokio::time::sleep(Duration::from_millis(60_000 / PER_MINUTE as u64 + 200)).await;
+    let resp = send(server, 10, "POST", "/twiml".into(), form.clone(), FORM).await;
+    assert_eq!(resp.status, 200, "after the window: {resp:?}");
+    // Non-webhook routes are not counted.
+    let health = send(server, 10, "GET", "/health".into(), vec![], b"").await;
+    assert_eq!(health.status, 200);
+    app.stop().await;
+}
+
+#[actix_rt::test]
+async fn failed_authentications_get_429_per_source_address() {
+    const PER_MINUTE: u32 = 3;
+    let app = TestApp::start_with(crate::support::Db::Sqlite, |c| {
+        c.limits.failed_auth_per_minute = PER_MINUTE;
+        c.twilio.auth_token = Some(TWILIO_TOKEN.into());
+        c.messaging.email_secret = Some(EMAIL_SECRET.into());
+    })
+    .await;
+    let server = addr(&app);
+    let origin = format!("Origin: http://{server}");
+    // (source, method, path, headers, body): each fails authentication.
+    let cases: Vec<FailCase> = vec![
+        (
+            1,
+            "GET",
+            "/api/calls".into(),
+            vec!["Authorization: Bearer wrong".into()],
+            b"",
+        ),
+        (
+            3,
+            "POST",
+            "/twiml".into(),
+            vec![
+                "Content-Type: application/x-www-form-urlencoded".into(),
+                "X-Twilio-Signature: forged".into(),
+            ],
+            FORM,
+        ),
+        (
+            4,
+            "GET",
+            "/supervisor".into(),
+            vec!["Authorization: Bearer not-a-client-token".into()],
+            b"",
+        ),
+        (5, "GET", "/browser?token=bogus".into(), vec![origin], b""),
+        (
+            6,
+            "POST",
+            "/email/inbound?secret=wrong".into(),
+            vec!["Content-Type: multipart/form-data; boundary=b".into()],
+            b"",
+        ),
+        (
+            7,
+            "POST",
+            "/sms/inbound".into(),
+            vec![
+                "Content-Type: application/x-www-form-urlencoded".into(),
+                "X-Twilio-Signature: forged".into(),
+            ],
+            FORM,
+        ),
+    ];
+    for (source, method, path, headers, body) in cases {
+        for i in 0..PER_MINUTE {
+            let resp = send(server, source, method, path.clone(), headers.clone(), body).await;
+            assert!(
+                matches!(resp.status, 401 | 403),
+                "{method} {path} attempt {i}: {resp:?}"
+            );
+        }
+        let resp = send(server, source, method, path.clone(), headers.clone(), body).await;
+        assert_429(&resp, &path);
+    }
+    // A blocked address is refused even with the right token; /health stays open.
+    let valid = vec![format!("Authorization: Bearer {ADMIN}")];
+    let blocked = send(server, 1, "GET", "/api/calls".into(), valid.clone(), b"").await;
+    assert_429(&blocked, "valid token from a blocked address");
+    let health = send(server, 1, "GET", "/health".into(), vec![], b"").await;
+    assert_eq!(health.status, 200);
+    // Another address is unaffected.
+    let other = send(server, 2, "GET", "/api/calls".into(), valid, b"").await;
+    assert_eq!(other.status, 200, "{other:?}");
+    app.stop().await;
+}
