@@ -15,6 +15,7 @@ pub mod config;
 pub mod events;
 pub mod http;
 pub mod loadtest;
+pub mod memory;
 pub mod messages;
 pub mod messaging;
 pub mod metrics;

@@ -13,6 +13,9 @@ use crate::call::EndCall;
 use crate::metrics::Metrics;
 use crate::session_settings::{ApplySessionSettings, SessionSettings};
 
+/// How long the node must stay without calls before freed memory is returned.
+const IDLE_TRIM_DELAY: Duration = Duration::from_secs(2);
+
 /// Why a call was not admitted; mapped to a WebSocket close (1013 try again later).
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]
 pub enum AdmitError {
@@ -187,9 +190,18 @@ impl Handler<Admit> for Supervisor {
 impl Handler<CallFinished> for Supervisor {
     type Result = ();
 
-    fn handle(&mut self, msg: CallFinished, _: &mut Context<Self>) {
+    fn handle(&mut self, msg: CallFinished, ctx: &mut Context<Self>) {
         self.calls.remove(&msg.call_id);
         self.metrics.calls_active.set(self.calls.len() as i64);
+        if self.calls.is_empty() {
+            // The last call's actors free their memory just after this message;
+            // once the node is still idle a moment later, give it back to the OS.
+            ctx.run_later(IDLE_TRIM_DELAY, |act, _| {
+                if act.calls.is_empty() && crate::memory::release_free_memory() {
+                    log::debug!("idle: freed heap memory returned to the OS");
+                }
+            });
+        }
     }
 }
 
