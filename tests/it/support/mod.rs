@@ -220,7 +220,9 @@ pub async fn talk_silence_until(
             return Some(e);
         }
         if call.is_closed() {
-            return feed.events().into_iter().find(|e| pred(e));
+            // The server may close the stream before its last events (call_ended)
+            // reach the feed: give them a moment instead of racing them.
+            return feed.wait_for(&pred, Duration::from_secs(3)).await;
         }
         let _ = call.send_silence(100).await;
     }
