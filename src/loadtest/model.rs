@@ -232,8 +232,8 @@ impl ModelSession {
                 self.stop_reply(ctx);
                 self.send_event(
                     &ServerEvent::SpeechStarted {
-                        audio_start_ms: self.audio_ms,
-                        item_id: format!("item_u{turn}"),
+                        audio_start_ms: Some(self.audio_ms),
+                        item_id: Some(format!("item_u{turn}")),
                     },
                     ctx,
                 );
@@ -242,8 +242,8 @@ impl ModelSession {
                 self.speaking = false;
                 self.send_event(
                     &ServerEvent::SpeechStopped {
-                        audio_end_ms: self.audio_ms,
-                        item_id: format!("item_u{turn}"),
+                        audio_end_ms: Some(self.audio_ms),
+                        item_id: Some(format!("item_u{turn}")),
                     },
                     ctx,
                 );
@@ -275,7 +275,7 @@ impl ModelSession {
             self.send_event(
                 &ServerEvent::ResponseDone {
                     response: ResponseInfo {
-                        id: format!("resp_{turn}"),
+                        id: Some(format!("resp_{turn}")),
                         object: Some("realtime.response".into()),
                         status: ResponseStatus::Completed,
                         status_details: None,
