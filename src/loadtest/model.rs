@@ -385,7 +385,7 @@ mod tests {
         let text = std::str::from_utf8(&buf).unwrap();
         match realtime::parse_server_event(text).unwrap() {
             ServerEvent::OutputAudioDelta { item_id, delta, .. } => {
-                assert_eq!(item_id, "item_a2");
+                assert_eq!(item_id.as_deref(), Some("item_a2"));
                 assert_eq!(Stamp::from_base64(&delta), Some(stamp));
             }
             other => panic!("not a delta: {other:?}"),
