@@ -109,6 +109,8 @@ pub struct CallActor {
     user_rows: HashMap<String, StoredLine>,
     /// A response is in progress (`response.created` seen, `response.done` not yet).
     response_active: bool,
+    /// The assistant item whose audio arrived last (its place in the conversation is held).
+    speaking_item: Option<String>,
     /// Assistant transcripts received but not yet persisted (waiting for playback).
     pending_lines: Vec<(String, String)>,
     seq: i32,
@@ -149,6 +151,7 @@ impl CallActor {
             conversation: Conversation::new(),
             user_rows: HashMap::new(),
             response_active: false,
+            speaking_item: None,
             pending_lines: Vec::new(),
             seq: 0,
             pending_tools: 0,
@@ -203,22 +206,20 @@ impl CallActor {
     /// answers still playing or cut short (as much as the caller heard, or will
     /// hear of audio already queued).
     fn replay_history(&self) -> Vec<HistoryItem> {
-        let mut history = self.conversation.history();
-        for (item_id, text) in &self.pending_lines {
-            let text = if self.playback.was_interrupted(item_id) {
-                let (heard, total) = self.playback.progress(item_id).unwrap_or((0, 0));
-                cut_to_heard(text, heard, total)
-            } else {
-                text.clone()
-            };
-            if !text.trim().is_empty() {
-                history.push(HistoryItem::Message {
-                    role: Role::Assistant,
-                    text,
-                });
-            }
-        }
-        history
+        let unfinished: Vec<(String, String)> = self
+            .pending_lines
+            .iter()
+            .map(|(item_id, text)| {
+                let text = if self.playback.was_interrupted(item_id) {
+                    let (heard, total) = self.playback.progress(item_id).unwrap_or((0, 0));
+                    cut_to_heard(text, heard, total)
+                } else {
+                    text.clone()
+                };
+                (item_id.clone(), text)
+            })
+            .collect();
+        self.conversation.history(&unfinished)
     }
 
     fn start_link(&mut self, ctx: &mut Context<Self>) {
@@ -322,7 +323,7 @@ impl CallActor {
         if text.trim().is_empty() {
             return;
         }
-        self.conversation.assistant_said(&text);
+        self.conversation.assistant_said(item_id.as_deref(), &text);
         self.seq += 1;
         let row = StoredLine {
             row_id: uuid::Uuid::new_v4().to_string(),
@@ -780,6 +781,10 @@ impl Handler<ModelEvent> for CallActor {
             ModelEvent::Audio { item_id, delta } => {
                 if self.ending.is_some() {
                     return;
+                }
+                if self.speaking_item.as_deref() != Some(item_id.as_str()) {
+                    self.conversation.assistant_speaking(&item_id);
+                    self.speaking_item = Some(item_id.clone());
                 }
                 let ms = self.setup.format.duration_ms(base64_decoded_len(&delta));
                 match self.playback.push(&item_id, delta, ms) {

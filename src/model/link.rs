@@ -208,8 +208,7 @@ impl ModelLinkActor {
             } => {
                 let item_id = self
                     .tracker
-                    .item_key(item_id.as_deref(), response_id.as_deref())
-                    .to_string();
+                    .audio_key(item_id.as_deref(), response_id.as_deref());
                 self.setup.call.do_send(ModelEvent::Audio {
                     item_id,
                     delta: share(frame, &delta),

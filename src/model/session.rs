@@ -242,7 +242,10 @@ pub fn connect_url(base: &str, spec: &SessionSpec) -> String {
     };
     match url::Url::parse(base) {
         Ok(mut url) => {
-            if url.query_pairs().any(|(k, _)| k == "model" || k == "agent_id") {
+            if url
+                .query_pairs()
+                .any(|(k, _)| k == "model" || k == "agent_id")
+            {
                 return base.to_string();
             }
             url.query_pairs_mut().append_pair("model", model);
@@ -518,7 +521,12 @@ mod tests {
         keys.sort_unstable();
         assert_eq!(
             keys,
-            ["prefix_padding_ms", "silence_duration_ms", "threshold", "type"]
+            [
+                "prefix_padding_ms",
+                "silence_duration_ms",
+                "threshold",
+                "type"
+            ]
         );
         assert_eq!(s["audio"]["output"]["format"]["type"], "audio/pcmu");
         assert_eq!(
@@ -564,38 +572,46 @@ mod tests {
 
     #[test]
     fn history_replays_lines_tool_calls_and_outputs_in_order() {
-        let ev = history_items(
-            &[
-                HistoryItem::Message {
-                    role: Role::User,
-                    text: "Book me in".into(),
-                },
-                HistoryItem::FunctionCall {
-                    call_id: "c1".into(),
-                    name: "createBooking".into(),
-                    arguments: "{}".into(),
-                },
-                HistoryItem::FunctionOutput {
-                    call_id: "c1".into(),
-                    output: "{\"ok\":true}".into(),
-                },
-                HistoryItem::Message {
-                    role: Role::Assistant,
-                    text: "Done!".into(),
-                },
-                HistoryItem::Message {
-                    role: Role::User,
-                    text: "  ".into(),
-                },
-            ],
-        );
+        let ev = history_items(&[
+            HistoryItem::Message {
+                role: Role::User,
+                text: "Book me in".into(),
+            },
+            HistoryItem::FunctionCall {
+                call_id: "c1".into(),
+                name: "createBooking".into(),
+                arguments: "{}".into(),
+            },
+            HistoryItem::FunctionOutput {
+                call_id: "c1".into(),
+                output: "{\"ok\":true}".into(),
+            },
+            HistoryItem::Message {
+                role: Role::Assistant,
+                text: "Done!".into(),
+            },
+            HistoryItem::Message {
+                role: Role::User,
+                text: "  ".into(),
+            },
+        ]);
         let types: Vec<String> = ev
             .iter()
-            .map(|e| serde_json::to_value(e).unwrap()["item"]["type"].as_str().unwrap().to_string())
+            .map(|e| {
+                serde_json::to_value(e).unwrap()["item"]["type"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
             .collect();
         assert_eq!(
             types,
-            ["message", "function_call", "function_call_output", "message"]
+            [
+                "message",
+                "function_call",
+                "function_call_output",
+                "message"
+            ]
         );
         let v = serde_json::to_value(&ev[3]).unwrap();
         assert_eq!(v["item"]["content"][0]["type"], "output_text");

@@ -43,13 +43,36 @@ impl ResponseTracker {
 
     /// The key an assistant answer's audio and transcript share: the provider's
     /// `item_id` when sent, else the message item or response in progress.
-    pub fn item_key<'k>(&'k self, item_id: Option<&'k str>, response_id: Option<&'k str>) -> &'k str {
+    pub fn item_key<'k>(
+        &'k self,
+        item_id: Option<&'k str>,
+        response_id: Option<&'k str>,
+    ) -> &'k str {
         item_id
             .filter(|id| !id.is_empty())
             .or(self.message_item.as_deref())
             .or(response_id.filter(|id| !id.is_empty()))
             .or(self.response_id.as_deref())
             .unwrap_or(ANONYMOUS_ITEM)
+    }
+
+    /// [`Self::item_key`] for an audio delta. The first audio that names its
+    /// item also names the answer for transcript events that do not (xAI's
+    /// transcript deltas carry only `response_id`): text gathered so far under
+    /// the response moves to the item. Allocates only for the first frame of an
+    /// answer.
+    pub fn audio_key(&mut self, item_id: Option<&str>, response_id: Option<&str>) -> String {
+        if let Some(item) = item_id.filter(|id| !id.is_empty()) {
+            if self.message_item.is_none() {
+                let provisional = self.item_key(None, response_id).to_string();
+                self.message_item = Some(item.to_string());
+                if let Some(entry) = self.transcripts.iter_mut().find(|(k, _)| *k == provisional) {
+                    entry.0 = item.to_string();
+                }
+            }
+            return item.to_string();
+        }
+        self.item_key(None, response_id).to_string()
     }
 
     /// Interprets one server event (audio deltas are the link's own business);
@@ -171,11 +194,7 @@ impl ResponseTracker {
 
     fn on_item(&mut self, item: Item, done: bool, out: &mut Vec<ModelEvent>) {
         match item {
-            Item::Message { id, .. } => {
-                if !done {
-                    self.message_item = id;
-                }
-            }
+            Item::Message { id, .. } if !done => self.message_item = id,
             Item::FunctionCall {
                 call_id,
                 name,
@@ -269,7 +288,10 @@ mod tests {
                 _ => None,
             })
             .collect();
-        assert_eq!(calls, vec![(&"takeMessage".to_string(), &"call_1".to_string())]);
+        assert_eq!(
+            calls,
+            vec![(&"takeMessage".to_string(), &"call_1".to_string())]
+        );
     }
 
     #[test]
@@ -288,13 +310,35 @@ mod tests {
         );
         assert!(out.iter().any(|e| matches!(e,
             ModelEvent::AssistantTranscript { item_id, text } if item_id == "resp_9" && text == "Hello, Acme Dental.")));
-        assert!(out.iter().any(
-            |e| matches!(e, ModelEvent::ToolCallRequested { name, .. } if name == "hangUp")
-        ));
+        assert!(out
+            .iter()
+            .any(|e| matches!(e, ModelEvent::ToolCallRequested { name, .. } if name == "hangUp")));
         assert!(out
             .iter()
             .any(|e| matches!(e, ModelEvent::ResponseDone { status } if status == "completed")));
         assert_eq!(t.item_key(None, None), ANONYMOUS_ITEM);
+    }
+
+    #[test]
+    fn transcript_without_item_follows_the_audio_item() {
+        let mut t = ResponseTracker::new();
+        let mut out = feed(
+            &mut t,
+            &[
+                r#"{"type":"response.created","response":{"id":"resp_2","status":"in_progress"}}"#,
+                r#"{"type":"response.output_audio_transcript.delta","response_id":"resp_2","delta":"Good "}"#,
+            ],
+        );
+        assert_eq!(t.audio_key(Some("item_7"), Some("resp_2")), "item_7");
+        out.extend(feed(
+            &mut t,
+            &[
+                r#"{"type":"response.output_audio_transcript.delta","response_id":"resp_2","delta":"morning"}"#,
+                r#"{"type":"response.output_audio_transcript.done","response_id":"resp_2"}"#,
+            ],
+        ));
+        assert!(out.iter().any(|e| matches!(e,
+            ModelEvent::AssistantTranscript { item_id, text } if item_id == "item_7" && text == "Good morning")));
     }
 
     #[test]

@@ -8,12 +8,11 @@ use std::borrow::Cow;
 use crate::support::schema::{assert_client_event, client_event_errors};
 use serde_json::{json, Value};
 use switchboard::model::realtime::{
-    append_audio_json, parse_server_event, AudioFormatSpec, ClientEvent, ContentPart, ErrorPayload, Item,
-    ResponseParams, ResponseStatus, Role, ServerEvent,
+    append_audio_json, parse_server_event, AudioFormatSpec, ClientEvent, ContentPart, ErrorPayload,
+    Item, ResponseParams, ResponseStatus, Role, ServerEvent,
 };
 use switchboard::model::session::{
-    history_items, session_update, FunctionTool, HistoryItem, Provider, SessionSpec,
-    TurnDetection,
+    history_items, session_update, FunctionTool, HistoryItem, Provider, SessionSpec, TurnDetection,
 };
 
 fn openai_spec(format: AudioFormatSpec) -> SessionSpec {
@@ -309,8 +308,8 @@ fn recorded_function_call_and_barge_in_parse() {
         } => {
             assert_eq!(call_id.as_deref(), Some("call_7Hq2"));
             assert_eq!(name.as_deref(), Some("lookup_appointment"));
-            let args: Value =
-                serde_json::from_str(arguments.as_deref().unwrap_or_default()).expect("arguments are JSON");
+            let args: Value = serde_json::from_str(arguments.as_deref().unwrap_or_default())
+                .expect("arguments are JSON");
             assert_eq!(args["phone"], "+15551234567");
         }
         other => panic!("wrong variant {other:?}"),

@@ -240,7 +240,10 @@ async fn function_call_turn_round_trips_to_the_reply() {
         .find(|e| e["type"] == "response.function_call_arguments.done")
         .expect("function call");
     // GA shape: the name is on the function_call item, not on arguments.done.
-    assert!(args.get("name").is_none(), "GA arguments.done has no name: {args}");
+    assert!(
+        args.get("name").is_none(),
+        "GA arguments.done has no name: {args}"
+    );
     let item = call
         .iter()
         .find(|e| e["type"] == "response.output_item.added")

@@ -19,8 +19,8 @@ use super::vad::{EnergyVad, VadEvent};
 use super::{EncodedClip, Inner, CHUNK_MS};
 use crate::audio::format::{decode_base64, decode_to_pcm, AudioFormat};
 use crate::model::realtime::{
-    parse_client_event, server_event_json, AudioFormatSpec, ClientEvent, ContentPart, ErrorDetail, ErrorPayload,
-    Item, ItemStatus, ResponseInfo, ResponsePart, ResponseStatus, Role, ServerEvent,
+    parse_client_event, server_event_json, AudioFormatSpec, ClientEvent, ContentPart, ErrorDetail,
+    ErrorPayload, Item, ItemStatus, ResponseInfo, ResponsePart, ResponseStatus, Role, ServerEvent,
     SessionPayload, StatusDetails, Tool, TurnDetectionConfig,
 };
 
