@@ -201,9 +201,12 @@ pub struct ModelConfig {
     pub provider: Provider,
     /// `ws://`/`wss://` URL of the realtime endpoint. Empty: the built-in simulator.
     pub url: String,
-    /// Model id sent as `?model=` and in the session (`gpt-realtime`, `grok-voice-think-fast-1.0`).
+    /// Model id sent as `?model=` (and in the OpenAI session): `gpt-realtime`,
+    /// `grok-voice-think-fast-1.0`. Empty: the provider's default
+    /// ([`Provider::default_model`]).
     pub model: String,
-    /// Default voice (`marin` for OpenAI, `eve` for xAI).
+    /// Default voice. Empty: the provider's default (`marin` for OpenAI, `eve`
+    /// for xAI; [`Provider::default_voice`]).
     pub voice: String,
     /// Input transcription model (OpenAI GA `audio.input.transcription.model`).
     pub transcription_model: String,
@@ -390,13 +393,33 @@ impl Default for CallsConfig {
     }
 }
 
+impl ModelConfig {
+    /// The model id calls on `provider` use: `model`, or the provider's default.
+    pub fn model_for(&self, provider: Provider) -> String {
+        if self.model.trim().is_empty() {
+            provider.default_model().to_string()
+        } else {
+            self.model.clone()
+        }
+    }
+
+    /// The voice calls on `provider` use unless their tenant names one.
+    pub fn voice_for(&self, provider: Provider) -> String {
+        if self.voice.trim().is_empty() {
+            provider.default_voice().to_string()
+        } else {
+            self.voice.clone()
+        }
+    }
+}
+
 impl Default for ModelConfig {
     fn default() -> Self {
         ModelConfig {
             provider: Provider::OpenAi,
             url: String::new(),
-            model: "gpt-realtime".into(),
-            voice: "marin".into(),
+            model: String::new(),
+            voice: String::new(),
             transcription_model: "gpt-4o-mini-transcribe".into(),
             vad_threshold: 0.5,
             vad_silence_ms: 500,
@@ -659,8 +682,63 @@ impl Config {
                 message: format!("no tenant with id {:?}", self.routing.default_tenant),
             });
         }
+        self.validate_model_choices()?;
         self.validate_text_model()?;
         self.validate_mcp_servers()?;
+        Ok(())
+    }
+
+    /// Each provider in use gets a model and voice of its own: an OpenAI voice
+    /// or model is refused for xAI and the other way round.
+    fn validate_model_choices(&self) -> Result<(), ConfigError> {
+        let model_family = |provider: Provider, model: &str| -> Result<(), String> {
+            let lower = model.to_ascii_lowercase();
+            let foreign = match provider {
+                Provider::OpenAi => lower.starts_with("grok"),
+                Provider::Xai => lower.starts_with("gpt"),
+            };
+            if foreign {
+                return Err(format!(
+                    "model {model:?} does not run on {} (leave model.model empty for {:?})",
+                    provider.as_str(),
+                    provider.default_model()
+                ));
+            }
+            Ok(())
+        };
+        let provider = self.model.provider;
+        if !self.model.model.trim().is_empty() {
+            model_family(provider, &self.model.model).map_err(|message| ConfigError::Invalid {
+                key: "model.model",
+                message,
+            })?;
+        }
+        if !self.model.voice.trim().is_empty() {
+            provider
+                .check_voice(&self.model.voice)
+                .map_err(|message| ConfigError::Invalid {
+                    key: "model.voice",
+                    message,
+                })?;
+        }
+        for tenant in &self.tenants {
+            let provider = tenant.provider.unwrap_or(self.model.provider);
+            let voice = tenant
+                .voice
+                .clone()
+                .unwrap_or_else(|| self.model.voice_for(provider));
+            let checked = provider.check_voice(&voice).and_then(|()| {
+                if self.model.model.trim().is_empty() {
+                    Ok(())
+                } else {
+                    model_family(provider, &self.model.model)
+                }
+            });
+            checked.map_err(|message| ConfigError::Invalid {
+                key: "tenants",
+                message: format!("tenant {} ({}): {message}", tenant.id, provider.as_str()),
+            })?;
+        }
         Ok(())
     }
 

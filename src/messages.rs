@@ -78,6 +78,9 @@ pub enum LinkCommand {
 }
 
 /// Something the model said or did, parsed from its server events by the link.
+/// Item ids are the provider's where it sends them; where it leaves them out
+/// (xAI), the link names the item after its response so audio and transcript of
+/// one answer still share a key.
 #[derive(Message, Debug, Clone)]
 #[rtype(result = "()")]
 pub enum ModelEvent {
@@ -86,15 +89,28 @@ pub enum ModelEvent {
     Ready { generation: u32 },
     /// Assistant audio (`response.output_audio.delta`), base64 in the session format.
     Audio { item_id: String, delta: ByteString },
-    /// Caller speech started (`input_audio_buffer.speech_started`).
-    SpeechStarted { audio_start_ms: u32 },
+    /// Caller speech started (`input_audio_buffer.speech_started`); `item_id` is
+    /// the user item it will become, when the provider names it.
+    SpeechStarted {
+        audio_start_ms: Option<u32>,
+        item_id: Option<String>,
+    },
     /// Caller speech ended (`input_audio_buffer.speech_stopped`); starts the turn clock.
-    SpeechStopped { audio_end_ms: u32 },
-    /// Final caller transcript (`conversation.item.input_audio_transcription.completed`).
-    UserTranscript { item_id: String, text: String },
-    /// Final assistant transcript of one item (`response.output_audio_transcript.done`).
+    SpeechStopped { audio_end_ms: Option<u32> },
+    /// Caller transcript (`conversation.item.input_audio_transcription.completed`);
+    /// a later one for the same item replaces it.
+    UserTranscript {
+        item_id: Option<String>,
+        text: String,
+    },
+    /// Final assistant transcript of one item (`response.output_audio_transcript.done`,
+    /// or the deltas when the provider sends no full text).
     AssistantTranscript { item_id: String, text: String },
-    /// The model wants a tool run (`response.function_call_arguments.done`).
+    /// A response started (`response.created`).
+    ResponseStarted,
+    /// The model wants a tool run: `name` from the `function_call` item or
+    /// `response.function_call_arguments.done`, whichever names it; sent once per
+    /// `call_id`.
     ToolCallRequested {
         call_id: String,
         name: String,
@@ -114,6 +130,10 @@ pub struct LinkDown {
     pub generation: u32,
     /// Human-readable cause, logged and published.
     pub cause: String,
+    /// Assistant text received for answers that never finished (`(item_id,
+    /// text so far)`): what was playing when the link went down, so the replayed
+    /// history holds it.
+    pub unfinished: Vec<(String, String)>,
 }
 
 /// A tool call from the model, with everything the tool needs to act for the caller.

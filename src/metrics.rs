@@ -28,6 +28,10 @@ pub struct Metrics {
     pub turn_latency: Histogram,
     /// Invalid frames received from carriers (malformed, unknown, out of order).
     pub carrier_bad_frames: IntCounter,
+    /// Model server events of a type switchboard does not model (ignored).
+    pub model_events_unknown: IntCounter,
+    /// Model server frames that could not be read at all (not JSON, audio without data).
+    pub model_events_unparsable: IntCounter,
 }
 
 impl Metrics {
@@ -62,8 +66,20 @@ impl Metrics {
         .expect(STATIC);
         let carrier_bad_frames =
             IntCounter::new("carrier_bad_frames_total", "Invalid carrier frames").expect(STATIC);
+        let model_events_unknown = IntCounter::new(
+            "model_events_unknown_total",
+            "Model server events of unmodelled types (ignored)",
+        )
+        .expect(STATIC);
+        let model_events_unparsable = IntCounter::new(
+            "model_events_unparsable_total",
+            "Model server frames that could not be read",
+        )
+        .expect(STATIC);
         for c in [
             Box::new(calls_active.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(model_events_unknown.clone()),
+            Box::new(model_events_unparsable.clone()),
             Box::new(calls_total.clone()),
             Box::new(calls_refused.clone()),
             Box::new(calls_ended.clone()),
@@ -87,6 +103,8 @@ impl Metrics {
             barge_ins,
             turn_latency,
             carrier_bad_frames,
+            model_events_unknown,
+            model_events_unparsable,
         }
     }
 

@@ -4,8 +4,10 @@
 //! actor. Audio goes edge → call → link and link → call → edge on one arbiter;
 //! nothing on that path waits on the database, the Supervisor or a tool.
 
+pub mod conversation;
 pub mod playback;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,8 +22,8 @@ use crate::messages::{
     AudioFrame, CallAction, CarrierCommand, CarrierHangup, DtmfReceived, LinkCommand, LinkDown,
     MarkEchoed, ModelEvent, ToolCall, ToolResult,
 };
-use crate::model::link::{LinkSetup, ModelLinkActor};
-use crate::model::session::{Provider, Role, SessionSpec};
+use crate::model::link::{LinkCounters, LinkSetup, ModelLinkActor};
+use crate::model::session::{HistoryItem, Provider, Role, SessionSpec};
 use crate::session_settings::{ApplySessionSettings, SessionSettings};
 use crate::store::calls::CallEnd;
 use crate::store::models::CallStatus;
@@ -31,6 +33,7 @@ use crate::store::writer::{
 use crate::supervisor::{Admit, CallFinished, LinkFailed, RestartDecision};
 use crate::tenant::TenantConfig;
 use crate::tools::{ToolActor, ToolContext};
+use conversation::{Conversation, UserLine};
 use playback::{cut_to_heard, Playback, PushRefused};
 
 /// Longest wait for goodbye or apology audio to play before the call is closed anyway.
@@ -68,11 +71,11 @@ pub struct EndCall {
     pub apologise: bool,
 }
 
-/// A transcript line kept for the call's history (replayed after a link restart).
+/// Where a caller line is stored, so a corrected transcript replaces it.
 #[derive(Debug, Clone)]
-struct Line {
-    role: Role,
-    text: String,
+struct StoredLine {
+    row_id: String,
+    seq: i32,
 }
 
 /// A transfer waiting for the hand-off line to play.
@@ -101,7 +104,13 @@ pub struct CallActor {
     link_restarts: u32,
     tools: Option<Addr<ToolActor>>,
     playback: Playback,
-    history: Vec<Line>,
+    conversation: Conversation,
+    /// Stored caller lines by user item id.
+    user_rows: HashMap<String, StoredLine>,
+    /// A response is in progress (`response.created` seen, `response.done` not yet).
+    response_active: bool,
+    /// The assistant item whose audio arrived last (its place in the conversation is held).
+    speaking_item: Option<String>,
     /// Assistant transcripts received but not yet persisted (waiting for playback).
     pending_lines: Vec<(String, String)>,
     seq: i32,
@@ -139,7 +148,10 @@ impl CallActor {
             link_restarts: 0,
             tools: None,
             playback,
-            history: Vec::new(),
+            conversation: Conversation::new(),
+            user_rows: HashMap::new(),
+            response_active: false,
+            speaking_item: None,
             pending_lines: Vec::new(),
             seq: 0,
             pending_tools: 0,
@@ -176,20 +188,42 @@ impl CallActor {
             self.provider(),
             model,
             tenant.instructions(self.setup.from.as_deref(), Utc::now()),
-            tenant.voice.clone().unwrap_or_else(|| model.voice.clone()),
+            tenant
+                .voice
+                .clone()
+                .unwrap_or_else(|| model.voice_for(self.provider())),
             tools,
             self.setup.format,
         );
         spec.turn_detection.eagerness = self.settings.eagerness;
+        spec.keyterms = std::iter::once(tenant.name.clone())
+            .chain(tenant.services.keys().cloned())
+            .collect();
         spec
     }
 
-    fn start_link(&mut self, ctx: &mut Context<Self>) {
-        let history = self
-            .history
+    /// The conversation to replay into a new session: what is stored, plus
+    /// answers still playing or cut short (as much as the caller heard, or will
+    /// hear of audio already queued).
+    fn replay_history(&self) -> Vec<HistoryItem> {
+        let unfinished: Vec<(String, String)> = self
+            .pending_lines
             .iter()
-            .map(|l| (l.role, l.text.clone()))
+            .map(|(item_id, text)| {
+                let text = if self.playback.was_interrupted(item_id) {
+                    let (heard, total) = self.playback.progress(item_id).unwrap_or((0, 0));
+                    cut_to_heard(text, heard, total)
+                } else {
+                    text.clone()
+                };
+                (item_id.clone(), text)
+            })
             .collect();
+        self.conversation.history(&unfinished)
+    }
+
+    fn start_link(&mut self, ctx: &mut Context<Self>) {
+        let history = self.replay_history();
         let setup = LinkSetup {
             call_id: self.setup.call_id.clone(),
             generation: self.generation,
@@ -201,7 +235,12 @@ impl CallActor {
             tls: self.services.tls.clone(),
             connect_timeout: Duration::from_secs(self.services.config.model.connect_timeout_secs),
             heartbeat: Duration::from_secs(self.services.config.model.heartbeat_secs),
+            counters: LinkCounters {
+                unknown: self.services.metrics.model_events_unknown.clone(),
+                unparsable: self.services.metrics.model_events_unparsable.clone(),
+            },
         };
+        self.response_active = false;
         self.link = Some(ModelLinkActor::new(setup).start());
         self.link_opened = Instant::now();
     }
@@ -273,6 +312,7 @@ impl CallActor {
         }
     }
 
+    /// Stores and publishes an assistant line and adds it to the conversation.
     fn record_line(
         &mut self,
         role: Role,
@@ -283,11 +323,55 @@ impl CallActor {
         if text.trim().is_empty() {
             return;
         }
+        self.conversation.assistant_said(item_id.as_deref(), &text);
         self.seq += 1;
-        self.services.store.do_send(RecordTranscript {
-            id: uuid::Uuid::new_v4().to_string(),
-            call_id: self.setup.call_id.clone(),
+        let row = StoredLine {
+            row_id: uuid::Uuid::new_v4().to_string(),
             seq: self.seq,
+        };
+        self.store_line(&row, role, text, item_id, interrupted);
+    }
+
+    /// A caller transcript: a new line is stored in sequence; a corrected one
+    /// (same item) replaces the stored text in place.
+    fn record_user_line(&mut self, item_id: Option<String>, text: String) {
+        if text.trim().is_empty() {
+            return;
+        }
+        match self.conversation.user_said(item_id.as_deref(), &text) {
+            UserLine::Unchanged => {}
+            UserLine::Replaced => {
+                if let Some(row) = item_id.as_ref().and_then(|id| self.user_rows.get(id)) {
+                    let row = row.clone();
+                    self.store_line(&row, Role::User, text, item_id, false);
+                }
+            }
+            UserLine::New => {
+                self.seq += 1;
+                let row = StoredLine {
+                    row_id: uuid::Uuid::new_v4().to_string(),
+                    seq: self.seq,
+                };
+                if let Some(id) = &item_id {
+                    self.user_rows.insert(id.clone(), row.clone());
+                }
+                self.store_line(&row, Role::User, text, item_id, false);
+            }
+        }
+    }
+
+    fn store_line(
+        &mut self,
+        row: &StoredLine,
+        role: Role,
+        text: String,
+        item_id: Option<String>,
+        interrupted: bool,
+    ) {
+        self.services.store.do_send(RecordTranscript {
+            id: row.row_id.clone(),
+            call_id: self.setup.call_id.clone(),
+            seq: row.seq,
             role: role.as_str().to_string(),
             text: text.clone(),
             item_id,
@@ -298,10 +382,9 @@ impl CallActor {
             call_id: self.setup.call_id.clone(),
             call_sid: self.setup.call_sid.clone(),
             role: role.as_str().to_string(),
-            text: text.clone(),
+            text,
             interrupted,
         });
-        self.history.push(Line { role, text });
     }
 
     /// Persists assistant lines whose audio the caller has heard in full.
@@ -403,7 +486,9 @@ impl CallActor {
                     item_id: cut.item_id.clone(),
                     audio_end_ms: cut.heard_ms,
                 });
-            } else {
+            } else if self.response_active {
+                // No truncate on this provider: stop the answer being generated.
+                // Cancelling when none is active only earns an error event.
                 link.do_send(LinkCommand::CancelResponse);
             }
         }
@@ -697,6 +782,10 @@ impl Handler<ModelEvent> for CallActor {
                 if self.ending.is_some() {
                     return;
                 }
+                if self.speaking_item.as_deref() != Some(item_id.as_str()) {
+                    self.conversation.assistant_speaking(&item_id);
+                    self.speaking_item = Some(item_id.clone());
+                }
                 let ms = self.setup.format.duration_ms(base64_decoded_len(&delta));
                 match self.playback.push(&item_id, delta, ms) {
                     Ok(()) => self.drain_playback(ctx),
@@ -706,7 +795,10 @@ impl Handler<ModelEvent> for CallActor {
                     }
                 }
             }
-            ModelEvent::SpeechStarted { .. } => {
+            ModelEvent::SpeechStarted { item_id, .. } => {
+                if let Some(item_id) = item_id {
+                    self.conversation.user_speaking(&item_id);
+                }
                 self.speech_stopped_at = None;
                 self.caller_speaking = true;
                 if self.ending.is_none() {
@@ -719,7 +811,10 @@ impl Handler<ModelEvent> for CallActor {
                 self.turn_pending = true;
             }
             ModelEvent::UserTranscript { item_id, text } => {
-                self.record_line(Role::User, text, Some(item_id), false);
+                self.record_user_line(item_id, text);
+            }
+            ModelEvent::ResponseStarted => {
+                self.response_active = true;
             }
             ModelEvent::AssistantTranscript { item_id, text } => {
                 self.pending_lines.push((item_id, text));
@@ -732,20 +827,18 @@ impl Handler<ModelEvent> for CallActor {
             } => {
                 self.pending_tools += 1;
                 self.awaiting_response_done = true;
+                self.conversation.function_call(&call_id, &name, &arguments);
                 if let Some(tools) = &self.tools {
                     tools.do_send(ToolCall {
                         call_id,
                         name,
                         arguments,
-                        conversation: self
-                            .history
-                            .iter()
-                            .map(|l| (l.role, l.text.clone()))
-                            .collect(),
+                        conversation: self.conversation.lines(),
                     });
                 }
             }
             ModelEvent::ResponseDone { .. } => {
+                self.response_active = false;
                 self.awaiting_response_done = false;
                 self.turn_pending = false;
                 self.maybe_continue_after_tools();
@@ -786,6 +879,8 @@ impl Handler<ToolResult> for CallActor {
             }
             None => {}
         }
+        self.conversation
+            .function_output(&result.call_id, &result.output);
         if let Some(link) = &self.link {
             link.do_send(LinkCommand::ToolOutput {
                 call_id: result.call_id,
@@ -825,7 +920,15 @@ impl Handler<LinkDown> for CallActor {
         self.link = None;
         self.caller_speaking = false;
         self.turn_pending = false;
+        self.response_active = false;
         self.link_failures += 1;
+        // Answers cut off with the link: kept (as heard) for the record and the replay.
+        for (item_id, text) in msg.unfinished {
+            if !self.pending_lines.iter().any(|(id, _)| *id == item_id) {
+                self.pending_lines.push((item_id, text));
+            }
+        }
+        self.flush_heard_lines();
         self.awaiting_response_done = false;
         self.pending_tools = 0;
         log::warn!(

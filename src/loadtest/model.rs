@@ -232,8 +232,8 @@ impl ModelSession {
                 self.stop_reply(ctx);
                 self.send_event(
                     &ServerEvent::SpeechStarted {
-                        audio_start_ms: self.audio_ms,
-                        item_id: format!("item_u{turn}"),
+                        audio_start_ms: Some(self.audio_ms),
+                        item_id: Some(format!("item_u{turn}")),
                     },
                     ctx,
                 );
@@ -242,8 +242,8 @@ impl ModelSession {
                 self.speaking = false;
                 self.send_event(
                     &ServerEvent::SpeechStopped {
-                        audio_end_ms: self.audio_ms,
-                        item_id: format!("item_u{turn}"),
+                        audio_end_ms: Some(self.audio_ms),
+                        item_id: Some(format!("item_u{turn}")),
                     },
                     ctx,
                 );
@@ -275,7 +275,7 @@ impl ModelSession {
             self.send_event(
                 &ServerEvent::ResponseDone {
                     response: ResponseInfo {
-                        id: format!("resp_{turn}"),
+                        id: Some(format!("resp_{turn}")),
                         object: Some("realtime.response".into()),
                         status: ResponseStatus::Completed,
                         status_details: None,
@@ -385,7 +385,7 @@ mod tests {
         let text = std::str::from_utf8(&buf).unwrap();
         match realtime::parse_server_event(text).unwrap() {
             ServerEvent::OutputAudioDelta { item_id, delta, .. } => {
-                assert_eq!(item_id, "item_a2");
+                assert_eq!(item_id.as_deref(), Some("item_a2"));
                 assert_eq!(Stamp::from_base64(&delta), Some(stamp));
             }
             other => panic!("not a delta: {other:?}"),

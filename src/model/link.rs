@@ -7,6 +7,7 @@
 //! Supervisor decides whether a new link follows.
 
 use std::cell::RefCell;
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use actix::io::{SinkWrite, WriteHandler};
@@ -22,16 +23,24 @@ use futures_util::stream::{SplitSink, StreamExt};
 use crate::call::CallActor;
 use crate::messages::{AudioFrame, LinkCommand, LinkDown, ModelEvent};
 use crate::model::realtime::{self, ClientEvent, ServerEvent};
-use crate::model::session::{self, Role, SessionSpec};
+use crate::model::session::{self, HistoryItem, SessionSpec};
+use crate::model::tracker::ResponseTracker;
 
 /// How long a normal close waits for the server's close frame.
 const CLOSE_HANDSHAKE: Duration = Duration::from_secs(2);
+
+/// How long a stopping link stays alive to write its close frame.
+const CLOSE_FLUSH: Duration = Duration::from_millis(200);
 
 /// Largest server frame accepted, bytes (session objects and audio deltas are far smaller).
 const MAX_FRAME_BYTES: usize = 4 * 1024 * 1024;
 
 /// Initial capacity of the reused append buffer (about 16 Twilio frames).
 const APPEND_BUF_BYTES: usize = 4096;
+
+/// Distinct ignored event types remembered per link for log-once (bounds memory
+/// against a server inventing types).
+const MAX_UNKNOWN_TYPES_LOGGED: usize = 64;
 
 /// Why a link could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -53,13 +62,23 @@ pub struct LinkSetup {
     pub api_key: Option<String>,
     pub session: SessionSpec,
     /// Conversation so far, replayed as `conversation.item.create` after `session.update`.
-    pub history: Vec<(Role, String)>,
+    pub history: Vec<HistoryItem>,
     pub call: Addr<CallActor>,
     /// TLS connector for `wss://`.
     pub tls: Option<openssl::ssl::SslConnector>,
     pub connect_timeout: Duration,
     /// Ping interval; silence for three intervals counts as a dropped link.
     pub heartbeat: Duration,
+    pub counters: LinkCounters,
+}
+
+/// Counters a link bumps (shared with `/metrics`).
+#[derive(Clone)]
+pub struct LinkCounters {
+    /// Server events of types not modelled here.
+    pub unknown: prometheus::IntCounter,
+    /// Server frames that could not be read.
+    pub unparsable: prometheus::IntCounter,
 }
 
 type WsSink = SplitSink<Framed<BoxedSocket, Codec>, Message>;
@@ -74,6 +93,15 @@ pub struct ModelLinkActor {
     last_rx: Instant,
     down_reported: bool,
     shutting_down: bool,
+    /// A close frame has been written (sent once, on any way out).
+    close_sent: bool,
+    /// Interprets non-audio server events.
+    tracker: ResponseTracker,
+    /// Reused output buffer of [`ResponseTracker::on_event`].
+    events: Vec<ModelEvent>,
+    warned_unparsable: bool,
+    /// Event types this link ignored (each logged once).
+    unknown_types: HashSet<String>,
 }
 
 impl ModelLinkActor {
@@ -86,6 +114,11 @@ impl ModelLinkActor {
             last_rx: Instant::now(),
             down_reported: false,
             shutting_down: false,
+            close_sent: false,
+            tracker: ResponseTracker::new(),
+            events: Vec::new(),
+            warned_unparsable: false,
+            unknown_types: HashSet::new(),
         }
     }
 
@@ -95,6 +128,7 @@ impl ModelLinkActor {
             self.setup.call.do_send(LinkDown {
                 generation: self.setup.generation,
                 cause,
+                unfinished: self.tracker.take_unfinished(),
             });
         }
         ctx.stop();
@@ -150,72 +184,68 @@ impl ModelLinkActor {
         let event = match realtime::parse_server_event(text) {
             Ok(event) => event,
             Err(e) => {
-                log::warn!("call {}: unparsable model event: {e}", self.setup.call_id);
+                // Only a frame that is not JSON, or whose audio has no `delta`,
+                // gets here: every other field is optional. Logged once per link.
+                self.setup.counters.unparsable.inc();
+                if !self.warned_unparsable {
+                    self.warned_unparsable = true;
+                    log::warn!(
+                        "call {}: unparsable model event (further ones logged at debug): {e}",
+                        self.setup.call_id
+                    );
+                } else {
+                    log::debug!("call {}: unparsable model event: {e}", self.setup.call_id);
+                }
                 return;
             }
         };
-        let call = &self.setup.call;
         match event {
-            ServerEvent::OutputAudioDelta { item_id, delta, .. } => {
-                call.do_send(ModelEvent::Audio {
-                    item_id: item_id.into_owned(),
+            ServerEvent::OutputAudioDelta {
+                item_id,
+                response_id,
+                delta,
+                ..
+            } => {
+                let item_id = self
+                    .tracker
+                    .audio_key(item_id.as_deref(), response_id.as_deref());
+                self.setup.call.do_send(ModelEvent::Audio {
+                    item_id,
                     delta: share(frame, &delta),
                 });
             }
-            ServerEvent::SpeechStarted { audio_start_ms, .. } => {
-                call.do_send(ModelEvent::SpeechStarted { audio_start_ms });
-            }
-            ServerEvent::SpeechStopped { audio_end_ms, .. } => {
-                call.do_send(ModelEvent::SpeechStopped { audio_end_ms });
-            }
-            ServerEvent::InputTranscriptionCompleted {
-                item_id,
-                transcript,
-                ..
+            ServerEvent::Error {
+                ref error,
+                ref code,
+                ref message,
             } => {
-                call.do_send(ModelEvent::UserTranscript {
-                    item_id,
-                    text: transcript,
-                });
-            }
-            ServerEvent::OutputAudioTranscriptDone {
-                item_id,
-                transcript,
-                ..
-            } => {
-                call.do_send(ModelEvent::AssistantTranscript {
-                    item_id,
-                    text: transcript,
-                });
-            }
-            ServerEvent::FunctionCallArgumentsDone {
-                call_id,
-                name,
-                arguments,
-                ..
-            } => {
-                call.do_send(ModelEvent::ToolCallRequested {
-                    call_id,
-                    name,
-                    arguments,
-                });
-            }
-            ServerEvent::ResponseDone { response, .. } => {
-                call.do_send(ModelEvent::ResponseDone {
-                    status: response.status.as_str().to_string(),
-                });
-            }
-            ServerEvent::Error { error, .. } => {
-                let code = error.code.clone().unwrap_or_default();
-                let message = error.message.to_string();
+                let (code, message) = ServerEvent::error_summary(error, code, message);
                 if code == "session_expired" {
                     // Provider session cap: roll over to a fresh session like a restart.
                     self.report_down(format!("session expired: {message}"), ctx);
                     return;
                 }
-                call.do_send(ModelEvent::Error { code, message });
+                self.setup.call.do_send(ModelEvent::Error { code, message });
             }
-            _ => {}
+            ServerEvent::Unknown => {
+                self.setup.counters.unknown.inc();
+                if let Some(kind) = realtime::event_type(text) {
+                    if self.unknown_types.len() < MAX_UNKNOWN_TYPES_LOGGED
+                        && self.unknown_types.insert(kind.clone())
+                    {
+                        log::debug!(
+                            "call {}: ignoring model events of type {kind:?}",
+                            self.setup.call_id
+                        );
+                    }
+                }
+            }
+            other => {
+                self.tracker.on_event(other, &mut self.events);
+                for event in self.events.drain(..) {
+                    self.setup.call.do_send(event);
+                }
+            }
         }
     }
 }
@@ -263,7 +293,7 @@ impl Actor for ModelLinkActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        let url = self.setup.url.clone();
+        let url = session::connect_url(&self.setup.url, &self.setup.session);
         let key = self.setup.api_key.clone();
         let timeout = self.setup.connect_timeout;
         let client = thread_client(timeout, self.setup.tls.as_ref());
@@ -297,6 +327,26 @@ impl Actor for ModelLinkActor {
                 act.report_down(e.to_string(), ctx);
             }
         }));
+    }
+
+    /// Every way out closes the socket with a close frame (1000), so the peer
+    /// never sees an abnormal 1006: the actor lives on briefly to flush it.
+    fn stopping(&mut self, ctx: &mut Context<Self>) -> Running {
+        if self.close_sent {
+            return Running::Stop;
+        }
+        self.close_sent = true;
+        let Some(sink) = &mut self.sink else {
+            return Running::Stop;
+        };
+        if sink
+            .write(Message::Close(Some(awc::ws::CloseCode::Normal.into())))
+            .is_err()
+        {
+            return Running::Stop;
+        }
+        ctx.run_later(CLOSE_FLUSH, |_, ctx| ctx.stop());
+        Running::Continue
     }
 }
 
@@ -339,6 +389,7 @@ impl Handler<LinkCommand> for ModelLinkActor {
                     // stream (`finished`); a server that does not is cut off.
                     Some(sink) => {
                         let _ = sink.write(Message::Close(Some(awc::ws::CloseCode::Normal.into())));
+                        self.close_sent = true;
                         ctx.run_later(CLOSE_HANDSHAKE, |_, ctx| ctx.stop());
                     }
                     None => ctx.stop(),

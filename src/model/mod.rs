@@ -6,3 +6,4 @@ pub mod link;
 pub mod realtime;
 pub mod session;
 pub mod simulator;
+pub mod tracker;

@@ -405,12 +405,27 @@ pub struct GaSession {
     pub max_output_tokens: Option<MaxOutputTokens>,
 }
 
-/// xAI `session.audio.input` (format only; models.md §3).
+/// xAI `session.audio.input.transcription` (docs.x.ai "Voice Agent API";
+/// pipecat `services/xai/realtime/events.py` `InputAudioTranscription`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct XaiTranscription {
+    /// BCP-47 language to bias recognition towards (`en`, `es-MX`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language_hint: Option<String>,
+    /// Proper nouns and product names to bias towards (≤ 100 terms, ≤ 50 chars each).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keyterms: Option<Vec<String>>,
+}
+
+/// xAI `session.audio.input`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct XaiAudioInput {
     /// Input format; PCM at 8–48 kHz, or G.711 at 8 kHz.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<AudioFormatSpec>,
+    /// Input transcription settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transcription: Option<XaiTranscription>,
 }
 
 /// xAI `session.audio.output`.
@@ -796,31 +811,46 @@ impl ClientEvent {
 // Server events
 // ---------------------------------------------------------------------------
 
-/// The `error` object of an `error` event (models.md §1.12).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The `error` object of an `error` event (OpenAI: `RealtimeServerEventError`,
+/// `{type, code, message, param, event_id}`). Every field may be absent: xAI's
+/// own client models declare none of them as required.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ErrorDetail {
     /// `invalid_request_error`, `server_error`, …
-    #[serde(rename = "type")]
-    pub kind: String,
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
     /// Machine code, e.g. `invalid_event`, `response_cancel_not_active`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
     /// Human-readable message.
     #[serde(default)]
     pub message: String,
     /// Offending parameter path.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub param: Option<String>,
     /// `event_id` of the client event that failed.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_id: Option<String>,
 }
 
+/// The `error` field of an `error` event: OpenAI sends an object; xAI's
+/// client models (xai-org/xai-cookbook `VoiceServerEvent.kt`, `Error`) also
+/// accept a plain string beside top-level `code` and `message`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ErrorPayload {
+    /// `{type?, code?, message, …}`.
+    Detail(ErrorDetail),
+    /// A bare message.
+    Text(String),
+}
+
 /// Final or current state of a response.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ResponseStatus {
     /// Still generating (`response.created`).
+    #[default]
     InProgress,
     /// Finished normally.
     Completed,
@@ -830,6 +860,9 @@ pub enum ResponseStatus {
     Failed,
     /// Stopped early (token limit, content filter).
     Incomplete,
+    /// A status this crate does not know (parse-only).
+    #[serde(other)]
+    Unknown,
 }
 
 impl ResponseStatus {
@@ -841,6 +874,7 @@ impl ResponseStatus {
             ResponseStatus::Cancelled => "cancelled",
             ResponseStatus::Failed => "failed",
             ResponseStatus::Incomplete => "incomplete",
+            ResponseStatus::Unknown => "unknown",
         }
     }
 }
@@ -859,23 +893,26 @@ pub struct StatusDetails {
     pub error: Option<serde_json::Value>,
 }
 
-/// The response object of `response.created` / `response.done` (models.md
-/// §1.8). Nulls real servers send (`status_details`, `usage`, `metadata`)
-/// parse as `None`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The response object of `response.created` / `response.done` (OpenAI
+/// `RealtimeResponse`). Nulls real servers send (`status_details`, `usage`,
+/// `metadata`) parse as `None`; xAI may omit the whole object or send empty
+/// usage, so every field has a default.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ResponseInfo {
     /// `resp_…`.
-    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     /// `"realtime.response"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object: Option<String>,
     /// Status.
+    #[serde(default)]
     pub status: ResponseStatus,
     /// Why it ended that way.
     #[serde(default)]
     pub status_details: Option<StatusDetails>,
     /// Output items (no audio bytes).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_items")]
     pub output: Vec<Item>,
     /// Token usage.
     #[serde(default)]
@@ -887,10 +924,10 @@ pub struct ResponseInfo {
 
 /// The `part` of `response.content_part.added/.done`. The schema names the
 /// type `audio`/`text`, observed GA traffic `output_audio`/`output_text`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ResponsePart {
     /// `audio`, `text`, `output_audio` or `output_text`.
-    #[serde(rename = "type")]
+    #[serde(rename = "type", default)]
     pub kind: String,
     /// Text so far (text parts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -904,6 +941,7 @@ pub struct ResponsePart {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RateLimit {
     /// `requests` or `tokens`.
+    #[serde(default)]
     pub name: String,
     /// Limit per window.
     #[serde(default)]
@@ -916,30 +954,62 @@ pub struct RateLimit {
     pub reset_seconds: Option<f64>,
 }
 
-/// A server → client event (GA plus the xAI additions, models.md §1.6 and
-/// §3). Unknown `type`s parse as [`ServerEvent::Unknown`], so new server
-/// events never break a client. The server `event_id` is not kept; write it
-/// with [`server_event_json`]. The audio `delta` (and its ids) borrow from the
-/// frame text.
+/// An item as the server reports it; a shape this crate does not model (an
+/// unknown role, a missing field) becomes [`Item::Other`] instead of failing
+/// the whole event.
+fn lenient_item<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Item, D::Error> {
+    let value = serde_json::Value::deserialize(d)?;
+    Ok(Item::deserialize(value).unwrap_or(Item::Other))
+}
+
+/// [`lenient_item`] for a list (`response.output`); `null` is an empty list.
+fn lenient_items<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Item>, D::Error> {
+    let values = Option::<Vec<serde_json::Value>>::deserialize(d)?.unwrap_or_default();
+    Ok(values
+        .into_iter()
+        .map(|v| Item::deserialize(v).unwrap_or(Item::Other))
+        .collect())
+}
+
+/// A server → client event: OpenAI GA (`RealtimeServerEvent*` in
+/// openai/openai-openapi) and the xAI Grok Voice dialect (`response.text.*`
+/// names, `ping`, events without indices). Parsed by what a call needs: only
+/// the fields switchboard acts on are required (the audio `delta`), every
+/// other field may be missing, unknown fields are ignored, and unknown `type`s
+/// parse as [`ServerEvent::Unknown`] — a provider that leaves out a field we
+/// do not use never loses an event (xAI's own client models,
+/// xai-org/xai-cookbook `VoiceServerEvent.kt`, declare every field optional).
+/// The server `event_id` is not kept; write it with [`server_event_json`].
+/// The audio `delta` (and its ids) borrow from the frame text.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub enum ServerEvent<'a> {
-    /// A (usually non-fatal) error.
+    /// A (usually non-fatal) error. OpenAI: `error` object; xAI may send
+    /// `error` as a string with top-level `code`/`message`.
     #[serde(rename = "error")]
     Error {
-        /// Details.
-        error: ErrorDetail,
+        /// Details (object or text).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<ErrorPayload>,
+        /// Top-level code (xAI).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        code: Option<String>,
+        /// Top-level message (xAI).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
     },
     /// First event after connect; `session` holds the defaults.
     #[serde(rename = "session.created")]
     SessionCreated {
         /// The session object as the server reports it.
+        #[serde(default)]
         session: serde_json::Value,
     },
     /// Effective configuration after `session.update`.
     #[serde(rename = "session.updated")]
     SessionUpdated {
         /// The session object as the server reports it.
+        #[serde(default)]
         session: serde_json::Value,
     },
     /// Default conversation created (xAI sends it first).
@@ -956,6 +1026,7 @@ pub enum ServerEvent<'a> {
         #[serde(default)]
         previous_item_id: Option<String>,
         /// The item (audio omitted).
+        #[serde(default = "other_item", deserialize_with = "lenient_item")]
         item: Item,
     },
     /// Beta-era name of `.added`, still in the GA union; handle alike.
@@ -965,6 +1036,7 @@ pub enum ServerEvent<'a> {
         #[serde(default)]
         previous_item_id: Option<String>,
         /// The item.
+        #[serde(default = "other_item", deserialize_with = "lenient_item")]
         item: Item,
     },
     /// Item finalized.
@@ -974,22 +1046,27 @@ pub enum ServerEvent<'a> {
         #[serde(default)]
         previous_item_id: Option<String>,
         /// The item (audio omitted).
+        #[serde(default = "other_item", deserialize_with = "lenient_item")]
         item: Item,
     },
     /// Answer to `conversation.item.retrieve`.
     #[serde(rename = "conversation.item.retrieved")]
     ConversationItemRetrieved {
         /// The item including audio.
+        #[serde(default = "other_item", deserialize_with = "lenient_item")]
         item: Item,
     },
     /// Answer to `conversation.item.truncate`.
     #[serde(rename = "conversation.item.truncated")]
     ConversationItemTruncated {
         /// Assistant item id.
+        #[serde(default)]
         item_id: String,
         /// Content index.
+        #[serde(default)]
         content_index: u32,
         /// Where the audio was cut, in ms.
+        #[serde(default)]
         audio_end_ms: u32,
     },
     /// Answer to `conversation.item.delete`.
@@ -1003,6 +1080,7 @@ pub enum ServerEvent<'a> {
     #[serde(rename = "conversation.item.input_audio_transcription.delta")]
     InputTranscriptionDelta {
         /// User item id.
+        #[serde(default)]
         item_id: String,
         /// Content index.
         #[serde(default)]
@@ -1011,15 +1089,18 @@ pub enum ServerEvent<'a> {
         #[serde(default)]
         delta: String,
     },
-    /// Final input transcript (may arrive before or after the response).
+    /// Final input transcript (may arrive before or after the response; xAI
+    /// may send it repeatedly for one item, each replacing the last).
     #[serde(rename = "conversation.item.input_audio_transcription.completed")]
     InputTranscriptionCompleted {
         /// User item id.
-        item_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        item_id: Option<String>,
         /// Content index.
         #[serde(default)]
         content_index: u32,
         /// Whole transcript.
+        #[serde(default)]
         transcript: String,
         /// Token or duration usage.
         #[serde(default)]
@@ -1029,28 +1110,35 @@ pub enum ServerEvent<'a> {
     #[serde(rename = "conversation.item.input_audio_transcription.failed")]
     InputTranscriptionFailed {
         /// User item id.
+        #[serde(default)]
         item_id: String,
         /// Content index.
         #[serde(default)]
         content_index: u32,
         /// What went wrong.
-        error: ErrorDetail,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<ErrorPayload>,
     },
     /// VAD heard speech start.
     #[serde(rename = "input_audio_buffer.speech_started")]
     SpeechStarted {
-        /// Offset in all audio appended this session, in ms (prefix included).
-        audio_start_ms: u32,
+        /// Offset in all audio appended this session, in ms (prefix included);
+        /// xAI may omit it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        audio_start_ms: Option<u32>,
         /// Id the user item will get.
-        item_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        item_id: Option<String>,
     },
     /// VAD heard speech end.
     #[serde(rename = "input_audio_buffer.speech_stopped")]
     SpeechStopped {
-        /// Offset in all audio appended this session, in ms.
-        audio_end_ms: u32,
+        /// Offset in all audio appended this session, in ms; xAI may omit it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        audio_end_ms: Option<u32>,
         /// User item id.
-        item_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        item_id: Option<String>,
     },
     /// Input buffer committed as a user item.
     #[serde(rename = "input_audio_buffer.committed")]
@@ -1059,7 +1147,8 @@ pub enum ServerEvent<'a> {
         #[serde(default)]
         previous_item_id: Option<String>,
         /// New user item.
-        item_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        item_id: Option<String>,
     },
     /// Input buffer cleared.
     #[serde(rename = "input_audio_buffer.cleared")]
@@ -1068,68 +1157,89 @@ pub enum ServerEvent<'a> {
     #[serde(rename = "response.created")]
     ResponseCreated {
         /// The response.
+        #[serde(default)]
         response: ResponseInfo,
     },
     /// Output item started.
     #[serde(rename = "response.output_item.added")]
     OutputItemAdded {
         /// Response id.
+        #[serde(default)]
         response_id: String,
         /// Position in the response output.
+        #[serde(default)]
         output_index: u32,
         /// The item (in progress).
+        #[serde(default = "other_item", deserialize_with = "lenient_item")]
         item: Item,
     },
     /// Output item finished.
     #[serde(rename = "response.output_item.done")]
     OutputItemDone {
         /// Response id.
+        #[serde(default)]
         response_id: String,
         /// Position in the response output.
+        #[serde(default)]
         output_index: u32,
         /// The final item.
+        #[serde(default = "other_item", deserialize_with = "lenient_item")]
         item: Item,
     },
     /// Content part started.
     #[serde(rename = "response.content_part.added")]
     ContentPartAdded {
         /// Response id.
+        #[serde(default)]
         response_id: String,
         /// Item id.
+        #[serde(default)]
         item_id: String,
         /// Output index.
+        #[serde(default)]
         output_index: u32,
         /// Content index.
+        #[serde(default)]
         content_index: u32,
         /// The part.
+        #[serde(default)]
         part: ResponsePart,
     },
     /// Content part finished.
     #[serde(rename = "response.content_part.done")]
     ContentPartDone {
         /// Response id.
+        #[serde(default)]
         response_id: String,
         /// Item id.
+        #[serde(default)]
         item_id: String,
         /// Output index.
+        #[serde(default)]
         output_index: u32,
         /// Content index.
+        #[serde(default)]
         content_index: u32,
         /// The part.
+        #[serde(default)]
         part: ResponsePart,
     },
     /// A chunk of assistant audio in the output format (hot path: borrowed).
+    /// Only `delta` is required; xAI's client model declares just
+    /// `response_id`, `item_id` and `delta`, all optional.
     #[serde(rename = "response.output_audio.delta")]
     OutputAudioDelta {
         /// Response id.
-        #[serde(borrow)]
-        response_id: Cow<'a, str>,
+        #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+        response_id: Option<Cow<'a, str>>,
         /// Assistant item id.
-        #[serde(borrow)]
-        item_id: Cow<'a, str>,
+        #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+        item_id: Option<Cow<'a, str>>,
         /// Output index.
+        #[serde(default)]
         output_index: u32,
         /// Content index.
+        #[serde(default)]
         content_index: u32,
         /// Base64 audio.
         #[serde(borrow)]
@@ -1139,48 +1249,65 @@ pub enum ServerEvent<'a> {
     #[serde(rename = "response.output_audio.done")]
     OutputAudioDone {
         /// Response id.
+        #[serde(default)]
         response_id: String,
         /// Item id.
+        #[serde(default)]
         item_id: String,
         /// Output index.
+        #[serde(default)]
         output_index: u32,
         /// Content index.
+        #[serde(default)]
         content_index: u32,
     },
     /// Transcript fragment of the assistant audio.
     #[serde(rename = "response.output_audio_transcript.delta")]
     OutputAudioTranscriptDelta {
         /// Response id.
-        response_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        response_id: Option<String>,
         /// Item id.
-        item_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        item_id: Option<String>,
         /// Output index.
+        #[serde(default)]
         output_index: u32,
         /// Content index.
+        #[serde(default)]
         content_index: u32,
         /// Text fragment.
+        #[serde(default)]
         delta: String,
     },
-    /// Whole transcript of the assistant audio.
+    /// Whole transcript of the assistant audio (xAI sends no `transcript`:
+    /// the deltas are the text).
     #[serde(rename = "response.output_audio_transcript.done")]
     OutputAudioTranscriptDone {
         /// Response id.
-        response_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        response_id: Option<String>,
         /// Item id.
-        item_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        item_id: Option<String>,
         /// Output index.
+        #[serde(default)]
         output_index: u32,
         /// Content index.
+        #[serde(default)]
         content_index: u32,
         /// Full transcript.
-        transcript: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        transcript: Option<String>,
     },
     /// Text fragment (text modality); also xAI's `response.text.delta`.
     #[serde(rename = "response.output_text.delta", alias = "response.text.delta")]
     OutputTextDelta {
         /// Response id.
+        #[serde(default)]
         response_id: String,
         /// Item id.
+        #[serde(default)]
         item_id: String,
         /// Output index.
         #[serde(default)]
@@ -1189,14 +1316,17 @@ pub enum ServerEvent<'a> {
         #[serde(default)]
         content_index: u32,
         /// Text fragment.
+        #[serde(default)]
         delta: String,
     },
     /// Whole text; also xAI's `response.text.done`.
     #[serde(rename = "response.output_text.done", alias = "response.text.done")]
     OutputTextDone {
         /// Response id.
+        #[serde(default)]
         response_id: String,
         /// Item id.
+        #[serde(default)]
         item_id: String,
         /// Output index.
         #[serde(default)]
@@ -1205,43 +1335,57 @@ pub enum ServerEvent<'a> {
         #[serde(default)]
         content_index: u32,
         /// Full text.
+        #[serde(default)]
         text: String,
     },
     /// Fragment of a function call's JSON arguments.
     #[serde(rename = "response.function_call_arguments.delta")]
     FunctionCallArgumentsDelta {
         /// Response id.
+        #[serde(default)]
         response_id: String,
         /// Function-call item id.
+        #[serde(default)]
         item_id: String,
         /// Output index.
+        #[serde(default)]
         output_index: u32,
         /// Call id.
+        #[serde(default)]
         call_id: String,
         /// Fragment.
+        #[serde(default)]
         delta: String,
     },
-    /// A complete function call: run the tool now.
+    /// A complete function call: run the tool now. The GA schema carries no
+    /// `name` here (it is on the `function_call` item of
+    /// `response.output_item.added`); xAI sends it.
     #[serde(rename = "response.function_call_arguments.done")]
     FunctionCallArgumentsDone {
         /// Response id.
-        response_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        response_id: Option<String>,
         /// Function-call item id.
-        item_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        item_id: Option<String>,
         /// Output index.
-        output_index: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        output_index: Option<u32>,
         /// Call id to answer with `function_call_output`.
-        call_id: String,
-        /// Tool name.
-        #[serde(default)]
-        name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        call_id: Option<String>,
+        /// Tool name (xAI; not in the GA schema).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
         /// JSON-encoded arguments.
-        arguments: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        arguments: Option<String>,
     },
     /// A response ended (any status).
     #[serde(rename = "response.done")]
     ResponseDone {
         /// The final response.
+        #[serde(default)]
         response: ResponseInfo,
     },
     /// Current rate limits (OpenAI only).
@@ -1261,6 +1405,43 @@ pub enum ServerEvent<'a> {
     /// Any event type this crate does not model (parse-only).
     #[serde(other, skip_serializing)]
     Unknown,
+}
+
+fn other_item() -> Item {
+    Item::Other
+}
+
+impl ServerEvent<'_> {
+    /// `(code, message)` of an `error` event in either provider's shape; empty
+    /// strings for parts the server left out.
+    pub fn error_summary(
+        error: &Option<ErrorPayload>,
+        code: &Option<String>,
+        message: &Option<String>,
+    ) -> (String, String) {
+        let (inner_code, inner_message) = match error {
+            Some(ErrorPayload::Detail(d)) => (d.code.clone(), Some(d.message.clone())),
+            Some(ErrorPayload::Text(text)) => (None, Some(text.clone())),
+            None => (None, None),
+        };
+        let code = inner_code.or_else(|| code.clone()).unwrap_or_default();
+        let message = inner_message
+            .filter(|m| !m.is_empty())
+            .or_else(|| message.clone())
+            .unwrap_or_default();
+        (code, message)
+    }
+}
+
+/// The `type` of a frame, read without parsing the rest (for events this crate
+/// does not model: counted and logged once per type).
+pub fn event_type(text: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct TypeOnly {
+        #[serde(rename = "type")]
+        kind: String,
+    }
+    serde_json::from_str::<TypeOnly>(text).ok().map(|t| t.kind)
 }
 
 /// Parses one server text frame. Unknown `type`s give
@@ -1349,7 +1530,7 @@ mod tests {
         match parse_server_event(frame).unwrap() {
             ServerEvent::OutputAudioDelta { delta, item_id, .. } => {
                 assert!(matches!(delta, Cow::Borrowed("//7+/w==")));
-                assert!(matches!(item_id, Cow::Borrowed("item_1")));
+                assert!(matches!(item_id, Some(Cow::Borrowed("item_1"))));
             }
             other => panic!("wrong variant: {other:?}"),
         }
@@ -1393,8 +1574,8 @@ mod tests {
     #[test]
     fn server_event_json_carries_event_id() {
         let ev = ServerEvent::SpeechStarted {
-            audio_start_ms: 1200,
-            item_id: "item_9".into(),
+            audio_start_ms: Some(1200),
+            item_id: Some("item_9".into()),
         };
         let text = server_event_json("ev_7", &ev).unwrap();
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();

@@ -13,6 +13,7 @@ use crate::model::realtime::{
     AudioFormatSpec, ClientEvent, ContentPart, FunctionKind, GaAudio, GaAudioInput, GaAudioOutput,
     GaSession, Item, Modality, SessionKind, SessionPayload, Tool, ToolChoice, ToolChoiceMode,
     Transcription, TurnDetectionConfig, XaiAudio, XaiAudioInput, XaiAudioOutput, XaiSession,
+    XaiTranscription,
 };
 
 /// Which realtime provider a session talks to.
@@ -109,6 +110,10 @@ pub struct SessionSpec {
     pub transcription_model: Option<String>,
     /// Server VAD settings.
     pub turn_detection: TurnDetection,
+    /// Words the caller is likely to say that a transcriber would miss (the
+    /// business name, its services); sent as xAI `keyterms` (≤ 100 terms of
+    /// ≤ 50 characters).
+    pub keyterms: Vec<String>,
 }
 
 impl Provider {
@@ -119,12 +124,69 @@ impl Provider {
             Provider::Xai => "xai",
         }
     }
+
+    /// The voice used when neither `model.voice` nor the tenant names one:
+    /// OpenAI `marin` (its recommended GA voice), xAI `eve` (xAI's default,
+    /// docs.x.ai "Voice Agent API").
+    pub fn default_voice(self) -> &'static str {
+        match self {
+            Provider::OpenAi => "marin",
+            Provider::Xai => "eve",
+        }
+    }
+
+    /// The model used when `model.model` is empty: `gpt-realtime` (OpenAI GA)
+    /// or `grok-voice-think-fast-1.0` (xAI's current voice model).
+    pub fn default_model(self) -> &'static str {
+        match self {
+            Provider::OpenAi => "gpt-realtime",
+            Provider::Xai => "grok-voice-think-fast-1.0",
+        }
+    }
+
+    /// Built-in voices of this provider. A voice of the *other* provider's list
+    /// is refused at start-up; names in neither list pass (custom voices).
+    /// OpenAI: platform.openai.com "Realtime" voice list; xAI: docs.x.ai
+    /// "Voice Agent API" (eve, ara, rex, sal, leo).
+    pub fn builtin_voices(self) -> &'static [&'static str] {
+        match self {
+            Provider::OpenAi => &[
+                "alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin",
+                "cedar",
+            ],
+            Provider::Xai => &["eve", "ara", "rex", "sal", "leo"],
+        }
+    }
+
+    /// Checks that `voice` is not another provider's built-in voice.
+    ///
+    /// # Errors
+    /// A sentence naming the voice, the provider and this provider's voices.
+    pub fn check_voice(self, voice: &str) -> Result<(), String> {
+        let other = match self {
+            Provider::OpenAi => Provider::Xai,
+            Provider::Xai => Provider::OpenAi,
+        };
+        let lower = voice.to_ascii_lowercase();
+        if other.builtin_voices().contains(&lower.as_str())
+            && !self.builtin_voices().contains(&lower.as_str())
+        {
+            return Err(format!(
+                "voice {voice:?} is an {} voice, not an {} one (use one of {})",
+                other.as_str(),
+                self.as_str(),
+                self.builtin_voices().join(", ")
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl SessionSpec {
     /// The session for one call: model settings from `[model]`, the tenant's
     /// instructions, voice and tools, and the carrier leg's audio format (µ-law
     /// carriers get `audio/pcmu` both ways so payloads pass through untouched).
+    /// An empty `voice` or `model.model` means the provider's default.
     pub fn for_call(
         provider: Provider,
         model: &ModelConfig,
@@ -133,6 +195,16 @@ impl SessionSpec {
         tools: Vec<FunctionTool>,
         format: AudioFormat,
     ) -> SessionSpec {
+        let voice = if voice.trim().is_empty() {
+            provider.default_voice().to_string()
+        } else {
+            voice
+        };
+        let model_id = if model.model.trim().is_empty() {
+            provider.default_model().to_string()
+        } else {
+            model.model.clone()
+        };
         let audio_format = match format {
             AudioFormat::Pcmu => AudioFormatSpec::PCMU,
             AudioFormat::Pcma => AudioFormatSpec::PCMA,
@@ -140,7 +212,7 @@ impl SessionSpec {
         };
         SessionSpec {
             provider,
-            model: Some(model.model.clone()).filter(|m| !m.is_empty()),
+            model: Some(model_id),
             instructions,
             voice,
             tools,
@@ -152,7 +224,34 @@ impl SessionSpec {
                 silence_duration_ms: model.vad_silence_ms,
                 eagerness: None,
             },
+            keyterms: Vec::new(),
         }
+    }
+}
+
+/// Most `keyterms` xAI accepts, and the longest term (characters).
+const MAX_KEYTERMS: usize = 100;
+const MAX_KEYTERM_CHARS: usize = 50;
+
+/// The realtime URL a link dials: `base` with `?model=` added when it names
+/// no model — how xAI selects the model (`wss://api.x.ai/v1/realtime?model=…`;
+/// it has no `model` session field), and what OpenAI's URL carries too.
+pub fn connect_url(base: &str, spec: &SessionSpec) -> String {
+    let Some(model) = spec.model.as_deref().filter(|m| !m.is_empty()) else {
+        return base.to_string();
+    };
+    match url::Url::parse(base) {
+        Ok(mut url) => {
+            if url
+                .query_pairs()
+                .any(|(k, _)| k == "model" || k == "agent_id")
+            {
+                return base.to_string();
+            }
+            url.query_pairs_mut().append_pair("model", model);
+            url.to_string()
+        }
+        Err(_) => base.to_string(),
     }
 }
 
@@ -171,6 +270,20 @@ fn wire_tools(tools: &[FunctionTool]) -> Option<Vec<Tool>> {
             })
             .collect(),
     )
+}
+
+/// xAI's documented `turn_detection`: `type`, `threshold` (0.1–0.9),
+/// `prefix_padding_ms`, `silence_duration_ms` — no `create_response` /
+/// `interrupt_response` (docs.x.ai "Voice Agent API", session parameters).
+fn xai_vad(td: &TurnDetection) -> TurnDetectionConfig {
+    TurnDetectionConfig::ServerVad {
+        threshold: Some(td.threshold.clamp(0.1, 0.9)),
+        prefix_padding_ms: Some(td.prefix_padding_ms),
+        silence_duration_ms: Some(td.silence_duration_ms),
+        create_response: None,
+        interrupt_response: None,
+        idle_timeout_ms: None,
+    }
 }
 
 fn server_vad(td: &TurnDetection) -> TurnDetectionConfig {
@@ -197,9 +310,11 @@ fn server_vad(td: &TurnDetection) -> TurnDetectionConfig {
 ///   `audio.input.{format, transcription?, turn_detection: server_vad with
 ///   create_response and interrupt_response true}`, `audio.output.{format,
 ///   voice}`, `tools` + `tool_choice:"auto"` when there are tools.
-/// - xAI: no `type`; top-level `voice` and `turn_detection`; formats under
-///   `audio.input/.output.format`; no transcription block (xAI transcribes
-///   input on its own, models.md §3).
+/// - xAI: no `type` and no `model` (the model is in the URL, [`connect_url`]);
+///   top-level `voice` and `turn_detection` (documented fields only); formats
+///   under `audio.input/.output.format`; input transcription biased with the
+///   spec's `keyterms` (`audio.input.transcription.keyterms`; no transcription
+///   `model`, which would switch xAI to another event stream).
 pub fn session_update(spec: &SessionSpec) -> ClientEvent {
     let tools = wire_tools(&spec.tools);
     let session = match spec.provider {
@@ -235,13 +350,14 @@ pub fn session_update(spec: &SessionSpec) -> ClientEvent {
             instructions: Some(spec.instructions.clone()),
             voice: Some(spec.voice.clone()),
             // xAI has no semantic VAD: eagerness is OpenAI-only.
-            turn_detection: Some(server_vad(&TurnDetection {
-                eagerness: None,
-                ..spec.turn_detection
-            })),
+            turn_detection: Some(xai_vad(&spec.turn_detection)),
             audio: Some(XaiAudio {
                 input: Some(XaiAudioInput {
                     format: Some(spec.audio_format),
+                    transcription: Some(XaiTranscription {
+                        language_hint: None,
+                        keyterms: xai_keyterms(&spec.keyterms),
+                    }),
                 }),
                 output: Some(XaiAudioOutput {
                     format: Some(spec.audio_format),
@@ -257,8 +373,28 @@ pub fn session_update(spec: &SessionSpec) -> ClientEvent {
     }
 }
 
-/// Whether the provider implements `conversation.item.truncate` (xAI does not,
-/// models.md §3: barge-in there only stops local playback).
+/// `terms` trimmed, de-duplicated and cut to xAI's limits; `None` when empty.
+fn xai_keyterms(terms: &[String]) -> Option<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for term in terms {
+        let term = term.trim();
+        if term.is_empty() || term.chars().count() > MAX_KEYTERM_CHARS {
+            continue;
+        }
+        if !out.iter().any(|t| t.eq_ignore_ascii_case(term)) {
+            out.push(term.to_string());
+        }
+        if out.len() == MAX_KEYTERMS {
+            break;
+        }
+    }
+    Some(out).filter(|o| !o.is_empty())
+}
+
+/// Whether the provider implements `conversation.item.truncate`. xAI lists no
+/// truncate among its client events (docs.x.ai "Voice Agent API"; its own
+/// client models, xai-org/xai-cookbook `VoiceClientEvent.kt`, have none): a
+/// barge-in there stops local playback and cancels the response in progress.
 pub fn supports_truncate(provider: Provider) -> bool {
     match provider {
         Provider::OpenAi => true,
@@ -266,29 +402,70 @@ pub fn supports_truncate(provider: Provider) -> bool {
     }
 }
 
+/// One entry of a conversation as it is replayed into a fresh session after
+/// a restart or roll-over, in the order it happened.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HistoryItem {
+    /// A line said by the caller (`user`), the receptionist (`assistant`, cut
+    /// to what the caller heard) or injected as `system`.
+    Message { role: Role, text: String },
+    /// A tool call the model made.
+    FunctionCall {
+        call_id: String,
+        name: String,
+        /// JSON-encoded arguments as the model sent them.
+        arguments: String,
+    },
+    /// The answer to [`HistoryItem::FunctionCall`] with the same `call_id`.
+    FunctionOutput { call_id: String, output: String },
+}
+
 /// Builds `conversation.item.create` events replaying a conversation, in
 /// order: user and system lines become `input_text` parts, assistant lines
-/// `output_text` parts (GA accepts assistant text items; assistant *audio*
-/// cannot be created by clients, models.md §1.5). Empty lines are skipped.
-pub fn history_items(entries: &[(Role, String)]) -> Vec<ClientEvent> {
+/// `output_text` parts (clients cannot create assistant *audio*; GA accepts
+/// assistant text items, `RealtimeConversationItemAssistantMessage`), tool
+/// calls `function_call` items and their results `function_call_output`
+/// items. Empty lines are skipped. OpenAI and xAI take the same item shapes.
+pub fn history_items(entries: &[HistoryItem]) -> Vec<ClientEvent> {
     entries
         .iter()
-        .filter(|(_, text)| !text.trim().is_empty())
-        .map(|(role, text)| {
-            let part = match role {
-                Role::Assistant => ContentPart::OutputText { text: text.clone() },
-                Role::User | Role::System => ContentPart::InputText { text: text.clone() },
-            };
-            ClientEvent::ConversationItemCreate {
-                event_id: None,
-                previous_item_id: None,
-                item: Item::Message {
+        .filter_map(|entry| {
+            let item = match entry {
+                HistoryItem::Message { text, .. } if text.trim().is_empty() => return None,
+                HistoryItem::Message { role, text } => {
+                    let part = match role {
+                        Role::Assistant => ContentPart::OutputText { text: text.clone() },
+                        Role::User | Role::System => ContentPart::InputText { text: text.clone() },
+                    };
+                    Item::Message {
+                        id: None,
+                        role: *role,
+                        content: vec![part],
+                        status: None,
+                    }
+                }
+                HistoryItem::FunctionCall {
+                    call_id,
+                    name,
+                    arguments,
+                } => Item::FunctionCall {
                     id: None,
-                    role: *role,
-                    content: vec![part],
+                    call_id: call_id.clone(),
+                    name: name.clone(),
+                    arguments: arguments.clone(),
                     status: None,
                 },
-            }
+                HistoryItem::FunctionOutput { call_id, output } => Item::FunctionCallOutput {
+                    id: None,
+                    call_id: call_id.clone(),
+                    output: output.clone(),
+                },
+            };
+            Some(ClientEvent::ConversationItemCreate {
+                event_id: None,
+                previous_item_id: None,
+                item,
+            })
         })
         .collect()
 }
@@ -311,6 +488,7 @@ mod tests {
             audio_format: AudioFormatSpec::PCMU,
             transcription_model: Some("gpt-4o-mini-transcribe".into()),
             turn_detection: TurnDetection::default(),
+            keyterms: vec!["Acme Dental".into(), "cleaning".into()],
         }
     }
 
@@ -330,26 +508,112 @@ mod tests {
     }
 
     #[test]
-    fn xai_session_has_top_level_voice_and_vad() {
-        let v = serde_json::to_value(session_update(&spec(Provider::Xai))).unwrap();
+    fn xai_session_has_top_level_voice_and_documented_vad_only() {
+        let mut spec = spec(Provider::Xai);
+        spec.voice = "eve".into();
+        spec.model = Some("grok-voice-think-fast-1.0".into());
+        let v = serde_json::to_value(session_update(&spec)).unwrap();
         let s = &v["session"];
-        assert!(s.get("type").is_none());
-        assert_eq!(s["voice"], "marin");
-        assert_eq!(s["turn_detection"]["type"], "server_vad");
+        assert!(s.get("type").is_none() && s.get("model").is_none());
+        assert_eq!(s["voice"], "eve");
+        let td = s["turn_detection"].as_object().unwrap();
+        let mut keys: Vec<&str> = td.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            [
+                "prefix_padding_ms",
+                "silence_duration_ms",
+                "threshold",
+                "type"
+            ]
+        );
         assert_eq!(s["audio"]["output"]["format"]["type"], "audio/pcmu");
+        assert_eq!(
+            s["audio"]["input"]["transcription"]["keyterms"],
+            serde_json::json!(["Acme Dental", "cleaning"])
+        );
         assert!(!supports_truncate(Provider::Xai));
     }
 
     #[test]
-    fn history_uses_output_text_for_assistant() {
+    fn provider_defaults_and_voice_checks() {
+        let model = ModelConfig {
+            model: String::new(),
+            ..ModelConfig::default()
+        };
+        let xai = SessionSpec::for_call(
+            Provider::Xai,
+            &model,
+            "hi".into(),
+            String::new(),
+            Vec::new(),
+            AudioFormat::Pcmu,
+        );
+        assert_eq!(xai.voice, "eve");
+        assert_eq!(xai.model.as_deref(), Some("grok-voice-think-fast-1.0"));
+        assert!(Provider::Xai.check_voice("marin").is_err());
+        assert!(Provider::OpenAi.check_voice("Eve").is_err());
+        assert!(Provider::Xai.check_voice("my-custom-voice").is_ok());
+        assert!(Provider::OpenAi.check_voice("cedar").is_ok());
+    }
+
+    #[test]
+    fn connect_url_names_the_model_once() {
+        let mut s = spec(Provider::Xai);
+        s.model = Some("grok-voice-think-fast-1.0".into());
+        assert_eq!(
+            connect_url("wss://api.x.ai/v1/realtime", &s),
+            "wss://api.x.ai/v1/realtime?model=grok-voice-think-fast-1.0"
+        );
+        let given = "wss://api.openai.com/v1/realtime?model=gpt-realtime";
+        assert_eq!(connect_url(given, &s), given);
+    }
+
+    #[test]
+    fn history_replays_lines_tool_calls_and_outputs_in_order() {
         let ev = history_items(&[
-            (Role::User, "Hi".into()),
-            (Role::Assistant, "Hello!".into()),
-            (Role::User, "  ".into()),
+            HistoryItem::Message {
+                role: Role::User,
+                text: "Book me in".into(),
+            },
+            HistoryItem::FunctionCall {
+                call_id: "c1".into(),
+                name: "createBooking".into(),
+                arguments: "{}".into(),
+            },
+            HistoryItem::FunctionOutput {
+                call_id: "c1".into(),
+                output: "{\"ok\":true}".into(),
+            },
+            HistoryItem::Message {
+                role: Role::Assistant,
+                text: "Done!".into(),
+            },
+            HistoryItem::Message {
+                role: Role::User,
+                text: "  ".into(),
+            },
         ]);
-        assert_eq!(ev.len(), 2);
-        let v = serde_json::to_value(&ev[1]).unwrap();
+        let types: Vec<String> = ev
+            .iter()
+            .map(|e| {
+                serde_json::to_value(e).unwrap()["item"]["type"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(
+            types,
+            [
+                "message",
+                "function_call",
+                "function_call_output",
+                "message"
+            ]
+        );
+        let v = serde_json::to_value(&ev[3]).unwrap();
         assert_eq!(v["item"]["content"][0]["type"], "output_text");
-        assert_eq!(v["item"]["role"], "assistant");
     }
 }

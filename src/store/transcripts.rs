@@ -19,19 +19,26 @@ pub fn insert(conn: &mut DbConnection, entry: &TranscriptRow) -> Result<(), Stor
     Ok(())
 }
 
-/// Insert a transcript entry unless one with the same id exists (`ON
-/// CONFLICT (id) DO NOTHING`), so a replayed write is a no-op. Returns
-/// whether a row was inserted.
+/// Insert a transcript entry, or — when one with the same id exists — set its
+/// `text` and `interrupted` (`ON CONFLICT (id) DO UPDATE`): a replayed write is
+/// a no-op, and a corrected line (a provider that re-sends the transcript of
+/// one caller item) replaces the earlier text in place. Returns the rows
+/// touched (1).
 ///
 /// Errors: [`StoreError::Conflict`] if another entry holds `(call_id, seq)`,
 /// [`StoreError::Query`] (e.g. no such call).
-pub fn insert_once(conn: &mut DbConnection, entry: &TranscriptRow) -> Result<bool, StoreError> {
-    let inserted = on_backend!(conn, |c| diesel::insert_into(transcript_entries::table)
+pub fn upsert(conn: &mut DbConnection, entry: &TranscriptRow) -> Result<usize, StoreError> {
+    use diesel::upsert::excluded;
+    let touched = on_backend!(conn, |c| diesel::insert_into(transcript_entries::table)
         .values(entry)
         .on_conflict(transcript_entries::id)
-        .do_nothing()
+        .do_update()
+        .set((
+            transcript_entries::text.eq(excluded(transcript_entries::text)),
+            transcript_entries::interrupted.eq(excluded(transcript_entries::interrupted)),
+        ))
         .execute(c))?;
-    Ok(inserted > 0)
+    Ok(touched)
 }
 
 /// A call's transcript in `seq` order.

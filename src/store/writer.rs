@@ -89,7 +89,8 @@ pub struct RecordCallRefused {
     pub reason: String,
 }
 
-/// One transcript entry of a call; `seq` is unique within the call.
+/// One transcript entry of a call; `seq` is unique within the call. A second
+/// record with the same `id` replaces the entry's text (a corrected transcript).
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "()")]
 pub struct RecordTranscript {
@@ -201,12 +202,13 @@ impl Write {
         }
     }
 
-    /// Apply the write idempotently: inserts skip a row whose id exists, the
-    /// end-of-call update sets the same values again.
+    /// Apply the write idempotently: inserts skip a row whose id exists (a
+    /// transcript entry takes the newer text), the end-of-call update sets the
+    /// same values again.
     fn apply(&self, conn: &mut DbConnection) -> Result<(), DieselError> {
         let result = match self {
             Write::CallStarted(call) => calls::insert_started_once(conn, call).map(drop),
-            Write::Transcript(entry) => transcripts::insert_once(conn, entry).map(drop),
+            Write::Transcript(entry) => transcripts::upsert(conn, entry).map(drop),
             Write::ToolInvocation(tool) => tool_invocations::insert_once(conn, tool).map(drop),
             Write::CallEnded(ended) => {
                 calls::mark_ended(conn, &ended.call_id, &ended.end).map(|found| {

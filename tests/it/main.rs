@@ -19,6 +19,7 @@ mod loadtest;
 mod mcp;
 mod messaging;
 mod operator;
+mod provider_replay;
 mod realtime_schema;
 mod security;
 mod shutdown;

@@ -239,7 +239,18 @@ async fn function_call_turn_round_trips_to_the_reply() {
         .iter()
         .find(|e| e["type"] == "response.function_call_arguments.done")
         .expect("function call");
-    assert_eq!(args["name"], "takeMessage");
+    // GA shape: the name is on the function_call item, not on arguments.done.
+    assert!(
+        args.get("name").is_none(),
+        "GA arguments.done has no name: {args}"
+    );
+    let item = call
+        .iter()
+        .find(|e| e["type"] == "response.output_item.added")
+        .expect("function_call item");
+    assert_eq!(item["item"]["type"], "function_call");
+    assert_eq!(item["item"]["name"], "takeMessage");
+    assert_eq!(item["item"]["call_id"], args["call_id"]);
     let parsed: Value =
         serde_json::from_str(args["arguments"].as_str().expect("args")).expect("JSON");
     assert_eq!(parsed["callerName"], "Dana Smith");

@@ -119,8 +119,8 @@ proptest! {
     ) {
         let delta = b64(&audio);
         let event = ServerEvent::OutputAudioDelta {
-            response_id: response_id.as_str().into(),
-            item_id: item_id.as_str().into(),
+            response_id: Some(response_id.as_str().into()),
+            item_id: Some(item_id.as_str().into()),
             output_index,
             content_index,
             delta: delta.as_str().into(),

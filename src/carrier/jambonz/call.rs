@@ -18,6 +18,7 @@ use crate::carrier::jambonz::wire::{
 };
 use crate::events::CallEvent;
 use crate::messages::{CallAction, ToolCall, ToolResult};
+use crate::model::session::Provider;
 use crate::model::session::{Role, TurnDetection};
 use crate::session_settings::{ApplySessionSettings, SessionSettings};
 use crate::store::calls::CallEnd;
@@ -136,10 +137,13 @@ impl JambonzCall {
         let model = &self.services.config.model;
         let tenant = self.settings.apply(&self.setup.tenant);
         LlmSpec {
-            model: model.model.clone(),
+            model: model.model_for(Provider::OpenAi),
             api_key: model.api_key.clone(),
             instructions: tenant.instructions(self.setup.info.from.as_deref(), Utc::now()),
-            voice: tenant.voice.clone().unwrap_or_else(|| model.voice.clone()),
+            voice: tenant
+                .voice
+                .clone()
+                .unwrap_or_else(|| model.voice_for(Provider::OpenAi)),
             tools: self.services.tools.schemas_for(&tenant),
             transcription_model: Some(model.transcription_model.clone()).filter(|m| !m.is_empty()),
             turn_detection: TurnDetection {

@@ -20,7 +20,7 @@ use super::{EncodedClip, Inner, CHUNK_MS};
 use crate::audio::format::{decode_base64, decode_to_pcm, AudioFormat};
 use crate::model::realtime::{
     parse_client_event, server_event_json, AudioFormatSpec, ClientEvent, ContentPart, ErrorDetail,
-    Item, ItemStatus, ResponseInfo, ResponsePart, ResponseStatus, Role, ServerEvent,
+    ErrorPayload, Item, ItemStatus, ResponseInfo, ResponsePart, ResponseStatus, Role, ServerEvent,
     SessionPayload, StatusDetails, Tool, TurnDetectionConfig,
 };
 
@@ -160,13 +160,20 @@ impl SimSession {
         client_event_id: Option<String>,
     ) {
         let error = ErrorDetail {
-            kind: "invalid_request_error".into(),
+            kind: Some("invalid_request_error".into()),
             code: Some(code.into()),
             message,
             param: param.map(str::to_owned),
             event_id: client_event_id,
         };
-        self.send(ctx, &ServerEvent::Error { error });
+        self.send(
+            ctx,
+            &ServerEvent::Error {
+                error: Some(ErrorPayload::Detail(error)),
+                code: None,
+                message: None,
+            },
+        );
     }
 
     fn session_json(&self) -> Value {
@@ -465,8 +472,8 @@ impl SimSession {
                     self.send(
                         ctx,
                         &ServerEvent::SpeechStarted {
-                            audio_start_ms,
-                            item_id,
+                            audio_start_ms: Some(audio_start_ms),
+                            item_id: Some(item_id),
                         },
                     );
                     if vad.interrupt_response && self.active.is_some() {
@@ -485,8 +492,8 @@ impl SimSession {
                     self.send(
                         ctx,
                         &ServerEvent::SpeechStopped {
-                            audio_end_ms,
-                            item_id,
+                            audio_end_ms: Some(audio_end_ms),
+                            item_id: Some(item_id),
                         },
                     );
                     self.commit_user_turn(vad.create_response, ctx);
@@ -508,7 +515,7 @@ impl SimSession {
             ctx,
             &ServerEvent::InputAudioBufferCommitted {
                 previous_item_id: previous_item_id.clone(),
-                item_id: item_id.clone(),
+                item_id: Some(item_id.clone()),
             },
         );
         let user_item = |transcript: Option<String>, status| Item::Message {
@@ -549,7 +556,7 @@ impl SimSession {
             self.send(
                 ctx,
                 &ServerEvent::InputTranscriptionCompleted {
-                    item_id: item_id.clone(),
+                    item_id: Some(item_id.clone()),
                     content_index: 0,
                     transcript: transcript.clone(),
                     usage: Some(json!({"type": "duration", "seconds": 1})),
@@ -728,7 +735,7 @@ impl SimSession {
     ) -> ResponseInfo {
         let done = status != ResponseStatus::InProgress;
         ResponseInfo {
-            id: id.to_owned(),
+            id: Some(id.to_owned()),
             object: Some("realtime.response".into()),
             status,
             status_details: reason.map(|r| StatusDetails {
@@ -824,13 +831,15 @@ impl SimSession {
         }
         self.send(
             ctx,
+            // GA shape: no `name` here; it was on the `function_call` item of
+            // `response.output_item.added`.
             &ServerEvent::FunctionCallArgumentsDone {
-                response_id: response_id.clone(),
-                item_id: item_id.clone(),
-                output_index: 0,
-                call_id: call_id.clone(),
-                name: call.name.clone(),
-                arguments: arguments.clone(),
+                response_id: Some(response_id.clone()),
+                item_id: Some(item_id.clone()),
+                output_index: Some(0),
+                call_id: Some(call_id.clone()),
+                name: None,
+                arguments: Some(arguments.clone()),
             },
         );
         let done = item(arguments, ItemStatus::Completed);
@@ -1001,8 +1010,8 @@ impl SimSession {
         self.send(
             ctx,
             &ServerEvent::OutputAudioDelta {
-                response_id: response_id.as_str().into(),
-                item_id: item_id.as_str().into(),
+                response_id: Some(response_id.as_str().into()),
+                item_id: Some(item_id.as_str().into()),
                 output_index: 0,
                 content_index: 0,
                 delta: clip.chunks[i].as_str().into(),
@@ -1012,8 +1021,8 @@ impl SimSession {
             self.send(
                 ctx,
                 &ServerEvent::OutputAudioTranscriptDelta {
-                    response_id: response_id.clone(),
-                    item_id: item_id.clone(),
+                    response_id: Some(response_id.clone()),
+                    item_id: Some(item_id.clone()),
                     output_index: 0,
                     content_index: 0,
                     delta,
@@ -1057,11 +1066,11 @@ impl SimSession {
         self.send(
             ctx,
             &ServerEvent::OutputAudioTranscriptDone {
-                response_id: response_id.clone(),
-                item_id: item_id.clone(),
+                response_id: Some(response_id.clone()),
+                item_id: Some(item_id.clone()),
                 output_index: 0,
                 content_index: 0,
-                transcript: transcript.clone(),
+                transcript: Some(transcript.clone()),
             },
         );
         self.send(

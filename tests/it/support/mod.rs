@@ -6,8 +6,10 @@
 
 pub mod child;
 pub mod db;
+pub mod logs;
 pub mod private_pg;
 pub mod raw;
+pub mod replay;
 pub mod schema;
 pub mod scripted;
 pub mod stub;

@@ -1,6 +1,6 @@
 //! Strict validation of client events against OpenAI's published Realtime GA
-//! schema (shared/reference/openai-realtime.schema.json, extracted from
-//! openai/openai-openapi `openapi.yaml` @ f85dbe2). The schema as published
+//! schema (tests/fixtures/openai-realtime.schema.json, extracted from
+//! openai/openai-openapi `openapi.yaml` @ f85dbe2; see tests/fixtures/README.md). The schema as published
 //! accepts undeclared properties, so beta-era fields (`modalities`,
 //! `input_audio_format`, …) would pass; here every object schema that declares
 //! `properties` is closed (`additionalProperties: false`, or
@@ -34,7 +34,7 @@ fn schema_path() -> PathBuf {
     match std::env::var_os(SCHEMA_ENV) {
         Some(p) => PathBuf::from(p),
         None => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/reference/openai-realtime.schema.json"),
+            .join("tests/fixtures/openai-realtime.schema.json"),
     }
 }
 
