@@ -1,8 +1,11 @@
 //! Operations endpoints: `GET /health` (liveness/readiness; 503 while draining),
-//! `GET /metrics` (Prometheus text), `GET /tools` (tool schemas).
+//! `GET /metrics` (Prometheus text; optionally behind `server.metrics_token`),
+//! `GET /tools` (tool schemas).
 
-use actix_web::{web, HttpResponse};
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
+use subtle::ConstantTimeEq;
 
 use crate::app::Services;
 use crate::store::writer::Stats;
@@ -27,8 +30,35 @@ pub async fn health(services: web::Data<Services>) -> HttpResponse {
     }
 }
 
-/// `GET /metrics`: Prometheus text exposition.
-pub async fn metrics(services: web::Data<Services>) -> HttpResponse {
+/// Whether `req` may read `/metrics`: always when `server.metrics_token` is
+/// unset, else only with `Authorization: Bearer <token>` (compared in constant
+/// time; Prometheus sends it with `authorization: {credentials: …}`).
+fn metrics_allowed(req: &HttpRequest, services: &Services) -> bool {
+    let Some(expected) = services
+        .config
+        .server
+        .metrics_token
+        .as_deref()
+        .filter(|t| !t.is_empty())
+    else {
+        return true;
+    };
+    req.headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|given| bool::from(given.trim().as_bytes().ct_eq(expected.as_bytes())))
+}
+
+/// `GET /metrics`: Prometheus text exposition; 401 (counted by the failed-auth
+/// limiter) without the bearer token when `server.metrics_token` is set.
+pub async fn metrics(req: HttpRequest, services: web::Data<Services>) -> HttpResponse {
+    if !metrics_allowed(&req, &services) {
+        log::warn!("/metrics: missing or wrong bearer token");
+        return HttpResponse::Unauthorized()
+            .insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"metrics\""))
+            .json(json!({"error": "missing or wrong metrics token"}));
+    }
     let store = services.store.send(Stats).await.ok();
     let pending = store.as_ref().map(|s| s.pending as f64).unwrap_or(-1.0);
     let failures = store.as_ref().map(|s| s.failures as f64).unwrap_or(-1.0);
