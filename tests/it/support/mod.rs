@@ -6,6 +6,7 @@
 
 pub mod child;
 pub mod db;
+pub mod netns;
 pub mod private_pg;
 pub mod raw;
 pub mod schema;
