@@ -166,7 +166,8 @@ pub struct ServerConfig {
     /// [`crate::exposure`]); they are then logged as one WARN line.
     pub insecure_public: bool,
     /// Bearer token `GET /metrics` requires (env
-    /// `SWITCHBOARD_SERVER__METRICS_TOKEN`); unset = `/metrics` is open.
+    /// `SWITCHBOARD_SERVER__METRICS_TOKEN`; the admin token is accepted too, for
+    /// the dashboard); unset = `/metrics` is open.
     #[serde(skip_serializing)]
     pub metrics_token: Option<String>,
 }

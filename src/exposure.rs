@@ -99,7 +99,10 @@ fn is_set(value: &Option<String>) -> bool {
 fn public_reason(config: &Config) -> Option<String> {
     if let Ok(bind) = config.server.bind.parse::<SocketAddr>() {
         if !is_loopback(bind.ip()) {
-            return Some(format!("server.bind {} is not loopback", config.server.bind));
+            return Some(format!(
+                "server.bind {} is not loopback",
+                config.server.bind
+            ));
         }
     }
     let url = url::Url::parse(&config.server.public_url).ok()?;
@@ -221,10 +224,15 @@ mod tests {
 
     #[test]
     fn each_door_is_refused_in_public_and_warned_on_loopback() {
-        let cases: [(Door, fn(&mut Config)); 4] = [
+        type Open = fn(&mut Config);
+        let cases: [(Door, Open); 4] = [
             (Door::TwilioUnsigned, |c| c.twilio.auth_token = None),
-            (Door::JambonzOpen, |c| c.jambonz.password = Some(String::new())),
-            (Door::EmailRelay, |c| c.sendgrid.api_key = Some("SG.x".into())),
+            (Door::JambonzOpen, |c| {
+                c.jambonz.password = Some(String::new())
+            }),
+            (Door::EmailRelay, |c| {
+                c.sendgrid.api_key = Some("SG.x".into())
+            }),
             (Door::NoAdminToken, |c| c.server.admin_token = None),
         ];
         for (door, open) in cases {

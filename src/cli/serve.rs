@@ -43,7 +43,12 @@ pub fn admin_token_from_file(path: &Path) -> anyhow::Result<String> {
 /// one line) when the start-up audit finds doors open that may not be; any
 /// other start-up failure.
 pub async fn serve(mut config: Config) -> anyhow::Result<()> {
-    if config.server.admin_token.as_deref().is_none_or(str::is_empty) {
+    if config
+        .server
+        .admin_token
+        .as_deref()
+        .is_none_or(str::is_empty)
+    {
         config.server.admin_token = Some(admin_token_from_file(Path::new(ADMIN_TOKEN_FILE))?);
         log::info!("admin token: generated, stored in {ADMIN_TOKEN_FILE}");
     }

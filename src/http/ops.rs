@@ -31,23 +31,30 @@ pub async fn health(services: web::Data<Services>) -> HttpResponse {
 }
 
 /// Whether `req` may read `/metrics`: always when `server.metrics_token` is
-/// unset, else only with `Authorization: Bearer <token>` (compared in constant
-/// time; Prometheus sends it with `authorization: {credentials: …}`).
+/// unset, else only with `Authorization: Bearer <token>` carrying the metrics
+/// token (Prometheus: `authorization: {credentials: …}`) or the admin token
+/// (the dashboard), each compared in constant time.
 fn metrics_allowed(req: &HttpRequest, services: &Services) -> bool {
-    let Some(expected) = services
-        .config
-        .server
-        .metrics_token
-        .as_deref()
-        .filter(|t| !t.is_empty())
-    else {
+    let server = &services.config.server;
+    let Some(expected) = server.metrics_token.as_deref().filter(|t| !t.is_empty()) else {
         return true;
     };
-    req.headers()
+    let Some(given) = req
+        .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|given| bool::from(given.trim().as_bytes().ct_eq(expected.as_bytes())))
+        .map(str::trim)
+    else {
+        return false;
+    };
+    let matches = |token: &str| bool::from(given.as_bytes().ct_eq(token.as_bytes()));
+    let admin = server
+        .admin_token
+        .as_deref()
+        .filter(|t| !t.is_empty())
+        .is_some_and(matches);
+    matches(expected) | admin
 }
 
 /// `GET /metrics`: Prometheus text exposition; 401 (counted by the failed-auth

@@ -126,7 +126,10 @@ fn serve(env: &[(&str, &str)]) -> Outcome {
 }
 
 /// [`LOCKED`] without the variables named in `drop`, plus `add`.
-fn env_with(drop: &[&str], add: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+fn env_with(
+    drop: &[&str],
+    add: &[(&'static str, &'static str)],
+) -> Vec<(&'static str, &'static str)> {
     LOCKED
         .iter()
         .copied()
@@ -161,17 +164,27 @@ fn sendgrid_key_without_email_secret_is_refused_on_every_address() {
     serve(&env_with(&[], &[key])).assert_refused(&[fix]);
     serve(&env_with(
         &[],
-        &[key, PUBLIC_URL, ("SWITCHBOARD_SERVER__INSECURE_PUBLIC", "true")],
+        &[
+            key,
+            PUBLIC_URL,
+            ("SWITCHBOARD_SERVER__INSECURE_PUBLIC", "true"),
+        ],
     ))
     .assert_refused(&[fix]);
     // With the secret every door is shut: a public start without a warning.
-    serve(&env_with(&[], &[key, PUBLIC_URL, (fix, "exposure-email-secret")]))
-        .assert_started_warning(&[]);
+    serve(&env_with(
+        &[],
+        &[key, PUBLIC_URL, (fix, "exposure-email-secret")],
+    ))
+    .assert_started_warning(&[]);
 }
 
 #[test]
 fn public_start_with_a_generated_admin_token_is_allowed() {
-    let outcome = serve(&env_with(&["SWITCHBOARD_SERVER__ADMIN_TOKEN"], &[PUBLIC_URL]));
+    let outcome = serve(&env_with(
+        &["SWITCHBOARD_SERVER__ADMIN_TOKEN"],
+        &[PUBLIC_URL],
+    ));
     outcome.assert_started_warning(&[]);
     assert!(
         outcome.log.contains("admin token: generated"),

@@ -540,17 +540,28 @@ async fn authorisation_matrix_for_every_later_endpoint() {
         ],
         [401, 401, 401, 200],
     ));
-    // Prometheus with `server.metrics_token`: the admin token is the replay.
+    // Prometheus with `server.metrics_token` (the dashboard may use the admin
+    // token); another deployment's metrics token is the replay.
     let metrics = || req("GET", "/metrics");
     rows.push((
         "GET /metrics (server.metrics_token set)",
         [
             Some(metrics()),
             Some(metrics().header("Authorization", "Bearer not-the-token")),
-            Some(metrics().header("Authorization", format!("Bearer {ADMIN}"))),
+            Some(metrics().header("Authorization", format!("Bearer {METRICS_TOKEN}-old"))),
             Some(metrics().header("Authorization", format!("Bearer {METRICS_TOKEN}"))),
         ],
         [401, 401, 401, 200],
+    ));
+    rows.push((
+        "GET /metrics (server.metrics_token set; the admin token)",
+        [
+            Some(metrics().header("Authorization", format!("Basic {METRICS_TOKEN}"))),
+            None,
+            None,
+            Some(metrics().header("Authorization", format!("Bearer {ADMIN}"))),
+        ],
+        [401, 0, 0, 200],
     ));
     // The built-in simulator (the configured model): open to loopback peers
     // only; `simulator_refuses_a_peer_outside_this_host` covers the others.
@@ -690,7 +701,11 @@ async fn simulator_route_exists_only_when_it_is_the_model_or_enabled() {
     // A real provider configured (never dialled here: no call is placed).
     let real = "ws://127.0.0.1:9/v1/realtime".to_owned();
     let app = TestApp::start_with(Db::Sqlite, |c| c.model.url = real.clone()).await;
-    assert_eq!(send_req(&app, &sim).await, 404, "simulator served beside a real model");
+    assert_eq!(
+        send_req(&app, &sim).await,
+        404,
+        "simulator served beside a real model"
+    );
     app.stop().await;
     let app = TestApp::start_with(Db::Sqlite, |c| {
         c.model.url = real.clone();
@@ -706,7 +721,9 @@ async fn simulator_refuses_a_peer_outside_this_host() {
     let ns = match NetNs::create() {
         Ok(ns) => ns,
         Err(why) => {
-            eprintln!("SKIP simulator_refuses_a_peer_outside_this_host: no network namespace: {why}");
+            eprintln!(
+                "SKIP simulator_refuses_a_peer_outside_this_host: no network namespace: {why}"
+            );
             return;
         }
     };
@@ -718,13 +735,14 @@ async fn simulator_refuses_a_peer_outside_this_host() {
         .await;
         let server = app.running.as_ref().expect("running").addr();
         assert_eq!(server.ip(), std::net::IpAddr::V4(ns.host_ip));
-        let (health, sim) = ns.run(move || {
-            (
-                status_of(server, "/health", false),
-                status_of(server, "/sim/v1/realtime", true),
-            )
-        })
-        .await;
+        let (health, sim) = ns
+            .run(move || {
+                (
+                    status_of(server, "/health", false),
+                    status_of(server, "/sim/v1/realtime", true),
+                )
+            })
+            .await;
         assert_eq!(health, 200, "the namespace reaches the server");
         assert_eq!(
             sim,

@@ -65,7 +65,14 @@ impl NetNs {
         let host_cidr = format!("{}/30", ns.host_ip);
         let ns_cidr = format!("{}/30", ns.ns_ip);
         ip(&[
-            "link", "add", &ns.host_if, "type", "veth", "peer", "name", &peer_if,
+            "link",
+            "add",
+            &ns.host_if,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &peer_if,
         ])?;
         ip(&["link", "set", &peer_if, "netns", &ns.name])?;
         ip(&["addr", "add", &host_cidr, "dev", &ns.host_if])?;
@@ -73,7 +80,9 @@ impl NetNs {
         ip(&[
             "netns", "exec", &ns.name, "ip", "addr", "add", &ns_cidr, "dev", &peer_if,
         ])?;
-        ip(&["netns", "exec", &ns.name, "ip", "link", "set", &peer_if, "up"])?;
+        ip(&[
+            "netns", "exec", &ns.name, "ip", "link", "set", &peer_if, "up",
+        ])?;
         ip(&["netns", "exec", &ns.name, "ip", "link", "set", "lo", "up"])?;
         Ok(ns)
     }
