@@ -113,7 +113,7 @@ pub struct Services {
     pub tls: Option<openssl::ssl::SslConnector>,
     /// Set on SIGTERM/SIGINT: `/health` answers 503 and calls are refused.
     pub draining: AtomicBool,
-    /// The built-in simulator, when enabled.
+    /// The built-in simulator, when served (`Config::serves_simulator`).
     pub simulator: Option<Simulator>,
     /// The address the HTTP server listens on.
     pub local_addr: SocketAddr,
@@ -296,12 +296,13 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         metrics.clone(),
     )
     .start();
-    let simulator = if config.simulator.enabled {
+    let simulator = if config.serves_simulator() {
         let script = Script::load(&config.simulator.script)
             .map_err(|e| StartError::Simulator(e.to_string()))?;
         let sim = Simulator::new(script, &config.simulator.clips_dir, config.simulator.pace)
             .map_err(|e| StartError::Simulator(e.to_string()))?
-            .with_recording(config.simulator.record_events);
+            .with_recording(config.simulator.record_events)
+            .with_public(config.simulator.public);
         Some(sim)
     } else {
         None

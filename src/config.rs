@@ -118,12 +118,20 @@ pub struct JambonzConfig {
     /// Milliseconds between a tool's output and the redirect that carries out its
     /// action (hang-up, transfer), so the model's goodbye plays first.
     pub farewell_delay_ms: u64,
+    /// HTTP Basic user name jambonz sends on the `/jambonz` upgrade (the user of
+    /// the application's WebSocket URL). With `password`, the jambonz credentials.
+    pub username: Option<String>,
+    /// HTTP Basic password (env `SWITCHBOARD_JAMBONZ__PASSWORD`).
+    #[serde(skip_serializing)]
+    pub password: Option<String>,
 }
 
 impl Default for JambonzConfig {
     fn default() -> Self {
         JambonzConfig {
             farewell_delay_ms: 4000,
+            username: None,
+            password: None,
         }
     }
 }
@@ -153,6 +161,15 @@ pub struct ServerConfig {
     /// Admin bearer token for `/logs`, `/api/*` (env `SWITCHBOARD_SERVER__ADMIN_TOKEN`).
     #[serde(skip_serializing)]
     pub admin_token: Option<String>,
+    /// Start on a public address (a `bind` or `public_url` that is not loopback)
+    /// even with doors open that the start-up audit names (see
+    /// [`crate::exposure`]); they are then logged as one WARN line.
+    pub insecure_public: bool,
+    /// Bearer token `GET /metrics` requires (env
+    /// `SWITCHBOARD_SERVER__METRICS_TOKEN`; the admin token is accepted too, for
+    /// the dashboard); unset = `/metrics` is open.
+    #[serde(skip_serializing)]
+    pub metrics_token: Option<String>,
 }
 
 /// `[database]`: SQLite file path / `sqlite://PATH`, or a `postgres://` URL.
@@ -239,8 +256,12 @@ pub struct ModelConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SimulatorConfig {
-    /// Serve `GET /sim/v1/realtime`.
+    /// Serve `GET /sim/v1/realtime` even when `model.url` names another model
+    /// (it is always served when `model.url` is empty: then it is the model).
     pub enabled: bool,
+    /// Answer `/sim/v1/realtime` from any peer; by default only loopback peers
+    /// (others get 403 before the upgrade).
+    pub public: bool,
     /// Script TOML (turns, replies, function calls).
     pub script: PathBuf,
     /// Folder with the reply clips named in the script.
@@ -301,7 +322,8 @@ pub struct MessagingConfig {
     pub history_limit: i64,
     /// Shared secret for `/email/inbound` (env `SWITCHBOARD_MESSAGING__EMAIL_SECRET`):
     /// when set, the request must carry `?secret=` or HTTP Basic auth with it as the
-    /// password.
+    /// password. Required when `SWITCHBOARD_SENDGRID__API_KEY` is set (replies
+    /// leave by email): `serve` refuses to start without it.
     #[serde(skip_serializing)]
     pub email_secret: Option<String>,
 }
@@ -360,11 +382,13 @@ pub enum UnknownNumber {
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
-            bind: "0.0.0.0:8080".into(),
+            bind: "127.0.0.1:8080".into(),
             public_url: String::new(),
             workers: 0,
             drain_timeout_secs: 30,
             admin_token: None,
+            insecure_public: false,
+            metrics_token: None,
         }
     }
 }
@@ -438,7 +462,8 @@ impl Default for ModelConfig {
 impl Default for SimulatorConfig {
     fn default() -> Self {
         SimulatorConfig {
-            enabled: true,
+            enabled: false,
+            public: false,
             script: "assets/sim/script.toml".into(),
             clips_dir: "assets/sim".into(),
             pace: 2.0,
@@ -521,6 +546,18 @@ const SECRETS: &[(&str, &str, &str, &str)] = &[
         "SWITCHBOARD_TWILIO__AUTH_TOKEN",
     ),
     (
+        "server",
+        "metrics_token",
+        "server.metrics_token",
+        "SWITCHBOARD_SERVER__METRICS_TOKEN",
+    ),
+    (
+        "jambonz",
+        "password",
+        "jambonz.password",
+        "SWITCHBOARD_JAMBONZ__PASSWORD",
+    ),
+    (
         "messaging",
         "email_secret",
         "messaging.email_secret",
@@ -541,6 +578,12 @@ const SECRETS: &[(&str, &str, &str, &str)] = &[
 ];
 
 impl Config {
+    /// Whether the built-in simulator is served at `/sim/v1/realtime`: it is the
+    /// configured model (`model.url` empty) or `simulator.enabled`.
+    pub fn serves_simulator(&self) -> bool {
+        self.model.url.is_empty() || self.simulator.enabled
+    }
+
     /// Loads `path` (missing file = defaults only), then env overrides, then validates.
     ///
     /// Errors: unparsable TOML or env value, unknown key, a secret in the file, or an
@@ -606,11 +649,6 @@ impl Config {
                     message: "not a ws:// or wss:// URL".into(),
                 });
             }
-        } else if !self.simulator.enabled {
-            return Err(ConfigError::Invalid {
-                key: "model.url",
-                message: "empty, and the built-in simulator is disabled".into(),
-            });
         }
         if self.calls.max_unacked_audio_ms < 1000 {
             return Err(ConfigError::Invalid {

@@ -16,7 +16,17 @@ fn main() -> anyhow::Result<()> {
     match args.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let config = Config::load(config_path)?;
-            actix_rt::System::new().block_on(cli::serve::serve(config))
+            let served = actix_rt::System::new().block_on(cli::serve::serve(config));
+            if let Some(refused) = served
+                .as_ref()
+                .err()
+                .and_then(|e| e.downcast_ref::<switchboard::exposure::Refused>())
+            {
+                // The start-up audit: one line, no error chain or backtrace.
+                log::error!("{refused}");
+                std::process::exit(2);
+            }
+            served
         }
         Command::Migrate => {
             let config = Config::load(config_path)?;

@@ -8,6 +8,7 @@ use rand::RngCore;
 
 use crate::app;
 use crate::config::Config;
+use crate::exposure;
 
 /// Where a generated admin token is kept when none is configured.
 pub const ADMIN_TOKEN_FILE: &str = "data/admin-token";
@@ -37,10 +38,22 @@ pub fn admin_token_from_file(path: &Path) -> anyhow::Result<String> {
 }
 
 /// Runs the server until SIGTERM or SIGINT, then drains.
+///
+/// Errors: [`exposure::Refused`] (bare, without context, so `main` prints its
+/// one line) when the start-up audit finds doors open that may not be; any
+/// other start-up failure.
 pub async fn serve(mut config: Config) -> anyhow::Result<()> {
-    if config.server.admin_token.is_none() {
+    if config
+        .server
+        .admin_token
+        .as_deref()
+        .is_none_or(str::is_empty)
+    {
         config.server.admin_token = Some(admin_token_from_file(Path::new(ADMIN_TOKEN_FILE))?);
         log::info!("admin token: generated, stored in {ADMIN_TOKEN_FILE}");
+    }
+    if let Some(warning) = exposure::audit(&config).verdict()? {
+        log::warn!("{warning}");
     }
     let drain = Duration::from_secs(config.server.drain_timeout_secs);
     let running = app::start(config).await.context("starting switchboard")?;

@@ -1,6 +1,7 @@
 //! `switchboard sim-model`: the built-in realtime simulator alone, in its own
 //! process (`GET /sim/v1/realtime`), so a load test can run switchboard against
-//! it with the relay's CPU isolated from the model's.
+//! it with the relay's CPU isolated from the model's. Like the built-in route it
+//! answers loopback peers only unless `simulator.public = true`.
 
 use std::path::PathBuf;
 
@@ -42,7 +43,9 @@ pub async fn run(args: SimModelArgs, config: &Config) -> anyhow::Result<()> {
     let pace = args.pace.unwrap_or(config.simulator.pace);
     let script =
         Script::load(&script_path).with_context(|| format!("loading {}", script_path.display()))?;
-    let sim = Simulator::new(script, &clips, pace).context("building the simulator")?;
+    let sim = Simulator::new(script, &clips, pace)
+        .context("building the simulator")?
+        .with_public(config.simulator.public);
     let server = HttpServer::new(move || {
         let sim = sim.clone();
         App::new().configure(move |cfg| sim.configure(cfg))

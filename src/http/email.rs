@@ -2,7 +2,10 @@
 //! `multipart/form-data`, carriers.md §4). The body may be at most
 //! `messaging.email_max_bytes` (413 beyond). When
 //! `SWITCHBOARD_MESSAGING__EMAIL_SECRET` is set the request must carry it as
-//! `?secret=` or as the password of HTTP Basic auth (401 otherwise). The tenant
+//! `?secret=` or as the password of HTTP Basic auth (401 otherwise). With a
+//! SendGrid key (replies leave by email) the secret is required: without one
+//! configured every post is refused 401, so the endpoint is never an open mail
+//! relay (and `serve` refuses to start that way). The tenant
 //! is `?tenant=ID` or the routing default. The reply goes out through SendGrid
 //! mail-send when a key is set.
 
@@ -53,14 +56,33 @@ pub async fn inbound(
     mut payload: Multipart,
     services: web::Data<Services>,
 ) -> HttpResponse {
-    if let Some(secret) = services.config.messaging.email_secret.as_deref() {
-        let presented = query.secret.clone().or_else(|| basic_password(&req));
-        if !presented.is_some_and(|p| secret_matches(secret, &p)) {
-            log::warn!("/email/inbound: missing or wrong shared secret");
-            return HttpResponse::Unauthorized()
-                .insert_header(("WWW-Authenticate", "Basic realm=\"email\""))
-                .json(json!({"error": "missing or wrong secret"}));
-        }
+    let secret = services
+        .config
+        .messaging
+        .email_secret
+        .as_deref()
+        .filter(|s| !s.is_empty());
+    let replies_leave = services
+        .config
+        .sendgrid
+        .api_key
+        .as_deref()
+        .is_some_and(|k| !k.is_empty());
+    let authorised = match secret {
+        Some(secret) => query
+            .secret
+            .clone()
+            .or_else(|| basic_password(&req))
+            .is_some_and(|p| secret_matches(secret, &p)),
+        // Replies would leave by email for anyone who posts: refuse all
+        // (`serve` does not start this way; see crate::exposure).
+        None => !replies_leave,
+    };
+    if !authorised {
+        log::warn!("/email/inbound: missing or wrong shared secret");
+        return HttpResponse::Unauthorized()
+            .insert_header(("WWW-Authenticate", "Basic realm=\"email\""))
+            .json(json!({"error": "missing or wrong secret"}));
     }
     let limit = services.config.messaging.email_max_bytes;
     let mut total = 0usize;

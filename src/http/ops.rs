@@ -1,8 +1,11 @@
 //! Operations endpoints: `GET /health` (liveness/readiness; 503 while draining),
-//! `GET /metrics` (Prometheus text), `GET /tools` (tool schemas).
+//! `GET /metrics` (Prometheus text; optionally behind `server.metrics_token`),
+//! `GET /tools` (tool schemas).
 
-use actix_web::{web, HttpResponse};
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
+use subtle::ConstantTimeEq;
 
 use crate::app::Services;
 use crate::store::writer::Stats;
@@ -27,8 +30,42 @@ pub async fn health(services: web::Data<Services>) -> HttpResponse {
     }
 }
 
-/// `GET /metrics`: Prometheus text exposition.
-pub async fn metrics(services: web::Data<Services>) -> HttpResponse {
+/// Whether `req` may read `/metrics`: always when `server.metrics_token` is
+/// unset, else only with `Authorization: Bearer <token>` carrying the metrics
+/// token (Prometheus: `authorization: {credentials: …}`) or the admin token
+/// (the dashboard), each compared in constant time.
+fn metrics_allowed(req: &HttpRequest, services: &Services) -> bool {
+    let server = &services.config.server;
+    let Some(expected) = server.metrics_token.as_deref().filter(|t| !t.is_empty()) else {
+        return true;
+    };
+    let Some(given) = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+    else {
+        return false;
+    };
+    let matches = |token: &str| bool::from(given.as_bytes().ct_eq(token.as_bytes()));
+    let admin = server
+        .admin_token
+        .as_deref()
+        .filter(|t| !t.is_empty())
+        .is_some_and(matches);
+    matches(expected) | admin
+}
+
+/// `GET /metrics`: Prometheus text exposition; 401 (counted by the failed-auth
+/// limiter) without the bearer token when `server.metrics_token` is set.
+pub async fn metrics(req: HttpRequest, services: web::Data<Services>) -> HttpResponse {
+    if !metrics_allowed(&req, &services) {
+        log::warn!("/metrics: missing or wrong bearer token");
+        return HttpResponse::Unauthorized()
+            .insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"metrics\""))
+            .json(json!({"error": "missing or wrong metrics token"}));
+    }
     let store = services.store.send(Stats).await.ok();
     let pending = store.as_ref().map(|s| s.pending as f64).unwrap_or(-1.0);
     let failures = store.as_ref().map(|s| s.failures as f64).unwrap_or(-1.0);

@@ -103,6 +103,7 @@ async fn failed_authentications_get_429_per_source_address() {
         c.limits.failed_auth_per_minute = PER_MINUTE;
         c.twilio.auth_token = Some(TWILIO_TOKEN.into());
         c.messaging.email_secret = Some(EMAIL_SECRET.into());
+        c.server.metrics_token = Some("limits-metrics-token".into());
     })
     .await;
     let server = addr(&app);
@@ -150,6 +151,13 @@ async fn failed_authentications_get_429_per_source_address() {
                 "X-Twilio-Signature: forged".into(),
             ],
             FORM,
+        ),
+        (
+            8,
+            "GET",
+            "/metrics".into(),
+            vec!["Authorization: Bearer guessed-metrics-token".into()],
+            b"",
         ),
     ];
     for (source, method, path, headers, body) in cases {

@@ -10,6 +10,7 @@ mod browser;
 mod call_flow;
 mod carrier_sockets;
 mod crash_recovery;
+mod exposure;
 mod faults;
 mod garbage;
 mod jambonz;

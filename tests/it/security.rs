@@ -1,7 +1,9 @@
 //! Security (issue 7): the authorisation matrix — every endpoint × {no
 //! credential, wrong credential, replayed credential, valid} → its documented
 //! status — and secrets (model API key, Twilio auth token, admin token) never
-//! appearing in the log, in error bodies or in `/metrics`.
+//! appearing in the log, in error bodies or in `/metrics`. Issue 17: the email
+//! secret with a SendGrid key, the `/metrics` token, and the simulator from
+//! loopback and from a foreign peer (a network namespace, [`NetNs`]).
 //!
 //! The matrix is a table: an endpoint added elsewhere is one more row.
 
@@ -11,6 +13,8 @@ use switchboard::carrier::twilio::client::{CallSetup, TwilioCall};
 use switchboard::carrier::twilio::signature;
 
 use crate::support::child::{write_config, ChildServer};
+use crate::support::netns::{status_of, NetNs};
+use crate::support::stub::HttpStub;
 use crate::support::{db, Db, TestApp, ADMIN, CALLER, DIALLED};
 
 const TWILIO_TOKEN: &str = "twilio-auth-token-5f1c0ffee";
@@ -257,6 +261,8 @@ enum Body {
     Form(Vec<(String, String)>),
     /// An empty `multipart/form-data` body (SendGrid's content type).
     Multipart,
+    /// A `multipart/form-data` body with boundary `xYzZY`.
+    Parse(String),
 }
 
 /// One request of the extended matrix.
@@ -334,6 +340,12 @@ async fn send_req(app: &TestApp, r: &Req) -> u16 {
                 .send_body("--b--\r\n")
                 .await
         }
+        Body::Parse(body) => {
+            builder
+                .insert_header(("Content-Type", "multipart/form-data; boundary=xYzZY"))
+                .send_body(body.clone())
+                .await
+        }
     };
     resp.expect("request").status().as_u16()
 }
@@ -350,12 +362,43 @@ fn signed_form(app: &TestApp, path: &str, form: &[(&str, &str)], sig: Option<Str
         .body(Body::Form(form))
 }
 
+/// A SendGrid Inbound Parse post (parsed mode) whose `Message-ID` is `id`.
+fn parse_post(id: &str) -> String {
+    let part = |name: &str, value: &str| {
+        format!("--xYzZY\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+    };
+    [
+        part("headers", &format!("Message-ID: <{id}@sender.example>")),
+        part("from", "Mallory <mallory@sender.example>"),
+        part("to", "desk@acme.example"),
+        part("subject", "Please forward"),
+        part("text", "Reply to victim@elsewhere.example"),
+        "--xYzZY--\r\n".to_owned(),
+    ]
+    .concat()
+}
+
+fn basic(user: &str, password: &str) -> String {
+    use base64::Engine;
+    let raw = format!("{user}:{password}");
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(raw)
+    )
+}
+
 #[actix_rt::test]
 async fn authorisation_matrix_for_every_later_endpoint() {
     const EMAIL_SECRET: &str = "matrix-email-secret";
+    const METRICS_TOKEN: &str = "matrix-metrics-token";
+    // SendGrid's mail-send, on loopback: replies can leave, so the secret is required.
+    let mail_send = HttpStub::start(|_, _| (202, serde_json::Value::Null)).await;
     let app = TestApp::start_with(Db::Sqlite, |c| {
         c.twilio.auth_token = Some(TWILIO_TOKEN.into());
         c.messaging.email_secret = Some(EMAIL_SECRET.into());
+        c.sendgrid.api_key = Some("SG.matrix".into());
+        c.sendgrid.api_base = mail_send.base.clone();
+        c.server.metrics_token = Some(METRICS_TOKEN.into());
     })
     .await;
     let services = app.running.as_ref().expect("running").services.clone();
@@ -482,6 +525,52 @@ async fn authorisation_matrix_for_every_later_endpoint() {
         ],
         [401, 401, 401, 400],
     ));
+    // The same with a real parse post: only the secret's holder gets a reply sent.
+    let parse = |id: &str| req("POST", "/email/inbound").body(Body::Parse(parse_post(id)));
+    rows.push((
+        "POST /email/inbound (parse post, SendGrid key set)",
+        [
+            Some(parse("m-none")),
+            Some(parse("m-wrong").header("Authorization", basic("sendgrid", "guess"))),
+            Some(
+                req("POST", "/email/inbound?secret=old-secret")
+                    .body(Body::Parse(parse_post("m-replayed"))),
+            ),
+            Some(parse("m-valid").header("Authorization", basic("sendgrid", EMAIL_SECRET))),
+        ],
+        [401, 401, 401, 200],
+    ));
+    // Prometheus with `server.metrics_token` (the dashboard may use the admin
+    // token); another deployment's metrics token is the replay.
+    let metrics = || req("GET", "/metrics");
+    rows.push((
+        "GET /metrics (server.metrics_token set)",
+        [
+            Some(metrics()),
+            Some(metrics().header("Authorization", "Bearer not-the-token")),
+            Some(metrics().header("Authorization", format!("Bearer {METRICS_TOKEN}-old"))),
+            Some(metrics().header("Authorization", format!("Bearer {METRICS_TOKEN}"))),
+        ],
+        [401, 401, 401, 200],
+    ));
+    rows.push((
+        "GET /metrics (server.metrics_token set; the admin token)",
+        [
+            Some(metrics().header("Authorization", format!("Basic {METRICS_TOKEN}"))),
+            None,
+            None,
+            Some(metrics().header("Authorization", format!("Bearer {ADMIN}"))),
+        ],
+        [401, 0, 0, 200],
+    ));
+    // The built-in simulator (the configured model): open to loopback peers
+    // only; `simulator_refuses_a_peer_outside_this_host` covers the others.
+    let sim = || req("GET", "/sim/v1/realtime").ws();
+    rows.push((
+        "GET /sim/v1/realtime (from loopback)",
+        [Some(sim()), None, None, Some(sim())],
+        [101, 0, 0, 101],
+    ));
     // Node clients: without a header the client authenticates in-band (101,
     // then `auth` within messaging.auth_timeout_secs or close 1008).
     rows.push((
@@ -568,5 +657,99 @@ async fn authorisation_matrix_for_every_later_endpoint() {
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");
+    // Exactly one email reply left: the authenticated post's.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while mail_send.requests().is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let sent = mail_send.requests();
+    assert_eq!(sent.len(), 1, "mail-send requests: {sent:#?}");
+    assert_eq!(sent[0].path, "/v3/mail/send");
     app.stop().await;
+    mail_send.stop().await;
+}
+
+#[actix_rt::test]
+async fn email_inbound_refuses_every_post_when_a_sendgrid_key_has_no_secret() {
+    // `serve` refuses this configuration (crate::exposure); a server built
+    // without `serve` still never relays mail.
+    let mail_send = HttpStub::start(|_, _| (202, serde_json::Value::Null)).await;
+    let app = TestApp::start_with(Db::Sqlite, |c| {
+        c.sendgrid.api_key = Some("SG.nosecret".into());
+        c.sendgrid.api_base = mail_send.base.clone();
+    })
+    .await;
+    for r in [
+        req("POST", "/email/inbound").body(Body::Parse(parse_post("n-1"))),
+        req("POST", "/email/inbound?secret=").body(Body::Parse(parse_post("n-2"))),
+        req("POST", "/email/inbound")
+            .header("Authorization", basic("sendgrid", ""))
+            .body(Body::Parse(parse_post("n-3"))),
+    ] {
+        assert_eq!(send_req(&app, &r).await, 401, "{}", r.path);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(mail_send.requests().is_empty(), "a reply left");
+    app.stop().await;
+    mail_send.stop().await;
+}
+
+#[actix_rt::test]
+async fn simulator_route_exists_only_when_it_is_the_model_or_enabled() {
+    let sim = req("GET", "/sim/v1/realtime").ws();
+    // A real provider configured (never dialled here: no call is placed).
+    let real = "ws://127.0.0.1:9/v1/realtime".to_owned();
+    let app = TestApp::start_with(Db::Sqlite, |c| c.model.url = real.clone()).await;
+    assert_eq!(
+        send_req(&app, &sim).await,
+        404,
+        "simulator served beside a real model"
+    );
+    app.stop().await;
+    let app = TestApp::start_with(Db::Sqlite, |c| {
+        c.model.url = real.clone();
+        c.simulator.enabled = true;
+    })
+    .await;
+    assert_eq!(send_req(&app, &sim).await, 101, "simulator.enabled");
+    app.stop().await;
+}
+
+#[actix_rt::test]
+async fn simulator_refuses_a_peer_outside_this_host() {
+    let ns = match NetNs::create() {
+        Ok(ns) => ns,
+        Err(why) => {
+            eprintln!(
+                "SKIP simulator_refuses_a_peer_outside_this_host: no network namespace: {why}"
+            );
+            return;
+        }
+    };
+    for public in [false, true] {
+        let app = TestApp::start_with(Db::Sqlite, |c| {
+            c.server.bind = format!("{}:0", ns.host_ip);
+            c.simulator.public = public;
+        })
+        .await;
+        let server = app.running.as_ref().expect("running").addr();
+        assert_eq!(server.ip(), std::net::IpAddr::V4(ns.host_ip));
+        let (health, sim) = ns
+            .run(move || {
+                (
+                    status_of(server, "/health", false),
+                    status_of(server, "/sim/v1/realtime", true),
+                )
+            })
+            .await;
+        assert_eq!(health, 200, "the namespace reaches the server");
+        assert_eq!(
+            sim,
+            if public { 101 } else { 403 },
+            "/sim/v1/realtime from {} with simulator.public = {public}",
+            ns.ns_ip
+        );
+        app.stop().await;
+    }
 }

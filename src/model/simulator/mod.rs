@@ -23,6 +23,7 @@ use actix_web_actors::ws;
 use crate::audio::format::{encode_base64, encode_pcm, AudioFormat};
 use crate::audio::wav::{read_wav, Pcm};
 use crate::audio::AudioError;
+use crate::exposure::is_loopback;
 
 pub use script::{Reply, Script, ScriptedCall, Turn};
 use session::{Kill, SimSession};
@@ -147,6 +148,8 @@ impl Inner {
 #[derive(Clone)]
 pub struct Simulator {
     inner: Arc<Inner>,
+    /// Answer non-loopback peers too (`simulator.public`).
+    public: bool,
 }
 
 impl std::fmt::Debug for Simulator {
@@ -194,7 +197,16 @@ impl Simulator {
                 connections: AtomicUsize::new(0),
                 next_session: AtomicU64::new(0),
             }),
+            public: false,
         })
+    }
+
+    /// Whether peers that are not loopback may connect (`simulator.public`;
+    /// off by default: they get 403 before the upgrade, so a server on a
+    /// public address does not lend its model to strangers).
+    pub fn with_public(mut self, public: bool) -> Self {
+        self.public = public;
+        self
     }
 
     /// Turns recording of client events on or off (off by default). Call
@@ -221,11 +233,13 @@ impl Simulator {
         };
         Simulator {
             inner: Arc::new(inner),
+            public: self.public,
         }
     }
 
     /// Mounts `GET /sim/v1/realtime` (WebSocket upgrade; any `model` query
-    /// and `Authorization` header are accepted and ignored).
+    /// and `Authorization` header are accepted and ignored). Peers that are
+    /// not loopback get 403 before the upgrade unless [`Simulator::with_public`].
     pub fn configure(&self, cfg: &mut web::ServiceConfig) {
         let sim = self.clone();
         cfg.route(
@@ -238,6 +252,15 @@ impl Simulator {
     }
 
     fn upgrade(&self, req: &HttpRequest, stream: web::Payload) -> HttpResponse {
+        let peer = req.peer_addr().map(|a| a.ip());
+        if !self.public && !peer.is_some_and(is_loopback) {
+            log::warn!(
+                "{SIM_PATH}: refused peer {} (not loopback; simulator.public = false)",
+                peer.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
+            );
+            return HttpResponse::Forbidden()
+                .body("the built-in simulator answers loopback peers only");
+        }
         if self.inner.refuse.load(Ordering::SeqCst) {
             return HttpResponse::ServiceUnavailable().body("simulator refusing connections");
         }

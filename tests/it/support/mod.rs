@@ -7,6 +7,7 @@
 pub mod child;
 pub mod db;
 pub mod logs;
+pub mod netns;
 pub mod private_pg;
 pub mod raw;
 pub mod replay;

@@ -1,0 +1,280 @@
+//! The start-up exposure audit: which doors of a configured server an outsider
+//! could walk through, and whether `switchboard serve` may start with them.
+//!
+//! A server is *public* when `server.bind` or the host of `server.public_url` is
+//! not loopback (`127.0.0.0/8`, `::1`, `localhost`). A public server with any
+//! [`Door`] open refuses to start — one line naming each door and the key that
+//! closes it — unless `server.insecure_public = true`. On loopback (or with
+//! `insecure_public`) the same list is logged as one WARN line. One door is
+//! refused on every address: a SendGrid key without `messaging.email_secret`
+//! (an open mail relay harms the people it mails, not only us).
+//! README.md "Exposing switchboard" is the operator's checklist of the same doors.
+
+use std::net::{IpAddr, SocketAddr};
+
+use crate::config::Config;
+
+/// One way in that needs no credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Door {
+    /// No `SWITCHBOARD_TWILIO__AUTH_TOKEN`: `/twiml`, `/twiml/whisper`,
+    /// `/media-stream` and `/sms/inbound` (always served) accept unsigned requests.
+    TwilioUnsigned,
+    /// No `jambonz.username` + `SWITCHBOARD_JAMBONZ__PASSWORD`: anyone may open a
+    /// `/jambonz` call and drive its tools.
+    JambonzOpen,
+    /// `SWITCHBOARD_SENDGRID__API_KEY` without `SWITCHBOARD_MESSAGING__EMAIL_SECRET`:
+    /// a forged `/email/inbound` post would be answered by email (a mail relay).
+    EmailRelay,
+    /// No admin token (`serve` generates one into `data/admin-token` when unset,
+    /// so this is open only for a server started without `serve`).
+    NoAdminToken,
+}
+
+impl Door {
+    /// What is open, in a few words.
+    pub fn what(self) -> &'static str {
+        match self {
+            Door::TwilioUnsigned => "Twilio routes accept unsigned requests",
+            Door::JambonzOpen => "/jambonz accepts calls without credentials",
+            Door::EmailRelay => "/email/inbound would email replies to unauthenticated posts",
+            Door::NoAdminToken => "no admin token",
+        }
+    }
+
+    /// The configuration key(s) that close it.
+    pub fn fix(self) -> &'static str {
+        match self {
+            Door::TwilioUnsigned => "SWITCHBOARD_TWILIO__AUTH_TOKEN",
+            Door::JambonzOpen => "jambonz.username and SWITCHBOARD_JAMBONZ__PASSWORD",
+            Door::EmailRelay => "SWITCHBOARD_MESSAGING__EMAIL_SECRET",
+            Door::NoAdminToken => "SWITCHBOARD_SERVER__ADMIN_TOKEN",
+        }
+    }
+
+    /// Whether start-up refuses this door on every address, loopback included.
+    pub fn refused_everywhere(self) -> bool {
+        matches!(self, Door::EmailRelay)
+    }
+}
+
+impl std::fmt::Display for Door {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (set {})", self.what(), self.fix())
+    }
+}
+
+/// The refusal: one line naming each open door and the key to set.
+#[derive(Debug, thiserror::Error)]
+#[error("refusing to start: {0}")]
+pub struct Refused(String);
+
+/// What the audit found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Audit {
+    /// Why the server counts as public (`server.bind 0.0.0.0:8080 is not
+    /// loopback`), or `None` on loopback.
+    pub public: Option<String>,
+    /// The open doors, in [`Door`] order.
+    pub doors: Vec<Door>,
+    /// `server.insecure_public`.
+    pub insecure_public: bool,
+}
+
+/// Whether `ip` is a loopback address (IPv4-mapped IPv6 included).
+pub fn is_loopback(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_loopback(),
+        IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map_or(v6.is_loopback(), |v4| v4.is_loopback()),
+    }
+}
+
+fn is_set(value: &Option<String>) -> bool {
+    value.as_deref().is_some_and(|v| !v.is_empty())
+}
+
+/// Why `config` is reachable from outside this host, if it is.
+fn public_reason(config: &Config) -> Option<String> {
+    if let Ok(bind) = config.server.bind.parse::<SocketAddr>() {
+        if !is_loopback(bind.ip()) {
+            return Some(format!(
+                "server.bind {} is not loopback",
+                config.server.bind
+            ));
+        }
+    }
+    let url = url::Url::parse(&config.server.public_url).ok()?;
+    let loopback = match url.host()? {
+        url::Host::Domain(d) => {
+            d.eq_ignore_ascii_case("localhost") || d.to_ascii_lowercase().ends_with(".localhost")
+        }
+        url::Host::Ipv4(v4) => v4.is_loopback(),
+        url::Host::Ipv6(v6) => is_loopback(IpAddr::V6(v6)),
+    };
+    (!loopback).then(|| {
+        format!(
+            "server.public_url {} is not loopback",
+            config.server.public_url
+        )
+    })
+}
+
+/// Audits `config` as it will be served (after `serve` has filled in a generated
+/// admin token).
+pub fn audit(config: &Config) -> Audit {
+    let mut doors = Vec::new();
+    if !is_set(&config.twilio.auth_token) {
+        doors.push(Door::TwilioUnsigned);
+    }
+    if !(is_set(&config.jambonz.username) && is_set(&config.jambonz.password)) {
+        doors.push(Door::JambonzOpen);
+    }
+    if is_set(&config.sendgrid.api_key) && !is_set(&config.messaging.email_secret) {
+        doors.push(Door::EmailRelay);
+    }
+    if !is_set(&config.server.admin_token) {
+        doors.push(Door::NoAdminToken);
+    }
+    Audit {
+        public: public_reason(config),
+        doors,
+        insecure_public: config.server.insecure_public,
+    }
+}
+
+fn list(doors: &[Door]) -> String {
+    doors
+        .iter()
+        .map(Door::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl Audit {
+    /// The verdict: `Err` with the refusal line when the server must not start;
+    /// otherwise the WARN line to log (`None` when no door is open).
+    pub fn verdict(&self) -> Result<Option<String>, Refused> {
+        if self.doors.is_empty() {
+            return Ok(None);
+        }
+        match &self.public {
+            Some(reason) if !self.insecure_public => Err(Refused(format!(
+                "{reason} and {} door(s) are open: {}; or set server.insecure_public = true to \
+                 start anyway",
+                self.doors.len(),
+                list(&self.doors)
+            ))),
+            _ => {
+                let everywhere: Vec<Door> = self
+                    .doors
+                    .iter()
+                    .copied()
+                    .filter(|d| d.refused_everywhere())
+                    .collect();
+                if !everywhere.is_empty() {
+                    return Err(Refused(format!(
+                        "{} (required on every address)",
+                        list(&everywhere)
+                    )));
+                }
+                Ok(Some(match &self.public {
+                    Some(reason) => format!(
+                        "server.insecure_public = true: {reason}, serving with {} open door(s): {}",
+                        self.doors.len(),
+                        list(&self.doors)
+                    ),
+                    None => format!(
+                        "{} open door(s), fine on loopback but refused on a public address: {}",
+                        self.doors.len(),
+                        list(&self.doors)
+                    ),
+                }))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A loopback config with every door closed.
+    fn locked() -> Config {
+        let mut c = Config::default();
+        c.server.bind = "127.0.0.1:8080".into();
+        c.server.admin_token = Some("admin".into());
+        c.twilio.auth_token = Some("tw".into());
+        c.jambonz.username = Some("jambonz".into());
+        c.jambonz.password = Some("pw".into());
+        c
+    }
+
+    #[test]
+    fn locked_config_is_clear_on_a_public_address() {
+        let mut c = locked();
+        c.server.bind = "0.0.0.0:8080".into();
+        c.sendgrid.api_key = Some("SG.x".into());
+        c.messaging.email_secret = Some("s".into());
+        let audit = audit(&c);
+        assert!(audit.public.is_some());
+        assert_eq!(audit.verdict().unwrap(), None);
+    }
+
+    #[test]
+    fn each_door_is_refused_in_public_and_warned_on_loopback() {
+        type Open = fn(&mut Config);
+        let cases: [(Door, Open); 4] = [
+            (Door::TwilioUnsigned, |c| c.twilio.auth_token = None),
+            (Door::JambonzOpen, |c| {
+                c.jambonz.password = Some(String::new())
+            }),
+            (Door::EmailRelay, |c| {
+                c.sendgrid.api_key = Some("SG.x".into())
+            }),
+            (Door::NoAdminToken, |c| c.server.admin_token = None),
+        ];
+        for (door, open) in cases {
+            let mut c = locked();
+            open(&mut c);
+            c.server.public_url = "https://voice.example.com".into();
+            let refused = audit(&c).verdict().unwrap_err().to_string();
+            assert!(refused.contains(door.fix()), "{door:?}: {refused}");
+            assert!(refused.contains("server.public_url"), "{refused}");
+            assert!(!refused.contains('\n'));
+            c.server.public_url = "http://localhost:8080".into();
+            let loopback = audit(&c);
+            assert_eq!(loopback.public, None);
+            if door.refused_everywhere() {
+                assert!(loopback.verdict().is_err(), "{door:?} on loopback");
+            } else {
+                let warn = loopback.verdict().unwrap().expect("warn line");
+                assert!(warn.contains(door.fix()), "{warn}");
+            }
+        }
+    }
+
+    #[test]
+    fn insecure_public_starts_with_a_warning_but_never_relays_mail() {
+        let mut c = locked();
+        c.server.bind = "[::]:8080".into();
+        c.twilio.auth_token = None;
+        c.server.insecure_public = true;
+        let warn = audit(&c).verdict().unwrap().expect("warn");
+        assert!(warn.contains("server.insecure_public = true"), "{warn}");
+        c.sendgrid.api_key = Some("SG.x".into());
+        let refused = audit(&c).verdict().unwrap_err().to_string();
+        assert!(refused.contains("SWITCHBOARD_MESSAGING__EMAIL_SECRET"));
+    }
+
+    #[test]
+    fn loopback_addresses() {
+        for ip in ["127.0.0.1", "127.9.8.7", "::1", "::ffff:127.0.0.1"] {
+            assert!(is_loopback(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["0.0.0.0", "10.213.0.1", "::", "::ffff:10.0.0.1"] {
+            assert!(!is_loopback(ip.parse().unwrap()), "{ip}");
+        }
+    }
+}
