@@ -1230,10 +1230,20 @@ pub enum ServerEvent<'a> {
     #[serde(rename = "response.output_audio.delta")]
     OutputAudioDelta {
         /// Response id.
-        #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            borrow,
+            default,
+            deserialize_with = "borrowed_opt",
+            skip_serializing_if = "Option::is_none"
+        )]
         response_id: Option<Cow<'a, str>>,
         /// Assistant item id.
-        #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            borrow,
+            default,
+            deserialize_with = "borrowed_opt",
+            skip_serializing_if = "Option::is_none"
+        )]
         item_id: Option<Cow<'a, str>>,
         /// Output index.
         #[serde(default)]
@@ -1405,6 +1415,16 @@ pub enum ServerEvent<'a> {
     /// Any event type this crate does not model (parse-only).
     #[serde(other, skip_serializing)]
     Unknown,
+}
+
+/// An optional string that borrows from the frame when it can (serde's own
+/// `Option<Cow<str>>` always copies): no allocation per audio frame for its ids.
+fn borrowed_opt<'de: 'a, 'a, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Cow<'a, str>>, D::Error> {
+    #[derive(Deserialize)]
+    struct Borrowed<'b>(#[serde(borrow)] Cow<'b, str>);
+    Ok(Option::<Borrowed<'a>>::deserialize(d)?.map(|b| b.0))
 }
 
 fn other_item() -> Item {
