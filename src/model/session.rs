@@ -24,6 +24,11 @@ pub enum Provider {
     /// xAI Grok Voice Agent (`wss://api.x.ai/v1/realtime`); config `xai`.
     #[serde(rename = "xai")]
     Xai,
+    /// Ultravox, reached only through jambonz's `llm` verb (vendor `ultravox`);
+    /// config `ultravox`. The direct link does not speak it: Twilio and browser
+    /// calls for such a tenant are refused before any link opens.
+    #[serde(rename = "ultravox")]
+    Ultravox,
 }
 
 /// A function the model may call, in provider-neutral form.
@@ -112,12 +117,19 @@ pub struct SessionSpec {
 }
 
 impl Provider {
-    /// The config spelling: `openai` or `xai`.
+    /// The config spelling: `openai`, `xai` or `ultravox`.
     pub fn as_str(self) -> &'static str {
         match self {
             Provider::OpenAi => "openai",
             Provider::Xai => "xai",
+            Provider::Ultravox => "ultravox",
         }
+    }
+
+    /// Whether switchboard's own realtime link can carry this provider (OpenAI
+    /// Realtime GA or xAI); Ultravox is carried by jambonz only.
+    pub fn has_direct_link(self) -> bool {
+        !matches!(self, Provider::Ultravox)
     }
 }
 
@@ -203,7 +215,8 @@ fn server_vad(td: &TurnDetection) -> TurnDetectionConfig {
 pub fn session_update(spec: &SessionSpec) -> ClientEvent {
     let tools = wire_tools(&spec.tools);
     let session = match spec.provider {
-        Provider::OpenAi => SessionPayload::Ga(GaSession {
+        // Ultravox never reaches the direct link (see `Provider::has_direct_link`).
+        Provider::OpenAi | Provider::Ultravox => SessionPayload::Ga(GaSession {
             kind: SessionKind::Realtime,
             model: spec.model.clone(),
             instructions: Some(spec.instructions.clone()),
@@ -262,7 +275,7 @@ pub fn session_update(spec: &SessionSpec) -> ClientEvent {
 pub fn supports_truncate(provider: Provider) -> bool {
     match provider {
         Provider::OpenAi => true,
-        Provider::Xai => false,
+        Provider::Xai | Provider::Ultravox => false,
     }
 }
 
