@@ -269,9 +269,10 @@ fn report_startup(config: &Config, tools: &ToolRegistry) -> Result<(), StartErro
     for line in crate::carrier::jambonz::preflight(config, tools)? {
         log::warn!("{line}");
     }
-    if let Some(line) =
-        crate::carrier::twilio::twiml::stream_url_warning(&config.server.public_url, &config.server.bind)
-    {
+    if let Some(line) = crate::carrier::twilio::twiml::stream_url_warning(
+        &config.server.public_url,
+        &config.server.bind,
+    ) {
         log::warn!("{line}");
     }
     Ok(())

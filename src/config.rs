@@ -57,7 +57,7 @@ pub struct Config {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsConfig {
-    /// Webhook requests (`POST /twiml`, `/twiml/whisper`, `/sms/inbound`,
+    /// Webhook requests (`/twiml`, `/twiml/whisper`, `/sms/inbound`, POST or GET;
     /// `/email/inbound`) per source address per minute, as a burst that refills evenly.
     pub webhook_per_minute: u32,
     /// Failed authentications (401/403: admin token, Node client token, browser
@@ -623,7 +623,12 @@ impl Config {
     /// Installs the vendor-named keys; `model.api_key` falls back to the one for
     /// `model.provider` when `SWITCHBOARD_MODEL__API_KEY` is unset or empty.
     pub fn take_vendor_keys(&mut self, keys: VendorKeys) {
-        if self.model.api_key.as_deref().is_none_or(|k| k.trim().is_empty()) {
+        if self
+            .model
+            .api_key
+            .as_deref()
+            .is_none_or(|k| k.trim().is_empty())
+        {
             self.model.api_key = keys.get(self.model.provider).map(str::to_string);
         }
         self.model.vendor_keys = keys;
@@ -674,7 +679,10 @@ impl Config {
     /// The HTTP Basic credentials `/jambonz` requires (`jambonz.username`,
     /// `SWITCHBOARD_JAMBONZ__PASSWORD`), or `None` when the route is open.
     pub fn jambonz_credentials(&self) -> Option<(&str, &str)> {
-        match (self.jambonz.username.as_str(), self.jambonz.password.as_deref()) {
+        match (
+            self.jambonz.username.as_str(),
+            self.jambonz.password.as_deref(),
+        ) {
             ("", _) | (_, None) => None,
             (user, Some(password)) => Some((user, password)),
         }
@@ -806,7 +814,7 @@ impl Config {
     fn validate_jambonz(&self) -> Result<(), ConfigError> {
         let j = &self.jambonz;
         let password_set = j.password.as_deref().is_some_and(|p| !p.is_empty());
-        if j.username.is_empty() != !password_set {
+        if j.username.is_empty() == password_set {
             return Err(ConfigError::Invalid {
                 key: "jambonz.username",
                 message: "set jambonz.username and SWITCHBOARD_JAMBONZ__PASSWORD together \
@@ -1022,7 +1030,10 @@ mod tests {
             _ => None,
         });
         assert_eq!(keys.xai, None, "an empty variable counts as unset");
-        assert!(!format!("{keys:?}").contains("sk-openai"), "Debug hides keys");
+        assert!(
+            !format!("{keys:?}").contains("sk-openai"),
+            "Debug hides keys"
+        );
         let mut config = Config::default();
         config.take_vendor_keys(keys.clone());
         assert_eq!(config.model.api_key.as_deref(), Some("sk-openai"));

@@ -55,6 +55,9 @@ fn signature_of(headers: &HeaderMap) -> Option<&str> {
     headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok())
 }
 
+/// Form or query parameters, in order, repeated names kept.
+pub type Params = Vec<(String, String)>;
+
 /// A webhook's parameters and the ones its signature covers. Twilio sends a
 /// webhook configured as GET with its parameters in the query string, which the
 /// signed URL already contains, so no parameters are appended; a POST appends its
@@ -64,12 +67,12 @@ fn signature_of(headers: &HeaderMap) -> Option<&str> {
 pub fn webhook_params(
     req: &HttpRequest,
     body: &[u8],
-) -> Result<(Vec<(String, String)>, Vec<(String, String)>), serde_urlencoded::de::Error> {
+) -> Result<(Params, Params), serde_urlencoded::de::Error> {
     if req.method() == Method::GET {
         let params = serde_urlencoded::from_str(req.query_string())?;
         Ok((params, Vec::new()))
     } else {
-        let params: Vec<(String, String)> = serde_urlencoded::from_bytes(body)?;
+        let params: Params = serde_urlencoded::from_bytes(body)?;
         Ok((params.clone(), params))
     }
 }

@@ -154,8 +154,10 @@ fn jambonz_config(c: &mut Config) {
         xai: None,
         ultravox: Some(ULTRAVOX_KEY.into()),
     });
-    c.tenants.push(tenant("bright-vox", ULTRAVOX_NUMBER, Provider::Ultravox));
-    c.tenants.push(tenant("grok-plumbing", XAI_NUMBER, Provider::Xai));
+    c.tenants
+        .push(tenant("bright-vox", ULTRAVOX_NUMBER, Provider::Ultravox));
+    c.tenants
+        .push(tenant("grok-plumbing", XAI_NUMBER, Provider::Xai));
 }
 
 fn new_sid() -> String {
@@ -168,7 +170,8 @@ async fn openai_tenant_gets_a_keyed_llm_verb_and_the_call_is_persisted() {
     let call_sid = new_sid();
     let mut jb = JambonzSession::connect(&app).await;
 
-    jb.send(session("session-new.json", &call_sid, DIALLED)).await;
+    jb.send(session("session-new.json", &call_sid, DIALLED))
+        .await;
     let ack = jb.recv().await;
     assert_eq!(ack["type"], "ack");
     assert_eq!(ack["msgid"], "auuHioXGktYh2ZFYxf3hAA");
@@ -196,11 +199,15 @@ async fn openai_tenant_gets_a_keyed_llm_verb_and_the_call_is_persisted() {
         "{tools:?}"
     );
 
-    jb.send(frame("call-status-in-progress.json", &call_sid)).await;
+    jb.send(frame("call-status-in-progress.json", &call_sid))
+        .await;
     jb.send(frame("llm-event-openai-user-transcript.json", &call_sid))
         .await;
-    jb.send(frame("llm-event-openai-assistant-transcript.json", &call_sid))
-        .await;
+    jb.send(frame(
+        "llm-event-openai-assistant-transcript.json",
+        &call_sid,
+    ))
+    .await;
 
     // A frame switchboard cannot use is dropped: no reply of a type jambonz rejects.
     jb.send_text("{not json".into()).await;
@@ -234,9 +241,13 @@ async fn openai_tenant_gets_a_keyed_llm_verb_and_the_call_is_persisted() {
     // The killed llm verb's actionHook is acked without verbs.
     jb.send(frame("verb-hook-llm-done.json", &call_sid)).await;
     let ack = jb.recv().await;
-    assert_eq!(ack, json!({"type": "ack", "msgid": "Rt9yUi7OpA5sDf3GhJ1kLz"}));
+    assert_eq!(
+        ack,
+        json!({"type": "ack", "msgid": "Rt9yUi7OpA5sDf3GhJ1kLz"})
+    );
 
-    jb.send(frame("call-status-completed.json", &call_sid)).await;
+    jb.send(frame("call-status-completed.json", &call_sid))
+        .await;
     let record = app.wait_call_ended(&call_sid, Duration::from_secs(5)).await;
     let row = &record["call"];
     assert_eq!(row["carrier"], "jambonz");
@@ -279,7 +290,10 @@ async fn ultravox_tenant_gets_the_create_call_body_and_client_tool_results() {
         .unwrap_or_default()
         .contains("bright-vox office"));
     assert_eq!(body["firstSpeaker"], "FIRST_SPEAKER_AGENT");
-    assert!(body.get("voice").is_none(), "no OpenAI voice sent to Ultravox");
+    assert!(
+        body.get("voice").is_none(),
+        "no OpenAI voice sent to Ultravox"
+    );
     assert_eq!(
         body["medium"]["serverWebSocket"],
         json!({"inputSampleRate": 8000, "outputSampleRate": 8000})
@@ -302,7 +316,8 @@ async fn ultravox_tenant_gets_the_create_call_body_and_client_tool_results() {
 
     jb.send(frame("llm-event-ultravox-transcript.json", &call_sid))
         .await;
-    jb.send(frame("llm-tool-call-ultravox.json", &call_sid)).await;
+    jb.send(frame("llm-tool-call-ultravox.json", &call_sid))
+        .await;
     let out = jb.recv().await;
     assert_eq!(out["command"], "llm:tool-output");
     let invocation = "5e0c8f4b-2a1d-4b7e-9c6f-3d2e1a0b9c8d";
@@ -314,7 +329,8 @@ async fn ultravox_tenant_gets_the_create_call_body_and_client_tool_results() {
             .expect("result is JSON");
     assert_eq!(result["saved"], true, "{result}");
 
-    jb.send(frame("call-status-completed.json", &call_sid)).await;
+    jb.send(frame("call-status-completed.json", &call_sid))
+        .await;
     let record = app.wait_call_ended(&call_sid, Duration::from_secs(5)).await;
     assert_eq!(record["call"]["tenant_id"], "bright-vox");
     assert_eq!(record["call"]["model_provider"], "jambonz-ultravox");
@@ -448,11 +464,17 @@ async fn live_session_edit_never_changes_the_voice_after_the_first_response() {
     let app = TestApp::start_with(Db::Sqlite, jambonz_config).await;
     let call_sid = new_sid();
     let mut jb = JambonzSession::connect(&app).await;
-    jb.send(session("session-new.json", &call_sid, DIALLED)).await;
+    jb.send(session("session-new.json", &call_sid, DIALLED))
+        .await;
     assert_eq!(jb.recv().await["data"][0]["verb"], "llm");
     let call_id = call_id_of(&app, &call_sid).await;
 
-    push_session(&app, &call_id, json!({"voice": "cedar", "instructions": "Be brisk."})).await;
+    push_session(
+        &app,
+        &call_id,
+        json!({"voice": "cedar", "instructions": "Be brisk."}),
+    )
+    .await;
     let update = jb.recv().await;
     assert_eq!(update["command"], "llm:update");
     assert_eq!(update["data"]["type"], "session.update");
@@ -462,7 +484,12 @@ async fn live_session_edit_never_changes_the_voice_after_the_first_response() {
     // feature-server ends the llm verb on OpenAI's error event.
     jb.send(frame("llm-event-openai-response-created.json", &call_sid))
         .await;
-    push_session(&app, &call_id, json!({"voice": "ash", "instructions": "Be gentle."})).await;
+    push_session(
+        &app,
+        &call_id,
+        json!({"voice": "ash", "instructions": "Be gentle."}),
+    )
+    .await;
     let update = jb.recv().await;
     assert_eq!(update["command"], "llm:update");
     let session = &update["data"]["session"];
@@ -471,7 +498,8 @@ async fn live_session_edit_never_changes_the_voice_after_the_first_response() {
         .as_str()
         .unwrap_or_default()
         .contains("Be gentle."));
-    jb.send(frame("call-status-completed.json", &call_sid)).await;
+    jb.send(frame("call-status-completed.json", &call_sid))
+        .await;
     app.wait_call_ended(&call_sid, Duration::from_secs(5)).await;
     app.stop().await;
 }
@@ -505,7 +533,8 @@ async fn an_operator_edit_past_the_payload_limit_refuses_the_call_instead_of_a_d
     assert_eq!(resp.status().as_u16(), 200);
     let call_sid = new_sid();
     let mut jb = JambonzSession::connect(&app).await;
-    jb.send(session("session-new.json", &call_sid, DIALLED)).await;
+    jb.send(session("session-new.json", &call_sid, DIALLED))
+        .await;
     let ack = jb.recv().await;
     assert_eq!(ack["data"][0]["verb"], "say", "{ack}");
     assert_eq!(ack["data"][1]["verb"], "hangup");
@@ -545,7 +574,8 @@ async fn jambonz_transfer_tool_redirects_to_a_dial_and_whispers_to_the_on_call_p
     .await;
     let call_sid = new_sid();
     let mut jb = JambonzSession::connect(&app).await;
-    jb.send(session("session-new.json", &call_sid, DIALLED)).await;
+    jb.send(session("session-new.json", &call_sid, DIALLED))
+        .await;
     assert_eq!(jb.recv().await["type"], "ack");
 
     let mut transfer = frame("llm-tool-call-openai.json", &call_sid);

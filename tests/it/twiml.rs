@@ -115,7 +115,11 @@ async fn oversized_webhook_body_is_refused() {
 }
 
 /// GET `path_and_query` with an optional `X-Twilio-Signature`; status and body.
-async fn get_webhook(app: &TestApp, path_and_query: &str, signature: Option<&str>) -> (u16, String) {
+async fn get_webhook(
+    app: &TestApp,
+    path_and_query: &str,
+    signature: Option<&str>,
+) -> (u16, String) {
     let client = awc::Client::default();
     let mut req = client.get(app.http_url(path_and_query));
     if let Some(sig) = signature {
@@ -144,7 +148,10 @@ async fn get_webhooks_are_signed_over_the_url_with_its_query() {
         body.contains("<Parameter name=\"tenant\" value=\"acme-dental\"/>"),
         "{body}"
     );
-    let forged = path.replace("CA00000000000000000000000000000043", "CA00000000000000000000000000000044");
+    let forged = path.replace(
+        "CA00000000000000000000000000000043",
+        "CA00000000000000000000000000000044",
+    );
     assert_eq!(get_webhook(&app, &forged, Some(&sig)).await.0, 403);
     assert_eq!(get_webhook(&app, &path, None).await.0, 403);
 
@@ -196,8 +203,16 @@ async fn webhook_url_with_a_quote_validates_however_it_was_signed() {
     let node_sig = signature::compute(TOKEN, url::Url::parse(quoted).unwrap().as_str(), &params);
     let python_sig = signature::compute(TOKEN, quoted, &params);
     for sig in [node_sig, python_sig] {
-        assert_eq!(post("/twiml?office=O%27Brien", sig.clone()).await, 200, "{escaped}");
-        assert_eq!(post("/twiml?office=O'Brien", sig.clone()).await, 200, "{quoted}");
+        assert_eq!(
+            post("/twiml?office=O%27Brien", sig.clone()).await,
+            200,
+            "{escaped}"
+        );
+        assert_eq!(
+            post("/twiml?office=O'Brien", sig.clone()).await,
+            200,
+            "{quoted}"
+        );
     }
     assert_eq!(
         post(
@@ -218,7 +233,10 @@ async fn ultravox_tenant_is_not_streamed_to_the_direct_model_link() {
     .await;
     let (status, body) = post_twiml(&app, &form("CA00000000000000000000000000000046"), None).await;
     assert_eq!(status, 200);
-    assert!(body.contains("<Say>") && body.contains("<Hangup/>"), "{body}");
+    assert!(
+        body.contains("<Say>") && body.contains("<Hangup/>"),
+        "{body}"
+    );
     assert!(!body.contains("<Stream"), "{body}");
     app.stop().await;
 }

@@ -194,9 +194,8 @@ impl JambonzCall {
             self.services.supervisor.do_send(CallFinished {
                 call_id: self.setup.call_id.clone(),
             });
-            let detail = format!(
-                "the llm verb is {bytes} bytes, over jambonz.max_payload_bytes = {max}"
-            );
+            let detail =
+                format!("the llm verb is {bytes} bytes, over jambonz.max_payload_bytes = {max}");
             self.on_refused("refused_payload_too_large".into(), detail, ctx);
             return;
         }
@@ -269,7 +268,9 @@ impl JambonzCall {
         });
         self.ack_pending(wire::say_and_hangup(text));
         self.finished = true;
-        self.services.jambonz_calls.remove(&self.setup.info.call_sid);
+        self.services
+            .jambonz_calls
+            .remove(&self.setup.info.call_sid);
         ctx.stop();
     }
 
@@ -508,7 +509,11 @@ impl Handler<JambonzEvent> for JambonzCall {
                     "jambonz call {} ({}): session:reconnect{}",
                     self.setup.call_id,
                     self.sid(),
-                    if self.admitted { "" } else { " before admission" }
+                    if self.admitted {
+                        ""
+                    } else {
+                        " before admission"
+                    }
                 );
                 self.edge = Some(edge);
                 if self.admitted {

@@ -294,7 +294,9 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for JambonzSocket {
     fn handle(&mut self, msg: Result<ws::Message, ws::ProtocolError>, ctx: &mut Self::Context) {
         match msg {
             Ok(ws::Message::Text(text)) => self.on_text(&text, ctx),
-            Ok(ws::Message::Binary(_)) => self.bad_frame(ctx, "binary frame (jambonz sends JSON text)"),
+            Ok(ws::Message::Binary(_)) => {
+                self.bad_frame(ctx, "binary frame (jambonz sends JSON text)")
+            }
             Ok(ws::Message::Ping(p)) => ctx.pong(&p),
             Ok(ws::Message::Close(reason)) => {
                 self.detach();
@@ -437,7 +439,11 @@ mod tests {
             "jambonz",
             "s3cret"
         ));
-        assert!(!basic_auth_matches(&headers("Basic !!!"), "jambonz", "s3cret"));
+        assert!(!basic_auth_matches(
+            &headers("Basic !!!"),
+            "jambonz",
+            "s3cret"
+        ));
         assert!(!basic_auth_matches(&HeaderMap::new(), "jambonz", "s3cret"));
     }
 }

@@ -117,7 +117,10 @@ pub enum Refusal {
     NoVendor { provider: &'static str },
     /// No API key (feature-server throws `auth.apiKey is required`).
     #[error("provider {provider} has no API key (jambonz requires auth.apiKey); set {hint}")]
-    NoKey { provider: &'static str, hint: String },
+    NoKey {
+        provider: &'static str,
+        hint: String,
+    },
 }
 
 impl Refusal {
@@ -467,12 +470,7 @@ pub fn llm_verb(plan: &VendorPlan, spec: &LlmSpec) -> Verb {
         action_hook: wire::LLM_ACTION_HOOK.into(),
         event_hook: wire::EVENT_HOOK.into(),
         tool_hook: wire::TOOL_HOOK.into(),
-        events: plan
-            .vendor
-            .events()
-            .iter()
-            .map(|e| e.to_string())
-            .collect(),
+        events: plan.vendor.events().iter().map(|e| e.to_string()).collect(),
         llm_options,
     }))
 }
@@ -683,16 +681,26 @@ mod tests {
         let mut tenant = TenantConfig::example();
         let openai = plan(&config, &tenant).unwrap();
         assert_eq!(
-            (openai.vendor, openai.api_key.as_str(), openai.model.as_str()),
+            (
+                openai.vendor,
+                openai.api_key.as_str(),
+                openai.model.as_str()
+            ),
             (Vendor::OpenAi, "sk-openai", "gpt-realtime")
         );
         tenant.provider = Some(Provider::Ultravox);
         let ultravox = plan(&config, &tenant).unwrap();
         assert_eq!(ultravox.api_key, "uv-key");
         assert_eq!(ultravox.model, ULTRAVOX_DEFAULT_MODEL);
-        assert_eq!(ultravox.default_voice, None, "marin is not an Ultravox voice");
+        assert_eq!(
+            ultravox.default_voice, None,
+            "marin is not an Ultravox voice"
+        );
         tenant.provider = Some(Provider::Xai);
-        assert_eq!(plan(&config, &tenant).unwrap_err().reason(), "refused_no_jambonz_vendor");
+        assert_eq!(
+            plan(&config, &tenant).unwrap_err().reason(),
+            "refused_no_jambonz_vendor"
+        );
     }
 
     #[test]
@@ -701,7 +709,10 @@ mod tests {
         let err = plan(&config, &TenantConfig::example()).unwrap_err();
         assert_eq!(err.reason(), "refused_no_model_key");
         assert!(err.to_string().contains("OPENAI_API_KEY"), "{err}");
-        assert!(err.to_string().contains("SWITCHBOARD_MODEL__API_KEY"), "{err}");
+        assert!(
+            err.to_string().contains("SWITCHBOARD_MODEL__API_KEY"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -723,7 +734,10 @@ mod tests {
         assert_eq!(opts["response_create"]["voice"], "marin");
         assert_eq!(opts["session_update"]["voice"], "marin");
         assert_eq!(opts["session_update"]["tools"][0]["type"], "function");
-        assert_eq!(opts["session_update"]["turn_detection"]["type"], "server_vad");
+        assert_eq!(
+            opts["session_update"]["turn_detection"]["type"],
+            "server_vad"
+        );
         assert_eq!(
             opts["session_update"]["input_audio_transcription"]["model"],
             "gpt-4o-mini-transcribe"
@@ -771,7 +785,8 @@ mod tests {
         assert_eq!(out["tool_call_id"], "c1");
         assert_eq!(out["data"]["type"], "conversation.item.create");
         assert_eq!(out["data"]["item"]["call_id"], "c1");
-        let out = serde_json::to_value(tool_output(Vendor::Ultravox, "inv-9", "{\"ok\":1}")).unwrap();
+        let out =
+            serde_json::to_value(tool_output(Vendor::Ultravox, "inv-9", "{\"ok\":1}")).unwrap();
         assert_eq!(
             out["data"],
             json!({"type": "client_tool_result", "invocation_id": "inv-9", "result": "{\"ok\":1}"})
@@ -785,7 +800,10 @@ mod tests {
         assert_eq!(before["data"]["session"]["voice"], "marin");
         let after = serde_json::to_value(session_update(Vendor::OpenAi, &spec(), true)).unwrap();
         assert!(after["data"]["session"].get("voice").is_none());
-        assert_eq!(after["data"]["session"]["instructions"], spec().instructions);
+        assert_eq!(
+            after["data"]["session"]["instructions"],
+            spec().instructions
+        );
         assert!(session_update(Vendor::Ultravox, &spec(), false).is_none());
     }
 
@@ -815,7 +833,10 @@ mod tests {
             json!({"type": "transcript", "role": "agent", "medium": "voice",
                    "delta": delta, "final": fin, "ordinal": 2})
         };
-        assert_eq!(t.feed(&part("Thanks for ", false)), LlmEvent::ResponseStarted);
+        assert_eq!(
+            t.feed(&part("Thanks for ", false)),
+            LlmEvent::ResponseStarted
+        );
         assert!(matches!(t.feed(&part("calling.", true)),
             LlmEvent::Transcript(LlmTranscript::Assistant { text, .. }) if text == "Thanks for calling."));
         for ordinal in 10..40 {

@@ -74,7 +74,12 @@ const LONGEST_CALLER: &str = "+999999999999999";
 /// The largest `session:new` ack `tenant` can produce: instructions rendered on a
 /// Wednesday for the longest caller number, with the after-hours text, and every
 /// tool the tenant may call.
-fn worst_case_ack(config: &Config, plan: &VendorPlan, tenant: &TenantConfig, tools: &ToolRegistry) -> String {
+fn worst_case_ack(
+    config: &Config,
+    plan: &VendorPlan,
+    tenant: &TenantConfig,
+    tools: &ToolRegistry,
+) -> String {
     let wednesday: DateTime<Utc> = Utc
         .with_ymd_and_hms(2026, 9, 30, 12, 0, 0)
         .single()
@@ -93,7 +98,11 @@ fn worst_case_ack(config: &Config, plan: &VendorPlan, tenant: &TenantConfig, too
         tools.schemas_for(tenant),
         None,
     );
-    Outbound::ack("auuHioXGktYh2ZFYxf3hAA", Some(vec![llm::llm_verb(plan, &spec)])).to_json()
+    Outbound::ack(
+        "auuHioXGktYh2ZFYxf3hAA",
+        Some(vec![llm::llm_verb(plan, &spec)]),
+    )
+    .to_json()
 }
 
 /// Start-up check of every tenant's jambonz calls: the lines to report (tenants
@@ -113,9 +122,9 @@ pub fn preflight(config: &Config, tools: &ToolRegistry) -> Result<Vec<String>, J
                 // A missing key is in the start-up key report already.
                 if matches!(refusal, llm::Refusal::NoVendor { .. }) {
                     report.push(format!(
-                    "jambonz: tenant {} ({}): {refusal}; its jambonz calls are answered \
+                        "jambonz: tenant {} ({}): {refusal}; its jambonz calls are answered \
                      with a short apology and hung up",
-                    tenant.id, tenant.name
+                        tenant.id, tenant.name
                     ));
                 }
                 match llm::plan_with_key(config, tenant, &"k".repeat(164)) {

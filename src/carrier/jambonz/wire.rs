@@ -516,8 +516,7 @@ mod tests {
     #[test]
     fn transfer_dials_with_whisper_confirm_hook() {
         let out: Value = serde_json::from_str(
-            &Outbound::redirect(&[dial_transfer("+15550002222", Some("+15550003333"))])
-                .to_json(),
+            &Outbound::redirect(&[dial_transfer("+15550002222", Some("+15550003333"))]).to_json(),
         )
         .unwrap();
         assert_eq!(out["command"], "redirect");

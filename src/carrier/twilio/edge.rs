@@ -153,7 +153,11 @@ impl MediaStreamSession {
                 .calls_refused
                 .with_label_values(&["no_direct_link"])
                 .inc();
-            self.close(ctx, ws::CloseCode::Policy, "tenant served through jambonz only");
+            self.close(
+                ctx,
+                ws::CloseCode::Policy,
+                "tenant served through jambonz only",
+            );
             return;
         }
         let setup = CallSetup {

@@ -58,7 +58,10 @@ pub fn validate(auth_token: &str, url: &str, params: &[(String, String)], signat
     let mut candidates: Vec<String> = Vec::with_capacity(9);
     for spelling in url_spellings(url) {
         let (with_port, without_port) = port_variants(&spelling);
-        for candidate in [with_port, without_port, Some(spelling)].into_iter().flatten() {
+        for candidate in [with_port, without_port, Some(spelling)]
+            .into_iter()
+            .flatten()
+        {
             if !candidates.contains(&candidate) {
                 candidates.push(candidate);
             }

@@ -131,12 +131,27 @@ mod tests {
 
     #[test]
     fn only_a_non_loopback_non_https_public_url_is_warned_about() {
-        assert_eq!(stream_url_warning("https://voice.example.com", "0.0.0.0:8080"), None);
-        assert_eq!(stream_url_warning("http://127.0.0.1:8080", "127.0.0.1:8080"), None);
-        assert_eq!(stream_url_warning("http://localhost:8080", "0.0.0.0:8080"), None);
-        assert_eq!(stream_url_warning("http://[::1]:8080", "0.0.0.0:8080"), None);
+        assert_eq!(
+            stream_url_warning("https://voice.example.com", "0.0.0.0:8080"),
+            None
+        );
+        assert_eq!(
+            stream_url_warning("http://127.0.0.1:8080", "127.0.0.1:8080"),
+            None
+        );
+        assert_eq!(
+            stream_url_warning("http://localhost:8080", "0.0.0.0:8080"),
+            None
+        );
+        assert_eq!(
+            stream_url_warning("http://[::1]:8080", "0.0.0.0:8080"),
+            None
+        );
         let warning = stream_url_warning("http://voice.example.com", "0.0.0.0:8080").unwrap();
-        assert!(warning.contains("wss://") && warning.contains("31922"), "{warning}");
+        assert!(
+            warning.contains("wss://") && warning.contains("31922"),
+            "{warning}"
+        );
         assert_eq!(stream_url_warning("", "127.0.0.1:8080"), None);
         assert!(stream_url_warning("", "0.0.0.0:8080").is_some());
     }
