@@ -20,7 +20,8 @@ use subtle::ConstantTimeEq;
 /// The signature Twilio would send for `url` and form `params`: base64 (padded) of
 /// HMAC-SHA1 keyed with `auth_token` over `url` followed by `name + value` for every
 /// parameter, ordered by name (byte order, so uppercase first). A name given more
-/// than once contributes each distinct value once, values sorted (carriers.md §2.1).
+/// than once contributes each distinct value once, values sorted (as both helper
+/// libraries do).
 /// Empty values still count. `url` is used exactly as given (query string included).
 pub fn compute(auth_token: &str, url: &str, params: &[(String, String)]) -> String {
     let mut pairs: Vec<(&str, &str)> = params
@@ -168,7 +169,7 @@ fn port_variants(url: &str) -> (Option<String>, Option<String>) {
 mod tests {
     use super::*;
 
-    // Vectors: twilio-python tests/unit/test_request_validator.py (carriers.md §2.5).
+    // Vectors: twilio-python tests/unit/test_request_validator.py.
     const TOKEN: &str = "12345";
     const URL: &str = "https://mycompany.com/myapp.php?foo=1&bar=2";
 

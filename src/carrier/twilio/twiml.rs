@@ -1,9 +1,8 @@
 //! TwiML documents we answer Twilio webhooks with (pure string builders): the
 //! `<Connect><Stream>` that starts a Media Stream, SMS replies, spoken messages and
 //! transfers. Every text and attribute value is XML-escaped (`& < > " '`) with
-//! quick-xml. Serve them as `Content-Type: text/xml`. Facts:
-//! `shared/reference/carriers.md` §1.4 and §1.6 (Twilio "TwiML Voice: `<Stream>`",
-//! "`<Connect>`", "`<Dial>`").
+//! quick-xml. Serve them as `Content-Type: text/xml`. Facts: Twilio docs "TwiML
+//! Voice: `<Stream>`", "`<Connect>`", "`<Dial>`", error 31922 (`wss://` only).
 
 use quick_xml::escape::escape;
 
