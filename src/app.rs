@@ -46,6 +46,8 @@ pub enum StartError {
     Audio(String),
     #[error("TLS: {0}")]
     Tls(String),
+    #[error(transparent)]
+    Jambonz(#[from] crate::carrier::jambonz::JambonzError),
 }
 
 /// One chunk of a pre-encoded clip: base64 audio and its duration.
@@ -247,6 +249,35 @@ fn tls_connector() -> Result<openssl::ssl::SslConnector, StartError> {
     Ok(builder.build())
 }
 
+/// Start-up report: tenants whose provider has no API key (WARN when a real model
+/// is configured, INFO with the built-in simulator, which needs none — jambonz
+/// calls for them are refused either way), tenants jambonz cannot serve, and a
+/// TwiML stream URL Twilio would refuse.
+///
+/// Errors: [`StartError::Jambonz`] when a tenant's jambonz `llm` verb exceeds
+/// `jambonz.max_payload_bytes`.
+fn report_startup(config: &Config, tools: &ToolRegistry) -> Result<(), StartError> {
+    for (provider, line) in config.missing_model_keys() {
+        if config.model.url.is_empty() && provider.has_direct_link() {
+            log::info!(
+                "{line} (the built-in simulator needs none; jambonz calls for it are refused)"
+            );
+        } else {
+            log::warn!("{line}; until then its calls fail (jambonz: refused)");
+        }
+    }
+    for line in crate::carrier::jambonz::preflight(config, tools)? {
+        log::warn!("{line}");
+    }
+    if let Some(line) = crate::carrier::twilio::twiml::stream_url_warning(
+        &config.server.public_url,
+        &config.server.bind,
+    ) {
+        log::warn!("{line}");
+    }
+    Ok(())
+}
+
 /// Starts everything on the current actix system and returns once the listener
 /// is bound and the database migrated (the server is then ready for `/health`).
 pub async fn start(config: Config) -> Result<Running, StartError> {
@@ -308,6 +339,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         None
     };
     let mcp = crate::tools::mcp::connect_all(&config.mcp_servers).await;
+    let tools = Arc::new(ToolRegistry::builtin().with_mcp(mcp));
+    report_startup(&config, &tools)?;
     let tls = tls_connector()?;
     let model_url = config.model_url(local_addr);
     log::info!(
@@ -335,7 +368,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         pool,
         events: EventBus::new(),
         metrics,
-        tools: Arc::new(ToolRegistry::builtin().with_mcp(mcp)),
+        tools,
         model_url,
         apology: Clip::from_wav(APOLOGY_WAV)?,
         chat: ChatClient::new(&config.text_model, Some(tls.clone())),

@@ -57,7 +57,7 @@ pub struct Config {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsConfig {
-    /// Webhook requests (`POST /twiml`, `/twiml/whisper`, `/sms/inbound`,
+    /// Webhook requests (`/twiml`, `/twiml/whisper`, `/sms/inbound`, POST or GET;
     /// `/email/inbound`) per source address per minute, as a burst that refills evenly.
     pub webhook_per_minute: u32,
     /// Failed authentications (401/403: admin token, Node client token, browser
@@ -118,10 +118,15 @@ pub struct JambonzConfig {
     /// Milliseconds between a tool's output and the redirect that carries out its
     /// action (hang-up, transfer), so the model's goodbye plays first.
     pub farewell_delay_ms: u64,
-    /// HTTP Basic user name jambonz sends on the `/jambonz` upgrade (the user of
-    /// the application's WebSocket URL). With `password`, the jambonz credentials.
-    pub username: Option<String>,
-    /// HTTP Basic password (env `SWITCHBOARD_JAMBONZ__PASSWORD`).
+    /// Largest message jambonz accepts from the application, bytes: jambonz drops
+    /// anything over `JAMBONES_WS_MAX_PAYLOAD` (24 KiB by default,
+    /// jambonz-feature-server 0.9.8 `lib/utils/ws-requestor.js`). Every tenant's
+    /// `session:new` ack is built at start-up and checked against it; 0 = no check.
+    pub max_payload_bytes: usize,
+    /// HTTP Basic user name jambonz must send on the `/jambonz` upgrade (the user
+    /// of the application's WebSocket URL). Empty (with no password) = no check.
+    pub username: String,
+    /// HTTP Basic password (env `SWITCHBOARD_JAMBONZ__PASSWORD` only).
     #[serde(skip_serializing)]
     pub password: Option<String>,
 }
@@ -130,8 +135,60 @@ impl Default for JambonzConfig {
     fn default() -> Self {
         JambonzConfig {
             farewell_delay_ms: 4000,
-            username: None,
+            max_payload_bytes: 24 * 1024,
+            username: String::new(),
             password: None,
+        }
+    }
+}
+
+/// Model API keys read from the variables each vendor's own SDKs use
+/// (`OPENAI_API_KEY`, `XAI_API_KEY`, `ULTRAVOX_API_KEY`), the fallback when
+/// `SWITCHBOARD_MODEL__API_KEY` does not apply. Filled by [`Config::load`];
+/// never serialized, and `Debug` shows only which keys are present.
+#[derive(Clone, Default, PartialEq)]
+pub struct VendorKeys {
+    pub openai: Option<String>,
+    pub xai: Option<String>,
+    pub ultravox: Option<String>,
+}
+
+impl std::fmt::Debug for VendorKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VendorKeys")
+            .field("openai", &self.openai.is_some())
+            .field("xai", &self.xai.is_some())
+            .field("ultravox", &self.ultravox.is_some())
+            .finish()
+    }
+}
+
+impl VendorKeys {
+    /// The environment variable holding `provider`'s key.
+    pub fn env_name(provider: Provider) -> &'static str {
+        match provider {
+            Provider::OpenAi => "OPENAI_API_KEY",
+            Provider::Xai => "XAI_API_KEY",
+            Provider::Ultravox => "ULTRAVOX_API_KEY",
+        }
+    }
+
+    /// Reads the three variables through `var` (empty values count as unset).
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> VendorKeys {
+        let read = |p: Provider| var(Self::env_name(p)).filter(|k| !k.trim().is_empty());
+        VendorKeys {
+            openai: read(Provider::OpenAi),
+            xai: read(Provider::Xai),
+            ultravox: read(Provider::Ultravox),
+        }
+    }
+
+    /// The key for `provider`, if its variable was set.
+    pub fn get(&self, provider: Provider) -> Option<&str> {
+        match provider {
+            Provider::OpenAi => self.openai.as_deref(),
+            Provider::Xai => self.xai.as_deref(),
+            Provider::Ultravox => self.ultravox.as_deref(),
         }
     }
 }
@@ -214,7 +271,7 @@ pub struct CallsConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ModelConfig {
-    /// `openai` or `xai`.
+    /// `openai`, `xai`, or `ultravox` (jambonz only: its `llm` verb runs Ultravox).
     pub provider: Provider,
     /// `ws://`/`wss://` URL of the realtime endpoint. Empty: the built-in simulator.
     pub url: String,
@@ -247,9 +304,14 @@ pub struct ModelConfig {
     /// replayed) at the next quiet moment, before the provider's cap (OpenAI and
     /// xAI: about 60 min).
     pub session_max_secs: u64,
-    /// Bearer key (env `SWITCHBOARD_MODEL__API_KEY`).
+    /// Bearer key (env `SWITCHBOARD_MODEL__API_KEY`) for `provider`; when unset,
+    /// [`Config::load`] takes the provider's own variable (`OPENAI_API_KEY`, …).
     #[serde(skip_serializing)]
     pub api_key: Option<String>,
+    /// Keys by vendor variable name, for tenants whose `provider` differs from
+    /// `model.provider` (see [`Config::model_key`]).
+    #[serde(skip)]
+    pub vendor_keys: VendorKeys,
 }
 
 /// `[simulator]`: the built-in OpenAI-Realtime-compatible scripted model.
@@ -418,21 +480,25 @@ impl Default for CallsConfig {
 }
 
 impl ModelConfig {
-    /// The model id calls on `provider` use: `model`, or the provider's default.
+    /// The model id calls on `provider` use: `model` when `provider` is the
+    /// configured `provider` and `model` is set, else the provider's default
+    /// (an OpenAI model is never asked of xAI, nor the other way round).
     pub fn model_for(&self, provider: Provider) -> String {
-        if self.model.trim().is_empty() {
-            provider.default_model().to_string()
-        } else {
+        if provider == self.provider && !self.model.trim().is_empty() {
             self.model.clone()
+        } else {
+            provider.default_model().to_string()
         }
     }
 
-    /// The voice calls on `provider` use unless their tenant names one.
+    /// The voice calls on `provider` use unless their tenant names one: `voice`
+    /// when `provider` is the configured `provider` and `voice` is set, else the
+    /// provider's default.
     pub fn voice_for(&self, provider: Provider) -> String {
-        if self.voice.trim().is_empty() {
-            provider.default_voice().to_string()
-        } else {
+        if provider == self.provider && !self.voice.trim().is_empty() {
             self.voice.clone()
+        } else {
+            provider.default_voice().to_string()
         }
     }
 }
@@ -455,6 +521,7 @@ impl Default for ModelConfig {
             tool_timeout_secs: 10,
             session_max_secs: 3300,
             api_key: None,
+            vendor_keys: VendorKeys::default(),
         }
     }
 }
@@ -575,6 +642,12 @@ const SECRETS: &[(&str, &str, &str, &str)] = &[
         "text_model.api_key",
         "SWITCHBOARD_TEXT_MODEL__API_KEY",
     ),
+    (
+        "jambonz",
+        "password",
+        "jambonz.password",
+        "SWITCHBOARD_JAMBONZ__PASSWORD",
+    ),
 ];
 
 impl Config {
@@ -601,11 +674,80 @@ impl Config {
                 .filter(|key| key.as_str().contains("__"))
                 .split("__"),
         );
-        let config: Config = figment
+        let mut config: Config = figment
             .extract()
             .map_err(|e| ConfigError::Parse(e.to_string()))?;
+        config.take_vendor_keys(VendorKeys::from_vars(|name| std::env::var(name).ok()));
         config.validate()?;
         Ok(config)
+    }
+
+    /// Installs the vendor-named keys; `model.api_key` falls back to the one for
+    /// `model.provider` when `SWITCHBOARD_MODEL__API_KEY` is unset or empty.
+    pub fn take_vendor_keys(&mut self, keys: VendorKeys) {
+        if self
+            .model
+            .api_key
+            .as_deref()
+            .is_none_or(|k| k.trim().is_empty())
+        {
+            self.model.api_key = keys.get(self.model.provider).map(str::to_string);
+        }
+        self.model.vendor_keys = keys;
+    }
+
+    /// The API key for a model of `provider`: `SWITCHBOARD_MODEL__API_KEY` when
+    /// `provider` is `model.provider`, else (or when that is unset) the vendor's
+    /// own variable (`OPENAI_API_KEY`, `XAI_API_KEY`, `ULTRAVOX_API_KEY`).
+    pub fn model_key(&self, provider: Provider) -> Option<&str> {
+        let own = (provider == self.model.provider)
+            .then_some(self.model.api_key.as_deref())
+            .flatten()
+            .filter(|k| !k.trim().is_empty());
+        own.or_else(|| self.model.vendor_keys.get(provider))
+    }
+
+    /// What to set for `provider`'s key, for start-up reports: the vendor
+    /// variable, plus `SWITCHBOARD_MODEL__API_KEY` when `provider` is `model.provider`.
+    pub fn model_key_hint(&self, provider: Provider) -> String {
+        let env = VendorKeys::env_name(provider);
+        if provider == self.model.provider {
+            format!("{env} (or SWITCHBOARD_MODEL__API_KEY)")
+        } else {
+            env.to_string()
+        }
+    }
+
+    /// Tenants whose provider has no API key, each with its provider and a line
+    /// naming the variable to set (start-up report).
+    pub fn missing_model_keys(&self) -> Vec<(Provider, String)> {
+        self.tenants
+            .iter()
+            .filter_map(|t| {
+                let provider = t.provider.unwrap_or(self.model.provider);
+                self.model_key(provider).is_none().then(|| {
+                    let line = format!(
+                        "tenant {}: provider {} has no API key; set {}",
+                        t.id,
+                        provider.as_str(),
+                        self.model_key_hint(provider)
+                    );
+                    (provider, line)
+                })
+            })
+            .collect()
+    }
+
+    /// The HTTP Basic credentials `/jambonz` requires (`jambonz.username`,
+    /// `SWITCHBOARD_JAMBONZ__PASSWORD`), or `None` when the route is open.
+    pub fn jambonz_credentials(&self) -> Option<(&str, &str)> {
+        match (
+            self.jambonz.username.as_str(),
+            self.jambonz.password.as_deref(),
+        ) {
+            ("", _) | (_, None) | (_, Some("")) => None,
+            (user, Some(password)) => Some((user, password)),
+        }
     }
 
     fn reject_secrets_in_file(text: &str) -> Result<(), ConfigError> {
@@ -695,6 +837,7 @@ impl Config {
             }
         }
         self.validate_messaging()?;
+        self.validate_jambonz()?;
         let mut seen = std::collections::HashSet::new();
         for tenant in &self.tenants {
             tenant.validate().map_err(|message| ConfigError::Invalid {
@@ -734,6 +877,8 @@ impl Config {
             let foreign = match provider {
                 Provider::OpenAi => lower.starts_with("grok"),
                 Provider::Xai => lower.starts_with("gpt"),
+                // Reached through jambonz only, which names its own model.
+                Provider::Ultravox => false,
             };
             if foreign {
                 return Err(format!(
@@ -761,21 +906,40 @@ impl Config {
         }
         for tenant in &self.tenants {
             let provider = tenant.provider.unwrap_or(self.model.provider);
-            let voice = tenant
-                .voice
-                .clone()
-                .unwrap_or_else(|| self.model.voice_for(provider));
-            let checked = provider.check_voice(&voice).and_then(|()| {
-                if self.model.model.trim().is_empty() {
-                    Ok(())
-                } else {
-                    model_family(provider, &self.model.model)
-                }
+            if let Some(voice) = &tenant.voice {
+                provider
+                    .check_voice(voice)
+                    .map_err(|message| ConfigError::Invalid {
+                        key: "tenants",
+                        message: format!("tenant {} ({}): {message}", tenant.id, provider.as_str()),
+                    })?;
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_jambonz(&self) -> Result<(), ConfigError> {
+        let j = &self.jambonz;
+        let password_set = j.password.as_deref().is_some_and(|p| !p.is_empty());
+        if j.username.is_empty() == password_set {
+            return Err(ConfigError::Invalid {
+                key: "jambonz.username",
+                message: "set jambonz.username and SWITCHBOARD_JAMBONZ__PASSWORD together \
+                          (the user and password of the jambonz application's WebSocket URL)"
+                    .into(),
             });
-            checked.map_err(|message| ConfigError::Invalid {
-                key: "tenants",
-                message: format!("tenant {} ({}): {message}", tenant.id, provider.as_str()),
-            })?;
+        }
+        if j.username.contains(':') {
+            return Err(ConfigError::Invalid {
+                key: "jambonz.username",
+                message: "must not contain ':' (HTTP Basic)".into(),
+            });
+        }
+        if j.max_payload_bytes != 0 && j.max_payload_bytes < 1024 {
+            return Err(ConfigError::Invalid {
+                key: "jambonz.max_payload_bytes",
+                message: "must be 0 (no check) or at least 1024".into(),
+            });
         }
         Ok(())
     }
@@ -962,6 +1126,58 @@ mod tests {
             .unwrap_err()
             .to_string()
             .starts_with("text_model.max_iterations"));
+    }
+
+    #[test]
+    fn vendor_named_keys_back_up_the_model_key_per_provider() {
+        let keys = VendorKeys::from_vars(|name| match name {
+            "OPENAI_API_KEY" => Some("sk-openai".into()),
+            "XAI_API_KEY" => Some("  ".into()),
+            "ULTRAVOX_API_KEY" => Some("uv-key".into()),
+            _ => None,
+        });
+        assert_eq!(keys.xai, None, "an empty variable counts as unset");
+        assert!(
+            !format!("{keys:?}").contains("sk-openai"),
+            "Debug hides keys"
+        );
+        let mut config = Config::default();
+        config.take_vendor_keys(keys.clone());
+        assert_eq!(config.model.api_key.as_deref(), Some("sk-openai"));
+        assert_eq!(config.model_key(Provider::Ultravox), Some("uv-key"));
+        assert_eq!(config.model_key(Provider::Xai), None);
+        // SWITCHBOARD_MODEL__API_KEY wins for model.provider only.
+        let mut config = Config::default();
+        config.model.api_key = Some("sk-switchboard".into());
+        config.take_vendor_keys(keys);
+        assert_eq!(config.model_key(Provider::OpenAi), Some("sk-switchboard"));
+        assert_eq!(config.model_key(Provider::Ultravox), Some("uv-key"));
+        let mut tenant = TenantConfig::example();
+        tenant.provider = Some(Provider::Xai);
+        config.tenants = vec![tenant];
+        let missing = config.missing_model_keys();
+        assert_eq!(missing.len(), 1);
+        assert_eq!(missing[0].0, Provider::Xai);
+        assert!(missing[0].1.contains("acme-dental") && missing[0].1.contains("XAI_API_KEY"));
+    }
+
+    #[test]
+    fn jambonz_credentials_need_user_and_env_password_together() {
+        let err = Config::reject_secrets_in_file("[jambonz]\npassword = \"p\"\n").unwrap_err();
+        assert!(err.to_string().contains("SWITCHBOARD_JAMBONZ__PASSWORD"));
+        let mut config = Config::default();
+        assert_eq!(config.jambonz_credentials(), None);
+        config.jambonz.username = "jambonz".into();
+        assert!(config
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .starts_with("jambonz.username"));
+        config.jambonz.password = Some("s3cret".into());
+        assert!(config.validate().is_ok());
+        assert_eq!(config.jambonz_credentials(), Some(("jambonz", "s3cret")));
+        config.jambonz.username = String::new();
+        assert!(config.validate().is_err(), "a password without a user");
     }
 
     #[test]

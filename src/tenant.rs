@@ -153,6 +153,27 @@ impl TenantConfig {
         Ok(())
     }
 
+    /// The provider this tenant's calls use: its own, else `default` (`model.provider`).
+    pub fn provider_or(&self, default: Provider) -> Provider {
+        self.provider.unwrap_or(default)
+    }
+
+    /// `Err` with the reason when switchboard's own model link cannot carry this
+    /// tenant's calls (Twilio, browser): its provider is reached only through
+    /// jambonz (Ultravox).
+    pub fn check_direct_link(&self, default: Provider) -> Result<(), String> {
+        let provider = self.provider_or(default);
+        if provider.has_direct_link() {
+            Ok(())
+        } else {
+            Err(format!(
+                "tenant {}: provider {} is reached only through jambonz (its llm verb)",
+                self.id,
+                provider.as_str()
+            ))
+        }
+    }
+
     /// Slot length of `service` in minutes, if the tenant offers it.
     pub fn slot_minutes(&self, service: &str) -> Option<u32> {
         self.services.get(service).copied()

@@ -228,7 +228,11 @@ impl CallActor {
             call_id: self.setup.call_id.clone(),
             generation: self.generation,
             url: self.services.model_url.clone(),
-            api_key: self.services.config.model.api_key.clone(),
+            api_key: self
+                .services
+                .config
+                .model_key(self.provider())
+                .map(str::to_string),
             session: self.session_spec(),
             history,
             call: ctx.address(),

@@ -119,6 +119,10 @@ pub async fn browser(
         Ok(t) => t,
         Err(e) => return Ok(HttpResponse::NotFound().json(json!({"error": e.to_string()}))),
     };
+    if let Err(e) = tenant.check_direct_link(services.config.model.provider) {
+        log::warn!("/browser: {e}");
+        return Ok(HttpResponse::Conflict().json(json!({"error": e})));
+    }
     let socket = BrowserSocket::new(services.into_inner(), session, tenant);
     ws::WsResponseBuilder::new(socket, &req, stream)
         .frame_size(MAX_AUDIO_BYTES)

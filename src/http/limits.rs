@@ -27,7 +27,8 @@ use serde_json::json;
 
 use crate::config::LimitsConfig;
 
-/// Webhook routes subject to `limits.webhook_per_minute` (all `POST`).
+/// Webhook routes subject to `limits.webhook_per_minute` (`POST`, or `GET` where
+/// Twilio is configured to use it).
 pub const WEBHOOK_PATHS: &[&str] = &["/twiml", "/twiml/whisper", "/sms/inbound", "/email/inbound"];
 
 /// Keys kept per limiter before idle ones are pruned (bounds memory under a
@@ -143,7 +144,7 @@ pub async fn enforce(
             return Ok(req.into_response(too_many(retry, "failed authentications")));
         }
     }
-    if req.method() == Method::POST && WEBHOOK_PATHS.contains(&req.path()) {
+    if matches!(*req.method(), Method::POST | Method::GET) && WEBHOOK_PATHS.contains(&req.path()) {
         if let Err(retry) = limits.webhook(ip) {
             log::warn!("{ip}: webhook rate limit exceeded on {}", req.path());
             return Ok(req.into_response(too_many(retry, "webhook requests")));

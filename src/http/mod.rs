@@ -50,6 +50,7 @@ pub fn server(services: Arc<Services>, listener: TcpListener) -> std::io::Result
                 }
             })
             .route("/twiml", web::post().to(twilio::twiml))
+            .route("/twiml", web::get().to(twilio::twiml))
             .route("/twiml/whisper", web::post().to(twilio::whisper))
             .route("/media-stream", web::get().to(twilio::media_stream))
             .route("/health", web::get().to(ops::health))
@@ -81,6 +82,7 @@ pub fn server(services: Arc<Services>, listener: TcpListener) -> std::io::Result
                 web::put().to(call_control::tenant_session),
             )
             .route("/sms/inbound", web::post().to(sms::inbound))
+            .route("/sms/inbound", web::get().to(sms::inbound))
             .route("/email/inbound", web::post().to(email::inbound))
             .route(
                 "/supervisor",

@@ -1,14 +1,16 @@
-//! `POST /sms/inbound`: Twilio's inbound message webhook (carriers.md §3.1:
-//! form fields `MessageSid`, `AccountSid`, `From`, `To`, `Body`, `NumMedia`, …),
-//! signature-checked when `twilio.auth_token` is set (§2), idempotent on
-//! `MessageSid`, answered with TwiML `<Message>` (or an empty `<Response/>`).
+//! `POST /sms/inbound` (or `GET`, when the number's messaging webhook is set to
+//! HTTP GET): Twilio's inbound message webhook (form fields or query parameters
+//! `MessageSid`, `AccountSid`, `From`, `To`, `Body`, `NumMedia`, …),
+//! signature-checked when `twilio.auth_token` is set (over the URL with its query
+//! string, plus a POST's form), idempotent on `MessageSid`, answered with TwiML
+//! `<Message>` (or an empty `<Response/>`).
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
 use crate::app::Services;
 use crate::carrier::twilio::{signature, twiml};
-use crate::http::twilio::signed_url;
+use crate::http::twilio::{signed_url, webhook_params};
 use crate::messaging::messages::{Origin, PendingReply, SmsReceived};
 
 /// The header Twilio signs requests with.
@@ -27,7 +29,7 @@ pub async fn inbound(
     body: web::Bytes,
     services: web::Data<Services>,
 ) -> HttpResponse {
-    let params: Vec<(String, String)> = match serde_urlencoded::from_bytes(&body) {
+    let (params, signed_params) = match webhook_params(&req, &body) {
         Ok(p) => p,
         Err(e) => {
             return HttpResponse::BadRequest()
@@ -40,7 +42,7 @@ pub async fn inbound(
             .headers()
             .get(SIGNATURE_HEADER)
             .and_then(|v| v.to_str().ok())
-            .map(|sig| signature::validate(token, &url, &params, sig))
+            .map(|sig| signature::validate(token, &url, &signed_params, sig))
             .unwrap_or(false);
         if !valid {
             log::warn!("/sms/inbound: invalid or missing X-Twilio-Signature for {url}");

@@ -1,9 +1,11 @@
-//! Twilio HTTP edges: the voice webhook (`POST /twiml`) that answers with
+//! Twilio HTTP edges: the voice webhook (`POST` or `GET /twiml`) that answers with
 //! `<Connect><Stream>` TwiML, and the Media Streams upgrade (`GET /media-stream`).
-//! Both check `X-Twilio-Signature` when `twilio.auth_token` is set (carriers.md §2;
-//! the upgrade is signed over the `wss://` URL, §1.5).
+//! Both check `X-Twilio-Signature` when `twilio.auth_token` is set (Twilio
+//! "Webhook security": the signature covers the full URL with its query string,
+//! plus the form body of a POST; the upgrade is signed over the `wss://` URL).
 
 use actix_web::http::header::HeaderMap;
+use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_actors::ws;
 use serde_json::json;
@@ -53,16 +55,39 @@ fn signature_of(headers: &HeaderMap) -> Option<&str> {
     headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok())
 }
 
-/// `POST /twiml`: Twilio's voice webhook (form: CallSid, AccountSid, From, To, …).
-/// Answers `text/xml` TwiML connecting the call to `/media-stream` with the tenant,
-/// caller and dialled number as `<Parameter>`s. 403 on a bad signature, 400 on an
-/// unparsable form.
+/// Form or query parameters, in order, repeated names kept.
+pub type Params = Vec<(String, String)>;
+
+/// A webhook's parameters and the ones its signature covers. Twilio sends a
+/// webhook configured as GET with its parameters in the query string, which the
+/// signed URL already contains, so no parameters are appended; a POST appends its
+/// form body.
+///
+/// Errors: the form body (or query string) does not parse.
+pub fn webhook_params(
+    req: &HttpRequest,
+    body: &[u8],
+) -> Result<(Params, Params), serde_urlencoded::de::Error> {
+    if req.method() == Method::GET {
+        let params = serde_urlencoded::from_str(req.query_string())?;
+        Ok((params, Vec::new()))
+    } else {
+        let params: Params = serde_urlencoded::from_bytes(body)?;
+        Ok((params.clone(), params))
+    }
+}
+
+/// `POST /twiml` (form body) or `GET /twiml` (query string): Twilio's voice
+/// webhook (CallSid, AccountSid, From, To, …). Answers `text/xml` TwiML connecting
+/// the call to `/media-stream` with the tenant, caller and dialled number as
+/// `<Parameter>`s. 403 on a bad signature, 400 on an unparsable form. A tenant
+/// served only through jambonz (Ultravox) gets `<Say>` + `<Hangup/>`.
 pub async fn twiml(
     req: HttpRequest,
     body: web::Bytes,
     services: web::Data<Services>,
 ) -> HttpResponse {
-    let params: Vec<(String, String)> = match serde_urlencoded::from_bytes(&body) {
+    let (params, signed_params) = match webhook_params(&req, &body) {
         Ok(p) => p,
         Err(e) => {
             log::warn!("/twiml: unparsable form: {e}");
@@ -80,7 +105,7 @@ pub async fn twiml(
     if let Some(token) = services.config.twilio.auth_token.as_deref() {
         let url = signed_url(&req, &services, false);
         let valid = signature_of(req.headers())
-            .map(|sig| signature::validate(token, &url, &params, sig))
+            .map(|sig| signature::validate(token, &url, &signed_params, sig))
             .unwrap_or(false);
         if !valid {
             log::warn!("/twiml: call {call_sid}: invalid or missing X-Twilio-Signature");
@@ -105,6 +130,19 @@ pub async fn twiml(
                 ));
         }
     };
+    if let Err(e) = tenant.check_direct_link(services.config.model.provider) {
+        log::warn!("/twiml: call {call_sid} refused: {e}; point this number at jambonz");
+        services
+            .metrics
+            .calls_refused
+            .with_label_values(&["no_direct_link"])
+            .inc();
+        return HttpResponse::Ok()
+            .content_type("text/xml")
+            .body(twiml::say_and_hangup(
+                "Sorry, we cannot take your call right now. Please call again later.",
+            ));
+    }
     let stream_url = {
         let mut base = signed_url(&req, &services, true);
         if let Some(idx) = base.find("/twiml") {

@@ -25,6 +25,11 @@ pub enum Provider {
     /// xAI Grok Voice Agent (`wss://api.x.ai/v1/realtime`); config `xai`.
     #[serde(rename = "xai")]
     Xai,
+    /// Ultravox, reached only through jambonz's `llm` verb (vendor `ultravox`);
+    /// config `ultravox`. The direct link does not speak it: Twilio and browser
+    /// calls for such a tenant are refused before any link opens.
+    #[serde(rename = "ultravox")]
+    Ultravox,
 }
 
 /// A function the model may call, in provider-neutral form.
@@ -117,11 +122,12 @@ pub struct SessionSpec {
 }
 
 impl Provider {
-    /// The config spelling: `openai` or `xai`.
+    /// The config spelling: `openai`, `xai` or `ultravox`.
     pub fn as_str(self) -> &'static str {
         match self {
             Provider::OpenAi => "openai",
             Provider::Xai => "xai",
+            Provider::Ultravox => "ultravox",
         }
     }
 
@@ -132,15 +138,19 @@ impl Provider {
         match self {
             Provider::OpenAi => "marin",
             Provider::Xai => "eve",
+            // Ultravox picks its own when jambonz sends none.
+            Provider::Ultravox => "",
         }
     }
 
-    /// The model used when `model.model` is empty: `gpt-realtime` (OpenAI GA)
-    /// or `grok-voice-think-fast-1.0` (xAI's current voice model).
+    /// The model used when `model.model` is empty: `gpt-realtime` (OpenAI GA),
+    /// `grok-voice-think-fast-1.0` (xAI's current voice model) or
+    /// `fixie-ai/ultravox` (feature-server's Ultravox default).
     pub fn default_model(self) -> &'static str {
         match self {
             Provider::OpenAi => "gpt-realtime",
             Provider::Xai => "grok-voice-think-fast-1.0",
+            Provider::Ultravox => "fixie-ai/ultravox",
         }
     }
 
@@ -155,6 +165,7 @@ impl Provider {
                 "cedar",
             ],
             Provider::Xai => &["eve", "ara", "rex", "sal", "leo"],
+            Provider::Ultravox => &[],
         }
     }
 
@@ -163,22 +174,31 @@ impl Provider {
     /// # Errors
     /// A sentence naming the voice, the provider and this provider's voices.
     pub fn check_voice(self, voice: &str) -> Result<(), String> {
-        let other = match self {
-            Provider::OpenAi => Provider::Xai,
-            Provider::Xai => Provider::OpenAi,
-        };
         let lower = voice.to_ascii_lowercase();
-        if other.builtin_voices().contains(&lower.as_str())
-            && !self.builtin_voices().contains(&lower.as_str())
-        {
-            return Err(format!(
-                "voice {voice:?} is an {} voice, not an {} one (use one of {})",
-                other.as_str(),
-                self.as_str(),
-                self.builtin_voices().join(", ")
-            ));
+        if self.builtin_voices().contains(&lower.as_str()) {
+            return Ok(());
+        }
+        for other in [Provider::OpenAi, Provider::Xai] {
+            if other != self && other.builtin_voices().contains(&lower.as_str()) {
+                return Err(format!(
+                    "voice {voice:?} is an {} voice, not an {} one{}",
+                    other.as_str(),
+                    self.as_str(),
+                    if self.builtin_voices().is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (use one of {})", self.builtin_voices().join(", "))
+                    }
+                ));
+            }
         }
         Ok(())
+    }
+
+    /// Whether switchboard's own realtime link can carry this provider (OpenAI
+    /// Realtime GA or xAI); Ultravox is carried by jambonz only.
+    pub fn has_direct_link(self) -> bool {
+        !matches!(self, Provider::Ultravox)
     }
 }
 
@@ -186,7 +206,8 @@ impl SessionSpec {
     /// The session for one call: model settings from `[model]`, the tenant's
     /// instructions, voice and tools, and the carrier leg's audio format (µ-law
     /// carriers get `audio/pcmu` both ways so payloads pass through untouched).
-    /// An empty `voice` or `model.model` means the provider's default.
+    /// An empty `voice` means `[model]`'s voice for this provider
+    /// ([`ModelConfig::voice_for`]); the model is [`ModelConfig::model_for`].
     pub fn for_call(
         provider: Provider,
         model: &ModelConfig,
@@ -196,15 +217,11 @@ impl SessionSpec {
         format: AudioFormat,
     ) -> SessionSpec {
         let voice = if voice.trim().is_empty() {
-            provider.default_voice().to_string()
+            model.voice_for(provider)
         } else {
             voice
         };
-        let model_id = if model.model.trim().is_empty() {
-            provider.default_model().to_string()
-        } else {
-            model.model.clone()
-        };
+        let model_id = model.model_for(provider);
         let audio_format = match format {
             AudioFormat::Pcmu => AudioFormatSpec::PCMU,
             AudioFormat::Pcma => AudioFormatSpec::PCMA,
@@ -318,7 +335,8 @@ fn server_vad(td: &TurnDetection) -> TurnDetectionConfig {
 pub fn session_update(spec: &SessionSpec) -> ClientEvent {
     let tools = wire_tools(&spec.tools);
     let session = match spec.provider {
-        Provider::OpenAi => SessionPayload::Ga(GaSession {
+        // Ultravox never reaches the direct link (see `Provider::has_direct_link`).
+        Provider::OpenAi | Provider::Ultravox => SessionPayload::Ga(GaSession {
             kind: SessionKind::Realtime,
             model: spec.model.clone(),
             instructions: Some(spec.instructions.clone()),
@@ -398,7 +416,7 @@ fn xai_keyterms(terms: &[String]) -> Option<Vec<String>> {
 pub fn supports_truncate(provider: Provider) -> bool {
     match provider {
         Provider::OpenAi => true,
-        Provider::Xai => false,
+        Provider::Xai | Provider::Ultravox => false,
     }
 }
 

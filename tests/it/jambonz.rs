@@ -1,20 +1,48 @@
-//! jambonz WebSocket API scenarios over a real socket: a jambonz-like client sends
-//! the documented messages (carriers.md §5) and checks the replies and the
-//! persisted call.
+//! jambonz WebSocket API scenarios over a real socket. The client connects as
+//! jambonz-feature-server 0.9.8 does (`lib/utils/ws-requestor.js`: subprotocol
+//! `ws.jambonz.org`, HTTP Basic credentials from the application URL, frames over
+//! 24 KiB refused) and plays frames shaped exactly as feature-server sends them
+//! (tests/fixtures/jambonz); the replies are checked against what feature-server's
+//! vendor modules accept, and the persisted call against what happened.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use actix_codec::Framed;
 use awc::ws::{Codec, Frame, Message};
 use awc::BoxedSocket;
+use base64::Engine as _;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
+use switchboard::config::{Config, VendorKeys};
+use switchboard::model::session::Provider;
+use switchboard::store::caller_messages;
+use switchboard::tenant::TenantConfig;
 
-use crate::support::{TestApp, CALLER, DIALLED};
+use crate::support::{db, test_config, Db, TestApp, ADMIN, CALLER, DIALLED};
 
-/// A jambonz-like client: one WebSocket with the `ws.jambonz.org` subprotocol.
+const JB_USER: &str = "jambonz";
+const JB_PASSWORD: &str = "jb-app-s3cret";
+const OPENAI_KEY: &str = "sk-test-openai-key";
+const ULTRAVOX_KEY: &str = "uv-test-ultravox-key";
+/// jambonz's `JAMBONES_WS_MAX_PAYLOAD` default: its `ws` client refuses larger frames.
+const JAMBONZ_MAX_PAYLOAD: usize = 24 * 1024;
+/// The number of the Ultravox / xAI test tenants.
+const ULTRAVOX_NUMBER: &str = "+15550200000";
+const XAI_NUMBER: &str = "+15550300000";
+
+/// A jambonz-like client: one WebSocket per call, as feature-server opens it.
 struct JambonzSession {
     framed: Framed<BoxedSocket, Codec>,
+}
+
+/// `Authorization: Basic base64(user:pass)`, what the `ws` client sends for
+/// feature-server's `auth: user:pass` option.
+fn basic(user: &str, password: &str) -> String {
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+    )
 }
 
 impl JambonzSession {
@@ -25,6 +53,8 @@ impl JambonzSession {
                 app.running.as_ref().expect("running").addr()
             ))
             .protocols(["ws.jambonz.org"])
+            .header("Authorization", basic(JB_USER, JB_PASSWORD))
+            .max_frame_size(JAMBONZ_MAX_PAYLOAD)
             .connect()
             .await
             .expect("jambonz socket connects");
@@ -49,53 +79,116 @@ impl JambonzSession {
             .expect("send");
     }
 
-    /// The next JSON text frame (pings skipped), within 5 s.
+    /// The next JSON text frame (pings skipped), within 5 s; always `ack` or
+    /// `command`, the only types feature-server accepts.
     async fn recv(&mut self) -> Value {
         loop {
             let frame = tokio::time::timeout(Duration::from_secs(5), self.framed.next())
                 .await
                 .expect("a reply within 5 s")
                 .expect("socket open")
-                .expect("valid frame");
+                .expect("valid frame (within jambonz's 24 KiB payload limit)");
             match frame {
-                Frame::Text(bytes) => return serde_json::from_slice(&bytes).expect("JSON reply"),
+                Frame::Text(bytes) => {
+                    let value: Value = serde_json::from_slice(&bytes).expect("JSON reply");
+                    assert!(
+                        value["type"] == "ack" || value["type"] == "command",
+                        "jambonz accepts only ack and command: {value}"
+                    );
+                    return value;
+                }
                 Frame::Close(reason) => panic!("socket closed: {reason:?}"),
                 _ => continue,
             }
         }
     }
+
+    /// No frame within `wait`.
+    async fn expect_silence(&mut self, wait: Duration) {
+        if let Ok(Some(Ok(Frame::Text(bytes)))) =
+            tokio::time::timeout(wait, self.framed.next()).await
+        {
+            panic!("unexpected frame: {}", String::from_utf8_lossy(&bytes));
+        }
+    }
 }
 
-fn session_new(call_sid: &str) -> Value {
-    json!({"type": "session:new", "msgid": "m1", "call_sid": call_sid, "data": {
-        "call_sid": call_sid, "account_sid": "jb-account-1", "application_sid": "app-1",
-        "direction": "inbound", "from": CALLER, "to": DIALLED, "call_status": "trying",
-        "sip_status": 100, "sip": {"headers": {"X-Test": "1"}}}})
+/// A frame from tests/fixtures/jambonz (feature-server 0.9.8 shapes) for `call_sid`.
+fn frame(name: &str, call_sid: &str) -> Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/jambonz")
+        .join(name);
+    let mut value: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("fixture")).expect("JSON");
+    value["call_sid"] = json!(call_sid);
+    if value["data"].get("call_sid").is_some() && value["type"] != "dial:confirm" {
+        value["data"]["call_sid"] = json!(call_sid);
+    }
+    value
+}
+
+/// `session:new` (or `session:reconnect`) for a call to `to`.
+fn session(name: &str, call_sid: &str, to: &str) -> Value {
+    let mut value = frame(name, call_sid);
+    value["data"]["to"] = json!(to);
+    value
+}
+
+fn tenant(id: &str, number: &str, provider: Provider) -> TenantConfig {
+    let mut t = TenantConfig::example();
+    t.id = id.into();
+    t.name = format!("{id} office");
+    t.phone_numbers = vec![number.into()];
+    t.provider = Some(provider);
+    t
+}
+
+/// jambonz credentials, the OpenAI and Ultravox keys by their vendor names, and
+/// an Ultravox and an xAI tenant beside Acme Dental.
+fn jambonz_config(c: &mut Config) {
+    c.jambonz.username = JB_USER.into();
+    c.jambonz.password = Some(JB_PASSWORD.into());
+    c.jambonz.farewell_delay_ms = 100;
+    c.take_vendor_keys(VendorKeys {
+        openai: Some(OPENAI_KEY.into()),
+        xai: None,
+        ultravox: Some(ULTRAVOX_KEY.into()),
+    });
+    c.tenants
+        .push(tenant("bright-vox", ULTRAVOX_NUMBER, Provider::Ultravox));
+    c.tenants
+        .push(tenant("grok-plumbing", XAI_NUMBER, Provider::Xai));
+}
+
+fn new_sid() -> String {
+    uuid::Uuid::new_v4().to_string()
 }
 
 #[actix_rt::test]
-async fn jambonz_call_round_trip_is_answered_and_persisted() {
-    let app = TestApp::start_with(crate::support::Db::Sqlite, |c| {
-        c.jambonz.farewell_delay_ms = 100;
-    })
-    .await;
-    let call_sid = format!("jb-{}", uuid::Uuid::new_v4());
+async fn openai_tenant_gets_a_keyed_llm_verb_and_the_call_is_persisted() {
+    let app = TestApp::start_with(Db::Sqlite, jambonz_config).await;
+    let call_sid = new_sid();
     let mut jb = JambonzSession::connect(&app).await;
 
-    jb.send(session_new(&call_sid)).await;
+    jb.send(session("session-new.json", &call_sid, DIALLED))
+        .await;
     let ack = jb.recv().await;
     assert_eq!(ack["type"], "ack");
-    assert_eq!(ack["msgid"], "m1");
+    assert_eq!(ack["msgid"], "auuHioXGktYh2ZFYxf3hAA");
     let llm = &ack["data"][0];
     assert_eq!(llm["verb"], "llm");
     assert_eq!(llm["vendor"], "openai");
+    assert_eq!(llm["model"], "gpt-realtime");
+    assert_eq!(llm["auth"], json!({"apiKey": OPENAI_KEY}));
     assert_eq!(llm["toolHook"], "/llm-tool");
-    let session = &llm["llmOptions"]["session_update"];
-    assert!(session["instructions"]
-        .as_str()
-        .unwrap_or_default()
-        .contains("Acme Dental"));
-    let tools: Vec<&str> = session["tools"]
+    let options = &llm["llmOptions"];
+    let session_update = &options["session_update"];
+    let instructions = session_update["instructions"].as_str().unwrap_or_default();
+    assert!(instructions.contains("Acme Dental"), "{instructions}");
+    // The greeting goes out before session.update: it carries the tenant itself.
+    assert_eq!(options["response_create"]["instructions"], instructions);
+    assert_eq!(options["response_create"]["voice"], session_update["voice"]);
+    let tools: Vec<&str> = session_update["tools"]
         .as_array()
         .expect("tools")
         .iter()
@@ -106,113 +199,203 @@ async fn jambonz_call_round_trip_is_answered_and_persisted() {
         "{tools:?}"
     );
 
-    jb.send(
-        json!({"type": "call:status", "msgid": "m2", "call_sid": call_sid,
-        "data": {"call_sid": call_sid, "call_status": "in-progress", "direction": "inbound"}}),
-    )
-    .await;
-    jb.send(
-        json!({"type": "llm:event", "msgid": "m3", "call_sid": call_sid, "hook": "/llm-event",
-        "data": {"type": "conversation.item.input_audio_transcription.completed",
-                 "item_id": "item_1", "transcript": "Please ask Doctor Lee to call me back."}}),
-    )
-    .await;
-
-    // Garbage from "jambonz" gets a jambonz-style error and the call goes on.
-    jb.send_text("{not json".into()).await;
-    let err = jb.recv().await;
-    assert_eq!(err["type"], "jambonz:error");
-    assert_eq!(err["data"]["msg"], "InvalidMessage");
-
-    jb.send(json!({"type": "llm:tool-call", "msgid": "m4", "call_sid": call_sid, "hook": "/llm-tool",
-        "data": {"tool_call_id": "call_take_1", "name": "takeMessage", "args": {
-            "callerName": "Dana Smith", "message": "Call back this afternoon", "urgency": "normal"}}}))
+    jb.send(frame("call-status-in-progress.json", &call_sid))
         .await;
+    jb.send(frame("llm-event-openai-user-transcript.json", &call_sid))
+        .await;
+    jb.send(frame(
+        "llm-event-openai-assistant-transcript.json",
+        &call_sid,
+    ))
+    .await;
+
+    // A frame switchboard cannot use is dropped: no reply of a type jambonz rejects.
+    jb.send_text("{not json".into()).await;
+    jb.expect_silence(Duration::from_millis(300)).await;
+
+    jb.send(frame("llm-tool-call-openai.json", &call_sid)).await;
     let out = jb.recv().await;
-    assert_eq!(out["type"], "command");
     assert_eq!(out["command"], "llm:tool-output");
-    assert_eq!(out["tool_call_id"], "call_take_1");
-    assert_eq!(out["data"]["item"]["call_id"], "call_take_1");
+    assert_eq!(out["tool_call_id"], "call_Qm3v8kT2xLp9");
+    assert_eq!(out["data"]["type"], "conversation.item.create");
+    assert_eq!(out["data"]["item"]["type"], "function_call_output");
+    assert_eq!(out["data"]["item"]["call_id"], "call_Qm3v8kT2xLp9");
     let output: Value = serde_json::from_str(
         out["data"]["item"]["output"]
             .as_str()
             .expect("output string"),
     )
     .expect("output is JSON");
-    assert!(
-        output.get("error").is_none(),
-        "takeMessage failed: {output}"
-    );
+    assert_eq!(output["saved"], true, "takeMessage failed: {output}");
 
-    jb.send(json!({"type": "llm:tool-call", "msgid": "m5", "call_sid": call_sid, "hook": "/llm-tool",
-        "data": {"tool_call_id": "call_bye_2", "name": "hangUp", "args": {"reason": "message taken"}}}))
-        .await;
+    let mut hang_up = frame("llm-tool-call-openai.json", &call_sid);
+    hang_up["data"] = json!({"tool_call_id": "call_bye_2", "name": "hangUp",
+                             "args": {"reason": "message taken"}});
+    jb.send(hang_up).await;
     let out = jb.recv().await;
-    assert_eq!(out["command"], "llm:tool-output");
     assert_eq!(out["tool_call_id"], "call_bye_2");
     let redirect = jb.recv().await;
     assert_eq!(redirect["command"], "redirect");
     assert_eq!(redirect["data"], json!([{"verb": "hangup"}]));
 
     // The killed llm verb's actionHook is acked without verbs.
-    jb.send(
-        json!({"type": "verb:hook", "msgid": "m6", "call_sid": call_sid, "hook": "/llm-done",
-        "data": {"completion_reason": "normal conversation end", "call_sid": call_sid}}),
-    )
-    .await;
+    jb.send(frame("verb-hook-llm-done.json", &call_sid)).await;
     let ack = jb.recv().await;
-    assert_eq!(ack, json!({"type": "ack", "msgid": "m6"}));
+    assert_eq!(
+        ack,
+        json!({"type": "ack", "msgid": "Rt9yUi7OpA5sDf3GhJ1kLz"})
+    );
 
-    jb.send(
-        json!({"type": "call:status", "msgid": "m7", "call_sid": call_sid,
-        "data": {"call_sid": call_sid, "call_status": "completed", "duration": 42}}),
-    )
-    .await;
+    jb.send(frame("call-status-completed.json", &call_sid))
+        .await;
     let record = app.wait_call_ended(&call_sid, Duration::from_secs(5)).await;
     let row = &record["call"];
     assert_eq!(row["carrier"], "jambonz");
     assert_eq!(row["tenant_id"], "acme-dental");
+    assert_eq!(row["model_provider"], "jambonz-openai");
     assert_eq!(row["from_number"], CALLER);
     assert_eq!(row["ended_reason"], "assistant_hangup: message taken");
     assert_eq!(row["duration_ms"], 42_000);
-    assert_eq!(record["transcript"][0]["role"], "user");
-    let ids: Vec<&str> = record["tool_invocations"]
+    let roles: Vec<&str> = record["transcript"]
         .as_array()
-        .expect("tool invocations")
+        .expect("transcript")
         .iter()
-        .filter_map(|t| t["tool_call_id"].as_str())
+        .filter_map(|t| t["role"].as_str())
         .collect();
-    assert_eq!(ids, ["call_take_1", "call_bye_2"]);
+    assert_eq!(roles, ["user", "assistant"]);
+    // takeMessage's `urgency: "high"` (another tool's word) is stored normalised.
+    let services = app.running.as_ref().expect("running").services.clone();
+    let mut conn = services.pool.get().expect("conn");
+    let messages = caller_messages::for_tenant(&mut conn, "acme-dental", 10).expect("messages");
+    assert_eq!(messages[0].urgency, "urgent");
     app.stop().await;
 }
 
 #[actix_rt::test]
-async fn jambonz_reconnect_resumes_the_call_on_a_new_socket() {
-    let app = TestApp::start().await;
-    let call_sid = format!("jb-{}", uuid::Uuid::new_v4());
+async fn ultravox_tenant_gets_the_create_call_body_and_client_tool_results() {
+    let app = TestApp::start_with(Db::Sqlite, jambonz_config).await;
+    let call_sid = new_sid();
+    let mut jb = JambonzSession::connect(&app).await;
+    jb.send(session("session-new.json", &call_sid, ULTRAVOX_NUMBER))
+        .await;
+    let ack = jb.recv().await;
+    let llm = &ack["data"][0];
+    assert_eq!(llm["vendor"], "ultravox");
+    assert_eq!(llm["model"], "fixie-ai/ultravox");
+    assert_eq!(llm["auth"], json!({"apiKey": ULTRAVOX_KEY}));
+    assert_eq!(llm["events"], json!(["transcript"]));
+    let body = &llm["llmOptions"];
+    assert!(body["systemPrompt"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("bright-vox office"));
+    assert_eq!(body["firstSpeaker"], "FIRST_SPEAKER_AGENT");
+    assert!(
+        body.get("voice").is_none(),
+        "no OpenAI voice sent to Ultravox"
+    );
+    assert_eq!(
+        body["medium"]["serverWebSocket"],
+        json!({"inputSampleRate": 8000, "outputSampleRate": 8000})
+    );
+    let take = body["selectedTools"]
+        .as_array()
+        .expect("selectedTools")
+        .iter()
+        .map(|t| &t["temporaryTool"])
+        .find(|t| t["modelToolName"] == "takeMessage")
+        .expect("takeMessage offered");
+    assert_eq!(take["client"], json!({}));
+    assert!(take["dynamicParameters"]
+        .as_array()
+        .expect("parameters")
+        .iter()
+        .any(|p| p["name"] == "callerName"
+            && p["location"] == "PARAMETER_LOCATION_BODY"
+            && p["required"] == true));
+
+    jb.send(frame("llm-event-ultravox-transcript.json", &call_sid))
+        .await;
+    jb.send(frame("llm-tool-call-ultravox.json", &call_sid))
+        .await;
+    let out = jb.recv().await;
+    assert_eq!(out["command"], "llm:tool-output");
+    let invocation = "5e0c8f4b-2a1d-4b7e-9c6f-3d2e1a0b9c8d";
+    assert_eq!(out["tool_call_id"], invocation);
+    assert_eq!(out["data"]["type"], "client_tool_result");
+    assert_eq!(out["data"]["invocation_id"], invocation);
+    let result: Value =
+        serde_json::from_str(out["data"]["result"].as_str().expect("result string"))
+            .expect("result is JSON");
+    assert_eq!(result["saved"], true, "{result}");
+
+    jb.send(frame("call-status-completed.json", &call_sid))
+        .await;
+    let record = app.wait_call_ended(&call_sid, Duration::from_secs(5)).await;
+    assert_eq!(record["call"]["tenant_id"], "bright-vox");
+    assert_eq!(record["call"]["model_provider"], "jambonz-ultravox");
+    assert_eq!(record["transcript"][0]["role"], "user");
+    app.stop().await;
+}
+
+#[actix_rt::test]
+async fn tenants_jambonz_would_refuse_hear_a_short_message_and_get_a_refused_row() {
+    let app = TestApp::start_with(Db::Sqlite, |c| {
+        jambonz_config(c);
+        // No OpenAI key at all: Acme Dental (openai) cannot be served.
+        c.model.api_key = None;
+        c.model.vendor_keys.openai = None;
+    })
+    .await;
+    for (to, reason) in [
+        (DIALLED, "refused_no_model_key"),
+        (XAI_NUMBER, "refused_no_jambonz_vendor"),
+    ] {
+        let call_sid = new_sid();
+        let mut jb = JambonzSession::connect(&app).await;
+        jb.send(session("session-new.json", &call_sid, to)).await;
+        let ack = jb.recv().await;
+        let verbs = ack["data"].as_array().expect("verbs");
+        assert_eq!(verbs.len(), 2, "{ack}");
+        assert_eq!(verbs[0]["verb"], "say");
+        assert!(verbs[0]["text"].as_str().is_some_and(|t| !t.is_empty()));
+        assert_eq!(verbs[1], json!({"verb": "hangup"}));
+        let record = app.wait_call_ended(&call_sid, Duration::from_secs(5)).await;
+        assert_eq!(record["call"]["status"], "refused", "{to}");
+        assert_eq!(record["call"]["ended_reason"], reason, "{to}");
+    }
+    app.stop().await;
+}
+
+#[actix_rt::test]
+async fn socket_lost_before_the_first_ack_gets_the_verbs_on_reconnect() {
+    let app = TestApp::start_with(Db::Sqlite, jambonz_config).await;
+    let call_sid = new_sid();
     let mut first = JambonzSession::connect(&app).await;
-    first.send(session_new(&call_sid)).await;
-    assert_eq!(first.recv().await["msgid"], "m1");
+    first
+        .send(session("session-new.json", &call_sid, DIALLED))
+        .await;
+    // The socket drops before jambonz reads our ack (whether or not it was written).
     drop(first);
 
+    // feature-server reconnects and moves the pending session:new onto the
+    // reconnect's msgid: this ack must carry the application.
     let mut second = JambonzSession::connect(&app).await;
-    let mut reconnect = session_new(&call_sid);
-    reconnect["type"] = json!("session:reconnect");
-    reconnect["msgid"] = json!("r1");
-    second.send(reconnect).await;
-    assert_eq!(second.recv().await, json!({"type": "ack", "msgid": "r1"}));
     second
-        .send(json!({"type": "llm:tool-call", "msgid": "r2", "call_sid": call_sid,
-            "data": {"tool_call_id": "call_lookup", "name": "lookupCustomer", "args": {"phone": CALLER}}}))
+        .send(session("session-reconnect.json", &call_sid, DIALLED))
         .await;
-    let out = second.recv().await;
-    assert_eq!(out["tool_call_id"], "call_lookup");
+    let ack = second.recv().await;
+    assert_eq!(ack["msgid"], "7kQm2LxPz9RtVb4NcW1sYe");
+    assert_eq!(ack["data"][0]["verb"], "llm", "{ack}");
+    assert_eq!(ack["data"][0]["auth"]["apiKey"], OPENAI_KEY);
 
+    let mut lookup = frame("llm-tool-call-openai.json", &call_sid);
+    lookup["data"] = json!({"tool_call_id": "call_lookup", "name": "lookupCustomer",
+                            "args": {"phone": CALLER}});
+    second.send(lookup).await;
+    assert_eq!(second.recv().await["tool_call_id"], "call_lookup");
     second
-        .send(
-            json!({"type": "call:status", "msgid": "r3", "call_sid": call_sid,
-            "data": {"call_status": "completed"}}),
-        )
+        .send(frame("call-status-completed.json", &call_sid))
         .await;
     let record = app.wait_call_ended(&call_sid, Duration::from_secs(5)).await;
     assert_eq!(record["call"]["ended_reason"], "caller_hangup");
@@ -224,6 +407,139 @@ async fn jambonz_reconnect_resumes_the_call_on_a_new_socket() {
         .filter(|c| c["carrier_call_sid"] == call_sid.as_str())
         .count();
     assert_eq!(rows, 1, "a reconnect must not start a second call");
+    app.stop().await;
+}
+
+#[actix_rt::test]
+async fn reconnect_of_an_established_call_is_acked_with_its_current_verbs() {
+    let app = TestApp::start_with(Db::Sqlite, jambonz_config).await;
+    let call_sid = new_sid();
+    let mut first = JambonzSession::connect(&app).await;
+    first
+        .send(session("session-new.json", &call_sid, DIALLED))
+        .await;
+    let llm = first.recv().await["data"][0].clone();
+    assert_eq!(llm["verb"], "llm");
+    drop(first);
+
+    let mut second = JambonzSession::connect(&app).await;
+    second
+        .send(session("session-reconnect.json", &call_sid, DIALLED))
+        .await;
+    let ack = second.recv().await;
+    assert_eq!(ack["msgid"], "7kQm2LxPz9RtVb4NcW1sYe");
+    assert_eq!(ack["data"], json!([llm]), "the same application, again");
+    second
+        .send(frame("call-status-completed.json", &call_sid))
+        .await;
+    let record = app.wait_call_ended(&call_sid, Duration::from_secs(5)).await;
+    assert_eq!(record["call"]["ended_reason"], "caller_hangup");
+    app.stop().await;
+}
+
+/// The switchboard call id of the live jambonz call `call_sid`.
+async fn call_id_of(app: &TestApp, call_sid: &str) -> String {
+    for _ in 0..50 {
+        let (status, body) = app.get_json(&format!("/api/calls/{call_sid}")).await;
+        if status == 200 {
+            return body["call"]["id"].as_str().expect("id").to_string();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("call {call_sid} never appeared");
+}
+
+async fn push_session(app: &TestApp, call_id: &str, body: Value) {
+    let resp = awc::Client::default()
+        .post(app.http_url(&format!("/api/calls/{call_id}/session")))
+        .bearer_auth(ADMIN)
+        .send_json(&body)
+        .await
+        .expect("POST session");
+    assert_eq!(resp.status().as_u16(), 202);
+}
+
+#[actix_rt::test]
+async fn live_session_edit_never_changes_the_voice_after_the_first_response() {
+    let app = TestApp::start_with(Db::Sqlite, jambonz_config).await;
+    let call_sid = new_sid();
+    let mut jb = JambonzSession::connect(&app).await;
+    jb.send(session("session-new.json", &call_sid, DIALLED))
+        .await;
+    assert_eq!(jb.recv().await["data"][0]["verb"], "llm");
+    let call_id = call_id_of(&app, &call_sid).await;
+
+    push_session(
+        &app,
+        &call_id,
+        json!({"voice": "cedar", "instructions": "Be brisk."}),
+    )
+    .await;
+    let update = jb.recv().await;
+    assert_eq!(update["command"], "llm:update");
+    assert_eq!(update["data"]["type"], "session.update");
+    assert_eq!(update["data"]["session"]["voice"], "cedar");
+
+    // The greeting's response has started: OpenAI refuses a voice change now, and
+    // feature-server ends the llm verb on OpenAI's error event.
+    jb.send(frame("llm-event-openai-response-created.json", &call_sid))
+        .await;
+    push_session(
+        &app,
+        &call_id,
+        json!({"voice": "ash", "instructions": "Be gentle."}),
+    )
+    .await;
+    let update = jb.recv().await;
+    assert_eq!(update["command"], "llm:update");
+    let session = &update["data"]["session"];
+    assert!(session.get("voice").is_none(), "{update}");
+    assert!(session["instructions"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("Be gentle."));
+    jb.send(frame("call-status-completed.json", &call_sid))
+        .await;
+    app.wait_call_ended(&call_sid, Duration::from_secs(5)).await;
+    app.stop().await;
+}
+
+#[actix_rt::test]
+async fn a_tenant_whose_llm_verb_exceeds_the_jambonz_payload_limit_is_refused_at_start_up() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut config = test_config(&db::sqlite_url(dir.path()));
+    config.database.spool_file = dir.path().join("spool.jsonl");
+    jambonz_config(&mut config);
+    config.tenants[0].company_brief = "We fix teeth. ".repeat(1200);
+    let err = match switchboard::app::start(config).await {
+        Ok(_) => panic!("started with a 33 KB llm verb"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        err.contains("acme-dental") && err.contains("jambonz.max_payload_bytes = 24576"),
+        "{err}"
+    );
+}
+
+#[actix_rt::test]
+async fn an_operator_edit_past_the_payload_limit_refuses_the_call_instead_of_a_dropped_ack() {
+    let app = TestApp::start_with(Db::Sqlite, jambonz_config).await;
+    let resp = awc::Client::default()
+        .put(app.http_url("/api/tenants/acme-dental/session"))
+        .bearer_auth(ADMIN)
+        .send_json(&json!({"instructions": "Always be polite. ".repeat(800)}))
+        .await
+        .expect("PUT session");
+    assert_eq!(resp.status().as_u16(), 200);
+    let call_sid = new_sid();
+    let mut jb = JambonzSession::connect(&app).await;
+    jb.send(session("session-new.json", &call_sid, DIALLED))
+        .await;
+    let ack = jb.recv().await;
+    assert_eq!(ack["data"][0]["verb"], "say", "{ack}");
+    assert_eq!(ack["data"][1]["verb"], "hangup");
+    let record = app.wait_call_ended(&call_sid, Duration::from_secs(5)).await;
+    assert_eq!(record["call"]["ended_reason"], "refused_payload_too_large");
     app.stop().await;
 }
 
@@ -250,21 +566,22 @@ async fn jambonz_upgrade_without_subprotocol_is_refused() {
 }
 
 #[actix_rt::test]
-async fn jambonz_transfer_tool_redirects_to_a_dial_of_the_on_call_number() {
-    let app = TestApp::start_with(crate::support::Db::Sqlite, |c| {
-        c.jambonz.farewell_delay_ms = 100;
+async fn jambonz_transfer_tool_redirects_to_a_dial_and_whispers_to_the_on_call_person() {
+    let app = TestApp::start_with(Db::Sqlite, |c| {
+        jambonz_config(c);
         c.tenants[0].transfer_numbers = vec!["+15550109999".into()];
     })
     .await;
-    let call_sid = format!("jb-{}", uuid::Uuid::new_v4());
+    let call_sid = new_sid();
     let mut jb = JambonzSession::connect(&app).await;
-    jb.send(session_new(&call_sid)).await;
-    let ack = jb.recv().await;
-    assert_eq!(ack["type"], "ack");
-
-    jb.send(json!({"type": "llm:tool-call", "msgid": "m2", "call_sid": call_sid, "hook": "/llm-tool",
-        "data": {"tool_call_id": "call_xfer_1", "name": "transferToOnCall", "args": {"reason": "burst pipe"}}}))
+    jb.send(session("session-new.json", &call_sid, DIALLED))
         .await;
+    assert_eq!(jb.recv().await["type"], "ack");
+
+    let mut transfer = frame("llm-tool-call-openai.json", &call_sid);
+    transfer["data"] = json!({"tool_call_id": "call_xfer_1", "name": "transferToOnCall",
+                              "args": {"reason": "burst pipe"}});
+    jb.send(transfer).await;
     let out = jb.recv().await;
     assert_eq!(out["command"], "llm:tool-output");
     assert_eq!(out["tool_call_id"], "call_xfer_1");
@@ -280,5 +597,16 @@ async fn jambonz_transfer_tool_redirects_to_a_dial_of_the_on_call_number() {
     assert_eq!(dial["verb"], "dial", "{redirect}");
     assert_eq!(dial["target"][0]["type"], "phone");
     assert_eq!(dial["target"][0]["number"], "+15550109999");
+    assert_eq!(dial["target"][0]["confirmHook"], "/whisper");
+
+    // The on-call person answers: the dial:confirm is acked with a say for them.
+    jb.send(frame("dial-confirm.json", &call_sid)).await;
+    let ack = jb.recv().await;
+    assert_eq!(ack["msgid"], "Vb1nMq3WeR5tYu7IoP9aSd");
+    assert_eq!(ack["data"][0]["verb"], "say");
+    assert!(ack["data"][0]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .contains(CALLER));
     app.stop().await;
 }

@@ -101,6 +101,7 @@ async fn replayed_session_carries_a_whole_call(p: Provided) {
             assert_client_event(&update);
             assert_eq!(session["audio"]["output"]["voice"], "marin");
         }
+        Provider::Ultravox => unreachable!("Ultravox is reached through jambonz only"),
         Provider::Xai => {
             assert_eq!(session["voice"], "eve", "xAI's default voice: {session}");
             assert!(session.get("model").is_none() && session.get("type").is_none());

@@ -391,6 +391,7 @@ fn basic(user: &str, password: &str) -> String {
 async fn authorisation_matrix_for_every_later_endpoint() {
     const EMAIL_SECRET: &str = "matrix-email-secret";
     const METRICS_TOKEN: &str = "matrix-metrics-token";
+    const JAMBONZ_PASSWORD: &str = "matrix-jambonz-password";
     // SendGrid's mail-send, on loopback: replies can leave, so the secret is required.
     let mail_send = HttpStub::start(|_, _| (202, serde_json::Value::Null)).await;
     let app = TestApp::start_with(Db::Sqlite, |c| {
@@ -399,6 +400,8 @@ async fn authorisation_matrix_for_every_later_endpoint() {
         c.sendgrid.api_key = Some("SG.matrix".into());
         c.sendgrid.api_base = mail_send.base.clone();
         c.server.metrics_token = Some(METRICS_TOKEN.into());
+        c.jambonz.username = "jambonz".into();
+        c.jambonz.password = Some(JAMBONZ_PASSWORD.into());
     })
     .await;
     let services = app.running.as_ref().expect("running").services.clone();
@@ -625,22 +628,38 @@ async fn authorisation_matrix_for_every_later_endpoint() {
         ],
         [0, 401, 403, 0],
     ));
-    // Public: the dashboard page (no data until the operator enters the token),
-    // and jambonz (no credential; restrict it by network).
-    let jambonz = || {
-        req("GET", "/jambonz")
+    // jambonz: HTTP Basic on the upgrade, as feature-server sends it for a
+    // WebSocket URL with user:password (`ws` client option `auth`).
+    let jambonz = |auth: Option<(&str, &str)>| {
+        let r = req("GET", "/jambonz")
             .ws()
-            .header("Sec-WebSocket-Protocol", "ws.jambonz.org")
+            .header("Sec-WebSocket-Protocol", "ws.jambonz.org");
+        match auth {
+            None => r,
+            Some((user, password)) => {
+                use base64::Engine as _;
+                let encoded =
+                    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+                r.header("Authorization", format!("Basic {encoded}"))
+            }
+        }
     };
+    rows.push((
+        "GET /jambonz",
+        [
+            Some(jambonz(None)),
+            Some(jambonz(Some(("jambonz", "guess")))),
+            // Another deployment's (or the old) password.
+            Some(jambonz(Some(("jambonz", "matrix-jambonz-password-old")))),
+            Some(jambonz(Some(("jambonz", JAMBONZ_PASSWORD)))),
+        ],
+        [401, 401, 401, 101],
+    ));
+    // Public: the dashboard page (no data until the operator enters the token).
     rows.push((
         "GET /",
         [Some(req("GET", "/")), None, None, Some(req("GET", "/"))],
         [200, 0, 0, 200],
-    ));
-    rows.push((
-        "GET /jambonz",
-        [Some(jambonz()), None, None, Some(jambonz())],
-        [101, 0, 0, 101],
     ));
     let mut failures = Vec::new();
     for (label, requests, expected) in &rows {

@@ -113,3 +113,160 @@ async fn oversized_webhook_body_is_refused() {
     assert_eq!(resp.status().as_u16(), 413);
     app.stop().await;
 }
+
+/// GET `path_and_query` with an optional `X-Twilio-Signature`; status and body.
+async fn get_webhook(
+    app: &TestApp,
+    path_and_query: &str,
+    signature: Option<&str>,
+) -> (u16, String) {
+    let client = awc::Client::default();
+    let mut req = client.get(app.http_url(path_and_query));
+    if let Some(sig) = signature {
+        req = req.insert_header(("X-Twilio-Signature", sig));
+    }
+    let mut resp = req.send().await.expect("GET");
+    let status = resp.status().as_u16();
+    let text = String::from_utf8_lossy(&resp.body().await.expect("body")).into_owned();
+    (status, text)
+}
+
+#[actix_rt::test]
+async fn get_webhooks_are_signed_over_the_url_with_its_query() {
+    let app = TestApp::start_with(Db::Sqlite, |c| {
+        c.twilio.auth_token = Some(TOKEN.into());
+        c.server.public_url = "https://voice.example.com".into();
+    })
+    .await;
+    // Voice webhook configured as HTTP GET: parameters in the query, none appended.
+    let query = serde_urlencoded::to_string(form("CA00000000000000000000000000000043")).unwrap();
+    let path = format!("/twiml?{query}");
+    let sig = signature::compute(TOKEN, &format!("https://voice.example.com{path}"), &[]);
+    let (status, body) = get_webhook(&app, &path, Some(&sig)).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("<Parameter name=\"tenant\" value=\"acme-dental\"/>"),
+        "{body}"
+    );
+    let forged = path.replace(
+        "CA00000000000000000000000000000043",
+        "CA00000000000000000000000000000044",
+    );
+    assert_eq!(get_webhook(&app, &forged, Some(&sig)).await.0, 403);
+    assert_eq!(get_webhook(&app, &path, None).await.0, 403);
+
+    // Messaging webhook configured as HTTP GET.
+    let sms = serde_urlencoded::to_string([
+        ("MessageSid", "SM00000000000000000000000000000043"),
+        ("AccountSid", "AC00000000000000000000000000000001"),
+        ("From", CALLER),
+        ("To", DIALLED),
+        ("Body", "Are you open on Saturday?"),
+        ("NumMedia", "0"),
+    ])
+    .unwrap();
+    let path = format!("/sms/inbound?{sms}");
+    let sig = signature::compute(TOKEN, &format!("https://voice.example.com{path}"), &[]);
+    let (status, body) = get_webhook(&app, &path, Some(&sig)).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("<Message>"), "{body}");
+    assert_eq!(get_webhook(&app, &path, Some("AAAA")).await.0, 403);
+    app.stop().await;
+}
+
+#[actix_rt::test]
+async fn webhook_url_with_a_quote_validates_however_it_was_signed() {
+    let app = TestApp::start_with(Db::Sqlite, |c| {
+        c.twilio.auth_token = Some(TOKEN.into());
+        c.server.public_url = "https://voice.example.com".into();
+    })
+    .await;
+    let params = form("CA00000000000000000000000000000045");
+    let post = |path: &'static str, sig: String| {
+        let params = params.clone();
+        let app = &app;
+        async move {
+            let client = awc::Client::default();
+            let resp = client
+                .post(app.http_url(path))
+                .insert_header(("X-Twilio-Signature", sig))
+                .send_form(&params)
+                .await
+                .expect("POST");
+            resp.status().as_u16()
+        }
+    };
+    let quoted = "https://voice.example.com/twiml?office=O'Brien";
+    let escaped = "https://voice.example.com/twiml?office=O%27Brien";
+    // twilio-node normalises with WHATWG URL before signing ('' becomes %27);
+    // twilio-python signs the URL as given.
+    let node_sig = signature::compute(TOKEN, url::Url::parse(quoted).unwrap().as_str(), &params);
+    let python_sig = signature::compute(TOKEN, quoted, &params);
+    for sig in [node_sig, python_sig] {
+        assert_eq!(
+            post("/twiml?office=O%27Brien", sig.clone()).await,
+            200,
+            "{escaped}"
+        );
+        assert_eq!(
+            post("/twiml?office=O'Brien", sig.clone()).await,
+            200,
+            "{quoted}"
+        );
+    }
+    assert_eq!(
+        post(
+            "/twiml?office=O%27Brian",
+            signature::compute(TOKEN, escaped, &params)
+        )
+        .await,
+        403
+    );
+    app.stop().await;
+}
+
+#[actix_rt::test]
+async fn ultravox_tenant_is_not_streamed_to_the_direct_model_link() {
+    let app = TestApp::start_with(Db::Sqlite, |c| {
+        c.tenants[0].provider = Some(switchboard::model::session::Provider::Ultravox);
+    })
+    .await;
+    let (status, body) = post_twiml(&app, &form("CA00000000000000000000000000000046"), None).await;
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("<Say>") && body.contains("<Hangup/>"),
+        "{body}"
+    );
+    assert!(!body.contains("<Stream"), "{body}");
+    app.stop().await;
+}
+
+#[test]
+fn start_up_warns_about_ws_stream_urls_and_names_tenants_without_a_key() {
+    let dir = tempfile::tempdir().expect("dir");
+    let config = crate::support::child::write_config(
+        dir.path(),
+        &crate::support::db::sqlite_url(dir.path()),
+        "",
+    );
+    let server = crate::support::child::ChildServer::spawn(
+        dir.path(),
+        &config,
+        &[("SWITCHBOARD_SERVER__PUBLIC_URL", "http://voice.example.com")],
+    );
+    let log = server.log();
+    assert!(
+        log.contains("server.public_url http://voice.example.com is not https")
+            && log.contains("wss://")
+            && log.contains("31922"),
+        "{log}"
+    );
+    assert!(
+        log.contains(
+            "tenant acme-dental: provider openai has no API key; set OPENAI_API_KEY \
+             (or SWITCHBOARD_MODEL__API_KEY)"
+        ),
+        "{log}"
+    );
+    server.kill();
+}

@@ -1,8 +1,11 @@
 //! `JambonzCall`: one jambonz call. jambonz carries the audio and runs the model
-//! (the `llm` verb), so this actor holds only what switchboard owns: admission,
-//! the call row, the transcript from `llm:event`s, the call's `ToolActor`, and the
-//! verbs that carry out tool actions (hang-up, transfer). It outlives its socket for
-//! `calls.carrier_idle_timeout_secs` so a `session:reconnect` can pick it up.
+//! (the `llm` verb, vendor per tenant), so this actor holds only what switchboard
+//! owns: admission, the call row, the transcript from `llm:event`s, the call's
+//! `ToolActor`, and the call's current verbs (the `llm` verb, then whatever a tool
+//! action redirected to). It registers for `session:reconnect` as soon as it
+//! starts and outlives its socket for `calls.carrier_idle_timeout_secs`; a
+//! reconnect is always acked with the current verbs (feature-server 0.9.8
+//! `ws-requestor.js` moves an unacked `session:new` onto the reconnect's msgid).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,13 +16,13 @@ use serde_json::{json, Value};
 
 use crate::app::Services;
 use crate::call::{metric_reason, EndCall};
-use crate::carrier::jambonz::wire::{
-    self, CallStatusInfo, LlmSpec, LlmTranscript, Outbound, SessionInfo, Verb,
+use crate::carrier::jambonz::llm::{
+    self, LlmEvent, LlmSpec, LlmTranscript, UltravoxTranscripts, Vendor, VendorPlan,
 };
+use crate::carrier::jambonz::wire::{self, CallStatusInfo, Outbound, SessionInfo, Verb};
 use crate::events::CallEvent;
 use crate::messages::{CallAction, ToolCall, ToolResult};
-use crate::model::session::Provider;
-use crate::model::session::{Role, TurnDetection};
+use crate::model::session::Role;
 use crate::session_settings::{ApplySessionSettings, SessionSettings};
 use crate::store::calls::CallEnd;
 use crate::store::models::CallStatus;
@@ -52,8 +55,8 @@ pub enum JambonzEvent {
     },
     /// `call:status`.
     Status(CallStatusInfo),
-    /// A final transcript from `llm:event`.
-    Transcript(LlmTranscript),
+    /// `llm:event`: the vendor's event, read for the call's vendor.
+    LlmEvent(Value),
     /// `verb:hook` (acked by the call: it knows whether a transfer is under way).
     VerbHook {
         msgid: String,
@@ -62,7 +65,8 @@ pub enum JambonzEvent {
     },
     /// `dial:confirm`: the on-call person answered; ack with the whisper.
     DialConfirm { msgid: String },
-    /// `session:reconnect` arrived on a new socket.
+    /// `session:reconnect` (or a repeated `session:new`) arrived, maybe on a new
+    /// socket: acked with the call's current verbs.
     Reattach {
         msgid: String,
         edge: Recipient<JambonzOut>,
@@ -77,6 +81,8 @@ pub struct JambonzCallSetup {
     pub call_id: String,
     pub info: SessionInfo,
     pub tenant: Arc<TenantConfig>,
+    /// The tenant's vendor, key and model ([`llm::plan`]).
+    pub plan: VendorPlan,
     /// The `session:new` msgid the call acks once admitted.
     pub msgid: String,
     pub edge: Recipient<JambonzOut>,
@@ -99,6 +105,16 @@ pub struct JambonzCall {
     conversation: Vec<(Role, String)>,
     admitted: bool,
     finished: bool,
+    /// The application's verbs now: the `llm` verb once admitted, then the verbs of
+    /// the last redirect. Sent again in the ack to every `session:reconnect`.
+    verbs: Vec<Verb>,
+    /// The msgid still owed an ack with verbs (the `session:new`, or the reconnect
+    /// that replaced it before admission).
+    pending_ack: Option<String>,
+    /// A model response has started: the voice can no longer change.
+    audio_started: bool,
+    /// Ultravox transcript lines being assembled.
+    ultravox: UltravoxTranscripts,
 }
 
 impl JambonzCall {
@@ -107,6 +123,7 @@ impl JambonzCall {
         let settings = services.session_overrides.get(&setup.tenant.id);
         JambonzCall {
             edge: Some(setup.edge.clone()),
+            pending_ack: Some(setup.msgid.clone()),
             setup,
             services,
             started: Instant::now(),
@@ -118,7 +135,14 @@ impl JambonzCall {
             redirected: false,
             admitted: false,
             finished: false,
+            verbs: Vec::new(),
+            audio_started: false,
+            ultravox: UltravoxTranscripts::default(),
         }
+    }
+
+    fn vendor(&self) -> Vendor {
+        self.setup.plan.vendor
     }
 
     fn send(&self, out: Outbound) {
@@ -131,31 +155,50 @@ impl JambonzCall {
         &self.setup.info.call_sid
     }
 
-    /// The `llm` verb for this call: the tenant (with operator edits), business
-    /// hours and tools.
+    /// What the `llm` verb says for this call: the tenant (with operator edits),
+    /// business hours and tools.
     fn llm_spec(&self) -> LlmSpec {
-        let model = &self.services.config.model;
         let tenant = self.settings.apply(&self.setup.tenant);
-        LlmSpec {
-            model: model.model_for(Provider::OpenAi),
-            api_key: model.api_key.clone(),
-            instructions: tenant.instructions(self.setup.info.from.as_deref(), Utc::now()),
-            voice: tenant
-                .voice
-                .clone()
-                .unwrap_or_else(|| model.voice_for(Provider::OpenAi)),
-            tools: self.services.tools.schemas_for(&tenant),
-            transcription_model: Some(model.transcription_model.clone()).filter(|m| !m.is_empty()),
-            turn_detection: TurnDetection {
-                threshold: model.vad_threshold,
-                prefix_padding_ms: model.vad_prefix_padding_ms,
-                silence_duration_ms: model.vad_silence_ms,
-                eagerness: self.settings.eagerness,
-            },
+        super::call_spec(
+            &self.services.config,
+            &self.setup.plan,
+            &tenant,
+            tenant.instructions(self.setup.info.from.as_deref(), Utc::now()),
+            self.services.tools.schemas_for(&tenant),
+            self.settings.eagerness,
+        )
+    }
+
+    /// Acks the msgid owed (if any) with `verbs`.
+    fn ack_pending(&mut self, verbs: Vec<Verb>) {
+        if let Some(msgid) = self.pending_ack.take() {
+            self.send(Outbound::ack(&msgid, Some(verbs)));
         }
     }
 
+    /// Replaces the running verbs with `verbs` now.
+    fn redirect(&mut self, verbs: Vec<Verb>) {
+        self.redirected = true;
+        self.send(Outbound::redirect(&verbs));
+        self.verbs = verbs;
+    }
+
     fn on_admitted(&mut self, ctx: &mut Context<Self>) {
+        let verbs = vec![llm::llm_verb(&self.setup.plan, &self.llm_spec())];
+        let max = self.services.config.jambonz.max_payload_bytes;
+        let bytes = Outbound::ack(&self.setup.msgid, Some(verbs.clone()))
+            .to_json()
+            .len();
+        if max > 0 && bytes > max {
+            // Operator edits can grow a tenant past the size checked at start-up.
+            self.services.supervisor.do_send(CallFinished {
+                call_id: self.setup.call_id.clone(),
+            });
+            let detail =
+                format!("the llm verb is {bytes} bytes, over jambonz.max_payload_bytes = {max}");
+            self.on_refused("refused_payload_too_large".into(), detail, ctx);
+            return;
+        }
         self.admitted = true;
         let info = &self.setup.info;
         self.services.store.do_send(RecordCallStarted {
@@ -166,7 +209,7 @@ impl JambonzCall {
             stream_sid: None,
             from_number: info.from.clone(),
             to_number: info.to.clone(),
-            model_provider: Some("jambonz-openai".into()),
+            model_provider: Some(self.vendor().call_label().into()),
             started_at: Utc::now().naive_utc(),
         });
         self.services.events.publish(CallEvent::CallStarted {
@@ -188,23 +231,28 @@ impl JambonzCall {
         self.tools = Some(
             ToolActor::new(tool_ctx, self.services.clone(), ctx.address().recipient()).start(),
         );
-        self.services
-            .jambonz_calls
-            .insert(&info.call_sid, ctx.address());
         log::info!(
-            "jambonz call {} ({}) admitted for tenant {}",
+            "jambonz call {} ({}) admitted for tenant {} ({} via jambonz)",
             self.setup.call_id,
             info.call_sid,
-            self.setup.tenant.id
+            self.setup.tenant.id,
+            self.vendor().as_str()
         );
-        self.send(Outbound::ack(
-            &self.setup.msgid,
-            Some(vec![wire::llm_verb(&self.llm_spec())]),
-        ));
+        self.verbs = verbs.clone();
+        self.ack_pending(verbs);
     }
 
     fn on_refused(&mut self, reason: String, detail: String, ctx: &mut Context<Self>) {
-        log::warn!("jambonz call {} refused: {detail}", self.sid());
+        log::warn!(
+            "jambonz call {} ({}) refused: {detail}",
+            self.setup.call_id,
+            self.sid()
+        );
+        let text = if reason == "refused_capacity" {
+            "Sorry, all our lines are busy. Please call again later."
+        } else {
+            "Sorry, we cannot take your call right now. Please call again later."
+        };
         let info = &self.setup.info;
         self.services.store.do_send(RecordCallRefused {
             call_id: self.setup.call_id.clone(),
@@ -214,20 +262,15 @@ impl JambonzCall {
             stream_sid: None,
             from_number: info.from.clone(),
             to_number: info.to.clone(),
-            model_provider: Some("jambonz-openai".into()),
+            model_provider: Some(self.vendor().call_label().into()),
             started_at: Utc::now().naive_utc(),
             reason,
         });
-        self.send(Outbound::ack(
-            &self.setup.msgid,
-            Some(vec![
-                Verb::Say {
-                    text: "Sorry, all our lines are busy. Please call again later.".into(),
-                },
-                Verb::Hangup {},
-            ]),
-        ));
+        self.ack_pending(wire::say_and_hangup(text));
         self.finished = true;
+        self.services
+            .jambonz_calls
+            .remove(&self.setup.info.call_sid);
         ctx.stop();
     }
 
@@ -297,10 +340,10 @@ impl JambonzCall {
                 reason: reason.clone(),
                 duration_ms: duration_ms as u64,
             });
-            self.services
-                .jambonz_calls
-                .remove(&self.setup.info.call_sid);
         }
+        self.services
+            .jambonz_calls
+            .remove(&self.setup.info.call_sid);
         log::info!(
             "jambonz call {} ({}) ended: {reason} after {duration_ms} ms",
             self.setup.call_id,
@@ -318,7 +361,8 @@ impl JambonzCall {
                 // jambonz runs the model; its transcript arrives as llm:event lines.
                 conversation: self.conversation.clone(),
             }),
-            None => self.send(Outbound::tool_output(
+            None => self.send(llm::tool_output(
+                self.vendor(),
                 &tool_call_id,
                 &json!({"error": "the call is not admitted"}).to_string(),
             )),
@@ -350,6 +394,30 @@ impl JambonzCall {
         self.finish(reason, duration, ctx);
     }
 
+    fn on_llm_event(&mut self, data: Value) {
+        let event = match self.vendor() {
+            Vendor::OpenAi => llm::openai_event(&data),
+            Vendor::Ultravox => self.ultravox.feed(&data),
+        };
+        match event {
+            LlmEvent::Transcript(LlmTranscript::User { item_id, text }) => {
+                self.record_line("user", text, item_id)
+            }
+            LlmEvent::Transcript(LlmTranscript::Assistant { item_id, text }) => {
+                self.audio_started = true;
+                self.record_line("assistant", text, item_id)
+            }
+            LlmEvent::ResponseStarted => self.audio_started = true,
+            LlmEvent::Error(message) => log::warn!(
+                "jambonz call {} ({}): {} reported an error: {message}",
+                self.setup.call_id,
+                self.sid(),
+                self.vendor().as_str()
+            ),
+            LlmEvent::Other => {}
+        }
+    }
+
     fn on_verb_hook(&mut self, msgid: String, hook: String, data: Value) {
         let verbs = if hook == wire::LLM_ACTION_HOOK && !self.redirected {
             // The model session ended on its own: nothing else runs on this call.
@@ -363,6 +431,7 @@ impl JambonzCall {
                 self.action_reason = Some(format!("model_unavailable: {reason}"));
             }
             verbs.push(Verb::Hangup {});
+            self.verbs = verbs.clone();
             Some(verbs)
         } else {
             // A killed llm verb's actionHook, or a dial result: ack without verbs so it
@@ -377,6 +446,11 @@ impl Actor for JambonzCall {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        // Registered before admission: a socket lost before our first ack comes
+        // back as a session:reconnect that must find this call.
+        self.services
+            .jambonz_calls
+            .insert(&self.setup.info.call_sid, ctx.address());
         let admit = Admit {
             call_id: self.setup.call_id.clone(),
             addr: ctx.address().recipient(),
@@ -413,12 +487,7 @@ impl Handler<JambonzEvent> for JambonzCall {
                 args,
             } => self.on_tool_call(tool_call_id, name, args),
             JambonzEvent::Status(status) => self.on_status(status, ctx),
-            JambonzEvent::Transcript(LlmTranscript::User { item_id, text }) => {
-                self.record_line("user", text, item_id)
-            }
-            JambonzEvent::Transcript(LlmTranscript::Assistant { item_id, text }) => {
-                self.record_line("assistant", text, item_id)
-            }
+            JambonzEvent::LlmEvent(data) => self.on_llm_event(data),
             JambonzEvent::VerbHook { msgid, hook, data } => self.on_verb_hook(msgid, hook, data),
             JambonzEvent::DialConfirm { msgid } => {
                 let whisper = format!(
@@ -436,9 +505,24 @@ impl Handler<JambonzEvent> for JambonzCall {
                 ));
             }
             JambonzEvent::Reattach { msgid, edge } => {
-                log::info!("jambonz call {}: socket reconnected", self.sid());
+                log::info!(
+                    "jambonz call {} ({}): session:reconnect{}",
+                    self.setup.call_id,
+                    self.sid(),
+                    if self.admitted {
+                        ""
+                    } else {
+                        " before admission"
+                    }
+                );
                 self.edge = Some(edge);
-                self.send(Outbound::ack(&msgid, None));
+                if self.admitted {
+                    // jambonz ignores the verbs when its session is established and
+                    // runs them when our first ack was lost with the old socket.
+                    self.send(Outbound::ack(&msgid, Some(self.verbs.clone())));
+                } else {
+                    self.pending_ack = Some(msgid);
+                }
             }
             JambonzEvent::Detached => {
                 self.edge = None;
@@ -458,7 +542,11 @@ impl Handler<ToolResult> for JambonzCall {
     type Result = ();
 
     fn handle(&mut self, result: ToolResult, ctx: &mut Context<Self>) {
-        self.send(Outbound::tool_output(&result.call_id, &result.output));
+        self.send(llm::tool_output(
+            self.vendor(),
+            &result.call_id,
+            &result.output,
+        ));
         let Some(action) = result.action else {
             return;
         };
@@ -472,8 +560,7 @@ impl Handler<ToolResult> for JambonzCall {
         // before the redirect replaces the llm verb.
         let delay = Duration::from_millis(self.services.config.jambonz.farewell_delay_ms);
         ctx.run_later(delay, move |act, _| {
-            act.redirected = true;
-            act.send(Outbound::redirect(wire::action_verbs(&action)));
+            act.redirect(wire::action_verbs(&action));
         });
     }
 }
@@ -489,8 +576,7 @@ impl Handler<EndCall> for JambonzCall {
             });
         }
         verbs.push(Verb::Hangup {});
-        self.redirected = true;
-        self.send(Outbound::redirect(verbs));
+        self.redirect(verbs);
         self.finish(msg.reason, None, ctx);
     }
 }
@@ -500,15 +586,15 @@ impl Handler<ApplySessionSettings> for JambonzCall {
 
     fn handle(&mut self, msg: ApplySessionSettings, _: &mut Context<Self>) {
         self.settings.merge(&msg.0);
-        let spec = self.llm_spec();
-        let Verb::Llm(verb) = wire::llm_verb(&spec) else {
-            return;
-        };
-        let session = &verb.llm_options.session_update;
-        self.send(Outbound::llm_update(json!({
-            "instructions": session.instructions,
-            "voice": session.voice,
-            "turn_detection": session.turn_detection,
-        })));
+        match llm::session_update(self.vendor(), &self.llm_spec(), self.audio_started) {
+            Some(update) => self.send(update),
+            None => log::info!(
+                "jambonz call {} ({}): {} takes no live session changes through jambonz; \
+                 the edit applies to the tenant's next call",
+                self.setup.call_id,
+                self.sid(),
+                self.vendor().as_str()
+            ),
+        }
     }
 }

@@ -1,19 +1,31 @@
-//! The jambonz WebSocket edge (`GET /jambonz`, subprotocol `ws.jambonz.org`): parses
-//! jambonz frames ([`super::wire`]), routes `session:new` to a tenant and starts a
-//! [`JambonzCall`], forwards every later message to it as a typed [`JambonzEvent`],
-//! and writes what the call sends back. Acks what jambonz waits for that the call
-//! does not answer itself. Thin on purpose: the call's state lives in the call actor.
+//! The jambonz WebSocket edge (`GET /jambonz`, subprotocol `ws.jambonz.org`):
+//! checks jambonz's HTTP Basic credentials on the upgrade, parses jambonz frames
+//! ([`super::wire`]), routes `session:new` to a tenant and starts a [`JambonzCall`]
+//! (or turns the call away with a short `say` + `hangup` when jambonz could not run
+//! the tenant's model), forwards every later message to it as a typed
+//! [`JambonzEvent`], and writes what the call sends back. It only ever sends `ack`
+//! and `command`: a frame it cannot use is logged with the call id and dropped
+//! (jambonz raises an INVALID_APP_PAYLOAD alert for any other message type,
+//! feature-server 0.9.8 `lib/utils/ws-requestor.js`). Thin on purpose: the call's
+//! state lives in the call actor.
 
 use std::sync::Arc;
 
 use actix::prelude::*;
+use actix_web::http::header::{HeaderMap, AUTHORIZATION};
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_actors::ws;
+use base64::Engine as _;
+use chrono::Utc;
 use serde_json::json;
+use subtle::ConstantTimeEq;
 
 use crate::app::Services;
 use crate::carrier::jambonz::call::{JambonzCall, JambonzCallSetup, JambonzEvent, JambonzOut};
-use crate::carrier::jambonz::wire::{self, Inbound, Outbound, SessionInfo, Verb};
+use crate::carrier::jambonz::llm::{self, Refusal};
+use crate::carrier::jambonz::wire::{self, Inbound, Outbound, SessionInfo};
+use crate::store::writer::RecordCallRefused;
+use crate::tenant::TenantConfig;
 
 /// Largest inbound frame, bytes (`session:new` carries SIP headers and body).
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
@@ -32,6 +44,8 @@ pub struct JambonzSocket {
     state: State,
     bad_frames: u32,
     conn_id: String,
+    /// jambonz's `call_sid`, once a session message named it (for log lines).
+    call_sid: Option<String>,
 }
 
 impl JambonzSocket {
@@ -42,6 +56,7 @@ impl JambonzSocket {
             state: State::AwaitingSession,
             bad_frames: 0,
             conn_id: uuid::Uuid::new_v4().to_string(),
+            call_sid: None,
         }
     }
 
@@ -49,17 +64,26 @@ impl JambonzSocket {
         ctx.text(out.to_json());
     }
 
-    fn bad_frame(&mut self, ctx: &mut ws::WebsocketContext<Self>, detail: &str, content: &str) {
+    /// Who a log line is about: jambonz's call sid, else the connection.
+    fn who(&self) -> String {
+        match &self.call_sid {
+            Some(sid) => format!("call {sid}"),
+            None => format!("conn {}", self.conn_id),
+        }
+    }
+
+    /// A frame we cannot use: logged with the call id and dropped (no reply; jambonz
+    /// accepts only `ack` and `command`). Too many close the socket (1008).
+    fn bad_frame(&mut self, ctx: &mut ws::WebsocketContext<Self>, detail: &str) {
         self.bad_frames += 1;
         self.services.metrics.carrier_bad_frames.inc();
         if self.bad_frames.is_power_of_two() {
             log::warn!(
-                "jambonz conn {}: bad frame #{}: {detail}",
-                self.conn_id,
+                "jambonz {}: dropped frame #{}: {detail}",
+                self.who(),
                 self.bad_frames
             );
         }
-        Self::send(ctx, &Outbound::invalid_message(detail, content));
         if self.bad_frames > MAX_BAD_FRAMES {
             self.detach();
             ctx.close(Some(ws::CloseReason {
@@ -76,12 +100,64 @@ impl JambonzSocket {
         }
     }
 
+    /// Turns a call away before it starts: `say` + `hangup` in the ack, a
+    /// `refused` call row with the reason, and a log line with the fix.
+    fn refuse(
+        &mut self,
+        ctx: &mut ws::WebsocketContext<Self>,
+        msgid: &str,
+        info: &SessionInfo,
+        tenant: &TenantConfig,
+        refusal: &Refusal,
+    ) {
+        log::warn!(
+            "jambonz call {} refused for tenant {}: {refusal}",
+            info.call_sid,
+            tenant.id
+        );
+        let reason = refusal.reason();
+        self.services
+            .metrics
+            .calls_refused
+            .with_label_values(&[reason.trim_start_matches("refused_")])
+            .inc();
+        self.services.store.do_send(RecordCallRefused {
+            call_id: uuid::Uuid::new_v4().to_string(),
+            tenant_id: Some(tenant.id.clone()),
+            carrier: "jambonz".into(),
+            carrier_call_sid: Some(info.call_sid.clone()),
+            stream_sid: None,
+            from_number: info.from.clone(),
+            to_number: info.to.clone(),
+            model_provider: Some(format!(
+                "jambonz-{}",
+                tenant
+                    .provider
+                    .unwrap_or(self.services.config.model.provider)
+                    .as_str()
+            )),
+            started_at: Utc::now().naive_utc(),
+            reason: reason.to_string(),
+        });
+        Self::send(
+            ctx,
+            &Outbound::ack(
+                msgid,
+                Some(wire::say_and_hangup(
+                    "Sorry, we cannot take your call right now. Please call again later.",
+                )),
+            ),
+        );
+        self.state = State::Ended;
+    }
+
     fn start_call(
         &mut self,
         msgid: String,
         info: SessionInfo,
         ctx: &mut ws::WebsocketContext<Self>,
     ) {
+        self.call_sid = Some(info.call_sid.clone());
         let tenant = match self.services.tenants.resolve(
             None,
             info.to.as_deref(),
@@ -99,15 +175,19 @@ impl JambonzSocket {
                     ctx,
                     &Outbound::ack(
                         &msgid,
-                        Some(vec![
-                            Verb::Say {
-                                text: "Sorry, this number is not in service. Goodbye.".into(),
-                            },
-                            Verb::Hangup {},
-                        ]),
+                        Some(wire::say_and_hangup(
+                            "Sorry, this number is not in service. Goodbye.",
+                        )),
                     ),
                 );
                 self.state = State::Ended;
+                return;
+            }
+        };
+        let plan = match llm::plan(&self.services.config, &tenant) {
+            Ok(plan) => plan,
+            Err(refusal) => {
+                self.refuse(ctx, &msgid, &info, &tenant, &refusal);
                 return;
             }
         };
@@ -115,6 +195,7 @@ impl JambonzSocket {
             call_id: uuid::Uuid::new_v4().to_string(),
             info,
             tenant,
+            plan,
             msgid,
             edge: ctx.address().recipient(),
         };
@@ -126,7 +207,7 @@ impl JambonzSocket {
         let message = match wire::parse_inbound(text) {
             Ok(m) => m,
             Err(e) => {
-                self.bad_frame(ctx, &e.to_string(), text);
+                self.bad_frame(ctx, &e.to_string());
                 return;
             }
         };
@@ -137,6 +218,7 @@ impl JambonzSocket {
         match (message, call) {
             (Inbound::SessionNew { msgid, info }, None) => self.start_call(msgid, info, ctx),
             (Inbound::SessionReconnect { msgid, info }, None) => {
+                self.call_sid = Some(info.call_sid.clone());
                 match self.services.jambonz_calls.get(&info.call_sid) {
                     Some(call) => {
                         call.do_send(JambonzEvent::Reattach {
@@ -149,13 +231,15 @@ impl JambonzSocket {
                     None => self.start_call(msgid, info, ctx),
                 }
             }
+            // A session message repeated on a bound socket: the call acks it with
+            // its current verbs, like a reconnect.
             (
                 Inbound::SessionNew { msgid, .. } | Inbound::SessionReconnect { msgid, .. },
-                Some(_),
-            ) => {
-                log::warn!("jambonz conn {}: second session message", self.conn_id);
-                Self::send(ctx, &Outbound::ack(&msgid, None));
-            }
+                Some(call),
+            ) => call.do_send(JambonzEvent::Reattach {
+                msgid,
+                edge: ctx.address().recipient(),
+            }),
             (Inbound::VerbHook { msgid, hook, data }, Some(call)) => {
                 call.do_send(JambonzEvent::VerbHook { msgid, hook, data })
             }
@@ -163,18 +247,7 @@ impl JambonzSocket {
                 call.do_send(JambonzEvent::DialConfirm { msgid })
             }
             (Inbound::CallStatus(status), Some(call)) => call.do_send(JambonzEvent::Status(status)),
-            (
-                Inbound::LlmEvent {
-                    transcript: Some(t),
-                    ..
-                },
-                Some(call),
-            ) => call.do_send(JambonzEvent::Transcript(t)),
-            (Inbound::LlmEvent { event_type, .. }, _) => {
-                if event_type == "error" {
-                    log::warn!("jambonz conn {}: model error event", self.conn_id);
-                }
-            }
+            (Inbound::LlmEvent { data }, Some(call)) => call.do_send(JambonzEvent::LlmEvent(data)),
             (
                 Inbound::LlmToolCall {
                     tool_call_id,
@@ -188,10 +261,10 @@ impl JambonzSocket {
                 args,
             }),
             (Inbound::Error { data }, _) => {
-                log::warn!("jambonz conn {}: jambonz:error {data}", self.conn_id);
+                log::warn!("jambonz {}: jambonz:error {data}", self.who());
             }
             (Inbound::Other { kind, msgid }, _) => {
-                log::debug!("jambonz conn {}: {kind} ignored", self.conn_id);
+                log::debug!("jambonz {}: {kind} ignored", self.who());
                 if let Some(msgid) = msgid {
                     Self::send(ctx, &Outbound::ack(&msgid, None));
                 }
@@ -200,8 +273,9 @@ impl JambonzSocket {
             (Inbound::VerbHook { msgid, .. } | Inbound::DialConfirm { msgid, .. }, None) => {
                 Self::send(ctx, &Outbound::ack(&msgid, None));
             }
+            (Inbound::LlmEvent { .. }, None) => {}
             (Inbound::CallStatus(_) | Inbound::LlmToolCall { .. }, None) => {
-                self.bad_frame(ctx, "message before session:new", text);
+                self.bad_frame(ctx, "message before session:new");
             }
         }
     }
@@ -221,7 +295,7 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for JambonzSocket {
         match msg {
             Ok(ws::Message::Text(text)) => self.on_text(&text, ctx),
             Ok(ws::Message::Binary(_)) => {
-                self.bad_frame(ctx, "binary frame (jambonz sends JSON text)", "")
+                self.bad_frame(ctx, "binary frame (jambonz sends JSON text)")
             }
             Ok(ws::Message::Ping(p)) => ctx.pong(&p),
             Ok(ws::Message::Close(reason)) => {
@@ -231,7 +305,7 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for JambonzSocket {
             }
             Ok(_) => {}
             Err(e) => {
-                log::warn!("jambonz conn {}: protocol error: {e}", self.conn_id);
+                log::warn!("jambonz {}: protocol error: {e}", self.who());
                 self.detach();
                 let code = match e {
                     ws::ProtocolError::Overflow => ws::CloseCode::Size,
@@ -270,13 +344,48 @@ impl Handler<JambonzOut> for JambonzSocket {
     }
 }
 
+/// Whether `headers` carry `Authorization: Basic base64(user:password)` for exactly
+/// these credentials, as jambonz sends them (feature-server 0.9.8
+/// `ws-requestor.js` passes `auth: user:pass` to the `ws` client). Constant-time
+/// over the decoded credentials.
+pub fn basic_auth_matches(headers: &HeaderMap, user: &str, password: &str) -> bool {
+    let Some(value) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let Some((scheme, encoded)) = value.trim().split_once(' ') else {
+        return false;
+    };
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return false;
+    }
+    let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else {
+        return false;
+    };
+    let expected = format!("{user}:{password}");
+    bool::from(expected.as_bytes().ct_eq(&decoded))
+}
+
 /// `GET /jambonz`: upgrades jambonz's WebSocket with the `ws.jambonz.org`
-/// subprotocol selected. 400 when the client does not offer it; 503 while draining.
+/// subprotocol selected. 401 (before the upgrade, `WWW-Authenticate: Basic`) when
+/// `jambonz.username` is set and the request lacks those Basic credentials; 503
+/// while draining; 400 when the client does not offer the subprotocol.
 pub async fn upgrade(
     req: HttpRequest,
     stream: web::Payload,
     services: web::Data<Services>,
 ) -> actix_web::Result<HttpResponse> {
+    if let Some((user, password)) = services.config.jambonz_credentials() {
+        if !basic_auth_matches(req.headers(), user, password) {
+            let peer = req
+                .peer_addr()
+                .map(|a| a.ip().to_string())
+                .unwrap_or_else(|| "-".into());
+            log::warn!("/jambonz: missing or wrong HTTP Basic credentials from {peer}");
+            return Ok(HttpResponse::Unauthorized()
+                .insert_header(("WWW-Authenticate", "Basic realm=\"jambonz\""))
+                .json(json!({"error": "jambonz credentials required (HTTP Basic)"})));
+        }
+    }
     if services.is_draining() {
         return Ok(HttpResponse::ServiceUnavailable().json(json!({"error": "server is draining"})));
     }
@@ -294,4 +403,47 @@ pub async fn upgrade(
         .protocols(&[wire::SUBPROTOCOL])
         .frame_size(MAX_FRAME_BYTES)
         .start()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::http::header::HeaderValue;
+
+    fn headers(value: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(AUTHORIZATION, HeaderValue::from_str(value).unwrap());
+        h
+    }
+
+    #[test]
+    fn basic_auth_accepts_only_the_configured_pair() {
+        // base64("jambonz:s3cret") as the `ws` client writes it for auth "jambonz:s3cret".
+        assert!(basic_auth_matches(
+            &headers("Basic amFtYm9uejpzM2NyZXQ="),
+            "jambonz",
+            "s3cret"
+        ));
+        assert!(basic_auth_matches(
+            &headers("basic amFtYm9uejpzM2NyZXQ="),
+            "jambonz",
+            "s3cret"
+        ));
+        assert!(!basic_auth_matches(
+            &headers("Basic amFtYm9uejpzM2NyZXQ="),
+            "jambonz",
+            "s3cre"
+        ));
+        assert!(!basic_auth_matches(
+            &headers("Bearer amFtYm9uejpzM2NyZXQ="),
+            "jambonz",
+            "s3cret"
+        ));
+        assert!(!basic_auth_matches(
+            &headers("Basic !!!"),
+            "jambonz",
+            "s3cret"
+        ));
+        assert!(!basic_auth_matches(&HeaderMap::new(), "jambonz", "s3cret"));
+    }
 }

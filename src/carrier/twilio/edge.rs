@@ -146,6 +146,20 @@ impl MediaStreamSession {
                 return;
             }
         };
+        if let Err(e) = tenant.check_direct_link(self.services.config.model.provider) {
+            log::warn!("twilio {stream_sid}: call {} refused: {e}", start.call_sid);
+            self.services
+                .metrics
+                .calls_refused
+                .with_label_values(&["no_direct_link"])
+                .inc();
+            self.close(
+                ctx,
+                ws::CloseCode::Policy,
+                "tenant served through jambonz only",
+            );
+            return;
+        }
         let setup = CallSetup {
             call_id: uuid::Uuid::new_v4().to_string(),
             carrier: "twilio",

@@ -2,9 +2,13 @@
 //! webhook with base64(HMAC-SHA1(auth token, URL + sorted form parameters)); JSON
 //! bodies are covered instead by a `bodySHA256` query parameter inside the signed
 //! URL. Because Twilio sometimes signs with an explicit default port and sometimes
-//! without, [`validate`] accepts either form, like Twilio's own helpers. Facts:
-//! `shared/reference/carriers.md` §2 (twilio-python `request_validator.py`,
-//! twilio-node `webhooks.ts`).
+//! without, [`validate`] accepts either form, like Twilio's own helpers; and since
+//! twilio-node normalises the URL first (WHATWG `new URL(url).toString()`, which
+//! percent-encodes `'` in a query as `%27`) while twilio-python uses it as given,
+//! [`validate`] also tries the normalised spelling and the one with `%27` decoded,
+//! so a webhook URL with a `'` validates however it was signed. Facts: Twilio
+//! "Webhook security"; twilio-python `twilio/request_validator.py`, twilio-node
+//! `src/webhooks/webhooks.ts` and `spec/unit/webhooks/webhooks.spec.js`.
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
@@ -16,7 +20,8 @@ use subtle::ConstantTimeEq;
 /// The signature Twilio would send for `url` and form `params`: base64 (padded) of
 /// HMAC-SHA1 keyed with `auth_token` over `url` followed by `name + value` for every
 /// parameter, ordered by name (byte order, so uppercase first). A name given more
-/// than once contributes each distinct value once, values sorted (carriers.md §2.1).
+/// than once contributes each distinct value once, values sorted (as both helper
+/// libraries do).
 /// Empty values still count. `url` is used exactly as given (query string included).
 pub fn compute(auth_token: &str, url: &str, params: &[(String, String)]) -> String {
     let mut pairs: Vec<(&str, &str)> = params
@@ -39,23 +44,50 @@ pub fn compute(auth_token: &str, url: &str, params: &[(String, String)]) -> Stri
 }
 
 /// True when `signature` (the `X-Twilio-Signature` header) matches `url` and
-/// `params` under `auth_token`, for the URL with its port (the scheme's default
-/// port — 443 for `https`/`wss`, 80 for `http`/`ws` — added when absent) or without
-/// any port, as both official helpers do. Comparison is constant-time.
-/// For WebSocket upgrades pass the public `wss://` URL and no params (§1.5).
+/// `params` under `auth_token`, for any of these spellings of `url`: as received,
+/// WHATWG-normalised (twilio-node's `new URL()`: `'` → `%27` in the query, host
+/// lower-cased, default port dropped), and with `%27` decoded to `'`; each with
+/// its port (the scheme's default port — 443 for `https`/`wss`, 80 for
+/// `http`/`ws` — added when absent) and without any port, as both official
+/// helpers do. Comparisons are constant-time. For WebSocket upgrades pass the
+/// public `wss://` URL and no params; for a GET webhook pass no params (they are
+/// in the URL's query).
 pub fn validate(auth_token: &str, url: &str, params: &[(String, String)], signature: &str) -> bool {
     if signature.is_empty() {
         return false;
     }
-    let (with_port, without_port) = port_variants(url);
+    let mut candidates: Vec<String> = Vec::with_capacity(9);
+    for spelling in url_spellings(url) {
+        let (with_port, without_port) = port_variants(&spelling);
+        for candidate in [with_port, without_port, Some(spelling)]
+            .into_iter()
+            .flatten()
+        {
+            if !candidates.contains(&candidate) {
+                candidates.push(candidate);
+            }
+        }
+    }
     let mut ok = false;
-    for candidate in [with_port.as_deref(), without_port.as_deref(), Some(url)]
-        .into_iter()
-        .flatten()
-    {
+    for candidate in &candidates {
         ok |= ct_eq(&compute(auth_token, candidate, params), signature);
     }
     ok
+}
+
+/// `url` as received, its WHATWG serialisation (what twilio-node signs), and the
+/// received form with `%27` decoded to `'` (a client or proxy may encode the quote
+/// of a URL Twilio signed unencoded). Duplicates removed, order kept.
+fn url_spellings(url: &str) -> Vec<String> {
+    let mut out = vec![url.to_string()];
+    if let Ok(parsed) = url::Url::parse(url) {
+        out.push(parsed.to_string());
+    }
+    if url.contains("%27") {
+        out.push(url.replace("%27", "'"));
+    }
+    out.dedup();
+    out
 }
 
 /// Validates a JSON-body webhook: `url_with_body_sha256` is the full request URL,
@@ -137,7 +169,7 @@ fn port_variants(url: &str) -> (Option<String>, Option<String>) {
 mod tests {
     use super::*;
 
-    // Vectors: twilio-python tests/unit/test_request_validator.py (carriers.md §2.5).
+    // Vectors: twilio-python tests/unit/test_request_validator.py.
     const TOKEN: &str = "12345";
     const URL: &str = "https://mycompany.com/myapp.php?foo=1&bar=2";
 
@@ -280,6 +312,63 @@ mod tests {
             &params(),
             "Zmvh+3yNM1Phv2jhDCwEM3q5ebU="
         ));
+    }
+
+    /// twilio-node's `getExpectedTwilioSignature`: the URL is normalised with
+    /// WHATWG `new URL()` before signing (webhooks.ts), so `'` is signed as `%27`.
+    fn node_style(token: &str, url: &str) -> String {
+        compute(token, url::Url::parse(url).unwrap().as_str(), &[])
+    }
+
+    #[test]
+    fn quote_in_query_validates_escaped_or_not() {
+        // The four cases of twilio-node spec/unit/webhooks/webhooks.spec.js.
+        let token = "s3cr3t";
+        let quoted = "https://example.com/path?test=param'WithQuote";
+        let escaped = "https://example.com/path?test=param%27WithQuote";
+        for signed in [quoted, escaped] {
+            let sig = node_style(token, signed);
+            for received in [quoted, escaped] {
+                assert!(
+                    validate(token, received, &[], &sig),
+                    "signed {signed}, received {received}"
+                );
+            }
+        }
+        // Signed as given (twilio-python, no normalisation) with a raw quote, and
+        // received with the quote escaped by a proxy or client.
+        let raw_sig = compute(token, quoted, &[]);
+        assert!(validate(token, escaped, &[], &raw_sig));
+        assert!(validate(token, quoted, &[], &raw_sig));
+        // A different value still fails.
+        assert!(!validate(
+            token,
+            "https://example.com/path?test=param%27WithQuot",
+            &[],
+            &raw_sig
+        ));
+        assert!(!validate(
+            token,
+            "https://example.com/path?test=param2",
+            &[],
+            &node_style(token, "https://example.com/path?test=param")
+        ));
+    }
+
+    #[test]
+    fn get_webhook_is_signed_over_url_with_query_only() {
+        // A voice webhook configured as GET: parameters in the query, none appended.
+        let url = "https://mycompany.com/twiml?CallSid=CA1234567890ABCDE&From=%2B14158675309&To=%2B18005551212";
+        let sig = compute(TOKEN, url, &[]);
+        assert!(validate(TOKEN, url, &[], &sig));
+        assert!(validate(
+            TOKEN,
+            "https://mycompany.com:443/twiml?CallSid=CA1234567890ABCDE&From=%2B14158675309&To=%2B18005551212",
+            &[],
+            &sig
+        ));
+        let forged_query = url.replace("CA1234567890ABCDE", "CA0000000000000000");
+        assert!(!validate(TOKEN, &forged_query, &[], &sig));
     }
 
     #[test]

@@ -1,9 +1,8 @@
 //! TwiML documents we answer Twilio webhooks with (pure string builders): the
 //! `<Connect><Stream>` that starts a Media Stream, SMS replies, spoken messages and
 //! transfers. Every text and attribute value is XML-escaped (`& < > " '`) with
-//! quick-xml. Serve them as `Content-Type: text/xml`. Facts:
-//! `shared/reference/carriers.md` §1.4 and §1.6 (Twilio "TwiML Voice: `<Stream>`",
-//! "`<Connect>`", "`<Dial>`").
+//! quick-xml. Serve them as `Content-Type: text/xml`. Facts: Twilio docs "TwiML
+//! Voice: `<Stream>`", "`<Connect>`", "`<Dial>`", error 31922 (`wss://` only).
 
 use quick_xml::escape::escape;
 
@@ -39,6 +38,45 @@ pub fn connect_stream(stream_url: &str, parameters: &[(&str, &str)]) -> String {
     }
     inner.push_str("</Stream></Connect>");
     response(&inner)
+}
+
+/// Whether `host` names this machine (`localhost`, `127.0.0.0/8`, `::1`).
+fn is_loopback_host(host: &url::Host<&str>) -> bool {
+    match host {
+        url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+    }
+}
+
+/// The start-up warning due when the `<Stream url>` switchboard writes would not
+/// be `wss://`: Twilio accepts only `wss://` stream URLs (error 31922), and the
+/// scheme follows `server.public_url` (`http` → `ws`). `None` for an `https://`
+/// public URL, or one on a loopback host (local testing). With no public URL the
+/// stream URL follows each webhook request's scheme — `ws://` behind a
+/// TLS-terminating proxy — so a non-loopback `bind` gets the warning too.
+pub fn stream_url_warning(public_url: &str, bind: &str) -> Option<String> {
+    if public_url.is_empty() {
+        let loopback = bind
+            .parse::<std::net::SocketAddr>()
+            .map(|a| a.ip().is_loopback())
+            .unwrap_or(false);
+        return (!loopback).then(|| {
+            "server.public_url is empty: TwiML stream URLs follow each webhook's scheme and \
+             Host, which is ws:// behind a TLS-terminating proxy, and Twilio accepts only \
+             wss:// (error 31922); set server.public_url to the public https:// URL"
+                .to_string()
+        });
+    }
+    let url = url::Url::parse(public_url).ok()?;
+    if url.scheme() == "https" || url.host().as_ref().is_some_and(is_loopback_host) {
+        return None;
+    }
+    Some(format!(
+        "server.public_url {public_url} is not https: TwiML will point Twilio at \
+         ws://…/media-stream, and Twilio accepts only wss:// stream URLs (error 31922); \
+         serve switchboard behind TLS and set an https:// public_url"
+    ))
 }
 
 /// SMS reply: `<Response><Message>body</Message></Response>` (Twilio sends `body`
@@ -89,6 +127,33 @@ mod tests {
     use super::*;
     use quick_xml::events::Event;
     use quick_xml::Reader;
+
+    #[test]
+    fn only_a_non_loopback_non_https_public_url_is_warned_about() {
+        assert_eq!(
+            stream_url_warning("https://voice.example.com", "0.0.0.0:8080"),
+            None
+        );
+        assert_eq!(
+            stream_url_warning("http://127.0.0.1:8080", "127.0.0.1:8080"),
+            None
+        );
+        assert_eq!(
+            stream_url_warning("http://localhost:8080", "0.0.0.0:8080"),
+            None
+        );
+        assert_eq!(
+            stream_url_warning("http://[::1]:8080", "0.0.0.0:8080"),
+            None
+        );
+        let warning = stream_url_warning("http://voice.example.com", "0.0.0.0:8080").unwrap();
+        assert!(
+            warning.contains("wss://") && warning.contains("31922"),
+            "{warning}"
+        );
+        assert_eq!(stream_url_warning("", "127.0.0.1:8080"), None);
+        assert!(stream_url_warning("", "0.0.0.0:8080").is_some());
+    }
 
     /// A parsed element: name, attributes (unescaped) and its unescaped text.
     #[derive(Debug, PartialEq)]

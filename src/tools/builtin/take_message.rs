@@ -1,5 +1,7 @@
 //! `takeMessage`: records a message for the business (name, callback number,
-//! message, urgency) in `caller_messages`.
+//! message, urgency) in `caller_messages`. Urgency is stored as `low`, `normal` or
+//! `urgent`; the words receptionist tools and prompts commonly use (`low`,
+//! `medium`, `high`) are accepted too and stored normalised.
 
 use std::sync::Arc;
 
@@ -31,6 +33,17 @@ fn normal() -> String {
     "normal".into()
 }
 
+/// The stored urgency for `word` (case-insensitive): `low`; `normal` or `medium`
+/// → `normal`; `urgent` or `high` → `urgent`. `None` for anything else.
+pub fn normalise_urgency(word: &str) -> Option<&'static str> {
+    match word.trim().to_ascii_lowercase().as_str() {
+        "low" => Some("low"),
+        "normal" | "medium" => Some("normal"),
+        "urgent" | "high" => Some("urgent"),
+        _ => None,
+    }
+}
+
 impl Tool for TakeMessage {
     fn name(&self) -> &str {
         "takeMessage"
@@ -47,7 +60,11 @@ impl Tool for TakeMessage {
                 "callerName": {"type": "string", "description": "Caller's full name"},
                 "callerPhone": {"type": "string", "description": "Callback number in E.164, e.g. +15550100001; omit to use the calling number"},
                 "message": {"type": "string", "description": "The message, in the caller's words"},
-                "urgency": {"type": "string", "enum": ["low", "normal", "urgent"]}
+                "urgency": {
+                    "type": "string",
+                    "enum": ["low", "normal", "urgent", "medium", "high"],
+                    "description": "How soon the business should respond; medium = normal, high = urgent"
+                }
             },
             "required": ["callerName", "message"]
         })
@@ -67,12 +84,12 @@ impl Tool for TakeMessage {
                 Some(p) => Some(args::e164("callerPhone", p)?),
                 None => None,
             };
-            if !["low", "normal", "urgent"].contains(&a.urgency.as_str()) {
+            let Some(urgency) = normalise_urgency(&a.urgency) else {
                 return Err(ToolError::InvalidArguments(format!(
-                    "urgency: {:?} is not one of low, normal, urgent",
+                    "urgency: {:?} is not one of low, normal, urgent (or medium, high)",
                     a.urgency
                 )));
-            }
+            };
             let row = CallerMessageRow {
                 id: uuid::Uuid::new_v4().to_string(),
                 tenant_id: ctx.tenant.id.clone(),
@@ -81,7 +98,7 @@ impl Tool for TakeMessage {
                 caller_name: name,
                 caller_phone: phone,
                 message,
-                urgency: a.urgency,
+                urgency: urgency.to_string(),
                 created_at: Utc::now().naive_utc(),
             };
             let id = row.id.clone();
@@ -95,5 +112,20 @@ impl Tool for TakeMessage {
                 "say": "The message is saved; someone from the office will call back."
             })))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalise_urgency;
+
+    #[test]
+    fn urgency_words_of_other_tools_are_stored_normalised() {
+        assert_eq!(normalise_urgency("low"), Some("low"));
+        assert_eq!(normalise_urgency("medium"), Some("normal"));
+        assert_eq!(normalise_urgency("Normal"), Some("normal"));
+        assert_eq!(normalise_urgency("HIGH"), Some("urgent"));
+        assert_eq!(normalise_urgency("urgent"), Some("urgent"));
+        assert_eq!(normalise_urgency("asap"), None);
     }
 }
