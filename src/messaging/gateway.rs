@@ -149,33 +149,31 @@ impl NodeSession {
             client.name,
             client.id
         );
-        match form {
-            AuthForm::Header | AuthForm::Message(Some(_)) => {
-                let id = match form {
-                    AuthForm::Message(id) => id,
-                    AuthForm::Header => None,
-                };
-                self.send(
+        let id = match form {
+            AuthForm::Header => None,
+            AuthForm::Message(None) => {
+                return self.send(
                     ctx,
-                    &ServerMessage::Authenticated {
-                        id,
-                        client_id: client.id.clone(),
-                        tenants: client.tenant_ids.clone(),
+                    &ServerMessage::AuthResult {
+                        id: None,
+                        success: true,
+                        message: format!("authenticated as {}", client.name),
+                        client_id: Some(client.id.clone()),
+                        tenants: Some(client.tenant_ids.clone()),
                     },
                 );
-                self.register(ctx);
             }
-            AuthForm::Message(None) => self.send(
-                ctx,
-                &ServerMessage::AuthResult {
-                    id: None,
-                    success: true,
-                    message: format!("authenticated as {}", client.name),
-                    client_id: Some(client.id.clone()),
-                    tenants: Some(client.tenant_ids.clone()),
-                },
-            ),
-        }
+            AuthForm::Message(id) => id,
+        };
+        self.send(
+            ctx,
+            &ServerMessage::Authenticated {
+                id,
+                client_id: client.id.clone(),
+                tenants: client.tenant_ids.clone(),
+            },
+        );
+        self.register(ctx);
     }
 
     /// Registers this session with the router for its tenants' outbox responses
