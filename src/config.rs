@@ -870,6 +870,26 @@ mod tests {
     }
 
     #[test]
+    fn sync_reply_stays_below_the_webhook_clients_timeout() {
+        let mut config = Config::default();
+        assert_eq!(config.messaging.sync_reply_ms, 8000);
+        config.validate().unwrap();
+        config.messaging.sync_reply_ms = 10_000;
+        assert!(config
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .starts_with("messaging.sync_reply_ms"));
+        config.messaging.sync_reply_ms = 8000;
+        config.messaging.resend_window_secs = 86_401;
+        assert!(config
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .starts_with("messaging.resend_window_secs"));
+    }
+
+    #[test]
     fn shipped_config_file_loads() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml");
         let config = Config::load(Some(&path)).unwrap();
