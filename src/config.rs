@@ -382,6 +382,15 @@ pub struct MessagingConfig {
     pub reply_timeout_secs: u64,
     /// Earlier messages and call transcript lines the text agent sees per customer.
     pub history_limit: i64,
+    /// Milliseconds `/supervisor` waits for the text model's reply to a Node client
+    /// message without `id` before answering `message_acknowledged` instead (the
+    /// existing webhook clients give up on a request after 10 s). Below 10000.
+    pub sync_reply_ms: u64,
+    /// Seconds within which a Node client message without `id` that repeats an
+    /// earlier one (same tenant, channel, from, to, subject and text) is taken as
+    /// a resend: answered from the stored reply, not stored or answered again.
+    /// 0 turns the check off; at most 86400.
+    pub resend_window_secs: u64,
     /// Shared secret for `/email/inbound` (env `SWITCHBOARD_MESSAGING__EMAIL_SECRET`):
     /// when set, the request must carry `?secret=` or HTTP Basic auth with it as the
     /// password. Required when `SWITCHBOARD_SENDGRID__API_KEY` is set (replies
@@ -418,6 +427,8 @@ impl Default for MessagingConfig {
             email_max_bytes: 30 * 1024 * 1024,
             reply_timeout_secs: 12,
             history_limit: 10,
+            sync_reply_ms: 8000,
+            resend_window_secs: 120,
             email_secret: None,
         }
     }
@@ -1016,7 +1027,7 @@ impl Config {
 
     fn validate_messaging(&self) -> Result<(), ConfigError> {
         let m = &self.messaging;
-        let checks: [(&'static str, bool, &str); 6] = [
+        let checks: [(&'static str, bool, &str); 8] = [
             (
                 "messaging.max_message_bytes",
                 m.max_message_bytes >= 1024,
@@ -1046,6 +1057,16 @@ impl Config {
                 "messaging.auto_reply",
                 !m.auto_reply.trim().is_empty(),
                 "empty",
+            ),
+            (
+                "messaging.sync_reply_ms",
+                m.sync_reply_ms < 10_000,
+                "must be below 10000 (Node webhook clients give up on a request after 10 s)",
+            ),
+            (
+                "messaging.resend_window_secs",
+                m.resend_window_secs <= 86_400,
+                "must be at most 86400 (one day)",
             ),
         ];
         for (key, ok, message) in checks {
@@ -1178,6 +1199,26 @@ mod tests {
         assert_eq!(config.jambonz_credentials(), Some(("jambonz", "s3cret")));
         config.jambonz.username = String::new();
         assert!(config.validate().is_err(), "a password without a user");
+    }
+
+    #[test]
+    fn sync_reply_stays_below_the_webhook_clients_timeout() {
+        let mut config = Config::default();
+        assert_eq!(config.messaging.sync_reply_ms, 8000);
+        config.validate().unwrap();
+        config.messaging.sync_reply_ms = 10_000;
+        assert!(config
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .starts_with("messaging.sync_reply_ms"));
+        config.messaging.sync_reply_ms = 8000;
+        config.messaging.resend_window_secs = 86_401;
+        assert!(config
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .starts_with("messaging.resend_window_secs"));
     }
 
     #[test]

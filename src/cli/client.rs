@@ -1,5 +1,7 @@
 //! `switchboard client add|revoke|list`: manage the Node.js clients allowed on the
-//! `/supervisor` gateway. `add` prints the new token once; only its hash is stored.
+//! `/supervisor` gateway. `add` prints the new token once, or (with
+//! `--token-from-env VAR`) takes the token an existing deployment already holds
+//! in its environment; either way only its hash is stored.
 
 use anyhow::Context;
 use chrono::{Duration, Utc};
@@ -30,6 +32,11 @@ pub enum ClientCommand {
         /// Days until the token expires (default: never).
         #[arg(long)]
         expires_in_days: Option<u32>,
+        /// Use the token held in this environment variable (e.g. SUPERVISOR_TOKEN,
+        /// which existing webhook servers read) instead of generating one; it is
+        /// stored hashed and not printed. At least 16 characters, no whitespace.
+        #[arg(long, value_name = "VAR")]
+        token_from_env: Option<String>,
     },
     /// Revoke a client by id; its connections are refused from now on.
     Revoke {
@@ -49,6 +56,7 @@ pub fn run(config: &Config, args: ClientArgs) -> anyhow::Result<()> {
             tenants,
             name,
             expires_in_days,
+            token_from_env,
         } => {
             for t in &tenants {
                 if !config.tenants.iter().any(|c| &c.id == t) {
@@ -57,15 +65,39 @@ pub fn run(config: &Config, args: ClientArgs) -> anyhow::Result<()> {
             }
             let expires_at =
                 expires_in_days.map(|d| (Utc::now() + Duration::days(i64::from(d))).naive_utc());
-            let (row, token) = tokens::create_client(&mut conn, &name, &tenants, expires_at)
-                .context("storing the client")?;
-            eprintln!(
-                "client {} ({}) for {}; the token is shown once:",
-                row.id,
-                row.name,
-                tenants.join(", ")
-            );
-            println!("{token}");
+            match token_from_env {
+                Some(var) => {
+                    let token = std::env::var(&var)
+                        .ok()
+                        .filter(|t| !t.is_empty())
+                        .with_context(|| {
+                            format!("{var} is not set (or empty) in the environment")
+                        })?;
+                    let row = tokens::create_client_with_token(
+                        &mut conn, &name, &tenants, expires_at, &token,
+                    )
+                    .with_context(|| format!("the token in {var}"))?;
+                    eprintln!(
+                        "client {} ({}) for {} uses the token in {var} (stored hashed)",
+                        row.id,
+                        row.name,
+                        tenants.join(", ")
+                    );
+                    println!("{}", row.id);
+                }
+                None => {
+                    let (row, token) =
+                        tokens::create_client(&mut conn, &name, &tenants, expires_at)
+                            .context("storing the client")?;
+                    eprintln!(
+                        "client {} ({}) for {}; the token is shown once:",
+                        row.id,
+                        row.name,
+                        tenants.join(", ")
+                    );
+                    println!("{token}");
+                }
+            }
         }
         ClientCommand::Revoke { id } => {
             if node_clients::revoke(&mut conn, &id, Utc::now().naive_utc())? {

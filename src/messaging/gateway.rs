@@ -8,6 +8,16 @@
 //! pinged, one silent for `messaging.client_timeout_secs` is dropped. Frames over
 //! `messaging.max_message_bytes` close with 1009; malformed or unknown messages
 //! get an `error` and the connection stays up.
+//!
+//! Both forms of the protocol ([`protocol`]) are served on one socket, decided
+//! per message. A request with `id` is acknowledged once stored and answered
+//! later through the outbox. A request without `id` (the existing webhook
+//! clients) gets exactly one event: the text model's reply as `send_sms_response`
+//! / `send_email_response` if it comes within `messaging.sync_reply_ms`, else
+//! `message_acknowledged` — those clients resolve a request on the first event of
+//! its kind. An `auth` message without `id` is answered with `auth_result`, and
+//! such a session is not sent outbox responses (it never acknowledges them) until
+//! it sends a request with `id` itself.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,17 +25,20 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
+use actix::ActorState;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_actors::ws;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::messages::{
-    ClientConnected, ClientGone, EmailReceived, Origin, OutboxDelivered, PushResponses, SmsReceived,
+    Accepted, AnswerWritten, Channel, ClientConnected, ClientGone, EmailReceived, Origin,
+    OutboxDelivered, PendingReply, PushResponses, SmsReceived,
 };
 use super::protocol::{self, ClientMessage, ErrorCode, RequestId, ServerMessage};
-use super::router::MessageRouter;
+use super::router::{reply_subject, MessageRouter};
 use super::tokens::{self, AuthError, AuthorizedClient};
+use super::MessagingError;
 use crate::app::Services;
 use crate::tenant::TenantConfig;
 
@@ -90,6 +103,9 @@ pub struct NodeSession {
     client: Option<AuthorizedClient>,
     /// An `auth` message is being checked.
     authenticating: bool,
+    /// Registered with the router for outbox responses (the id form: header auth,
+    /// `auth` with `id`, or a first request with `id`).
+    registered: bool,
     last_rx: Instant,
     /// Outbox ids written to this client and not yet acknowledged.
     sent: HashSet<String>,
@@ -103,6 +119,7 @@ impl NodeSession {
             session_id: NEXT_SESSION.fetch_add(1, Ordering::Relaxed),
             client,
             authenticating: false,
+            registered: false,
             last_rx: Instant::now(),
             sent: HashSet::new(),
         }
@@ -120,14 +137,34 @@ impl NodeSession {
         ctx.stop();
     }
 
-    /// Announces the authenticated client and registers it for responses.
-    fn authenticated(&mut self, id: Option<RequestId>, ctx: &mut ws::WebsocketContext<Self>) {
-        let Some(client) = &self.client else { return };
+    /// Announces the authenticated client: `authenticated` (header auth, or an
+    /// `auth` with `id`; the session is then registered for outbox responses),
+    /// or `auth_result` for an `auth` without `id` (the webhook form).
+    fn authenticated(&mut self, form: AuthForm, ctx: &mut ws::WebsocketContext<Self>) {
+        let Some(client) = self.client.clone() else {
+            return;
+        };
         log::info!(
             "/supervisor: client {} ({}) authenticated",
             client.name,
             client.id
         );
+        let id = match form {
+            AuthForm::Header => None,
+            AuthForm::Message(None) => {
+                return self.send(
+                    ctx,
+                    &ServerMessage::AuthResult {
+                        id: None,
+                        success: true,
+                        message: format!("authenticated as {}", client.name),
+                        client_id: Some(client.id.clone()),
+                        tenants: Some(client.tenant_ids.clone()),
+                    },
+                );
+            }
+            AuthForm::Message(id) => id,
+        };
         self.send(
             ctx,
             &ServerMessage::Authenticated {
@@ -136,6 +173,17 @@ impl NodeSession {
                 tenants: client.tenant_ids.clone(),
             },
         );
+        self.register(ctx);
+    }
+
+    /// Registers this session with the router for its tenants' outbox responses
+    /// (pending ones are pushed at once); once per session.
+    fn register(&mut self, ctx: &mut ws::WebsocketContext<Self>) {
+        let Some(client) = &self.client else { return };
+        if self.registered {
+            return;
+        }
+        self.registered = true;
         self.router.do_send(ClientConnected {
             session_id: self.session_id,
             client_id: client.id.clone(),
@@ -190,11 +238,22 @@ impl NodeSession {
                         match result {
                             Ok(client) => {
                                 act.client = Some(client);
-                                act.authenticated(id, ctx);
+                                act.authenticated(AuthForm::Message(id), ctx);
                             }
                             Err(e) => {
                                 log::warn!("/supervisor: auth refused: {e}");
-                                act.close(ctx, ws::CloseCode::Policy, &e.to_string());
+                                let message = refusal(&e);
+                                act.send(
+                                    ctx,
+                                    &ServerMessage::AuthResult {
+                                        id,
+                                        success: false,
+                                        message: message.clone(),
+                                        client_id: None,
+                                        tenants: None,
+                                    },
+                                );
+                                act.close(ctx, ws::CloseCode::Policy, &message);
                             }
                         }
                     }));
@@ -247,24 +306,36 @@ impl NodeSession {
                 message,
                 user,
                 tenant,
-            } => match self.tenant_for(&client, tenant.as_deref(), &to) {
-                Err(e) => self.send(
-                    ctx,
-                    &ServerMessage::error(Some(id), ErrorCode::TenantNotAllowed, e),
-                ),
-                Ok(tenant) => {
-                    let request = SmsReceived {
-                        origin: origin(&client, &id),
-                        tenant,
-                        from,
-                        to,
-                        body: message,
-                        provider_id: Some(provider_id(&client, &id)),
-                        user,
-                    };
-                    self.acknowledge(id, self.router.send(request), ctx);
-                }
-            },
+            } => {
+                let tenant = match self.tenant_for(&client, tenant.as_deref(), &to) {
+                    Ok(tenant) => tenant,
+                    Err(e) => {
+                        return self.send(
+                            ctx,
+                            &ServerMessage::error(id, ErrorCode::TenantNotAllowed, e),
+                        )
+                    }
+                };
+                let answer = AnswerTo {
+                    channel: Channel::Sms,
+                    tenant_id: tenant.id.clone(),
+                    customer: from.clone(),
+                    business: to.clone(),
+                    subject: None,
+                    user: user.clone(),
+                };
+                let request = SmsReceived {
+                    origin: origin(&client, id.as_ref()),
+                    tenant,
+                    from,
+                    to,
+                    body: message,
+                    provider_id: id.as_ref().map(|id| provider_id(&client, id)),
+                    user,
+                };
+                let stored = self.router.send(request);
+                self.respond(id, answer, stored, ctx);
+            }
             ClientMessage::EmailReceived {
                 id,
                 from,
@@ -273,52 +344,171 @@ impl NodeSession {
                 body,
                 user,
                 tenant,
-            } => match self.tenant_for(&client, tenant.as_deref(), &to) {
-                Err(e) => self.send(
-                    ctx,
-                    &ServerMessage::error(Some(id), ErrorCode::TenantNotAllowed, e),
-                ),
-                Ok(tenant) => {
-                    let (from_name, from) = super::sendgrid::parse_mailbox(&from)
-                        .unwrap_or((None, from.trim().to_owned()));
-                    let to = super::sendgrid::parse_mailbox(&to)
-                        .map(|(_, a)| a)
-                        .unwrap_or(to);
-                    let request = EmailReceived {
-                        origin: origin(&client, &id),
-                        tenant,
-                        from,
-                        from_name,
-                        to,
-                        subject,
-                        body,
-                        provider_id: Some(provider_id(&client, &id)),
-                        user,
-                    };
-                    self.acknowledge(id, self.router.send(request), ctx);
-                }
-            },
+            } => {
+                let tenant = match self.tenant_for(&client, tenant.as_deref(), &to) {
+                    Ok(tenant) => tenant,
+                    Err(e) => {
+                        return self.send(
+                            ctx,
+                            &ServerMessage::error(id, ErrorCode::TenantNotAllowed, e),
+                        )
+                    }
+                };
+                let (from_name, from) =
+                    super::sendgrid::parse_mailbox(&from).unwrap_or((None, from.trim().to_owned()));
+                let to = super::sendgrid::parse_mailbox(&to)
+                    .map(|(_, a)| a)
+                    .unwrap_or(to);
+                let answer = AnswerTo {
+                    channel: Channel::Email,
+                    tenant_id: tenant.id.clone(),
+                    customer: from.clone(),
+                    business: to.clone(),
+                    subject: Some(reply_subject(&subject)),
+                    user: user.clone(),
+                };
+                let request = EmailReceived {
+                    origin: origin(&client, id.as_ref()),
+                    tenant,
+                    from,
+                    from_name,
+                    to,
+                    subject,
+                    body,
+                    provider_id: id.as_ref().map(|id| provider_id(&client, id)),
+                    user,
+                };
+                let stored = self.router.send(request);
+                self.respond(id, answer, stored, ctx);
+            }
         }
+    }
+
+    /// Answers a request: with `id`, `message_acknowledged` once stored (the
+    /// reply follows through the outbox); without, the one direct answer.
+    fn respond<F>(
+        &mut self,
+        id: Option<RequestId>,
+        answer: AnswerTo,
+        stored: F,
+        ctx: &mut ws::WebsocketContext<Self>,
+    ) where
+        F: std::future::Future<Output = Result<Result<Accepted, MessagingError>, MailboxError>>
+            + 'static,
+    {
+        match id {
+            Some(id) => {
+                // A request with an id: this client speaks the id form and takes
+                // outbox responses (acknowledging them with `delivered`).
+                self.register(ctx);
+                self.acknowledge(id, answer, stored, ctx);
+            }
+            None => self.answer_inline(answer, stored, ctx),
+        }
+    }
+
+    /// A request without `id`: waits up to `messaging.sync_reply_ms` (from now)
+    /// for the text model's reply and writes it as `send_sms_response` /
+    /// `send_email_response`; otherwise (slower, failed, no text model)
+    /// `message_acknowledged`. A reply written to the open socket is recorded as
+    /// delivered; one that comes later is kept for a resend, never pushed.
+    fn answer_inline<F>(
+        &mut self,
+        answer: AnswerTo,
+        stored: F,
+        ctx: &mut ws::WebsocketContext<Self>,
+    ) where
+        F: std::future::Future<Output = Result<Result<Accepted, MessagingError>, MailboxError>>
+            + 'static,
+    {
+        let wait = Duration::from_millis(self.services.config.messaging.sync_reply_ms);
+        let deadline = tokio::time::Instant::now() + wait;
+        let fut = async move {
+            let accepted = match stored.await {
+                Ok(Ok(accepted)) => accepted,
+                Ok(Err(e)) => return Err(InlineFailure::Store(e)),
+                Err(e) => return Err(InlineFailure::RouterGone(e)),
+            };
+            let text = match accepted.reply {
+                PendingReply::Ready(text) => text,
+                PendingReply::Later(rx) => tokio::time::timeout_at(deadline, rx)
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+                    .flatten(),
+                PendingReply::Elsewhere => None,
+            };
+            Ok((accepted.message_id, accepted.received_at, text))
+        };
+        ctx.spawn(fut.into_actor(self).map(move |result, act, ctx| {
+            let (message_id, received_at, text) = match result {
+                Ok(stored) => stored,
+                Err(InlineFailure::Store(e)) => {
+                    log::error!(
+                        "/supervisor: {} from {} not stored: {e}",
+                        answer.channel.as_str(),
+                        answer.customer
+                    );
+                    return act.send(
+                        ctx,
+                        &ServerMessage::error(
+                            None,
+                            ErrorCode::Internal,
+                            "the message could not be stored; send it again",
+                        ),
+                    );
+                }
+                Err(InlineFailure::RouterGone(e)) => {
+                    log::error!("/supervisor: router unavailable: {e}");
+                    return act.send(
+                        ctx,
+                        &ServerMessage::error(
+                            None,
+                            ErrorCode::Internal,
+                            "the server is shutting down; send it again",
+                        ),
+                    );
+                }
+            };
+            if ctx.state() != ActorState::Running {
+                log::info!(
+                    "/supervisor: client left before the answer to {message_id}; kept for a resend"
+                );
+                return;
+            }
+            match text {
+                Some(text) => {
+                    let reply = answer.response(&message_id, text);
+                    let payload = reply.to_json();
+                    ctx.text(payload.clone());
+                    act.router.do_send(AnswerWritten {
+                        tenant_id: answer.tenant_id,
+                        message_id,
+                        payload,
+                    });
+                }
+                None => act.send(ctx, &answer.acknowledgement(None, message_id, received_at)),
+            }
+        }));
     }
 
     /// Answers `id` with `message_acknowledged` once the router stored the message,
     /// or `error` `internal` when it could not.
-    fn acknowledge<F>(&mut self, id: RequestId, fut: F, ctx: &mut ws::WebsocketContext<Self>)
-    where
-        F: std::future::Future<
-                Output = Result<
-                    Result<super::messages::Accepted, super::MessagingError>,
-                    MailboxError,
-                >,
-            > + 'static,
+    fn acknowledge<F>(
+        &mut self,
+        id: RequestId,
+        answer: AnswerTo,
+        fut: F,
+        ctx: &mut ws::WebsocketContext<Self>,
+    ) where
+        F: std::future::Future<Output = Result<Result<Accepted, MessagingError>, MailboxError>>
+            + 'static,
     {
         ctx.spawn(fut.into_actor(self).map(move |result, act, ctx| {
             let reply = match result {
-                Ok(Ok(accepted)) => ServerMessage::MessageAcknowledged {
-                    id,
-                    message_id: accepted.message_id,
-                    received_at: accepted.received_at,
-                },
+                Ok(Ok(accepted)) => {
+                    answer.acknowledgement(Some(id), accepted.message_id, accepted.received_at)
+                }
                 Ok(Err(e)) => {
                     log::error!("/supervisor: message {id} not stored: {e}");
                     ServerMessage::error(
@@ -341,10 +531,95 @@ impl NodeSession {
     }
 }
 
-fn origin(client: &AuthorizedClient, id: &RequestId) -> Origin {
+/// How a session was authenticated.
+#[derive(Debug, Clone, PartialEq)]
+enum AuthForm {
+    /// `Authorization: Bearer` on the upgrade.
+    Header,
+    /// An `auth` message, with its `id` if it had one.
+    Message(Option<RequestId>),
+}
+
+/// What an answer to one client request is built from.
+#[derive(Debug, Clone)]
+struct AnswerTo {
+    channel: Channel,
+    tenant_id: String,
+    /// The customer's number or address (the request's `from`, the answer's `to`).
+    customer: String,
+    /// The business's number or address (the request's `to`).
+    business: String,
+    /// Subject of an email answer.
+    subject: Option<String>,
+    /// The request's `user`, echoed.
+    user: Option<String>,
+}
+
+impl AnswerTo {
+    /// `message_acknowledged` for the stored message.
+    fn acknowledgement(
+        &self,
+        id: Option<RequestId>,
+        message_id: String,
+        received_at: DateTime<Utc>,
+    ) -> ServerMessage {
+        ServerMessage::MessageAcknowledged {
+            id,
+            message_id,
+            received_at,
+            message_type: self.channel,
+            user: self.user.clone(),
+            timestamp: Utc::now(),
+        }
+    }
+
+    /// The direct answer (no outbox id) with the reply `text`.
+    fn response(&self, message_id: &str, text: String) -> ServerMessage {
+        match self.channel {
+            Channel::Sms => ServerMessage::SendSmsResponse {
+                id: None,
+                in_reply_to: None,
+                message_id: message_id.to_owned(),
+                tenant: self.tenant_id.clone(),
+                to: self.customer.clone(),
+                from: self.business.clone(),
+                message: text.clone(),
+                body: text,
+                user: self.user.clone(),
+            },
+            Channel::Email => ServerMessage::SendEmailResponse {
+                id: None,
+                in_reply_to: None,
+                message_id: message_id.to_owned(),
+                tenant: self.tenant_id.clone(),
+                to: self.customer.clone(),
+                from: self.business.clone(),
+                subject: self.subject.clone().unwrap_or_default(),
+                body: text,
+                user: self.user.clone(),
+            },
+        }
+    }
+}
+
+/// Why a request without `id` got no answer.
+enum InlineFailure {
+    Store(MessagingError),
+    RouterGone(MailboxError),
+}
+
+/// The reason given to a client whose `auth` was refused (no database detail).
+fn refusal(e: &AuthError) -> String {
+    match e {
+        AuthError::Store(_) => "the token could not be checked; try again later".into(),
+        other => other.to_string(),
+    }
+}
+
+fn origin(client: &AuthorizedClient, id: Option<&RequestId>) -> Origin {
     Origin::NodeClient {
         client_id: client.id.clone(),
-        request_id: id.0.clone(),
+        request_id: id.map(|id| id.0.clone()),
     }
 }
 
@@ -362,7 +637,7 @@ impl Actor for NodeSession {
         let heartbeat = Duration::from_secs(m.heartbeat_secs);
         let timeout = Duration::from_secs(m.client_timeout_secs);
         if self.client.is_some() {
-            self.authenticated(None, ctx);
+            self.authenticated(AuthForm::Header, ctx);
         } else {
             ctx.run_later(Duration::from_secs(m.auth_timeout_secs), |act, ctx| {
                 if act.client.is_none() {

@@ -12,8 +12,10 @@ use tokio::sync::oneshot;
 use super::MessagingError;
 use crate::tenant::TenantConfig;
 
-/// The text channel of a message; stored as `messages.channel`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The text channel of a message; stored as `messages.channel`, and the
+/// `message_type` of a Node client acknowledgement (`sms`/`email`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Channel {
     Sms,
     Email,
@@ -36,12 +38,29 @@ pub enum Origin {
     TwilioWebhook,
     /// SendGrid Inbound Parse: the reply goes out through the mail-send API.
     SendGridWebhook,
-    /// A Node client: the reply waits in `outbox` and is pushed as
-    /// `send_sms_response`/`send_email_response`; `request_id` is the client's `id`.
+    /// A Node client. With a `request_id` (the client's `id`, the id form) the
+    /// reply waits in `outbox` and is pushed as `send_sms_response` /
+    /// `send_email_response`. Without one (the webhook form) the reply is the
+    /// direct answer on the requesting connection, if the text model writes it
+    /// within `messaging.sync_reply_ms`; it is never pushed later, and the
+    /// auto-reply is not used (the client falls back to its own processing).
     NodeClient {
         client_id: String,
-        request_id: String,
+        request_id: Option<String>,
     },
+}
+
+impl Origin {
+    /// True for a Node client message without an `id` (the webhook form).
+    pub fn is_node_without_id(&self) -> bool {
+        matches!(
+            self,
+            Origin::NodeClient {
+                request_id: None,
+                ..
+            }
+        )
+    }
 }
 
 /// An SMS arrived (Twilio webhook or Node client `sms_received`).
@@ -55,7 +74,10 @@ pub struct SmsReceived {
     /// Dialled number, E.164.
     pub to: String,
     pub body: String,
-    /// Unique id for idempotency (Twilio `MessageSid`, or `node:{client}:{id}`).
+    /// Unique id for idempotency (Twilio `MessageSid`, or `node:{client}:{id}`);
+    /// `None` for a Node client message without `id`, which is recognised as a
+    /// resend by its content instead (same tenant, from, to and text within
+    /// `messaging.resend_window_secs`).
     pub provider_id: Option<String>,
     /// The Node client's own id of the sender, when given.
     pub user: Option<String>,
@@ -82,6 +104,8 @@ pub struct EmailReceived {
 }
 
 /// The reply to an inbound message, as far as it is known when it is accepted.
+/// For a Node client message without `id` only a text model's reply is ever
+/// given here (`None` otherwise: no model, the model failed, or no reply).
 #[derive(Debug)]
 pub enum PendingReply {
     /// Known now (a retried message whose reply is stored); `None` = no reply will
@@ -134,6 +158,18 @@ pub struct ClientConnected {
 #[rtype(result = "()")]
 pub struct ClientGone {
     pub session_id: u64,
+}
+
+/// A Node session wrote the direct answer to a webhook-form request (no `id`)
+/// to its open socket: recorded in `outbox` as delivered at once (`payload` the
+/// JSON written), so what reached a client is on record.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct AnswerWritten {
+    pub tenant_id: String,
+    /// `messages.id` of the inbound message answered.
+    pub message_id: String,
+    pub payload: String,
 }
 
 /// A Node client acknowledged outbox row `id` (`{"type":"delivered"}`).

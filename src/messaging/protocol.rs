@@ -1,17 +1,30 @@
 //! The Node client protocol spoken on `GET /supervisor` (WebSocket): JSON text
-//! frames with a snake_case `type` tag and a client-chosen `id`. Pure types and
-//! parsing, no I/O; the gateway session moves these to and from actors.
+//! frames with a snake_case `type` tag. Pure types and parsing, no I/O; the
+//! gateway session moves these to and from actors.
 //!
 //! Client → server: `auth`, `sms_received`, `email_received`, `ping`,
-//! `delivered`. Server → client: `authenticated`, `message_acknowledged`,
-//! `pong`, `error`, `send_sms_response`, `send_email_response`. The README's
-//! "Node client protocol" table documents each with example JSON.
+//! `delivered`. Server → client: `authenticated`, `auth_result`,
+//! `message_acknowledged`, `pong`, `error`, `send_sms_response`,
+//! `send_email_response`.
+//!
+//! Two forms share these types. The **id form** (ours): requests carry a
+//! client-chosen `id`, are acknowledged at once and answered later through the
+//! outbox (`delivered` acknowledges). The **webhook form** spoken by existing Node
+//! webhook servers (xswarm-boss `packages/server/src/lib/supervisor-client.js`, the
+//! facts are in the README): no `id` anywhere, `auth` answered by `auth_result`,
+//! a request resolved by the first `message_acknowledged` of its `message_type`,
+//! `send_*_response` with its `user`, or `error`. So every server event carries
+//! both forms' fields: `message_type`/`user`/`timestamp` on acknowledgements,
+//! `message` beside `body` and `user` on responses. The README's "Node client
+//! protocol" section documents each with example JSON.
 
 use std::fmt;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
+
+use super::messages::Channel;
 
 /// A client-chosen request id: a JSON string or integer on the wire, echoed back
 /// as a string. At most [`MAX_ID_CHARS`] characters.
@@ -69,7 +82,10 @@ pub enum ClientMessage {
     /// An SMS the client's webhook received: `from`/`to` E.164, `message` the text,
     /// `user` the client's own id for the sender (optional).
     SmsReceived {
-        id: RequestId,
+        /// Absent in the webhook form: the answer is then the agent's reply (or an
+        /// acknowledgement), on this connection only.
+        #[serde(default)]
+        id: Option<RequestId>,
         from: String,
         to: String,
         message: String,
@@ -82,7 +98,9 @@ pub enum ClientMessage {
     },
     /// An email the client's webhook received (`body` plain text).
     EmailReceived {
-        id: RequestId,
+        /// Absent in the webhook form (see `SmsReceived`).
+        #[serde(default)]
+        id: Option<RequestId>,
         from: String,
         to: String,
         #[serde(default)]
@@ -95,9 +113,13 @@ pub enum ClientMessage {
         #[serde(default)]
         tenant: Option<String>,
     },
-    /// Application-level liveness check; answered with `pong`.
-    Ping { id: RequestId },
-    /// The client has delivered the `send_*_response` with this `id`.
+    /// Application-level liveness check; answered with `pong` (bare without `id`).
+    Ping {
+        #[serde(default)]
+        id: Option<RequestId>,
+    },
+    /// The client has delivered the `send_*_response` with this `id` (the id
+    /// names the response, so it is required here).
     Delivered { id: RequestId },
 }
 
@@ -217,44 +239,82 @@ pub enum ServerMessage {
         client_id: String,
         tenants: Vec<String>,
     },
-    /// `sms_received`/`email_received` `id` is stored as `message_id`
-    /// (`received_at` RFC 3339 UTC).
+    /// Answer to an `auth` message: `success` with the client's id and tenants,
+    /// or `success: false` with the reason in `message` (the socket then closes
+    /// with 1008). The webhook form reads `success` and `message`.
+    AuthResult {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<RequestId>,
+        success: bool,
+        message: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        client_id: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        tenants: Option<Vec<String>>,
+    },
+    /// The `sms_received`/`email_received` is stored as `message_id`
+    /// (`received_at` RFC 3339 UTC). `id` echoes the request's (absent in the
+    /// webhook form); `message_type` (`sms`/`email`), `user` (the request's, when
+    /// it had one) and `timestamp` (RFC 3339 UTC, when this was sent) are what
+    /// the webhook form reads.
     MessageAcknowledged {
-        id: RequestId,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<RequestId>,
         message_id: String,
         #[serde(serialize_with = "rfc3339")]
         received_at: DateTime<Utc>,
+        message_type: Channel,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        user: Option<String>,
+        #[serde(serialize_with = "rfc3339")]
+        timestamp: DateTime<Utc>,
     },
-    /// Answer to `ping`.
-    Pong { id: RequestId },
+    /// Answer to `ping`: `{"type":"pong"}` without an id.
+    Pong {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<RequestId>,
+    },
     /// A request failed; `id` is the request's when known (else `null`).
     Error {
         id: Option<RequestId>,
         code: ErrorCode,
         message: String,
     },
-    /// An SMS for the client to send. `id` is the outbox id to acknowledge with
-    /// `delivered`; `in_reply_to` the `id` of the client's `sms_received`;
-    /// `message_id` the stored inbound message it answers.
+    /// An SMS for the client to send. In the id form `id` is the outbox id to
+    /// acknowledge with `delivered` and `in_reply_to` the `id` of the client's
+    /// `sms_received`; both are absent when this is the direct answer to a
+    /// webhook-form request. `message_id` is the stored inbound message it
+    /// answers; `message` repeats `body` and `user` echoes the request's (the
+    /// webhook form reads `to`, `message`, `user`).
     SendSmsResponse {
-        id: String,
-        in_reply_to: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        in_reply_to: Option<String>,
         message_id: String,
         tenant: String,
         to: String,
         from: String,
         body: String,
+        message: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        user: Option<String>,
     },
-    /// An email for the client to send (plain-text `body`); ids as for SMS.
+    /// An email for the client to send (plain-text `body`); ids and `user` as for
+    /// SMS (the webhook form reads `to`, `subject`, `body`, `user`).
     SendEmailResponse {
-        id: String,
-        in_reply_to: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        in_reply_to: Option<String>,
         message_id: String,
         tenant: String,
         to: String,
         from: String,
         subject: String,
         body: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        user: Option<String>,
     },
 }
 
@@ -301,7 +361,7 @@ mod tests {
         assert_eq!(
             parse(sms).unwrap(),
             ClientMessage::SmsReceived {
-                id: id("req-1"),
+                id: Some(id("req-1")),
                 from: "+15550100001".into(),
                 to: "+15550100000".into(),
                 message: "Can I book a cleaning?".into(),
@@ -317,7 +377,7 @@ mod tests {
                 user,
                 ..
             } => {
-                assert_eq!(i, id("7"));
+                assert_eq!(i, Some(id("7")));
                 assert_eq!(subject, "Hours");
                 assert_eq!(user, None);
             }
@@ -325,7 +385,7 @@ mod tests {
         }
         assert_eq!(
             parse(r#"{"type":"ping","id":"p1"}"#).unwrap(),
-            ClientMessage::Ping { id: id("p1") }
+            ClientMessage::Ping { id: Some(id("p1")) }
         );
         assert_eq!(
             parse(r#"{"type":"delivered","id":"ob-1"}"#).unwrap(),
@@ -337,6 +397,37 @@ mod tests {
                 id: None,
                 token: "sbn_x".into()
             }
+        );
+    }
+
+    /// The frames an existing webhook server sends (xswarm-boss
+    /// supervisor-client.js): no `id` anywhere.
+    #[test]
+    fn parses_webhook_form_frames_without_ids() {
+        let sms = r#"{"type":"sms_received","from":"+15550100001","to":"+15550100000","message":"Open Saturday?","user":"alice"}"#;
+        assert_eq!(
+            parse(sms).unwrap(),
+            ClientMessage::SmsReceived {
+                id: None,
+                from: "+15550100001".into(),
+                to: "+15550100000".into(),
+                message: "Open Saturday?".into(),
+                user: Some("alice".into()),
+                tenant: None,
+            }
+        );
+        let email = r#"{"type":"email_received","from":"dana@example.com","to":"desk@acme.example","subject":"Hours","body":"Open Saturday?","user":"dana"}"#;
+        assert!(matches!(
+            parse(email).unwrap(),
+            ClientMessage::EmailReceived { id: None, .. }
+        ));
+        assert_eq!(
+            parse(r#"{"type":"ping"}"#).unwrap(),
+            ClientMessage::Ping { id: None }
+        );
+        assert_eq!(
+            parse(r#"{"type":"delivered"}"#).unwrap_err().code,
+            ErrorCode::InvalidMessage
         );
     }
 
@@ -367,15 +458,37 @@ mod tests {
     #[test]
     fn server_messages_serialise_to_the_documented_shapes() {
         let at = Utc.with_ymd_and_hms(2025, 3, 14, 9, 30, 0).unwrap();
+        let later = Utc.with_ymd_and_hms(2025, 3, 14, 9, 30, 1).unwrap();
         let ack = ServerMessage::MessageAcknowledged {
-            id: id("req-1"),
+            id: Some(id("req-1")),
             message_id: "m-1".into(),
             received_at: at,
+            message_type: Channel::Sms,
+            user: Some("u_42".into()),
+            timestamp: later,
         };
         let v: Value = serde_json::from_str(&ack.to_json()).unwrap();
         assert_eq!(
             v,
-            json!({"type":"message_acknowledged","id":"req-1","message_id":"m-1","received_at":"2025-03-14T09:30:00.000Z"})
+            json!({"type":"message_acknowledged","id":"req-1","message_id":"m-1",
+                "received_at":"2025-03-14T09:30:00.000Z","message_type":"sms","user":"u_42",
+                "timestamp":"2025-03-14T09:30:01.000Z"})
+        );
+        // The webhook form: no id, no user given.
+        let ack = ServerMessage::MessageAcknowledged {
+            id: None,
+            message_id: "m-1".into(),
+            received_at: at,
+            message_type: Channel::Email,
+            user: None,
+            timestamp: later,
+        };
+        let v: Value = serde_json::from_str(&ack.to_json()).unwrap();
+        assert_eq!(
+            v,
+            json!({"type":"message_acknowledged","message_id":"m-1",
+                "received_at":"2025-03-14T09:30:00.000Z","message_type":"email",
+                "timestamp":"2025-03-14T09:30:01.000Z"})
         );
         let err = ServerMessage::error(None, ErrorCode::MalformedJson, "bad");
         let v: Value = serde_json::from_str(&err.to_json()).unwrap();
@@ -384,19 +497,71 @@ mod tests {
             json!({"type":"error","id":null,"code":"malformed_json","message":"bad"})
         );
         let sms = ServerMessage::SendSmsResponse {
-            id: "ob-1".into(),
-            in_reply_to: "req-1".into(),
+            id: Some("ob-1".into()),
+            in_reply_to: Some("req-1".into()),
             message_id: "m-2".into(),
             tenant: "acme-dental".into(),
             to: "+15550100001".into(),
             from: "+15550100000".into(),
             body: "Booked!".into(),
+            message: "Booked!".into(),
+            user: Some("u_42".into()),
         };
         let v: Value = serde_json::from_str(&sms.to_json()).unwrap();
-        assert_eq!(v["type"], "send_sms_response");
-        assert_eq!(v["in_reply_to"], "req-1");
+        assert_eq!(
+            v,
+            json!({"type":"send_sms_response","id":"ob-1","in_reply_to":"req-1","message_id":"m-2",
+                "tenant":"acme-dental","to":"+15550100001","from":"+15550100000",
+                "body":"Booked!","message":"Booked!","user":"u_42"})
+        );
+        let email = ServerMessage::SendEmailResponse {
+            id: None,
+            in_reply_to: None,
+            message_id: "m-3".into(),
+            tenant: "acme-dental".into(),
+            to: "dana@example.com".into(),
+            from: "desk@acme.example".into(),
+            subject: "Re: Hours".into(),
+            body: "Yes, 9 to 1.".into(),
+            user: Some("dana".into()),
+        };
+        let v: Value = serde_json::from_str(&email.to_json()).unwrap();
+        assert_eq!(
+            v,
+            json!({"type":"send_email_response","message_id":"m-3","tenant":"acme-dental",
+                "to":"dana@example.com","from":"desk@acme.example","subject":"Re: Hours",
+                "body":"Yes, 9 to 1.","user":"dana"})
+        );
         let pong: Value =
-            serde_json::from_str(&ServerMessage::Pong { id: id("9") }.to_json()).unwrap();
+            serde_json::from_str(&ServerMessage::Pong { id: Some(id("9")) }.to_json()).unwrap();
         assert_eq!(pong, json!({"type":"pong","id":"9"}));
+        let bare: Value =
+            serde_json::from_str(&ServerMessage::Pong { id: None }.to_json()).unwrap();
+        assert_eq!(bare, json!({"type":"pong"}));
+        let ok = ServerMessage::AuthResult {
+            id: None,
+            success: true,
+            message: "authenticated".into(),
+            client_id: Some("c-1".into()),
+            tenants: Some(vec!["acme-dental".into()]),
+        };
+        let v: Value = serde_json::from_str(&ok.to_json()).unwrap();
+        assert_eq!(
+            v,
+            json!({"type":"auth_result","success":true,"message":"authenticated",
+                "client_id":"c-1","tenants":["acme-dental"]})
+        );
+        let refused = ServerMessage::AuthResult {
+            id: None,
+            success: false,
+            message: "unknown token".into(),
+            client_id: None,
+            tenants: None,
+        };
+        let v: Value = serde_json::from_str(&refused.to_json()).unwrap();
+        assert_eq!(
+            v,
+            json!({"type":"auth_result","success":false,"message":"unknown token"})
+        );
     }
 }

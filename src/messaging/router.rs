@@ -6,6 +6,13 @@
 //! tenant's Node client. It also keeps the registry of connected Node sessions
 //! and delivers `outbox` rows to them in `seq` order.
 //!
+//! A Node client message without `id` (the webhook form of existing clients) is
+//! different: its answer is the text model's reply handed back to the waiting
+//! gateway session (never the auto-reply, never pushed later); without a text
+//! model it is stored and not answered; a resend of it (same tenant, channel,
+//! from, to, subject and text within `messaging.resend_window_secs`) gets the
+//! stored reply instead of a second row and a second model call.
+//!
 //! The router runs on its own arbiter and talks to the database synchronously
 //! (short single-row queries): idempotency checks, `outbox` sequence numbers
 //! and delivery order are then decided in one place, one message at a time.
@@ -21,13 +28,14 @@ use tokio::sync::oneshot;
 
 use super::agent::{self, AgentRequest, CallSummary, HistoryEntry};
 use super::messages::{
-    Accepted, Channel, ClientConnected, ClientGone, EmailReceived, Origin, OutboxDelivered,
-    OutboxItem, PendingReply, PushResponses, SmsReceived,
+    Accepted, AnswerWritten, Channel, ClientConnected, ClientGone, EmailReceived, Origin,
+    OutboxDelivered, OutboxItem, PendingReply, PushResponses, SmsReceived,
 };
 use super::protocol::ServerMessage;
 use super::{sendgrid, MessagingError};
 use crate::app::Services;
 use crate::config::Config;
+use crate::store::messages::ResendKey;
 use crate::store::{
     calls, customers, messages, outbox, transcripts, DbConnection, MessageRow, OutboxRow, Pool,
     StoreError,
@@ -68,6 +76,14 @@ struct Job {
     customer_id: Option<String>,
 }
 
+/// One request waiting for the reply to an inbound message.
+struct Waiter {
+    tx: oneshot::Sender<Option<String>>,
+    /// Only a text model's reply is an answer for this waiter (a Node client
+    /// message without `id`); it gets `None` for the auto-reply.
+    model_only: bool,
+}
+
 struct Session {
     id: u64,
     tenant_ids: Vec<String>,
@@ -82,8 +98,9 @@ pub struct MessageRouter {
     /// Connected Node sessions, oldest first; the newest serving a tenant gets its responses.
     sessions: Vec<Session>,
     next_seq: i64,
-    /// Inbound message id → webhook requests waiting for its reply.
-    in_flight: HashMap<String, Vec<oneshot::Sender<Option<String>>>>,
+    /// Inbound message id → requests waiting for its reply (webhooks, Node
+    /// client messages without `id`).
+    in_flight: HashMap<String, Vec<Waiter>>,
 }
 
 impl MessageRouter {
@@ -111,6 +128,12 @@ impl MessageRouter {
     ) -> Result<Accepted, MessagingError> {
         let now = Utc::now();
         let mut conn = self.conn()?;
+        let answer_inline = inbound.origin.is_node_without_id();
+        if answer_inline {
+            if let Some(first) = self.find_resend(&mut conn, &inbound, now)? {
+                return self.duplicate(&mut conn, first, true);
+            }
+        }
         let customer_id = link_customer(&mut conn, &inbound, now);
         let row = MessageRow {
             id: uuid::Uuid::new_v4().to_string(),
@@ -129,9 +152,36 @@ impl MessageRouter {
         match messages::insert(&mut conn, &row) {
             Ok(()) => {}
             Err(StoreError::Conflict(_)) if inbound.provider_id.is_some() => {
-                return self.duplicate(&mut conn, inbound.provider_id.as_deref().unwrap_or(""));
+                let provider_id = inbound.provider_id.as_deref().unwrap_or("");
+                let first =
+                    messages::find_by_provider_id(&mut conn, provider_id)?.ok_or_else(|| {
+                        MessagingError::Store(StoreError::Conflict(format!(
+                            "message {provider_id} conflicts but cannot be read"
+                        )))
+                    })?;
+                return self.duplicate(&mut conn, first, answer_inline);
             }
             Err(e) => return Err(e.into()),
+        }
+        let has_model = self
+            .services
+            .upgrade()
+            .is_some_and(|s| s.chat.has_api_key());
+        if answer_inline && !has_model {
+            // The auto-reply is for the webhooks switchboard answers itself; this
+            // client falls back to its own processing on the acknowledgement.
+            log::info!(
+                "{} {} from {} (Node client, no id): stored; no text model, acknowledged only",
+                inbound.channel.as_str(),
+                row.id,
+                inbound.from
+            );
+            return Ok(Accepted {
+                message_id: row.id,
+                received_at: now,
+                duplicate: false,
+                reply: PendingReply::Ready(None),
+            });
         }
         let history = load_history(
             &mut conn,
@@ -142,9 +192,12 @@ impl MessageRouter {
         );
         drop(conn);
         let mut waiters = Vec::new();
-        let reply = if inbound.origin == Origin::TwilioWebhook {
+        let reply = if inbound.origin == Origin::TwilioWebhook || answer_inline {
             let (tx, rx) = oneshot::channel();
-            waiters.push(tx);
+            waiters.push(Waiter {
+                tx,
+                model_only: answer_inline,
+            });
             PendingReply::Later(rx)
         } else {
             PendingReply::Elsewhere
@@ -164,27 +217,55 @@ impl MessageRouter {
         })
     }
 
-    /// A provider id seen before: the first message's id and its reply.
+    /// The first copy of a Node client message without `id`, when `inbound`
+    /// repeats one stored within `messaging.resend_window_secs`.
+    fn find_resend(
+        &self,
+        conn: &mut DbConnection,
+        inbound: &Inbound,
+        now: DateTime<Utc>,
+    ) -> Result<Option<MessageRow>, StoreError> {
+        let window = self.config.messaging.resend_window_secs;
+        if window == 0 {
+            return Ok(None);
+        }
+        // At most one day (checked at start-up), so the cast cannot wrap.
+        let window = chrono::Duration::seconds(window.min(86_400) as i64);
+        let key = ResendKey {
+            tenant_id: &inbound.tenant.id,
+            channel: inbound.channel.as_str(),
+            from_addr: &inbound.from,
+            to_addr: &inbound.to,
+            subject: inbound.subject.as_deref(),
+            body: &inbound.body,
+        };
+        messages::find_resend(conn, key, (now - window).naive_utc())
+    }
+
+    /// A message seen before (same provider id, or a resend without one): the
+    /// first message's id and its reply — the stored one, the one being written
+    /// (waited for), or none. `model_only`: the asker takes only a text model's
+    /// reply as an answer (a Node client message without `id`).
     fn duplicate(
         &mut self,
         conn: &mut DbConnection,
-        provider_id: &str,
+        first: MessageRow,
+        model_only: bool,
     ) -> Result<Accepted, MessagingError> {
-        let first = messages::find_by_provider_id(conn, provider_id)?.ok_or_else(|| {
-            MessagingError::Store(StoreError::Conflict(format!(
-                "message {provider_id} conflicts but cannot be read"
-            )))
-        })?;
         let reply = if let Some(reply) = messages::reply_to(conn, &first.id)? {
             PendingReply::Ready(Some(reply.body))
         } else if let Some(waiters) = self.in_flight.get_mut(&first.id) {
             let (tx, rx) = oneshot::channel();
-            waiters.push(tx);
+            waiters.push(Waiter { tx, model_only });
             PendingReply::Later(rx)
         } else {
             PendingReply::Ready(None)
         };
-        log::info!("message {provider_id} seen before (retry); no new message stored");
+        log::info!(
+            "{} {} seen before (retry or resend); no new message stored",
+            first.channel,
+            first.provider_id.as_deref().unwrap_or(&first.id)
+        );
         Ok(Accepted {
             message_id: first.id,
             received_at: first.created_at.and_utc(),
@@ -231,6 +312,22 @@ impl MessageRouter {
     /// Stores the reply and sends it the way the message came.
     fn finish(&mut self, job: Job, reply: agent::Reply) {
         let inbound = &job.inbound;
+        let from_model = reply.source == agent::ReplySource::Model;
+        if inbound.origin.is_node_without_id() && !from_model {
+            // Not an answer for this client (it was or will be acknowledged and
+            // falls back to its own processing): nothing is sent, nothing stored.
+            log::info!(
+                "{} {} from {} (Node client, no id): not answered ({})",
+                inbound.channel.as_str(),
+                job.message_id,
+                inbound.from,
+                reply.source
+            );
+            for waiter in self.in_flight.remove(&job.message_id).unwrap_or_default() {
+                let _ = waiter.tx.send(None);
+            }
+            return;
+        }
         let subject = inbound.subject.as_deref().map(reply_subject);
         let row = MessageRow {
             id: uuid::Uuid::new_v4().to_string(),
@@ -257,7 +354,8 @@ impl MessageRouter {
             Err(e) => log::error!("storing the reply to {}: {e}", job.message_id),
         }
         for waiter in self.in_flight.remove(&job.message_id).unwrap_or_default() {
-            let _ = waiter.send(Some(reply.text.clone()));
+            let answer = (from_model || !waiter.model_only).then(|| reply.text.clone());
+            let _ = waiter.tx.send(answer);
         }
         match &inbound.origin {
             Origin::TwilioWebhook => {}
@@ -280,27 +378,38 @@ impl MessageRouter {
                     });
                 }
             }
-            Origin::NodeClient { request_id, .. } => {
+            // The waiting gateway session got the reply above; if it gave up
+            // (acknowledged instead), the reply is kept for a resend only.
+            Origin::NodeClient {
+                request_id: None, ..
+            } => {}
+            Origin::NodeClient {
+                request_id: Some(request_id),
+                ..
+            } => {
                 let outbox_id = uuid::Uuid::new_v4().to_string();
                 let message = match inbound.channel {
                     Channel::Sms => ServerMessage::SendSmsResponse {
-                        id: outbox_id.clone(),
-                        in_reply_to: request_id.clone(),
+                        id: Some(outbox_id.clone()),
+                        in_reply_to: Some(request_id.clone()),
                         message_id: job.message_id.clone(),
                         tenant: inbound.tenant.id.clone(),
                         to: inbound.from.clone(),
                         from: inbound.to.clone(),
+                        message: reply.text.clone(),
                         body: reply.text,
+                        user: inbound.user.clone(),
                     },
                     Channel::Email => ServerMessage::SendEmailResponse {
-                        id: outbox_id.clone(),
-                        in_reply_to: request_id.clone(),
+                        id: Some(outbox_id.clone()),
+                        in_reply_to: Some(request_id.clone()),
                         message_id: job.message_id.clone(),
                         tenant: inbound.tenant.id.clone(),
                         to: inbound.from.clone(),
                         from: inbound.to.clone(),
                         subject: subject.unwrap_or_default(),
                         body: reply.text,
+                        user: inbound.user.clone(),
                     },
                 };
                 self.enqueue(&inbound.tenant.id, outbox_id, message.to_json());
@@ -455,8 +564,9 @@ fn load_history(
     history
 }
 
-/// `Re: <subject>` unless it already starts with `Re:`.
-fn reply_subject(subject: &str) -> String {
+/// `Re: <subject>` unless it already starts with `Re:` (`Re: your message` for an
+/// empty subject): the subject of an email reply.
+pub fn reply_subject(subject: &str) -> String {
     if subject.trim_start().to_ascii_lowercase().starts_with("re:") {
         subject.to_owned()
     } else if subject.trim().is_empty() {
@@ -564,6 +674,30 @@ impl Handler<ClientGone> for MessageRouter {
             .collect();
         if !still_served.is_empty() {
             self.redeliver(&still_served);
+        }
+    }
+}
+
+impl Handler<AnswerWritten> for MessageRouter {
+    type Result = ();
+
+    fn handle(&mut self, msg: AnswerWritten, _: &mut Context<Self>) {
+        let now = Utc::now().naive_utc();
+        let row = OutboxRow {
+            id: uuid::Uuid::new_v4().to_string(),
+            seq: self.next_seq,
+            tenant_id: msg.tenant_id,
+            payload: msg.payload,
+            created_at: now,
+            delivered_at: Some(now),
+        };
+        self.next_seq += 1;
+        match self.conn().and_then(|mut c| outbox::insert(&mut c, &row)) {
+            Ok(()) => log::debug!("answer to {} written to its Node client", msg.message_id),
+            Err(e) => log::error!(
+                "recording the answer to {} as delivered: {e}",
+                msg.message_id
+            ),
         }
     }
 }

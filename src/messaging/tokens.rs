@@ -1,7 +1,9 @@
 //! Node client tokens: generated once (`switchboard client add`), shown once,
-//! stored only as a SHA-256 hash in `node_clients`, and checked on every
-//! `/supervisor` connection: found by hash, compared in constant time, refused
-//! when revoked or expired.
+//! or taken from the operator's environment (`--token-from-env`, for webhook
+//! servers that already hold a shared token), stored only as a SHA-256 hash in
+//! `node_clients`, and checked on every `/supervisor` connection: found by hash,
+//! compared in constant time, refused when revoked or expired. There is no
+//! built-in or default token.
 
 use chrono::{NaiveDateTime, Utc};
 use rand::RngCore;
@@ -10,8 +12,30 @@ use subtle::ConstantTimeEq;
 
 use crate::store::{node_clients, DbConnection, NodeClientRow, StoreError};
 
-/// Prefix of every token, so a leaked one is recognisable in logs and scanners.
+/// Prefix of every generated token, so a leaked one is recognisable in logs and
+/// scanners.
 pub const TOKEN_PREFIX: &str = "sbn_";
+
+/// Shortest token accepted from the operator (`--token-from-env`), characters.
+pub const MIN_PROVIDED_TOKEN_CHARS: usize = 16;
+
+/// Why an operator-provided token cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ProvidedTokenError {
+    /// Shorter than [`MIN_PROVIDED_TOKEN_CHARS`] (after trimming).
+    #[error("the token is {0} characters; at least {MIN_PROVIDED_TOKEN_CHARS} are required")]
+    TooShort(usize),
+    /// Contains whitespace or control characters (it would not survive a header
+    /// or a copy through an env file intact).
+    #[error("the token contains whitespace or control characters")]
+    BadCharacters,
+    /// Another client already has this token.
+    #[error("another client already has this token")]
+    InUse,
+    /// The database refused the row.
+    #[error("storing the client: {0}")]
+    Store(#[from] StoreError),
+}
 
 /// Why a token was refused (HTTP 401 before the upgrade, or close 1008).
 #[derive(Debug, thiserror::Error)]
@@ -72,17 +96,63 @@ pub fn create_client(
     expires_at: Option<NaiveDateTime>,
 ) -> Result<(NodeClientRow, String), StoreError> {
     let token = generate();
+    let row = insert_client(conn, name, tenant_ids, expires_at, &token)?;
+    Ok((row, token))
+}
+
+/// Creates a client like [`create_client`] but with a token the operator already
+/// has (e.g. the `SUPERVISOR_TOKEN` existing webhook servers read); it is stored
+/// hashed like a generated one.
+///
+/// Errors: [`ProvidedTokenError::TooShort`], [`ProvidedTokenError::BadCharacters`],
+/// [`ProvidedTokenError::InUse`] (another client has it), [`ProvidedTokenError::Store`].
+pub fn create_client_with_token(
+    conn: &mut DbConnection,
+    name: &str,
+    tenant_ids: &[String],
+    expires_at: Option<NaiveDateTime>,
+    token: &str,
+) -> Result<NodeClientRow, ProvidedTokenError> {
+    check_provided(token)?;
+    if node_clients::find_by_token_hash(conn, &hash(token))?.is_some() {
+        return Err(ProvidedTokenError::InUse);
+    }
+    match insert_client(conn, name, tenant_ids, expires_at, token) {
+        Err(StoreError::Conflict(_)) => Err(ProvidedTokenError::InUse),
+        other => Ok(other?),
+    }
+}
+
+/// Checks an operator-provided token's shape.
+pub fn check_provided(token: &str) -> Result<(), ProvidedTokenError> {
+    if token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(ProvidedTokenError::BadCharacters);
+    }
+    let chars = token.chars().count();
+    if chars < MIN_PROVIDED_TOKEN_CHARS {
+        return Err(ProvidedTokenError::TooShort(chars));
+    }
+    Ok(())
+}
+
+fn insert_client(
+    conn: &mut DbConnection,
+    name: &str,
+    tenant_ids: &[String],
+    expires_at: Option<NaiveDateTime>,
+    token: &str,
+) -> Result<NodeClientRow, StoreError> {
     let row = NodeClientRow {
         id: uuid::Uuid::new_v4().to_string(),
         name: name.to_owned(),
         tenant_ids: serde_json::to_string(tenant_ids).unwrap_or_else(|_| "[]".into()),
-        token_hash: hash(&token),
+        token_hash: hash(token),
         created_at: Utc::now().naive_utc(),
         revoked_at: None,
         expires_at,
     };
     node_clients::insert(conn, &row)?;
-    Ok((row, token))
+    Ok(row)
 }
 
 /// Checks `token` at `now` (UTC).
@@ -131,5 +201,22 @@ mod tests {
             hash("abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+
+    #[test]
+    fn provided_tokens_must_be_long_and_plain() {
+        assert!(matches!(
+            check_provided("dev-token-12345"),
+            Err(ProvidedTokenError::TooShort(15))
+        ));
+        assert!(matches!(
+            check_provided("a shared token with spaces"),
+            Err(ProvidedTokenError::BadCharacters)
+        ));
+        assert!(matches!(
+            check_provided("shared-token-0123456789\n"),
+            Err(ProvidedTokenError::BadCharacters)
+        ));
+        assert!(check_provided("0f3c9a1e7b2d4c6e8a0b").is_ok());
     }
 }

@@ -4,6 +4,7 @@
 //! [`StoreError::Conflict`], and the first row and its reply are looked up
 //! instead.
 
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::models::MessageRow;
@@ -84,4 +85,50 @@ pub fn list_recent(conn: &mut DbConnection, limit: i64) -> Result<Vec<MessageRow
         .limit(limit.max(0))
         .select(MessageRow::as_select())
         .load(conn)?)
+}
+
+/// What identifies a resent message without a provider id: tenant, channel,
+/// sender, recipient, subject (email; `None` for SMS) and text.
+#[derive(Debug, Clone, Copy)]
+pub struct ResendKey<'a> {
+    pub tenant_id: &'a str,
+    pub channel: &'a str,
+    pub from_addr: &'a str,
+    pub to_addr: &'a str,
+    pub subject: Option<&'a str>,
+    pub body: &'a str,
+}
+
+/// The earliest inbound message without a provider id that matches `key` and
+/// was stored at or after `since` (UTC): the first copy of a message a Node
+/// client resends without an `id`.
+pub fn find_resend(
+    conn: &mut DbConnection,
+    key: ResendKey<'_>,
+    since: NaiveDateTime,
+) -> Result<Option<MessageRow>, StoreError> {
+    // One concrete query per subject filter (`= subject` or `IS NULL`); served by
+    // the `messages_sender_idx` index.
+    macro_rules! first_match {
+        ($subject:expr) => {
+            messages::table
+                .filter(messages::tenant_id.eq(key.tenant_id))
+                .filter(messages::channel.eq(key.channel))
+                .filter(messages::direction.eq("inbound"))
+                .filter(messages::provider_id.is_null())
+                .filter(messages::from_addr.eq(key.from_addr))
+                .filter(messages::to_addr.eq(key.to_addr))
+                .filter(messages::body.eq(key.body))
+                .filter(messages::created_at.ge(since))
+                .filter($subject)
+                .order((messages::created_at.asc(), messages::id.asc()))
+                .select(MessageRow::as_select())
+                .first(conn)
+                .optional()?
+        };
+    }
+    Ok(match key.subject {
+        Some(subject) => first_match!(messages::subject.eq(subject)),
+        None => first_match!(messages::subject.is_null()),
+    })
 }

@@ -1,6 +1,9 @@
 //! Queries over `outbox`: responses kept for a tenant's Node client until a
 //! client acknowledges them (`delivered`). Rows are read in `seq` order per
-//! tenant; `delivered_at` is set only on the client's acknowledgement.
+//! tenant; `delivered_at` is set on the client's acknowledgement — or, for the
+//! direct answer to a Node client message without `id`, inserted already set at
+//! the moment it was written to the client's open socket (those clients never
+//! acknowledge), so such rows are never pending.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;

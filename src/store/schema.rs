@@ -155,7 +155,8 @@ diesel::table! {
 }
 
 diesel::table! {
-    /// Events kept for delivery to a tenant's Node client, in `seq` order.
+    /// Events kept for delivery to a tenant's Node client, in `seq` order
+    /// (and, delivered at once, the answers written to webhook-form clients).
     outbox (id) {
         id -> Text,
         seq -> BigInt,

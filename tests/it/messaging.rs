@@ -1,7 +1,8 @@
 //! Text channels over real HTTP/WebSocket on loopback: the Twilio SMS webhook
 //! (signature, idempotent retries, TwiML reply), SendGrid Inbound Parse, the Node
-//! client gateway's authentication and error handling, and the text agent's tool
-//! loop against a local OpenAI-compatible chat server.
+//! client gateway's authentication and error handling, its webhook form (no ids:
+//! the model's reply as the answer, resends answered once), and the text agent's
+//! tool loop against a local OpenAI-compatible chat server.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -282,9 +283,14 @@ async fn node_gateway_refuses_bad_tokens_and_survives_bad_frames() {
     assert_eq!(ws_connect(&app, Some(&expired)).await.err(), Some(401));
     assert_eq!(ws_connect(&app, Some(&revoked)).await.err(), Some(401));
 
-    // Without a header: a wrong auth message, or none in time, closes with 1008.
+    // Without a header: a wrong auth message gets auth_result success:false, then
+    // 1008; no auth message in time closes with 1008.
     let mut ws = ws_connect(&app, None).await.unwrap();
     send(&mut ws, r#"{"type":"auth","token":"sbn_wrong"}"#).await;
+    assert_eq!(
+        next(&mut ws).await.unwrap(),
+        json!({"type":"auth_result","success":false,"message":"unknown token"})
+    );
     assert_eq!(next(&mut ws).await.err(), Some(Some(1008)));
     let mut ws = ws_connect(&app, None).await.unwrap();
     assert_eq!(next(&mut ws).await.err(), Some(Some(1008)), "auth timeout");
@@ -294,6 +300,19 @@ async fn node_gateway_refuses_bad_tokens_and_survives_bad_frames() {
         &format!(r#"{{"type":"auth","id":"a1","token":"{expired}"}}"#),
     )
     .await;
+    let refused = next(&mut ws).await.unwrap();
+    assert_eq!(
+        (&refused["id"], &refused["success"]),
+        (&json!("a1"), &json!(false)),
+        "{refused}"
+    );
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("token expired"),
+        "{refused}"
+    );
     assert_eq!(next(&mut ws).await.err(), Some(Some(1008)), "expired");
 
     // A good auth message, then bad frames: each gets its error, the socket stays up.
@@ -529,5 +548,368 @@ async fn silent_node_client_is_pinged_then_dropped() {
         "{:?}",
         started.elapsed()
     );
+    app.stop().await;
+}
+
+/// A chat-completions stand-in for the webhook form: answers `Answer: <last line
+/// of the customer's text>`, after `slow` when the text contains "slow"; records
+/// every customer text it was asked about.
+struct EchoChat {
+    base: String,
+    asked: Arc<Mutex<Vec<String>>>,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl EchoChat {
+    fn start(slow: Duration) -> EchoChat {
+        let asked: Arc<Mutex<Vec<String>>> = Arc::default();
+        let seen = asked.clone();
+        let server = HttpServer::new(move || {
+            let seen = seen.clone();
+            App::new().route(
+                "/v1/chat/completions",
+                web::post().to(move |body: web::Json<Value>| {
+                    let user = body["messages"]
+                        .as_array()
+                        .and_then(|m| m.iter().rev().find(|m| m["role"] == "user"))
+                        .and_then(|m| m["content"].as_str())
+                        .unwrap_or_default()
+                        .to_string();
+                    seen.lock().unwrap().push(user.clone());
+                    async move {
+                        if user.contains("slow") {
+                            tokio::time::sleep(slow).await;
+                        }
+                        let line = user.lines().last().unwrap_or_default();
+                        HttpResponse::Ok().json(text(&format!("Answer: {line}")))
+                    }
+                }),
+            )
+        })
+        .workers(1)
+        .bind("127.0.0.1:0")
+        .unwrap();
+        let base = format!("http://{}/v1", server.addrs()[0]);
+        let server = server.run();
+        let handle = server.handle();
+        actix_rt::spawn(server);
+        EchoChat {
+            base,
+            asked,
+            handle,
+        }
+    }
+
+    /// How many chat requests were about a text containing `needle`.
+    fn times_asked(&self, needle: &str) -> usize {
+        self.asked
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|t| t.contains(needle))
+            .count()
+    }
+}
+
+/// Connects without a header and authenticates the way existing webhook servers
+/// do: `{"type":"auth","token":…}` on open, then `auth_result`.
+async fn webhook_connect(app: &TestApp, token: &str) -> Ws {
+    let mut ws = ws_connect(app, None).await.unwrap();
+    send(&mut ws, &json!({"type":"auth","token":token}).to_string()).await;
+    let result = next(&mut ws).await.unwrap();
+    assert_eq!(
+        (result["type"].as_str(), result["success"].as_bool()),
+        (Some("auth_result"), Some(true)),
+        "{result}"
+    );
+    assert!(result.get("id").is_none(), "{result}");
+    ws
+}
+
+fn sms(message: &str, user: &str) -> String {
+    json!({"type":"sms_received","from":CALLER,"to":DIALLED,"message":message,"user":user})
+        .to_string()
+}
+
+/// The one inbound row with this text, and every reply stored to it.
+fn rows_for(app: &TestApp, body: &str) -> (Vec<store::MessageRow>, Vec<store::MessageRow>) {
+    let rows = tenant_messages(app);
+    let inbound: Vec<_> = rows
+        .iter()
+        .filter(|m| m.direction == "inbound" && m.body == body)
+        .cloned()
+        .collect();
+    let replies = rows
+        .iter()
+        .filter(|m| {
+            m.direction == "outbound"
+                && inbound
+                    .iter()
+                    .any(|i| m.in_reply_to.as_deref() == Some(i.id.as_str()))
+        })
+        .cloned()
+        .collect();
+    (inbound, replies)
+}
+
+/// Waits until the reply to the inbound message with this text is stored.
+async fn wait_reply_stored(app: &TestApp, body: &str) -> store::MessageRow {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(reply) = rows_for(app, body).1.into_iter().next() {
+            return reply;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no reply stored to {body:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Outbox rows (answers written to webhook-form clients, id-form responses).
+fn outbox_rows(app: &TestApp) -> Vec<store::OutboxRow> {
+    use diesel::prelude::*;
+    use switchboard::store::schema::outbox;
+    let mut conn = pool(app).get().unwrap();
+    outbox::table
+        .select(store::OutboxRow::as_select())
+        .load(&mut conn)
+        .unwrap()
+}
+
+/// The next message must be the `pong` to a bare `ping`: proves nothing else was
+/// sent to this client since the last message read.
+async fn assert_nothing_else_sent(ws: &mut Ws) {
+    send(ws, r#"{"type":"ping"}"#).await;
+    assert_eq!(next(ws).await.unwrap(), json!({"type":"pong"}));
+}
+
+#[actix_rt::test]
+async fn webhook_form_client_gets_the_model_reply_and_resends_are_answered_once_on_sqlite() {
+    webhook_form_client_gets_the_model_reply_and_resends_are_answered_once(Db::Sqlite).await;
+}
+
+#[actix_rt::test]
+async fn webhook_form_client_gets_the_model_reply_and_resends_are_answered_once_on_postgres() {
+    webhook_form_client_gets_the_model_reply_and_resends_are_answered_once(Db::Postgres).await;
+}
+
+/// An existing webhook server's wire (no ids): the model's reply is the answer,
+/// a slower reply gets `message_acknowledged` and is never pushed, a resend (also
+/// after a reconnect) is answered from the stored reply — one row per inbound
+/// message and one model call each.
+async fn webhook_form_client_gets_the_model_reply_and_resends_are_answered_once(db: Db) {
+    let chat = EchoChat::start(Duration::from_millis(2500));
+    let app = TestApp::start_with(db, |c| {
+        c.text_model.base_url = chat.base.clone();
+        c.text_model.api_key = Some("sk-test".into());
+        c.messaging.sync_reply_ms = 1000;
+        c.messaging.auto_reply = AUTO.into();
+    })
+    .await;
+    let (_, token) = add_client(&app, None);
+    let mut ws = webhook_connect(&app, &token).await;
+
+    // Answered in time: the agent's words, for the user who asked.
+    let quick = "Do you have Tuesday morning free?";
+    send(&mut ws, &sms(quick, "u-1")).await;
+    let answer = next(&mut ws).await.unwrap();
+    assert_eq!(answer["type"], "send_sms_response", "{answer}");
+    assert_eq!(answer["message"], format!("Answer: {quick}"));
+    assert_eq!(answer["body"], answer["message"]);
+    assert_eq!(
+        (answer["user"].as_str(), answer["to"].as_str()),
+        (Some("u-1"), Some(CALLER))
+    );
+    assert!(
+        answer.get("id").is_none() && answer.get("in_reply_to").is_none(),
+        "{answer}"
+    );
+    // The same SMS again (a client retrying): the same answer, nothing new.
+    send(&mut ws, &sms(quick, "u-1")).await;
+    let again = next(&mut ws).await.unwrap();
+    assert_eq!(again["message"], answer["message"], "{again}");
+    assert_eq!(again["message_id"], answer["message_id"]);
+
+    // An email, answered the same way.
+    let email = json!({"type":"email_received","from":"dana@example.com","to":"desk@acme.example",
+        "subject":"Hours","body":"Are you open Saturday?","user":"dana"});
+    send(&mut ws, &email.to_string()).await;
+    let mail = next(&mut ws).await.unwrap();
+    assert_eq!(mail["type"], "send_email_response", "{mail}");
+    assert_eq!(
+        (
+            mail["to"].as_str(),
+            mail["subject"].as_str(),
+            mail["body"].as_str(),
+            mail["user"].as_str()
+        ),
+        (
+            Some("dana@example.com"),
+            Some("Re: Hours"),
+            Some("Answer: Are you open Saturday?"),
+            Some("dana")
+        )
+    );
+
+    // Slower than sync_reply_ms: acknowledged; the late reply is stored, not sent.
+    let late = "slow: please call me back";
+    let asked = std::time::Instant::now();
+    send(&mut ws, &sms(late, "u-2")).await;
+    let ack = next(&mut ws).await.unwrap();
+    assert_eq!(
+        (
+            ack["type"].as_str(),
+            ack["message_type"].as_str(),
+            ack["user"].as_str()
+        ),
+        (Some("message_acknowledged"), Some("sms"), Some("u-2")),
+        "{ack}"
+    );
+    assert!(ack.get("id").is_none(), "{ack}");
+    chrono::DateTime::parse_from_rfc3339(ack["timestamp"].as_str().unwrap()).expect("RFC 3339");
+    assert!(
+        asked.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        asked.elapsed()
+    );
+    let stored = wait_reply_stored(&app, late).await;
+    assert_eq!(stored.body, format!("Answer: {late}"));
+    assert_nothing_else_sent(&mut ws).await;
+    // Resent after the reply was written: answered from it, no second model call.
+    send(&mut ws, &sms(late, "u-2")).await;
+    let answer = next(&mut ws).await.unwrap();
+    assert_eq!(
+        (answer["type"].as_str(), answer["message"].as_str()),
+        (Some("send_sms_response"), Some(stored.body.as_str())),
+        "{answer}"
+    );
+
+    // The client goes away before its answer: nothing is written or recorded as
+    // delivered; reconnected, its resend gets the stored reply at once.
+    let gone = "slow: are you still there?";
+    send(&mut ws, &sms(gone, "u-3")).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    ws.send(Message::Close(None)).await.unwrap();
+    drop(ws);
+    let stored = wait_reply_stored(&app, gone).await;
+    let (inbound, _) = rows_for(&app, gone);
+    assert_eq!(inbound.len(), 1);
+    let written_for = |id: &str| {
+        outbox_rows(&app)
+            .into_iter()
+            .filter(|r| r.payload.contains(id))
+            .inspect(|r| assert!(r.delivered_at.is_some(), "{r:?}"))
+            .count()
+    };
+    assert_eq!(
+        written_for(&inbound[0].id),
+        0,
+        "recorded as delivered to a closed socket"
+    );
+    let mut ws = webhook_connect(&app, &token).await;
+    let asked = std::time::Instant::now();
+    send(&mut ws, &sms(gone, "u-3")).await;
+    let answer = next(&mut ws).await.unwrap();
+    assert_eq!(
+        answer["message"].as_str(),
+        Some(stored.body.as_str()),
+        "{answer}"
+    );
+    assert!(
+        asked.elapsed() < Duration::from_millis(900),
+        "answered from the store"
+    );
+    assert_nothing_else_sent(&mut ws).await;
+    // Recorded as delivered once written (the router stores it asynchronously).
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while written_for(&inbound[0].id) == 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(written_for(&inbound[0].id), 1);
+
+    // One inbound row and one reply per message, one model call each.
+    for text in [quick, "Are you open Saturday?", late, gone] {
+        let (inbound, replies) = rows_for(&app, text);
+        assert_eq!(
+            (inbound.len(), replies.len()),
+            (1, 1),
+            "{text}: {inbound:?} {replies:?}"
+        );
+        assert_eq!(chat.times_asked(text), 1, "{text}");
+    }
+    assert_eq!(tenant_messages(&app).len(), 8);
+    app.stop().await;
+    chat.handle.stop(false).await;
+}
+
+/// Without a text model the webhook form is acknowledged at once (the client
+/// answers with its own AI; the auto-reply is not sent), and such a session,
+/// which never sends `delivered`, is not handed other clients' outbox responses.
+#[actix_rt::test]
+async fn webhook_form_without_a_text_model_is_acknowledged_at_once() {
+    let app = TestApp::start_with(Db::Sqlite, |c| {
+        c.text_model.api_key = None;
+        c.messaging.auto_reply = AUTO.into();
+    })
+    .await;
+    let (_, token) = add_client(&app, None);
+    let mut webhook = webhook_connect(&app, &token).await;
+    let asked = std::time::Instant::now();
+    send(&mut webhook, &sms("Open on Sunday?", "u-9")).await;
+    let ack = next(&mut webhook).await.unwrap();
+    assert_eq!(
+        (
+            ack["type"].as_str(),
+            ack["message_type"].as_str(),
+            ack["user"].as_str()
+        ),
+        (Some("message_acknowledged"), Some("sms"), Some("u-9")),
+        "{ack}"
+    );
+    assert!(
+        asked.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        asked.elapsed()
+    );
+    let email = json!({"type":"email_received","from":"dana@example.com","to":"desk@acme.example",
+        "subject":"Hours","body":"Open on Sunday?","user":"dana"});
+    send(&mut webhook, &email.to_string()).await;
+    let ack = next(&mut webhook).await.unwrap();
+    assert_eq!(ack["message_type"], "email", "{ack}");
+    let rows = tenant_messages(&app);
+    assert_eq!(rows.len(), 2, "stored, not answered: {rows:?}");
+    assert!(rows.iter().all(|m| m.direction == "inbound"));
+
+    // An id-form client of the same tenant gets its (auto-)reply through the
+    // outbox; the webhook-form session, though connected, is never sent it.
+    let mut ours = ws_connect(&app, Some(&token)).await.unwrap();
+    assert_eq!(next(&mut ours).await.unwrap()["type"], "authenticated");
+    send(
+        &mut ours,
+        &json!({"type":"sms_received","id":"s1","from":CALLER,"to":DIALLED,"message":"Hi"})
+            .to_string(),
+    )
+    .await;
+    // The id form correlates by id, so the instant auto-reply may overtake the ack.
+    let mut two = [
+        next(&mut ours).await.unwrap(),
+        next(&mut ours).await.unwrap(),
+    ];
+    two.sort_by_key(|m| m["type"].as_str().unwrap_or_default().to_string());
+    assert_eq!(two[0]["type"], "message_acknowledged", "{two:?}");
+    assert_eq!(
+        (
+            two[1]["type"].as_str(),
+            two[1]["body"].as_str(),
+            two[1]["in_reply_to"].as_str()
+        ),
+        (Some("send_sms_response"), Some(AUTO), Some("s1"))
+    );
+    ours.send(Message::Close(None)).await.unwrap();
+    drop(ours);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_nothing_else_sent(&mut webhook).await;
     app.stop().await;
 }

@@ -265,7 +265,7 @@ proptest! {
         prop_assert_eq!(
             protocol::parse(&frame.to_string()),
             Ok(protocol::ClientMessage::SmsReceived {
-                id: protocol::RequestId(id.clone()),
+                id: Some(protocol::RequestId(id.clone())),
                 from: from.clone(),
                 to: to.clone(),
                 message: message.clone(),
