@@ -149,10 +149,20 @@ fn public_start_refused_without_twilio_auth_token_and_warned_on_loopback() {
 #[test]
 fn public_start_refused_without_jambonz_credentials_and_warned_on_loopback() {
     let fix = "jambonz.username and SWITCHBOARD_JAMBONZ__PASSWORD";
-    // A user name alone is no credential.
-    let open = ["SWITCHBOARD_JAMBONZ__PASSWORD"];
+    let open = [
+        "SWITCHBOARD_JAMBONZ__USERNAME",
+        "SWITCHBOARD_JAMBONZ__PASSWORD",
+    ];
     serve(&env_with(&open, &[PUBLIC_URL])).assert_refused(&[fix]);
     serve(&env_with(&open, &[])).assert_started_warning(&[fix]);
+    // A user name alone is no credential: a configuration error on any address.
+    let half = serve(&env_with(&["SWITCHBOARD_JAMBONZ__PASSWORD"], &[]));
+    assert!(
+        matches!(half.code, Some(c) if c != 0),
+        "not refused:\n{}",
+        half.log
+    );
+    assert!(half.log.contains("jambonz.username"), "{}", half.log);
 }
 
 #[test]

@@ -70,7 +70,11 @@ fn migrations_apply_once_and_rerun_as_no_op(url: &str, backend: &str) {
     let first = store::run_migrations(&pool).unwrap();
     assert_eq!(
         first,
-        vec!["20251121000000".to_owned(), "20251122000004".to_owned()]
+        vec![
+            "20251121000000".to_owned(),
+            "20251122000004".to_owned(),
+            "20251123000011".to_owned()
+        ]
     );
     let second = store::run_migrations(&pool).unwrap();
     assert!(second.is_empty(), "second run applied {second:?}");

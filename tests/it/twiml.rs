@@ -252,7 +252,13 @@ fn start_up_warns_about_ws_stream_urls_and_names_tenants_without_a_key() {
     let server = crate::support::child::ChildServer::spawn(
         dir.path(),
         &config,
-        &[("SWITCHBOARD_SERVER__PUBLIC_URL", "http://voice.example.com")],
+        &[
+            ("SWITCHBOARD_SERVER__PUBLIC_URL", "http://voice.example.com"),
+            // Every door shut, so the public URL passes the start-up audit.
+            ("SWITCHBOARD_TWILIO__AUTH_TOKEN", "twiml-warning-token"),
+            ("SWITCHBOARD_JAMBONZ__USERNAME", "jambonz"),
+            ("SWITCHBOARD_JAMBONZ__PASSWORD", "twiml-warning-password"),
+        ],
     );
     let log = server.log();
     assert!(
