@@ -13,6 +13,7 @@ pub mod chat;
 pub mod cli;
 pub mod config;
 pub mod events;
+pub mod lifecycle;
 pub mod exposure;
 pub mod http;
 pub mod loadtest;

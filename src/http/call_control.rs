@@ -9,6 +9,7 @@ use serde_json::json;
 use crate::app::Services;
 use crate::carrier::twilio::rest::{TwilioRest, TwilioRestError};
 use crate::carrier::twilio::twiml;
+use crate::lifecycle::Carrier;
 use crate::http::admin::{check_admin, query, unauthorized};
 use crate::http::twilio::signed_url;
 use crate::session_settings::SessionSettings;
@@ -145,7 +146,7 @@ pub async fn recording(
         Ok(None) => return HttpResponse::NotFound().json(json!({"error": "no such call"})),
         Err(resp) => return resp,
     };
-    let live_twilio = call.carrier == "twilio" && call.ended_at.is_none();
+    let live_twilio = call.carrier.parse() == Ok(Carrier::Twilio) && call.ended_at.is_none();
     let Some(call_sid) = call.carrier_call_sid.clone().filter(|_| live_twilio) else {
         return HttpResponse::Conflict().json(json!({"error": "not a live Twilio call"}));
     };

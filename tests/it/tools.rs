@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use switchboard::events::CallEvent;
 use switchboard::store::{self, appointments, caller_messages, customers, tool_invocations};
 use switchboard::tenant::TenantConfig;
+use switchboard::lifecycle::Carrier;
 use switchboard::tools::{run_tool, ToolContext};
 
 use crate::support::scripted::{short_turn, turn_with_tool, write_script};
@@ -233,7 +234,7 @@ async fn invalid_arguments_get_clear_errors_and_are_stored() {
         call_sid: None,
         tenant: Arc::new(dental_open_daily()),
         caller: Some(CALLER.into()),
-        carrier: "twilio".into(),
+        carrier: Some(Carrier::Twilio),
         conversation: Vec::new(),
     };
     let yesterday = local_date_in(-1);
