@@ -203,7 +203,6 @@ pub fn migrate(config: &Config) -> Result<(Pool, Vec<String>), StartError> {
     Ok((pool, applied))
 }
 
-
 /// Crash recovery, before any call is admitted: replay the outage spool (if
 /// configured) into the database, then close every call still marked
 /// `in_progress` (the process that carried it is gone) as `interrupted`.
@@ -230,7 +229,9 @@ pub fn recover(config: &Config, pool: &Pool) -> Result<usize, StartError> {
     let interrupted = crate::lifecycle::EndReason::Interrupted.to_string();
     let closed = store::calls::close_in_progress(&mut conn, &interrupted)?;
     if closed > 0 {
-        log::warn!("recovery: {closed} calls left in progress by a previous run closed as {interrupted}");
+        log::warn!(
+            "recovery: {closed} calls left in progress by a previous run closed as {interrupted}"
+        );
     }
     if spool.as_os_str().is_empty() {
         Ok(0)

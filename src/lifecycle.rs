@@ -249,9 +249,7 @@ impl FromStr for EndReason {
                 .filter(|(number, rest)| {
                     rest.ends_with(')')
                         && !number.is_empty()
-                        && number
-                            .chars()
-                            .all(|c| c == '+' || c.is_ascii_digit())
+                        && number.chars().all(|c| c == '+' || c.is_ascii_digit())
                 })
                 .map(|(number, rest)| EndReason::Transferred {
                     number: Some(number.to_string()),
@@ -324,7 +322,10 @@ mod tests {
             (EndReason::Interrupted, "interrupted"),
             (EndReason::Refused(Refusal::Capacity), "refused_capacity"),
             (EndReason::Refused(Refusal::Draining), "refused_draining"),
-            (EndReason::Refused(Refusal::Supervisor), "refused_supervisor"),
+            (
+                EndReason::Refused(Refusal::Supervisor),
+                "refused_supervisor",
+            ),
             (
                 EndReason::Refused(Refusal::PayloadTooLarge),
                 "refused_payload_too_large",

@@ -358,7 +358,9 @@ impl CallLedger {
             return false;
         }
         self.finished = true;
-        let duration_ms = duration.unwrap_or_else(|| self.started.elapsed()).as_millis() as i64;
+        let duration_ms = duration
+            .unwrap_or_else(|| self.started.elapsed())
+            .as_millis() as i64;
         if self.admitted {
             let (p50, max) = latency_summary(&self.turn_latencies_ms);
             self.store.do_send(RecordCallEnded {

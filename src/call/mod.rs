@@ -346,7 +346,9 @@ impl CallActor {
                 }
             }
             UserLine::New => {
-                let row = self.ledger.record_line(Role::User, text, item_id.clone(), false);
+                let row = self
+                    .ledger
+                    .record_line(Role::User, text, item_id.clone(), false);
                 if let Some(id) = item_id {
                     self.user_rows.insert(id, row);
                 }
@@ -538,21 +540,19 @@ impl Actor for CallActor {
             .ledger
             .ask_admission(ctx.address().recipient(), ctx.address().recipient());
         // Frames that arrive during admission wait in the mailbox.
-        ctx.wait(
-            admission
-                .into_actor(self)
-                .map(|answer, act, ctx| match act.ledger.admission(answer) {
-                    Ok(()) => act.on_admitted(ctx),
-                    Err(refused) => {
-                        act.ledger.refuse(&refused);
-                        act.send_carrier(CarrierCommand::Close {
-                            code: 1013,
-                            reason: format!("call refused: {}", refused.detail),
-                        });
-                        ctx.stop();
-                    }
-                }),
-        );
+        ctx.wait(admission.into_actor(self).map(|answer, act, ctx| {
+            match act.ledger.admission(answer) {
+                Ok(()) => act.on_admitted(ctx),
+                Err(refused) => {
+                    act.ledger.refuse(&refused);
+                    act.send_carrier(CarrierCommand::Close {
+                        code: 1013,
+                        reason: format!("call refused: {}", refused.detail),
+                    });
+                    ctx.stop();
+                }
+            }
+        }));
     }
 
     fn stopping(&mut self, ctx: &mut Context<Self>) -> Running {
@@ -766,8 +766,7 @@ impl Handler<LinkDown> for CallActor {
     type Result = ();
 
     fn handle(&mut self, msg: LinkDown, ctx: &mut Context<Self>) {
-        if msg.generation != self.generation || self.ledger.is_finished() || self.ending.is_some()
-        {
+        if msg.generation != self.generation || self.ledger.is_finished() || self.ending.is_some() {
             return;
         }
         self.link = None;

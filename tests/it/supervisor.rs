@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use switchboard::chat::{ChatError, ChatMessage};
+use switchboard::lifecycle::Carrier;
 use switchboard::store::tool_invocations;
 use switchboard::tenant::TenantConfig;
-use switchboard::lifecycle::Carrier;
 use switchboard::tools::ToolContext;
 
 use crate::support::scripted::{turn_with_tool, write_script};

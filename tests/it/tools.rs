@@ -8,9 +8,9 @@ use std::time::Duration;
 use chrono::{Duration as Days, NaiveDate, Utc};
 use serde_json::{json, Value};
 use switchboard::events::CallEvent;
+use switchboard::lifecycle::Carrier;
 use switchboard::store::{self, appointments, caller_messages, customers, tool_invocations};
 use switchboard::tenant::TenantConfig;
-use switchboard::lifecycle::Carrier;
 use switchboard::tools::{run_tool, ToolContext};
 
 use crate::support::scripted::{short_turn, turn_with_tool, write_script};

@@ -366,10 +366,12 @@ impl Actor for JambonzCall {
         ctx.wait(
             admission
                 .into_actor(self)
-                .map(|answer: AdmitAnswer, act, ctx| match act.ledger.admission(answer) {
-                    Ok(()) => act.on_admitted(ctx),
-                    Err(refused) => act.on_refused(refused, ctx),
-                }),
+                .map(
+                    |answer: AdmitAnswer, act, ctx| match act.ledger.admission(answer) {
+                        Ok(()) => act.on_admitted(ctx),
+                        Err(refused) => act.on_refused(refused, ctx),
+                    },
+                ),
         );
     }
 

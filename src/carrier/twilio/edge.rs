@@ -281,10 +281,15 @@ impl MediaStreamSession {
             return;
         };
         let call = call.clone();
-        let rest = match TwilioRest::from_config(&self.services.config.twilio, self.services.tls.clone()) {
+        let rest = match TwilioRest::from_config(
+            &self.services.config.twilio,
+            self.services.tls.clone(),
+        ) {
             Ok(rest) => rest,
             Err(e) => {
-                call.do_send(TransferOutcome(Err(TransferError::Impossible(e.to_string()))));
+                call.do_send(TransferOutcome(Err(TransferError::Impossible(
+                    e.to_string(),
+                ))));
                 return;
             }
         };
