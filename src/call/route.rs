@@ -75,3 +75,59 @@ pub fn route_call(
     }
     routed
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{RoutingConfig, UnknownNumber};
+
+    fn refused_count(metrics: &Metrics, label: &str) -> u64 {
+        metrics.calls_refused.with_label_values(&[label]).get()
+    }
+
+    #[test]
+    fn refusals_are_counted_by_kind_and_direct_link_is_checked_only_when_asked() {
+        let mut ultravox = TenantConfig::example();
+        ultravox.id = "ultravox-only".into();
+        ultravox.provider = Some(Provider::Ultravox);
+        let routing = RoutingConfig {
+            unknown_number: UnknownNumber::Refuse,
+            ..RoutingConfig::default()
+        };
+        let tenants = Tenants::new(&[TenantConfig::example(), ultravox], routing);
+        let metrics = Metrics::new();
+        let by_id = |id| RouteKeys {
+            tenant: Some(id),
+            ..RouteKeys::default()
+        };
+
+        let unknown = RouteKeys {
+            dialled: Some("+1999"),
+            ..RouteKeys::default()
+        };
+        assert!(matches!(
+            route_call(&tenants, &metrics, "t", unknown, Some(Provider::OpenAi)),
+            Err(RouteRefusal::NoTenant(RoutingError::UnknownNumber(_)))
+        ));
+        assert_eq!(refused_count(&metrics, "routing"), 1);
+
+        let direct = route_call(
+            &tenants,
+            &metrics,
+            "t",
+            by_id("ultravox-only"),
+            Some(Provider::OpenAi),
+        );
+        assert!(matches!(direct, Err(RouteRefusal::NoDirectLink(_))));
+        assert_eq!(refused_count(&metrics, "no_direct_link"), 1);
+
+        // jambonz runs the model itself: the same tenant is routed.
+        let via_jambonz = route_call(&tenants, &metrics, "t", by_id("ultravox-only"), None);
+        assert_eq!(
+            via_jambonz.map(|t| t.id.clone()),
+            Ok("ultravox-only".into())
+        );
+        assert_eq!(refused_count(&metrics, "routing"), 1);
+        assert_eq!(refused_count(&metrics, "no_direct_link"), 1);
+    }
+}
