@@ -170,7 +170,7 @@ impl Running {
         if let Ok(n) = services
             .supervisor
             .send(EndAllCalls {
-                reason: "shutdown".into(),
+                reason: crate::lifecycle::EndReason::Shutdown,
             })
             .await
         {
@@ -203,9 +203,6 @@ pub fn migrate(config: &Config) -> Result<(Pool, Vec<String>), StartError> {
     Ok((pool, applied))
 }
 
-/// The `ended_reason` of calls found `in_progress` at start-up.
-pub const INTERRUPTED_REASON: &str = "interrupted";
-
 /// Crash recovery, before any call is admitted: replay the outage spool (if
 /// configured) into the database, then close every call still marked
 /// `in_progress` (the process that carried it is gone) as `interrupted`.
@@ -229,9 +226,12 @@ pub fn recover(config: &Config, pool: &Pool) -> Result<usize, StartError> {
         }
     }
     let mut conn = pool.get().map_err(store::StoreError::from)?;
-    let closed = store::calls::close_in_progress(&mut conn, INTERRUPTED_REASON)?;
+    let interrupted = crate::lifecycle::EndReason::Interrupted.to_string();
+    let closed = store::calls::close_in_progress(&mut conn, &interrupted)?;
     if closed > 0 {
-        log::warn!("recovery: {closed} calls left in progress by a previous run closed as {INTERRUPTED_REASON}");
+        log::warn!(
+            "recovery: {closed} calls left in progress by a previous run closed as {interrupted}"
+        );
     }
     if spool.as_os_str().is_empty() {
         Ok(0)

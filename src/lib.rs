@@ -15,6 +15,7 @@ pub mod config;
 pub mod events;
 pub mod exposure;
 pub mod http;
+pub mod lifecycle;
 pub mod loadtest;
 pub mod memory;
 pub mod messages;

@@ -2,14 +2,16 @@
 //! between actors every event is one of these structs.
 //!
 //! Directions: carrier edge → `CallActor` ([`AudioFrame`], [`MarkEchoed`],
-//! [`DtmfReceived`], [`CarrierHangup`]); `CallActor` → carrier edge
-//! ([`CarrierCommand`]); `CallActor` ↔ `ModelLinkActor` ([`AudioFrame`],
+//! [`DtmfReceived`], [`CarrierHangup`], [`TransferOutcome`]); `CallActor` → carrier
+//! edge ([`CarrierCommand`]); `CallActor` ↔ `ModelLinkActor` ([`AudioFrame`],
 //! [`ModelEvent`], [`LinkCommand`], [`LinkDown`]); `CallActor` → `ToolActor`
 //! ([`ToolCall`]) → `CallActor` ([`ToolResult`]).
 
 use actix::prelude::*;
 use bytestring::ByteString;
 use std::time::Duration;
+
+use crate::lifecycle::EndReason;
 
 /// One chunk of caller audio, base64 in the carrier's codec (Twilio: 20 ms µ-law =
 /// 160 bytes = 216 base64 chars). Passed through to the model without decoding when
@@ -40,8 +42,8 @@ pub struct DtmfReceived {
 #[derive(Message, Debug, Clone)]
 #[rtype(result = "()")]
 pub struct CarrierHangup {
-    /// Recorded as `ended_reason` (`caller_hangup`, `carrier_closed`, `carrier_timeout`).
-    pub reason: String,
+    /// Recorded as `ended_reason` (`caller_hangup`, `carrier_closed`, `carrier_timeout`, …).
+    pub reason: EndReason,
 }
 
 /// What a call asks its carrier edge to do.
@@ -56,7 +58,31 @@ pub enum CarrierCommand {
     Clear,
     /// End the stream with a WebSocket close code and reason.
     Close { code: u16, reason: String },
+    /// Hand the caller to `number` (E.164) the carrier's way, with `whisper_url`
+    /// (TwiML announcing the call to the person answering). Answered with a
+    /// [`TransferOutcome`]. Twilio: the call's TwiML replaced through the REST API
+    /// with a `<Dial><Number url>` (Calls resource, `Twiml` field).
+    Transfer { number: String, whisper_url: String },
 }
+
+/// Why a carrier edge could not transfer a call.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TransferError {
+    /// This carrier or call cannot be transferred (no credentials, no carrier
+    /// call id, a browser call).
+    #[error("transfer impossible: {0}")]
+    Impossible(String),
+    /// The carrier refused or did not answer the transfer request.
+    #[error("transfer failed: {0}")]
+    Failed(String),
+}
+
+/// The carrier edge's answer to [`CarrierCommand::Transfer`]: `Ok` once the
+/// carrier has taken the caller (the call then ends as transferred); on `Err`
+/// the call goes on with the receptionist.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct TransferOutcome(pub Result<(), TransferError>);
 
 /// What a call asks its model link to do (besides relaying [`AudioFrame`]s).
 #[derive(Message, Debug, Clone)]
@@ -168,14 +194,19 @@ pub enum CallAction {
     },
 }
 
-/// The outcome of one [`ToolCall`].
+/// The outcome of one [`ToolCall`]; the call records it (`tool_invocations` row,
+/// `tool_call` event, metric) through its ledger.
 #[derive(Message, Debug, Clone)]
 #[rtype(result = "()")]
 pub struct ToolResult {
     pub call_id: String,
     pub name: String,
+    /// The arguments as the model sent them (JSON text, maybe invalid).
+    pub arguments: String,
     /// JSON text for the `function_call_output` (`{"error":…}` on failure).
     pub output: String,
+    /// What went wrong, for the record (`None` on success).
+    pub error: Option<String>,
     pub is_error: bool,
     pub action: Option<CallAction>,
     pub duration: Duration,

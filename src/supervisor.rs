@@ -10,6 +10,7 @@ use std::time::Duration;
 use actix::prelude::*;
 
 use crate::call::EndCall;
+use crate::lifecycle::{EndReason, Refusal};
 use crate::metrics::Metrics;
 use crate::session_settings::{ApplySessionSettings, SessionSettings};
 
@@ -28,11 +29,12 @@ pub enum AdmitError {
 }
 
 impl AdmitError {
-    /// Label for `calls_refused_total` and the recorded `ended_reason`.
-    pub fn reason(&self) -> &'static str {
+    /// The recorded refusal (`refused_capacity`, `refused_draining`); its
+    /// [`Refusal::metric_label`] labels `calls_refused_total`.
+    pub fn reason(&self) -> Refusal {
         match self {
-            AdmitError::AtCapacity(_) => "refused_capacity",
-            AdmitError::Draining => "refused_draining",
+            AdmitError::AtCapacity(_) => Refusal::Capacity,
+            AdmitError::Draining => Refusal::Draining,
         }
     }
 }
@@ -96,7 +98,7 @@ pub struct Drain;
 #[derive(Message)]
 #[rtype(result = "usize")]
 pub struct EndAllCalls {
-    pub reason: String,
+    pub reason: EndReason,
 }
 
 /// Number of calls in progress.
@@ -163,14 +165,14 @@ impl Handler<Admit> for Supervisor {
         if self.draining {
             self.metrics
                 .calls_refused
-                .with_label_values(&["draining"])
+                .with_label_values(&[Refusal::Draining.metric_label()])
                 .inc();
             return Err(AdmitError::Draining);
         }
         if self.calls.len() >= self.max_calls {
             self.metrics
                 .calls_refused
-                .with_label_values(&["capacity"])
+                .with_label_values(&[Refusal::Capacity.metric_label()])
                 .inc();
             return Err(AdmitError::AtCapacity(self.max_calls));
         }

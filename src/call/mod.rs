@@ -2,10 +2,15 @@
 //! calling which tenant, the transcript, outbound playback and barge-in — and
 //! moves typed messages between the carrier edge, the model link and the tool
 //! actor. Audio goes edge → call → link and link → call → edge on one arbiter;
-//! nothing on that path waits on the database, the Supervisor or a tool.
+//! nothing on that path waits on the database, the Supervisor or a tool. Its
+//! lifecycle (admission, rows, events, metrics) is a [`ledger::CallLedger`], the
+//! same one the jambonz call owns; carrier-specific actions (a transfer) are
+//! [`CarrierCommand`]s its edge carries out.
 
 pub mod conversation;
+pub mod ledger;
 pub mod playback;
+pub mod route;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,24 +21,19 @@ use chrono::Utc;
 
 use crate::app::Services;
 use crate::audio::format::{base64_decoded_len, AudioFormat};
-use crate::carrier::twilio::rest::TwilioRest;
-use crate::events::CallEvent;
+use crate::lifecycle::{Carrier, EndReason};
 use crate::messages::{
     AudioFrame, CallAction, CarrierCommand, CarrierHangup, DtmfReceived, LinkCommand, LinkDown,
-    MarkEchoed, ModelEvent, ToolCall, ToolResult,
+    MarkEchoed, ModelEvent, ToolCall, ToolResult, TransferOutcome,
 };
 use crate::model::link::{LinkCounters, LinkSetup, ModelLinkActor};
 use crate::model::session::{HistoryItem, Provider, Role, SessionSpec};
 use crate::session_settings::{ApplySessionSettings, SessionSettings};
-use crate::store::calls::CallEnd;
-use crate::store::models::CallStatus;
-use crate::store::writer::{
-    RecordCallEnded, RecordCallRefused, RecordCallStarted, RecordTranscript,
-};
-use crate::supervisor::{Admit, CallFinished, LinkFailed, RestartDecision};
+use crate::supervisor::{LinkFailed, RestartDecision};
 use crate::tenant::TenantConfig;
-use crate::tools::{ToolActor, ToolContext};
+use crate::tools::ToolActor;
 use conversation::{Conversation, UserLine};
+use ledger::{CallIdentity, CallLedger, LineRow};
 use playback::{cut_to_heard, Playback, PushRefused};
 
 /// Longest wait for goodbye or apology audio to play before the call is closed anyway.
@@ -47,8 +47,8 @@ const ROLLOVER_GRACE: Duration = Duration::from_secs(120);
 pub struct CallSetup {
     /// switchboard's call id (UUID v4).
     pub call_id: String,
-    /// `twilio`, `jambonz` or `browser`.
-    pub carrier: &'static str,
+    /// The carrier edge this call came through.
+    pub carrier: Carrier,
     /// Carrier call id (Twilio `CA…`).
     pub call_sid: Option<String>,
     /// Carrier stream id (Twilio `MZ…`).
@@ -58,7 +58,7 @@ pub struct CallSetup {
     pub tenant: Arc<TenantConfig>,
     /// Audio codec on the carrier leg; the model session uses the same one.
     pub format: AudioFormat,
-    /// Where outbound media, marks and clears go.
+    /// Where outbound media, marks, clears and carrier actions go.
     pub edge: Recipient<CarrierCommand>,
 }
 
@@ -67,23 +67,16 @@ pub struct CallSetup {
 #[derive(Message, Debug, Clone)]
 #[rtype(result = "()")]
 pub struct EndCall {
-    pub reason: String,
+    pub reason: EndReason,
     pub apologise: bool,
-}
-
-/// Where a caller line is stored, so a corrected transcript replaces it.
-#[derive(Debug, Clone)]
-struct StoredLine {
-    row_id: String,
-    seq: i32,
 }
 
 /// A transfer waiting for the hand-off line to play.
 #[derive(Debug, Clone)]
 struct PendingTransfer {
     number: String,
-    /// Inline TwiML for the Calls resource `Twiml` field (`<Dial>` with a whisper).
-    twiml: String,
+    /// TwiML URL announcing the call to the person answering.
+    whisper_url: String,
     reason: String,
 }
 
@@ -91,7 +84,8 @@ struct PendingTransfer {
 pub struct CallActor {
     setup: CallSetup,
     services: Arc<Services>,
-    started: Instant,
+    /// Admission, rows, events, metrics, `CallFinished`.
+    ledger: CallLedger,
     link: Option<Addr<ModelLinkActor>>,
     /// When the current model session was opened (roll-over clock).
     link_opened: Instant,
@@ -101,29 +95,26 @@ pub struct CallActor {
     turn_pending: bool,
     generation: u32,
     link_failures: u32,
-    link_restarts: u32,
     tools: Option<Addr<ToolActor>>,
     playback: Playback,
     conversation: Conversation,
     /// Stored caller lines by user item id.
-    user_rows: HashMap<String, StoredLine>,
+    user_rows: HashMap<String, LineRow>,
     /// A response is in progress (`response.created` seen, `response.done` not yet).
     response_active: bool,
     /// The assistant item whose audio arrived last (its place in the conversation is held).
     speaking_item: Option<String>,
     /// Assistant transcripts received but not yet persisted (waiting for playback).
     pending_lines: Vec<(String, String)>,
-    seq: i32,
     pending_tools: usize,
     awaiting_response_done: bool,
     tool_outputs_sent: bool,
-    hangup: Option<String>,
+    hangup: Option<EndReason>,
     transfer: Option<PendingTransfer>,
-    ending: Option<String>,
-    admitted: bool,
-    finished: bool,
+    /// The reason of a transfer the carrier edge is carrying out.
+    transferring: Option<String>,
+    ending: Option<EndReason>,
     speech_stopped_at: Option<Instant>,
-    turn_latencies_ms: Vec<u32>,
     drain_scheduled: bool,
     /// Operator session edits: the tenant's at call start, then this call's own.
     settings: SessionSettings,
@@ -135,17 +126,33 @@ impl CallActor {
         let calls = &services.config.calls;
         let playback = Playback::new(calls.playout_lead_ms, calls.max_queued_audio_ms);
         let settings = services.session_overrides.get(&setup.tenant.id);
+        let provider = setup
+            .tenant
+            .provider
+            .unwrap_or(services.config.model.provider);
+        let ledger = CallLedger::new(
+            CallIdentity {
+                call_id: setup.call_id.clone(),
+                carrier: setup.carrier,
+                call_sid: setup.call_sid.clone(),
+                stream_sid: setup.stream_sid.clone(),
+                from: setup.from.clone(),
+                to: setup.to.clone(),
+                tenant: setup.tenant.clone(),
+                model_provider: provider.as_str().to_string(),
+            },
+            &services,
+        );
         CallActor {
             setup,
             services,
-            started: Instant::now(),
+            ledger,
             link: None,
             link_opened: Instant::now(),
             caller_speaking: false,
             turn_pending: false,
             generation: 0,
             link_failures: 0,
-            link_restarts: 0,
             tools: None,
             playback,
             conversation: Conversation::new(),
@@ -153,17 +160,14 @@ impl CallActor {
             response_active: false,
             speaking_item: None,
             pending_lines: Vec::new(),
-            seq: 0,
             pending_tools: 0,
             awaiting_response_done: false,
             tool_outputs_sent: false,
             hangup: None,
             transfer: None,
+            transferring: None,
             ending: None,
-            admitted: false,
-            finished: false,
             speech_stopped_at: None,
-            turn_latencies_ms: Vec::new(),
             drain_scheduled: false,
             settings,
         }
@@ -292,11 +296,7 @@ impl CallActor {
                 Ok(Some(chunk)) => {
                     if let Some(stopped) = self.speech_stopped_at.take() {
                         let ms = now.duration_since(stopped).as_millis() as u32;
-                        self.turn_latencies_ms.push(ms);
-                        self.services
-                            .metrics
-                            .turn_latency
-                            .observe(ms as f64 / 1000.0);
+                        self.ledger.turn_latency(ms);
                     }
                     self.send_carrier(CarrierCommand::Media(chunk.payload));
                     self.send_carrier(CarrierCommand::Mark(chunk.mark));
@@ -328,12 +328,7 @@ impl CallActor {
             return;
         }
         self.conversation.assistant_said(item_id.as_deref(), &text);
-        self.seq += 1;
-        let row = StoredLine {
-            row_id: uuid::Uuid::new_v4().to_string(),
-            seq: self.seq,
-        };
-        self.store_line(&row, role, text, item_id, interrupted);
+        self.ledger.record_line(role, text, item_id, interrupted);
     }
 
     /// A caller transcript: a new line is stored in sequence; a corrected one
@@ -346,49 +341,19 @@ impl CallActor {
             UserLine::Unchanged => {}
             UserLine::Replaced => {
                 if let Some(row) = item_id.as_ref().and_then(|id| self.user_rows.get(id)) {
-                    let row = row.clone();
-                    self.store_line(&row, Role::User, text, item_id, false);
+                    self.ledger
+                        .store_line(row, Role::User, text, item_id, false);
                 }
             }
             UserLine::New => {
-                self.seq += 1;
-                let row = StoredLine {
-                    row_id: uuid::Uuid::new_v4().to_string(),
-                    seq: self.seq,
-                };
-                if let Some(id) = &item_id {
-                    self.user_rows.insert(id.clone(), row.clone());
+                let row = self
+                    .ledger
+                    .record_line(Role::User, text, item_id.clone(), false);
+                if let Some(id) = item_id {
+                    self.user_rows.insert(id, row);
                 }
-                self.store_line(&row, Role::User, text, item_id, false);
             }
         }
-    }
-
-    fn store_line(
-        &mut self,
-        row: &StoredLine,
-        role: Role,
-        text: String,
-        item_id: Option<String>,
-        interrupted: bool,
-    ) {
-        self.services.store.do_send(RecordTranscript {
-            id: row.row_id.clone(),
-            call_id: self.setup.call_id.clone(),
-            seq: row.seq,
-            role: role.as_str().to_string(),
-            text: text.clone(),
-            item_id,
-            interrupted,
-            created_at: Utc::now().naive_utc(),
-        });
-        self.services.events.publish(CallEvent::Transcript {
-            call_id: self.setup.call_id.clone(),
-            call_sid: self.setup.call_sid.clone(),
-            role: role.as_str().to_string(),
-            text,
-            interrupted,
-        });
     }
 
     /// Persists assistant lines whose audio the caller has heard in full.
@@ -430,29 +395,20 @@ impl CallActor {
                     self.finish(reason, true, ctx);
                 }
             } else if self.transfer.is_some() && !self.tool_outputs_sent {
-                self.start_transfer(ctx);
+                self.start_transfer();
             }
         }
     }
 
     /// Hands the call to the on-call number once the hand-off line has played:
-    /// replaces the call's TwiML through the Twilio REST API (carriers.md §1.6),
-    /// then ends our side with `transferred: <reason>`. On failure the call goes
-    /// on with the receptionist.
-    fn start_transfer(&mut self, ctx: &mut Context<Self>) {
-        if self.finished || self.ending.is_some() {
+    /// asks the carrier edge to transfer it ([`CarrierCommand::Transfer`]); its
+    /// [`TransferOutcome`] ends our side with `transferred: <reason>`, or on
+    /// failure the call goes on with the receptionist.
+    fn start_transfer(&mut self) {
+        if self.ledger.is_finished() || self.ending.is_some() {
             return;
         }
         let Some(transfer) = self.transfer.take() else {
-            return;
-        };
-        let rest =
-            TwilioRest::from_config(&self.services.config.twilio, self.services.tls.clone()).ok();
-        let (Some(rest), Some(call_sid)) = (rest, self.setup.call_sid.clone()) else {
-            log::error!(
-                "call {}: transfer impossible: no Twilio credentials or CallSid",
-                self.id()
-            );
             return;
         };
         log::info!(
@@ -461,21 +417,18 @@ impl CallActor {
             transfer.number,
             transfer.reason
         );
-        ctx.spawn(
-            async move { rest.update_call_twiml(&call_sid, &transfer.twiml).await }
-                .into_actor(self)
-                .map(move |result, act, ctx| match result {
-                    Ok(()) => act.finish(format!("transferred: {}", transfer.reason), true, ctx),
-                    Err(e) => log::error!("call {}: transfer failed: {e}", act.id()),
-                }),
-        );
+        self.transferring = Some(transfer.reason);
+        self.send_carrier(CarrierCommand::Transfer {
+            number: transfer.number,
+            whisper_url: transfer.whisper_url,
+        });
     }
 
     fn barge_in(&mut self) {
         let Some(cut) = self.playback.barge_in() else {
             return;
         };
-        self.services.metrics.barge_ins.inc();
+        self.ledger.barge_in();
         self.send_carrier(CarrierCommand::Clear);
         log::info!(
             "call {}: barge-in on {} at {} of {} ms",
@@ -502,7 +455,7 @@ impl CallActor {
     }
 
     /// Plays the bundled apology, then ends the call with `reason`.
-    fn apologise_and_end(&mut self, reason: String, ctx: &mut Context<Self>) {
+    fn apologise_and_end(&mut self, reason: EndReason, ctx: &mut Context<Self>) {
         if self.ending.is_some() {
             return;
         }
@@ -524,13 +477,13 @@ impl CallActor {
         });
     }
 
-    /// Finalises the call exactly once: stores the row, releases the slot, stops
-    /// the children, and (when we end it) closes the carrier stream.
-    fn finish(&mut self, reason: String, close_carrier: bool, ctx: &mut Context<Self>) {
-        if self.finished {
+    /// Finalises the call exactly once: stores what the caller heard of pending
+    /// lines, stops the link, closes the ledger (row, slot, metrics, event) and
+    /// (when we end it) closes the carrier stream.
+    fn finish(&mut self, reason: EndReason, close_carrier: bool, ctx: &mut Context<Self>) {
+        if self.ledger.is_finished() {
             return;
         }
-        self.finished = true;
         // Whatever the caller heard of pending assistant lines is part of the record.
         let lines = std::mem::take(&mut self.pending_lines);
         for (item_id, text) in lines {
@@ -546,167 +499,65 @@ impl CallActor {
         if let Some(link) = self.link.take() {
             link.do_send(LinkCommand::Shutdown);
         }
-        let duration_ms = self.started.elapsed().as_millis() as i64;
-        if self.admitted {
-            let (p50, max) = latency_summary(&self.turn_latencies_ms);
-            self.services.store.do_send(RecordCallEnded {
-                call_id: self.setup.call_id.clone(),
-                end: CallEnd {
-                    ended_at: Utc::now().naive_utc(),
-                    duration_ms,
-                    reason: reason.clone(),
-                    status: CallStatus::Completed,
-                    link_restarts: self.link_restarts as i32,
-                    turn_latency_p50_ms: p50,
-                    turn_latency_max_ms: max,
-                },
-            });
-            self.services.supervisor.do_send(CallFinished {
-                call_id: self.setup.call_id.clone(),
-            });
-            self.services
-                .metrics
-                .calls_ended
-                .with_label_values(&[metric_reason(&reason)])
-                .inc();
-            self.services.events.publish(CallEvent::CallEnded {
-                call_id: self.setup.call_id.clone(),
-                call_sid: self.setup.call_sid.clone(),
-                reason: reason.clone(),
-                duration_ms: duration_ms as u64,
-            });
-        }
-        log::info!(
-            "call {} ({}) ended: {reason} after {duration_ms} ms",
-            self.setup.call_id,
-            self.setup.call_sid.as_deref().unwrap_or("-")
-        );
+        self.ledger.finish(&reason, None);
         if close_carrier {
             self.send_carrier(CarrierCommand::Close {
                 code: 1000,
-                reason: reason.chars().take(120).collect(),
+                reason: reason.to_string().chars().take(120).collect(),
             });
         }
         ctx.stop();
     }
-}
 
-/// Bounded label set for `calls_ended_total`.
-pub(crate) fn metric_reason(reason: &str) -> &'static str {
-    match reason.split(':').next().unwrap_or_default() {
-        "caller_hangup" => "caller_hangup",
-        "carrier_closed" => "carrier_closed",
-        "carrier_timeout" => "carrier_timeout",
-        "assistant_hangup" => "assistant_hangup",
-        "transferred" => "transferred",
-        "model_unavailable" => "model_unavailable",
-        "shutdown" => "shutdown",
-        _ => "other",
+    /// Admitted: the call row, the tool actor, the model link, the roll-over clock.
+    fn on_admitted(&mut self, ctx: &mut Context<Self>) {
+        self.ledger.start();
+        self.tools = Some(
+            ToolActor::new(
+                self.ledger.tool_context(),
+                self.services.clone(),
+                ctx.address().recipient(),
+            )
+            .start(),
+        );
+        log::info!(
+            "call {} ({}) admitted for tenant {} from {}",
+            self.setup.call_id,
+            self.ledger.sid(),
+            self.setup.tenant.id,
+            self.setup.from.as_deref().unwrap_or("unknown")
+        );
+        self.start_link(ctx);
+        ctx.run_interval(ROLLOVER_CHECK, |act, ctx| act.check_rollover(ctx));
     }
-}
-
-/// (p50, max) of turn latencies in ms, `None` without turns.
-fn latency_summary(samples: &[u32]) -> (Option<i32>, Option<i32>) {
-    if samples.is_empty() {
-        return (None, None);
-    }
-    let mut sorted = samples.to_vec();
-    sorted.sort_unstable();
-    let p50 = sorted[(sorted.len() - 1) / 2];
-    let max = sorted[sorted.len() - 1];
-    (Some(p50 as i32), Some(max as i32))
 }
 
 impl Actor for CallActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        let admit = Admit {
-            call_id: self.setup.call_id.clone(),
-            addr: ctx.address().recipient(),
-            settings: ctx.address().recipient(),
-        };
-        let supervisor = self.services.supervisor.clone();
+        let admission = self
+            .ledger
+            .ask_admission(ctx.address().recipient(), ctx.address().recipient());
         // Frames that arrive during admission wait in the mailbox.
-        ctx.wait(
-            async move { supervisor.send(admit).await }
-                .into_actor(self)
-                .map(|res, act, ctx| {
-                    let refusal = match res {
-                        Ok(Ok(())) => None,
-                        Ok(Err(e)) => Some((e.reason().to_string(), e.to_string())),
-                        Err(e) => Some(("refused_supervisor".to_string(), e.to_string())),
-                    };
-                    if let Some((reason, detail)) = refusal {
-                        log::warn!("call {} refused: {detail}", act.setup.call_id);
-                        act.services.store.do_send(RecordCallRefused {
-                            call_id: act.setup.call_id.clone(),
-                            tenant_id: Some(act.setup.tenant.id.clone()),
-                            carrier: act.setup.carrier.to_string(),
-                            carrier_call_sid: act.setup.call_sid.clone(),
-                            stream_sid: act.setup.stream_sid.clone(),
-                            from_number: act.setup.from.clone(),
-                            to_number: act.setup.to.clone(),
-                            model_provider: Some(act.provider().as_str().to_string()),
-                            started_at: Utc::now().naive_utc(),
-                            reason: reason.clone(),
-                        });
-                        act.send_carrier(CarrierCommand::Close {
-                            code: 1013,
-                            reason: format!("call refused: {detail}"),
-                        });
-                        act.finished = true;
-                        ctx.stop();
-                        return;
-                    }
-                    act.admitted = true;
-                    act.services.store.do_send(RecordCallStarted {
-                        call_id: act.setup.call_id.clone(),
-                        tenant_id: Some(act.setup.tenant.id.clone()),
-                        carrier: act.setup.carrier.to_string(),
-                        carrier_call_sid: act.setup.call_sid.clone(),
-                        stream_sid: act.setup.stream_sid.clone(),
-                        from_number: act.setup.from.clone(),
-                        to_number: act.setup.to.clone(),
-                        model_provider: Some(act.provider().as_str().to_string()),
-                        started_at: Utc::now().naive_utc(),
+        ctx.wait(admission.into_actor(self).map(|answer, act, ctx| {
+            match act.ledger.admission(answer) {
+                Ok(()) => act.on_admitted(ctx),
+                Err(refused) => {
+                    act.ledger.refuse(&refused);
+                    act.send_carrier(CarrierCommand::Close {
+                        code: 1013,
+                        reason: format!("call refused: {}", refused.detail),
                     });
-                    act.services.events.publish(CallEvent::CallStarted {
-                        call_id: act.setup.call_id.clone(),
-                        call_sid: act.setup.call_sid.clone(),
-                        tenant: Some(act.setup.tenant.id.clone()),
-                        from: act.setup.from.clone(),
-                        to: act.setup.to.clone(),
-                        carrier: act.setup.carrier.to_string(),
-                    });
-                    let tool_ctx = ToolContext {
-                        call_id: Some(act.setup.call_id.clone()),
-                        call_sid: act.setup.call_sid.clone(),
-                        tenant: act.setup.tenant.clone(),
-                        caller: act.setup.from.clone(),
-                        carrier: act.setup.carrier.to_string(),
-                        conversation: Vec::new(),
-                    };
-                    act.tools = Some(
-                        ToolActor::new(tool_ctx, act.services.clone(), ctx.address().recipient())
-                            .start(),
-                    );
-                    log::info!(
-                        "call {} ({}) admitted for tenant {} from {}",
-                        act.setup.call_id,
-                        act.setup.call_sid.as_deref().unwrap_or("-"),
-                        act.setup.tenant.id,
-                        act.setup.from.as_deref().unwrap_or("unknown")
-                    );
-                    act.start_link(ctx);
-                    ctx.run_interval(ROLLOVER_CHECK, |act, ctx| act.check_rollover(ctx));
-                }),
-        );
+                    ctx.stop();
+                }
+            }
+        }));
     }
 
     fn stopping(&mut self, ctx: &mut Context<Self>) -> Running {
-        if !self.finished {
-            self.finish("call_actor_stopped".into(), true, ctx);
+        if !self.ledger.is_finished() {
+            self.finish(EndReason::CallActorStopped, true, ctx);
         }
         Running::Stop
     }
@@ -859,10 +710,11 @@ impl Handler<ToolResult> for CallActor {
     type Result = ();
 
     fn handle(&mut self, result: ToolResult, ctx: &mut Context<Self>) {
+        self.ledger.tool_ran(&self.services, &result);
         self.pending_tools = self.pending_tools.saturating_sub(1);
         match &result.action {
             Some(CallAction::HangUp { reason }) => {
-                self.hangup = Some(format!("assistant_hangup: {reason}"));
+                self.hangup = Some(EndReason::AssistantHangup(reason.clone()));
             }
             Some(CallAction::Transfer {
                 number,
@@ -871,15 +723,11 @@ impl Handler<ToolResult> for CallActor {
             }) => {
                 self.transfer = Some(PendingTransfer {
                     number: number.clone(),
-                    twiml: crate::carrier::twilio::twiml::dial_with_whisper(
-                        number,
-                        None,
-                        whisper_url,
-                    ),
+                    whisper_url: whisper_url.clone(),
                     reason: reason.clone(),
                 });
                 // Transfer even if the hand-off line never finishes playing.
-                ctx.run_later(FAREWELL_GRACE, |act, ctx| act.start_transfer(ctx));
+                ctx.run_later(FAREWELL_GRACE, |act, _| act.start_transfer());
             }
             None => {}
         }
@@ -918,7 +766,7 @@ impl Handler<LinkDown> for CallActor {
     type Result = ();
 
     fn handle(&mut self, msg: LinkDown, ctx: &mut Context<Self>) {
-        if msg.generation != self.generation || self.finished || self.ending.is_some() {
+        if msg.generation != self.generation || self.ledger.is_finished() || self.ending.is_some() {
             return;
         }
         self.link = None;
@@ -952,36 +800,41 @@ impl Handler<LinkDown> for CallActor {
                 .into_actor(self)
                 .map(move |decision, act, ctx| match decision {
                     Ok(RestartDecision::Restart { after }) => {
-                        act.services.events.publish(CallEvent::LinkRestart {
-                            call_id: act.setup.call_id.clone(),
-                            call_sid: act.setup.call_sid.clone(),
-                            attempt: act.link_failures,
-                            cause: cause.clone(),
-                        });
+                        act.ledger.link_restarting(act.link_failures, &cause);
                         ctx.run_later(after, |act, ctx| {
-                            if act.finished || act.ending.is_some() {
+                            if act.ledger.is_finished() || act.ending.is_some() {
                                 return;
                             }
                             act.generation += 1;
-                            act.link_restarts += 1;
+                            act.ledger.link_restarted();
                             act.start_link(ctx);
                         });
                     }
                     Ok(RestartDecision::GiveUp) | Err(_) => {
-                        act.apologise_and_end(format!("model_unavailable: {cause}"), ctx);
+                        act.apologise_and_end(EndReason::ModelUnavailable(cause), ctx);
                     }
                 }),
         );
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+impl Handler<TransferOutcome> for CallActor {
+    type Result = ();
 
-    #[test]
-    fn latency_summary_is_median_and_max() {
-        assert_eq!(latency_summary(&[]), (None, None));
-        assert_eq!(latency_summary(&[300, 100, 200]), (Some(200), Some(300)));
+    fn handle(&mut self, TransferOutcome(outcome): TransferOutcome, ctx: &mut Context<Self>) {
+        let Some(reason) = self.transferring.take() else {
+            return;
+        };
+        match outcome {
+            Ok(()) => self.finish(
+                EndReason::Transferred {
+                    number: None,
+                    reason,
+                },
+                true,
+                ctx,
+            ),
+            Err(e) => log::error!("call {}: {e}", self.id()),
+        }
     }
 }

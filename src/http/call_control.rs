@@ -11,6 +11,7 @@ use crate::carrier::twilio::rest::{TwilioRest, TwilioRestError};
 use crate::carrier::twilio::twiml;
 use crate::http::admin::{check_admin, query, unauthorized};
 use crate::http::twilio::signed_url;
+use crate::lifecycle::Carrier;
 use crate::session_settings::SessionSettings;
 use crate::store;
 use crate::supervisor::UpdateCallSession;
@@ -145,7 +146,7 @@ pub async fn recording(
         Ok(None) => return HttpResponse::NotFound().json(json!({"error": "no such call"})),
         Err(resp) => return resp,
     };
-    let live_twilio = call.carrier == "twilio" && call.ended_at.is_none();
+    let live_twilio = call.carrier.parse() == Ok(Carrier::Twilio) && call.ended_at.is_none();
     let Some(call_sid) = call.carrier_call_sid.clone().filter(|_| live_twilio) else {
         return HttpResponse::Conflict().json(json!({"error": "not a live Twilio call"}));
     };

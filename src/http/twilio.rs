@@ -11,6 +11,7 @@ use actix_web_actors::ws;
 use serde_json::json;
 
 use crate::app::Services;
+use crate::call::route::{route_call, RouteKeys, RouteRefusal};
 use crate::carrier::twilio::edge::{MediaStreamSession, MAX_FRAME_BYTES};
 use crate::carrier::twilio::{signature, twiml};
 
@@ -114,35 +115,35 @@ pub async fn twiml(
     }
     let from = get("From").unwrap_or_default();
     let to = get("To").unwrap_or_default();
-    let tenant = match services.tenants.resolve(None, Some(to), get("AccountSid")) {
+    let routed = route_call(
+        &services.tenants,
+        &services.metrics,
+        &format!("/twiml: call {call_sid} to {to}"),
+        RouteKeys {
+            tenant: None,
+            dialled: Some(to),
+            account_sid: get("AccountSid"),
+        },
+        Some(services.config.model.provider),
+    );
+    let tenant = match routed {
         Ok(t) => t,
-        Err(e) => {
-            log::warn!("/twiml: call {call_sid} to {to}: {e}");
-            services
-                .metrics
-                .calls_refused
-                .with_label_values(&["routing"])
-                .inc();
+        Err(RouteRefusal::NoTenant(_)) => {
             return HttpResponse::Ok()
                 .content_type("text/xml")
                 .body(twiml::say_and_hangup(
                     "Sorry, this number is not in service. Goodbye.",
                 ));
         }
+        Err(RouteRefusal::NoDirectLink(_)) => {
+            // The tenant's provider runs only through jambonz: point this number at jambonz.
+            return HttpResponse::Ok()
+                .content_type("text/xml")
+                .body(twiml::say_and_hangup(
+                    "Sorry, we cannot take your call right now. Please call again later.",
+                ));
+        }
     };
-    if let Err(e) = tenant.check_direct_link(services.config.model.provider) {
-        log::warn!("/twiml: call {call_sid} refused: {e}; point this number at jambonz");
-        services
-            .metrics
-            .calls_refused
-            .with_label_values(&["no_direct_link"])
-            .inc();
-        return HttpResponse::Ok()
-            .content_type("text/xml")
-            .body(twiml::say_and_hangup(
-                "Sorry, we cannot take your call right now. Please call again later.",
-            ));
-    }
     let stream_url = {
         let mut base = signed_url(&req, &services, true);
         if let Some(idx) = base.find("/twiml") {

@@ -124,7 +124,7 @@ pub async fn answer(services: Arc<Services>, request: AgentRequest) -> Reply {
         call_sid: None,
         tenant: request.tenant.clone(),
         caller: (request.channel == Channel::Sms).then(|| request.from.clone()),
-        carrier: request.channel.as_str().into(),
+        carrier: None,
         conversation: Vec::new(),
     };
     let messages = vec![

@@ -1,8 +1,10 @@
 //! Tools the voice model can call for the caller's tenant: the registry and its
 //! JSON schemas ([`registry`]), the built-in tools ([`builtin`]), and the per-call
 //! `ToolActor` that runs them with the call's context, a timeout and panic
-//! isolation, records every invocation, and returns a structured result — a
-//! failing or slow tool becomes `{"error": …}` for the model, never a stalled call.
+//! isolation, and returns a structured result — a failing or slow tool becomes
+//! `{"error": …}` for the model, never a stalled call. Every invocation is recorded
+//! by [`record_tool_run`]: for calls through the call's ledger when the result
+//! arrives, for text channels by [`run_tool`].
 
 pub mod args;
 pub mod builtin;
@@ -21,6 +23,7 @@ use futures_util::FutureExt;
 
 use crate::app::Services;
 use crate::events::CallEvent;
+use crate::lifecycle::Carrier;
 use crate::messages::{CallAction, ToolCall, ToolResult};
 use crate::model::session::Role;
 use crate::store::writer::RecordToolInvocation;
@@ -37,8 +40,8 @@ pub struct ToolContext {
     pub tenant: Arc<TenantConfig>,
     /// Caller's number (E.164) as the carrier reported it.
     pub caller: Option<String>,
-    /// `twilio`, `jambonz`, `browser`, `sms`, `email`.
-    pub carrier: String,
+    /// The carrier of a call; `None` for text channels (SMS, email).
+    pub carrier: Option<Carrier>,
     /// The conversation so far (caller and receptionist lines, oldest first), as
     /// of the tool call; the chat supervisor reads it. Empty for text channels.
     pub conversation: Vec<(Role, String)>,
@@ -49,6 +52,8 @@ pub struct ToolContext {
 pub struct ToolRun {
     /// JSON text for the model (`{"error": …}` on failure).
     pub output: String,
+    /// What went wrong, for the record (`None` on success).
+    pub error: Option<String>,
     pub is_error: bool,
     /// What the call should do next (hang up, transfer), on success only.
     pub action: Option<CallAction>,
@@ -56,7 +61,8 @@ pub struct ToolRun {
     pub duration: Duration,
 }
 
-/// Runs one call's tool calls.
+/// Runs one call's tool calls and answers each with a [`ToolResult`] (recorded by
+/// the call).
 pub struct ToolActor {
     ctx: ToolContext,
     services: Arc<Services>,
@@ -78,16 +84,28 @@ impl Actor for ToolActor {
     type Context = Context<Self>;
 }
 
-/// Runs `name` with `arguments` (JSON text, as the model sent it) for `ctx`, with
-/// the tool's timeout (`model.tool_timeout_secs` unless the tool sets its own) and
-/// panic isolation, then records it: a `tool_invocations` row (call, tenant,
-/// `tool_call_id`, name, arguments, result or error, duration), the
-/// `tool_calls_total` metric, and a `tool_call` event on the call's live feed.
-/// Never fails: errors become `{"error": …}` outputs.
+/// Runs `name` with `arguments` (JSON text, as the model sent it) for `ctx` with
+/// [`execute_tool`], then records it with [`record_tool_run`]: the text channels'
+/// tool loop. Never fails: errors become `{"error": …}` outputs.
 pub async fn run_tool(
     services: Arc<Services>,
     ctx: ToolContext,
     tool_call_id: &str,
+    name: &str,
+    arguments: &str,
+) -> ToolRun {
+    let run = execute_tool(services.clone(), ctx.clone(), name, arguments).await;
+    record_tool_run(&services, &ctx, tool_call_id, name, arguments, &run);
+    run
+}
+
+/// Runs `name` with `arguments` (JSON text, as the model sent it) for `ctx`, with
+/// the tool's timeout (`model.tool_timeout_secs` unless the tool sets its own) and
+/// panic isolation; records nothing (a call's ledger records its tool runs).
+/// Never fails: errors become `{"error": …}` outputs.
+pub async fn execute_tool(
+    services: Arc<Services>,
+    ctx: ToolContext,
     name: &str,
     arguments: &str,
 ) -> ToolRun {
@@ -122,6 +140,34 @@ pub async fn run_tool(
         }
     };
     let is_error = error.is_some();
+    ToolRun {
+        output,
+        error,
+        is_error,
+        action,
+        duration,
+    }
+}
+
+/// Records one tool run: a `tool_invocations` row (call, tenant, `tool_call_id`,
+/// name, arguments, result or error, duration), the `tool_calls_total` metric,
+/// and, for a call, a `tool_call` event on its live feed.
+pub fn record_tool_run(
+    services: &Services,
+    ctx: &ToolContext,
+    tool_call_id: &str,
+    name: &str,
+    arguments: &str,
+    run: &ToolRun,
+) {
+    let ToolRun {
+        output,
+        error,
+        is_error,
+        duration,
+        ..
+    } = run;
+    let is_error = *is_error;
     services
         .metrics
         .tool_calls
@@ -149,15 +195,9 @@ pub async fn run_tool(
             name: name.to_string(),
             arguments: arguments.to_string(),
             result: (!is_error).then(|| output.clone()),
-            error,
+            error: error.clone(),
             duration_ms: duration.as_millis() as u64,
         });
-    }
-    ToolRun {
-        output,
-        is_error,
-        action,
-        duration,
     }
 }
 
@@ -170,18 +210,13 @@ impl Handler<ToolCall> for ToolActor {
         tool_ctx.conversation = call.conversation;
         let reply_to = self.reply_to.clone();
         let fut = async move {
-            let run = run_tool(
-                services,
-                tool_ctx,
-                &call.call_id,
-                &call.name,
-                &call.arguments,
-            )
-            .await;
+            let run = execute_tool(services, tool_ctx, &call.name, &call.arguments).await;
             reply_to.do_send(ToolResult {
                 call_id: call.call_id,
                 name: call.name,
+                arguments: call.arguments,
                 output: run.output,
+                error: run.error,
                 is_error: run.is_error,
                 action: run.action,
                 duration: run.duration,

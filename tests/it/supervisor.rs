@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use switchboard::chat::{ChatError, ChatMessage};
+use switchboard::lifecycle::Carrier;
 use switchboard::store::tool_invocations;
 use switchboard::tenant::TenantConfig;
 use switchboard::tools::ToolContext;
@@ -159,7 +160,7 @@ async fn a_model_that_keeps_calling_tools_stops_at_the_iteration_limit() {
         call_sid: None,
         tenant: Arc::new(TenantConfig::example()),
         caller: Some(CALLER.into()),
-        carrier: "sms".into(),
+        carrier: None,
         conversation: Vec::new(),
     };
     let result = services
@@ -198,7 +199,7 @@ async fn without_a_key_the_supervisor_says_it_is_unavailable() {
         call_sid: None,
         tenant: Arc::new(TenantConfig::example()),
         caller: None,
-        carrier: "twilio".into(),
+        carrier: Some(Carrier::Twilio),
         conversation: Vec::new(),
     };
     let run = switchboard::tools::run_tool(

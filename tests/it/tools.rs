@@ -8,6 +8,7 @@ use std::time::Duration;
 use chrono::{Duration as Days, NaiveDate, Utc};
 use serde_json::{json, Value};
 use switchboard::events::CallEvent;
+use switchboard::lifecycle::Carrier;
 use switchboard::store::{self, appointments, caller_messages, customers, tool_invocations};
 use switchboard::tenant::TenantConfig;
 use switchboard::tools::{run_tool, ToolContext};
@@ -233,7 +234,7 @@ async fn invalid_arguments_get_clear_errors_and_are_stored() {
         call_sid: None,
         tenant: Arc::new(dental_open_daily()),
         caller: Some(CALLER.into()),
-        carrier: "twilio".into(),
+        carrier: Some(Carrier::Twilio),
         conversation: Vec::new(),
     };
     let yesterday = local_date_in(-1);

@@ -19,7 +19,10 @@ use crate::call::{CallActor, CallSetup};
 use crate::carrier::browser::token::BrowserSession;
 use crate::carrier::browser::wire::{self, Control, ServerMessage, WireError, MAX_AUDIO_BYTES};
 use crate::events::CallEvent;
-use crate::messages::{AudioFrame, CarrierCommand, CarrierHangup, MarkEchoed};
+use crate::lifecycle::{Carrier, EndReason};
+use crate::messages::{
+    AudioFrame, CarrierCommand, CarrierHangup, MarkEchoed, TransferError, TransferOutcome,
+};
 use crate::tenant::TenantConfig;
 
 /// Invalid control messages tolerated before the socket is closed (1008).
@@ -60,11 +63,9 @@ impl BrowserSocket {
         }
     }
 
-    fn hang_up(&mut self, reason: &str) {
+    fn hang_up(&mut self, reason: EndReason) {
         if let Some(call) = self.call.take() {
-            call.do_send(CarrierHangup {
-                reason: reason.to_string(),
-            });
+            call.do_send(CarrierHangup { reason });
         }
     }
 
@@ -84,11 +85,11 @@ impl BrowserSocket {
                 }
             }
             Ok(Control::Hangup) => {
-                self.hang_up("caller_hangup");
+                self.hang_up(EndReason::CallerHangup);
                 self.close(ctx, ws::CloseCode::Normal, "hung up");
             }
             Err(WireError::TooLarge) => {
-                self.hang_up("carrier_protocol_error");
+                self.hang_up(EndReason::CarrierProtocolError);
                 self.close(ctx, ws::CloseCode::Size, "control message over 10 KB");
             }
             Err(e) => {
@@ -96,7 +97,7 @@ impl BrowserSocket {
                 let detail = e.to_string();
                 ctx.text(wire::to_json(&ServerMessage::Error { message: &detail }));
                 if self.bad_frames > MAX_BAD_FRAMES {
-                    self.hang_up("carrier_protocol_error");
+                    self.hang_up(EndReason::CarrierProtocolError);
                     self.close(ctx, ws::CloseCode::Policy, "too many invalid messages");
                 }
             }
@@ -105,7 +106,7 @@ impl BrowserSocket {
 
     fn on_audio(&mut self, bytes: &[u8], ctx: &mut ws::WebsocketContext<Self>) {
         if bytes.len() > MAX_AUDIO_BYTES {
-            self.hang_up("carrier_protocol_error");
+            self.hang_up(EndReason::CarrierProtocolError);
             self.close(ctx, ws::CloseCode::Size, "audio frame over 100 KB");
             return;
         }
@@ -132,7 +133,7 @@ impl Actor for BrowserSocket {
     fn started(&mut self, ctx: &mut Self::Context) {
         let setup = CallSetup {
             call_id: uuid::Uuid::new_v4().to_string(),
-            carrier: "browser",
+            carrier: Carrier::Browser,
             call_sid: Some(self.session.session_id.clone()),
             stream_sid: None,
             from: Some("browser".into()),
@@ -156,14 +157,14 @@ impl Actor for BrowserSocket {
         let idle = Duration::from_secs(self.services.config.calls.carrier_idle_timeout_secs);
         ctx.run_interval(IDLE_CHECK, move |act, ctx| {
             if act.last_rx.elapsed() > idle {
-                act.hang_up("carrier_timeout");
+                act.hang_up(EndReason::CarrierTimeout);
                 act.close(ctx, ws::CloseCode::Away, "idle timeout");
             }
         });
     }
 
     fn stopping(&mut self, _: &mut Self::Context) -> Running {
-        self.hang_up("carrier_closed");
+        self.hang_up(EndReason::CarrierClosed);
         Running::Stop
     }
 }
@@ -189,13 +190,13 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for BrowserSocket {
             Ok(ws::Message::Text(text)) => self.on_text(&text, ctx),
             Ok(ws::Message::Ping(p)) => ctx.pong(&p),
             Ok(ws::Message::Close(reason)) => {
-                self.hang_up("caller_hangup");
+                self.hang_up(EndReason::CallerHangup);
                 ctx.close(reason);
                 ctx.stop();
             }
             Ok(_) => {}
             Err(e) => {
-                self.hang_up("carrier_protocol_error");
+                self.hang_up(EndReason::CarrierProtocolError);
                 let code = match e {
                     ws::ProtocolError::Overflow => ws::CloseCode::Size,
                     _ => ws::CloseCode::Protocol,
@@ -206,7 +207,7 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for BrowserSocket {
     }
 
     fn finished(&mut self, ctx: &mut Self::Context) {
-        self.hang_up("carrier_closed");
+        self.hang_up(EndReason::CarrierClosed);
         ctx.stop();
     }
 }
@@ -236,6 +237,13 @@ impl Handler<CarrierCommand> for BrowserSocket {
                 // The call ended on our side and is already finalised.
                 self.call = None;
                 self.close(ctx, ws::CloseCode::from(code), &reason);
+            }
+            CarrierCommand::Transfer { .. } => {
+                if let Some(call) = &self.call {
+                    call.do_send(TransferOutcome(Err(TransferError::Impossible(
+                        "a browser call has no phone line to transfer".into(),
+                    ))));
+                }
             }
         }
     }

@@ -1,37 +1,33 @@
 //! `JambonzCall`: one jambonz call. jambonz carries the audio and runs the model
 //! (the `llm` verb, vendor per tenant), so this actor holds only what switchboard
-//! owns: admission, the call row, the transcript from `llm:event`s, the call's
-//! `ToolActor`, and the call's current verbs (the `llm` verb, then whatever a tool
+//! owns: the call's lifecycle (a [`CallLedger`], as every call has: admission, the
+//! call row, the transcript from `llm:event`s, tool runs, events, metrics), the
+//! call's `ToolActor`, and the call's current verbs (the `llm` verb, then whatever a tool
 //! action redirected to). It registers for `session:reconnect` as soon as it
 //! starts and outlives its socket for `calls.carrier_idle_timeout_secs`; a
 //! reconnect is always acked with the current verbs (feature-server 0.9.8
 //! `ws-requestor.js` moves an unacked `session:new` onto the reconnect's msgid).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix::prelude::*;
 use chrono::Utc;
 use serde_json::{json, Value};
 
 use crate::app::Services;
-use crate::call::{metric_reason, EndCall};
+use crate::call::ledger::{AdmitAnswer, CallIdentity, CallLedger, Refused};
+use crate::call::EndCall;
 use crate::carrier::jambonz::llm::{
     self, LlmEvent, LlmSpec, LlmTranscript, UltravoxTranscripts, Vendor, VendorPlan,
 };
 use crate::carrier::jambonz::wire::{self, CallStatusInfo, Outbound, SessionInfo, Verb};
-use crate::events::CallEvent;
+use crate::lifecycle::{Carrier, EndReason, Refusal};
 use crate::messages::{CallAction, ToolCall, ToolResult};
 use crate::model::session::Role;
 use crate::session_settings::{ApplySessionSettings, SessionSettings};
-use crate::store::calls::CallEnd;
-use crate::store::models::CallStatus;
-use crate::store::writer::{
-    RecordCallEnded, RecordCallRefused, RecordCallStarted, RecordTranscript,
-};
-use crate::supervisor::{Admit, CallFinished};
 use crate::tenant::TenantConfig;
-use crate::tools::{ToolActor, ToolContext};
+use crate::tools::ToolActor;
 
 /// What the call sends its socket.
 #[derive(Message, Debug, Clone)]
@@ -92,19 +88,17 @@ pub struct JambonzCallSetup {
 pub struct JambonzCall {
     setup: JambonzCallSetup,
     services: Arc<Services>,
+    /// Admission, rows, events, metrics, `CallFinished`.
+    ledger: CallLedger,
     edge: Option<Recipient<JambonzOut>>,
-    started: Instant,
     tools: Option<Addr<ToolActor>>,
     settings: SessionSettings,
-    seq: i32,
-    /// Reason recorded when the call ends after a tool action.
-    action_reason: Option<String>,
+    /// Reason recorded when the call ends after a tool action or the model's end.
+    action_reason: Option<EndReason>,
     /// A redirect (hang-up, transfer) replaced the `llm` verb.
     redirected: bool,
     /// Final transcript lines so far, for tools that reason over the conversation.
     conversation: Vec<(Role, String)>,
-    admitted: bool,
-    finished: bool,
     /// The application's verbs now: the `llm` verb once admitted, then the verbs of
     /// the last redirect. Sent again in the ack to every `session:reconnect`.
     verbs: Vec<Verb>,
@@ -121,20 +115,30 @@ impl JambonzCall {
     /// A call waiting for admission (in `started`).
     pub fn new(setup: JambonzCallSetup, services: Arc<Services>) -> Self {
         let settings = services.session_overrides.get(&setup.tenant.id);
+        let ledger = CallLedger::new(
+            CallIdentity {
+                call_id: setup.call_id.clone(),
+                carrier: Carrier::Jambonz,
+                call_sid: Some(setup.info.call_sid.clone()),
+                stream_sid: None,
+                from: setup.info.from.clone(),
+                to: setup.info.to.clone(),
+                tenant: setup.tenant.clone(),
+                model_provider: setup.plan.vendor.call_label().to_string(),
+            },
+            &services,
+        );
         JambonzCall {
             edge: Some(setup.edge.clone()),
             pending_ack: Some(setup.msgid.clone()),
             setup,
             services,
-            started: Instant::now(),
+            ledger,
             tools: None,
             settings,
-            seq: 0,
             action_reason: None,
             conversation: Vec::new(),
             redirected: false,
-            admitted: false,
-            finished: false,
             verbs: Vec::new(),
             audio_started: false,
             ultravox: UltravoxTranscripts::default(),
@@ -191,50 +195,30 @@ impl JambonzCall {
             .len();
         if max > 0 && bytes > max {
             // Operator edits can grow a tenant past the size checked at start-up.
-            self.services.supervisor.do_send(CallFinished {
-                call_id: self.setup.call_id.clone(),
-            });
             let detail =
                 format!("the llm verb is {bytes} bytes, over jambonz.max_payload_bytes = {max}");
-            self.on_refused("refused_payload_too_large".into(), detail, ctx);
+            self.on_refused(
+                Refused {
+                    refusal: Refusal::PayloadTooLarge,
+                    detail,
+                },
+                ctx,
+            );
             return;
         }
-        self.admitted = true;
-        let info = &self.setup.info;
-        self.services.store.do_send(RecordCallStarted {
-            call_id: self.setup.call_id.clone(),
-            tenant_id: Some(self.setup.tenant.id.clone()),
-            carrier: "jambonz".into(),
-            carrier_call_sid: Some(info.call_sid.clone()),
-            stream_sid: None,
-            from_number: info.from.clone(),
-            to_number: info.to.clone(),
-            model_provider: Some(self.vendor().call_label().into()),
-            started_at: Utc::now().naive_utc(),
-        });
-        self.services.events.publish(CallEvent::CallStarted {
-            call_id: self.setup.call_id.clone(),
-            call_sid: Some(info.call_sid.clone()),
-            tenant: Some(self.setup.tenant.id.clone()),
-            from: info.from.clone(),
-            to: info.to.clone(),
-            carrier: "jambonz".into(),
-        });
-        let tool_ctx = ToolContext {
-            call_id: Some(self.setup.call_id.clone()),
-            call_sid: Some(info.call_sid.clone()),
-            tenant: self.setup.tenant.clone(),
-            caller: info.from.clone(),
-            carrier: "jambonz".into(),
-            conversation: Vec::new(),
-        };
+        self.ledger.start();
         self.tools = Some(
-            ToolActor::new(tool_ctx, self.services.clone(), ctx.address().recipient()).start(),
+            ToolActor::new(
+                self.ledger.tool_context(),
+                self.services.clone(),
+                ctx.address().recipient(),
+            )
+            .start(),
         );
         log::info!(
             "jambonz call {} ({}) admitted for tenant {} ({} via jambonz)",
             self.setup.call_id,
-            info.call_sid,
+            self.sid(),
             self.setup.tenant.id,
             self.vendor().as_str()
         );
@@ -242,113 +226,38 @@ impl JambonzCall {
         self.ack_pending(verbs);
     }
 
-    fn on_refused(&mut self, reason: String, detail: String, ctx: &mut Context<Self>) {
-        log::warn!(
-            "jambonz call {} ({}) refused: {detail}",
-            self.setup.call_id,
-            self.sid()
-        );
-        let text = if reason == "refused_capacity" {
+    /// Turned away (Supervisor, or a verb too large): the refused row, a short
+    /// apology in the ack, and the call forgotten.
+    fn on_refused(&mut self, refused: Refused, ctx: &mut Context<Self>) {
+        let text = if refused.refusal == Refusal::Capacity {
             "Sorry, all our lines are busy. Please call again later."
         } else {
             "Sorry, we cannot take your call right now. Please call again later."
         };
-        let info = &self.setup.info;
-        self.services.store.do_send(RecordCallRefused {
-            call_id: self.setup.call_id.clone(),
-            tenant_id: Some(self.setup.tenant.id.clone()),
-            carrier: "jambonz".into(),
-            carrier_call_sid: Some(info.call_sid.clone()),
-            stream_sid: None,
-            from_number: info.from.clone(),
-            to_number: info.to.clone(),
-            model_provider: Some(self.vendor().call_label().into()),
-            started_at: Utc::now().naive_utc(),
-            reason,
-        });
+        self.ledger.refuse(&refused);
         self.ack_pending(wire::say_and_hangup(text));
-        self.finished = true;
         self.services
             .jambonz_calls
             .remove(&self.setup.info.call_sid);
         ctx.stop();
     }
 
-    fn record_line(&mut self, role: &str, text: String, item_id: Option<String>) {
+    fn record_line(&mut self, role: Role, text: String, item_id: Option<String>) {
         if text.trim().is_empty() {
             return;
         }
-        let speaker = if role == "user" {
-            Role::User
-        } else {
-            Role::Assistant
-        };
-        self.conversation.push((speaker, text.clone()));
-        self.seq += 1;
-        self.services.store.do_send(RecordTranscript {
-            id: uuid::Uuid::new_v4().to_string(),
-            call_id: self.setup.call_id.clone(),
-            seq: self.seq,
-            role: role.to_string(),
-            text: text.clone(),
-            item_id,
-            interrupted: false,
-            created_at: Utc::now().naive_utc(),
-        });
-        self.services.events.publish(CallEvent::Transcript {
-            call_id: self.setup.call_id.clone(),
-            call_sid: Some(self.sid().to_string()),
-            role: role.to_string(),
-            text,
-            interrupted: false,
-        });
+        self.conversation.push((role, text.clone()));
+        self.ledger.record_line(role, text, item_id, false);
     }
 
-    /// Finalises the call once: row, slot, metrics, event, registry.
-    fn finish(&mut self, reason: String, duration: Option<Duration>, ctx: &mut Context<Self>) {
-        if self.finished {
+    /// Finalises the call once: the ledger (row, slot, metrics, event), the registry.
+    fn finish(&mut self, reason: EndReason, duration: Option<Duration>, ctx: &mut Context<Self>) {
+        if !self.ledger.finish(&reason, duration) {
             return;
-        }
-        self.finished = true;
-        let duration_ms = duration
-            .unwrap_or_else(|| self.started.elapsed())
-            .as_millis() as i64;
-        if self.admitted {
-            self.services.store.do_send(RecordCallEnded {
-                call_id: self.setup.call_id.clone(),
-                end: CallEnd {
-                    ended_at: Utc::now().naive_utc(),
-                    duration_ms,
-                    reason: reason.clone(),
-                    status: CallStatus::Completed,
-                    link_restarts: 0,
-                    turn_latency_p50_ms: None,
-                    turn_latency_max_ms: None,
-                },
-            });
-            self.services.supervisor.do_send(CallFinished {
-                call_id: self.setup.call_id.clone(),
-            });
-            self.services
-                .metrics
-                .calls_ended
-                .with_label_values(&[metric_reason(&reason)])
-                .inc();
-            self.services.events.publish(CallEvent::CallEnded {
-                call_id: self.setup.call_id.clone(),
-                call_sid: Some(self.sid().to_string()),
-                reason: reason.clone(),
-                duration_ms: duration_ms as u64,
-            });
         }
         self.services
             .jambonz_calls
             .remove(&self.setup.info.call_sid);
-        log::info!(
-            "jambonz call {} ({}) ended: {reason} after {duration_ms} ms",
-            self.setup.call_id,
-            self.sid()
-        );
         ctx.stop();
     }
 
@@ -386,9 +295,9 @@ impl JambonzCall {
         let reason = if status.call_status == "completed" {
             self.action_reason
                 .clone()
-                .unwrap_or_else(|| "caller_hangup".into())
+                .unwrap_or(EndReason::CallerHangup)
         } else {
-            format!("carrier_{}", status.call_status.replace('-', "_"))
+            EndReason::carrier_status(&status.call_status)
         };
         let duration = status.duration.map(Duration::from_secs);
         self.finish(reason, duration, ctx);
@@ -401,11 +310,11 @@ impl JambonzCall {
         };
         match event {
             LlmEvent::Transcript(LlmTranscript::User { item_id, text }) => {
-                self.record_line("user", text, item_id)
+                self.record_line(Role::User, text, item_id)
             }
             LlmEvent::Transcript(LlmTranscript::Assistant { item_id, text }) => {
                 self.audio_started = true;
-                self.record_line("assistant", text, item_id)
+                self.record_line(Role::Assistant, text, item_id)
             }
             LlmEvent::ResponseStarted => self.audio_started = true,
             LlmEvent::Error(message) => log::warn!(
@@ -428,7 +337,7 @@ impl JambonzCall {
                 verbs.push(Verb::Say {
                     text: "Sorry, we are having technical trouble. Please call again later.".into(),
                 });
-                self.action_reason = Some(format!("model_unavailable: {reason}"));
+                self.action_reason = Some(EndReason::ModelUnavailable(reason.to_string()));
             }
             verbs.push(Verb::Hangup {});
             self.verbs = verbs.clone();
@@ -451,26 +360,24 @@ impl Actor for JambonzCall {
         self.services
             .jambonz_calls
             .insert(&self.setup.info.call_sid, ctx.address());
-        let admit = Admit {
-            call_id: self.setup.call_id.clone(),
-            addr: ctx.address().recipient(),
-            settings: ctx.address().recipient(),
-        };
-        let supervisor = self.services.supervisor.clone();
+        let admission = self
+            .ledger
+            .ask_admission(ctx.address().recipient(), ctx.address().recipient());
         ctx.wait(
-            async move { supervisor.send(admit).await }
+            admission
                 .into_actor(self)
-                .map(|res, act, ctx| match res {
-                    Ok(Ok(())) => act.on_admitted(ctx),
-                    Ok(Err(e)) => act.on_refused(e.reason().to_string(), e.to_string(), ctx),
-                    Err(e) => act.on_refused("refused_supervisor".into(), e.to_string(), ctx),
-                }),
+                .map(
+                    |answer: AdmitAnswer, act, ctx| match act.ledger.admission(answer) {
+                        Ok(()) => act.on_admitted(ctx),
+                        Err(refused) => act.on_refused(refused, ctx),
+                    },
+                ),
         );
     }
 
     fn stopping(&mut self, ctx: &mut Context<Self>) -> Running {
-        if !self.finished {
-            self.finish("call_actor_stopped".into(), None, ctx);
+        if !self.ledger.is_finished() {
+            self.finish(EndReason::CallActorStopped, None, ctx);
         }
         Running::Stop
     }
@@ -509,14 +416,14 @@ impl Handler<JambonzEvent> for JambonzCall {
                     "jambonz call {} ({}): session:reconnect{}",
                     self.setup.call_id,
                     self.sid(),
-                    if self.admitted {
+                    if self.ledger.is_admitted() {
                         ""
                     } else {
                         " before admission"
                     }
                 );
                 self.edge = Some(edge);
-                if self.admitted {
+                if self.ledger.is_admitted() {
                     // jambonz ignores the verbs when its session is established and
                     // runs them when our first ack was lost with the old socket.
                     self.send(Outbound::ack(&msgid, Some(self.verbs.clone())));
@@ -530,7 +437,7 @@ impl Handler<JambonzEvent> for JambonzCall {
                     Duration::from_secs(self.services.config.calls.carrier_idle_timeout_secs);
                 ctx.run_later(grace, |act, ctx| {
                     if act.edge.is_none() {
-                        act.finish("carrier_closed".into(), None, ctx);
+                        act.finish(EndReason::CarrierClosed, None, ctx);
                     }
                 });
             }
@@ -542,6 +449,7 @@ impl Handler<ToolResult> for JambonzCall {
     type Result = ();
 
     fn handle(&mut self, result: ToolResult, ctx: &mut Context<Self>) {
+        self.ledger.tool_ran(&self.services, &result);
         self.send(llm::tool_output(
             self.vendor(),
             &result.call_id,
@@ -551,10 +459,11 @@ impl Handler<ToolResult> for JambonzCall {
             return;
         };
         self.action_reason = Some(match &action {
-            CallAction::HangUp { reason } => format!("assistant_hangup: {reason}"),
-            CallAction::Transfer { number, reason, .. } => {
-                format!("transferred: {number} ({reason})")
-            }
+            CallAction::HangUp { reason } => EndReason::AssistantHangup(reason.clone()),
+            CallAction::Transfer { number, reason, .. } => EndReason::Transferred {
+                number: Some(number.clone()),
+                reason: reason.clone(),
+            },
         });
         // jambonz sends `response.create` after the tool output; the goodbye plays
         // before the redirect replaces the llm verb.

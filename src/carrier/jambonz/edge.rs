@@ -16,15 +16,16 @@ use actix_web::http::header::{HeaderMap, AUTHORIZATION};
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_actors::ws;
 use base64::Engine as _;
-use chrono::Utc;
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
 use crate::app::Services;
+use crate::call::ledger::{CallIdentity, CallLedger, Refused};
+use crate::call::route::{route_call, RouteKeys};
 use crate::carrier::jambonz::call::{JambonzCall, JambonzCallSetup, JambonzEvent, JambonzOut};
 use crate::carrier::jambonz::llm::{self, Refusal};
 use crate::carrier::jambonz::wire::{self, Inbound, Outbound, SessionInfo};
-use crate::store::writer::RecordCallRefused;
+use crate::lifecycle::Carrier;
 use crate::tenant::TenantConfig;
 
 /// Largest inbound frame, bytes (`session:new` carries SIP headers and body).
@@ -101,43 +102,41 @@ impl JambonzSocket {
     }
 
     /// Turns a call away before it starts: `say` + `hangup` in the ack, a
-    /// `refused` call row with the reason, and a log line with the fix.
+    /// `refused` call row with the reason (through a [`CallLedger`], as every
+    /// call's row), and a log line with the fix.
     fn refuse(
         &mut self,
         ctx: &mut ws::WebsocketContext<Self>,
         msgid: &str,
         info: &SessionInfo,
-        tenant: &TenantConfig,
+        tenant: Arc<TenantConfig>,
         refusal: &Refusal,
     ) {
-        log::warn!(
-            "jambonz call {} refused for tenant {}: {refusal}",
-            info.call_sid,
-            tenant.id
-        );
         let reason = refusal.reason();
         self.services
             .metrics
             .calls_refused
-            .with_label_values(&[reason.trim_start_matches("refused_")])
+            .with_label_values(&[reason.metric_label()])
             .inc();
-        self.services.store.do_send(RecordCallRefused {
-            call_id: uuid::Uuid::new_v4().to_string(),
-            tenant_id: Some(tenant.id.clone()),
-            carrier: "jambonz".into(),
-            carrier_call_sid: Some(info.call_sid.clone()),
-            stream_sid: None,
-            from_number: info.from.clone(),
-            to_number: info.to.clone(),
-            model_provider: Some(format!(
-                "jambonz-{}",
-                tenant
-                    .provider
-                    .unwrap_or(self.services.config.model.provider)
-                    .as_str()
-            )),
-            started_at: Utc::now().naive_utc(),
-            reason: reason.to_string(),
+        let provider = tenant
+            .provider
+            .unwrap_or(self.services.config.model.provider);
+        let mut ledger = CallLedger::new(
+            CallIdentity {
+                call_id: uuid::Uuid::new_v4().to_string(),
+                carrier: Carrier::Jambonz,
+                call_sid: Some(info.call_sid.clone()),
+                stream_sid: None,
+                from: info.from.clone(),
+                to: info.to.clone(),
+                model_provider: format!("jambonz-{}", provider.as_str()),
+                tenant,
+            },
+            &self.services,
+        );
+        ledger.refuse(&Refused {
+            refusal: reason,
+            detail: refusal.to_string(),
         });
         Self::send(
             ctx,
@@ -158,19 +157,20 @@ impl JambonzSocket {
         ctx: &mut ws::WebsocketContext<Self>,
     ) {
         self.call_sid = Some(info.call_sid.clone());
-        let tenant = match self.services.tenants.resolve(
+        let routed = route_call(
+            &self.services.tenants,
+            &self.services.metrics,
+            &format!("jambonz call {}", info.call_sid),
+            RouteKeys {
+                tenant: None,
+                dialled: info.to.as_deref(),
+                account_sid: info.account_sid.as_deref(),
+            },
             None,
-            info.to.as_deref(),
-            info.account_sid.as_deref(),
-        ) {
+        );
+        let tenant = match routed {
             Ok(t) => t,
-            Err(e) => {
-                log::warn!("jambonz call {} refused: {e}", info.call_sid);
-                self.services
-                    .metrics
-                    .calls_refused
-                    .with_label_values(&["routing"])
-                    .inc();
+            Err(_) => {
                 Self::send(
                     ctx,
                     &Outbound::ack(
@@ -187,7 +187,7 @@ impl JambonzSocket {
         let plan = match llm::plan(&self.services.config, &tenant) {
             Ok(plan) => plan,
             Err(refusal) => {
-                self.refuse(ctx, &msgid, &info, &tenant, &refusal);
+                self.refuse(ctx, &msgid, &info, tenant, &refusal);
                 return;
             }
         };

@@ -125,10 +125,10 @@ pub enum Refusal {
 
 impl Refusal {
     /// The `ended_reason` of the refused call row.
-    pub fn reason(&self) -> &'static str {
+    pub fn reason(&self) -> crate::lifecycle::Refusal {
         match self {
-            Refusal::NoVendor { .. } => "refused_no_jambonz_vendor",
-            Refusal::NoKey { .. } => "refused_no_model_key",
+            Refusal::NoVendor { .. } => crate::lifecycle::Refusal::NoJambonzVendor,
+            Refusal::NoKey { .. } => crate::lifecycle::Refusal::NoModelKey,
         }
     }
 }
@@ -698,7 +698,7 @@ mod tests {
         );
         tenant.provider = Some(Provider::Xai);
         assert_eq!(
-            plan(&config, &tenant).unwrap_err().reason(),
+            plan(&config, &tenant).unwrap_err().reason().as_str(),
             "refused_no_jambonz_vendor"
         );
     }
@@ -707,7 +707,7 @@ mod tests {
     fn plan_refuses_a_provider_without_key_naming_the_variable() {
         let config = config(VendorKeys::default());
         let err = plan(&config, &TenantConfig::example()).unwrap_err();
-        assert_eq!(err.reason(), "refused_no_model_key");
+        assert_eq!(err.reason().as_str(), "refused_no_model_key");
         assert!(err.to_string().contains("OPENAI_API_KEY"), "{err}");
         assert!(
             err.to_string().contains("SWITCHBOARD_MODEL__API_KEY"),

@@ -1,7 +1,9 @@
 //! The Twilio Media Streams WebSocket edge (`GET /media-stream`): parses Twilio's
 //! frames (see [`super::wire`]), enforces their order, and hands typed messages to
-//! the call's `CallActor`; sends `media`/`mark`/`clear` back. Thin on purpose: no
-//! call state lives here beyond the stream binding.
+//! the call's `CallActor`; sends `media`/`mark`/`clear` back, and carries out the
+//! call's Twilio-side actions (a transfer through the REST API, reported back as a
+//! [`TransferOutcome`]). Thin on purpose: no call state lives here beyond the
+//! stream binding.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -14,9 +16,16 @@ use bytestring::ByteString;
 
 use crate::app::Services;
 use crate::audio::format::AudioFormat;
+use crate::call::route::{route_call, RouteKeys, RouteRefusal};
 use crate::call::{CallActor, CallSetup};
+use crate::carrier::twilio::rest::TwilioRest;
+use crate::carrier::twilio::twiml;
 use crate::carrier::twilio::wire::{self, InboundEvent, WireError};
-use crate::messages::{AudioFrame, CarrierCommand, CarrierHangup, DtmfReceived, MarkEchoed};
+use crate::lifecycle::{Carrier, EndReason};
+use crate::messages::{
+    AudioFrame, CarrierCommand, CarrierHangup, DtmfReceived, MarkEchoed, TransferError,
+    TransferOutcome,
+};
 
 /// Largest inbound WebSocket frame, bytes. Twilio's 20 ms media frames are ~330 bytes.
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
@@ -34,6 +43,8 @@ enum State {
     Started {
         call: Addr<CallActor>,
         stream_sid: String,
+        /// Twilio `CallSid` (`CA…`), for REST actions on the call.
+        call_sid: String,
     },
     Ended,
 }
@@ -91,11 +102,9 @@ impl MediaStreamSession {
         ctx.stop();
     }
 
-    fn hang_up(&mut self, reason: &str) {
+    fn hang_up(&mut self, reason: EndReason) {
         if let State::Started { call, .. } = std::mem::replace(&mut self.state, State::Ended) {
-            call.do_send(CarrierHangup {
-                reason: reason.to_string(),
-            });
+            call.do_send(CarrierHangup { reason });
         }
     }
 
@@ -111,7 +120,7 @@ impl MediaStreamSession {
             );
         }
         if self.bad_frames > MAX_BAD_FRAMES {
-            self.hang_up("carrier_protocol_error");
+            self.hang_up(EndReason::CarrierProtocolError);
             self.close(ctx, ws::CloseCode::Policy, "too many invalid frames");
         }
     }
@@ -129,40 +138,35 @@ impl MediaStreamSession {
                 .map(|v| v.to_string())
                 .filter(|v| !v.is_empty())
         };
-        let tenant = match self.services.tenants.resolve(
-            param("tenant").as_deref(),
-            param("to").as_deref(),
-            Some(start.account_sid.as_ref()),
-        ) {
+        let routed = route_call(
+            &self.services.tenants,
+            &self.services.metrics,
+            &format!("twilio {stream_sid}: call {}", start.call_sid),
+            RouteKeys {
+                tenant: param("tenant").as_deref(),
+                dialled: param("to").as_deref(),
+                account_sid: Some(start.account_sid.as_ref()),
+            },
+            Some(self.services.config.model.provider),
+        );
+        let tenant = match routed {
             Ok(t) => t,
-            Err(e) => {
-                log::warn!("twilio {stream_sid}: call {} refused: {e}", start.call_sid);
-                self.services
-                    .metrics
-                    .calls_refused
-                    .with_label_values(&["routing"])
-                    .inc();
+            Err(RouteRefusal::NoTenant(e)) => {
                 self.close(ctx, ws::CloseCode::Policy, &format!("no tenant: {e}"));
                 return;
             }
+            Err(RouteRefusal::NoDirectLink(_)) => {
+                self.close(
+                    ctx,
+                    ws::CloseCode::Policy,
+                    "tenant served through jambonz only",
+                );
+                return;
+            }
         };
-        if let Err(e) = tenant.check_direct_link(self.services.config.model.provider) {
-            log::warn!("twilio {stream_sid}: call {} refused: {e}", start.call_sid);
-            self.services
-                .metrics
-                .calls_refused
-                .with_label_values(&["no_direct_link"])
-                .inc();
-            self.close(
-                ctx,
-                ws::CloseCode::Policy,
-                "tenant served through jambonz only",
-            );
-            return;
-        }
         let setup = CallSetup {
             call_id: uuid::Uuid::new_v4().to_string(),
-            carrier: "twilio",
+            carrier: Carrier::Twilio,
             call_sid: Some(start.call_sid.to_string()),
             stream_sid: Some(stream_sid.clone()),
             from: param("from"),
@@ -172,7 +176,11 @@ impl MediaStreamSession {
             edge: ctx.address().recipient(),
         };
         let call = CallActor::new(setup, self.services.clone()).start();
-        self.state = State::Started { call, stream_sid };
+        self.state = State::Started {
+            call,
+            stream_sid,
+            call_sid: start.call_sid.to_string(),
+        };
     }
 
     fn on_text(&mut self, frame: &ByteString, ctx: &mut ws::WebsocketContext<Self>) {
@@ -201,7 +209,7 @@ impl MediaStreamSession {
             }
             (InboundEvent::Start { .. }, _) => {
                 log::warn!("twilio {}: second start; closing", self.label());
-                self.hang_up("carrier_protocol_error");
+                self.hang_up(EndReason::CarrierProtocolError);
                 self.close(ctx, ws::CloseCode::Policy, "duplicate start");
             }
             (InboundEvent::Media { .. }, State::AwaitingStart) => {
@@ -238,7 +246,7 @@ impl MediaStreamSession {
                 });
             }
             (InboundEvent::Stop { .. }, State::Started { .. }) => {
-                self.hang_up("caller_hangup");
+                self.hang_up(EndReason::CallerHangup);
                 self.close(ctx, ws::CloseCode::Normal, "stream stopped");
             }
             (InboundEvent::Stop { .. }, _) => {
@@ -264,6 +272,39 @@ fn ack_mark(in_flight: &mut VecDeque<(String, u64)>, acked: &mut u64, name: &str
 }
 
 impl MediaStreamSession {
+    /// Transfers the call to `number`: replaces its TwiML through the REST API
+    /// (Calls resource, `Twiml` field) with a `<Dial>` whose `<Number url>` plays
+    /// `whisper_url` to the person answering; Twilio then ends this stream with
+    /// `stop`. The call hears the outcome as a [`TransferOutcome`].
+    fn transfer(&mut self, number: &str, whisper_url: &str, ctx: &mut ws::WebsocketContext<Self>) {
+        let State::Started { call, call_sid, .. } = &self.state else {
+            return;
+        };
+        let call = call.clone();
+        let rest = match TwilioRest::from_config(
+            &self.services.config.twilio,
+            self.services.tls.clone(),
+        ) {
+            Ok(rest) => rest,
+            Err(e) => {
+                call.do_send(TransferOutcome(Err(TransferError::Impossible(
+                    e.to_string(),
+                ))));
+                return;
+            }
+        };
+        let call_sid = call_sid.clone();
+        let document = twiml::dial_with_whisper(number, None, whisper_url);
+        ctx.spawn(
+            async move { rest.update_call_twiml(&call_sid, &document).await }
+                .into_actor(self)
+                .map(move |result, _, _| {
+                    let outcome = result.map_err(|e| TransferError::Failed(e.to_string()));
+                    call.do_send(TransferOutcome(outcome));
+                }),
+        );
+    }
+
     /// Decoded bytes written and not confirmed; past the limit the carrier has
     /// stopped reading (a healthy one confirms within the playout lead), so the
     /// call ends instead of buffering without bound.
@@ -277,7 +318,7 @@ impl MediaStreamSession {
             self.label(),
             unacked / PCMU_BYTES_PER_MS
         );
-        self.hang_up("carrier_slow_consumer");
+        self.hang_up(EndReason::CarrierSlowConsumer);
         self.close(ctx, ws::CloseCode::Policy, "carrier not reading");
         false
     }
@@ -307,14 +348,14 @@ impl Actor for MediaStreamSession {
                     act.label(),
                     idle.as_secs()
                 );
-                act.hang_up("carrier_timeout");
+                act.hang_up(EndReason::CarrierTimeout);
                 act.close(ctx, ws::CloseCode::Away, "idle timeout");
             }
         });
     }
 
     fn stopping(&mut self, _: &mut Self::Context) -> Running {
-        self.hang_up("carrier_closed");
+        self.hang_up(EndReason::CarrierClosed);
         Running::Stop
     }
 }
@@ -329,7 +370,7 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for MediaStreamSessio
             }
             Ok(ws::Message::Ping(p)) => ctx.pong(&p),
             Ok(ws::Message::Close(reason)) => {
-                self.hang_up("carrier_closed");
+                self.hang_up(EndReason::CarrierClosed);
                 ctx.close(reason);
                 ctx.stop();
             }
@@ -339,8 +380,8 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for MediaStreamSessio
                 // A socket reset or EOF without a close frame is the carrier
                 // vanishing, not a malformed frame.
                 let reason = match e {
-                    ws::ProtocolError::Io(_) => "carrier_reset",
-                    _ => "carrier_protocol_error",
+                    ws::ProtocolError::Io(_) => EndReason::CarrierReset,
+                    _ => EndReason::CarrierProtocolError,
                 };
                 self.hang_up(reason);
                 let code = match e {
@@ -353,7 +394,7 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for MediaStreamSessio
     }
 
     fn finished(&mut self, ctx: &mut Self::Context) {
-        self.hang_up("carrier_closed");
+        self.hang_up(EndReason::CarrierClosed);
         ctx.stop();
     }
 }
@@ -391,6 +432,13 @@ impl Handler<CarrierCommand> for MediaStreamSession {
                 // The call ended on our side: it is already finalised.
                 self.state = State::Ended;
                 self.close(ctx, ws::CloseCode::from(code), &reason);
+                return;
+            }
+            CarrierCommand::Transfer {
+                number,
+                whisper_url,
+            } => {
+                self.transfer(&number, &whisper_url, ctx);
                 return;
             }
         }

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::app::Services;
+use crate::lifecycle::Carrier;
 use crate::messages::CallAction;
 use crate::tools::{args, Tool, ToolContext, ToolError, ToolOutcome};
 
@@ -68,8 +69,8 @@ impl Tool for TransferToOnCall {
         Box::pin(async move {
             let a: Args = args::parse(args)?;
             let reason = args::text("reason", &a.reason, 200)?;
-            let twilio_call = ctx.carrier == "twilio" && ctx.call_sid.is_some();
-            if !twilio_call && ctx.carrier != "jambonz" {
+            let twilio_call = ctx.carrier == Some(Carrier::Twilio) && ctx.call_sid.is_some();
+            if !twilio_call && ctx.carrier != Some(Carrier::Jambonz) {
                 return Err(ToolError::Refused(
                     "transfers are only possible on phone calls (Twilio or jambonz)".into(),
                 ));

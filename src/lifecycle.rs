@@ -1,0 +1,374 @@
+//! The words of a call's lifecycle that every layer shares: which carrier carries
+//! the call ([`Carrier`]), why it was refused ([`Refusal`]) and why it ended
+//! ([`EndReason`]). Typed inside the process; written as text only where it leaves
+//! it — the `calls.carrier` and `calls.ended_reason` columns, `/logs` events and the
+//! `reason` label of `calls_ended_total` — and that text is exactly what
+//! [`std::fmt::Display`] gives (and [`std::str::FromStr`] reads back).
+
+use std::fmt;
+use std::str::FromStr;
+
+/// Which carrier edge carries a call; stored in `calls.carrier` and shown in
+/// `call_started` events as `twilio`, `jambonz` or `browser`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Carrier {
+    /// Twilio Media Streams (`/media-stream`).
+    Twilio,
+    /// jambonz WebSocket API (`/jambonz`); jambonz runs the model.
+    Jambonz,
+    /// The browser softphone (`/browser`).
+    Browser,
+}
+
+impl Carrier {
+    /// The stored and shown name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Carrier::Twilio => "twilio",
+            Carrier::Jambonz => "jambonz",
+            Carrier::Browser => "browser",
+        }
+    }
+}
+
+impl fmt::Display for Carrier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A text that names no [`Carrier`] or [`EndReason`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what}: {text:?}")]
+pub struct UnknownText {
+    /// `carrier` or `end reason`.
+    pub what: &'static str,
+    pub text: String,
+}
+
+impl FromStr for Carrier {
+    type Err = UnknownText;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [Carrier::Twilio, Carrier::Jambonz, Carrier::Browser]
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| UnknownText {
+                what: "carrier",
+                text: s.to_string(),
+            })
+    }
+}
+
+/// Why a call was not taken; the `ended_reason` of its `refused` row
+/// (`refused_capacity`, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Refusal {
+    /// `calls.max_calls` calls are in progress.
+    Capacity,
+    /// The server is shutting down.
+    Draining,
+    /// The Supervisor did not answer.
+    Supervisor,
+    /// A jambonz `session:new` ack would exceed `jambonz.max_payload_bytes`.
+    PayloadTooLarge,
+    /// The tenant's provider has no jambonz `llm` vendor.
+    NoJambonzVendor,
+    /// The tenant's provider has no API key to hand jambonz.
+    NoModelKey,
+}
+
+impl Refusal {
+    const ALL: [Refusal; 6] = [
+        Refusal::Capacity,
+        Refusal::Draining,
+        Refusal::Supervisor,
+        Refusal::PayloadTooLarge,
+        Refusal::NoJambonzVendor,
+        Refusal::NoModelKey,
+    ];
+
+    /// The stored `ended_reason`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Refusal::Capacity => "refused_capacity",
+            Refusal::Draining => "refused_draining",
+            Refusal::Supervisor => "refused_supervisor",
+            Refusal::PayloadTooLarge => "refused_payload_too_large",
+            Refusal::NoJambonzVendor => "refused_no_jambonz_vendor",
+            Refusal::NoModelKey => "refused_no_model_key",
+        }
+    }
+
+    /// The `reason` label of `calls_refused_total` (the stored text without `refused_`).
+    pub const fn metric_label(self) -> &'static str {
+        match self {
+            Refusal::Capacity => "capacity",
+            Refusal::Draining => "draining",
+            Refusal::Supervisor => "supervisor",
+            Refusal::PayloadTooLarge => "payload_too_large",
+            Refusal::NoJambonzVendor => "no_jambonz_vendor",
+            Refusal::NoModelKey => "no_model_key",
+        }
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a call ended: the `ended_reason` column, the `reason` of `call_ended`
+/// events, and (bounded, see [`EndReason::metric_label`]) the label of
+/// `calls_ended_total`. Variants with text keep it as the stored value's tail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EndReason {
+    /// The caller hung up (Twilio `stop`, browser hang-up, jambonz `completed`).
+    CallerHangup,
+    /// The carrier's socket closed without `stop`.
+    CarrierClosed,
+    /// No carrier frame for `calls.carrier_idle_timeout_secs`.
+    CarrierTimeout,
+    /// The carrier's socket was reset (I/O error, EOF without close frame).
+    CarrierReset,
+    /// The carrier broke its protocol (invalid frames, duplicate `start`, oversize).
+    CarrierProtocolError,
+    /// The carrier stopped reading our audio (`calls.max_unacked_audio_ms`).
+    CarrierSlowConsumer,
+    /// A final jambonz `call:status` other than `completed`, `-` written `_`:
+    /// stored `carrier_<status>` (`carrier_no_answer`).
+    CarrierStatus(String),
+    /// The assistant ended the call (`hang_up` tool): `assistant_hangup: <reason>`.
+    AssistantHangup(String),
+    /// The call was handed to a person: `transferred: <reason>` (Twilio), or
+    /// `transferred: <number> (<reason>)` when the number is recorded (jambonz).
+    Transferred {
+        number: Option<String>,
+        reason: String,
+    },
+    /// The model could not be reached within the restart budget, or jambonz's
+    /// `llm` verb ended abnormally: `model_unavailable: <cause>`.
+    ModelUnavailable(String),
+    /// Ended by a server shutdown after the drain timeout.
+    Shutdown,
+    /// The call's actor stopped without another reason.
+    CallActorStopped,
+    /// Found `in_progress` at start-up (the node died under it).
+    Interrupted,
+    /// Never admitted.
+    Refused(Refusal),
+}
+
+impl EndReason {
+    /// `carrier_<status>` for a jambonz final `call:status` (`no-answer` → `no_answer`).
+    pub fn carrier_status(status: &str) -> EndReason {
+        EndReason::CarrierStatus(status.replace('-', "_"))
+    }
+
+    /// Bounded label set for `calls_ended_total`: the reason's kind for the seven
+    /// kinds operators watch, `other` for the rest.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            EndReason::CallerHangup => "caller_hangup",
+            EndReason::CarrierClosed => "carrier_closed",
+            EndReason::CarrierTimeout => "carrier_timeout",
+            EndReason::AssistantHangup(_) => "assistant_hangup",
+            EndReason::Transferred { .. } => "transferred",
+            EndReason::ModelUnavailable(_) => "model_unavailable",
+            EndReason::Shutdown => "shutdown",
+            _ => "other",
+        }
+    }
+
+    /// The reasons without text, with their stored names (read back by `FromStr`;
+    /// the round-trip test keeps it in step with `Display`).
+    const PLAIN: [(&'static str, EndReason); 9] = [
+        ("caller_hangup", EndReason::CallerHangup),
+        ("carrier_closed", EndReason::CarrierClosed),
+        ("carrier_timeout", EndReason::CarrierTimeout),
+        ("carrier_reset", EndReason::CarrierReset),
+        ("carrier_protocol_error", EndReason::CarrierProtocolError),
+        ("carrier_slow_consumer", EndReason::CarrierSlowConsumer),
+        ("shutdown", EndReason::Shutdown),
+        ("call_actor_stopped", EndReason::CallActorStopped),
+        ("interrupted", EndReason::Interrupted),
+    ];
+}
+
+impl fmt::Display for EndReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EndReason::CarrierStatus(status) => write!(f, "carrier_{status}"),
+            EndReason::AssistantHangup(reason) => write!(f, "assistant_hangup: {reason}"),
+            EndReason::Transferred {
+                number: Some(number),
+                reason,
+            } => write!(f, "transferred: {number} ({reason})"),
+            EndReason::Transferred {
+                number: None,
+                reason,
+            } => write!(f, "transferred: {reason}"),
+            EndReason::ModelUnavailable(cause) => write!(f, "model_unavailable: {cause}"),
+            EndReason::Refused(refusal) => f.write_str(refusal.as_str()),
+            EndReason::CallerHangup => f.write_str("caller_hangup"),
+            EndReason::CarrierClosed => f.write_str("carrier_closed"),
+            EndReason::CarrierTimeout => f.write_str("carrier_timeout"),
+            EndReason::CarrierReset => f.write_str("carrier_reset"),
+            EndReason::CarrierProtocolError => f.write_str("carrier_protocol_error"),
+            EndReason::CarrierSlowConsumer => f.write_str("carrier_slow_consumer"),
+            EndReason::Shutdown => f.write_str("shutdown"),
+            EndReason::CallActorStopped => f.write_str("call_actor_stopped"),
+            EndReason::Interrupted => f.write_str("interrupted"),
+        }
+    }
+}
+
+/// Reads a stored `ended_reason` back (the inverse of `Display`). A transfer's
+/// `<number> (<reason>)` form is recognised when the number is E.164-like (`+` or
+/// digits, no spaces).
+impl FromStr for EndReason {
+    type Err = UnknownText;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if let Some((_, reason)) = EndReason::PLAIN.iter().find(|(name, _)| *name == s) {
+            return Ok(reason.clone());
+        }
+        if let Some(refusal) = Refusal::ALL.into_iter().find(|r| r.as_str() == s) {
+            return Ok(EndReason::Refused(refusal));
+        }
+        if let Some(reason) = s.strip_prefix("assistant_hangup: ") {
+            return Ok(EndReason::AssistantHangup(reason.to_string()));
+        }
+        if let Some(cause) = s.strip_prefix("model_unavailable: ") {
+            return Ok(EndReason::ModelUnavailable(cause.to_string()));
+        }
+        if let Some(detail) = s.strip_prefix("transferred: ") {
+            let numbered = detail
+                .split_once(" (")
+                .filter(|(number, rest)| {
+                    rest.ends_with(')')
+                        && !number.is_empty()
+                        && number.chars().all(|c| c == '+' || c.is_ascii_digit())
+                })
+                .map(|(number, rest)| EndReason::Transferred {
+                    number: Some(number.to_string()),
+                    reason: rest[..rest.len() - 1].to_string(),
+                });
+            return Ok(numbered.unwrap_or_else(|| EndReason::Transferred {
+                number: None,
+                reason: detail.to_string(),
+            }));
+        }
+        if let Some(status) = s.strip_prefix("carrier_").filter(|t| !t.is_empty()) {
+            return Ok(EndReason::CarrierStatus(status.to_string()));
+        }
+        Err(UnknownText {
+            what: "end reason",
+            text: s.to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn carrier_names_round_trip() {
+        for carrier in [Carrier::Twilio, Carrier::Jambonz, Carrier::Browser] {
+            assert_eq!(carrier.to_string().parse::<Carrier>(), Ok(carrier));
+        }
+        assert_eq!(Carrier::Twilio.to_string(), "twilio");
+        assert!("sms".parse::<Carrier>().is_err());
+    }
+
+    /// Every reason is stored as the text switchboard wrote before it was typed.
+    #[test]
+    fn end_reasons_are_stored_as_before_and_read_back() {
+        let cases = [
+            (EndReason::CallerHangup, "caller_hangup"),
+            (EndReason::CarrierClosed, "carrier_closed"),
+            (EndReason::CarrierTimeout, "carrier_timeout"),
+            (EndReason::CarrierReset, "carrier_reset"),
+            (EndReason::CarrierProtocolError, "carrier_protocol_error"),
+            (EndReason::CarrierSlowConsumer, "carrier_slow_consumer"),
+            (EndReason::carrier_status("no-answer"), "carrier_no_answer"),
+            (EndReason::carrier_status("busy"), "carrier_busy"),
+            (
+                EndReason::AssistantHangup("caller finished".into()),
+                "assistant_hangup: caller finished",
+            ),
+            (
+                EndReason::Transferred {
+                    number: None,
+                    reason: "burst pipe & flooding".into(),
+                },
+                "transferred: burst pipe & flooding",
+            ),
+            (
+                EndReason::Transferred {
+                    number: Some("+15550002222".into()),
+                    reason: "leak (kitchen)".into(),
+                },
+                "transferred: +15550002222 (leak (kitchen))",
+            ),
+            (
+                EndReason::ModelUnavailable("connect: refused".into()),
+                "model_unavailable: connect: refused",
+            ),
+            (EndReason::Shutdown, "shutdown"),
+            (EndReason::CallActorStopped, "call_actor_stopped"),
+            (EndReason::Interrupted, "interrupted"),
+            (EndReason::Refused(Refusal::Capacity), "refused_capacity"),
+            (EndReason::Refused(Refusal::Draining), "refused_draining"),
+            (
+                EndReason::Refused(Refusal::Supervisor),
+                "refused_supervisor",
+            ),
+            (
+                EndReason::Refused(Refusal::PayloadTooLarge),
+                "refused_payload_too_large",
+            ),
+            (
+                EndReason::Refused(Refusal::NoJambonzVendor),
+                "refused_no_jambonz_vendor",
+            ),
+            (
+                EndReason::Refused(Refusal::NoModelKey),
+                "refused_no_model_key",
+            ),
+        ];
+        for (reason, text) in cases {
+            assert_eq!(reason.to_string(), text);
+            assert_eq!(text.parse::<EndReason>(), Ok(reason), "{text}");
+        }
+        assert!("hung up".parse::<EndReason>().is_err());
+    }
+
+    /// A Twilio transfer reason that merely contains parentheses stays one reason.
+    #[test]
+    fn transfer_reason_with_parentheses_is_not_read_as_a_number() {
+        assert_eq!(
+            "transferred: burst pipe (kitchen)".parse::<EndReason>(),
+            Ok(EndReason::Transferred {
+                number: None,
+                reason: "burst pipe (kitchen)".into()
+            })
+        );
+    }
+
+    #[test]
+    fn metric_labels_are_the_bounded_set() {
+        let label = |s: &str| s.parse::<EndReason>().map(|r| r.metric_label());
+        assert_eq!(label("caller_hangup"), Ok("caller_hangup"));
+        assert_eq!(label("assistant_hangup: bye"), Ok("assistant_hangup"));
+        assert_eq!(label("transferred: +1555 (leak)"), Ok("transferred"));
+        assert_eq!(label("model_unavailable: x"), Ok("model_unavailable"));
+        assert_eq!(label("shutdown"), Ok("shutdown"));
+        assert_eq!(label("carrier_reset"), Ok("other"));
+        assert_eq!(label("carrier_busy"), Ok("other"));
+        assert_eq!(label("call_actor_stopped"), Ok("other"));
+        assert_eq!(Refusal::NoModelKey.metric_label(), "no_model_key");
+    }
+}
