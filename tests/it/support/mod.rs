@@ -24,7 +24,7 @@ use switchboard::audio::format::{encode_pcm, AudioFormat};
 use switchboard::audio::level::rms_dbfs;
 use switchboard::audio::mulaw;
 use switchboard::audio::wav::read_wav;
-use switchboard::carrier::twilio::client::{CallSetup, LogFeed, TwilioCall};
+use switchboard::caller::{CallSetup, LogFeed, TwilioCall};
 use switchboard::config::Config;
 use switchboard::events::CallEvent;
 use switchboard::model::simulator::Simulator;
