@@ -27,11 +27,11 @@ use chrono::{DateTime, Utc};
 use tokio::sync::oneshot;
 
 use super::agent::{self, AgentRequest, CallSummary, HistoryEntry};
-use super::messages::{
+use super::protocol::ServerMessage;
+use super::router_messages::{
     Accepted, AnswerWritten, Channel, ClientConnected, ClientGone, EmailReceived, Origin,
     OutboxDelivered, OutboxItem, PendingReply, PushResponses, SmsReceived,
 };
-use super::protocol::ServerMessage;
 use super::{sendgrid, MessagingError};
 use crate::app::Services;
 use crate::config::Config;
