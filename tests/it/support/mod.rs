@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use switchboard::app::{self, Running};
+use switchboard::app::{self, RunningServer};
 use switchboard::audio::format::{encode_pcm, AudioFormat};
 use switchboard::audio::level::rms_dbfs;
 use switchboard::audio::mulaw;
@@ -46,7 +46,7 @@ pub enum Db {
 
 /// A running switchboard for one test.
 pub struct TestApp {
-    pub running: Option<Running>,
+    pub running: Option<RunningServer>,
     pub dir: tempfile::TempDir,
     pub db_url: String,
 }
@@ -102,7 +102,7 @@ impl TestApp {
         }
     }
 
-    fn running(&self) -> &Running {
+    fn running(&self) -> &RunningServer {
         self.running.as_ref().expect("running")
     }
 
