@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::events::EventBus;
 use crate::messaging::router::{Attach, MessageRouter};
 use crate::metrics::Metrics;
-use crate::model::simulator::{Script, Simulator};
+use crate::model::simulator::Simulator;
 use crate::store::writer::{Flush, Store};
 use crate::store::{self, Pool};
 use crate::supervisor::{ActiveCalls, Drain, EndAllCalls, RestartPolicy, Supervisor};
@@ -328,12 +328,8 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     )
     .start();
     let simulator = if config.serves_simulator() {
-        let script = Script::load(&config.simulator.script)
+        let sim = Simulator::from_config(&config.simulator)
             .map_err(|e| StartError::Simulator(e.to_string()))?;
-        let sim = Simulator::new(script, &config.simulator.clips_dir, config.simulator.pace)
-            .map_err(|e| StartError::Simulator(e.to_string()))?
-            .with_recording(config.simulator.record_events)
-            .with_public(config.simulator.public);
         Some(sim)
     } else {
         None

@@ -64,8 +64,6 @@ pub fn test_config(db_url: &str) -> Config {
     config.server.admin_token = Some(ADMIN.into());
     config.database.url = db_url.into();
     config.database.pool_size = 4;
-    config.simulator.script = root().join("assets/sim/script.toml");
-    config.simulator.clips_dir = root().join("assets/sim");
     config.simulator.record_events = true;
     config.simulator.pace = 2.0;
     config.model.restart_backoff_ms = 50;
