@@ -8,6 +8,7 @@
 //! connections. The default script and clips are built in ([`embedded`]).
 
 pub mod embedded;
+pub mod engine;
 pub mod script;
 pub mod session;
 pub mod vad;
@@ -92,11 +93,20 @@ pub(crate) struct EncodedClip {
     pub chunk_ms: Vec<u32>,
 }
 
-pub(crate) struct Inner {
+/// What every session of one simulator reads: the script, the pace and the
+/// decoded clips, with each clip encoded per output format on first use.
+/// No actix, no I/O: the conversation engine ([`engine`]) sees only this.
+pub(crate) struct Assets {
     pub script: Script,
     pub pace: f32,
     clips: HashMap<String, Pcm>,
     encoded: Mutex<HashMap<(String, AudioFormat), Arc<EncodedClip>>>,
+}
+
+/// The shared simulator state: its [`Assets`] plus the registry of live
+/// sessions and the test hooks.
+pub(crate) struct Inner {
+    pub assets: Arc<Assets>,
     recording: bool,
     recorded: Mutex<Vec<Vec<serde_json::Value>>>,
     live: Mutex<HashMap<u64, Addr<SimSession>>>,
@@ -109,7 +119,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-impl Inner {
+impl Assets {
     /// The clip `name` in `format`, converted on first use and cached.
     pub(crate) fn clip(&self, name: &str, format: AudioFormat) -> Option<Arc<EncodedClip>> {
         let key = (name.to_owned(), format);
@@ -135,7 +145,9 @@ impl Inner {
         lock(&self.encoded).insert(key, clip.clone());
         Some(clip)
     }
+}
 
+impl Inner {
     pub(crate) fn record(&self, session: u64, event: serde_json::Value) {
         if !self.recording {
             return;
@@ -171,8 +183,8 @@ pub struct Simulator {
 impl std::fmt::Debug for Simulator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Simulator")
-            .field("turns", &self.inner.script.turns.len())
-            .field("pace", &self.inner.pace)
+            .field("turns", &self.inner.assets.script.turns.len())
+            .field("pace", &self.inner.assets.pace)
             .field("live_sessions", &self.session_count())
             .finish()
     }
@@ -261,10 +273,12 @@ impl Simulator {
         }
         Ok(Simulator {
             inner: Arc::new(Inner {
-                script,
-                pace,
-                clips,
-                encoded: Mutex::new(HashMap::new()),
+                assets: Arc::new(Assets {
+                    script,
+                    pace,
+                    clips,
+                    encoded: Mutex::new(HashMap::new()),
+                }),
                 recording: false,
                 recorded: Mutex::new(Vec::new()),
                 live: Mutex::new(HashMap::new()),
@@ -294,10 +308,7 @@ impl Simulator {
                 inner
             }
             Err(shared) => Inner {
-                script: shared.script.clone(),
-                pace: shared.pace,
-                clips: shared.clips.clone(),
-                encoded: Mutex::new(HashMap::new()),
+                assets: shared.assets.clone(),
                 recording: on,
                 recorded: Mutex::new(Vec::new()),
                 live: Mutex::new(HashMap::new()),
@@ -406,9 +417,9 @@ mod tests {
         let shipped =
             Script::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/sim/script.toml"))
                 .expect("shipped script");
-        assert_eq!(sim.inner.script.turns.len(), shipped.turns.len());
+        assert_eq!(sim.inner.assets.script.turns.len(), shipped.turns.len());
         for name in shipped.clip_names() {
-            let pcm = sim.inner.clips.get(name).expect("clip loaded");
+            let pcm = sim.inner.assets.clips.get(name).expect("clip loaded");
             assert!(
                 pcm.samples.len() > 24_000,
                 "{name}: {} samples",
