@@ -3,7 +3,9 @@
 //! tests. It runs an energy VAD over the caller's audio ([`vad`]), answers
 //! each caller turn from a TOML [`script`] with real audio clips streamed
 //! faster than real time, makes scripted function calls, and honours barge-in
-//! and truncation like the real service (one actor per socket, [`session`]).
+//! and truncation like the real service. The conversation itself is a pure
+//! state machine ([`engine`]); one thin actor per socket moves its frames and
+//! pacing ticks ([`session`]).
 //! Test hooks record client events, kill sessions abruptly and refuse new
 //! connections. The default script and clips are built in ([`embedded`]).
 
