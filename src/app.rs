@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix::prelude::*;
+use actix::{Actor as _, Addr, Arbiter, ArbiterHandle};
 use base64::Engine;
 
 use crate::audio::format::{encode_pcm, AudioFormat};
@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::events::EventBus;
 use crate::messaging::router::{Attach, MessageRouter};
 use crate::metrics::Metrics;
-use crate::model::simulator::{Script, Simulator};
+use crate::model::simulator::Simulator;
 use crate::store::writer::{Flush, Store};
 use crate::store::{self, Pool};
 use crate::supervisor::{ActiveCalls, Drain, EndAllCalls, RestartPolicy, Supervisor};
@@ -141,14 +141,14 @@ impl Services {
 }
 
 /// A running server.
-pub struct Running {
+pub struct RunningServer {
     pub services: Arc<Services>,
     pub server: actix_web::dev::ServerHandle,
     /// Resolves when the HTTP server stops.
     pub join: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
-impl Running {
+impl RunningServer {
     /// The listening address.
     pub fn addr(&self) -> SocketAddr {
         self.services.local_addr
@@ -280,7 +280,7 @@ fn report_startup(config: &Config, tools: &ToolRegistry) -> Result<(), StartErro
 
 /// Starts everything on the current actix system and returns once the listener
 /// is bound and the database migrated (the server is then ready for `/health`).
-pub async fn start(config: Config) -> Result<Running, StartError> {
+pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     let config = Arc::new(config);
     let (pool, applied) = migrate(&config)?;
     if !applied.is_empty() {
@@ -328,12 +328,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     )
     .start();
     let simulator = if config.serves_simulator() {
-        let script = Script::load(&config.simulator.script)
+        let sim = Simulator::from_config(&config.simulator)
             .map_err(|e| StartError::Simulator(e.to_string()))?;
-        let sim = Simulator::new(script, &config.simulator.clips_dir, config.simulator.pace)
-            .map_err(|e| StartError::Simulator(e.to_string()))?
-            .with_recording(config.simulator.record_events)
-            .with_public(config.simulator.public);
         Some(sim)
     } else {
         None
@@ -393,7 +389,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let handle = server.handle();
     let join = actix_rt::spawn(server);
     log::info!("switchboard listening on http://{local_addr}");
-    Ok(Running {
+    Ok(RunningServer {
         services,
         server: handle,
         join,

@@ -324,9 +324,11 @@ pub struct SimulatorConfig {
     /// Answer `/sim/v1/realtime` from any peer; by default only loopback peers
     /// (others get 403 before the upgrade).
     pub public: bool,
-    /// Script TOML (turns, replies, function calls).
+    /// Script TOML (turns, replies, function calls). Empty (the default): the
+    /// script built into the binary (`assets/sim/script.toml`).
     pub script: PathBuf,
-    /// Folder with the reply clips named in the script.
+    /// Folder with the reply clips named in the script. Empty (the default):
+    /// the clips built into the binary (`assets/sim/*.wav`).
     pub clips_dir: PathBuf,
     /// Audio streaming speed as a multiple of real time (0 = as fast as possible).
     pub pace: f32,
@@ -542,8 +544,8 @@ impl Default for SimulatorConfig {
         SimulatorConfig {
             enabled: false,
             public: false,
-            script: "assets/sim/script.toml".into(),
-            clips_dir: "assets/sim".into(),
+            script: PathBuf::new(),
+            clips_dir: PathBuf::new(),
             pace: 2.0,
             record_events: false,
         }

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::prelude::*;
+use actix::{Actor, AsyncContext as _, Context, Handler, Message, MessageResponse, Recipient};
 
 use crate::call::EndCall;
 use crate::lifecycle::{EndReason, Refusal};

@@ -12,7 +12,7 @@ use clap::Args;
 
 use crate::audio::format::{decode_to_pcm, encode_pcm, AudioFormat};
 use crate::audio::wav::{read_wav, write_wav};
-use crate::carrier::twilio::client::{CallSetup, LogFeed, TwilioCall};
+use crate::caller::{CallSetup, LogFeed, TwilioCall};
 use crate::events::CallEvent;
 
 /// Longest wait for the receptionist's greeting before the caller speaks.

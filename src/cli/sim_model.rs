@@ -10,7 +10,7 @@ use anyhow::Context;
 use clap::Args;
 
 use crate::config::Config;
-use crate::model::simulator::{Script, Simulator, SIM_PATH};
+use crate::model::simulator::{Simulator, SIM_PATH};
 
 /// Arguments of `switchboard sim-model`.
 #[derive(Args, Debug)]
@@ -18,10 +18,12 @@ pub struct SimModelArgs {
     /// Listen address.
     #[arg(long, default_value = "127.0.0.1:9090")]
     pub bind: String,
-    /// Simulator script (default: `simulator.script` from the configuration).
+    /// Simulator script (default: `simulator.script` from the configuration; the
+    /// built-in script when that is empty).
     #[arg(long)]
     pub script: Option<PathBuf>,
-    /// Directory of the script's clips (default: `simulator.clips_dir`).
+    /// Directory of the script's clips (default: `simulator.clips_dir`; the
+    /// built-in clips when that is empty).
     #[arg(long)]
     pub clips: Option<PathBuf>,
     /// Audio streaming speed relative to real time (default: `simulator.pace`).
@@ -34,18 +36,18 @@ pub struct SimModelArgs {
 
 /// Serves the simulator until SIGINT/SIGTERM.
 pub async fn run(args: SimModelArgs, config: &Config) -> anyhow::Result<()> {
-    let script_path = args
-        .script
-        .unwrap_or_else(|| config.simulator.script.clone());
-    let clips = args
-        .clips
-        .unwrap_or_else(|| config.simulator.clips_dir.clone());
-    let pace = args.pace.unwrap_or(config.simulator.pace);
-    let script =
-        Script::load(&script_path).with_context(|| format!("loading {}", script_path.display()))?;
-    let sim = Simulator::new(script, &clips, pace)
-        .context("building the simulator")?
-        .with_public(config.simulator.public);
+    let mut sim_config = config.simulator.clone();
+    if let Some(script) = args.script {
+        sim_config.script = script;
+    }
+    if let Some(clips) = args.clips {
+        sim_config.clips_dir = clips;
+    }
+    if let Some(pace) = args.pace {
+        sim_config.pace = pace;
+    }
+    sim_config.record_events = false;
+    let sim = Simulator::from_config(&sim_config).context("building the simulator")?;
     let server = HttpServer::new(move || {
         let sim = sim.clone();
         App::new().configure(move |cfg| sim.configure(cfg))

@@ -150,7 +150,11 @@ pub async fn list_messages(req: HttpRequest, services: web::Data<Services>) -> H
     if let Err(e) = check_admin(&req, &services) {
         return unauthorized(e);
     }
-    match query(&services, |conn| store::messages::list_recent(conn, 50)).await {
+    match query(&services, |conn| {
+        store::text_messages::list_recent(conn, 50)
+    })
+    .await
+    {
         Ok(messages) => HttpResponse::Ok().json(messages),
         Err(resp) => resp,
     }

@@ -19,7 +19,7 @@ use serde_json::json;
 use subtle::ConstantTimeEq;
 
 use crate::app::Services;
-use crate::messaging::messages::{EmailReceived, Origin};
+use crate::messaging::router_messages::{EmailReceived, Origin};
 use crate::messaging::sendgrid;
 
 /// Query parameters of the parse URL.

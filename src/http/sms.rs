@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::app::Services;
 use crate::carrier::twilio::{signature, twiml};
 use crate::http::twilio::{signed_url, webhook_params};
-use crate::messaging::messages::{Origin, PendingReply, SmsReceived};
+use crate::messaging::router_messages::{Origin, PendingReply, SmsReceived};
 
 /// The header Twilio signs requests with.
 const SIGNATURE_HEADER: &str = "X-Twilio-Signature";

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::messages::Channel;
+use super::router_messages::Channel;
 use crate::app::Services;
 use crate::chat::{ChatError, ChatMessage};
 use crate::tenant::TenantConfig;

@@ -31,12 +31,12 @@ use actix_web_actors::ws;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::messages::{
+use super::protocol::{self, ClientMessage, ErrorCode, RequestId, ServerMessage};
+use super::router::{reply_subject, MessageRouter};
+use super::router_messages::{
     Accepted, AnswerWritten, Channel, ClientConnected, ClientGone, EmailReceived, Origin,
     OutboxDelivered, PendingReply, PushResponses, SmsReceived,
 };
-use super::protocol::{self, ClientMessage, ErrorCode, RequestId, ServerMessage};
-use super::router::{reply_subject, MessageRouter};
 use super::tokens::{self, AuthError, AuthorizedClient};
 use super::MessagingError;
 use crate::app::Services;

@@ -2,7 +2,7 @@
 //! SendGrid Inbound Parse; handlers in `crate::http`) or through authenticated
 //! Node.js clients on the `/supervisor` WebSocket ([`gateway`], wire format in
 //! [`protocol`], tokens in [`tokens`]). Every inbound message becomes a typed
-//! [`messages::SmsReceived`]/[`messages::EmailReceived`] for the
+//! [`router_messages::SmsReceived`]/[`router_messages::EmailReceived`] for the
 //! [`router::MessageRouter`], which stores it, links it to the customer, asks
 //! the [`agent`] for a reply (the tenant's brief, the receptionist tools, the
 //! customer's history; the configured auto-reply without a model), stores the
@@ -11,9 +11,9 @@
 
 pub mod agent;
 pub mod gateway;
-pub mod messages;
 pub mod protocol;
 pub mod router;
+pub mod router_messages;
 pub mod sendgrid;
 pub mod tokens;
 

@@ -24,7 +24,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
-use super::messages::Channel;
+use super::router_messages::Channel;
 
 /// A client-chosen request id: a JSON string or integer on the wire, echoed back
 /// as a string. At most [`MAX_ID_CHARS`] characters.

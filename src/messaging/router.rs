@@ -27,18 +27,18 @@ use chrono::{DateTime, Utc};
 use tokio::sync::oneshot;
 
 use super::agent::{self, AgentRequest, CallSummary, HistoryEntry};
-use super::messages::{
+use super::protocol::ServerMessage;
+use super::router_messages::{
     Accepted, AnswerWritten, Channel, ClientConnected, ClientGone, EmailReceived, Origin,
     OutboxDelivered, OutboxItem, PendingReply, PushResponses, SmsReceived,
 };
-use super::protocol::ServerMessage;
 use super::{sendgrid, MessagingError};
 use crate::app::Services;
 use crate::config::Config;
-use crate::store::messages::ResendKey;
+use crate::store::text_messages::ResendKey;
 use crate::store::{
-    calls, customers, messages, outbox, transcripts, DbConnection, MessageRow, OutboxRow, Pool,
-    StoreError,
+    calls, customers, outbox, text_messages, transcripts, DbConnection, MessageRow, OutboxRow,
+    Pool, StoreError,
 };
 use crate::tenant::TenantConfig;
 
@@ -149,12 +149,12 @@ impl MessageRouter {
             in_reply_to: None,
             created_at: now.naive_utc(),
         };
-        match messages::insert(&mut conn, &row) {
+        match text_messages::insert(&mut conn, &row) {
             Ok(()) => {}
             Err(StoreError::Conflict(_)) if inbound.provider_id.is_some() => {
                 let provider_id = inbound.provider_id.as_deref().unwrap_or("");
-                let first =
-                    messages::find_by_provider_id(&mut conn, provider_id)?.ok_or_else(|| {
+                let first = text_messages::find_by_provider_id(&mut conn, provider_id)?
+                    .ok_or_else(|| {
                         MessagingError::Store(StoreError::Conflict(format!(
                             "message {provider_id} conflicts but cannot be read"
                         )))
@@ -239,7 +239,7 @@ impl MessageRouter {
             subject: inbound.subject.as_deref(),
             body: &inbound.body,
         };
-        messages::find_resend(conn, key, (now - window).naive_utc())
+        text_messages::find_resend(conn, key, (now - window).naive_utc())
     }
 
     /// A message seen before (same provider id, or a resend without one): the
@@ -252,7 +252,7 @@ impl MessageRouter {
         first: MessageRow,
         model_only: bool,
     ) -> Result<Accepted, MessagingError> {
-        let reply = if let Some(reply) = messages::reply_to(conn, &first.id)? {
+        let reply = if let Some(reply) = text_messages::reply_to(conn, &first.id)? {
             PendingReply::Ready(Some(reply.body))
         } else if let Some(waiters) = self.in_flight.get_mut(&first.id) {
             let (tx, rx) = oneshot::channel();
@@ -343,7 +343,10 @@ impl MessageRouter {
             in_reply_to: Some(job.message_id.clone()),
             created_at: Utc::now().naive_utc(),
         };
-        match self.conn().and_then(|mut c| messages::insert(&mut c, &row)) {
+        match self
+            .conn()
+            .and_then(|mut c| text_messages::insert(&mut c, &row))
+        {
             Ok(()) => log::info!(
                 "{} {} from {}: replied ({})",
                 inbound.channel.as_str(),
@@ -516,7 +519,7 @@ fn load_history(
     let mut history = agent::History::default();
     let mut phone = (inbound.channel == Channel::Sms).then(|| inbound.from.clone());
     if let Some(customer_id) = customer_id {
-        match messages::for_customer(conn, customer_id, limit + 1) {
+        match text_messages::for_customer(conn, customer_id, limit + 1) {
             Ok(rows) => {
                 let mut earlier: Vec<MessageRow> = rows
                     .into_iter()

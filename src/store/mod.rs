@@ -4,7 +4,7 @@
 //! [`DbConnection`] multi-connection, pooled with r2d2 ([`db::connect`]).
 //! Query modules named after the domain ([`calls`], [`transcripts`],
 //! [`tool_invocations`], [`tenants`], [`customers`], [`appointments`],
-//! [`caller_messages`], [`messages`], [`node_clients`], [`outbox`]) are plain functions over `&mut DbConnection`; actors
+//! [`caller_messages`], [`text_messages`], [`node_clients`], [`outbox`]) are plain functions over `&mut DbConnection`; actors
 //! never call them on their own thread but send fire-and-forget messages to
 //! the [`writer::Store`] actor, which batches them off the hot path.
 
@@ -13,13 +13,13 @@ pub mod caller_messages;
 pub mod calls;
 pub mod customers;
 pub mod db;
-pub mod messages;
 pub mod models;
 pub mod node_clients;
 pub mod outbox;
 pub mod schema;
 pub mod spool;
 pub mod tenants;
+pub mod text_messages;
 pub mod tool_invocations;
 pub mod transcripts;
 pub mod writer;

@@ -8,10 +8,10 @@
 
 pub mod args;
 pub mod builtin;
+pub mod chat_supervisor;
 pub mod mcp;
 pub mod registry;
 pub mod schedule;
-pub mod supervisor;
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use switchboard::carrier::twilio::client::{CallSetup, TwilioCall};
+use switchboard::caller::{CallSetup, TwilioCall};
 use switchboard::carrier::twilio::wire;
 
 use crate::support::{caller_mulaw, is_transcript, talk_silence_until, TestApp};

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use switchboard::carrier::twilio::client::random_sid;
+use switchboard::caller::random_sid;
 use switchboard::carrier::twilio::wire;
 use switchboard::supervisor::ActiveCalls;
 

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use switchboard::carrier::twilio::client::{CallSetup, LogFeed, TwilioCall};
+use switchboard::caller::{CallSetup, LogFeed, TwilioCall};
 use switchboard::events::CallEvent;
 use switchboard::store::{self, spool, CallStatus};
 

@@ -15,7 +15,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use switchboard::carrier::twilio::signature;
 use switchboard::messaging::tokens;
-use switchboard::store::{self, appointments, messages, node_clients};
+use switchboard::store::{self, appointments, node_clients, text_messages};
 
 use crate::support::{Db, TestApp, CALLER, DIALLED};
 
@@ -65,7 +65,7 @@ fn pool(app: &TestApp) -> store::Pool {
 
 fn tenant_messages(app: &TestApp) -> Vec<store::MessageRow> {
     let mut conn = pool(app).get().unwrap();
-    messages::for_tenant(&mut conn, "acme-dental", 100).unwrap()
+    text_messages::for_tenant(&mut conn, "acme-dental", 100).unwrap()
 }
 
 #[actix_rt::test]

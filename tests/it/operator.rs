@@ -169,7 +169,7 @@ async fn recording_starts_and_stops_through_twilio_and_is_stored() {
     let app = app_with_twilio(&twilio).await;
     let setup = app.call_setup().signed(AUTH_TOKEN);
     let call_sid = setup.call_sid.clone();
-    let mut call = switchboard::carrier::twilio::client::TwilioCall::connect(setup)
+    let mut call = switchboard::caller::TwilioCall::connect(setup)
         .await
         .expect("call connects");
     // Wait until the call row exists.

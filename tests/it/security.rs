@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use switchboard::carrier::twilio::client::{CallSetup, TwilioCall};
+use switchboard::caller::{CallSetup, TwilioCall};
 use switchboard::carrier::twilio::signature;
 
 use crate::support::child::{write_config, ChildServer};

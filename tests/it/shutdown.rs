@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use switchboard::carrier::twilio::client::TwilioCall;
+use switchboard::caller::TwilioCall;
 use switchboard::store::{self, CallStatus};
 
 use crate::support::TestApp;

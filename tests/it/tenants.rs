@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use switchboard::carrier::twilio::client::{CallSetup, TwilioCall};
+use switchboard::caller::{CallSetup, TwilioCall};
 use switchboard::config::UnknownNumber;
 use switchboard::tenant::TenantConfig;
 

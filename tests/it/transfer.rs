@@ -42,13 +42,13 @@ async fn transfer_dials_the_on_call_number_with_a_whisper() {
     .await;
     let setup = app.call_setup().signed(TOKEN);
     let call_sid = setup.call_sid.clone();
-    let feed = switchboard::carrier::twilio::client::LogFeed::connect(
+    let feed = switchboard::caller::LogFeed::connect(
         &app.logs_url(&call_sid),
         Some(crate::support::ADMIN),
     )
     .await
     .unwrap();
-    let mut call = switchboard::carrier::twilio::client::TwilioCall::connect(setup)
+    let mut call = switchboard::caller::TwilioCall::connect(setup)
         .await
         .expect("signed call connects");
     call.stream_mulaw(&short_turn()).await.unwrap();

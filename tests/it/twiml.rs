@@ -1,7 +1,7 @@
 //! The Twilio voice webhook: TwiML that connects the call to our media stream, and
 //! signature enforcement on the webhook and the stream upgrade.
 
-use switchboard::carrier::twilio::client::{CallSetup, ClientError, TwilioCall};
+use switchboard::caller::{CallSetup, ClientError, TwilioCall};
 use switchboard::carrier::twilio::signature;
 
 use crate::support::{Db, TestApp, CALLER, DIALLED};

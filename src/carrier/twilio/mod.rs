@@ -1,10 +1,9 @@
 //! Twilio: Media Streams wire format ([`wire`]), webhook signatures
 //! ([`signature`]), TwiML ([`twiml`]), the WebSocket edge ([`edge`]), the REST
-//! calls for transfers, outbound calls and recordings ([`rest`]), and a client
-//! that behaves like Twilio for the `call` CLI, load tests and integration tests
-//! ([`client`]).
+//! calls for transfers, outbound calls and recordings ([`rest`]). The Twilio-side
+//! emulator used by the `call` CLI, load tests and integration tests is
+//! [`crate::caller`].
 
-pub mod client;
 pub mod edge;
 pub mod rest;
 pub mod signature;

@@ -3,10 +3,14 @@
 //! tests. It runs an energy VAD over the caller's audio ([`vad`]), answers
 //! each caller turn from a TOML [`script`] with real audio clips streamed
 //! faster than real time, makes scripted function calls, and honours barge-in
-//! and truncation like the real service (one actor per socket, [`session`]).
+//! and truncation like the real service. The conversation itself is a pure
+//! state machine ([`engine`]); one thin actor per socket moves its frames and
+//! pacing ticks ([`session`]).
 //! Test hooks record client events, kill sessions abruptly and refuse new
-//! connections.
+//! connections. The default script and clips are built in ([`embedded`]).
 
+pub mod embedded;
+pub mod engine;
 pub mod script;
 pub mod session;
 pub mod vad;
@@ -21,8 +25,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_actors::ws;
 
 use crate::audio::format::{encode_base64, encode_pcm, AudioFormat};
-use crate::audio::wav::{read_wav, Pcm};
+use crate::audio::wav::{read_wav, read_wav_bytes, Pcm};
 use crate::audio::AudioError;
+use crate::config::SimulatorConfig;
 use crate::exposure::is_loopback;
 
 pub use script::{Reply, Script, ScriptedCall, Turn};
@@ -62,6 +67,20 @@ pub enum SimError {
         #[source]
         source: AudioError,
     },
+    /// A built-in clip did not decode (a build defect).
+    #[error("cannot decode built-in simulator clip {name}: {source}")]
+    EmbeddedClip {
+        /// The clip's file name.
+        name: String,
+        /// The audio error.
+        #[source]
+        source: AudioError,
+    },
+    /// The script names a clip that is not built in and no `clips_dir` is set.
+    #[error(
+        "simulator clip {0} is not built in; set simulator.clips_dir to the folder holding it"
+    )]
+    NoEmbeddedClip(String),
     /// `pace` must be finite and ≥ 0.
     #[error("simulator pace must be a finite number >= 0, got {0}")]
     Pace(f32),
@@ -76,11 +95,20 @@ pub(crate) struct EncodedClip {
     pub chunk_ms: Vec<u32>,
 }
 
-pub(crate) struct Inner {
+/// What every session of one simulator reads: the script, the pace and the
+/// decoded clips, with each clip encoded per output format on first use.
+/// No actix, no I/O: the conversation engine ([`engine`]) sees only this.
+pub(crate) struct Assets {
     pub script: Script,
     pub pace: f32,
     clips: HashMap<String, Pcm>,
     encoded: Mutex<HashMap<(String, AudioFormat), Arc<EncodedClip>>>,
+}
+
+/// The shared simulator state: its [`Assets`] plus the registry of live
+/// sessions and the test hooks.
+pub(crate) struct Inner {
+    pub assets: Arc<Assets>,
     recording: bool,
     recorded: Mutex<Vec<Vec<serde_json::Value>>>,
     live: Mutex<HashMap<u64, Addr<SimSession>>>,
@@ -93,7 +121,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-impl Inner {
+impl Assets {
     /// The clip `name` in `format`, converted on first use and cached.
     pub(crate) fn clip(&self, name: &str, format: AudioFormat) -> Option<Arc<EncodedClip>> {
         let key = (name.to_owned(), format);
@@ -119,7 +147,9 @@ impl Inner {
         lock(&self.encoded).insert(key, clip.clone());
         Some(clip)
     }
+}
 
+impl Inner {
     pub(crate) fn record(&self, session: u64, event: serde_json::Value) {
         if !self.recording {
             return;
@@ -155,10 +185,47 @@ pub struct Simulator {
 impl std::fmt::Debug for Simulator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Simulator")
-            .field("turns", &self.inner.script.turns.len())
-            .field("pace", &self.inner.pace)
+            .field("turns", &self.inner.assets.script.turns.len())
+            .field("pace", &self.inner.assets.pace)
             .field("live_sessions", &self.session_count())
             .finish()
+    }
+}
+
+/// Where the simulator's reply clips come from.
+#[derive(Debug, Clone, Copy)]
+pub enum ClipSource<'a> {
+    /// The clips built into the binary ([`embedded::CLIPS`]).
+    Embedded,
+    /// WAV files in this folder, named as in the script.
+    Dir(&'a Path),
+}
+
+impl<'a> ClipSource<'a> {
+    /// `simulator.clips_dir` semantics: an empty path means the built-in clips.
+    pub fn from_config(clips_dir: &'a Path) -> Self {
+        if clips_dir.as_os_str().is_empty() {
+            ClipSource::Embedded
+        } else {
+            ClipSource::Dir(clips_dir)
+        }
+    }
+
+    fn read(self, name: &str) -> Result<Pcm, SimError> {
+        match self {
+            ClipSource::Embedded => {
+                let bytes = embedded::clip(name)
+                    .ok_or_else(|| SimError::NoEmbeddedClip(name.to_owned()))?;
+                read_wav_bytes(bytes).map_err(|source| SimError::EmbeddedClip {
+                    name: name.to_owned(),
+                    source,
+                })
+            }
+            ClipSource::Dir(dir) => {
+                let path = dir.join(name);
+                read_wav(&path).map_err(|source| SimError::Clip { path, source })
+            }
+        }
     }
 }
 
@@ -172,24 +239,48 @@ impl Simulator {
     /// [`SimError::Clip`] if a clip is missing or not a readable WAV,
     /// [`SimError::Pace`] for a negative or non-finite pace.
     pub fn new(script: Script, clips_dir: &Path, pace: f32) -> Result<Self, SimError> {
+        Self::with_clips(script, ClipSource::Dir(clips_dir), pace)
+    }
+
+    /// The simulator `[simulator]` describes: `script` and `clips_dir` when set,
+    /// the built-in script and clips ([`embedded`]) when empty; `pace`,
+    /// `record_events` and `public` as given.
+    ///
+    /// # Errors
+    /// As [`Script::load`] and [`Simulator::with_clips`].
+    pub fn from_config(config: &SimulatorConfig) -> Result<Self, SimError> {
+        let script = Script::load_or_embedded(&config.script)?;
+        Ok(Self::with_clips(
+            script,
+            ClipSource::from_config(&config.clips_dir),
+            config.pace,
+        )?
+        .with_recording(config.record_events)
+        .with_public(config.public))
+    }
+
+    /// As [`Simulator::new`], with the clips from `source`.
+    ///
+    /// # Errors
+    /// [`SimError::Clip`] (a file missing or unreadable),
+    /// [`SimError::NoEmbeddedClip`] (a name not built in),
+    /// [`SimError::EmbeddedClip`], [`SimError::Pace`].
+    pub fn with_clips(script: Script, source: ClipSource<'_>, pace: f32) -> Result<Self, SimError> {
         if !pace.is_finite() || pace < 0.0 {
             return Err(SimError::Pace(pace));
         }
         let mut clips = HashMap::new();
         for name in script.clip_names() {
-            let path = clips_dir.join(name);
-            let pcm = read_wav(&path).map_err(|source| SimError::Clip {
-                path: path.clone(),
-                source,
-            })?;
-            clips.insert(name.to_owned(), pcm);
+            clips.insert(name.to_owned(), source.read(name)?);
         }
         Ok(Simulator {
             inner: Arc::new(Inner {
-                script,
-                pace,
-                clips,
-                encoded: Mutex::new(HashMap::new()),
+                assets: Arc::new(Assets {
+                    script,
+                    pace,
+                    clips,
+                    encoded: Mutex::new(HashMap::new()),
+                }),
                 recording: false,
                 recorded: Mutex::new(Vec::new()),
                 live: Mutex::new(HashMap::new()),
@@ -219,10 +310,7 @@ impl Simulator {
                 inner
             }
             Err(shared) => Inner {
-                script: shared.script.clone(),
-                pace: shared.pace,
-                clips: shared.clips.clone(),
-                encoded: Mutex::new(HashMap::new()),
+                assets: shared.assets.clone(),
                 recording: on,
                 recorded: Mutex::new(Vec::new()),
                 live: Mutex::new(HashMap::new()),
@@ -315,5 +403,78 @@ impl Simulator {
     /// Upgrades accepted since start.
     pub fn connections_total(&self) -> usize {
         self.inner.connections.load(Ordering::SeqCst)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_config_builds_from_the_built_in_script_and_clips() {
+        let config = SimulatorConfig::default();
+        assert!(config.script.as_os_str().is_empty());
+        assert!(config.clips_dir.as_os_str().is_empty());
+        let sim = Simulator::from_config(&config).expect("built-in simulator");
+        let shipped =
+            Script::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/sim/script.toml"))
+                .expect("shipped script");
+        assert_eq!(sim.inner.assets.script.turns.len(), shipped.turns.len());
+        for name in shipped.clip_names() {
+            let pcm = sim.inner.assets.clips.get(name).expect("clip loaded");
+            assert!(
+                pcm.samples.len() > 24_000,
+                "{name}: {} samples",
+                pcm.samples.len()
+            );
+        }
+    }
+
+    #[test]
+    fn every_built_in_clip_decodes() {
+        for (name, bytes) in embedded::CLIPS {
+            let pcm = read_wav_bytes(bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(pcm.sample_rate, 24_000, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_set_clips_dir_overrides_the_built_in_clips() {
+        let config = SimulatorConfig {
+            clips_dir: "/nonexistent/switchboard-clips".into(),
+            ..SimulatorConfig::default()
+        };
+        match Simulator::from_config(&config) {
+            Err(SimError::Clip { path, .. }) => {
+                assert!(
+                    path.starts_with("/nonexistent/switchboard-clips"),
+                    "{path:?}"
+                )
+            }
+            other => panic!("expected a clip error from the set folder, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_set_script_overrides_the_built_in_script() {
+        let config = SimulatorConfig {
+            script: "/nonexistent/script.toml".into(),
+            ..SimulatorConfig::default()
+        };
+        assert!(matches!(
+            Simulator::from_config(&config),
+            Err(SimError::Io { .. })
+        ));
+    }
+
+    #[test]
+    fn a_clip_that_is_not_built_in_is_named() {
+        let script =
+            Script::from_toml_str("[fallback]\nclip = \"custom.wav\"\ntext = \"Sorry?\"\n")
+                .expect("script");
+        match Simulator::with_clips(script, ClipSource::Embedded, 1.0) {
+            Err(SimError::NoEmbeddedClip(name)) => assert_eq!(name, "custom.wav"),
+            other => panic!("expected NoEmbeddedClip, got {other:?}"),
+        }
     }
 }

@@ -88,6 +88,27 @@ impl Script {
         Script::from_toml_str(&text)
     }
 
+    /// The built-in script ([`super::embedded::SCRIPT`]).
+    ///
+    /// # Errors
+    /// [`SimError::Script`] (a build defect: the unit tests parse it).
+    pub fn embedded() -> Result<Script, SimError> {
+        Script::from_toml_str(super::embedded::SCRIPT)
+    }
+
+    /// `simulator.script` semantics: the file at `path`, or the built-in script
+    /// when `path` is empty.
+    ///
+    /// # Errors
+    /// As [`Script::load`].
+    pub fn load_or_embedded(path: &Path) -> Result<Script, SimError> {
+        if path.as_os_str().is_empty() {
+            Script::embedded()
+        } else {
+            Script::load(path)
+        }
+    }
+
     /// Every clip file the script refers to (duplicates removed, sorted).
     pub fn clip_names(&self) -> Vec<&str> {
         let mut names: Vec<&str> = self

@@ -35,7 +35,7 @@ pub fn all() -> Vec<Arc<dyn Tool>> {
         Arc::new(CollectCallerInfo),
         Arc::new(TransferToOnCall),
         Arc::new(HangUp),
-        Arc::new(crate::tools::supervisor::Supervisor),
+        Arc::new(crate::tools::chat_supervisor::ChatSupervisor),
     ]
 }
 

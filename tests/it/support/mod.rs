@@ -19,12 +19,12 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use switchboard::app::{self, Running};
+use switchboard::app::{self, RunningServer};
 use switchboard::audio::format::{encode_pcm, AudioFormat};
 use switchboard::audio::level::rms_dbfs;
 use switchboard::audio::mulaw;
 use switchboard::audio::wav::read_wav;
-use switchboard::carrier::twilio::client::{CallSetup, LogFeed, TwilioCall};
+use switchboard::caller::{CallSetup, LogFeed, TwilioCall};
 use switchboard::config::Config;
 use switchboard::events::CallEvent;
 use switchboard::model::simulator::Simulator;
@@ -46,7 +46,7 @@ pub enum Db {
 
 /// A running switchboard for one test.
 pub struct TestApp {
-    pub running: Option<Running>,
+    pub running: Option<RunningServer>,
     pub dir: tempfile::TempDir,
     pub db_url: String,
 }
@@ -64,8 +64,6 @@ pub fn test_config(db_url: &str) -> Config {
     config.server.admin_token = Some(ADMIN.into());
     config.database.url = db_url.into();
     config.database.pool_size = 4;
-    config.simulator.script = root().join("assets/sim/script.toml");
-    config.simulator.clips_dir = root().join("assets/sim");
     config.simulator.record_events = true;
     config.simulator.pace = 2.0;
     config.model.restart_backoff_ms = 50;
@@ -102,7 +100,7 @@ impl TestApp {
         }
     }
 
-    fn running(&self) -> &Running {
+    fn running(&self) -> &RunningServer {
         self.running.as_ref().expect("running")
     }
 

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use switchboard::carrier::twilio::client::{LogFeed, TwilioCall};
+use switchboard::caller::{LogFeed, TwilioCall};
 use switchboard::events::CallEvent;
 
 use super::{caller_mulaw, talk_silence_until};

@@ -1,80 +1,28 @@
-//! A client that behaves like Twilio's side of a bidirectional Media Stream, for the
-//! `switchboard call` CLI, load tests and integration tests. [`TwilioCall`] opens
-//! the WebSocket, sends `connected` and `start`, streams caller audio as 20 ms µ-law
+//! [`TwilioCall`]: Twilio's side of one bidirectional Media Stream. It opens the
+//! WebSocket, sends `connected` and `start`, streams caller audio as 20 ms µ-law
 //! frames paced on a monotonic clock, and — like a phone — plays the server's
-//! outbound `media` out in real time (8 bytes per ms), echoing each `mark` when
-//! play-out reaches it and every pending mark at once on `clear`. [`LogFeed`]
-//! listens to switchboard's live event feed (`GET /logs`). Both use `awc`, which is
-//! `!Send`: run them on an actix/tokio `LocalSet` (`#[actix_rt::test]`,
-//! `actix_rt::System`). Facts: `shared/reference/carriers.md` §1.
+//! outbound `media` out in real time ([`super::playout`]), echoing each `mark` when
+//! play-out reaches it and every pending mark at once on `clear`. Facts: Twilio
+//! Media Streams (bidirectional) documentation.
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::rc::Rc;
 use std::time::Duration;
 
-use actix_codec::Framed;
 use awc::ws::{self, CloseCode, CloseReason, Frame};
-use awc::BoxedSocket;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt as _, StreamExt as _};
-use thiserror::Error;
 use tokio::sync::{Mutex, Notify};
 use tokio::task::JoinHandle;
 use tokio::time::{sleep_until, timeout_at, Instant};
 
-use super::signature;
-use super::wire::{self, OutboundEvent};
-use crate::events::CallEvent;
+use super::playout::Playout;
+use super::{open_ws, ClientError, WsFramed, BYTES_PER_MS, FRAME, FRAME_BYTES, SILENCE};
+use crate::carrier::twilio::signature;
+use crate::carrier::twilio::wire::{self, OutboundEvent};
 
-/// One 20 ms µ-law frame at 8 kHz, in bytes.
-pub const FRAME_BYTES: usize = 160;
-/// Duration of one frame.
-pub const FRAME: Duration = Duration::from_millis(20);
-/// µ-law bytes played per millisecond (8 kHz, 8 bits).
-pub const BYTES_PER_MS: u64 = 8;
-/// µ-law silence byte.
-pub const SILENCE: u8 = 0xFF;
-/// How long [`TwilioCall::connect`] and [`LogFeed::connect`] wait for the handshake.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Largest frame accepted from the server (outbound media may be long), in bytes.
-pub const MAX_FRAME_SIZE: usize = 16 * 1024 * 1024;
-
-/// Why the client could not connect or send.
-#[derive(Debug, Error)]
-pub enum ClientError {
-    /// The WebSocket handshake failed (bad URL, connection refused, TLS, protocol).
-    #[error("connect to {url} failed: {detail}")]
-    Connect {
-        /// The URL dialled.
-        url: String,
-        /// The transport's message.
-        detail: String,
-    },
-    /// The server answered the upgrade with a non-101 HTTP status (e.g. 403 for a
-    /// bad `X-Twilio-Signature`).
-    #[error("server refused the WebSocket upgrade with HTTP {status}")]
-    Refused {
-        /// The HTTP status code.
-        status: u16,
-    },
-    /// No handshake within [`CONNECT_TIMEOUT`].
-    #[error("connect to {0} timed out")]
-    Timeout(String),
-    /// Writing a frame failed (the socket is gone).
-    #[error("send failed: {0}")]
-    Send(String),
-    /// The socket was already closed by either side.
-    #[error("the stream is closed")]
-    Closed,
-    /// Not a DTMF digit Twilio reports (`0`–`9`, `*`, `#`).
-    #[error("`{0}` is not a DTMF digit")]
-    InvalidDigit(char),
-}
-
-type WsFramed = Framed<BoxedSocket, ws::Codec>;
 type WsSink = SplitSink<WsFramed, ws::Message>;
 type WsStream = SplitStream<WsFramed>;
 
@@ -174,101 +122,6 @@ impl Writer {
     }
 }
 
-/// The phone's play-out buffer: bytes queue up and drain at [`BYTES_PER_MS`]
-/// from the moment they arrive (or the previous audio finishes).
-#[derive(Default)]
-struct Playout {
-    buffer: VecDeque<u8>,
-    played: Vec<u8>,
-    /// Bytes ever queued (minus cleared ones): the position just after the buffer.
-    queued_total: u64,
-    /// Bytes ever played.
-    played_total: u64,
-    /// While playing: when play-out (re)started and `played_total` at that instant.
-    anchor: Option<(Instant, u64)>,
-    /// Pending marks at their buffer position (`queued_total` when they arrived).
-    marks: VecDeque<(u64, String)>,
-}
-
-impl Playout {
-    fn advance(&mut self, now: Instant) {
-        let Some((t0, base)) = self.anchor else {
-            return;
-        };
-        let micros =
-            u64::try_from(now.saturating_duration_since(t0).as_micros()).unwrap_or(u64::MAX);
-        let target = base
-            .saturating_add(micros.saturating_mul(BYTES_PER_MS) / 1000)
-            .min(self.queued_total);
-        if target > self.played_total {
-            let n = usize::try_from(target - self.played_total).unwrap_or(usize::MAX);
-            let n = n.min(self.buffer.len());
-            self.played.extend(self.buffer.drain(..n));
-            self.played_total = target;
-        }
-        if self.buffer.is_empty() {
-            self.anchor = None;
-        }
-    }
-
-    fn push_audio(&mut self, now: Instant, bytes: &[u8]) {
-        self.advance(now);
-        if bytes.is_empty() {
-            return;
-        }
-        if self.anchor.is_none() {
-            self.anchor = Some((now, self.played_total));
-        }
-        self.buffer.extend(bytes);
-        self.queued_total += bytes.len() as u64;
-    }
-
-    /// Queues a mark; returns it back when nothing is left to play (echo now).
-    fn push_mark(&mut self, now: Instant, name: String) -> Option<String> {
-        self.advance(now);
-        if self.played_total >= self.queued_total {
-            Some(name)
-        } else {
-            self.marks.push_back((self.queued_total, name));
-            None
-        }
-    }
-
-    /// Marks whose audio has played by `now`.
-    fn due_marks(&mut self, now: Instant) -> Vec<String> {
-        self.advance(now);
-        let mut due = Vec::new();
-        while let Some((pos, _)) = self.marks.front() {
-            if *pos > self.played_total {
-                break;
-            }
-            if let Some((_, name)) = self.marks.pop_front() {
-                due.push(name);
-            }
-        }
-        due
-    }
-
-    /// Drops unplayed audio; returns every pending mark (all echoed at once).
-    fn clear(&mut self, now: Instant) -> Vec<String> {
-        self.advance(now);
-        self.buffer.clear();
-        self.queued_total = self.played_total;
-        self.anchor = None;
-        self.marks.drain(..).map(|(_, name)| name).collect()
-    }
-
-    /// When play-out reaches the first pending mark.
-    fn next_mark_deadline(&self) -> Option<Instant> {
-        let (pos, _) = self.marks.front()?;
-        let Some((t0, base)) = self.anchor else {
-            return Some(Instant::now());
-        };
-        let micros = pos.saturating_sub(base).saturating_mul(1000) / BYTES_PER_MS;
-        Some(t0 + Duration::from_micros(micros))
-    }
-}
-
 /// What the reader task learned, shared with the handle (single-threaded).
 #[derive(Default)]
 struct CallState {
@@ -296,38 +149,6 @@ pub struct TwilioCall {
     chunk: u64,
     /// Next paced frame's deadline, for drift-free pacing across calls.
     next_frame_at: Option<Instant>,
-}
-
-/// Opens a WebSocket with the given headers; maps failures to [`ClientError`].
-async fn open_ws(
-    url: &str,
-    headers: &[(String, String)],
-    bearer: Option<&str>,
-) -> Result<WsFramed, ClientError> {
-    let client = awc::Client::builder()
-        .max_http_version(awc::http::Version::HTTP_11)
-        .finish();
-    let mut req = client.ws(url).max_frame_size(MAX_FRAME_SIZE);
-    for (name, value) in headers {
-        req = req.header(name.as_str(), value.as_str());
-    }
-    if let Some(token) = bearer {
-        req = req.bearer_auth(token);
-    }
-    let deadline = Instant::now() + CONNECT_TIMEOUT;
-    match timeout_at(deadline, req.connect()).await {
-        Err(_) => Err(ClientError::Timeout(url.to_owned())),
-        Ok(Err(awc::error::WsClientError::InvalidResponseStatus(status))) => {
-            Err(ClientError::Refused {
-                status: status.as_u16(),
-            })
-        }
-        Ok(Err(e)) => Err(ClientError::Connect {
-            url: url.to_owned(),
-            detail: e.to_string(),
-        }),
-        Ok(Ok((_resp, framed))) => Ok(framed),
-    }
 }
 
 impl TwilioCall {
@@ -749,95 +570,6 @@ async fn echo_marks(
     changed.notify_waiters();
 }
 
-/// Listener for switchboard's live event feed (`GET /logs`): collects every
-/// [`CallEvent`] (one JSON text frame each). Dropping it closes the socket.
-pub struct LogFeed {
-    events: Rc<RefCell<Vec<CallEvent>>>,
-    closed: Rc<RefCell<bool>>,
-    changed: Rc<Notify>,
-    reader: JoinHandle<()>,
-}
-
-impl LogFeed {
-    /// Connects to `url` (e.g. `ws://host/logs?call_sid=CA…`), sending
-    /// `Authorization: Bearer <admin_token>` when a token is given. Errors as
-    /// [`TwilioCall::connect`].
-    pub async fn connect(url: &str, admin_token: Option<&str>) -> Result<LogFeed, ClientError> {
-        let framed = open_ws(url, &[], admin_token).await?;
-        let (mut sink, mut stream) = framed.split();
-        let events = Rc::new(RefCell::new(Vec::new()));
-        let closed = Rc::new(RefCell::new(false));
-        let changed = Rc::new(Notify::new());
-        let (ev, cl, ch) = (Rc::clone(&events), Rc::clone(&closed), Rc::clone(&changed));
-        let reader = actix_rt::spawn(async move {
-            while let Some(frame) = stream.next().await {
-                match frame {
-                    Ok(Frame::Text(bytes)) => {
-                        // Frames that are not a CallEvent (future kinds) are skipped.
-                        if let Ok(event) = serde_json::from_slice::<CallEvent>(&bytes) {
-                            ev.borrow_mut().push(event);
-                            ch.notify_waiters();
-                        }
-                    }
-                    Ok(Frame::Ping(p)) => {
-                        let _ = sink.send(ws::Message::Pong(p)).await;
-                    }
-                    Ok(Frame::Close(_)) => {
-                        let _ = sink.send(ws::Message::Close(None)).await;
-                        break;
-                    }
-                    Ok(_) => {}
-                    Err(_) => break,
-                }
-            }
-            *cl.borrow_mut() = true;
-            ch.notify_waiters();
-        });
-        Ok(LogFeed {
-            events,
-            closed,
-            changed,
-            reader,
-        })
-    }
-
-    /// Every event received so far, in order.
-    pub fn events(&self) -> Vec<CallEvent> {
-        self.events.borrow().clone()
-    }
-
-    /// True once the server closed the feed.
-    pub fn is_closed(&self) -> bool {
-        *self.closed.borrow()
-    }
-
-    /// The first event (already received or arriving within `timeout`) matching
-    /// `pred`; `None` on timeout or when the feed closes first.
-    pub async fn wait_for(
-        &self,
-        pred: impl Fn(&CallEvent) -> bool,
-        timeout: Duration,
-    ) -> Option<CallEvent> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let notified = self.changed.notified();
-            if let Some(found) = self.events.borrow().iter().find(|e| pred(e)) {
-                return Some(found.clone());
-            }
-            if self.is_closed() {
-                return None;
-            }
-            timeout_at(deadline, notified).await.ok()?;
-        }
-    }
-}
-
-impl Drop for LogFeed {
-    fn drop(&mut self) {
-        self.reader.abort();
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -983,28 +715,6 @@ mod tests {
 
     fn ramp(frames: usize) -> Vec<u8> {
         (0..frames * FRAME_BYTES).map(|i| (i % 251) as u8).collect()
-    }
-
-    #[test]
-    fn playout_releases_marks_only_when_audio_has_played() {
-        let t0 = Instant::now();
-        let mut p = Playout::default();
-        p.push_audio(t0, &[1; 160]);
-        assert_eq!(p.push_mark(t0, "a".into()), None);
-        assert!(p.due_marks(t0 + Duration::from_millis(19)).is_empty());
-        assert_eq!(p.played.len(), 152);
-        assert_eq!(p.due_marks(t0 + Duration::from_millis(20)), ["a"]);
-        // Empty buffer: a mark is echoed at once.
-        assert_eq!(
-            p.push_mark(t0 + Duration::from_millis(30), "b".into()),
-            Some("b".into())
-        );
-        // Clear drops the rest and returns pending marks.
-        let t1 = t0 + Duration::from_millis(40);
-        p.push_audio(t1, &[2; 800]);
-        assert_eq!(p.push_mark(t1, "c".into()), None);
-        assert_eq!(p.clear(t1 + Duration::from_millis(50)), ["c"]);
-        assert_eq!(p.played.len(), 160 + 400);
     }
 
     #[actix_rt::test]

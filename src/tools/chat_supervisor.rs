@@ -27,7 +27,7 @@ pub const NAME: &str = "getNextResponseFromSupervisor";
 const WITHHELD: &[&str] = &[NAME, "hangUp", "transferToOnCall"];
 
 /// The `getNextResponseFromSupervisor` tool.
-pub struct Supervisor;
+pub struct ChatSupervisor;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -35,7 +35,7 @@ struct Args {
     relevant_context_from_last_user_message: String,
 }
 
-impl Tool for Supervisor {
+impl Tool for ChatSupervisor {
     fn name(&self) -> &str {
         NAME
     }
