@@ -149,10 +149,25 @@ fn public_start_refused_without_twilio_auth_token_and_warned_on_loopback() {
 #[test]
 fn public_start_refused_without_jambonz_credentials_and_warned_on_loopback() {
     let fix = "jambonz.username and SWITCHBOARD_JAMBONZ__PASSWORD";
-    // A user name alone is no credential.
-    let open = ["SWITCHBOARD_JAMBONZ__PASSWORD"];
+    let open = [
+        "SWITCHBOARD_JAMBONZ__USERNAME",
+        "SWITCHBOARD_JAMBONZ__PASSWORD",
+    ];
     serve(&env_with(&open, &[PUBLIC_URL])).assert_refused(&[fix]);
     serve(&env_with(&open, &[])).assert_started_warning(&[fix]);
+    // A user name alone is no credential: the configuration itself is refused
+    // on any address, in one line naming both keys (exit 2).
+    let half = serve(&env_with(&["SWITCHBOARD_JAMBONZ__PASSWORD"], &[]));
+    assert_eq!(half.code, Some(2), "not refused:\n{}", half.log);
+    let lines = half.lines_with("switchboard: ");
+    assert_eq!(lines.len(), 1, "one line:\n{}", half.log);
+    assert!(lines[0].contains("jambonz.username"), "{}", lines[0]);
+    assert!(
+        lines[0].contains("SWITCHBOARD_JAMBONZ__PASSWORD"),
+        "{}",
+        lines[0]
+    );
+    assert!(!half.log.contains("panicked"), "{}", half.log);
 }
 
 #[test]

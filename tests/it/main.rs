@@ -25,6 +25,7 @@ mod realtime_schema;
 mod security;
 mod shutdown;
 mod simulator;
+mod startup;
 mod store;
 mod supervisor;
 mod tenants;
