@@ -76,7 +76,7 @@ impl Default for LimitsConfig {
 }
 
 /// `[text_model]`: the OpenAI-compatible chat-completions model behind the
-/// chat-supervisor tool and text replies (models.md §6.1).
+/// chat-supervisor tool and text replies (docs/openai-chat.md).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TextModelConfig {

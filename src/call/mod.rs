@@ -436,7 +436,7 @@ impl CallActor {
     }
 
     /// Hands the call to the on-call number once the hand-off line has played:
-    /// replaces the call's TwiML through the Twilio REST API (carriers.md §1.6),
+    /// replaces the call's TwiML through the Twilio REST API (Twilio "Calls resource"; docs/twilio.md §Changing a live call),
     /// then ends our side with `transferred: <reason>`. On failure the call goes
     /// on with the receptionist.
     fn start_transfer(&mut self, ctx: &mut Context<Self>) {

@@ -6,7 +6,8 @@
 //! play-out reaches it and every pending mark at once on `clear`. [`LogFeed`]
 //! listens to switchboard's live event feed (`GET /logs`). Both use `awc`, which is
 //! `!Send`: run them on an actix/tokio `LocalSet` (`#[actix_rt::test]`,
-//! `actix_rt::System`). Facts: `shared/reference/carriers.md` §1.
+//! `actix_rt::System`). Facts: Twilio "Media Streams - WebSocket Messages" and "Webhook
+//! security", restated in docs/twilio.md.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -123,7 +124,7 @@ impl CallSetup {
     }
 
     /// Signs the upgrade like Twilio: `X-Twilio-Signature` over [`CallSetup::url`]
-    /// with no parameters (carriers.md §1.5). `url` must be the public `wss://` URL
+    /// with no parameters (Twilio "Webhook security"; docs/twilio.md §Signatures). `url` must be the public `wss://` URL
     /// the server validates against.
     pub fn signed(self, auth_token: &str) -> Self {
         let sig = signature::compute(auth_token, &self.url, &[]);

@@ -4,7 +4,8 @@
 //! audio, walks the script one caller turn at a time, streams reply clips as
 //! `response.output_audio.delta` chunks of [`CHUNK_MS`] paced by the
 //! simulator's `pace`, and answers the rest of the GA client events the way
-//! OpenAI does (event order per models.md §1.9 and §1.10, errors per §1.12).
+//! OpenAI does (event order per docs/openai-realtime.md §Typical sequences and
+//! §Function calling, errors per §Errors).
 
 use std::collections::HashMap;
 use std::sync::Arc;
