@@ -157,9 +157,17 @@ fn refused(extra: &str, env: &[(&str, &str)]) -> (Option<i32>, String) {
     )
 }
 
+/// A bad configuration: TOML to add, environment to set, and what the one
+/// line must name.
+type BadConfig = (
+    &'static str,
+    &'static [(&'static str, &'static str)],
+    &'static str,
+);
+
 #[test]
 fn a_bad_config_prints_one_line_naming_the_key_and_exits_2() {
-    let cases: [(&str, &[(&str, &str)], &str); 5] = [
+    let cases: [BadConfig; 5] = [
         // A value of the wrong type, in the file.
         (
             "[model]\nvad_silence_ms = \"long\"\n",
