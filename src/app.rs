@@ -35,6 +35,13 @@ const CLIP_CHUNK_MS: u32 = 100;
 pub enum StartError {
     #[error("database: {0}")]
     Store(#[from] store::StoreError),
+    /// The database or spool named by a config key could not be opened or read.
+    #[error("{key}: {source}")]
+    Database {
+        /// The dotted config key (`database.url`, `database.spool_file`).
+        key: &'static str,
+        source: store::StoreError,
+    },
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -197,9 +204,17 @@ impl RunningServer {
 }
 
 /// Opens the database and applies pending migrations; returns the applied versions.
+///
+/// Errors: [`StartError::Database`] naming `database.url` when the database
+/// cannot be opened or migrated.
 pub fn migrate(config: &Config) -> Result<(Pool, Vec<String>), StartError> {
-    let pool = store::db::connect(&config.database.url, config.database.pool_size)?;
-    let applied = store::db::run_migrations(&pool)?;
+    let keyed = |source| StartError::Database {
+        key: "database.url",
+        source,
+    };
+    let pool =
+        store::db::connect(&config.database.url, config.database.pool_size).map_err(keyed)?;
+    let applied = store::db::run_migrations(&pool).map_err(keyed)?;
     Ok((pool, applied))
 }
 
@@ -208,13 +223,17 @@ pub fn migrate(config: &Config) -> Result<(Pool, Vec<String>), StartError> {
 /// `in_progress` (the process that carried it is gone) as `interrupted`.
 /// Returns the writes left in the spool (0 after a successful replay).
 ///
-/// Errors: [`StartError::Store`] when the spool cannot be read or a replay
-/// transaction fails (the spool is kept whole for the next start), or the
-/// calls cannot be closed.
+/// Errors: [`StartError::Database`] naming `database.spool_file` when the
+/// spool cannot be read or a replay transaction fails (the spool is kept whole
+/// for the next start); [`StartError::Store`] when the calls cannot be closed.
 pub fn recover(config: &Config, pool: &Pool) -> Result<usize, StartError> {
     let spool = &config.database.spool_file;
     if !spool.as_os_str().is_empty() {
-        let report = store::spool::replay(pool, spool, store::writer::REPLAY_CONNECT_TIMEOUT)?;
+        let report = store::spool::replay(pool, spool, store::writer::REPLAY_CONNECT_TIMEOUT)
+            .map_err(|source| StartError::Database {
+                key: "database.spool_file",
+                source,
+            })?;
         if report != store::spool::ReplayReport::default() {
             log::info!(
                 "recovery: spool {} replayed: {} writes applied, {} rejected, {} unreadable",
@@ -236,7 +255,10 @@ pub fn recover(config: &Config, pool: &Pool) -> Result<usize, StartError> {
     if spool.as_os_str().is_empty() {
         Ok(0)
     } else {
-        Ok(store::spool::depth(spool)?)
+        store::spool::depth(spool).map_err(|source| StartError::Database {
+            key: "database.spool_file",
+            source,
+        })
     }
 }
 
@@ -308,6 +330,32 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         addr: config.server.bind.clone(),
         source,
     })?;
+    // Everything that can fail comes before the first actor starts: an actor
+    // started but never polled is dropped with the runtime, outside its
+    // reactor, and its `started` (the Store's interval) would panic there.
+    let simulator = if config.serves_simulator() {
+        let sim = Simulator::from_config(&config.simulator)
+            .map_err(|e| StartError::Simulator(e.to_string()))?;
+        Some(sim)
+    } else {
+        None
+    };
+    let mcp = crate::tools::mcp::connect_all(&config.mcp_servers).await;
+    let tools = Arc::new(ToolRegistry::builtin().with_mcp(mcp));
+    report_startup(&config, &tools)?;
+    let tls = tls_connector()?;
+    let apology = Clip::from_wav(APOLOGY_WAV)?;
+    let model_url = config.model_url(local_addr);
+    log::info!(
+        "model: {} via {}{}",
+        config.model.provider.as_str(),
+        model_url,
+        if config.model.url.is_empty() {
+            " (built-in simulator)"
+        } else {
+            ""
+        }
+    );
     let metrics = Arc::new(Metrics::new());
     let mut writer = Store::new(pool.clone());
     if !config.database.spool_file.as_os_str().is_empty() {
@@ -327,28 +375,6 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         metrics.clone(),
     )
     .start();
-    let simulator = if config.serves_simulator() {
-        let sim = Simulator::from_config(&config.simulator)
-            .map_err(|e| StartError::Simulator(e.to_string()))?;
-        Some(sim)
-    } else {
-        None
-    };
-    let mcp = crate::tools::mcp::connect_all(&config.mcp_servers).await;
-    let tools = Arc::new(ToolRegistry::builtin().with_mcp(mcp));
-    report_startup(&config, &tools)?;
-    let tls = tls_connector()?;
-    let model_url = config.model_url(local_addr);
-    log::info!(
-        "model: {} via {}{}",
-        config.model.provider.as_str(),
-        model_url,
-        if config.model.url.is_empty() {
-            " (built-in simulator)"
-        } else {
-            ""
-        }
-    );
     let messaging_arbiter = Arbiter::new().handle();
     let messaging = {
         let (pool, config) = (pool.clone(), config.clone());
@@ -366,7 +392,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         metrics,
         tools,
         model_url,
-        apology: Clip::from_wav(APOLOGY_WAV)?,
+        apology,
         chat: ChatClient::new(&config.text_model, Some(tls.clone())),
         tls: Some(tls),
         draining: AtomicBool::new(false),
@@ -381,11 +407,19 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     services
         .messaging
         .do_send(Attach(Arc::downgrade(&services)));
-    let server =
-        crate::http::server(services.clone(), listener).map_err(|source| StartError::Bind {
-            addr: config.server.bind.clone(),
-            source,
-        })?;
+    let server = match crate::http::server(services.clone(), listener) {
+        Ok(server) => server,
+        Err(source) => {
+            // The actors above have not been polled yet: let them start on
+            // this runtime before it drops them (see the note above).
+            tokio::task::yield_now().await;
+            services.messaging_arbiter.stop();
+            return Err(StartError::Bind {
+                addr: config.server.bind.clone(),
+                source,
+            });
+        }
+    };
     let handle = server.handle();
     let join = actix_rt::spawn(server);
     log::info!("switchboard listening on http://{local_addr}");

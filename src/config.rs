@@ -76,7 +76,7 @@ impl Default for LimitsConfig {
 }
 
 /// `[text_model]`: the OpenAI-compatible chat-completions model behind the
-/// chat-supervisor tool and text replies (models.md §6.1).
+/// chat-supervisor tool and text replies (docs/openai-chat.md).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TextModelConfig {
@@ -218,6 +218,11 @@ pub struct ServerConfig {
     /// Admin bearer token for `/logs`, `/api/*` (env `SWITCHBOARD_SERVER__ADMIN_TOKEN`).
     #[serde(skip_serializing)]
     pub admin_token: Option<String>,
+    /// Where `serve` keeps the admin token it generates when
+    /// `SWITCHBOARD_SERVER__ADMIN_TOKEN` is unset (created mode 0600 with its
+    /// folder), and where `switchboard call` reads it. Relative: against the
+    /// config file's folder.
+    pub admin_token_file: PathBuf,
     /// Start on a public address (a `bind` or `public_url` that is not loopback)
     /// even with doors open that the start-up audit names (see
     /// [`crate::exposure`]); they are then logged as one WARN line.
@@ -233,12 +238,16 @@ pub struct ServerConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseConfig {
+    /// `postgres://…`/`postgresql://…`, or an SQLite file as `PATH`,
+    /// `sqlite:PATH` or `sqlite://PATH` (a relative `PATH` resolves against the
+    /// config file's folder).
     pub url: String,
     /// r2d2 pool size.
     pub pool_size: u32,
     /// Append-only outage spool (JSON lines): batches the database cannot
     /// take are written here and replayed in order when it is back, and at
-    /// start-up. Empty: no spool (failed batches wait in memory).
+    /// start-up. Empty: no spool (failed batches wait in memory). Relative:
+    /// against the config file's folder.
     pub spool_file: PathBuf,
     /// Seconds between attempts to replay a non-empty spool.
     pub spool_replay_secs: u64,
@@ -446,6 +455,74 @@ impl Default for SendGridConfig {
     }
 }
 
+/// One line per figment error, naming the dotted key and, for a value from
+/// the environment, the variable: `database.pool_size: invalid type: found
+/// string "x", expected u32 (from SWITCHBOARD_DATABASE__POOL_SIZE)`.
+fn describe_figment(error: figment::Error) -> ConfigError {
+    let lines: Vec<String> = error
+        .into_iter()
+        .map(|e| {
+            let key = e.path.join(".");
+            let from_env = e
+                .metadata
+                .as_ref()
+                .is_some_and(|md| md.name.contains("environment"));
+            let from = if from_env && !e.path.is_empty() {
+                format!(
+                    " (from SWITCHBOARD_{})",
+                    e.path
+                        .iter()
+                        .map(|k| k.to_ascii_uppercase())
+                        .collect::<Vec<_>>()
+                        .join("__")
+                )
+            } else {
+                String::new()
+            };
+            if key.is_empty() {
+                format!("{}{from}", e.kind)
+            } else {
+                format!("{key}: {}{from}", e.kind)
+            }
+        })
+        .collect();
+    ConfigError::Parse(lines.join("; "))
+}
+
+/// A TOML syntax error as one line: `line L, column C: message`.
+fn describe_toml(text: &str, error: &toml::de::Error) -> ConfigError {
+    let message = error.message().trim().replace('\n', " ");
+    match error.span() {
+        Some(span) => {
+            let before = text.get(..span.start).unwrap_or(text);
+            let line = before.matches('\n').count() + 1;
+            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            ConfigError::Parse(format!(
+                "TOML syntax, line {line}, column {column}: {message}"
+            ))
+        }
+        None => ConfigError::Parse(format!("TOML syntax: {message}")),
+    }
+}
+
+/// `url` with a relative SQLite path made absolute against `dir`, keeping its
+/// form (`PATH`, `sqlite:PATH`, `sqlite://PATH`); PostgreSQL and other URLs
+/// unchanged (an unsupported scheme is reported when the database opens).
+fn resolve_sqlite_url(url: &str, dir: &Path) -> String {
+    let trimmed = url.trim();
+    let (prefix, path) = if let Some(rest) = trimmed.strip_prefix("sqlite://") {
+        ("sqlite://", rest)
+    } else if let Some(rest) = trimmed.strip_prefix("sqlite:") {
+        ("sqlite:", rest)
+    } else {
+        ("", trimmed)
+    };
+    if path.is_empty() || path.contains("://") || Path::new(path).is_absolute() {
+        return url.to_string();
+    }
+    format!("{prefix}{}", dir.join(path).display())
+}
+
 /// Policy for calls to numbers that belong to no tenant.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -462,6 +539,7 @@ impl Default for ServerConfig {
             workers: 0,
             drain_timeout_secs: 30,
             admin_token: None,
+            admin_token_file: "data/admin-token".into(),
             insecure_public: false,
             metrics_token: None,
         }
@@ -687,12 +765,37 @@ impl Config {
                 .filter(|key| key.as_str().contains("__"))
                 .split("__"),
         );
-        let mut config: Config = figment
-            .extract()
-            .map_err(|e| ConfigError::Parse(e.to_string()))?;
+        let mut config: Config = figment.extract().map_err(describe_figment)?;
         config.take_vendor_keys(VendorKeys::from_vars(|name| std::env::var(name).ok()));
+        if let Some(path) = path {
+            let dir = std::path::absolute(path)
+                .map_err(|e| ConfigError::Parse(format!("cannot resolve {}: {e}", path.display())))?
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default();
+            config.resolve_paths(&dir);
+        }
         config.validate()?;
         Ok(config)
+    }
+
+    /// Makes every relative file path absolute against `dir` (the config file's
+    /// folder), whether it came from the file, the environment or a default:
+    /// the SQLite file of `database.url`, `database.spool_file` and
+    /// `server.admin_token_file`. Absolute paths, PostgreSQL URLs and an empty
+    /// `spool_file` (no spool) are left alone. Without a config file nothing is
+    /// resolved: relative paths then mean the working directory.
+    pub fn resolve_paths(&mut self, dir: &Path) {
+        let join = |p: &Path| -> PathBuf {
+            if p.as_os_str().is_empty() || p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                dir.join(p)
+            }
+        };
+        self.database.url = resolve_sqlite_url(&self.database.url, dir);
+        self.database.spool_file = join(&self.database.spool_file);
+        self.server.admin_token_file = join(&self.server.admin_token_file);
     }
 
     /// Installs the vendor-named keys; `model.api_key` falls back to the one for
@@ -766,7 +869,7 @@ impl Config {
     fn reject_secrets_in_file(text: &str) -> Result<(), ConfigError> {
         let value: toml::Value = text
             .parse()
-            .map_err(|e: toml::de::Error| ConfigError::Parse(e.to_string()))?;
+            .map_err(|e: toml::de::Error| describe_toml(text, &e))?;
         for (section, key, dotted, env) in SECRETS {
             if value.get(section).and_then(|s| s.get(key)).is_some() {
                 return Err(ConfigError::SecretInFile { key: dotted, env });
@@ -1221,6 +1324,65 @@ mod tests {
             .unwrap_err()
             .to_string()
             .starts_with("messaging.resend_window_secs"));
+    }
+
+    #[test]
+    fn relative_paths_resolve_against_the_config_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(
+            &path,
+            "[database]\nurl = \"sqlite:db/sb.db\"\nspool_file = \"spool/s.jsonl\"\n",
+        )
+        .unwrap();
+        let config = Config::load(Some(&path)).unwrap();
+        let dir = std::path::absolute(dir.path()).unwrap();
+        assert_eq!(
+            config.database.url,
+            format!("sqlite:{}", dir.join("db/sb.db").display())
+        );
+        assert_eq!(config.database.spool_file, dir.join("spool/s.jsonl"));
+        assert_eq!(config.server.admin_token_file, dir.join("data/admin-token"));
+    }
+
+    #[test]
+    fn absolute_paths_and_postgres_urls_stay() {
+        let dir = Path::new("/etc/switchboard");
+        for url in [
+            "postgres://u@h/db",
+            "/var/lib/sb.db",
+            "sqlite:///var/lib/sb.db",
+            "sqlite:/var/lib/sb.db",
+            "mysql://h/db",
+        ] {
+            assert_eq!(resolve_sqlite_url(url, dir), url);
+        }
+        assert_eq!(
+            resolve_sqlite_url("data/sb.db", dir),
+            "/etc/switchboard/data/sb.db"
+        );
+        assert_eq!(
+            resolve_sqlite_url("sqlite://data/sb.db", dir),
+            "sqlite:///etc/switchboard/data/sb.db"
+        );
+        let mut config = Config::default();
+        config.database.spool_file = PathBuf::new();
+        config.resolve_paths(dir);
+        assert_eq!(config.database.spool_file, PathBuf::new());
+    }
+
+    #[test]
+    fn parse_errors_are_one_line_naming_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "[database]\npool_size = \"four\"\n").unwrap();
+        let text = Config::load(Some(&path)).unwrap_err().to_string();
+        assert!(!text.contains('\n'), "{text}");
+        assert!(text.contains("database.pool_size: invalid type"), "{text}");
+        std::fs::write(&path, "[database]\npool_size = = 3\n").unwrap();
+        let text = Config::load(Some(&path)).unwrap_err().to_string();
+        assert!(!text.contains('\n'), "{text}");
+        assert!(text.contains("line 2, column"), "{text}");
     }
 
     #[test]

@@ -183,8 +183,8 @@ pub enum CallAction {
     HangUp { reason: String },
     /// Once the hand-off line has played, hand the caller to a person: each carrier
     /// dials `number` its own way (Twilio: the call's TwiML replaced with `<Dial>`
-    /// whose `<Number url>` whispers to the person answering, carriers.md §1.6;
-    /// jambonz: a `dial` redirect, §5.6); `reason` is recorded.
+    /// whose `<Number url>` whispers to the person answering, docs/twilio.md
+    /// §Changing a live call; jambonz: a `dial` redirect, docs/jambonz.md §Transfers); `reason` is recorded.
     Transfer {
         /// The number dialled (E.164).
         number: String,

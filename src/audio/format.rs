@@ -1,6 +1,6 @@
 //! The audio formats the voice model and carriers exchange (OpenAI Realtime GA
-//! `audio.{input,output}.format.type`: `audio/pcmu`, `audio/pcma`, `audio/pcm` at 24 kHz; see
-//! shared/reference/models.md §1.2), their timing arithmetic in bytes and ms, base64 payload
+//! `audio.{input,output}.format.type`: `audio/pcmu`, `audio/pcma`, `audio/pcm` at 24 kHz; OpenAI
+//! API reference `RealtimeAudioFormats`, restated in docs/openai-realtime.md §Audio formats), their timing arithmetic in bytes and ms, base64 payload
 //! helpers, and conversion between a format's wire bytes and [`Pcm`].
 
 use base64::engine::general_purpose::STANDARD;

@@ -3,7 +3,7 @@
 //! frames paced on a monotonic clock, and — like a phone — plays the server's
 //! outbound `media` out in real time ([`super::playout`]), echoing each `mark` when
 //! play-out reaches it and every pending mark at once on `clear`. Facts: Twilio
-//! Media Streams (bidirectional) documentation.
+//! "Media Streams - WebSocket Messages", restated in docs/twilio.md.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -71,7 +71,7 @@ impl CallSetup {
     }
 
     /// Signs the upgrade like Twilio: `X-Twilio-Signature` over [`CallSetup::url`]
-    /// with no parameters (carriers.md §1.5). `url` must be the public `wss://` URL
+    /// with no parameters (Twilio "Webhook security"; docs/twilio.md §Signatures). `url` must be the public `wss://` URL
     /// the server validates against.
     pub fn signed(self, auth_token: &str) -> Self {
         let sig = signature::compute(auth_token, &self.url, &[]);

@@ -3,7 +3,7 @@
 //! SMS/email text agent use it: the model sees the messages and the named tools'
 //! JSON schemas, every tool call it makes runs through [`crate::tools::run_tool`]
 //! (so it is stored in `tool_invocations`), and the loop ends at a final answer or
-//! at `text_model.max_iterations` requests. Wire format: [`wire`], models.md §6.1.
+//! at `text_model.max_iterations` requests. Wire format: [`wire`], docs/openai-chat.md.
 //! HTTP goes through `awc`, so the client runs on any actix arbiter.
 
 pub mod wire;

@@ -1,7 +1,7 @@
 //! OpenAI Chat Completions wire format (pure serde types, no I/O): the request
 //! with `messages` and function `tools` (nested under `function`, unlike the
 //! Realtime shape), and the response's first choice with its `tool_calls`.
-//! Facts: shared/reference/models.md §6.1 (openai/openai-openapi
+//! Facts: docs/openai-chat.md (openai/openai-openapi
 //! `CreateChatCompletionRequest`, `ChatCompletionTool`,
 //! `ChatCompletionMessageToolCall`, `CreateChatCompletionResponse`).
 

@@ -4,7 +4,7 @@
 //! converted to 8 kHz µ-law), prints the live transcript from `/logs`, and writes
 //! the audio the caller heard to a WAV file.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -43,7 +43,8 @@ pub struct CallArgs {
     #[arg(long, default_value_t = 10)]
     pub listen_secs: u64,
     /// Admin token for the live transcript (`/logs`); defaults to the
-    /// SWITCHBOARD_SERVER__ADMIN_TOKEN variable or the server's data/admin-token file.
+    /// SWITCHBOARD_SERVER__ADMIN_TOKEN variable or the server's
+    /// `server.admin_token_file` (from `--config`).
     #[arg(long, env = "SWITCHBOARD_SERVER__ADMIN_TOKEN")]
     pub admin_token: Option<String>,
 }
@@ -89,7 +90,9 @@ fn print_event(event: &CallEvent) {
 }
 
 /// Places the call; returns when it is over and the reply WAV is written.
-pub async fn run(args: CallArgs) -> anyhow::Result<()> {
+/// `admin_token_file` is read for the live transcript when `--admin-token` is
+/// not given.
+pub async fn run(args: CallArgs, admin_token_file: &Path) -> anyhow::Result<()> {
     let pcm = read_wav(&args.wav).with_context(|| format!("reading {}", args.wav.display()))?;
     let mulaw = encode_pcm(AudioFormat::Pcmu, &pcm).context("converting to 8 kHz µ-law")?;
     let mut setup = CallSetup::new(args.url.clone())
@@ -99,7 +102,7 @@ pub async fn run(args: CallArgs) -> anyhow::Result<()> {
         setup = setup.with_parameter("tenant", tenant.clone());
     }
     let token = args.admin_token.clone().or_else(|| {
-        std::fs::read_to_string(crate::cli::serve::ADMIN_TOKEN_FILE)
+        std::fs::read_to_string(admin_token_file)
             .ok()
             .map(|t| t.trim().to_string())
     });

@@ -10,11 +10,9 @@ use crate::app;
 use crate::config::Config;
 use crate::exposure;
 
-/// Where a generated admin token is kept when none is configured.
-pub const ADMIN_TOKEN_FILE: &str = "data/admin-token";
-
-/// Loads the admin token from `data/admin-token`, creating it (mode 0600) with a
-/// random value when absent. Used only when `SWITCHBOARD_SERVER__ADMIN_TOKEN` is unset.
+/// Loads the admin token from `path` (`server.admin_token_file`), creating it
+/// (mode 0600, with its folder) with a random value when absent. Used only when
+/// `SWITCHBOARD_SERVER__ADMIN_TOKEN` is unset.
 pub fn admin_token_from_file(path: &Path) -> anyhow::Result<String> {
     if let Ok(existing) = std::fs::read_to_string(path) {
         let token = existing.trim().to_string();
@@ -49,14 +47,16 @@ pub async fn serve(mut config: Config) -> anyhow::Result<()> {
         .as_deref()
         .is_none_or(str::is_empty)
     {
-        config.server.admin_token = Some(admin_token_from_file(Path::new(ADMIN_TOKEN_FILE))?);
-        log::info!("admin token: generated, stored in {ADMIN_TOKEN_FILE}");
+        let file = config.server.admin_token_file.clone();
+        let token = admin_token_from_file(&file).context("server.admin_token_file")?;
+        config.server.admin_token = Some(token);
+        log::info!("admin token: generated, stored in {}", file.display());
     }
     if let Some(warning) = exposure::audit(&config).verdict()? {
         log::warn!("{warning}");
     }
     let drain = Duration::from_secs(config.server.drain_timeout_secs);
-    let running = app::start(config).await.context("starting switchboard")?;
+    let running = app::start(config).await?;
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("installing SIGTERM handler")?;
     tokio::select! {

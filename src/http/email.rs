@@ -1,5 +1,6 @@
 //! `POST /email/inbound`: SendGrid Inbound Parse (parsed mode,
-//! `multipart/form-data`, carriers.md §4). The body may be at most
+//! `multipart/form-data`; SendGrid "Inbound Email Parse Webhook",
+//! docs/sendgrid.md). The body may be at most
 //! `messaging.email_max_bytes` (413 beyond). When
 //! `SWITCHBOARD_MESSAGING__EMAIL_SECRET` is set the request must carry it as
 //! `?secret=` or as the password of HTTP Basic auth (401 otherwise). With a

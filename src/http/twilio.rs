@@ -192,7 +192,8 @@ pub async fn media_stream(
 
 /// `POST /twiml/whisper?tenant=…&reason=…`: the announcement Twilio plays to the
 /// on-call person after they answer a transfer and before the caller is bridged
-/// (`<Number url>`, carriers.md §1.6). Answers `<Say>` TwiML naming the business
+/// (`<Number url>`, Twilio "TwiML Voice: `<Number>`"; docs/twilio.md
+/// §Changing a live call). Answers `<Say>` TwiML naming the business
 /// and the reason. 403 on a bad signature (when an auth token is configured).
 pub async fn whisper(
     req: HttpRequest,

@@ -1,6 +1,6 @@
 //! The stamping model: a minimal realtime endpoint that `switchboard loadtest`
 //! hosts in its own process, speaking the OpenAI Realtime GA events switchboard
-//! relies on (models.md §1). It reads the stamp of every caller frame it
+//! relies on (docs/openai-realtime.md). It reads the stamp of every caller frame it
 //! receives (`input_audio_buffer.append.audio`, or a raw Twilio `media.payload`
 //! when the floor relay forwards frames untouched), records the carrier → model
 //! time (frames sent before the relay's model socket was accepted are counted

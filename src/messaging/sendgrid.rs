@@ -1,5 +1,5 @@
 //! SendGrid: the Inbound Parse webhook's parsed-mode fields turned into one
-//! [`InboundEmail`] (carriers.md §4.2: `from`, `to`, `subject`, `text`, `html`,
+//! [`InboundEmail`] (docs/sendgrid.md §Parsed-mode fields: `from`, `to`, `subject`, `text`, `html`,
 //! `headers`, `envelope` JSON, `attachments` count …), and replies sent through
 //! the v3 mail-send API (`POST {api_base}/v3/mail/send`, `Authorization: Bearer`,
 //! JSON `personalizations`/`from`/`subject`/`content`; 202 Accepted).
@@ -229,7 +229,7 @@ mod tests {
 
     #[test]
     fn parses_the_documented_sample_post() {
-        // carriers.md §4.2 illustrative body.
+        // The example post of docs/sendgrid.md §Parsed-mode fields.
         let email = parse_fields(&fields(&[
             ("from", "Ana Example <ana@sender.example>"),
             ("to", "support@parse.example.com"),

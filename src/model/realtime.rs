@@ -4,10 +4,10 @@
 //! client events and parses server events; the built-in simulator does the
 //! reverse, so every type derives both `Serialize` and `Deserialize`. Event and
 //! field names follow openai/openai-openapi `openapi.yaml` (components
-//! `RealtimeClientEvent*` / `RealtimeServerEvent*`, see
-//! shared/reference/models.md §1.5–§1.12); the xAI Grok Voice dialect differs
+//! `RealtimeClientEvent*` / `RealtimeServerEvent*`, restated in
+//! docs/openai-realtime.md); the xAI Grok Voice dialect differs
 //! only in its session object ([`XaiSession`]), in `response.text.*` event
-//! names and in its `ping` keep-alive (models.md §3). Only the GA shape is
+//! names and in its `ping` keep-alive (docs/xai.md). Only the GA shape is
 //! spoken: there are no beta fields (`modalities`, `input_audio_format`, …).
 //! Optional client fields are skipped when `None`, never sent as `null`.
 
@@ -34,7 +34,7 @@ pub enum RealtimeError {
 // Shared value types
 // ---------------------------------------------------------------------------
 
-/// Audio encoding named by `format.type` (models.md §1.2).
+/// Audio encoding named by `format.type` (docs/openai-realtime.md §Audio formats).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum AudioEncoding {
     /// `audio/pcm`: 16-bit signed little-endian mono PCM (OpenAI: 24 000 Hz only).
@@ -161,7 +161,7 @@ pub enum FunctionKind {
 }
 
 /// A function tool in the flat Realtime shape `{type:"function", name,
-/// description, parameters}` (not nested under `function`, models.md §1.3).
+/// description, parameters}` (not nested under `function`, docs/openai-realtime.md §Session).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Tool {
     /// Always `"function"`.
@@ -250,7 +250,7 @@ pub struct Transcription {
 }
 
 /// Turn detection (`audio.input.turn_detection` in GA, top-level
-/// `turn_detection` on xAI), models.md §1.4.
+/// `turn_detection` on xAI), docs/openai-realtime.md §Turn detection, docs/xai.md §Session.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum TurnDetectionConfig {
@@ -376,7 +376,7 @@ pub struct GaAudio {
 }
 
 /// The GA realtime session object (`RealtimeSessionCreateRequestGA`,
-/// models.md §1.3). Only present fields change the session.
+/// docs/openai-realtime.md §Session). Only present fields change the session.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GaSession {
     /// Always `"realtime"`; required in GA (its absence marks an xAI session).
@@ -450,7 +450,7 @@ pub struct XaiAudio {
     pub output: Option<XaiAudioOutput>,
 }
 
-/// The xAI Grok Voice session object (models.md §3): no `type`, `voice` and
+/// The xAI Grok Voice session object (docs/xai.md §Session): no `type`, `voice` and
 /// `turn_detection` at top level, audio formats under `audio`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct XaiSession {
@@ -486,7 +486,7 @@ pub enum SessionPayload {
 // Conversation items
 // ---------------------------------------------------------------------------
 
-/// One content part of a message item (models.md §1.7). Assistant parts also
+/// One content part of a message item (docs/openai-realtime.md §Conversation items). Assistant parts also
 /// accept the SDK/beta names `text` and `audio` when parsing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -528,7 +528,7 @@ pub enum ContentPart {
     Other,
 }
 
-/// A conversation item (`RealtimeConversationItem`, models.md §1.7).
+/// A conversation item (`RealtimeConversationItem`, docs/openai-realtime.md §Conversation items).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Item {
@@ -621,7 +621,7 @@ pub struct ResponseParams {
 // Client events
 // ---------------------------------------------------------------------------
 
-/// A client → server event (GA; models.md §1.5). `event_id` is an optional
+/// A client → server event (GA; docs/openai-realtime.md §Client events). `event_id` is an optional
 /// client-chosen id echoed in `error.event_id`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type")]

@@ -1,6 +1,7 @@
 //! Provider-neutral description of a voice-model session ([`SessionSpec`]) and
 //! the functions that turn it into wire events: the `session.update` in the
-//! OpenAI GA shape or the xAI Grok Voice shape (models.md §1.3, §1.4, §3), and
+//! OpenAI GA shape or the xAI Grok Voice shape (docs/openai-realtime.md §Session,
+//! §Turn detection; docs/xai.md §Session), and
 //! the `conversation.item.create` events that replay a conversation into a
 //! fresh session after a reconnect or a session roll-over.
 
@@ -43,7 +44,7 @@ pub struct FunctionTool {
     pub parameters: serde_json::Value,
 }
 
-/// Server VAD tuning shared by both providers (models.md §1.4, §3).
+/// Server VAD tuning shared by both providers (docs/openai-realtime.md §Turn detection, docs/xai.md §Session).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct TurnDetection {
     /// Activation threshold 0.0–1.0 (higher = needs louder speech). OpenAI

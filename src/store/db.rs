@@ -24,14 +24,21 @@ pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migration
 /// How long a pool checkout waits for a free or new connection.
 const POOL_CONNECTION_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Per-connection SQLite settings: write-ahead log (readers do not block the
-/// writer), wait up to 5000 ms for a lock instead of failing with
-/// `SQLITE_BUSY`, enforce foreign keys (off by default in SQLite), and fsync
-/// at checkpoints only (durable across process crashes in WAL mode).
-const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; \
-     PRAGMA busy_timeout = 5000; \
+/// Per-connection SQLite settings, applied to every pooled connection: wait
+/// up to 5000 ms for a lock instead of failing at once with `SQLITE_BUSY`
+/// (first, so the statements after it wait too), enforce foreign keys (off by
+/// default in SQLite), and fsync at checkpoints only (durable across process
+/// crashes in WAL mode). The write-ahead log itself is a property of the file,
+/// set once by [`connect`] before the pool exists ([`SQLITE_WAL`]).
+const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; \
      PRAGMA foreign_keys = ON; \
      PRAGMA synchronous = NORMAL;";
+
+/// Switches the file to write-ahead logging (readers do not block the
+/// writer). The mode persists in the file, so it is set once on the first
+/// connection; switching needs an exclusive lock, which the pool's connections,
+/// opened in parallel, would otherwise fight over (`database is locked`).
+const SQLITE_WAL: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL;";
 
 /// A connection to either backend. Queries written once against
 /// [`super::schema`] run on both; match on the variant for backend-specific
@@ -145,7 +152,8 @@ impl CustomizeConnection<DbConnection, diesel::r2d2::Error> for SqlitePragmas {
 /// `url`: `postgres://…` or `postgresql://…` for PostgreSQL; `sqlite://PATH`,
 /// `sqlite:PATH` or a plain `PATH` for an SQLite file, whose parent
 /// directories are created. One connection is opened before returning, so a
-/// bad URL or unreachable server fails here.
+/// bad URL or unreachable server fails here; on SQLite it switches the file to
+/// WAL before the pool opens its own connections.
 ///
 /// Errors: [`StoreError::UnsupportedUrl`] for any other scheme,
 /// [`StoreError::Io`] if the SQLite directory cannot be created,
@@ -161,7 +169,8 @@ pub fn connect(url: &str, max_size: u32) -> Result<Pool, StoreError> {
         }
         Target::Sqlite(path) => {
             let uri = sqlite_target(&path)?;
-            SqliteConnection::establish(&uri)?;
+            let mut first = SqliteConnection::establish(&uri)?;
+            first.batch_execute(SQLITE_WAL)?;
             uri
         }
     };

@@ -167,7 +167,11 @@ async fn call_cli_streams_a_wav_and_writes_what_the_caller_heard() {
         listen_secs: 6,
         admin_token: Some(support::ADMIN.into()),
     };
-    switchboard::cli::call::run(args).await.expect("call CLI");
+    // `--admin-token` is given: the token file is not read.
+    let token_file = app.dir.path().join("no-admin-token");
+    switchboard::cli::call::run(args, &token_file)
+        .await
+        .expect("call CLI");
     let heard = switchboard::audio::wav::read_wav(&out).expect("reply wav");
     assert_eq!(heard.sample_rate, 8000);
     assert!(

@@ -1,6 +1,6 @@
 //! The chat supervisor (`getNextResponseFromSupervisor`) against a local
 //! OpenAI-compatible chat-completions stand-in that follows the wire format
-//! (models.md §6.1): it first asks for a tool, then answers; a variant keeps
+//! (docs/openai-chat.md): it first asks for a tool, then answers; a variant keeps
 //! asking for tools until the iteration limit stops the loop.
 
 use std::sync::Arc;

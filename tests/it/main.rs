@@ -26,6 +26,7 @@ mod realtime_schema;
 mod security;
 mod shutdown;
 mod simulator;
+mod startup;
 mod store;
 mod tenants;
 mod tools;

@@ -190,7 +190,8 @@ fn beta_era_session_update_fails_strict_check() {
     );
 }
 
-// Frames written after models.md §1.6, §1.9 and §1.10 (GA names, real-server nulls).
+// Frames written after docs/openai-realtime.md §Server events, §Typical sequences and
+// §Function calling (GA names, real-server nulls).
 const SERVER_TURN: &[&str] = &[
     r#"{"type":"session.created","event_id":"event_C1","session":{"type":"realtime","object":"realtime.session","id":"sess_C1","model":"gpt-realtime","output_modalities":["audio"],"instructions":"","tools":[],"tool_choice":"auto","max_output_tokens":"inf","tracing":null,"truncation":"auto","prompt":null,"expires_at":1767225600,"audio":{"input":{"format":{"type":"audio/pcm","rate":24000},"transcription":null,"noise_reduction":null,"turn_detection":{"type":"server_vad","threshold":0.5,"prefix_padding_ms":300,"silence_duration_ms":200,"idle_timeout_ms":null,"create_response":true,"interrupt_response":true}},"output":{"format":{"type":"audio/pcm","rate":24000},"voice":"marin","speed":1.0}},"include":null}}"#,
     r#"{"type":"input_audio_buffer.speech_started","event_id":"event_C2","audio_start_ms":1180,"item_id":"item_U1"}"#,

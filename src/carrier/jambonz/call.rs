@@ -344,7 +344,7 @@ impl JambonzCall {
             Some(verbs)
         } else {
             // A killed llm verb's actionHook, or a dial result: ack without verbs so it
-            // cannot override the transfer (§5.5).
+            // cannot override the transfer (docs/jambonz.md §Transfers).
             None
         };
         self.send(Outbound::ack(&msgid, verbs));

@@ -44,7 +44,7 @@ pub enum WireError {
     },
 }
 
-/// The envelope of every jambonz → app message (§5.2).
+/// The envelope of every jambonz → app message (docs/jambonz.md §The socket).
 #[derive(Debug, Deserialize)]
 struct Envelope {
     #[serde(rename = "type")]
@@ -147,7 +147,7 @@ pub enum Inbound {
     Other { kind: String, msgid: Option<String> },
 }
 
-/// Whether jambonz waits for an `ack` to a message of this type (§5.2 table).
+/// Whether jambonz waits for an `ack` to a message of this type (docs/jambonz.md §Messages that wait for an `ack`).
 pub fn needs_ack(kind: &str) -> bool {
     matches!(
         kind,

@@ -1,4 +1,5 @@
-//! Twilio REST API calls switchboard makes (carriers.md §1.6, §1.7): replace a live
+//! Twilio REST API calls switchboard makes (docs/twilio.md §Changing a live call,
+//! §Recordings): replace a live
 //! call's TwiML (a transfer `<Dial>`), create an outbound call whose inline TwiML
 //! streams it back to `/media-stream`, and start/stop a recording of a live call.
 //! Form-encoded POSTs under

@@ -5,8 +5,8 @@
 //! [`clear_json`] write what we send Twilio into a reusable buffer without building a
 //! JSON tree. The mirror image ([`OutboundEvent`], [`parse_outbound`] and the
 //! `*_json` builders for Twilio's frames) serves our Twilio-imitating client and
-//! tests. Facts: `shared/reference/carriers.md` §1.2–§1.3 (Twilio docs "Media
-//! Streams - WebSocket Messages"): numeric-looking fields (`sequenceNumber`,
+//! tests. Facts: Twilio docs "Media Streams - WebSocket
+//! Messages", restated in docs/twilio.md §Media Streams: numeric-looking fields (`sequenceNumber`,
 //! `chunk`, `timestamp`) are JSON strings; `sampleRate`/`channels` are numbers.
 
 use std::borrow::Cow;

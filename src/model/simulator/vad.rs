@@ -3,7 +3,7 @@
 //! level (dBFS) is compared with a threshold, and speech start/stop are
 //! reported on the session clock (ms of audio appended so far), the way
 //! `input_audio_buffer.speech_started` / `.speech_stopped` report them
-//! (models.md §1.4, §1.6).
+//! (docs/openai-realtime.md §Turn detection, §Server events).
 //!
 //! Threshold mapping: the wire `threshold` t ∈ [0, 1] (higher = needs louder
 //! speech) maps linearly to a window level of `-60 + 40·t` dBFS, so OpenAI's

@@ -2,7 +2,7 @@
 //! checks that a transfer is possible (Twilio call, REST credentials, an on-call
 //! number) and tells the model to say a short hand-off line; the call then, once
 //! that line has played, replaces the call's TwiML through the Twilio REST API
-//! with `<Dial><Number url="…/twiml/whisper?…">` (carriers.md §1.6), so the person
+//! with `<Dial><Number url="…/twiml/whisper?…">` (docs/twilio.md §Changing a live call), so the person
 //! answering hears why before the caller is connected.
 
 use std::sync::Arc;

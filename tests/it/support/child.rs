@@ -75,16 +75,22 @@ impl ChildServer {
             .env_remove("OPENAI_API_KEY")
             .env_remove("XAI_API_KEY")
             .env_remove("ULTRAVOX_API_KEY")
-            .env_remove("SWITCHBOARD_TWILIO__AUTH_TOKEN")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+            .env_remove("SWITCHBOARD_TWILIO__AUTH_TOKEN");
         if std::env::var_os("RUST_LOG").is_none() {
             cmd.env("RUST_LOG", "info");
         }
         for (k, v) in env {
             cmd.env(k, v);
         }
+        Self::start(cmd)
+    }
+
+    /// Spawns `cmd` (a `switchboard … serve` command, stderr not yet
+    /// redirected) and waits for its "listening" log line.
+    pub fn start(mut cmd: Command) -> ChildServer {
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn switchboard");
         let stderr = child.stderr.take().expect("stderr piped");
         let log = Arc::new(Mutex::new(String::new()));

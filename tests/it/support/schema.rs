@@ -6,7 +6,8 @@
 //! `properties` is closed (`additionalProperties: false`, or
 //! `unevaluatedProperties: false` where the object also composes
 //! `allOf`/`anyOf`/`oneOf` branches, so properties declared in a branch still
-//! count). Two patches are applied first (models.md §2.3 and below): the
+//! count). Two patches are applied first (docs/openai-realtime.md §Validating
+//! against the OpenAPI schema, and below): the
 //! `response.create` `conversation` `oneOf [string, enum]` overlap becomes a
 //! plain string, and `RealtimeFunctionTool` regains its `description`
 //! property, which the extraction dropped together with the documentation
