@@ -55,6 +55,8 @@ pub enum StartError {
     Tls(String),
     #[error(transparent)]
     Jambonz(#[from] crate::carrier::jambonz::JambonzError),
+    #[error("metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
 }
 
 /// One chunk of a pre-encoded clip: base64 audio and its duration.
@@ -356,7 +358,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
             ""
         }
     );
-    let metrics = Arc::new(Metrics::new());
+    let metrics = Arc::new(Metrics::new()?);
     let mut writer = Store::new(pool.clone());
     if !config.database.spool_file.as_os_str().is_empty() {
         writer = writer.with_spool(

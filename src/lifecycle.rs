@@ -130,7 +130,8 @@ pub enum EndReason {
     CarrierClosed,
     /// No carrier frame for `calls.carrier_idle_timeout_secs`.
     CarrierTimeout,
-    /// The carrier's socket was reset (I/O error, EOF without close frame).
+    /// The carrier's socket went away without a close frame (I/O error, EOF, or
+    /// the connection dropped under the edge actor, whichever is noticed first).
     CarrierReset,
     /// The carrier broke its protocol (invalid frames, duplicate `start`, oversize).
     CarrierProtocolError,

@@ -36,46 +36,44 @@ pub struct Metrics {
 
 impl Metrics {
     /// Creates and registers all metrics.
-    pub fn new() -> Self {
-        let registry = Registry::new_custom(Some("switchboard".into()), None).unwrap_or_default();
-        let calls_active = IntGauge::new("calls_active", "Calls in progress").expect(STATIC);
-        let calls_total = IntCounter::new("calls_total", "Calls admitted").expect(STATIC);
+    ///
+    /// Errors: the [`prometheus::Error`] of a definition prometheus rejects (an
+    /// invalid name or label, a duplicate registration). The definitions are
+    /// constants, so this fails only after a bad edit — the unit test below and
+    /// every server start catch it.
+    pub fn new() -> Result<Self, prometheus::Error> {
+        let registry = Registry::new_custom(Some("switchboard".into()), None)?;
+        let calls_active = IntGauge::new("calls_active", "Calls in progress")?;
+        let calls_total = IntCounter::new("calls_total", "Calls admitted")?;
         let calls_refused = IntCounterVec::new(
             Opts::new("calls_refused_total", "Calls refused"),
             &["reason"],
-        )
-        .expect(STATIC);
+        )?;
         let calls_ended =
-            IntCounterVec::new(Opts::new("calls_ended_total", "Calls ended"), &["reason"])
-                .expect(STATIC);
-        let link_restarts =
-            IntCounter::new("model_link_restarts_total", "Model link restarts").expect(STATIC);
+            IntCounterVec::new(Opts::new("calls_ended_total", "Calls ended"), &["reason"])?;
+        let link_restarts = IntCounter::new("model_link_restarts_total", "Model link restarts")?;
         let tool_calls = IntCounterVec::new(
             Opts::new("tool_calls_total", "Tool calls"),
             &["tool", "outcome"],
-        )
-        .expect(STATIC);
-        let barge_ins = IntCounter::new("barge_ins_total", "Barge-ins").expect(STATIC);
+        )?;
+        let barge_ins = IntCounter::new("barge_ins_total", "Barge-ins")?;
         let turn_latency = Histogram::with_opts(
             HistogramOpts::new(
                 "turn_latency_seconds",
                 "End of caller speech to first assistant audio",
             )
             .buckets(vec![0.1, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0]),
-        )
-        .expect(STATIC);
+        )?;
         let carrier_bad_frames =
-            IntCounter::new("carrier_bad_frames_total", "Invalid carrier frames").expect(STATIC);
+            IntCounter::new("carrier_bad_frames_total", "Invalid carrier frames")?;
         let model_events_unknown = IntCounter::new(
             "model_events_unknown_total",
             "Model server events of unmodelled types (ignored)",
-        )
-        .expect(STATIC);
+        )?;
         let model_events_unparsable = IntCounter::new(
             "model_events_unparsable_total",
             "Model server frames that could not be read",
-        )
-        .expect(STATIC);
+        )?;
         for c in [
             Box::new(calls_active.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(model_events_unknown.clone()),
@@ -89,10 +87,9 @@ impl Metrics {
             Box::new(turn_latency.clone()),
             Box::new(carrier_bad_frames.clone()),
         ] {
-            // Names are static and unique; registration cannot collide.
-            let _ = registry.register(c);
+            registry.register(c)?;
         }
-        Metrics {
+        Ok(Metrics {
             registry,
             calls_active,
             calls_total,
@@ -105,7 +102,7 @@ impl Metrics {
             carrier_bad_frames,
             model_events_unknown,
             model_events_unparsable,
-        }
+        })
     }
 
     /// The text exposition of every metric plus `extra` lines (gauges owned elsewhere).
@@ -120,23 +117,13 @@ impl Metrics {
     }
 }
 
-impl Default for Metrics {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-/// Metric names and help texts are compile-time constants that prometheus accepts;
-/// a failure is a programming error, caught by the unit test below.
-const STATIC: &str = "static metric definition is valid";
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn renders_all_families() {
-        let m = Metrics::new();
+        let m = Metrics::new().unwrap();
         m.calls_total.inc();
         m.calls_refused.with_label_values(&["capacity"]).inc();
         let text = m.render(&[("store_pending_writes", "Writes not yet committed", 3.0)]);

@@ -95,7 +95,7 @@ mod tests {
             ..RoutingConfig::default()
         };
         let tenants = Tenants::new(&[TenantConfig::example(), ultravox], routing);
-        let metrics = Metrics::new();
+        let metrics = Metrics::new().unwrap();
         let by_id = |id| RouteKeys {
             tenant: Some(id),
             ..RouteKeys::default()

@@ -5,7 +5,11 @@
 // transcript, the assistant's reply and a tool call appear on the page. Saves a
 // screenshot to test-artifacts/dashboard.png. Exits non-zero on failure.
 //
-// Env: SWITCHBOARD_BIN (default target/debug/switchboard), CHROMIUM (default /usr/bin/chromium).
+// Env: SWITCHBOARD_BIN (default $CARGO_TARGET_DIR/debug/switchboard, else
+// target/debug/switchboard), CHROMIUM (default /usr/bin/chromium).
+//
+// The server, Chromium and the temp folder are released in `finally`, after a
+// failure too (the server: SIGTERM, then SIGKILL after 5 s).
 
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync, mkdirSync, rmSync } from "node:fs";
@@ -79,7 +83,9 @@ async function waitHealthy(base, server) {
 const port = await freePort();
 const base = `http://127.0.0.1:${port}`;
 const tmp = mkdtempSync(join(tmpdir(), "switchboard-e2e-"));
-const bin = process.env.SWITCHBOARD_BIN || join(root, "target/debug/switchboard");
+const bin = process.env.SWITCHBOARD_BIN
+  || join(resolve(root, process.env.CARGO_TARGET_DIR || "target"), "debug/switchboard");
+writeFileSync(join(tmp, "none.toml"), "");
 const serverLog = [];
 const server = spawn(bin, ["--config", join(tmp, "none.toml"), "serve"], {
   cwd: root,
@@ -93,13 +99,13 @@ const server = spawn(bin, ["--config", join(tmp, "none.toml"), "serve"], {
   },
   stdio: ["ignore", "pipe", "pipe"],
 });
+server.on("error", (e) => serverLog.push(`switchboard (${bin}): ${e.message}\n`));
 server.stdout.on("data", (d) => serverLog.push(d.toString()));
 server.stderr.on("data", (d) => serverLog.push(d.toString()));
 
 let browser;
 let failed = false;
 try {
-  writeFileSync(join(tmp, "none.toml"), "");
   await waitHealthy(base, server);
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
@@ -147,9 +153,14 @@ try {
   console.error("dashboard e2e FAILED:", e);
   console.error("--- server log (tail) ---\n" + serverLog.join("").split("\n").slice(-40).join("\n"));
 } finally {
-  if (browser) await browser.close();
-  server.kill("SIGTERM");
-  await new Promise((r) => { if (server.exitCode !== null) r(); else server.once("exit", r); setTimeout(r, 5000); });
+  if (browser) await browser.close().catch((e) => console.error("closing Chromium:", e));
+  if (server.exitCode === null && server.signalCode === null) {
+    await new Promise((r) => {
+      const kill = setTimeout(() => server.kill("SIGKILL"), 5000);
+      server.once("exit", () => { clearTimeout(kill); r(); });
+      server.kill("SIGTERM");
+    });
+  }
   rmSync(tmp, { recursive: true, force: true });
 }
 process.exit(failed ? 1 : 0);

@@ -1,6 +1,11 @@
 //! Integration scenarios over real sockets on loopback, with real SQLite files and
 //! the real PostgreSQL server. One test binary (link once); one module per area.
 
+// Cargo.toml denies unwrap/expect outside tests; clippy.toml exempts #[test]
+// functions, and this whole crate is test code (its helpers in support/ too):
+// a failed unwrap here is a failed test with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 mod admission;

@@ -2,7 +2,7 @@
 //! PostgreSQL schema: migrations, the write-behind `Store` actor, call
 //! lifecycle, crash recovery and the appointment slot race.
 
-use crate::support::db;
+use crate::support::{db, Db, TestApp};
 
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
@@ -44,9 +44,8 @@ macro_rules! on_both_backends {
 
             #[test]
             fn postgres() {
-                let url = super::db::fresh_pg_url();
-                super::$scenario(&url, "postgres");
-                super::db::drop_pg_schema(&url);
+                let schema = super::db::PgSchema::new();
+                super::$scenario(schema.url(), "postgres");
             }
         }
     )*};
@@ -521,4 +520,32 @@ fn outage_writes_are_spooled_and_replayed_exactly_once(url: &str, _backend: &str
     let call = calls::get(&mut conn, &call_id).unwrap().unwrap();
     assert_eq!(call.call_status(), Some(CallStatus::Completed));
     assert_eq!(call.ended_reason.as_deref(), Some("caller_hangup"));
+}
+
+/// A PostgreSQL TestApp removes its schema when dropped: after a passing test,
+/// and when the test panics with the app alive.
+#[actix_rt::test]
+async fn test_app_drops_its_postgres_schema_also_on_panic() {
+    let app = TestApp::start_with(Db::Postgres, |_| {}).await;
+    let name = app.pg.as_ref().map(|s| s.name().to_owned()).unwrap();
+    assert!(db::pg_schema_exists(&name));
+    app.stop().await;
+    assert!(
+        !db::pg_schema_exists(&name),
+        "{name} left behind after stop"
+    );
+
+    let (tx, rx) = std::sync::mpsc::channel();
+    let failing = actix_rt::spawn(async move {
+        let app = TestApp::start_with(Db::Postgres, |_| {}).await;
+        tx.send(app.pg.as_ref().map(|s| s.name().to_owned()).unwrap())
+            .unwrap();
+        panic!("a failing test, with its TestApp alive");
+    });
+    assert!(failing.await.is_err(), "the task panicked");
+    let name = rx.recv().unwrap();
+    assert!(
+        !db::pg_schema_exists(&name),
+        "{name} left behind by a panic"
+    );
 }

@@ -3,7 +3,11 @@
 // A local OpenAI-compatible chat stand-in writes the replies; one reply is slow so
 // that it is produced while the client is away.
 //
-// Env: SWITCHBOARD_BIN (default ../../target/debug/switchboard).
+// Env: SWITCHBOARD_BIN (default $CARGO_TARGET_DIR/debug/switchboard, else
+// ../../target/debug/switchboard).
+//
+// Everything the test starts (the chat stand-in, the server, the temp folder) is
+// released in `finally`, after a failure too.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
@@ -17,7 +21,8 @@ import WebSocket from 'ws';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
-const bin = process.env.SWITCHBOARD_BIN || join(root, 'target/debug/switchboard');
+const bin = process.env.SWITCHBOARD_BIN
+  || join(resolve(root, process.env.CARGO_TARGET_DIR || 'target'), 'debug/switchboard');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function freePort() {
@@ -61,11 +66,15 @@ function startServer(configPath, cwd) {
       SWITCHBOARD_TEXT_MODEL__API_KEY: 'sk-node-test' },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
+  child.on('error', (err) => console.error(`switchboard (${bin}): ${err.message}`));
   return child;
 }
 
-async function waitHealthy(port) {
+async function waitHealthy(port, child) {
   for (let i = 0; i < 150; i++) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`switchboard exited (${child.exitCode ?? child.signalCode})`);
+    }
     try {
       const res = await fetch(`http://127.0.0.1:${port}/health`);
       if (res.status === 200) return;
@@ -75,10 +84,22 @@ async function waitHealthy(port) {
   throw new Error('switchboard did not become healthy');
 }
 
+// SIGTERM, then SIGKILL after 5 s; resolves at once if the child has exited.
 function stopServer(child) {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((res) => {
-    child.once('exit', res);
+    const kill = setTimeout(() => child.kill('SIGKILL'), 5000);
+    child.once('exit', () => { clearTimeout(kill); res(); });
     child.kill('SIGTERM');
+  });
+}
+
+// Closes an http server and every connection still open to it.
+function closeServer(server) {
+  if (!server) return Promise.resolve();
+  return new Promise((res) => {
+    server.close(() => res());
+    server.closeAllConnections();
   });
 }
 
@@ -130,10 +151,14 @@ async function reconnect(url, token) {
 
 test('a Node client authenticates, gets acks and replies, and survives a restart', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'switchboard-node-'));
-  const chat = await startChatModel();
-  const port = await freePort();
-  const config = join(dir, 'config.toml');
-  writeFileSync(config, `
+  let chat = null;
+  let server = null;
+  let client = null;
+  try {
+    chat = await startChatModel();
+    const port = await freePort();
+    const config = join(dir, 'config.toml');
+    writeFileSync(config, `
 [server]
 bind = "127.0.0.1:${port}"
 workers = 1
@@ -154,14 +179,13 @@ name = "Acme Dental"
 phone_numbers = ["+15550100000"]
 company_brief = "A family dental practice."
 `);
-  const token = execFileSync(bin, ['--config', config, 'client', 'add', '--tenant', 'acme-dental', '--name', 'node-test'],
-    { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  assert.match(token, /^sbn_[0-9a-f]{64}$/);
-  const url = `ws://127.0.0.1:${port}/supervisor`;
-  let server = startServer(config, dir);
-  try {
-    await waitHealthy(port);
-    let client = await reconnect(url, token);
+    const token = execFileSync(bin, ['--config', config, 'client', 'add', '--tenant', 'acme-dental', '--name', 'node-test'],
+      { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    assert.match(token, /^sbn_[0-9a-f]{64}$/);
+    const url = `ws://127.0.0.1:${port}/supervisor`;
+    server = startServer(config, dir);
+    await waitHealthy(port, server);
+    client = await reconnect(url, token);
     const hello = await client.next((m) => m.type === 'authenticated');
     assert.deepEqual(hello.tenants, ['acme-dental']);
 
@@ -216,8 +240,9 @@ company_brief = "A family dental practice."
     assert.deepEqual(client.messages.filter((m) => m.type.startsWith('send_')), []);
     client.ws.close();
   } finally {
+    if (client) client.ws.terminate();
     await stopServer(server);
-    chat.close();
+    await closeServer(chat);
     rmSync(dir, { recursive: true, force: true });
   }
 });

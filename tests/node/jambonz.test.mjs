@@ -14,7 +14,11 @@
 //    object) and accept as tool output / llm:update (`conversation.item.create`,
 //    `client_tool_result`, `session.update`).
 //
-// Env: SWITCHBOARD_BIN (default ../../target/debug/switchboard).
+// Env: SWITCHBOARD_BIN (default $CARGO_TARGET_DIR/debug/switchboard, else
+// ../../target/debug/switchboard).
+//
+// Each server is stopped (SIGTERM, then SIGKILL) in `finally`, after a failure too;
+// one that never became healthy is stopped before the error is thrown.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -28,7 +32,8 @@ import { validate } from '@jambonz/verb-specifications';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
-const bin = process.env.SWITCHBOARD_BIN || join(root, 'target/debug/switchboard');
+const bin = process.env.SWITCHBOARD_BIN
+  || join(resolve(root, process.env.CARGO_TARGET_DIR || 'target'), 'debug/switchboard');
 const fixtures = join(root, 'tests/fixtures/jambonz');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -95,20 +100,32 @@ ${tenant('grok-plumbing', GROK, 'xai')}
   }
   Object.assign(env, keys);
   const child = spawn(bin, ['--config', config, 'serve'], { cwd: dir, env, stdio: ['ignore', 'inherit', 'inherit'] });
-  for (let i = 0; i < 150; i++) {
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}/health`);
-      if (res.status === 200) break;
-    } catch { /* not up yet */ }
-    await sleep(100);
-  }
-  return {
-    url: `ws://127.0.0.1:${port}/jambonz`,
-    stop: () => new Promise((res) => {
-      child.once('exit', () => { rmSync(dir, { recursive: true, force: true }); res(); });
-      child.kill('SIGTERM');
-    }),
+  child.on('error', (err) => console.error(`switchboard (${bin}): ${err.message}`));
+  const exited = () => child.exitCode !== null || child.signalCode !== null;
+  // SIGTERM, then SIGKILL after 5 s; then the temp folder goes.
+  const stop = async () => {
+    if (!exited()) {
+      await new Promise((res) => {
+        const kill = setTimeout(() => child.kill('SIGKILL'), 5000);
+        child.once('exit', () => { clearTimeout(kill); res(); });
+        child.kill('SIGTERM');
+      });
+    }
+    rmSync(dir, { recursive: true, force: true });
   };
+  let healthy = false;
+  for (let i = 0; i < 150 && !healthy && !exited(); i++) {
+    try {
+      healthy = (await fetch(`http://127.0.0.1:${port}/health`)).status === 200;
+    } catch { /* not up yet */ }
+    if (!healthy) await sleep(100);
+  }
+  if (!healthy) {
+    const why = exited() ? `exited (${child.exitCode ?? child.signalCode})` : 'did not become healthy';
+    await stop();
+    throw new Error(`switchboard ${why}`);
+  }
+  return { url: `ws://127.0.0.1:${port}/jambonz`, stop };
 }
 
 // Every verb array switchboard sent, by where it came from (for the coverage check).

@@ -355,7 +355,10 @@ impl Actor for MediaStreamSession {
     }
 
     fn stopping(&mut self, _: &mut Self::Context) -> Running {
-        self.hang_up(EndReason::CarrierClosed);
+        // Still started here means the connection went away under a live call
+        // (no `stop`, no close frame): the same end as a reset, whichever layer
+        // noticed it first.
+        self.hang_up(EndReason::CarrierReset);
         Running::Stop
     }
 }
@@ -370,6 +373,9 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for MediaStreamSessio
             }
             Ok(ws::Message::Ping(p)) => ctx.pong(&p),
             Ok(ws::Message::Close(reason)) => {
+                // Ends without a close frame are `carrier_reset` (TCP RST, EOF,
+                // the connection dropped under the actor): which of those the
+                // server sees first depends on timing, so they share one reason.
                 self.hang_up(EndReason::CarrierClosed);
                 ctx.close(reason);
                 ctx.stop();
@@ -377,8 +383,7 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for MediaStreamSessio
             Ok(_) => {}
             Err(e) => {
                 log::warn!("twilio {}: protocol error: {e}", self.label());
-                // A socket reset or EOF without a close frame is the carrier
-                // vanishing, not a malformed frame.
+                // A socket reset is the carrier vanishing, not a malformed frame.
                 let reason = match e {
                     ws::ProtocolError::Io(_) => EndReason::CarrierReset,
                     _ => EndReason::CarrierProtocolError,
@@ -394,7 +399,8 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for MediaStreamSessio
     }
 
     fn finished(&mut self, ctx: &mut Self::Context) {
-        self.hang_up(EndReason::CarrierClosed);
+        // EOF without a close frame (after one, the call is already hung up).
+        self.hang_up(EndReason::CarrierReset);
         ctx.stop();
     }
 }

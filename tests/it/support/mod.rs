@@ -44,9 +44,13 @@ pub enum Db {
     Postgres,
 }
 
-/// A running switchboard for one test.
+/// A running switchboard for one test. Dropping it removes its database: the
+/// temporary directory (SQLite file, spool) and, on PostgreSQL, its schema.
+/// Fields drop in declaration order, so the server goes before its schema.
 pub struct TestApp {
     pub running: Option<RunningServer>,
+    /// The PostgreSQL schema behind [`TestApp::db_url`] (`Db::Postgres` only).
+    pub pg: Option<db::PgSchema>,
     pub dir: tempfile::TempDir,
     pub db_url: String,
 }
@@ -85,9 +89,10 @@ impl TestApp {
     /// A TestApp on `db`, with `tweak` applied to the test configuration.
     pub async fn start_with(db: Db, tweak: impl FnOnce(&mut Config)) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
-        let db_url = match db {
-            Db::Sqlite => db::sqlite_url(dir.path()),
-            Db::Postgres => db::fresh_pg_url(),
+        let pg = (db == Db::Postgres).then(db::PgSchema::new);
+        let db_url = match &pg {
+            None => db::sqlite_url(dir.path()),
+            Some(schema) => schema.url().to_owned(),
         };
         let mut config = test_config(&db_url);
         config.database.spool_file = dir.path().join("spool.jsonl");
@@ -95,6 +100,7 @@ impl TestApp {
         let running = app::start(config).await.expect("switchboard starts");
         TestApp {
             running: Some(running),
+            pg,
             dir,
             db_url,
         }
