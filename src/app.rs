@@ -1,34 +1,36 @@
-//! Process assembly: the shared [`Services`] every actor and handler uses, and
-//! [`start`], which loads the database, runs migrations, upserts tenants, starts
-//! the Supervisor, Store and HTTP server, and returns a handle for shutdown.
+//! Process assembly: [`start`] loads the database, runs migrations, upserts
+//! tenants, builds each layer's context (`ToolEnv`, `CallEnv`, `CarrierEnv`,
+//! `MessagingEnv`, the HTTP `AppState`), starts the Store, the Supervisor, the
+//! message router and the HTTP server, and returns a [`RunningServer`] for
+//! shutdown. Imported only by the binary's commands (and tests).
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix::{Actor as _, Addr, Arbiter, ArbiterHandle};
-use base64::Engine;
+use actix::{Actor as _, Arbiter, ArbiterHandle};
 
-use crate::audio::format::{encode_pcm, AudioFormat};
-use crate::audio::wav::read_wav_bytes;
+use crate::audio::clip::Clip;
+use crate::call::env::CallEnv;
+use crate::carrier::env::CarrierEnv;
 use crate::chat::ChatClient;
 use crate::config::Config;
 use crate::events::EventBus;
-use crate::messaging::router::{Attach, MessageRouter};
+use crate::http::state::AppState;
+use crate::messaging::env::MessagingEnv;
+use crate::messaging::router::MessageRouter;
 use crate::metrics::Metrics;
 use crate::model::simulator::Simulator;
 use crate::store::writer::{Flush, Store};
 use crate::store::{self, Pool};
 use crate::supervisor::{ActiveCalls, Drain, EndAllCalls, RestartPolicy, Supervisor};
 use crate::tenant::Tenants;
+use crate::tools::env::ToolEnv;
 use crate::tools::ToolRegistry;
 
 /// The apology clip shipped in the binary (8 kHz speech).
 const APOLOGY_WAV: &[u8] = include_bytes!("../assets/audio/apology.wav");
-
-/// Milliseconds per chunk when a clip is queued for playback.
-const CLIP_CHUNK_MS: u32 = 100;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -50,7 +52,7 @@ pub enum StartError {
     #[error("simulator: {0}")]
     Simulator(String),
     #[error("audio asset: {0}")]
-    Audio(String),
+    Audio(#[from] crate::audio::AudioError),
     #[error("TLS: {0}")]
     Tls(String),
     #[error(transparent)]
@@ -59,99 +61,12 @@ pub enum StartError {
     Metrics(#[from] prometheus::Error),
 }
 
-/// One chunk of a pre-encoded clip: base64 audio and its duration.
-#[derive(Debug, Clone)]
-pub struct ClipChunk {
-    pub payload: String,
-    pub ms: u32,
-}
-
-/// A short clip pre-encoded for every carrier format (played without decoding).
-#[derive(Debug, Clone)]
-pub struct Clip {
-    pcmu: Vec<ClipChunk>,
-    pcma: Vec<ClipChunk>,
-    pcm24k: Vec<ClipChunk>,
-}
-
-impl Clip {
-    /// Encodes WAV bytes into [`CLIP_CHUNK_MS`] chunks per format.
-    pub fn from_wav(bytes: &[u8]) -> Result<Clip, StartError> {
-        let pcm = read_wav_bytes(bytes).map_err(|e| StartError::Audio(e.to_string()))?;
-        let encode = |format: AudioFormat| -> Result<Vec<ClipChunk>, StartError> {
-            let raw = encode_pcm(format, &pcm).map_err(|e| StartError::Audio(e.to_string()))?;
-            let step = (format.bytes_per_ms() * CLIP_CHUNK_MS) as usize;
-            Ok(raw
-                .chunks(step)
-                .map(|c| ClipChunk {
-                    payload: base64::engine::general_purpose::STANDARD.encode(c),
-                    ms: format.duration_ms(c.len()),
-                })
-                .collect())
-        };
-        Ok(Clip {
-            pcmu: encode(AudioFormat::Pcmu)?,
-            pcma: encode(AudioFormat::Pcma)?,
-            pcm24k: encode(AudioFormat::Pcm24k)?,
-        })
-    }
-
-    /// The chunks for `format`.
-    pub fn chunks(&self, format: AudioFormat) -> &[ClipChunk] {
-        match format {
-            AudioFormat::Pcmu => &self.pcmu,
-            AudioFormat::Pcma => &self.pcma,
-            AudioFormat::Pcm24k => &self.pcm24k,
-        }
-    }
-}
-
-/// Shared services, one per process, behind an `Arc`.
-pub struct Services {
-    pub config: Arc<Config>,
-    pub tenants: Tenants,
-    pub supervisor: Addr<Supervisor>,
-    pub store: Addr<Store>,
-    pub pool: Pool,
-    pub events: EventBus,
-    pub metrics: Arc<Metrics>,
-    pub tools: Arc<ToolRegistry>,
-    /// Realtime endpoint URL calls connect to.
-    pub model_url: String,
-    /// Played when the model cannot be reached or the server shuts down.
-    pub apology: Clip,
-    /// TLS connector for `wss://` model URLs.
-    pub tls: Option<openssl::ssl::SslConnector>,
-    /// Set on SIGTERM/SIGINT: `/health` answers 503 and calls are refused.
-    pub draining: AtomicBool,
-    /// The built-in simulator, when served (`Config::serves_simulator`).
-    pub simulator: Option<Simulator>,
-    /// The address the HTTP server listens on.
-    pub local_addr: SocketAddr,
-    /// Text model client (`[text_model]`): chat supervisor and text replies.
-    pub chat: ChatClient,
-    /// Operator session edits per tenant, for calls that start later.
-    pub session_overrides: crate::session_settings::SessionOverrides,
-    /// Live jambonz calls by jambonz call_sid (for `session:reconnect`).
-    pub jambonz_calls: crate::carrier::jambonz::JambonzCalls,
-    /// Browser softphone tokens issued by `POST /api/sessions`.
-    pub browser_tokens: crate::carrier::browser::token::BrowserTokens,
-    /// The text-channel router (SMS/email webhooks, Node clients).
-    pub messaging: Addr<MessageRouter>,
-    /// The arbiter the router runs on; stopped at shutdown.
-    pub messaging_arbiter: ArbiterHandle,
-}
-
-impl Services {
-    /// Whether the server is draining.
-    pub fn is_draining(&self) -> bool {
-        self.draining.load(Ordering::Relaxed)
-    }
-}
-
 /// A running server.
 pub struct RunningServer {
-    pub services: Arc<Services>,
+    /// Everything the HTTP handlers see (and, through it, each layer's context).
+    pub state: Arc<AppState>,
+    /// The arbiter the message router runs on; stopped at shutdown.
+    messaging_arbiter: ArbiterHandle,
     pub server: actix_web::dev::ServerHandle,
     /// Resolves when the HTTP server stops.
     pub join: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -160,24 +75,24 @@ pub struct RunningServer {
 impl RunningServer {
     /// The listening address.
     pub fn addr(&self) -> SocketAddr {
-        self.services.local_addr
+        self.state.local_addr
     }
 
     /// Graceful shutdown: refuse new calls (health 503), let calls finish up to the
     /// drain timeout, end the rest with the apology, flush the store, stop HTTP.
     pub async fn shutdown(self, drain: Duration) {
-        let services = self.services.clone();
-        services.draining.store(true, Ordering::Relaxed);
-        let _ = services.supervisor.send(Drain).await;
+        let carrier = self.state.carrier.clone();
+        carrier.draining.store(true, Ordering::Relaxed);
+        let supervisor = carrier.supervisor.clone();
+        let _ = supervisor.send(Drain).await;
         let deadline = Instant::now() + drain;
         while Instant::now() < deadline {
-            match services.supervisor.send(ActiveCalls).await {
+            match supervisor.send(ActiveCalls).await {
                 Ok(0) | Err(_) => break,
                 Ok(_) => tokio::time::sleep(Duration::from_millis(100)).await,
             }
         }
-        if let Ok(n) = services
-            .supervisor
+        if let Ok(n) = supervisor
             .send(EndAllCalls {
                 reason: crate::lifecycle::EndReason::Shutdown,
             })
@@ -187,21 +102,21 @@ impl RunningServer {
                 log::info!("drain timeout: ending {n} calls");
                 let until = Instant::now() + Duration::from_secs(12);
                 while Instant::now() < until {
-                    match services.supervisor.send(ActiveCalls).await {
+                    match supervisor.send(ActiveCalls).await {
                         Ok(0) | Err(_) => break,
                         Ok(_) => tokio::time::sleep(Duration::from_millis(100)).await,
                     }
                 }
             }
         }
-        match services.store.send(Flush).await {
+        match self.state.store.send(Flush).await {
             Ok(Ok(())) => log::info!("store flushed"),
             Ok(Err(e)) => log::error!("store flush failed: {e}"),
             Err(e) => log::error!("store flush failed: {e}"),
         }
         self.server.stop(true).await;
         let _ = self.join.await;
-        services.messaging_arbiter.stop();
+        self.messaging_arbiter.stop();
     }
 }
 
@@ -347,6 +262,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     report_startup(&config, &tools)?;
     let tls = tls_connector()?;
     let apology = Clip::from_wav(APOLOGY_WAV)?;
+    let chat = ChatClient::new(&config.text_model, Some(tls.clone()));
     let model_url = config.model_url(local_addr);
     log::info!(
         "model: {} via {}{}",
@@ -368,54 +284,80 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         );
     }
     let store = writer.start();
+    let events = EventBus::new();
+    let tools = Arc::new(ToolEnv {
+        config: config.clone(),
+        pool: pool.clone(),
+        store: store.clone(),
+        events: events.clone(),
+        metrics: metrics.clone(),
+        chat,
+        registry: tools,
+        local_addr,
+    });
+    let calls = Arc::new(CallEnv {
+        config: config.clone(),
+        tools: tools.clone(),
+        store: store.clone(),
+        events: events.clone(),
+        metrics: metrics.clone(),
+        model_url,
+        tls: Some(tls.clone()),
+        apology,
+        session_overrides: Default::default(),
+    });
     let supervisor = Supervisor::new(
         config.calls.max_calls,
         RestartPolicy {
             attempts: config.model.restart_attempts,
             backoff: Duration::from_millis(config.model.restart_backoff_ms),
         },
-        metrics.clone(),
+        calls.clone(),
     )
     .start();
     let messaging_arbiter = Arbiter::new().handle();
-    let messaging = {
-        let (pool, config) = (pool.clone(), config.clone());
+    let router = {
+        let (pool, config, tools) = (pool.clone(), config.clone(), tools.clone());
         MessageRouter::start_in_arbiter(&messaging_arbiter, move |_| {
-            MessageRouter::new(pool, config)
+            MessageRouter::new(pool, config, tools)
         })
     };
-    let services = Arc::new(Services {
+    let carrier = Arc::new(CarrierEnv {
         config: config.clone(),
-        tenants,
-        supervisor,
-        store,
-        pool,
-        events: EventBus::new(),
+        tenants: tenants.clone(),
         metrics,
-        tools,
-        model_url,
-        apology,
-        chat: ChatClient::new(&config.text_model, Some(tls.clone())),
+        events,
+        supervisor,
+        calls: calls.clone(),
         tls: Some(tls),
-        draining: AtomicBool::new(false),
-        simulator,
-        local_addr,
-        session_overrides: Default::default(),
+        draining: Arc::new(AtomicBool::new(false)),
         jambonz_calls: Default::default(),
         browser_tokens: Default::default(),
-        messaging,
-        messaging_arbiter,
     });
-    services
-        .messaging
-        .do_send(Attach(Arc::downgrade(&services)));
-    let server = match crate::http::server(services.clone(), listener) {
+    let messaging = Arc::new(MessagingEnv {
+        config: config.clone(),
+        pool: pool.clone(),
+        tenants,
+        router,
+    });
+    let state = Arc::new(AppState {
+        config: config.clone(),
+        carrier,
+        messaging,
+        tools,
+        calls,
+        pool,
+        store,
+        simulator,
+        local_addr,
+    });
+    let server = match crate::http::server(state.clone(), listener) {
         Ok(server) => server,
         Err(source) => {
             // The actors above have not been polled yet: let them start on
             // this runtime before it drops them (see the note above).
             tokio::task::yield_now().await;
-            services.messaging_arbiter.stop();
+            messaging_arbiter.stop();
             return Err(StartError::Bind {
                 addr: config.server.bind.clone(),
                 source,
@@ -426,7 +368,8 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     let join = actix_rt::spawn(server);
     log::info!("switchboard listening on http://{local_addr}");
     Ok(RunningServer {
-        services,
+        state,
+        messaging_arbiter,
         server: handle,
         join,
     })

@@ -10,8 +10,9 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
-use crate::model::session::Provider;
+use crate::model::provider::Provider;
 use crate::tenant::TenantConfig;
+pub use crate::tenant::{RoutingConfig, UnknownNumber};
 
 /// A configuration that could not be loaded or is invalid; the message names the key.
 #[derive(Debug, thiserror::Error)]
@@ -358,16 +359,6 @@ pub struct TwilioConfig {
     pub auth_token: Option<String>,
 }
 
-/// `[routing]`: what happens to a call for a number no tenant owns.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RoutingConfig {
-    /// `default` (route to `default_tenant`) or `refuse`.
-    pub unknown_number: UnknownNumber,
-    /// Tenant id used for unknown numbers; empty = the first tenant.
-    pub default_tenant: String,
-}
-
 /// `[messaging]`: SMS/email webhooks, the Node client gateway (`/supervisor`) and
 /// the text agent's fallback.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -523,14 +514,6 @@ fn resolve_sqlite_url(url: &str, dir: &Path) -> String {
     format!("{prefix}{}", dir.join(path).display())
 }
 
-/// Policy for calls to numbers that belong to no tenant.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum UnknownNumber {
-    Default,
-    Refuse,
-}
-
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
@@ -636,15 +619,6 @@ impl Default for TwilioConfig {
             account_sid: String::new(),
             api_base: "https://api.twilio.com".into(),
             auth_token: None,
-        }
-    }
-}
-
-impl Default for RoutingConfig {
-    fn default() -> Self {
-        RoutingConfig {
-            unknown_number: UnknownNumber::Default,
-            default_tenant: String::new(),
         }
     }
 }

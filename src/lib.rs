@@ -2,45 +2,53 @@
 //!
 //! # How a call moves through the tree
 //!
-//! A carrier reaches the [`http`] server. For Twilio Media Streams (`/media-stream`)
-//! and the browser softphone (`/browser`) the [`carrier`] edge actor starts a
-//! [`call::CallActor`]; a jambonz session (`/jambonz`) starts
-//! [`carrier::jambonz`]'s call actor, whose model is spoken to by jambonz's `llm`
-//! verb. Each per-call actor owns a [`call::ledger::CallLedger`] (admission by the
-//! [`supervisor::Supervisor`], the call row, transcript and tool rows, events,
-//! metrics, `CallFinished`). A `CallActor` starts its own
-//! [`model::link::ModelLinkActor`] (the voice model socket) and one
-//! [`tools::ToolActor`] per tool call; when the link fails, the Supervisor decides
-//! whether it restarts or the call ends. Carrier-specific actions (transfer,
-//! hang-up) are `CarrierCommand`s the call sends to its edge. Rows are written by
-//! the write-behind `Store` actor of [`store`] (Diesel: SQLite or PostgreSQL);
-//! live events reach operators through [`events`].
+//! A carrier reaches the [`http`] server. Its [`carrier`] edge actor (Twilio Media
+//! Streams `/media-stream`, the browser softphone `/browser`, a jambonz session
+//! `/jambonz`) routes the call to a tenant and asks the [`supervisor::Supervisor`]
+//! to start it (`StartCall`). The Supervisor admits or refuses it and starts the
+//! per-call actor on the edge's arbiter: a [`call::CallActor`], or for jambonz
+//! [`carrier::jambonz`]'s call, whose model jambonz's `llm` verb speaks to. Each
+//! per-call actor owns a [`call::ledger::CallLedger`] (the call row, transcript and
+//! tool rows, events, metrics, `CallFinished`) and starts its children: a
+//! `CallActor` its [`model::link::ModelLinkActor`] (the voice model socket) and its
+//! [`tools::ToolActor`]. A failed link is reported to the Supervisor, which sends
+//! back `RestartLink` (backoff) or `EndCall` (budget spent). Carrier-specific
+//! actions (transfer, hang-up) are `CarrierCommand`s the call sends to its edge.
+//! Rows are written by the write-behind `Store` actor of [`store`] (Diesel: SQLite
+//! or PostgreSQL); live events reach operators through [`events`].
+//!
+//! Each layer sees only its own context, defined at or below it:
+//! [`tools::env::ToolEnv`] (tools, the text agent), [`call::env::CallEnv`]
+//! (per-call actors, handed out by the Supervisor), [`carrier::env::CarrierEnv`]
+//! (carrier edges and webhooks), [`messaging::env::MessagingEnv`] (text channels),
+//! [`http::state::AppState`] (HTTP handlers only). [`app`] builds them and is
+//! imported by nothing but the commands.
 //!
 //! # Module map (what each top-level module owns)
 //!
 //! | module | owns |
 //! |---|---|
-//! | [`app`] | assembly: `Services`, `start` (database, tenants, Store, Supervisor, message router, HTTP server) returning a `RunningServer`; used by `main`/`cli` and tests |
+//! | [`app`] | assembly: `start` (database, tenants, each layer's context, Store, Supervisor, message router, HTTP server) returning a `RunningServer`; used by `cli` and tests |
 //! | [`cli`] | the command line: `serve`, `migrate`, `call`, `client`, `sim-model`, `loadtest`, `floor-relay` |
 //! | [`config`] | the `Config` tree from `config.toml` + `SWITCHBOARD_*` env, validated into one-line errors; relative paths resolve against the config file |
 //! | [`exposure`] | the start-up audit of what an outsider could reach on a public address |
-//! | [`http`] | the actix-web routes: carriers, text webhooks, the Node gateway, dashboard, admin API, `/metrics`, `/health`, rate limits |
-//! | [`supervisor`] | the `Supervisor` actor: call registry, admission, draining, link-restart decisions |
-//! | [`call`] | `CallActor` (Twilio and browser calls), `CallLedger`, conversation history, playback and barge-in, tenant routing; no carrier code |
+//! | [`http`] | the actix-web routes and `AppState`: carriers, text webhooks, the Node gateway, dashboard, admin API, `/metrics`, `/health`, rate limits |
+//! | [`supervisor`] | the `Supervisor` actor: starts every call (`StartCall`), admission, draining, link restarts (`RestartLink`) or the end of the call |
+//! | [`call`] | `CallActor` (Twilio and browser calls), `CallEnv` and the `SupervisedCall` contract, `CallLedger`, conversation history, playback and barge-in, tenant routing; no carrier code |
 //! | [`lifecycle`] | `Carrier`, `Refusal`, `EndReason`: the enums behind the stored and shown text |
-//! | [`carrier`] | our server-side edges, one module per wire: `twilio` (Media Streams edge, TwiML, signatures, REST), `jambonz` (WebSocket API edge, `llm` verbs, the jambonz call), `browser` (softphone socket, tokens) |
+//! | [`carrier`] | `CarrierEnv` and our server-side edges, one module per wire: `twilio` (Media Streams edge, TwiML, signatures, REST), `jambonz` (WebSocket API edge, `llm` verbs, the jambonz call), `browser` (softphone socket, tokens) |
 //! | [`caller`] | the emulated far end (`TwilioCall`) and `LogFeed`, for `switchboard call`, `loadtest` and tests; not used by the server |
-//! | [`model`] | the voice-model side: OpenAI Realtime / xAI wire types, session shapes, the event tracker, `ModelLinkActor`, the built-in simulator (pure engine + actor) |
-//! | [`tools`] | the tool registry and schemas, built-in and MCP tools, `ToolActor`, `chat_supervisor` (the tool loop over a chat model) |
-//! | [`chat`] | the OpenAI-compatible Chat Completions client |
-//! | [`messaging`] | SMS and email: the router and outbox, the text agent, the `/supervisor` Node gateway and protocol, SendGrid parsing, client tokens |
-//! | [`messages`] | typed actor messages of the call tree (`AudioFrame`, `CarrierHangup`, `CarrierCommand`, `LinkDown`, `ToolCall`, `ToolResult`, …) |
+//! | [`model`] | the voice-model side: providers, OpenAI Realtime / xAI wire types, session shapes, the event tracker, `ModelLinkActor`, the built-in simulator (pure engine + actor) |
+//! | [`tools`] | `ToolEnv`, the tool registry and schemas, built-in and MCP tools, `ToolActor`, `chat_loop` (the text model's tool loop), `chat_supervisor` |
+//! | [`chat`] | the OpenAI-compatible Chat Completions client (one request, one answer; knows no tools) |
+//! | [`messaging`] | `MessagingEnv`; SMS and email: the router and outbox, the text agent, the `/supervisor` Node gateway and protocol, SendGrid parsing, client tokens |
+//! | [`messages`] | typed actor messages of the call tree (`AudioFrame`, `CarrierHangup`, `CarrierCommand`, `LinkDown`, `ToolCall`, `ToolResult`, `CallFinished`, `LinkFailed`, `RestartLink`, `EndCall`, …) |
 //! | [`store`] | persistence: Diesel schema and rows, one query module per table, the `Store` writer actor and its outage spool |
-//! | [`tenant`] | tenants from `[[tenants]]` and their per-tenant settings |
+//! | [`tenant`] | tenants from `[[tenants]]`, their per-tenant settings and `[routing]` |
 //! | [`session_settings`] | operator edits to the model session (per tenant and per live call) |
 //! | [`events`] | the live call-event feed behind `/logs` |
 //! | [`metrics`] | the Prometheus registry behind `/metrics` |
-//! | [`audio`] | codecs (µ-law, A-law, PCM16), resampling, WAV files, levels |
+//! | [`audio`] | codecs (µ-law, A-law, PCM16), resampling, WAV files, levels, pre-encoded clips |
 //! | [`loadtest`] | `switchboard loadtest`: concurrent emulated calls and per-frame latency figures |
 //! | [`memory`] | returning freed heap to the OS when the node is idle |
 //!

@@ -271,6 +271,18 @@ impl FromStr for EndReason {
     }
 }
 
+/// A call the Supervisor did not admit (or the call itself turned away): the
+/// stored reason and a human-readable detail for logs and the carrier.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{detail}")]
+pub struct Refused {
+    pub refusal: Refusal,
+    pub detail: String,
+}
+
+/// The Supervisor's admission verdict for one call.
+pub type AdmitAnswer = Result<(), Refused>;
+
 #[cfg(test)]
 mod tests {
     use super::*;

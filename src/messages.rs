@@ -5,7 +5,8 @@
 //! [`DtmfReceived`], [`CarrierHangup`], [`TransferOutcome`]); `CallActor` → carrier
 //! edge ([`CarrierCommand`]); `CallActor` ↔ `ModelLinkActor` ([`AudioFrame`],
 //! [`ModelEvent`], [`LinkCommand`], [`LinkDown`]); `CallActor` → `ToolActor`
-//! ([`ToolCall`]) → `CallActor` ([`ToolResult`]).
+//! ([`ToolCall`]) → `CallActor` ([`ToolResult`]); call ↔ `Supervisor`
+//! ([`CallFinished`], [`LinkFailed`] up; [`RestartLink`], [`EndCall`] down).
 
 use actix::prelude::*;
 use bytestring::ByteString;
@@ -210,4 +211,41 @@ pub struct ToolResult {
     pub is_error: bool,
     pub action: Option<CallAction>,
     pub duration: Duration,
+}
+
+/// Ends a call from outside (drain timeout, operator, the Supervisor giving up on
+/// its model link); `apologise` plays the apology clip first.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct EndCall {
+    pub reason: EndReason,
+    pub apologise: bool,
+}
+
+/// Call → Supervisor: the call ended and releases its admission slot.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct CallFinished {
+    pub call_id: String,
+}
+
+/// Call → Supervisor: the call's model link failed for the `failures`-th time
+/// (1-based) with `cause`. The Supervisor answers with [`RestartLink`] or
+/// [`EndCall`] (restart budget spent: apologise, `model_unavailable`).
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct LinkFailed {
+    pub call_id: String,
+    pub failures: u32,
+    pub cause: String,
+}
+
+/// Supervisor → call: start a new model link after `after`, replaying the
+/// conversation (`attempt` from 1; `cause` is the failure being recovered from).
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct RestartLink {
+    pub after: Duration,
+    pub attempt: u32,
+    pub cause: String,
 }

@@ -1,17 +1,21 @@
-//! The `Supervisor` actor: the call registry. It admits or refuses calls
-//! (`calls.max_calls`, draining), decides what happens when a call's model link
-//! fails (restart with exponential backoff while the caller stays on the line, or
-//! give up after the restart budget), and ends every call on shutdown.
+//! The `Supervisor` actor owns the call tree. A carrier edge asks it to start a
+//! call ([`StartCall`]); it admits or refuses the call (`calls.max_calls`,
+//! draining), starts the call's actor (a `CallActor`, or a jambonz call) on the
+//! edge's arbiter — the call then starts its `ModelLinkActor` and `ToolActor` as
+//! its children — and tracks it until `CallFinished`. When a call's model link
+//! fails the Supervisor restarts it (`RestartLink`, exponential backoff, the
+//! caller stays on the line) or, past the restart budget, ends the call
+//! (`EndCall` with the apology). It ends every call on shutdown.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::{Actor, AsyncContext as _, Context, Handler, Message, MessageResponse, Recipient};
+use actix::prelude::*;
 
-use crate::call::EndCall;
-use crate::lifecycle::{EndReason, Refusal};
-use crate::metrics::Metrics;
+use crate::call::env::{CallEnv, SupervisedCall, Supervision};
+use crate::lifecycle::{AdmitAnswer, EndReason, Refusal, Refused};
+use crate::messages::{CallFinished, EndCall, LinkFailed, RestartLink};
 use crate::session_settings::{ApplySessionSettings, SessionSettings};
 
 /// How long the node must stay without calls before freed memory is returned.
@@ -39,15 +43,20 @@ impl AdmitError {
     }
 }
 
-/// Asks to carry a new call. `addr` is whatever owns the call (a `CallActor`, or a
-/// jambonz call whose audio jambonz carries itself); it receives [`EndCall`] on shutdown.
-#[derive(Message)]
-#[rtype(result = "Result<(), AdmitError>")]
-pub struct Admit {
+/// Asks the Supervisor to start a call of kind `C` for a carrier edge. The
+/// Supervisor admits or refuses it and starts the call's actor on `arbiter`
+/// either way (a refused call records its refusal and tells its carrier); the
+/// answer is the call's address.
+pub struct StartCall<C: SupervisedCall> {
+    /// switchboard's call id (UUID v4), the registry key.
     pub call_id: String,
-    pub addr: Recipient<EndCall>,
-    /// Where operator session edits for this call go.
-    pub settings: Recipient<ApplySessionSettings>,
+    pub setup: C::Setup,
+    /// The edge's arbiter (`Arbiter::current()`): the call runs beside its edge.
+    pub arbiter: ArbiterHandle,
+}
+
+impl<C: SupervisedCall> Message for StartCall<C> {
+    type Result = Addr<C>;
 }
 
 /// Forwards operator session settings to the live call `call_id`; false when no
@@ -63,25 +72,12 @@ pub struct UpdateCallSession {
 struct LiveCall {
     end: Recipient<EndCall>,
     settings: Recipient<ApplySessionSettings>,
+    /// `None` for calls without a model link of their own (jambonz).
+    restart: Option<Recipient<RestartLink>>,
 }
 
-/// A call ended and released its slot.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct CallFinished {
-    pub call_id: String,
-}
-
-/// A call's model link failed for the `failures`-th time (1-based).
-#[derive(Message)]
-#[rtype(result = "RestartDecision")]
-pub struct LinkFailed {
-    pub call_id: String,
-    pub failures: u32,
-}
-
-/// The Supervisor's answer to [`LinkFailed`].
-#[derive(Debug, Clone, PartialEq, MessageResponse)]
+/// What the Supervisor does about the `failures`-th link failure of a call.
+#[derive(Debug, Clone, PartialEq)]
 pub enum RestartDecision {
     /// Start a new link after this delay.
     Restart { after: Duration },
@@ -127,25 +123,44 @@ impl RestartPolicy {
     }
 }
 
-/// The call registry; one per process.
+/// The call tree's root; one per process.
 pub struct Supervisor {
     calls: HashMap<String, LiveCall>,
     max_calls: usize,
     draining: bool,
     policy: RestartPolicy,
-    metrics: Arc<Metrics>,
+    /// Handed to every call it starts.
+    env: Arc<CallEnv>,
 }
 
 impl Supervisor {
-    /// A supervisor admitting at most `max_calls` calls at once.
-    pub fn new(max_calls: usize, policy: RestartPolicy, metrics: Arc<Metrics>) -> Self {
+    /// A supervisor admitting at most `max_calls` calls at once; its calls run
+    /// with `env`.
+    pub fn new(max_calls: usize, policy: RestartPolicy, env: Arc<CallEnv>) -> Self {
         Supervisor {
             calls: HashMap::new(),
             max_calls,
             draining: false,
             policy,
-            metrics,
+            env,
         }
+    }
+
+    /// Admission: a slot, unless draining or at `max_calls`.
+    fn admit(&self) -> Result<(), AdmitError> {
+        let refusal = if self.draining {
+            AdmitError::Draining
+        } else if self.calls.len() >= self.max_calls {
+            AdmitError::AtCapacity(self.max_calls)
+        } else {
+            return Ok(());
+        };
+        self.env
+            .metrics
+            .calls_refused
+            .with_label_values(&[refusal.reason().metric_label()])
+            .inc();
+        Err(refusal)
     }
 }
 
@@ -158,34 +173,36 @@ impl Actor for Supervisor {
     }
 }
 
-impl Handler<Admit> for Supervisor {
-    type Result = Result<(), AdmitError>;
+impl<C: SupervisedCall> Handler<StartCall<C>> for Supervisor {
+    type Result = MessageResult<StartCall<C>>;
 
-    fn handle(&mut self, msg: Admit, _: &mut Context<Self>) -> Self::Result {
-        if self.draining {
-            self.metrics
-                .calls_refused
-                .with_label_values(&[Refusal::Draining.metric_label()])
-                .inc();
-            return Err(AdmitError::Draining);
+    fn handle(&mut self, msg: StartCall<C>, ctx: &mut Context<Self>) -> Self::Result {
+        let admission: AdmitAnswer = self.admit().map_err(|e| Refused {
+            refusal: e.reason(),
+            detail: e.to_string(),
+        });
+        let admitted = admission.is_ok();
+        let supervision = Supervision {
+            env: self.env.clone(),
+            admission,
+            finished: ctx.address().recipient(),
+            link_failed: ctx.address().recipient(),
+        };
+        let setup = msg.setup;
+        let addr = C::start_in_arbiter(&msg.arbiter, move |_| C::supervised(setup, supervision));
+        if admitted {
+            self.calls.insert(
+                msg.call_id,
+                LiveCall {
+                    end: addr.clone().recipient(),
+                    settings: addr.clone().recipient(),
+                    restart: C::restart_recipient(&addr),
+                },
+            );
+            self.env.metrics.calls_total.inc();
+            self.env.metrics.calls_active.set(self.calls.len() as i64);
         }
-        if self.calls.len() >= self.max_calls {
-            self.metrics
-                .calls_refused
-                .with_label_values(&[Refusal::Capacity.metric_label()])
-                .inc();
-            return Err(AdmitError::AtCapacity(self.max_calls));
-        }
-        self.calls.insert(
-            msg.call_id,
-            LiveCall {
-                end: msg.addr,
-                settings: msg.settings,
-            },
-        );
-        self.metrics.calls_total.inc();
-        self.metrics.calls_active.set(self.calls.len() as i64);
-        Ok(())
+        MessageResult(addr)
     }
 }
 
@@ -194,7 +211,7 @@ impl Handler<CallFinished> for Supervisor {
 
     fn handle(&mut self, msg: CallFinished, ctx: &mut Context<Self>) {
         self.calls.remove(&msg.call_id);
-        self.metrics.calls_active.set(self.calls.len() as i64);
+        self.env.metrics.calls_active.set(self.calls.len() as i64);
         if self.calls.is_empty() {
             // The last call's actors free their memory just after this message;
             // once the node is still idle a moment later, give it back to the OS.
@@ -208,30 +225,43 @@ impl Handler<CallFinished> for Supervisor {
 }
 
 impl Handler<LinkFailed> for Supervisor {
-    type Result = RestartDecision;
+    type Result = ();
 
-    fn handle(&mut self, msg: LinkFailed, _: &mut Context<Self>) -> RestartDecision {
-        let decision = if self.draining {
-            RestartDecision::GiveUp
-        } else {
-            self.policy.decide(msg.failures)
+    fn handle(&mut self, msg: LinkFailed, _: &mut Context<Self>) {
+        let Some(call) = self.calls.get(&msg.call_id) else {
+            return;
         };
-        if let RestartDecision::Restart { after } = decision {
-            self.metrics.link_restarts.inc();
-            log::info!(
-                "call {}: model link restart {} in {} ms",
-                msg.call_id,
-                msg.failures,
-                after.as_millis()
-            );
-        } else {
-            log::warn!(
-                "call {}: model link failed {} times; giving up",
-                msg.call_id,
-                msg.failures
-            );
+        let decision = match (&call.restart, self.draining) {
+            (Some(_), false) => self.policy.decide(msg.failures),
+            _ => RestartDecision::GiveUp,
+        };
+        match (decision, &call.restart) {
+            (RestartDecision::Restart { after }, Some(restart)) => {
+                self.env.metrics.link_restarts.inc();
+                log::info!(
+                    "call {}: model link restart {} in {} ms",
+                    msg.call_id,
+                    msg.failures,
+                    after.as_millis()
+                );
+                restart.do_send(RestartLink {
+                    after,
+                    attempt: msg.failures,
+                    cause: msg.cause,
+                });
+            }
+            _ => {
+                log::warn!(
+                    "call {}: model link failed {} times; giving up",
+                    msg.call_id,
+                    msg.failures
+                );
+                call.end.do_send(EndCall {
+                    reason: EndReason::ModelUnavailable(msg.cause),
+                    apologise: true,
+                });
+            }
         }
-        decision
     }
 }
 

@@ -9,8 +9,34 @@ use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Utc, Weekday};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use crate::config::{RoutingConfig, UnknownNumber};
-use crate::model::session::Provider;
+use crate::model::provider::Provider;
+
+/// `[routing]`: what happens to a call for a number no tenant owns.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RoutingConfig {
+    /// `default` (route to `default_tenant`) or `refuse`.
+    pub unknown_number: UnknownNumber,
+    /// Tenant id used for unknown numbers; empty = the first tenant.
+    pub default_tenant: String,
+}
+
+/// Policy for calls to numbers that belong to no tenant.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum UnknownNumber {
+    Default,
+    Refuse,
+}
+
+impl Default for RoutingConfig {
+    fn default() -> Self {
+        RoutingConfig {
+            unknown_number: UnknownNumber::Default,
+            default_tenant: String::new(),
+        }
+    }
+}
 
 /// One business, as declared in `[[tenants]]`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

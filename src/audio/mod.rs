@@ -6,6 +6,7 @@
 //! 16-bit mono (`i16`) unless a function says otherwise.
 
 pub mod alaw;
+pub mod clip;
 pub mod format;
 pub mod level;
 pub mod mulaw;

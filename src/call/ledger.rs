@@ -1,6 +1,6 @@
 //! `CallLedger`: the one call lifecycle every per-call actor owns — the Twilio and
-//! browser `CallActor` and the jambonz call alike. It asks the Supervisor for
-//! admission, writes the call row (started, refused, ended) through the Store
+//! browser `CallActor` and the jambonz call alike. It takes the Supervisor's
+//! admission verdict, writes the call row (started, refused, ended) through the Store
 //! actor, numbers and stores transcript lines, records tool runs, publishes the
 //! call's live events, keeps its metrics, and releases the Supervisor's slot
 //! (`CallFinished`) exactly once. Nothing here is on the audio path: every write is
@@ -11,25 +11,22 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use chrono::Utc;
-use futures_util::future::LocalBoxFuture;
 
-use crate::app::Services;
 use crate::events::{CallEvent, EventBus};
-use crate::lifecycle::{Carrier, EndReason, Refusal};
-use crate::messages::ToolResult;
+use crate::lifecycle::{AdmitAnswer, Carrier, EndReason, Refused};
+use crate::messages::{CallFinished, ToolResult};
 use crate::metrics::Metrics;
 use crate::model::session::Role;
-use crate::session_settings::ApplySessionSettings;
 use crate::store::calls::CallEnd;
 use crate::store::models::CallStatus;
 use crate::store::writer::{
     RecordCallEnded, RecordCallRefused, RecordCallStarted, RecordTranscript, Store,
 };
-use crate::supervisor::{Admit, CallFinished, Supervisor};
 use crate::tenant::TenantConfig;
+use crate::tools::env::ToolEnv;
 use crate::tools::{record_tool_run, ToolContext, ToolRun};
 
-use super::EndCall;
+use super::env::CallEnv;
 
 /// Who a call is: what its row, events and tool context say about it.
 #[derive(Debug, Clone)]
@@ -50,18 +47,6 @@ pub struct CallIdentity {
     pub model_provider: String,
 }
 
-/// A call the Supervisor did not admit (or the call itself turned away): the
-/// stored reason and a human-readable detail for logs and the carrier.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{detail}")]
-pub struct Refused {
-    pub refusal: Refusal,
-    pub detail: String,
-}
-
-/// The Supervisor's answer to [`CallLedger::ask_admission`].
-pub type AdmitAnswer = Result<(), Refused>;
-
 /// Where a transcript line is stored: a corrected caller line rewrites the same row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LineRow {
@@ -77,7 +62,9 @@ pub struct CallLedger {
     store: Addr<Store>,
     events: EventBus,
     metrics: Arc<Metrics>,
-    supervisor: Addr<Supervisor>,
+    /// Where the slot is released; `None` for a call turned away before the
+    /// Supervisor saw it.
+    finished_to: Option<Recipient<CallFinished>>,
     started: Instant,
     seq: i32,
     /// The Supervisor holds a slot for this call.
@@ -90,14 +77,19 @@ pub struct CallLedger {
 }
 
 impl CallLedger {
-    /// The ledger of a call not yet admitted; its clock starts now.
-    pub fn new(id: CallIdentity, services: &Services) -> Self {
+    /// The ledger of a call not yet admitted; its clock starts now. `finished_to`
+    /// receives [`CallFinished`] once when an admitted call ends.
+    pub fn new(
+        id: CallIdentity,
+        env: &CallEnv,
+        finished_to: Option<Recipient<CallFinished>>,
+    ) -> Self {
         CallLedger {
             id,
-            store: services.store.clone(),
-            events: services.events.clone(),
-            metrics: services.metrics.clone(),
-            supervisor: services.supervisor.clone(),
+            store: env.store.clone(),
+            events: env.events.clone(),
+            metrics: env.metrics.clone(),
+            finished_to,
             started: Instant::now(),
             seq: 0,
             slot_held: false,
@@ -150,37 +142,7 @@ impl CallLedger {
         }
     }
 
-    /// Asks the Supervisor to carry the call; `end` receives [`EndCall`] on
-    /// shutdown and `settings` operator edits. Hand the answer to
-    /// [`CallLedger::admission`]. Errors: the Supervisor's refusal, or
-    /// [`Refusal::Supervisor`] when it did not answer.
-    pub fn ask_admission(
-        &self,
-        end: Recipient<EndCall>,
-        settings: Recipient<ApplySessionSettings>,
-    ) -> LocalBoxFuture<'static, AdmitAnswer> {
-        let admit = Admit {
-            call_id: self.id.call_id.clone(),
-            addr: end,
-            settings,
-        };
-        let supervisor = self.supervisor.clone();
-        Box::pin(async move {
-            match supervisor.send(admit).await {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err(e)) => Err(Refused {
-                    refusal: e.reason(),
-                    detail: e.to_string(),
-                }),
-                Err(e) => Err(Refused {
-                    refusal: Refusal::Supervisor,
-                    detail: e.to_string(),
-                }),
-            }
-        })
-    }
-
-    /// Takes the Supervisor's answer: on `Ok` the slot is held (released by
+    /// Takes the Supervisor's verdict: on `Ok` the slot is held (released by
     /// [`CallLedger::finish`] or [`CallLedger::refuse`]).
     pub fn admission(&mut self, answer: AdmitAnswer) -> AdmitAnswer {
         self.slot_held = answer.is_ok();
@@ -246,9 +208,11 @@ impl CallLedger {
 
     fn release_slot(&mut self) {
         if std::mem::take(&mut self.slot_held) {
-            self.supervisor.do_send(CallFinished {
-                call_id: self.id.call_id.clone(),
-            });
+            if let Some(to) = &self.finished_to {
+                to.do_send(CallFinished {
+                    call_id: self.id.call_id.clone(),
+                });
+            }
         }
     }
 
@@ -305,7 +269,7 @@ impl CallLedger {
 
     /// Records a tool run of this call: `tool_invocations` row, `tool_calls_total`,
     /// `tool_call` event.
-    pub fn tool_ran(&self, services: &Services, result: &ToolResult) {
+    pub fn tool_ran(&self, tools: &ToolEnv, result: &ToolResult) {
         let run = ToolRun {
             output: result.output.clone(),
             error: result.error.clone(),
@@ -314,7 +278,7 @@ impl CallLedger {
             duration: result.duration,
         };
         record_tool_run(
-            services,
+            tools,
             &self.tool_context(),
             &result.call_id,
             &result.name,

@@ -8,6 +8,7 @@
 //! [`CarrierCommand`]s its edge carries out.
 
 pub mod conversation;
+pub mod env;
 pub mod ledger;
 pub mod playback;
 pub mod route;
@@ -19,20 +20,22 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use chrono::Utc;
 
-use crate::app::Services;
 use crate::audio::format::{base64_decoded_len, AudioFormat};
+use crate::lifecycle::AdmitAnswer;
 use crate::lifecycle::{Carrier, EndReason};
 use crate::messages::{
-    AudioFrame, CallAction, CarrierCommand, CarrierHangup, DtmfReceived, LinkCommand, LinkDown,
-    MarkEchoed, ModelEvent, ToolCall, ToolResult, TransferOutcome,
+    AudioFrame, CallAction, CarrierCommand, CarrierHangup, DtmfReceived, EndCall, LinkCommand,
+    LinkDown, LinkFailed, MarkEchoed, ModelEvent, RestartLink, ToolCall, ToolResult,
+    TransferOutcome,
 };
 use crate::model::link::{LinkCounters, LinkSetup, ModelLinkActor};
-use crate::model::session::{HistoryItem, Provider, Role, SessionSpec};
+use crate::model::provider::Provider;
+use crate::model::session::{HistoryItem, Role, SessionSpec};
 use crate::session_settings::{ApplySessionSettings, SessionSettings};
-use crate::supervisor::{LinkFailed, RestartDecision};
 use crate::tenant::TenantConfig;
 use crate::tools::ToolActor;
 use conversation::{Conversation, UserLine};
+use env::{CallEnv, SupervisedCall, Supervision};
 use ledger::{CallIdentity, CallLedger, LineRow};
 use playback::{cut_to_heard, Playback, PushRefused};
 
@@ -43,7 +46,8 @@ const ROLLOVER_CHECK: Duration = Duration::from_secs(1);
 /// A roll-over waits for a quiet moment at most this long past `session_max_secs`.
 const ROLLOVER_GRACE: Duration = Duration::from_secs(120);
 
-/// Everything a call needs to start; built by the carrier edge at stream start.
+/// Everything a call needs to start; built by the carrier edge at stream start
+/// and handed to the Supervisor (`StartCall`), which starts the call.
 pub struct CallSetup {
     /// switchboard's call id (UUID v4).
     pub call_id: String,
@@ -62,15 +66,6 @@ pub struct CallSetup {
     pub edge: Recipient<CarrierCommand>,
 }
 
-/// Ends the call from outside (drain timeout, operator); `apologise` plays the
-/// apology clip first.
-#[derive(Message, Debug, Clone)]
-#[rtype(result = "()")]
-pub struct EndCall {
-    pub reason: EndReason,
-    pub apologise: bool,
-}
-
 /// A transfer waiting for the hand-off line to play.
 #[derive(Debug, Clone)]
 struct PendingTransfer {
@@ -83,9 +78,13 @@ struct PendingTransfer {
 /// One live call.
 pub struct CallActor {
     setup: CallSetup,
-    services: Arc<Services>,
+    env: Arc<CallEnv>,
     /// Admission, rows, events, metrics, `CallFinished`.
     ledger: CallLedger,
+    /// The Supervisor's verdict, acted on in `started`.
+    admission: Option<AdmitAnswer>,
+    /// Where link failures go (the Supervisor decides: restart or end).
+    link_failed: Recipient<LinkFailed>,
     link: Option<Addr<ModelLinkActor>>,
     /// When the current model session was opened (roll-over clock).
     link_opened: Instant,
@@ -121,15 +120,18 @@ pub struct CallActor {
 }
 
 impl CallActor {
-    /// A call not yet admitted; admission happens in `started`.
-    pub fn new(setup: CallSetup, services: Arc<Services>) -> Self {
-        let calls = &services.config.calls;
+    /// A call the Supervisor starts; it acts on the admission verdict in `started`.
+    fn new(setup: CallSetup, supervision: Supervision) -> Self {
+        let Supervision {
+            env,
+            admission,
+            finished,
+            link_failed,
+        } = supervision;
+        let calls = &env.config.calls;
         let playback = Playback::new(calls.playout_lead_ms, calls.max_queued_audio_ms);
-        let settings = services.session_overrides.get(&setup.tenant.id);
-        let provider = setup
-            .tenant
-            .provider
-            .unwrap_or(services.config.model.provider);
+        let settings = env.session_overrides.get(&setup.tenant.id);
+        let provider = setup.tenant.provider.unwrap_or(env.config.model.provider);
         let ledger = CallLedger::new(
             CallIdentity {
                 call_id: setup.call_id.clone(),
@@ -141,12 +143,15 @@ impl CallActor {
                 tenant: setup.tenant.clone(),
                 model_provider: provider.as_str().to_string(),
             },
-            &services,
+            &env,
+            Some(finished),
         );
         CallActor {
             setup,
-            services,
+            env,
             ledger,
+            admission: Some(admission),
+            link_failed,
             link: None,
             link_opened: Instant::now(),
             caller_speaking: false,
@@ -181,13 +186,13 @@ impl CallActor {
         self.setup
             .tenant
             .provider
-            .unwrap_or(self.services.config.model.provider)
+            .unwrap_or(self.env.config.model.provider)
     }
 
     fn session_spec(&self) -> SessionSpec {
-        let model = &self.services.config.model;
+        let model = &self.env.config.model;
         let tenant = self.settings.apply(&self.setup.tenant);
-        let tools = self.services.tools.schemas_for(&tenant);
+        let tools = self.env.tools.registry.schemas_for(&tenant);
         let mut spec = SessionSpec::for_call(
             self.provider(),
             model,
@@ -231,21 +236,22 @@ impl CallActor {
         let setup = LinkSetup {
             call_id: self.setup.call_id.clone(),
             generation: self.generation,
-            url: self.services.model_url.clone(),
+            url: self.env.model_url.clone(),
             api_key: self
-                .services
+                .env
                 .config
                 .model_key(self.provider())
                 .map(str::to_string),
             session: self.session_spec(),
             history,
-            call: ctx.address(),
-            tls: self.services.tls.clone(),
-            connect_timeout: Duration::from_secs(self.services.config.model.connect_timeout_secs),
-            heartbeat: Duration::from_secs(self.services.config.model.heartbeat_secs),
+            events: ctx.address().recipient(),
+            down: ctx.address().recipient(),
+            tls: self.env.tls.clone(),
+            connect_timeout: Duration::from_secs(self.env.config.model.connect_timeout_secs),
+            heartbeat: Duration::from_secs(self.env.config.model.heartbeat_secs),
             counters: LinkCounters {
-                unknown: self.services.metrics.model_events_unknown.clone(),
-                unparsable: self.services.metrics.model_events_unparsable.clone(),
+                unknown: self.env.metrics.model_events_unknown.clone(),
+                unparsable: self.env.metrics.model_events_unparsable.clone(),
             },
         };
         self.response_active = false;
@@ -257,7 +263,7 @@ impl CallActor {
     /// cap, at a quiet moment (nothing playing, no response or tool pending), with
     /// the conversation replayed — the same mechanism as a restart, minus the failure.
     fn check_rollover(&mut self, ctx: &mut Context<Self>) {
-        let max = Duration::from_secs(self.services.config.model.session_max_secs);
+        let max = Duration::from_secs(self.env.config.model.session_max_secs);
         let age = self.link_opened.elapsed();
         if self.link.is_none() || self.ending.is_some() || age < max {
             return;
@@ -466,7 +472,7 @@ impl CallActor {
         self.playback.barge_in();
         self.send_carrier(CarrierCommand::Clear);
         let item = format!("apology-{}", self.generation);
-        for chunk in self.services.apology.chunks(self.setup.format) {
+        for chunk in self.env.apology.chunks(self.setup.format) {
             let _ = self
                 .playback
                 .push(&item, chunk.payload.as_str().into(), chunk.ms);
@@ -515,7 +521,7 @@ impl CallActor {
         self.tools = Some(
             ToolActor::new(
                 self.ledger.tool_context(),
-                self.services.clone(),
+                self.env.tools.clone(),
                 ctx.address().recipient(),
             )
             .start(),
@@ -536,23 +542,20 @@ impl Actor for CallActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        let admission = self
-            .ledger
-            .ask_admission(ctx.address().recipient(), ctx.address().recipient());
-        // Frames that arrive during admission wait in the mailbox.
-        ctx.wait(admission.into_actor(self).map(|answer, act, ctx| {
-            match act.ledger.admission(answer) {
-                Ok(()) => act.on_admitted(ctx),
-                Err(refused) => {
-                    act.ledger.refuse(&refused);
-                    act.send_carrier(CarrierCommand::Close {
-                        code: 1013,
-                        reason: format!("call refused: {}", refused.detail),
-                    });
-                    ctx.stop();
-                }
+        let Some(answer) = self.admission.take() else {
+            return;
+        };
+        match self.ledger.admission(answer) {
+            Ok(()) => self.on_admitted(ctx),
+            Err(refused) => {
+                self.ledger.refuse(&refused);
+                self.send_carrier(CarrierCommand::Close {
+                    code: 1013,
+                    reason: format!("call refused: {}", refused.detail),
+                });
+                ctx.stop();
             }
-        }));
+        }
     }
 
     fn stopping(&mut self, ctx: &mut Context<Self>) -> Running {
@@ -625,7 +628,7 @@ impl Handler<ModelEvent> for CallActor {
                 }
                 if generation > 0 {
                     log::info!("call {}: model link {generation} ready", self.id());
-                } else if self.services.config.calls.greet_caller {
+                } else if self.env.config.calls.greet_caller {
                     if let Some(link) = &self.link {
                         self.awaiting_response_done = true;
                         link.do_send(LinkCommand::CreateResponse);
@@ -710,7 +713,7 @@ impl Handler<ToolResult> for CallActor {
     type Result = ();
 
     fn handle(&mut self, result: ToolResult, ctx: &mut Context<Self>) {
-        self.ledger.tool_ran(&self.services, &result);
+        self.ledger.tool_ran(&self.env.tools, &result);
         self.pending_tools = self.pending_tools.saturating_sub(1);
         match &result.action {
             Some(CallAction::HangUp { reason }) => {
@@ -765,7 +768,7 @@ impl Handler<ApplySessionSettings> for CallActor {
 impl Handler<LinkDown> for CallActor {
     type Result = ();
 
-    fn handle(&mut self, msg: LinkDown, ctx: &mut Context<Self>) {
+    fn handle(&mut self, msg: LinkDown, _: &mut Context<Self>) {
         if msg.generation != self.generation || self.ledger.is_finished() || self.ending.is_some() {
             return;
         }
@@ -789,32 +792,43 @@ impl Handler<LinkDown> for CallActor {
             msg.generation,
             msg.cause
         );
-        let ask = LinkFailed {
+        self.link_failed.do_send(LinkFailed {
             call_id: self.setup.call_id.clone(),
             failures: self.link_failures,
-        };
-        let supervisor = self.services.supervisor.clone();
-        let cause = msg.cause;
-        ctx.spawn(
-            async move { supervisor.send(ask).await }
-                .into_actor(self)
-                .map(move |decision, act, ctx| match decision {
-                    Ok(RestartDecision::Restart { after }) => {
-                        act.ledger.link_restarting(act.link_failures, &cause);
-                        ctx.run_later(after, |act, ctx| {
-                            if act.ledger.is_finished() || act.ending.is_some() {
-                                return;
-                            }
-                            act.generation += 1;
-                            act.ledger.link_restarted();
-                            act.start_link(ctx);
-                        });
-                    }
-                    Ok(RestartDecision::GiveUp) | Err(_) => {
-                        act.apologise_and_end(EndReason::ModelUnavailable(cause), ctx);
-                    }
-                }),
-        );
+            cause: msg.cause,
+        });
+    }
+}
+
+impl Handler<RestartLink> for CallActor {
+    type Result = ();
+
+    /// The Supervisor's answer to a failed link: a new link after the backoff.
+    fn handle(&mut self, msg: RestartLink, ctx: &mut Context<Self>) {
+        if self.ledger.is_finished() || self.ending.is_some() {
+            return;
+        }
+        self.ledger.link_restarting(msg.attempt, &msg.cause);
+        ctx.run_later(msg.after, |act, ctx| {
+            if act.ledger.is_finished() || act.ending.is_some() || act.link.is_some() {
+                return;
+            }
+            act.generation += 1;
+            act.ledger.link_restarted();
+            act.start_link(ctx);
+        });
+    }
+}
+
+impl SupervisedCall for CallActor {
+    type Setup = CallSetup;
+
+    fn supervised(setup: CallSetup, supervision: Supervision) -> Self {
+        CallActor::new(setup, supervision)
+    }
+
+    fn restart_recipient(addr: &Addr<Self>) -> Option<Recipient<RestartLink>> {
+        Some(addr.clone().recipient())
     }
 }
 

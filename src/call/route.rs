@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use crate::metrics::Metrics;
-use crate::model::session::Provider;
+use crate::model::provider::Provider;
 use crate::tenant::{RoutingError, TenantConfig, Tenants};
 
 /// What the carrier says about where a call is headed.

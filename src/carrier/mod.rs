@@ -3,5 +3,6 @@
 //! softphone) and hand typed values to the call actors.
 
 pub mod browser;
+pub mod env;
 pub mod jambonz;
 pub mod twilio;

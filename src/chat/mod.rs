@@ -1,19 +1,14 @@
-//! Text models: an OpenAI-compatible Chat Completions client ([`ChatClient`]) with
-//! a tool loop. The chat-supervisor tool (`getNextResponseFromSupervisor`) and the
-//! SMS/email text agent use it: the model sees the messages and the named tools'
-//! JSON schemas, every tool call it makes runs through [`crate::tools::run_tool`]
-//! (so it is stored in `tool_invocations`), and the loop ends at a final answer or
-//! at `text_model.max_iterations` requests. Wire format: [`wire`], docs/openai-chat.md.
+//! Text models: an OpenAI-compatible Chat Completions client ([`ChatClient`]): one
+//! request, one answer. The tool loop over it (tools run, answers fed back) lives
+//! with the tools, in `crate::tools::chat_loop`; this module knows no tools.
+//! Wire format: [`wire`], docs/openai-chat.md.
 //! HTTP goes through `awc`, so the client runs on any actix arbiter.
 
 pub mod wire;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use crate::app::Services;
 use crate::config::TextModelConfig;
-use crate::tools::{run_tool, ToolContext, ToolError};
 use wire::{ChatRequest, ChatResponse, ResponseMessage, WireMessage, WireTool};
 
 /// Largest chat response body read, bytes.
@@ -42,7 +37,7 @@ pub enum ChatError {
     IterationLimit(u32),
 }
 
-/// One message handed to [`ChatClient::run_tool_loop`].
+/// One message of a conversation sent to the text model.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChatMessage {
     /// Instructions (`role: system`).
@@ -170,68 +165,8 @@ impl ChatClient {
             .ok_or_else(|| ChatError::BadResponse("no choices".into()))
     }
 
-    /// Runs the tool loop: sends `messages` with the schemas of `tool_names` (those
-    /// the tenant may use), runs each requested tool through
-    /// [`crate::tools::run_tool`] (stored in `tool_invocations` under
-    /// `ctx.call_id`), appends the assistant's `tool_calls` and one `tool` message
-    /// per call, and asks again — until the model answers with text, which is
-    /// returned. A tool not in `tool_names` gets an `{"error": …}` output.
-    ///
-    /// Errors: those of [`ChatClient::complete`], and
-    /// [`ChatError::IterationLimit`] when `max_iterations` requests all asked for
-    /// tools.
-    pub async fn run_tool_loop(
-        &self,
-        services: Arc<Services>,
-        ctx: ToolContext,
-        messages: Vec<ChatMessage>,
-        tool_names: &[&str],
-    ) -> Result<String, ChatError> {
-        if self.api_key.is_none() {
-            return Err(ChatError::NoApiKey);
-        }
-        let tools: Vec<WireTool> = tool_names
-            .iter()
-            .filter_map(|name| services.tools.function(name, &ctx.tenant))
-            .map(|f| WireTool::function(f.name, f.description, f.parameters))
-            .collect();
-        let mut wire: Vec<WireMessage> = messages.into_iter().map(WireMessage::from).collect();
-        for _ in 0..self.max_iterations {
-            let reply = self.complete(&wire, &tools).await?;
-            if reply.tool_calls.is_empty() {
-                return reply
-                    .content
-                    .map(|c| c.trim().to_string())
-                    .filter(|c| !c.is_empty())
-                    .ok_or_else(|| ChatError::BadResponse("neither text nor tool calls".into()));
-            }
-            wire.push(WireMessage::Assistant {
-                content: reply.content.clone(),
-                tool_calls: reply.tool_calls.clone(),
-            });
-            for call in reply.tool_calls {
-                let name = call.function.name.as_str();
-                let output = if tools.iter().any(|t| t.function.name == name) {
-                    run_tool(
-                        services.clone(),
-                        ctx.clone(),
-                        &call.id,
-                        name,
-                        &call.function.arguments,
-                    )
-                    .await
-                    .output
-                } else {
-                    ToolError::UnknownTool(name.to_string())
-                        .to_output()
-                        .to_string()
-                };
-                wire.push(WireMessage::Tool {
-                    tool_call_id: call.id,
-                    content: output,
-                });
-            }
-        }
-        Err(ChatError::IterationLimit(self.max_iterations))
+    /// Requests one tool loop may make (`text_model.max_iterations`).
+    pub fn max_iterations(&self) -> u32 {
+        self.max_iterations
     }
 }

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
-use crate::app::Services;
+use crate::http::state::AppState;
 use crate::store::{self, DbConnection, StoreError};
 
 /// Why an admin request was refused.
@@ -21,8 +21,8 @@ pub enum AdminError {
 /// Checks `Authorization: Bearer <token>` or `?token=` (browsers cannot set headers on
 /// WebSockets) against `server.admin_token`, in constant time. Without a configured
 /// token every admin request is refused.
-pub fn check_admin(req: &HttpRequest, services: &Services) -> Result<(), AdminError> {
-    let expected = services
+pub fn check_admin(req: &HttpRequest, state: &AppState) -> Result<(), AdminError> {
+    let expected = state
         .config
         .server
         .admin_token
@@ -65,12 +65,12 @@ fn store_error(e: StoreError) -> HttpResponse {
 }
 
 /// Runs `f` on a pooled connection off the async thread; errors become 503/500 responses.
-pub(crate) async fn query<T, F>(services: &Services, f: F) -> Result<T, HttpResponse>
+pub(crate) async fn query<T, F>(state: &AppState, f: F) -> Result<T, HttpResponse>
 where
     T: Send + 'static,
     F: FnOnce(&mut DbConnection) -> Result<T, StoreError> + Send + 'static,
 {
-    let pool = services.pool.clone();
+    let pool = state.pool.clone();
     match web::block(move || {
         let mut conn = pool.get()?;
         f(&mut conn)
@@ -89,14 +89,14 @@ where
 /// transcript (in order) and tool invocations. 404 when unknown.
 pub async fn get_call(
     req: HttpRequest,
-    services: web::Data<Services>,
+    state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> HttpResponse {
-    if let Err(e) = check_admin(&req, &services) {
+    if let Err(e) = check_admin(&req, &state) {
         return unauthorized(e);
     }
     let id = id.into_inner();
-    let result = query(&services, move |conn| {
+    let result = query(&state, move |conn| {
         let call = match store::calls::get(conn, &id)? {
             Some(c) => Some(c),
             None => store::calls::get_by_sid(conn, &id)?,
@@ -121,22 +121,23 @@ pub async fn get_call(
 }
 
 /// `GET /api/calls`: the 50 most recent calls.
-pub async fn list_calls(req: HttpRequest, services: web::Data<Services>) -> HttpResponse {
-    if let Err(e) = check_admin(&req, &services) {
+pub async fn list_calls(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    if let Err(e) = check_admin(&req, &state) {
         return unauthorized(e);
     }
-    match query(&services, |conn| store::calls::list_recent(conn, 50)).await {
+    match query(&state, |conn| store::calls::list_recent(conn, 50)).await {
         Ok(calls) => HttpResponse::Ok().json(calls),
         Err(resp) => resp,
     }
 }
 
 /// `GET /api/tenants`: the configured tenants.
-pub async fn list_tenants(req: HttpRequest, services: web::Data<Services>) -> HttpResponse {
-    if let Err(e) = check_admin(&req, &services) {
+pub async fn list_tenants(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    if let Err(e) = check_admin(&req, &state) {
         return unauthorized(e);
     }
-    let tenants: Vec<_> = services
+    let tenants: Vec<_> = state
+        .carrier
         .tenants
         .all()
         .iter()
@@ -146,15 +147,11 @@ pub async fn list_tenants(req: HttpRequest, services: web::Data<Services>) -> Ht
 }
 
 /// `GET /api/messages`: the 50 most recent SMS/email messages (`messages` table).
-pub async fn list_messages(req: HttpRequest, services: web::Data<Services>) -> HttpResponse {
-    if let Err(e) = check_admin(&req, &services) {
+pub async fn list_messages(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    if let Err(e) = check_admin(&req, &state) {
         return unauthorized(e);
     }
-    match query(&services, |conn| {
-        store::text_messages::list_recent(conn, 50)
-    })
-    .await
-    {
+    match query(&state, |conn| store::text_messages::list_recent(conn, 50)).await {
         Ok(messages) => HttpResponse::Ok().json(messages),
         Err(resp) => resp,
     }

@@ -8,11 +8,11 @@ use actix_web_actors::ws;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::app::Services;
 use crate::carrier::browser::edge::BrowserSocket;
 use crate::carrier::browser::token::{TokenError, TOKEN_TTL};
 use crate::carrier::browser::wire::MAX_AUDIO_BYTES;
 use crate::http::admin::{check_admin, unauthorized};
+use crate::http::state::AppState;
 
 /// Body of `POST /api/sessions` (optional).
 #[derive(Debug, Default, Deserialize)]
@@ -28,9 +28,9 @@ pub struct NewSession {
 pub async fn create_session(
     req: HttpRequest,
     body: web::Bytes,
-    services: web::Data<Services>,
+    state: web::Data<AppState>,
 ) -> HttpResponse {
-    if let Err(e) = check_admin(&req, &services) {
+    if let Err(e) = check_admin(&req, &state) {
         return unauthorized(e);
     }
     let request: NewSession = if body.is_empty() {
@@ -42,11 +42,11 @@ pub async fn create_session(
         }
     };
     if let Some(id) = &request.tenant {
-        if services.tenants.get(id).is_none() {
+        if state.carrier.tenants.get(id).is_none() {
             return HttpResponse::NotFound().json(json!({"error": "no such tenant"}));
         }
     }
-    let (session_id, token) = services.browser_tokens.issue(request.tenant);
+    let (session_id, token) = state.carrier.browser_tokens.issue(request.tenant);
     HttpResponse::Created().json(json!({
         "sessionId": session_id,
         "token": token,
@@ -62,8 +62,8 @@ pub struct BrowserQuery {
 
 /// Whether `origin` may open `/browser`: listed in `browser.allowed_origins`, or the
 /// server's own origin (`server.public_url`, or the request's scheme and Host).
-fn origin_allowed(req: &HttpRequest, services: &Services, origin: &str) -> bool {
-    if services
+fn origin_allowed(req: &HttpRequest, state: &AppState, origin: &str) -> bool {
+    if state
         .config
         .browser
         .allowed_origins
@@ -72,7 +72,7 @@ fn origin_allowed(req: &HttpRequest, services: &Services, origin: &str) -> bool 
     {
         return true;
     }
-    let public = services.config.server.public_url.trim_end_matches('/');
+    let public = state.config.server.public_url.trim_end_matches('/');
     if !public.is_empty() {
         return origin == public;
     }
@@ -86,7 +86,7 @@ fn origin_allowed(req: &HttpRequest, services: &Services, origin: &str) -> bool 
 pub async fn browser(
     req: HttpRequest,
     stream: web::Payload,
-    services: web::Data<Services>,
+    state: web::Data<AppState>,
     query: web::Query<BrowserQuery>,
 ) -> actix_web::Result<HttpResponse> {
     let origin = req
@@ -94,13 +94,13 @@ pub async fn browser(
         .get(actix_web::http::header::ORIGIN)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    if !origin_allowed(&req, &services, origin) {
+    if !origin_allowed(&req, &state, origin) {
         log::warn!("/browser: origin {origin:?} refused");
         return Ok(HttpResponse::Forbidden().json(json!({"error": "origin not allowed"})));
     }
     let redeemed = match query.token.as_deref().filter(|t| !t.is_empty()) {
         None => Err(TokenError::Missing),
-        Some(token) => services.browser_tokens.redeem(token),
+        Some(token) => state.carrier.browser_tokens.redeem(token),
     };
     let session = match redeemed {
         Ok(s) => s,
@@ -109,21 +109,22 @@ pub async fn browser(
             return Ok(HttpResponse::Unauthorized().json(json!({"error": e.to_string()})));
         }
     };
-    if services.is_draining() {
+    if state.carrier.is_draining() {
         return Ok(HttpResponse::ServiceUnavailable().json(json!({"error": "server is draining"})));
     }
-    let tenant = match services
+    let tenant = match state
+        .carrier
         .tenants
         .resolve(session.tenant_id.as_deref(), None, None)
     {
         Ok(t) => t,
         Err(e) => return Ok(HttpResponse::NotFound().json(json!({"error": e.to_string()}))),
     };
-    if let Err(e) = tenant.check_direct_link(services.config.model.provider) {
+    if let Err(e) = tenant.check_direct_link(state.config.model.provider) {
         log::warn!("/browser: {e}");
         return Ok(HttpResponse::Conflict().json(json!({"error": e})));
     }
-    let socket = BrowserSocket::new(services.into_inner(), session, tenant);
+    let socket = BrowserSocket::new(state.carrier.clone(), session, tenant);
     ws::WsResponseBuilder::new(socket, &req, stream)
         .frame_size(MAX_AUDIO_BYTES)
         .start()

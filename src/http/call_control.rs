@@ -6,10 +6,10 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::app::Services;
 use crate::carrier::twilio::rest::{TwilioRest, TwilioRestError};
 use crate::carrier::twilio::twiml;
 use crate::http::admin::{check_admin, query, unauthorized};
+use crate::http::state::AppState;
 use crate::http::twilio::signed_url;
 use crate::lifecycle::Carrier;
 use crate::session_settings::SessionSettings;
@@ -60,17 +60,17 @@ fn is_e164(number: &str) -> bool {
 /// 503 Twilio REST not configured.
 pub async fn place_call(
     req: HttpRequest,
-    services: web::Data<Services>,
+    state: web::Data<AppState>,
     body: web::Bytes,
 ) -> HttpResponse {
-    if let Err(e) = check_admin(&req, &services) {
+    if let Err(e) = check_admin(&req, &state) {
         return unauthorized(e);
     }
     let body: PlaceCall = match json_body(&body) {
         Ok(b) => b,
         Err(e) => return bad_request(e),
     };
-    let Some(tenant) = services.tenants.get(&body.tenant) else {
+    let Some(tenant) = state.carrier.tenants.get(&body.tenant) else {
         return HttpResponse::NotFound().json(json!({"error": "no such tenant"}));
     };
     if !is_e164(&body.to) {
@@ -79,12 +79,12 @@ pub async fn place_call(
     let Some(from) = tenant.phone_numbers.first() else {
         return bad_request("the tenant has no phone number to call from");
     };
-    let rest = match TwilioRest::from_config(&services.config.twilio, services.tls.clone()) {
+    let rest = match TwilioRest::from_config(&state.config.twilio, state.carrier.tls.clone()) {
         Ok(r) => r,
         Err(e) => return rest_error(e),
     };
     let stream_url = {
-        let mut base = signed_url(&req, &services, true);
+        let mut base = signed_url(&req, &state, true);
         if let Some(idx) = base.find("/api/calls") {
             base.truncate(idx);
         }
@@ -122,11 +122,11 @@ pub struct RecordingAction {
 /// 409 not a live Twilio call, or stop without a recording; 502/503 as for `POST /api/calls`.
 pub async fn recording(
     req: HttpRequest,
-    services: web::Data<Services>,
+    state: web::Data<AppState>,
     id: web::Path<String>,
     body: web::Bytes,
 ) -> HttpResponse {
-    if let Err(e) = check_admin(&req, &services) {
+    if let Err(e) = check_admin(&req, &state) {
         return unauthorized(e);
     }
     let body: RecordingAction = match json_body(&body) {
@@ -134,7 +134,7 @@ pub async fn recording(
         Err(e) => return bad_request(e),
     };
     let id = id.into_inner();
-    let call = match query(&services, move |conn| {
+    let call = match query(&state, move |conn| {
         Ok(match store::calls::get(conn, &id)? {
             Some(c) => Some(c),
             None => store::calls::get_by_sid(conn, &id)?,
@@ -150,7 +150,7 @@ pub async fn recording(
     let Some(call_sid) = call.carrier_call_sid.clone().filter(|_| live_twilio) else {
         return HttpResponse::Conflict().json(json!({"error": "not a live Twilio call"}));
     };
-    let rest = match TwilioRest::from_config(&services.config.twilio, services.tls.clone()) {
+    let rest = match TwilioRest::from_config(&state.config.twilio, state.carrier.tls.clone()) {
         Ok(r) => r,
         Err(e) => return rest_error(e),
     };
@@ -162,7 +162,7 @@ pub async fn recording(
                 Err(e) => return rest_error(e),
             };
             let stored = recording_sid.clone();
-            if let Err(resp) = query(&services, move |conn| {
+            if let Err(resp) = query(&state, move |conn| {
                 store::calls::set_recording_sid(conn, &call_id, Some(&stored))
             })
             .await
@@ -192,24 +192,24 @@ pub async fn recording(
 /// settings; 400 invalid; 404 unknown tenant.
 pub async fn tenant_session(
     req: HttpRequest,
-    services: web::Data<Services>,
+    state: web::Data<AppState>,
     id: web::Path<String>,
     body: web::Bytes,
 ) -> HttpResponse {
-    if let Err(e) = check_admin(&req, &services) {
+    if let Err(e) = check_admin(&req, &state) {
         return unauthorized(e);
     }
     let body: SessionSettings = match json_body(&body) {
         Ok(b) => b,
         Err(e) => return bad_request(e),
     };
-    if services.tenants.get(&id).is_none() {
+    if state.carrier.tenants.get(&id).is_none() {
         return HttpResponse::NotFound().json(json!({"error": "no such tenant"}));
     }
     if let Err(e) = body.validate() {
         return bad_request(e);
     }
-    let merged = services.session_overrides.update(&id, &body);
+    let merged = state.calls.session_overrides.update(&id, &body);
     HttpResponse::Ok().json(merged)
 }
 
@@ -218,11 +218,11 @@ pub async fn tenant_session(
 /// invalid; 404 no such live call.
 pub async fn call_session(
     req: HttpRequest,
-    services: web::Data<Services>,
+    state: web::Data<AppState>,
     id: web::Path<String>,
     body: web::Bytes,
 ) -> HttpResponse {
-    if let Err(e) = check_admin(&req, &services) {
+    if let Err(e) = check_admin(&req, &state) {
         return unauthorized(e);
     }
     let body: SessionSettings = match json_body(&body) {
@@ -232,7 +232,8 @@ pub async fn call_session(
     if let Err(e) = body.validate() {
         return bad_request(e);
     }
-    let sent = services
+    let sent = state
+        .carrier
         .supervisor
         .send(UpdateCallSession {
             call_id: id.into_inner(),

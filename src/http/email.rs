@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
-use crate::app::Services;
+use crate::http::state::AppState;
 use crate::messaging::router_messages::{EmailReceived, Origin};
 use crate::messaging::sendgrid;
 
@@ -55,15 +55,15 @@ pub async fn inbound(
     req: HttpRequest,
     query: web::Query<EmailQuery>,
     mut payload: Multipart,
-    services: web::Data<Services>,
+    state: web::Data<AppState>,
 ) -> HttpResponse {
-    let secret = services
+    let secret = state
         .config
         .messaging
         .email_secret
         .as_deref()
         .filter(|s| !s.is_empty());
-    let replies_leave = services
+    let replies_leave = state
         .config
         .sendgrid
         .api_key
@@ -85,7 +85,7 @@ pub async fn inbound(
             .insert_header(("WWW-Authenticate", "Basic realm=\"email\""))
             .json(json!({"error": "missing or wrong secret"}));
     }
-    let limit = services.config.messaging.email_max_bytes;
+    let limit = state.config.messaging.email_max_bytes;
     let mut total = 0usize;
     let mut fields: Vec<(String, String)> = Vec::new();
     while let Some(field) = payload.next().await {
@@ -128,7 +128,8 @@ pub async fn inbound(
         Ok(e) => e,
         Err(e) => return HttpResponse::BadRequest().json(json!({"error": e.to_string()})),
     };
-    let tenant = match services
+    let tenant = match state
+        .carrier
         .tenants
         .resolve(query.tenant.as_deref(), None, None)
     {
@@ -153,7 +154,7 @@ pub async fn inbound(
         provider_id: email.message_id,
         user: None,
     };
-    match services.messaging.send(msg).await {
+    match state.messaging.router.send(msg).await {
         Ok(Ok(accepted)) => HttpResponse::Ok().json(json!({
             "stored": true,
             "message_id": accepted.message_id,

@@ -10,9 +10,9 @@ use actix_web_actors::ws;
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::app::Services;
 use crate::events::CallEvent;
 use crate::http::admin::{check_admin, unauthorized};
+use crate::http::state::AppState;
 
 /// Query parameters of `/logs`.
 #[derive(Deserialize)]
@@ -25,21 +25,21 @@ pub struct LogsQuery {
 pub async fn logs(
     req: HttpRequest,
     stream: web::Payload,
-    services: web::Data<Services>,
+    state: web::Data<AppState>,
     query: web::Query<LogsQuery>,
 ) -> actix_web::Result<HttpResponse> {
-    if let Err(e) = check_admin(&req, &services) {
+    if let Err(e) = check_admin(&req, &state) {
         return Ok(unauthorized(e));
     }
     let feed = LogFeedSession {
-        services: services.into_inner(),
+        state: state.into_inner(),
         call_sid: query.into_inner().call_sid,
     };
     ws::start(feed, &req, stream)
 }
 
 struct LogFeedSession {
-    services: Arc<Services>,
+    state: Arc<AppState>,
     call_sid: Option<String>,
 }
 
@@ -51,7 +51,7 @@ impl Actor for LogFeedSession {
     type Context = ws::WebsocketContext<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        let rx = self.services.events.subscribe();
+        let rx = self.state.carrier.events.subscribe();
         let events = futures_util::stream::unfold(rx, |mut rx| async move {
             loop {
                 match rx.recv().await {

@@ -13,6 +13,7 @@ pub mod limits;
 pub mod logs;
 pub mod ops;
 pub mod sms;
+pub mod state;
 pub mod twilio;
 
 use std::net::TcpListener;
@@ -21,31 +22,35 @@ use std::sync::Arc;
 use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
 
-use crate::app::Services;
+use state::AppState;
 
 /// Largest form body accepted on webhooks, bytes.
 pub const MAX_FORM_BYTES: usize = 64 * 1024;
 
 /// Builds the HTTP server on an already-bound listener (signals are handled by the
 /// binary, which drains calls before stopping the server).
-pub fn server(services: Arc<Services>, listener: TcpListener) -> std::io::Result<Server> {
-    let workers = match services.config.server.workers {
+pub fn server(state: Arc<AppState>, listener: TcpListener) -> std::io::Result<Server> {
+    let workers = match state.config.server.workers {
         0 => std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2),
         n => n,
     };
-    let limits = web::Data::new(limits::RateLimits::new(&services.config.limits));
-    let data = web::Data::from(services);
+    let limits = web::Data::new(limits::RateLimits::new(&state.config.limits));
+    let carrier = web::Data::from(state.carrier.clone());
+    let messaging = web::Data::from(state.messaging.clone());
+    let data = web::Data::from(state);
     let server = HttpServer::new(move || {
-        let services = data.clone();
+        let state = data.clone();
         App::new()
-            .app_data(services.clone())
+            .app_data(state.clone())
+            .app_data(carrier.clone())
+            .app_data(messaging.clone())
             .app_data(limits.clone())
             .wrap(actix_web::middleware::from_fn(limits::enforce))
             .app_data(web::PayloadConfig::new(MAX_FORM_BYTES))
             .configure(|cfg| {
-                if let Some(sim) = &services.simulator {
+                if let Some(sim) = &state.simulator {
                     sim.configure(cfg);
                 }
             })

@@ -7,23 +7,28 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
-use crate::app::Services;
+use crate::http::state::AppState;
 use crate::store::writer::Stats;
 use crate::supervisor::ActiveCalls;
 
 /// `GET /health`: `{"status":"ok","calls":N,"store_pending":N,"spool_depth":N}`
 /// (`spool_depth`: writes waiting in the outage spool for the database); 503
 /// `draining` on shutdown.
-pub async fn health(services: web::Data<Services>) -> HttpResponse {
-    let calls = services.supervisor.send(ActiveCalls).await.unwrap_or(0);
-    let store = services.store.send(Stats).await.ok();
+pub async fn health(state: web::Data<AppState>) -> HttpResponse {
+    let calls = state
+        .carrier
+        .supervisor
+        .send(ActiveCalls)
+        .await
+        .unwrap_or(0);
+    let store = state.store.send(Stats).await.ok();
     let body = json!({
-        "status": if services.is_draining() { "draining" } else { "ok" },
+        "status": if state.carrier.is_draining() { "draining" } else { "ok" },
         "calls": calls,
         "store_pending": store.as_ref().map(|s| s.pending),
         "spool_depth": store.as_ref().map(|s| s.spooled),
     });
-    if services.is_draining() {
+    if state.carrier.is_draining() {
         HttpResponse::ServiceUnavailable().json(body)
     } else {
         HttpResponse::Ok().json(body)
@@ -34,8 +39,8 @@ pub async fn health(services: web::Data<Services>) -> HttpResponse {
 /// unset, else only with `Authorization: Bearer <token>` carrying the metrics
 /// token (Prometheus: `authorization: {credentials: …}`) or the admin token
 /// (the dashboard), each compared in constant time.
-fn metrics_allowed(req: &HttpRequest, services: &Services) -> bool {
-    let server = &services.config.server;
+fn metrics_allowed(req: &HttpRequest, state: &AppState) -> bool {
+    let server = &state.config.server;
     let Some(expected) = server.metrics_token.as_deref().filter(|t| !t.is_empty()) else {
         return true;
     };
@@ -59,14 +64,14 @@ fn metrics_allowed(req: &HttpRequest, services: &Services) -> bool {
 
 /// `GET /metrics`: Prometheus text exposition; 401 (counted by the failed-auth
 /// limiter) without the bearer token when `server.metrics_token` is set.
-pub async fn metrics(req: HttpRequest, services: web::Data<Services>) -> HttpResponse {
-    if !metrics_allowed(&req, &services) {
+pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    if !metrics_allowed(&req, &state) {
         log::warn!("/metrics: missing or wrong bearer token");
         return HttpResponse::Unauthorized()
             .insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"metrics\""))
             .json(json!({"error": "missing or wrong metrics token"}));
     }
-    let store = services.store.send(Stats).await.ok();
+    let store = state.store.send(Stats).await.ok();
     let pending = store.as_ref().map(|s| s.pending as f64).unwrap_or(-1.0);
     let failures = store.as_ref().map(|s| s.failures as f64).unwrap_or(-1.0);
     let spooled = store.as_ref().map(|s| s.spooled as f64).unwrap_or(-1.0);
@@ -75,7 +80,7 @@ pub async fn metrics(req: HttpRequest, services: web::Data<Services>) -> HttpRes
         .map(|s| s.spooled_total as f64)
         .unwrap_or(-1.0);
     let replayed = store.as_ref().map(|s| s.replayed as f64).unwrap_or(-1.0);
-    let text = services.metrics.render(&[
+    let text = state.carrier.metrics.render(&[
         (
             "store_pending_writes",
             "Writes accepted but not yet committed",
@@ -108,6 +113,6 @@ pub async fn metrics(req: HttpRequest, services: web::Data<Services>) -> HttpRes
 }
 
 /// `GET /tools`: every tool's schema (Realtime `function` tool shape).
-pub async fn tools(services: web::Data<Services>) -> HttpResponse {
-    HttpResponse::Ok().json(services.tools.describe())
+pub async fn tools(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(state.tools.registry.describe())
 }

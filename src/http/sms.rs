@@ -8,8 +8,8 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
-use crate::app::Services;
 use crate::carrier::twilio::{signature, twiml};
+use crate::http::state::AppState;
 use crate::http::twilio::{signed_url, webhook_params};
 use crate::messaging::router_messages::{Origin, PendingReply, SmsReceived};
 
@@ -27,7 +27,7 @@ fn xml(body: String) -> HttpResponse {
 pub async fn inbound(
     req: HttpRequest,
     body: web::Bytes,
-    services: web::Data<Services>,
+    state: web::Data<AppState>,
 ) -> HttpResponse {
     let (params, signed_params) = match webhook_params(&req, &body) {
         Ok(p) => p,
@@ -36,8 +36,8 @@ pub async fn inbound(
                 .json(json!({"error": format!("invalid form body: {e}")}))
         }
     };
-    if let Some(token) = services.config.twilio.auth_token.as_deref() {
-        let url = signed_url(&req, &services, false);
+    if let Some(token) = state.config.twilio.auth_token.as_deref() {
+        let url = signed_url(&req, &state, false);
         let valid = req
             .headers()
             .get(SIGNATURE_HEADER)
@@ -61,7 +61,11 @@ pub async fn inbound(
             .json(json!({"error": "MessageSid and From are required"}));
     };
     let to = get("To").unwrap_or_default();
-    let tenant = match services.tenants.resolve(None, Some(to), get("AccountSid")) {
+    let tenant = match state
+        .carrier
+        .tenants
+        .resolve(None, Some(to), get("AccountSid"))
+    {
         Ok(t) => t,
         Err(e) => {
             log::warn!("/sms/inbound: {sid} to {to}: {e}; not answered");
@@ -82,7 +86,7 @@ pub async fn inbound(
         provider_id: Some(sid.to_owned()),
         user: None,
     };
-    let accepted = match services.messaging.send(msg).await {
+    let accepted = match state.messaging.router.send(msg).await {
         Ok(Ok(a)) => a,
         Ok(Err(e)) => {
             log::error!("/sms/inbound: {sid}: {e}");

@@ -10,10 +10,10 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_actors::ws;
 use serde_json::json;
 
-use crate::app::Services;
 use crate::call::route::{route_call, RouteKeys, RouteRefusal};
 use crate::carrier::twilio::edge::{MediaStreamSession, MAX_FRAME_BYTES};
 use crate::carrier::twilio::{signature, twiml};
+use crate::http::state::AppState;
 
 /// The header Twilio signs requests with.
 const SIGNATURE_HEADER: &str = "X-Twilio-Signature";
@@ -21,17 +21,17 @@ const SIGNATURE_HEADER: &str = "X-Twilio-Signature";
 /// The URL Twilio requested, as it signed it: `server.public_url` (scheme and host)
 /// plus our path and query; without a public URL, rebuilt from `Host`.
 /// `websocket` swaps the scheme for `ws`/`wss`.
-pub fn signed_url(req: &HttpRequest, services: &Services, websocket: bool) -> String {
+pub fn signed_url(req: &HttpRequest, state: &AppState, websocket: bool) -> String {
     let path_and_query = req
         .uri()
         .path_and_query()
         .map(|p| p.as_str())
         .unwrap_or("/");
-    let base = if services.config.server.public_url.is_empty() {
+    let base = if state.config.server.public_url.is_empty() {
         let info = req.connection_info();
         format!("{}://{}", info.scheme(), info.host())
     } else {
-        services
+        state
             .config
             .server
             .public_url
@@ -83,11 +83,7 @@ pub fn webhook_params(
 /// the call to `/media-stream` with the tenant, caller and dialled number as
 /// `<Parameter>`s. 403 on a bad signature, 400 on an unparsable form. A tenant
 /// served only through jambonz (Ultravox) gets `<Say>` + `<Hangup/>`.
-pub async fn twiml(
-    req: HttpRequest,
-    body: web::Bytes,
-    services: web::Data<Services>,
-) -> HttpResponse {
+pub async fn twiml(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
     let (params, signed_params) = match webhook_params(&req, &body) {
         Ok(p) => p,
         Err(e) => {
@@ -103,8 +99,8 @@ pub async fn twiml(
             .map(|(_, v)| v.as_str())
     };
     let call_sid = get("CallSid").unwrap_or("-").to_string();
-    if let Some(token) = services.config.twilio.auth_token.as_deref() {
-        let url = signed_url(&req, &services, false);
+    if let Some(token) = state.config.twilio.auth_token.as_deref() {
+        let url = signed_url(&req, &state, false);
         let valid = signature_of(req.headers())
             .map(|sig| signature::validate(token, &url, &signed_params, sig))
             .unwrap_or(false);
@@ -116,15 +112,15 @@ pub async fn twiml(
     let from = get("From").unwrap_or_default();
     let to = get("To").unwrap_or_default();
     let routed = route_call(
-        &services.tenants,
-        &services.metrics,
+        &state.carrier.tenants,
+        &state.carrier.metrics,
         &format!("/twiml: call {call_sid} to {to}"),
         RouteKeys {
             tenant: None,
             dialled: Some(to),
             account_sid: get("AccountSid"),
         },
-        Some(services.config.model.provider),
+        Some(state.config.model.provider),
     );
     let tenant = match routed {
         Ok(t) => t,
@@ -145,7 +141,7 @@ pub async fn twiml(
         }
     };
     let stream_url = {
-        let mut base = signed_url(&req, &services, true);
+        let mut base = signed_url(&req, &state, true);
         if let Some(idx) = base.find("/twiml") {
             base.truncate(idx);
         }
@@ -167,13 +163,13 @@ pub async fn twiml(
 pub async fn media_stream(
     req: HttpRequest,
     stream: web::Payload,
-    services: web::Data<Services>,
+    state: web::Data<AppState>,
 ) -> actix_web::Result<HttpResponse> {
-    if services.is_draining() {
+    if state.carrier.is_draining() {
         return Ok(HttpResponse::ServiceUnavailable().json(json!({"error": "server is draining"})));
     }
-    if let Some(token) = services.config.twilio.auth_token.as_deref() {
-        let url = signed_url(&req, &services, true);
+    if let Some(token) = state.config.twilio.auth_token.as_deref() {
+        let url = signed_url(&req, &state, true);
         let valid = signature_of(req.headers())
             .map(|sig| signature::validate(token, &url, &[], sig))
             .unwrap_or(false);
@@ -184,7 +180,7 @@ pub async fn media_stream(
             );
         }
     }
-    let session = MediaStreamSession::new(services.into_inner());
+    let session = MediaStreamSession::new(state.carrier.clone());
     ws::WsResponseBuilder::new(session, &req, stream)
         .frame_size(MAX_FRAME_BYTES)
         .start()
@@ -198,11 +194,11 @@ pub async fn media_stream(
 pub async fn whisper(
     req: HttpRequest,
     body: web::Bytes,
-    services: web::Data<Services>,
+    state: web::Data<AppState>,
 ) -> HttpResponse {
     let form: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
-    if let Some(token) = services.config.twilio.auth_token.as_deref() {
-        let url = signed_url(&req, &services, false);
+    if let Some(token) = state.config.twilio.auth_token.as_deref() {
+        let url = signed_url(&req, &state, false);
         let valid = signature_of(req.headers())
             .map(|sig| signature::validate(token, &url, &form, sig))
             .unwrap_or(false);
@@ -220,7 +216,8 @@ pub async fn whisper(
             .map(|(_, v)| v.as_str())
             .unwrap_or_default()
     };
-    let business = services
+    let business = state
+        .carrier
         .tenants
         .get(get("tenant"))
         .map(|t| t.name.clone())

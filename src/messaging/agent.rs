@@ -12,9 +12,10 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::router_messages::Channel;
-use crate::app::Services;
 use crate::chat::{ChatError, ChatMessage};
 use crate::tenant::TenantConfig;
+use crate::tools::chat_loop::run_tool_loop;
+use crate::tools::env::ToolEnv;
 use crate::tools::ToolContext;
 
 /// The receptionist tools offered to the text agent, when registered and allowed
@@ -112,12 +113,12 @@ impl Reply {
 
 /// Answers `request`: the model's reply, or the auto-reply when there is no key or
 /// the model fails (the reason is logged and kept in [`Reply::source`]).
-pub async fn answer(services: Arc<Services>, request: AgentRequest) -> Reply {
-    let auto = services.config.messaging.auto_reply.clone();
+pub async fn answer(env: Arc<ToolEnv>, request: AgentRequest) -> Reply {
+    let auto = env.config.messaging.auto_reply.clone();
     let tools: Vec<&str> = TEXT_TOOLS
         .iter()
         .copied()
-        .filter(|n| services.tools.get(n, &request.tenant).is_some())
+        .filter(|n| env.registry.get(n, &request.tenant).is_some())
         .collect();
     let ctx = ToolContext {
         call_id: None,
@@ -131,11 +132,7 @@ pub async fn answer(services: Arc<Services>, request: AgentRequest) -> Reply {
         ChatMessage::System(system_prompt(&request, Utc::now())),
         ChatMessage::User(user_text(&request)),
     ];
-    match services
-        .chat
-        .run_tool_loop(services.clone(), ctx, messages, &tools)
-        .await
-    {
+    match run_tool_loop(env.clone(), ctx, messages, &tools).await {
         Ok(text) if !text.trim().is_empty() => Reply {
             text: fit(request.channel, text.trim()),
             source: ReplySource::Model,

@@ -39,15 +39,15 @@ use super::router_messages::{
 };
 use super::tokens::{self, AuthError, AuthorizedClient};
 use super::MessagingError;
-use crate::app::Services;
+use crate::messaging::env::MessagingEnv;
 use crate::tenant::TenantConfig;
 
 /// Distinguishes sessions in the router's registry.
 static NEXT_SESSION: AtomicU64 = AtomicU64::new(1);
 
 /// Checks `token` on the blocking pool.
-async fn verify(services: &Services, token: String) -> Result<AuthorizedClient, AuthError> {
-    let pool = services.pool.clone();
+async fn verify(env: &MessagingEnv, token: String) -> Result<AuthorizedClient, AuthError> {
+    let pool = env.pool.clone();
     tokio::task::spawn_blocking(move || {
         let mut conn = pool.get().map_err(crate::store::StoreError::from)?;
         tokens::verify(&mut conn, &token, Utc::now().naive_utc())
@@ -62,7 +62,7 @@ async fn verify(services: &Services, token: String) -> Result<AuthorizedClient, 
 pub async fn connect(
     req: HttpRequest,
     stream: web::Payload,
-    services: web::Data<Services>,
+    env: web::Data<MessagingEnv>,
 ) -> actix_web::Result<HttpResponse> {
     let client = match req.headers().get(actix_web::http::header::AUTHORIZATION) {
         None => None,
@@ -75,7 +75,7 @@ pub async fn connect(
                 .filter(|t| !t.is_empty());
             let result = match token {
                 None => Err(AuthError::Missing),
-                Some(token) => verify(&services, token.to_owned()).await,
+                Some(token) => verify(&env, token.to_owned()).await,
             };
             match result {
                 Ok(client) => Some(client),
@@ -88,8 +88,8 @@ pub async fn connect(
             }
         }
     };
-    let max = services.config.messaging.max_message_bytes;
-    let session = NodeSession::new(services.into_inner(), client);
+    let max = env.config.messaging.max_message_bytes;
+    let session = NodeSession::new(env.into_inner(), client);
     ws::WsResponseBuilder::new(session, &req, stream)
         .frame_size(max)
         .start()
@@ -97,7 +97,7 @@ pub async fn connect(
 
 /// One Node client connection.
 pub struct NodeSession {
-    services: Arc<Services>,
+    env: Arc<MessagingEnv>,
     router: Addr<MessageRouter>,
     session_id: u64,
     client: Option<AuthorizedClient>,
@@ -112,10 +112,10 @@ pub struct NodeSession {
 }
 
 impl NodeSession {
-    fn new(services: Arc<Services>, client: Option<AuthorizedClient>) -> Self {
+    fn new(env: Arc<MessagingEnv>, client: Option<AuthorizedClient>) -> Self {
         NodeSession {
-            router: services.messaging.clone(),
-            services,
+            router: env.router.clone(),
+            env,
             session_id: NEXT_SESSION.fetch_add(1, Ordering::Relaxed),
             client,
             authenticating: false,
@@ -200,7 +200,7 @@ impl NodeSession {
         requested: Option<&str>,
         to: &str,
     ) -> Result<Arc<TenantConfig>, String> {
-        let tenants = &self.services.tenants;
+        let tenants = &self.env.tenants;
         let id = match requested {
             Some(id) if client.tenant_ids.iter().any(|t| t == id) => id.to_owned(),
             Some(id) => return Err(format!("this client may not send for tenant {id:?}")),
@@ -231,8 +231,8 @@ impl NodeSession {
             match parsed {
                 Ok(ClientMessage::Auth { id, token }) if !self.authenticating => {
                     self.authenticating = true;
-                    let services = self.services.clone();
-                    let fut = async move { verify(&services, token).await };
+                    let env = self.env.clone();
+                    let fut = async move { verify(&env, token).await };
                     ctx.spawn(fut.into_actor(self).map(move |result, act, ctx| {
                         act.authenticating = false;
                         match result {
@@ -421,7 +421,7 @@ impl NodeSession {
         F: std::future::Future<Output = Result<Result<Accepted, MessagingError>, MailboxError>>
             + 'static,
     {
-        let wait = Duration::from_millis(self.services.config.messaging.sync_reply_ms);
+        let wait = Duration::from_millis(self.env.config.messaging.sync_reply_ms);
         let deadline = tokio::time::Instant::now() + wait;
         let fut = async move {
             let accepted = match stored.await {
@@ -633,7 +633,7 @@ impl Actor for NodeSession {
     type Context = ws::WebsocketContext<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        let m = &self.services.config.messaging;
+        let m = &self.env.config.messaging;
         let heartbeat = Duration::from_secs(m.heartbeat_secs);
         let timeout = Duration::from_secs(m.client_timeout_secs);
         if self.client.is_some() {

@@ -10,6 +10,7 @@
 //! mail-send ([`sendgrid`]), or the `outbox` pushed to a Node client.
 
 pub mod agent;
+pub mod env;
 pub mod gateway;
 pub mod protocol;
 pub mod router;

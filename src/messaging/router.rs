@@ -19,7 +19,7 @@
 //! Nothing on a call's audio path waits on it.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -33,7 +33,6 @@ use super::router_messages::{
     OutboxDelivered, OutboxItem, PendingReply, PushResponses, SmsReceived,
 };
 use super::{sendgrid, MessagingError};
-use crate::app::Services;
 use crate::config::Config;
 use crate::store::text_messages::ResendKey;
 use crate::store::{
@@ -41,17 +40,13 @@ use crate::store::{
     Pool, StoreError,
 };
 use crate::tenant::TenantConfig;
+use crate::tools::env::ToolEnv;
 
 /// Calls whose transcripts the agent sees per customer.
 const HISTORY_CALLS: i64 = 3;
 
 /// Outbox rows loaded per (re)delivery.
 const REDELIVERY_BATCH: i64 = 1000;
-
-/// Gives the router the process's services (it is started before they exist).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Attach(pub Weak<Services>);
 
 /// One inbound message of either channel, as the router handles it.
 #[derive(Debug, Clone)]
@@ -94,7 +89,8 @@ struct Session {
 pub struct MessageRouter {
     pool: Pool,
     config: Arc<Config>,
-    services: Weak<Services>,
+    /// The text agent's tools and text model.
+    tools: Arc<ToolEnv>,
     /// Connected Node sessions, oldest first; the newest serving a tenant gets its responses.
     sessions: Vec<Session>,
     next_seq: i64,
@@ -104,12 +100,12 @@ pub struct MessageRouter {
 }
 
 impl MessageRouter {
-    /// A router over `pool`; send it [`Attach`] once the services exist.
-    pub fn new(pool: Pool, config: Arc<Config>) -> Self {
+    /// A router over `pool` whose replies come from the text agent over `tools`.
+    pub fn new(pool: Pool, config: Arc<Config>, tools: Arc<ToolEnv>) -> Self {
         MessageRouter {
             pool,
             config,
-            services: Weak::new(),
+            tools,
             sessions: Vec::new(),
             next_seq: 1,
             in_flight: HashMap::new(),
@@ -163,10 +159,7 @@ impl MessageRouter {
             }
             Err(e) => return Err(e.into()),
         }
-        let has_model = self
-            .services
-            .upgrade()
-            .is_some_and(|s| s.chat.has_api_key());
+        let has_model = self.tools.chat.has_api_key();
         if answer_inline && !has_model {
             // The auto-reply is for the webhooks switchboard answers itself; this
             // client falls back to its own processing on the acknowledgement.
@@ -286,21 +279,16 @@ impl MessageRouter {
             user: job.inbound.user.clone(),
             history,
         };
-        let services = self.services.upgrade();
+        let tools = self.tools.clone();
         let timeout = Duration::from_secs(self.config.messaging.reply_timeout_secs);
         let auto_reply = self.config.messaging.auto_reply.clone();
         let fut = async move {
-            match services {
-                None => agent::Reply::auto(auto_reply, "server is shutting down"),
-                Some(services) => {
-                    match tokio::time::timeout(timeout, agent::answer(services, request)).await {
-                        Ok(reply) => reply,
-                        Err(_) => agent::Reply::auto(
-                            auto_reply,
-                            &format!("no reply within {} s", timeout.as_secs()),
-                        ),
-                    }
-                }
+            match tokio::time::timeout(timeout, agent::answer(tools, request)).await {
+                Ok(reply) => reply,
+                Err(_) => agent::Reply::auto(
+                    auto_reply,
+                    &format!("no reply within {} s", timeout.as_secs()),
+                ),
             }
         };
         ctx.spawn(
@@ -363,23 +351,22 @@ impl MessageRouter {
         match &inbound.origin {
             Origin::TwilioWebhook => {}
             Origin::SendGridWebhook => {
-                if let Some(services) = self.services.upgrade() {
-                    let mail = sendgrid::OutboundEmail {
-                        from: if self.config.sendgrid.from_address.is_empty() {
-                            inbound.to.clone()
-                        } else {
-                            self.config.sendgrid.from_address.clone()
-                        },
-                        to: inbound.from.clone(),
-                        subject: subject.unwrap_or_default(),
-                        text: reply.text,
-                    };
-                    actix::spawn(async move {
-                        if let Err(e) = sendgrid::send(&services.config.sendgrid, &mail).await {
-                            log::error!("email reply to {} not sent: {e}", mail.to);
-                        }
-                    });
-                }
+                let sendgrid_config = self.config.sendgrid.clone();
+                let mail = sendgrid::OutboundEmail {
+                    from: if self.config.sendgrid.from_address.is_empty() {
+                        inbound.to.clone()
+                    } else {
+                        self.config.sendgrid.from_address.clone()
+                    },
+                    to: inbound.from.clone(),
+                    subject: subject.unwrap_or_default(),
+                    text: reply.text,
+                };
+                actix::spawn(async move {
+                    if let Err(e) = sendgrid::send(&sendgrid_config, &mail).await {
+                        log::error!("email reply to {} not sent: {e}", mail.to);
+                    }
+                });
             }
             // The waiting gateway session got the reply above; if it gave up
             // (acknowledged instead), the reply is kept for a resend only.
@@ -588,14 +575,6 @@ impl Actor for MessageRouter {
             Ok(max) => self.next_seq = max + 1,
             Err(e) => log::error!("reading the outbox sequence: {e}"),
         }
-    }
-}
-
-impl Handler<Attach> for MessageRouter {
-    type Result = ();
-
-    fn handle(&mut self, msg: Attach, _: &mut Context<Self>) {
-        self.services = msg.0;
     }
 }
 

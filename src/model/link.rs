@@ -20,7 +20,6 @@ use bytes::{Bytes, BytesMut};
 use bytestring::ByteString;
 use futures_util::stream::{SplitSink, StreamExt};
 
-use crate::call::CallActor;
 use crate::messages::{AudioFrame, LinkCommand, LinkDown, ModelEvent};
 use crate::model::realtime::{self, ClientEvent, ServerEvent};
 use crate::model::session::{self, HistoryItem, SessionSpec};
@@ -63,7 +62,10 @@ pub struct LinkSetup {
     pub session: SessionSpec,
     /// Conversation so far, replayed as `conversation.item.create` after `session.update`.
     pub history: Vec<HistoryItem>,
-    pub call: Addr<CallActor>,
+    /// Where the model's events go (the call).
+    pub events: Recipient<ModelEvent>,
+    /// Told once when the link ends abnormally (the call).
+    pub down: Recipient<LinkDown>,
     /// TLS connector for `wss://`.
     pub tls: Option<openssl::ssl::SslConnector>,
     pub connect_timeout: Duration,
@@ -125,7 +127,7 @@ impl ModelLinkActor {
     fn report_down(&mut self, cause: String, ctx: &mut Context<Self>) {
         if !self.down_reported && !self.shutting_down {
             self.down_reported = true;
-            self.setup.call.do_send(LinkDown {
+            self.setup.down.do_send(LinkDown {
                 generation: self.setup.generation,
                 cause,
                 unfinished: self.tracker.take_unfinished(),
@@ -158,7 +160,7 @@ impl ModelLinkActor {
         for item in session::history_items(&self.setup.history) {
             self.send_event(&item);
         }
-        self.setup.call.do_send(ModelEvent::Ready {
+        self.setup.events.do_send(ModelEvent::Ready {
             generation: self.setup.generation,
         });
         let every = self.setup.heartbeat;
@@ -209,7 +211,7 @@ impl ModelLinkActor {
                 let item_id = self
                     .tracker
                     .audio_key(item_id.as_deref(), response_id.as_deref());
-                self.setup.call.do_send(ModelEvent::Audio {
+                self.setup.events.do_send(ModelEvent::Audio {
                     item_id,
                     delta: share(frame, &delta),
                 });
@@ -225,7 +227,9 @@ impl ModelLinkActor {
                     self.report_down(format!("session expired: {message}"), ctx);
                     return;
                 }
-                self.setup.call.do_send(ModelEvent::Error { code, message });
+                self.setup
+                    .events
+                    .do_send(ModelEvent::Error { code, message });
             }
             ServerEvent::Unknown => {
                 self.setup.counters.unknown.inc();
@@ -243,7 +247,7 @@ impl ModelLinkActor {
             other => {
                 self.tracker.on_event(other, &mut self.events);
                 for event in self.events.drain(..) {
-                    self.setup.call.do_send(event);
+                    self.setup.events.do_send(event);
                 }
             }
         }

@@ -3,6 +3,7 @@
 //! [`link::ModelLinkActor`], and the built-in [`simulator`].
 
 pub mod link;
+pub mod provider;
 pub mod realtime;
 pub mod session;
 pub mod simulator;

@@ -9,6 +9,7 @@
 //! the [`writer::Store`] actor, which batches them off the hot path.
 
 pub mod appointments;
+pub mod batch;
 pub mod caller_messages;
 pub mod calls;
 pub mod customers;

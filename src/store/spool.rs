@@ -1,5 +1,5 @@
 //! The outage spool: an append-only JSON-lines file (default
-//! `data/spool.jsonl`) where the [`super::writer::Store`] puts write-behind
+//! `data/spool.jsonl`) where the `Store` actor puts write-behind
 //! batches the database cannot take, so a call in progress never waits on
 //! the database and nothing is lost across an outage or a crash.
 //!
@@ -21,8 +21,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::batch::{write_batch, BatchOutcome, Queued, Write, MAX_BATCH};
 use super::db::Pool;
-use super::writer::{write_batch, BatchOutcome, Queued, Write, MAX_BATCH};
 use super::StoreError;
 
 /// One spool line as written.

@@ -13,10 +13,11 @@ use futures_util::future::LocalBoxFuture;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::app::Services;
 use crate::chat::{ChatError, ChatMessage};
 use crate::config::Config;
 use crate::model::session::Role;
+use crate::tools::chat_loop::run_tool_loop;
+use crate::tools::env::ToolEnv;
 use crate::tools::{args, Tool, ToolContext, ToolError, ToolOutcome};
 
 /// The tool's name.
@@ -66,7 +67,7 @@ impl Tool for ChatSupervisor {
         &self,
         ctx: ToolContext,
         args: Value,
-        services: Arc<Services>,
+        env: Arc<ToolEnv>,
     ) -> LocalBoxFuture<'static, Result<ToolOutcome, ToolError>> {
         Box::pin(async move {
             let a: Args = args::parse(args)?;
@@ -90,16 +91,14 @@ impl Tool for ChatSupervisor {
             messages.push(ChatMessage::User(format!(
                 "[receptionist asks for guidance] Relevant context from the caller's last message: {context}"
             )));
-            let names: Vec<String> = services
-                .tools
+            let names: Vec<String> = env
+                .registry
                 .names_for(&ctx.tenant)
                 .into_iter()
                 .filter(|n| !WITHHELD.contains(&n.as_str()))
                 .collect();
             let names: Vec<&str> = names.iter().map(String::as_str).collect();
-            let answer = services
-                .chat
-                .run_tool_loop(services.clone(), ctx, messages, &names)
+            let answer = run_tool_loop(env.clone(), ctx, messages, &names)
                 .await
                 .map_err(|e| match e {
                     ChatError::NoApiKey => ToolError::Unavailable(

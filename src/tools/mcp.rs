@@ -15,8 +15,8 @@ use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
 use rmcp::{RoleClient, ServiceExt};
 use serde_json::{json, Value};
 
-use crate::app::Services;
 use crate::config::McpServerConfig;
+use crate::tools::env::ToolEnv;
 use crate::tools::{Tool, ToolContext, ToolError, ToolOutcome};
 
 /// Time allowed to connect, initialise and list tools, per server.
@@ -185,7 +185,7 @@ impl Tool for McpTool {
         &self,
         _ctx: ToolContext,
         args: Value,
-        _services: Arc<Services>,
+        _env: Arc<ToolEnv>,
     ) -> LocalBoxFuture<'static, Result<ToolOutcome, ToolError>> {
         let client = self.client.clone();
         let remote = self.remote_name.clone();

@@ -8,7 +8,9 @@
 
 pub mod args;
 pub mod builtin;
+pub mod chat_loop;
 pub mod chat_supervisor;
+pub mod env;
 pub mod mcp;
 pub mod registry;
 pub mod schedule;
@@ -21,13 +23,13 @@ use actix::prelude::*;
 use chrono::Utc;
 use futures_util::FutureExt;
 
-use crate::app::Services;
 use crate::events::CallEvent;
 use crate::lifecycle::Carrier;
 use crate::messages::{CallAction, ToolCall, ToolResult};
 use crate::model::session::Role;
 use crate::store::writer::RecordToolInvocation;
 use crate::tenant::TenantConfig;
+use crate::tools::env::ToolEnv;
 pub use registry::{Tool, ToolError, ToolOutcome, ToolRegistry};
 
 /// Who a tool acts for: the tenant, the caller, and the call.
@@ -65,18 +67,14 @@ pub struct ToolRun {
 /// the call).
 pub struct ToolActor {
     ctx: ToolContext,
-    services: Arc<Services>,
+    env: Arc<ToolEnv>,
     reply_to: Recipient<ToolResult>,
 }
 
 impl ToolActor {
     /// A tool runner for one call; results go to `reply_to`.
-    pub fn new(ctx: ToolContext, services: Arc<Services>, reply_to: Recipient<ToolResult>) -> Self {
-        ToolActor {
-            ctx,
-            services,
-            reply_to,
-        }
+    pub fn new(ctx: ToolContext, env: Arc<ToolEnv>, reply_to: Recipient<ToolResult>) -> Self {
+        ToolActor { ctx, env, reply_to }
     }
 }
 
@@ -88,14 +86,14 @@ impl Actor for ToolActor {
 /// [`execute_tool`], then records it with [`record_tool_run`]: the text channels'
 /// tool loop. Never fails: errors become `{"error": …}` outputs.
 pub async fn run_tool(
-    services: Arc<Services>,
+    env: Arc<ToolEnv>,
     ctx: ToolContext,
     tool_call_id: &str,
     name: &str,
     arguments: &str,
 ) -> ToolRun {
-    let run = execute_tool(services.clone(), ctx.clone(), name, arguments).await;
-    record_tool_run(&services, &ctx, tool_call_id, name, arguments, &run);
+    let run = execute_tool(env.clone(), ctx.clone(), name, arguments).await;
+    record_tool_run(&env, &ctx, tool_call_id, name, arguments, &run);
     run
 }
 
@@ -104,22 +102,22 @@ pub async fn run_tool(
 /// panic isolation; records nothing (a call's ledger records its tool runs).
 /// Never fails: errors become `{"error": …}` outputs.
 pub async fn execute_tool(
-    services: Arc<Services>,
+    env: Arc<ToolEnv>,
     ctx: ToolContext,
     name: &str,
     arguments: &str,
 ) -> ToolRun {
     let started = Instant::now();
-    let result = match services.tools.get(name, &ctx.tenant) {
+    let result = match env.registry.get(name, &ctx.tenant) {
         None => Err(ToolError::UnknownTool(name.to_string())),
         Some(tool) => match serde_json::from_str::<serde_json::Value>(arguments) {
             Err(e) => Err(ToolError::InvalidArguments(format!(
                 "arguments are not valid JSON: {e}"
             ))),
             Ok(args) => {
-                let timeout = tool.timeout(&services.config);
+                let timeout = tool.timeout(&env.config);
                 let fut =
-                    AssertUnwindSafe(tool.call(ctx.clone(), args, services.clone())).catch_unwind();
+                    AssertUnwindSafe(tool.call(ctx.clone(), args, env.clone())).catch_unwind();
                 match tokio::time::timeout(timeout, fut).await {
                     Err(_) => Err(ToolError::Timeout(timeout.as_secs())),
                     Ok(Err(_)) => Err(ToolError::Panicked),
@@ -153,7 +151,7 @@ pub async fn execute_tool(
 /// name, arguments, result or error, duration), the `tool_calls_total` metric,
 /// and, for a call, a `tool_call` event on its live feed.
 pub fn record_tool_run(
-    services: &Services,
+    env: &ToolEnv,
     ctx: &ToolContext,
     tool_call_id: &str,
     name: &str,
@@ -168,15 +166,14 @@ pub fn record_tool_run(
         ..
     } = run;
     let is_error = *is_error;
-    services
-        .metrics
+    env.metrics
         .tool_calls
         .with_label_values(&[
-            metric_tool_name(&services.tools, name),
+            metric_tool_name(&env.registry, name),
             if is_error { "error" } else { "ok" },
         ])
         .inc();
-    services.store.do_send(RecordToolInvocation {
+    env.store.do_send(RecordToolInvocation {
         id: uuid::Uuid::new_v4().to_string(),
         call_id: ctx.call_id.clone(),
         tenant_id: Some(ctx.tenant.id.clone()),
@@ -189,7 +186,7 @@ pub fn record_tool_run(
         created_at: Utc::now().naive_utc(),
     });
     if let Some(call_id) = ctx.call_id.clone() {
-        services.events.publish(CallEvent::ToolCall {
+        env.events.publish(CallEvent::ToolCall {
             call_id,
             call_sid: ctx.call_sid.clone(),
             name: name.to_string(),
@@ -205,12 +202,12 @@ impl Handler<ToolCall> for ToolActor {
     type Result = ();
 
     fn handle(&mut self, call: ToolCall, ctx: &mut Context<Self>) {
-        let services = self.services.clone();
+        let env = self.env.clone();
         let mut tool_ctx = self.ctx.clone();
         tool_ctx.conversation = call.conversation;
         let reply_to = self.reply_to.clone();
         let fut = async move {
-            let run = execute_tool(services, tool_ctx, &call.name, &call.arguments).await;
+            let run = execute_tool(env, tool_ctx, &call.name, &call.arguments).await;
             reply_to.do_send(ToolResult {
                 call_id: call.call_id,
                 name: call.name,

@@ -7,11 +7,11 @@ use std::time::Duration;
 use futures_util::future::LocalBoxFuture;
 use serde_json::{json, Value};
 
-use crate::app::Services;
 use crate::config::Config;
 use crate::messages::CallAction;
 use crate::model::session::FunctionTool;
 use crate::tenant::TenantConfig;
+use crate::tools::env::ToolEnv;
 use crate::tools::mcp::McpSession;
 use crate::tools::ToolContext;
 
@@ -85,7 +85,7 @@ pub trait Tool: Send + Sync {
         &self,
         ctx: ToolContext,
         args: Value,
-        services: Arc<Services>,
+        env: Arc<ToolEnv>,
     ) -> LocalBoxFuture<'static, Result<ToolOutcome, ToolError>>;
 }
 

@@ -190,7 +190,7 @@ async fn call_cli_streams_a_wav_and_writes_what_the_caller_heard() {
 #[actix_rt::test]
 async fn xai_tenant_gets_the_xai_session_shape_and_no_truncate() {
     let app = TestApp::start_with(Db::Sqlite, |c| {
-        c.tenants[0].provider = Some(switchboard::model::session::Provider::Xai);
+        c.tenants[0].provider = Some(switchboard::model::provider::Provider::Xai);
         c.tenants[0].voice = Some("eve".into());
     })
     .await;

@@ -59,7 +59,8 @@ async fn active_calls(app: &TestApp) -> usize {
         .running
         .as_ref()
         .expect("running")
-        .services
+        .state
+        .carrier
         .supervisor
         .clone();
     supervisor.send(ActiveCalls).await.expect("supervisor")

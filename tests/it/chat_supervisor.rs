@@ -11,6 +11,7 @@ use switchboard::chat::{ChatError, ChatMessage};
 use switchboard::lifecycle::Carrier;
 use switchboard::store::tool_invocations;
 use switchboard::tenant::TenantConfig;
+use switchboard::tools::chat_loop::run_tool_loop;
 use switchboard::tools::ToolContext;
 
 use crate::support::scripted::{turn_with_tool, write_script};
@@ -135,8 +136,8 @@ async fn supervisor_runs_its_tool_loop_and_the_voice_model_gets_its_sentence() {
 
     // Both the supervisor's own tool call and the supervisor call are stored.
     let call_id = record["call"]["id"].as_str().unwrap().to_string();
-    let services = app.running.as_ref().unwrap().services.clone();
-    let rows = tool_invocations::for_call(&mut services.pool.get().unwrap(), &call_id).unwrap();
+    let state = app.running.as_ref().unwrap().state.clone();
+    let rows = tool_invocations::for_call(&mut state.pool.get().unwrap(), &call_id).unwrap();
     let names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
     assert_eq!(names.len(), 2, "{names:?}");
     assert!(names.contains(&"lookupCustomer") && names.contains(&"getNextResponseFromSupervisor"));
@@ -154,7 +155,7 @@ async fn a_model_that_keeps_calling_tools_stops_at_the_iteration_limit() {
         c.text_model.max_iterations = 3;
     })
     .await;
-    let services = app.running.as_ref().unwrap().services.clone();
+    let tools = app.running.as_ref().unwrap().state.tools.clone();
     let ctx = ToolContext {
         call_id: None,
         call_sid: None,
@@ -163,18 +164,16 @@ async fn a_model_that_keeps_calling_tools_stops_at_the_iteration_limit() {
         carrier: None,
         conversation: Vec::new(),
     };
-    let result = services
-        .chat
-        .run_tool_loop(
-            services.clone(),
-            ctx,
-            vec![
-                ChatMessage::System("Answer briefly.".into()),
-                ChatMessage::User("Do I have an appointment?".into()),
-            ],
-            &["lookupCustomer"],
-        )
-        .await;
+    let result = run_tool_loop(
+        tools.clone(),
+        ctx,
+        vec![
+            ChatMessage::System("Answer briefly.".into()),
+            ChatMessage::User("Do I have an appointment?".into()),
+        ],
+        &["lookupCustomer"],
+    )
+    .await;
     assert_eq!(result, Err(ChatError::IterationLimit(3)));
     assert_eq!(chat.requests().len(), 3);
     // The third request carries both earlier rounds of tool_calls + tool outputs.
@@ -193,7 +192,7 @@ async fn a_model_that_keeps_calling_tools_stops_at_the_iteration_limit() {
 #[actix_rt::test]
 async fn without_a_key_the_supervisor_says_it_is_unavailable() {
     let app = TestApp::start().await;
-    let services = app.running.as_ref().unwrap().services.clone();
+    let tools = app.running.as_ref().unwrap().state.tools.clone();
     let ctx = ToolContext {
         call_id: None,
         call_sid: None,
@@ -203,7 +202,7 @@ async fn without_a_key_the_supervisor_says_it_is_unavailable() {
         conversation: Vec::new(),
     };
     let run = switchboard::tools::run_tool(
-        services,
+        tools,
         ctx,
         "call_1",
         "getNextResponseFromSupervisor",

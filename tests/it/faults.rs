@@ -77,18 +77,13 @@ async fn postgres_down_30s_during_20_calls_loses_nothing() {
     }
     let running = app.running.as_ref().expect("running");
     running
-        .services
+        .state
         .store
         .send(store::Flush)
         .await
         .expect("store")
         .expect("flush");
-    let stats = running
-        .services
-        .store
-        .send(store::Stats)
-        .await
-        .expect("stats");
+    let stats = running.state.store.send(store::Stats).await.expect("stats");
     assert!(stats.spooled_total > 0, "nothing was spooled: {stats:?}");
     assert_eq!(stats.dropped, 0, "{stats:?}");
 
@@ -170,7 +165,8 @@ async fn model_server_killed_and_restarted_during_20_calls() {
         .running
         .as_ref()
         .expect("running")
-        .services
+        .state
+        .carrier
         .supervisor
         .clone();
     let outage = async {
@@ -203,7 +199,8 @@ async fn carrier_socket_torn_down_finalises_call_and_releases_resources() {
         .running
         .as_ref()
         .expect("running")
-        .services
+        .state
+        .carrier
         .supervisor
         .clone();
     let baseline = supervisor.send(ActiveCalls).await.expect("supervisor");

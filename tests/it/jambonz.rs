@@ -15,7 +15,7 @@ use base64::Engine as _;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use switchboard::config::{Config, VendorKeys};
-use switchboard::model::session::Provider;
+use switchboard::model::provider::Provider;
 use switchboard::store::caller_messages;
 use switchboard::tenant::TenantConfig;
 
@@ -264,8 +264,8 @@ async fn openai_tenant_gets_a_keyed_llm_verb_and_the_call_is_persisted() {
         .collect();
     assert_eq!(roles, ["user", "assistant"]);
     // takeMessage's `urgency: "high"` (another tool's word) is stored normalised.
-    let services = app.running.as_ref().expect("running").services.clone();
-    let mut conn = services.pool.get().expect("conn");
+    let state = app.running.as_ref().expect("running").state.clone();
+    let mut conn = state.pool.get().expect("conn");
     let messages = caller_messages::for_tenant(&mut conn, "acme-dental", 10).expect("messages");
     assert_eq!(messages[0].urgency, "urgent");
     app.stop().await;

@@ -9,6 +9,7 @@
 mod support;
 
 mod admission;
+mod architecture;
 mod bad_input;
 mod barge_in;
 mod browser;

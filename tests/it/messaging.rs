@@ -60,7 +60,7 @@ async fn post_sms(app: &TestApp, params: &[(String, String)], sig: Option<&str>)
 }
 
 fn pool(app: &TestApp) -> store::Pool {
-    app.running.as_ref().unwrap().services.pool.clone()
+    app.running.as_ref().unwrap().state.pool.clone()
 }
 
 fn tenant_messages(app: &TestApp) -> Vec<store::MessageRow> {

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use switchboard::events::CallEvent;
-use switchboard::model::session::Provider;
+use switchboard::model::provider::Provider;
 
 use crate::support::replay::{Replay, ReplayModel};
 use crate::support::schema::assert_client_event;

@@ -7,12 +7,13 @@ use std::borrow::Cow;
 
 use crate::support::schema::{assert_client_event, client_event_errors};
 use serde_json::{json, Value};
+use switchboard::model::provider::Provider;
 use switchboard::model::realtime::{
     append_audio_json, parse_server_event, AudioFormatSpec, ClientEvent, ContentPart, ErrorPayload,
     Item, ResponseParams, ResponseStatus, Role, ServerEvent,
 };
 use switchboard::model::session::{
-    history_items, session_update, FunctionTool, HistoryItem, Provider, SessionSpec, TurnDetection,
+    history_items, session_update, FunctionTool, HistoryItem, SessionSpec, TurnDetection,
 };
 
 fn openai_spec(format: AudioFormatSpec) -> SessionSpec {

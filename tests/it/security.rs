@@ -404,7 +404,7 @@ async fn authorisation_matrix_for_every_later_endpoint() {
         c.jambonz.password = Some(JAMBONZ_PASSWORD.into());
     })
     .await;
-    let services = app.running.as_ref().expect("running").services.clone();
+    let state = app.running.as_ref().expect("running").state.clone();
     let origin = format!("http://{}", app.running.as_ref().expect("running").addr());
     let admin = |r: Req, cred: Cred| match cred {
         Cred::None => r,
@@ -414,7 +414,7 @@ async fn authorisation_matrix_for_every_later_endpoint() {
     };
     // Node client tokens: one valid, one expired (the "replayed" credential).
     let node_token = |expires: Option<chrono::Duration>| {
-        let mut conn = services.pool.get().expect("conn");
+        let mut conn = state.pool.get().expect("conn");
         switchboard::messaging::tokens::create_client(
             &mut conn,
             "matrix",
@@ -427,12 +427,17 @@ async fn authorisation_matrix_for_every_later_endpoint() {
     let node_valid = node_token(None);
     let node_expired = node_token(Some(chrono::Duration::seconds(-5)));
     // Browser tokens: a used one (replayed), an expired one, a fresh one.
-    let (_, used) = services.browser_tokens.issue(None);
-    services.browser_tokens.redeem(&used).expect("first use");
-    let (_, expired) = services
+    let (_, used) = state.carrier.browser_tokens.issue(None);
+    state
+        .carrier
+        .browser_tokens
+        .redeem(&used)
+        .expect("first use");
+    let (_, expired) = state
+        .carrier
         .browser_tokens
         .issue_with_ttl(None, Duration::from_millis(1));
-    let (_, fresh) = services.browser_tokens.issue(None);
+    let (_, fresh) = state.carrier.browser_tokens.issue(None);
     tokio::time::sleep(Duration::from_millis(20)).await;
     let sms = [
         ("MessageSid", "SM00000000000000000000000000000001"),

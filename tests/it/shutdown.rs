@@ -31,7 +31,7 @@ async fn drain_refuses_new_calls_then_apologises_and_flushes() {
     let health = app.http_url("/health");
 
     let running = app.running.take().expect("running");
-    let pool = running.services.pool.clone();
+    let pool = running.state.pool.clone();
     let drain = Duration::from_secs(2);
     let began = Instant::now();
     let shutdown = actix_rt::spawn(running.shutdown(drain));

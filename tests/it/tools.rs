@@ -35,7 +35,7 @@ fn conn(app: &TestApp) -> store::PooledConnection {
     app.running
         .as_ref()
         .unwrap()
-        .services
+        .state
         .pool
         .get()
         .expect("db connection")
@@ -228,7 +228,7 @@ async fn two_calls_race_for_one_slot_on_postgres() {
 #[actix_rt::test]
 async fn invalid_arguments_get_clear_errors_and_are_stored() {
     let app = TestApp::start_with(Db::Sqlite, |c| c.tenants = vec![dental_open_daily()]).await;
-    let services = app.running.as_ref().unwrap().services.clone();
+    let tools = app.running.as_ref().unwrap().state.tools.clone();
     let ctx = ToolContext {
         call_id: None,
         call_sid: None,
@@ -277,21 +277,14 @@ async fn invalid_arguments_get_clear_errors_and_are_stored() {
         ),
     ];
     for (i, (tool, args, expected)) in cases.iter().enumerate() {
-        let run = run_tool(
-            services.clone(),
-            ctx.clone(),
-            &format!("call_{i}"),
-            tool,
-            args,
-        )
-        .await;
+        let run = run_tool(tools.clone(), ctx.clone(), &format!("call_{i}"), tool, args).await;
         assert!(run.is_error, "{tool} {args} succeeded: {}", run.output);
         let output: Value = serde_json::from_str(&run.output).unwrap();
         let message = output["error"].as_str().unwrap_or_default();
         assert!(message.contains(expected), "{tool} {args}: {message}");
     }
     // Every invocation is stored, with its error.
-    services
+    tools
         .store
         .send(switchboard::store::Flush)
         .await

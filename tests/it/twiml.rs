@@ -228,7 +228,7 @@ async fn webhook_url_with_a_quote_validates_however_it_was_signed() {
 #[actix_rt::test]
 async fn ultravox_tenant_is_not_streamed_to_the_direct_model_link() {
     let app = TestApp::start_with(Db::Sqlite, |c| {
-        c.tenants[0].provider = Some(switchboard::model::session::Provider::Ultravox);
+        c.tenants[0].provider = Some(switchboard::model::provider::Provider::Ultravox);
     })
     .await;
     let (status, body) = post_twiml(&app, &form("CA00000000000000000000000000000046"), None).await;

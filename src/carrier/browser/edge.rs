@@ -13,16 +13,17 @@ use actix_web_actors::ws;
 use base64::Engine;
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::app::Services;
 use crate::audio::format::AudioFormat;
 use crate::call::{CallActor, CallSetup};
 use crate::carrier::browser::token::BrowserSession;
 use crate::carrier::browser::wire::{self, Control, ServerMessage, WireError, MAX_AUDIO_BYTES};
+use crate::carrier::env::CarrierEnv;
 use crate::events::CallEvent;
 use crate::lifecycle::{Carrier, EndReason};
 use crate::messages::{
     AudioFrame, CarrierCommand, CarrierHangup, MarkEchoed, TransferError, TransferOutcome,
 };
+use crate::supervisor::StartCall;
 use crate::tenant::TenantConfig;
 
 /// Invalid control messages tolerated before the socket is closed (1008).
@@ -36,7 +37,7 @@ struct Forward(CallEvent);
 
 /// One browser softphone call.
 pub struct BrowserSocket {
-    services: Arc<Services>,
+    env: Arc<CarrierEnv>,
     session: BrowserSession,
     tenant: Arc<TenantConfig>,
     call: Option<Addr<CallActor>>,
@@ -47,13 +48,9 @@ pub struct BrowserSocket {
 
 impl BrowserSocket {
     /// A socket for a redeemed session, routed to `tenant`.
-    pub fn new(
-        services: Arc<Services>,
-        session: BrowserSession,
-        tenant: Arc<TenantConfig>,
-    ) -> Self {
+    pub fn new(env: Arc<CarrierEnv>, session: BrowserSession, tenant: Arc<TenantConfig>) -> Self {
         BrowserSocket {
-            services,
+            env,
             session,
             tenant,
             call: None,
@@ -142,8 +139,29 @@ impl Actor for BrowserSocket {
             format: AudioFormat::Pcm24k,
             edge: ctx.address().recipient(),
         };
-        self.call = Some(CallActor::new(setup, self.services.clone()).start());
-        let rx = self.services.events.subscribe();
+        let start_call = StartCall::<CallActor> {
+            call_id: setup.call_id.clone(),
+            setup,
+            arbiter: Arbiter::current(),
+        };
+        // Audio waits (unread) until the Supervisor has started the call.
+        ctx.wait(
+            self.env
+                .supervisor
+                .send(start_call)
+                .into_actor(self)
+                .map(|started, act, ctx| match started {
+                    Ok(call) => act.call = Some(call),
+                    Err(e) => {
+                        log::error!(
+                            "browser session {}: call not started: {e}",
+                            act.session.session_id
+                        );
+                        act.close(ctx, ws::CloseCode::Again, "supervisor unavailable");
+                    }
+                }),
+        );
+        let rx = self.env.events.subscribe();
         let events = futures_util::stream::unfold(rx, |mut rx| async move {
             loop {
                 match rx.recv().await {
@@ -154,7 +172,7 @@ impl Actor for BrowserSocket {
             }
         });
         ctx.add_message_stream(events);
-        let idle = Duration::from_secs(self.services.config.calls.carrier_idle_timeout_secs);
+        let idle = Duration::from_secs(self.env.config.calls.carrier_idle_timeout_secs);
         ctx.run_interval(IDLE_CHECK, move |act, ctx| {
             if act.last_rx.elapsed() > idle {
                 act.hang_up(EndReason::CarrierTimeout);

@@ -15,15 +15,15 @@ use actix::prelude::*;
 use chrono::Utc;
 use serde_json::{json, Value};
 
-use crate::app::Services;
-use crate::call::ledger::{AdmitAnswer, CallIdentity, CallLedger, Refused};
-use crate::call::EndCall;
+use crate::call::env::{CallEnv, SupervisedCall, Supervision};
+use crate::call::ledger::{CallIdentity, CallLedger};
 use crate::carrier::jambonz::llm::{
     self, LlmEvent, LlmSpec, LlmTranscript, UltravoxTranscripts, Vendor, VendorPlan,
 };
 use crate::carrier::jambonz::wire::{self, CallStatusInfo, Outbound, SessionInfo, Verb};
+use crate::lifecycle::{AdmitAnswer, Refused};
 use crate::lifecycle::{Carrier, EndReason, Refusal};
-use crate::messages::{CallAction, ToolCall, ToolResult};
+use crate::messages::{CallAction, EndCall, ToolCall, ToolResult};
 use crate::model::session::Role;
 use crate::session_settings::{ApplySessionSettings, SessionSettings};
 use crate::tenant::TenantConfig;
@@ -82,14 +82,18 @@ pub struct JambonzCallSetup {
     /// The `session:new` msgid the call acks once admitted.
     pub msgid: String,
     pub edge: Recipient<JambonzOut>,
+    /// Live jambonz calls by `call_sid`, for `session:reconnect`.
+    pub registry: Arc<super::JambonzCalls>,
 }
 
 /// One jambonz call.
 pub struct JambonzCall {
     setup: JambonzCallSetup,
-    services: Arc<Services>,
+    env: Arc<CallEnv>,
     /// Admission, rows, events, metrics, `CallFinished`.
     ledger: CallLedger,
+    /// The Supervisor's verdict, acted on in `started`.
+    admission: Option<AdmitAnswer>,
     edge: Option<Recipient<JambonzOut>>,
     tools: Option<Addr<ToolActor>>,
     settings: SessionSettings,
@@ -112,9 +116,15 @@ pub struct JambonzCall {
 }
 
 impl JambonzCall {
-    /// A call waiting for admission (in `started`).
-    pub fn new(setup: JambonzCallSetup, services: Arc<Services>) -> Self {
-        let settings = services.session_overrides.get(&setup.tenant.id);
+    /// A call the Supervisor starts; it acts on the admission verdict in `started`.
+    fn new(setup: JambonzCallSetup, supervision: Supervision) -> Self {
+        let Supervision {
+            env,
+            admission,
+            finished,
+            ..
+        } = supervision;
+        let settings = env.session_overrides.get(&setup.tenant.id);
         let ledger = CallLedger::new(
             CallIdentity {
                 call_id: setup.call_id.clone(),
@@ -126,14 +136,16 @@ impl JambonzCall {
                 tenant: setup.tenant.clone(),
                 model_provider: setup.plan.vendor.call_label().to_string(),
             },
-            &services,
+            &env,
+            Some(finished),
         );
         JambonzCall {
             edge: Some(setup.edge.clone()),
             pending_ack: Some(setup.msgid.clone()),
             setup,
-            services,
+            env,
             ledger,
+            admission: Some(admission),
             tools: None,
             settings,
             action_reason: None,
@@ -164,11 +176,11 @@ impl JambonzCall {
     fn llm_spec(&self) -> LlmSpec {
         let tenant = self.settings.apply(&self.setup.tenant);
         super::call_spec(
-            &self.services.config,
+            &self.env.config,
             &self.setup.plan,
             &tenant,
             tenant.instructions(self.setup.info.from.as_deref(), Utc::now()),
-            self.services.tools.schemas_for(&tenant),
+            self.env.tools.registry.schemas_for(&tenant),
             self.settings.eagerness,
         )
     }
@@ -189,7 +201,7 @@ impl JambonzCall {
 
     fn on_admitted(&mut self, ctx: &mut Context<Self>) {
         let verbs = vec![llm::llm_verb(&self.setup.plan, &self.llm_spec())];
-        let max = self.services.config.jambonz.max_payload_bytes;
+        let max = self.env.config.jambonz.max_payload_bytes;
         let bytes = Outbound::ack(&self.setup.msgid, Some(verbs.clone()))
             .to_json()
             .len();
@@ -210,7 +222,7 @@ impl JambonzCall {
         self.tools = Some(
             ToolActor::new(
                 self.ledger.tool_context(),
-                self.services.clone(),
+                self.env.tools.clone(),
                 ctx.address().recipient(),
             )
             .start(),
@@ -236,9 +248,7 @@ impl JambonzCall {
         };
         self.ledger.refuse(&refused);
         self.ack_pending(wire::say_and_hangup(text));
-        self.services
-            .jambonz_calls
-            .remove(&self.setup.info.call_sid);
+        self.setup.registry.remove(&self.setup.info.call_sid);
         ctx.stop();
     }
 
@@ -255,9 +265,7 @@ impl JambonzCall {
         if !self.ledger.finish(&reason, duration) {
             return;
         }
-        self.services
-            .jambonz_calls
-            .remove(&self.setup.info.call_sid);
+        self.setup.registry.remove(&self.setup.info.call_sid);
         ctx.stop();
     }
 
@@ -357,22 +365,16 @@ impl Actor for JambonzCall {
     fn started(&mut self, ctx: &mut Context<Self>) {
         // Registered before admission: a socket lost before our first ack comes
         // back as a session:reconnect that must find this call.
-        self.services
-            .jambonz_calls
+        self.setup
+            .registry
             .insert(&self.setup.info.call_sid, ctx.address());
-        let admission = self
-            .ledger
-            .ask_admission(ctx.address().recipient(), ctx.address().recipient());
-        ctx.wait(
-            admission
-                .into_actor(self)
-                .map(
-                    |answer: AdmitAnswer, act, ctx| match act.ledger.admission(answer) {
-                        Ok(()) => act.on_admitted(ctx),
-                        Err(refused) => act.on_refused(refused, ctx),
-                    },
-                ),
-        );
+        let Some(answer) = self.admission.take() else {
+            return;
+        };
+        match self.ledger.admission(answer) {
+            Ok(()) => self.on_admitted(ctx),
+            Err(refused) => self.on_refused(refused, ctx),
+        }
     }
 
     fn stopping(&mut self, ctx: &mut Context<Self>) -> Running {
@@ -433,8 +435,7 @@ impl Handler<JambonzEvent> for JambonzCall {
             }
             JambonzEvent::Detached => {
                 self.edge = None;
-                let grace =
-                    Duration::from_secs(self.services.config.calls.carrier_idle_timeout_secs);
+                let grace = Duration::from_secs(self.env.config.calls.carrier_idle_timeout_secs);
                 ctx.run_later(grace, |act, ctx| {
                     if act.edge.is_none() {
                         act.finish(EndReason::CarrierClosed, None, ctx);
@@ -449,7 +450,7 @@ impl Handler<ToolResult> for JambonzCall {
     type Result = ();
 
     fn handle(&mut self, result: ToolResult, ctx: &mut Context<Self>) {
-        self.ledger.tool_ran(&self.services, &result);
+        self.ledger.tool_ran(&self.env.tools, &result);
         self.send(llm::tool_output(
             self.vendor(),
             &result.call_id,
@@ -467,7 +468,7 @@ impl Handler<ToolResult> for JambonzCall {
         });
         // jambonz sends `response.create` after the tool output; the goodbye plays
         // before the redirect replaces the llm verb.
-        let delay = Duration::from_millis(self.services.config.jambonz.farewell_delay_ms);
+        let delay = Duration::from_millis(self.env.config.jambonz.farewell_delay_ms);
         ctx.run_later(delay, move |act, _| {
             act.redirect(wire::action_verbs(&action));
         });
@@ -505,5 +506,13 @@ impl Handler<ApplySessionSettings> for JambonzCall {
                 self.vendor().as_str()
             ),
         }
+    }
+}
+
+impl SupervisedCall for JambonzCall {
+    type Setup = JambonzCallSetup;
+
+    fn supervised(setup: JambonzCallSetup, supervision: Supervision) -> Self {
+        JambonzCall::new(setup, supervision)
     }
 }

@@ -19,13 +19,14 @@ use base64::Engine as _;
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
-use crate::app::Services;
-use crate::call::ledger::{CallIdentity, CallLedger, Refused};
+use crate::call::ledger::{CallIdentity, CallLedger};
 use crate::call::route::{route_call, RouteKeys};
+use crate::carrier::env::CarrierEnv;
 use crate::carrier::jambonz::call::{JambonzCall, JambonzCallSetup, JambonzEvent, JambonzOut};
 use crate::carrier::jambonz::llm::{self, Refusal};
 use crate::carrier::jambonz::wire::{self, Inbound, Outbound, SessionInfo};
-use crate::lifecycle::Carrier;
+use crate::lifecycle::{Carrier, Refused};
+use crate::supervisor::StartCall;
 use crate::tenant::TenantConfig;
 
 /// Largest inbound frame, bytes (`session:new` carries SIP headers and body).
@@ -41,7 +42,7 @@ enum State {
 
 /// One jambonz WebSocket connection (one per call; a reconnect opens a new one).
 pub struct JambonzSocket {
-    services: Arc<Services>,
+    env: Arc<CarrierEnv>,
     state: State,
     bad_frames: u32,
     conn_id: String,
@@ -51,9 +52,9 @@ pub struct JambonzSocket {
 
 impl JambonzSocket {
     /// A socket waiting for `session:new` or `session:reconnect`.
-    pub fn new(services: Arc<Services>) -> Self {
+    pub fn new(env: Arc<CarrierEnv>) -> Self {
         JambonzSocket {
-            services,
+            env,
             state: State::AwaitingSession,
             bad_frames: 0,
             conn_id: uuid::Uuid::new_v4().to_string(),
@@ -77,7 +78,7 @@ impl JambonzSocket {
     /// accepts only `ack` and `command`). Too many close the socket (1008).
     fn bad_frame(&mut self, ctx: &mut ws::WebsocketContext<Self>, detail: &str) {
         self.bad_frames += 1;
-        self.services.metrics.carrier_bad_frames.inc();
+        self.env.metrics.carrier_bad_frames.inc();
         if self.bad_frames.is_power_of_two() {
             log::warn!(
                 "jambonz {}: dropped frame #{}: {detail}",
@@ -113,14 +114,12 @@ impl JambonzSocket {
         refusal: &Refusal,
     ) {
         let reason = refusal.reason();
-        self.services
+        self.env
             .metrics
             .calls_refused
             .with_label_values(&[reason.metric_label()])
             .inc();
-        let provider = tenant
-            .provider
-            .unwrap_or(self.services.config.model.provider);
+        let provider = tenant.provider.unwrap_or(self.env.config.model.provider);
         let mut ledger = CallLedger::new(
             CallIdentity {
                 call_id: uuid::Uuid::new_v4().to_string(),
@@ -132,7 +131,8 @@ impl JambonzSocket {
                 model_provider: format!("jambonz-{}", provider.as_str()),
                 tenant,
             },
-            &self.services,
+            &self.env.calls,
+            None,
         );
         ledger.refuse(&Refused {
             refusal: reason,
@@ -158,8 +158,8 @@ impl JambonzSocket {
     ) {
         self.call_sid = Some(info.call_sid.clone());
         let routed = route_call(
-            &self.services.tenants,
-            &self.services.metrics,
+            &self.env.tenants,
+            &self.env.metrics,
             &format!("jambonz call {}", info.call_sid),
             RouteKeys {
                 tenant: None,
@@ -184,7 +184,7 @@ impl JambonzSocket {
                 return;
             }
         };
-        let plan = match llm::plan(&self.services.config, &tenant) {
+        let plan = match llm::plan(&self.env.config, &tenant) {
             Ok(plan) => plan,
             Err(refusal) => {
                 self.refuse(ctx, &msgid, &info, tenant, &refusal);
@@ -198,9 +198,29 @@ impl JambonzSocket {
             plan,
             msgid,
             edge: ctx.address().recipient(),
+            registry: self.env.jambonz_calls.clone(),
         };
-        let call = JambonzCall::new(setup, self.services.clone()).start();
-        self.state = State::Bound(call);
+        let call_sid = setup.info.call_sid.clone();
+        let start_call = StartCall::<JambonzCall> {
+            call_id: setup.call_id.clone(),
+            setup,
+            arbiter: Arbiter::current(),
+        };
+        // Frames after `session:new` wait (unread) until the call is started.
+        ctx.wait(self.env.supervisor.send(start_call).into_actor(self).map(
+            move |started, act, ctx| match started {
+                Ok(call) => act.state = State::Bound(call),
+                Err(e) => {
+                    log::error!("jambonz call {call_sid}: not started: {e}");
+                    act.state = State::Ended;
+                    ctx.close(Some(ws::CloseReason {
+                        code: ws::CloseCode::Again,
+                        description: Some("supervisor unavailable".into()),
+                    }));
+                    ctx.stop();
+                }
+            },
+        ));
     }
 
     fn on_text(&mut self, text: &str, ctx: &mut ws::WebsocketContext<Self>) {
@@ -219,7 +239,7 @@ impl JambonzSocket {
             (Inbound::SessionNew { msgid, info }, None) => self.start_call(msgid, info, ctx),
             (Inbound::SessionReconnect { msgid, info }, None) => {
                 self.call_sid = Some(info.call_sid.clone());
-                match self.services.jambonz_calls.get(&info.call_sid) {
+                match self.env.jambonz_calls.get(&info.call_sid) {
                     Some(call) => {
                         call.do_send(JambonzEvent::Reattach {
                             msgid,
@@ -372,9 +392,9 @@ pub fn basic_auth_matches(headers: &HeaderMap, user: &str, password: &str) -> bo
 pub async fn upgrade(
     req: HttpRequest,
     stream: web::Payload,
-    services: web::Data<Services>,
+    env: web::Data<CarrierEnv>,
 ) -> actix_web::Result<HttpResponse> {
-    if let Some((user, password)) = services.config.jambonz_credentials() {
+    if let Some((user, password)) = env.config.jambonz_credentials() {
         if !basic_auth_matches(req.headers(), user, password) {
             let peer = req
                 .peer_addr()
@@ -386,7 +406,7 @@ pub async fn upgrade(
                 .json(json!({"error": "jambonz credentials required (HTTP Basic)"})));
         }
     }
-    if services.is_draining() {
+    if env.is_draining() {
         return Ok(HttpResponse::ServiceUnavailable().json(json!({"error": "server is draining"})));
     }
     let offered = req
@@ -399,7 +419,7 @@ pub async fn upgrade(
         return Ok(HttpResponse::BadRequest()
             .json(json!({"error": format!("offer the {} subprotocol", wire::SUBPROTOCOL)})));
     }
-    ws::WsResponseBuilder::new(JambonzSocket::new(services.into_inner()), &req, stream)
+    ws::WsResponseBuilder::new(JambonzSocket::new(env.into_inner()), &req, stream)
         .protocols(&[wire::SUBPROTOCOL])
         .frame_size(MAX_FRAME_BYTES)
         .start()

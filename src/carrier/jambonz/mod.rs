@@ -10,6 +10,7 @@
 pub mod call;
 pub mod edge;
 pub mod llm;
+pub mod llm_verb;
 pub mod wire;
 
 use std::collections::HashMap;

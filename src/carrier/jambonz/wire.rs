@@ -14,7 +14,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::carrier::jambonz::llm::LlmVerb;
+use crate::carrier::jambonz::llm_verb::LlmVerb;
 use crate::messages::CallAction;
 
 /// The WebSocket subprotocol jambonz offers and the server must select.

@@ -14,10 +14,10 @@ use actix_web_actors::ws;
 use base64::Engine;
 use bytestring::ByteString;
 
-use crate::app::Services;
 use crate::audio::format::AudioFormat;
 use crate::call::route::{route_call, RouteKeys, RouteRefusal};
 use crate::call::{CallActor, CallSetup};
+use crate::carrier::env::CarrierEnv;
 use crate::carrier::twilio::rest::TwilioRest;
 use crate::carrier::twilio::twiml;
 use crate::carrier::twilio::wire::{self, InboundEvent, WireError};
@@ -26,6 +26,7 @@ use crate::messages::{
     AudioFrame, CarrierCommand, CarrierHangup, DtmfReceived, MarkEchoed, TransferError,
     TransferOutcome,
 };
+use crate::supervisor::StartCall;
 
 /// Largest inbound WebSocket frame, bytes. Twilio's 20 ms media frames are ~330 bytes.
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
@@ -51,7 +52,7 @@ enum State {
 
 /// One Twilio media stream.
 pub struct MediaStreamSession {
-    services: Arc<Services>,
+    env: Arc<CarrierEnv>,
     state: State,
     last_rx: Instant,
     bad_frames: u32,
@@ -70,7 +71,7 @@ pub struct MediaStreamSession {
 
 impl MediaStreamSession {
     /// A session waiting for Twilio's `start`.
-    pub fn new(services: Arc<Services>) -> Self {
+    pub fn new(env: Arc<CarrierEnv>) -> Self {
         MediaStreamSession {
             state: State::AwaitingStart,
             last_rx: Instant::now(),
@@ -81,9 +82,8 @@ impl MediaStreamSession {
             sent_audio: 0,
             acked_audio: 0,
             marks_in_flight: VecDeque::with_capacity(64),
-            max_unacked_audio: u64::from(services.config.calls.max_unacked_audio_ms)
-                * PCMU_BYTES_PER_MS,
-            services,
+            max_unacked_audio: u64::from(env.config.calls.max_unacked_audio_ms) * PCMU_BYTES_PER_MS,
+            env,
         }
     }
 
@@ -110,7 +110,7 @@ impl MediaStreamSession {
 
     fn bad_frame(&mut self, ctx: &mut ws::WebsocketContext<Self>, detail: &str) {
         self.bad_frames += 1;
-        self.services.metrics.carrier_bad_frames.inc();
+        self.env.metrics.carrier_bad_frames.inc();
         // One log line per power of two keeps a flood of garbage from flooding the log.
         if self.bad_frames.is_power_of_two() {
             log::warn!(
@@ -139,15 +139,15 @@ impl MediaStreamSession {
                 .filter(|v| !v.is_empty())
         };
         let routed = route_call(
-            &self.services.tenants,
-            &self.services.metrics,
+            &self.env.tenants,
+            &self.env.metrics,
             &format!("twilio {stream_sid}: call {}", start.call_sid),
             RouteKeys {
                 tenant: param("tenant").as_deref(),
                 dialled: param("to").as_deref(),
                 account_sid: Some(start.account_sid.as_ref()),
             },
-            Some(self.services.config.model.provider),
+            Some(self.env.config.model.provider),
         );
         let tenant = match routed {
             Ok(t) => t,
@@ -175,12 +175,28 @@ impl MediaStreamSession {
             format: AudioFormat::Pcmu,
             edge: ctx.address().recipient(),
         };
-        let call = CallActor::new(setup, self.services.clone()).start();
-        self.state = State::Started {
-            call,
-            stream_sid,
-            call_sid: start.call_sid.to_string(),
+        let call_sid = start.call_sid.to_string();
+        let start_call = StartCall::<CallActor> {
+            call_id: setup.call_id.clone(),
+            setup,
+            arbiter: Arbiter::current(),
         };
+        // Frames after `start` wait (unread) until the Supervisor has started the call.
+        ctx.wait(self.env.supervisor.send(start_call).into_actor(self).map(
+            move |started, act, ctx| match started {
+                Ok(call) => {
+                    act.state = State::Started {
+                        call,
+                        stream_sid,
+                        call_sid,
+                    }
+                }
+                Err(e) => {
+                    log::error!("twilio {stream_sid}: call {call_sid} not started: {e}");
+                    act.close(ctx, ws::CloseCode::Again, "supervisor unavailable");
+                }
+            },
+        ));
     }
 
     fn on_text(&mut self, frame: &ByteString, ctx: &mut ws::WebsocketContext<Self>) {
@@ -214,7 +230,7 @@ impl MediaStreamSession {
             }
             (InboundEvent::Media { .. }, State::AwaitingStart) => {
                 log::warn!("twilio {}: media before start; closing", self.label());
-                self.services.metrics.carrier_bad_frames.inc();
+                self.env.metrics.carrier_bad_frames.inc();
                 self.close(ctx, ws::CloseCode::Policy, "media before start");
             }
             (InboundEvent::Media { media, .. }, State::Started { call, .. }) => {
@@ -281,10 +297,7 @@ impl MediaStreamSession {
             return;
         };
         let call = call.clone();
-        let rest = match TwilioRest::from_config(
-            &self.services.config.twilio,
-            self.services.tls.clone(),
-        ) {
+        let rest = match TwilioRest::from_config(&self.env.config.twilio, self.env.tls.clone()) {
             Ok(rest) => rest,
             Err(e) => {
                 call.do_send(TransferOutcome(Err(TransferError::Impossible(
@@ -340,7 +353,7 @@ impl Actor for MediaStreamSession {
     type Context = ws::WebsocketContext<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        let idle = Duration::from_secs(self.services.config.calls.carrier_idle_timeout_secs);
+        let idle = Duration::from_secs(self.env.config.calls.carrier_idle_timeout_secs);
         ctx.run_interval(IDLE_CHECK, move |act, ctx| {
             if act.last_rx.elapsed() > idle {
                 log::warn!(

@@ -9,9 +9,9 @@ use futures_util::future::LocalBoxFuture;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::app::Services;
 use crate::store::{appointments, customers, StoreError};
 use crate::tools::builtin::with_conn;
+use crate::tools::env::ToolEnv;
 use crate::tools::schedule;
 use crate::tools::{args, Tool, ToolContext, ToolError, ToolOutcome};
 
@@ -49,7 +49,7 @@ impl Tool for CancelBooking {
         &self,
         ctx: ToolContext,
         args: Value,
-        services: Arc<Services>,
+        env: Arc<ToolEnv>,
     ) -> LocalBoxFuture<'static, Result<ToolOutcome, ToolError>> {
         Box::pin(async move {
             let a: Args = args::parse(args)?;
@@ -64,7 +64,7 @@ impl Tool for CancelBooking {
             let (from, to) = schedule::day_bounds_utc(&tenant, date);
             let tenant_id = tenant.id.clone();
             let not_found = format!("there is no booking for {phone} on {date}");
-            let cancelled = with_conn(&services.pool, move |conn| {
+            let cancelled = with_conn(&env.pool, move |conn| {
                 let customer = customers::find_by_phone(conn, &tenant_id, &phone)?
                     .ok_or_else(|| StoreError::Conflict(not_found.clone()))?;
                 let booked =

@@ -9,9 +9,9 @@ use futures_util::future::LocalBoxFuture;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::app::Services;
 use crate::store::appointments;
 use crate::tools::builtin::with_conn;
+use crate::tools::env::ToolEnv;
 use crate::tools::schedule::{self, overlaps};
 use crate::tools::{Tool, ToolContext, ToolError, ToolOutcome};
 
@@ -49,7 +49,7 @@ impl Tool for CheckAvailability {
         &self,
         ctx: ToolContext,
         args: Value,
-        services: Arc<Services>,
+        env: Arc<ToolEnv>,
     ) -> LocalBoxFuture<'static, Result<ToolOutcome, ToolError>> {
         Box::pin(async move {
             let a: Args = crate::tools::args::parse(args)?;
@@ -64,7 +64,7 @@ impl Tool for CheckAvailability {
             }
             let (from, to) = schedule::day_bounds_utc(&tenant, date);
             let tenant_id = tenant.id.clone();
-            let booked = with_conn(&services.pool, move |conn| {
+            let booked = with_conn(&env.pool, move |conn| {
                 appointments::booked_between(conn, &tenant_id, from, to)
             })
             .await?;

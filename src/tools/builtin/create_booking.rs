@@ -11,10 +11,10 @@ use futures_util::future::LocalBoxFuture;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::app::Services;
 use crate::store::models::{AppointmentRow, AppointmentStatus};
 use crate::store::{appointments, customers, StoreError};
 use crate::tools::builtin::with_conn;
+use crate::tools::env::ToolEnv;
 use crate::tools::schedule;
 use crate::tools::{args, Tool, ToolContext, ToolError, ToolOutcome};
 
@@ -56,7 +56,7 @@ impl Tool for CreateBooking {
         &self,
         ctx: ToolContext,
         args: Value,
-        services: Arc<Services>,
+        env: Arc<ToolEnv>,
     ) -> LocalBoxFuture<'static, Result<ToolOutcome, ToolError>> {
         Box::pin(async move {
             let a: Args = args::parse(args)?;
@@ -96,7 +96,7 @@ impl Tool for CreateBooking {
                 local.format("%H:%M"),
                 local.date()
             );
-            let (appointment_id, customer_id) = with_conn(&services.pool, move |conn| {
+            let (appointment_id, customer_id) = with_conn(&env.pool, move |conn| {
                 let customer = customers::upsert_by_phone(
                     conn,
                     &row.tenant_id,

@@ -7,8 +7,8 @@ use futures_util::future::LocalBoxFuture;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::app::Services;
 use crate::messages::CallAction;
+use crate::tools::env::ToolEnv;
 use crate::tools::{args, Tool, ToolContext, ToolError, ToolOutcome};
 
 /// The `hangUp` tool.
@@ -41,7 +41,7 @@ impl Tool for HangUp {
         &self,
         ctx: ToolContext,
         args: Value,
-        _services: Arc<Services>,
+        _env: Arc<ToolEnv>,
     ) -> LocalBoxFuture<'static, Result<ToolOutcome, ToolError>> {
         Box::pin(async move {
             let a: Args = args::parse(args)?;

@@ -6,9 +6,9 @@ use futures_util::future::LocalBoxFuture;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::app::Services;
 use crate::store::customers;
 use crate::tools::builtin::with_conn;
+use crate::tools::env::ToolEnv;
 use crate::tools::{args, Tool, ToolContext, ToolError, ToolOutcome};
 
 /// The `lookupCustomer` tool.
@@ -41,13 +41,13 @@ impl Tool for LookupCustomer {
         &self,
         ctx: ToolContext,
         args: Value,
-        services: Arc<Services>,
+        env: Arc<ToolEnv>,
     ) -> LocalBoxFuture<'static, Result<ToolOutcome, ToolError>> {
         Box::pin(async move {
             let a: Args = args::parse(args)?;
             let phone = args::e164("phone", &a.phone)?;
             let tenant = ctx.tenant.id.clone();
-            let found = with_conn(&services.pool, move |conn| {
+            let found = with_conn(&env.pool, move |conn| {
                 customers::find_by_phone(conn, &tenant, &phone)
             })
             .await?;

@@ -10,10 +10,10 @@ use futures_util::future::LocalBoxFuture;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::app::Services;
 use crate::store::caller_messages;
 use crate::store::models::CallerMessageRow;
 use crate::tools::builtin::with_conn;
+use crate::tools::env::ToolEnv;
 use crate::tools::{args, Tool, ToolContext, ToolError, ToolOutcome};
 
 /// The `takeMessage` tool.
@@ -74,7 +74,7 @@ impl Tool for TakeMessage {
         &self,
         ctx: ToolContext,
         args: Value,
-        services: Arc<Services>,
+        env: Arc<ToolEnv>,
     ) -> LocalBoxFuture<'static, Result<ToolOutcome, ToolError>> {
         Box::pin(async move {
             let a: Args = args::parse(args)?;
@@ -102,10 +102,7 @@ impl Tool for TakeMessage {
                 created_at: Utc::now().naive_utc(),
             };
             let id = row.id.clone();
-            with_conn(&services.pool, move |conn| {
-                caller_messages::insert(conn, &row)
-            })
-            .await?;
+            with_conn(&env.pool, move |conn| caller_messages::insert(conn, &row)).await?;
             Ok(ToolOutcome::output(json!({
                 "saved": true,
                 "messageId": id,

@@ -11,9 +11,9 @@ use futures_util::future::LocalBoxFuture;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::app::Services;
 use crate::lifecycle::Carrier;
 use crate::messages::CallAction;
+use crate::tools::env::ToolEnv;
 use crate::tools::{args, Tool, ToolContext, ToolError, ToolOutcome};
 
 /// The `transferToOnCall` tool.
@@ -27,12 +27,11 @@ struct Args {
 
 /// The whisper URL Twilio fetches when the on-call person answers: the public
 /// base (`server.public_url`, else our listen address) + `/twiml/whisper`.
-pub fn whisper_url(services: &Services, tenant_id: &str, reason: &str) -> String {
-    let base = if services.config.server.public_url.is_empty() {
-        format!("http://{}", services.local_addr)
+pub fn whisper_url(env: &ToolEnv, tenant_id: &str, reason: &str) -> String {
+    let base = if env.config.server.public_url.is_empty() {
+        format!("http://{}", env.local_addr)
     } else {
-        services
-            .config
+        env.config
             .server
             .public_url
             .trim_end_matches('/')
@@ -64,7 +63,7 @@ impl Tool for TransferToOnCall {
         &self,
         ctx: ToolContext,
         args: Value,
-        services: Arc<Services>,
+        env: Arc<ToolEnv>,
     ) -> LocalBoxFuture<'static, Result<ToolOutcome, ToolError>> {
         Box::pin(async move {
             let a: Args = args::parse(args)?;
@@ -83,7 +82,7 @@ impl Tool for TransferToOnCall {
                 .ok_or_else(|| {
                     ToolError::Refused("no on-call number is set up; take a message instead".into())
                 })?;
-            let twilio = &services.config.twilio;
+            let twilio = &env.config.twilio;
             if twilio_call
                 && (twilio.account_sid.is_empty()
                     || twilio.auth_token.as_deref().unwrap_or("").is_empty())
@@ -93,7 +92,7 @@ impl Tool for TransferToOnCall {
                         .into(),
                 ));
             }
-            let whisper = whisper_url(&services, &ctx.tenant.id, &reason);
+            let whisper = whisper_url(&env, &ctx.tenant.id, &reason);
             Ok(ToolOutcome {
                 output: json!({
                     "transferring": true,

@@ -128,7 +128,7 @@ impl TestApp {
     /// The built-in simulator.
     pub fn sim(&self) -> &Simulator {
         self.running()
-            .services
+            .state
             .simulator
             .as_ref()
             .expect("simulator enabled")

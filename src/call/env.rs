@@ -1,0 +1,70 @@
+//! What a per-call actor may use ([`CallEnv`]), what the Supervisor hands each
+//! call it starts ([`Supervision`]), and the contract of a call the Supervisor
+//! starts and tracks ([`SupervisedCall`]) — the Twilio/browser `CallActor` and the
+//! jambonz call alike.
+
+use std::sync::Arc;
+
+use actix::prelude::*;
+
+use crate::audio::clip::Clip;
+use crate::config::Config;
+use crate::events::EventBus;
+use crate::messages::{CallFinished, EndCall, LinkFailed, RestartLink};
+use crate::metrics::Metrics;
+use crate::session_settings::{ApplySessionSettings, SessionOverrides};
+use crate::store::writer::Store;
+use crate::tools::env::ToolEnv;
+
+use crate::lifecycle::AdmitAnswer;
+
+/// The call layer's context, one per process, behind an `Arc`.
+pub struct CallEnv {
+    pub config: Arc<Config>,
+    /// What each call's `ToolActor` runs tools with.
+    pub tools: Arc<ToolEnv>,
+    /// Fire-and-forget writes: call rows, transcript lines.
+    pub store: Addr<Store>,
+    pub events: EventBus,
+    pub metrics: Arc<Metrics>,
+    /// Realtime endpoint URL calls connect to (the built-in simulator's when
+    /// `model.url` is empty).
+    pub model_url: String,
+    /// TLS connector for `wss://` model URLs.
+    pub tls: Option<openssl::ssl::SslConnector>,
+    /// Played when the model cannot be reached or the server shuts down.
+    pub apology: Clip,
+    /// Operator session edits per tenant, read when a call starts.
+    pub session_overrides: Arc<SessionOverrides>,
+}
+
+/// What the Supervisor gives a call it starts.
+pub struct Supervision {
+    pub env: Arc<CallEnv>,
+    /// The admission verdict. A refused call records its refusal (a `refused`
+    /// row) and tells its carrier, then stops.
+    pub admission: AdmitAnswer,
+    /// Where the call releases its slot, exactly once.
+    pub finished: Recipient<CallFinished>,
+    /// Where the call reports a failed model link.
+    pub link_failed: Recipient<LinkFailed>,
+}
+
+/// A per-call actor the Supervisor starts (on the arbiter of the carrier edge
+/// that asked, so the call's audio never changes threads) and tracks until it
+/// sends [`CallFinished`].
+pub trait SupervisedCall:
+    Actor<Context = Context<Self>> + Handler<EndCall> + Handler<ApplySessionSettings>
+{
+    /// What the carrier edge hands over.
+    type Setup: Send + 'static;
+
+    /// The call, not started yet; it acts on `supervision.admission` in `started`.
+    fn supervised(setup: Self::Setup, supervision: Supervision) -> Self;
+
+    /// Where the Supervisor sends [`RestartLink`]; `None` for calls without a
+    /// model link of their own (jambonz runs the model itself).
+    fn restart_recipient(_addr: &Addr<Self>) -> Option<Recipient<RestartLink>> {
+        None
+    }
+}
