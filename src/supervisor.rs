@@ -11,12 +11,17 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix::dev::channel::{self, AddressReceiver};
 use actix::prelude::*;
 
 use crate::call::env::{CallEnv, SupervisedCall, Supervision};
 use crate::lifecycle::{AdmitAnswer, EndReason, Refusal, Refused};
 use crate::messages::{CallFinished, EndCall, LinkFailed, RestartLink};
 use crate::session_settings::{ApplySessionSettings, SessionSettings};
+
+/// A call's mailbox capacity for waiting senders (actix's default); `do_send`,
+/// which edges use for frames, is not bounded by it.
+const CALL_MAILBOX: usize = 16;
 
 /// How long the node must stay without calls before freed memory is returned.
 const IDLE_TRIM_DELAY: Duration = Duration::from_secs(2);
@@ -43,20 +48,41 @@ impl AdmitError {
     }
 }
 
-/// Asks the Supervisor to start a call of kind `C` for a carrier edge. The
-/// Supervisor admits or refuses it and starts the call's actor on `arbiter`
-/// either way (a refused call records its refusal and tells its carrier); the
-/// answer is the call's address.
+/// Asks the Supervisor to start a call of kind `C` for a carrier edge. The edge
+/// made the call's mailbox ([`StartCall::new`]) and keeps its address, so frames
+/// it receives from now on queue for the call with no round trip; the
+/// Supervisor admits or refuses the call and starts its actor on that mailbox on
+/// `arbiter` either way (a refused call records its refusal and tells its
+/// carrier).
 pub struct StartCall<C: SupervisedCall> {
     /// switchboard's call id (UUID v4), the registry key.
     pub call_id: String,
     pub setup: C::Setup,
-    /// The edge's arbiter (`Arbiter::current()`): the call runs beside its edge.
+    /// The edge's arbiter: the call runs beside its edge.
     pub arbiter: ArbiterHandle,
+    addr: Addr<C>,
+    mailbox: AddressReceiver<C>,
+}
+
+impl<C: SupervisedCall> StartCall<C> {
+    /// The request for a call on the current arbiter, and the call's address
+    /// (valid at once; messages wait in the mailbox until the call starts).
+    pub fn new(call_id: String, setup: C::Setup) -> (StartCall<C>, Addr<C>) {
+        let (tx, rx) = channel::channel(CALL_MAILBOX);
+        let addr = Addr::new(tx);
+        let start = StartCall {
+            call_id,
+            setup,
+            arbiter: Arbiter::current(),
+            addr: addr.clone(),
+            mailbox: rx,
+        };
+        (start, addr)
+    }
 }
 
 impl<C: SupervisedCall> Message for StartCall<C> {
-    type Result = Addr<C>;
+    type Result = ();
 }
 
 /// Forwards operator session settings to the live call `call_id`; false when no
@@ -174,9 +200,9 @@ impl Actor for Supervisor {
 }
 
 impl<C: SupervisedCall> Handler<StartCall<C>> for Supervisor {
-    type Result = MessageResult<StartCall<C>>;
+    type Result = ();
 
-    fn handle(&mut self, msg: StartCall<C>, ctx: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: StartCall<C>, ctx: &mut Context<Self>) {
         let admission: AdmitAnswer = self.admit().map_err(|e| Refused {
             refusal: e.reason(),
             detail: e.to_string(),
@@ -188,8 +214,11 @@ impl<C: SupervisedCall> Handler<StartCall<C>> for Supervisor {
             finished: ctx.address().recipient(),
             link_failed: ctx.address().recipient(),
         };
-        let setup = msg.setup;
-        let addr = C::start_in_arbiter(&msg.arbiter, move |_| C::supervised(setup, supervision));
+        let (setup, mailbox, addr) = (msg.setup, msg.mailbox, msg.addr);
+        msg.arbiter.spawn_fn(move || {
+            let call = C::supervised(setup, supervision);
+            actix::spawn(Context::with_receiver(mailbox).into_future(call));
+        });
         if admitted {
             self.calls.insert(
                 msg.call_id,
@@ -202,7 +231,6 @@ impl<C: SupervisedCall> Handler<StartCall<C>> for Supervisor {
             self.env.metrics.calls_total.inc();
             self.env.metrics.calls_active.set(self.calls.len() as i64);
         }
-        MessageResult(addr)
     }
 }
 

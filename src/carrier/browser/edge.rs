@@ -139,28 +139,9 @@ impl Actor for BrowserSocket {
             format: AudioFormat::Pcm24k,
             edge: ctx.address().recipient(),
         };
-        let start_call = StartCall::<CallActor> {
-            call_id: setup.call_id.clone(),
-            setup,
-            arbiter: Arbiter::current(),
-        };
-        // Audio waits (unread) until the Supervisor has started the call.
-        ctx.wait(
-            self.env
-                .supervisor
-                .send(start_call)
-                .into_actor(self)
-                .map(|started, act, ctx| match started {
-                    Ok(call) => act.call = Some(call),
-                    Err(e) => {
-                        log::error!(
-                            "browser session {}: call not started: {e}",
-                            act.session.session_id
-                        );
-                        act.close(ctx, ws::CloseCode::Again, "supervisor unavailable");
-                    }
-                }),
-        );
+        let (start_call, call) = StartCall::<CallActor>::new(setup.call_id.clone(), setup);
+        self.env.supervisor.do_send(start_call);
+        self.call = Some(call);
         let rx = self.env.events.subscribe();
         let events = futures_util::stream::unfold(rx, |mut rx| async move {
             loop {

@@ -200,27 +200,9 @@ impl JambonzSocket {
             edge: ctx.address().recipient(),
             registry: self.env.jambonz_calls.clone(),
         };
-        let call_sid = setup.info.call_sid.clone();
-        let start_call = StartCall::<JambonzCall> {
-            call_id: setup.call_id.clone(),
-            setup,
-            arbiter: Arbiter::current(),
-        };
-        // Frames after `session:new` wait (unread) until the call is started.
-        ctx.wait(self.env.supervisor.send(start_call).into_actor(self).map(
-            move |started, act, ctx| match started {
-                Ok(call) => act.state = State::Bound(call),
-                Err(e) => {
-                    log::error!("jambonz call {call_sid}: not started: {e}");
-                    act.state = State::Ended;
-                    ctx.close(Some(ws::CloseReason {
-                        code: ws::CloseCode::Again,
-                        description: Some("supervisor unavailable".into()),
-                    }));
-                    ctx.stop();
-                }
-            },
-        ));
+        let (start_call, call) = StartCall::<JambonzCall>::new(setup.call_id.clone(), setup);
+        self.env.supervisor.do_send(start_call);
+        self.state = State::Bound(call);
     }
 
     fn on_text(&mut self, text: &str, ctx: &mut ws::WebsocketContext<Self>) {

@@ -175,28 +175,13 @@ impl MediaStreamSession {
             format: AudioFormat::Pcmu,
             edge: ctx.address().recipient(),
         };
-        let call_sid = start.call_sid.to_string();
-        let start_call = StartCall::<CallActor> {
-            call_id: setup.call_id.clone(),
-            setup,
-            arbiter: Arbiter::current(),
+        let (start_call, call) = StartCall::<CallActor>::new(setup.call_id.clone(), setup);
+        self.env.supervisor.do_send(start_call);
+        self.state = State::Started {
+            call,
+            stream_sid,
+            call_sid: start.call_sid.to_string(),
         };
-        // Frames after `start` wait (unread) until the Supervisor has started the call.
-        ctx.wait(self.env.supervisor.send(start_call).into_actor(self).map(
-            move |started, act, ctx| match started {
-                Ok(call) => {
-                    act.state = State::Started {
-                        call,
-                        stream_sid,
-                        call_sid,
-                    }
-                }
-                Err(e) => {
-                    log::error!("twilio {stream_sid}: call {call_sid} not started: {e}");
-                    act.close(ctx, ws::CloseCode::Again, "supervisor unavailable");
-                }
-            },
-        ));
     }
 
     fn on_text(&mut self, frame: &ByteString, ctx: &mut ws::WebsocketContext<Self>) {
