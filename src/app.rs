@@ -140,6 +140,8 @@ pub struct Services {
     pub messaging: Addr<MessageRouter>,
     /// The arbiter the router runs on; stopped at shutdown.
     pub messaging_arbiter: ArbiterHandle,
+    /// Owner notifications and call summaries.
+    pub notifier: Addr<crate::notify::Notifier>,
 }
 
 impl Services {
@@ -384,6 +386,15 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
             MessageRouter::new(pool, config)
         })
     };
+    let chat = ChatClient::new(&config.text_model, Some(tls.clone()));
+    let notifier = crate::notify::Notifier::new(
+        pool.clone(),
+        store.clone(),
+        config.clone(),
+        chat.clone(),
+        Some(tls.clone()),
+    )
+    .start();
     let services = Arc::new(Services {
         config: config.clone(),
         tenants,
@@ -395,7 +406,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         tools,
         model_url,
         apology,
-        chat: ChatClient::new(&config.text_model, Some(tls.clone())),
+        chat,
         tls: Some(tls),
         draining: AtomicBool::new(false),
         simulator,
@@ -405,6 +416,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         browser_tokens: Default::default(),
         messaging,
         messaging_arbiter,
+        notifier,
     });
     services
         .messaging

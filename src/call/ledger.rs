@@ -3,7 +3,8 @@
 //! admission, writes the call row (started, refused, ended) through the Store
 //! actor, numbers and stores transcript lines, records tool runs, publishes the
 //! call's live events, keeps its metrics, and releases the Supervisor's slot
-//! (`CallFinished`) exactly once. Nothing here is on the audio path: every write is
+//! (`CallFinished`) exactly once, and hands the ended call to the Notifier
+//! (summary, post-call notification). Nothing here is on the audio path: every write is
 //! fire-and-forget.
 
 use std::sync::Arc;
@@ -78,6 +79,7 @@ pub struct CallLedger {
     events: EventBus,
     metrics: Arc<Metrics>,
     supervisor: Addr<Supervisor>,
+    notifier: Addr<crate::notify::Notifier>,
     started: Instant,
     seq: i32,
     /// The Supervisor holds a slot for this call.
@@ -98,6 +100,7 @@ impl CallLedger {
             events: services.events.clone(),
             metrics: services.metrics.clone(),
             supervisor: services.supervisor.clone(),
+            notifier: services.notifier.clone(),
             started: Instant::now(),
             seq: 0,
             slot_held: false,
@@ -385,6 +388,11 @@ impl CallLedger {
                 call_sid: self.id.call_sid.clone(),
                 reason: reason.to_string(),
                 duration_ms: duration_ms as u64,
+            });
+            // Summary and post-call notification, off the call's thread.
+            self.notifier.do_send(crate::notify::CallEnded {
+                call_id: self.id.call_id.clone(),
+                tenant: self.id.tenant.clone(),
             });
         } else {
             self.release_slot();

@@ -86,7 +86,8 @@ where
 }
 
 /// `GET /api/calls/{id}`: a call by switchboard id or carrier call sid, with its
-/// transcript (in order) and tool invocations. 404 when unknown.
+/// transcript (in order) and tool invocations (each with a readable `line`).
+/// 404 when unknown.
 pub async fn get_call(
     req: HttpRequest,
     services: web::Data<Services>,
@@ -112,11 +113,28 @@ pub async fn get_call(
     match result {
         Err(resp) => resp,
         Ok(None) => HttpResponse::NotFound().json(json!({"error": "no such call"})),
-        Ok(Some((call, transcript, tools))) => HttpResponse::Ok().json(json!({
-            "call": call,
-            "transcript": transcript,
-            "tool_invocations": tools,
-        })),
+        Ok(Some((call, transcript, tools))) => {
+            // Each tool run also as the owner reads it (`line`).
+            let tools: Vec<serde_json::Value> = tools
+                .iter()
+                .map(|t| {
+                    let line = crate::summary::tool_line(
+                        &t.name,
+                        &t.arguments,
+                        t.result.as_deref(),
+                        t.error.as_deref(),
+                    );
+                    let mut v = serde_json::to_value(t).unwrap_or_default();
+                    v["line"] = json!(line);
+                    v
+                })
+                .collect();
+            HttpResponse::Ok().json(json!({
+                "call": call,
+                "transcript": transcript,
+                "tool_invocations": tools,
+            }))
+        }
     }
 }
 
