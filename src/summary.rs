@@ -43,21 +43,9 @@ impl CallFacts {
         }))
     }
 
-    /// The caller's name as a tool recorded it (message, callback, booking).
+    /// The caller's name as a tool recorded it (see [`caller_name`]).
     pub fn caller_name(&self) -> Option<String> {
-        self.tools
-            .iter()
-            .filter(|t| t.error.is_none())
-            .find_map(|t| {
-                let args: Value = serde_json::from_str(&t.arguments).ok()?;
-                let key = match t.name.as_str() {
-                    "takeMessage" => "callerName",
-                    "createBooking" => "customerName",
-                    "collectCallerInfo" => "name",
-                    _ => return None,
-                };
-                args.get(key)?.as_str().map(str::to_string)
-            })
+        caller_name(&self.tools)
     }
 
     /// The caller as the owner reads it: `Dana Smith (+15550100001)`, the
@@ -189,6 +177,24 @@ impl CallFacts {
         }
         out
     }
+}
+
+/// The caller's name as a successful tool run of the call recorded it
+/// (message, callback details, booking), if any.
+pub fn caller_name<'a>(tools: impl IntoIterator<Item = &'a ToolInvocationRow>) -> Option<String> {
+    tools
+        .into_iter()
+        .filter(|t| t.error.is_none())
+        .find_map(|t| {
+            let args: Value = serde_json::from_str(&t.arguments).ok()?;
+            let key = match t.name.as_str() {
+                "takeMessage" => "callerName",
+                "createBooking" => "customerName",
+                "collectCallerInfo" => "name",
+                _ => return None,
+            };
+            args.get(key)?.as_str().map(str::to_string)
+        })
 }
 
 /// The call's summary: the text model's when it has a key and answers, else

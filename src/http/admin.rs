@@ -138,13 +138,37 @@ pub async fn get_call(
     }
 }
 
-/// `GET /api/calls`: the 50 most recent calls.
+/// `GET /api/calls`: the 50 most recent calls, each with `caller_name` (from
+/// its tool runs, `null` when unknown).
 pub async fn list_calls(req: HttpRequest, services: web::Data<Services>) -> HttpResponse {
     if let Err(e) = check_admin(&req, &services) {
         return unauthorized(e);
     }
-    match query(&services, |conn| store::calls::list_recent(conn, 50)).await {
-        Ok(calls) => HttpResponse::Ok().json(calls),
+    let listed = query(&services, |conn| {
+        let calls = store::calls::list_recent(conn, 50)?;
+        let ids: Vec<String> = calls.iter().map(|c| c.id.clone()).collect();
+        let tools = store::tool_invocations::for_calls(conn, &ids)?;
+        Ok((calls, tools))
+    })
+    .await;
+    match listed {
+        Ok((calls, tools)) => {
+            // Each call also with the caller's name when a tool recorded it.
+            let calls: Vec<serde_json::Value> = calls
+                .iter()
+                .map(|c| {
+                    let name = crate::summary::caller_name(
+                        tools
+                            .iter()
+                            .filter(|t| t.call_id.as_deref() == Some(c.id.as_str())),
+                    );
+                    let mut v = serde_json::to_value(c).unwrap_or_default();
+                    v["caller_name"] = json!(name);
+                    v
+                })
+                .collect();
+            HttpResponse::Ok().json(calls)
+        }
         Err(resp) => resp,
     }
 }

@@ -318,3 +318,35 @@ pub async fn list_notifications(
         Err(resp) => resp,
     }
 }
+
+/// `GET /api/settings`: what the dashboard's Settings view shows and which
+/// actions can work here: whether SMS (and calling customers back) through
+/// Twilio, email through SendGrid and the text model are configured, and the
+/// notification delivery settings. No secrets.
+pub async fn settings(req: HttpRequest, services: web::Data<Services>) -> HttpResponse {
+    if let Err(e) = check_admin(&req, &services) {
+        return unauthorized(e);
+    }
+    let config = &services.config;
+    let twilio = !config.twilio.account_sid.is_empty()
+        && config
+            .twilio
+            .auth_token
+            .as_deref()
+            .is_some_and(|t| !t.is_empty());
+    let email = config
+        .sendgrid
+        .api_key
+        .as_deref()
+        .is_some_and(|k| !k.is_empty())
+        && !config.sendgrid.from_address.is_empty();
+    HttpResponse::Ok().json(json!({
+        "channels": {
+            "sms": twilio,
+            "email": email,
+            "calls_out": twilio,
+            "text_model": services.chat.has_api_key(),
+        },
+        "notify": config.notify,
+    }))
+}
