@@ -86,7 +86,8 @@ where
 }
 
 /// `GET /api/calls/{id}`: a call by switchboard id or carrier call sid, with its
-/// transcript (in order) and tool invocations (each with a readable `line`).
+/// transcript (in order) and tool invocations (each with a readable `line`);
+/// the call carries `caller_name` as in `GET /api/calls`.
 /// 404 when unknown.
 pub async fn get_call(
     req: HttpRequest,
@@ -114,6 +115,8 @@ pub async fn get_call(
         Err(resp) => resp,
         Ok(None) => HttpResponse::NotFound().json(json!({"error": "no such call"})),
         Ok(Some((call, transcript, tools))) => {
+            let mut call = serde_json::to_value(&call).unwrap_or_default();
+            call["caller_name"] = json!(crate::summary::caller_name(&tools));
             // Each tool run also as the owner reads it (`line`).
             let tools: Vec<serde_json::Value> = tools
                 .iter()

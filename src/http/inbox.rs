@@ -34,23 +34,34 @@ pub struct Page {
     pub offset: Option<i64>,
 }
 
+/// A query parameter out of range or malformed; the message names it (answered 400).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BadParam(String);
+
+impl From<BadParam> for HttpResponse {
+    fn from(e: BadParam) -> Self {
+        bad_request(e.0)
+    }
+}
+
 impl Page {
-    /// (limit, offset), or the 400 naming the bad one.
-    fn bounds(&self) -> Result<(i64, i64), HttpResponse> {
+    /// (limit, offset), or the bad one.
+    fn bounds(&self) -> Result<(i64, i64), BadParam> {
         bounds(self.limit, self.offset)
     }
 }
 
-/// (limit, offset) with defaults, or the 400 naming the bad one.
-fn bounds(limit: Option<i64>, offset: Option<i64>) -> Result<(i64, i64), HttpResponse> {
+/// (limit, offset) with defaults, or the bad one.
+fn bounds(limit: Option<i64>, offset: Option<i64>) -> Result<(i64, i64), BadParam> {
     {
         let limit = limit.unwrap_or(DEFAULT_LIMIT);
         let offset = offset.unwrap_or(0);
         if !(1..=MAX_LIMIT).contains(&limit) {
-            return Err(bad_request(format!("limit: must be 1–{MAX_LIMIT}")));
+            return Err(BadParam(format!("limit: must be 1–{MAX_LIMIT}")));
         }
         if offset < 0 {
-            return Err(bad_request("offset: must be 0 or more".into()));
+            return Err(BadParam("offset: must be 0 or more".into()));
         }
         Ok((limit, offset))
     }
@@ -106,7 +117,7 @@ pub async fn list_caller_messages(
     }
     let (limit, offset) = match bounds(q.limit, q.offset) {
         Ok(b) => b,
-        Err(resp) => return resp,
+        Err(e) => return e.into(),
     };
     if let Some(s) = q
         .status
@@ -200,19 +211,19 @@ pub struct AppointmentsQuery {
 }
 
 /// `text` as a UTC instant: an RFC 3339 instant, or a date at midnight in `tz`.
-fn parse_bound(key: &str, text: &str, tz: Tz) -> Result<NaiveDateTime, HttpResponse> {
+fn parse_bound(key: &str, text: &str, tz: Tz) -> Result<NaiveDateTime, BadParam> {
     if let Ok(at) = DateTime::parse_from_rfc3339(text) {
         return Ok(at.with_timezone(&Utc).naive_utc());
     }
     let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
-        bad_request(format!(
+        BadParam(format!(
             "{key}: {text:?} is neither YYYY-MM-DD nor an RFC 3339 instant"
         ))
     })?;
     tz.from_local_datetime(&date.and_time(chrono::NaiveTime::MIN))
         .earliest()
         .map(|d| d.with_timezone(&Utc).naive_utc())
-        .ok_or_else(|| bad_request(format!("{key}: {text:?} has no midnight in {tz}")))
+        .ok_or_else(|| BadParam(format!("{key}: {text:?} has no midnight in {tz}")))
 }
 
 /// `GET /api/appointments`: bookings by start time, with the customer and the
@@ -227,19 +238,19 @@ pub async fn list_appointments(
     }
     let (limit, offset) = match bounds(q.limit, q.offset) {
         Ok(b) => b,
-        Err(resp) => return resp,
+        Err(e) => return e.into(),
     };
     let tz = q
         .tenant
         .as_deref()
         .and_then(|t| services.tenants.get(t))
         .map_or(Tz::UTC, |t| t.tz());
-    let bound = |key: &str, v: &Option<String>| -> Result<Option<NaiveDateTime>, HttpResponse> {
+    let bound = |key: &str, v: &Option<String>| -> Result<Option<NaiveDateTime>, BadParam> {
         v.as_deref().map(|t| parse_bound(key, t, tz)).transpose()
     };
     let (from, to) = match (bound("from", &q.from), bound("to", &q.to)) {
         (Ok(f), Ok(t)) => (f, t),
-        (Err(resp), _) | (_, Err(resp)) => return resp,
+        (Err(e), _) | (_, Err(e)) => return e.into(),
     };
     if let Some(s) = q
         .status
@@ -300,7 +311,7 @@ pub async fn list_notifications(
     }
     let (limit, offset) = match q.bounds() {
         Ok(b) => b,
-        Err(resp) => return resp,
+        Err(e) => return e.into(),
     };
     let tenant = q.tenant.clone();
     match query(&services, move |conn| {

@@ -213,6 +213,7 @@ try {
   await page.click("#calls tr.pick");
   await page.waitForSelector("#detail:not(.hidden) .summary", { timeout: 5000 });
   assert.ok(await page.$("#calls tr.selected"), "selected row is marked");
+  assert.equal(await text("#detail-title"), "Dana Smith · web call");
   assert.match(await text("#detail .summary"), /Dana Smith.*booked cleaning for .* 09:00 and left a message/);
   const order = await page.evaluate(() => [...document.querySelectorAll("#detail-body .line, #detail-body .tool")].map((n) => (n.classList.contains("tool") ? "tool: " : "line: ") + n.textContent));
   const at = (pred) => order.findIndex(pred);
