@@ -82,6 +82,7 @@ pub fn server(services: Arc<Services>, listener: TcpListener) -> std::io::Result
                 "/api/notifications",
                 web::get().to(inbox::list_notifications),
             )
+            .route("/api/settings", web::get().to(inbox::settings))
             .route("/api/calls", web::post().to(call_control::place_call))
             .route(
                 "/api/calls/{id}/recording",

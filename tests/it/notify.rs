@@ -228,6 +228,14 @@ async fn a_call_notifies_the_owner_once_per_event_through_twilio_and_sendgrid() 
         .map(|t| t["line"].as_str().unwrap())
         .collect();
     assert!(lines[1].starts_with("Booked cleaning, "), "{lines:?}");
+    // The dashboard learns what is set up, and no secret.
+    let (_, settings) = app.get_json("/api/settings").await;
+    assert_eq!(settings["channels"]["sms"], true, "{settings}");
+    assert_eq!(settings["channels"]["email"], true, "{settings}");
+    assert_eq!(settings["channels"]["text_model"], false, "{settings}");
+    assert!(
+        !settings.to_string().contains(AUTH_TOKEN) && !settings.to_string().contains(SENDGRID_KEY)
+    );
     let (status, list) = app.get_json("/api/notifications?tenant=acme-dental").await;
     assert_eq!(status, 200);
     assert_eq!(list["total"], 6, "{list}");
