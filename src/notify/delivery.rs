@@ -35,6 +35,9 @@ use super::event::{enqueue, OwnerEvent};
 /// Due rows read per look at the outbox.
 const BATCH: i64 = 20;
 
+/// Longest SMS `Body` Twilio's Messages API takes, characters.
+const MAX_SMS_CHARS: usize = 1600;
+
 /// What one delivery attempt came to.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Attempt {
@@ -241,7 +244,8 @@ impl Outbox {
                         "no sender number (tenant phone_numbers or notify.sms_from)".into(),
                     );
                 };
-                match rest.send_message(&row.recipient, &from, &row.body).await {
+                let body = sms_text(&row.body);
+                match rest.send_message(&row.recipient, &from, &body).await {
                     Ok(sid) => Attempt::Sent(Some(sid)),
                     Err(TwilioRestError::Status { status, body }) if is_permanent(status) => {
                         Attempt::GiveUp(format!("Twilio answered {status}: {body}"))
@@ -316,6 +320,17 @@ impl Outbox {
     }
 }
 
+/// `body` cut to Twilio's 1600-character `Body` limit (docs/twilio.md), `…` when cut;
+/// longer bodies are refused with 400 and would never be delivered.
+fn sms_text(body: &str) -> String {
+    if body.chars().count() <= MAX_SMS_CHARS {
+        return body.to_string();
+    }
+    let mut cut: String = body.chars().take(MAX_SMS_CHARS - 1).collect();
+    cut.push('…');
+    cut
+}
+
 /// The SMS sender of a tenant: `notify.sms_from`, else its first phone number.
 fn sms_sender(config: &Config, tenant_id: &str) -> Option<String> {
     let tenant = config.tenants.iter().find(|t| t.id == tenant_id)?;
@@ -347,6 +362,15 @@ mod tests {
         assert_eq!(backoff_ms(1000, 10_000, 4), 8000);
         assert_eq!(backoff_ms(1000, 10_000, 5), 10_000);
         assert_eq!(backoff_ms(1000, 10_000, 60), 10_000);
+    }
+
+    #[test]
+    fn sms_bodies_fit_twilios_limit() {
+        assert_eq!(sms_text("short"), "short");
+        let long = "x".repeat(2500);
+        let cut = sms_text(&long);
+        assert_eq!(cut.chars().count(), MAX_SMS_CHARS);
+        assert!(cut.ends_with('…'));
     }
 
     #[test]
