@@ -284,6 +284,14 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         );
     }
     let store = writer.start();
+    let notifier = crate::notify::Notifier::new(
+        pool.clone(),
+        store.clone(),
+        config.clone(),
+        chat.clone(),
+        Some(tls.clone()),
+    )
+    .start();
     let events = EventBus::new();
     let tools = Arc::new(ToolEnv {
         config: config.clone(),
@@ -305,6 +313,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         tls: Some(tls.clone()),
         apology,
         session_overrides: Default::default(),
+        notifier,
     });
     let supervisor = Supervisor::new(
         config.calls.max_calls,

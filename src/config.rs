@@ -50,6 +50,35 @@ pub struct Config {
     pub messaging: MessagingConfig,
     pub sendgrid: SendGridConfig,
     pub limits: LimitsConfig,
+    pub notify: NotifyConfig,
+}
+
+/// `[notify]`: how owner notifications (`[tenants.notify]`) are delivered from
+/// their stored outbox: polled every `poll_ms`, a failed attempt retried after
+/// `retry_base_ms` doubling up to `retry_max_ms`, given up (`failed`) after
+/// `max_attempts`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotifyConfig {
+    /// Milliseconds between looks at the outbox for due notifications.
+    pub poll_ms: u64,
+    /// Delay before the first retry, milliseconds; doubles per attempt.
+    pub retry_base_ms: u64,
+    /// Longest delay between retries, milliseconds.
+    pub retry_max_ms: u64,
+    /// Attempts before a notification is marked failed.
+    pub max_attempts: u32,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        NotifyConfig {
+            poll_ms: 1000,
+            retry_base_ms: 5000,
+            retry_max_ms: 3_600_000,
+            max_attempts: 12,
+        }
+    }
 }
 
 /// `[limits]`: per-source-address rate limits (the key is the TCP peer address,
@@ -653,6 +682,7 @@ impl Default for Config {
             messaging: MessagingConfig::default(),
             sendgrid: SendGridConfig::default(),
             limits: LimitsConfig::default(),
+            notify: NotifyConfig::default(),
         }
     }
 }
@@ -854,6 +884,15 @@ impl Config {
 
     /// Checks ranges and consistency; the error names the offending key.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.notify.poll_ms == 0
+            || self.notify.retry_base_ms == 0
+            || self.notify.max_attempts == 0
+        {
+            return Err(ConfigError::Invalid {
+                key: "notify",
+                message: "poll_ms, retry_base_ms and max_attempts must be above 0".into(),
+            });
+        }
         if self.server.bind.parse::<SocketAddr>().is_err() {
             return Err(ConfigError::Invalid {
                 key: "server.bind",

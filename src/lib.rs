@@ -45,6 +45,8 @@
 //! | [`messages`] | typed actor messages of the call tree (`AudioFrame`, `CarrierHangup`, `CarrierCommand`, `LinkDown`, `ToolCall`, `ToolResult`, `CallFinished`, `LinkFailed`, `RestartLink`, `EndCall`, …) |
 //! | [`store`] | persistence: Diesel schema and rows, one query module per table, the `Store` writer actor and its outage spool |
 //! | [`tenant`] | tenants from `[[tenants]]`, their per-tenant settings and `[routing]` |
+//! | [`notify`] | owner notifications: events → stored `notifications` rows → the `Notifier` actor (Twilio SMS, SendGrid email, retries, quiet hours); it also writes call summaries |
+//! | [`summary`] | call summaries (text model or composed from facts) and readable tool lines |
 //! | [`session_settings`] | operator edits to the model session (per tenant and per live call) |
 //! | [`events`] | the live call-event feed behind `/logs` |
 //! | [`metrics`] | the Prometheus registry behind `/metrics` |
@@ -72,8 +74,10 @@ pub mod messages;
 pub mod messaging;
 pub mod metrics;
 pub mod model;
+pub mod notify;
 pub mod session_settings;
 pub mod store;
+pub mod summary;
 pub mod supervisor;
 pub mod tenant;
 pub mod tools;

@@ -87,6 +87,9 @@ pub struct TenantConfig {
     /// Local dates (`YYYY-MM-DD`) the business is closed all day (holidays).
     #[serde(default)]
     pub closures: Vec<NaiveDate>,
+    /// Owner notifications (`[tenants.notify]`): recipients, events, quiet hours.
+    #[serde(default)]
+    pub notify: crate::notify::OwnerNotify,
 }
 
 fn default_tz() -> String {
@@ -123,6 +126,7 @@ impl TenantConfig {
                 .map(|(name, minutes)| (name.to_string(), minutes))
                 .collect(),
             closures: Vec::new(),
+            notify: Default::default(),
         }
     }
 
@@ -176,7 +180,7 @@ impl TenantConfig {
                 ));
             }
         }
-        Ok(())
+        self.notify.validate(&self.id)
     }
 
     /// The provider this tenant's calls use: its own, else `default` (`model.provider`).

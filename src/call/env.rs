@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::events::EventBus;
 use crate::messages::{CallFinished, EndCall, LinkFailed, RestartLink};
 use crate::metrics::Metrics;
+use crate::notify::Notifier;
 use crate::session_settings::{ApplySessionSettings, SessionOverrides};
 use crate::store::writer::Store;
 use crate::tools::env::ToolEnv;
@@ -36,6 +37,8 @@ pub struct CallEnv {
     pub apology: Clip,
     /// Operator session edits per tenant, read when a call starts.
     pub session_overrides: Arc<SessionOverrides>,
+    /// Writes each ended call's summary and the owner's post-call notification.
+    pub notifier: Addr<Notifier>,
 }
 
 /// What the Supervisor gives a call it starts.

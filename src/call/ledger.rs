@@ -3,7 +3,8 @@
 //! admission verdict, writes the call row (started, refused, ended) through the Store
 //! actor, numbers and stores transcript lines, records tool runs, publishes the
 //! call's live events, keeps its metrics, and releases the Supervisor's slot
-//! (`CallFinished`) exactly once. Nothing here is on the audio path: every write is
+//! (`CallFinished`) exactly once, and hands the ended call to the Notifier
+//! (summary, post-call notification). Nothing here is on the audio path: every write is
 //! fire-and-forget.
 
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use crate::lifecycle::{AdmitAnswer, Carrier, EndReason, Refused};
 use crate::messages::{CallFinished, ToolResult};
 use crate::metrics::Metrics;
 use crate::model::session::Role;
+use crate::notify::Notifier;
 use crate::store::calls::CallEnd;
 use crate::store::models::CallStatus;
 use crate::store::writer::{
@@ -65,6 +67,8 @@ pub struct CallLedger {
     /// Where the slot is released; `None` for a call turned away before the
     /// Supervisor saw it.
     finished_to: Option<Recipient<CallFinished>>,
+    /// Writes the call's summary and the owner's post-call notification.
+    notifier: Addr<Notifier>,
     started: Instant,
     seq: i32,
     /// The Supervisor holds a slot for this call.
@@ -90,6 +94,7 @@ impl CallLedger {
             events: env.events.clone(),
             metrics: env.metrics.clone(),
             finished_to,
+            notifier: env.notifier.clone(),
             started: Instant::now(),
             seq: 0,
             slot_held: false,
@@ -349,6 +354,11 @@ impl CallLedger {
                 call_sid: self.id.call_sid.clone(),
                 reason: reason.to_string(),
                 duration_ms: duration_ms as u64,
+            });
+            // Summary and post-call notification, off the call's thread.
+            self.notifier.do_send(crate::notify::CallEnded {
+                call_id: self.id.call_id.clone(),
+                tenant: self.id.tenant.clone(),
             });
         } else {
             self.release_slot();

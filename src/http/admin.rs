@@ -86,7 +86,9 @@ where
 }
 
 /// `GET /api/calls/{id}`: a call by switchboard id or carrier call sid, with its
-/// transcript (in order) and tool invocations. 404 when unknown.
+/// transcript (in order) and tool invocations (each with a readable `line`);
+/// the call carries `caller_name` as in `GET /api/calls`.
+/// 404 when unknown.
 pub async fn get_call(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -112,21 +114,64 @@ pub async fn get_call(
     match result {
         Err(resp) => resp,
         Ok(None) => HttpResponse::NotFound().json(json!({"error": "no such call"})),
-        Ok(Some((call, transcript, tools))) => HttpResponse::Ok().json(json!({
-            "call": call,
-            "transcript": transcript,
-            "tool_invocations": tools,
-        })),
+        Ok(Some((call, transcript, tools))) => {
+            let mut call = serde_json::to_value(&call).unwrap_or_default();
+            call["caller_name"] = json!(crate::summary::caller_name(&tools));
+            // Each tool run also as the owner reads it (`line`).
+            let tools: Vec<serde_json::Value> = tools
+                .iter()
+                .map(|t| {
+                    let line = crate::summary::tool_line(
+                        &t.name,
+                        &t.arguments,
+                        t.result.as_deref(),
+                        t.error.as_deref(),
+                    );
+                    let mut v = serde_json::to_value(t).unwrap_or_default();
+                    v["line"] = json!(line);
+                    v
+                })
+                .collect();
+            HttpResponse::Ok().json(json!({
+                "call": call,
+                "transcript": transcript,
+                "tool_invocations": tools,
+            }))
+        }
     }
 }
 
-/// `GET /api/calls`: the 50 most recent calls.
+/// `GET /api/calls`: the 50 most recent calls, each with `caller_name` (from
+/// its tool runs, `null` when unknown).
 pub async fn list_calls(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     if let Err(e) = check_admin(&req, &state) {
         return unauthorized(e);
     }
-    match query(&state, |conn| store::calls::list_recent(conn, 50)).await {
-        Ok(calls) => HttpResponse::Ok().json(calls),
+    let listed = query(&state, |conn| {
+        let calls = store::calls::list_recent(conn, 50)?;
+        let ids: Vec<String> = calls.iter().map(|c| c.id.clone()).collect();
+        let tools = store::tool_invocations::for_calls(conn, &ids)?;
+        Ok((calls, tools))
+    })
+    .await;
+    match listed {
+        Ok((calls, tools)) => {
+            // Each call also with the caller's name when a tool recorded it.
+            let calls: Vec<serde_json::Value> = calls
+                .iter()
+                .map(|c| {
+                    let name = crate::summary::caller_name(
+                        tools
+                            .iter()
+                            .filter(|t| t.call_id.as_deref() == Some(c.id.as_str())),
+                    );
+                    let mut v = serde_json::to_value(c).unwrap_or_default();
+                    v["caller_name"] = json!(name);
+                    v
+                })
+                .collect();
+            HttpResponse::Ok().json(calls)
+        }
         Err(resp) => resp,
     }
 }

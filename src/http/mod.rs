@@ -2,13 +2,14 @@
 //! jambonz (`/jambonz`), the browser softphone (`/browser`, `/api/sessions`),
 //! text channels (`/sms/inbound`, `/email/inbound`), the Node client gateway
 //! (`/supervisor`), operators (`/` dashboard, `/health`, `/metrics`, `/tools`,
-//! `/logs`, `/api/…`) and the built-in simulator (`/sim/v1/realtime`).
+//! `/logs`, `/api/…` including the owner's inbox) and the built-in simulator (`/sim/v1/realtime`).
 
 pub mod admin;
 pub mod browser;
 pub mod call_control;
 pub mod dashboard;
 pub mod email;
+pub mod inbox;
 pub mod limits;
 pub mod logs;
 pub mod ops;
@@ -73,6 +74,20 @@ pub fn server(state: Arc<AppState>, listener: TcpListener) -> std::io::Result<Se
             .route("/browser", web::get().to(browser::browser))
             .route("/api/sessions", web::post().to(browser::create_session))
             .route("/api/messages", web::get().to(admin::list_messages))
+            .route(
+                "/api/caller-messages",
+                web::get().to(inbox::list_caller_messages),
+            )
+            .route(
+                "/api/caller-messages/{id}",
+                web::patch().to(inbox::mark_caller_message),
+            )
+            .route("/api/appointments", web::get().to(inbox::list_appointments))
+            .route(
+                "/api/notifications",
+                web::get().to(inbox::list_notifications),
+            )
+            .route("/api/settings", web::get().to(inbox::settings))
             .route("/api/calls", web::post().to(call_control::place_call))
             .route(
                 "/api/calls/{id}/recording",

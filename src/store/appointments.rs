@@ -6,8 +6,9 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::models::{AppointmentRow, AppointmentStatus};
-use super::schema::appointments;
+use super::db::on_backend;
+use super::models::{AppointmentRow, AppointmentStatus, CustomerRow};
+use super::schema::{appointments, customers};
 use super::{DbConnection, StoreError};
 
 /// Insert an appointment (normally `status = booked`).
@@ -75,4 +76,77 @@ pub fn booked_for_customer(
         .order(appointments::starts_at.asc())
         .select(AppointmentRow::as_select())
         .load(conn)?)
+}
+
+/// What the bookings view lists: appointments starting in `[from, to)` (UTC),
+/// optionally of one tenant, service, status or customer phone, by start.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BookingQuery {
+    /// Only this tenant's appointments; `None` = every tenant.
+    pub tenant_id: Option<String>,
+    /// Earliest start (inclusive), UTC.
+    pub from: Option<NaiveDateTime>,
+    /// Latest start (exclusive), UTC.
+    pub to: Option<NaiveDateTime>,
+    /// Only this service (exact, as configured).
+    pub service: Option<String>,
+    /// Only `booked` or `cancelled`.
+    pub status: Option<String>,
+    /// Only the customer with this E.164 phone.
+    pub caller: Option<String>,
+    /// Page size (clamped to 0…).
+    pub limit: i64,
+    /// Rows skipped before the page.
+    pub offset: i64,
+}
+
+/// One page of appointments matching `q` with their customers (by start, then
+/// id), and how many match in all.
+pub fn list(
+    conn: &mut DbConnection,
+    q: &BookingQuery,
+) -> Result<(Vec<(AppointmentRow, CustomerRow)>, i64), StoreError> {
+    Ok(on_backend!(conn, |c| {
+        let filtered = || {
+            let mut query = appointments::table
+                .inner_join(customers::table)
+                .into_boxed();
+            if let Some(t) = &q.tenant_id {
+                query = query.filter(appointments::tenant_id.eq(t.clone()));
+            }
+            if let Some(from) = q.from {
+                query = query.filter(appointments::starts_at.ge(from));
+            }
+            if let Some(to) = q.to {
+                query = query.filter(appointments::starts_at.lt(to));
+            }
+            if let Some(s) = &q.service {
+                query = query.filter(appointments::service.eq(s.clone()));
+            }
+            if let Some(s) = &q.status {
+                query = query.filter(appointments::status.eq(s.clone()));
+            }
+            if let Some(p) = &q.caller {
+                query = query.filter(customers::phone.eq(p.clone()));
+            }
+            query
+        };
+        let total: i64 = filtered().count().get_result(c)?;
+        let rows = filtered()
+            .order((appointments::starts_at.asc(), appointments::id.asc()))
+            .limit(q.limit.max(0))
+            .offset(q.offset.max(0))
+            .select((AppointmentRow::as_select(), CustomerRow::as_select()))
+            .load(c)?;
+        (rows, total)
+    }))
+}
+
+/// The appointment with this id, if any.
+pub fn get(conn: &mut DbConnection, id: &str) -> Result<Option<AppointmentRow>, StoreError> {
+    Ok(appointments::table
+        .find(id)
+        .select(AppointmentRow::as_select())
+        .first(conn)
+        .optional()?)
 }

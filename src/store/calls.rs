@@ -158,3 +158,15 @@ pub fn recent_from_caller(
         .select(CallRow::as_select())
         .load(conn)?)
 }
+
+/// Stores the call's summary. Returns false when no call has this id.
+pub fn set_summary(
+    conn: &mut DbConnection,
+    call_id: &str,
+    summary: &str,
+) -> Result<bool, StoreError> {
+    let updated = diesel::update(calls::table.find(call_id))
+        .set(calls::summary.eq(summary))
+        .execute(conn)?;
+    Ok(updated > 0)
+}

@@ -4,7 +4,8 @@
 //! [`DbConnection`] multi-connection, pooled with r2d2 ([`db::connect`]).
 //! Query modules named after the domain ([`calls`], [`transcripts`],
 //! [`tool_invocations`], [`tenants`], [`customers`], [`appointments`],
-//! [`caller_messages`], [`text_messages`], [`node_clients`], [`outbox`]) are plain functions over `&mut DbConnection`; actors
+//! [`caller_messages`], [`text_messages`], [`node_clients`], [`outbox`],
+//! [`notifications`]) are plain functions over `&mut DbConnection`; actors
 //! never call them on their own thread but send fire-and-forget messages to
 //! the [`writer::Store`] actor, which batches them off the hot path.
 
@@ -16,6 +17,7 @@ pub mod customers;
 pub mod db;
 pub mod models;
 pub mod node_clients;
+pub mod notifications;
 pub mod outbox;
 pub mod schema;
 pub mod spool;

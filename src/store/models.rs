@@ -10,8 +10,8 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::schema::{
-    appointments, caller_messages, calls, customers, messages, node_clients, outbox, tenants,
-    tool_invocations, transcript_entries,
+    appointments, caller_messages, calls, customers, messages, node_clients, notifications, outbox,
+    tenants, tool_invocations, transcript_entries,
 };
 
 /// Lifecycle state of a call, stored as `calls.status`.
@@ -123,6 +123,8 @@ pub struct CallRow {
     /// Worst turn latency, milliseconds.
     pub turn_latency_max_ms: Option<i32>,
     pub recording_sid: Option<String>,
+    /// Short summary of the call, written once it has ended (`crate::summary`).
+    pub summary: Option<String>,
 }
 
 impl CallRow {
@@ -240,6 +242,12 @@ pub struct CallerMessageRow {
     /// Free text chosen by the tool, e.g. `low`, `normal`, `urgent`.
     pub urgency: String,
     pub created_at: NaiveDateTime,
+    /// `new`, `read` or `handled`.
+    pub status: String,
+    /// Who marked it read or handled (free text the dashboard sends).
+    pub handled_by: Option<String>,
+    /// When it was marked read or handled (UTC).
+    pub handled_at: Option<NaiveDateTime>,
 }
 
 /// A `messages` row: one SMS or email, inbound or outbound.
@@ -295,4 +303,41 @@ pub struct OutboxRow {
     pub payload: String,
     pub created_at: NaiveDateTime,
     pub delivered_at: Option<NaiveDateTime>,
+}
+
+/// A `notifications` row: one owner notification (an event for one
+/// recipient on one channel), stored before it is sent.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = notifications)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct NotificationRow {
+    pub id: String,
+    pub tenant_id: String,
+    /// Unique per event (`message_taken:{message id}`, `call_summary:{call id}`, …);
+    /// with `recipient` it makes enqueueing idempotent.
+    pub event_key: String,
+    /// `message_taken`, `booking_made`, `booking_cancelled` or `call_summary`.
+    pub event: String,
+    /// Urgent notifications are sent during quiet hours too.
+    pub urgent: bool,
+    /// `sms` or `email`.
+    pub channel: String,
+    /// E.164 number or email address.
+    pub recipient: String,
+    /// Email subject (kept for SMS too, for the dashboard).
+    pub subject: String,
+    pub body: String,
+    pub call_id: Option<String>,
+    /// `pending`, `sent` or `failed`.
+    pub status: String,
+    /// Delivery attempts made so far.
+    pub attempts: i32,
+    /// When a `pending` row is next tried (UTC); the end of quiet hours for a
+    /// held one.
+    pub next_attempt_at: NaiveDateTime,
+    pub last_error: Option<String>,
+    /// Twilio `SM…` sid of a sent SMS.
+    pub provider_id: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub sent_at: Option<NaiveDateTime>,
 }

@@ -38,6 +38,8 @@ diesel::table! {
         turn_latency_p50_ms -> Nullable<Integer>,
         turn_latency_max_ms -> Nullable<Integer>,
         recording_sid -> Nullable<Text>,
+        /// Short summary written when the call has ended (see `crate::summary`).
+        summary -> Nullable<Text>,
     }
 }
 
@@ -104,7 +106,8 @@ diesel::table! {
 
 diesel::table! {
     /// A message or callback request taken from a caller. `kind`: `message`
-    /// or `callback_info`.
+    /// or `callback_info`; `status`: `new`, `read` or `handled` (by
+    /// `handled_by`, at `handled_at`).
     caller_messages (id) {
         id -> Text,
         tenant_id -> Text,
@@ -115,6 +118,9 @@ diesel::table! {
         message -> Text,
         urgency -> Text,
         created_at -> Timestamp,
+        status -> Text,
+        handled_by -> Nullable<Text>,
+        handled_at -> Nullable<Timestamp>,
     }
 }
 
@@ -167,6 +173,33 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Owner notifications, stored before they are sent: one row per event
+    /// and recipient (`event_key` + `recipient` unique). `event`:
+    /// `message_taken`, `booking_made`, `booking_cancelled` or `call_summary`;
+    /// `channel`: `sms` or `email`; `status`: `pending` (due at
+    /// `next_attempt_at`), `sent` or `failed`.
+    notifications (id) {
+        id -> Text,
+        tenant_id -> Text,
+        event_key -> Text,
+        event -> Text,
+        urgent -> Bool,
+        channel -> Text,
+        recipient -> Text,
+        subject -> Text,
+        body -> Text,
+        call_id -> Nullable<Text>,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        last_error -> Nullable<Text>,
+        provider_id -> Nullable<Text>,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(transcript_entries -> calls (call_id));
 diesel::joinable!(appointments -> customers (customer_id));
 
@@ -181,4 +214,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     messages,
     node_clients,
     outbox,
+    notifications,
 );

@@ -46,3 +46,19 @@ pub fn for_call(
         .select(ToolInvocationRow::as_select())
         .load(conn)?)
 }
+
+/// The tool invocations of any of `call_ids`, oldest first (one query for a
+/// page of calls).
+pub fn for_calls(
+    conn: &mut DbConnection,
+    call_ids: &[String],
+) -> Result<Vec<ToolInvocationRow>, StoreError> {
+    Ok(tool_invocations::table
+        .filter(tool_invocations::call_id.eq_any(call_ids))
+        .order((
+            tool_invocations::created_at.asc(),
+            tool_invocations::id.asc(),
+        ))
+        .select(ToolInvocationRow::as_select())
+        .load(conn)?)
+}

@@ -1,9 +1,15 @@
-// End-to-end test of the operator dashboard in headless Chromium (Debian's
+// End-to-end test of the owner's dashboard in headless Chromium (Debian's
 // `chromium`, driven by playwright-core): starts a switchboard binary with a temp
-// database, opens GET /, logs in with the admin token, starts the softphone with a
-// fake microphone fed from the shipped caller WAVs, and asserts that the caller's
-// transcript, the assistant's reply and a tool call appear on the page. Saves a
-// screenshot to test-artifacts/dashboard.png. Exits non-zero on failure.
+// database and a simulator script whose model books a cleaning next Tuesday 09:00
+// and takes a message, opens GET /, signs in with the admin token, starts the
+// softphone with a fake microphone fed from the shipped caller WAVs, and asserts
+// on the page: the caller's words, the receptionist's answer and readable tool
+// lines in place in the transcript; the live card; the header counts; the call in
+// the list (operator words, its summary) and its detail panel (selected row,
+// summary, "Booked cleaning, Tue … 09:00" between the caller's lines, close); the
+// message in Messages, marked handled by a click and still handled after a reload;
+// the booking in Bookings. Screenshots at 1440 px and 390 px (no horizontal
+// overflow at 390 or 360) go to test-artifacts/. Exits non-zero on failure.
 //
 // Env: SWITCHBOARD_BIN (default $CARGO_TARGET_DIR/debug/switchboard, else
 // target/debug/switchboard), CHROMIUM (default /usr/bin/chromium).
@@ -87,6 +93,42 @@ const bin = process.env.SWITCHBOARD_BIN
   || join(resolve(root, process.env.CARGO_TARGET_DIR || "target"), "debug/switchboard");
 writeFileSync(join(tmp, "none.toml"), "");
 const serverLog = [];
+// The booking turn's date: next Tuesday (at least a day ahead) in the example
+// tenant's zone; 09:00 is a slot start (the example tenant is always open).
+function nextTuesday() {
+  const today = new Intl.DateTimeFormat("en-CA", { timeZone: "America/New_York", year: "numeric", month: "2-digit", day: "2-digit" }).format(new Date());
+  const d = new Date(today + "T12:00:00Z");
+  do { d.setUTCDate(d.getUTCDate() + 1); } while (d.getUTCDay() !== 2);
+  return d.toISOString().slice(0, 10);
+}
+const tuesday = nextTuesday();
+const tuesdayWords = new Date(tuesday + "T12:00:00Z").toLocaleDateString("en-GB", { timeZone: "UTC", weekday: "short", day: "numeric", month: "short" }).replace(",", "");
+const script = `
+[greeting]
+clip = "greeting.wav"
+text = "Thanks for calling Acme Dental, this is the virtual receptionist. How can I help you today?"
+
+[[turns]]
+user_transcript = "Hi, this is Dana Smith. I would like to book a teeth cleaning for next Tuesday morning, please."
+function_call = { name = "createBooking", arguments = { customerName = "Dana Smith", customerPhone = "+15550100001", service = "cleaning", dateTime = "${tuesday}T09:00" } }
+
+[turns.reply]
+clip = "booking-confirmed.wav"
+text = "You are all set. I have noted your request, and the office will confirm by text."
+
+[[turns]]
+user_transcript = "Could you take a message for Doctor Lee? Please ask her to call me back this afternoon."
+function_call = { name = "takeMessage", arguments = { callerName = "Dana Smith", callerPhone = "+15550100001", message = "Please call back this afternoon.", urgency = "normal" } }
+
+[turns.reply]
+clip = "message-taken.wav"
+text = "I have taken your message, and Doctor Lee will call you back this afternoon."
+
+[fallback]
+clip = "fallback.wav"
+text = "Sorry, could you say that again?"
+`;
+writeFileSync(join(tmp, "script.toml"), script);
 const server = spawn(bin, ["--config", join(tmp, "none.toml"), "serve"], {
   cwd: root,
   env: {
@@ -96,6 +138,7 @@ const server = spawn(bin, ["--config", join(tmp, "none.toml"), "serve"], {
     SWITCHBOARD_SERVER__ADMIN_TOKEN: ADMIN,
     SWITCHBOARD_SERVER__WORKERS: "1",
     SWITCHBOARD_DATABASE__URL: join(tmp, "e2e.db"),
+    SWITCHBOARD_SIMULATOR__SCRIPT: join(tmp, "script.toml"),
   },
   stdio: ["ignore", "pipe", "pipe"],
 });
@@ -117,36 +160,112 @@ try {
       "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
     ],
   });
-  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  const page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
   const consoleLines = [];
   page.on("console", (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
   page.on("pageerror", (e) => consoleLines.push(`pageerror: ${e.message}`));
+  const text = (sel) => page.evaluate((s) => document.querySelector(s)?.textContent || "", sel);
+  const noOverflow = async (width, what) => {
+    const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(wide <= width, `${what}: page is ${wide} px wide at a ${width} px viewport`);
+  };
   await page.goto(base + "/");
   await page.fill("#token", ADMIN);
   await page.click("#login-button");
   await page.waitForSelector("#app:not(.hidden)", { timeout: 5000 });
   await page.waitForSelector("#phone-tenant option", { state: "attached", timeout: 5000 });
+  // The empty state before any call.
+  await page.waitForFunction(() => document.querySelector("#calls").textContent.includes("No calls yet"), null, { timeout: 5000 });
   await page.click("#phone-start");
   try {
-    await page.waitForFunction(() => document.querySelector("#phone-state").textContent.startsWith("in call"), null, { timeout: 10000 });
-    // The caller's words, the receptionist's answer, and the takeMessage tool call.
+    await page.waitForFunction(() => document.querySelector("#phone-state").textContent.startsWith("In call"), null, { timeout: 10000 });
+    // The caller's words, the receptionist's answer, the booking and the message, as words in place.
     await page.waitForFunction(() => document.querySelector("#phone-transcript").textContent.includes("teeth cleaning"), null, { timeout: 30000 });
     await page.waitForFunction(() => document.querySelector("#phone-transcript .line.assistant") !== null, null, { timeout: 20000 });
-    await page.waitForFunction(() => document.querySelector("#phone-tools .tool")?.textContent.includes("takeMessage"), null, { timeout: 40000 });
-    // The live feed (/logs) shows the same call in the active-calls panel.
-    await page.waitForFunction(() => document.querySelector("#active .call .tools")?.textContent.includes("takeMessage"), null, { timeout: 5000 });
+    await page.waitForFunction(() => document.querySelector("#phone-transcript .tool")?.textContent.startsWith("Booked cleaning"), null, { timeout: 40000 });
+    await page.waitForFunction(() => [...document.querySelectorAll("#phone-transcript .tool")].some((t) => t.textContent.includes("Took a message from Dana Smith")), null, { timeout: 40000 });
+    // The live feed (/logs) shows the same call as a live card with its elapsed time.
+    await page.waitForFunction(() => [...document.querySelectorAll("#active .call .transcript .tool")].some((t) => t.textContent.includes("Took a message")), null, { timeout: 5000 });
+    assert.match(await text("#active .call .meta"), /LIVE.*\d+:\d\d/);
+    // No raw ids or close codes in the softphone state.
+    assert.match(await text("#phone-state"), /^In call · \d+:\d\d$/);
   } finally {
     await page.screenshot({ path: join(artifacts, "dashboard.png"), fullPage: true });
     writeFileSync(join(artifacts, "dashboard-console.log"), consoleLines.join("\n"));
   }
-  // The health/metrics summary counts the call.
-  await page.waitForFunction(() => /total calls [1-9]/.test(document.querySelector("#metrics").textContent), null, { timeout: 10000 });
-  const tool = await page.textContent("#phone-tools .tool");
-  assert.match(tool, /takeMessage\(.*Dana Smith/);
-  // Hang up; the call is then listed with its outcome.
+  const tools = await page.evaluate(() => [...document.querySelectorAll("#phone-transcript .tool")].map((t) => t.textContent));
+  assert.equal(tools[0], `Booked cleaning, ${tuesdayWords} 09:00`);
+  assert.match(tools[1], /^Took a message from Dana Smith: .Please call back this afternoon\..$/);
+  assert.ok(!tools.join(" ").includes("{"), `raw JSON in tool lines: ${tools}`);
+  // The header counts the call, the waiting message and (when Tuesday is today's date: never) no booking today.
+  await page.waitForFunction(() => Number(document.querySelector("#stat-calls").textContent) >= 1, null, { timeout: 10000 });
+  await page.waitForFunction(() => Number(document.querySelector("#stat-messages").textContent) === 1, null, { timeout: 10000 });
+  assert.doesNotMatch(await text("header"), /store queue|link restart|barge/);
+  // Hang up; the call is then listed in words with its summary.
   await page.click("#phone-stop");
-  await page.waitForFunction(() => [...document.querySelectorAll("#calls tr")].some((r) => r.textContent.includes("browser") && r.textContent.includes("caller_hangup")), null, { timeout: 10000 });
+  await page.waitForFunction(() => [...document.querySelectorAll("#calls tr")].some((r) => r.textContent.includes("web call") && r.textContent.includes("Caller hung up") && r.textContent.includes("booked cleaning")), null, { timeout: 20000 });
+  const row = await page.evaluate(() => [...document.querySelectorAll("#calls tr")].find((r) => r.textContent.includes("web call")).textContent);
+  assert.match(row, /Dana Smith · web call/);
+  assert.match(row, /[A-Z]{2,4}|GMT/, "local time with its zone");
+  assert.doesNotMatch(row, /caller_hangup|in_progress|browser/);
   await page.screenshot({ path: join(artifacts, "dashboard-after.png"), fullPage: true });
+  // The call detail: its own panel, row marked, summary, tool lines in place.
+  await page.click("#calls tr.pick");
+  await page.waitForSelector("#detail:not(.hidden) .summary", { timeout: 5000 });
+  assert.ok(await page.$("#calls tr.selected"), "selected row is marked");
+  assert.equal(await text("#detail-title"), "Dana Smith · web call");
+  assert.match(await text("#detail .summary"), /Dana Smith.*booked cleaning for .* 09:00 and left a message/);
+  const order = await page.evaluate(() => [...document.querySelectorAll("#detail-body .line, #detail-body .tool")].map((n) => (n.classList.contains("tool") ? "tool: " : "line: ") + n.textContent));
+  const at = (pred) => order.findIndex(pred);
+  const booking = at((l) => l === `tool: Booked cleaning, ${tuesdayWords} 09:00`);
+  assert.ok(booking > at((l) => l.startsWith("line: Caller") && l.includes("teeth cleaning")), `booking after the request: ${order.join(" | ")}`);
+  assert.ok(booking < at((l) => l.startsWith("line: Caller") && l.includes("take a message")), `booking before the next request: ${order.join(" | ")}`);
+  await page.screenshot({ path: join(artifacts, "dashboard-1440.png"), fullPage: false });
+  await page.click("#detail-close");
+  await page.waitForSelector("#detail.hidden", { state: "attached", timeout: 2000 });
+  assert.equal(await page.$("#calls tr.selected"), null);
+  // Messages: the taken message waits; one click marks it handled, and it stays so.
+  await page.click("#tab-messages");
+  await page.waitForFunction(() => document.querySelector("#caller-messages").textContent.includes("Please call back this afternoon."), null, { timeout: 10000 });
+  assert.match(await text("#caller-messages .card"), /Dana Smith.*\+15550100001.*waiting/);
+  await page.click("#caller-messages .mark-handled");
+  await page.waitForFunction(() => document.querySelector("#caller-messages").textContent.includes("all caught up"), null, { timeout: 10000 });
+  await page.reload();
+  await page.waitForSelector("#app:not(.hidden)", { timeout: 5000 });
+  await page.click("#tab-messages");
+  await page.selectOption("#messages-filter", "handled");
+  await page.waitForFunction(() => document.querySelector("#caller-messages .card.handled")?.textContent.includes("Please call back this afternoon."), null, { timeout: 10000 });
+  await page.waitForFunction(() => document.querySelector("#stat-messages").textContent === "0", null, { timeout: 10000 });
+  // Bookings: by day.
+  await page.click("#tab-bookings");
+  await page.waitForFunction(() => document.querySelector("#bookings .booking")?.textContent.includes("Dana Smith"), null, { timeout: 10000 });
+  const day = await text("#bookings .day h3");
+  assert.match(day, /^Tuesday /);
+  assert.match(await text("#bookings .booking"), /^09:00cleaningDana Smith · \+15550100001booked/);
+  // Texts & email and Settings read as words.
+  await page.click("#tab-texts");
+  await page.waitForFunction(() => document.querySelector("#notifications").textContent.includes("Nothing sent to you yet"), null, { timeout: 5000 });
+  await page.click("#tab-settings");
+  await page.waitForFunction(() => document.querySelector("#business").textContent.includes("Acme Dental"), null, { timeout: 5000 });
+  assert.ok(await page.$("#outbound-card.hidden"), "calling back is hidden without Twilio");
+  // A phone: 390 px (and 360 px) wide, no horizontal overflow, in every view.
+  await page.click("#tab-calls");
+  for (const width of [390, 360]) {
+    await page.setViewportSize({ width, height: 844 });
+    for (const tab of ["calls", "messages", "bookings", "texts", "settings"]) {
+      await page.click(`#tab-${tab}`);
+      await page.waitForTimeout(100);
+      await noOverflow(width, `${tab} view`);
+    }
+    await page.click("#tab-calls");
+    await page.click("#calls tr.pick");
+    await page.waitForSelector("#detail:not(.hidden) .summary", { timeout: 5000 });
+    await noOverflow(width, "call detail");
+    if (width === 390) await page.screenshot({ path: join(artifacts, "dashboard-390-detail.png") });
+    await page.click("#detail-close");
+  }
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: join(artifacts, "dashboard-390.png"), fullPage: true });
   console.log("dashboard e2e: ok (screenshots in test-artifacts/)");
 } catch (e) {
   failed = true;

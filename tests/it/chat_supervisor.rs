@@ -37,6 +37,13 @@ fn lookup_call(id: &str) -> Value {
     )
 }
 
+/// The call-summary request sent when a call ends (no tools, its own system prompt).
+fn is_summary_request(req: &Recorded) -> bool {
+    req.json()["messages"][0]["content"]
+        .as_str()
+        .is_some_and(|c| c.starts_with("You summarise phone calls"))
+}
+
 fn looks_authorized(req: &Recorded) -> bool {
     req.path == "/v1/chat/completions" && req.authorization.as_deref() == Some("Bearer test-key")
 }
@@ -91,7 +98,12 @@ async fn supervisor_runs_its_tool_loop_and_the_voice_model_gets_its_sentence() {
 
     // The wire: tools nested under `function`, the call's conversation, then the
     // assistant tool_calls and the tool output appended.
-    let requests = chat.requests();
+    // (The call's summary request, sent once the call has ended, is checked below.)
+    let requests: Vec<Recorded> = chat
+        .requests()
+        .into_iter()
+        .filter(|r| !is_summary_request(r))
+        .collect();
     assert_eq!(requests.len(), 2);
     let first = requests[0].json();
     assert_eq!(first["model"], "gpt-4.1-mini");
@@ -141,6 +153,35 @@ async fn supervisor_runs_its_tool_loop_and_the_voice_model_gets_its_sentence() {
     let names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
     assert_eq!(names.len(), 2, "{names:?}");
     assert!(names.contains(&"lookupCustomer") && names.contains(&"getNextResponseFromSupervisor"));
+
+    // With a text model configured, the call's summary is the model's answer to
+    // one tool-less request carrying the conversation.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, body) = app.get_json(&format!("/api/calls/{call_sid}")).await;
+        if body["call"]["summary"] == ANSWER {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no model summary: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let summary = chat
+        .requests()
+        .into_iter()
+        .find(is_summary_request)
+        .unwrap();
+    assert!(summary.json().get("tools").is_none());
+    let prompt = summary.json()["messages"][1]["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        prompt.contains("Caller: Caller turn 1 asking for getNextResponseFromSupervisor."),
+        "{prompt}"
+    );
     app.stop().await;
     chat.stop().await;
 }

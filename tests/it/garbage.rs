@@ -112,6 +112,10 @@ async fn feed_http(base: &str, seed: u64) -> Vec<u16> {
         ("GET", "/"),
         ("POST", "/api/sessions"),
         ("GET", "/api/messages"),
+        ("GET", "/api/caller-messages?limit=x&tenant=%00"),
+        ("PATCH", "/api/caller-messages/%E2%80%8Bx"),
+        ("GET", "/api/appointments?from=%FF&to=2030-13-45"),
+        ("GET", "/api/notifications?offset=-1"),
         ("POST", "/api/calls"),
         ("POST", "/api/calls/CA1/recording"),
         ("POST", "/api/calls/CA1/session"),
@@ -136,6 +140,7 @@ async fn feed_http(base: &str, seed: u64) -> Vec<u16> {
             let req = match method {
                 "POST" => client.post(url),
                 "PUT" => client.put(url),
+                "PATCH" => client.patch(url),
                 _ => client.get(url),
             }
             .insert_header(("Authorization", format!("Bearer {ADMIN}")))

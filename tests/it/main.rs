@@ -26,6 +26,7 @@ mod link_restart;
 mod loadtest;
 mod mcp;
 mod messaging;
+mod notify;
 mod operator;
 mod provider_replay;
 mod realtime_schema;

@@ -199,14 +199,21 @@ async fn two_calls_race_for_one_slot(db: Db) {
     assert_eq!(winners, 1, "exactly one booking succeeds: {errors:?}");
     let loser = errors.iter().flatten().next().unwrap();
     assert!(loser.contains("already taken"), "{loser}");
-    // The losing call's model was told so in its function_call_output.
-    let told = app.model_client_events().into_iter().any(|e| {
-        e["item"]["type"] == "function_call_output"
-            && e["item"]["output"]
-                .as_str()
-                .is_some_and(|o| o.contains("already taken"))
-    });
-    assert!(told, "no function_call_output says the slot is taken");
+    // The losing call's model was told so in its function_call_output (sent
+    // to the model just after the tool event, so allow it a moment to arrive).
+    let told = || {
+        app.model_client_events().into_iter().any(|e| {
+            e["item"]["type"] == "function_call_output"
+                && e["item"]["output"]
+                    .as_str()
+                    .is_some_and(|o| o.contains("already taken"))
+        })
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    while !told() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(told(), "no function_call_output says the slot is taken");
     let (from, to) = switchboard::tools::schedule::day_bounds_utc(&dental_open_daily(), day);
     let booked = appointments::booked_between(&mut conn(&app), "acme-dental", from, to).unwrap();
     assert_eq!(booked.len(), 1);

@@ -1,7 +1,8 @@
 //! Twilio REST API calls switchboard makes (docs/twilio.md §Changing a live call,
 //! §Recordings): replace a live
 //! call's TwiML (a transfer `<Dial>`), create an outbound call whose inline TwiML
-//! streams it back to `/media-stream`, and start/stop a recording of a live call.
+//! streams it back to `/media-stream`, start/stop a recording of a live call, and
+//! send an SMS (Messages resource).
 //! Form-encoded POSTs under
 //! `{api_base}/2010-04-01/Accounts/{AccountSid}/…` with HTTP Basic auth
 //! `AccountSid:AuthToken` (field names from twilio-python's Calls and Recordings
@@ -155,6 +156,24 @@ impl TwilioRest {
         self.post_for_sid(
             self.url("Calls.json"),
             &[("To", to), ("From", from), ("Twiml", twiml)],
+        )
+        .await
+    }
+
+    /// `POST /2010-04-01/Accounts/{AC}/Messages.json` with `To`, `From` and
+    /// `Body` (docs/twilio.md §Sending a message); returns the message's `SM…` sid.
+    ///
+    /// Errors: [`TwilioRestError::Http`], [`TwilioRestError::Status`] (400 for a
+    /// number Twilio refuses, 429 when rate limited), [`TwilioRestError::Body`].
+    pub async fn send_message(
+        &self,
+        to: &str,
+        from: &str,
+        body: &str,
+    ) -> Result<String, TwilioRestError> {
+        self.post_for_sid(
+            self.url("Messages.json"),
+            &[("To", to), ("From", from), ("Body", body)],
         )
         .await
     }

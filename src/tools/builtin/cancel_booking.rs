@@ -9,6 +9,9 @@ use futures_util::future::LocalBoxFuture;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use diesel::Connection;
+
+use crate::notify::{self, OwnerEvent};
 use crate::store::{appointments, customers, StoreError};
 use crate::tools::builtin::with_conn;
 use crate::tools::env::ToolEnv;
@@ -63,6 +66,7 @@ impl Tool for CancelBooking {
             }
             let (from, to) = schedule::day_bounds_utc(&tenant, date);
             let tenant_id = tenant.id.clone();
+            let notify_tenant = tenant.clone();
             let not_found = format!("there is no booking for {phone} on {date}");
             let cancelled = with_conn(&env.pool, move |conn| {
                 let customer = customers::find_by_phone(conn, &tenant_id, &phone)?
@@ -71,9 +75,17 @@ impl Tool for CancelBooking {
                     appointments::booked_for_customer(conn, &tenant_id, &customer.id, from, to)?;
                 let mut cancelled = Vec::new();
                 for appointment in booked {
-                    if appointments::cancel(conn, &tenant_id, &appointment.id)? {
-                        cancelled.push(appointment);
-                    }
+                    conn.transaction(|conn| {
+                        if appointments::cancel(conn, &tenant_id, &appointment.id)? {
+                            let event = OwnerEvent::BookingCancelled {
+                                appointment: appointment.clone(),
+                                customer_phone: customer.phone.clone(),
+                            };
+                            notify::enqueue(conn, &notify_tenant, &event, Utc::now())?;
+                            cancelled.push(appointment.clone());
+                        }
+                        Ok::<_, StoreError>(())
+                    })?;
                 }
                 if cancelled.is_empty() {
                     return Err(StoreError::Conflict(not_found));

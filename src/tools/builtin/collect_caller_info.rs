@@ -9,6 +9,9 @@ use futures_util::future::LocalBoxFuture;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use diesel::Connection;
+
+use crate::notify::{self, OwnerEvent};
 use crate::store::caller_messages;
 use crate::store::models::CallerMessageRow;
 use crate::tools::builtin::with_conn;
@@ -65,9 +68,19 @@ impl Tool for CollectCallerInfo {
                 message: args::text("concern", &a.concern, 2000)?,
                 urgency: "normal".into(),
                 created_at: Utc::now().naive_utc(),
+                status: "new".into(),
+                handled_by: None,
+                handled_at: None,
             };
             let id = row.id.clone();
-            with_conn(&env.pool, move |conn| caller_messages::insert(conn, &row)).await?;
+            let tenant = ctx.tenant.clone();
+            with_conn(&env.pool, move |conn| {
+                conn.transaction(|conn| {
+                    caller_messages::insert(conn, &row)?;
+                    notify::enqueue(conn, &tenant, &OwnerEvent::MessageTaken(row), Utc::now())
+                })
+            })
+            .await?;
             Ok(ToolOutcome::output(json!({
                 "saved": true,
                 "callbackId": id,

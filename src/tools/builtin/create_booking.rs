@@ -11,6 +11,9 @@ use futures_util::future::LocalBoxFuture;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use diesel::Connection;
+
+use crate::notify::{self, OwnerEvent};
 use crate::store::models::{AppointmentRow, AppointmentStatus};
 use crate::store::{appointments, customers, StoreError};
 use crate::tools::builtin::with_conn;
@@ -96,6 +99,7 @@ impl Tool for CreateBooking {
                 local.format("%H:%M"),
                 local.date()
             );
+            let notify_tenant = tenant.clone();
             let (appointment_id, customer_id) = with_conn(&env.pool, move |conn| {
                 let customer = customers::upsert_by_phone(
                     conn,
@@ -114,11 +118,20 @@ impl Tool for CreateBooking {
                     customer_id: customer.id.clone(),
                     ..row
                 };
-                match appointments::insert(conn, &row) {
-                    Ok(()) => Ok((row.id, customer.id)),
-                    Err(StoreError::Conflict(_)) => Err(StoreError::Conflict(taken)),
-                    Err(e) => Err(e),
-                }
+                conn.transaction(|conn| {
+                    match appointments::insert(conn, &row) {
+                        Ok(()) => {}
+                        Err(StoreError::Conflict(_)) => return Err(StoreError::Conflict(taken)),
+                        Err(e) => return Err(e),
+                    }
+                    let event = OwnerEvent::BookingMade {
+                        appointment: row.clone(),
+                        customer_name: customer.name.clone(),
+                        customer_phone: customer.phone.clone(),
+                    };
+                    notify::enqueue(conn, &notify_tenant, &event, Utc::now())?;
+                    Ok((row.id.clone(), customer.id.clone()))
+                })
             })
             .await?;
             Ok(ToolOutcome::output(json!({

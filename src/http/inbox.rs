@@ -1,0 +1,363 @@
+//! The owner's inbox API (bearer admin token, like every `/api` route):
+//! taken messages (`GET /api/caller-messages`, `PATCH /api/caller-messages/{id}`),
+//! bookings (`GET /api/appointments`) and owner notifications with their
+//! delivery status (`GET /api/notifications`). Lists filter by `tenant` and
+//! page with `limit` (1–200, default 50) and `offset`, answering
+//! `{"items": […], "total": N, "limit": L, "offset": O}`. Each item links its
+//! call (`call_url`, the `GET /api/calls/{id}` of the call it came from).
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::http::admin::{check_admin, query, unauthorized};
+use crate::http::state::AppState;
+use crate::notify::local_time;
+use crate::store::appointments::BookingQuery;
+use crate::store::caller_messages::InboxQuery;
+use crate::store::{appointments, caller_messages, notifications};
+
+/// Default and largest page size.
+const DEFAULT_LIMIT: i64 = 50;
+const MAX_LIMIT: i64 = 200;
+
+/// Longest `by` accepted when marking a message, characters.
+const MAX_BY_CHARS: usize = 100;
+
+/// Paging and tenant filter shared by the lists.
+#[derive(Debug, Deserialize)]
+pub struct Page {
+    pub tenant: Option<String>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+/// A query parameter out of range or malformed; the message names it (answered 400).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BadParam(String);
+
+impl From<BadParam> for HttpResponse {
+    fn from(e: BadParam) -> Self {
+        bad_request(e.0)
+    }
+}
+
+impl Page {
+    /// (limit, offset), or the bad one.
+    fn bounds(&self) -> Result<(i64, i64), BadParam> {
+        bounds(self.limit, self.offset)
+    }
+}
+
+/// (limit, offset) with defaults, or the bad one.
+fn bounds(limit: Option<i64>, offset: Option<i64>) -> Result<(i64, i64), BadParam> {
+    {
+        let limit = limit.unwrap_or(DEFAULT_LIMIT);
+        let offset = offset.unwrap_or(0);
+        if !(1..=MAX_LIMIT).contains(&limit) {
+            return Err(BadParam(format!("limit: must be 1–{MAX_LIMIT}")));
+        }
+        if offset < 0 {
+            return Err(BadParam("offset: must be 0 or more".into()));
+        }
+        Ok((limit, offset))
+    }
+}
+
+fn bad_request(message: String) -> HttpResponse {
+    HttpResponse::BadRequest().json(json!({ "error": message }))
+}
+
+fn call_url(call_id: Option<&str>) -> Value {
+    call_id.map_or(Value::Null, |id| json!(format!("/api/calls/{id}")))
+}
+
+fn page_json(items: Vec<Value>, total: i64, limit: i64, offset: i64) -> HttpResponse {
+    HttpResponse::Ok().json(json!({
+        "items": items,
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+    }))
+}
+
+/// `serde_json::to_value` of a row with extra fields merged in.
+fn with_fields(row: &impl Serialize, extra: Value) -> Value {
+    let mut value = serde_json::to_value(row).unwrap_or(Value::Null);
+    if let (Some(map), Value::Object(extra)) = (value.as_object_mut(), extra) {
+        map.extend(extra);
+    }
+    value
+}
+
+/// Query of `GET /api/caller-messages` (fields as in [`Page`], plus `status`;
+/// not flattened: query strings carry no types, so a flattened number would not parse).
+#[derive(Debug, Deserialize)]
+pub struct MessagesQuery {
+    pub tenant: Option<String>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+    /// `new`, `read` or `handled`.
+    pub status: Option<String>,
+}
+
+const MESSAGE_STATUSES: [&str; 3] = ["new", "read", "handled"];
+
+/// `GET /api/caller-messages`: taken messages and callback requests, newest first.
+pub async fn list_caller_messages(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    q: web::Query<MessagesQuery>,
+) -> HttpResponse {
+    if let Err(e) = check_admin(&req, &state) {
+        return unauthorized(e);
+    }
+    let (limit, offset) = match bounds(q.limit, q.offset) {
+        Ok(b) => b,
+        Err(e) => return e.into(),
+    };
+    if let Some(s) = q
+        .status
+        .as_deref()
+        .filter(|s| !MESSAGE_STATUSES.contains(s))
+    {
+        return bad_request(format!("status: {s:?} is not new, read or handled"));
+    }
+    let filter = InboxQuery {
+        tenant_id: q.tenant.clone(),
+        status: q.status.clone(),
+        limit,
+        offset,
+    };
+    match query(&state, move |conn| caller_messages::list(conn, &filter)).await {
+        Ok((rows, total)) => {
+            let items = rows
+                .iter()
+                .map(|m| with_fields(m, json!({ "call_url": call_url(m.call_id.as_deref()) })))
+                .collect();
+            page_json(items, total, limit, offset)
+        }
+        Err(resp) => resp,
+    }
+}
+
+/// Body of `PATCH /api/caller-messages/{id}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MarkMessage {
+    /// `new`, `read` or `handled`.
+    pub status: String,
+    /// Who did it (shown in the dashboard).
+    #[serde(default)]
+    pub by: Option<String>,
+}
+
+/// `PATCH /api/caller-messages/{id}`: mark a message read or handled (or new
+/// again); answers the updated message, 404 for an unknown id.
+pub async fn mark_caller_message(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Json<MarkMessage>,
+) -> HttpResponse {
+    if let Err(e) = check_admin(&req, &state) {
+        return unauthorized(e);
+    }
+    let MarkMessage { status, by } = body.into_inner();
+    if !MESSAGE_STATUSES.contains(&status.as_str()) {
+        return bad_request(format!("status: {status:?} is not new, read or handled"));
+    }
+    let by = by.map(|b| b.trim().to_string()).filter(|b| !b.is_empty());
+    if by
+        .as_ref()
+        .is_some_and(|b| b.chars().count() > MAX_BY_CHARS)
+    {
+        return bad_request(format!("by: at most {MAX_BY_CHARS} characters"));
+    }
+    let id = id.into_inner();
+    let result = query(&state, move |conn| {
+        caller_messages::set_status(conn, &id, &status, by.as_deref(), Utc::now().naive_utc())
+    })
+    .await;
+    match result {
+        Ok(Some(m)) => HttpResponse::Ok().json(with_fields(
+            &m,
+            json!({ "call_url": call_url(m.call_id.as_deref()) }),
+        )),
+        Ok(None) => HttpResponse::NotFound().json(json!({"error": "no such message"})),
+        Err(resp) => resp,
+    }
+}
+
+/// Query of `GET /api/appointments` (`tenant`, `limit`, `offset` as in [`Page`]).
+#[derive(Debug, Deserialize)]
+pub struct AppointmentsQuery {
+    pub tenant: Option<String>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+    /// Earliest start: `YYYY-MM-DD` (midnight in the tenant's zone when
+    /// `tenant` is given, else UTC) or an RFC 3339 instant.
+    pub from: Option<String>,
+    /// Latest start (exclusive), same forms as `from`.
+    pub to: Option<String>,
+    pub service: Option<String>,
+    /// `booked` or `cancelled`.
+    pub status: Option<String>,
+    /// The customer's E.164 number.
+    pub caller: Option<String>,
+}
+
+/// `text` as a UTC instant: an RFC 3339 instant, or a date at midnight in `tz`.
+fn parse_bound(key: &str, text: &str, tz: Tz) -> Result<NaiveDateTime, BadParam> {
+    if let Ok(at) = DateTime::parse_from_rfc3339(text) {
+        return Ok(at.with_timezone(&Utc).naive_utc());
+    }
+    let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
+        BadParam(format!(
+            "{key}: {text:?} is neither YYYY-MM-DD nor an RFC 3339 instant"
+        ))
+    })?;
+    tz.from_local_datetime(&date.and_time(chrono::NaiveTime::MIN))
+        .earliest()
+        .map(|d| d.with_timezone(&Utc).naive_utc())
+        .ok_or_else(|| BadParam(format!("{key}: {text:?} has no midnight in {tz}")))
+}
+
+/// `GET /api/appointments`: bookings by start time, with the customer and the
+/// start in the tenant's zone (`local_start` `YYYY-MM-DDTHH:MM`, `when` as read).
+pub async fn list_appointments(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    q: web::Query<AppointmentsQuery>,
+) -> HttpResponse {
+    if let Err(e) = check_admin(&req, &state) {
+        return unauthorized(e);
+    }
+    let (limit, offset) = match bounds(q.limit, q.offset) {
+        Ok(b) => b,
+        Err(e) => return e.into(),
+    };
+    let tz = q
+        .tenant
+        .as_deref()
+        .and_then(|t| state.carrier.tenants.get(t))
+        .map_or(Tz::UTC, |t| t.tz());
+    let bound = |key: &str, v: &Option<String>| -> Result<Option<NaiveDateTime>, BadParam> {
+        v.as_deref().map(|t| parse_bound(key, t, tz)).transpose()
+    };
+    let (from, to) = match (bound("from", &q.from), bound("to", &q.to)) {
+        (Ok(f), Ok(t)) => (f, t),
+        (Err(e), _) | (_, Err(e)) => return e.into(),
+    };
+    if let Some(s) = q
+        .status
+        .as_deref()
+        .filter(|s| !["booked", "cancelled"].contains(s))
+    {
+        return bad_request(format!("status: {s:?} is not booked or cancelled"));
+    }
+    let filter = BookingQuery {
+        tenant_id: q.tenant.clone(),
+        from,
+        to,
+        service: q.service.clone(),
+        status: q.status.clone(),
+        caller: q.caller.clone(),
+        limit,
+        offset,
+    };
+    let tenants = state.carrier.tenants.clone();
+    match query(&state, move |conn| appointments::list(conn, &filter)).await {
+        Ok((rows, total)) => {
+            let items = rows
+                .iter()
+                .map(|(a, c)| {
+                    let (zone, tz) = tenants
+                        .get(&a.tenant_id)
+                        .map_or(("UTC".to_string(), Tz::UTC), |t| {
+                            (t.time_zone.clone(), t.tz())
+                        });
+                    let local = a.starts_at.and_utc().with_timezone(&tz);
+                    with_fields(
+                        a,
+                        json!({
+                            "customer": {"id": c.id, "name": c.name, "phone": c.phone},
+                            "time_zone": zone,
+                            "local_start": local.format("%Y-%m-%dT%H:%M").to_string(),
+                            "when": local_time(tz, a.starts_at),
+                            "call_url": call_url(a.call_id.as_deref()),
+                        }),
+                    )
+                })
+                .collect();
+            page_json(items, total, limit, offset)
+        }
+        Err(resp) => resp,
+    }
+}
+
+/// `GET /api/notifications`: owner notifications with their delivery status,
+/// newest first.
+pub async fn list_notifications(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    q: web::Query<Page>,
+) -> HttpResponse {
+    if let Err(e) = check_admin(&req, &state) {
+        return unauthorized(e);
+    }
+    let (limit, offset) = match q.bounds() {
+        Ok(b) => b,
+        Err(e) => return e.into(),
+    };
+    let tenant = q.tenant.clone();
+    match query(&state, move |conn| {
+        notifications::list(conn, tenant.as_deref(), limit, offset)
+    })
+    .await
+    {
+        Ok((rows, total)) => {
+            let items = rows
+                .iter()
+                .map(|n| with_fields(n, json!({ "call_url": call_url(n.call_id.as_deref()) })))
+                .collect();
+            page_json(items, total, limit, offset)
+        }
+        Err(resp) => resp,
+    }
+}
+
+/// `GET /api/settings`: what the dashboard's Settings view shows and which
+/// actions can work here: whether SMS (and calling customers back) through
+/// Twilio, email through SendGrid and the text model are configured, and the
+/// notification delivery settings. No secrets.
+pub async fn settings(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    if let Err(e) = check_admin(&req, &state) {
+        return unauthorized(e);
+    }
+    let config = &state.config;
+    let twilio = !config.twilio.account_sid.is_empty()
+        && config
+            .twilio
+            .auth_token
+            .as_deref()
+            .is_some_and(|t| !t.is_empty());
+    let email = config
+        .sendgrid
+        .api_key
+        .as_deref()
+        .is_some_and(|k| !k.is_empty())
+        && !config.sendgrid.from_address.is_empty();
+    HttpResponse::Ok().json(json!({
+        "channels": {
+            "sms": twilio,
+            "email": email,
+            "calls_out": twilio,
+            "text_model": state.tools.chat.has_api_key(),
+        },
+        "notify": config.notify,
+    }))
+}
