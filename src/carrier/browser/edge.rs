@@ -137,7 +137,7 @@ impl Actor for BrowserSocket {
             to: None,
             tenant: self.tenant.clone(),
             format: AudioFormat::Pcm24k,
-            edge: ctx.address().recipient(),
+            edge: Some(ctx.address().recipient()),
         };
         let start_call = StartCall::<CallActor> {
             call_id: setup.call_id.clone(),

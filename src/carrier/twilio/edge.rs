@@ -16,6 +16,7 @@ use bytestring::ByteString;
 
 use crate::audio::format::AudioFormat;
 use crate::call::route::{route_call, RouteKeys, RouteRefusal};
+use crate::call::prewarm::AttachEdge;
 use crate::call::{CallActor, CallSetup};
 use crate::carrier::env::CarrierEnv;
 use crate::carrier::twilio::rest::TwilioRest;
@@ -26,7 +27,7 @@ use crate::messages::{
     AudioFrame, CarrierCommand, CarrierHangup, DtmfReceived, MarkEchoed, TransferError,
     TransferOutcome,
 };
-use crate::supervisor::StartCall;
+use crate::supervisor::{ClaimPrewarm, StartCall};
 
 /// Largest inbound WebSocket frame, bytes. Twilio's 20 ms media frames are ~330 bytes.
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
@@ -173,7 +174,7 @@ impl MediaStreamSession {
             to: param("to"),
             tenant,
             format: AudioFormat::Pcmu,
-            edge: ctx.address().recipient(),
+            edge: Some(ctx.address().recipient()),
         };
         let call_sid = start.call_sid.to_string();
         let start_call = StartCall::<CallActor> {
@@ -181,8 +182,34 @@ impl MediaStreamSession {
             setup,
             arbiter: Arbiter::current(),
         };
-        // Frames after `start` wait (unread) until the Supervisor has started the call.
-        ctx.wait(self.env.supervisor.send(start_call).into_actor(self).map(
+        let supervisor = self.env.supervisor.clone();
+        let prewarm = param("prewarm").map(|token| {
+            (
+                ClaimPrewarm {
+                    token,
+                    call_sid: call_sid.clone(),
+                },
+                AttachEdge {
+                    edge: ctx.address().recipient(),
+                    stream_sid: stream_sid.clone(),
+                },
+            )
+        });
+        // A stream naming its pre-warmed call attaches to it; any other (no,
+        // unknown, used, expired or foreign token, or the call just ended) is
+        // started the normal way.
+        let started = async move {
+            if let Some((claim, attach)) = prewarm {
+                if let Ok(Some(call)) = supervisor.send(claim).await {
+                    if let Ok(true) = call.send(attach).await {
+                        return Ok(call);
+                    }
+                }
+            }
+            supervisor.send(start_call).await
+        };
+        // Frames after `start` wait (unread) until the call is started or attached.
+        ctx.wait(started.into_actor(self).map(
             move |started, act, ctx| match started {
                 Ok(call) => {
                     act.state = State::Started {
