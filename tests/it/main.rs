@@ -27,6 +27,7 @@ mod loadtest;
 mod mcp;
 mod messaging;
 mod operator;
+mod prewarm;
 mod provider_replay;
 mod realtime_schema;
 mod security;
