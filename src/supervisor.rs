@@ -19,7 +19,7 @@ use std::time::Duration;
 use actix::prelude::*;
 
 use crate::call::env::{CallEnv, SupervisedCall, Supervision};
-use crate::call::prewarm::PrewarmToken;
+use crate::call::prewarm::{AttachEdge, PrewarmToken};
 use crate::call::{CallActor, CallSetup};
 use crate::lifecycle::{AdmitAnswer, EndReason, Refusal, Refused};
 use crate::messages::{CallFinished, EndCall, LinkFailed, RestartLink};
@@ -99,6 +99,25 @@ impl Message for Prewarm {
 pub struct ClaimPrewarm {
     pub token: String,
     pub call_sid: String,
+}
+
+/// What a carrier edge does at stream start: with a pre-warm token, redeem it
+/// (`claim`) and attach to that call (`attach`); when that fails (no, unknown,
+/// used, expired or foreign token, or the call has just ended) start the call
+/// the normal way (`start`). Errors: the Supervisor's mailbox is gone.
+pub async fn attach_or_start(
+    supervisor: Addr<Supervisor>,
+    prewarm: Option<(ClaimPrewarm, AttachEdge)>,
+    start: StartCall<CallActor>,
+) -> Result<Addr<CallActor>, MailboxError> {
+    if let Some((claim, attach)) = prewarm {
+        if let Ok(Some(call)) = supervisor.send(claim).await {
+            if let Ok(true) = call.send(attach).await {
+                return Ok(call);
+            }
+        }
+    }
+    supervisor.send(start).await
 }
 
 /// A pre-warmed call waiting for its media stream.

@@ -626,8 +626,10 @@ impl Handler<AttachEdge> for CallActor {
             return false;
         }
         self.setup.edge = Some(msg.edge);
-        self.setup.stream_sid = Some(msg.stream_sid.clone());
-        self.ledger.stream_started(msg.stream_sid);
+        if let Some(stream_sid) = msg.stream_sid {
+            self.setup.stream_sid = Some(stream_sid.clone());
+            self.ledger.stream_started(stream_sid);
+        }
         self.ledger.start();
         log::info!(
             "call {} ({}): stream attached to the pre-warmed call",

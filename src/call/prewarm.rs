@@ -1,5 +1,7 @@
-//! Pre-warming a call at its voice webhook: the token a pre-warmed call's
-//! stream carries (TwiML `<Parameter name="prewarm">`) and the message that
+//! Pre-warming a call at its voice webhook (or the browser's `POST
+//! /api/sessions`): the token a pre-warmed call's stream carries (TwiML
+//! `<Parameter name="prewarm">`; kept server-side for the browser, whose
+//! session token is already secret and single-use) and the message that
 //! attaches the stream's carrier edge to the call. The call starts its model
 //! link and asks for the greeting before the stream exists, holds the greeting
 //! audio in its own (bounded) playback queue, and plays it on [`AttachEdge`].
@@ -41,8 +43,8 @@ impl Default for PrewarmToken {
 #[rtype(result = "bool")]
 pub struct AttachEdge {
     pub edge: Recipient<CarrierCommand>,
-    /// Carrier stream id (Twilio `MZ…`).
-    pub stream_sid: String,
+    /// Carrier stream id (Twilio `MZ…`; `None` for the browser).
+    pub stream_sid: Option<String>,
 }
 
 #[cfg(test)]

@@ -10,13 +10,10 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_actors::ws;
 use serde_json::json;
 
-use crate::audio::format::AudioFormat;
 use crate::call::route::{route_call, RouteKeys, RouteRefusal};
-use crate::call::CallSetup;
-use crate::carrier::twilio::edge::{MediaStreamSession, MAX_FRAME_BYTES};
+use crate::carrier::twilio::edge::{twilio_call_setup, MediaStreamSession, MAX_FRAME_BYTES};
 use crate::carrier::twilio::{signature, twiml};
 use crate::http::state::AppState;
-use crate::lifecycle::Carrier;
 use crate::supervisor::Prewarm;
 
 /// The header Twilio signs requests with.
@@ -159,17 +156,13 @@ pub async fn twiml(req: HttpRequest, body: web::Bytes, state: web::Data<AppState
     );
     let prewarm = if state.config.calls.prewarm && call_sid != "-" {
         let non_empty = |v: &str| (!v.is_empty()).then(|| v.to_string());
-        let setup = CallSetup {
-            call_id: uuid::Uuid::new_v4().to_string(),
-            carrier: Carrier::Twilio,
-            call_sid: Some(call_sid.clone()),
-            stream_sid: None,
-            from: non_empty(from),
-            to: non_empty(to),
-            tenant: tenant.clone(),
-            format: AudioFormat::Pcmu,
-            edge: None,
-        };
+        let setup = twilio_call_setup(
+            &call_sid,
+            non_empty(from),
+            non_empty(to),
+            tenant.clone(),
+            None,
+        );
         let ask = Prewarm {
             setup,
             arbiter: actix::Arbiter::current(),

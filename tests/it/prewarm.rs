@@ -84,7 +84,8 @@ async fn warm_up(app: &TestApp) {
     let twiml = webhook(app, &call_sid).await;
     let (mut call, _) = greeting_latency(stream_for(app, &call_sid, &twiml)).await;
     call.stop().await.expect("stop");
-    app.wait_call_ended(&call_sid, Duration::from_secs(10)).await;
+    app.wait_call_ended(&call_sid, Duration::from_secs(10))
+        .await;
 }
 
 const MODEL_DELAYS: Duration = Duration::from_millis(CONNECT_MS + FIRST_AUDIO_MS);
@@ -110,7 +111,9 @@ async fn prewarmed_greeting_plays_within_100_ms_of_the_stream_start() {
     // One more model connection: the stream used the pre-warmed call's.
     assert_eq!(app.sim().connections_total(), sessions + 1);
     call.stop().await.expect("stop");
-    let record = app.wait_call_ended(&call_sid, Duration::from_secs(10)).await;
+    let record = app
+        .wait_call_ended(&call_sid, Duration::from_secs(10))
+        .await;
     assert_eq!(record["call"]["ended_reason"], "caller_hangup", "{record}");
     assert_eq!(
         record["call"]["stream_sid"],
@@ -140,7 +143,10 @@ async fn without_prewarm_the_greeting_waits_for_the_model() {
     );
 
     let (mut call, latency) = greeting_latency(stream_for(&app, &call_sid, &twiml)).await;
-    eprintln!("greeting latency without pre-warm: {} ms", latency.as_millis());
+    eprintln!(
+        "greeting latency without pre-warm: {} ms",
+        latency.as_millis()
+    );
     assert!(
         latency >= MODEL_DELAYS,
         "greeting {} ms after start, faster than the model's delays",
@@ -169,7 +175,10 @@ async fn webhook_without_a_stream_ends_no_stream_and_frees_its_slot() {
     // Its model link is opened before any stream.
     let deadline = Instant::now() + Duration::from_secs(5);
     while app.sim().session_count() == 0 {
-        assert!(Instant::now() < deadline, "no model session for the pre-warm");
+        assert!(
+            Instant::now() < deadline,
+            "no model session for the pre-warm"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(app.sim().session_count(), 1);
@@ -234,5 +243,48 @@ async fn a_foreign_or_replayed_prewarm_is_served_cold() {
     assert_eq!(record["call"]["ended_reason"], "caller_hangup", "{record}");
     genuine.stop().await.expect("stop");
     replay.stop().await.expect("stop");
+    app.stop().await;
+}
+
+#[actix_rt::test]
+async fn browser_session_is_prewarmed_and_its_socket_hears_the_greeting_at_once() {
+    use awc::ws::Frame;
+    use futures_util::StreamExt;
+
+    use crate::browser::{new_session, open, origin};
+
+    let app = TestApp::start_with(Db::Sqlite, with_delays).await;
+    warm_up(&app).await;
+    let before = app.sim().connections_total();
+    let token = new_session(&app).await;
+    tokio::time::sleep(GAP).await;
+    // The session's model link was opened at POST /api/sessions.
+    assert_eq!(app.sim().connections_total(), before + 1);
+
+    let mut socket = open(&app, &token, Some(&origin(&app)))
+        .await
+        .expect("upgrade");
+    let opened = Instant::now();
+    let latency = loop {
+        let frame = tokio::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .expect("greeting within 10 s")
+            .expect("socket open")
+            .expect("frame");
+        if let Frame::Binary(audio) = frame {
+            assert!(!audio.is_empty());
+            break opened.elapsed();
+        }
+    };
+    eprintln!(
+        "browser greeting latency with pre-warm: {} ms",
+        latency.as_millis()
+    );
+    assert!(
+        latency < Duration::from_millis(100),
+        "greeting {} ms after the socket opened",
+        latency.as_millis()
+    );
+    assert_eq!(app.sim().connections_total(), before + 1, "no second link");
     app.stop().await;
 }

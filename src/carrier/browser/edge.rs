@@ -14,6 +14,7 @@ use base64::Engine;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::audio::format::AudioFormat;
+use crate::call::prewarm::AttachEdge;
 use crate::call::{CallActor, CallSetup};
 use crate::carrier::browser::token::BrowserSession;
 use crate::carrier::browser::wire::{self, Control, ServerMessage, WireError, MAX_AUDIO_BYTES};
@@ -23,7 +24,7 @@ use crate::lifecycle::{Carrier, EndReason};
 use crate::messages::{
     AudioFrame, CarrierCommand, CarrierHangup, MarkEchoed, TransferError, TransferOutcome,
 };
-use crate::supervisor::StartCall;
+use crate::supervisor::{attach_or_start, ClaimPrewarm, StartCall};
 use crate::tenant::TenantConfig;
 
 /// Invalid control messages tolerated before the socket is closed (1008).
@@ -124,31 +125,58 @@ impl BrowserSocket {
     }
 }
 
+/// The call of browser session `session_id` to `tenant`; `edge` is `None` when
+/// it is pre-warmed at `POST /api/sessions`.
+pub fn browser_call_setup(
+    session_id: &str,
+    tenant: Arc<TenantConfig>,
+    edge: Option<Recipient<CarrierCommand>>,
+) -> CallSetup {
+    CallSetup {
+        call_id: uuid::Uuid::new_v4().to_string(),
+        carrier: Carrier::Browser,
+        call_sid: Some(session_id.to_string()),
+        stream_sid: None,
+        from: Some("browser".into()),
+        to: None,
+        tenant,
+        format: AudioFormat::Pcm24k,
+        edge,
+    }
+}
+
 impl Actor for BrowserSocket {
     type Context = ws::WebsocketContext<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        let setup = CallSetup {
-            call_id: uuid::Uuid::new_v4().to_string(),
-            carrier: Carrier::Browser,
-            call_sid: Some(self.session.session_id.clone()),
-            stream_sid: None,
-            from: Some("browser".into()),
-            to: None,
-            tenant: self.tenant.clone(),
-            format: AudioFormat::Pcm24k,
-            edge: Some(ctx.address().recipient()),
-        };
+        let setup = browser_call_setup(
+            &self.session.session_id,
+            self.tenant.clone(),
+            Some(ctx.address().recipient()),
+        );
         let start_call = StartCall::<CallActor> {
             call_id: setup.call_id.clone(),
             setup,
             arbiter: Arbiter::current(),
         };
-        // Audio waits (unread) until the Supervisor has started the call.
+        let supervisor = self.env.supervisor.clone();
+        let prewarm = self.session.prewarm.clone().map(|token| {
+            (
+                ClaimPrewarm {
+                    token,
+                    call_sid: self.session.session_id.clone(),
+                },
+                AttachEdge {
+                    edge: ctx.address().recipient(),
+                    stream_sid: None,
+                },
+            )
+        });
+        // The session's pre-warmed call if it is still waiting; else a new one.
+        let started = attach_or_start(supervisor, prewarm, start_call);
+        // Audio waits (unread) until the call is started or attached.
         ctx.wait(
-            self.env
-                .supervisor
-                .send(start_call)
+            started
                 .into_actor(self)
                 .map(|started, act, ctx| match started {
                     Ok(call) => act.call = Some(call),

@@ -15,8 +15,8 @@ use base64::Engine;
 use bytestring::ByteString;
 
 use crate::audio::format::AudioFormat;
-use crate::call::route::{route_call, RouteKeys, RouteRefusal};
 use crate::call::prewarm::AttachEdge;
+use crate::call::route::{route_call, RouteKeys, RouteRefusal};
 use crate::call::{CallActor, CallSetup};
 use crate::carrier::env::CarrierEnv;
 use crate::carrier::twilio::rest::TwilioRest;
@@ -27,7 +27,8 @@ use crate::messages::{
     AudioFrame, CarrierCommand, CarrierHangup, DtmfReceived, MarkEchoed, TransferError,
     TransferOutcome,
 };
-use crate::supervisor::{ClaimPrewarm, StartCall};
+use crate::supervisor::{attach_or_start, ClaimPrewarm, StartCall};
+use crate::tenant::TenantConfig;
 
 /// Largest inbound WebSocket frame, bytes. Twilio's 20 ms media frames are ~330 bytes.
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
@@ -49,6 +50,28 @@ enum State {
         call_sid: String,
     },
     Ended,
+}
+
+/// The call of Twilio call `call_sid` (µ-law) to `tenant`; `edge` is `None`
+/// when it is pre-warmed at the voice webhook. No stream id yet.
+pub fn twilio_call_setup(
+    call_sid: &str,
+    from: Option<String>,
+    to: Option<String>,
+    tenant: Arc<TenantConfig>,
+    edge: Option<Recipient<CarrierCommand>>,
+) -> CallSetup {
+    CallSetup {
+        call_id: uuid::Uuid::new_v4().to_string(),
+        carrier: Carrier::Twilio,
+        call_sid: Some(call_sid.to_string()),
+        stream_sid: None,
+        from,
+        to,
+        tenant,
+        format: AudioFormat::Pcmu,
+        edge,
+    }
 }
 
 /// One Twilio media stream.
@@ -165,17 +188,14 @@ impl MediaStreamSession {
                 return;
             }
         };
-        let setup = CallSetup {
-            call_id: uuid::Uuid::new_v4().to_string(),
-            carrier: Carrier::Twilio,
-            call_sid: Some(start.call_sid.to_string()),
-            stream_sid: Some(stream_sid.clone()),
-            from: param("from"),
-            to: param("to"),
+        let mut setup = twilio_call_setup(
+            start.call_sid.as_ref(),
+            param("from"),
+            param("to"),
             tenant,
-            format: AudioFormat::Pcmu,
-            edge: Some(ctx.address().recipient()),
-        };
+            Some(ctx.address().recipient()),
+        );
+        setup.stream_sid = Some(stream_sid.clone());
         let call_sid = start.call_sid.to_string();
         let start_call = StartCall::<CallActor> {
             call_id: setup.call_id.clone(),
@@ -191,39 +211,32 @@ impl MediaStreamSession {
                 },
                 AttachEdge {
                     edge: ctx.address().recipient(),
-                    stream_sid: stream_sid.clone(),
+                    stream_sid: Some(stream_sid.clone()),
                 },
             )
         });
         // A stream naming its pre-warmed call attaches to it; any other (no,
         // unknown, used, expired or foreign token, or the call just ended) is
         // started the normal way.
-        let started = async move {
-            if let Some((claim, attach)) = prewarm {
-                if let Ok(Some(call)) = supervisor.send(claim).await {
-                    if let Ok(true) = call.send(attach).await {
-                        return Ok(call);
-                    }
-                }
-            }
-            supervisor.send(start_call).await
-        };
+        let started = attach_or_start(supervisor, prewarm, start_call);
         // Frames after `start` wait (unread) until the call is started or attached.
-        ctx.wait(started.into_actor(self).map(
-            move |started, act, ctx| match started {
-                Ok(call) => {
-                    act.state = State::Started {
-                        call,
-                        stream_sid,
-                        call_sid,
+        ctx.wait(
+            started
+                .into_actor(self)
+                .map(move |started, act, ctx| match started {
+                    Ok(call) => {
+                        act.state = State::Started {
+                            call,
+                            stream_sid,
+                            call_sid,
+                        }
                     }
-                }
-                Err(e) => {
-                    log::error!("twilio {stream_sid}: call {call_sid} not started: {e}");
-                    act.close(ctx, ws::CloseCode::Again, "supervisor unavailable");
-                }
-            },
-        ));
+                    Err(e) => {
+                        log::error!("twilio {stream_sid}: call {call_sid} not started: {e}");
+                        act.close(ctx, ws::CloseCode::Again, "supervisor unavailable");
+                    }
+                }),
+        );
     }
 
     fn on_text(&mut self, frame: &ByteString, ctx: &mut ws::WebsocketContext<Self>) {

@@ -101,7 +101,9 @@ impl SimSession {
                 actix_rt::time::sleep(self.first_audio_delay)
                     .into_actor(self)
                     .map(move |_, act, ctx| {
-                        act.step(ctx, |conversation, out| conversation.client_text(&text, out));
+                        act.step(ctx, |conversation, out| {
+                            conversation.client_text(&text, out)
+                        });
                     }),
             );
             return;
