@@ -303,6 +303,13 @@ pub struct CallsConfig {
     /// The receptionist speaks first when the call connects (a `response.create`
     /// right after the session is configured), as a caller expects.
     pub greet_caller: bool,
+    /// Start a Twilio call's model link at the voice webhook (`POST /twiml`):
+    /// connect, configure and ask for the greeting before the media stream
+    /// opens, holding the greeting audio until it does.
+    pub prewarm: bool,
+    /// Seconds a pre-warmed call waits for its media stream before it closes
+    /// its link, frees its slot and is stored as ended `no_stream`.
+    pub prewarm_timeout_secs: u64,
 }
 
 /// `[model]`: the realtime voice model every call is linked to (per-tenant overrides
@@ -373,6 +380,12 @@ pub struct SimulatorConfig {
     pub pace: f32,
     /// Keep every received client event (tests only; memory grows per event).
     pub record_events: bool,
+    /// Milliseconds the upgrade of `/sim/v1/realtime` is held before it is
+    /// answered, to stand in for a real provider's TLS + WebSocket connect.
+    pub connect_delay_ms: u64,
+    /// Milliseconds between a `response.create` and the simulator acting on it
+    /// (so before its first audio), like a real model's time to first audio.
+    pub first_audio_delay_ms: u64,
 }
 
 /// `[twilio]`: account credentials for signature checks and the REST API.
@@ -578,6 +591,8 @@ impl Default for CallsConfig {
             max_queued_audio_ms: 120_000,
             max_unacked_audio_ms: 10_000,
             greet_caller: true,
+            prewarm: true,
+            prewarm_timeout_secs: 10,
         }
     }
 }
@@ -638,6 +653,8 @@ impl Default for SimulatorConfig {
             clips_dir: PathBuf::new(),
             pace: 2.0,
             record_events: false,
+            connect_delay_ms: 0,
+            first_audio_delay_ms: 0,
         }
     }
 }

@@ -155,6 +155,9 @@ pub enum EndReason {
     Shutdown,
     /// The call's actor stopped without another reason.
     CallActorStopped,
+    /// A call pre-warmed at the voice webhook whose media stream never came
+    /// within `calls.prewarm_timeout_secs`.
+    NoStream,
     /// Found `in_progress` at start-up (the node died under it).
     Interrupted,
     /// Never admitted.
@@ -184,7 +187,7 @@ impl EndReason {
 
     /// The reasons without text, with their stored names (read back by `FromStr`;
     /// the round-trip test keeps it in step with `Display`).
-    const PLAIN: [(&'static str, EndReason); 9] = [
+    const PLAIN: [(&'static str, EndReason); 10] = [
         ("caller_hangup", EndReason::CallerHangup),
         ("carrier_closed", EndReason::CarrierClosed),
         ("carrier_timeout", EndReason::CarrierTimeout),
@@ -193,6 +196,7 @@ impl EndReason {
         ("carrier_slow_consumer", EndReason::CarrierSlowConsumer),
         ("shutdown", EndReason::Shutdown),
         ("call_actor_stopped", EndReason::CallActorStopped),
+        ("no_stream", EndReason::NoStream),
         ("interrupted", EndReason::Interrupted),
     ];
 }
@@ -220,6 +224,7 @@ impl fmt::Display for EndReason {
             EndReason::CarrierSlowConsumer => f.write_str("carrier_slow_consumer"),
             EndReason::Shutdown => f.write_str("shutdown"),
             EndReason::CallActorStopped => f.write_str("call_actor_stopped"),
+            EndReason::NoStream => f.write_str("no_stream"),
             EndReason::Interrupted => f.write_str("interrupted"),
         }
     }
@@ -306,6 +311,7 @@ mod tests {
             (EndReason::CarrierReset, "carrier_reset"),
             (EndReason::CarrierProtocolError, "carrier_protocol_error"),
             (EndReason::CarrierSlowConsumer, "carrier_slow_consumer"),
+            (EndReason::NoStream, "no_stream"),
             (EndReason::carrier_status("no-answer"), "carrier_no_answer"),
             (EndReason::carrier_status("busy"), "carrier_busy"),
             (

@@ -6,6 +6,11 @@
 //! fails the Supervisor restarts it (`RestartLink`, exponential backoff, the
 //! caller stays on the line) or, past the restart budget, ends the call
 //! (`EndCall` with the apology). It ends every call on shutdown.
+//!
+//! A Twilio call can be pre-warmed at its voice webhook ([`Prewarm`]): the
+//! Supervisor admits and starts its `CallActor` before the media stream exists
+//! and hands out a single-use token; the stream's `start` redeems it
+//! ([`ClaimPrewarm`], with the carrier's CallSid) to attach to that call.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,6 +20,8 @@ use actix::dev::channel::{self, AddressReceiver};
 use actix::prelude::*;
 
 use crate::call::env::{CallEnv, SupervisedCall, Supervision};
+use crate::call::prewarm::{AttachEdge, PrewarmToken};
+use crate::call::{CallActor, CallSetup};
 use crate::lifecycle::{AdmitAnswer, EndReason, Refusal, Refused};
 use crate::messages::{CallFinished, EndCall, LinkFailed, RestartLink};
 use crate::session_settings::{ApplySessionSettings, SessionSettings};
@@ -94,6 +101,55 @@ pub struct UpdateCallSession {
     pub settings: SessionSettings,
 }
 
+/// Asks the Supervisor to admit and start a Twilio call at its voice webhook,
+/// before its media stream exists (`setup.edge` is `None`, `setup.call_sid` the
+/// webhook's CallSid). The answer is the token the stream's `start` must carry
+/// to attach to the call ([`ClaimPrewarm`]); `None` when the call is not admitted
+/// now (at capacity, draining) or has no CallSid — the stream is then served
+/// the normal way, and refused there if it must be.
+pub struct Prewarm {
+    pub setup: CallSetup,
+    /// Where the call runs (the webhook's arbiter).
+    pub arbiter: ArbiterHandle,
+}
+
+impl Message for Prewarm {
+    type Result = Option<PrewarmToken>;
+}
+
+/// Redeems a pre-warm token for the stream of carrier call `call_sid`: the
+/// pre-warmed call's address, once; `None` for an unknown, expired or used
+/// token, or one issued for another CallSid (the stream is then served cold).
+#[derive(Message)]
+#[rtype(result = "Option<Addr<CallActor>>")]
+pub struct ClaimPrewarm {
+    pub token: String,
+    pub call_sid: String,
+}
+
+/// What a carrier edge does at stream start with a pre-warm token: redeem it
+/// (`claim`) and attach to that call (`attach`). `None` when that fails (unknown,
+/// used, expired or foreign token, the call has just ended, or the Supervisor's
+/// mailbox is gone): the edge then starts the call the normal way.
+pub async fn claim_prewarmed(
+    supervisor: Addr<Supervisor>,
+    claim: ClaimPrewarm,
+    attach: AttachEdge,
+) -> Option<Addr<CallActor>> {
+    let call = supervisor.send(claim).await.ok().flatten()?;
+    match call.send(attach).await {
+        Ok(true) => Some(call),
+        _ => None,
+    }
+}
+
+/// A pre-warmed call waiting for its media stream.
+struct Prewarmed {
+    call_id: String,
+    call_sid: String,
+    addr: Addr<CallActor>,
+}
+
 /// A live call's handles.
 struct LiveCall {
     end: Recipient<EndCall>,
@@ -152,6 +208,9 @@ impl RestartPolicy {
 /// The call tree's root; one per process.
 pub struct Supervisor {
     calls: HashMap<String, LiveCall>,
+    /// Pre-warmed calls whose stream has not come yet, by token; the token goes
+    /// when it is redeemed or its call ends.
+    prewarmed: HashMap<String, Prewarmed>,
     max_calls: usize,
     draining: bool,
     policy: RestartPolicy,
@@ -165,6 +224,7 @@ impl Supervisor {
     pub fn new(max_calls: usize, policy: RestartPolicy, env: Arc<CallEnv>) -> Self {
         Supervisor {
             calls: HashMap::new(),
+            prewarmed: HashMap::new(),
             max_calls,
             draining: false,
             policy,
@@ -172,13 +232,20 @@ impl Supervisor {
         }
     }
 
-    /// Admission: a slot, unless draining or at `max_calls`.
-    fn admit(&self) -> Result<(), AdmitError> {
-        let refusal = if self.draining {
-            AdmitError::Draining
+    /// Whether a call would be admitted now (nothing counted).
+    fn verdict(&self) -> Result<(), AdmitError> {
+        if self.draining {
+            Err(AdmitError::Draining)
         } else if self.calls.len() >= self.max_calls {
-            AdmitError::AtCapacity(self.max_calls)
+            Err(AdmitError::AtCapacity(self.max_calls))
         } else {
+            Ok(())
+        }
+    }
+
+    /// Admission: a slot, unless draining or at `max_calls`; a refusal is counted.
+    fn admit(&self) -> Result<(), AdmitError> {
+        let Err(refusal) = self.verdict() else {
             return Ok(());
         };
         self.env
@@ -220,17 +287,80 @@ impl<C: SupervisedCall> Handler<StartCall<C>> for Supervisor {
             actix::spawn(Context::with_receiver(mailbox).into_future(call));
         });
         if admitted {
-            self.calls.insert(
-                msg.call_id,
-                LiveCall {
-                    end: addr.clone().recipient(),
-                    settings: addr.clone().recipient(),
-                    restart: C::restart_recipient(&addr),
-                },
-            );
-            self.env.metrics.calls_total.inc();
-            self.env.metrics.calls_active.set(self.calls.len() as i64);
+            self.track(msg.call_id, &addr);
         }
+    }
+}
+
+impl Supervisor {
+    /// Holds a slot for the admitted call `call_id` until its `CallFinished`.
+    fn track<C: SupervisedCall>(&mut self, call_id: String, addr: &Addr<C>) {
+        self.calls.insert(
+            call_id,
+            LiveCall {
+                end: addr.clone().recipient(),
+                settings: addr.clone().recipient(),
+                restart: C::restart_recipient(addr),
+            },
+        );
+        self.env.metrics.calls_total.inc();
+        self.env.metrics.calls_active.set(self.calls.len() as i64);
+    }
+}
+
+impl Handler<Prewarm> for Supervisor {
+    type Result = Option<PrewarmToken>;
+
+    fn handle(&mut self, msg: Prewarm, ctx: &mut Context<Self>) -> Self::Result {
+        // Not counted as a refusal here: the stream comes anyway and is refused
+        // (and counted) when it starts the normal way.
+        self.verdict().ok()?;
+        let call_sid = msg.setup.call_sid.clone()?;
+        let call_id = msg.setup.call_id.clone();
+        let supervision = Supervision {
+            env: self.env.clone(),
+            admission: Ok(()),
+            finished: ctx.address().recipient(),
+            link_failed: ctx.address().recipient(),
+        };
+        let setup = msg.setup;
+        let addr = CallActor::start_in_arbiter(&msg.arbiter, move |_| {
+            CallActor::supervised(setup, supervision)
+        });
+        self.track(call_id.clone(), &addr);
+        let token = PrewarmToken::new();
+        self.prewarmed.insert(
+            token.as_str().to_string(),
+            Prewarmed {
+                call_id,
+                call_sid,
+                addr,
+            },
+        );
+        Some(token)
+    }
+}
+
+impl Handler<ClaimPrewarm> for Supervisor {
+    type Result = Option<Addr<CallActor>>;
+
+    fn handle(&mut self, msg: ClaimPrewarm, _: &mut Context<Self>) -> Self::Result {
+        let Some(waiting) = self.prewarmed.get(&msg.token) else {
+            log::info!(
+                "call {}: unknown, used or expired pre-warm; served cold",
+                msg.call_sid
+            );
+            return None;
+        };
+        if waiting.call_sid != msg.call_sid {
+            // Kept for its own call's stream: a foreign CallSid does not use it up.
+            log::warn!(
+                "call {}: pre-warm issued for another CallSid; served cold",
+                msg.call_sid
+            );
+            return None;
+        }
+        self.prewarmed.remove(&msg.token).map(|p| p.addr)
     }
 }
 
@@ -239,6 +369,9 @@ impl Handler<CallFinished> for Supervisor {
 
     fn handle(&mut self, msg: CallFinished, ctx: &mut Context<Self>) {
         self.calls.remove(&msg.call_id);
+        if !self.prewarmed.is_empty() {
+            self.prewarmed.retain(|_, p| p.call_id != msg.call_id);
+        }
         self.env.metrics.calls_active.set(self.calls.len() as i64);
         if self.calls.is_empty() {
             // The last call's actors free their memory just after this message;

@@ -154,6 +154,12 @@ impl CallLedger {
         answer
     }
 
+    /// The carrier stream of a pre-warmed call has started: its id goes into the
+    /// row [`CallLedger::start`] writes.
+    pub fn stream_started(&mut self, stream_sid: String) {
+        self.id.stream_sid = Some(stream_sid);
+    }
+
     /// The call is admitted: writes its row (`in_progress`) and publishes
     /// `call_started`.
     pub fn start(&mut self) {

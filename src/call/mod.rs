@@ -11,6 +11,7 @@ pub mod conversation;
 pub mod env;
 pub mod ledger;
 pub mod playback;
+pub mod prewarm;
 pub mod route;
 
 use std::collections::HashMap;
@@ -38,6 +39,7 @@ use conversation::{Conversation, UserLine};
 use env::{CallEnv, SupervisedCall, Supervision};
 use ledger::{CallIdentity, CallLedger, LineRow};
 use playback::{cut_to_heard, Playback, PushRefused};
+use prewarm::AttachEdge;
 
 /// Longest wait for goodbye or apology audio to play before the call is closed anyway.
 const FAREWELL_GRACE: Duration = Duration::from_secs(10);
@@ -47,7 +49,8 @@ const ROLLOVER_CHECK: Duration = Duration::from_secs(1);
 const ROLLOVER_GRACE: Duration = Duration::from_secs(120);
 
 /// Everything a call needs to start; built by the carrier edge at stream start
-/// and handed to the Supervisor (`StartCall`), which starts the call.
+/// and handed to the Supervisor (`StartCall`), which starts the call — or built
+/// at the voice webhook for a pre-warmed call (`Prewarm`), without an edge.
 pub struct CallSetup {
     /// switchboard's call id (UUID v4).
     pub call_id: String,
@@ -62,8 +65,10 @@ pub struct CallSetup {
     pub tenant: Arc<TenantConfig>,
     /// Audio codec on the carrier leg; the model session uses the same one.
     pub format: AudioFormat,
-    /// Where outbound media, marks, clears and carrier actions go.
-    pub edge: Recipient<CarrierCommand>,
+    /// Where outbound media, marks, clears and carrier actions go; `None` for a
+    /// pre-warmed call until its stream attaches ([`AttachEdge`]): its audio is
+    /// held in the playback queue meanwhile.
+    pub edge: Option<Recipient<CarrierCommand>>,
 }
 
 /// A transfer waiting for the hand-off line to play.
@@ -259,6 +264,21 @@ impl CallActor {
         self.link_opened = Instant::now();
     }
 
+    /// Ends the call when its carrier edge is gone without telling it (an edge
+    /// stopped while handing the call over, e.g. reset during a pre-warm claim):
+    /// no call outlives its carrier by more than a check interval.
+    fn check_edge(&mut self, ctx: &mut Context<Self>) {
+        let gone = self
+            .setup
+            .edge
+            .as_ref()
+            .is_some_and(|edge| !edge.connected());
+        if gone && !self.ledger.is_finished() {
+            log::warn!("call {}: carrier edge gone without a hang-up", self.id());
+            self.finish(EndReason::CarrierReset, false, ctx);
+        }
+    }
+
     /// Rolls the call over to a fresh model session before the provider's session
     /// cap, at a quiet moment (nothing playing, no response or tool pending), with
     /// the conversation replayed — the same mechanism as a restart, minus the failure.
@@ -291,11 +311,17 @@ impl CallActor {
     }
 
     fn send_carrier(&self, cmd: CarrierCommand) {
-        self.setup.edge.do_send(cmd);
+        if let Some(edge) = &self.setup.edge {
+            edge.do_send(cmd);
+        }
     }
 
     /// Sends every chunk the lead window allows, and schedules the next drain.
+    /// Without an edge yet (pre-warmed) the audio stays queued.
     fn drain_playback(&mut self, ctx: &mut Context<Self>) {
+        if self.setup.edge.is_none() {
+            return;
+        }
         let now = Instant::now();
         loop {
             match self.playback.next_chunk(now) {
@@ -364,7 +390,8 @@ impl CallActor {
 
     /// Persists assistant lines whose audio the caller has heard in full.
     fn flush_heard_lines(&mut self) {
-        if !self.playback.is_idle() {
+        // Before the stream attaches the caller has heard nothing.
+        if self.setup.edge.is_none() || !self.playback.is_idle() {
             return;
         }
         let lines = std::mem::take(&mut self.pending_lines);
@@ -465,6 +492,11 @@ impl CallActor {
         if self.ending.is_some() {
             return;
         }
+        if self.setup.edge.is_none() {
+            // Pre-warmed, no stream yet: nobody to apologise to.
+            self.finish(reason, false, ctx);
+            return;
+        }
         self.ending = Some(reason.clone());
         if let Some(link) = self.link.take() {
             link.do_send(LinkCommand::Shutdown);
@@ -505,6 +537,10 @@ impl CallActor {
         if let Some(link) = self.link.take() {
             link.do_send(LinkCommand::Shutdown);
         }
+        if !self.ledger.is_admitted() {
+            // A pre-warmed call ending before its stream still gets its row.
+            self.ledger.start();
+        }
         self.ledger.finish(&reason, None);
         if close_carrier {
             self.send_carrier(CarrierCommand::Close {
@@ -516,8 +552,25 @@ impl CallActor {
     }
 
     /// Admitted: the call row, the tool actor, the model link, the roll-over clock.
+    /// A pre-warmed call (no edge yet) writes its row when its stream attaches,
+    /// and ends `no_stream` if none comes within `calls.prewarm_timeout_secs`.
     fn on_admitted(&mut self, ctx: &mut Context<Self>) {
-        self.ledger.start();
+        if self.setup.edge.is_some() {
+            self.ledger.start();
+        } else {
+            let wait = Duration::from_secs(self.env.config.calls.prewarm_timeout_secs);
+            ctx.run_later(wait, move |act, ctx| {
+                if act.setup.edge.is_none() {
+                    log::info!(
+                        "call {} ({}): no media stream within {} s",
+                        act.setup.call_id,
+                        act.ledger.sid(),
+                        wait.as_secs()
+                    );
+                    act.finish(EndReason::NoStream, false, ctx);
+                }
+            });
+        }
         self.tools = Some(
             ToolActor::new(
                 self.ledger.tool_context(),
@@ -534,7 +587,10 @@ impl CallActor {
             self.setup.from.as_deref().unwrap_or("unknown")
         );
         self.start_link(ctx);
-        ctx.run_interval(ROLLOVER_CHECK, |act, ctx| act.check_rollover(ctx));
+        ctx.run_interval(ROLLOVER_CHECK, |act, ctx| {
+            act.check_edge(ctx);
+            act.check_rollover(ctx);
+        });
     }
 }
 
@@ -575,6 +631,31 @@ impl Handler<AudioFrame> for CallActor {
                 link.do_send(frame);
             }
         }
+    }
+}
+
+impl Handler<AttachEdge> for CallActor {
+    type Result = bool;
+
+    /// The pre-warmed call's stream has started: write the call row with the
+    /// stream id and play the held greeting at once.
+    fn handle(&mut self, msg: AttachEdge, ctx: &mut Context<Self>) -> bool {
+        if self.setup.edge.is_some() || self.ledger.is_finished() || self.ending.is_some() {
+            return false;
+        }
+        self.setup.edge = Some(msg.edge);
+        if let Some(stream_sid) = msg.stream_sid {
+            self.setup.stream_sid = Some(stream_sid.clone());
+            self.ledger.stream_started(stream_sid);
+        }
+        self.ledger.start();
+        log::info!(
+            "call {} ({}): stream attached to the pre-warmed call",
+            self.setup.call_id,
+            self.ledger.sid()
+        );
+        self.drain_playback(ctx);
+        true
     }
 }
 

@@ -126,6 +126,8 @@ impl Writer {
 #[derive(Default)]
 struct CallState {
     received: Vec<u8>,
+    /// When the first outbound `media` frame arrived.
+    first_audio_at: Option<Instant>,
     playout: Playout,
     marks_echoed: u32,
     echoed_names: Vec<String>,
@@ -339,6 +341,15 @@ impl TwilioCall {
         drop(self);
     }
 
+    /// Greeting latency: from the `start` frame sent to the first outbound
+    /// `media` frame received; `None` before any audio (or without a `start`).
+    pub fn first_audio_latency(&self) -> Option<Duration> {
+        self.state
+            .borrow()
+            .first_audio_at
+            .map(|at| at.saturating_duration_since(self.started))
+    }
+
     /// Every outbound audio byte received (raw µ-law, decoded from `media`).
     pub fn received_audio(&self) -> Vec<u8> {
         self.state.borrow().received.clone()
@@ -522,6 +533,7 @@ fn apply_text(
     match event {
         OutboundEvent::Media { media, .. } => match B64.decode(media.payload.as_bytes()) {
             Ok(audio) => {
+                st.first_audio_at.get_or_insert(now);
                 st.received.extend_from_slice(&audio);
                 st.playout.push_audio(now, &audio);
                 Vec::new()

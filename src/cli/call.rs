@@ -162,8 +162,13 @@ pub async fn run(args: CallArgs, admin_token_file: &Path) -> anyhow::Result<()> 
     let heard = call.played_audio();
     let out = decode_to_pcm(AudioFormat::Pcmu, &heard).context("decoding reply audio")?;
     write_wav(&args.out, &out).with_context(|| format!("writing {}", args.out.display()))?;
+    // Stream `start` sent → first assistant audio frame. This command opens the
+    // stream without the voice webhook, so the call is never pre-warmed.
+    let greeting = call
+        .first_audio_latency()
+        .map_or_else(|| "none".to_string(), |l| format!("{} ms", l.as_millis()));
     println!(
-        "heard {:.1} s of audio → {} (marks echoed: {}, clears: {})",
+        "heard {:.1} s of audio → {} (marks echoed: {}, clears: {}, greeting latency: {greeting})",
         heard.len() as f64 / 8000.0,
         args.out.display(),
         call.marks_echoed(),

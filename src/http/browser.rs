@@ -8,11 +8,12 @@ use actix_web_actors::ws;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::carrier::browser::edge::BrowserSocket;
+use crate::carrier::browser::edge::{browser_call_setup, BrowserSocket};
 use crate::carrier::browser::token::{TokenError, TOKEN_TTL};
 use crate::carrier::browser::wire::MAX_AUDIO_BYTES;
 use crate::http::admin::{check_admin, unauthorized};
 use crate::http::state::AppState;
+use crate::supervisor::Prewarm;
 
 /// Body of `POST /api/sessions` (optional).
 #[derive(Debug, Default, Deserialize)]
@@ -46,12 +47,41 @@ pub async fn create_session(
             return HttpResponse::NotFound().json(json!({"error": "no such tenant"}));
         }
     }
-    let (session_id, token) = state.carrier.browser_tokens.issue(request.tenant);
+    let (session_id, token) = state.carrier.browser_tokens.issue(request.tenant.clone());
+    if state.config.calls.prewarm {
+        prewarm(&state, &session_id, &token, request.tenant.as_deref()).await;
+    }
     HttpResponse::Created().json(json!({
         "sessionId": session_id,
         "token": token,
         "expiresIn": TOKEN_TTL.as_secs(),
     }))
+}
+
+/// Starts the session's call now (model link, greeting) so the socket finds
+/// its greeting ready; the pre-warm token stays with the session. Nothing when
+/// the tenant cannot take a direct call or the call is not admitted now (the
+/// socket then starts the call itself, and is refused there if it must be).
+async fn prewarm(state: &AppState, session_id: &str, token: &str, tenant: Option<&str>) {
+    let Ok(tenant) = state.carrier.tenants.resolve(tenant, None, None) else {
+        return;
+    };
+    if tenant
+        .check_direct_link(state.config.model.provider)
+        .is_err()
+    {
+        return;
+    }
+    let ask = Prewarm {
+        setup: browser_call_setup(session_id, tenant, None),
+        arbiter: actix::Arbiter::current(),
+    };
+    if let Ok(Some(prewarm)) = state.carrier.supervisor.send(ask).await {
+        state
+            .carrier
+            .browser_tokens
+            .set_prewarm(token, prewarm.as_str().to_string());
+    }
 }
 
 /// The `token` query parameter of `/browser`.

@@ -11,9 +11,10 @@ use actix_web_actors::ws;
 use serde_json::json;
 
 use crate::call::route::{route_call, RouteKeys, RouteRefusal};
-use crate::carrier::twilio::edge::{MediaStreamSession, MAX_FRAME_BYTES};
+use crate::carrier::twilio::edge::{twilio_call_setup, MediaStreamSession, MAX_FRAME_BYTES};
 use crate::carrier::twilio::{signature, twiml};
 use crate::http::state::AppState;
+use crate::supervisor::Prewarm;
 
 /// The header Twilio signs requests with.
 const SIGNATURE_HEADER: &str = "X-Twilio-Signature";
@@ -82,7 +83,9 @@ pub fn webhook_params(
 /// webhook (CallSid, AccountSid, From, To, …). Answers `text/xml` TwiML connecting
 /// the call to `/media-stream` with the tenant, caller and dialled number as
 /// `<Parameter>`s. 403 on a bad signature, 400 on an unparsable form. A tenant
-/// served only through jambonz (Ultravox) gets `<Say>` + `<Hangup/>`.
+/// served only through jambonz (Ultravox) gets `<Say>` + `<Hangup/>`. With
+/// `calls.prewarm`, an admitted call's model link starts now and the TwiML
+/// carries its single-use `prewarm` token.
 pub async fn twiml(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
     let (params, signed_params) = match webhook_params(&req, &body) {
         Ok(p) => p,
@@ -151,10 +154,28 @@ pub async fn twiml(req: HttpRequest, body: web::Bytes, state: web::Data<AppState
         "/twiml: call {call_sid} from {from} to {to} → tenant {}",
         tenant.id
     );
-    let body = twiml::connect_stream(
-        &stream_url,
-        &[("tenant", tenant.id.as_str()), ("from", from), ("to", to)],
-    );
+    let prewarm = if state.config.calls.prewarm && call_sid != "-" {
+        let non_empty = |v: &str| (!v.is_empty()).then(|| v.to_string());
+        let setup = twilio_call_setup(
+            &call_sid,
+            non_empty(from),
+            non_empty(to),
+            tenant.clone(),
+            None,
+        );
+        let ask = Prewarm {
+            setup,
+            arbiter: actix::Arbiter::current(),
+        };
+        state.carrier.supervisor.send(ask).await.ok().flatten()
+    } else {
+        None
+    };
+    let mut parameters = vec![("tenant", tenant.id.as_str()), ("from", from), ("to", to)];
+    if let Some(token) = &prewarm {
+        parameters.push(("prewarm", token.as_str()));
+    }
+    let body = twiml::connect_stream(&stream_url, &parameters);
     HttpResponse::Ok().content_type("text/xml").body(body)
 }
 

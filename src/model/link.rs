@@ -336,7 +336,9 @@ impl Actor for ModelLinkActor {
     /// Every way out closes the socket with a close frame (1000), so the peer
     /// never sees an abnormal 1006: the actor lives on briefly to flush it.
     fn stopping(&mut self, ctx: &mut Context<Self>) -> Running {
-        if self.close_sent {
+        // Dropped with its arbiter (server teardown): no runtime left to time
+        // the close flush on, and nobody to hear it.
+        if self.close_sent || tokio::runtime::Handle::try_current().is_err() {
             return Running::Stop;
         }
         self.close_sent = true;

@@ -14,7 +14,7 @@ use switchboard::audio::wav::read_wav;
 
 use crate::support::{asset, TestApp, ADMIN};
 
-async fn new_session(app: &TestApp) -> String {
+pub async fn new_session(app: &TestApp) -> String {
     let mut resp = awc::Client::default()
         .post(app.http_url("/api/sessions"))
         .bearer_auth(ADMIN)
@@ -28,11 +28,11 @@ async fn new_session(app: &TestApp) -> String {
     body["token"].as_str().expect("token").to_string()
 }
 
-fn origin(app: &TestApp) -> String {
+pub fn origin(app: &TestApp) -> String {
     app.http_url("").trim_end_matches('/').to_string()
 }
 
-async fn open(
+pub async fn open(
     app: &TestApp,
     token: &str,
     origin: Option<&str>,

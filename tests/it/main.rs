@@ -28,6 +28,7 @@ mod mcp;
 mod messaging;
 mod notify;
 mod operator;
+mod prewarm;
 mod provider_replay;
 mod realtime_schema;
 mod security;

@@ -14,6 +14,7 @@ use base64::Engine;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::audio::format::AudioFormat;
+use crate::call::prewarm::AttachEdge;
 use crate::call::{CallActor, CallSetup};
 use crate::carrier::browser::token::BrowserSession;
 use crate::carrier::browser::wire::{self, Control, ServerMessage, WireError, MAX_AUDIO_BYTES};
@@ -23,7 +24,7 @@ use crate::lifecycle::{Carrier, EndReason};
 use crate::messages::{
     AudioFrame, CarrierCommand, CarrierHangup, MarkEchoed, TransferError, TransferOutcome,
 };
-use crate::supervisor::StartCall;
+use crate::supervisor::{claim_prewarmed, ClaimPrewarm, StartCall};
 use crate::tenant::TenantConfig;
 
 /// Invalid control messages tolerated before the socket is closed (1008).
@@ -124,24 +125,63 @@ impl BrowserSocket {
     }
 }
 
+/// The call of browser session `session_id` to `tenant`; `edge` is `None` when
+/// it is pre-warmed at `POST /api/sessions`.
+pub fn browser_call_setup(
+    session_id: &str,
+    tenant: Arc<TenantConfig>,
+    edge: Option<Recipient<CarrierCommand>>,
+) -> CallSetup {
+    CallSetup {
+        call_id: uuid::Uuid::new_v4().to_string(),
+        carrier: Carrier::Browser,
+        call_sid: Some(session_id.to_string()),
+        stream_sid: None,
+        from: Some("browser".into()),
+        to: None,
+        tenant,
+        format: AudioFormat::Pcm24k,
+        edge,
+    }
+}
+
 impl Actor for BrowserSocket {
     type Context = ws::WebsocketContext<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        let setup = CallSetup {
-            call_id: uuid::Uuid::new_v4().to_string(),
-            carrier: Carrier::Browser,
-            call_sid: Some(self.session.session_id.clone()),
-            stream_sid: None,
-            from: Some("browser".into()),
-            to: None,
-            tenant: self.tenant.clone(),
-            format: AudioFormat::Pcm24k,
-            edge: ctx.address().recipient(),
-        };
-        let (start_call, call) = StartCall::<CallActor>::new(setup.call_id.clone(), setup);
-        self.env.supervisor.do_send(start_call);
-        self.call = Some(call);
+        let setup = browser_call_setup(
+            &self.session.session_id,
+            self.tenant.clone(),
+            Some(ctx.address().recipient()),
+        );
+        match self.session.prewarm.clone() {
+            None => {
+                let (start_call, call) = StartCall::<CallActor>::new(setup.call_id.clone(), setup);
+                self.env.supervisor.do_send(start_call);
+                self.call = Some(call);
+            }
+            Some(token) => {
+                // The session's pre-warmed call if it is still waiting; else a new
+                // one. Audio waits (unread) for the answer.
+                let claim = ClaimPrewarm {
+                    token,
+                    call_sid: self.session.session_id.clone(),
+                };
+                let attach = AttachEdge {
+                    edge: ctx.address().recipient(),
+                    stream_sid: None,
+                };
+                let claimed = claim_prewarmed(self.env.supervisor.clone(), claim, attach);
+                ctx.wait(claimed.into_actor(self).map(move |claimed, act, _| {
+                    act.call = Some(claimed.unwrap_or_else(|| {
+                        let (start_call, call) =
+                            StartCall::<CallActor>::new(setup.call_id.clone(), setup);
+                        act.env.supervisor.do_send(start_call);
+                        call
+                    }));
+                }));
+            }
+        }
         let rx = self.env.events.subscribe();
         let events = futures_util::stream::unfold(rx, |mut rx| async move {
             loop {

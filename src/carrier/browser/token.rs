@@ -31,6 +31,9 @@ pub struct BrowserSession {
     pub session_id: String,
     /// Tenant chosen at issue time; `None` = routing default.
     pub tenant_id: Option<String>,
+    /// The pre-warm token of the call started for this session at issue time
+    /// (`calls.prewarm`); the socket attaches to that call.
+    pub prewarm: Option<String>,
 }
 
 struct Issued {
@@ -67,6 +70,7 @@ impl BrowserTokens {
                     session: BrowserSession {
                         session_id: session_id.clone(),
                         tenant_id,
+                        prewarm: None,
                     },
                     expires: now + ttl,
                     used: false,
@@ -74,6 +78,15 @@ impl BrowserTokens {
             );
         }
         (session_id, token)
+    }
+
+    /// Records the pre-warm token of the call started for `token`'s session.
+    pub fn set_prewarm(&self, token: &str, prewarm: String) {
+        if let Ok(mut map) = self.issued.lock() {
+            if let Some(issued) = map.get_mut(token) {
+                issued.session.prewarm = Some(prewarm);
+            }
+        }
     }
 
     /// Redeems `token` once.

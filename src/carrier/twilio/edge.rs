@@ -15,6 +15,7 @@ use base64::Engine;
 use bytestring::ByteString;
 
 use crate::audio::format::AudioFormat;
+use crate::call::prewarm::AttachEdge;
 use crate::call::route::{route_call, RouteKeys, RouteRefusal};
 use crate::call::{CallActor, CallSetup};
 use crate::carrier::env::CarrierEnv;
@@ -26,7 +27,8 @@ use crate::messages::{
     AudioFrame, CarrierCommand, CarrierHangup, DtmfReceived, MarkEchoed, TransferError,
     TransferOutcome,
 };
-use crate::supervisor::StartCall;
+use crate::supervisor::{claim_prewarmed, ClaimPrewarm, StartCall};
+use crate::tenant::TenantConfig;
 
 /// Largest inbound WebSocket frame, bytes. Twilio's 20 ms media frames are ~330 bytes.
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
@@ -48,6 +50,28 @@ enum State {
         call_sid: String,
     },
     Ended,
+}
+
+/// The call of Twilio call `call_sid` (µ-law) to `tenant`; `edge` is `None`
+/// when it is pre-warmed at the voice webhook. No stream id yet.
+pub fn twilio_call_setup(
+    call_sid: &str,
+    from: Option<String>,
+    to: Option<String>,
+    tenant: Arc<TenantConfig>,
+    edge: Option<Recipient<CarrierCommand>>,
+) -> CallSetup {
+    CallSetup {
+        call_id: uuid::Uuid::new_v4().to_string(),
+        carrier: Carrier::Twilio,
+        call_sid: Some(call_sid.to_string()),
+        stream_sid: None,
+        from,
+        to,
+        tenant,
+        format: AudioFormat::Pcmu,
+        edge,
+    }
 }
 
 /// One Twilio media stream.
@@ -164,24 +188,49 @@ impl MediaStreamSession {
                 return;
             }
         };
-        let setup = CallSetup {
-            call_id: uuid::Uuid::new_v4().to_string(),
-            carrier: Carrier::Twilio,
-            call_sid: Some(start.call_sid.to_string()),
-            stream_sid: Some(stream_sid.clone()),
-            from: param("from"),
-            to: param("to"),
+        let mut setup = twilio_call_setup(
+            start.call_sid.as_ref(),
+            param("from"),
+            param("to"),
             tenant,
-            format: AudioFormat::Pcmu,
+            Some(ctx.address().recipient()),
+        );
+        setup.stream_sid = Some(stream_sid.clone());
+        let call_sid = start.call_sid.to_string();
+        let Some(token) = param("prewarm") else {
+            let (start_call, call) = StartCall::<CallActor>::new(setup.call_id.clone(), setup);
+            self.env.supervisor.do_send(start_call);
+            self.state = State::Started {
+                call,
+                stream_sid,
+                call_sid,
+            };
+            return;
+        };
+        // A stream naming its pre-warmed call attaches to it; any other (unknown,
+        // used, expired or foreign token, or the call just ended) is started the
+        // normal way. Frames wait (unread) for the answer.
+        let claim = ClaimPrewarm {
+            token,
+            call_sid: call_sid.clone(),
+        };
+        let attach = AttachEdge {
             edge: ctx.address().recipient(),
+            stream_sid: Some(stream_sid.clone()),
         };
-        let (start_call, call) = StartCall::<CallActor>::new(setup.call_id.clone(), setup);
-        self.env.supervisor.do_send(start_call);
-        self.state = State::Started {
-            call,
-            stream_sid,
-            call_sid: start.call_sid.to_string(),
-        };
+        let claimed = claim_prewarmed(self.env.supervisor.clone(), claim, attach);
+        ctx.wait(claimed.into_actor(self).map(move |claimed, act, _| {
+            let call = claimed.unwrap_or_else(|| {
+                let (start_call, call) = StartCall::<CallActor>::new(setup.call_id.clone(), setup);
+                act.env.supervisor.do_send(start_call);
+                call
+            });
+            act.state = State::Started {
+                call,
+                stream_sid,
+                call_sid,
+            };
+        }));
     }
 
     fn on_text(&mut self, frame: &ByteString, ctx: &mut ws::WebsocketContext<Self>) {

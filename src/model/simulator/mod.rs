@@ -19,6 +19,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use actix::Addr;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -180,6 +181,17 @@ pub struct Simulator {
     inner: Arc<Inner>,
     /// Answer non-loopback peers too (`simulator.public`).
     public: bool,
+    /// Stand-in provider delays (`simulator.connect_delay_ms`, `first_audio_delay_ms`).
+    delays: SimDelays,
+}
+
+/// Delays that make the simulator behave like a provider across a network:
+/// the WebSocket upgrade is answered `connect` late, and each `response.create`
+/// is acted on `first_audio` late. Zero (the default): none.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SimDelays {
+    pub connect: Duration,
+    pub first_audio: Duration,
 }
 
 impl std::fmt::Debug for Simulator {
@@ -256,7 +268,11 @@ impl Simulator {
             config.pace,
         )?
         .with_recording(config.record_events)
-        .with_public(config.public))
+        .with_public(config.public)
+        .with_delays(SimDelays {
+            connect: Duration::from_millis(config.connect_delay_ms),
+            first_audio: Duration::from_millis(config.first_audio_delay_ms),
+        }))
     }
 
     /// As [`Simulator::new`], with the clips from `source`.
@@ -289,7 +305,14 @@ impl Simulator {
                 next_session: AtomicU64::new(0),
             }),
             public: false,
+            delays: SimDelays::default(),
         })
+    }
+
+    /// Answers upgrades and `response.create`s with `delays` (see [`SimDelays`]).
+    pub fn with_delays(mut self, delays: SimDelays) -> Self {
+        self.delays = delays;
+        self
     }
 
     /// Whether peers that are not loopback may connect (`simulator.public`;
@@ -322,6 +345,7 @@ impl Simulator {
         Simulator {
             inner: Arc::new(inner),
             public: self.public,
+            delays: self.delays,
         }
     }
 
@@ -334,7 +358,12 @@ impl Simulator {
             SIM_PATH,
             web::get().to(move |req: HttpRequest, stream: web::Payload| {
                 let sim = sim.clone();
-                async move { sim.upgrade(&req, stream) }
+                async move {
+                    if !sim.delays.connect.is_zero() {
+                        actix_rt::time::sleep(sim.delays.connect).await;
+                    }
+                    sim.upgrade(&req, stream)
+                }
             }),
         );
     }
@@ -360,7 +389,7 @@ impl Simulator {
                 rec.resize_with(idx + 1, Vec::new);
             }
         }
-        let actor = SimSession::new(self.inner.clone(), id);
+        let actor = SimSession::new(self.inner.clone(), id, self.delays.first_audio);
         match ws::WsResponseBuilder::new(actor, req, stream)
             .frame_size(MAX_FRAME_BYTES)
             .start()

@@ -5,8 +5,12 @@
 //! simulator records, and registers with the simulator for the test hooks.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use actix::{Actor, ActorContext, AsyncContext, Handler, Message, SpawnHandle, StreamHandler};
+use actix::{
+    Actor, ActorContext, ActorFutureExt, AsyncContext, Handler, Message, SpawnHandle,
+    StreamHandler, WrapFuture,
+};
 use actix_web_actors::ws;
 use serde_json::Value;
 
@@ -27,10 +31,19 @@ pub struct SimSession {
     ticker: Option<SpawnHandle>,
     /// Effects of the current step, reused so a step does not allocate a list.
     effects: Vec<Effect>,
+    /// How late a `response.create` is acted on (a provider's time to first audio).
+    first_audio_delay: Duration,
+}
+
+/// Just the `type` of a client event.
+#[derive(serde::Deserialize)]
+struct EventType<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: &'a str,
 }
 
 impl SimSession {
-    pub(crate) fn new(inner: Arc<Inner>, id: u64) -> Self {
+    pub(crate) fn new(inner: Arc<Inner>, id: u64, first_audio_delay: Duration) -> Self {
         let conversation = Conversation::new(inner.assets.clone(), id);
         SimSession {
             inner,
@@ -38,6 +51,7 @@ impl SimSession {
             conversation,
             ticker: None,
             effects: Vec::new(),
+            first_audio_delay,
         }
     }
 
@@ -75,6 +89,24 @@ impl SimSession {
             let recorded =
                 serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()));
             self.inner.record(self.id, recorded);
+        }
+        if !self.first_audio_delay.is_zero()
+            && serde_json::from_str::<EventType<'_>>(text)
+                .is_ok_and(|e| e.kind == "response.create")
+        {
+            // The session pauses (later frames wait, in order) like a model
+            // thinking before its first audio.
+            let text = text.to_owned();
+            ctx.wait(
+                actix_rt::time::sleep(self.first_audio_delay)
+                    .into_actor(self)
+                    .map(move |_, act, ctx| {
+                        act.step(ctx, |conversation, out| {
+                            conversation.client_text(&text, out)
+                        });
+                    }),
+            );
+            return;
         }
         self.step(ctx, |conversation, out| conversation.client_text(text, out));
     }

@@ -1,0 +1,290 @@
+//! Pre-warm at the voice webhook: `POST /twiml` starts the call's model link and
+//! greeting before Twilio opens the media stream, so the greeting plays the
+//! moment the stream starts. The model is the built-in simulator with a real
+//! provider's delays (400 ms connect, 500 ms to first audio); the stream opens
+//! 1 s after the webhook, as Twilio's typically does.
+
+use std::time::{Duration, Instant};
+
+use switchboard::caller::{random_sid, CallSetup, TwilioCall};
+use switchboard::config::Config;
+
+use crate::support::{Db, TestApp, CALLER, DIALLED};
+
+/// Stand-in provider: connect 400 ms, first audio 500 ms after `response.create`.
+const CONNECT_MS: u64 = 400;
+const FIRST_AUDIO_MS: u64 = 500;
+/// Twilio's webhook → stream gap.
+const GAP: Duration = Duration::from_secs(1);
+
+fn with_delays(c: &mut Config) {
+    c.calls.greet_caller = true;
+    c.simulator.connect_delay_ms = CONNECT_MS;
+    c.simulator.first_audio_delay_ms = FIRST_AUDIO_MS;
+}
+
+/// Posts Twilio's voice webhook for `call_sid`; returns the TwiML.
+async fn webhook(app: &TestApp, call_sid: &str) -> String {
+    let form = [
+        ("CallSid", call_sid),
+        ("AccountSid", "AC00000000000000000000000000000001"),
+        ("From", CALLER),
+        ("To", DIALLED),
+        ("CallStatus", "ringing"),
+        ("Direction", "inbound"),
+    ];
+    let mut resp = awc::Client::default()
+        .post(app.http_url("/twiml"))
+        .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
+        .send_body(serde_urlencoded::to_string(form).expect("form"))
+        .await
+        .expect("POST /twiml");
+    assert_eq!(resp.status().as_u16(), 200);
+    String::from_utf8_lossy(&resp.body().await.expect("body")).into_owned()
+}
+
+/// The value of TwiML `<Parameter name="…">`, if present.
+fn parameter(twiml: &str, name: &str) -> Option<String> {
+    let key = format!("<Parameter name=\"{name}\" value=\"");
+    let start = twiml.find(&key)? + key.len();
+    let len = twiml[start..].find('"')?;
+    Some(twiml[start..start + len].to_string())
+}
+
+/// The stream Twilio opens for `call_sid` with the TwiML's parameters.
+fn stream_for(app: &TestApp, call_sid: &str, twiml: &str) -> CallSetup {
+    let mut setup = CallSetup::new(app.media_url());
+    setup.call_sid = call_sid.to_string();
+    for name in ["tenant", "from", "to", "prewarm"] {
+        if let Some(value) = parameter(twiml, name) {
+            setup = setup.with_parameter(name, value);
+        }
+    }
+    setup
+}
+
+/// Opens the stream and waits for the first greeting frame; the time from its
+/// `start` to that frame.
+async fn greeting_latency(setup: CallSetup) -> (TwilioCall, Duration) {
+    let call = TwilioCall::connect(setup).await.expect("stream connects");
+    assert!(
+        call.wait_for_audio(20, Duration::from_secs(10)).await,
+        "no greeting audio"
+    );
+    let latency = call.first_audio_latency().expect("first audio seen");
+    (call, latency)
+}
+
+/// One full call first, as on a server already taking calls: the worker's
+/// first model connection builds its HTTP client (TLS trust store included),
+/// a one-off cost of a few hundred ms in a debug build that is not the
+/// steady state being measured.
+async fn warm_up(app: &TestApp) {
+    let call_sid = random_sid("CA");
+    let twiml = webhook(app, &call_sid).await;
+    let (mut call, _) = greeting_latency(stream_for(app, &call_sid, &twiml)).await;
+    call.stop().await.expect("stop");
+    app.wait_call_ended(&call_sid, Duration::from_secs(10))
+        .await;
+}
+
+const MODEL_DELAYS: Duration = Duration::from_millis(CONNECT_MS + FIRST_AUDIO_MS);
+
+#[actix_rt::test]
+async fn prewarmed_greeting_plays_within_100_ms_of_the_stream_start() {
+    let app = TestApp::start_with(Db::Sqlite, with_delays).await;
+    warm_up(&app).await;
+    let sessions = app.sim().connections_total();
+    let call_sid = random_sid("CA");
+    let twiml = webhook(&app, &call_sid).await;
+    let token = parameter(&twiml, "prewarm").expect("prewarm parameter");
+    assert_eq!(token.len(), 32, "{twiml}");
+    tokio::time::sleep(GAP).await;
+
+    let (mut call, latency) = greeting_latency(stream_for(&app, &call_sid, &twiml)).await;
+    eprintln!("greeting latency with pre-warm: {} ms", latency.as_millis());
+    assert!(
+        latency < Duration::from_millis(100),
+        "greeting {} ms after start",
+        latency.as_millis()
+    );
+    // One more model connection: the stream used the pre-warmed call's.
+    assert_eq!(app.sim().connections_total(), sessions + 1);
+    call.stop().await.expect("stop");
+    let record = app
+        .wait_call_ended(&call_sid, Duration::from_secs(10))
+        .await;
+    assert_eq!(record["call"]["ended_reason"], "caller_hangup", "{record}");
+    assert_eq!(
+        record["call"]["stream_sid"],
+        call.stream_sid(),
+        "the row names the stream that attached: {record}"
+    );
+    app.stop().await;
+}
+
+#[actix_rt::test]
+async fn without_prewarm_the_greeting_waits_for_the_model() {
+    let app = TestApp::start_with(Db::Sqlite, |c| {
+        with_delays(c);
+        c.calls.prewarm = false;
+    })
+    .await;
+    warm_up(&app).await;
+    let sessions = app.sim().connections_total();
+    let call_sid = random_sid("CA");
+    let twiml = webhook(&app, &call_sid).await;
+    assert_eq!(parameter(&twiml, "prewarm"), None, "{twiml}");
+    tokio::time::sleep(GAP).await;
+    assert_eq!(
+        app.sim().connections_total(),
+        sessions,
+        "no model session before the stream"
+    );
+
+    let (mut call, latency) = greeting_latency(stream_for(&app, &call_sid, &twiml)).await;
+    eprintln!(
+        "greeting latency without pre-warm: {} ms",
+        latency.as_millis()
+    );
+    assert!(
+        latency >= MODEL_DELAYS,
+        "greeting {} ms after start, faster than the model's delays",
+        latency.as_millis()
+    );
+    call.stop().await.expect("stop");
+    app.stop().await;
+}
+
+#[actix_rt::test]
+async fn webhook_without_a_stream_ends_no_stream_and_frees_its_slot() {
+    let app = TestApp::start_with(Db::Sqlite, |c| {
+        c.calls.greet_caller = true;
+        c.calls.max_calls = 1;
+        c.calls.prewarm_timeout_secs = 1;
+    })
+    .await;
+    let first = random_sid("CA");
+    let twiml = webhook(&app, &first).await;
+    assert!(parameter(&twiml, "prewarm").is_some(), "{twiml}");
+    // The pre-warmed call holds the only slot: the next webhook is not pre-warmed.
+    let second = random_sid("CA");
+    let twiml = webhook(&app, &second).await;
+    assert_eq!(parameter(&twiml, "prewarm"), None, "{twiml}");
+
+    // Its model link is opened before any stream.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while app.sim().session_count() == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "no model session for the pre-warm"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(app.sim().session_count(), 1);
+
+    let started = Instant::now();
+    let record = app.wait_call_ended(&first, Duration::from_secs(10)).await;
+    assert_eq!(record["call"]["ended_reason"], "no_stream", "{record}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // Its model link is closed …
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while app.sim().session_count() > 0 {
+        assert!(Instant::now() < deadline, "model session left open");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // … and its slot is free: a new webhook is admitted (pre-warmed) again.
+    let third = random_sid("CA");
+    let twiml = webhook(&app, &third).await;
+    assert!(parameter(&twiml, "prewarm").is_some(), "{twiml}");
+    app.stop().await;
+}
+
+#[actix_rt::test]
+async fn a_foreign_or_replayed_prewarm_is_served_cold() {
+    let app = TestApp::start_with(Db::Sqlite, with_delays).await;
+    warm_up(&app).await;
+    let call_sid = random_sid("CA");
+    let twiml = webhook(&app, &call_sid).await;
+    assert!(parameter(&twiml, "prewarm").is_some(), "{twiml}");
+
+    // Another call's stream naming this token is served cold: its own model
+    // session, the model's full delays. It does not use the token up.
+    let foreign = random_sid("CA");
+    let (mut other, latency) = greeting_latency(stream_for(&app, &foreign, &twiml)).await;
+    assert!(
+        latency >= MODEL_DELAYS,
+        "foreign stream greeted {} ms after start",
+        latency.as_millis()
+    );
+    let sessions = app.sim().connections_total();
+
+    // The genuine stream still attaches to its pre-warmed call.
+    let (mut genuine, latency) = greeting_latency(stream_for(&app, &call_sid, &twiml)).await;
+    assert!(
+        latency < Duration::from_millis(100),
+        "genuine stream greeted {} ms after start",
+        latency.as_millis()
+    );
+    assert_eq!(app.sim().connections_total(), sessions);
+
+    // Replaying the used token (same CallSid) is served cold, never refused.
+    let (mut replay, latency) = greeting_latency(stream_for(&app, &call_sid, &twiml)).await;
+    assert!(
+        latency >= MODEL_DELAYS,
+        "replayed stream greeted {} ms after start",
+        latency.as_millis()
+    );
+    assert_eq!(app.sim().connections_total(), sessions + 1);
+    assert!(!replay.is_closed() && !genuine.is_closed() && !other.is_closed());
+
+    other.stop().await.expect("stop");
+    let record = app.wait_call_ended(&foreign, Duration::from_secs(10)).await;
+    assert_eq!(record["call"]["ended_reason"], "caller_hangup", "{record}");
+    genuine.stop().await.expect("stop");
+    replay.stop().await.expect("stop");
+    app.stop().await;
+}
+
+#[actix_rt::test]
+async fn browser_session_is_prewarmed_and_its_socket_hears_the_greeting_at_once() {
+    use awc::ws::Frame;
+    use futures_util::StreamExt;
+
+    use crate::browser::{new_session, open, origin};
+
+    let app = TestApp::start_with(Db::Sqlite, with_delays).await;
+    warm_up(&app).await;
+    let before = app.sim().connections_total();
+    let token = new_session(&app).await;
+    tokio::time::sleep(GAP).await;
+    // The session's model link was opened at POST /api/sessions.
+    assert_eq!(app.sim().connections_total(), before + 1);
+
+    let mut socket = open(&app, &token, Some(&origin(&app)))
+        .await
+        .expect("upgrade");
+    let opened = Instant::now();
+    let latency = loop {
+        let frame = tokio::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .expect("greeting within 10 s")
+            .expect("socket open")
+            .expect("frame");
+        if let Frame::Binary(audio) = frame {
+            assert!(!audio.is_empty());
+            break opened.elapsed();
+        }
+    };
+    eprintln!(
+        "browser greeting latency with pre-warm: {} ms",
+        latency.as_millis()
+    );
+    assert!(
+        latency < Duration::from_millis(100),
+        "greeting {} ms after the socket opened",
+        latency.as_millis()
+    );
+    assert_eq!(app.sim().connections_total(), before + 1, "no second link");
+    app.stop().await;
+}
