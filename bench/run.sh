@@ -6,6 +6,9 @@
 #   bench/run.sh limit     steps the call count up until p99 relay time > 20 ms or a
 #                          frame/call is lost (no floor run)
 #   bench/run.sh soak      300 calls × 10 min; RSS after the calls vs the idle baseline
+#   bench/run.sh ab BIN    the budget run (switchboard, then the floor relay) on a given
+#                          release binary, no build, 300 calls × 30 s (ramp 5 s): run
+#                          it alternately on a build before and after a change
 #
 # Environment: CALLS, DURATION, RAMP (override the mode's defaults), LIMIT_STEPS
 # ("500 1000 1500 …"), OUT (results directory, default bench/results).
@@ -20,8 +23,12 @@ MODEL_PORT=${MODEL_PORT:-19100}
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$OUT"
 
-cargo build --release --quiet
-BIN=${CARGO_TARGET_DIR:-target}/release/switchboard
+if [ "$MODE" = ab ]; then
+  BIN=${2:?usage: bench/run.sh ab /path/to/switchboard}
+else
+  cargo build --release --quiet
+  BIN=${CARGO_TARGET_DIR:-target}/release/switchboard
+fi
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 WORK=$(mktemp -d)
@@ -76,6 +83,14 @@ case "$MODE" in
       stop_switchboard
     } 2>&1 | tee "$OUT/budget-$STAMP.txt"
     ;;
+  ab)
+    {
+      echo "# bench/run.sh ab $BIN · $(date -u +%FT%TZ) · $(nproc) CPUs"
+      start_switchboard
+      loadtest "${CALLS:-300}" "${DURATION:-30s}" "${RAMP:-5s}" "$OUT/ab-$STAMP.json" --floor
+      stop_switchboard
+    } 2>&1 | tee "$OUT/ab-$STAMP.txt"
+    ;;
   limit)
     {
       echo "# bench/run.sh limit · $(date -u +%FT%TZ) · $(nproc) CPUs"
@@ -104,7 +119,7 @@ case "$MODE" in
     } 2>&1 | tee "$OUT/soak-$STAMP.txt"
     ;;
   *)
-    echo "usage: bench/run.sh [budget|limit|soak]" >&2
+    echo "usage: bench/run.sh [budget|limit|soak|ab BIN]" >&2
     exit 2
     ;;
 esac
