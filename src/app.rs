@@ -15,6 +15,7 @@ use crate::audio::clip::Clip;
 use crate::call::env::CallEnv;
 use crate::carrier::env::CarrierEnv;
 use crate::chat::ChatClient;
+use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::events::EventBus;
 use crate::http::state::AppState;
@@ -59,6 +60,8 @@ pub enum StartError {
     Jambonz(#[from] crate::carrier::jambonz::JambonzError),
     #[error("metrics: {0}")]
     Metrics(#[from] prometheus::Error),
+    #[error("cluster: {0}")]
+    Cluster(#[from] crate::cluster::ClusterError),
 }
 
 /// A running server.
@@ -114,6 +117,9 @@ impl RunningServer {
             Ok(Err(e)) => log::error!("store flush failed: {e}"),
             Err(e) => log::error!("store flush failed: {e}"),
         }
+        if let Some(cluster) = &carrier.cluster {
+            cluster.leave().await;
+        }
         self.server.stop(true).await;
         let _ = self.join.await;
         self.messaging_arbiter.stop();
@@ -144,6 +150,13 @@ pub fn migrate(config: &Config) -> Result<(Pool, Vec<String>), StartError> {
 /// spool cannot be read or a replay transaction fails (the spool is kept whole
 /// for the next start); [`StartError::Store`] when the calls cannot be closed.
 pub fn recover(config: &Config, pool: &Pool) -> Result<usize, StartError> {
+    // In a cluster the other nodes' calls are alive: close only this node's
+    // (a node restarted under the same `cluster.node_id`); a dead node's
+    // calls are closed by the survivors' sweep.
+    let only_node = config
+        .cluster
+        .enabled()
+        .then_some(config.cluster.node_id.as_str());
     let spool = &config.database.spool_file;
     if !spool.as_os_str().is_empty() {
         let report = store::spool::replay(pool, spool, store::writer::REPLAY_CONNECT_TIMEOUT)
@@ -163,7 +176,7 @@ pub fn recover(config: &Config, pool: &Pool) -> Result<usize, StartError> {
     }
     let mut conn = pool.get().map_err(store::StoreError::from)?;
     let interrupted = crate::lifecycle::EndReason::Interrupted.to_string();
-    let closed = store::calls::close_in_progress(&mut conn, &interrupted)?;
+    let closed = store::calls::close_in_progress(&mut conn, &interrupted, only_node)?;
     if closed > 0 {
         log::warn!(
             "recovery: {closed} calls left in progress by a previous run closed as {interrupted}"
@@ -219,7 +232,10 @@ fn report_startup(config: &Config, tools: &ToolRegistry) -> Result<(), StartErro
 
 /// Starts everything on the current actix system and returns once the listener
 /// is bound and the database migrated (the server is then ready for `/health`).
-pub async fn start(config: Config) -> Result<RunningServer, StartError> {
+pub async fn start(mut config: Config) -> Result<RunningServer, StartError> {
+    if config.cluster.node_id.is_empty() {
+        config.cluster.node_id = crate::cluster::default_node_id();
+    }
     let config = Arc::new(config);
     let (pool, applied) = migrate(&config)?;
     if !applied.is_empty() {
@@ -257,6 +273,19 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     } else {
         None
     };
+    let (cluster, joined) = if config.cluster.enabled() {
+        let cluster = Cluster::connect(&config.cluster, &config.cluster.node_id).await?;
+        let joined = crate::cluster::node::join(&cluster, &local_addr.to_string()).await?;
+        log::info!(
+            "cluster {}: node {} on {}",
+            config.cluster.name,
+            config.cluster.node_id,
+            config.cluster.nats_url
+        );
+        (Some(cluster), Some(joined))
+    } else {
+        (None, None)
+    };
     let mcp = crate::tools::mcp::connect_all(&config.mcp_servers).await;
     let tools = Arc::new(ToolRegistry::builtin().with_mcp(mcp));
     report_startup(&config, &tools)?;
@@ -275,7 +304,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         }
     );
     let metrics = Arc::new(Metrics::new()?);
-    let mut writer = Store::new(pool.clone());
+    let mut writer = Store::new(pool.clone()).with_node(config.cluster.node_id.clone());
     if !config.database.spool_file.as_os_str().is_empty() {
         writer = writer.with_spool(
             config.database.spool_file.clone(),
@@ -323,7 +352,10 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         },
         calls.clone(),
     )
+    .with_tenant_cap(config.calls.max_calls_per_tenant)
+    .with_cluster(cluster.clone())
     .start();
+    let draining = Arc::new(AtomicBool::new(false));
     let messaging_arbiter = Arbiter::new().handle();
     let router = {
         let (pool, config, tools) = (pool.clone(), config.clone(), tools.clone());
@@ -339,7 +371,8 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         supervisor,
         calls: calls.clone(),
         tls: Some(tls),
-        draining: Arc::new(AtomicBool::new(false)),
+        draining: draining.clone(),
+        cluster: cluster.clone(),
         jambonz_calls: Default::default(),
         browser_tokens: Default::default(),
     });
@@ -375,6 +408,15 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     };
     let handle = server.handle();
     let join = actix_rt::spawn(server);
+    if let (Some(cluster), Some(joined)) = (&cluster, joined) {
+        actix_rt::spawn(crate::cluster::node::run_heartbeat(
+            cluster.clone(),
+            state.pool.clone(),
+            local_addr.to_string(),
+            joined,
+            draining,
+        ));
+    }
     log::info!("switchboard listening on http://{local_addr}");
     Ok(RunningServer {
         state,

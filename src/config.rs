@@ -51,6 +51,53 @@ pub struct Config {
     pub sendgrid: SendGridConfig,
     pub limits: LimitsConfig,
     pub notify: NotifyConfig,
+    pub cluster: ClusterConfig,
+}
+
+/// `[cluster]`: several nodes acting as one (see README "Running several
+/// nodes"). With `nats_url` empty (the default) the node stands alone and needs
+/// no NATS; otherwise every node shares one PostgreSQL database and one NATS
+/// server with JetStream, which carries admission leases, the live-call
+/// registry, live events, operator actions and Node-client notices.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterConfig {
+    /// `nats://host:4222`. Empty: a single node.
+    pub nats_url: String,
+    /// This node's id in leases, the registry and call rows. Empty: the
+    /// hostname and the process id (`host-1234`); letters, digits, `-` and `_`.
+    pub node_id: String,
+    /// Cluster name: the prefix of every NATS subject and JetStream bucket, so
+    /// several clusters can share one NATS server.
+    pub name: String,
+    /// Seconds a node's, call's or lease's key lives without a heartbeat: a
+    /// node silent this long is dead, its calls are closed `interrupted` and
+    /// their admission slots freed.
+    pub lease_secs: u64,
+    /// Seconds between heartbeats (must be well under `lease_secs`).
+    pub heartbeat_secs: u64,
+    /// Milliseconds an operator action waits for the node holding the call.
+    pub request_timeout_ms: u64,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            nats_url: String::new(),
+            node_id: String::new(),
+            name: "switchboard".into(),
+            lease_secs: 15,
+            heartbeat_secs: 3,
+            request_timeout_ms: 1000,
+        }
+    }
+}
+
+impl ClusterConfig {
+    /// Whether this node is part of a cluster (`nats_url` set).
+    pub fn enabled(&self) -> bool {
+        !self.nats_url.trim().is_empty()
+    }
 }
 
 /// `[notify]`: how owner notifications (`[tenants.notify]`) are delivered from
@@ -283,12 +330,28 @@ pub struct DatabaseConfig {
     pub spool_replay_secs: u64,
 }
 
+impl DatabaseConfig {
+    /// Whether `url` names a PostgreSQL server (`postgres://…`, `postgresql://…`).
+    pub fn is_postgres(&self) -> bool {
+        is_postgres_url(&self.url)
+    }
+}
+
+/// Whether a `database.url` names a PostgreSQL server rather than an SQLite file.
+pub fn is_postgres_url(url: &str) -> bool {
+    let url = url.trim();
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
 /// `[calls]`: admission and per-call limits.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CallsConfig {
-    /// Calls carried at once; the next is refused (WS close 1013).
+    /// Calls carried at once by this node; the next is refused (WS close 1013).
     pub max_calls: usize,
+    /// Calls carried at once per tenant — across the whole cluster when
+    /// `[cluster]` is on. Unset: no per-tenant cap.
+    pub max_calls_per_tenant: Option<usize>,
     /// Seconds without any carrier frame before the call is ended (Twilio can go
     /// silent without `stop`).
     pub carrier_idle_timeout_secs: u64,
@@ -586,6 +649,7 @@ impl Default for CallsConfig {
     fn default() -> Self {
         CallsConfig {
             max_calls: 1000,
+            max_calls_per_tenant: None,
             carrier_idle_timeout_secs: 15,
             playout_lead_ms: 300,
             max_queued_audio_ms: 120_000,
@@ -700,6 +764,7 @@ impl Default for Config {
             sendgrid: SendGridConfig::default(),
             limits: LimitsConfig::default(),
             notify: NotifyConfig::default(),
+            cluster: ClusterConfig::default(),
         }
     }
 }
@@ -1012,6 +1077,59 @@ impl Config {
         self.validate_model_choices()?;
         self.validate_text_model()?;
         self.validate_mcp_servers()?;
+        self.validate_cluster()?;
+        Ok(())
+    }
+
+    /// A cluster shares one PostgreSQL database; its names are NATS tokens.
+    fn validate_cluster(&self) -> Result<(), ConfigError> {
+        if self.calls.max_calls_per_tenant == Some(0) {
+            return Err(ConfigError::Invalid {
+                key: "calls.max_calls_per_tenant",
+                message: "must be at least 1 (leave it out for no cap)".into(),
+            });
+        }
+        let cluster = &self.cluster;
+        if !cluster.enabled() {
+            return Ok(());
+        }
+        if !self.database.is_postgres() {
+            return Err(ConfigError::Invalid {
+                key: "cluster.nats_url",
+                message: "a cluster needs a shared PostgreSQL database.url (postgres://…); \
+                          SQLite is one node's file"
+                    .into(),
+            });
+        }
+        let token = |v: &str| {
+            !v.is_empty()
+                && v.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        };
+        if !token(&cluster.name) {
+            return Err(ConfigError::Invalid {
+                key: "cluster.name",
+                message: "letters, digits, - and _ only".into(),
+            });
+        }
+        if !cluster.node_id.is_empty() && !token(&cluster.node_id) {
+            return Err(ConfigError::Invalid {
+                key: "cluster.node_id",
+                message: "letters, digits, - and _ only".into(),
+            });
+        }
+        if cluster.heartbeat_secs == 0 || cluster.lease_secs < 2 * cluster.heartbeat_secs {
+            return Err(ConfigError::Invalid {
+                key: "cluster.lease_secs",
+                message: "must be at least twice cluster.heartbeat_secs (itself at least 1)".into(),
+            });
+        }
+        if cluster.request_timeout_ms == 0 {
+            return Err(ConfigError::Invalid {
+                key: "cluster.request_timeout_ms",
+                message: "must be at least 1".into(),
+            });
+        }
         Ok(())
     }
 

@@ -63,6 +63,7 @@ pub mod caller;
 pub mod carrier;
 pub mod chat;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod events;
 pub mod exposure;

@@ -66,6 +66,9 @@ impl FromStr for Carrier {
 pub enum Refusal {
     /// `calls.max_calls` calls are in progress.
     Capacity,
+    /// `calls.max_calls_per_tenant` of the tenant's calls are in progress
+    /// (across the cluster when clustered).
+    TenantCapacity,
     /// The server is shutting down.
     Draining,
     /// The Supervisor did not answer.
@@ -79,8 +82,9 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    const ALL: [Refusal; 6] = [
+    const ALL: [Refusal; 7] = [
         Refusal::Capacity,
+        Refusal::TenantCapacity,
         Refusal::Draining,
         Refusal::Supervisor,
         Refusal::PayloadTooLarge,
@@ -92,6 +96,7 @@ impl Refusal {
     pub const fn as_str(self) -> &'static str {
         match self {
             Refusal::Capacity => "refused_capacity",
+            Refusal::TenantCapacity => "refused_tenant_capacity",
             Refusal::Draining => "refused_draining",
             Refusal::Supervisor => "refused_supervisor",
             Refusal::PayloadTooLarge => "refused_payload_too_large",
@@ -104,6 +109,7 @@ impl Refusal {
     pub const fn metric_label(self) -> &'static str {
         match self {
             Refusal::Capacity => "capacity",
+            Refusal::TenantCapacity => "tenant_capacity",
             Refusal::Draining => "draining",
             Refusal::Supervisor => "supervisor",
             Refusal::PayloadTooLarge => "payload_too_large",
@@ -153,6 +159,8 @@ pub enum EndReason {
     ModelUnavailable(String),
     /// Ended by a server shutdown after the drain timeout.
     Shutdown,
+    /// An operator hung up (`POST /api/calls/{id}/hangup`).
+    OperatorHangup,
     /// The call's actor stopped without another reason.
     CallActorStopped,
     /// A call pre-warmed at the voice webhook whose media stream never came
@@ -187,7 +195,7 @@ impl EndReason {
 
     /// The reasons without text, with their stored names (read back by `FromStr`;
     /// the round-trip test keeps it in step with `Display`).
-    const PLAIN: [(&'static str, EndReason); 10] = [
+    const PLAIN: [(&'static str, EndReason); 11] = [
         ("caller_hangup", EndReason::CallerHangup),
         ("carrier_closed", EndReason::CarrierClosed),
         ("carrier_timeout", EndReason::CarrierTimeout),
@@ -195,6 +203,7 @@ impl EndReason {
         ("carrier_protocol_error", EndReason::CarrierProtocolError),
         ("carrier_slow_consumer", EndReason::CarrierSlowConsumer),
         ("shutdown", EndReason::Shutdown),
+        ("operator_hangup", EndReason::OperatorHangup),
         ("call_actor_stopped", EndReason::CallActorStopped),
         ("no_stream", EndReason::NoStream),
         ("interrupted", EndReason::Interrupted),
@@ -223,6 +232,7 @@ impl fmt::Display for EndReason {
             EndReason::CarrierProtocolError => f.write_str("carrier_protocol_error"),
             EndReason::CarrierSlowConsumer => f.write_str("carrier_slow_consumer"),
             EndReason::Shutdown => f.write_str("shutdown"),
+            EndReason::OperatorHangup => f.write_str("operator_hangup"),
             EndReason::CallActorStopped => f.write_str("call_actor_stopped"),
             EndReason::NoStream => f.write_str("no_stream"),
             EndReason::Interrupted => f.write_str("interrupted"),

@@ -13,15 +13,18 @@
 //! ([`ClaimPrewarm`], with the carrier's CallSid) to attach to that call.
 
 use std::collections::HashMap;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix::dev::channel::{self, AddressReceiver};
 use actix::prelude::*;
 
-use crate::call::env::{CallEnv, SupervisedCall, Supervision};
+use crate::call::env::{CallEnv, CallTenancy, SupervisedCall, Supervision};
 use crate::call::prewarm::{AttachEdge, PrewarmToken};
 use crate::call::{CallActor, CallSetup};
+use crate::cluster::node::ClusterAdmission;
+use crate::cluster::{Cluster, LiveCallEntry};
 use crate::lifecycle::{AdmitAnswer, EndReason, Refusal, Refused};
 use crate::messages::{CallFinished, EndCall, LinkFailed, RestartLink};
 use crate::session_settings::{ApplySessionSettings, SessionSettings};
@@ -39,6 +42,10 @@ pub enum AdmitError {
     /// `max_calls` calls are in progress.
     #[error("at capacity ({0} calls)")]
     AtCapacity(usize),
+    /// `calls.max_calls_per_tenant` of the tenant's calls are in progress
+    /// (cluster-wide when clustered).
+    #[error("tenant {tenant} at capacity ({cap} calls)")]
+    TenantAtCapacity { tenant: String, cap: usize },
     /// The server is shutting down.
     #[error("server is draining")]
     Draining,
@@ -50,6 +57,7 @@ impl AdmitError {
     pub fn reason(&self) -> Refusal {
         match self {
             AdmitError::AtCapacity(_) => Refusal::Capacity,
+            AdmitError::TenantAtCapacity { .. } => Refusal::TenantCapacity,
             AdmitError::Draining => Refusal::Draining,
         }
     }
@@ -152,6 +160,8 @@ struct Prewarmed {
 
 /// A live call's handles.
 struct LiveCall {
+    /// What `GET /api/calls/live` shows of it.
+    entry: LiveCallEntry,
     end: Recipient<EndCall>,
     settings: Recipient<ApplySessionSettings>,
     /// `None` for calls without a model link of their own (jambonz).
@@ -184,6 +194,19 @@ pub struct EndAllCalls {
 #[rtype(result = "usize")]
 pub struct ActiveCalls;
 
+/// This node's calls in progress, oldest first.
+#[derive(Message)]
+#[rtype(result = "Vec<LiveCallEntry>")]
+pub struct LiveCalls;
+
+/// Ends the live call `call_id` (an operator's hang-up): `true` when it is
+/// carried here.
+#[derive(Message)]
+#[rtype(result = "bool")]
+pub struct HangUp {
+    pub call_id: String,
+}
+
 /// Restart policy for model links.
 #[derive(Debug, Clone, Copy)]
 pub struct RestartPolicy {
@@ -212,10 +235,29 @@ pub struct Supervisor {
     /// when it is redeemed or its call ends.
     prewarmed: HashMap<String, Prewarmed>,
     max_calls: usize,
+    /// `calls.max_calls_per_tenant`.
+    tenant_cap: Option<usize>,
+    /// This node's calls per tenant: the per-tenant cap without a cluster.
+    by_tenant: HashMap<String, usize>,
+    /// Calls waiting for the cluster's admission answer (they hold a node slot).
+    pending: usize,
     draining: bool,
     policy: RestartPolicy,
     /// Handed to every call it starts.
     env: Arc<CallEnv>,
+    /// Cluster-wide admission and registry; `None` on a single node.
+    cluster: Option<Cluster>,
+}
+
+/// An admission still being decided by the cluster.
+type ClusterVerdict = Pin<Box<dyn ActorFuture<Supervisor, Output = Result<(), AdmitError>>>>;
+
+/// How a call's admission is decided.
+enum Admitting {
+    /// Here and now (single node, or refused before asking the cluster).
+    Decided(Result<(), AdmitError>),
+    /// By the cluster (a tenant slot and the registry entry), later.
+    Cluster(ClusterVerdict),
 }
 
 impl Supervisor {
@@ -226,34 +268,162 @@ impl Supervisor {
             calls: HashMap::new(),
             prewarmed: HashMap::new(),
             max_calls,
+            tenant_cap: None,
+            by_tenant: HashMap::new(),
+            pending: 0,
             draining: false,
             policy,
             env,
+            cluster: None,
         }
     }
 
-    /// Whether a call would be admitted now (nothing counted).
-    fn verdict(&self) -> Result<(), AdmitError> {
+    /// At most `cap` calls per tenant at once (`calls.max_calls_per_tenant`):
+    /// on this node, or across the cluster given to [`Supervisor::with_cluster`].
+    pub fn with_tenant_cap(mut self, cap: Option<usize>) -> Self {
+        self.tenant_cap = cap;
+        self
+    }
+
+    /// Admits through the cluster (tenant slots, live-call registry).
+    pub fn with_cluster(mut self, cluster: Option<Cluster>) -> Self {
+        self.cluster = cluster;
+        self
+    }
+
+    /// This node's verdict for a call of `tenant` (nothing counted): draining,
+    /// `max_calls`, and — without a cluster — the per-tenant cap.
+    fn verdict(&self, tenant: &str) -> Result<(), AdmitError> {
         if self.draining {
-            Err(AdmitError::Draining)
-        } else if self.calls.len() >= self.max_calls {
-            Err(AdmitError::AtCapacity(self.max_calls))
-        } else {
-            Ok(())
+            return Err(AdmitError::Draining);
+        }
+        if self.calls.len() + self.pending >= self.max_calls {
+            return Err(AdmitError::AtCapacity(self.max_calls));
+        }
+        if self.cluster.is_none() {
+            self.local_tenant_verdict(tenant)?;
+        }
+        Ok(())
+    }
+
+    /// The per-tenant cap counted on this node alone.
+    fn local_tenant_verdict(&self, tenant: &str) -> Result<(), AdmitError> {
+        match self.tenant_cap {
+            Some(cap) if self.by_tenant.get(tenant).copied().unwrap_or(0) >= cap => {
+                Err(AdmitError::TenantAtCapacity {
+                    tenant: tenant.to_string(),
+                    cap,
+                })
+            }
+            _ => Ok(()),
         }
     }
 
-    /// Admission: a slot, unless draining or at `max_calls`; a refusal is counted.
-    fn admit(&self) -> Result<(), AdmitError> {
-        let Err(refusal) = self.verdict() else {
-            return Ok(());
-        };
+    fn count_refusal(&self, refusal: &AdmitError) {
         self.env
             .metrics
             .calls_refused
             .with_label_values(&[refusal.reason().metric_label()])
             .inc();
-        Err(refusal)
+    }
+
+    /// The registry entry of a call about to be admitted here.
+    fn entry_for(&self, call_id: &str, tenancy: CallTenancy) -> LiveCallEntry {
+        LiveCallEntry {
+            call_id: call_id.to_string(),
+            call_sid: tenancy.call_sid,
+            tenant: Some(tenancy.tenant),
+            carrier: tenancy.carrier.as_str().to_string(),
+            node: self.env.config.cluster.node_id.clone(),
+            started_at: chrono::Utc::now(),
+        }
+    }
+
+    /// Admission of `entry`'s call: this node's verdict, then the cluster's.
+    /// A refusal is counted in `calls_refused_total` when `count` (a pre-warm's
+    /// is not: its stream comes anyway and is refused, and counted, then).
+    fn admit(&mut self, entry: &LiveCallEntry, count: bool) -> Admitting {
+        let tenant = entry.tenant.clone().unwrap_or_default();
+        if let Err(refusal) = self.verdict(&tenant) {
+            if count {
+                self.count_refusal(&refusal);
+            }
+            return Admitting::Decided(Err(refusal));
+        }
+        let Some(cluster) = self.cluster.clone() else {
+            return Admitting::Decided(Ok(()));
+        };
+        self.pending += 1;
+        let (entry, cap) = (entry.clone(), self.tenant_cap);
+        let asked = async move {
+            let answer = cluster.admit(entry.clone(), cap).await;
+            (cluster, entry, answer)
+        };
+        Admitting::Cluster(Box::pin(asked.into_actor(self).map(
+            move |(cluster, entry, answer), act, _| {
+                act.pending -= 1;
+                let verdict = match answer {
+                    Ok(ClusterAdmission::Admitted) => Ok(()),
+                    Ok(ClusterAdmission::TenantAtCapacity(cap)) => {
+                        Err(AdmitError::TenantAtCapacity { tenant, cap })
+                    }
+                    Err(e) => {
+                        // NATS is unreachable: the phone is still answered,
+                        // with the per-tenant cap counted on this node alone.
+                        log::warn!(
+                            "call {}: cluster admission failed ({e}); admitting on this node's count",
+                            entry.call_id
+                        );
+                        let local = act.local_tenant_verdict(&tenant);
+                        if local.is_ok() {
+                            cluster.hold_unregistered(entry);
+                        }
+                        local
+                    }
+                };
+                match verdict {
+                    Err(refusal) if count => {
+                        act.count_refusal(&refusal);
+                        Err(refusal)
+                    }
+                    other => other,
+                }
+            },
+        )))
+    }
+
+    /// Starts a call of kind `C` on its edge's arbiter with the admission
+    /// `answer`, and tracks it when admitted.
+    fn start_call<C: SupervisedCall>(
+        &mut self,
+        msg: StartCall<C>,
+        entry: LiveCallEntry,
+        answer: Result<(), AdmitError>,
+        ctx: &mut Context<Self>,
+    ) {
+        let admission: AdmitAnswer = answer.map_err(|e| Refused {
+            refusal: e.reason(),
+            detail: e.to_string(),
+        });
+        let admitted = admission.is_ok();
+        let supervision = self.supervision(admission, ctx);
+        let (setup, mailbox, addr) = (msg.setup, msg.mailbox, msg.addr);
+        msg.arbiter.spawn_fn(move || {
+            let call = C::supervised(setup, supervision);
+            actix::spawn(Context::with_receiver(mailbox).into_future(call));
+        });
+        if admitted {
+            self.track(entry, &addr);
+        }
+    }
+
+    fn supervision(&self, admission: AdmitAnswer, ctx: &mut Context<Self>) -> Supervision {
+        Supervision {
+            env: self.env.clone(),
+            admission,
+            finished: ctx.address().recipient(),
+            link_failed: ctx.address().recipient(),
+        }
     }
 }
 
@@ -270,34 +440,28 @@ impl<C: SupervisedCall> Handler<StartCall<C>> for Supervisor {
     type Result = ();
 
     fn handle(&mut self, msg: StartCall<C>, ctx: &mut Context<Self>) {
-        let admission: AdmitAnswer = self.admit().map_err(|e| Refused {
-            refusal: e.reason(),
-            detail: e.to_string(),
-        });
-        let admitted = admission.is_ok();
-        let supervision = Supervision {
-            env: self.env.clone(),
-            admission,
-            finished: ctx.address().recipient(),
-            link_failed: ctx.address().recipient(),
-        };
-        let (setup, mailbox, addr) = (msg.setup, msg.mailbox, msg.addr);
-        msg.arbiter.spawn_fn(move || {
-            let call = C::supervised(setup, supervision);
-            actix::spawn(Context::with_receiver(mailbox).into_future(call));
-        });
-        if admitted {
-            self.track(msg.call_id, &addr);
+        let entry = self.entry_for(&msg.call_id, C::tenancy(&msg.setup));
+        match self.admit(&entry, true) {
+            Admitting::Decided(answer) => self.start_call(msg, entry, answer, ctx),
+            Admitting::Cluster(verdict) => {
+                ctx.spawn(verdict.map(move |answer, act, ctx| {
+                    act.start_call(msg, entry, answer, ctx);
+                }));
+            }
         }
     }
 }
 
 impl Supervisor {
-    /// Holds a slot for the admitted call `call_id` until its `CallFinished`.
-    fn track<C: SupervisedCall>(&mut self, call_id: String, addr: &Addr<C>) {
+    /// Holds a slot for the admitted call until its `CallFinished`.
+    fn track<C: SupervisedCall>(&mut self, entry: LiveCallEntry, addr: &Addr<C>) {
+        if let Some(tenant) = &entry.tenant {
+            *self.by_tenant.entry(tenant.clone()).or_default() += 1;
+        }
         self.calls.insert(
-            call_id,
+            entry.call_id.clone(),
             LiveCall {
+                entry,
                 end: addr.clone().recipient(),
                 settings: addr.clone().recipient(),
                 restart: C::restart_recipient(addr),
@@ -309,25 +473,43 @@ impl Supervisor {
 }
 
 impl Handler<Prewarm> for Supervisor {
-    type Result = Option<PrewarmToken>;
+    type Result = ResponseActFuture<Self, Option<PrewarmToken>>;
 
     fn handle(&mut self, msg: Prewarm, ctx: &mut Context<Self>) -> Self::Result {
-        // Not counted as a refusal here: the stream comes anyway and is refused
-        // (and counted) when it starts the normal way.
-        self.verdict().ok()?;
+        if msg.setup.call_sid.is_none() {
+            return Box::pin(actix::fut::ready(None));
+        }
+        let entry = self.entry_for(&msg.setup.call_id, CallActor::tenancy(&msg.setup));
+        match self.admit(&entry, false) {
+            Admitting::Decided(answer) => {
+                let token = self.start_prewarmed(msg, entry, answer, ctx);
+                Box::pin(actix::fut::ready(token))
+            }
+            Admitting::Cluster(verdict) => Box::pin(
+                verdict.map(move |answer, act, ctx| act.start_prewarmed(msg, entry, answer, ctx)),
+            ),
+        }
+    }
+}
+
+impl Supervisor {
+    /// Starts an admitted pre-warmed call and hands out its token.
+    fn start_prewarmed(
+        &mut self,
+        msg: Prewarm,
+        entry: LiveCallEntry,
+        answer: Result<(), AdmitError>,
+        ctx: &mut Context<Self>,
+    ) -> Option<PrewarmToken> {
+        answer.ok()?;
         let call_sid = msg.setup.call_sid.clone()?;
         let call_id = msg.setup.call_id.clone();
-        let supervision = Supervision {
-            env: self.env.clone(),
-            admission: Ok(()),
-            finished: ctx.address().recipient(),
-            link_failed: ctx.address().recipient(),
-        };
+        let supervision = self.supervision(Ok(()), ctx);
         let setup = msg.setup;
         let addr = CallActor::start_in_arbiter(&msg.arbiter, move |_| {
             CallActor::supervised(setup, supervision)
         });
-        self.track(call_id.clone(), &addr);
+        self.track(entry, &addr);
         let token = PrewarmToken::new();
         self.prewarmed.insert(
             token.as_str().to_string(),
@@ -368,7 +550,20 @@ impl Handler<CallFinished> for Supervisor {
     type Result = ();
 
     fn handle(&mut self, msg: CallFinished, ctx: &mut Context<Self>) {
-        self.calls.remove(&msg.call_id);
+        if let Some(call) = self.calls.remove(&msg.call_id) {
+            if let Some(tenant) = &call.entry.tenant {
+                if let Some(n) = self.by_tenant.get_mut(tenant) {
+                    *n -= 1;
+                    if *n == 0 {
+                        self.by_tenant.remove(tenant);
+                    }
+                }
+            }
+            if let Some(cluster) = self.cluster.clone() {
+                let call_id = msg.call_id.clone();
+                ctx.spawn(async move { cluster.release(&call_id).await }.into_actor(self));
+            }
+        }
         if !self.prewarmed.is_empty() {
             self.prewarmed.retain(|_, p| p.call_id != msg.call_id);
         }
@@ -468,6 +663,34 @@ impl Handler<ActiveCalls> for Supervisor {
 
     fn handle(&mut self, _: ActiveCalls, _: &mut Context<Self>) -> usize {
         self.calls.len()
+    }
+}
+
+impl Handler<LiveCalls> for Supervisor {
+    type Result = Vec<LiveCallEntry>;
+
+    fn handle(&mut self, _: LiveCalls, _: &mut Context<Self>) -> Vec<LiveCallEntry> {
+        let mut calls: Vec<LiveCallEntry> = self.calls.values().map(|c| c.entry.clone()).collect();
+        calls.sort_by(|a, b| a.started_at.cmp(&b.started_at));
+        calls
+    }
+}
+
+impl Handler<HangUp> for Supervisor {
+    type Result = bool;
+
+    fn handle(&mut self, msg: HangUp, _: &mut Context<Self>) -> bool {
+        match self.calls.get(&msg.call_id) {
+            Some(call) => {
+                log::info!("call {}: hung up by an operator", msg.call_id);
+                call.end.do_send(EndCall {
+                    reason: EndReason::OperatorHangup,
+                    apologise: false,
+                });
+                true
+            }
+            None => false,
+        }
     }
 }
 

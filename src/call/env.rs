@@ -17,7 +17,7 @@ use crate::session_settings::{ApplySessionSettings, SessionOverrides};
 use crate::store::writer::Store;
 use crate::tools::env::ToolEnv;
 
-use crate::lifecycle::AdmitAnswer;
+use crate::lifecycle::{AdmitAnswer, Carrier};
 
 /// The call layer's context, one per process, behind an `Arc`.
 pub struct CallEnv {
@@ -53,6 +53,16 @@ pub struct Supervision {
     pub link_failed: Recipient<LinkFailed>,
 }
 
+/// Who a call is for, known before it starts: what the per-tenant cap counts
+/// and the live-call registry lists.
+#[derive(Debug, Clone)]
+pub struct CallTenancy {
+    pub tenant: String,
+    pub carrier: Carrier,
+    /// The carrier's call id (Twilio `CA…`, jambonz `call_sid`), when given.
+    pub call_sid: Option<String>,
+}
+
 /// A per-call actor the Supervisor starts (on the arbiter of the carrier edge
 /// that asked, so the call's audio never changes threads) and tracks until it
 /// sends [`CallFinished`].
@@ -64,6 +74,9 @@ pub trait SupervisedCall:
 
     /// The call, not started yet; it acts on `supervision.admission` in `started`.
     fn supervised(setup: Self::Setup, supervision: Supervision) -> Self;
+
+    /// The tenant, carrier and carrier call id of the call `setup` describes.
+    fn tenancy(setup: &Self::Setup) -> CallTenancy;
 
     /// Where the Supervisor sends [`RestartLink`]; `None` for calls without a
     /// model link of their own (jambonz runs the model itself).

@@ -36,7 +36,7 @@ use crate::session_settings::{ApplySessionSettings, SessionSettings};
 use crate::tenant::TenantConfig;
 use crate::tools::ToolActor;
 use conversation::{Conversation, UserLine};
-use env::{CallEnv, SupervisedCall, Supervision};
+use env::{CallEnv, CallTenancy, SupervisedCall, Supervision};
 use ledger::{CallIdentity, CallLedger, LineRow};
 use playback::{cut_to_heard, Playback, PushRefused};
 use prewarm::AttachEdge;
@@ -906,6 +906,14 @@ impl SupervisedCall for CallActor {
 
     fn supervised(setup: CallSetup, supervision: Supervision) -> Self {
         CallActor::new(setup, supervision)
+    }
+
+    fn tenancy(setup: &CallSetup) -> CallTenancy {
+        CallTenancy {
+            tenant: setup.tenant.id.clone(),
+            carrier: setup.carrier,
+            call_sid: setup.call_sid.clone(),
+        }
     }
 
     fn restart_recipient(addr: &Addr<Self>) -> Option<Recipient<RestartLink>> {

@@ -11,6 +11,7 @@ use actix::Addr;
 use crate::call::env::CallEnv;
 use crate::carrier::browser::token::BrowserTokens;
 use crate::carrier::jambonz::JambonzCalls;
+use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::events::EventBus;
 use crate::metrics::Metrics;
@@ -36,6 +37,8 @@ pub struct CarrierEnv {
     pub jambonz_calls: Arc<JambonzCalls>,
     /// Browser softphone tokens issued by `POST /api/sessions`.
     pub browser_tokens: Arc<BrowserTokens>,
+    /// The cluster bus; `None` on a single node.
+    pub cluster: Option<Cluster>,
 }
 
 impl CarrierEnv {

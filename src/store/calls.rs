@@ -120,26 +120,77 @@ pub fn list_recent(conn: &mut DbConnection, limit: i64) -> Result<Vec<CallRow>, 
 /// `ended_reason = reason`, `ended_at` = now (UTC) and `duration_ms` from its
 /// start. Returns how many calls were closed. Run at start-up, before calls
 /// are admitted; one transaction.
-pub fn close_in_progress(conn: &mut DbConnection, reason: &str) -> Result<usize, StoreError> {
-    let now = Utc::now().naive_utc();
+pub fn close_in_progress(
+    conn: &mut DbConnection,
+    reason: &str,
+    node: Option<&str>,
+) -> Result<usize, StoreError> {
     conn.transaction::<usize, StoreError, _>(|conn| {
+        let open: Vec<(String, NaiveDateTime)> = match node {
+            Some(node) => calls::table
+                .filter(calls::status.eq(CallStatus::InProgress.as_str()))
+                .filter(calls::node_id.eq(node))
+                .select((calls::id, calls::started_at))
+                .load(conn)?,
+            None => calls::table
+                .filter(calls::status.eq(CallStatus::InProgress.as_str()))
+                .select((calls::id, calls::started_at))
+                .load(conn)?,
+        };
+        close_open(conn, reason, &open).map(|ids| ids.len())
+    })
+}
+
+/// Closes as `interrupted` (with `reason`) every call still `in_progress`
+/// whose node is not in `alive` (or is unknown): their node died, and their
+/// audio with it. Returns the closed call ids; one transaction.
+pub fn close_orphaned(
+    conn: &mut DbConnection,
+    reason: &str,
+    alive: &[String],
+) -> Result<Vec<String>, StoreError> {
+    conn.transaction::<Vec<String>, StoreError, _>(|conn| {
         let open: Vec<(String, NaiveDateTime)> = calls::table
             .filter(calls::status.eq(CallStatus::InProgress.as_str()))
+            .filter(
+                calls::node_id
+                    .is_null()
+                    .or(calls::node_id.ne_all(alive.to_vec())),
+            )
             .select((calls::id, calls::started_at))
             .load(conn)?;
-        for (id, started_at) in &open {
-            let duration_ms = (now - *started_at).num_milliseconds().max(0);
-            diesel::update(calls::table.find(id))
-                .set((
-                    calls::status.eq(CallStatus::Interrupted.as_str()),
-                    calls::ended_at.eq(now),
-                    calls::duration_ms.eq(duration_ms),
-                    calls::ended_reason.eq(reason),
-                ))
-                .execute(conn)?;
-        }
-        Ok(open.len())
+        close_open(conn, reason, &open)
     })
+}
+
+/// Marks the `open` calls (id, started_at) `interrupted` as of now, each only
+/// if still `in_progress`; the ids it closed.
+fn close_open(
+    conn: &mut DbConnection,
+    reason: &str,
+    open: &[(String, NaiveDateTime)],
+) -> Result<Vec<String>, StoreError> {
+    let now = Utc::now().naive_utc();
+    let mut closed = Vec::with_capacity(open.len());
+    for (id, started_at) in open {
+        let duration_ms = (now - *started_at).num_milliseconds().max(0);
+        let n = diesel::update(
+            calls::table
+                .find(id)
+                .filter(calls::status.eq(CallStatus::InProgress.as_str())),
+        )
+        .set((
+            calls::status.eq(CallStatus::Interrupted.as_str()),
+            calls::ended_at.eq(now),
+            calls::duration_ms.eq(duration_ms),
+            calls::ended_reason.eq(reason),
+        ))
+        .execute(conn)?;
+        if n > 0 {
+            closed.push(id.clone());
+        }
+    }
+    Ok(closed)
 }
 
 /// Up to `limit` of the tenant's calls from `caller` (E.164), newest first:

@@ -84,7 +84,7 @@ enum Target {
 /// `sqlite://PATH`, `sqlite:PATH` or a plain path → an SQLite file.
 fn parse_url(url: &str) -> Result<Target, StoreError> {
     let url = url.trim();
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+    if crate::config::is_postgres_url(url) {
         return Ok(Target::Postgres(url.to_owned()));
     }
     let path = if let Some(rest) = url.strip_prefix("sqlite://") {

@@ -125,6 +125,8 @@ pub struct CallRow {
     pub recording_sid: Option<String>,
     /// Short summary of the call, written once it has ended (`crate::summary`).
     pub summary: Option<String>,
+    /// The node that carried the call (`cluster.node_id`).
+    pub node_id: Option<String>,
 }
 
 impl CallRow {
@@ -155,6 +157,10 @@ pub struct NewCall {
     pub duration_ms: Option<i64>,
     pub ended_reason: Option<String>,
     pub link_restarts: i32,
+    /// The node carrying the call (`cluster.node_id`); absent in spools
+    /// written before nodes were recorded.
+    #[serde(default)]
+    pub node_id: Option<String>,
 }
 
 /// A `transcript_entries` row: one utterance; `seq` orders a call's entries.

@@ -40,6 +40,8 @@ diesel::table! {
         recording_sid -> Nullable<Text>,
         /// Short summary written when the call has ended (see `crate::summary`).
         summary -> Nullable<Text>,
+        /// The node carrying the call (`cluster.node_id`).
+        node_id -> Nullable<Text>,
     }
 }
 

@@ -183,6 +183,8 @@ pub struct Store {
     in_flight: usize,
     waiters: Vec<(u64, oneshot::Sender<Result<(), StoreError>>)>,
     stats: StoreStats,
+    /// Written on every call row (`calls.node_id`).
+    node_id: Option<String>,
 }
 
 impl Store {
@@ -197,7 +199,14 @@ impl Store {
             in_flight: 0,
             waiters: Vec::new(),
             stats: StoreStats::default(),
+            node_id: None,
         }
+    }
+
+    /// Stamps every call row this writer inserts with `node_id`.
+    pub fn with_node(mut self, node_id: String) -> Self {
+        self.node_id = Some(node_id);
+        self
     }
 
     /// Spool batches the database cannot take to the append-only file at
@@ -506,6 +515,7 @@ impl Handler<RecordCallStarted> for Store {
             duration_ms: None,
             ended_reason: None,
             link_restarts: 0,
+            node_id: self.node_id.clone(),
         };
         self.enqueue(Write::CallStarted(call), ctx);
     }
@@ -530,6 +540,7 @@ impl Handler<RecordCallRefused> for Store {
             duration_ms: Some(0),
             ended_reason: Some(msg.reason),
             link_restarts: 0,
+            node_id: self.node_id.clone(),
         };
         self.enqueue(Write::CallStarted(call), ctx);
     }

@@ -60,6 +60,7 @@ on_both_backends!(
     booked_slot_conflicts_until_cancelled,
     racing_bookings_of_one_slot_have_one_winner,
     close_in_progress_interrupts_live_calls_only,
+    restart_and_sweep_close_only_their_nodes_calls,
     outage_writes_are_spooled_and_replayed_exactly_once,
 );
 
@@ -405,6 +406,7 @@ fn close_in_progress_interrupts_live_calls_only(url: &str, _backend: &str) {
         duration_ms: None,
         ended_reason: None,
         link_restarts: 0,
+        node_id: None,
     };
     calls::insert_started(&mut conn, &new_call("live1", CallStatus::InProgress)).unwrap();
     calls::insert_started(&mut conn, &new_call("live2", CallStatus::InProgress)).unwrap();
@@ -421,11 +423,11 @@ fn close_in_progress_interrupts_live_calls_only(url: &str, _backend: &str) {
     calls::mark_ended(&mut conn, "done", &end).unwrap();
 
     assert_eq!(
-        calls::close_in_progress(&mut conn, "process_restart").unwrap(),
+        calls::close_in_progress(&mut conn, "process_restart", None).unwrap(),
         2
     );
     assert_eq!(
-        calls::close_in_progress(&mut conn, "process_restart").unwrap(),
+        calls::close_in_progress(&mut conn, "process_restart", None).unwrap(),
         0
     );
 
@@ -549,4 +551,56 @@ async fn test_app_drops_its_postgres_schema_also_on_panic() {
         !db::pg_schema_exists(&name),
         "{name} left behind by a panic"
     );
+}
+
+/// A restarted node closes only its own calls; a sweep closes only the calls
+/// of nodes that are not alive (and calls with no node).
+fn restart_and_sweep_close_only_their_nodes_calls(url: &str, _backend: &str) {
+    let pool = migrated_pool(url);
+    let mut conn = pool.get().unwrap();
+    for (id, node) in [
+        ("a1", Some("node-a")),
+        ("a2", Some("node-a")),
+        ("b1", Some("node-b")),
+        ("c1", Some("node-c")),
+        ("x1", None),
+    ] {
+        let call = NewCall {
+            id: id.to_owned(),
+            tenant_id: None,
+            carrier: "twilio".to_owned(),
+            carrier_call_sid: None,
+            stream_sid: None,
+            from_number: None,
+            to_number: None,
+            status: CallStatus::InProgress.as_str().to_owned(),
+            model_provider: None,
+            started_at: at(8, 0),
+            ended_at: None,
+            duration_ms: None,
+            ended_reason: None,
+            link_restarts: 0,
+            node_id: node.map(str::to_owned),
+        };
+        calls::insert_started(&mut conn, &call).unwrap();
+    }
+    assert_eq!(
+        calls::close_in_progress(&mut conn, "interrupted", Some("node-a")).unwrap(),
+        2
+    );
+    let status = |conn: &mut store::DbConnection, id: &str| {
+        calls::get(conn, id).unwrap().unwrap().call_status()
+    };
+    assert_eq!(status(&mut conn, "b1"), Some(CallStatus::InProgress));
+    let alive = vec!["node-b".to_owned()];
+    let mut closed = calls::close_orphaned(&mut conn, "interrupted", &alive).unwrap();
+    closed.sort();
+    assert_eq!(closed, vec!["c1".to_owned(), "x1".to_owned()]);
+    assert_eq!(status(&mut conn, "b1"), Some(CallStatus::InProgress));
+    assert_eq!(status(&mut conn, "c1"), Some(CallStatus::Interrupted));
+    let row = calls::get(&mut conn, "c1").unwrap().unwrap();
+    assert_eq!(row.node_id.as_deref(), Some("node-c"));
+    assert!(calls::close_orphaned(&mut conn, "interrupted", &alive)
+        .unwrap()
+        .is_empty());
 }

@@ -15,7 +15,7 @@ use actix::prelude::*;
 use chrono::Utc;
 use serde_json::{json, Value};
 
-use crate::call::env::{CallEnv, SupervisedCall, Supervision};
+use crate::call::env::{CallEnv, CallTenancy, SupervisedCall, Supervision};
 use crate::call::ledger::{CallIdentity, CallLedger};
 use crate::carrier::jambonz::llm::{
     self, LlmEvent, LlmSpec, LlmTranscript, UltravoxTranscripts, Vendor, VendorPlan,
@@ -241,7 +241,7 @@ impl JambonzCall {
     /// Turned away (Supervisor, or a verb too large): the refused row, a short
     /// apology in the ack, and the call forgotten.
     fn on_refused(&mut self, refused: Refused, ctx: &mut Context<Self>) {
-        let text = if refused.refusal == Refusal::Capacity {
+        let text = if matches!(refused.refusal, Refusal::Capacity | Refusal::TenantCapacity) {
             "Sorry, all our lines are busy. Please call again later."
         } else {
             "Sorry, we cannot take your call right now. Please call again later."
@@ -514,5 +514,13 @@ impl SupervisedCall for JambonzCall {
 
     fn supervised(setup: JambonzCallSetup, supervision: Supervision) -> Self {
         JambonzCall::new(setup, supervision)
+    }
+
+    fn tenancy(setup: &JambonzCallSetup) -> CallTenancy {
+        CallTenancy {
+            tenant: setup.tenant.id.clone(),
+            carrier: Carrier::Jambonz,
+            call_sid: Some(setup.info.call_sid.clone()),
+        }
     }
 }
