@@ -409,6 +409,15 @@ pub async fn start(mut config: Config) -> Result<RunningServer, StartError> {
     let handle = server.handle();
     let join = actix_rt::spawn(server);
     if let (Some(cluster), Some(joined)) = (&cluster, joined) {
+        let (ops, target) = (
+            cluster.clone(),
+            state.carrier.supervisor.clone().recipient(),
+        );
+        actix_rt::spawn(async move {
+            if let Err(e) = crate::cluster::ops::serve_operations(ops, target).await {
+                log::error!("cluster: operator actions from other nodes unavailable: {e}");
+            }
+        });
         actix_rt::spawn(crate::cluster::node::run_heartbeat(
             cluster.clone(),
             state.pool.clone(),

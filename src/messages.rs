@@ -249,3 +249,27 @@ pub struct RestartLink {
     pub attempt: u32,
     pub cause: String,
 }
+
+/// An operator's action on a live call (the dashboard API), as carried to the
+/// node holding the call: `{"action":"hang_up"}` or
+/// `{"action":"session","settings":{…}}`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum OperatorAction {
+    /// End the call now (`operator_hangup`), without the apology.
+    HangUp,
+    /// Push a `session.update` with these settings.
+    Session {
+        settings: crate::session_settings::SessionSettings,
+    },
+}
+
+/// Operator → Supervisor: apply `action` to the live call `call_id`; `true`
+/// when this node carries the call.
+#[derive(Debug, Clone, Message, serde::Serialize, serde::Deserialize)]
+#[rtype(result = "bool")]
+pub struct OperateCall {
+    pub call_id: String,
+    #[serde(flatten)]
+    pub action: OperatorAction,
+}

@@ -371,6 +371,7 @@ mod tests {
                 turn_latency_max_ms: None,
                 recording_sid: None,
                 summary: None,
+                node_id: None,
             },
             transcript: Vec::new(),
             tools: vec![

@@ -26,8 +26,10 @@ use crate::call::{CallActor, CallSetup};
 use crate::cluster::node::ClusterAdmission;
 use crate::cluster::{Cluster, LiveCallEntry};
 use crate::lifecycle::{AdmitAnswer, EndReason, Refusal, Refused};
-use crate::messages::{CallFinished, EndCall, LinkFailed, RestartLink};
-use crate::session_settings::{ApplySessionSettings, SessionSettings};
+use crate::messages::{
+    CallFinished, EndCall, LinkFailed, OperateCall, OperatorAction, RestartLink,
+};
+use crate::session_settings::ApplySessionSettings;
 
 /// A call's mailbox capacity for waiting senders (actix's default); `do_send`,
 /// which edges use for frames, is not bounded by it.
@@ -98,15 +100,6 @@ impl<C: SupervisedCall> StartCall<C> {
 
 impl<C: SupervisedCall> Message for StartCall<C> {
     type Result = ();
-}
-
-/// Forwards operator session settings to the live call `call_id`; false when no
-/// such call is in progress.
-#[derive(Message)]
-#[rtype(result = "bool")]
-pub struct UpdateCallSession {
-    pub call_id: String,
-    pub settings: SessionSettings,
 }
 
 /// Asks the Supervisor to admit and start a Twilio call at its voice webhook,
@@ -198,14 +191,6 @@ pub struct ActiveCalls;
 #[derive(Message)]
 #[rtype(result = "Vec<LiveCallEntry>")]
 pub struct LiveCalls;
-
-/// Ends the live call `call_id` (an operator's hang-up): `true` when it is
-/// carried here.
-#[derive(Message)]
-#[rtype(result = "bool")]
-pub struct HangUp {
-    pub call_id: String,
-}
 
 /// Restart policy for model links.
 #[derive(Debug, Clone, Copy)]
@@ -644,20 +629,6 @@ impl Handler<EndAllCalls> for Supervisor {
     }
 }
 
-impl Handler<UpdateCallSession> for Supervisor {
-    type Result = bool;
-
-    fn handle(&mut self, msg: UpdateCallSession, _: &mut Context<Self>) -> bool {
-        match self.calls.get(&msg.call_id) {
-            Some(call) => {
-                call.settings.do_send(ApplySessionSettings(msg.settings));
-                true
-            }
-            None => false,
-        }
-    }
-}
-
 impl Handler<ActiveCalls> for Supervisor {
     type Result = usize;
 
@@ -671,26 +642,31 @@ impl Handler<LiveCalls> for Supervisor {
 
     fn handle(&mut self, _: LiveCalls, _: &mut Context<Self>) -> Vec<LiveCallEntry> {
         let mut calls: Vec<LiveCallEntry> = self.calls.values().map(|c| c.entry.clone()).collect();
-        calls.sort_by(|a, b| a.started_at.cmp(&b.started_at));
+        calls.sort_by_key(|c| c.started_at);
         calls
     }
 }
 
-impl Handler<HangUp> for Supervisor {
+impl Handler<OperateCall> for Supervisor {
     type Result = bool;
 
-    fn handle(&mut self, msg: HangUp, _: &mut Context<Self>) -> bool {
-        match self.calls.get(&msg.call_id) {
-            Some(call) => {
+    fn handle(&mut self, msg: OperateCall, _: &mut Context<Self>) -> bool {
+        let Some(call) = self.calls.get(&msg.call_id) else {
+            return false;
+        };
+        match msg.action {
+            OperatorAction::HangUp => {
                 log::info!("call {}: hung up by an operator", msg.call_id);
                 call.end.do_send(EndCall {
                     reason: EndReason::OperatorHangup,
                     apologise: false,
                 });
-                true
             }
-            None => false,
+            OperatorAction::Session { settings } => {
+                call.settings.do_send(ApplySessionSettings(settings));
+            }
         }
+        true
     }
 }
 

@@ -16,6 +16,7 @@
 
 pub mod leases;
 pub mod node;
+pub mod ops;
 pub mod registry;
 
 use std::sync::{Arc, Mutex, MutexGuard};

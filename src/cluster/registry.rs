@@ -104,7 +104,7 @@ impl Cluster {
             .collect()
             .await;
         entries.retain(|e| alive.iter().any(|n| n.node_id == e.node));
-        entries.sort_by(|a, b| a.started_at.cmp(&b.started_at));
+        entries.sort_by_key(|e| e.started_at);
         Ok(entries)
     }
 }

@@ -9,12 +9,13 @@ use serde_json::json;
 use crate::carrier::twilio::rest::{TwilioRest, TwilioRestError};
 use crate::carrier::twilio::twiml;
 use crate::http::admin::{check_admin, query, unauthorized};
+use crate::http::live_calls::operate;
 use crate::http::state::AppState;
 use crate::http::twilio::signed_url;
 use crate::lifecycle::Carrier;
+use crate::messages::OperatorAction;
 use crate::session_settings::SessionSettings;
 use crate::store;
-use crate::supervisor::UpdateCallSession;
 
 fn rest_error(e: TwilioRestError) -> HttpResponse {
     log::warn!("Twilio REST: {e}");
@@ -214,8 +215,8 @@ pub async fn tenant_session(
 }
 
 /// `POST /api/calls/{id}/session {voice?, instructions?, eagerness?}`: pushes a
-/// `session.update` to the live call with switchboard id `id`. 202 when sent; 400
-/// invalid; 404 no such live call.
+/// `session.update` to the live call with switchboard id `id`, on whichever
+/// node carries it. 202 when sent; 400 invalid; 404 no such live call.
 pub async fn call_session(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -232,15 +233,12 @@ pub async fn call_session(
     if let Err(e) = body.validate() {
         return bad_request(e);
     }
-    let sent = state
-        .carrier
-        .supervisor
-        .send(UpdateCallSession {
-            call_id: id.into_inner(),
-            settings: body,
-        })
-        .await
-        .unwrap_or(false);
+    let sent = operate(
+        &state,
+        id.into_inner(),
+        OperatorAction::Session { settings: body },
+    )
+    .await;
     if sent {
         HttpResponse::Accepted().json(json!({"status": "sent"}))
     } else {

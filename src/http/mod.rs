@@ -11,6 +11,7 @@ pub mod dashboard;
 pub mod email;
 pub mod inbox;
 pub mod limits;
+pub mod live_calls;
 pub mod logs;
 pub mod ops;
 pub mod sms;
@@ -64,6 +65,11 @@ pub fn server(state: Arc<AppState>, listener: TcpListener) -> std::io::Result<Se
             .route("/tools", web::get().to(ops::tools))
             .route("/logs", web::get().to(logs::logs))
             .route("/api/calls", web::get().to(admin::list_calls))
+            .route("/api/calls/live", web::get().to(live_calls::live_calls))
+            .route(
+                "/api/calls/{id}/hangup",
+                web::post().to(live_calls::hang_up),
+            )
             .route("/api/calls/{id}", web::get().to(admin::get_call))
             .route("/api/tenants", web::get().to(admin::list_tenants))
             .route("/", web::get().to(dashboard::index))

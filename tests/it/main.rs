@@ -16,6 +16,7 @@ mod browser;
 mod call_flow;
 mod carrier_sockets;
 mod chat_supervisor;
+mod cluster;
 mod crash_recovery;
 mod exposure;
 mod faults;

@@ -1,0 +1,306 @@
+//! Several nodes (issue 13): real `switchboard` processes on loopback sharing
+//! one PostgreSQL schema and the machine's NATS server (JetStream), each test
+//! under a cluster name of its own. Covers the cluster-wide per-tenant cap
+//! under a race, one node's dashboard API listing and hanging up another
+//! node's call, a SIGKILLed node's calls closed `interrupted` with their slots
+//! freed, and SQLite + cluster refused at start-up.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+use serde_json::Value;
+use switchboard::caller::{CallSetup, TwilioCall};
+
+use crate::support::child::{write_config, ChildServer};
+use crate::support::db::PgSchema;
+use crate::support::{ADMIN, CALLER, DIALLED};
+
+/// The NATS server every cluster test uses (started by .ci/run when absent).
+const NATS_URL: &str = "nats://127.0.0.1:4222";
+/// WebSocket close code of a capacity refusal.
+const TRY_AGAIN_LATER: u16 = 1013;
+
+/// A cluster name no other test (or run) uses.
+fn cluster_name() -> String {
+    format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+}
+
+/// One node: its own folder (config, spool), the shared database, the cluster.
+struct Node {
+    server: ChildServer,
+    _dir: tempfile::TempDir,
+}
+
+impl Node {
+    fn start(db_url: &str, cluster: &str, id: &str, env: &[(&str, &str)]) -> Node {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = write_config(dir.path(), db_url, "");
+        let mut all = vec![
+            ("SWITCHBOARD_CLUSTER__NATS_URL", NATS_URL),
+            ("SWITCHBOARD_CLUSTER__NAME", cluster),
+            ("SWITCHBOARD_CLUSTER__NODE_ID", id),
+            ("SWITCHBOARD_CLUSTER__LEASE_SECS", "3"),
+            ("SWITCHBOARD_CLUSTER__HEARTBEAT_SECS", "1"),
+            // Calls stay up on silence for the whole test.
+            ("SWITCHBOARD_CALLS__CARRIER_IDLE_TIMEOUT_SECS", "60"),
+        ];
+        all.extend_from_slice(env);
+        let server = ChildServer::spawn(dir.path(), &config, &all);
+        Node { server, _dir: dir }
+    }
+
+    fn url(&self, path: &str) -> String {
+        self.server.http_url(path)
+    }
+
+    async fn get(&self, path: &str) -> (u16, Value) {
+        let mut resp = awc::Client::default()
+            .get(self.url(path))
+            .bearer_auth(ADMIN)
+            .send()
+            .await
+            .expect("GET");
+        let status = resp.status().as_u16();
+        let body = resp.body().await.expect("body");
+        (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    }
+
+    async fn post(&self, path: &str) -> (u16, Value) {
+        let mut resp = awc::Client::default()
+            .post(self.url(path))
+            .bearer_auth(ADMIN)
+            .send()
+            .await
+            .expect("POST");
+        let status = resp.status().as_u16();
+        let body = resp.body().await.expect("body");
+        (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    }
+
+    /// Places a Twilio call on this node; it stays up (silence) until stopped.
+    async fn dial(&self) -> TwilioCall {
+        let setup = CallSetup::new(self.server.media_url())
+            .with_parameter("from", CALLER)
+            .with_parameter("to", DIALLED);
+        TwilioCall::connect(setup).await.expect("call connects")
+    }
+
+    /// The calls `GET /api/calls/live` lists on this node.
+    async fn live(&self) -> Vec<Value> {
+        let (status, body) = self.get("/api/calls/live").await;
+        assert_eq!(status, 200, "{body}");
+        body["calls"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Waits for `/api/calls/{id}` to show a status other than `in_progress`.
+    async fn wait_closed(&self, id: &str, timeout: Duration) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let (status, body) = self.get(&format!("/api/calls/{id}")).await;
+            if status == 200 && body["call"]["status"] != "in_progress" {
+                return body["call"].clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "call {id} still open after {timeout:?}: {status} {body}"
+            );
+            actix_rt::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// Whether the call was refused (closed 1013) within `within`; `false` when it
+/// is still up after it.
+async fn refused(call: &TwilioCall, within: Duration) -> bool {
+    match call.wait_closed(within).await {
+        Some((code, _)) => {
+            assert_eq!(code, TRY_AGAIN_LATER, "closed, but not as a refusal");
+            true
+        }
+        None => false,
+    }
+}
+
+#[actix_rt::test]
+async fn tenant_cap_holds_exactly_when_3n_calls_race_across_three_nodes() {
+    const CAP: usize = 2;
+    let pg = PgSchema::new();
+    let cluster = cluster_name();
+    let cap = CAP.to_string();
+    let env = [("SWITCHBOARD_CALLS__MAX_CALLS_PER_TENANT", cap.as_str())];
+    let nodes: Vec<Node> = ["a", "b", "c"]
+        .iter()
+        .map(|id| Node::start(pg.url(), &cluster, id, &env))
+        .collect();
+
+    // 3N calls at once, N on each node.
+    let dials = nodes.iter().flat_map(|n| (0..CAP).map(move |_| n.dial()));
+    let mut calls = join_all(dials).await;
+    let mut outcomes = Vec::new();
+    for call in &calls {
+        outcomes.push(refused(call, Duration::from_secs(3)).await);
+    }
+    let admitted = outcomes.iter().filter(|r| !**r).count();
+    assert_eq!(
+        admitted,
+        CAP,
+        "admitted {admitted} of {} racing calls with a cap of {CAP}",
+        calls.len()
+    );
+    // Every node sees the same CAP live calls.
+    for node in &nodes {
+        let live = node.live().await;
+        assert_eq!(live.len(), CAP, "{live:?}");
+    }
+    // The refusals are stored as such.
+    let (_, rows) = nodes[0].get("/api/calls").await;
+    let refused_rows = rows
+        .as_array()
+        .expect("call list")
+        .iter()
+        .filter(|r| r["ended_reason"] == "refused_tenant_capacity")
+        .count();
+    assert_eq!(refused_rows, 2 * CAP, "{rows}");
+
+    // Hanging up frees the slots for the next calls, on any node.
+    for (call, was_refused) in calls.iter_mut().zip(&outcomes) {
+        if !was_refused {
+            call.stop().await.expect("stop");
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !nodes[2].live().await.is_empty() {
+        assert!(Instant::now() < deadline, "slots not freed");
+        actix_rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    let next = nodes[2].dial().await;
+    assert!(
+        !refused(&next, Duration::from_secs(2)).await,
+        "a freed slot was not reused"
+    );
+    for node in nodes {
+        node.server.kill();
+    }
+}
+
+#[actix_rt::test]
+async fn node_a_lists_and_hangs_up_a_call_carried_by_node_b() {
+    let pg = PgSchema::new();
+    let cluster = cluster_name();
+    let a = Node::start(pg.url(), &cluster, "a", &[]);
+    let b = Node::start(pg.url(), &cluster, "b", &[]);
+
+    let call = b.dial().await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let entry = loop {
+        let live = a.live().await;
+        if let Some(e) = live.iter().find(|e| e["call_sid"] == call.call_sid()) {
+            break e.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "A never listed B's call: {live:?}"
+        );
+        actix_rt::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(entry["node"], "b", "{entry}");
+    assert_eq!(entry["carrier"], "twilio", "{entry}");
+    let id = entry["call_id"].as_str().expect("call id").to_string();
+
+    let (status, body) = a.post(&format!("/api/calls/{id}/hangup")).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        call.wait_closed(Duration::from_secs(5)).await.is_some(),
+        "B's caller still on the line"
+    );
+    let row = a.wait_closed(&id, Duration::from_secs(5)).await;
+    assert_eq!(row["ended_reason"], "operator_hangup", "{row}");
+    assert_eq!(row["node_id"], "b", "{row}");
+
+    // An unknown (or ended) call is 404 within a second.
+    for unknown in [id.as_str(), "00000000-0000-4000-8000-000000000000"] {
+        let t0 = Instant::now();
+        let (status, _) = a.post(&format!("/api/calls/{unknown}/hangup")).await;
+        assert_eq!(status, 404);
+        assert!(t0.elapsed() < Duration::from_secs(1), "{:?}", t0.elapsed());
+    }
+    a.server.kill();
+    b.server.kill();
+}
+
+#[actix_rt::test]
+async fn a_killed_node_s_calls_end_interrupted_and_free_their_slots() {
+    let pg = PgSchema::new();
+    let cluster = cluster_name();
+    let env = [("SWITCHBOARD_CALLS__MAX_CALLS_PER_TENANT", "1")];
+    let a = Node::start(pg.url(), &cluster, "a", &env);
+    let b = Node::start(pg.url(), &cluster, "b", &env);
+
+    let on_b = b.dial().await;
+    assert!(!refused(&on_b, Duration::from_secs(1)).await);
+    // The cap is held cluster-wide: A refuses the tenant's second call.
+    let on_a = a.dial().await;
+    assert!(refused(&on_a, Duration::from_secs(3)).await);
+    let id = {
+        let live = a.live().await;
+        live.iter()
+            .find(|e| e["call_sid"] == on_b.call_sid())
+            .and_then(|e| e["call_id"].as_str().map(str::to_string))
+            .expect("B's call listed")
+    };
+
+    let killed_at = Instant::now();
+    b.server.kill();
+    // lease_secs (3) + 5 s.
+    let row = a.wait_closed(&id, Duration::from_secs(8)).await;
+    let took = killed_at.elapsed();
+    assert_eq!(row["status"], "interrupted", "{row}");
+    assert_eq!(row["ended_reason"], "interrupted", "{row}");
+    eprintln!(
+        "dead node's call closed {} ms after SIGKILL",
+        took.as_millis()
+    );
+    assert!(
+        a.live().await.is_empty(),
+        "the dead node's call is still listed"
+    );
+
+    // Its slot is free again.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let again = a.dial().await;
+        if !refused(&again, Duration::from_secs(2)).await {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the dead node's slot was never freed"
+        );
+    }
+    a.server.kill();
+}
+
+#[test]
+fn sqlite_with_a_cluster_refuses_to_start_with_one_clear_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("node.db");
+    let config = write_config(dir.path(), &db.display().to_string(), "");
+    let output = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .arg("--config")
+        .arg(&config)
+        .arg("serve")
+        .current_dir(dir.path())
+        .env("SWITCHBOARD_CLUSTER__NATS_URL", NATS_URL)
+        .output()
+        .expect("run switchboard");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("cluster.nats_url"))
+        .unwrap_or_else(|| panic!("no clear line: {stderr}"));
+    assert!(line.contains("PostgreSQL"), "{line}");
+    assert!(!Path::new(&db).exists(), "SQLite file created anyway");
+}
