@@ -292,3 +292,37 @@ async fn session_settings_reach_new_and_live_calls() {
     call.stop().await.expect("stop");
     app.stop().await;
 }
+
+#[actix_rt::test]
+async fn live_calls_are_listed_and_an_operator_hangs_one_up() {
+    let app = TestApp::start().await;
+    let (mut call, _feed) = app.dial().await;
+    let call_sid = call.call_sid().to_string();
+    let mut entry = Value::Null;
+    for _ in 0..50 {
+        let (status, body) = app.get_json("/api/calls/live").await;
+        assert_eq!(status, 200, "{body}");
+        if let Some(e) = body["calls"]
+            .as_array()
+            .and_then(|calls| calls.iter().find(|e| e["call_sid"] == call_sid.as_str()))
+        {
+            assert_eq!(body["nodes"], json!([]), "a single node lists no nodes");
+            entry = e.clone();
+            break;
+        }
+        let _ = call.send_silence(100).await;
+    }
+    assert_eq!(entry["carrier"], "twilio", "{entry}");
+    assert_eq!(entry["tenant"], "acme-dental", "{entry}");
+    let id = entry["call_id"].as_str().expect("listed").to_string();
+
+    let (status, body) = post(&app, &format!("/api/calls/{id}/hangup"), Value::Null).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(call.wait_closed(Duration::from_secs(5)).await.is_some());
+    let record = app.wait_call_ended(&call_sid, Duration::from_secs(5)).await;
+    assert_eq!(record["call"]["ended_reason"], "operator_hangup");
+    let (_, body) = app.get_json("/api/calls/live").await;
+    assert_eq!(body["calls"], json!([]), "{body}");
+    let (status, _) = post(&app, &format!("/api/calls/{id}/hangup"), Value::Null).await;
+    assert_eq!(status, 404);
+}

@@ -507,6 +507,12 @@ async fn authorisation_matrix_for_every_later_endpoint() {
             req("POST", "/api/calls/CA404/session").body(Body::Json(r#"{"voice":"marin"}"#)),
             404,
         ),
+        ("GET /api/calls/live", req("GET", "/api/calls/live"), 200),
+        (
+            "POST /api/calls/{id}/hangup",
+            req("POST", "/api/calls/CA404/hangup"),
+            404,
+        ),
         (
             "PUT /api/tenants/{id}/session",
             req("PUT", "/api/tenants/acme-dental/session").body(Body::Json(r#"{"voice":"marin"}"#)),
