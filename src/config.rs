@@ -1540,4 +1540,41 @@ mod tests {
         assert_eq!(config.tenants[0].slot_minutes("cleaning"), Some(60));
         assert_eq!(config.text_model.max_iterations, 10);
     }
+
+    #[test]
+    fn a_cluster_needs_postgresql_and_sane_names_and_intervals() {
+        let clustered = |tweak: fn(&mut Config)| {
+            let mut c = Config::default();
+            c.database.url = "postgres://u@h/db".into();
+            c.cluster.nats_url = "nats://127.0.0.1:4222".into();
+            tweak(&mut c);
+            c.validate()
+        };
+        assert!(clustered(|_| {}).is_ok());
+        let key = |r: Result<(), ConfigError>| match r {
+            Err(ConfigError::Invalid { key, .. }) => key,
+            other => panic!("expected an invalid key, got {other:?}"),
+        };
+        assert_eq!(
+            key(clustered(|c| c.database.url = "data/switchboard.db".into())),
+            "cluster.nats_url"
+        );
+        assert_eq!(key(clustered(|c| c.cluster.name = "a.b".into())), "cluster.name");
+        assert_eq!(
+            key(clustered(|c| c.cluster.node_id = "node 1".into())),
+            "cluster.node_id"
+        );
+        assert_eq!(
+            key(clustered(|c| c.cluster.lease_secs = c.cluster.heartbeat_secs)),
+            "cluster.lease_secs"
+        );
+        assert_eq!(
+            key(clustered(|c| c.calls.max_calls_per_tenant = Some(0))),
+            "calls.max_calls_per_tenant"
+        );
+        // A single node needs none of it, SQLite included.
+        let mut single = Config::default();
+        single.database.url = "data/switchboard.db".into();
+        assert!(single.validate().is_ok());
+    }
 }
