@@ -76,7 +76,8 @@ pub struct ClusterConfig {
     pub lease_secs: u64,
     /// Seconds between heartbeats (must be well under `lease_secs`).
     pub heartbeat_secs: u64,
-    /// Milliseconds an operator action waits for the node holding the call.
+    /// Milliseconds an operator action waits for the node holding the call,
+    /// and an admission for NATS (then the node admits on its own count).
     pub request_timeout_ms: u64,
 }
 
@@ -1559,13 +1560,18 @@ mod tests {
             key(clustered(|c| c.database.url = "data/switchboard.db".into())),
             "cluster.nats_url"
         );
-        assert_eq!(key(clustered(|c| c.cluster.name = "a.b".into())), "cluster.name");
+        assert_eq!(
+            key(clustered(|c| c.cluster.name = "a.b".into())),
+            "cluster.name"
+        );
         assert_eq!(
             key(clustered(|c| c.cluster.node_id = "node 1".into())),
             "cluster.node_id"
         );
         assert_eq!(
-            key(clustered(|c| c.cluster.lease_secs = c.cluster.heartbeat_secs)),
+            key(clustered(
+                |c| c.cluster.lease_secs = c.cluster.heartbeat_secs
+            )),
             "cluster.lease_secs"
         );
         assert_eq!(

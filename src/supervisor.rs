@@ -24,7 +24,7 @@ use crate::call::env::{CallEnv, CallTenancy, SupervisedCall, Supervision};
 use crate::call::prewarm::{AttachEdge, PrewarmToken};
 use crate::call::{CallActor, CallSetup};
 use crate::cluster::node::ClusterAdmission;
-use crate::cluster::{Cluster, LiveCallEntry};
+use crate::cluster::{Cluster, ClusterError, LiveCallEntry};
 use crate::lifecycle::{AdmitAnswer, EndReason, Refusal, Refused};
 use crate::messages::{
     CallFinished, EndCall, LinkFailed, OperateCall, OperatorAction, RestartLink,
@@ -341,7 +341,12 @@ impl Supervisor {
         self.pending += 1;
         let (entry, cap) = (entry.clone(), self.tenant_cap);
         let asked = async move {
-            let answer = cluster.admit(entry.clone(), cap).await;
+            // A caller must not wait on a NATS outage: past the request
+            // timeout the call is admitted on this node's count (below).
+            let answer =
+                tokio::time::timeout(cluster.request_timeout(), cluster.admit(entry.clone(), cap))
+                    .await
+                    .unwrap_or_else(|_| Err(ClusterError::timed_out("admit", &entry.call_id)));
             (cluster, entry, answer)
         };
         Admitting::Cluster(Box::pin(asked.into_actor(self).map(

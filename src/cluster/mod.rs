@@ -58,6 +58,11 @@ pub enum ClusterError {
 }
 
 impl ClusterError {
+    /// `op` on `key` got no answer in time.
+    pub fn timed_out(op: &'static str, key: &str) -> Self {
+        Self::kv(op, key, "timed out")
+    }
+
     fn kv(op: &'static str, key: &str, err: impl std::fmt::Display) -> Self {
         ClusterError::Kv {
             op,
