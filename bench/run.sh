@@ -9,9 +9,16 @@
 #   bench/run.sh ab BIN    the budget run (switchboard, then the floor relay) on a given
 #                          release binary, no build, 300 calls × 30 s (ramp 5 s): run
 #                          it alternately on a build before and after a change
+#   bench/run.sh prewarm   200 calls × 30 s (ramp 5 s) through the voice webhook (1 s
+#                          webhook → stream gap; stamping model with 400 ms connect and
+#                          500 ms to first greeting audio), pre-warm on, then off (a fresh
+#                          switchboard and SQLite file each); compares greeting latency,
+#                          greeting frames lost, frames lost and CPU per call-second
+#                          (no floor run: the floor relay has no voice webhook)
 #
 # Environment: CALLS, DURATION, RAMP (override the mode's defaults), LIMIT_STEPS
-# ("500 1000 1500 …"), OUT (results directory, default bench/results).
+# ("500 1000 1500 …"), GAP, CONNECT_DELAY, FIRST_AUDIO_DELAY (prewarm mode: 1s,
+# 400ms, 500ms), OUT (results directory, default bench/results).
 # Writes OUT/<mode>-<UTC date>.{txt,json} and prints the tables.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -118,8 +125,47 @@ case "$MODE" in
         "$OUT/soak-$STAMP.json"
     } 2>&1 | tee "$OUT/soak-$STAMP.txt"
     ;;
+  prewarm)
+    {
+      echo "# bench/run.sh prewarm · $(date -u +%FT%TZ) · $(nproc) CPUs · $(uname -r)"
+      export SWITCHBOARD_CALLS__GREET_CALLER=true
+      for prewarm in on off; do
+        echo "== pre-warm $prewarm"
+        if [ "$prewarm" = on ]; then export SWITCHBOARD_CALLS__PREWARM=true
+        else export SWITCHBOARD_CALLS__PREWARM=false; fi
+        start_switchboard
+        loadtest "${CALLS:-200}" "${DURATION:-30s}" "${RAMP:-5s}" "$OUT/prewarm-$prewarm-$STAMP.json" \
+          --webhook "http://127.0.0.1:$SB_PORT/twiml" --webhook-gap "${GAP:-1s}" --greeting \
+          --model-connect-delay "${CONNECT_DELAY:-400ms}" \
+          --model-first-audio-delay "${FIRST_AUDIO_DELAY:-500ms}"
+        stop_switchboard
+      done
+      echo "== pre-warm on vs off (webhook → stream gap ${GAP:-1s}; model ${CONNECT_DELAY:-400ms} connect, ${FIRST_AUDIO_DELAY:-500ms} to first audio)"
+      jq -rs '
+        def f(x): if x == null then "n/a" else (x * 10 | round / 10 | tostring) end;
+        def lost(r): (r.carrier_to_model.lost // 0) + (r.model_to_carrier.lost // 0);
+        [.[].runs[0]] as [$on, $off]
+        | ($on.server.cpu_ms_per_call_second) as $c_on
+        | ($off.server.cpu_ms_per_call_second) as $c_off
+        | [["", "pre-warm on", "pre-warm off", "on/off"],
+           ["calls completed / failed", "\($on.completed) / \($on.failed)", "\($off.completed) / \($off.failed)", ""],
+           ["greeting latency p50 / p95 ms",
+            "\(f($on.greeting.latency.p50_ms)) / \(f($on.greeting.latency.p95_ms))",
+            "\(f($off.greeting.latency.p50_ms)) / \(f($off.greeting.latency.p95_ms))", ""],
+           ["greeting frames sent / lost",
+            "\($on.greeting.frames_sent) / \($on.greeting.lost)",
+            "\($off.greeting.frames_sent) / \($off.greeting.lost)", ""],
+           ["frames lost (c→m + m→c)", "\(lost($on))", "\(lost($off))", ""],
+           ["server CPU ms per call-second", "\($c_on * 1000 | round / 1000)", "\($c_off * 1000 | round / 1000)",
+            (if $c_off > 0 then "\($c_on / $c_off * 1000 | round / 1000)×" else "n/a" end)],
+           ["server CPU ms per call, whole run", f($on.server.cpu_ms_per_call), f($off.server.cpu_ms_per_call),
+            (if $off.server.cpu_ms_per_call > 0 then "\($on.server.cpu_ms_per_call / $off.server.cpu_ms_per_call * 1000 | round / 1000)×" else "n/a" end)]]
+        | .[] | "\(.[0] | . + " " * (36 - length))\(.[1] | . + " " * (16 - length))\(.[2] | . + " " * (16 - length))\(.[3])"
+      ' "$OUT/prewarm-on-$STAMP.json" "$OUT/prewarm-off-$STAMP.json"
+    } 2>&1 | tee "$OUT/prewarm-$STAMP.txt"
+    ;;
   *)
-    echo "usage: bench/run.sh [budget|limit|soak|ab BIN]" >&2
+    echo "usage: bench/run.sh [budget|limit|soak|prewarm|ab BIN]" >&2
     exit 2
     ;;
 esac

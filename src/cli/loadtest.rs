@@ -8,7 +8,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 
-use crate::loadtest::model::StampingModel;
+use crate::loadtest::caller::Webhook;
+use crate::loadtest::model::{ModelOptions, SimDelays, StampingModel};
 use crate::loadtest::{self, Options};
 
 /// Arguments of `switchboard loadtest`.
@@ -37,7 +38,36 @@ pub struct LoadtestArgs {
     /// Worker threads of the stamping model.
     #[arg(long, default_value_t = 1)]
     pub model_workers: usize,
+    /// The stamping model answers the WebSocket upgrade this late, like a
+    /// provider across a network (`400ms`; default none). Needs --model-url.
+    #[arg(long, default_value = "0ms", value_parser = parse_duration)]
+    pub model_connect_delay: Duration,
+    /// The stamping model's greeting starts this long after its
+    /// `response.create` (a provider's time to first audio, `500ms`; default
+    /// none). Needs --greeting.
+    #[arg(long, default_value = "0ms", value_parser = parse_duration)]
+    pub model_first_audio_delay: Duration,
+    /// The stamping model answers switchboard's greeting (`response.create`
+    /// before any caller turn) with 1 s of stamped audio; callers stay silent
+    /// until it has played (connect + first-audio delay + 1 s + 1 s slack) and
+    /// report greeting latency (stream `start` sent → first greeting frame, ms,
+    /// p50/p95/p99/max) and greeting frames sent / received / lost. Needs
+    /// --model-url and switchboard's `calls.greet_caller` (default on).
+    #[arg(long)]
+    pub greeting: bool,
+    /// Ring through this voice webhook first (`http://127.0.0.1:8080/twiml`):
+    /// each caller posts Twilio's voice webhook form, waits --webhook-gap, and
+    /// opens the `<Connect><Stream>` its TwiML names with its `<Parameter>`s
+    /// (so a pre-warmed call is attached); --url is then unused. A webhook
+    /// refused (HTTP error) or answered without a stream counts as a refused
+    /// call. Not with --floor.
+    #[arg(long)]
+    pub webhook: Option<String>,
+    /// Webhook answered → stream opened (Twilio's is about a second).
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    pub webhook_gap: Duration,
     /// Also run the same traffic through the bare floor relay and report ratios.
+    /// Not with --webhook (the floor relay has no voice webhook).
     #[arg(long)]
     pub floor: bool,
     /// Worker threads of the floor relay (match switchboard's `server.workers`).
@@ -49,9 +79,13 @@ pub struct LoadtestArgs {
     /// Wait after the calls end before the "after" RSS sample.
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub settle: Duration,
-    /// The dialled number sent as the `to` custom parameter (routes to a tenant).
+    /// The dialled number sent as the `to` custom parameter, or the webhook's
+    /// `To` (routes to a tenant).
     #[arg(long, default_value = "+15550100000")]
     pub to: String,
+    /// The caller's number in the webhook's `From` (with --webhook).
+    #[arg(long, default_value = "+15550100001")]
+    pub from: String,
     /// Write every figure as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -106,10 +140,26 @@ fn raise_nofile_limit() {
 /// Runs the load test and prints the report; `Ok(false)` when `--strict` failed.
 pub async fn run(args: LoadtestArgs) -> anyhow::Result<bool> {
     raise_nofile_limit();
+    let model_options = ModelOptions {
+        delays: SimDelays {
+            connect: args.model_connect_delay,
+            first_audio: args.model_first_audio_delay,
+        },
+        greeting: args.greeting,
+    };
+    anyhow::ensure!(
+        args.model_url.is_some() || model_options == ModelOptions::default(),
+        "--greeting and the --model-*-delay options need --model-url (the stamping model)"
+    );
+    anyhow::ensure!(
+        args.greeting || args.model_first_audio_delay.is_zero(),
+        "--model-first-audio-delay needs --greeting (it delays the greeting)"
+    );
     let model = match &args.model_url {
         Some(url) => {
-            let model = StampingModel::start(&bind_of(url)?, args.model_workers)
-                .with_context(|| format!("starting the stamping model at {url}"))?;
+            let model =
+                StampingModel::start_with(&bind_of(url)?, args.model_workers, model_options)
+                    .with_context(|| format!("starting the stamping model at {url}"))?;
             eprintln!("stamping model at {}", model.url());
             Some(model)
         }
@@ -123,6 +173,12 @@ pub async fn run(args: LoadtestArgs) -> anyhow::Result<bool> {
     opts.threads = args.threads;
     opts.settle = args.settle;
     opts.custom_parameters = vec![("to".into(), args.to.clone())];
+    opts.webhook = args.webhook.as_ref().map(|url| Webhook {
+        url: url.clone(),
+        gap: args.webhook_gap,
+        from: args.from.clone(),
+        to: args.to.clone(),
+    });
     opts.floor_workers = args.floor_workers;
     opts.progress = true;
     if args.floor {

@@ -12,6 +12,15 @@
 //! [`Stamp`]. Received assistant audio is checked for order and its relay time
 //! recorded; the first one after the first utterance gives the call's
 //! first-audio latency.
+//!
+//! Two options make it a caller who rings and listens first. With
+//! [`Plan::webhook`] it first posts Twilio's voice webhook (the form Twilio
+//! sends for a ringing inbound call), reads the `<Connect><Stream>` answer,
+//! waits the webhook → stream gap Twilio takes, and opens the stream that
+//! answer names with its `<Parameter>`s. With [`Plan::listen_frames`] it stays
+//! silent (stamped silence) at the start so it hears the whole greeting, whose
+//! frames ([`GREETING_CALL`] stamps) are counted for loss and order apart from
+//! the replies; `start` sent → first greeting frame is its greeting latency.
 
 use std::collections::VecDeque;
 use std::rc::Rc;
@@ -31,11 +40,12 @@ use futures_util::stream::{SplitSink, StreamExt as _};
 use tokio::sync::oneshot;
 
 use super::clock::now_us;
-use super::model::audio_field;
+use super::model::{audio_field, GREETING_CALL};
 use super::stamp::{FrameTails, SeqTracker, Stamp};
 use super::stats::Batch;
 use crate::audio::format::base64_decoded_len;
 use crate::caller::random_sid;
+use crate::carrier::twilio::twiml::{self, StreamAnswer, TwimlError};
 use crate::carrier::twilio::wire;
 
 /// One caller frame.
@@ -52,23 +62,90 @@ const MAX_FRAME_BYTES: usize = 1024 * 1024;
 const BYTES_PER_MS: u64 = 8;
 /// WebSocket close code for "try again later" (switchboard's capacity refusal).
 const CLOSE_TRY_AGAIN_LATER: u16 = 1013;
+/// Largest voice webhook answer read, bytes (TwiML is a few hundred).
+const MAX_TWIML_BYTES: usize = 64 * 1024;
+
+/// The voice webhook a caller posts before it opens its stream.
+#[derive(Debug, Clone)]
+pub struct Webhook {
+    /// `http://HOST:PORT/twiml`.
+    pub url: String,
+    /// Webhook answered → stream opened (Twilio's is about a second).
+    pub gap: Duration,
+    /// The caller's number (`From`, `Caller`).
+    pub from: String,
+    /// The dialled number (`To`, `Called`; routes to a tenant).
+    pub to: String,
+}
+
+/// Why a caller got no stream from the voice webhook.
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    #[error("webhook refused with HTTP {0}")]
+    Status(u16),
+    #[error("webhook request: {0}")]
+    Send(#[from] awc::error::SendRequestError),
+    #[error("webhook answer unreadable: {0}")]
+    Body(#[from] awc::error::PayloadError),
+    #[error("webhook: no answer within {} s", CONNECT_TIMEOUT.as_secs())]
+    Timeout,
+    #[error("webhook answer: {0}")]
+    Twiml(#[from] TwimlError),
+}
+
+impl WebhookError {
+    /// The service declined the call (an HTTP error status, or TwiML without a
+    /// stream, such as switchboard's `<Say>` + `<Hangup/>`), as opposed to a
+    /// transport failure.
+    pub fn is_refusal(&self) -> bool {
+        matches!(
+            self,
+            WebhookError::Status(_) | WebhookError::Twiml(TwimlError::NoStream { .. })
+        )
+    }
+}
+
+/// The form Twilio posts to a voice webhook for a ringing inbound call
+/// (`application/x-www-form-urlencoded`; parameter names as in Twilio's
+/// "TwiML Voice: Twilio's request to your application").
+pub fn webhook_form(call_sid: &str, account_sid: &str, from: &str, to: &str) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("CallSid", call_sid),
+            ("AccountSid", account_sid),
+            ("From", from),
+            ("To", to),
+            ("Called", to),
+            ("Caller", from),
+            ("Direction", "inbound"),
+            ("CallStatus", "ringing"),
+            ("ApiVersion", "2010-04-01"),
+        ])
+        .finish()
+}
 
 /// What one caller does.
 #[derive(Debug, Clone)]
 pub struct Plan {
     /// Index in the run (stamped into every frame).
     pub idx: u32,
-    /// `ws://HOST/media-stream`.
+    /// `ws://HOST/media-stream` (with [`Plan::webhook`], the webhook's answer
+    /// names the stream instead).
     pub url: String,
+    /// Post this voice webhook first and open the stream its TwiML names.
+    pub webhook: Option<Webhook>,
+    /// Silent frames at the start (listening to the greeting), before the
+    /// first speech + silence cycle; counted in [`Plan::frames`].
+    pub listen_frames: u64,
     /// Delay before dialling (ramp).
     pub start_after: Duration,
-    /// Frames to stream (a whole number of speech + silence cycles).
+    /// Frames to stream (`listen_frames` + a whole number of speech + silence cycles).
     pub frames: u64,
     /// Speech frames at the start of each cycle.
     pub speech_frames: u64,
     /// Silence frames after them.
     pub silence_frames: u64,
-    /// `start.customParameters`.
+    /// `start.customParameters` (with a webhook: its TwiML's `<Parameter>`s).
     pub custom_parameters: Vec<(String, String)>,
 }
 
@@ -80,6 +157,8 @@ pub struct Progress {
     pub failed: AtomicU64,
     pub c2m_sent: AtomicU64,
     pub m2c_received: AtomicU64,
+    /// Calls that heard the first frame of a greeting.
+    pub greeted: AtomicU64,
 }
 
 /// What one caller observed.
@@ -104,6 +183,12 @@ pub struct Outcome {
     pub clears: u64,
     /// End of the first utterance → first assistant audio frame received, µs.
     pub first_audio_us: Option<u64>,
+    /// Order of greeting frames received ([`GREETING_CALL`] stamps).
+    pub greeting: SeqTracker,
+    /// Stream `start` sent → first greeting frame received, µs.
+    pub greeting_latency_us: Option<u64>,
+    /// Voice webhook posted → its TwiML read, µs.
+    pub webhook_answer_us: Option<u64>,
 }
 
 type WsSink = SplitSink<Framed<BoxedSocket, Codec>, Message>;
@@ -126,6 +211,8 @@ struct Caller {
     twilio_seq: u64,
     frame: u64,
     started: Instant,
+    /// When `start` was sent, µs on the generator clock.
+    start_sent_us: u64,
     buf: BytesMut,
     phase: Phase,
     playout_end: Option<Instant>,
@@ -147,9 +234,11 @@ impl Caller {
     fn send_media(&mut self) {
         use std::fmt::Write as _;
         let n = self.frame;
-        let cycle = self.plan.speech_frames + self.plan.silence_frames;
-        let speech = n % cycle.max(1) < self.plan.speech_frames;
-        if !speech && n % cycle == self.plan.speech_frames && self.speech_end_us.is_none() {
+        let cycle = (self.plan.speech_frames + self.plan.silence_frames).max(1);
+        // Position in the speech + silence cycle; none while listening first.
+        let at = n.checked_sub(self.plan.listen_frames).map(|k| k % cycle);
+        let speech = at.is_some_and(|at| at < self.plan.speech_frames);
+        if at == Some(self.plan.speech_frames) && self.speech_end_us.is_none() {
             self.speech_end_us = Some(now_us());
         }
         self.twilio_seq += 1;
@@ -241,6 +330,16 @@ impl Caller {
             self.playout_end = Some(start + Duration::from_micros(bytes * 1000 / BYTES_PER_MS));
             if let Some(stamp) = Stamp::from_base64(audio) {
                 let at = now_us();
+                if stamp.call == GREETING_CALL {
+                    // Held by the relay until the stream attached: not relay time.
+                    self.outcome.greeting.observe(stamp.seq);
+                    if self.outcome.greeting_latency_us.is_none() {
+                        self.outcome.greeting_latency_us =
+                            Some(at.saturating_sub(self.start_sent_us));
+                        self.progress.greeted.fetch_add(1, Ordering::Relaxed);
+                    }
+                    return;
+                }
                 self.latency.record(at.saturating_sub(stamp.sent_us));
                 self.outcome.m2c.observe(stamp.seq);
                 self.progress.m2c_received.fetch_add(1, Ordering::Relaxed);
@@ -292,6 +391,7 @@ impl Actor for Caller {
             &self.plan.custom_parameters,
         );
         self.send(start.into());
+        self.start_sent_us = now_us();
         self.started = Instant::now();
         ctx.run_interval(FRAME, |act, ctx| act.tick(ctx));
     }
@@ -372,11 +472,41 @@ fn thread_client() -> awc::Client {
     })
 }
 
-/// Dials per `plan` (after its ramp delay), streams, hangs up, and returns what
-/// it saw. Runs on the current actix system; never fails — errors are in the
-/// [`Outcome`].
+/// Posts Twilio's voice webhook for this call and reads the stream its TwiML
+/// names.
+///
+/// # Errors
+/// A transport error or timeout, an HTTP error status, or an answer that is not
+/// `<Connect><Stream>` TwiML ([`WebhookError::is_refusal`] tells refusals apart).
+pub async fn post_webhook(
+    hook: &Webhook,
+    call_sid: &str,
+    account_sid: &str,
+) -> Result<StreamAnswer, WebhookError> {
+    let post = async {
+        let mut resp = thread_client()
+            .post(hook.url.as_str())
+            .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
+            .send_body(webhook_form(call_sid, account_sid, &hook.from, &hook.to))
+            .await?;
+        if !resp.status().is_success() {
+            return Err(WebhookError::Status(resp.status().as_u16()));
+        }
+        let body = resp.body().limit(MAX_TWIML_BYTES).await?;
+        Ok(twiml::parse_connect_stream(&String::from_utf8_lossy(
+            &body,
+        ))?)
+    };
+    tokio::time::timeout(CONNECT_TIMEOUT, post)
+        .await
+        .map_err(|_| WebhookError::Timeout)?
+}
+
+/// Dials per `plan` (after its ramp delay; with a webhook, after posting it and
+/// waiting its gap), streams, hangs up, and returns what it saw. Runs on the
+/// current actix system; never fails — errors are in the [`Outcome`].
 pub async fn run(
-    plan: Plan,
+    mut plan: Plan,
     tails: Rc<FrameTails>,
     progress: Arc<Progress>,
     latency: Batch,
@@ -386,6 +516,25 @@ pub async fn run(
         idx: plan.idx,
         ..Outcome::default()
     };
+    let account_sid = random_sid("AC");
+    let call_sid = random_sid("CA");
+    if let Some(hook) = plan.webhook.take() {
+        let posted = now_us();
+        match post_webhook(&hook, &call_sid, &account_sid).await {
+            Ok(answer) => {
+                outcome.webhook_answer_us = Some(now_us().saturating_sub(posted));
+                plan.url = answer.url;
+                plan.custom_parameters = answer.parameters;
+                tokio::time::sleep(hook.gap).await;
+            }
+            Err(e) => {
+                outcome.refused = e.is_refusal();
+                outcome.error = Some(e.to_string());
+                progress.failed.fetch_add(1, Ordering::Relaxed);
+                return outcome;
+            }
+        }
+    }
     let connect = thread_client()
         .ws(plan.url.as_str())
         .max_frame_size(MAX_FRAME_BYTES)
@@ -422,11 +571,12 @@ pub async fn run(
             progress,
             latency,
             stream_sid: random_sid("MZ"),
-            account_sid: random_sid("AC"),
-            call_sid: random_sid("CA"),
+            account_sid,
+            call_sid,
             twilio_seq: 0,
             frame: 0,
             started: Instant::now(),
+            start_sent_us: 0,
             buf: BytesMut::with_capacity(8 * 1024),
             phase: Phase::Streaming,
             playout_end: None,
@@ -454,5 +604,38 @@ mod tests {
         let mark = r#"{"event":"mark","streamSid":"MZ1","mark":{"name":"17"}}"#;
         assert_eq!(field(mark, r#""name":""#), Some("17"));
         assert_eq!(field(mark, r#""absent":""#), None);
+    }
+
+    #[test]
+    fn webhook_form_carries_twilios_parameter_names() {
+        let form = webhook_form("CA1", "AC2", "+15550100001", "+15550100000");
+        let pairs: Vec<(String, String)> = url::form_urlencoded::parse(form.as_bytes())
+            .into_owned()
+            .collect();
+        let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("CallSid"), Some("CA1"));
+        assert_eq!(get("AccountSid"), Some("AC2"));
+        assert_eq!(get("From"), Some("+15550100001"), "{form}");
+        assert_eq!(get("Caller"), Some("+15550100001"));
+        assert_eq!(get("To"), Some("+15550100000"));
+        assert_eq!(get("Called"), Some("+15550100000"));
+        assert_eq!(get("Direction"), Some("inbound"));
+        assert_eq!(get("CallStatus"), Some("ringing"));
+        assert_eq!(get("ApiVersion"), Some("2010-04-01"));
+        assert!(
+            form.contains("From=%2B15550100001"),
+            "'+' is escaped: {form}"
+        );
+    }
+
+    #[test]
+    fn refusals_are_told_apart_from_transport_failures() {
+        assert!(WebhookError::Status(503).is_refusal());
+        assert!(WebhookError::Twiml(TwimlError::NoStream {
+            verbs: "Say, Hangup".into()
+        })
+        .is_refusal());
+        assert!(!WebhookError::Timeout.is_refusal());
+        assert!(!WebhookError::Twiml(TwimlError::StreamWithoutUrl).is_refusal());
     }
 }

@@ -16,6 +16,16 @@
 //! Work is spread over several generator threads (one actix system each); per
 //! frame a caller does one 24-byte base64 encode, one `write!` of the JSON head
 //! into a reused buffer, and a `Vec::push` of its latency sample.
+//!
+//! Greeting latency (issue 14, pre-warm at the voice webhook): with
+//! [`Options::webhook`] each caller rings first — posts Twilio's voice webhook,
+//! waits the webhook → stream gap, opens the stream the TwiML names — and with a
+//! greeting stamping model ([`model::ModelOptions`], optionally with a
+//! provider's connect and first-audio delays) each caller listens in silence
+//! until the greeting has played, timing stream `start` → first greeting frame
+//! and counting the greeting's frames. The steady window (CPU per call-second)
+//! starts after every call's gap and greeting, so both pre-warm on and off are
+//! measured over the same speech + silence traffic.
 
 pub mod caller;
 pub mod clock;
@@ -37,10 +47,10 @@ use futures_util::future::join_all;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::oneshot;
 
-use caller::{Outcome, Plan, Progress};
+use caller::{Outcome, Plan, Progress, Webhook};
 use model::StampingModel;
 use procfs::ProcSample;
-use report::{Direction, Report, RunReport, ServerFigures};
+use report::{Direction, Greeting, Report, RunReport, ServerFigures};
 use stamp::FrameTails;
 use stats::{LatencySummary, SharedHistogram};
 
@@ -64,6 +74,19 @@ pub enum LoadtestError {
     Thread(String),
 }
 
+/// How many 20 ms frames each caller sends, by part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Frames {
+    /// All of them: `listen` + whole speech + silence cycles.
+    total: u64,
+    /// Silent at the start, hearing the greeting.
+    listen: u64,
+    /// Speech at the start of each cycle.
+    speech: u64,
+    /// Silence after it.
+    silence: u64,
+}
+
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -85,8 +108,12 @@ pub struct Options {
     pub silence: Duration,
     /// Wait after the calls end before the "after" RSS sample.
     pub settle: Duration,
-    /// `start.customParameters` of every call.
+    /// `start.customParameters` of every call (without a webhook).
     pub custom_parameters: Vec<(String, String)>,
+    /// Ring first: post this voice webhook, wait its gap, and open the stream
+    /// (URL and parameters) its TwiML names. `url` and `custom_parameters` are
+    /// then unused. Not with `floor_exe` (the floor relay has no webhook).
+    pub webhook: Option<Webhook>,
     /// With a path to the `switchboard` binary: repeat the run through
     /// `switchboard floor-relay` started as a child process.
     pub floor_exe: Option<PathBuf>,
@@ -110,18 +137,26 @@ impl Options {
             silence: Duration::from_secs(2),
             settle: Duration::from_secs(5),
             custom_parameters: Vec::new(),
+            webhook: None,
             floor_exe: None,
             floor_workers: 2,
             progress: false,
         }
     }
 
-    fn frames(&self) -> (u64, u64, u64) {
+    /// The frame plan of every caller; `listen`: silence first (the greeting).
+    fn frames(&self, listen: Duration) -> Frames {
         let speech = (self.speech.as_millis() as u64 / FRAME_MS).max(1);
         let silence = (self.silence.as_millis() as u64 / FRAME_MS).max(1);
+        let listen = (listen.as_millis() as u64).div_ceil(FRAME_MS);
         let cycle = speech + silence;
         let wanted = (self.duration.as_millis() as u64).div_ceil(FRAME_MS);
-        (wanted.div_ceil(cycle) * cycle, speech, silence)
+        Frames {
+            total: listen + wanted.div_ceil(cycle) * cycle,
+            listen,
+            speech,
+            silence,
+        }
     }
 
     fn validate(&self) -> Result<(), LoadtestError> {
@@ -149,6 +184,21 @@ impl Options {
                 "--url {}: not a ws:// or wss:// URL",
                 self.url
             )));
+        }
+        if let Some(hook) = &self.webhook {
+            if !(hook.url.starts_with("http://") || hook.url.starts_with("https://")) {
+                return Err(LoadtestError::Options(format!(
+                    "--webhook {}: not an http:// or https:// URL",
+                    hook.url
+                )));
+            }
+            if self.floor_exe.is_some() {
+                return Err(LoadtestError::Options(
+                    "--floor cannot be combined with --webhook: the floor relay has no voice \
+                     webhook; measure the floor without --webhook"
+                        .into(),
+                ));
+            }
         }
         Ok(())
     }
@@ -238,8 +288,9 @@ async fn run_once(
     if let Some(model) = model {
         model.ledger().reset();
     }
-    let (frames, speech_frames, silence_frames) = opts.frames();
-    let streamed = Duration::from_millis(frames * FRAME_MS);
+    let greets = model.is_some_and(|m| m.options().greeting);
+    let plan = opts.frames(model.map_or(Duration::ZERO, |m| m.options().listen_for()));
+    let streamed = Duration::from_millis(plan.total * FRAME_MS);
     let progress = Arc::new(Progress::default());
     let m2c_latency = SharedHistogram::new();
     let own_pid = std::process::id();
@@ -252,10 +303,12 @@ async fn run_once(
             .map(|idx| Plan {
                 idx,
                 url: url.to_string(),
+                webhook: opts.webhook.clone(),
+                listen_frames: plan.listen,
                 start_after: opts.ramp.mul_f64(f64::from(idx) / f64::from(opts.calls)),
-                frames,
-                speech_frames,
-                silence_frames,
+                frames: plan.total,
+                speech_frames: plan.speech,
+                silence_frames: plan.silence,
                 custom_parameters: opts.custom_parameters.clone(),
             })
             .collect();
@@ -279,10 +332,13 @@ async fn run_once(
         receivers.push(rx);
     }
 
-    // Steady window: every call dialled and still streaming.
+    // Steady window: every call dialled, past its webhook gap and greeting, and
+    // still streaming — the pre-warm's work at webhook time falls before it.
     let t0 = Instant::now();
-    let win_start = opts.ramp + STEADY_AFTER_RAMP;
-    let win_end = streamed.saturating_sub(Duration::from_millis(500));
+    let gap = opts.webhook.as_ref().map_or(Duration::ZERO, |w| w.gap);
+    let listen = Duration::from_millis(plan.listen * FRAME_MS);
+    let win_start = opts.ramp + gap + listen + STEADY_AFTER_RAMP;
+    let win_end = (gap + streamed).saturating_sub(Duration::from_millis(500));
     let steady = win_end > win_start + Duration::from_secs(1);
     let mut at_start: Option<(Instant, Option<ProcSample>, Option<ProcSample>)> = None;
     let mut at_end: Option<(Instant, Option<ProcSample>, Option<ProcSample>)> = None;
@@ -345,6 +401,9 @@ async fn run_once(
     };
     let mut errors = BTreeSet::new();
     let mut first_audio = Vec::new();
+    let mut greeting_latency = Vec::new();
+    let mut webhook_answer = Vec::new();
+    let mut greeting = Greeting::default();
     let mut c2m = Direction::default();
     let mut m2c = Direction::default();
     for o in &outcomes {
@@ -360,8 +419,17 @@ async fn run_once(
             }
         }
         first_audio.extend(o.first_audio_us);
+        greeting_latency.extend(o.greeting_latency_us);
+        webhook_answer.extend(o.webhook_answer_us);
+        greeting.frames_received += o.greeting.received;
+        greeting.out_of_order += o.greeting.out_of_order;
+        greeting.calls_not_greeted += u64::from(o.completed && o.greeting_latency_us.is_none());
         if let Some(model) = model {
             let seen = model.ledger().call(o.idx).unwrap_or_default();
+            greeting.frames_sent += seen.greeting_sent;
+            greeting.lost += seen
+                .greeting_sent
+                .saturating_sub(o.greeting.received - o.greeting.out_of_order);
             run.turns += seen.turns;
             c2m.frames_sent += o.c2m_sent;
             c2m.frames_received += seen.c2m.received;
@@ -383,6 +451,17 @@ async fn run_once(
     }
     run.errors = errors.into_iter().collect();
     run.first_audio = LatencySummary::of_samples(&first_audio);
+    if opts.webhook.is_some() {
+        run.webhook_answer = Some(LatencySummary::of_samples(&webhook_answer));
+    }
+    if let Some(model) = model.filter(|_| greets) {
+        // Greetings of sessions no caller frame reached (never attached): lost.
+        let orphans = model.ledger().orphan_greeting_frames();
+        greeting.frames_sent += orphans;
+        greeting.lost += orphans;
+        greeting.latency = LatencySummary::of_samples(&greeting_latency);
+        run.greeting = Some(greeting);
+    }
     if let Some(model) = model {
         c2m.relay_time = model.ledger().c2m_latency.summary();
         m2c.relay_time = m2c_latency.summary();
@@ -399,6 +478,8 @@ async fn run_once(
                 window_s: window,
                 cpu_ms: b.cpu_ms - a.cpu_ms,
                 cpu_ms_per_call_second: (b.cpu_ms - a.cpu_ms) / call_seconds,
+                cpu_ms_whole_run: after.cpu_ms - idle.cpu_ms,
+                cpu_ms_per_call: (after.cpu_ms - idle.cpu_ms) / f64::from(opts.calls),
                 rss_idle_kib: idle.rss_kib,
                 rss_loaded_kib: b.rss_kib,
                 rss_per_call_kib: (b.rss_kib as f64 - idle.rss_kib as f64) / f64::from(opts.calls),
@@ -429,13 +510,60 @@ fn print_progress(
         .map(|m| format!("{:.2}", m.ledger().c2m_latency.summary().p99_ms))
         .unwrap_or_else(|| "n/a".into());
     eprint!(
-        "\r[{target} {:>5.1}s] calls up {:>5}/{calls} ended {:>5} failed {:>4} · frames c→m {:>9} m→c {:>9} · p99 c→m {c2m_p99} ms m→c {:.2} ms   ",
+        "\r[{target} {:>5.1}s] calls up {:>5}/{calls} ended {:>5} failed {:>4} greeted {:>5} · frames c→m {:>9} m→c {:>9} · p99 c→m {c2m_p99} ms m→c {:.2} ms   ",
         t.as_secs_f64(),
         connected - ended.min(connected),
         ended,
         failed,
+        progress.greeted.load(Ordering::Relaxed),
         progress.c2m_sent.load(Ordering::Relaxed),
         progress.m2c_received.load(Ordering::Relaxed),
         m2c.summary().p99_ms,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn callers_listen_first_then_stream_whole_cycles() {
+        let mut opts = Options::new("ws://127.0.0.1:1/media-stream");
+        opts.duration = Duration::from_secs(5);
+        let frames = opts.frames(Duration::from_millis(2910));
+        assert_eq!(
+            frames,
+            Frames {
+                total: 146 + 300,
+                listen: 146,
+                speech: 50,
+                silence: 100
+            },
+            "2.91 s of listening rounds up to 146 frames; 5 s rounds up to two 3 s cycles"
+        );
+        assert_eq!(opts.frames(Duration::ZERO).total, 300);
+    }
+
+    #[test]
+    fn the_floor_run_is_refused_with_a_webhook() {
+        let mut opts = Options::new("ws://127.0.0.1:1/media-stream");
+        opts.webhook = Some(Webhook {
+            url: "http://127.0.0.1:1/twiml".into(),
+            gap: Duration::from_secs(1),
+            from: "+15550100001".into(),
+            to: "+15550100000".into(),
+        });
+        assert!(opts.validate().is_ok());
+        opts.floor_exe = Some("switchboard".into());
+        let err = opts.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("--floor") && err.contains("--webhook"),
+            "{err}"
+        );
+        opts.floor_exe = None;
+        if let Some(hook) = opts.webhook.as_mut() {
+            hook.url = "ws://127.0.0.1:1/twiml".into();
+        }
+        assert!(opts.validate().is_err(), "a webhook is http(s)");
+    }
 }

@@ -1,6 +1,7 @@
 //! What `switchboard loadtest` reports: per run (switchboard, and the floor
 //! relay when asked) the call outcomes, per-direction frame accounting and
-//! relay time, first-audio latency and the server's CPU and memory; the
+//! relay time, first-audio and greeting latency, the greeting's frame
+//! accounting, voice webhook answer time and the server's CPU and memory; the
 //! ratios between the two runs; a plain-text table and the same figures as
 //! JSON (`--json`).
 
@@ -31,6 +32,24 @@ pub struct Direction {
     pub connect_wait_max_ms: f64,
 }
 
+/// The stamping model's greeting as the callers heard it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Greeting {
+    /// Stream `start` sent → first greeting frame received, ms (one sample per
+    /// call that heard a greeting).
+    pub latency: LatencySummary,
+    /// Greeting frames the model sent (every session, attached or not).
+    pub frames_sent: u64,
+    /// Greeting frames the callers received.
+    pub frames_received: u64,
+    /// Sent but never received (includes greetings of sessions no stream reached).
+    pub lost: u64,
+    /// Received with a sequence number already passed.
+    pub out_of_order: u64,
+    /// Calls that completed without hearing a greeting.
+    pub calls_not_greeted: u64,
+}
+
 /// The measured server process over the steady window (all calls up).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ServerFigures {
@@ -42,6 +61,11 @@ pub struct ServerFigures {
     pub cpu_ms: f64,
     /// `cpu_ms / (calls × window_s)`.
     pub cpu_ms_per_call_second: f64,
+    /// CPU time from before the first call to after the settle time, ms:
+    /// includes call set-up (webhooks, model connects, greetings) and tear-down.
+    pub cpu_ms_whole_run: f64,
+    /// `cpu_ms_whole_run / calls`.
+    pub cpu_ms_per_call: f64,
     /// RSS before the first call, KiB.
     pub rss_idle_kib: u64,
     /// RSS with every call up, KiB.
@@ -83,6 +107,10 @@ pub struct RunReport {
     pub model_to_carrier: Option<Direction>,
     /// End of each call's first utterance → first assistant audio received, ms.
     pub first_audio: LatencySummary,
+    /// The greeting (when the stamping model greets).
+    pub greeting: Option<Greeting>,
+    /// Voice webhook posted → TwiML read, ms (with `--webhook`).
+    pub webhook_answer: Option<LatencySummary>,
     /// Caller turns the model answered.
     pub turns: u64,
     /// Marks echoed to the relay.
@@ -102,10 +130,15 @@ impl RunReport {
             d.as_ref()
                 .is_none_or(|d| d.lost == 0 && d.out_of_order == 0)
         };
+        let greeting_ok = self
+            .greeting
+            .as_ref()
+            .is_none_or(|g| g.lost == 0 && g.out_of_order == 0 && g.calls_not_greeted == 0);
         self.failed == 0
             && self.completed == u64::from(self.calls)
             && dir_ok(&self.carrier_to_model)
             && dir_ok(&self.model_to_carrier)
+            && greeting_ok
     }
 }
 
@@ -204,6 +237,37 @@ impl Report {
             dir_lat(&r.model_to_carrier)
         });
         row("first audio p50/p90/p99/max ms", &|r| lat(&r.first_audio));
+        row(
+            "greeting latency p50/p95/p99/max ms (calls)",
+            &|r| match &r.greeting {
+                Some(g) => format!(
+                    "{:.1} / {:.1} / {:.1} / {:.1} ({})",
+                    g.latency.p50_ms,
+                    g.latency.p95_ms,
+                    g.latency.p99_ms,
+                    g.latency.max_ms,
+                    g.latency.count
+                ),
+                None => "n/a (model does not greet)".into(),
+            },
+        );
+        row(
+            "greeting frames sent / recv / lost / out-of-order",
+            &|r| match &r.greeting {
+                Some(g) => format!(
+                    "{} / {} / {} / {}",
+                    g.frames_sent, g.frames_received, g.lost, g.out_of_order
+                ),
+                None => "n/a".into(),
+            },
+        );
+        row(
+            "webhook answer p50/p95/max ms",
+            &|r| match &r.webhook_answer {
+                Some(w) => format!("{:.1} / {:.1} / {:.1}", w.p50_ms, w.p95_ms, w.max_ms),
+                None => "n/a (no --webhook)".into(),
+            },
+        );
         row("turns / marks echoed / clears", &|r| {
             format!("{} / {} / {}", r.turns, r.marks_echoed, r.clears)
         });
@@ -213,6 +277,10 @@ impl Report {
                 s.cpu_ms_per_call_second, s.cpu_ms, s.window_s
             ),
             None => "n/a (no --target-pid)".into(),
+        });
+        row("server CPU ms per call, whole run", &|r| match &r.server {
+            Some(s) => format!("{:.1} ({:.0} ms)", s.cpu_ms_per_call, s.cpu_ms_whole_run),
+            None => "n/a".into(),
         });
         row("server RSS per call KiB", &|r| match &r.server {
             Some(s) => format!("{:.1}", s.rss_per_call_kib),
@@ -241,7 +309,9 @@ impl Report {
                 let value = match label.as_str() {
                     l if l.starts_with("c→m time") => fmt(ratios.carrier_to_model_p99),
                     l if l.starts_with("m→c time") => fmt(ratios.model_to_carrier_p99),
-                    l if l.starts_with("server CPU") => fmt(ratios.cpu_ms_per_call_second),
+                    l if l.starts_with("server CPU ms per call-second") => {
+                        fmt(ratios.cpu_ms_per_call_second)
+                    }
                     l if l.starts_with("server RSS per call") => fmt(ratios.rss_per_call),
                     _ => String::new(),
                 };
@@ -294,7 +364,7 @@ impl Report {
             let verdict = if r.is_clean() {
                 "clean: every call completed, no frame lost or out of order"
             } else {
-                "NOT CLEAN: failed calls or lost/out-of-order frames"
+                "NOT CLEAN: failed calls, lost/out-of-order frames or calls not greeted"
             };
             let _ = writeln!(out, "{}: {verdict}", r.target);
         }
@@ -353,5 +423,43 @@ mod tests {
             d.lost = 1;
         }
         assert!(!r.is_clean());
+    }
+
+    #[test]
+    fn greeting_figures_are_tabled_and_a_lost_greeting_frame_is_unclean() {
+        let mut r = run("switchboard", 1.0, 1.0);
+        r.greeting = Some(Greeting {
+            latency: LatencySummary {
+                count: 2,
+                p50_ms: 12.0,
+                p95_ms: 40.5,
+                p99_ms: 41.0,
+                max_ms: 41.0,
+                ..LatencySummary::default()
+            },
+            frames_sent: 100,
+            frames_received: 100,
+            ..Greeting::default()
+        });
+        let report = Report {
+            runs: vec![r.clone()],
+            ..Report::default()
+        };
+        let table = report.table();
+        assert!(
+            table.contains("12.0 / 40.5 / 41.0 / 41.0 (2)"),
+            "p50/p95/p99/max and count: {table}"
+        );
+        assert!(table.contains("100 / 100 / 0 / 0"), "{table}");
+        assert!(r.is_clean());
+        if let Some(g) = r.greeting.as_mut() {
+            g.lost = 1;
+        }
+        assert!(!r.is_clean());
+        if let Some(g) = r.greeting.as_mut() {
+            g.lost = 0;
+            g.calls_not_greeted = 1;
+        }
+        assert!(!r.is_clean(), "a completed call that heard no greeting");
     }
 }

@@ -115,8 +115,10 @@ impl Drop for Batch {
 pub struct LatencySummary {
     /// Samples.
     pub count: u64,
+    pub min_ms: f64,
     pub p50_ms: f64,
     pub p90_ms: f64,
+    pub p95_ms: f64,
     pub p99_ms: f64,
     pub max_ms: f64,
 }
@@ -130,8 +132,10 @@ impl LatencySummary {
         let ms = |us: u64| us as f64 / 1000.0;
         LatencySummary {
             count: hist.len(),
+            min_ms: ms(hist.min()),
             p50_ms: ms(hist.value_at_quantile(0.50)),
             p90_ms: ms(hist.value_at_quantile(0.90)),
+            p95_ms: ms(hist.value_at_quantile(0.95)),
             p99_ms: ms(hist.value_at_quantile(0.99)),
             max_ms: ms(hist.max()),
         }
@@ -157,7 +161,9 @@ mod tests {
         let samples: Vec<u64> = (1..=1000).map(|i| i * 100).collect();
         let s = LatencySummary::of_samples(&samples);
         assert_eq!(s.count, 1000);
+        assert!((s.min_ms - 0.1).abs() < 0.001, "{s:?}");
         assert!((s.p50_ms - 50.0).abs() < 0.1, "{s:?}");
+        assert!((s.p95_ms - 95.0).abs() < 0.1, "{s:?}");
         assert!((s.p99_ms - 99.0).abs() < 0.1, "{s:?}");
         assert!((s.max_ms - 100.0).abs() < 0.1, "{s:?}");
     }

@@ -1,13 +1,21 @@
 //! `switchboard loadtest` machinery in CI: a handful of calls for a few seconds
 //! through switchboard and through the floor relay, asserting correctness only
 //! (every call completed, no frame lost or out of order, turns answered and
-//! their latency recorded on the call rows and in /metrics) — never timing.
+//! their latency recorded on the call rows and in /metrics) — never timing,
+//! except where the timing is the behaviour: through the voice webhook with a
+//! provider's delays, a pre-warmed greeting arrives sooner than the model could
+//! have produced it after the stream started, and a cold one cannot.
 
 use std::time::Duration;
 
-use switchboard::loadtest::{self, model::StampingModel, Options};
+use switchboard::config::{Config, UnknownNumber};
+use switchboard::loadtest::caller::Webhook;
+use switchboard::loadtest::model::{ModelOptions, SimDelays, StampingModel, GREETING_FRAMES};
+use switchboard::loadtest::report::RunReport;
+use switchboard::loadtest::stats::LatencySummary;
+use switchboard::loadtest::{self, Options};
 
-use crate::support::{Db, TestApp, DIALLED};
+use crate::support::{Db, TestApp, CALLER, DIALLED};
 
 const CALLS: u32 = 4;
 
@@ -75,6 +83,141 @@ async fn loadtest_smoke_completes_every_call_without_losing_frames() {
         .and_then(|v| v.trim().parse::<u64>().ok());
     assert_eq!(count, Some(sb.turns), "{metrics}");
 
+    model.stop().await;
+    app.stop().await;
+}
+
+/// A provider's delays: connect 400 ms, first greeting audio 500 ms after `response.create`.
+const CONNECT: Duration = Duration::from_millis(400);
+const FIRST_AUDIO: Duration = Duration::from_millis(500);
+/// Twilio's webhook → stream gap.
+const GAP: Duration = Duration::from_secs(1);
+
+/// A few calls through the voice webhook against switchboard configured by
+/// `config`, with the greeting stamping model's provider delays; the run and
+/// its table.
+async fn webhook_run(config: impl FnOnce(&mut Config)) -> (RunReport, String) {
+    let options = ModelOptions {
+        delays: SimDelays {
+            connect: CONNECT,
+            first_audio: FIRST_AUDIO,
+        },
+        greeting: true,
+    };
+    let model =
+        StampingModel::start_with("127.0.0.1:0", 1, options).expect("stamping model starts");
+    let model_url = model.url();
+    let app = TestApp::start_with(Db::Sqlite, |c| {
+        c.model.url = model_url;
+        c.calls.greet_caller = true;
+        config(c);
+    })
+    .await;
+    let mut opts = Options::new(app.media_url());
+    opts.calls = CALLS;
+    opts.duration = Duration::from_millis(1600);
+    opts.ramp = Duration::from_millis(400);
+    opts.speech = Duration::from_millis(400);
+    opts.silence = Duration::from_millis(1200);
+    opts.settle = Duration::ZERO;
+    opts.webhook = Some(Webhook {
+        url: app.http_url("/twiml"),
+        gap: GAP,
+        from: CALLER.into(),
+        to: DIALLED.into(),
+    });
+    let report = loadtest::run(&opts, Some(&model), "webhook".into())
+        .await
+        .expect("load test runs");
+    let table = report.table();
+    eprintln!("{table}");
+    model.stop().await;
+    app.stop().await;
+    let run = report.runs.into_iter().next().expect("one run");
+    (run, table)
+}
+
+/// Every call completed and heard the whole greeting, every frame in order;
+/// the greeting latencies (ms).
+fn assert_whole_greetings(run: &RunReport, table: &str) -> LatencySummary {
+    assert!(run.is_clean(), "{table}");
+    assert_eq!(run.completed, u64::from(CALLS), "{table}");
+    let webhook = run.webhook_answer.as_ref().expect("webhook timed");
+    assert_eq!(webhook.count, u64::from(CALLS), "{table}");
+    let greeting = run.greeting.as_ref().expect("greeting measured");
+    assert_eq!(
+        greeting.frames_sent,
+        u64::from(CALLS) * GREETING_FRAMES,
+        "one whole greeting per call\n{table}"
+    );
+    assert_eq!(greeting.frames_received, greeting.frames_sent, "{table}");
+    assert_eq!((greeting.lost, greeting.out_of_order), (0, 0), "{table}");
+    assert_eq!(greeting.latency.count, u64::from(CALLS), "{table}");
+    // The caller listened first, then took its turn, which was answered.
+    assert_eq!(run.turns, u64::from(CALLS), "{table}");
+    greeting.latency
+}
+
+#[actix_rt::test]
+async fn prewarmed_webhook_calls_hear_the_greeting_sooner_than_the_model_can_make_it() {
+    let (run, table) = webhook_run(|c| c.calls.prewarm = true).await;
+    let latency = assert_whole_greetings(&run, &table);
+    // The model needs 900 ms from its upgrade to the first greeting frame; the
+    // pre-warmed call started it at the webhook, a second before the stream.
+    assert!(
+        latency.max_ms < (CONNECT + FIRST_AUDIO).as_secs_f64() * 1000.0,
+        "every greeting sooner than the model's delays\n{table}"
+    );
+}
+
+#[actix_rt::test]
+async fn without_prewarm_webhook_calls_wait_for_the_models_delays() {
+    let (run, table) = webhook_run(|c| c.calls.prewarm = false).await;
+    let latency = assert_whole_greetings(&run, &table);
+    // 1 ms below the delays: the histogram's 0.1 % resolution.
+    assert!(
+        latency.min_ms >= (CONNECT + FIRST_AUDIO).as_secs_f64() * 1000.0 - 1.0,
+        "a cold call cannot hear its greeting before connect + first audio\n{table}"
+    );
+}
+
+#[actix_rt::test]
+async fn a_webhook_answered_without_a_stream_is_a_refused_call_with_its_reason() {
+    let model = StampingModel::start("127.0.0.1:0", 1).expect("stamping model starts");
+    let model_url = model.url();
+    let app = TestApp::start_with(Db::Sqlite, |c| {
+        c.model.url = model_url;
+        c.routing.unknown_number = UnknownNumber::Refuse;
+    })
+    .await;
+    let mut opts = Options::new(app.media_url());
+    opts.calls = 2;
+    opts.duration = Duration::from_secs(1);
+    opts.ramp = Duration::ZERO;
+    opts.settle = Duration::ZERO;
+    opts.webhook = Some(Webhook {
+        url: app.http_url("/twiml"),
+        gap: Duration::ZERO,
+        from: CALLER.into(),
+        to: "+15559999999".into(),
+    });
+    let report = loadtest::run(&opts, Some(&model), "unknown number".into())
+        .await
+        .expect("load test runs");
+    let run = &report.runs[0];
+    let table = report.table();
+    assert_eq!(
+        (run.refused, run.failed, run.connected),
+        (2, 2, 0),
+        "{table}"
+    );
+    assert!(
+        run.errors
+            .iter()
+            .any(|e| e.contains("no <Connect><Stream>") && e.contains("Say")),
+        "{table}"
+    );
+    assert!(!run.is_clean());
     model.stop().await;
     app.stop().await;
 }

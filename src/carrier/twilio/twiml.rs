@@ -1,10 +1,15 @@
 //! TwiML documents we answer Twilio webhooks with (pure string builders): the
 //! `<Connect><Stream>` that starts a Media Stream, SMS replies, spoken messages and
 //! transfers. Every text and attribute value is XML-escaped (`& < > " '`) with
-//! quick-xml. Serve them as `Content-Type: text/xml`. Facts: Twilio docs "TwiML
-//! Voice: `<Stream>`", "`<Connect>`", "`<Dial>`", error 31922 (`wss://` only).
+//! quick-xml. Serve them as `Content-Type: text/xml`. Also Twilio's side of a
+//! `<Connect><Stream>` answer ([`parse_connect_stream`]: which stream to open
+//! and with which parameters), for the load generator's callers. Facts: Twilio
+//! docs "TwiML Voice: `<Stream>`", "`<Connect>`", "`<Dial>`", error 31922
+//! (`wss://` only).
 
 use quick_xml::escape::escape;
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::Reader;
 
 const DECL: &str = r#"<?xml version="1.0" encoding="UTF-8"?>"#;
 
@@ -122,11 +127,105 @@ pub fn dial_with_whisper(number: &str, caller_id: Option<&str>, whisper_url: &st
     response(&inner)
 }
 
+/// What a `<Connect><Stream>` answer tells Twilio: where to open the Media
+/// Stream and what to send back in its `start.customParameters`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamAnswer {
+    /// `<Stream url>`, unescaped (`wss://…/media-stream`; `ws://` on loopback).
+    pub url: String,
+    /// `<Parameter name value>` children of that `<Stream>`, unescaped, in
+    /// document order.
+    pub parameters: Vec<(String, String)>,
+}
+
+/// Why a webhook answer is not a `<Connect><Stream>`.
+#[derive(Debug, thiserror::Error)]
+pub enum TwimlError {
+    /// Not well-formed XML, or an attribute that does not unescape.
+    #[error("not well-formed TwiML: {0}")]
+    Xml(#[from] quick_xml::Error),
+    /// `<Connect><Stream>` without its `url` attribute.
+    #[error("<Connect><Stream> has no url attribute")]
+    StreamWithoutUrl,
+    /// Well-formed TwiML with no `<Connect><Stream>` (a `<Say>` + `<Hangup/>`
+    /// refusal, say); `verbs` lists the `<Response>`'s verbs, e.g. `Say, Hangup`.
+    #[error("no <Connect><Stream> in the answer (verbs: {verbs})")]
+    NoStream { verbs: String },
+}
+
+/// The unescaped value of attribute `name` of `element`.
+fn attribute(element: &BytesStart<'_>, name: &str) -> Result<Option<String>, TwimlError> {
+    match element
+        .try_get_attribute(name)
+        .map_err(quick_xml::Error::from)?
+    {
+        Some(a) => Ok(Some(a.unescape_value()?.into_owned())),
+        None => Ok(None),
+    }
+}
+
+/// Reads a voice webhook's answer as Twilio does for a bidirectional stream:
+/// the first `<Connect><Stream url>` and its `<Parameter name value>`s (a
+/// `<Parameter>` without a name is skipped; a missing value is empty).
+///
+/// # Errors
+/// [`TwimlError::Xml`] for malformed XML, [`TwimlError::StreamWithoutUrl`],
+/// and [`TwimlError::NoStream`] when the document has no `<Connect><Stream>`.
+pub fn parse_connect_stream(xml: &str) -> Result<StreamAnswer, TwimlError> {
+    let mut reader = Reader::from_str(xml);
+    // Names of the open elements, outermost first.
+    let mut open: Vec<String> = Vec::new();
+    let mut verbs: Vec<String> = Vec::new();
+    let mut answer: Option<StreamAnswer> = None;
+    // Inside the answer's `<Stream>` (its parameters are collected).
+    let mut in_stream = false;
+    loop {
+        let (element, empty) = match reader.read_event()? {
+            Event::Start(e) => (e, false),
+            Event::Empty(e) => (e, true),
+            Event::End(_) => {
+                if open.pop().as_deref() == Some("Stream") {
+                    in_stream = false;
+                }
+                continue;
+            }
+            Event::Eof => break,
+            _ => continue,
+        };
+        let name = String::from_utf8_lossy(element.local_name().as_ref()).into_owned();
+        let parent = open.last().map(String::as_str);
+        if open.len() == 1 && parent == Some("Response") {
+            verbs.push(name.clone());
+        }
+        match (name.as_str(), parent) {
+            ("Stream", Some("Connect")) if answer.is_none() => {
+                let url = attribute(&element, "url")?.ok_or(TwimlError::StreamWithoutUrl)?;
+                answer = Some(StreamAnswer {
+                    url,
+                    parameters: Vec::new(),
+                });
+                in_stream = !empty;
+            }
+            ("Parameter", Some("Stream")) if in_stream => {
+                if let (Some(name), Some(a)) = (attribute(&element, "name")?, answer.as_mut()) {
+                    let value = attribute(&element, "value")?.unwrap_or_default();
+                    a.parameters.push((name, value));
+                }
+            }
+            _ => {}
+        }
+        if !empty {
+            open.push(name);
+        }
+    }
+    answer.ok_or_else(|| TwimlError::NoStream {
+        verbs: verbs.join(", "),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use quick_xml::events::Event;
-    use quick_xml::Reader;
 
     #[test]
     fn only_a_non_loopback_non_https_public_url_is_warned_about() {
@@ -285,5 +384,67 @@ mod tests {
         assert_eq!(els[2].text, "+15550002222");
         let els = parse(&dial_with_whisper("+15550002222", None, "/whisper"));
         assert!(els[1].attrs.is_empty());
+    }
+
+    #[test]
+    fn a_connect_stream_answer_reads_back_url_and_parameters() {
+        let xml = connect_stream(
+            "ws://127.0.0.1:8080/media-stream",
+            &[("tenant", "acme"), ("note", NASTY), ("prewarm", "0a1b")],
+        );
+        let answer = parse_connect_stream(&xml).unwrap();
+        assert_eq!(answer.url, "ws://127.0.0.1:8080/media-stream");
+        assert_eq!(
+            answer.parameters,
+            [
+                ("tenant".to_string(), "acme".to_string()),
+                ("note".to_string(), NASTY.to_string()),
+                ("prewarm".to_string(), "0a1b".to_string())
+            ]
+        );
+    }
+
+    #[test]
+    fn twilio_style_answers_parse_with_whitespace_and_explicit_end_tags() {
+        // As a person writes TwiML (Twilio's docs examples): indented, with
+        // `<Parameter></Parameter>` pairs and a `<Start><Stream>` (unidirectional,
+        // not the call's media) before the `<Connect>`.
+        let xml = r#"<?xml version="1.0" encoding="UTF-8"?>
+<Response>
+  <Start><Stream url="wss://fork.example.com/tap"><Parameter name="x" value="fork"/></Stream></Start>
+  <Say>Connecting</Say>
+  <Connect>
+    <Stream url="wss://sb.example.net/media-stream">
+      <Parameter name="to" value="+15550100000"></Parameter>
+      <Parameter value="nameless"/>
+      <Parameter name="empty"/>
+    </Stream>
+  </Connect>
+</Response>"#;
+        let answer = parse_connect_stream(xml).unwrap();
+        assert_eq!(answer.url, "wss://sb.example.net/media-stream");
+        assert_eq!(
+            answer.parameters,
+            [
+                ("to".to_string(), "+15550100000".to_string()),
+                ("empty".to_string(), String::new())
+            ]
+        );
+    }
+
+    #[test]
+    fn answers_without_a_stream_name_their_verbs() {
+        let err = parse_connect_stream(&say_and_hangup("Sorry.")).unwrap_err();
+        assert!(
+            matches!(&err, TwimlError::NoStream { verbs } if verbs == "Say, Hangup"),
+            "{err}"
+        );
+        let err =
+            parse_connect_stream("<Response><Connect><Stream/></Connect></Response>").unwrap_err();
+        assert!(matches!(err, TwimlError::StreamWithoutUrl), "{err}");
+        let err = parse_connect_stream("<Response><Connect></Response>").unwrap_err();
+        assert!(matches!(err, TwimlError::Xml(_)), "{err}");
+        let err = parse_connect_stream("").unwrap_err();
+        assert!(matches!(err, TwimlError::NoStream { .. }), "{err}");
     }
 }
