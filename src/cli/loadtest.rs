@@ -15,9 +15,10 @@ use crate::loadtest::{self, Options};
 /// Arguments of `switchboard loadtest`.
 #[derive(Args, Debug)]
 pub struct LoadtestArgs {
-    /// Media Streams URL of the switchboard under test.
-    #[arg(long, default_value = "ws://127.0.0.1:8080/media-stream")]
-    pub url: String,
+    /// Media Streams URL of the switchboard under test; repeat it for each node
+    /// of a cluster (calls are spread over them in turn).
+    #[arg(long = "url", default_value = "ws://127.0.0.1:8080/media-stream")]
+    pub urls: Vec<String>,
     /// Concurrent calls.
     #[arg(long, default_value_t = 100)]
     pub calls: u32,
@@ -27,9 +28,10 @@ pub struct LoadtestArgs {
     /// Calls are dialled evenly over this time.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub ramp: Duration,
-    /// switchboard's PID: report its CPU per call-second and RSS per call from /proc.
-    #[arg(long)]
-    pub target_pid: Option<u32>,
+    /// switchboard's PID: report its CPU per call-second and RSS per call from
+    /// /proc. With several --url, one per URL in the same order (per node).
+    #[arg(long = "target-pid")]
+    pub target_pids: Vec<u32>,
     /// Host the stamping model at this URL (`ws://127.0.0.1:9100/v1/realtime`);
     /// switchboard must be started with `SWITCHBOARD_MODEL__URL` set to it. Needed
     /// for relay time and frame-loss figures and for `--floor`.
@@ -165,11 +167,12 @@ pub async fn run(args: LoadtestArgs) -> anyhow::Result<bool> {
         }
         None => None,
     };
-    let mut opts = Options::new(&args.url);
+    let mut opts = Options::new(args.urls.first().cloned().unwrap_or_default());
+    opts.urls = args.urls.clone();
     opts.calls = args.calls;
     opts.duration = args.duration;
     opts.ramp = args.ramp;
-    opts.target_pid = args.target_pid;
+    opts.target_pids = args.target_pids.clone();
     opts.threads = args.threads;
     opts.settle = args.settle;
     opts.custom_parameters = vec![("to".into(), args.to.clone())];

@@ -90,16 +90,18 @@ struct Frames {
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// `ws://HOST:PORT/media-stream` of switchboard.
-    pub url: String,
+    /// `ws://HOST:PORT/media-stream` of switchboard: one URL, or one per node
+    /// of a cluster (call `i` dials `urls[i % len]`).
+    pub urls: Vec<String>,
     /// Concurrent calls.
     pub calls: u32,
     /// How long each call streams (rounded up to whole speech + silence cycles).
     pub duration: Duration,
     /// Calls are dialled evenly over this time.
     pub ramp: Duration,
-    /// switchboard's PID, for CPU and RSS figures.
-    pub target_pid: Option<u32>,
+    /// switchboard's PID, for CPU and RSS figures; with several `urls`, one per
+    /// URL in the same order (each node's figures count its own calls).
+    pub target_pids: Vec<u32>,
     /// Generator threads (one actix system each).
     pub threads: usize,
     /// Speech at the start of each caller cycle.
@@ -127,11 +129,11 @@ impl Options {
     /// Defaults for `url`: 100 calls for 60 s, 10 s ramp, 2 threads, 1 s speech / 2 s silence.
     pub fn new(url: impl Into<String>) -> Self {
         Options {
-            url: url.into(),
+            urls: vec![url.into()],
             calls: 100,
             duration: Duration::from_secs(60),
             ramp: Duration::from_secs(10),
-            target_pid: None,
+            target_pids: Vec::new(),
             threads: 2,
             speech: Duration::from_secs(1),
             silence: Duration::from_secs(2),
@@ -179,11 +181,29 @@ impl Options {
                 model::REPLY_FRAMES * FRAME_MS
             )));
         }
-        if !(self.url.starts_with("ws://") || self.url.starts_with("wss://")) {
+        if self.urls.is_empty() {
+            return Err(LoadtestError::Options("--url: at least one".into()));
+        }
+        if let Some(url) = self
+            .urls
+            .iter()
+            .find(|u| !(u.starts_with("ws://") || u.starts_with("wss://")))
+        {
             return Err(LoadtestError::Options(format!(
-                "--url {}: not a ws:// or wss:// URL",
-                self.url
+                "--url {url}: not a ws:// or wss:// URL"
             )));
+        }
+        if self.target_pids.len() > 1 && self.target_pids.len() != self.urls.len() {
+            return Err(LoadtestError::Options(format!(
+                "{} --target-pid for {} --url: give one per URL, in the same order",
+                self.target_pids.len(),
+                self.urls.len()
+            )));
+        }
+        if self.urls.len() > 1 && self.floor_exe.is_some() {
+            return Err(LoadtestError::Options(
+                "--floor measures one relay: use a single --url".into(),
+            ));
         }
         if let Some(hook) = &self.webhook {
             if !(hook.url.starts_with("http://") || hook.url.starts_with("https://")) {
@@ -229,7 +249,7 @@ pub async fn run(
     };
     report
         .runs
-        .push(run_once("switchboard", &opts.url, opts, model, opts.target_pid).await?);
+        .push(run_once("switchboard", &opts.urls, opts, model, &opts.target_pids).await?);
     if let Some(exe) = &opts.floor_exe {
         let model = model.ok_or_else(|| {
             LoadtestError::Options("the floor run needs the stamping model (--model-url)".into())
@@ -264,8 +284,9 @@ pub async fn run(
             .ok_or_else(|| LoadtestError::Floor(format!("unexpected first line {line:?}")))?
             .trim()
             .to_string();
-        let url = format!("ws://{addr}/media-stream");
-        let floor_run = run_once("floor", &url, opts, Some(model), pid).await;
+        let urls = [format!("ws://{addr}/media-stream")];
+        let pids: Vec<u32> = pid.into_iter().collect();
+        let floor_run = run_once("floor", &urls, opts, Some(model), &pids).await;
         let _ = child.kill().await;
         report.runs.push(floor_run?);
         report.compute_ratios();
@@ -277,13 +298,19 @@ fn sample(pid: Option<u32>) -> Option<ProcSample> {
     pid.and_then(|p| procfs::sample(p).ok())
 }
 
-/// One pass of the traffic through the relay at `url`.
+/// Samples of every measured process (in `pids` order).
+fn sample_all(pids: &[u32]) -> Vec<Option<ProcSample>> {
+    pids.iter().map(|p| sample(Some(*p))).collect()
+}
+
+/// One pass of the traffic through the relay(s) at `urls` (call `i` dials
+/// `urls[i % len]`); `pids` are the relay processes to measure.
 async fn run_once(
     target: &str,
-    url: &str,
+    urls: &[String],
     opts: &Options,
     model: Option<&StampingModel>,
-    pid: Option<u32>,
+    pids: &[u32],
 ) -> Result<RunReport, LoadtestError> {
     if let Some(model) = model {
         model.ledger().reset();
@@ -294,7 +321,7 @@ async fn run_once(
     let progress = Arc::new(Progress::default());
     let m2c_latency = SharedHistogram::new();
     let own_pid = std::process::id();
-    let idle = sample(pid);
+    let idle = sample_all(pids);
     let threads = opts.threads.min(opts.calls as usize).max(1);
     let mut receivers = Vec::new();
     for t in 0..threads {
@@ -302,7 +329,7 @@ async fn run_once(
             .filter(|i| *i as usize % threads == t)
             .map(|idx| Plan {
                 idx,
-                url: url.to_string(),
+                url: urls[idx as usize % urls.len()].clone(),
                 webhook: opts.webhook.clone(),
                 listen_frames: plan.listen,
                 start_after: opts.ramp.mul_f64(f64::from(idx) / f64::from(opts.calls)),
@@ -340,8 +367,9 @@ async fn run_once(
     let win_start = opts.ramp + gap + listen + STEADY_AFTER_RAMP;
     let win_end = (gap + streamed).saturating_sub(Duration::from_millis(500));
     let steady = win_end > win_start + Duration::from_secs(1);
-    let mut at_start: Option<(Instant, Option<ProcSample>, Option<ProcSample>)> = None;
-    let mut at_end: Option<(Instant, Option<ProcSample>, Option<ProcSample>)> = None;
+    type Samples = (Instant, Vec<Option<ProcSample>>, Option<ProcSample>);
+    let mut at_start: Option<Samples> = None;
+    let mut at_end: Option<Samples> = None;
     let mut all = join_all(receivers);
     let mut last_print = Instant::now();
     let results = loop {
@@ -351,10 +379,10 @@ async fn run_once(
         }
         let t = t0.elapsed();
         if steady && at_start.is_none() && t >= win_start {
-            at_start = Some((Instant::now(), sample(pid), sample(Some(own_pid))));
+            at_start = Some((Instant::now(), sample_all(pids), sample(Some(own_pid))));
         }
         if steady && at_end.is_none() && t >= win_end {
-            at_end = Some((Instant::now(), sample(pid), sample(Some(own_pid))));
+            at_end = Some((Instant::now(), sample_all(pids), sample(Some(own_pid))));
         }
         if opts.progress && last_print.elapsed() >= PROGRESS_EVERY {
             last_print = Instant::now();
@@ -383,17 +411,16 @@ async fn run_once(
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
-    let after = match pid {
-        Some(_) => {
-            tokio::time::sleep(opts.settle).await;
-            sample(pid)
-        }
-        None => None,
+    let after = if pids.is_empty() {
+        Vec::new()
+    } else {
+        tokio::time::sleep(opts.settle).await;
+        sample_all(pids)
     };
 
     let mut run = RunReport {
         target: target.to_string(),
-        url: url.to_string(),
+        url: urls.join(" "),
         calls: opts.calls,
         duration_s: streamed.as_secs_f64(),
         ramp_s: opts.ramp.as_secs_f64(),
@@ -471,22 +498,32 @@ async fn run_once(
     if let (Some((t_a, srv_a, gen_a)), Some((t_b, srv_b, gen_b))) = (at_start, at_end) {
         let window = t_b.duration_since(t_a).as_secs_f64();
         let call_seconds = window * f64::from(opts.calls);
-        if let (Some(a), Some(b), Some(idle), Some(pid)) = (srv_a, srv_b, idle, pid) {
-            let after = after.unwrap_or(b);
-            run.server = Some(ServerFigures {
-                pid,
-                window_s: window,
-                cpu_ms: b.cpu_ms - a.cpu_ms,
-                cpu_ms_per_call_second: (b.cpu_ms - a.cpu_ms) / call_seconds,
-                cpu_ms_whole_run: after.cpu_ms - idle.cpu_ms,
-                cpu_ms_per_call: (after.cpu_ms - idle.cpu_ms) / f64::from(opts.calls),
-                rss_idle_kib: idle.rss_kib,
-                rss_loaded_kib: b.rss_kib,
-                rss_per_call_kib: (b.rss_kib as f64 - idle.rss_kib as f64) / f64::from(opts.calls),
-                rss_after_kib: after.rss_kib,
-                rss_after_vs_idle_pct: (after.rss_kib as f64 - idle.rss_kib as f64) * 100.0
-                    / idle.rss_kib.max(1) as f64,
-            });
+        let mut servers = Vec::new();
+        for (i, pid) in pids.iter().enumerate() {
+            let at = |v: &Vec<Option<ProcSample>>| v.get(i).copied().flatten();
+            if let (Some(a), Some(b), Some(idle)) = (at(&srv_a), at(&srv_b), at(&idle)) {
+                // Calls this process carried: its URL's share of the dialling.
+                let calls = if pids.len() == 1 {
+                    opts.calls
+                } else {
+                    (0..opts.calls)
+                        .filter(|c| *c as usize % urls.len() == i)
+                        .count() as u32
+                };
+                let after = at(&after).unwrap_or(b);
+                servers.push(ServerFigures::of(
+                    *pid,
+                    urls[i % urls.len()].clone(),
+                    calls,
+                    window,
+                    [idle, a, b, after],
+                ));
+            }
+        }
+        if servers.len() == 1 {
+            run.server = servers.pop();
+        } else {
+            run.nodes = servers;
         }
         if let (Some(a), Some(b)) = (gen_a, gen_b) {
             run.generator_cpu_ms_per_call_second = Some((b.cpu_ms - a.cpu_ms) / call_seconds);
@@ -542,6 +579,23 @@ mod tests {
             "2.91 s of listening rounds up to 146 frames; 5 s rounds up to two 3 s cycles"
         );
         assert_eq!(opts.frames(Duration::ZERO).total, 300);
+    }
+
+    #[test]
+    fn several_urls_need_one_pid_each_and_no_floor() {
+        let mut opts = Options::new("ws://127.0.0.1:1/media-stream");
+        opts.urls.push("ws://127.0.0.1:2/media-stream".into());
+        assert!(opts.validate().is_ok());
+        opts.target_pids = vec![10, 11, 12];
+        assert!(opts.validate().is_err(), "three pids for two URLs");
+        opts.target_pids = vec![10, 11];
+        assert!(opts.validate().is_ok());
+        opts.floor_exe = Some("switchboard".into());
+        assert!(opts.validate().is_err(), "the floor measures one relay");
+        opts.floor_exe = None;
+        opts.urls.push("http://127.0.0.1:3/media-stream".into());
+        opts.target_pids.clear();
+        assert!(opts.validate().is_err(), "a URL is ws://");
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use super::procfs::ProcSample;
 use super::stats::LatencySummary;
 
 /// One direction of audio through the relay.
@@ -55,6 +56,10 @@ pub struct Greeting {
 pub struct ServerFigures {
     /// PID sampled.
     pub pid: u32,
+    /// The media-stream URL its calls dialled.
+    pub url: String,
+    /// Calls it was given.
+    pub calls: u32,
     /// Length of the steady window, s.
     pub window_s: f64,
     /// CPU time used in the window, ms.
@@ -78,7 +83,32 @@ pub struct ServerFigures {
     pub rss_after_vs_idle_pct: f64,
 }
 
-/// One run of the traffic against one relay.
+impl ServerFigures {
+    /// The figures of process `pid`, given `calls` calls, from its samples
+    /// `[idle, window start, window end, after]` over a `window_s` window.
+    pub fn of(pid: u32, url: String, calls: u32, window_s: f64, samples: [ProcSample; 4]) -> Self {
+        let [idle, a, b, after] = samples;
+        let calls_f = f64::from(calls.max(1));
+        ServerFigures {
+            pid,
+            url,
+            calls,
+            window_s,
+            cpu_ms: b.cpu_ms - a.cpu_ms,
+            cpu_ms_per_call_second: (b.cpu_ms - a.cpu_ms) / (window_s * calls_f),
+            cpu_ms_whole_run: after.cpu_ms - idle.cpu_ms,
+            cpu_ms_per_call: (after.cpu_ms - idle.cpu_ms) / calls_f,
+            rss_idle_kib: idle.rss_kib,
+            rss_loaded_kib: b.rss_kib,
+            rss_per_call_kib: (b.rss_kib as f64 - idle.rss_kib as f64) / calls_f,
+            rss_after_kib: after.rss_kib,
+            rss_after_vs_idle_pct: (after.rss_kib as f64 - idle.rss_kib as f64) * 100.0
+                / idle.rss_kib.max(1) as f64,
+        }
+    }
+}
+
+/// One run of the traffic against one relay (or the nodes of one cluster).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct RunReport {
     /// `switchboard` or `floor`.
@@ -117,8 +147,10 @@ pub struct RunReport {
     pub marks_echoed: u64,
     /// `clear`s received.
     pub clears: u64,
-    /// The relay's CPU and memory (with `--target-pid`, or the floor child).
+    /// The relay's CPU and memory (with one `--target-pid`, or the floor child).
     pub server: Option<ServerFigures>,
+    /// Each node's CPU and memory, with one `--url` and `--target-pid` per node.
+    pub nodes: Vec<ServerFigures>,
     /// The load generator's own CPU per call-second over the steady window (includes the stamping model).
     pub generator_cpu_ms_per_call_second: Option<f64>,
 }
@@ -296,6 +328,17 @@ impl Report {
                 None => "n/a".into(),
             },
         );
+        let nodes = self.runs.iter().map(|r| r.nodes.len()).max().unwrap_or(0);
+        for i in 0..nodes {
+            let label = format!("node {} CPU ms per call-second", i + 1);
+            row(&label, &|r| match r.nodes.get(i) {
+                Some(s) => format!(
+                    "{:.3} ({} calls via {}, pid {})",
+                    s.cpu_ms_per_call_second, s.calls, s.url, s.pid
+                ),
+                None => "n/a".into(),
+            });
+        }
         row("generator CPU ms per call-second", &|r| {
             r.generator_cpu_ms_per_call_second
                 .map(|v| format!("{v:.3}"))

@@ -221,3 +221,41 @@ async fn a_webhook_answered_without_a_stream_is_a_refused_call_with_its_reason()
     model.stop().await;
     app.stop().await;
 }
+
+/// Several `--url`s (the nodes of a cluster): calls are spread over them in
+/// turn, and every one completes without losing a frame.
+#[actix_rt::test]
+async fn loadtest_spreads_calls_over_several_urls() {
+    let model = StampingModel::start("127.0.0.1:0", 1).expect("stamping model starts");
+    let url = model.url();
+    let a = TestApp::start_with(Db::Sqlite, |c| c.model.url = url.clone()).await;
+    let b = TestApp::start_with(Db::Sqlite, |c| c.model.url = url).await;
+
+    let mut opts = Options::new(a.media_url());
+    opts.urls.push(b.media_url());
+    opts.calls = CALLS;
+    opts.duration = Duration::from_secs(2);
+    opts.ramp = Duration::from_millis(400);
+    opts.speech = Duration::from_millis(400);
+    opts.silence = Duration::from_millis(1200);
+    opts.settle = Duration::ZERO;
+    opts.custom_parameters = vec![("to".into(), DIALLED.into())];
+    let report = loadtest::run(&opts, Some(&model), "spread".into())
+        .await
+        .expect("load test runs");
+    let table = report.table();
+    let run = &report.runs[0];
+    assert!(run.is_clean(), "{table}");
+    assert_eq!(run.completed, u64::from(CALLS), "{table}");
+    for app in [&a, &b] {
+        let (_, calls) = app.get_json("/api/calls").await;
+        assert_eq!(
+            calls.as_array().map(Vec::len),
+            Some(CALLS as usize / 2),
+            "each URL carries half the calls: {calls}"
+        );
+    }
+    model.stop().await;
+    a.stop().await;
+    b.stop().await;
+}
