@@ -286,6 +286,15 @@ pub async fn start(mut config: Config) -> Result<RunningServer, StartError> {
     } else {
         (None, None)
     };
+    // In a cluster the live events and the Node-client notices of the other
+    // nodes are subscribed to before anything can publish or miss them.
+    let (events, client_news) = match &cluster {
+        Some(cluster) => (
+            crate::cluster::events::relay(cluster, EventBus::new()).await?,
+            Some(cluster.client_news().await?),
+        ),
+        None => (EventBus::new(), None),
+    };
     let mcp = crate::tools::mcp::connect_all(&config.mcp_servers).await;
     let tools = Arc::new(ToolRegistry::builtin().with_mcp(mcp));
     report_startup(&config, &tools)?;
@@ -321,7 +330,6 @@ pub async fn start(mut config: Config) -> Result<RunningServer, StartError> {
         Some(tls.clone()),
     )
     .start();
-    let events = EventBus::new();
     let tools = Arc::new(ToolEnv {
         config: config.clone(),
         pool: pool.clone(),
@@ -359,10 +367,21 @@ pub async fn start(mut config: Config) -> Result<RunningServer, StartError> {
     let messaging_arbiter = Arbiter::new().handle();
     let router = {
         let (pool, config, tools) = (pool.clone(), config.clone(), tools.clone());
+        let cluster = cluster.clone();
         MessageRouter::start_in_arbiter(&messaging_arbiter, move |_| {
-            MessageRouter::new(pool, config, tools)
+            let router = MessageRouter::new(pool, config, tools);
+            match cluster {
+                Some(cluster) => router.with_cluster(cluster),
+                None => router,
+            }
         })
     };
+    if let Some(news) = client_news {
+        actix_rt::spawn(crate::cluster::clients::forward_news(
+            news,
+            router.clone().recipient(),
+        ));
+    }
     let carrier = Arc::new(CarrierEnv {
         config: config.clone(),
         tenants: tenants.clone(),

@@ -1,10 +1,15 @@
 //! Live call events for operators: the feed behind `GET /logs` (dashboard) and the
 //! transcript printed by `switchboard call`. Published by call actors on a
 //! broadcast channel; never on the audio path (transcripts, tool calls and
-//! lifecycle only, not frames).
+//! lifecycle only, not frames). In a cluster the bus also hands each event to
+//! a relay (`crate::cluster::events`) that carries it to the other nodes'
+//! buses, so every node's listeners see every node's calls.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 
 /// One event of a live call, as sent (JSON, one per WebSocket text frame) on `GET /logs`.
 ///
@@ -58,6 +63,17 @@ pub enum CallEvent {
 }
 
 impl CallEvent {
+    /// switchboard's id of the call this event belongs to.
+    pub fn call_id(&self) -> &str {
+        match self {
+            CallEvent::CallStarted { call_id, .. }
+            | CallEvent::Transcript { call_id, .. }
+            | CallEvent::ToolCall { call_id, .. }
+            | CallEvent::LinkRestart { call_id, .. }
+            | CallEvent::CallEnded { call_id, .. } => call_id,
+        }
+    }
+
     /// The carrier call id this event belongs to, for filtering (`/logs?call_sid=`).
     pub fn call_sid(&self) -> Option<&str> {
         match self {
@@ -70,25 +86,75 @@ impl CallEvent {
     }
 }
 
+/// An event of a call of `tenant` (a tenant id), on its way to the other nodes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TenantEvent {
+    pub tenant: String,
+    pub event: CallEvent,
+}
+
+/// Where a clustered bus hands its local events: a bounded queue drained by a
+/// background task, and the count of events dropped because it was full.
+#[derive(Clone)]
+struct Relay {
+    tx: mpsc::Sender<TenantEvent>,
+    dropped: Arc<AtomicU64>,
+}
+
 /// Fan-out of [`CallEvent`]s to any number of listeners. Slow listeners lose old
 /// events (bounded ring of [`EventBus::CAPACITY`]) instead of slowing calls.
 #[derive(Clone)]
 pub struct EventBus {
     tx: broadcast::Sender<CallEvent>,
+    relay: Option<Relay>,
 }
 
 impl EventBus {
     /// Events kept for a lagging listener before it starts missing them.
     pub const CAPACITY: usize = 1024;
 
+    /// Events queued for the other nodes before new ones are dropped (NATS
+    /// slower than the calls, or unreachable).
+    pub const RELAY_CAPACITY: usize = 4096;
+
     /// A bus with no listeners yet.
     pub fn new() -> Self {
         let (tx, _) = broadcast::channel(Self::CAPACITY);
-        EventBus { tx }
+        EventBus { tx, relay: None }
     }
 
-    /// Publishes an event; without listeners it is dropped.
-    pub fn publish(&self, event: CallEvent) {
+    /// This bus, also handing every event [`EventBus::publish`]ed from now on
+    /// to a queue of [`EventBus::RELAY_CAPACITY`] (read by the cluster relay).
+    /// Call before the bus is cloned: clones made earlier do not relay.
+    pub fn relayed(mut self) -> (Self, mpsc::Receiver<TenantEvent>) {
+        let (tx, rx) = mpsc::channel(Self::RELAY_CAPACITY);
+        self.relay = Some(Relay {
+            tx,
+            dropped: Arc::default(),
+        });
+        (self, rx)
+    }
+
+    /// Publishes an event of a call of `tenant` (a tenant id) to this node's
+    /// listeners (without listeners it is dropped) and, in a cluster, queues it
+    /// for the other nodes without waiting: when the queue is full the event
+    /// reaches this node's listeners only.
+    pub fn publish(&self, tenant: &str, event: CallEvent) {
+        if let Some(relay) = &self.relay {
+            let queued = relay.tx.try_send(TenantEvent {
+                tenant: tenant.to_owned(),
+                event: event.clone(),
+            });
+            if queued.is_err() && relay.dropped.fetch_add(1, Ordering::Relaxed) % 1024 == 0 {
+                log::warn!("cluster: live events queue full or closed; events stay on this node");
+            }
+        }
+        let _ = self.tx.send(event);
+    }
+
+    /// Publishes an event that came from another node to this node's
+    /// listeners only.
+    pub fn publish_remote(&self, event: CallEvent) {
         let _ = self.tx.send(event);
     }
 
@@ -101,5 +167,65 @@ impl EventBus {
 impl Default for EventBus {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ended(call_id: &str) -> CallEvent {
+        CallEvent::CallEnded {
+            call_id: call_id.into(),
+            call_sid: None,
+            reason: "caller_hangup".into(),
+            duration_ms: 1,
+        }
+    }
+
+    #[test]
+    fn a_relayed_bus_queues_local_events_with_their_tenant_and_not_remote_ones() {
+        let (bus, mut relayed) = EventBus::new().relayed();
+        let mut listener = bus.subscribe();
+        bus.publish("acme", ended("c1"));
+        bus.publish_remote(ended("c2"));
+        assert_eq!(listener.try_recv().ok(), Some(ended("c1")));
+        assert_eq!(listener.try_recv().ok(), Some(ended("c2")));
+        assert_eq!(
+            relayed.try_recv().ok(),
+            Some(TenantEvent {
+                tenant: "acme".into(),
+                event: ended("c1")
+            })
+        );
+        assert!(
+            relayed.try_recv().is_err(),
+            "a remote event is not relayed back"
+        );
+    }
+
+    #[test]
+    fn a_full_relay_queue_still_reaches_this_nodes_listeners() {
+        let (bus, mut relayed) = EventBus::new().relayed();
+        let mut listener = bus.subscribe();
+        for i in 0..EventBus::RELAY_CAPACITY {
+            bus.publish("acme", ended(&format!("c{i}")));
+        }
+        // The queue is full: this one stays on this node, without waiting.
+        bus.publish("acme", ended("last"));
+        let mut last_heard = None;
+        loop {
+            match listener.try_recv() {
+                Ok(event) => last_heard = Some(event),
+                Err(broadcast::error::TryRecvError::Lagged(_)) => continue,
+                Err(_) => break,
+            }
+        }
+        assert_eq!(last_heard, Some(ended("last")));
+        let mut queued = 0;
+        while relayed.try_recv().is_ok() {
+            queued += 1;
+        }
+        assert_eq!(queued, EventBus::RELAY_CAPACITY);
     }
 }

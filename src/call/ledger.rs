@@ -176,14 +176,17 @@ impl CallLedger {
             model_provider: Some(id.model_provider.clone()),
             started_at: Utc::now().naive_utc(),
         });
-        self.events.publish(CallEvent::CallStarted {
-            call_id: id.call_id.clone(),
-            call_sid: id.call_sid.clone(),
-            tenant: Some(id.tenant.id.clone()),
-            from: id.from.clone(),
-            to: id.to.clone(),
-            carrier: id.carrier.to_string(),
-        });
+        self.events.publish(
+            &self.id.tenant.id,
+            CallEvent::CallStarted {
+                call_id: id.call_id.clone(),
+                call_sid: id.call_sid.clone(),
+                tenant: Some(id.tenant.id.clone()),
+                from: id.from.clone(),
+                to: id.to.clone(),
+                carrier: id.carrier.to_string(),
+            },
+        );
     }
 
     /// The call is turned away: logs the detail, writes a `refused` row with the
@@ -256,13 +259,16 @@ impl CallLedger {
             interrupted,
             created_at: Utc::now().naive_utc(),
         });
-        self.events.publish(CallEvent::Transcript {
-            call_id: self.id.call_id.clone(),
-            call_sid: self.id.call_sid.clone(),
-            role: role.as_str().to_string(),
-            text,
-            interrupted,
-        });
+        self.events.publish(
+            &self.id.tenant.id,
+            CallEvent::Transcript {
+                call_id: self.id.call_id.clone(),
+                call_sid: self.id.call_sid.clone(),
+                role: role.as_str().to_string(),
+                text,
+                interrupted,
+            },
+        );
     }
 
     /// Stores a new transcript line in sequence; returns its row.
@@ -300,12 +306,15 @@ impl CallLedger {
 
     /// The model link is being restarted (`attempt` from 1): publishes `link_restart`.
     pub fn link_restarting(&self, attempt: u32, cause: &str) {
-        self.events.publish(CallEvent::LinkRestart {
-            call_id: self.id.call_id.clone(),
-            call_sid: self.id.call_sid.clone(),
-            attempt,
-            cause: cause.to_string(),
-        });
+        self.events.publish(
+            &self.id.tenant.id,
+            CallEvent::LinkRestart {
+                call_id: self.id.call_id.clone(),
+                call_sid: self.id.call_sid.clone(),
+                attempt,
+                cause: cause.to_string(),
+            },
+        );
     }
 
     /// A new model link was started after a failure (counted in `link_restarts`).
@@ -355,12 +364,15 @@ impl CallLedger {
                 .calls_ended
                 .with_label_values(&[reason.metric_label()])
                 .inc();
-            self.events.publish(CallEvent::CallEnded {
-                call_id: self.id.call_id.clone(),
-                call_sid: self.id.call_sid.clone(),
-                reason: reason.to_string(),
-                duration_ms: duration_ms as u64,
-            });
+            self.events.publish(
+                &self.id.tenant.id,
+                CallEvent::CallEnded {
+                    call_id: self.id.call_id.clone(),
+                    call_sid: self.id.call_sid.clone(),
+                    reason: reason.to_string(),
+                    duration_ms: duration_ms as u64,
+                },
+            );
             // Summary and post-call notification, off the call's thread.
             self.notifier.do_send(crate::notify::CallEnded {
                 call_id: self.id.call_id.clone(),

@@ -8,12 +8,21 @@
 //! - the per-tenant admission cap ([`leases`]: one key per slot in
 //!   `<name>_leases`, taken with compare-and-set, so concurrent admissions on
 //!   different nodes never exceed `calls.max_calls_per_tenant`),
-//! - the live-call registry ([`registry`]: a key per call in `<name>_calls`).
+//! - the live-call registry ([`registry`]: a key per call in `<name>_calls`),
+//! - live call events ([`events`]: `<name>.events.<tenant>.<call_id>`, so
+//!   `/logs` on any node shows every node's calls),
+//! - Node-client delivery ([`clients`]: which node holds each tenant's newest
+//!   Node client, and a notice per stored `outbox` row, so a response stored
+//!   on one node reaches the client connected to another).
 //!
 //! Every key lives `lease_secs` unless its holder refreshes it (bucket
-//! `max_age`), so nothing a dead node held outlives it. Without `nats_url` none
-//! of this exists and nothing needs NATS.
+//! `max_age`), so nothing a dead node held outlives it; events and notices are
+//! plain NATS messages ([`bus`]), never stored. Without `nats_url` none of
+//! this exists and nothing needs NATS.
 
+pub mod bus;
+pub mod clients;
+pub mod events;
 pub mod leases;
 pub mod node;
 pub mod ops;
@@ -49,6 +58,14 @@ pub enum ClusterError {
         key: String,
         message: String,
     },
+    /// A plain NATS publish or subscribe failed (connection closed, subject
+    /// refused).
+    #[error("NATS {op} on {subject}: {message}")]
+    Bus {
+        op: &'static str,
+        subject: String,
+        message: String,
+    },
     /// A stored value was not the JSON this version writes.
     #[error("NATS value of {key}: {source}")]
     Value {
@@ -67,6 +84,14 @@ impl ClusterError {
         ClusterError::Kv {
             op,
             key: key.to_string(),
+            message: err.to_string(),
+        }
+    }
+
+    fn bus(op: &'static str, subject: &str, err: impl std::fmt::Display) -> Self {
+        ClusterError::Bus {
+            op,
+            subject: subject.to_string(),
             message: err.to_string(),
         }
     }

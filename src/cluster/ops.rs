@@ -59,17 +59,13 @@ impl Cluster {
 /// through `target` (the Supervisor). Runs until the NATS connection closes.
 ///
 /// # Errors
-/// [`ClusterError::Kv`] when the subscription cannot be made.
+/// [`ClusterError::Bus`] when the subscription cannot be made.
 pub async fn serve_operations(
     cluster: Cluster,
     target: Recipient<OperateCall>,
 ) -> Result<(), ClusterError> {
     let subject = cluster.operate_subject(cluster.node_id());
-    let mut requests = cluster
-        .client()
-        .subscribe(subject.clone())
-        .await
-        .map_err(|e| ClusterError::kv("subscribe", &subject, e))?;
+    let mut requests = cluster.subscribe(subject.clone()).await?;
     while let Some(request) = requests.next().await {
         let Some(reply_to) = request.reply.clone() else {
             continue;

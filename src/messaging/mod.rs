@@ -12,6 +12,7 @@
 pub mod agent;
 pub mod env;
 pub mod gateway;
+pub mod peers;
 pub mod protocol;
 pub mod router;
 pub mod router_messages;

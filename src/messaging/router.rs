@@ -17,22 +17,33 @@
 //! (short single-row queries): idempotency checks, `outbox` sequence numbers
 //! and delivery order are then decided in one place, one message at a time.
 //! Nothing on a call's audio path waits on it.
+//!
+//! In a cluster every node's router shares the database and tells the others
+//! (`crate::cluster::clients`) which Node sessions it holds and which `outbox`
+//! rows it stored: a tenant's responses are pushed by the node holding the
+//! tenant's newest session cluster-wide, wherever they were stored, in the
+//! database's `seq` order, each marked delivered there when acknowledged. A
+//! retried message whose first copy is being answered on another node waits
+//! for the reply that node stores.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
 use tokio::sync::oneshot;
 
 use super::agent::{self, AgentRequest, CallSummary, HistoryEntry};
+use super::peers::PeerSessions;
 use super::protocol::ServerMessage;
 use super::router_messages::{
     Accepted, AnswerWritten, Channel, ClientConnected, ClientGone, EmailReceived, Origin,
     OutboxDelivered, OutboxItem, PendingReply, PushResponses, SmsReceived,
 };
 use super::{sendgrid, MessagingError};
+use crate::cluster::clients::{AnnouncedSession, ClientNews, OutboxNotice, SessionsAnnounce};
+use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::store::text_messages::ResendKey;
 use crate::store::{
@@ -47,6 +58,13 @@ const HISTORY_CALLS: i64 = 3;
 
 /// Outbox rows loaded per (re)delivery.
 const REDELIVERY_BATCH: i64 = 1000;
+
+/// How often a retry waiting for another node's reply looks for it in the database.
+const REPLY_POLL: Duration = Duration::from_millis(200);
+
+/// How long after `messaging.reply_timeout_secs` a retry still waits for
+/// another node's reply (that node stores the auto-reply at the timeout).
+const REPLY_SLACK: Duration = Duration::from_secs(2);
 
 /// One inbound message of either channel, as the router handles it.
 #[derive(Debug, Clone)]
@@ -83,6 +101,17 @@ struct Session {
     id: u64,
     tenant_ids: Vec<String>,
     recipient: Recipient<PushResponses>,
+    /// When it registered (ranks it against other nodes' sessions).
+    since: DateTime<Utc>,
+}
+
+/// This router's part in a cluster.
+struct ClusterLink {
+    cluster: Cluster,
+    /// The other nodes' sessions.
+    peers: PeerSessions,
+    /// Version of this node's next session announcement.
+    version: u64,
 }
 
 /// The text-channel router; one per process.
@@ -97,6 +126,8 @@ pub struct MessageRouter {
     /// Inbound message id → requests waiting for its reply (webhooks, Node
     /// client messages without `id`).
     in_flight: HashMap<String, Vec<Waiter>>,
+    /// `None` on a single node.
+    cluster: Option<ClusterLink>,
 }
 
 impl MessageRouter {
@@ -109,7 +140,21 @@ impl MessageRouter {
             sessions: Vec::new(),
             next_seq: 1,
             in_flight: HashMap::new(),
+            cluster: None,
         }
+    }
+
+    /// This router as one node of `cluster`: it announces its own sessions
+    /// and `outbox` rows, and takes the other nodes' as [`ClientNews`]
+    /// messages (from `crate::cluster::clients::forward_news`).
+    pub fn with_cluster(mut self, cluster: Cluster) -> Self {
+        let version = u64::try_from(Utc::now().timestamp_micros()).unwrap_or(0);
+        self.cluster = Some(ClusterLink {
+            cluster,
+            peers: PeerSessions::default(),
+            version,
+        });
+        self
     }
 
     fn conn(&self) -> Result<crate::store::PooledConnection, StoreError> {
@@ -251,6 +296,8 @@ impl MessageRouter {
             let (tx, rx) = oneshot::channel();
             waiters.push(Waiter { tx, model_only });
             PendingReply::Later(rx)
+        } else if let Some(rx) = self.reply_elsewhere(&first) {
+            PendingReply::Later(rx)
         } else {
             PendingReply::Ready(None)
         };
@@ -265,6 +312,48 @@ impl MessageRouter {
             duplicate: true,
             reply,
         })
+    }
+
+    /// In a cluster, the first copy of a retried message may be being answered
+    /// by another node: the reply that node stores, looked for every
+    /// [`REPLY_POLL`] until `messaging.reply_timeout_secs` + [`REPLY_SLACK`]
+    /// after the first copy arrived (`None` then). `None` at once on a single
+    /// node (nobody else answers) and once that time has passed. Only a text
+    /// model's reply is ever stored for a Node client message without `id`, so
+    /// a reply found is an answer for any asker.
+    fn reply_elsewhere(&self, first: &MessageRow) -> Option<oneshot::Receiver<Option<String>>> {
+        self.cluster.as_ref()?;
+        let wait = Duration::from_secs(self.config.messaging.reply_timeout_secs) + REPLY_SLACK;
+        let deadline = first.created_at.and_utc() + chrono::Duration::from_std(wait).ok()?;
+        let left = (deadline - Utc::now()).to_std().ok()?;
+        let (mut tx, rx) = oneshot::channel();
+        let (pool, id) = (self.pool.clone(), first.id.clone());
+        actix::spawn(async move {
+            let until = tokio::time::Instant::now() + left;
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(REPLY_POLL) => {}
+                    _ = tx.closed() => return,
+                }
+                let found = pool
+                    .get()
+                    .map_err(StoreError::from)
+                    .and_then(|mut conn| text_messages::reply_to(&mut conn, &id));
+                match found {
+                    Ok(Some(reply)) => {
+                        let _ = tx.send(Some(reply.body));
+                        return;
+                    }
+                    Ok(None) => {}
+                    Err(e) => log::warn!("looking for the reply to {id}: {e}"),
+                }
+                if tokio::time::Instant::now() >= until {
+                    let _ = tx.send(None);
+                    return;
+                }
+            }
+        });
+        Some(rx)
     }
 
     fn start_reply(&mut self, job: Job, history: agent::History, ctx: &mut Context<Self>) {
@@ -407,34 +496,122 @@ impl MessageRouter {
         }
     }
 
-    /// Stores a response in `outbox` and pushes it to a connected client of the tenant.
+    /// Stores a response in `outbox` and pushes it to a connected client of
+    /// the tenant; in a cluster, tells the other nodes it is stored.
     fn enqueue(&mut self, tenant_id: &str, id: String, payload: String) {
-        let row = OutboxRow {
-            id: id.clone(),
-            seq: self.next_seq,
-            tenant_id: tenant_id.to_owned(),
-            payload: payload.clone(),
-            created_at: Utc::now().naive_utc(),
-            delivered_at: None,
-        };
-        self.next_seq += 1;
-        if let Err(e) = self.conn().and_then(|mut c| outbox::insert(&mut c, &row)) {
-            log::error!("outbox row {id} for {tenant_id} not stored: {e}");
+        let stored = self.conn().and_then(|mut c| {
+            let row = OutboxRow {
+                id: id.clone(),
+                seq: self.take_seq(&mut c, tenant_id)?,
+                tenant_id: tenant_id.to_owned(),
+                payload: payload.clone(),
+                created_at: Utc::now().naive_utc(),
+                delivered_at: None,
+            };
+            outbox::insert(&mut c, &row)
+        });
+        match stored {
+            Ok(()) => self.notify_stored(tenant_id, &id),
+            Err(e) => log::error!("outbox row {id} for {tenant_id} not stored: {e}"),
         }
         match self.target(tenant_id) {
             Some(session) => session
                 .recipient
                 .do_send(PushResponses(vec![OutboxItem { id, payload }])),
-            None => log::info!("no Node client of {tenant_id} connected; response {id} waits"),
+            None => log::info!(
+                "no Node client of {tenant_id} connected here; response {id} waits for one"
+            ),
         }
     }
 
-    /// The session that receives a tenant's responses: the newest serving it.
+    /// The `outbox.seq` of a new row of `tenant_id`: this router's counter —
+    /// in a cluster first raised past the tenant's highest stored `seq`, so a
+    /// row stored after another node's row sorts after it (rows stored at the
+    /// same moment on two nodes may share a `seq`; `id` then orders them).
+    fn take_seq(&mut self, conn: &mut DbConnection, tenant_id: &str) -> Result<i64, StoreError> {
+        if self.cluster.is_some() {
+            self.next_seq = self
+                .next_seq
+                .max(outbox::max_seq_of_tenant(conn, tenant_id)? + 1);
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        Ok(seq)
+    }
+
+    /// In a cluster: tells the other nodes that outbox row `id` of `tenant_id`
+    /// is stored (the one holding the tenant's newest session pushes it).
+    fn notify_stored(&self, tenant_id: &str, id: &str) {
+        let Some(link) = &self.cluster else { return };
+        let cluster = link.cluster.clone();
+        let notice = OutboxNotice {
+            tenant_id: tenant_id.to_owned(),
+            id: id.to_owned(),
+        };
+        actix::spawn(async move {
+            if let Err(e) = cluster.notify_outbox(&notice).await {
+                log::warn!("cluster: outbox row {} not announced: {e}", notice.id);
+            }
+        });
+    }
+
+    /// In a cluster: publishes this node's registered sessions.
+    fn announce_sessions(&mut self) {
+        let Some(link) = &mut self.cluster else {
+            return;
+        };
+        let announce = SessionsAnnounce {
+            version: link.version,
+            sessions: self
+                .sessions
+                .iter()
+                .map(|s| AnnouncedSession {
+                    session: s.id,
+                    tenant_ids: s.tenant_ids.clone(),
+                    since: s.since,
+                })
+                .collect(),
+        };
+        link.version += 1;
+        let cluster = link.cluster.clone();
+        actix::spawn(async move {
+            if let Err(e) = cluster.announce_sessions(&announce).await {
+                log::warn!("cluster: Node sessions not announced: {e}");
+            }
+        });
+    }
+
+    /// The session that receives a tenant's responses: the newest serving it
+    /// here — unless, in a cluster, another node holds a newer one.
     fn target(&self, tenant_id: &str) -> Option<&Session> {
-        self.sessions
+        let local = self
+            .sessions
             .iter()
             .rev()
-            .find(|s| s.tenant_ids.iter().any(|t| t == tenant_id))
+            .find(|s| s.tenant_ids.iter().any(|t| t == tenant_id))?;
+        if let Some(link) = &self.cluster {
+            let here = (local.since, link.cluster.node_id(), local.id);
+            if link
+                .peers
+                .newest(tenant_id)
+                .is_some_and(|there| there > here)
+            {
+                return None;
+            }
+        }
+        Some(local)
+    }
+
+    /// Pushes the pending rows of those of `tenant_ids` whose responses now
+    /// go to a session here (another node's session of theirs went away).
+    fn redeliver_served(&self, tenant_ids: BTreeSet<String>) {
+        let served: Vec<String> = tenant_ids
+            .into_iter()
+            .filter(|t| self.target(t).is_some())
+            .collect();
+        if !served.is_empty() {
+            self.redeliver(&served);
+        }
     }
 
     /// Pushes every undelivered row of `tenant_ids`, in `seq` order, to the
@@ -575,6 +752,45 @@ impl Actor for MessageRouter {
             Ok(max) => self.next_seq = max + 1,
             Err(e) => log::error!("reading the outbox sequence: {e}"),
         }
+        if let Some(link) = &self.cluster {
+            // Every heartbeat: re-announce (a silent node's sessions are
+            // forgotten after `lease_secs`) and forget silent nodes.
+            let (beat, lease) = (link.cluster.heartbeat(), link.cluster.lease());
+            ctx.run_interval(beat, move |act, _| {
+                act.announce_sessions();
+                if let Some(link) = &mut act.cluster {
+                    let lost = link.peers.expire(Instant::now(), lease);
+                    act.redeliver_served(lost);
+                }
+            });
+            self.announce_sessions();
+        }
+    }
+}
+
+impl Handler<ClientNews> for MessageRouter {
+    type Result = ();
+
+    fn handle(&mut self, news: ClientNews, _: &mut Context<Self>) {
+        let Some(link) = &mut self.cluster else {
+            return;
+        };
+        match news {
+            ClientNews::Outbox(notice) => {
+                if self.target(&notice.tenant_id).is_some() {
+                    self.redeliver(&[notice.tenant_id]);
+                }
+            }
+            ClientNews::Sessions { node, announce } => {
+                // A node heard for the first time learns this one's sessions now.
+                let new_node = !link.peers.knows(&node);
+                let lost = link.peers.apply(&node, announce, Instant::now());
+                if new_node {
+                    self.announce_sessions();
+                }
+                self.redeliver_served(lost);
+            }
+        }
     }
 }
 
@@ -636,7 +852,9 @@ impl Handler<ClientConnected> for MessageRouter {
             id: msg.session_id,
             tenant_ids: msg.tenant_ids.clone(),
             recipient: msg.recipient,
+            since: Utc::now(),
         });
+        self.announce_sessions();
         self.redeliver(&msg.tenant_ids);
     }
 }
@@ -649,6 +867,7 @@ impl Handler<ClientGone> for MessageRouter {
             return;
         };
         let gone = self.sessions.remove(pos);
+        self.announce_sessions();
         let still_served: Vec<String> = gone
             .tenant_ids
             .into_iter()
@@ -665,16 +884,18 @@ impl Handler<AnswerWritten> for MessageRouter {
 
     fn handle(&mut self, msg: AnswerWritten, _: &mut Context<Self>) {
         let now = Utc::now().naive_utc();
-        let row = OutboxRow {
-            id: uuid::Uuid::new_v4().to_string(),
-            seq: self.next_seq,
-            tenant_id: msg.tenant_id,
-            payload: msg.payload,
-            created_at: now,
-            delivered_at: Some(now),
-        };
-        self.next_seq += 1;
-        match self.conn().and_then(|mut c| outbox::insert(&mut c, &row)) {
+        let stored = self.conn().and_then(|mut c| {
+            let row = OutboxRow {
+                id: uuid::Uuid::new_v4().to_string(),
+                seq: self.take_seq(&mut c, &msg.tenant_id)?,
+                tenant_id: msg.tenant_id.clone(),
+                payload: msg.payload.clone(),
+                created_at: now,
+                delivered_at: Some(now),
+            };
+            outbox::insert(&mut c, &row)
+        });
+        match stored {
             Ok(()) => log::debug!("answer to {} written to its Node client", msg.message_id),
             Err(e) => log::error!(
                 "recording the answer to {} as delivered: {e}",

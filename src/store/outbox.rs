@@ -64,3 +64,12 @@ pub fn max_seq(conn: &mut DbConnection) -> Result<i64, StoreError> {
         .first(conn)?;
     Ok(max.unwrap_or(0))
 }
+
+/// The highest `seq` stored for `tenant_id`, or 0 when it has no row.
+pub fn max_seq_of_tenant(conn: &mut DbConnection, tenant_id: &str) -> Result<i64, StoreError> {
+    let max: Option<i64> = outbox::table
+        .filter(outbox::tenant_id.eq(tenant_id))
+        .select(diesel::dsl::max(outbox::seq))
+        .first(conn)?;
+    Ok(max.unwrap_or(0))
+}

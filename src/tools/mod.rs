@@ -186,15 +186,18 @@ pub fn record_tool_run(
         created_at: Utc::now().naive_utc(),
     });
     if let Some(call_id) = ctx.call_id.clone() {
-        env.events.publish(CallEvent::ToolCall {
-            call_id,
-            call_sid: ctx.call_sid.clone(),
-            name: name.to_string(),
-            arguments: arguments.to_string(),
-            result: (!is_error).then(|| output.clone()),
-            error: error.clone(),
-            duration_ms: duration.as_millis() as u64,
-        });
+        env.events.publish(
+            &ctx.tenant.id,
+            CallEvent::ToolCall {
+                call_id,
+                call_sid: ctx.call_sid.clone(),
+                name: name.to_string(),
+                arguments: arguments.to_string(),
+                result: (!is_error).then(|| output.clone()),
+                error: error.clone(),
+                duration_ms: duration.as_millis() as u64,
+            },
+        );
     }
 }
 

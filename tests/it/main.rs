@@ -17,6 +17,7 @@ mod call_flow;
 mod carrier_sockets;
 mod chat_supervisor;
 mod cluster;
+mod cluster_bus;
 mod crash_recovery;
 mod exposure;
 mod faults;

@@ -20,9 +20,9 @@ use switchboard::store::{self, appointments, node_clients, text_messages};
 use crate::support::{Db, TestApp, CALLER, DIALLED};
 
 const TOKEN: &str = "twilio-test-auth-token";
-const AUTO: &str = "Thanks, we got your message.";
+pub(crate) const AUTO: &str = "Thanks, we got your message.";
 
-fn sms_form(sid: &str, body: &str) -> Vec<(String, String)> {
+pub(crate) fn sms_form(sid: &str, body: &str) -> Vec<(String, String)> {
     [
         ("ToCountry", "US"),
         ("SmsMessageSid", sid),
@@ -42,7 +42,11 @@ fn sms_form(sid: &str, body: &str) -> Vec<(String, String)> {
     .collect()
 }
 
-async fn post_sms(app: &TestApp, params: &[(String, String)], sig: Option<&str>) -> (u16, String) {
+pub(crate) async fn post_sms(
+    app: &TestApp,
+    params: &[(String, String)],
+    sig: Option<&str>,
+) -> (u16, String) {
     let mut req = awc::Client::default()
         .post(app.http_url("/sms/inbound"))
         .timeout(Duration::from_secs(20))
@@ -59,11 +63,11 @@ async fn post_sms(app: &TestApp, params: &[(String, String)], sig: Option<&str>)
     (status, String::from_utf8_lossy(&body).into_owned())
 }
 
-fn pool(app: &TestApp) -> store::Pool {
+pub(crate) fn pool(app: &TestApp) -> store::Pool {
     app.running.as_ref().unwrap().state.pool.clone()
 }
 
-fn tenant_messages(app: &TestApp) -> Vec<store::MessageRow> {
+pub(crate) fn tenant_messages(app: &TestApp) -> Vec<store::MessageRow> {
     let mut conn = pool(app).get().unwrap();
     text_messages::for_tenant(&mut conn, "acme-dental", 100).unwrap()
 }
@@ -217,9 +221,9 @@ async fn sendgrid_parse_post_is_stored_and_answered_by_mail_send() {
     handle.stop(false).await;
 }
 
-type Ws = actix_codec::Framed<awc::BoxedSocket, Codec>;
+pub(crate) type Ws = actix_codec::Framed<awc::BoxedSocket, Codec>;
 
-async fn ws_connect(app: &TestApp, token: Option<&str>) -> Result<Ws, u16> {
+pub(crate) async fn ws_connect(app: &TestApp, token: Option<&str>) -> Result<Ws, u16> {
     let mut req = awc::Client::default().ws(format!(
         "ws://{}/supervisor",
         app.running.as_ref().unwrap().addr()
@@ -235,7 +239,7 @@ async fn ws_connect(app: &TestApp, token: Option<&str>) -> Result<Ws, u16> {
 }
 
 /// The next text message as JSON, or the close code.
-async fn next(ws: &mut Ws) -> Result<Value, Option<u16>> {
+pub(crate) async fn next(ws: &mut Ws) -> Result<Value, Option<u16>> {
     loop {
         match tokio::time::timeout(Duration::from_secs(10), ws.next()).await {
             Ok(Some(Ok(Frame::Text(t)))) => return Ok(serde_json::from_slice(&t).unwrap()),
@@ -246,11 +250,11 @@ async fn next(ws: &mut Ws) -> Result<Value, Option<u16>> {
     }
 }
 
-async fn send(ws: &mut Ws, v: &str) {
+pub(crate) async fn send(ws: &mut Ws, v: &str) {
     ws.send(Message::Text(v.to_string().into())).await.unwrap();
 }
 
-fn add_client(app: &TestApp, expires_in: Option<chrono::Duration>) -> (String, String) {
+pub(crate) fn add_client(app: &TestApp, expires_in: Option<chrono::Duration>) -> (String, String) {
     let mut conn = pool(app).get().unwrap();
     let (row, token) = tokens::create_client(
         &mut conn,
@@ -554,14 +558,14 @@ async fn silent_node_client_is_pinged_then_dropped() {
 /// A chat-completions stand-in for the webhook form: answers `Answer: <last line
 /// of the customer's text>`, after `slow` when the text contains "slow"; records
 /// every customer text it was asked about.
-struct EchoChat {
-    base: String,
+pub(crate) struct EchoChat {
+    pub(crate) base: String,
     asked: Arc<Mutex<Vec<String>>>,
-    handle: actix_web::dev::ServerHandle,
+    pub(crate) handle: actix_web::dev::ServerHandle,
 }
 
 impl EchoChat {
-    fn start(slow: Duration) -> EchoChat {
+    pub(crate) fn start(slow: Duration) -> EchoChat {
         let asked: Arc<Mutex<Vec<String>>> = Arc::default();
         let seen = asked.clone();
         let server = HttpServer::new(move || {
@@ -601,7 +605,7 @@ impl EchoChat {
     }
 
     /// How many chat requests were about a text containing `needle`.
-    fn times_asked(&self, needle: &str) -> usize {
+    pub(crate) fn times_asked(&self, needle: &str) -> usize {
         self.asked
             .lock()
             .unwrap()
@@ -668,7 +672,7 @@ async fn wait_reply_stored(app: &TestApp, body: &str) -> store::MessageRow {
 }
 
 /// Outbox rows (answers written to webhook-form clients, id-form responses).
-fn outbox_rows(app: &TestApp) -> Vec<store::OutboxRow> {
+pub(crate) fn outbox_rows(app: &TestApp) -> Vec<store::OutboxRow> {
     use diesel::prelude::*;
     use switchboard::store::schema::outbox;
     let mut conn = pool(app).get().unwrap();
@@ -680,7 +684,7 @@ fn outbox_rows(app: &TestApp) -> Vec<store::OutboxRow> {
 
 /// The next message must be the `pong` to a bare `ping`: proves nothing else was
 /// sent to this client since the last message read.
-async fn assert_nothing_else_sent(ws: &mut Ws) {
+pub(crate) async fn assert_nothing_else_sent(ws: &mut Ws) {
     send(ws, r#"{"type":"ping"}"#).await;
     assert_eq!(next(ws).await.unwrap(), json!({"type":"pong"}));
 }

@@ -88,12 +88,26 @@ impl TestApp {
 
     /// A TestApp on `db`, with `tweak` applied to the test configuration.
     pub async fn start_with(db: Db, tweak: impl FnOnce(&mut Config)) -> TestApp {
-        let dir = tempfile::tempdir().expect("temp dir");
         let pg = (db == Db::Postgres).then(db::PgSchema::new);
-        let db_url = match &pg {
-            None => db::sqlite_url(dir.path()),
-            Some(schema) => schema.url().to_owned(),
-        };
+        let db_url = pg.as_ref().map(|schema| schema.url().to_owned());
+        Self::start_inner(pg, db_url, tweak).await
+    }
+
+    /// A TestApp on the existing database at `db_url`, which the caller owns
+    /// and drops after the app (the nodes of a cluster share one
+    /// [`db::PgSchema`]).
+    pub async fn start_on(db_url: &str, tweak: impl FnOnce(&mut Config)) -> TestApp {
+        Self::start_inner(None, Some(db_url.to_owned()), tweak).await
+    }
+
+    /// `db_url` `None`: a new SQLite file in the app's directory.
+    async fn start_inner(
+        pg: Option<db::PgSchema>,
+        db_url: Option<String>,
+        tweak: impl FnOnce(&mut Config),
+    ) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db_url = db_url.unwrap_or_else(|| db::sqlite_url(dir.path()));
         let mut config = test_config(&db_url);
         config.database.spool_file = dir.path().join("spool.jsonl");
         tweak(&mut config);

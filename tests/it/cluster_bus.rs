@@ -1,0 +1,221 @@
+//! Two switchboard nodes in one process acting as one cluster: one PostgreSQL
+//! schema, the NATS server at 127.0.0.1:4222 (with JetStream), a cluster name
+//! of their own per test. `/logs` on one node follows a call carried by the
+//! other; a Node client's response stored on one node reaches the client on
+//! the other, once; a retried SMS answered on one node is answered once, with
+//! the same reply, on the other.
+
+use std::time::Duration;
+
+use serde_json::json;
+use switchboard::caller::{LogFeed, TwilioCall};
+use switchboard::config::Config;
+use switchboard::events::CallEvent;
+
+use crate::messaging::{
+    add_client, assert_nothing_else_sent, next, outbox_rows, post_sms, send, sms_form,
+    tenant_messages, ws_connect, EchoChat,
+};
+use crate::support::db::PgSchema;
+use crate::support::{is_transcript, talk_silence_until, TestApp, ADMIN};
+
+/// The NATS server every cluster test uses.
+const NATS_URL: &str = "nats://127.0.0.1:4222";
+
+/// Two nodes, `a` and `b`, of a new cluster over one new PostgreSQL schema
+/// (`pg`, dropped after them).
+struct TwoNodes {
+    a: TestApp,
+    b: TestApp,
+    name: String,
+    pg: PgSchema,
+}
+
+impl TwoNodes {
+    /// Starts `a`, then `b`, each with `tweak` applied.
+    async fn start(tweak: impl Fn(&mut Config)) -> TwoNodes {
+        let pg = PgSchema::new();
+        let name = format!("t{}", uuid::Uuid::new_v4().simple());
+        let node = |id: &'static str| {
+            let (name, tweak) = (name.clone(), &tweak);
+            move |c: &mut Config| {
+                c.cluster.nats_url = NATS_URL.into();
+                c.cluster.name = name;
+                c.cluster.node_id = id.into();
+                tweak(c);
+            }
+        };
+        let a = TestApp::start_on(pg.url(), node("a")).await;
+        let b = TestApp::start_on(pg.url(), node("b")).await;
+        TwoNodes { a, b, name, pg }
+    }
+
+    /// Two nodes whose text model answers `Answer: <text>` ([`EchoChat`]),
+    /// after 1.5 s for a text containing "slow".
+    async fn with_slow_model() -> (EchoChat, TwoNodes) {
+        let chat = EchoChat::start(Duration::from_millis(1500));
+        let base = chat.base.clone();
+        let nodes = TwoNodes::start(move |c| {
+            c.text_model.base_url = base.clone();
+            c.text_model.api_key = Some("sk-test".into());
+        })
+        .await;
+        (chat, nodes)
+    }
+
+    /// Stops both nodes and deletes the cluster's JetStream buckets.
+    async fn stop(self) {
+        self.a.stop().await;
+        self.b.stop().await;
+        let client = async_nats::connect(NATS_URL).await.expect("NATS");
+        let js = async_nats::jetstream::new(client);
+        for bucket in ["nodes", "calls", "leases"] {
+            let _ = js.delete_key_value(format!("{}_{bucket}", self.name)).await;
+        }
+        drop(self.pg);
+    }
+}
+
+/// A call carried by node `b` is followed live on node `a`'s `/logs` (started,
+/// the greeting's transcript line, ended), each event once; node `b`'s own
+/// feed sees each once too (its events are not echoed back to it).
+#[actix_rt::test]
+async fn logs_on_one_node_follow_a_call_carried_by_another() {
+    let nodes = TwoNodes::start(|c| c.calls.greet_caller = true).await;
+    let setup = nodes.b.call_setup();
+    let sid = setup.call_sid.clone();
+    let on_a = LogFeed::connect(&nodes.a.logs_url(&sid), Some(ADMIN))
+        .await
+        .expect("feed on a");
+    let on_b = LogFeed::connect(&nodes.b.logs_url(&sid), Some(ADMIN))
+        .await
+        .expect("feed on b");
+    let mut call = TwilioCall::connect(setup).await.expect("call to b");
+    let answered = talk_silence_until(
+        &mut call,
+        &on_a,
+        Duration::from_secs(12),
+        is_transcript("assistant"),
+    )
+    .await;
+    assert!(
+        answered.is_some(),
+        "no assistant line on a; a: {:?}; b: {:?}",
+        on_a.events(),
+        on_b.events()
+    );
+    call.stop().await.expect("hang up");
+    let is_end = |e: &CallEvent| matches!(e, CallEvent::CallEnded { .. });
+    assert!(
+        on_a.wait_for(is_end, Duration::from_secs(5))
+            .await
+            .is_some(),
+        "no call_ended on a: {:?}",
+        on_a.events()
+    );
+    assert!(on_b
+        .wait_for(is_end, Duration::from_secs(5))
+        .await
+        .is_some());
+
+    let kinds = |feed: &LogFeed| -> Vec<String> {
+        feed.events()
+            .iter()
+            .map(|e| match e {
+                CallEvent::Transcript { role, .. } => format!("transcript:{role}"),
+                other => serde_json::to_value(other).expect("event JSON")["type"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            })
+            .collect()
+    };
+    let expected = ["call_started", "transcript:assistant", "call_ended"];
+    assert_eq!(kinds(&on_a), expected, "{:?}", on_a.events());
+    assert_eq!(kinds(&on_b), expected, "{:?}", on_b.events());
+    assert_eq!(on_a.events(), on_b.events(), "a saw what b published");
+    // Open sockets would hold each node's graceful stop for its timeout.
+    drop((on_a, on_b, call));
+    nodes.stop().await;
+}
+
+/// A Node client's request arrives on node `b` (its older connection there);
+/// while the text model thinks, the same client connects to node `a`. The
+/// reply, stored on `b`, is pushed to the newest connection — on `a` — once,
+/// not to the older one on `b`, and the acknowledgement marks it delivered
+/// in the shared database.
+#[actix_rt::test]
+async fn response_stored_on_one_node_reaches_the_client_on_another_once() {
+    let (chat, nodes) = TwoNodes::with_slow_model().await;
+    let (_, token) = add_client(&nodes.a, None);
+
+    let mut on_b = ws_connect(&nodes.b, Some(&token)).await.expect("ws to b");
+    assert_eq!(next(&mut on_b).await.unwrap()["type"], "authenticated");
+    let request = json!({"type":"sms_received","id":"r1","from":crate::support::CALLER,
+        "to":crate::support::DIALLED,"message":"slow: are you open Saturday?"});
+    send(&mut on_b, &request.to_string()).await;
+    let ack = next(&mut on_b).await.unwrap();
+    assert_eq!(
+        (ack["type"].as_str(), ack["id"].as_str()),
+        (Some("message_acknowledged"), Some("r1")),
+        "{ack}"
+    );
+
+    let mut on_a = ws_connect(&nodes.a, Some(&token)).await.expect("ws to a");
+    assert_eq!(next(&mut on_a).await.unwrap()["type"], "authenticated");
+    let response = next(&mut on_a).await.expect("response on a");
+    assert_eq!(response["type"], "send_sms_response", "{response}");
+    assert_eq!(response["in_reply_to"], "r1", "{response}");
+    assert_eq!(
+        response["message"], "Answer: slow: are you open Saturday?",
+        "{response}"
+    );
+    let id = response["id"].as_str().expect("outbox id").to_string();
+    send(&mut on_a, &json!({"type":"delivered","id":id}).to_string()).await;
+    assert_nothing_else_sent(&mut on_a).await;
+    assert_nothing_else_sent(&mut on_b).await;
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let rows = outbox_rows(&nodes.b);
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        if rows[0].delivered_at.is_some() {
+            assert_eq!(rows[0].id, id);
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "not marked delivered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(chat.times_asked("are you open Saturday?"), 1);
+    drop((on_a, on_b));
+    nodes.stop().await;
+    chat.handle.stop(false).await;
+}
+
+/// Twilio retries an SMS on node `b` while node `a` is still answering it,
+/// then once more after: one inbound row and one reply in the shared database
+/// (`MessageSid` is unique there), the text model asked once, and every
+/// answer is that reply.
+#[actix_rt::test]
+async fn retried_message_sid_on_another_node_is_answered_once() {
+    let (chat, nodes) = TwoNodes::with_slow_model().await;
+    let params = sms_form("SM0123456789abcdef0123456789abcd13", "slow: open Saturday?");
+    let retry_meanwhile = async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        post_sms(&nodes.b, &params, None).await
+    };
+    let (first, meanwhile) = tokio::join!(post_sms(&nodes.a, &params, None), retry_meanwhile);
+    let later = post_sms(&nodes.b, &params, None).await;
+    let reply = "<Message>Answer: slow: open Saturday?</Message>";
+    assert_eq!(first.0, 200);
+    assert!(first.1.contains(reply), "first answer on a: {}", first.1);
+    assert_eq!(meanwhile, first, "retry on b while a answers");
+    assert_eq!(later, first, "retry on b after a answered");
+
+    let rows = tenant_messages(&nodes.a);
+    let inbound = rows.iter().filter(|m| m.direction == "inbound").count();
+    assert_eq!((rows.len(), inbound), (2, 1), "{rows:?}");
+    assert_eq!(chat.times_asked("open Saturday?"), 1);
+    nodes.stop().await;
+    chat.handle.stop(false).await;
+}
