@@ -15,8 +15,13 @@
 #                          switchboard and SQLite file each); compares greeting latency,
 #                          greeting frames lost, frames lost and CPU per call-second
 #                          (no floor run: the floor relay has no voice webhook)
+#   bench/run.sh cluster   two nodes of one cluster on this machine (PostgreSQL schema of
+#                          their own, NATS at 127.0.0.1:4222), 200 calls × 30 s spread over
+#                          both with calls.max_calls_per_tenant = 150: CPU per call-second
+#                          per node, and whether the cap held (150 admitted, 50 refused)
 #
-# Environment: CALLS, DURATION, RAMP (override the mode's defaults), LIMIT_STEPS
+# Environment: CALLS, DURATION, RAMP (override the mode's defaults), CAP (cluster
+# mode's tenant cap), BENCH_PG_URL, NATS_URL, LIMIT_STEPS
 # ("500 1000 1500 …"), GAP, CONNECT_DELAY, FIRST_AUDIO_DELAY (prewarm mode: 1s,
 # 400ms, 500ms), OUT (results directory, default bench/results).
 # Writes OUT/<mode>-<UTC date>.{txt,json} and prints the tables.
@@ -40,8 +45,11 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 WORK=$(mktemp -d)
 SB_PID=
+NODE_PIDS=()
 cleanup() {
-  if [ -n "$SB_PID" ]; then kill "$SB_PID" 2>/dev/null || true; wait "$SB_PID" 2>/dev/null || true; fi
+  for pid in $SB_PID "${NODE_PIDS[@]}"; do
+    kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true
+  done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -71,6 +79,21 @@ stop_switchboard() {
   kill "$SB_PID" 2>/dev/null || true
   wait "$SB_PID" 2>/dev/null || true
   SB_PID=
+}
+
+# Starts cluster node ID on PORT (the cluster's database and NATS are exported by
+# the caller); appends its PID to NODE_PIDS.
+start_node() { # id port
+  local id=$1 port=$2 pid
+  SWITCHBOARD_SERVER__BIND=127.0.0.1:$port SWITCHBOARD_CLUSTER__NODE_ID=$id \
+    SWITCHBOARD_DATABASE__SPOOL_FILE=$WORK/spool-$id.jsonl \
+    "$BIN" serve >"$WORK/$id.log" 2>&1 &
+  pid=$!
+  NODE_PIDS+=("$pid")
+  until curl -fs -o /dev/null "http://127.0.0.1:$port/health"; do
+    if ! kill -0 "$pid" 2>/dev/null; then cat "$WORK/$id.log"; exit 1; fi
+    sleep 0.05
+  done
 }
 
 loadtest() { # calls duration ramp json [extra args…]
@@ -114,6 +137,31 @@ case "$MODE" in
         [ "$verdict" = true ] || { echo "== limit: first failing step $n calls"; break; }
       done
     } 2>&1 | tee "$OUT/limit-$STAMP.txt"
+    ;;
+  cluster)
+    {
+      echo "# bench/run.sh cluster · $(date -u +%FT%TZ) · $(nproc) CPUs"
+      schema=bench_${STAMP,,}
+      pg=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/test}
+      psql "$pg" -qc "CREATE SCHEMA $schema"
+      export SWITCHBOARD_DATABASE__URL="$pg?options=-c%20search_path%3D$schema"
+      export SWITCHBOARD_CLUSTER__NATS_URL=${NATS_URL:-nats://127.0.0.1:4222}
+      export SWITCHBOARD_CLUSTER__NAME=$schema
+      export SWITCHBOARD_CALLS__MAX_CALLS_PER_TENANT=${CAP:-150}
+      start_node sb-1 "$SB_PORT"
+      start_node sb-2 "$((SB_PORT + 1))"
+      json="$OUT/cluster-$STAMP.json"
+      "$BIN" loadtest --url "ws://127.0.0.1:$SB_PORT/media-stream" \
+        --url "ws://127.0.0.1:$((SB_PORT + 1))/media-stream" \
+        --target-pid "${NODE_PIDS[0]}" --target-pid "${NODE_PIDS[1]}" \
+        --calls "${CALLS:-200}" --duration "${DURATION:-30s}" --ramp "${RAMP:-5s}" \
+        --model-url "$SWITCHBOARD_MODEL__URL" --json "$json" || true
+      jq -r --argjson cap "$SWITCHBOARD_CALLS__MAX_CALLS_PER_TENANT" '.runs[0] |
+        "admitted \(.calls - .refused) of \(.calls) calls (tenant cap \($cap)): cap held: \((.calls - .refused) <= $cap and .refused == ([.calls - $cap, 0] | max)) · completed \(.completed)"' "$json"
+      for pid in "${NODE_PIDS[@]}"; do kill "$pid"; wait "$pid" 2>/dev/null || true; done
+      NODE_PIDS=()
+      psql "$pg" -qc "DROP SCHEMA $schema CASCADE"
+    } 2>&1 | tee "$OUT/cluster-$STAMP.txt"
     ;;
   soak)
     {
@@ -165,7 +213,7 @@ case "$MODE" in
     } 2>&1 | tee "$OUT/prewarm-$STAMP.txt"
     ;;
   *)
-    echo "usage: bench/run.sh [budget|limit|soak|prewarm|ab BIN]" >&2
+    echo "usage: bench/run.sh [budget|limit|soak|prewarm|cluster|ab BIN]" >&2
     exit 2
     ;;
 esac
