@@ -17,8 +17,8 @@
 #                          (no floor run: the floor relay has no voice webhook)
 #
 # Environment: CALLS, DURATION, RAMP (override the mode's defaults), LIMIT_STEPS
-# ("500 1000 1500 …"), GAP, CONNECT_DELAY, FIRST_AUDIO_DELAY (prewarm mode: 1s,
-# 400ms, 500ms), OUT (results directory, default bench/results).
+# ("500 1000 1500 …"), GAP, CONNECT_DELAY, FIRST_AUDIO_DELAY, ORDER (prewarm mode:
+# 1s, 400ms, 500ms, "on off"), OUT (results directory, default bench/results).
 # Writes OUT/<mode>-<UTC date>.{txt,json} and prints the tables.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -129,7 +129,7 @@ case "$MODE" in
     {
       echo "# bench/run.sh prewarm · $(date -u +%FT%TZ) · $(nproc) CPUs · $(uname -r)"
       export SWITCHBOARD_CALLS__GREET_CALLER=true
-      for prewarm in on off; do
+      for prewarm in ${ORDER:-on off}; do
         echo "== pre-warm $prewarm"
         if [ "$prewarm" = on ]; then export SWITCHBOARD_CALLS__PREWARM=true
         else export SWITCHBOARD_CALLS__PREWARM=false; fi
