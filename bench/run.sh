@@ -21,9 +21,9 @@
 #                          per node, and whether the cap held (150 admitted, 50 refused)
 #
 # Environment: CALLS, DURATION, RAMP (override the mode's defaults), CAP (cluster
-# mode's tenant cap), BENCH_PG_URL, NATS_URL, LIMIT_STEPS
-# ("500 1000 1500 …"), GAP, CONNECT_DELAY, FIRST_AUDIO_DELAY (prewarm mode: 1s,
-# 400ms, 500ms), OUT (results directory, default bench/results).
+# mode's tenant cap), BENCH_PG_URL, NATS_URL, LIMIT_STEPS ("500 1000 1500 …"), GAP,
+# CONNECT_DELAY, FIRST_AUDIO_DELAY, ORDER (prewarm mode: 1s, 400ms, 500ms, "on off"),
+# OUT (results directory, default bench/results).
 # Writes OUT/<mode>-<UTC date>.{txt,json} and prints the tables.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -177,7 +177,7 @@ case "$MODE" in
     {
       echo "# bench/run.sh prewarm · $(date -u +%FT%TZ) · $(nproc) CPUs · $(uname -r)"
       export SWITCHBOARD_CALLS__GREET_CALLER=true
-      for prewarm in on off; do
+      for prewarm in ${ORDER:-on off}; do
         echo "== pre-warm $prewarm"
         if [ "$prewarm" = on ]; then export SWITCHBOARD_CALLS__PREWARM=true
         else export SWITCHBOARD_CALLS__PREWARM=false; fi

@@ -91,7 +91,9 @@ pub struct LoadtestArgs {
     /// Write every figure as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
-    /// Exit with status 1 unless every call completed with no frame lost or out of order.
+    /// Exit with status 1 unless every call completed with no frame lost or out of
+    /// order (greeting frames included) and, with --greeting, every completed call
+    /// heard its greeting.
     #[arg(long)]
     pub strict: bool,
 }
