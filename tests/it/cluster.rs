@@ -15,7 +15,9 @@ use switchboard::caller::{CallSetup, TwilioCall};
 
 use crate::support::child::{write_config, ChildServer};
 use crate::support::db::PgSchema;
-use crate::support::{ADMIN, CALLER, DIALLED};
+use awc::http::Method;
+
+use crate::support::{admin_request, CALLER, DIALLED};
 
 /// The NATS server every cluster test uses (started by .ci/run when absent).
 const NATS_URL: &str = "nats://127.0.0.1:4222";
@@ -56,27 +58,11 @@ impl Node {
     }
 
     async fn get(&self, path: &str) -> (u16, Value) {
-        let mut resp = awc::Client::default()
-            .get(self.url(path))
-            .bearer_auth(ADMIN)
-            .send()
-            .await
-            .expect("GET");
-        let status = resp.status().as_u16();
-        let body = resp.body().await.expect("body");
-        (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+        admin_request(Method::GET, &self.url(path)).await
     }
 
     async fn post(&self, path: &str) -> (u16, Value) {
-        let mut resp = awc::Client::default()
-            .post(self.url(path))
-            .bearer_auth(ADMIN)
-            .send()
-            .await
-            .expect("POST");
-        let status = resp.status().as_u16();
-        let body = resp.body().await.expect("body");
-        (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+        admin_request(Method::POST, &self.url(path)).await
     }
 
     /// Places a Twilio call on this node; it stays up (silence) until stopped.

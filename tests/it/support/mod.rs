@@ -167,16 +167,7 @@ impl TestApp {
 
     /// GET with the admin token; returns status and JSON body (Null if not JSON).
     pub async fn get_json(&self, path: &str) -> (u16, Value) {
-        let client = awc::Client::default();
-        let mut resp = client
-            .get(self.http_url(path))
-            .bearer_auth(ADMIN)
-            .send()
-            .await
-            .expect("GET");
-        let status = resp.status().as_u16();
-        let body = resp.body().await.expect("body");
-        (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+        admin_request(awc::http::Method::GET, &self.http_url(path)).await
     }
 
     /// Waits until the call with carrier id `call_sid` has ended and its row is
@@ -214,6 +205,20 @@ impl TestApp {
 }
 
 /// A shipped caller recording (`assets/audio/NAME.wav`) as 8 kHz µ-law.
+/// `method url` (no body) with the admin token: the status and the JSON body
+/// (Null if not JSON).
+pub async fn admin_request(method: awc::http::Method, url: &str) -> (u16, Value) {
+    let mut resp = awc::Client::default()
+        .request(method.clone(), url)
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    let status = resp.status().as_u16();
+    let body = resp.body().await.expect("body");
+    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+}
+
 pub fn caller_mulaw(name: &str) -> Vec<u8> {
     let pcm =
         read_wav(&root().join("assets/audio").join(format!("{name}.wav"))).expect("caller wav");
