@@ -27,6 +27,9 @@ pub struct SlotHolder {
     pub node: String,
 }
 
+/// Slots tried at once.
+const SLOT_BATCH: usize = 8;
+
 /// How many times a slot whose last value is a delete marker is retried when
 /// another node wins the race to re-create it.
 const CREATE_ATTEMPTS: usize = 3;
@@ -54,10 +57,42 @@ impl Cluster {
             source,
         })?;
         let first = rand::thread_rng().gen_range(0..cap.max(1));
-        for i in 0..cap {
-            let key = slot_key(tenant, (first + i) % cap);
-            if let Some(revision) = self.create_slot(&key, value.clone()).await? {
-                return Ok(Some(Lease { key, revision }));
+        let order: Vec<String> = (0..cap)
+            .map(|i| slot_key(tenant, (first + i) % cap))
+            .collect();
+        // A batch of slots at once: a nearly full tenant costs cap / batch
+        // round trips, not cap. Extra slots won in a batch are given back.
+        for batch in order.chunks(SLOT_BATCH) {
+            let tries = batch.iter().map(|key| {
+                let value = value.clone();
+                async move { (key, self.create_slot(key, value).await) }
+            });
+            let mut won: Option<Lease> = None;
+            let mut failure = None;
+            for (key, result) in futures_util::future::join_all(tries).await {
+                match result {
+                    Ok(Some(revision)) if won.is_none() => {
+                        won = Some(Lease {
+                            key: key.clone(),
+                            revision,
+                        })
+                    }
+                    Ok(Some(revision)) => {
+                        self.release_slot(&Lease {
+                            key: key.clone(),
+                            revision,
+                        })
+                        .await
+                    }
+                    Ok(None) => {}
+                    Err(e) => failure = Some(e),
+                }
+            }
+            if won.is_some() {
+                return Ok(won);
+            }
+            if let Some(e) = failure {
+                return Err(e);
             }
         }
         Ok(None)

@@ -451,7 +451,8 @@ async fn run_once(
         greeting.frames_received += o.greeting.received;
         greeting.out_of_order += o.greeting.out_of_order;
         greeting.calls_not_greeted += u64::from(o.completed && o.greeting_latency_us.is_none());
-        if let Some(model) = model {
+        if let Some(model) = model.filter(|_| !o.refused) {
+            // A refused call's frames never had a relay to cross: not counted.
             let seen = model.ledger().call(o.idx).unwrap_or_default();
             greeting.frames_sent += seen.greeting_sent;
             greeting.lost += seen
@@ -502,14 +503,12 @@ async fn run_once(
         for (i, pid) in pids.iter().enumerate() {
             let at = |v: &Vec<Option<ProcSample>>| v.get(i).copied().flatten();
             if let (Some(a), Some(b), Some(idle)) = (at(&srv_a), at(&srv_b), at(&idle)) {
-                // Calls this process carried: its URL's share of the dialling.
-                let calls = if pids.len() == 1 {
-                    opts.calls
-                } else {
-                    (0..opts.calls)
-                        .filter(|c| *c as usize % urls.len() == i)
-                        .count() as u32
-                };
+                // Calls this process carried: its URL's share of the
+                // dialling, less the calls it refused.
+                let calls = outcomes
+                    .iter()
+                    .filter(|o| o.idx as usize % urls.len() == i && !o.refused)
+                    .count() as u32;
                 let after = at(&after).unwrap_or(b);
                 servers.push(ServerFigures::of(
                     *pid,
