@@ -172,11 +172,25 @@ impl Cluster {
             .buffer_unordered(REFRESH_CONCURRENCY)
             .collect()
             .await;
-        let mut map = self.held();
-        for (call_id, lease) in refreshed {
-            if let Some(held) = map.get_mut(&call_id) {
-                held.lease = lease;
+        // A call released while its refresh was in flight: its delete may
+        // have come before our put, or used the revision our update replaced,
+        // so the entry and slot are removed again here (else they would stay
+        // until `lease_secs` expire them).
+        let mut released = Vec::new();
+        {
+            let mut map = self.held();
+            for (call_id, lease) in refreshed {
+                match map.get_mut(&call_id) {
+                    Some(held) => held.lease = lease,
+                    None => released.push((call_id, lease)),
+                }
             }
+        }
+        for (call_id, lease) in released {
+            if let Some(lease) = lease {
+                self.release_slot(&lease).await;
+            }
+            self.delete_entry(&call_id).await;
         }
     }
 
@@ -268,4 +282,74 @@ async fn sweep(cluster: &Cluster, pool: &Pool) -> Result<(), ClusterError> {
         Err(e) => log::warn!("cluster: sweep task failed: {e}"),
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::config::ClusterConfig;
+
+    /// Needs the NATS server (JetStream) on 127.0.0.1:4222, as the cluster
+    /// integration tests do; `.ci/run` starts one when absent.
+    async fn cluster() -> Cluster {
+        let config = ClusterConfig {
+            nats_url: "nats://127.0.0.1:4222".into(),
+            name: format!("u{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
+            // Long enough that expiry cannot hide a slot or entry left behind.
+            lease_secs: 60,
+            ..ClusterConfig::default()
+        };
+        Cluster::connect(&config, "n1")
+            .await
+            .expect("NATS on 127.0.0.1:4222")
+    }
+
+    fn entry(call_id: &str) -> LiveCallEntry {
+        LiveCallEntry {
+            call_id: call_id.into(),
+            call_sid: None,
+            tenant: Some("acme".into()),
+            carrier: "twilio".into(),
+            node: "n1".into(),
+            started_at: Utc::now(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_release_racing_a_heartbeat_leaves_no_entry_and_frees_the_slot() {
+        let cluster = cluster().await;
+        for i in 0..80u64 {
+            let call_id = format!("call-{i}");
+            let admitted = cluster
+                .admit(entry(&call_id), Some(1))
+                .await
+                .expect("admit");
+            assert_eq!(
+                admitted,
+                ClusterAdmission::Admitted,
+                "slot still held at {i}"
+            );
+            // The call ends while a heartbeat refreshes it, at shifting
+            // offsets: the release later (first half), then the refresh.
+            let offset = Duration::from_micros((i % 40) * 100);
+            let (release_after, refresh_after) = if i < 40 {
+                (offset, Duration::ZERO)
+            } else {
+                (Duration::ZERO, offset)
+            };
+            let release = async {
+                tokio::time::sleep(release_after).await;
+                cluster.release(&call_id).await;
+            };
+            let refresh = async {
+                tokio::time::sleep(refresh_after).await;
+                cluster.refresh_held().await;
+            };
+            tokio::join!(refresh, release);
+            let live = cluster.live_calls().await.expect("live calls");
+            assert!(live.is_empty(), "entry left behind at {i}: {live:?}");
+        }
+    }
 }

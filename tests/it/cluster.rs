@@ -109,13 +109,55 @@ async fn refused(call: &TwilioCall, within: Duration) -> bool {
     }
 }
 
+/// What the nodes logged about admission, for a failure message.
+fn admission_log(nodes: &[Node]) -> String {
+    nodes
+        .iter()
+        .flat_map(|n| {
+            n.server
+                .log()
+                .lines()
+                .filter(|l| {
+                    l.contains("admission") || l.contains("refused") || l.contains("cluster")
+                })
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Polls `probe` every 100 ms until it returns `Some` or `timeout` passes.
+async fn eventually<T, F, Fut>(timeout: Duration, mut probe: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(found) = probe().await {
+            return Some(found);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        actix_rt::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[actix_rt::test]
 async fn tenant_cap_holds_exactly_when_3n_calls_race_across_three_nodes() {
     const CAP: usize = 2;
     let pg = PgSchema::new();
     let cluster = cluster_name();
     let cap = CAP.to_string();
-    let env = [("SWITCHBOARD_CALLS__MAX_CALLS_PER_TENANT", cap.as_str())];
+    let env = [
+        ("SWITCHBOARD_CALLS__MAX_CALLS_PER_TENANT", cap.as_str()),
+        // The cap is exact while NATS answers; a late answer is admitted on the
+        // node's own count by design (a NATS outage must not refuse callers).
+        // On a loaded CI machine 1 s can pass, so this test gives NATS longer.
+        ("SWITCHBOARD_CLUSTER__REQUEST_TIMEOUT_MS", "15000"),
+    ];
     let nodes: Vec<Node> = ["a", "b", "c"]
         .iter()
         .map(|id| Node::start(pg.url(), &cluster, id, &env))
@@ -124,31 +166,51 @@ async fn tenant_cap_holds_exactly_when_3n_calls_race_across_three_nodes() {
     // 3N calls at once, N on each node.
     let dials = nodes.iter().flat_map(|n| (0..CAP).map(move |_| n.dial()));
     let mut calls = join_all(dials).await;
+    // The 2N refusals arrive (1013); then a grace period in which no admitted
+    // call may close.
+    let closed = || calls.iter().filter(|c| c.is_closed()).count();
+    let all_refused = eventually(Duration::from_secs(20), || {
+        let n = closed();
+        async move { (n >= 2 * CAP).then_some(()) }
+    })
+    .await;
+    actix_rt::time::sleep(Duration::from_millis(500)).await;
     let mut outcomes = Vec::new();
     for call in &calls {
-        outcomes.push(refused(call, Duration::from_secs(3)).await);
+        outcomes.push(refused(call, Duration::ZERO).await);
     }
     let admitted = outcomes.iter().filter(|r| !**r).count();
-    assert_eq!(
-        admitted,
-        CAP,
-        "admitted {admitted} of {} racing calls with a cap of {CAP}",
-        calls.len()
+    assert!(
+        all_refused.is_some() && admitted == CAP,
+        "admitted {admitted} of {} racing calls with a cap of {CAP}; nodes logged:\n{}",
+        calls.len(),
+        admission_log(&nodes)
     );
-    // Every node sees the same CAP live calls.
+    // Every node sees the same CAP live calls (the registry is eventually
+    // consistent: a node may list a call a moment after it was admitted).
     for node in &nodes {
-        let live = node.live().await;
-        assert_eq!(live.len(), CAP, "{live:?}");
+        let listed = eventually(Duration::from_secs(5), || async {
+            let live = node.live().await;
+            (live.len() == CAP).then_some(live)
+        })
+        .await;
+        assert!(listed.is_some(), "{:?}", node.live().await);
     }
-    // The refusals are stored as such.
-    let (_, rows) = nodes[0].get("/api/calls").await;
-    let refused_rows = rows
-        .as_array()
-        .expect("call list")
-        .iter()
-        .filter(|r| r["ended_reason"] == "refused_tenant_capacity")
-        .count();
-    assert_eq!(refused_rows, 2 * CAP, "{rows}");
+    // The refusals are stored as such (written through the store's batches).
+    let stored = eventually(Duration::from_secs(10), || async {
+        let (_, rows) = nodes[0].get("/api/calls").await;
+        let refused_rows = rows
+            .as_array()
+            .map(|rows| {
+                rows.iter()
+                    .filter(|r| r["ended_reason"] == "refused_tenant_capacity")
+                    .count()
+            })
+            .unwrap_or(0);
+        (refused_rows == 2 * CAP).then_some(())
+    })
+    .await;
+    assert!(stored.is_some(), "{}", nodes[0].get("/api/calls").await.1);
 
     // Hanging up frees the slots for the next calls, on any node.
     for (call, was_refused) in calls.iter_mut().zip(&outcomes) {
@@ -156,15 +218,16 @@ async fn tenant_cap_holds_exactly_when_3n_calls_race_across_three_nodes() {
             call.stop().await.expect("stop");
         }
     }
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !nodes[2].live().await.is_empty() {
-        assert!(Instant::now() < deadline, "slots not freed");
-        actix_rt::time::sleep(Duration::from_millis(100)).await;
-    }
+    let freed = eventually(Duration::from_secs(10), || async {
+        nodes[2].live().await.is_empty().then_some(())
+    })
+    .await;
+    assert!(freed.is_some(), "slots not freed");
     let next = nodes[2].dial().await;
     assert!(
-        !refused(&next, Duration::from_secs(2)).await,
-        "a freed slot was not reused"
+        !refused(&next, Duration::from_secs(3)).await,
+        "a freed slot was not reused; nodes logged:\n{}",
+        admission_log(&nodes)
     );
     for node in nodes {
         node.server.kill();
@@ -220,7 +283,11 @@ async fn node_a_lists_and_hangs_up_a_call_carried_by_node_b() {
 async fn a_killed_node_s_calls_end_interrupted_and_free_their_slots() {
     let pg = PgSchema::new();
     let cluster = cluster_name();
-    let env = [("SWITCHBOARD_CALLS__MAX_CALLS_PER_TENANT", "1")];
+    let env = [
+        ("SWITCHBOARD_CALLS__MAX_CALLS_PER_TENANT", "1"),
+        // See the race test: the exact cap needs NATS's answer, however late.
+        ("SWITCHBOARD_CLUSTER__REQUEST_TIMEOUT_MS", "15000"),
+    ];
     let a = Node::start(pg.url(), &cluster, "a", &env);
     let b = Node::start(pg.url(), &cluster, "b", &env);
 
@@ -228,7 +295,7 @@ async fn a_killed_node_s_calls_end_interrupted_and_free_their_slots() {
     assert!(!refused(&on_b, Duration::from_secs(1)).await);
     // The cap is held cluster-wide: A refuses the tenant's second call.
     let on_a = a.dial().await;
-    assert!(refused(&on_a, Duration::from_secs(3)).await);
+    assert!(refused(&on_a, Duration::from_secs(15)).await);
     let id = {
         let live = a.live().await;
         live.iter()
@@ -239,8 +306,8 @@ async fn a_killed_node_s_calls_end_interrupted_and_free_their_slots() {
 
     let killed_at = Instant::now();
     b.server.kill();
-    // lease_secs (3) + 5 s.
-    let row = a.wait_closed(&id, Duration::from_secs(8)).await;
+    // lease_secs (3) + a heartbeat (1), with room for a loaded machine.
+    let row = a.wait_closed(&id, Duration::from_secs(15)).await;
     let took = killed_at.elapsed();
     assert_eq!(row["status"], "interrupted", "{row}");
     assert_eq!(row["ended_reason"], "interrupted", "{row}");
@@ -248,13 +315,15 @@ async fn a_killed_node_s_calls_end_interrupted_and_free_their_slots() {
         "dead node's call closed {} ms after SIGKILL",
         took.as_millis()
     );
-    assert!(
-        a.live().await.is_empty(),
-        "the dead node's call is still listed"
-    );
+    // Its registry entry expires with the same lease.
+    let unlisted = eventually(Duration::from_secs(5), || async {
+        a.live().await.is_empty().then_some(())
+    })
+    .await;
+    assert!(unlisted.is_some(), "the dead node's call is still listed");
 
     // Its slot is free again.
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let again = a.dial().await;
         if !refused(&again, Duration::from_secs(2)).await {
