@@ -7,7 +7,6 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::carrier::twilio::rest::{TwilioRest, TwilioRestError};
-use crate::carrier::twilio::twiml;
 use crate::http::admin::{check_admin, query, unauthorized};
 use crate::http::live_calls::operate;
 use crate::http::state::AppState;
@@ -54,11 +53,11 @@ fn is_e164(number: &str) -> bool {
 }
 
 /// `POST /api/calls {tenant, to}`: asks Twilio to call `to` from the tenant's
-/// number with inline TwiML that streams the answered call back to
-/// `/media-stream` (parameters `tenant`, `from` = the customer, `to` = the tenant's
-/// number), so the receptionist calls the customer back. 201 `{"call_sid":"CA…"}`;
-/// 400 bad number or tenant without a number; 404 unknown tenant; 502 Twilio error;
-/// 503 Twilio REST not configured.
+/// number; when the customer answers, Twilio posts the voice webhook
+/// (`/twiml`, `Direction=outbound-api`), which pre-warms the call like an inbound
+/// one and streams it back to `/media-stream`, so the receptionist calls the
+/// customer back. 201 `{"call_sid":"CA…"}`; 400 bad number or tenant without a
+/// number; 404 unknown tenant; 502 Twilio error; 503 Twilio REST not configured.
 pub async fn place_call(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -84,23 +83,14 @@ pub async fn place_call(
         Ok(r) => r,
         Err(e) => return rest_error(e),
     };
-    let stream_url = {
-        let mut base = signed_url(&req, &state, true);
+    let webhook_url = {
+        let mut base = signed_url(&req, &state, false);
         if let Some(idx) = base.find("/api/calls") {
             base.truncate(idx);
         }
-        format!("{base}/media-stream")
+        format!("{base}/twiml")
     };
-    let twiml = twiml::connect_stream(
-        &stream_url,
-        &[
-            ("tenant", tenant.id.as_str()),
-            ("from", body.to.as_str()),
-            ("to", from.as_str()),
-            ("direction", "outbound"),
-        ],
-    );
-    match rest.create_call(&body.to, from, &twiml).await {
+    match rest.create_call(&body.to, from, &webhook_url).await {
         Ok(call_sid) => {
             log::info!("outbound call {call_sid} to {} for {}", body.to, tenant.id);
             HttpResponse::Created().json(json!({"call_sid": call_sid}))

@@ -80,9 +80,10 @@ pub fn webhook_params(
 }
 
 /// `POST /twiml` (form body) or `GET /twiml` (query string): Twilio's voice
-/// webhook (CallSid, AccountSid, From, To, …). Answers `text/xml` TwiML connecting
-/// the call to `/media-stream` with the tenant, caller and dialled number as
-/// `<Parameter>`s. 403 on a bad signature, 400 on an unparsable form. A tenant
+/// webhook (CallSid, AccountSid, From, To, Direction, …). Answers `text/xml` TwiML
+/// connecting the call to `/media-stream` with the tenant, caller and dialled
+/// number as `<Parameter>`s. For `Direction=outbound-api` (a call placed by
+/// `POST /api/calls`) `From` is the tenant's number and `To` the customer. 403 on a bad signature, 400 on an unparsable form. A tenant
 /// served only through jambonz (Ultravox) gets `<Say>` + `<Hangup/>`. With
 /// `calls.prewarm`, an admitted call's model link starts now and the TwiML
 /// carries its single-use `prewarm` token.
@@ -112,8 +113,21 @@ pub async fn twiml(req: HttpRequest, body: web::Bytes, state: web::Data<AppState
             return HttpResponse::Forbidden().json(json!({"error": "invalid X-Twilio-Signature"}));
         }
     }
-    let from = get("From").unwrap_or_default();
-    let to = get("To").unwrap_or_default();
+    // An outbound call placed through the REST API (`POST /api/calls`) calls
+    // the customer from the tenant's number: the tenant is `From` there, and
+    // the stream names the customer as `from` as on an inbound call.
+    let outbound = get("Direction") == Some("outbound-api");
+    let (from, to) = if outbound {
+        (
+            get("To").unwrap_or_default(),
+            get("From").unwrap_or_default(),
+        )
+    } else {
+        (
+            get("From").unwrap_or_default(),
+            get("To").unwrap_or_default(),
+        )
+    };
     let routed = route_call(
         &state.carrier.tenants,
         &state.carrier.metrics,
@@ -172,6 +186,9 @@ pub async fn twiml(req: HttpRequest, body: web::Bytes, state: web::Data<AppState
         None
     };
     let mut parameters = vec![("tenant", tenant.id.as_str()), ("from", from), ("to", to)];
+    if outbound {
+        parameters.push(("direction", "outbound"));
+    }
     if let Some(token) = &prewarm {
         parameters.push(("prewarm", token.as_str()));
     }

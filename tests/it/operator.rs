@@ -9,6 +9,9 @@ use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use base64::Engine;
 use serde_json::{json, Value};
 
+use switchboard::caller::{CallSetup, TwilioCall};
+use switchboard::carrier::twilio::twiml;
+
 use crate::support::{Db, TestApp, ADMIN, CALLER, DIALLED};
 
 const ACCOUNT: &str = "AC00000000000000000000000000000001";
@@ -108,10 +111,45 @@ async fn app_with_twilio(twilio: &FakeTwilio) -> TestApp {
     .await
 }
 
+/// Plays Twilio at the answer of an outbound call: posts the voice webhook to
+/// the `Url` the call was created with (`Direction=outbound-api`: `From` is the
+/// tenant's number, `To` the customer), signed as Twilio signs it; the TwiML.
+async fn answered_webhook(url: &str, call_sid: &str) -> String {
+    let form: Vec<(String, String)> = [
+        ("CallSid", call_sid),
+        ("AccountSid", ACCOUNT),
+        ("From", DIALLED),
+        ("To", CALLER),
+        ("CallStatus", "in-progress"),
+        ("Direction", "outbound-api"),
+        ("ApiVersion", "2010-04-01"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let signature = switchboard::carrier::twilio::signature::compute(AUTH_TOKEN, url, &form);
+    let mut resp = awc::Client::default()
+        .post(url)
+        .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
+        .insert_header(("X-Twilio-Signature", signature))
+        .send_body(serde_urlencoded::to_string(&form).expect("form"))
+        .await
+        .expect("POST the call's Url");
+    assert_eq!(resp.status().as_u16(), 200);
+    String::from_utf8_lossy(&resp.body().await.expect("TwiML")).into_owned()
+}
+
 #[actix_rt::test]
-async fn outbound_call_asks_twilio_to_stream_back_to_media_stream() {
+async fn outbound_call_is_prewarmed_at_its_answer_and_streams_back() {
     let twilio = FakeTwilio::start().await;
-    let app = app_with_twilio(&twilio).await;
+    let base = twilio.base.clone();
+    let app = TestApp::start_with(Db::Sqlite, move |c| {
+        c.twilio.api_base = base;
+        c.twilio.account_sid = ACCOUNT.into();
+        c.twilio.auth_token = Some(AUTH_TOKEN.into());
+        c.calls.greet_caller = true;
+    })
+    .await;
     let (status, body) = post(
         &app,
         "/api/calls",
@@ -119,7 +157,8 @@ async fn outbound_call_asks_twilio_to_stream_back_to_media_stream() {
     )
     .await;
     assert_eq!(status, 201, "{body}");
-    assert_eq!(body["call_sid"], "CA0000000000000000000000000000000b");
+    let call_sid = "CA0000000000000000000000000000000b";
+    assert_eq!(body["call_sid"], call_sid);
 
     let seen = twilio.requests();
     assert_eq!(seen.len(), 1);
@@ -131,25 +170,56 @@ async fn outbound_call_asks_twilio_to_stream_back_to_media_stream() {
     assert_eq!(req.authorization, basic());
     assert_eq!(field(req, "To"), Some(CALLER));
     assert_eq!(field(req, "From"), Some(DIALLED));
-    let twiml = field(req, "Twiml").expect("Twiml");
-    let stream_url = format!(
-        "{}/media-stream",
-        app.http_url("")
-            .trim_end_matches('/')
-            .replacen("http", "ws", 1)
-    );
+    assert_eq!(field(req, "Method"), Some("POST"));
+    assert_eq!(field(req, "Twiml"), None, "Url and Twiml are exclusive");
+    let url = field(req, "Url").expect("Url");
+    assert_eq!(url, app.http_url("/twiml"));
+
+    // The customer answers: Twilio fetches the TwiML, and the model link
+    // starts then, before the stream opens.
+    let sessions = app.sim().connections_total();
+    let twiml = answered_webhook(url, call_sid).await;
+    let answer = twiml::parse_connect_stream(&twiml).expect("<Connect><Stream>");
+    assert_eq!(answer.url, app.media_url(), "{twiml}");
+    let param = |name: &str| {
+        answer
+            .parameters
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(param("tenant").as_deref(), Some("acme-dental"), "{twiml}");
+    assert_eq!(param("from").as_deref(), Some(CALLER), "{twiml}");
+    assert_eq!(param("to").as_deref(), Some(DIALLED), "{twiml}");
+    assert_eq!(param("direction").as_deref(), Some("outbound"), "{twiml}");
+    assert!(param("prewarm").is_some(), "not pre-warmed: {twiml}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while app.sim().connections_total() == sessions {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no model session before the stream"
+        );
+        actix_rt::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // The stream attaches to that call: the greeting plays, no second session.
+    let mut setup = CallSetup::new(answer.url.clone());
+    setup.call_sid = call_sid.to_string();
+    for (name, value) in &answer.parameters {
+        setup = setup.with_parameter(name.clone(), value.clone());
+    }
+    let mut call = TwilioCall::connect(setup.signed(AUTH_TOKEN))
+        .await
+        .expect("stream connects");
     assert!(
-        twiml.contains(&format!(r#"<Stream url="{stream_url}">"#)),
-        "{twiml}"
+        call.wait_for_audio(200, Duration::from_secs(10)).await,
+        "no greeting"
     );
-    assert!(
-        twiml.contains(r#"<Parameter name="tenant" value="acme-dental"/>"#),
-        "{twiml}"
-    );
-    assert!(
-        twiml.contains(&format!(r#"<Parameter name="from" value="{CALLER}"/>"#)),
-        "{twiml}"
-    );
+    assert_eq!(app.sim().connections_total(), sessions + 1);
+    call.stop().await.expect("stop");
+    let record = app.wait_call_ended(call_sid, Duration::from_secs(10)).await;
+    assert_eq!(record["call"]["from_number"], CALLER, "{record}");
+    assert_eq!(record["call"]["stream_sid"], call.stream_sid(), "{record}");
 
     let (status, _) = post(
         &app,

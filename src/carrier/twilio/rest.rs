@@ -145,17 +145,20 @@ impl TwilioRest {
             .map(|_| ())
     }
 
-    /// `POST /2010-04-01/Accounts/{AC}/Calls.json` with `To`, `From` and inline
-    /// `Twiml`; returns the new call's `CA…` sid.
+    /// `POST /2010-04-01/Accounts/{AC}/Calls.json` with `To`, `From`, `Url` and
+    /// `Method=POST`: Twilio posts its voice webhook to `url` when the call is
+    /// answered (docs/twilio.md §Calls); returns the new call's `CA…` sid.
+    ///
+    /// Errors: as [`TwilioRest::send_message`].
     pub async fn create_call(
         &self,
         to: &str,
         from: &str,
-        twiml: &str,
+        url: &str,
     ) -> Result<String, TwilioRestError> {
         self.post_for_sid(
             self.url("Calls.json"),
-            &[("To", to), ("From", from), ("Twiml", twiml)],
+            &[("To", to), ("From", from), ("Url", url), ("Method", "POST")],
         )
         .await
     }
