@@ -14,7 +14,9 @@
 #                          500 ms to first greeting audio), pre-warm on, then off (a fresh
 #                          switchboard and SQLite file each); compares greeting latency,
 #                          greeting frames lost, frames lost and CPU per call-second
-#                          (no floor run: the floor relay has no voice webhook)
+#                          (no floor run: the floor relay has no voice webhook); PAIRS=N
+#                          repeats the pair N times in alternating order and summarises
+#                          the CPU ratio (mean, min, max)
 #   bench/run.sh cluster   two nodes of one cluster on this machine (PostgreSQL schema of
 #                          their own, NATS at 127.0.0.1:4222), 200 calls × 30 s spread over
 #                          both with calls.max_calls_per_tenant = 150: CPU per call-second
@@ -22,7 +24,8 @@
 #
 # Environment: CALLS, DURATION, RAMP (override the mode's defaults), CAP (cluster
 # mode's tenant cap), BENCH_PG_URL, NATS_URL, LIMIT_STEPS ("500 1000 1500 …"), GAP,
-# CONNECT_DELAY, FIRST_AUDIO_DELAY, ORDER (prewarm mode: 1s, 400ms, 500ms, "on off"),
+# CONNECT_DELAY, FIRST_AUDIO_DELAY, ORDER, PAIRS (prewarm mode: 1s, 400ms, 500ms, order
+# alternating per pair, 1 pair),
 # OUT (results directory, default bench/results).
 # Writes OUT/<mode>-<UTC date>.{txt,json} and prints the tables.
 set -euo pipefail
@@ -177,16 +180,22 @@ case "$MODE" in
     {
       echo "# bench/run.sh prewarm · $(date -u +%FT%TZ) · $(nproc) CPUs · $(uname -r)"
       export SWITCHBOARD_CALLS__GREET_CALLER=true
-      for prewarm in ${ORDER:-on off}; do
-        echo "== pre-warm $prewarm"
-        if [ "$prewarm" = on ]; then export SWITCHBOARD_CALLS__PREWARM=true
-        else export SWITCHBOARD_CALLS__PREWARM=false; fi
-        start_switchboard
-        loadtest "${CALLS:-200}" "${DURATION:-30s}" "${RAMP:-5s}" "$OUT/prewarm-$prewarm-$STAMP.json" \
-          --webhook "http://127.0.0.1:$SB_PORT/twiml" --webhook-gap "${GAP:-1s}" --greeting \
-          --model-connect-delay "${CONNECT_DELAY:-400ms}" \
-          --model-first-audio-delay "${FIRST_AUDIO_DELAY:-500ms}"
-        stop_switchboard
+      # PAIRS on/off pairs, the order alternating (on off, off on, …) so drift
+      # on a shared machine does not favour one side; run-to-run CPU varies by
+      # several per cent, so a single pair cannot show a 5 % difference.
+      for pair in $(seq 1 "${PAIRS:-1}"); do
+        order=${ORDER:-$([ $((pair % 2)) -eq 1 ] && echo "on off" || echo "off on")}
+        for prewarm in $order; do
+          echo "== pair $pair: pre-warm $prewarm"
+          if [ "$prewarm" = on ]; then export SWITCHBOARD_CALLS__PREWARM=true
+          else export SWITCHBOARD_CALLS__PREWARM=false; fi
+          start_switchboard
+          loadtest "${CALLS:-200}" "${DURATION:-30s}" "${RAMP:-5s}" "$OUT/prewarm-$prewarm-$STAMP-$pair.json" \
+            --webhook "http://127.0.0.1:$SB_PORT/twiml" --webhook-gap "${GAP:-1s}" --greeting \
+            --model-connect-delay "${CONNECT_DELAY:-400ms}" \
+            --model-first-audio-delay "${FIRST_AUDIO_DELAY:-500ms}"
+          stop_switchboard
+        done
       done
       echo "== pre-warm on vs off (webhook → stream gap ${GAP:-1s}; model ${CONNECT_DELAY:-400ms} connect, ${FIRST_AUDIO_DELAY:-500ms} to first audio)"
       jq -rs '
@@ -209,7 +218,21 @@ case "$MODE" in
            ["server CPU ms per call, whole run", f($on.server.cpu_ms_per_call), f($off.server.cpu_ms_per_call),
             (if $off.server.cpu_ms_per_call > 0 then "\($on.server.cpu_ms_per_call / $off.server.cpu_ms_per_call * 1000 | round / 1000)×" else "n/a" end)]]
         | .[] | "\(.[0] | . + " " * (36 - length))\(.[1] | . + " " * (16 - length))\(.[2] | . + " " * (16 - length))\(.[3])"
-      ' "$OUT/prewarm-on-$STAMP.json" "$OUT/prewarm-off-$STAMP.json"
+      ' "$OUT/prewarm-on-$STAMP-1.json" "$OUT/prewarm-off-$STAMP-1.json"
+      if [ "${PAIRS:-1}" -gt 1 ]; then
+        echo "== server CPU ms per call-second over ${PAIRS} pairs (steady window)"
+        for pair in $(seq 1 "$PAIRS"); do
+          jq -s '[.[].runs[0].server.cpu_ms_per_call_second]' \
+            "$OUT/prewarm-on-$STAMP-$pair.json" "$OUT/prewarm-off-$STAMP-$pair.json"
+        done | jq -rs '
+          def r(x): x * 1000 | round / 1000;
+          def mean(xs): (xs | add) / (xs | length);
+          (map(.[0] / .[1])) as $ratios
+          | (to_entries[] | "pair \(.key + 1)     on \(r(.value[0]))  off \(r(.value[1]))  on/off \(r(.value[0] / .value[1]))×"),
+            "mean       on \(r(mean(map(.[0]))))  off \(r(mean(map(.[1]))))  ratio of means \(r(mean(map(.[0])) / mean(map(.[1]))))×",
+            "on/off per pair: mean \(r(mean($ratios)))×, min \(r($ratios | min))×, max \(r($ratios | max))×"
+        '
+      fi
     } 2>&1 | tee "$OUT/prewarm-$STAMP.txt"
     ;;
   *)

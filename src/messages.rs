@@ -251,8 +251,9 @@ pub struct RestartLink {
 }
 
 /// An operator's action on a live call (the dashboard API), as carried to the
-/// node holding the call: `{"action":"hang_up"}` or
-/// `{"action":"session","settings":{…}}`.
+/// node holding the call: `{"action":"hang_up"}`,
+/// `{"action":"session","settings":{…}}` or
+/// `{"action":"transfer","reason":"…"}`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum OperatorAction {
@@ -262,12 +263,37 @@ pub enum OperatorAction {
     Session {
         settings: crate::session_settings::SessionSettings,
     },
+    /// Hand the caller to the tenant's on-call number now, as the
+    /// `transferToOnCall` tool does (the whisper names `reason`).
+    Transfer { reason: String },
 }
 
-/// Operator → Supervisor: apply `action` to the live call `call_id`; `true`
-/// when this node carries the call.
+/// What became of an [`OperateCall`]; also the JSON answer between nodes
+/// (`{"outcome":"applied"}`, `{"outcome":"not_found"}`,
+/// `{"outcome":"refused","error":"…"}`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum OperateOutcome {
+    /// The node carrying the call took the action.
+    Applied,
+    /// No live call by that id here (or, across nodes, anywhere).
+    NotFound,
+    /// The call is live but cannot take the action; `error` says why.
+    Refused { error: String },
+}
+
+/// Call → its actor: carry out an operator's transfer (`Err` says why not:
+/// not a phone call, no on-call number, Twilio credentials missing, or the
+/// call is already ending).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<(), String>")]
+pub struct OperatorTransfer {
+    pub reason: String,
+}
+
+/// Operator → Supervisor: apply `action` to the live call `call_id`.
 #[derive(Debug, Clone, Message, serde::Serialize, serde::Deserialize)]
-#[rtype(result = "bool")]
+#[rtype(result = "OperateOutcome")]
 pub struct OperateCall {
     pub call_id: String,
     #[serde(flatten)]

@@ -27,7 +27,8 @@ use crate::cluster::node::ClusterAdmission;
 use crate::cluster::{Cluster, ClusterError, LiveCallEntry};
 use crate::lifecycle::{AdmitAnswer, EndReason, Refusal, Refused};
 use crate::messages::{
-    CallFinished, EndCall, LinkFailed, OperateCall, OperatorAction, RestartLink,
+    CallFinished, EndCall, LinkFailed, OperateCall, OperateOutcome, OperatorAction,
+    OperatorTransfer, RestartLink,
 };
 use crate::session_settings::ApplySessionSettings;
 
@@ -157,6 +158,7 @@ struct LiveCall {
     entry: LiveCallEntry,
     end: Recipient<EndCall>,
     settings: Recipient<ApplySessionSettings>,
+    transfer: Recipient<OperatorTransfer>,
     /// `None` for calls without a model link of their own (jambonz).
     restart: Option<Recipient<RestartLink>>,
 }
@@ -454,6 +456,7 @@ impl Supervisor {
                 entry,
                 end: addr.clone().recipient(),
                 settings: addr.clone().recipient(),
+                transfer: addr.clone().recipient(),
                 restart: C::restart_recipient(addr),
             },
         );
@@ -653,11 +656,11 @@ impl Handler<LiveCalls> for Supervisor {
 }
 
 impl Handler<OperateCall> for Supervisor {
-    type Result = bool;
+    type Result = ResponseFuture<OperateOutcome>;
 
-    fn handle(&mut self, msg: OperateCall, _: &mut Context<Self>) -> bool {
+    fn handle(&mut self, msg: OperateCall, _: &mut Context<Self>) -> Self::Result {
         let Some(call) = self.calls.get(&msg.call_id) else {
-            return false;
+            return Box::pin(async { OperateOutcome::NotFound });
         };
         match msg.action {
             OperatorAction::HangUp => {
@@ -670,8 +673,25 @@ impl Handler<OperateCall> for Supervisor {
             OperatorAction::Session { settings } => {
                 call.settings.do_send(ApplySessionSettings(settings));
             }
+            OperatorAction::Transfer { reason } => {
+                // The call knows whether it can be transferred (carrier,
+                // on-call number, credentials); its answer is the operator's.
+                let asked = call.transfer.send(OperatorTransfer { reason });
+                let call_id = msg.call_id;
+                return Box::pin(async move {
+                    match asked.await {
+                        Ok(Ok(())) => {
+                            log::info!("call {call_id}: transferred by an operator");
+                            OperateOutcome::Applied
+                        }
+                        Ok(Err(error)) => OperateOutcome::Refused { error },
+                        // The call ended meanwhile.
+                        Err(_) => OperateOutcome::NotFound,
+                    }
+                });
+            }
         }
-        true
+        Box::pin(async { OperateOutcome::Applied })
     }
 }
 

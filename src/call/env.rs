@@ -10,7 +10,7 @@ use actix::prelude::*;
 use crate::audio::clip::Clip;
 use crate::config::Config;
 use crate::events::EventBus;
-use crate::messages::{CallFinished, EndCall, LinkFailed, RestartLink};
+use crate::messages::{CallFinished, EndCall, LinkFailed, OperatorTransfer, RestartLink};
 use crate::metrics::Metrics;
 use crate::notify::Notifier;
 use crate::session_settings::{ApplySessionSettings, SessionOverrides};
@@ -67,7 +67,10 @@ pub struct CallTenancy {
 /// that asked, so the call's audio never changes threads) and tracks until it
 /// sends [`CallFinished`].
 pub trait SupervisedCall:
-    Actor<Context = Context<Self>> + Handler<EndCall> + Handler<ApplySessionSettings>
+    Actor<Context = Context<Self>>
+    + Handler<EndCall>
+    + Handler<ApplySessionSettings>
+    + Handler<OperatorTransfer>
 {
     /// What the carrier edge hands over.
     type Setup: Send + 'static;

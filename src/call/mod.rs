@@ -26,14 +26,15 @@ use crate::lifecycle::AdmitAnswer;
 use crate::lifecycle::{Carrier, EndReason};
 use crate::messages::{
     AudioFrame, CallAction, CarrierCommand, CarrierHangup, DtmfReceived, EndCall, LinkCommand,
-    LinkDown, LinkFailed, MarkEchoed, ModelEvent, RestartLink, ToolCall, ToolResult,
-    TransferOutcome,
+    LinkDown, LinkFailed, MarkEchoed, ModelEvent, OperatorTransfer, RestartLink, ToolCall,
+    ToolResult, TransferOutcome,
 };
 use crate::model::link::{LinkCounters, LinkSetup, ModelLinkActor};
 use crate::model::provider::Provider;
 use crate::model::session::{HistoryItem, Role, SessionSpec};
 use crate::session_settings::{ApplySessionSettings, SessionSettings};
 use crate::tenant::TenantConfig;
+use crate::tools::builtin::{plan_transfer, TransferPlan};
 use crate::tools::ToolActor;
 use conversation::{Conversation, UserLine};
 use env::{CallEnv, CallTenancy, SupervisedCall, Supervision};
@@ -71,15 +72,6 @@ pub struct CallSetup {
     pub edge: Option<Recipient<CarrierCommand>>,
 }
 
-/// A transfer waiting for the hand-off line to play.
-#[derive(Debug, Clone)]
-struct PendingTransfer {
-    number: String,
-    /// TwiML URL announcing the call to the person answering.
-    whisper_url: String,
-    reason: String,
-}
-
 /// One live call.
 pub struct CallActor {
     setup: CallSetup,
@@ -114,7 +106,7 @@ pub struct CallActor {
     awaiting_response_done: bool,
     tool_outputs_sent: bool,
     hangup: Option<EndReason>,
-    transfer: Option<PendingTransfer>,
+    transfer: Option<TransferPlan>,
     /// The reason of a transfer the carrier edge is carrying out.
     transferring: Option<String>,
     ending: Option<EndReason>,
@@ -659,6 +651,25 @@ impl Handler<AttachEdge> for CallActor {
     }
 }
 
+impl Handler<OperatorTransfer> for CallActor {
+    type Result = Result<(), String>;
+
+    /// An operator's transfer: at once, without a hand-off line from the model.
+    fn handle(&mut self, msg: OperatorTransfer, _: &mut Context<Self>) -> Self::Result {
+        if self.ledger.is_finished() || self.ending.is_some() || self.transferring.is_some() {
+            return Err("the call is already ending".into());
+        }
+        let plan = plan_transfer(&self.env.tools, &self.ledger.tool_context(), msg.reason)
+            .map_err(|e| e.to_string())?;
+        if self.setup.edge.is_none() {
+            return Err("the call's media stream has not started yet".into());
+        }
+        self.transfer = Some(plan);
+        self.start_transfer();
+        Ok(())
+    }
+}
+
 impl Handler<MarkEchoed> for CallActor {
     type Result = ();
 
@@ -805,7 +816,7 @@ impl Handler<ToolResult> for CallActor {
                 whisper_url,
                 reason,
             }) => {
-                self.transfer = Some(PendingTransfer {
+                self.transfer = Some(TransferPlan {
                     number: number.clone(),
                     whisper_url: whisper_url.clone(),
                     reason: reason.clone(),

@@ -1,63 +1,12 @@
 //! Admin API (bearer admin token): calls with transcripts and tool calls, tenants,
 //! recent SMS/email messages.
 
-use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Deserialize;
+use actix_web::{web, HttpResponse};
 use serde_json::json;
-use subtle::ConstantTimeEq;
 
+use crate::http::auth::Admin;
 use crate::http::state::AppState;
 use crate::store::{self, DbConnection, StoreError};
-
-/// Why an admin request was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum AdminError {
-    #[error("missing admin token")]
-    Missing,
-    #[error("wrong admin token")]
-    Wrong,
-}
-
-/// Checks `Authorization: Bearer <token>` or `?token=` (browsers cannot set headers on
-/// WebSockets) against `server.admin_token`, in constant time. Without a configured
-/// token every admin request is refused.
-pub fn check_admin(req: &HttpRequest, state: &AppState) -> Result<(), AdminError> {
-    let expected = state
-        .config
-        .server
-        .admin_token
-        .as_deref()
-        .filter(|t| !t.is_empty())
-        .ok_or(AdminError::Wrong)?;
-    let header = req
-        .headers()
-        .get(actix_web::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::to_string);
-    let query = web::Query::<TokenQuery>::from_query(req.query_string())
-        .ok()
-        .and_then(|q| q.token.clone());
-    let given = header.or(query).ok_or(AdminError::Missing)?;
-    if bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
-        Ok(())
-    } else {
-        Err(AdminError::Wrong)
-    }
-}
-
-/// The `token` query parameter.
-#[derive(Deserialize)]
-pub struct TokenQuery {
-    pub token: Option<String>,
-}
-
-/// The 401 an unauthenticated admin request gets.
-pub fn unauthorized(err: AdminError) -> HttpResponse {
-    HttpResponse::Unauthorized()
-        .insert_header(("WWW-Authenticate", "Bearer"))
-        .json(json!({"error": err.to_string()}))
-}
 
 fn store_error(e: StoreError) -> HttpResponse {
     log::error!("admin API: {e}");
@@ -89,14 +38,7 @@ where
 /// transcript (in order) and tool invocations (each with a readable `line`);
 /// the call carries `caller_name` as in `GET /api/calls`.
 /// 404 when unknown.
-pub async fn get_call(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-) -> HttpResponse {
-    if let Err(e) = check_admin(&req, &state) {
-        return unauthorized(e);
-    }
+pub async fn get_call(_: Admin, state: web::Data<AppState>, id: web::Path<String>) -> HttpResponse {
     let id = id.into_inner();
     let result = query(&state, move |conn| {
         let call = match store::calls::get(conn, &id)? {
@@ -143,10 +85,7 @@ pub async fn get_call(
 
 /// `GET /api/calls`: the 50 most recent calls, each with `caller_name` (from
 /// its tool runs, `null` when unknown).
-pub async fn list_calls(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    if let Err(e) = check_admin(&req, &state) {
-        return unauthorized(e);
-    }
+pub async fn list_calls(_: Admin, state: web::Data<AppState>) -> HttpResponse {
     let listed = query(&state, |conn| {
         let calls = store::calls::list_recent(conn, 50)?;
         let ids: Vec<String> = calls.iter().map(|c| c.id.clone()).collect();
@@ -177,10 +116,7 @@ pub async fn list_calls(req: HttpRequest, state: web::Data<AppState>) -> HttpRes
 }
 
 /// `GET /api/tenants`: the configured tenants.
-pub async fn list_tenants(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    if let Err(e) = check_admin(&req, &state) {
-        return unauthorized(e);
-    }
+pub async fn list_tenants(_: Admin, state: web::Data<AppState>) -> HttpResponse {
     let tenants: Vec<_> = state
         .carrier
         .tenants
@@ -192,10 +128,7 @@ pub async fn list_tenants(req: HttpRequest, state: web::Data<AppState>) -> HttpR
 }
 
 /// `GET /api/messages`: the 50 most recent SMS/email messages (`messages` table).
-pub async fn list_messages(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    if let Err(e) = check_admin(&req, &state) {
-        return unauthorized(e);
-    }
+pub async fn list_messages(_: Admin, state: web::Data<AppState>) -> HttpResponse {
     match query(&state, |conn| store::text_messages::list_recent(conn, 50)).await {
         Ok(messages) => HttpResponse::Ok().json(messages),
         Err(resp) => resp,

@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::carrier::browser::edge::{browser_call_setup, BrowserSocket};
 use crate::carrier::browser::token::{TokenError, TOKEN_TTL};
 use crate::carrier::browser::wire::MAX_AUDIO_BYTES;
-use crate::http::admin::{check_admin, unauthorized};
+use crate::http::auth::Admin;
 use crate::http::state::AppState;
 use crate::supervisor::Prewarm;
 
@@ -27,13 +27,10 @@ pub struct NewSession {
 /// `POST /api/sessions`: `{"sessionId":"BR…","token":"<64 hex>","expiresIn":60}`.
 /// 401 without the admin token; 404 for an unknown tenant.
 pub async fn create_session(
-    req: HttpRequest,
+    _: Admin,
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    if let Err(e) = check_admin(&req, &state) {
-        return unauthorized(e);
-    }
     let request: NewSession = if body.is_empty() {
         NewSession::default()
     } else {

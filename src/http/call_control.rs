@@ -2,13 +2,15 @@
 //! through the Twilio REST API, start/stop a Twilio recording of a live call, and
 //! edit model session settings for a tenant's new calls or one live call.
 
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::carrier::twilio::rest::{TwilioRest, TwilioRestError};
-use crate::http::admin::{check_admin, query, unauthorized};
-use crate::http::live_calls::operate;
+use crate::http::admin::query;
+use crate::http::auth::Admin;
+use crate::http::live_calls::{answer, operate};
 use crate::http::state::AppState;
 use crate::http::twilio::signed_url;
 use crate::lifecycle::Carrier;
@@ -59,13 +61,11 @@ fn is_e164(number: &str) -> bool {
 /// customer back. 201 `{"call_sid":"CA…"}`; 400 bad number or tenant without a
 /// number; 404 unknown tenant; 502 Twilio error; 503 Twilio REST not configured.
 pub async fn place_call(
+    _: Admin,
     req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> HttpResponse {
-    if let Err(e) = check_admin(&req, &state) {
-        return unauthorized(e);
-    }
     let body: PlaceCall = match json_body(&body) {
         Ok(b) => b,
         Err(e) => return bad_request(e),
@@ -112,14 +112,11 @@ pub struct RecordingAction {
 /// 200 `{"recording_sid":"RE…","status":"in-progress"|"stopped"}`; 404 unknown call;
 /// 409 not a live Twilio call, or stop without a recording; 502/503 as for `POST /api/calls`.
 pub async fn recording(
-    req: HttpRequest,
+    _: Admin,
     state: web::Data<AppState>,
     id: web::Path<String>,
     body: web::Bytes,
 ) -> HttpResponse {
-    if let Err(e) = check_admin(&req, &state) {
-        return unauthorized(e);
-    }
     let body: RecordingAction = match json_body(&body) {
         Ok(b) => b,
         Err(e) => return bad_request(e),
@@ -182,14 +179,11 @@ pub async fn recording(
 /// the tenant's calls that start from now on (in memory). 200 with the merged
 /// settings; 400 invalid; 404 unknown tenant.
 pub async fn tenant_session(
-    req: HttpRequest,
+    _: Admin,
     state: web::Data<AppState>,
     id: web::Path<String>,
     body: web::Bytes,
 ) -> HttpResponse {
-    if let Err(e) = check_admin(&req, &state) {
-        return unauthorized(e);
-    }
     let body: SessionSettings = match json_body(&body) {
         Ok(b) => b,
         Err(e) => return bad_request(e),
@@ -208,14 +202,11 @@ pub async fn tenant_session(
 /// `session.update` to the live call with switchboard id `id`, on whichever
 /// node carries it. 202 when sent; 400 invalid; 404 no such live call.
 pub async fn call_session(
-    req: HttpRequest,
+    _: Admin,
     state: web::Data<AppState>,
     id: web::Path<String>,
     body: web::Bytes,
 ) -> HttpResponse {
-    if let Err(e) = check_admin(&req, &state) {
-        return unauthorized(e);
-    }
     let body: SessionSettings = match json_body(&body) {
         Ok(b) => b,
         Err(e) => return bad_request(e),
@@ -223,17 +214,13 @@ pub async fn call_session(
     if let Err(e) = body.validate() {
         return bad_request(e);
     }
-    let sent = operate(
+    let outcome = operate(
         &state,
         id.into_inner(),
         OperatorAction::Session { settings: body },
     )
     .await;
-    if sent {
-        HttpResponse::Accepted().json(json!({"status": "sent"}))
-    } else {
-        HttpResponse::NotFound().json(json!({"error": "no such live call"}))
-    }
+    answer(outcome, StatusCode::ACCEPTED, json!({"status": "sent"}))
 }
 
 #[cfg(test)]

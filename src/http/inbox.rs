@@ -6,13 +6,14 @@
 //! `{"items": […], "total": N, "limit": L, "offset": O}`. Each item links its
 //! call (`call_url`, the `GET /api/calls/{id}` of the call it came from).
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::http::admin::{check_admin, query, unauthorized};
+use crate::http::admin::query;
+use crate::http::auth::Admin;
 use crate::http::state::AppState;
 use crate::notify::local_time;
 use crate::store::appointments::BookingQuery;
@@ -108,13 +109,10 @@ const MESSAGE_STATUSES: [&str; 3] = ["new", "read", "handled"];
 
 /// `GET /api/caller-messages`: taken messages and callback requests, newest first.
 pub async fn list_caller_messages(
-    req: HttpRequest,
+    _: Admin,
     state: web::Data<AppState>,
     q: web::Query<MessagesQuery>,
 ) -> HttpResponse {
-    if let Err(e) = check_admin(&req, &state) {
-        return unauthorized(e);
-    }
     let (limit, offset) = match bounds(q.limit, q.offset) {
         Ok(b) => b,
         Err(e) => return e.into(),
@@ -158,14 +156,11 @@ pub struct MarkMessage {
 /// `PATCH /api/caller-messages/{id}`: mark a message read or handled (or new
 /// again); answers the updated message, 404 for an unknown id.
 pub async fn mark_caller_message(
-    req: HttpRequest,
+    _: Admin,
     state: web::Data<AppState>,
     id: web::Path<String>,
     body: web::Json<MarkMessage>,
 ) -> HttpResponse {
-    if let Err(e) = check_admin(&req, &state) {
-        return unauthorized(e);
-    }
     let MarkMessage { status, by } = body.into_inner();
     if !MESSAGE_STATUSES.contains(&status.as_str()) {
         return bad_request(format!("status: {status:?} is not new, read or handled"));
@@ -229,13 +224,10 @@ fn parse_bound(key: &str, text: &str, tz: Tz) -> Result<NaiveDateTime, BadParam>
 /// `GET /api/appointments`: bookings by start time, with the customer and the
 /// start in the tenant's zone (`local_start` `YYYY-MM-DDTHH:MM`, `when` as read).
 pub async fn list_appointments(
-    req: HttpRequest,
+    _: Admin,
     state: web::Data<AppState>,
     q: web::Query<AppointmentsQuery>,
 ) -> HttpResponse {
-    if let Err(e) = check_admin(&req, &state) {
-        return unauthorized(e);
-    }
     let (limit, offset) = match bounds(q.limit, q.offset) {
         Ok(b) => b,
         Err(e) => return e.into(),
@@ -302,13 +294,10 @@ pub async fn list_appointments(
 /// `GET /api/notifications`: owner notifications with their delivery status,
 /// newest first.
 pub async fn list_notifications(
-    req: HttpRequest,
+    _: Admin,
     state: web::Data<AppState>,
     q: web::Query<Page>,
 ) -> HttpResponse {
-    if let Err(e) = check_admin(&req, &state) {
-        return unauthorized(e);
-    }
     let (limit, offset) = match q.bounds() {
         Ok(b) => b,
         Err(e) => return e.into(),
@@ -334,10 +323,7 @@ pub async fn list_notifications(
 /// actions can work here: whether SMS (and calling customers back) through
 /// Twilio, email through SendGrid and the text model are configured, and the
 /// notification delivery settings. No secrets.
-pub async fn settings(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    if let Err(e) = check_admin(&req, &state) {
-        return unauthorized(e);
-    }
+pub async fn settings(_: Admin, state: web::Data<AppState>) -> HttpResponse {
     let config = &state.config;
     let twilio = !config.twilio.account_sid.is_empty()
         && config

@@ -1,15 +1,16 @@
 //! Live calls for operators (admin token), on any node: `GET /api/calls/live`
 //! lists the calls in progress — every node's in a cluster, from the shared
 //! registry — and actions on one live call (`POST /api/calls/{id}/hangup`,
-//! `POST /api/calls/{id}/session`) reach the node carrying it (directly, or
+//! `…/transfer`, `…/session`) reach the node carrying it (directly, or
 //! by NATS request/reply; see `crate::cluster::ops`).
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
 use serde_json::json;
 
-use crate::http::admin::{check_admin, unauthorized};
+use crate::http::auth::Admin;
 use crate::http::state::AppState;
-use crate::messages::{OperateCall, OperatorAction};
+use crate::messages::{OperateCall, OperateOutcome, OperatorAction};
 use crate::supervisor::LiveCalls;
 
 /// `GET /api/calls/live`: 200 `{"node":"<this node>","calls":[{call_id,
@@ -17,10 +18,7 @@ use crate::supervisor::LiveCalls;
 /// first. In a cluster `calls` spans every live node and `nodes` lists them
 /// (`node_id`, `addr`, `started_at`, `seen_at`, `draining`, `calls`); 503
 /// when NATS does not answer. On a single node `nodes` is empty.
-pub async fn live_calls(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    if let Err(e) = check_admin(&req, &state) {
-        return unauthorized(e);
-    }
+pub async fn live_calls(_: Admin, state: web::Data<AppState>) -> HttpResponse {
     let node = state.config.cluster.node_id.clone();
     match &state.carrier.cluster {
         Some(cluster) => {
@@ -55,47 +53,87 @@ pub async fn live_calls(req: HttpRequest, state: web::Data<AppState>) -> HttpRes
 
 /// Applies `action` to the live call `call_id` wherever it is carried: this
 /// node's Supervisor first, then (clustered) the node the registry names.
-/// `true` when a node carrying the call applied it.
-pub async fn operate(state: &AppState, call_id: String, action: OperatorAction) -> bool {
+pub async fn operate(state: &AppState, call_id: String, action: OperatorAction) -> OperateOutcome {
     let op = OperateCall { call_id, action };
-    if state
+    let here = state
         .carrier
         .supervisor
         .send(op.clone())
         .await
-        .unwrap_or(false)
-    {
-        return true;
+        .unwrap_or(OperateOutcome::NotFound);
+    if here != OperateOutcome::NotFound {
+        return here;
     }
     let Some(cluster) = &state.carrier.cluster else {
-        return false;
+        return here;
     };
     match cluster.find_call(&op.call_id).await {
-        Ok(Some(entry)) if entry.node != cluster.node_id() => {
-            cluster.operate_on(&entry.node, &op).await.unwrap_or(false)
-        }
-        Ok(_) => false,
+        Ok(Some(entry)) if entry.node != cluster.node_id() => cluster
+            .operate_on(&entry.node, &op)
+            .await
+            .unwrap_or(OperateOutcome::NotFound),
+        Ok(_) => OperateOutcome::NotFound,
         Err(e) => {
             log::warn!("call {}: registry lookup failed: {e}", op.call_id);
-            false
+            OperateOutcome::NotFound
         }
+    }
+}
+
+/// The operator's answer for an action's `outcome`: `status` with `applied`,
+/// 404 when no node carries the call, 409 with the reason when it cannot take
+/// the action.
+pub fn answer(
+    outcome: OperateOutcome,
+    status: StatusCode,
+    applied: serde_json::Value,
+) -> HttpResponse {
+    match outcome {
+        OperateOutcome::Applied => HttpResponse::build(status).json(applied),
+        OperateOutcome::NotFound => {
+            HttpResponse::NotFound().json(json!({"error": "no such live call"}))
+        }
+        OperateOutcome::Refused { error } => HttpResponse::Conflict().json(json!({"error": error})),
     }
 }
 
 /// `POST /api/calls/{id}/hangup` (switchboard call id): ends the live call at
 /// once (`operator_hangup`, no apology). 200 `{"status":"ended"}`; 404 when
 /// no node carries such a call (answered within `cluster.request_timeout_ms`).
-pub async fn hang_up(
-    req: HttpRequest,
+pub async fn hang_up(_: Admin, state: web::Data<AppState>, id: web::Path<String>) -> HttpResponse {
+    let outcome = operate(&state, id.into_inner(), OperatorAction::HangUp).await;
+    answer(outcome, StatusCode::OK, json!({"status": "ended"}))
+}
+
+/// Body of `POST /api/calls/{id}/transfer`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransferRequest {
+    /// Why, for the person answering (said in the whisper); 1–200 characters.
+    pub reason: String,
+}
+
+/// `POST /api/calls/{id}/transfer {"reason":"…"}` (switchboard call id): hands
+/// the caller to the tenant's first on-call number now, as the
+/// `transferToOnCall` tool does, on whichever node carries the call. 200
+/// `{"status":"transferring"}`; 400 bad body; 404 no such live call; 409 when
+/// the call cannot be transferred (not a phone call, no on-call number, Twilio
+/// credentials missing, stream not started, already ending).
+pub async fn transfer(
+    _: Admin,
     state: web::Data<AppState>,
     id: web::Path<String>,
+    body: web::Bytes,
 ) -> HttpResponse {
-    if let Err(e) = check_admin(&req, &state) {
-        return unauthorized(e);
+    let reason = match serde_json::from_slice::<TransferRequest>(&body) {
+        Ok(b) => b.reason.trim().to_string(),
+        Err(e) => {
+            return HttpResponse::BadRequest().json(json!({"error": format!("invalid body: {e}")}))
+        }
+    };
+    if reason.is_empty() || reason.chars().count() > 200 {
+        return HttpResponse::BadRequest().json(json!({"error": "reason: 1 to 200 characters"}));
     }
-    if operate(&state, id.into_inner(), OperatorAction::HangUp).await {
-        HttpResponse::Ok().json(json!({"status": "ended"}))
-    } else {
-        HttpResponse::NotFound().json(json!({"error": "no such live call"}))
-    }
+    let outcome = operate(&state, id.into_inner(), OperatorAction::Transfer { reason }).await;
+    answer(outcome, StatusCode::OK, json!({"status": "transferring"}))
 }

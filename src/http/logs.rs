@@ -11,7 +11,7 @@ use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::events::CallEvent;
-use crate::http::admin::{check_admin, unauthorized};
+use crate::http::auth::Admin;
 use crate::http::state::AppState;
 
 /// Query parameters of `/logs`.
@@ -23,14 +23,12 @@ pub struct LogsQuery {
 
 /// `GET /logs`: upgrades to the event feed after the admin check (401 before upgrade).
 pub async fn logs(
+    _: Admin,
     req: HttpRequest,
     stream: web::Payload,
     state: web::Data<AppState>,
     query: web::Query<LogsQuery>,
 ) -> actix_web::Result<HttpResponse> {
-    if let Err(e) = check_admin(&req, &state) {
-        return Ok(unauthorized(e));
-    }
     let feed = LogFeedSession {
         state: state.into_inner(),
         call_sid: query.into_inner().call_sid,

@@ -5,6 +5,7 @@
 //! `/logs`, `/api/…` including the owner's inbox) and the built-in simulator (`/sim/v1/realtime`).
 
 pub mod admin;
+pub mod auth;
 pub mod browser;
 pub mod call_control;
 pub mod dashboard;
@@ -69,6 +70,10 @@ pub fn server(state: Arc<AppState>, listener: TcpListener) -> std::io::Result<Se
             .route(
                 "/api/calls/{id}/hangup",
                 web::post().to(live_calls::hang_up),
+            )
+            .route(
+                "/api/calls/{id}/transfer",
+                web::post().to(live_calls::transfer),
             )
             .route("/api/calls/{id}", web::get().to(admin::get_call))
             .route("/api/tenants", web::get().to(admin::list_tenants))

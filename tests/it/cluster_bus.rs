@@ -219,3 +219,38 @@ async fn retried_message_sid_on_another_node_is_answered_once() {
     nodes.stop().await;
     chat.handle.stop(false).await;
 }
+
+/// An operator on node `a` transfers a phone call carried by node `b` (the
+/// Twilio REST request comes from `b`, which holds the call), and `b`'s
+/// refusal to transfer a browser call reaches the operator on `a` as a 409
+/// with `b`'s reason.
+#[actix_rt::test]
+async fn a_transfer_asked_on_one_node_is_made_by_the_node_carrying_the_call() {
+    use crate::support::stub::HttpStub;
+    use crate::transfer::{
+        assert_browser_call_is_not_transferred, assert_transferred, live_call_id, post_transfer,
+        with_twilio_and_on_call, TOKEN,
+    };
+
+    let twilio = HttpStub::start(|_, _| (200, json!({"sid": "CA", "status": "in-progress"}))).await;
+    let api_base = twilio.base.clone();
+    let nodes = TwoNodes::start(move |c| with_twilio_and_on_call(c, &api_base)).await;
+    let setup = nodes.b.call_setup().signed(TOKEN);
+    let call_sid = setup.call_sid.clone();
+    let call = TwilioCall::connect(setup).await.expect("call on b");
+    let id = live_call_id(&nodes.a, "twilio", Some(&call_sid)).await;
+
+    let (status, body) = post_transfer(&nodes.a, &id, r#"{"reason":"needs Dr Lee"}"#).await;
+    assert_eq!(status, 200, "{body}");
+    assert_transferred(&call, &twilio, &call_sid).await;
+    let record = nodes
+        .a
+        .wait_call_ended(&call_sid, Duration::from_secs(10))
+        .await;
+    assert_eq!(record["call"]["ended_reason"], "transferred: needs Dr Lee");
+    assert_eq!(record["call"]["node_id"], "b");
+
+    assert_browser_call_is_not_transferred(&nodes.b, &nodes.a).await;
+    assert_eq!(twilio.requests().len(), 1);
+    nodes.stop().await;
+}

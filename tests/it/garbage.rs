@@ -121,6 +121,7 @@ async fn feed_http(base: &str, seed: u64) -> Vec<u16> {
         ("POST", "/api/calls/CA1/session"),
         ("GET", "/api/calls/live"),
         ("POST", "/api/calls/%E2%80%8Bx%00/hangup"),
+        ("POST", "/api/calls/%E2%80%8Bx%00/transfer"),
         ("PUT", "/api/tenants/acme-dental/session"),
         ("POST", "/sms/inbound"),
         ("POST", "/email/inbound"),

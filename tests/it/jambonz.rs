@@ -565,8 +565,8 @@ async fn jambonz_upgrade_without_subprotocol_is_refused() {
     app.stop().await;
 }
 
-#[actix_rt::test]
-async fn jambonz_transfer_tool_redirects_to_a_dial_and_whispers_to_the_on_call_person() {
+/// A jambonz call, acked, to a tenant whose on-call number is +15550109999.
+async fn call_with_on_call() -> (TestApp, JambonzSession, String) {
     let app = TestApp::start_with(Db::Sqlite, |c| {
         jambonz_config(c);
         c.tenants[0].transfer_numbers = vec!["+15550109999".into()];
@@ -577,6 +577,12 @@ async fn jambonz_transfer_tool_redirects_to_a_dial_and_whispers_to_the_on_call_p
     jb.send(session("session-new.json", &call_sid, DIALLED))
         .await;
     assert_eq!(jb.recv().await["type"], "ack");
+    (app, jb, call_sid)
+}
+
+#[actix_rt::test]
+async fn jambonz_transfer_tool_redirects_to_a_dial_and_whispers_to_the_on_call_person() {
+    let (app, mut jb, call_sid) = call_with_on_call().await;
 
     let mut transfer = frame("llm-tool-call-openai.json", &call_sid);
     transfer["data"] = json!({"tool_call_id": "call_xfer_1", "name": "transferToOnCall",
@@ -608,5 +614,27 @@ async fn jambonz_transfer_tool_redirects_to_a_dial_and_whispers_to_the_on_call_p
         .as_str()
         .unwrap_or_default()
         .contains(CALLER));
+    app.stop().await;
+}
+
+#[actix_rt::test]
+async fn an_operator_transfer_redirects_a_jambonz_call_to_the_dial_at_once() {
+    use crate::transfer::{live_call_id, post_transfer};
+
+    let (app, mut jb, call_sid) = call_with_on_call().await;
+    let id = live_call_id(&app, "jambonz", Some(&call_sid)).await;
+
+    let (status, body) = post_transfer(&app, &id, r#"{"reason":"owner takes it"}"#).await;
+    assert_eq!(status, 200, "{body}");
+    // No tool output, no hand-off line: the llm verb is replaced by the dial now.
+    let redirect = jb.recv().await;
+    assert_eq!(redirect["command"], "redirect", "{redirect}");
+    let dial = &redirect["data"][0];
+    assert_eq!(dial["verb"], "dial", "{redirect}");
+    assert_eq!(dial["target"][0]["number"], "+15550109999");
+
+    let (status, body) = post_transfer(&app, &id, r#"{"reason":"again"}"#).await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"], "the call is already ending");
     app.stop().await;
 }

@@ -514,6 +514,11 @@ async fn authorisation_matrix_for_every_later_endpoint() {
             404,
         ),
         (
+            "POST /api/calls/{id}/transfer",
+            req("POST", "/api/calls/CA404/transfer").body(Body::Json(r#"{"reason":"urgent"}"#)),
+            404,
+        ),
+        (
             "PUT /api/tenants/{id}/session",
             req("PUT", "/api/tenants/acme-dental/session").body(Body::Json(r#"{"voice":"marin"}"#)),
             200,

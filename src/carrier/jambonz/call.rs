@@ -23,7 +23,7 @@ use crate::carrier::jambonz::llm::{
 use crate::carrier::jambonz::wire::{self, CallStatusInfo, Outbound, SessionInfo, Verb};
 use crate::lifecycle::{AdmitAnswer, Refused};
 use crate::lifecycle::{Carrier, EndReason, Refusal};
-use crate::messages::{CallAction, EndCall, ToolCall, ToolResult};
+use crate::messages::{CallAction, EndCall, OperatorTransfer, ToolCall, ToolResult};
 use crate::model::session::Role;
 use crate::session_settings::{ApplySessionSettings, SessionSettings};
 use crate::tenant::TenantConfig;
@@ -459,19 +459,45 @@ impl Handler<ToolResult> for JambonzCall {
         let Some(action) = result.action else {
             return;
         };
-        self.action_reason = Some(match &action {
-            CallAction::HangUp { reason } => EndReason::AssistantHangup(reason.clone()),
-            CallAction::Transfer { number, reason, .. } => EndReason::Transferred {
-                number: Some(number.clone()),
-                reason: reason.clone(),
-            },
-        });
+        self.action_reason = Some(end_reason_of(&action));
         // jambonz sends `response.create` after the tool output; the goodbye plays
         // before the redirect replaces the llm verb.
         let delay = Duration::from_millis(self.env.config.jambonz.farewell_delay_ms);
         ctx.run_later(delay, move |act, _| {
             act.redirect(wire::action_verbs(&action));
         });
+    }
+}
+
+/// How a call ends once `action` has replaced its `llm` verb.
+fn end_reason_of(action: &CallAction) -> EndReason {
+    match action {
+        CallAction::HangUp { reason } => EndReason::AssistantHangup(reason.clone()),
+        CallAction::Transfer { number, reason, .. } => EndReason::Transferred {
+            number: Some(number.clone()),
+            reason: reason.clone(),
+        },
+    }
+}
+
+impl Handler<OperatorTransfer> for JambonzCall {
+    type Result = Result<(), String>;
+
+    /// An operator's transfer: the `llm` verb is replaced by the `dial` at once.
+    fn handle(&mut self, msg: OperatorTransfer, _: &mut Context<Self>) -> Self::Result {
+        if self.ledger.is_finished() || self.redirected || self.action_reason.is_some() {
+            return Err("the call is already ending".into());
+        }
+        let plan = crate::tools::builtin::plan_transfer(
+            &self.env.tools,
+            &self.ledger.tool_context(),
+            msg.reason,
+        )
+        .map_err(|e| e.to_string())?;
+        let action = CallAction::from(plan);
+        self.action_reason = Some(end_reason_of(&action));
+        self.redirect(wire::action_verbs(&action));
+        Ok(())
     }
 }
 

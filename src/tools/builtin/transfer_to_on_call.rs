@@ -42,6 +42,67 @@ pub fn whisper_url(env: &ToolEnv, tenant_id: &str, reason: &str) -> String {
     format!("{base}/twiml/whisper?{query}")
 }
 
+/// A transfer about to be made: the on-call number (E.164), the TwiML URL
+/// announcing the call to the person answering, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransferPlan {
+    pub number: String,
+    pub whisper_url: String,
+    pub reason: String,
+}
+
+impl From<TransferPlan> for CallAction {
+    fn from(plan: TransferPlan) -> CallAction {
+        CallAction::Transfer {
+            number: plan.number,
+            whisper_url: plan.whisper_url,
+            reason: plan.reason,
+        }
+    }
+}
+
+/// The transfer of the call `ctx` describes to the tenant's first on-call
+/// number, for `reason`: what the tool and an operator's
+/// `POST /api/calls/{id}/transfer` both carry out.
+///
+/// # Errors
+/// [`ToolError::Refused`] when the call is not a phone call (Twilio with a
+/// CallSid, or jambonz) or the tenant has no `transfer_numbers`;
+/// [`ToolError::Unavailable`] on a Twilio call without REST credentials.
+pub fn plan_transfer(
+    env: &ToolEnv,
+    ctx: &ToolContext,
+    reason: String,
+) -> Result<TransferPlan, ToolError> {
+    let twilio_call = ctx.carrier == Some(Carrier::Twilio) && ctx.call_sid.is_some();
+    if !twilio_call && ctx.carrier != Some(Carrier::Jambonz) {
+        return Err(ToolError::Refused(
+            "transfers are only possible on phone calls (Twilio or jambonz)".into(),
+        ));
+    }
+    let number = ctx
+        .tenant
+        .transfer_numbers
+        .first()
+        .cloned()
+        .ok_or_else(|| {
+            ToolError::Refused("no on-call number is set up; take a message instead".into())
+        })?;
+    let twilio = &env.config.twilio;
+    if twilio_call
+        && (twilio.account_sid.is_empty() || twilio.auth_token.as_deref().unwrap_or("").is_empty())
+    {
+        return Err(ToolError::Unavailable(
+            "transfers are not set up (Twilio credentials missing); take a message instead".into(),
+        ));
+    }
+    Ok(TransferPlan {
+        whisper_url: whisper_url(env, &ctx.tenant.id, &reason),
+        number,
+        reason,
+    })
+}
+
 impl Tool for TransferToOnCall {
     fn name(&self) -> &str {
         "transferToOnCall"
@@ -68,41 +129,13 @@ impl Tool for TransferToOnCall {
         Box::pin(async move {
             let a: Args = args::parse(args)?;
             let reason = args::text("reason", &a.reason, 200)?;
-            let twilio_call = ctx.carrier == Some(Carrier::Twilio) && ctx.call_sid.is_some();
-            if !twilio_call && ctx.carrier != Some(Carrier::Jambonz) {
-                return Err(ToolError::Refused(
-                    "transfers are only possible on phone calls (Twilio or jambonz)".into(),
-                ));
-            }
-            let number = ctx
-                .tenant
-                .transfer_numbers
-                .first()
-                .cloned()
-                .ok_or_else(|| {
-                    ToolError::Refused("no on-call number is set up; take a message instead".into())
-                })?;
-            let twilio = &env.config.twilio;
-            if twilio_call
-                && (twilio.account_sid.is_empty()
-                    || twilio.auth_token.as_deref().unwrap_or("").is_empty())
-            {
-                return Err(ToolError::Unavailable(
-                    "transfers are not set up (Twilio credentials missing); take a message instead"
-                        .into(),
-                ));
-            }
-            let whisper = whisper_url(&env, &ctx.tenant.id, &reason);
+            let plan = plan_transfer(&env, &ctx, reason)?;
             Ok(ToolOutcome {
                 output: json!({
                     "transferring": true,
                     "say": "Tell the caller in one short sentence that you are connecting them to the on-call person now and to stay on the line."
                 }),
-                action: Some(CallAction::Transfer {
-                    number,
-                    whisper_url: whisper,
-                    reason,
-                }),
+                action: Some(plan.into()),
             })
         })
     }
