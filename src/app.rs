@@ -23,8 +23,9 @@ use crate::messaging::env::MessagingEnv;
 use crate::messaging::router::MessageRouter;
 use crate::metrics::Metrics;
 use crate::model::simulator::Simulator;
+use crate::session_settings::SessionOverrides;
 use crate::store::writer::{Flush, Store};
-use crate::store::{self, Pool};
+use crate::store::{self, Pool, StoreError};
 use crate::supervisor::{ActiveCalls, Drain, EndAllCalls, RestartPolicy, Supervisor};
 use crate::tenant::Tenants;
 use crate::tools::env::ToolEnv;
@@ -139,6 +140,27 @@ pub fn migrate(config: &Config) -> Result<(Pool, Vec<String>), StartError> {
         store::db::connect(&config.database.url, config.database.pool_size).map_err(keyed)?;
     let applied = store::db::run_migrations(&pool).map_err(keyed)?;
     Ok((pool, applied))
+}
+
+/// The operator's stored session settings of every tenant
+/// (`PUT /api/tenants/{id}/session`), for the calls this node starts.
+///
+/// Errors: [`StartError::Store`] when the database cannot be read.
+fn stored_session_overrides(pool: &Pool) -> Result<SessionOverrides, StartError> {
+    let mut conn = pool.get().map_err(StoreError::from)?;
+    let overrides = SessionOverrides::default();
+    for stored in store::tenants::sessions(&mut conn)? {
+        match serde_json::from_str(&stored.json) {
+            Ok(settings) => {
+                overrides.apply(&stored.tenant_id, settings, stored.version);
+            }
+            Err(e) => log::warn!(
+                "tenant {}: stored session settings unreadable ({e}); its calls start without them",
+                stored.tenant_id
+            ),
+        }
+    }
+    Ok(overrides)
 }
 
 /// Crash recovery, before any call is admitted: replay the outage spool (if
@@ -340,6 +362,12 @@ pub async fn start(mut config: Config) -> Result<RunningServer, StartError> {
         registry: tools,
         local_addr,
     });
+    let session_overrides = Arc::new(stored_session_overrides(&pool)?);
+    if let Some(cluster) = &cluster {
+        let follow =
+            crate::cluster::settings::follow_sessions(cluster, session_overrides.clone()).await?;
+        actix_rt::spawn(follow);
+    }
     let calls = Arc::new(CallEnv {
         config: config.clone(),
         tools: tools.clone(),
@@ -349,7 +377,7 @@ pub async fn start(mut config: Config) -> Result<RunningServer, StartError> {
         model_url,
         tls: Some(tls.clone()),
         apology,
-        session_overrides: Default::default(),
+        session_overrides,
         notifier,
     });
     let supervisor = Supervisor::new(

@@ -86,10 +86,12 @@ impl SessionSettings {
     }
 }
 
-/// Per-tenant settings for new calls. Read once per call start (never on the audio path).
+/// Per-tenant settings for new calls, with the edit count each came from
+/// (`tenants.session_version`). Read once per call start (never on the audio
+/// path).
 #[derive(Debug, Default)]
 pub struct SessionOverrides {
-    by_tenant: RwLock<HashMap<String, SessionSettings>>,
+    by_tenant: RwLock<HashMap<String, (SessionSettings, i64)>>,
 }
 
 impl SessionOverrides {
@@ -97,19 +99,22 @@ impl SessionOverrides {
     pub fn get(&self, tenant_id: &str) -> SessionSettings {
         self.by_tenant
             .read()
-            .map(|m| m.get(tenant_id).cloned().unwrap_or_default())
+            .map(|m| m.get(tenant_id).map(|(s, _)| s.clone()).unwrap_or_default())
             .unwrap_or_default()
     }
 
-    /// Merges `settings` into the tenant's settings; returns the result.
-    pub fn update(&self, tenant_id: &str, settings: &SessionSettings) -> SessionSettings {
-        match self.by_tenant.write() {
-            Ok(mut map) => {
-                let entry = map.entry(tenant_id.to_string()).or_default();
-                entry.merge(settings);
-                entry.clone()
+    /// Holds `settings` (the whole of them, as stored) for `tenant_id` when
+    /// `version` is newer than the held one; whether it was.
+    pub fn apply(&self, tenant_id: &str, settings: SessionSettings, version: i64) -> bool {
+        let Ok(mut map) = self.by_tenant.write() else {
+            return false;
+        };
+        match map.get(tenant_id) {
+            Some((_, held)) if *held >= version => false,
+            _ => {
+                map.insert(tenant_id.to_string(), (settings, version));
+                true
             }
-            Err(_) => settings.clone(),
         }
     }
 }
@@ -125,26 +130,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tenant_settings_merge_and_apply() {
+    fn tenant_settings_apply_newer_edits_only() {
         let overrides = SessionOverrides::default();
-        overrides.update(
-            "acme-dental",
-            &SessionSettings {
-                voice: Some("cedar".into()),
-                ..Default::default()
-            },
-        );
-        let merged = overrides.update(
-            "acme-dental",
-            &SessionSettings {
-                instructions: Some("Speak Spanish.".into()),
-                eagerness: Some(Eagerness::High),
-                ..Default::default()
-            },
-        );
-        assert_eq!(merged.voice.as_deref(), Some("cedar"));
+        let cedar = SessionSettings {
+            voice: Some("cedar".into()),
+            instructions: Some("Speak Spanish.".into()),
+            eagerness: Some(Eagerness::High),
+        };
+        assert!(overrides.apply("acme-dental", cedar.clone(), 2));
+        // An older edit heard late does not undo a newer one.
+        let marin = SessionSettings {
+            voice: Some("marin".into()),
+            ..Default::default()
+        };
+        assert!(!overrides.apply("acme-dental", marin.clone(), 1));
+        assert!(!overrides.apply("acme-dental", marin, 2));
+        let held = overrides.get("acme-dental");
+        assert_eq!(held, cedar);
         let tenant = Arc::new(TenantConfig::example());
-        let edited = merged.apply(&tenant);
+        let edited = held.apply(&tenant);
         assert_eq!(edited.voice.as_deref(), Some("cedar"));
         assert_eq!(edited.instructions, "Speak Spanish.");
         assert_eq!(overrides.get("other"), SessionSettings::default());

@@ -50,6 +50,23 @@ impl Cluster {
             .map_err(|e| ClusterError::bus("publish", &subject, e))
     }
 
+    /// Publishes `value` as JSON on `subject` (see [`Cluster::publish`]).
+    ///
+    /// # Errors
+    /// [`ClusterError::Value`] when `value` does not encode;
+    /// [`ClusterError::Bus`] as for [`Cluster::publish`].
+    pub async fn publish_json<T: serde::Serialize>(
+        &self,
+        subject: String,
+        value: &T,
+    ) -> Result<(), ClusterError> {
+        let payload = serde_json::to_vec(value).map_err(|source| ClusterError::Value {
+            key: subject.clone(),
+            source,
+        })?;
+        self.publish(subject, payload.into()).await
+    }
+
     /// Subscribes to `subject` (wildcards allowed) and waits until the server
     /// has the subscription, so nothing published after this returns is missed.
     ///

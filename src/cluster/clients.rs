@@ -87,11 +87,7 @@ impl Cluster {
     /// [`ClusterError::Bus`] when the connection is closed.
     pub async fn announce_sessions(&self, announce: &SessionsAnnounce) -> Result<(), ClusterError> {
         let subject = self.subject(&["clients", self.node_id()]);
-        let payload = serde_json::to_vec(announce).map_err(|source| ClusterError::Value {
-            key: subject.clone(),
-            source,
-        })?;
-        self.publish(subject, payload.into()).await
+        self.publish_json(subject, announce).await
     }
 
     /// Publishes `notice` on `<name>.outbox.<tenant>`.
@@ -100,11 +96,7 @@ impl Cluster {
     /// [`ClusterError::Bus`] when the connection is closed.
     pub async fn notify_outbox(&self, notice: &OutboxNotice) -> Result<(), ClusterError> {
         let subject = self.subject(&["outbox", &subject_token(&notice.tenant_id)]);
-        let payload = serde_json::to_vec(notice).map_err(|source| ClusterError::Value {
-            key: subject.clone(),
-            source,
-        })?;
-        self.publish(subject, payload.into()).await
+        self.publish_json(subject, notice).await
     }
 
     /// Subscribes to the other nodes' session lists and outbox notices (this

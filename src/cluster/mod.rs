@@ -27,6 +27,7 @@ pub mod leases;
 pub mod node;
 pub mod ops;
 pub mod registry;
+pub mod settings;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;

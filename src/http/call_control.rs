@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::carrier::twilio::rest::{TwilioRest, TwilioRestError};
+use crate::cluster::settings::SessionNotice;
 use crate::http::admin::query;
 use crate::http::auth::Admin;
 use crate::http::live_calls::{answer, operate};
@@ -176,8 +177,10 @@ pub async fn recording(
 }
 
 /// `PUT /api/tenants/{id}/session {voice?, instructions?, eagerness?}`: settings for
-/// the tenant's calls that start from now on (in memory). 200 with the merged
-/// settings; 400 invalid; 404 unknown tenant.
+/// the tenant's calls that start from now on, merged into the stored ones in the
+/// database (so they outlive a restart) and, in a cluster, announced to every
+/// node. 200 with the merged settings; 400 invalid; 404 unknown tenant; 503
+/// database unavailable.
 pub async fn tenant_session(
     _: Admin,
     state: web::Data<AppState>,
@@ -194,7 +197,48 @@ pub async fn tenant_session(
     if let Err(e) = body.validate() {
         return bad_request(e);
     }
-    let merged = state.calls.session_overrides.update(&id, &body);
+    let tenant_id = id.into_inner();
+    let edit = body.clone();
+    let stored = query(&state, {
+        let tenant_id = tenant_id.clone();
+        move |conn| {
+            store::tenants::edit_session(conn, &tenant_id, |held| {
+                // A stored value that no longer parses is replaced, not kept.
+                let mut merged: SessionSettings = held
+                    .and_then(|json| serde_json::from_str(json).ok())
+                    .unwrap_or_default();
+                merged.merge(&edit);
+                // Plain strings and an enum: serialising cannot fail.
+                serde_json::to_string(&merged).unwrap_or_else(|_| "{}".into())
+            })
+        }
+    })
+    .await;
+    let stored = match stored {
+        Ok(Some(stored)) => stored,
+        // Configured tenants are upserted at start-up; a missing row is a
+        // tenant removed from the database behind our back.
+        Ok(None) => return HttpResponse::NotFound().json(json!({"error": "no such tenant"})),
+        Err(resp) => return resp,
+    };
+    let merged: SessionSettings = serde_json::from_str(&stored.json).unwrap_or_default();
+    state
+        .calls
+        .session_overrides
+        .apply(&tenant_id, merged.clone(), stored.version);
+    if let Some(cluster) = &state.carrier.cluster {
+        let notice = SessionNotice {
+            tenant_id,
+            version: stored.version,
+            settings: merged.clone(),
+        };
+        if let Err(e) = cluster.announce_session(&notice).await {
+            log::warn!(
+                "tenant {}: session edit not announced ({e}); other nodes apply it at their restart",
+                notice.tenant_id
+            );
+        }
+    }
     HttpResponse::Ok().json(merged)
 }
 

@@ -9,11 +9,15 @@
 diesel::table! {
     /// A business served by switchboard; `config_json` is the tenant's
     /// configuration as declared in `config.toml`, upserted at start-up.
+    /// `session_json`: the operator's session settings for its new calls
+    /// (JSON), edited `session_version` times.
     tenants (id) {
         id -> Text,
         name -> Text,
         config_json -> Text,
         updated_at -> Timestamp,
+        session_json -> Nullable<Text>,
+        session_version -> BigInt,
     }
 }
 

@@ -254,3 +254,31 @@ async fn a_transfer_asked_on_one_node_is_made_by_the_node_carrying_the_call() {
     assert_eq!(twilio.requests().len(), 1);
     nodes.stop().await;
 }
+
+/// An owner's tenant session edit on node `a` reaches the calls node `b`
+/// starts, and a later edit on `b` reaches `a`.
+#[actix_rt::test]
+async fn a_tenant_session_edit_on_one_node_reaches_new_calls_on_the_other() {
+    use crate::operator::{put_tenant_session, voice_of_a_new_call};
+
+    let nodes = TwoNodes::start(|_| {}).await;
+    put_tenant_session(&nodes.a, json!({"voice": "cedar"})).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    // The notice travels over NATS: the next call on b may start before it.
+    while voice_of_a_new_call(&nodes.b).await != "cedar" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "b never took a's edit"
+        );
+    }
+    let merged = put_tenant_session(&nodes.b, json!({"voice": "sage"})).await;
+    assert_eq!(merged["voice"], "sage");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while voice_of_a_new_call(&nodes.a).await != "sage" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a never took b's edit"
+        );
+    }
+    nodes.stop().await;
+}

@@ -396,3 +396,52 @@ async fn live_calls_are_listed_and_an_operator_hangs_one_up() {
     let (status, _) = post(&app, &format!("/api/calls/{id}/hangup"), Value::Null).await;
     assert_eq!(status, 404);
 }
+
+/// `PUT /api/tenants/{id}/session` as an owner sends it from the dashboard.
+pub async fn put_tenant_session(app: &TestApp, body: Value) -> Value {
+    let mut resp = awc::Client::default()
+        .put(app.http_url("/api/tenants/acme-dental/session"))
+        .bearer_auth(ADMIN)
+        .send_json(&body)
+        .await
+        .expect("PUT");
+    assert_eq!(resp.status().as_u16(), 200);
+    resp.json().await.expect("JSON")
+}
+
+/// The voice of the first `session.update` `app`'s model saw once a call has
+/// started on it.
+pub async fn voice_of_a_new_call(app: &TestApp) -> Value {
+    let before = app.model_client_events().len();
+    let (mut call, _feed) = app.dial().await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let update = loop {
+        let update = app
+            .model_client_events()
+            .into_iter()
+            .skip(before)
+            .find(|e| e["type"] == "session.update");
+        if let Some(update) = update {
+            break update;
+        }
+        assert!(std::time::Instant::now() < deadline, "no session.update");
+        let _ = call.send_silence(100).await;
+    };
+    call.stop().await.expect("stop");
+    update["session"]["audio"]["output"]["voice"].clone()
+}
+
+#[actix_rt::test]
+async fn tenant_session_settings_are_stored_and_outlive_a_restart() {
+    let pg = crate::support::db::PgSchema::new();
+    let app = TestApp::start_on(pg.url(), |_| {}).await;
+    put_tenant_session(&app, json!({"voice": "cedar"})).await;
+    let merged = put_tenant_session(&app, json!({"eagerness": "high"})).await;
+    assert_eq!(merged["voice"], "cedar", "edits merge: {merged}");
+    assert_eq!(voice_of_a_new_call(&app).await, "cedar");
+    app.stop().await;
+
+    let restarted = TestApp::start_on(pg.url(), |_| {}).await;
+    assert_eq!(voice_of_a_new_call(&restarted).await, "cedar");
+    restarted.stop().await;
+}

@@ -62,6 +62,7 @@ on_both_backends!(
     close_in_progress_interrupts_live_calls_only,
     restart_and_sweep_close_only_their_nodes_calls,
     outage_writes_are_spooled_and_replayed_exactly_once,
+    racing_session_edits_all_count_and_outlive_the_process,
 );
 
 fn migrations_apply_once_and_rerun_as_no_op(url: &str, backend: &str) {
@@ -604,4 +605,58 @@ fn restart_and_sweep_close_only_their_nodes_calls(url: &str, _backend: &str) {
     assert!(calls::close_orphaned(&mut conn, "interrupted", &alive)
         .unwrap()
         .is_empty());
+}
+
+/// Tenant `acme` as start-up upserts it, named `name`.
+fn tenant_row(name: &str) -> store::TenantRow {
+    store::TenantRow {
+        id: "acme".into(),
+        name: name.into(),
+        config_json: "{}".into(),
+        updated_at: Utc::now().naive_utc(),
+    }
+}
+
+/// Four edits of one tenant's session settings race (as four nodes'
+/// `PUT /api/tenants/{id}/session` would; one pooled connection each): each
+/// is applied to the one before, none is lost, and the version counts them.
+/// A tenant that is not there gets `None`.
+fn racing_session_edits_all_count_and_outlive_the_process(url: &str, _backend: &str) {
+    let pool = migrated_pool(url);
+    {
+        let mut conn = pool.get().unwrap();
+        store::tenants::upsert(&mut conn, &tenant_row("Acme")).unwrap();
+        assert_eq!(store::tenants::sessions(&mut conn).unwrap(), vec![]);
+    }
+    let barrier = Arc::new(Barrier::new(4));
+    let racers: Vec<_> = (0..4)
+        .map(|i| {
+            let (pool, barrier) = (pool.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                let mut conn = pool.get().unwrap();
+                barrier.wait();
+                store::tenants::edit_session(&mut conn, "acme", |held| {
+                    format!("{}{i}", held.unwrap_or(""))
+                })
+            })
+        })
+        .collect();
+    for racer in racers {
+        let edited = racer.join().unwrap().expect("edit committed");
+        assert!(edited.is_some());
+    }
+    let mut conn = pool.get().unwrap();
+    let stored = store::tenants::sessions(&mut conn).unwrap();
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    assert_eq!(stored[0].version, 4, "{stored:?}");
+    let mut digits: Vec<char> = stored[0].json.chars().collect();
+    digits.sort_unstable();
+    assert_eq!(digits.into_iter().collect::<String>(), "0123");
+    // Start-up upserts the configured tenants again: the edits stay.
+    store::tenants::upsert(&mut conn, &tenant_row("Acme Dental")).unwrap();
+    assert_eq!(store::tenants::sessions(&mut conn).unwrap(), stored);
+    assert_eq!(
+        store::tenants::edit_session(&mut conn, "nobody", |_| "{}".into()).unwrap(),
+        None
+    );
 }

@@ -1,0 +1,2 @@
+ALTER TABLE tenants DROP COLUMN session_version;
+ALTER TABLE tenants DROP COLUMN session_json;
