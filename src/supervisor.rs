@@ -13,6 +13,7 @@
 //! ([`ClaimPrewarm`], with the carrier's CallSid) to attach to that call.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -343,17 +344,28 @@ impl Supervisor {
         self.pending += 1;
         let (entry, cap) = (entry.clone(), self.tenant_cap);
         let asked = async move {
+            let mut request = Box::pin({
+                let (cluster, entry) = (cluster.clone(), entry.clone());
+                async move { cluster.admit(entry, cap).await }
+            });
             // A caller must not wait on a NATS outage: past the request
-            // timeout the call is admitted on this node's count (below).
-            let answer =
-                tokio::time::timeout(cluster.request_timeout(), cluster.admit(entry.clone(), cap))
-                    .await
-                    .unwrap_or_else(|_| Err(ClusterError::timed_out("admit", &entry.call_id)));
-            (cluster, entry, answer)
+            // timeout the call is admitted on this node's count (below), and
+            // the request is kept to finish late rather than dropped mid-way,
+            // where a slot it had taken would be held until it expired.
+            match tokio::time::timeout(cluster.request_timeout(), &mut request).await {
+                Ok(answer) => (cluster, entry, answer, None),
+                Err(_) => {
+                    let timed_out = ClusterError::timed_out("admit", &entry.call_id);
+                    (cluster, entry, Err(timed_out), Some(request))
+                }
+            }
         };
         Admitting::Cluster(Box::pin(asked.into_actor(self).map(
-            move |(cluster, entry, answer), act, _| {
+            move |(cluster, entry, answer, late), act, ctx| {
                 act.pending -= 1;
+                if let Some(late) = late {
+                    act.settle_late_admission(late, cluster.clone(), entry.call_id.clone(), ctx);
+                }
                 let verdict = match answer {
                     Ok(ClusterAdmission::Admitted) => Ok(()),
                     Ok(ClusterAdmission::TenantAtCapacity(cap)) => {
@@ -382,6 +394,26 @@ impl Supervisor {
                 }
             },
         )))
+    }
+
+    /// A cluster admission that outlived its timeout (the call was decided on
+    /// this node's count meanwhile): a slot it takes belongs to the call while
+    /// the call lasts (its `CallFinished` releases it); taken for a call that
+    /// was refused or has ended, it is given back at once.
+    fn settle_late_admission(
+        &mut self,
+        late: Pin<Box<dyn Future<Output = Result<ClusterAdmission, ClusterError>>>>,
+        cluster: Cluster,
+        call_id: String,
+        ctx: &mut Context<Self>,
+    ) {
+        ctx.spawn(late.into_actor(self).map(move |answer, act, ctx| {
+            let admitted = matches!(answer, Ok(ClusterAdmission::Admitted));
+            if admitted && !act.calls.contains_key(&call_id) {
+                log::info!("call {call_id}: late cluster admission given back");
+                ctx.spawn(async move { cluster.release(&call_id).await }.into_actor(act));
+            }
+        }));
     }
 
     /// Starts a call of kind `C` on its edge's arbiter with the admission

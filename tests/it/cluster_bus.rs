@@ -34,19 +34,28 @@ struct TwoNodes {
 impl TwoNodes {
     /// Starts `a`, then `b`, each with `tweak` applied.
     async fn start(tweak: impl Fn(&mut Config)) -> TwoNodes {
+        TwoNodes::start_each(&tweak, &tweak).await
+    }
+
+    /// Starts `a` with `tweak_a` applied, then `b` with `tweak_b`.
+    async fn start_each(tweak_a: impl Fn(&mut Config), tweak_b: impl Fn(&mut Config)) -> TwoNodes {
         let pg = PgSchema::new();
         let name = format!("t{}", uuid::Uuid::new_v4().simple());
-        let node = |id: &'static str| {
-            let (name, tweak) = (name.clone(), &tweak);
-            move |c: &mut Config| {
-                c.cluster.nats_url = NATS_URL.into();
-                c.cluster.name = name;
-                c.cluster.node_id = id.into();
-                tweak(c);
-            }
+        let node = |c: &mut Config, id: &str| {
+            c.cluster.nats_url = NATS_URL.into();
+            c.cluster.name = name.clone();
+            c.cluster.node_id = id.into();
         };
-        let a = TestApp::start_on(pg.url(), node("a")).await;
-        let b = TestApp::start_on(pg.url(), node("b")).await;
+        let a = TestApp::start_on(pg.url(), |c| {
+            node(c, "a");
+            tweak_a(c);
+        })
+        .await;
+        let b = TestApp::start_on(pg.url(), |c| {
+            node(c, "b");
+            tweak_b(c);
+        })
+        .await;
         TwoNodes { a, b, name, pg }
     }
 
@@ -280,5 +289,84 @@ async fn a_tenant_session_edit_on_one_node_reaches_new_calls_on_the_other() {
             "a never took b's edit"
         );
     }
+    nodes.stop().await;
+}
+
+/// The keys of the cluster's admission-slot bucket (`<name>_leases`).
+async fn slot_keys(cluster_name: &str) -> Vec<String> {
+    use futures_util::StreamExt;
+    let client = async_nats::connect(NATS_URL).await.expect("NATS");
+    let js = async_nats::jetstream::new(client);
+    let leases = js
+        .get_key_value(format!("{cluster_name}_leases"))
+        .await
+        .expect("leases bucket");
+    match leases.keys().await {
+        Ok(keys) => keys.filter_map(|k| async move { k.ok() }).collect().await,
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Waits up to 5 s for the slot bucket to hold `want` keys.
+async fn wait_slots(cluster_name: &str, want: usize) -> Vec<String> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let keys = slot_keys(cluster_name).await;
+        if keys.len() == want || std::time::Instant::now() >= deadline {
+            return keys;
+        }
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Node `a` answers its callers without waiting for NATS
+/// (`request_timeout_ms = 0`, as when NATS is slow): each call is admitted
+/// on its own count, and the cluster request that was already under way
+/// finishes late. The tenant's one slot it takes is held for the call while
+/// the call lasts (node `b` refuses the tenant meanwhile) and given back when
+/// it ends, not left taken until the lease (30 s) expires.
+#[actix_rt::test]
+async fn a_late_cluster_admission_holds_its_slot_for_the_call_and_gives_it_back() {
+    let cap_one = |timeout_ms: u64| {
+        move |c: &mut Config| {
+            c.calls.max_calls_per_tenant = Some(1);
+            c.cluster.lease_secs = 30;
+            c.cluster.request_timeout_ms = timeout_ms;
+        }
+    };
+    let nodes = TwoNodes::start_each(cap_one(0), cap_one(5000)).await;
+    let (mut call, _feed) = nodes.a.dial().await;
+    let held = wait_slots(&nodes.name, 1).await;
+    assert_eq!(
+        held,
+        vec!["acme-dental.0".to_string()],
+        "the late request took no slot"
+    );
+    assert!(
+        call.wait_closed(Duration::from_millis(200)).await.is_none(),
+        "a refused its caller"
+    );
+    let (other, _feed) = nodes.b.dial().await;
+    let (code, reason) = other
+        .wait_closed(Duration::from_secs(5))
+        .await
+        .expect("b admitted past the cap");
+    assert_eq!(code, 1013, "{reason}");
+
+    call.stop().await.expect("stop");
+    nodes
+        .a
+        .wait_call_ended(call.call_sid(), Duration::from_secs(10))
+        .await;
+    let held = wait_slots(&nodes.name, 0).await;
+    assert!(
+        held.is_empty(),
+        "the late admission's slot was kept: {held:?}"
+    );
+    let (next, _feed) = nodes.b.dial().await;
+    assert!(
+        next.wait_closed(Duration::from_secs(1)).await.is_none(),
+        "b refused with the slot free"
+    );
     nodes.stop().await;
 }
