@@ -5,7 +5,8 @@
 // softphone with a fake microphone fed from the shipped caller WAVs, and asserts
 // on the page: the caller's words, the receptionist's answer and readable tool
 // lines in place in the transcript; the live card; the header counts; the call in
-// the list (operator words, its summary) and its detail panel (selected row,
+// the list after the owner hangs up from the live card (operator words, its
+// summary) and its detail panel (selected row,
 // summary, "Booked cleaning, Tue … 09:00" between the caller's lines, close); the
 // message in Messages, marked handled by a click and still handled after a reload;
 // the booking in Bookings. Screenshots at 1440 px and 390 px (no horizontal
@@ -187,6 +188,9 @@ try {
     // The live feed (/logs) shows the same call as a live card with its elapsed time.
     await page.waitForFunction(() => [...document.querySelectorAll("#active .call .transcript .tool")].some((t) => t.textContent.includes("Took a message")), null, { timeout: 5000 });
     assert.match(await text("#active .call .meta"), /LIVE.*\d+:\d\d/);
+    // A web call can be hung up from its card, not transferred (no phone line).
+    assert.equal(await text("#active .call button.danger"), "Hang up");
+    assert.doesNotMatch(await text("#active .call"), /Transfer to on-call/);
     // No raw ids or close codes in the softphone state.
     assert.match(await text("#phone-state"), /^In call · \d+:\d\d$/);
   } finally {
@@ -201,9 +205,11 @@ try {
   await page.waitForFunction(() => Number(document.querySelector("#stat-calls").textContent) >= 1, null, { timeout: 10000 });
   await page.waitForFunction(() => Number(document.querySelector("#stat-messages").textContent) === 1, null, { timeout: 10000 });
   assert.doesNotMatch(await text("header"), /store queue|link restart|barge/);
-  // Hang up; the call is then listed in words with its summary.
-  await page.click("#phone-stop");
-  await page.waitForFunction(() => [...document.querySelectorAll("#calls tr")].some((r) => r.textContent.includes("web call") && r.textContent.includes("Caller hung up") && r.textContent.includes("booked cleaning")), null, { timeout: 20000 });
+  // The owner hangs up from the live card (POST /api/calls/{id}/hangup): the
+  // softphone hears the end, and the call is listed in words with its summary.
+  await page.click("#active .call button.danger");
+  await page.waitForFunction(() => !document.querySelector("#phone-state").textContent.startsWith("In call"), null, { timeout: 10000 });
+  await page.waitForFunction(() => [...document.querySelectorAll("#calls tr")].some((r) => r.textContent.includes("web call") && r.textContent.includes("Ended from the dashboard") && r.textContent.includes("booked cleaning")), null, { timeout: 20000 });
   const row = await page.evaluate(() => [...document.querySelectorAll("#calls tr")].find((r) => r.textContent.includes("web call")).textContent);
   assert.match(row, /Dana Smith · web call/);
   assert.match(row, /[A-Z]{2,4}|GMT/, "local time with its zone");
