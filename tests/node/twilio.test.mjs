@@ -1,0 +1,161 @@
+// Twilio's side of an outbound call, played with Twilio's own helper library
+// (`twilio` on npm): switchboard's `POST /api/calls` asks the Twilio REST API
+// (a local recorder standing in for api.twilio.com) to call the customer with
+// `Url=…/twiml`; when the customer answers, the voice webhook is signed with
+// the library's `getExpectedTwilioSignature`, exactly as Twilio signs it, and
+// posted with `Direction=outbound-api`. The TwiML that comes back must be the
+// document the library's `VoiceResponse` builds for the same
+// `<Connect><Stream>` and parameters. A wrong signature is refused.
+//
+// Env: SWITCHBOARD_BIN (default $CARGO_TARGET_DIR/debug/switchboard, else
+// ../../target/debug/switchboard).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import http from 'node:http';
+import net from 'node:net';
+import twilio from 'twilio';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '../..');
+const bin = process.env.SWITCHBOARD_BIN
+  || join(resolve(root, process.env.CARGO_TARGET_DIR || 'target'), 'debug/switchboard');
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+const ACCOUNT = 'AC0123456789abcdef0123456789abcdef';
+const AUTH_TOKEN = 'node-twilio-auth-token';
+const ADMIN = 'node-twilio-admin';
+const TENANT_NUMBER = '+15550100000';
+const CUSTOMER = '+15550100001';
+const CALL_SID = 'CA0123456789abcdef0123456789abcdef';
+
+function freePort() {
+  return new Promise((ok, fail) => {
+    const srv = net.createServer();
+    srv.once('error', fail);
+    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => ok(port)); });
+  });
+}
+
+// api.twilio.com for Calls.json: records each request, answers 201 with a call.
+function startRestRecorder() {
+  const seen = [];
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => { body += c; });
+    req.on('end', () => {
+      seen.push({ method: req.method, path: req.url, auth: req.headers.authorization,
+        form: Object.fromEntries(new URLSearchParams(body)) });
+      res.writeHead(201, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ sid: CALL_SID, status: 'queued' }));
+    });
+  });
+  return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok({ server, seen })));
+}
+
+async function waitHealthy(port, child) {
+  for (let i = 0; i < 300; i++) {
+    if (child.exitCode !== null) throw new Error(`switchboard exited with ${child.exitCode}`);
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/health`);
+      if (res.status === 200) return;
+    } catch { /* not up yet */ }
+    await sleep(100);
+  }
+  throw new Error('switchboard did not become healthy');
+}
+
+const ctx = { dir: null, rest: null, server: null, port: 0 };
+const killServer = () => { if (ctx.server && ctx.server.exitCode === null) ctx.server.kill('SIGKILL'); };
+process.on('exit', killServer);
+
+before(async () => {
+  ctx.dir = mkdtempSync(join(tmpdir(), 'switchboard-twilio-'));
+  ctx.rest = await startRestRecorder();
+  ctx.port = await freePort();
+  const config = join(ctx.dir, 'config.toml');
+  writeFileSync(config, `
+[server]
+bind = "127.0.0.1:${ctx.port}"
+workers = 1
+drain_timeout_secs = 0
+[database]
+url = "${join(ctx.dir, 'switchboard.db')}"
+[twilio]
+account_sid = "${ACCOUNT}"
+api_base = "http://127.0.0.1:${ctx.rest.server.address().port}"
+[[tenants]]
+id = "acme-dental"
+name = "Acme Dental"
+phone_numbers = ["${TENANT_NUMBER}"]
+company_brief = "A family dental practice."
+`);
+  ctx.server = spawn(bin, ['--config', config, 'serve'], {
+    cwd: ctx.dir,
+    env: { ...process.env, RUST_LOG: 'warn', SWITCHBOARD_SERVER__ADMIN_TOKEN: ADMIN,
+      SWITCHBOARD_TWILIO__AUTH_TOKEN: AUTH_TOKEN },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  await waitHealthy(ctx.port, ctx.server);
+});
+
+after(async () => {
+  if (ctx.server && ctx.server.exitCode === null) {
+    const exited = new Promise((res) => ctx.server.once('exit', res));
+    ctx.server.kill('SIGTERM');
+    await Promise.race([exited, sleep(5000)]);
+    killServer();
+  }
+  if (ctx.rest) ctx.rest.server.close();
+  if (ctx.dir) rmSync(ctx.dir, { recursive: true, force: true });
+});
+
+test('an outbound call is answered through a webhook signed by the Twilio library', async () => {
+  const placed = await fetch(`http://127.0.0.1:${ctx.port}/api/calls`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${ADMIN}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ tenant: 'acme-dental', to: CUSTOMER }),
+  });
+  assert.equal(placed.status, 201, await placed.clone().text());
+  assert.deepEqual(await placed.json(), { call_sid: CALL_SID });
+  assert.equal(ctx.rest.seen.length, 1);
+  const create = ctx.rest.seen[0];
+  assert.equal(create.path, `/2010-04-01/Accounts/${ACCOUNT}/Calls.json`);
+  assert.equal(create.auth, `Basic ${Buffer.from(`${ACCOUNT}:${AUTH_TOKEN}`).toString('base64')}`);
+  assert.deepEqual(create.form, {
+    To: CUSTOMER, From: TENANT_NUMBER, Url: `http://127.0.0.1:${ctx.port}/twiml`, Method: 'POST',
+  });
+
+  // The customer answers: Twilio posts the voice webhook to that Url.
+  const params = {
+    CallSid: CALL_SID, AccountSid: ACCOUNT, From: TENANT_NUMBER, To: CUSTOMER,
+    Called: CUSTOMER, Caller: TENANT_NUMBER, CallStatus: 'in-progress',
+    Direction: 'outbound-api', ApiVersion: '2010-04-01',
+  };
+  const post = (signature) => fetch(create.form.Url, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'X-Twilio-Signature': signature },
+    body: new URLSearchParams(params).toString(),
+  });
+  const forged = await post(twilio.getExpectedTwilioSignature('not-the-token', create.form.Url, params));
+  assert.equal(forged.status, 403);
+  const answered = await post(twilio.getExpectedTwilioSignature(AUTH_TOKEN, create.form.Url, params));
+  assert.equal(answered.status, 200);
+  assert.match(answered.headers.get('content-type'), /^text\/xml/);
+  const body = await answered.text();
+
+  const prewarm = /<Parameter name="prewarm" value="([0-9a-f]{32})"\/>/.exec(body);
+  assert.ok(prewarm, `not pre-warmed: ${body}`);
+  const expected = new twilio.twiml.VoiceResponse();
+  const stream = expected.connect().stream({ url: `ws://127.0.0.1:${ctx.port}/media-stream` });
+  stream.parameter({ name: 'tenant', value: 'acme-dental' });
+  stream.parameter({ name: 'from', value: CUSTOMER });
+  stream.parameter({ name: 'to', value: TENANT_NUMBER });
+  stream.parameter({ name: 'direction', value: 'outbound' });
+  stream.parameter({ name: 'prewarm', value: prewarm[1] });
+  assert.equal(body, expected.toString());
+});
