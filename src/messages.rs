@@ -102,6 +102,9 @@ pub enum LinkCommand {
     /// Send a `session.update` for this spec to the live session (operator edit);
     /// later restarts of the link use it too.
     UpdateSession(Box<crate::model::session::SessionSpec>),
+    /// The pre-warmed call's stream attached on this link's thread: the frames
+    /// kept for a hand-over are no longer needed.
+    StopRecording,
 }
 
 /// Something the model said or did, parsed from its server events by the link.

@@ -32,6 +32,10 @@ pub struct Metrics {
     pub model_events_unknown: IntCounter,
     /// Model server frames that could not be read at all (not JSON, audio without data).
     pub model_events_unparsable: IntCounter,
+    /// Pre-warmed calls whose stream claimed them, by where the call went on:
+    /// `same_thread` (stream and webhook on one worker), `handed_over` (moved to
+    /// the stream's worker), `across_threads` (could not move; attached as is).
+    pub prewarm_claims: IntCounterVec,
 }
 
 impl Metrics {
@@ -74,8 +78,16 @@ impl Metrics {
             "model_events_unparsable_total",
             "Model server frames that could not be read",
         )?;
+        let prewarm_claims = IntCounterVec::new(
+            Opts::new(
+                "prewarm_claims_total",
+                "Pre-warmed calls claimed by their stream, by placement",
+            ),
+            &["placement"],
+        )?;
         for c in [
             Box::new(calls_active.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(prewarm_claims.clone()),
             Box::new(model_events_unknown.clone()),
             Box::new(model_events_unparsable.clone()),
             Box::new(calls_total.clone()),
@@ -102,6 +114,7 @@ impl Metrics {
             carrier_bad_frames,
             model_events_unknown,
             model_events_unparsable,
+            prewarm_claims,
         })
     }
 

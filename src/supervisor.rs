@@ -10,19 +10,22 @@
 //! A Twilio call can be pre-warmed at its voice webhook ([`Prewarm`]): the
 //! Supervisor admits and starts its `CallActor` before the media stream exists
 //! and hands out a single-use token; the stream's `start` redeems it
-//! ([`ClaimPrewarm`], with the carrier's CallSid) to attach to that call.
+//! ([`ClaimPrewarm`], with the carrier's CallSid) to attach to that call. When
+//! the stream landed on another worker thread than the webhook, the call moves
+//! to the stream's thread first ([`AdoptPrewarmed`]), keeping its slot.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::thread::ThreadId;
 use std::time::Duration;
 
 use actix::dev::channel::{self, AddressReceiver};
 use actix::prelude::*;
 
 use crate::call::env::{CallEnv, CallTenancy, SupervisedCall, Supervision};
-use crate::call::prewarm::{AttachEdge, PrewarmToken};
+use crate::call::prewarm::{AttachEdge, CallHandover, HandOver, PrewarmToken};
 use crate::call::{CallActor, CallSetup};
 use crate::cluster::node::ClusterAdmission;
 use crate::cluster::{Cluster, ClusterError, LiveCallEntry};
@@ -114,6 +117,19 @@ pub struct Prewarm {
     pub setup: CallSetup,
     /// Where the call runs (the webhook's arbiter).
     pub arbiter: ArbiterHandle,
+    /// That arbiter's thread.
+    pub thread: ThreadId,
+}
+
+impl Prewarm {
+    /// Pre-warms `setup` on the calling arbiter (the webhook's worker).
+    pub fn here(setup: CallSetup) -> Self {
+        Prewarm {
+            setup,
+            arbiter: Arbiter::current(),
+            thread: std::thread::current().id(),
+        }
+    }
 }
 
 impl Message for Prewarm {
@@ -121,36 +137,77 @@ impl Message for Prewarm {
 }
 
 /// Redeems a pre-warm token for the stream of carrier call `call_sid`: the
-/// pre-warmed call's address, once; `None` for an unknown, expired or used
-/// token, or one issued for another CallSid (the stream is then served cold).
+/// pre-warmed call, once; `None` for an unknown, expired or used token, or one
+/// issued for another CallSid (the stream is then served cold).
 #[derive(Message)]
-#[rtype(result = "Option<Addr<CallActor>>")]
+#[rtype(result = "Option<Claimed>")]
 pub struct ClaimPrewarm {
     pub token: String,
     pub call_sid: String,
 }
 
+/// A redeemed pre-warm: the call's actor and the thread it runs on.
+pub struct Claimed {
+    pub addr: Addr<CallActor>,
+    pub thread: ThreadId,
+}
+
+/// Starts a pre-warmed call handed over by its actor ([`HandOver`]) on the
+/// stream's `arbiter`, with the stream attached, and points the Supervisor's
+/// handles for the call (end, settings, transfer, restart) at it. The call
+/// keeps the admission slot it holds.
+#[derive(Message)]
+#[rtype(result = "Addr<CallActor>")]
+pub struct AdoptPrewarmed {
+    pub handover: CallHandover,
+    pub attach: AttachEdge,
+    pub arbiter: ArbiterHandle,
+}
+
 /// What a carrier edge does at stream start with a pre-warm token: redeem it
-/// (`claim`) and attach to that call (`attach`). `None` when that fails (unknown,
-/// used, expired or foreign token, the call has just ended, or the Supervisor's
-/// mailbox is gone): the edge then starts the call the normal way.
+/// (`claim`), then continue that call on this thread (the edge's) — moved here
+/// when the webhook ran on another worker, or attached as is (`attach`) when it
+/// ran here or cannot move. `None` when that fails (unknown, used, expired or
+/// foreign token, the call has just ended, or the Supervisor's mailbox is
+/// gone): the edge then starts the call the normal way.
 pub async fn claim_prewarmed(
     supervisor: Addr<Supervisor>,
     claim: ClaimPrewarm,
     attach: AttachEdge,
 ) -> Option<Addr<CallActor>> {
-    let call = supervisor.send(claim).await.ok().flatten()?;
-    match call.send(attach).await {
-        Ok(true) => Some(call),
+    let Claimed { addr, thread } = supervisor.send(claim).await.ok().flatten()?;
+    let placement = if thread == std::thread::current().id() {
+        "same_thread"
+    } else if let Ok(Some(handover)) = addr.send(HandOver).await {
+        let adopt = AdoptPrewarmed {
+            handover,
+            attach,
+            arbiter: Arbiter::current(),
+        };
+        return supervisor.send(adopt).await.ok();
+    } else {
+        "across_threads"
+    };
+    match addr.send(attach).await {
+        Ok(true) => {
+            supervisor.do_send(CountClaim(placement));
+            Some(addr)
+        }
         _ => None,
     }
 }
+
+/// Counts a pre-warm claim by placement (`prewarm_claims_total`).
+#[derive(Message)]
+#[rtype(result = "()")]
+struct CountClaim(&'static str);
 
 /// A pre-warmed call waiting for its media stream.
 struct Prewarmed {
     call_id: String,
     call_sid: String,
     addr: Addr<CallActor>,
+    thread: ThreadId,
 }
 
 /// A live call's handles.
@@ -162,6 +219,24 @@ struct LiveCall {
     transfer: Recipient<OperatorTransfer>,
     /// `None` for calls without a model link of their own (jambonz).
     restart: Option<Recipient<RestartLink>>,
+}
+
+impl LiveCall {
+    fn new<C: SupervisedCall>(entry: LiveCallEntry, addr: &Addr<C>) -> Self {
+        LiveCall {
+            entry,
+            end: addr.clone().recipient(),
+            settings: addr.clone().recipient(),
+            transfer: addr.clone().recipient(),
+            restart: C::restart_recipient(addr),
+        }
+    }
+
+    /// The call continues in another actor (a pre-warmed call moved threads).
+    fn point_to<C: SupervisedCall>(&mut self, addr: &Addr<C>) {
+        let entry = self.entry.clone();
+        *self = LiveCall::new(entry, addr);
+    }
 }
 
 /// What the Supervisor does about the `failures`-th link failure of a call.
@@ -482,16 +557,8 @@ impl Supervisor {
         if let Some(tenant) = &entry.tenant {
             *self.by_tenant.entry(tenant.clone()).or_default() += 1;
         }
-        self.calls.insert(
-            entry.call_id.clone(),
-            LiveCall {
-                entry,
-                end: addr.clone().recipient(),
-                settings: addr.clone().recipient(),
-                transfer: addr.clone().recipient(),
-                restart: C::restart_recipient(addr),
-            },
-        );
+        self.calls
+            .insert(entry.call_id.clone(), LiveCall::new(entry, addr));
         self.env.metrics.calls_total.inc();
         self.env.metrics.calls_active.set(self.calls.len() as i64);
     }
@@ -529,6 +596,7 @@ impl Supervisor {
         answer.ok()?;
         let call_sid = msg.setup.call_sid.clone()?;
         let call_id = msg.setup.call_id.clone();
+        let thread = msg.thread;
         let supervision = self.supervision(Ok(()), ctx);
         let setup = msg.setup;
         let addr = CallActor::start_in_arbiter(&msg.arbiter, move |_| {
@@ -542,6 +610,7 @@ impl Supervisor {
                 call_id,
                 call_sid,
                 addr,
+                thread,
             },
         );
         Some(token)
@@ -549,7 +618,7 @@ impl Supervisor {
 }
 
 impl Handler<ClaimPrewarm> for Supervisor {
-    type Result = Option<Addr<CallActor>>;
+    type Result = Option<Claimed>;
 
     fn handle(&mut self, msg: ClaimPrewarm, _: &mut Context<Self>) -> Self::Result {
         let Some(waiting) = self.prewarmed.get(&msg.token) else {
@@ -567,7 +636,48 @@ impl Handler<ClaimPrewarm> for Supervisor {
             );
             return None;
         }
-        self.prewarmed.remove(&msg.token).map(|p| p.addr)
+        self.prewarmed.remove(&msg.token).map(|p| Claimed {
+            addr: p.addr,
+            thread: p.thread,
+        })
+    }
+}
+
+impl Handler<AdoptPrewarmed> for Supervisor {
+    type Result = MessageResult<AdoptPrewarmed>;
+
+    fn handle(&mut self, msg: AdoptPrewarmed, ctx: &mut Context<Self>) -> Self::Result {
+        let AdoptPrewarmed {
+            handover,
+            attach,
+            arbiter,
+        } = msg;
+        let call_id = handover.setup.call_id.clone();
+        let supervision = self.supervision(Ok(()), ctx);
+        let addr = CallActor::start_in_arbiter(&arbiter, move |_| {
+            CallActor::adopting(handover, attach.edge, attach.stream_sid, supervision)
+        });
+        if let Some(call) = self.calls.get_mut(&call_id) {
+            call.point_to(&addr);
+        }
+        self.env
+            .metrics
+            .prewarm_claims
+            .with_label_values(&["handed_over"])
+            .inc();
+        MessageResult(addr)
+    }
+}
+
+impl Handler<CountClaim> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, CountClaim(placement): CountClaim, _: &mut Context<Self>) {
+        self.env
+            .metrics
+            .prewarm_claims
+            .with_label_values(&[placement])
+            .inc();
     }
 }
 

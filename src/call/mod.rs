@@ -29,7 +29,7 @@ use crate::messages::{
     LinkDown, LinkFailed, MarkEchoed, ModelEvent, OperatorTransfer, RestartLink, ToolCall,
     ToolResult, TransferOutcome,
 };
-use crate::model::link::{LinkCounters, LinkSetup, ModelLinkActor};
+use crate::model::link::{LinkCounters, LinkHandover, LinkSetup, ModelLinkActor, TakeSession};
 use crate::model::provider::Provider;
 use crate::model::session::{HistoryItem, Role, SessionSpec};
 use crate::session_settings::{ApplySessionSettings, SessionSettings};
@@ -40,7 +40,7 @@ use conversation::{Conversation, UserLine};
 use env::{CallEnv, CallTenancy, SupervisedCall, Supervision};
 use ledger::{CallIdentity, CallLedger, LineRow};
 use playback::{cut_to_heard, Playback, PushRefused};
-use prewarm::AttachEdge;
+use prewarm::{AttachEdge, CallHandover, HandOver};
 
 /// Longest wait for goodbye or apology audio to play before the call is closed anyway.
 const FAREWELL_GRACE: Duration = Duration::from_secs(10);
@@ -52,6 +52,7 @@ const ROLLOVER_GRACE: Duration = Duration::from_secs(120);
 /// Everything a call needs to start; built by the carrier edge at stream start
 /// and handed to the Supervisor (`StartCall`), which starts the call — or built
 /// at the voice webhook for a pre-warmed call (`Prewarm`), without an edge.
+#[derive(Clone)]
 pub struct CallSetup {
     /// switchboard's call id (UUID v4).
     pub call_id: String,
@@ -114,6 +115,15 @@ pub struct CallActor {
     drain_scheduled: bool,
     /// Operator session edits: the tenant's at call start, then this call's own.
     settings: SessionSettings,
+    /// A pre-warmed session taken over from the call's actor on another
+    /// thread; the first link continues it.
+    adopt: Option<LinkHandover>,
+    /// The model session has been asked for the greeting (here or, for an
+    /// adopted session, by the actor it came from).
+    greeting_requested: bool,
+    /// This actor gave the call to another one ([`HandOver`]): it stops
+    /// without ending the call.
+    handed_over: bool,
 }
 
 impl CallActor {
@@ -172,7 +182,35 @@ impl CallActor {
             speech_stopped_at: None,
             drain_scheduled: false,
             settings,
+            adopt: None,
+            greeting_requested: false,
+            handed_over: false,
         }
+    }
+
+    /// The call `handover` describes, continued on this thread with its stream
+    /// attached (`edge`, Twilio `stream_sid`): its first link adopts the open
+    /// model session. `supervision.admission` is the slot the call already holds.
+    pub fn adopting(
+        handover: CallHandover,
+        edge: Recipient<CarrierCommand>,
+        stream_sid: Option<String>,
+        supervision: Supervision,
+    ) -> Self {
+        let CallHandover {
+            mut setup,
+            link,
+            greeting_requested,
+        } = handover;
+        setup.edge = Some(edge);
+        if stream_sid.is_some() {
+            setup.stream_sid = stream_sid;
+        }
+        let mut call = CallActor::new(setup, supervision);
+        call.adopt = Some(link);
+        call.greeting_requested = greeting_requested;
+        call.awaiting_response_done = greeting_requested;
+        call
     }
 
     fn id(&self) -> &str {
@@ -250,6 +288,9 @@ impl CallActor {
                 unknown: self.env.metrics.model_events_unknown.clone(),
                 unparsable: self.env.metrics.model_events_unparsable.clone(),
             },
+            // A pre-warmed call's stream may land on another thread (HandOver).
+            record: self.setup.edge.is_none() && self.generation == 0,
+            adopt: self.adopt.take(),
         };
         self.response_active = false;
         self.link = Some(ModelLinkActor::new(setup).start());
@@ -607,7 +648,7 @@ impl Actor for CallActor {
     }
 
     fn stopping(&mut self, ctx: &mut Context<Self>) -> Running {
-        if !self.ledger.is_finished() {
+        if !self.ledger.is_finished() && !self.handed_over {
             self.finish(EndReason::CallActorStopped, true, ctx);
         }
         Running::Stop
@@ -646,8 +687,49 @@ impl Handler<AttachEdge> for CallActor {
             self.setup.call_id,
             self.ledger.sid()
         );
+        if let Some(link) = &self.link {
+            link.do_send(LinkCommand::StopRecording);
+        }
         self.drain_playback(ctx);
         true
+    }
+}
+
+impl Handler<HandOver> for CallActor {
+    type Result = AtomicResponse<Self, Option<CallHandover>>;
+
+    /// Gives the pre-warmed call up to an actor on its stream's thread. Atomic:
+    /// no other message reaches this call while its link hands the session over.
+    fn handle(&mut self, _: HandOver, _: &mut Context<Self>) -> Self::Result {
+        let movable = self.setup.edge.is_none()
+            && !self.ledger.is_finished()
+            && self.ending.is_none()
+            && self.pending_tools == 0
+            && self.transfer.is_none()
+            && self.generation == 0;
+        let link = match &self.link {
+            Some(link) if movable => link.clone(),
+            _ => return AtomicResponse::new(Box::pin(actix::fut::ready(None))),
+        };
+        AtomicResponse::new(Box::pin(link.send(TakeSession).into_actor(self).map(
+            |taken, act, ctx| {
+                let link = taken.ok().flatten()?;
+                act.handed_over = true;
+                act.link = None;
+                act.tools = None;
+                log::info!(
+                    "call {} ({}): handing the pre-warmed call to its stream's thread",
+                    act.setup.call_id,
+                    act.ledger.sid()
+                );
+                ctx.stop();
+                Some(CallHandover {
+                    setup: act.setup.clone(),
+                    link,
+                    greeting_requested: act.greeting_requested,
+                })
+            },
+        )))
     }
 }
 
@@ -720,9 +802,10 @@ impl Handler<ModelEvent> for CallActor {
                 }
                 if generation > 0 {
                     log::info!("call {}: model link {generation} ready", self.id());
-                } else if self.env.config.calls.greet_caller {
+                } else if self.env.config.calls.greet_caller && !self.greeting_requested {
                     if let Some(link) = &self.link {
                         self.awaiting_response_done = true;
+                        self.greeting_requested = true;
                         link.do_send(LinkCommand::CreateResponse);
                     }
                 }

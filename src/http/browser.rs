@@ -69,10 +69,7 @@ async fn prewarm(state: &AppState, session_id: &str, token: &str, tenant: Option
     {
         return;
     }
-    let ask = Prewarm {
-        setup: browser_call_setup(session_id, tenant, None),
-        arbiter: actix::Arbiter::current(),
-    };
+    let ask = Prewarm::here(browser_call_setup(session_id, tenant, None));
     if let Ok(Some(prewarm)) = state.carrier.supervisor.send(ask).await {
         state
             .carrier

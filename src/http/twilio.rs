@@ -177,10 +177,7 @@ pub async fn twiml(req: HttpRequest, body: web::Bytes, state: web::Data<AppState
             tenant.clone(),
             None,
         );
-        let ask = Prewarm {
-            setup,
-            arbiter: actix::Arbiter::current(),
-        };
+        let ask = Prewarm::here(setup);
         state.carrier.supervisor.send(ask).await.ok().flatten()
     } else {
         None

@@ -8,21 +8,21 @@
 
 use std::cell::RefCell;
 use std::collections::HashSet;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context as TaskContext, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use actix::io::{SinkWrite, WriteHandler};
 use actix::prelude::*;
-use actix_codec::Framed;
-use awc::error::WsProtocolError;
-use awc::ws::{Codec, Frame, Message};
-use awc::BoxedSocket;
+use actix_http::ws::{CloseCode, Frame, Message, ProtocolError};
 use bytes::{Bytes, BytesMut};
 use bytestring::ByteString;
-use futures_util::stream::{SplitSink, StreamExt};
+use futures_util::Stream;
 
 use crate::messages::{AudioFrame, LinkCommand, LinkDown, ModelEvent};
 use crate::model::realtime::{self, ClientEvent, ServerEvent};
 use crate::model::session::{self, HistoryItem, SessionSpec};
+use crate::model::socket::{self as model_socket, ModelSocket};
 use crate::model::tracker::ResponseTracker;
 
 /// How long a normal close waits for the server's close frame.
@@ -41,14 +41,26 @@ const APPEND_BUF_BYTES: usize = 4096;
 /// against a server inventing types).
 const MAX_UNKNOWN_TYPES_LOGGED: usize = 64;
 
-/// Why a link could not be opened.
-#[derive(Debug, thiserror::Error)]
-pub enum LinkError {
-    #[error("connect to {url}: {detail}")]
-    Connect { url: String, detail: String },
-    #[error("connect to {url}: timed out after {ms} ms")]
-    Timeout { url: String, ms: u128 },
+/// Most server text a recording link keeps for a hand-over, bytes (a greeting is
+/// tens of KiB at 8 kHz µ-law, a few hundred at 24 kHz PCM); past it the
+/// session can no longer be handed over and stays where it is.
+const MAX_RECORDED_BYTES: usize = 4 * 1024 * 1024;
+
+/// An open model session leaving its link for a new one on another thread
+/// ([`TakeSession`]): the socket (re-registered by the new link) and every
+/// server text frame the session has received so far, in order, which the new
+/// link replays so the new call actor rebuilds the same state.
+pub struct LinkHandover {
+    pub socket: ModelSocket,
+    pub received: Vec<ByteString>,
 }
+
+/// Call → its pre-warm link: give up the open session for a hand-over. `None`
+/// when the link is not open, is closing, or stopped recording (too much
+/// received, or told to stop): the session then stays with this link.
+#[derive(Message)]
+#[rtype(result = "Option<LinkHandover>")]
+pub struct TakeSession;
 
 /// Everything one link needs.
 pub struct LinkSetup {
@@ -72,6 +84,12 @@ pub struct LinkSetup {
     /// Ping interval; silence for three intervals counts as a dropped link.
     pub heartbeat: Duration,
     pub counters: LinkCounters,
+    /// Keep every server text frame for a hand-over ([`TakeSession`]): set for
+    /// a pre-warmed call, whose stream may land on another worker thread.
+    pub record: bool,
+    /// An open session to continue instead of connecting: no `session.update`
+    /// or history is sent again, its received frames are replayed first.
+    pub adopt: Option<LinkHandover>,
 }
 
 /// Counters a link bumps (shared with `/metrics`).
@@ -83,12 +101,26 @@ pub struct LinkCounters {
     pub unparsable: prometheus::IntCounter,
 }
 
-type WsSink = SplitSink<Framed<BoxedSocket, Codec>, Message>;
+/// The open socket, shared by the link actor (writes), its reader stream and
+/// its writer future on the link's own thread; taken out whole for a hand-over.
+#[derive(Default)]
+struct SocketSlot {
+    socket: Option<ModelSocket>,
+    /// The writer future, parked until something is written.
+    writer: Option<Waker>,
+}
+
+type SharedSocket = Rc<RefCell<SocketSlot>>;
 
 /// One realtime model connection for one call.
 pub struct ModelLinkActor {
     setup: LinkSetup,
-    sink: Option<SinkWrite<Message, WsSink>>,
+    socket: Option<SharedSocket>,
+    /// Server text frames kept for a hand-over (`None`: not recording).
+    recorded: Option<Vec<ByteString>>,
+    recorded_bytes: usize,
+    /// The session went to another link: leave without a close frame or `LinkDown`.
+    handed_over: bool,
     /// Reused for `input_audio_buffer.append` frames: each frame is split off
     /// and frozen, and the space is reclaimed once the socket has written it.
     append_buf: BytesMut,
@@ -109,9 +141,13 @@ pub struct ModelLinkActor {
 impl ModelLinkActor {
     /// A link that connects when started.
     pub fn new(setup: LinkSetup) -> Self {
+        let recorded = setup.record.then(Vec::new);
         ModelLinkActor {
             setup,
-            sink: None,
+            socket: None,
+            recorded,
+            recorded_bytes: 0,
+            handed_over: false,
             append_buf: BytesMut::with_capacity(APPEND_BUF_BYTES),
             last_rx: Instant::now(),
             down_reported: false,
@@ -125,7 +161,7 @@ impl ModelLinkActor {
     }
 
     fn report_down(&mut self, cause: String, ctx: &mut Context<Self>) {
-        if !self.down_reported && !self.shutting_down {
+        if !self.down_reported && !self.shutting_down && !self.handed_over {
             self.down_reported = true;
             self.setup.down.do_send(LinkDown {
                 generation: self.setup.generation,
@@ -147,11 +183,49 @@ impl ModelLinkActor {
     }
 
     fn send_text(&mut self, text: String) {
-        if let Some(sink) = &mut self.sink {
-            if sink.write(Message::Text(text.into())).is_err() {
-                log::debug!("call {}: model sink closed", self.setup.call_id);
-            }
+        self.write(Message::Text(text.into()));
+    }
+
+    /// Encodes `msg` into the socket's write buffer and wakes the writer.
+    fn write(&mut self, msg: Message) {
+        let Some(shared) = &self.socket else {
+            return;
+        };
+        let mut slot = shared.borrow_mut();
+        let Some(socket) = slot.socket.as_mut() else {
+            return;
+        };
+        if let Err(e) = Pin::new(socket).write(msg) {
+            log::debug!(
+                "call {}: cannot encode model frame: {e}",
+                self.setup.call_id
+            );
+            return;
         }
+        if let Some(writer) = slot.writer.take() {
+            writer.wake();
+        }
+    }
+
+    /// Puts an open socket to work: a reader stream and a writer future on this
+    /// link's thread.
+    fn install(&mut self, socket: ModelSocket, ctx: &mut Context<Self>) {
+        let shared: SharedSocket = Rc::new(RefCell::new(SocketSlot {
+            socket: Some(socket),
+            writer: None,
+        }));
+        ctx.add_stream(Reader(shared.clone()));
+        ctx.spawn(
+            Writer(shared.clone())
+                .into_actor(self)
+                .map(|res, act, ctx| {
+                    if let Err(e) = res {
+                        act.report_down(format!("model socket write error: {e}"), ctx);
+                    }
+                }),
+        );
+        self.socket = Some(shared);
+        self.last_rx = Instant::now();
     }
 
     fn on_connected(&mut self, ctx: &mut Context<Self>) {
@@ -160,6 +234,11 @@ impl ModelLinkActor {
         for item in session::history_items(&self.setup.history) {
             self.send_event(&item);
         }
+        self.on_open(ctx);
+    }
+
+    /// The session is configured (by this link or the one it came from).
+    fn on_open(&mut self, ctx: &mut Context<Self>) {
         self.setup.events.do_send(ModelEvent::Ready {
             generation: self.setup.generation,
         });
@@ -175,13 +254,47 @@ impl ModelLinkActor {
                 );
                 return;
             }
-            if let Some(sink) = &mut act.sink {
-                let _ = sink.write(Message::Ping(Bytes::new()));
-            }
+            act.write(Message::Ping(Bytes::new()));
         });
     }
 
+    /// Continues a session handed over from another link: re-registers its
+    /// socket here and replays what it has received.
+    fn adopt(&mut self, handover: LinkHandover, ctx: &mut Context<Self>) {
+        let LinkHandover {
+            mut socket,
+            received,
+        } = handover;
+        if let Err(e) = socket.io_mut().rehome() {
+            self.report_down(format!("model socket could not move threads: {e}"), ctx);
+            return;
+        }
+        self.install(socket, ctx);
+        self.on_open(ctx);
+        for frame in &received {
+            self.on_text(frame, ctx);
+        }
+    }
+
+    fn record(&mut self, frame: &ByteString) {
+        let Some(recorded) = &mut self.recorded else {
+            return;
+        };
+        self.recorded_bytes += frame.len();
+        if self.recorded_bytes > MAX_RECORDED_BYTES {
+            log::info!(
+                "call {}: over {MAX_RECORDED_BYTES} bytes from the model before the stream; \
+                 the session stays on this thread",
+                self.setup.call_id
+            );
+            self.recorded = None;
+        } else {
+            recorded.push(frame.clone());
+        }
+    }
+
     fn on_text(&mut self, frame: &ByteString, ctx: &mut Context<Self>) {
+        self.record(frame);
         let text: &str = frame;
         let event = match realtime::parse_server_event(text) {
             Ok(event) => event,
@@ -254,33 +367,6 @@ impl ModelLinkActor {
     }
 }
 
-thread_local! {
-    /// One HTTP client per arbiter thread, shared by every link started on it.
-    /// Building an awc connector creates an OpenSSL context (with the system CA
-    /// store) — milliseconds of CPU and hundreds of KiB per call if done per link.
-    static CLIENT: RefCell<Option<awc::Client>> = const { RefCell::new(None) };
-}
-
-/// This thread's model client; the first link on a thread builds it with its
-/// `connect_timeout` and TLS connector (both are process-wide configuration).
-/// No connection limit: each link holds its WebSocket for the whole call.
-fn thread_client(timeout: Duration, tls: Option<&openssl::ssl::SslConnector>) -> awc::Client {
-    CLIENT.with(|cell| {
-        cell.borrow_mut()
-            .get_or_insert_with(|| {
-                let mut connector = awc::Connector::new().timeout(timeout).limit(0);
-                if let Some(tls) = tls {
-                    connector = connector.openssl(tls.clone());
-                }
-                awc::Client::builder()
-                    .connector(connector)
-                    .timeout(timeout)
-                    .finish()
-            })
-            .clone()
-    })
-}
-
 /// `part` as a zero-copy slice of `frame` when it points into it (an unescaped
 /// JSON string borrowed by the parser); a copy otherwise.
 fn share(frame: &ByteString, part: &str) -> ByteString {
@@ -297,38 +383,27 @@ impl Actor for ModelLinkActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        if let Some(handover) = self.setup.adopt.take() {
+            self.adopt(handover, ctx);
+            return;
+        }
         let url = session::connect_url(&self.setup.url, &self.setup.session);
         let key = self.setup.api_key.clone();
         let timeout = self.setup.connect_timeout;
-        let client = thread_client(timeout, self.setup.tls.as_ref());
+        let tls = self.setup.tls.clone();
         let connect = async move {
-            let mut req = client.ws(url.as_str()).max_frame_size(MAX_FRAME_BYTES);
-            if let Some(key) = key {
-                req = req.bearer_auth(key);
-            }
-            match tokio::time::timeout(timeout, req.connect()).await {
-                Ok(Ok((_, framed))) => Ok(framed),
-                Ok(Err(e)) => Err(LinkError::Connect {
-                    url,
-                    detail: e.to_string(),
-                }),
-                Err(_) => Err(LinkError::Timeout {
-                    url,
-                    ms: timeout.as_millis(),
-                }),
-            }
+            model_socket::open(&url, key.as_deref(), tls.as_ref(), MAX_FRAME_BYTES, timeout)
+                .await
+                .map_err(|e| format!("connect to {url}: {e}"))
         };
         // Caller audio that arrives while connecting waits in the mailbox.
         ctx.wait(connect.into_actor(self).map(|res, act, ctx| match res {
-            Ok(framed) => {
-                let (sink, stream) = framed.split();
-                act.sink = Some(SinkWrite::new(sink, ctx));
-                ctx.add_stream(stream);
-                act.last_rx = Instant::now();
+            Ok(socket) => {
+                act.install(socket, ctx);
                 act.on_connected(ctx);
             }
             Err(e) => {
-                act.report_down(e.to_string(), ctx);
+                act.report_down(e, ctx);
             }
         }));
     }
@@ -338,19 +413,15 @@ impl Actor for ModelLinkActor {
     fn stopping(&mut self, ctx: &mut Context<Self>) -> Running {
         // Dropped with its arbiter (server teardown): no runtime left to time
         // the close flush on, and nobody to hear it.
-        if self.close_sent || tokio::runtime::Handle::try_current().is_err() {
-            return Running::Stop;
-        }
-        self.close_sent = true;
-        let Some(sink) = &mut self.sink else {
-            return Running::Stop;
-        };
-        if sink
-            .write(Message::Close(Some(awc::ws::CloseCode::Normal.into())))
-            .is_err()
+        if self.close_sent
+            || self.handed_over
+            || tokio::runtime::Handle::try_current().is_err()
+            || !self.is_open()
         {
             return Running::Stop;
         }
+        self.close_sent = true;
+        self.write(Message::Close(Some(CloseCode::Normal.into())));
         ctx.run_later(CLOSE_FLUSH, |_, ctx| ctx.stop());
         Running::Continue
     }
@@ -360,13 +431,11 @@ impl Handler<AudioFrame> for ModelLinkActor {
     type Result = ();
 
     fn handle(&mut self, frame: AudioFrame, _: &mut Context<Self>) {
-        let Some(sink) = &mut self.sink else {
+        if self.socket.is_none() {
             return;
-        };
-        let text = realtime::append_audio_frame(&frame.payload, &mut self.append_buf);
-        if sink.write(Message::Text(text)).is_err() {
-            log::debug!("call {}: model sink closed", self.setup.call_id);
         }
+        let text = realtime::append_audio_frame(&frame.payload, &mut self.append_buf);
+        self.write(Message::Text(text));
     }
 }
 
@@ -390,34 +459,47 @@ impl Handler<LinkCommand> for ModelLinkActor {
             }
             LinkCommand::Shutdown => {
                 self.shutting_down = true;
-                match &mut self.sink {
-                    // Close handshake: the server answers our close frame and ends the
-                    // stream (`finished`); a server that does not is cut off.
-                    Some(sink) => {
-                        let _ = sink.write(Message::Close(Some(awc::ws::CloseCode::Normal.into())));
-                        self.close_sent = true;
-                        ctx.run_later(CLOSE_HANDSHAKE, |_, ctx| ctx.stop());
-                    }
-                    None => ctx.stop(),
+                // Close handshake: the server answers our close frame and ends the
+                // stream (`finished`); a server that does not is cut off.
+                if self.is_open() {
+                    self.write(Message::Close(Some(CloseCode::Normal.into())));
+                    self.close_sent = true;
+                    ctx.run_later(CLOSE_HANDSHAKE, |_, ctx| ctx.stop());
+                } else {
+                    ctx.stop();
                 }
+            }
+            LinkCommand::StopRecording => {
+                self.recorded = None;
             }
         }
     }
 }
 
-impl StreamHandler<Result<Frame, WsProtocolError>> for ModelLinkActor {
-    fn handle(&mut self, item: Result<Frame, WsProtocolError>, ctx: &mut Context<Self>) {
+impl Handler<TakeSession> for ModelLinkActor {
+    type Result = Option<LinkHandover>;
+
+    fn handle(&mut self, _: TakeSession, ctx: &mut Context<Self>) -> Option<LinkHandover> {
+        if self.shutting_down || self.close_sent || self.down_reported {
+            return None;
+        }
+        let received = self.recorded.take()?;
+        let socket = self.socket.as_ref()?.borrow_mut().socket.take()?;
+        self.handed_over = true;
+        ctx.stop();
+        Some(LinkHandover { socket, received })
+    }
+}
+
+impl StreamHandler<Result<Frame, ProtocolError>> for ModelLinkActor {
+    fn handle(&mut self, item: Result<Frame, ProtocolError>, ctx: &mut Context<Self>) {
         self.last_rx = Instant::now();
         match item {
             Ok(Frame::Text(bytes)) => match ByteString::try_from(bytes) {
                 Ok(text) => self.on_text(&text, ctx),
                 Err(_) => log::warn!("call {}: model sent non-UTF-8 text", self.setup.call_id),
             },
-            Ok(Frame::Ping(payload)) => {
-                if let Some(sink) = &mut self.sink {
-                    let _ = sink.write(Message::Pong(payload));
-                }
-            }
+            Ok(Frame::Ping(payload)) => self.write(Message::Pong(payload)),
             Ok(Frame::Close(reason)) => {
                 let cause = match reason {
                     Some(r) => format!(
@@ -439,9 +521,48 @@ impl StreamHandler<Result<Frame, WsProtocolError>> for ModelLinkActor {
     }
 }
 
-impl WriteHandler<WsProtocolError> for ModelLinkActor {
-    fn error(&mut self, err: WsProtocolError, ctx: &mut Context<Self>) -> Running {
-        self.report_down(format!("model socket write error: {err}"), ctx);
-        Running::Stop
+impl ModelLinkActor {
+    /// The socket is here and not handed over.
+    fn is_open(&self) -> bool {
+        self.socket
+            .as_ref()
+            .is_some_and(|shared| shared.borrow().socket.is_some())
+    }
+}
+
+/// Server frames, read from the shared socket; ends when it is handed over.
+struct Reader(SharedSocket);
+
+impl Stream for Reader {
+    type Item = Result<Frame, ProtocolError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
+        match self.0.borrow_mut().socket.as_mut() {
+            Some(socket) => Pin::new(socket).poll_next(cx),
+            None => Poll::Ready(None),
+        }
+    }
+}
+
+/// Flushes the shared socket's write buffer whenever the link writes; ends
+/// with the socket's first write error, or quietly when it is handed over.
+struct Writer(SharedSocket);
+
+impl std::future::Future for Writer {
+    type Output = Result<(), ProtocolError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let mut slot = self.0.borrow_mut();
+        let Some(socket) = slot.socket.as_mut() else {
+            return Poll::Ready(Ok(()));
+        };
+        match Pin::new(socket).flush::<Message>(cx) {
+            Poll::Ready(Ok(())) => {
+                slot.writer = Some(cx.waker().clone());
+                Poll::Pending
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
     }
 }

@@ -7,4 +7,5 @@ pub mod provider;
 pub mod realtime;
 pub mod session;
 pub mod simulator;
+pub mod socket;
 pub mod tracker;

@@ -6,10 +6,11 @@
 
 use std::time::{Duration, Instant};
 
-use switchboard::caller::{random_sid, CallSetup, TwilioCall};
+use switchboard::caller::{random_sid, CallSetup, LogFeed, TwilioCall};
 use switchboard::config::Config;
+use switchboard::events::CallEvent;
 
-use crate::support::{Db, TestApp, CALLER, DIALLED};
+use crate::support::{caller_mulaw, talk_silence_until, Db, TestApp, ADMIN, CALLER, DIALLED};
 
 /// Stand-in provider: connect 400 ms, first audio 500 ms after `response.create`.
 const CONNECT_MS: u64 = 400;
@@ -120,6 +121,106 @@ async fn prewarmed_greeting_plays_within_100_ms_of_the_stream_start() {
         call.stream_sid(),
         "the row names the stream that attached: {record}"
     );
+    app.stop().await;
+}
+
+/// `name{placement="…"} N` from the metrics text, 0 when absent.
+fn claims(metrics: &str, placement: &str) -> u64 {
+    let key = format!("switchboard_prewarm_claims_total{{placement=\"{placement}\"}} ");
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(&key))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+async fn metrics(app: &TestApp) -> String {
+    let mut resp = awc::Client::default()
+        .get(app.http_url("/metrics"))
+        .send()
+        .await
+        .expect("metrics");
+    String::from_utf8_lossy(&resp.body().await.expect("body")).into_owned()
+}
+
+/// With two workers the webhook and the stream (separate connections) land on
+/// different threads for some calls. Those calls move to the stream's worker —
+/// the open model session included — and go on as if nothing happened: the
+/// greeting at once and only once, one model session, the caller's turn
+/// answered, the transcript stored in order.
+#[actix_rt::test]
+async fn a_prewarmed_call_moves_to_its_streams_worker_and_carries_on() {
+    let app = TestApp::start_with(Db::Sqlite, |c| {
+        with_delays(c);
+        c.server.workers = 2;
+    })
+    .await;
+    warm_up(&app).await;
+    const CALLS: u64 = 4;
+    let before = metrics(&app).await;
+    for i in 0..CALLS {
+        let sessions = app.sim().connections_total();
+        let call_sid = random_sid("CA");
+        let feed = LogFeed::connect(&app.logs_url(&call_sid), Some(ADMIN))
+            .await
+            .expect("log feed connects");
+        let twiml = webhook(&app, &call_sid).await;
+        tokio::time::sleep(GAP).await;
+        if i % 2 == 1 {
+            // The server hands connections to its workers in turn: one more
+            // connection here puts this call's stream on the other worker.
+            metrics(&app).await;
+        }
+        let (mut call, latency) = greeting_latency(stream_for(&app, &call_sid, &twiml)).await;
+        assert!(
+            latency < Duration::from_millis(100),
+            "greeting {} ms after start",
+            latency.as_millis()
+        );
+        call.stream_mulaw(&caller_mulaw("caller-booking"))
+            .await
+            .expect("stream caller audio");
+        let answered = |e: &CallEvent| {
+            matches!(e, CallEvent::Transcript { role, text, .. }
+                if role == "assistant" && text.contains("Tuesday morning"))
+        };
+        let reply = talk_silence_until(&mut call, &feed, Duration::from_secs(20), answered).await;
+        assert!(reply.is_some(), "no answer; events: {:?}", feed.events());
+        call.stop().await.expect("stop");
+        let record = app
+            .wait_call_ended(&call_sid, Duration::from_secs(10))
+            .await;
+        assert_eq!(record["call"]["ended_reason"], "caller_hangup", "{record}");
+        assert_eq!(record["call"]["stream_sid"], call.stream_sid(), "{record}");
+        let lines = record["transcript"].as_array().expect("transcript array");
+        let roles: Vec<&str> = lines.iter().filter_map(|l| l["role"].as_str()).collect();
+        assert_eq!(
+            roles,
+            ["assistant", "user", "assistant"],
+            "greeting once, then the turn: {lines:?}"
+        );
+        assert_eq!(
+            app.sim().connections_total(),
+            sessions + 1,
+            "the call kept its one model session"
+        );
+        let session = app.sim().recorded_sessions().pop().expect("a session");
+        let count = |kind: &str| session.iter().filter(|e| e["type"] == kind).count();
+        assert_eq!(count("session.update"), 1, "configured once");
+        assert_eq!(count("response.create"), 1, "the greeting asked for once");
+        assert!(
+            count("input_audio_buffer.append") > 0,
+            "caller audio reached the model"
+        );
+    }
+    let after = metrics(&app).await;
+    let moved = claims(&after, "handed_over") - claims(&before, "handed_over");
+    let stayed = claims(&after, "same_thread") - claims(&before, "same_thread");
+    let across = claims(&after, "across_threads") - claims(&before, "across_threads");
+    eprintln!("pre-warm claims: {moved} handed over, {stayed} on the same thread");
+    assert_eq!(across, 0, "no call left across threads");
+    assert_eq!(moved + stayed, CALLS);
+    assert!(moved >= 1, "no stream landed on the other worker: {after}");
     app.stop().await;
 }
 
