@@ -16,7 +16,8 @@
 #                          greeting frames lost, frames lost and CPU per call-second
 #                          (no floor run: the floor relay has no voice webhook); PAIRS=N
 #                          repeats the pair N times in alternating order and summarises
-#                          the CPU ratio (mean, min, max)
+#                          the CPU ratio (mean, min, max); each pre-warm run prints its
+#                          prewarm_claims_total (calls moved to the stream's worker)
 #   bench/run.sh cluster   two nodes of one cluster on this machine (PostgreSQL schema of
 #                          their own, NATS at 127.0.0.1:4222), 200 calls × 30 s spread over
 #                          both with calls.max_calls_per_tenant = 150: CPU per call-second
@@ -194,6 +195,9 @@ case "$MODE" in
             --webhook "http://127.0.0.1:$SB_PORT/twiml" --webhook-gap "${GAP:-1s}" --greeting \
             --model-connect-delay "${CONNECT_DELAY:-400ms}" \
             --model-first-audio-delay "${FIRST_AUDIO_DELAY:-500ms}"
+          # Where the pre-warmed calls ran: on the webhook's worker, moved to the
+          # stream's, or (never expected) left across threads.
+          curl -fs "http://127.0.0.1:$SB_PORT/metrics" | grep '^switchboard_prewarm_claims_total' || true
           stop_switchboard
         done
       done
