@@ -50,7 +50,9 @@ pub enum SocketError {
 
 /// Opens `url` (`ws://` or `wss://`) with `Authorization: Bearer {api_key}` when
 /// given, accepting server frames up to `max_frame` bytes; the whole opening
-/// (DNS, TCP, TLS, upgrade) must finish within `timeout`.
+/// (DNS, TCP, TLS, upgrade) must finish within `timeout`. `tls` is the
+/// process's connector (one `SSL_CTX` shared by every link); without one a
+/// `wss://` URL gets a default connector (system trust store) of its own.
 ///
 /// Errors: [`SocketError`] — a bad URL, a refused or failed connection, a TLS
 /// failure (including an untrusted certificate), an answer other than 101, or

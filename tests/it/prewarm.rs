@@ -76,10 +76,9 @@ async fn greeting_latency(setup: CallSetup) -> (TwilioCall, Duration) {
     (call, latency)
 }
 
-/// One full call first, as on a server already taking calls: the worker's
-/// first model connection builds its HTTP client (TLS trust store included),
-/// a one-off cost of a few hundred ms in a debug build that is not the
-/// steady state being measured.
+/// One full call first, as on a server already taking calls: a fresh server's
+/// first call pays one-off costs (lazily built state, first connections) of up
+/// to a few hundred ms in a debug build that are not the steady state measured.
 async fn warm_up(app: &TestApp) {
     let call_sid = random_sid("CA");
     let twiml = webhook(app, &call_sid).await;
