@@ -136,32 +136,49 @@ impl Message for Prewarm {
     type Result = Option<PrewarmToken>;
 }
 
-/// Redeems a pre-warm token for the stream of carrier call `call_sid`: the
-/// pre-warmed call, once; `None` for an unknown, expired or used token, or one
-/// issued for another CallSid (the stream is then served cold).
-#[derive(Message)]
-#[rtype(result = "Option<Claimed>")]
+/// A stream's claim on a pre-warmed call: its token and its carrier's CallSid.
+/// Redeemed once; an unknown, expired or used token, or one issued for another
+/// CallSid, is refused (the stream is then served cold).
 pub struct ClaimPrewarm {
     pub token: String,
     pub call_sid: String,
 }
 
-/// A redeemed pre-warm: the call's actor and the thread it runs on.
-pub struct Claimed {
-    pub addr: Addr<CallActor>,
-    pub thread: ThreadId,
+/// Redeems `claim` for a stream on `thread`. When the call runs on another
+/// thread it is marked moving: what the Supervisor sends it meanwhile is held
+/// until it has moved ([`AdoptPrewarmed`]) or stays ([`MoveAbandoned`]).
+#[derive(Message)]
+#[rtype(result = "Option<Claimed>")]
+struct Redeem {
+    claim: ClaimPrewarm,
+    thread: ThreadId,
+}
+
+/// A redeemed pre-warm: the call's actor, and whether it is to move threads.
+struct Claimed {
+    call_id: String,
+    addr: Addr<CallActor>,
+    moving: bool,
 }
 
 /// Starts a pre-warmed call handed over by its actor ([`HandOver`]) on the
-/// stream's `arbiter`, with the stream attached, and points the Supervisor's
-/// handles for the call (end, settings, transfer, restart) at it. The call
-/// keeps the admission slot it holds.
+/// stream's `arbiter`, with the stream attached, points the Supervisor's
+/// handles for the call (end, settings, transfer, restart) at it and delivers
+/// what was held for it while it moved. The call keeps its admission slot.
 #[derive(Message)]
 #[rtype(result = "Addr<CallActor>")]
-pub struct AdoptPrewarmed {
-    pub handover: CallHandover,
-    pub attach: AttachEdge,
-    pub arbiter: ArbiterHandle,
+struct AdoptPrewarmed {
+    handover: CallHandover,
+    attach: AttachEdge,
+    arbiter: ArbiterHandle,
+}
+
+/// The call of a claim could not move threads (it is ending, busy, or gave up
+/// its session): what was held for it goes to it where it is.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct MoveAbandoned {
+    call_id: String,
 }
 
 /// What a carrier edge does at stream start with a pre-warm token: redeem it
@@ -175,8 +192,17 @@ pub async fn claim_prewarmed(
     claim: ClaimPrewarm,
     attach: AttachEdge,
 ) -> Option<Addr<CallActor>> {
-    let Claimed { addr, thread } = supervisor.send(claim).await.ok().flatten()?;
-    let placement = if thread == std::thread::current().id() {
+    let thread = std::thread::current().id();
+    let Claimed {
+        call_id,
+        addr,
+        moving,
+    } = supervisor
+        .send(Redeem { claim, thread })
+        .await
+        .ok()
+        .flatten()?;
+    let placement = if !moving {
         "same_thread"
     } else if let Ok(Some(handover)) = addr.send(HandOver).await {
         let adopt = AdoptPrewarmed {
@@ -186,6 +212,7 @@ pub async fn claim_prewarmed(
         };
         return supervisor.send(adopt).await.ok();
     } else {
+        supervisor.do_send(MoveAbandoned { call_id });
         "across_threads"
     };
     match addr.send(attach).await {
@@ -219,6 +246,15 @@ struct LiveCall {
     transfer: Recipient<OperatorTransfer>,
     /// `None` for calls without a model link of their own (jambonz).
     restart: Option<Recipient<RestartLink>>,
+    /// `Some` while the call moves threads: messages held for it, in order.
+    moving: Option<Vec<Held>>,
+}
+
+/// A message for a call held while it moves threads.
+enum Held {
+    End(EndCall),
+    Settings(ApplySessionSettings),
+    Restart(RestartLink),
 }
 
 impl LiveCall {
@@ -229,13 +265,38 @@ impl LiveCall {
             settings: addr.clone().recipient(),
             transfer: addr.clone().recipient(),
             restart: C::restart_recipient(addr),
+            moving: None,
         }
     }
 
     /// The call continues in another actor (a pre-warmed call moved threads).
     fn point_to<C: SupervisedCall>(&mut self, addr: &Addr<C>) {
-        let entry = self.entry.clone();
-        *self = LiveCall::new(entry, addr);
+        let moving = self.moving.take();
+        *self = LiveCall::new(self.entry.clone(), addr);
+        self.moving = moving;
+    }
+
+    fn send(&mut self, msg: Held) {
+        if let Some(held) = &mut self.moving {
+            held.push(msg);
+            return;
+        }
+        match msg {
+            Held::End(msg) => self.end.do_send(msg),
+            Held::Settings(msg) => self.settings.do_send(msg),
+            Held::Restart(msg) => {
+                if let Some(restart) = &self.restart {
+                    restart.do_send(msg);
+                }
+            }
+        }
+    }
+
+    /// The move is over (done or abandoned): what was held goes to the call.
+    fn settle(&mut self) {
+        for msg in self.moving.take().unwrap_or_default() {
+            self.send(msg);
+        }
     }
 }
 
@@ -617,29 +678,48 @@ impl Supervisor {
     }
 }
 
-impl Handler<ClaimPrewarm> for Supervisor {
+impl Handler<Redeem> for Supervisor {
     type Result = Option<Claimed>;
 
-    fn handle(&mut self, msg: ClaimPrewarm, _: &mut Context<Self>) -> Self::Result {
-        let Some(waiting) = self.prewarmed.get(&msg.token) else {
+    fn handle(&mut self, msg: Redeem, _: &mut Context<Self>) -> Self::Result {
+        let Redeem { claim, thread } = msg;
+        let Some(waiting) = self.prewarmed.get(&claim.token) else {
             log::info!(
                 "call {}: unknown, used or expired pre-warm; served cold",
-                msg.call_sid
+                claim.call_sid
             );
             return None;
         };
-        if waiting.call_sid != msg.call_sid {
+        if waiting.call_sid != claim.call_sid {
             // Kept for its own call's stream: a foreign CallSid does not use it up.
             log::warn!(
                 "call {}: pre-warm issued for another CallSid; served cold",
-                msg.call_sid
+                claim.call_sid
             );
             return None;
         }
-        self.prewarmed.remove(&msg.token).map(|p| Claimed {
-            addr: p.addr,
-            thread: p.thread,
+        let waiting = self.prewarmed.remove(&claim.token)?;
+        let moving = waiting.thread != thread;
+        if moving {
+            if let Some(call) = self.calls.get_mut(&waiting.call_id) {
+                call.moving = Some(Vec::new());
+            }
+        }
+        Some(Claimed {
+            call_id: waiting.call_id,
+            addr: waiting.addr,
+            moving,
         })
+    }
+}
+
+impl Handler<MoveAbandoned> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: MoveAbandoned, _: &mut Context<Self>) {
+        if let Some(call) = self.calls.get_mut(&msg.call_id) {
+            call.settle();
+        }
     }
 }
 
@@ -659,6 +739,7 @@ impl Handler<AdoptPrewarmed> for Supervisor {
         });
         if let Some(call) = self.calls.get_mut(&call_id) {
             call.point_to(&addr);
+            call.settle();
         }
         self.env
             .metrics
@@ -719,15 +800,15 @@ impl Handler<LinkFailed> for Supervisor {
     type Result = ();
 
     fn handle(&mut self, msg: LinkFailed, _: &mut Context<Self>) {
-        let Some(call) = self.calls.get(&msg.call_id) else {
+        let Some(call) = self.calls.get_mut(&msg.call_id) else {
             return;
         };
         let decision = match (&call.restart, self.draining) {
             (Some(_), false) => self.policy.decide(msg.failures),
             _ => RestartDecision::GiveUp,
         };
-        match (decision, &call.restart) {
-            (RestartDecision::Restart { after }, Some(restart)) => {
+        match (decision, call.restart.is_some()) {
+            (RestartDecision::Restart { after }, true) => {
                 self.env.metrics.link_restarts.inc();
                 log::info!(
                     "call {}: model link restart {} in {} ms",
@@ -735,11 +816,11 @@ impl Handler<LinkFailed> for Supervisor {
                     msg.failures,
                     after.as_millis()
                 );
-                restart.do_send(RestartLink {
+                call.send(Held::Restart(RestartLink {
                     after,
                     attempt: msg.failures,
                     cause: msg.cause,
-                });
+                }));
             }
             _ => {
                 log::warn!(
@@ -747,10 +828,10 @@ impl Handler<LinkFailed> for Supervisor {
                     msg.call_id,
                     msg.failures
                 );
-                call.end.do_send(EndCall {
+                call.send(Held::End(EndCall {
                     reason: EndReason::ModelUnavailable(msg.cause),
                     apologise: true,
-                });
+                }));
             }
         }
     }
@@ -769,11 +850,11 @@ impl Handler<EndAllCalls> for Supervisor {
     type Result = usize;
 
     fn handle(&mut self, msg: EndAllCalls, _: &mut Context<Self>) -> usize {
-        for call in self.calls.values() {
-            call.end.do_send(EndCall {
+        for call in self.calls.values_mut() {
+            call.send(Held::End(EndCall {
                 reason: msg.reason.clone(),
                 apologise: true,
-            });
+            }));
         }
         self.calls.len()
     }
@@ -801,19 +882,24 @@ impl Handler<OperateCall> for Supervisor {
     type Result = ResponseFuture<OperateOutcome>;
 
     fn handle(&mut self, msg: OperateCall, _: &mut Context<Self>) -> Self::Result {
-        let Some(call) = self.calls.get(&msg.call_id) else {
+        let Some(call) = self.calls.get_mut(&msg.call_id) else {
             return Box::pin(async { OperateOutcome::NotFound });
         };
         match msg.action {
             OperatorAction::HangUp => {
                 log::info!("call {}: hung up by an operator", msg.call_id);
-                call.end.do_send(EndCall {
+                call.send(Held::End(EndCall {
                     reason: EndReason::OperatorHangup,
                     apologise: false,
-                });
+                }));
             }
             OperatorAction::Session { settings } => {
-                call.settings.do_send(ApplySessionSettings(settings));
+                call.send(Held::Settings(ApplySessionSettings(settings)));
+            }
+            OperatorAction::Transfer { .. } if call.moving.is_some() => {
+                // Its answer decides the operator's; the call is between actors.
+                let error = "the call's media stream is starting; try again".to_string();
+                return Box::pin(async { OperateOutcome::Refused { error } });
             }
             OperatorAction::Transfer { reason } => {
                 // The call knows whether it can be transferred (carrier,
@@ -840,6 +926,136 @@ impl Handler<OperateCall> for Supervisor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::session_settings::SessionSettings;
+
+    /// Records what a call's handles deliver to it.
+    #[derive(Default)]
+    struct Probe(Vec<String>);
+
+    impl Actor for Probe {
+        type Context = Context<Self>;
+    }
+
+    impl Handler<EndCall> for Probe {
+        type Result = ();
+        fn handle(&mut self, msg: EndCall, _: &mut Context<Self>) {
+            self.0.push(format!("end {}", msg.reason));
+        }
+    }
+
+    impl Handler<ApplySessionSettings> for Probe {
+        type Result = ();
+        fn handle(&mut self, msg: ApplySessionSettings, _: &mut Context<Self>) {
+            self.0.push(format!("voice {:?}", msg.0.voice));
+        }
+    }
+
+    impl Handler<OperatorTransfer> for Probe {
+        type Result = Result<(), String>;
+        fn handle(&mut self, _: OperatorTransfer, _: &mut Context<Self>) -> Self::Result {
+            Ok(())
+        }
+    }
+
+    impl Handler<RestartLink> for Probe {
+        type Result = ();
+        fn handle(&mut self, msg: RestartLink, _: &mut Context<Self>) {
+            self.0.push(format!("restart {}", msg.attempt));
+        }
+    }
+
+    #[derive(Message)]
+    #[rtype(result = "Vec<String>")]
+    struct Seen;
+
+    impl Handler<Seen> for Probe {
+        type Result = Vec<String>;
+        fn handle(&mut self, _: Seen, _: &mut Context<Self>) -> Vec<String> {
+            self.0.clone()
+        }
+    }
+
+    fn live_call(probe: &Addr<Probe>) -> LiveCall {
+        LiveCall {
+            entry: LiveCallEntry {
+                call_id: "c1".into(),
+                call_sid: Some("CA1".into()),
+                tenant: Some("acme".into()),
+                carrier: "twilio".into(),
+                node: "n1".into(),
+                started_at: chrono::Utc::now(),
+            },
+            end: probe.clone().recipient(),
+            settings: probe.clone().recipient(),
+            transfer: probe.clone().recipient(),
+            restart: Some(probe.clone().recipient()),
+            moving: None,
+        }
+    }
+
+    fn repoint(call: &mut LiveCall, probe: &Addr<Probe>) {
+        let moving = call.moving.take();
+        *call = live_call(probe);
+        call.moving = moving;
+    }
+
+    fn messages(call: &mut LiveCall) {
+        call.send(Held::Settings(ApplySessionSettings(SessionSettings {
+            voice: Some("cedar".into()),
+            ..SessionSettings::default()
+        })));
+        call.send(Held::Restart(RestartLink {
+            after: Duration::ZERO,
+            attempt: 1,
+            cause: "test".into(),
+        }));
+        call.send(Held::End(EndCall {
+            reason: EndReason::OperatorHangup,
+            apologise: false,
+        }));
+    }
+
+    /// An operator's hang-up (or a settings edit, a restart) sent while a call
+    /// moves threads is held, then delivered in order to the actor the call
+    /// ends up in — the new one, or the old one when the move is abandoned —
+    /// and never to an actor that has gone.
+    #[actix_rt::test]
+    async fn messages_for_a_moving_call_reach_the_actor_it_ends_up_in() {
+        let expected = ["voice Some(\"cedar\")", "restart 1", "end operator_hangup"];
+        for abandoned in [false, true] {
+            let old = Probe::default().start();
+            let new = Probe::default().start();
+            let mut call = live_call(&old);
+            call.moving = Some(Vec::new());
+            messages(&mut call);
+            if !abandoned {
+                repoint(&mut call, &new);
+            }
+            assert!(
+                old.send(Seen).await.expect("old").is_empty(),
+                "sent while moving"
+            );
+            call.settle();
+            let (got, idle) = if abandoned {
+                (&old, &new)
+            } else {
+                (&new, &old)
+            };
+            assert_eq!(
+                got.send(Seen).await.expect("seen"),
+                expected,
+                "abandoned {abandoned}"
+            );
+            assert!(idle.send(Seen).await.expect("idle").is_empty());
+            // Settled: later messages go straight through.
+            call.send(Held::End(EndCall {
+                reason: EndReason::OperatorHangup,
+                apologise: false,
+            }));
+            assert_eq!(got.send(Seen).await.expect("seen").len(), 4);
+        }
+    }
 
     #[test]
     fn backoff_doubles_then_gives_up() {
