@@ -11,8 +11,9 @@
 //! Supervisor admits and starts its `CallActor` before the media stream exists
 //! and hands out a single-use token; the stream's `start` redeems it
 //! ([`ClaimPrewarm`], with the carrier's CallSid) to attach to that call. When
-//! the stream landed on another worker thread than the webhook, the call moves
-//! to the stream's thread first ([`AdoptPrewarmed`]), keeping its slot.
+//! the stream landed on another worker thread than the webhook, the Supervisor
+//! moves the call to the stream's thread first (`HandOver`, then a new
+//! `CallActor` there), keeping its slot.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -144,41 +145,30 @@ pub struct ClaimPrewarm {
     pub call_sid: String,
 }
 
-/// Redeems `claim` for a stream on `thread`. When the call runs on another
-/// thread it is marked moving: what the Supervisor sends it meanwhile is held
-/// until it has moved ([`AdoptPrewarmed`]) or stays ([`MoveAbandoned`]).
+/// Redeems `claim` for a stream on `thread` (arbiter `arbiter`, edge `attach`).
+/// When the call runs on another thread the Supervisor moves it there itself
+/// ([`HandOver`], then a new `CallActor` with the stream attached), so a move
+/// finishes even if the edge is gone meanwhile (the new call then notices the
+/// missing edge and ends). While the call moves, what the Supervisor sends it
+/// is held for the actor it ends up in.
 #[derive(Message)]
-#[rtype(result = "Option<Claimed>")]
+#[rtype(result = "Option<Redeemed>")]
 struct Redeem {
     claim: ClaimPrewarm,
     thread: ThreadId,
-}
-
-/// A redeemed pre-warm: the call's actor, and whether it is to move threads.
-struct Claimed {
-    call_id: String,
-    addr: Addr<CallActor>,
-    moving: bool,
-}
-
-/// Starts a pre-warmed call handed over by its actor ([`HandOver`]) on the
-/// stream's `arbiter`, with the stream attached, points the Supervisor's
-/// handles for the call (end, settings, transfer, restart) at it and delivers
-/// what was held for it while it moved. The call keeps its admission slot.
-#[derive(Message)]
-#[rtype(result = "Addr<CallActor>")]
-struct AdoptPrewarmed {
-    handover: CallHandover,
-    attach: AttachEdge,
     arbiter: ArbiterHandle,
+    attach: AttachEdge,
 }
 
-/// The call of a claim could not move threads (it is ending, busy, or gave up
-/// its session): what was held for it goes to it where it is.
-#[derive(Message)]
-#[rtype(result = "()")]
-struct MoveAbandoned {
-    call_id: String,
+/// What became of a redeemed pre-warm.
+enum Redeemed {
+    /// Moved to the stream's thread, the stream attached: the call's new actor.
+    Moved(Addr<CallActor>),
+    /// Still where it was: the edge attaches to it (`placement` for the metric).
+    Attach {
+        addr: Addr<CallActor>,
+        placement: &'static str,
+    },
 }
 
 /// What a carrier edge does at stream start with a pre-warm token: redeem it
@@ -192,35 +182,21 @@ pub async fn claim_prewarmed(
     claim: ClaimPrewarm,
     attach: AttachEdge,
 ) -> Option<Addr<CallActor>> {
-    let thread = std::thread::current().id();
-    let Claimed {
-        call_id,
-        addr,
-        moving,
-    } = supervisor
-        .send(Redeem { claim, thread })
-        .await
-        .ok()
-        .flatten()?;
-    let placement = if !moving {
-        "same_thread"
-    } else if let Ok(Some(handover)) = addr.send(HandOver).await {
-        let adopt = AdoptPrewarmed {
-            handover,
-            attach,
-            arbiter: Arbiter::current(),
-        };
-        return supervisor.send(adopt).await.ok();
-    } else {
-        supervisor.do_send(MoveAbandoned { call_id });
-        "across_threads"
+    let redeem = Redeem {
+        claim,
+        thread: std::thread::current().id(),
+        arbiter: Arbiter::current(),
+        attach: attach.clone(),
     };
-    match addr.send(attach).await {
-        Ok(true) => {
-            supervisor.do_send(CountClaim(placement));
-            Some(addr)
-        }
-        _ => None,
+    match supervisor.send(redeem).await.ok().flatten()? {
+        Redeemed::Moved(addr) => Some(addr),
+        Redeemed::Attach { addr, placement } => match addr.send(attach).await {
+            Ok(true) => {
+                supervisor.do_send(CountClaim(placement));
+                Some(addr)
+            }
+            _ => None,
+        },
     }
 }
 
@@ -679,16 +655,21 @@ impl Supervisor {
 }
 
 impl Handler<Redeem> for Supervisor {
-    type Result = Option<Claimed>;
+    type Result = ResponseActFuture<Self, Option<Redeemed>>;
 
     fn handle(&mut self, msg: Redeem, _: &mut Context<Self>) -> Self::Result {
-        let Redeem { claim, thread } = msg;
+        let Redeem {
+            claim,
+            thread,
+            arbiter,
+            attach,
+        } = msg;
         let Some(waiting) = self.prewarmed.get(&claim.token) else {
             log::info!(
                 "call {}: unknown, used or expired pre-warm; served cold",
                 claim.call_sid
             );
-            return None;
+            return Box::pin(actix::fut::ready(None));
         };
         if waiting.call_sid != claim.call_sid {
             // Kept for its own call's stream: a foreign CallSid does not use it up.
@@ -696,45 +677,55 @@ impl Handler<Redeem> for Supervisor {
                 "call {}: pre-warm issued for another CallSid; served cold",
                 claim.call_sid
             );
-            return None;
+            return Box::pin(actix::fut::ready(None));
         }
-        let waiting = self.prewarmed.remove(&claim.token)?;
-        let moving = waiting.thread != thread;
-        if moving {
-            if let Some(call) = self.calls.get_mut(&waiting.call_id) {
-                call.moving = Some(Vec::new());
-            }
+        let Some(waiting) = self.prewarmed.remove(&claim.token) else {
+            return Box::pin(actix::fut::ready(None));
+        };
+        let Prewarmed { call_id, addr, .. } = waiting;
+        if waiting.thread == thread {
+            let placement = "same_thread";
+            return Box::pin(actix::fut::ready(Some(Redeemed::Attach {
+                addr,
+                placement,
+            })));
         }
-        Some(Claimed {
-            call_id: waiting.call_id,
-            addr: waiting.addr,
-            moving,
-        })
+        if let Some(call) = self.calls.get_mut(&call_id) {
+            call.moving = Some(Vec::new());
+        }
+        Box::pin(
+            addr.send(HandOver)
+                .into_actor(self)
+                .map(move |handed, act, ctx| match handed {
+                    Ok(Some(handover)) => {
+                        Some(Redeemed::Moved(act.adopt(handover, attach, &arbiter, ctx)))
+                    }
+                    _ => {
+                        if let Some(call) = act.calls.get_mut(&call_id) {
+                            call.settle();
+                        }
+                        let placement = "across_threads";
+                        Some(Redeemed::Attach { addr, placement })
+                    }
+                }),
+        )
     }
 }
 
-impl Handler<MoveAbandoned> for Supervisor {
-    type Result = ();
-
-    fn handle(&mut self, msg: MoveAbandoned, _: &mut Context<Self>) {
-        if let Some(call) = self.calls.get_mut(&msg.call_id) {
-            call.settle();
-        }
-    }
-}
-
-impl Handler<AdoptPrewarmed> for Supervisor {
-    type Result = MessageResult<AdoptPrewarmed>;
-
-    fn handle(&mut self, msg: AdoptPrewarmed, ctx: &mut Context<Self>) -> Self::Result {
-        let AdoptPrewarmed {
-            handover,
-            attach,
-            arbiter,
-        } = msg;
+impl Supervisor {
+    /// Starts a pre-warmed call handed over by its actor on the stream's
+    /// `arbiter` with the stream attached, points the call's handles at it and
+    /// delivers what was held while it moved. The call keeps its admission slot.
+    fn adopt(
+        &mut self,
+        handover: CallHandover,
+        attach: AttachEdge,
+        arbiter: &ArbiterHandle,
+        ctx: &mut Context<Self>,
+    ) -> Addr<CallActor> {
         let call_id = handover.setup.call_id.clone();
         let supervision = self.supervision(Ok(()), ctx);
-        let addr = CallActor::start_in_arbiter(&arbiter, move |_| {
+        let addr = CallActor::start_in_arbiter(arbiter, move |_| {
             CallActor::adopting(handover, attach.edge, attach.stream_sid, supervision)
         });
         if let Some(call) = self.calls.get_mut(&call_id) {
@@ -746,7 +737,7 @@ impl Handler<AdoptPrewarmed> for Supervisor {
             .prewarm_claims
             .with_label_values(&["handed_over"])
             .inc();
-        MessageResult(addr)
+        addr
     }
 }
 

@@ -49,7 +49,7 @@ impl Default for PrewarmToken {
 /// Carrier edge → pre-warmed `CallActor`: the call's media stream has started;
 /// outbound media now goes to `edge`. `true` when attached; `false` when the
 /// call has already ended or has an edge (the stream is then served cold).
-#[derive(Message)]
+#[derive(Message, Clone)]
 #[rtype(result = "bool")]
 pub struct AttachEdge {
     pub edge: Recipient<CarrierCommand>,

@@ -422,3 +422,65 @@ async fn browser_session_is_prewarmed_and_its_socket_hears_the_greeting_at_once(
     assert_eq!(app.sim().connections_total(), before + 1, "no second link");
     app.stop().await;
 }
+
+/// Twilio's side fails just after the stream started: the TCP connection drops
+/// without `stop` once the first greeting audio has arrived — the call attached
+/// on its webhook's worker or, for every second call, moved to the stream's.
+/// No call is left behind: each ends as a carrier reset (not `no_stream`, so the
+/// claim took), no model session stays open and every slot is free again.
+#[actix_rt::test]
+async fn a_stream_dropped_after_its_start_leaves_no_call_behind() {
+    let app = TestApp::start_with(Db::Sqlite, |c| {
+        with_delays(c);
+        c.server.workers = 2;
+    })
+    .await;
+    warm_up(&app).await;
+    let before = claims(&metrics(&app).await, "handed_over");
+    for i in 0..4 {
+        let call_sid = random_sid("CA");
+        let twiml = webhook(&app, &call_sid).await;
+        assert!(parameter(&twiml, "prewarm").is_some(), "{twiml}");
+        tokio::time::sleep(GAP).await;
+        if i % 2 == 1 {
+            metrics(&app).await;
+        }
+        let call = TwilioCall::connect(stream_for(&app, &call_sid, &twiml))
+            .await
+            .expect("stream connects");
+        assert!(
+            call.wait_for_audio(1, Duration::from_secs(5)).await,
+            "no greeting"
+        );
+        call.close_abruptly().await;
+        let record = app
+            .wait_call_ended(&call_sid, Duration::from_secs(10))
+            .await;
+        assert_eq!(record["call"]["ended_reason"], "carrier_reset", "{record}");
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (status, live) = app.get_json("/api/calls/live").await;
+        assert_eq!(status, 200, "{live}");
+        let calls = live["calls"].as_array().map_or(0, Vec::len);
+        if calls == 0 && app.sim().session_count() == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "calls or model sessions left: {live}, {} sessions",
+            app.sim().session_count()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let text = metrics(&app).await;
+    assert!(
+        text.contains("switchboard_calls_active 0"),
+        "slots still held: {text}"
+    );
+    assert!(
+        claims(&text, "handed_over") > before,
+        "no dropped stream was on the other worker: {text}"
+    );
+    app.stop().await;
+}
