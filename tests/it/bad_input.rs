@@ -91,7 +91,7 @@ async fn bad_frames_are_refused_and_a_good_call_is_unaffected() {
     .expect("good call answered");
     let (status, health) = app.get_json("/health").await;
     assert_eq!(status, 200, "{health}");
-    let (_, metrics) = (0, app_metrics(&app).await);
+    let (_, metrics) = (0, app.metrics().await);
     let bad: f64 = metrics
         .lines()
         .find_map(|l| l.strip_prefix("switchboard_carrier_bad_frames_total "))
@@ -113,13 +113,4 @@ async fn connect_raw(setup: &CallSetup) -> TwilioCall {
     TwilioCall::connect_without_start(setup.clone())
         .await
         .expect("raw connect")
-}
-
-async fn app_metrics(app: &TestApp) -> String {
-    let mut resp = awc::Client::default()
-        .get(app.http_url("/metrics"))
-        .send()
-        .await
-        .expect("metrics");
-    String::from_utf8_lossy(&resp.body().await.expect("body")).into_owned()
 }

@@ -133,15 +133,6 @@ fn claims(metrics: &str, placement: &str) -> u64 {
         .unwrap_or(0)
 }
 
-async fn metrics(app: &TestApp) -> String {
-    let mut resp = awc::Client::default()
-        .get(app.http_url("/metrics"))
-        .send()
-        .await
-        .expect("metrics");
-    String::from_utf8_lossy(&resp.body().await.expect("body")).into_owned()
-}
-
 /// Pre-warms calls with two workers and a webhook → stream `gap`, each stream
 /// put on the other worker every second call (the server hands connections to
 /// its workers in turn: one more connection shifts the next one). Every call
@@ -151,7 +142,7 @@ async fn metrics(app: &TestApp) -> String {
 /// worker and none left across threads. Returns the greeting latencies.
 async fn calls_across_workers(app: &TestApp, gap: Duration) -> Vec<Duration> {
     const CALLS: u64 = 4;
-    let before = metrics(app).await;
+    let before = app.metrics().await;
     let mut latencies = Vec::new();
     for i in 0..CALLS {
         let sessions = app.sim().connections_total();
@@ -162,7 +153,7 @@ async fn calls_across_workers(app: &TestApp, gap: Duration) -> Vec<Duration> {
         let twiml = webhook(app, &call_sid).await;
         tokio::time::sleep(gap).await;
         if i % 2 == 1 {
-            metrics(app).await;
+            app.metrics().await;
         }
         let (mut call, latency) = greeting_latency(stream_for(app, &call_sid, &twiml)).await;
         latencies.push(latency);
@@ -202,7 +193,7 @@ async fn calls_across_workers(app: &TestApp, gap: Duration) -> Vec<Duration> {
             "caller audio reached the model"
         );
     }
-    let after = metrics(app).await;
+    let after = app.metrics().await;
     let delta = |placement| claims(&after, placement) - claims(&before, placement);
     let (moved, stayed) = (delta("handed_over"), delta("same_thread"));
     eprintln!(
@@ -436,14 +427,14 @@ async fn a_stream_dropped_after_its_start_leaves_no_call_behind() {
     })
     .await;
     warm_up(&app).await;
-    let before = claims(&metrics(&app).await, "handed_over");
+    let before = claims(&app.metrics().await, "handed_over");
     for i in 0..4 {
         let call_sid = random_sid("CA");
         let twiml = webhook(&app, &call_sid).await;
         assert!(parameter(&twiml, "prewarm").is_some(), "{twiml}");
         tokio::time::sleep(GAP).await;
         if i % 2 == 1 {
-            metrics(&app).await;
+            app.metrics().await;
         }
         let call = TwilioCall::connect(stream_for(&app, &call_sid, &twiml))
             .await
@@ -473,7 +464,7 @@ async fn a_stream_dropped_after_its_start_leaves_no_call_behind() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let text = metrics(&app).await;
+    let text = app.metrics().await;
     assert!(
         text.contains("switchboard_calls_active 0"),
         "slots still held: {text}"

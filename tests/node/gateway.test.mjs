@@ -16,25 +16,13 @@ import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import http from 'node:http';
-import net from 'node:net';
 import WebSocket from 'ws';
+import { freePort, sleep, waitHealthy } from './harness.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
 const bin = process.env.SWITCHBOARD_BIN
   || join(resolve(root, process.env.CARGO_TARGET_DIR || 'target'), 'debug/switchboard');
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function freePort() {
-  return new Promise((res, rej) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => res(port));
-    });
-    srv.on('error', rej);
-  });
-}
 
 // Chat-completions stand-in: answers with text naming the customer's message;
 // messages containing "later" are answered after 1.5 s.
@@ -68,20 +56,6 @@ function startServer(configPath, cwd) {
   });
   child.on('error', (err) => console.error(`switchboard (${bin}): ${err.message}`));
   return child;
-}
-
-async function waitHealthy(port, child) {
-  for (let i = 0; i < 150; i++) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`switchboard exited (${child.exitCode ?? child.signalCode})`);
-    }
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}/health`);
-      if (res.status === 200) return;
-    } catch { /* not up yet */ }
-    await sleep(100);
-  }
-  throw new Error('switchboard did not become healthy');
 }
 
 // SIGTERM, then SIGKILL after 5 s; resolves at once if the child has exited.

@@ -26,16 +26,15 @@ import { mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import net from 'node:net';
 import WebSocket from 'ws';
 import { validate } from '@jambonz/verb-specifications';
+import { freePort, sleep } from './harness.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
 const bin = process.env.SWITCHBOARD_BIN
   || join(resolve(root, process.env.CARGO_TARGET_DIR || 'target'), 'debug/switchboard');
 const fixtures = join(root, 'tests/fixtures/jambonz');
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const JB_USER = 'jambonz';
 const JB_PASSWORD = 'node-jb-s3cret';
@@ -51,17 +50,6 @@ const OPENAI_UPDATES = ['session.update', 'conversation.item.create', 'conversat
 
 // What the validator logs goes nowhere; failures throw.
 const logger = { info() {}, debug() {}, error() {}, warn() {} };
-
-function freePort() {
-  return new Promise((res, rej) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => res(port));
-    });
-    srv.on('error', rej);
-  });
-}
 
 async function startServer({ keys }) {
   const dir = mkdtempSync(join(tmpdir(), 'switchboard-jambonz-'));

@@ -17,14 +17,13 @@ import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import http from 'node:http';
-import net from 'node:net';
 import twilio from 'twilio';
+import { freePort, sleep, waitHealthy } from './harness.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
 const bin = process.env.SWITCHBOARD_BIN
   || join(resolve(root, process.env.CARGO_TARGET_DIR || 'target'), 'debug/switchboard');
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const ACCOUNT = 'AC0123456789abcdef0123456789abcdef';
 const AUTH_TOKEN = 'node-twilio-auth-token';
@@ -32,14 +31,6 @@ const ADMIN = 'node-twilio-admin';
 const TENANT_NUMBER = '+15550100000';
 const CUSTOMER = '+15550100001';
 const CALL_SID = 'CA0123456789abcdef0123456789abcdef';
-
-function freePort() {
-  return new Promise((ok, fail) => {
-    const srv = net.createServer();
-    srv.once('error', fail);
-    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => ok(port)); });
-  });
-}
 
 // api.twilio.com for Calls.json: records each request, answers 201 with a call.
 function startRestRecorder() {
@@ -55,18 +46,6 @@ function startRestRecorder() {
     });
   });
   return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok({ server, seen })));
-}
-
-async function waitHealthy(port, child) {
-  for (let i = 0; i < 300; i++) {
-    if (child.exitCode !== null) throw new Error(`switchboard exited with ${child.exitCode}`);
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}/health`);
-      if (res.status === 200) return;
-    } catch { /* not up yet */ }
-    await sleep(100);
-  }
-  throw new Error('switchboard did not become healthy');
 }
 
 const ctx = { dir: null, rest: null, server: null, port: 0 };

@@ -22,14 +22,13 @@ import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import http from 'node:http';
-import net from 'node:net';
 import WebSocket from 'ws';
+import { freePort, sleep, waitHealthy } from './harness.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
 const bin = process.env.SWITCHBOARD_BIN
   || join(resolve(root, process.env.CARGO_TARGET_DIR || 'target'), 'debug/switchboard');
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const SYNC_REPLY_MS = 3000; // messaging.sync_reply_ms of this test's server
 const SLOW_REPLY_MS = 5000; // the stand-in's delay for texts containing "slow"
@@ -142,16 +141,6 @@ class WebhookClient {
 
 // ---------------------------------------------------------------------------
 // The server under test and its chat-completions stand-in.
-function freePort() {
-  return new Promise((res, rej) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => res(port));
-    });
-    srv.on('error', rej);
-  });
-}
 
 // Answers `Agent: <last line of the customer's text>`, after SLOW_REPLY_MS when
 // the text contains "slow"; counts the requests per text.
@@ -178,18 +167,6 @@ function startChatModel() {
     server.once('error', rej);
     server.listen(0, '127.0.0.1', () => res(server));
   });
-}
-
-async function waitHealthy(port, child) {
-  for (let i = 0; i < 300; i++) {
-    if (child.exitCode !== null) throw new Error(`switchboard exited with ${child.exitCode}`);
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}/health`);
-      if (res.status === 200) return;
-    } catch { /* not up yet */ }
-    await sleep(100);
-  }
-  throw new Error('switchboard did not become healthy');
 }
 
 const ctx = { dir: null, chat: null, server: null, port: 0, token: '', clients: [] };

@@ -187,6 +187,16 @@ impl TestApp {
         }
     }
 
+    /// `GET /metrics` (no token configured in tests): the Prometheus text.
+    pub async fn metrics(&self) -> String {
+        let mut resp = awc::Client::default()
+            .get(self.http_url("/metrics"))
+            .send()
+            .await
+            .expect("metrics");
+        String::from_utf8_lossy(&resp.body().await.expect("body")).into_owned()
+    }
+
     /// Every client event the simulator received, all sessions, in order.
     pub fn model_client_events(&self) -> Vec<Value> {
         self.sim()
