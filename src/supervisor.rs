@@ -247,8 +247,14 @@ impl LiveCall {
 
     /// The call continues in another actor (a pre-warmed call moved threads).
     fn point_to<C: SupervisedCall>(&mut self, addr: &Addr<C>) {
+        let moved = LiveCall::new(self.entry.clone(), addr);
+        self.take_handles(moved);
+    }
+
+    /// `moved`'s handles replace these; messages held for the move stay held.
+    fn take_handles(&mut self, moved: LiveCall) {
         let moving = self.moving.take();
-        *self = LiveCall::new(self.entry.clone(), addr);
+        *self = moved;
         self.moving = moving;
     }
 
@@ -985,12 +991,6 @@ mod tests {
         }
     }
 
-    fn repoint(call: &mut LiveCall, probe: &Addr<Probe>) {
-        let moving = call.moving.take();
-        *call = live_call(probe);
-        call.moving = moving;
-    }
-
     fn messages(call: &mut LiveCall) {
         call.send(Held::Settings(ApplySessionSettings(SessionSettings {
             voice: Some("cedar".into()),
@@ -1021,7 +1021,7 @@ mod tests {
             call.moving = Some(Vec::new());
             messages(&mut call);
             if !abandoned {
-                repoint(&mut call, &new);
+                call.take_handles(live_call(&new));
             }
             assert!(
                 old.send(Seen).await.expect("old").is_empty(),

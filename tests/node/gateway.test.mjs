@@ -10,19 +10,14 @@
 // released in `finally`, after a failure too.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import http from 'node:http';
 import WebSocket from 'ws';
-import { freePort, sleep, waitHealthy } from './harness.mjs';
+import { bin, freePort, root, sleep, spawnSwitchboard, stopSwitchboard, waitHealthy } from './harness.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = resolve(here, '../..');
-const bin = process.env.SWITCHBOARD_BIN
-  || join(resolve(root, process.env.CARGO_TARGET_DIR || 'target'), 'debug/switchboard');
 
 // Chat-completions stand-in: answers with text naming the customer's message;
 // messages containing "later" are answered after 1.5 s.
@@ -48,25 +43,13 @@ function startChatModel() {
 }
 
 function startServer(configPath, cwd) {
-  const child = spawn(bin, ['--config', configPath, 'serve'], {
+  return spawnSwitchboard(configPath, {
     cwd,
     env: { ...process.env, RUST_LOG: 'warn', SWITCHBOARD_SERVER__ADMIN_TOKEN: 'node-admin',
       SWITCHBOARD_TEXT_MODEL__API_KEY: 'sk-node-test' },
-    stdio: ['ignore', 'inherit', 'inherit'],
   });
-  child.on('error', (err) => console.error(`switchboard (${bin}): ${err.message}`));
-  return child;
 }
 
-// SIGTERM, then SIGKILL after 5 s; resolves at once if the child has exited.
-function stopServer(child) {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((res) => {
-    const kill = setTimeout(() => child.kill('SIGKILL'), 5000);
-    child.once('exit', () => { clearTimeout(kill); res(); });
-    child.kill('SIGTERM');
-  });
-}
 
 // Closes an http server and every connection still open to it.
 function closeServer(server) {
@@ -194,7 +177,7 @@ company_brief = "A family dental practice."
     await sleep(2500); // the reply is written to the outbox meanwhile
 
     // The server restarts; the client reconnects and gets what was queued, in order.
-    await stopServer(server);
+    await stopSwitchboard(server);
     server = startServer(config, dir);
     client = await reconnect(url, token);
     await client.next((m) => m.type === 'authenticated');
@@ -215,7 +198,7 @@ company_brief = "A family dental practice."
     client.ws.close();
   } finally {
     if (client) client.ws.terminate();
-    await stopServer(server);
+    await stopSwitchboard(server);
     await closeServer(chat);
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,8 +1,39 @@
-// Helpers every Node test shares: a free loopback port, a pause, and waiting
-// for a spawned switchboard to answer /health.
+// Helpers every Node test shares: the switchboard binary, starting and stopping
+// it, a free loopback port, a pause, and waiting for /health.
+import { spawn } from 'node:child_process';
 import net from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository's root folder. */
+export const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** SWITCHBOARD_BIN, else $CARGO_TARGET_DIR/debug/switchboard, else target/debug/switchboard. */
+export const bin = process.env.SWITCHBOARD_BIN
+  || join(resolve(root, process.env.CARGO_TARGET_DIR || 'target'), 'debug/switchboard');
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** `switchboard --config <config> serve` in `cwd` with `env`; killed if the test
+ *  process exits first. */
+export function spawnSwitchboard(config, { cwd, env }) {
+  const child = spawn(bin, ['--config', config, 'serve'], { cwd, env, stdio: ['ignore', 'inherit', 'inherit'] });
+  child.on('error', (err) => console.error(`switchboard (${bin}): ${err.message}`));
+  const kill = () => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); };
+  process.on('exit', kill);
+  child.once('exit', () => process.off('exit', kill));
+  return child;
+}
+
+/** SIGTERM, then SIGKILL after 5 s; resolves at once if the child has exited. */
+export function stopSwitchboard(child) {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((res) => {
+    const kill = setTimeout(() => child.kill('SIGKILL'), 5000);
+    child.once('exit', () => { clearTimeout(kill); res(); });
+    child.kill('SIGTERM');
+  });
+}
 
 /** A TCP port free on 127.0.0.1 right now. */
 export function freePort() {

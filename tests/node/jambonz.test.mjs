@@ -21,19 +21,13 @@
 // one that never became healthy is stopped before the error is thrown.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import WebSocket from 'ws';
 import { validate } from '@jambonz/verb-specifications';
-import { freePort, sleep } from './harness.mjs';
+import { freePort, root, sleep, spawnSwitchboard, stopSwitchboard } from './harness.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = resolve(here, '../..');
-const bin = process.env.SWITCHBOARD_BIN
-  || join(resolve(root, process.env.CARGO_TARGET_DIR || 'target'), 'debug/switchboard');
 const fixtures = join(root, 'tests/fixtures/jambonz');
 
 const JB_USER = 'jambonz';
@@ -87,18 +81,11 @@ ${tenant('grok-plumbing', GROK, 'xai')}
     delete env[name];
   }
   Object.assign(env, keys);
-  const child = spawn(bin, ['--config', config, 'serve'], { cwd: dir, env, stdio: ['ignore', 'inherit', 'inherit'] });
-  child.on('error', (err) => console.error(`switchboard (${bin}): ${err.message}`));
+  const child = spawnSwitchboard(config, { cwd: dir, env });
   const exited = () => child.exitCode !== null || child.signalCode !== null;
   // SIGTERM, then SIGKILL after 5 s; then the temp folder goes.
   const stop = async () => {
-    if (!exited()) {
-      await new Promise((res) => {
-        const kill = setTimeout(() => child.kill('SIGKILL'), 5000);
-        child.once('exit', () => { clearTimeout(kill); res(); });
-        child.kill('SIGTERM');
-      });
-    }
+    await stopSwitchboard(child);
     rmSync(dir, { recursive: true, force: true });
   };
   let healthy = false;

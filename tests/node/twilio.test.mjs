@@ -11,19 +11,13 @@
 // ../../target/debug/switchboard).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import http from 'node:http';
 import twilio from 'twilio';
-import { freePort, sleep, waitHealthy } from './harness.mjs';
+import { freePort, spawnSwitchboard, stopSwitchboard, waitHealthy } from './harness.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = resolve(here, '../..');
-const bin = process.env.SWITCHBOARD_BIN
-  || join(resolve(root, process.env.CARGO_TARGET_DIR || 'target'), 'debug/switchboard');
 
 const ACCOUNT = 'AC0123456789abcdef0123456789abcdef';
 const AUTH_TOKEN = 'node-twilio-auth-token';
@@ -49,8 +43,6 @@ function startRestRecorder() {
 }
 
 const ctx = { dir: null, rest: null, server: null, port: 0 };
-const killServer = () => { if (ctx.server && ctx.server.exitCode === null) ctx.server.kill('SIGKILL'); };
-process.on('exit', killServer);
 
 before(async () => {
   ctx.dir = mkdtempSync(join(tmpdir(), 'switchboard-twilio-'));
@@ -73,22 +65,16 @@ name = "Acme Dental"
 phone_numbers = ["${TENANT_NUMBER}"]
 company_brief = "A family dental practice."
 `);
-  ctx.server = spawn(bin, ['--config', config, 'serve'], {
+  ctx.server = spawnSwitchboard(config, {
     cwd: ctx.dir,
     env: { ...process.env, RUST_LOG: 'warn', SWITCHBOARD_SERVER__ADMIN_TOKEN: ADMIN,
       SWITCHBOARD_TWILIO__AUTH_TOKEN: AUTH_TOKEN },
-    stdio: ['ignore', 'inherit', 'inherit'],
   });
   await waitHealthy(ctx.port, ctx.server);
 });
 
 after(async () => {
-  if (ctx.server && ctx.server.exitCode === null) {
-    const exited = new Promise((res) => ctx.server.once('exit', res));
-    ctx.server.kill('SIGTERM');
-    await Promise.race([exited, sleep(5000)]);
-    killServer();
-  }
+  await stopSwitchboard(ctx.server);
   if (ctx.rest) ctx.rest.server.close();
   if (ctx.dir) rmSync(ctx.dir, { recursive: true, force: true });
 });

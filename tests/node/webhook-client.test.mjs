@@ -15,20 +15,15 @@
 // ../../target/debug/switchboard).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import http from 'node:http';
 import WebSocket from 'ws';
-import { freePort, sleep, waitHealthy } from './harness.mjs';
+import { bin, freePort, root, sleep, spawnSwitchboard, stopSwitchboard, waitHealthy } from './harness.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = resolve(here, '../..');
-const bin = process.env.SWITCHBOARD_BIN
-  || join(resolve(root, process.env.CARGO_TARGET_DIR || 'target'), 'debug/switchboard');
 
 const SYNC_REPLY_MS = 3000; // messaging.sync_reply_ms of this test's server
 const SLOW_REPLY_MS = 5000; // the stand-in's delay for texts containing "slow"
@@ -170,8 +165,6 @@ function startChatModel() {
 }
 
 const ctx = { dir: null, chat: null, server: null, port: 0, token: '', clients: [] };
-const killServer = () => { if (ctx.server && ctx.server.exitCode === null) ctx.server.kill('SIGKILL'); };
-process.on('exit', killServer);
 
 before(async () => {
   ctx.dir = mkdtempSync(join(tmpdir(), 'switchboard-webhook-'));
@@ -210,23 +203,17 @@ company_brief = "A family dental practice."
     ['--config', config, 'client', 'add', '--tenant', 'acme-dental', '--name', 'webhooks',
       '--token-from-env', 'SUPERVISOR_TOKEN'],
     { cwd: ctx.dir, env: { ...env, SUPERVISOR_TOKEN: ctx.token }, stdio: ['ignore', 'pipe', 'pipe'] });
-  ctx.server = spawn(bin, ['--config', config, 'serve'], {
+  ctx.server = spawnSwitchboard(config, {
     cwd: ctx.dir,
     env: { ...env, RUST_LOG: 'warn', SWITCHBOARD_SERVER__ADMIN_TOKEN: ADMIN,
       SWITCHBOARD_TEXT_MODEL__API_KEY: 'sk-webhook-test' },
-    stdio: ['ignore', 'inherit', 'inherit'],
   });
   await waitHealthy(ctx.port, ctx.server);
 });
 
 after(async () => {
   for (const c of ctx.clients) await c.close().catch(() => {});
-  if (ctx.server && ctx.server.exitCode === null) {
-    const exited = new Promise((res) => ctx.server.once('exit', res));
-    ctx.server.kill('SIGTERM');
-    await Promise.race([exited, sleep(5000)]);
-    killServer();
-  }
+  await stopSwitchboard(ctx.server);
   if (ctx.chat) ctx.chat.close();
   if (ctx.dir) rmSync(ctx.dir, { recursive: true, force: true });
 });
