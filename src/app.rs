@@ -22,6 +22,7 @@ use crate::http::state::AppState;
 use crate::messaging::env::MessagingEnv;
 use crate::messaging::router::MessageRouter;
 use crate::metrics::Metrics;
+use crate::model::api::ModelApi;
 use crate::model::simulator::Simulator;
 use crate::session_settings::SessionOverrides;
 use crate::store::writer::{Flush, Store};
@@ -324,16 +325,24 @@ pub async fn start(mut config: Config) -> Result<RunningServer, StartError> {
     let apology = Clip::from_wav(APOLOGY_WAV)?;
     let chat = ChatClient::new(&config.text_model, Some(tls.clone()));
     let model_url = config.model_url(local_addr);
-    log::info!(
-        "model: {} via {}{}",
-        config.model.provider.as_str(),
-        model_url,
-        if config.model.url.is_empty() {
-            " (built-in simulator)"
-        } else {
-            ""
-        }
-    );
+    let live_url = config.live_url();
+    match config.model.api {
+        ModelApi::Realtime => log::info!(
+            "model: {} Realtime via {}{}",
+            config.model.provider.as_str(),
+            model_url,
+            if config.model.url.is_empty() {
+                " (built-in simulator)"
+            } else {
+                ""
+            }
+        ),
+        ModelApi::Live => log::info!(
+            "model: OpenAI GPT-Live {} (backend {}) via {live_url}",
+            config.model.live.model,
+            config.model.live.backend_model
+        ),
+    }
     let metrics = Arc::new(Metrics::new()?);
     let mut writer = Store::new(pool.clone()).with_node(config.cluster.node_id.clone());
     if !config.database.spool_file.as_os_str().is_empty() {
@@ -375,6 +384,7 @@ pub async fn start(mut config: Config) -> Result<RunningServer, StartError> {
         events: events.clone(),
         metrics: metrics.clone(),
         model_url,
+        live_url,
         tls: Some(tls.clone()),
         apology,
         session_overrides,

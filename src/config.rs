@@ -10,6 +10,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
+use crate::model::api::ModelApi;
 use crate::model::provider::Provider;
 use crate::tenant::TenantConfig;
 pub use crate::tenant::{RoutingConfig, UnknownNumber};
@@ -23,6 +24,9 @@ pub enum ConfigError {
     /// A value is out of range or inconsistent; `key` is the dotted path.
     #[error("{key}: {message}")]
     Invalid { key: &'static str, message: String },
+    /// A configured model id is past its announced shutdown date.
+    #[error("{0}")]
+    Retired(crate::model::retirement::RetiredModel),
     /// A secret was written into the config file instead of the environment.
     #[error("{key}: secrets are read only from the environment ({env}), not from the config file")]
     SecretInFile {
@@ -383,6 +387,11 @@ pub struct CallsConfig {
 pub struct ModelConfig {
     /// `openai`, `xai`, or `ultravox` (jambonz only: its `llm` verb runs Ultravox).
     pub provider: Provider,
+    /// Which OpenAI voice protocol calls speak: `realtime` (Realtime GA, also
+    /// xAI's) or `live` (GPT-Live, OpenAI only). Tenants may override.
+    pub api: ModelApi,
+    /// `[model.live]`: GPT-Live settings.
+    pub live: LiveModelConfig,
     /// `ws://`/`wss://` URL of the realtime endpoint. Empty: the built-in simulator.
     pub url: String,
     /// Model id sent as `?model=` (and in the OpenAI session): `gpt-realtime`,
@@ -422,6 +431,100 @@ pub struct ModelConfig {
     /// `model.provider` (see [`Config::model_key`]).
     #[serde(skip)]
     pub vendor_keys: VendorKeys,
+}
+
+/// `[model.live]`: calls on OpenAI's GPT-Live API (`model.api = "live"` or a
+/// tenant's `api = "live"`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LiveModelConfig {
+    /// GPT-Live model id (`gpt-live-1.1`, `gpt-live-1`), sent in `session.start`.
+    pub model: String,
+    /// The Responses model GPT-Live delegates tool work to
+    /// (`delegation.responses.model`; billed per token, apart from the voice).
+    pub backend_model: String,
+    /// `ws://`/`wss://` endpoint. Empty: `model.url` when `model.api = "live"`,
+    /// else OpenAI's `wss://api.openai.com/v1/live/sessions`.
+    pub url: String,
+}
+
+impl Default for LiveModelConfig {
+    fn default() -> Self {
+        LiveModelConfig {
+            model: "gpt-live-1.1".into(),
+            backend_model: "gpt-5.6-luna".into(),
+            url: String::new(),
+        }
+    }
+}
+
+impl Config {
+    /// The voice API `tenant`'s calls speak: its own `api`, else `model.api`.
+    pub fn api_for(&self, tenant: &TenantConfig) -> ModelApi {
+        tenant.api.unwrap_or(self.model.api)
+    }
+
+    /// The GPT-Live endpoint: `model.live.url`, else `model.url` when
+    /// `model.api = "live"`, else OpenAI's (`wss://api.openai.com/v1/live/sessions`).
+    pub fn live_url(&self) -> String {
+        if !self.model.live.url.is_empty() {
+            self.model.live.url.clone()
+        } else if self.model.api == ModelApi::Live && !self.model.url.is_empty() {
+            self.model.url.clone()
+        } else {
+            crate::model::live::DEFAULT_URL.to_string()
+        }
+    }
+
+    /// Every OpenAI model id this configuration sends, with where it is set:
+    /// the Realtime model (configured or default) when any call may use
+    /// OpenAI Realtime, the transcription model, and the GPT-Live model when
+    /// any call may use GPT-Live.
+    pub fn openai_model_ids(&self) -> Vec<(String, &str)> {
+        let providers = std::iter::once(self.model.provider)
+            .chain(self.tenants.iter().filter_map(|t| t.provider))
+            .collect::<Vec<_>>();
+        let mut ids = Vec::new();
+        if providers.contains(&Provider::OpenAi) {
+            let key = if self.model.model.trim().is_empty() {
+                "model.model (default)"
+            } else {
+                "model.model"
+            };
+            let realtime =
+                if self.model.provider == Provider::OpenAi && !self.model.model.trim().is_empty() {
+                    self.model.model.as_str()
+                } else {
+                    Provider::OpenAi.default_model()
+                };
+            ids.push((key.to_string(), realtime));
+            ids.push((
+                "model.transcription_model".to_string(),
+                self.model.transcription_model.as_str(),
+            ));
+        }
+        let live = std::iter::once(self.model.api)
+            .chain(self.tenants.iter().filter_map(|t| t.api))
+            .any(|a| a == ModelApi::Live);
+        if live {
+            ids.push((
+                "model.live.model".to_string(),
+                self.model.live.model.as_str(),
+            ));
+        }
+        ids
+    }
+
+    /// The start-up check of [`Config::openai_model_ids`] against
+    /// [`crate::model::retirement::RETIREMENTS`] on `today`: warnings for ids
+    /// whose shutdown is ahead.
+    ///
+    /// # Errors
+    /// [`ConfigError::Retired`] for an id already shut down.
+    pub fn check_retirements(&self, today: chrono::NaiveDate) -> Result<Vec<String>, ConfigError> {
+        crate::model::retirement::check(self.openai_model_ids(), today)
+            .map_err(ConfigError::Retired)
+    }
 }
 
 /// `[simulator]`: the built-in OpenAI-Realtime-compatible scripted model.
@@ -690,10 +793,12 @@ impl Default for ModelConfig {
     fn default() -> Self {
         ModelConfig {
             provider: Provider::OpenAi,
+            api: ModelApi::Realtime,
+            live: LiveModelConfig::default(),
             url: String::new(),
             model: String::new(),
             voice: String::new(),
-            transcription_model: "gpt-4o-mini-transcribe".into(),
+            transcription_model: "gpt-live-transcribe".into(),
             vad_threshold: 0.5,
             vad_silence_ms: 500,
             vad_prefix_padding_ms: 300,
@@ -863,6 +968,9 @@ impl Config {
             config.resolve_paths(&dir);
         }
         config.validate()?;
+        for warning in config.check_retirements(chrono::Utc::now().date_naive())? {
+            log::warn!("{warning}");
+        }
         Ok(config)
     }
 
@@ -1004,6 +1112,34 @@ impl Config {
                 });
             }
         }
+        if !self.model.live.url.is_empty() {
+            let ok = url::Url::parse(&self.model.live.url)
+                .map(|u| matches!(u.scheme(), "ws" | "wss"))
+                .unwrap_or(false);
+            if !ok {
+                return Err(ConfigError::Invalid {
+                    key: "model.live.url",
+                    message: "not a ws:// or wss:// URL".into(),
+                });
+            }
+        }
+        if self.model.api == ModelApi::Live && self.model.provider != Provider::OpenAi {
+            return Err(ConfigError::Invalid {
+                key: "model.api",
+                message: format!(
+                    "\"live\" is OpenAI's GPT-Live; provider {:?} speaks \"realtime\"",
+                    self.model.provider.as_str()
+                ),
+            });
+        }
+        if self.model.live.model.trim().is_empty()
+            || self.model.live.backend_model.trim().is_empty()
+        {
+            return Err(ConfigError::Invalid {
+                key: "model.live",
+                message: "model and backend_model must be set".into(),
+            });
+        }
         if self.calls.max_unacked_audio_ms < 1000 {
             return Err(ConfigError::Invalid {
                 key: "calls.max_unacked_audio_ms",
@@ -1056,6 +1192,17 @@ impl Config {
                 key: "tenants",
                 message,
             })?;
+            let provider = tenant.provider.unwrap_or(self.model.provider);
+            if self.api_for(tenant) == ModelApi::Live && provider != Provider::OpenAi {
+                return Err(ConfigError::Invalid {
+                    key: "tenants",
+                    message: format!(
+                        "tenant {}: api \"live\" is OpenAI's GPT-Live, but its provider is {:?}",
+                        tenant.id,
+                        provider.as_str()
+                    ),
+                });
+            }
             if !seen.insert(tenant.id.as_str()) {
                 return Err(ConfigError::Invalid {
                     key: "tenants",
@@ -1346,7 +1493,10 @@ impl Config {
     /// The realtime endpoint calls connect to: `model.url`, or the built-in simulator
     /// on our own listener (`ws://127.0.0.1:PORT/sim/v1/realtime`).
     pub fn model_url(&self, local: SocketAddr) -> String {
-        if self.model.url.is_empty() {
+        if self.model.api == ModelApi::Live {
+            // `model.url` is the GPT-Live endpoint then; Realtime tenants go to OpenAI's.
+            "wss://api.openai.com/v1/realtime".to_string()
+        } else if self.model.url.is_empty() {
             format!("ws://127.0.0.1:{}/sim/v1/realtime", local.port())
         } else {
             self.model.url.clone()

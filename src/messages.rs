@@ -111,7 +111,7 @@ pub enum LinkCommand {
 /// Item ids are the provider's where it sends them; where it leaves them out
 /// (xAI), the link names the item after its response so audio and transcript of
 /// one answer still share a key.
-#[derive(Message, Debug, Clone)]
+#[derive(Message, Debug, Clone, PartialEq)]
 #[rtype(result = "()")]
 pub enum ModelEvent {
     /// The session is configured (history replayed after a restart); `generation`
@@ -119,6 +119,9 @@ pub enum ModelEvent {
     Ready { generation: u32 },
     /// Assistant audio (`response.output_audio.delta`), base64 in the session format.
     Audio { item_id: String, delta: ByteString },
+    /// Output audio with no speech in it and no reply in progress (GPT-Live's
+    /// one continuous track between replies): played, but no reply waits on it.
+    QuietAudio { delta: ByteString },
     /// Caller speech started (`input_audio_buffer.speech_started`); `item_id` is
     /// the user item it will become, when the provider names it.
     SpeechStarted {

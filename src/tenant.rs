@@ -74,6 +74,10 @@ pub struct TenantConfig {
     /// Provider override (else `model.provider`).
     #[serde(default)]
     pub provider: Option<Provider>,
+    /// Voice API override (else `model.api`): `realtime` or `live` (GPT-Live,
+    /// OpenAI only).
+    #[serde(default)]
+    pub api: Option<crate::model::api::ModelApi>,
     /// On-call numbers for transfers, in order of preference.
     #[serde(default)]
     pub transfer_numbers: Vec<String>,
@@ -119,6 +123,7 @@ impl TenantConfig {
             after_hours_instructions: default_after_hours(),
             voice: None,
             provider: None,
+            api: None,
             transfer_numbers: Vec::new(),
             allowed_tools: Vec::new(),
             services: [("cleaning", 60), ("checkup", 30), ("filling", 45)]

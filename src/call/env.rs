@@ -31,6 +31,8 @@ pub struct CallEnv {
     /// Realtime endpoint URL calls connect to (the built-in simulator's when
     /// `model.url` is empty).
     pub model_url: String,
+    /// GPT-Live endpoint calls on `api = "live"` connect to ([`crate::config::Config::live_url`]).
+    pub live_url: String,
     /// TLS connector for `wss://` model URLs.
     pub tls: Option<openssl::ssl::SslConnector>,
     /// Played when the model cannot be reached or the server shuts down.

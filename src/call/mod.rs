@@ -29,6 +29,7 @@ use crate::messages::{
     LinkDown, LinkFailed, MarkEchoed, ModelEvent, OperatorTransfer, RestartLink, ToolCall,
     ToolResult, TransferOutcome,
 };
+use crate::model::api::ModelApi;
 use crate::model::link::{LinkCounters, LinkHandover, LinkSetup, ModelLinkActor, TakeSession};
 use crate::model::provider::Provider;
 use crate::model::session::{HistoryItem, Role, SessionSpec};
@@ -224,12 +225,18 @@ impl CallActor {
             .unwrap_or(self.env.config.model.provider)
     }
 
+    /// The voice protocol this call's model links speak.
+    fn api(&self) -> ModelApi {
+        self.env.config.api_for(&self.setup.tenant)
+    }
+
     fn session_spec(&self) -> SessionSpec {
         let model = &self.env.config.model;
         let tenant = self.settings.apply(&self.setup.tenant);
         let tools = self.env.tools.registry.schemas_for(&tenant);
         let mut spec = SessionSpec::for_call(
             self.provider(),
+            self.api(),
             model,
             tenant.instructions(self.setup.from.as_deref(), Utc::now()),
             tenant
@@ -271,7 +278,12 @@ impl CallActor {
         let setup = LinkSetup {
             call_id: self.setup.call_id.clone(),
             generation: self.generation,
-            url: self.env.model_url.clone(),
+            url: match self.api() {
+                ModelApi::Realtime => self.env.model_url.clone(),
+                ModelApi::Live => self.env.live_url.clone(),
+            },
+            api: self.api(),
+            backend_model: self.env.config.model.live.backend_model.clone(),
             api_key: self
                 .env
                 .config
@@ -825,6 +837,21 @@ impl Handler<ModelEvent> for CallActor {
                     Err(PushRefused::Interrupted) => {}
                     Err(PushRefused::QueueFull) => {
                         log::warn!("call {}: outbound audio queue full; shedding", self.id());
+                    }
+                }
+            }
+            ModelEvent::QuietAudio { delta } => {
+                // Between replies (GPT-Live's track never stops): straight to the
+                // caller when nothing is queued, else behind what is, in order.
+                if self.ending.is_some() || self.setup.edge.is_none() {
+                    return;
+                }
+                if self.playback.queued_ms() == 0 {
+                    self.send_carrier(CarrierCommand::Media(delta));
+                } else if let Some(item_id) = self.speaking_item.clone() {
+                    let ms = self.setup.format.duration_ms(base64_decoded_len(&delta));
+                    if self.playback.push(&item_id, delta, ms).is_ok() {
+                        self.drain_playback(ctx);
                     }
                 }
             }

@@ -19,8 +19,12 @@ use bytes::{Bytes, BytesMut};
 use bytestring::ByteString;
 use futures_util::Stream;
 
+use crate::audio::format::AudioFormat;
 use crate::messages::{AudioFrame, LinkCommand, LinkDown, ModelEvent};
-use crate::model::realtime::{self, ClientEvent, ServerEvent};
+use crate::model::api::ModelApi;
+use crate::model::live;
+use crate::model::live_tracker::{AudioRoute, LiveTracker};
+use crate::model::realtime::{self, AudioEncoding, ClientEvent, ServerEvent};
 use crate::model::session::{self, HistoryItem, SessionSpec};
 use crate::model::socket::{self as model_socket, ModelSocket};
 use crate::model::tracker::ResponseTracker;
@@ -36,6 +40,16 @@ const MAX_FRAME_BYTES: usize = 4 * 1024 * 1024;
 
 /// Initial capacity of the reused append buffer (about 16 Twilio frames).
 const APPEND_BUF_BYTES: usize = 4096;
+
+/// GPT-Live: how often turns and asks are checked against the clock.
+const LIVE_TICK: Duration = Duration::from_millis(250);
+
+/// GPT-Live: silence is fed when no caller audio came for this long (the
+/// session's clock runs on input audio; a pre-warmed call has none yet).
+const LIVE_SILENCE_AFTER: Duration = Duration::from_millis(200);
+
+/// GPT-Live: milliseconds of silence per fed frame (also the feed interval).
+const LIVE_SILENCE_MS: u64 = 100;
 
 /// Distinct ignored event types remembered per link for log-once (bounds memory
 /// against a server inventing types).
@@ -67,8 +81,13 @@ pub struct LinkSetup {
     pub call_id: String,
     /// 0 for the first link of a call, +1 per restart.
     pub generation: u32,
-    /// `ws://` or `wss://` realtime endpoint.
+    /// `ws://` or `wss://` endpoint of `api`: Realtime (`?model=` is added
+    /// when missing) or GPT-Live (used as is).
     pub url: String,
+    /// The protocol this link speaks.
+    pub api: ModelApi,
+    /// GPT-Live's backend Responses model (`delegation.responses.model`).
+    pub backend_model: String,
     /// Sent as `Authorization: Bearer …` when set.
     pub api_key: Option<String>,
     pub session: SessionSpec,
@@ -136,13 +155,54 @@ pub struct ModelLinkActor {
     warned_unparsable: bool,
     /// Event types this link ignored (each logged once).
     unknown_types: HashSet<String>,
+    /// GPT-Live state (`None` on Realtime).
+    live: Option<LiveLink>,
+}
+
+/// What a GPT-Live link keeps beside the socket.
+struct LiveLink {
+    tracker: LiveTracker,
+    /// One `session.input_audio.append` of [`LIVE_SILENCE_MS`] of silence in
+    /// the session format, built once.
+    silence: ByteString,
+    /// When caller (or fed) audio last went to the model.
+    last_append: Instant,
+}
+
+impl LiveLink {
+    fn new(generation: u32, format: AudioFormat) -> Self {
+        let (byte, samples) = match format {
+            AudioFormat::Pcmu => (0xFF_u8, 8 * LIVE_SILENCE_MS as usize),
+            AudioFormat::Pcma => (0xD5, 8 * LIVE_SILENCE_MS as usize),
+            AudioFormat::Pcm24k => (0x00, 24 * 2 * LIVE_SILENCE_MS as usize),
+        };
+        let b64 = crate::audio::format::encode_base64(&vec![byte; samples]);
+        let silence = live::append_audio_frame(&b64, &mut BytesMut::new());
+        LiveLink {
+            tracker: LiveTracker::new(generation, format),
+            silence,
+            last_append: Instant::now(),
+        }
+    }
+}
+
+/// The carrier-side format a session spec names.
+fn spec_format(spec: &SessionSpec) -> AudioFormat {
+    match spec.audio_format.encoding {
+        AudioEncoding::Pcmu => AudioFormat::Pcmu,
+        AudioEncoding::Pcma => AudioFormat::Pcma,
+        AudioEncoding::Pcm => AudioFormat::Pcm24k,
+    }
 }
 
 impl ModelLinkActor {
     /// A link that connects when started.
     pub fn new(setup: LinkSetup) -> Self {
         let recorded = setup.record.then(Vec::new);
+        let live = (setup.api == ModelApi::Live)
+            .then(|| LiveLink::new(setup.generation, spec_format(&setup.session)));
         ModelLinkActor {
+            live,
             setup,
             socket: None,
             recorded,
@@ -166,7 +226,10 @@ impl ModelLinkActor {
             self.setup.down.do_send(LinkDown {
                 generation: self.setup.generation,
                 cause,
-                unfinished: self.tracker.take_unfinished(),
+                unfinished: match &mut self.live {
+                    Some(live) => live.tracker.take_unfinished(),
+                    None => self.tracker.take_unfinished(),
+                },
             });
         }
         ctx.stop();
@@ -229,6 +292,17 @@ impl ModelLinkActor {
     }
 
     fn on_connected(&mut self, ctx: &mut Context<Self>) {
+        if self.live.is_some() {
+            let start = live::session_start(
+                &self.setup.session,
+                &self.setup.backend_model,
+                &self.setup.history,
+            );
+            self.send_live(&start);
+            // Ready follows `session.started`.
+            self.start_timers(ctx);
+            return;
+        }
         let update = session::session_update(&self.setup.session);
         self.send_event(&update);
         for item in session::history_items(&self.setup.history) {
@@ -242,6 +316,42 @@ impl ModelLinkActor {
         self.setup.events.do_send(ModelEvent::Ready {
             generation: self.setup.generation,
         });
+        self.start_timers(ctx);
+    }
+
+    fn send_live(&mut self, event: &live::ClientEvent) {
+        match serde_json::to_string(event) {
+            Ok(text) => self.send_text(text),
+            Err(e) => log::error!(
+                "call {}: cannot encode GPT-Live event: {e}",
+                self.setup.call_id
+            ),
+        }
+    }
+
+    /// The heartbeat, and on GPT-Live the turn clock and the silence feed.
+    fn start_timers(&mut self, ctx: &mut Context<Self>) {
+        if self.live.is_some() {
+            ctx.run_interval(LIVE_TICK, |act, _| {
+                let Some(live) = &mut act.live else {
+                    return;
+                };
+                live.tracker.tick(Instant::now(), &mut act.events);
+                for event in act.events.drain(..) {
+                    act.setup.events.do_send(event);
+                }
+            });
+            ctx.run_interval(Duration::from_millis(LIVE_SILENCE_MS), |act, _| {
+                let Some(live) = &mut act.live else {
+                    return;
+                };
+                if act.shutting_down || live.last_append.elapsed() < LIVE_SILENCE_AFTER {
+                    return;
+                }
+                let frame = live.silence.clone();
+                act.write(Message::Text(frame));
+            });
+        }
         let every = self.setup.heartbeat;
         ctx.run_interval(every, move |act, ctx| {
             if act.last_rx.elapsed() > every * 3 {
@@ -270,7 +380,12 @@ impl ModelLinkActor {
             return;
         }
         self.install(socket, ctx);
-        self.on_open(ctx);
+        if self.live.is_some() {
+            // The replayed `session.started` (if it came yet) says Ready.
+            self.start_timers(ctx);
+        } else {
+            self.on_open(ctx);
+        }
         for frame in &received {
             self.on_text(frame, ctx);
         }
@@ -295,6 +410,10 @@ impl ModelLinkActor {
 
     fn on_text(&mut self, frame: &ByteString, ctx: &mut Context<Self>) {
         self.record(frame);
+        if self.live.is_some() {
+            self.on_live_text(frame, ctx);
+            return;
+        }
         let text: &str = frame;
         let event = match realtime::parse_server_event(text) {
             Ok(event) => event,
@@ -367,6 +486,97 @@ impl ModelLinkActor {
     }
 }
 
+impl ModelLinkActor {
+    /// One GPT-Live server frame: audio routed by the tracker (zero-copy),
+    /// everything else through it; a closed session ends the link.
+    fn on_live_text(&mut self, frame: &ByteString, ctx: &mut Context<Self>) {
+        let text: &str = frame;
+        let event = match live::parse_server_event(text) {
+            Ok(event) => event,
+            Err(e) => {
+                self.setup.counters.unparsable.inc();
+                if !self.warned_unparsable {
+                    self.warned_unparsable = true;
+                    log::warn!(
+                        "call {}: unparsable GPT-Live event (further ones logged at debug): {e}",
+                        self.setup.call_id
+                    );
+                } else {
+                    log::debug!(
+                        "call {}: unparsable GPT-Live event: {e}",
+                        self.setup.call_id
+                    );
+                }
+                return;
+            }
+        };
+        let Some(live) = &mut self.live else {
+            return;
+        };
+        let now = Instant::now();
+        let end = match event {
+            live::ServerEvent::OutputAudioDelta { delta } => {
+                let route = live.tracker.on_audio(&delta, now, &mut self.events);
+                let delta = share(frame, &delta);
+                for event in self.events.drain(..) {
+                    self.setup.events.do_send(event);
+                }
+                self.setup.events.do_send(match route {
+                    AudioRoute::Speech { item_id } => ModelEvent::Audio { item_id, delta },
+                    AudioRoute::Quiet => ModelEvent::QuietAudio { delta },
+                });
+                return;
+            }
+            live::ServerEvent::SessionStarted { ref session } => {
+                let asked = live::LiveAudioFormat::from(self.setup.session.audio_format);
+                if let Some(got) = live::started_format(session) {
+                    if got != asked {
+                        self.report_down(
+                            format!(
+                                "GPT-Live started the session with audio {:?} at {} Hz, not the {:?} at {} Hz asked for",
+                                got.encoding, got.rate, asked.encoding, asked.rate
+                            ),
+                            ctx,
+                        );
+                        return;
+                    }
+                }
+                live.tracker.on_event(event, now, &mut self.events)
+            }
+            live::ServerEvent::Unknown => {
+                self.setup.counters.unknown.inc();
+                if let Some(kind) = realtime::event_type(text) {
+                    if self.unknown_types.len() < MAX_UNKNOWN_TYPES_LOGGED
+                        && self.unknown_types.insert(kind.clone())
+                    {
+                        log::debug!(
+                            "call {}: ignoring GPT-Live events of type {kind:?}",
+                            self.setup.call_id
+                        );
+                    }
+                }
+                None
+            }
+            other => live.tracker.on_event(other, now, &mut self.events),
+        };
+        for event in self.events.drain(..) {
+            self.setup.events.do_send(event);
+        }
+        if let Some(end) = end {
+            if self.shutting_down {
+                // Our `session.close` was answered: close the socket now.
+                if !self.close_sent {
+                    self.close_sent = true;
+                    self.write(Message::Close(Some(CloseCode::Normal.into())));
+                }
+                ctx.run_later(CLOSE_FLUSH, |_, ctx| ctx.stop());
+            } else {
+                self.report_down(format!("GPT-Live session closed: {}", end.reason), ctx);
+            }
+        }
+    }
+}
+
 /// `part` as a zero-copy slice of `frame` when it points into it (an unescaped
 /// JSON string borrowed by the parser); a copy otherwise.
 fn share(frame: &ByteString, part: &str) -> ByteString {
@@ -387,7 +597,11 @@ impl Actor for ModelLinkActor {
             self.adopt(handover, ctx);
             return;
         }
-        let url = session::connect_url(&self.setup.url, &self.setup.session);
+        let url = match self.setup.api {
+            ModelApi::Realtime => session::connect_url(&self.setup.url, &self.setup.session),
+            // GPT-Live takes no query: the model goes in `session.start`.
+            ModelApi::Live => self.setup.url.clone(),
+        };
         let key = self.setup.api_key.clone();
         let timeout = self.setup.connect_timeout;
         let tls = self.setup.tls.clone();
@@ -434,7 +648,13 @@ impl Handler<AudioFrame> for ModelLinkActor {
         if self.socket.is_none() {
             return;
         }
-        let text = realtime::append_audio_frame(&frame.payload, &mut self.append_buf);
+        let text = match &mut self.live {
+            Some(live) => {
+                live.last_append = Instant::now();
+                live::append_audio_frame(&frame.payload, &mut self.append_buf)
+            }
+            None => realtime::append_audio_frame(&frame.payload, &mut self.append_buf),
+        };
         self.write(Message::Text(text));
     }
 }
@@ -443,6 +663,10 @@ impl Handler<LinkCommand> for ModelLinkActor {
     type Result = ();
 
     fn handle(&mut self, cmd: LinkCommand, ctx: &mut Context<Self>) {
+        if self.live.is_some() {
+            self.live_command(cmd, ctx);
+            return;
+        }
         match cmd {
             LinkCommand::Truncate {
                 item_id,
@@ -471,6 +695,54 @@ impl Handler<LinkCommand> for ModelLinkActor {
             }
             LinkCommand::StopRecording => {
                 self.recorded = None;
+            }
+        }
+    }
+}
+
+impl ModelLinkActor {
+    /// A call's command on GPT-Live: tool results and continuations through
+    /// the tracker; a session edit only for later sessions (GPT-Live fixes
+    /// prompt and voice at start); shutdown by `session.close`, answered
+    /// with `session.closed`, then the close frame.
+    fn live_command(&mut self, cmd: LinkCommand, ctx: &mut Context<Self>) {
+        match cmd {
+            LinkCommand::UpdateSession(spec) => {
+                self.setup.session = *spec;
+                log::info!(
+                    "call {}: session edit kept for the next GPT-Live session (prompt and voice are fixed at start)",
+                    self.setup.call_id
+                );
+            }
+            LinkCommand::StopRecording => self.recorded = None,
+            LinkCommand::Shutdown => {
+                self.shutting_down = true;
+                if self.is_open() {
+                    self.send_live(&live::ClientEvent::SessionClose {});
+                    ctx.run_later(CLOSE_HANDSHAKE, |act, ctx| {
+                        if !act.close_sent {
+                            act.close_sent = true;
+                            act.write(Message::Close(Some(CloseCode::Normal.into())));
+                        }
+                        ctx.run_later(CLOSE_FLUSH, |_, ctx| ctx.stop());
+                    });
+                } else {
+                    ctx.stop();
+                }
+            }
+            other => {
+                let Some(live) = &mut self.live else {
+                    return;
+                };
+                let sent = live
+                    .tracker
+                    .on_command(&other, Instant::now(), &mut self.events);
+                for event in self.events.drain(..) {
+                    self.setup.events.do_send(event);
+                }
+                for event in &sent {
+                    self.send_live(event);
+                }
             }
         }
     }

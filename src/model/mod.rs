@@ -1,10 +1,16 @@
-//! The realtime voice model side: protocol types ([`realtime`], OpenAI Realtime GA),
+//! The realtime voice model side: protocol types ([`realtime`], OpenAI Realtime GA;
+//! [`live`], OpenAI GPT-Live, tracked by [`live_tracker`]), which API a call speaks
+//! ([`api`]), model ids with announced shutdowns ([`retirement`]),
 //! provider session shapes ([`session`], OpenAI and xAI), the per-call
 //! [`link::ModelLinkActor`], and the built-in [`simulator`].
 
+pub mod api;
 pub mod link;
+pub mod live;
+pub mod live_tracker;
 pub mod provider;
 pub mod realtime;
+pub mod retirement;
 pub mod session;
 pub mod simulator;
 pub mod socket;

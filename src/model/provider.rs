@@ -42,12 +42,14 @@ impl Provider {
         }
     }
 
-    /// The model used when `model.model` is empty: `gpt-realtime` (OpenAI GA),
+    /// The model used when `model.model` is empty: `gpt-realtime-2.1` (OpenAI's
+    /// current Realtime model; `gpt-realtime` shuts down 2027-01-20, see
+    /// [`crate::model::retirement`]),
     /// `grok-voice-think-fast-1.0` (xAI's current voice model) or
     /// `fixie-ai/ultravox` (feature-server's Ultravox default).
     pub fn default_model(self) -> &'static str {
         match self {
-            Provider::OpenAi => "gpt-realtime",
+            Provider::OpenAi => "gpt-realtime-2.1",
             Provider::Xai => "grok-voice-think-fast-1.0",
             Provider::Ultravox => "fixie-ai/ultravox",
         }

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::audio::format::AudioFormat;
 use crate::config::ModelConfig;
+use crate::model::api::ModelApi;
 use crate::model::provider::Provider;
 pub use crate::model::realtime::Role;
 use crate::model::realtime::{
@@ -112,9 +113,11 @@ impl SessionSpec {
     /// instructions, voice and tools, and the carrier leg's audio format (µ-law
     /// carriers get `audio/pcmu` both ways so payloads pass through untouched).
     /// An empty `voice` means `[model]`'s voice for this provider
-    /// ([`ModelConfig::voice_for`]); the model is [`ModelConfig::model_for`].
+    /// ([`ModelConfig::voice_for`]); the model is [`ModelConfig::model_for`]
+    /// on Realtime, `model.live.model` on GPT-Live.
     pub fn for_call(
         provider: Provider,
+        api: ModelApi,
         model: &ModelConfig,
         instructions: String,
         voice: String,
@@ -126,7 +129,10 @@ impl SessionSpec {
         } else {
             voice
         };
-        let model_id = model.model_for(provider);
+        let model_id = match api {
+            ModelApi::Live => model.live.model.clone(),
+            ModelApi::Realtime => model.model_for(provider),
+        };
         let audio_format = match format {
             AudioFormat::Pcmu => AudioFormatSpec::PCMU,
             AudioFormat::Pcma => AudioFormatSpec::PCMA,
@@ -467,6 +473,7 @@ mod tests {
         };
         let xai = SessionSpec::for_call(
             Provider::Xai,
+            ModelApi::Realtime,
             &model,
             "hi".into(),
             String::new(),

@@ -55,7 +55,7 @@ pub const OPENAI_EVENTS: &[&str] = &[
 /// Ultravox data messages forwarded to the event hook: transcripts.
 pub const ULTRAVOX_EVENTS: &[&str] = &["transcript"];
 /// Model used for the `openai` vendor when `[model]` names another provider.
-pub const OPENAI_DEFAULT_MODEL: &str = "gpt-realtime";
+pub const OPENAI_DEFAULT_MODEL: &str = "gpt-realtime-2.1";
 /// Voice used for the `openai` vendor when neither the tenant nor `[model]` sets one.
 pub const OPENAI_DEFAULT_VOICE: &str = "marin";
 /// feature-server's own default model for the `ultravox` vendor.
