@@ -63,6 +63,20 @@ struct Turn {
     text: String,
     opened: Instant,
     last: Instant,
+    /// Session-timeline end of the newest fragment, ms.
+    end_ms: Option<u64>,
+}
+
+impl Turn {
+    /// Whether a fragment starting at `start_ms` begins a new turn: it
+    /// follows this one's last fragment by [`TURN_GAP`] or more on the
+    /// session's timeline.
+    fn gap_before(&self, start_ms: Option<u64>) -> bool {
+        match (self.end_ms, start_ms) {
+            (Some(end), Some(start)) => start >= end + TURN_GAP.as_millis() as u64,
+            _ => false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -146,30 +160,52 @@ impl LiveTracker {
                 // The link routes audio itself (zero-copy); a stray call still counts.
                 let _ = self.on_audio(&delta, now, out);
             }
-            ServerEvent::InputTranscriptDelta { delta, .. } => {
+            ServerEvent::InputTranscriptDelta {
+                delta,
+                start_ms,
+                end_ms,
+            } => {
                 self.close_assistant(now, out);
-                let turn = match self.user.take() {
+                if self.user.as_ref().is_some_and(|t| t.gap_before(start_ms)) {
+                    self.close_user(out);
+                }
+                let mut turn = match self.user.take() {
                     Some(turn) => turn,
                     None => Turn {
                         id: self.next_id('u'),
                         text: String::new(),
                         opened: now,
                         last: now,
+                        end_ms: None,
                     },
                 };
-                let mut turn = turn;
                 turn.text.push_str(&delta);
                 turn.last = now;
+                turn.end_ms = end_ms.or(turn.end_ms);
                 self.user = Some(turn);
             }
-            ServerEvent::OutputTranscriptDelta { delta, .. } => {
+            ServerEvent::OutputTranscriptDelta {
+                delta,
+                start_ms,
+                end_ms,
+            } => {
+                if self
+                    .assistant
+                    .as_ref()
+                    .is_some_and(|t| t.gap_before(start_ms))
+                {
+                    self.close_assistant(now, out);
+                }
                 self.open_assistant(now, out);
                 if let Some(turn) = &mut self.assistant {
                     turn.text.push_str(&delta);
                     turn.last = now;
+                    turn.end_ms = end_ms.or(turn.end_ms);
                 }
             }
             ServerEvent::DelegationCreated { delegation } => {
+                // The caller's request came before the task it started.
+                self.close_user(out);
                 self.current_delegation = Some(delegation.id);
             }
             ServerEvent::ResponseEvent {
@@ -330,6 +366,7 @@ impl LiveTracker {
                 if !self.seen_calls.insert(call_id.clone()) {
                     return;
                 }
+                self.close_user(out);
                 self.call_delegation.insert(call_id.clone(), delegation_id);
                 self.tools_requested = true;
                 out.push(ModelEvent::ToolCallRequested {
@@ -380,6 +417,7 @@ impl LiveTracker {
             text: String::new(),
             opened: now,
             last: now,
+            end_ms: None,
         });
         if let Some(asked) = &mut self.asked {
             let counts = match asked.kind {
@@ -586,6 +624,34 @@ mod tests {
         assert_eq!(kinds(&out), ["user", "started", "assistant"]);
         tr.tick(t0 + TURN_GAP, &mut out);
         assert_eq!(kinds(&out), ["user", "started", "assistant", "user"]);
+    }
+
+    #[test]
+    fn a_gap_on_the_session_timeline_starts_a_new_line() {
+        let t0 = Instant::now();
+        let mut tr = LiveTracker::new(0, AudioFormat::Pcmu);
+        let mut out = Vec::new();
+        for (d, start) in [
+            ("Okay,", 4800),
+            (" now.", 5600),
+            ("Staging", 6800),
+            (" is up.", 7000),
+        ] {
+            tr.on_event(
+                parse(&format!(r#"{{"type":"session.output_transcript.delta","delta":"{d}","start_ms":{start},"end_ms":{}}}"#, start + 200)),
+                t0,
+                &mut out,
+            );
+        }
+        tr.tick(t0 + TURN_GAP, &mut out);
+        let lines: Vec<&str> = out
+            .iter()
+            .filter_map(|e| match e {
+                ModelEvent::AssistantTranscript { text, .. } => Some(text.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(lines, ["Okay, now.", "Staging is up."]);
     }
 
     #[test]

@@ -25,6 +25,7 @@ mod garbage;
 mod jambonz;
 mod limits;
 mod link_restart;
+mod live;
 mod loadtest;
 mod mcp;
 mod messaging;

@@ -119,10 +119,13 @@ impl Replay {
 pub struct Connection {
     /// Request path and query of the upgrade (`/v1/realtime?model=…`).
     pub path: String,
-    /// Client events other than `input_audio_buffer.append`, in order.
+    /// Client events other than audio appends, in order.
     pub events: Vec<Value>,
-    /// `input_audio_buffer.append` events received.
+    /// Audio appends received (`input_audio_buffer.append`, GPT-Live's
+    /// `session.input_audio.append`).
     pub appends: usize,
+    /// The first audio append, whole.
+    pub first_append: Option<Value>,
     /// Close code the client sent, if it closed with a frame.
     pub close_code: Option<u16>,
 }
@@ -321,8 +324,13 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for ReplaySession {
         match msg {
             Ok(ws::Message::Text(text)) => {
                 let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-                if value["type"] == "input_audio_buffer.append" {
+                if value["type"] == "input_audio_buffer.append"
+                    || value["type"] == "session.input_audio.append"
+                {
                     conn.appends += 1;
+                    if conn.first_append.is_none() {
+                        conn.first_append = Some(value);
+                    }
                 } else {
                     conn.events.push(value);
                 }
