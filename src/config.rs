@@ -1509,6 +1509,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn shipped_config_names_no_model_id_with_an_announced_shutdown() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml");
+        let mut config = Config::load(Some(&path)).unwrap();
+        // Every id it could send, on both APIs.
+        config.model.api = ModelApi::Live;
+        let ids = config.openai_model_ids();
+        assert_eq!(ids.len(), 3, "{ids:?}");
+        for (key, id) in ids {
+            assert!(
+                crate::model::retirement::lookup(id).is_none(),
+                "{key} = {id} has an announced shutdown"
+            );
+        }
+        let far = chrono::NaiveDate::from_ymd_opt(2099, 1, 1).unwrap();
+        assert!(config.check_retirements(far).unwrap().is_empty());
+    }
+
+    #[test]
     fn mcp_servers_need_exactly_one_transport_and_unique_names() {
         let server = |url: Option<&str>, command: Option<&str>| McpServerConfig {
             name: "calendar".into(),

@@ -178,7 +178,7 @@ async fn openai_tenant_gets_a_keyed_llm_verb_and_the_call_is_persisted() {
     let llm = &ack["data"][0];
     assert_eq!(llm["verb"], "llm");
     assert_eq!(llm["vendor"], "openai");
-    assert_eq!(llm["model"], "gpt-realtime");
+    assert_eq!(llm["model"], "gpt-realtime-2.1");
     assert_eq!(llm["auth"], json!({"apiKey": OPENAI_KEY}));
     assert_eq!(llm["toolHook"], "/llm-tool");
     let options = &llm["llmOptions"];

@@ -19,7 +19,7 @@ use switchboard::model::session::{
 fn openai_spec(format: AudioFormatSpec) -> SessionSpec {
     SessionSpec {
         provider: Provider::OpenAi,
-        model: Some("gpt-realtime".into()),
+        model: Some("gpt-realtime-2.1".into()),
         instructions: "You answer the phone for Acme Dental. Keep replies short.".into(),
         voice: "marin".into(),
         tools: vec![FunctionTool {
@@ -38,7 +38,7 @@ fn openai_spec(format: AudioFormatSpec) -> SessionSpec {
         }],
         audio_format: format,
         keyterms: vec!["Acme Dental".into()],
-        transcription_model: Some("gpt-4o-mini-transcribe".into()),
+        transcription_model: Some("gpt-live-transcribe".into()),
         turn_detection: TurnDetection {
             threshold: 0.6,
             prefix_padding_ms: 300,

@@ -37,7 +37,7 @@ fn serve(sim: &Simulator) -> String {
     .expect("bind loopback");
     let addr = server.addrs()[0];
     actix_rt::spawn(server.run());
-    format!("ws://{addr}/sim/v1/realtime?model=gpt-realtime")
+    format!("ws://{addr}/sim/v1/realtime?model=gpt-realtime-2.1")
 }
 
 async fn connect(url: &str) -> Ws {
@@ -85,7 +85,7 @@ fn ga_update(turn_detection: Value) -> Value {
         "type": "realtime", "instructions": "Be brief.", "output_modalities": ["audio"],
         "audio": {
             "input": {"format": {"type": "audio/pcmu"},
-                      "transcription": {"model": "gpt-4o-mini-transcribe"},
+                      "transcription": {"model": "gpt-live-transcribe"},
                       "turn_detection": turn_detection},
             "output": {"format": {"type": "audio/pcmu"}, "voice": "marin"}
         }

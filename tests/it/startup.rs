@@ -161,7 +161,20 @@ type BadConfig = (
 
 #[test]
 fn a_bad_config_prints_one_line_naming_the_key_and_exits_2() {
-    let cases: [BadConfig; 5] = [
+    let cases: [BadConfig; 7] = [
+        // A model id past OpenAI's announced shutdown: one line with the id,
+        // the date and the replacement.
+        (
+            "[model]\nmodel = \"gpt-4o-realtime-preview\"\n",
+            &[],
+            "model.model = \"gpt-4o-realtime-preview\" was shut down by OpenAI on 2026-05-07; use \"gpt-realtime-1.5\" instead",
+        ),
+        // GPT-Live is OpenAI's: another provider cannot speak it.
+        (
+            "[model]\nprovider = \"xai\"\napi = \"live\"\n",
+            &[],
+            "model.api",
+        ),
         // A value of the wrong type, in the file.
         (
             "[model]\nvad_silence_ms = \"long\"\n",

@@ -525,7 +525,7 @@ mod tests {
                     "properties": {"callerName": {"type": "string"}, "urgency": {"type": "string"}},
                     "required": ["callerName"]}),
             }],
-            transcription_model: Some("gpt-4o-mini-transcribe".into()),
+            transcription_model: Some("gpt-live-transcribe".into()),
             turn_detection: TurnDetection {
                 threshold: 0.5,
                 prefix_padding_ms: 300,
@@ -556,7 +556,7 @@ mod tests {
                 openai.api_key.as_str(),
                 openai.model.as_str()
             ),
-            (Vendor::OpenAi, "sk-openai", "gpt-realtime")
+            (Vendor::OpenAi, "sk-openai", OPENAI_DEFAULT_MODEL)
         );
         tenant.provider = Some(Provider::Ultravox);
         let ultravox = plan(&config, &tenant).unwrap();
@@ -590,13 +590,13 @@ mod tests {
         let plan = VendorPlan {
             vendor: Vendor::OpenAi,
             api_key: "sk-test".into(),
-            model: "gpt-realtime".into(),
+            model: "gpt-realtime-2.1".into(),
             default_voice: Some("marin".into()),
         };
         let verb = serde_json::to_value(llm_verb(&plan, &spec())).unwrap();
         assert_eq!(verb["verb"], "llm");
         assert_eq!(verb["vendor"], "openai");
-        assert_eq!(verb["model"], "gpt-realtime");
+        assert_eq!(verb["model"], "gpt-realtime-2.1");
         assert_eq!(verb["auth"], json!({"apiKey": "sk-test"}));
         assert_eq!(verb["toolHook"], wire::TOOL_HOOK);
         let opts = &verb["llmOptions"];
@@ -610,7 +610,7 @@ mod tests {
         );
         assert_eq!(
             opts["session_update"]["input_audio_transcription"]["model"],
-            "gpt-4o-mini-transcribe"
+            "gpt-live-transcribe"
         );
     }
 
