@@ -18,6 +18,10 @@
 #                          repeats the pair N times in alternating order and summarises
 #                          the CPU ratio (mean, min, max); each pre-warm run prints its
 #                          prewarm_claims_total (calls moved to the stream's worker)
+#   bench/run.sh live      300 calls × 30 s (ramp 5 s) on the Realtime link, then on the
+#                          GPT-Live link (model.api = "live", µ-law passthrough), a fresh
+#                          switchboard each; CPU per call-second per run and the ratio;
+#                          PAIRS=N repeats the pair in alternating order
 #   bench/run.sh cluster   two nodes of one cluster on this machine (PostgreSQL schema of
 #                          their own, NATS at 127.0.0.1:4222), 200 calls × 30 s spread over
 #                          both with calls.max_calls_per_tenant = 150: CPU per call-second
@@ -239,8 +243,39 @@ case "$MODE" in
       fi
     } 2>&1 | tee "$OUT/prewarm-$STAMP.txt"
     ;;
+  live)
+    {
+      echo "# bench/run.sh live · $(date -u +%FT%TZ) · $(nproc) CPUs · $(uname -r)"
+      # The same traffic on the Realtime link and on the GPT-Live link (µ-law
+      # passthrough both ways; the GPT-Live stamping model also sends its silent
+      # track between replies), PAIRS times in alternating order.
+      for pair in $(seq 1 "${PAIRS:-1}"); do
+        order=${ORDER:-$([ $((pair % 2)) -eq 1 ] && echo "realtime live" || echo "live realtime")}
+        for api in $order; do
+          echo "== pair $pair: $api"
+          export SWITCHBOARD_MODEL__API=$api
+          start_switchboard
+          loadtest "${CALLS:-300}" "${DURATION:-30s}" "${RAMP:-5s}" "$OUT/live-$api-$STAMP-$pair.json" \
+            --model-api "$api"
+          stop_switchboard
+        done
+      done
+      unset SWITCHBOARD_MODEL__API
+      echo "== server CPU ms per call-second (steady window): GPT-Live vs Realtime"
+      for pair in $(seq 1 "${PAIRS:-1}"); do
+        jq -s '[.[].runs[0] | .server.cpu_ms_per_call_second, (.carrier_to_model.lost + .model_to_carrier.lost)]' \
+          "$OUT/live-live-$STAMP-$pair.json" "$OUT/live-realtime-$STAMP-$pair.json"
+      done | jq -rs '
+        def r(x): x * 1000 | round / 1000;
+        def mean(xs): (xs | add) / (xs | length);
+        (map(.[0] / .[2])) as $ratios
+        | (to_entries[] | "pair \(.key + 1)  live \(r(.value[0]))  realtime \(r(.value[2]))  live/realtime \(r(.value[0] / .value[2]))×  frames lost \(.value[1]) / \(.value[3])"),
+          "live/realtime per pair: mean \(r(mean($ratios)))×, min \(r($ratios | min))×, max \(r($ratios | max))×"
+      '
+    } 2>&1 | tee "$OUT/live-$STAMP.txt"
+    ;;
   *)
-    echo "usage: bench/run.sh [budget|limit|soak|prewarm|cluster|ab BIN]" >&2
+    echo "usage: bench/run.sh [budget|limit|soak|prewarm|cluster|live|ab BIN]" >&2
     exit 2
     ;;
 esac

@@ -10,6 +10,7 @@ use clap::Args;
 
 use crate::loadtest::caller::Webhook;
 use crate::loadtest::model::{ModelOptions, SimDelays, StampingModel};
+use crate::model::api::ModelApi;
 use crate::loadtest::{self, Options};
 
 /// Arguments of `switchboard loadtest`.
@@ -40,6 +41,10 @@ pub struct LoadtestArgs {
     /// Worker threads of the stamping model.
     #[arg(long, default_value_t = 1)]
     pub model_workers: usize,
+    /// The protocol the stamping model speaks: `realtime` or `live` (OpenAI
+    /// GPT-Live; switchboard must then run with `SWITCHBOARD_MODEL__API=live`).
+    #[arg(long, default_value = "realtime", value_parser = parse_api)]
+    pub model_api: ModelApi,
     /// The stamping model answers the WebSocket upgrade this late, like a
     /// provider across a network (`400ms`; default none). Needs --model-url.
     #[arg(long, default_value = "0ms", value_parser = parse_duration)]
@@ -150,6 +155,7 @@ pub async fn run(args: LoadtestArgs) -> anyhow::Result<bool> {
             first_audio: args.model_first_audio_delay,
         },
         greeting: args.greeting,
+        live: args.model_api == ModelApi::Live,
     };
     anyhow::ensure!(
         args.model_url.is_some() || model_options == ModelOptions::default(),
@@ -224,5 +230,14 @@ mod tests {
             "127.0.0.1:9100"
         );
         assert!(bind_of("wss://x/v1").is_err());
+    }
+}
+
+/// `realtime` or `live`.
+fn parse_api(s: &str) -> Result<ModelApi, String> {
+    match s {
+        "realtime" => Ok(ModelApi::Realtime),
+        "live" => Ok(ModelApi::Live),
+        other => Err(format!("{other:?} is not realtime or live")),
     }
 }

@@ -87,7 +87,17 @@ pub struct ModelOptions {
     /// greeting of [`GREETING_FRAMES`] frames. Off: ignored (as a model that
     /// is never asked to greet).
     pub greeting: bool,
+    /// Speak OpenAI GPT-Live instead of Realtime: `session.start` answered
+    /// `session.started`, the greeting asked by `session.instructions.append`,
+    /// replies as `session.output_audio.delta` with no VAD or `response.*`
+    /// events, and between replies the continuous silent track GPT-Live sends
+    /// (one [`LIVE_SILENCE`] delta per 100 ms).
+    pub live: bool,
 }
+
+/// GPT-Live's silent track between replies: 100 ms of µ-law silence per delta
+/// (observed pacing of OpenAI's primary WebSocket).
+const LIVE_SILENCE: Duration = Duration::from_millis(100);
 
 impl ModelOptions {
     /// How long a caller stays silent after its stream `start` to hear the
@@ -303,6 +313,20 @@ impl ModelSession {
     /// A `response.create` from the relay: before any caller turn it asks for
     /// the greeting, which starts `first_audio` later; otherwise ignored (this
     /// model answers caller turns by itself, on `speech_stopped`).
+    /// GPT-Live: `session.start` is answered `session.started`, and the
+    /// silent track starts.
+    fn on_session_start(&mut self, ctx: &mut ws::WebsocketContext<Self>) {
+        ctx.text(r#"{"type":"session.started","event_id":"ev_started","session":{"id":"live_stamping","model":"gpt-live-1.1","status":"active"}}"#);
+        let silence = crate::audio::format::encode_base64(&[0xFF; 800]);
+        let frame: ByteString =
+            format!(r#"{{"type":"session.output_audio.delta","delta":"{silence}"}}"#).into();
+        ctx.run_interval(LIVE_SILENCE, move |act, ctx| {
+            if act.reply.is_none() {
+                ctx.text(frame.clone());
+            }
+        });
+    }
+
     fn on_response_create(&mut self, ctx: &mut ws::WebsocketContext<Self>) {
         if !self.options.greeting || self.greeting_asked || self.stats.turns > 0 || self.speaking {
             return;
@@ -344,6 +368,15 @@ impl ModelSession {
         }
         let turn = self.stats.turns;
         match (self.speaking, stamp.speech) {
+            (false, true) if self.options.live => {
+                self.speaking = true;
+                self.stop_reply(ctx);
+            }
+            (true, false) if self.options.live => {
+                self.speaking = false;
+                self.stats.turns += 1;
+                self.start_reply(Reply::Turn, ctx);
+            }
             (false, true) => {
                 self.speaking = true;
                 self.stop_reply(ctx);
@@ -397,6 +430,10 @@ impl ModelSession {
             kind: self.reply_kind,
             turn: self.stats.turns,
         };
+        if self.reply_sent >= frames && self.options.live {
+            self.stop_reply(ctx);
+            return;
+        }
         if self.reply_sent >= frames {
             self.stop_reply(ctx);
             self.send_event(
@@ -421,7 +458,11 @@ impl ModelSession {
             sent_us: now_us(),
             speech: true,
         };
-        delta_json(name, stamp, &self.tails, &mut self.buf);
+        if self.options.live {
+            live_delta_json(stamp, &self.tails, &mut self.buf);
+        } else {
+            delta_json(name, stamp, &self.tails, &mut self.buf);
+        }
         let frame = self.buf.split().freeze();
         if let Ok(text) = ByteString::try_from(frame) {
             ctx.text(text);
@@ -461,6 +502,14 @@ fn delta_json(name: ReplyName, stamp: Stamp, tails: &FrameTails, out: &mut Bytes
         r#"{{"type":"response.output_audio.delta","event_id":"ev_d{seq}","response_id":"resp_{name}","item_id":"item_a{name}","output_index":0,"content_index":0,"delta":""#,
         seq = stamp.seq
     );
+    tails.push_frame(stamp, out);
+    out.extend_from_slice(br#""}"#);
+}
+
+/// Writes GPT-Live's `{"type":"session.output_audio.delta","delta":B64}` (no
+/// ids: the track is one stream) carrying one stamped 20 ms frame into `out`.
+fn live_delta_json(stamp: Stamp, tails: &FrameTails, out: &mut BytesMut) {
+    out.extend_from_slice(br#"{"type":"session.output_audio.delta","delta":""#);
     tails.push_frame(stamp, out);
     out.extend_from_slice(br#""}"#);
 }
@@ -505,8 +554,17 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for ModelSession {
                     if let Some(stamp) = Stamp::from_base64(audio) {
                         self.on_caller_frame(stamp, ctx);
                     }
-                } else if realtime::event_type(&text).as_deref() == Some("response.create") {
-                    self.on_response_create(ctx);
+                } else {
+                    match realtime::event_type(&text).as_deref() {
+                        Some("response.create") if !self.options.live => {
+                            self.on_response_create(ctx)
+                        }
+                        Some("session.instructions.append") if self.options.live => {
+                            self.on_response_create(ctx)
+                        }
+                        Some("session.start") if self.options.live => self.on_session_start(ctx),
+                        _ => {}
+                    }
                 }
             }
             Ok(ws::Message::Ping(p)) => ctx.pong(&p),

@@ -41,15 +41,13 @@ const MAX_FRAME_BYTES: usize = 4 * 1024 * 1024;
 /// Initial capacity of the reused append buffer (about 16 Twilio frames).
 const APPEND_BUF_BYTES: usize = 4096;
 
-/// GPT-Live: how often turns and asks are checked against the clock.
-const LIVE_TICK: Duration = Duration::from_millis(250);
+/// GPT-Live: milliseconds between checks of turns and asks against the
+/// clock, and of the silence feed; also the silence fed per check.
+const LIVE_TICK_MS: u64 = 250;
 
 /// GPT-Live: silence is fed when no caller audio came for this long (the
 /// session's clock runs on input audio; a pre-warmed call has none yet).
 const LIVE_SILENCE_AFTER: Duration = Duration::from_millis(200);
-
-/// GPT-Live: milliseconds of silence per fed frame (also the feed interval).
-const LIVE_SILENCE_MS: u64 = 100;
 
 /// Distinct ignored event types remembered per link for log-once (bounds memory
 /// against a server inventing types).
@@ -162,7 +160,7 @@ pub struct ModelLinkActor {
 /// What a GPT-Live link keeps beside the socket.
 struct LiveLink {
     tracker: LiveTracker,
-    /// One `session.input_audio.append` of [`LIVE_SILENCE_MS`] of silence in
+    /// One `session.input_audio.append` of [`LIVE_TICK_MS`] of silence in
     /// the session format, built once.
     silence: ByteString,
     /// When caller (or fed) audio last went to the model.
@@ -172,9 +170,9 @@ struct LiveLink {
 impl LiveLink {
     fn new(generation: u32, format: AudioFormat) -> Self {
         let (byte, samples) = match format {
-            AudioFormat::Pcmu => (0xFF_u8, 8 * LIVE_SILENCE_MS as usize),
-            AudioFormat::Pcma => (0xD5, 8 * LIVE_SILENCE_MS as usize),
-            AudioFormat::Pcm24k => (0x00, 24 * 2 * LIVE_SILENCE_MS as usize),
+            AudioFormat::Pcmu => (0xFF_u8, 8 * LIVE_TICK_MS as usize),
+            AudioFormat::Pcma => (0xD5, 8 * LIVE_TICK_MS as usize),
+            AudioFormat::Pcm24k => (0x00, 24 * 2 * LIVE_TICK_MS as usize),
         };
         let b64 = crate::audio::format::encode_base64(&vec![byte; samples]);
         let silence = live::append_audio_frame(&b64, &mut BytesMut::new());
@@ -332,24 +330,22 @@ impl ModelLinkActor {
     /// The heartbeat, and on GPT-Live the turn clock and the silence feed.
     fn start_timers(&mut self, ctx: &mut Context<Self>) {
         if self.live.is_some() {
-            ctx.run_interval(LIVE_TICK, |act, _| {
+            // One timer per call for both (timer wake-ups cost more than the checks).
+            ctx.run_interval(Duration::from_millis(LIVE_TICK_MS), |act, _| {
                 let Some(live) = &mut act.live else {
                     return;
                 };
-                live.tracker.tick(Instant::now(), &mut act.events);
+                let now = Instant::now();
+                live.tracker.tick(now, &mut act.events);
+                let feed = !act.shutting_down
+                    && now.duration_since(live.last_append) >= LIVE_SILENCE_AFTER;
+                let silence = feed.then(|| live.silence.clone());
                 for event in act.events.drain(..) {
                     act.setup.events.do_send(event);
                 }
-            });
-            ctx.run_interval(Duration::from_millis(LIVE_SILENCE_MS), |act, _| {
-                let Some(live) = &mut act.live else {
-                    return;
-                };
-                if act.shutting_down || live.last_append.elapsed() < LIVE_SILENCE_AFTER {
-                    return;
+                if let Some(frame) = silence {
+                    act.write(Message::Text(frame));
                 }
-                let frame = live.silence.clone();
-                act.write(Message::Text(frame));
             });
         }
         let every = self.setup.heartbeat;
