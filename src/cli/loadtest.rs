@@ -10,8 +10,8 @@ use clap::Args;
 
 use crate::loadtest::caller::Webhook;
 use crate::loadtest::model::{ModelOptions, SimDelays, StampingModel};
-use crate::model::api::ModelApi;
 use crate::loadtest::{self, Options};
+use crate::model::api::ModelApi;
 
 /// Arguments of `switchboard loadtest`.
 #[derive(Args, Debug)]

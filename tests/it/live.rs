@@ -410,3 +410,129 @@ async fn live_call_greets_takes_a_message_and_survives_an_expired_session() {
     model.stop().await;
     twilio.stop().await;
 }
+
+/// Polls until connection `index` has a client event matching `pred` (no
+/// caller on the line yet to keep it alive).
+async fn wait_without_caller(
+    model: &ReplayModel,
+    index: usize,
+    pred: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let found = model
+            .connections()
+            .get(index)
+            .and_then(|c| c.events.iter().find(|e| pred(e)).cloned());
+        if let Some(event) = found {
+            return event;
+        }
+        assert!(std::time::Instant::now() < deadline, "no matching event");
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[actix_rt::test]
+async fn prewarmed_live_call_is_fed_silence_greets_at_once_and_hangs_up_after_goodbye() {
+    logs::install();
+    let model = ReplayModel::start(Replay::load(FIXTURE)).await;
+    let url = model.url();
+    let app = TestApp::start_with(Db::Sqlite, |c| {
+        c.model.url = url;
+        c.model.api = ModelApi::Live;
+        c.calls.greet_caller = true;
+        c.calls.prewarm = true;
+    })
+    .await;
+    // Twilio's voice webhook: the session opens before any stream.
+    let call_sid = format!("CA{:032x}", rand::random::<u128>());
+    let form = [
+        ("CallSid", call_sid.as_str()),
+        ("AccountSid", "AC00000000000000000000000000000001"),
+        ("From", crate::support::CALLER),
+        ("To", crate::support::DIALLED),
+        ("CallStatus", "ringing"),
+        ("Direction", "inbound"),
+    ];
+    let mut resp = awc::Client::default()
+        .post(app.http_url("/twiml"))
+        .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
+        .send_body(serde_urlencoded::to_string(form).expect("form"))
+        .await
+        .expect("POST /twiml");
+    assert_eq!(resp.status().as_u16(), 200);
+    let twiml = String::from_utf8_lossy(&resp.body().await.expect("body")).into_owned();
+    wait_without_caller(&model, 0, is_type("session.start")).await;
+    model.play("started");
+    wait_without_caller(&model, 0, is_type("session.instructions.append")).await;
+    // With no caller yet, the session's clock is kept running on silence.
+    let deadline = std::time::Instant::now() + WAIT;
+    while model.connections()[0].appends < 2 {
+        assert!(std::time::Instant::now() < deadline, "no silence fed");
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    let fed = model.connections()[0].first_append.clone().expect("append");
+    let fed = base64::engine::general_purpose::STANDARD
+        .decode(fed["audio"].as_str().expect("audio"))
+        .expect("base64");
+    assert!(
+        !fed.is_empty() && fed.iter().all(|b| *b == 0xFF),
+        "µ-law silence"
+    );
+    model.play("greeting");
+
+    // The stream attaches: the held greeting plays at once.
+    let mut setup = switchboard::caller::CallSetup::new(app.media_url());
+    setup.call_sid = call_sid.clone();
+    for name in ["prewarm", "tenant", "from", "to"] {
+        let key = format!("<Parameter name=\"{name}\" value=\"");
+        if let Some(start) = twiml.find(&key).map(|i| i + key.len()) {
+            let len = twiml[start..].find('"').expect("closing quote");
+            setup = setup.with_parameter(name, &twiml[start..start + len]);
+        }
+    }
+    let feed = LogFeed::connect(&app.logs_url(&call_sid), Some(ADMIN))
+        .await
+        .expect("log feed");
+    let mut call = TwilioCall::connect(setup).await.expect("stream connects");
+    talk_silence_until(&mut call, &feed, WAIT, said("assistant", GREETING))
+        .await
+        .expect("greeting stored");
+    assert!(call.received_audio().len() >= 8 * 1000, "greeting heard");
+
+    // hangUp by delegation: the goodbye plays in full, then the call ends.
+    model.play("hangup_call");
+    model
+        .wait_event(&mut call, 0, WAIT, is_type("response.create"))
+        .await;
+    let before = call.received_audio().len();
+    model.play("goodbye");
+    let body = {
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            if call.send_silence(100).await.is_err() {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "call not ended");
+        }
+        app.wait_call_ended(&call_sid, WAIT).await
+    };
+    let goodbye_ms = (call.received_audio().len() - before) / 8;
+    assert!(goodbye_ms >= 1000, "goodbye heard for {goodbye_ms} ms");
+    let reason = body["call"]["ended_reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("caller finished"), "ended {reason:?}");
+    let transcript = body["transcript"].as_array().expect("transcript");
+    assert_eq!(
+        transcript.last().and_then(|t| t["text"].as_str()),
+        Some("Thanks for calling, goodbye!")
+    );
+    let call_id = body["call"]["id"].as_str().expect("call id").to_string();
+    assert!(
+        logs::warnings_mentioning(&call_id).is_empty(),
+        "{:#?}",
+        logs::warnings_mentioning(&call_id)
+    );
+    validate_with_openai_types(&model.connections());
+    app.stop().await;
+    model.stop().await;
+}

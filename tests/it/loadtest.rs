@@ -103,6 +103,7 @@ async fn webhook_run(config: impl FnOnce(&mut Config)) -> (RunReport, String) {
             first_audio: FIRST_AUDIO,
         },
         greeting: true,
+        live: false,
     };
     let model =
         StampingModel::start_with("127.0.0.1:0", 1, options).expect("stamping model starts");
