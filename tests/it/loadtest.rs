@@ -260,3 +260,42 @@ async fn loadtest_spreads_calls_over_several_urls() {
     a.stop().await;
     b.stop().await;
 }
+
+/// The GPT-Live link under the load test: the stamping model speaks GPT-Live
+/// (its silent track between replies included); every stamped frame crosses
+/// switchboard both ways, in order.
+#[actix_rt::test]
+async fn loadtest_on_the_gpt_live_link_loses_no_frame() {
+    let options = ModelOptions {
+        live: true,
+        ..ModelOptions::default()
+    };
+    let model = StampingModel::start_with("127.0.0.1:0", 1, options).expect("stamping model");
+    let model_url = model.url();
+    let app = TestApp::start_with(Db::Sqlite, |c| {
+        c.model.url = model_url;
+        c.model.api = switchboard::model::api::ModelApi::Live;
+    })
+    .await;
+    let mut opts = Options::new(app.media_url());
+    opts.calls = CALLS;
+    opts.duration = Duration::from_secs(3);
+    opts.ramp = Duration::from_millis(400);
+    opts.speech = Duration::from_millis(400);
+    opts.silence = Duration::from_millis(1200);
+    opts.settle = Duration::ZERO;
+    opts.custom_parameters = vec![("to".into(), DIALLED.into())];
+    let report = loadtest::run(&opts, Some(&model), "live".into())
+        .await
+        .expect("load test runs");
+    let table = report.table();
+    let run = &report.runs[0];
+    assert!(run.is_clean(), "not clean\n{table}");
+    assert_eq!(run.completed, u64::from(CALLS), "{table}");
+    let m2c = run.model_to_carrier.as_ref().expect("m→c measured");
+    assert_eq!(run.turns, u64::from(CALLS) * 2, "{table}");
+    assert_eq!(m2c.frames_sent, run.turns * 50, "{table}");
+    assert_eq!(m2c.frames_received, m2c.frames_sent, "{table}");
+    model.stop().await;
+    app.stop().await;
+}
