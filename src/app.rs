@@ -24,6 +24,7 @@ use crate::messaging::router::MessageRouter;
 use crate::metrics::Metrics;
 use crate::model::simulator::Simulator;
 use crate::session_settings::SessionOverrides;
+use crate::store::db::Link;
 use crate::store::writer::{Flush, Store};
 use crate::store::{self, Pool, StoreError};
 use crate::supervisor::{ActiveCalls, Drain, EndAllCalls, RestartPolicy, Supervisor};
@@ -74,6 +75,8 @@ pub struct RunningServer {
     pub server: actix_web::dev::ServerHandle,
     /// Resolves when the HTTP server stops.
     pub join: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// The database pool's link: close it before the process exits.
+    pub link: Arc<Link>,
 }
 
 impl RunningServer {
@@ -131,16 +134,29 @@ impl RunningServer {
 ///
 /// Errors: [`StartError::Database`] naming `database.url` when the database
 /// cannot be opened or migrated.
-pub fn migrate(config: &Config) -> Result<(Pool, Vec<String>), StartError> {
+///
+/// The [`Link`] closes the pool: call [`Link::close`] before the process
+/// exits, with the pool's last handle still held (on failure here, this has
+/// closed it already).
+pub fn migrate(config: &Config) -> Result<(Pool, Arc<Link>, Vec<String>), StartError> {
     let keyed = |source| StartError::Database {
         key: "database.url",
         source,
     };
-    let pool =
-        store::db::connect(&config.database.url, config.database.pool_size).map_err(keyed)?;
-    let applied = store::db::run_migrations(&pool).map_err(keyed)?;
-    Ok((pool, applied))
+    let (pool, link) =
+        store::db::open(&config.database.url, config.database.pool_size).map_err(keyed)?;
+    match store::db::run_migrations(&pool) {
+        Ok(applied) => Ok((pool, link, applied)),
+        Err(source) => {
+            link.close(POOL_CLOSE_TIMEOUT);
+            drop(pool);
+            Err(keyed(source))
+        }
+    }
 }
+
+/// How long closing the pool waits for a connection being opened.
+pub const POOL_CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The operator's stored session settings of every tenant
 /// (`PUT /api/tenants/{id}/session`), for the calls this node starts.
@@ -254,15 +270,35 @@ fn report_startup(config: &Config, tools: &ToolRegistry) -> Result<(), StartErro
 
 /// Starts everything on the current actix system and returns once the listener
 /// is bound and the database migrated (the server is then ready for `/health`).
+///
+/// A start that fails once the pool exists closes it ([`Link::close`]) before
+/// returning, so the process may exit at once: no thread of the pool is then
+/// inside the database client library.
 pub async fn start(mut config: Config) -> Result<RunningServer, StartError> {
     if config.cluster.node_id.is_empty() {
         config.cluster.node_id = crate::cluster::default_node_id();
     }
     let config = Arc::new(config);
-    let (pool, applied) = migrate(&config)?;
+    let (pool, link, applied) = migrate(&config)?;
     if !applied.is_empty() {
         log::info!("applied migrations: {}", applied.join(", "));
     }
+    match start_on_pool(config, pool.clone(), link.clone()).await {
+        Ok(running) => Ok(running),
+        Err(error) => {
+            link.close(POOL_CLOSE_TIMEOUT);
+            drop(pool);
+            Err(error)
+        }
+    }
+}
+
+/// [`start`] once the database is open and migrated.
+async fn start_on_pool(
+    config: Arc<Config>,
+    pool: Pool,
+    link: Arc<Link>,
+) -> Result<RunningServer, StartError> {
     let spool_depth = recover(&config, &pool)?;
     let tenants = Tenants::new(&config.tenants, config.routing.clone());
     {
@@ -335,7 +371,9 @@ pub async fn start(mut config: Config) -> Result<RunningServer, StartError> {
         }
     );
     let metrics = Arc::new(Metrics::new()?);
-    let mut writer = Store::new(pool.clone()).with_node(config.cluster.node_id.clone());
+    let mut writer = Store::new(pool.clone())
+        .with_node(config.cluster.node_id.clone())
+        .with_link(link.clone());
     if !config.database.spool_file.as_os_str().is_empty() {
         writer = writer.with_spool(
             config.database.spool_file.clone(),
@@ -479,5 +517,6 @@ pub async fn start(mut config: Config) -> Result<RunningServer, StartError> {
         messaging_arbiter,
         server: handle,
         join,
+        link,
     })
 }

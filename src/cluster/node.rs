@@ -278,6 +278,9 @@ async fn sweep(cluster: &Cluster, pool: &Pool) -> Result<(), ClusterError> {
             }
         }
         Ok(Ok(_)) => {}
+        Ok(Err(e)) if e.is_unreachable() => {
+            log::debug!("cluster: closing dead nodes' calls deferred: {e}")
+        }
         Ok(Err(e)) => log::warn!("cluster: closing dead nodes' calls failed: {e}"),
         Err(e) => log::warn!("cluster: sweep task failed: {e}"),
     }

@@ -22,6 +22,7 @@
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
@@ -30,7 +31,7 @@ use tokio::sync::oneshot;
 
 use super::batch::{write_pooled, BatchOutcome, Queued, Write};
 pub use super::batch::{RecordCallEnded, MAX_BATCH};
-use super::db::Pool;
+use super::db::{Link, Pool};
 use super::models::{CallStatus, NewCall, ToolInvocationRow, TranscriptRow};
 use super::spool;
 use super::StoreError;
@@ -185,6 +186,8 @@ pub struct Store {
     stats: StoreStats,
     /// Written on every call row (`calls.node_id`).
     node_id: Option<String>,
+    /// The pool's reachability: outages are logged there, once each.
+    link: Option<Arc<Link>>,
 }
 
 impl Store {
@@ -200,7 +203,20 @@ impl Store {
             waiters: Vec::new(),
             stats: StoreStats::default(),
             node_id: None,
+            link: None,
         }
+    }
+
+    /// Reports replayed writes and the spool's emptiness to `link`, which
+    /// logs each outage once (its start and its end).
+    pub fn with_link(mut self, link: Arc<Link>) -> Self {
+        self.link = Some(link);
+        self
+    }
+
+    /// Whether the pool's link knows the database is unreachable now.
+    fn database_down(&self) -> bool {
+        self.link.as_ref().is_some_and(|l| l.is_down())
     }
 
     /// Stamps every call row this writer inserts with `node_id`.
@@ -329,12 +345,18 @@ impl Store {
             BatchOutcome::Spooled { cause } => {
                 if let Some(cause) = cause {
                     self.stats.failures += 1;
-                    log::error!(
-                        "store: database unavailable ({cause}); spooling writes to {}",
-                        self.spool
-                            .as_ref()
-                            .map_or_else(String::new, |s| s.path.display().to_string())
-                    );
+                    let path = self
+                        .spool
+                        .as_ref()
+                        .map_or_else(String::new, |s| s.path.display().to_string());
+                    // Once the link has named the outage, this adds nothing.
+                    if self.database_down() {
+                        log::debug!("store: database unavailable ({cause}); spooling to {path}");
+                    } else {
+                        log::warn!(
+                            "store: database unavailable ({cause}); spooling writes to {path}"
+                        );
+                    }
                 }
                 if let Some(spool) = self.spool.as_mut() {
                     spool.depth += batch.len();
@@ -399,19 +421,30 @@ impl Store {
             spool.last_attempt = Some(Instant::now());
             match joined {
                 Ok(Ok(report)) => {
-                    log::info!(
+                    log::debug!(
                         "store: spool replayed: {} writes applied, {} rejected, {} unreadable",
                         report.applied,
                         report.rejected,
                         report.corrupt
                     );
+                    if report.rejected > 0 || report.corrupt > 0 {
+                        log::warn!(
+                            "store: spool replay dropped {} rejected and {} unreadable writes",
+                            report.rejected,
+                            report.corrupt
+                        );
+                    }
+                    if let Some(link) = &act.link {
+                        link.replayed(report.applied as u64);
+                    }
                     spool.depth = 0;
                     act.stats.replayed += report.applied as u64;
                     act.stats.dropped += report.rejected as u64;
                     act.start_batch(ctx);
                 }
                 Ok(Err(err)) => {
-                    log::warn!(
+                    // The link logs the outage itself, once.
+                    log::debug!(
                         "store: spool replay deferred ({} writes wait): {err}",
                         spool.depth
                     );
@@ -460,6 +493,9 @@ impl Actor for Store {
         ctx.run_interval(FLUSH_INTERVAL, |act, ctx| {
             act.start_batch(ctx);
             act.maybe_replay(ctx);
+            if let Some(link) = &act.link {
+                link.settle(act.spool.as_ref().is_none_or(|s| s.depth == 0));
+            }
         });
     }
 
