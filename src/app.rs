@@ -381,6 +381,14 @@ async fn start_on_pool(
             Duration::from_secs(config.database.spool_replay_secs),
         );
     }
+    let shared_spool = match &cluster {
+        Some(cluster) => Some(cluster.spool().await?),
+        None => None,
+    };
+    let replay_every = Duration::from_secs(config.database.spool_replay_secs.max(1));
+    if let Some(shared) = &shared_spool {
+        writer = writer.with_shared_spool(Arc::new(shared.clone()), replay_every);
+    }
     let store = writer.start();
     let notifier = crate::notify::Notifier::new(
         pool.clone(),
@@ -503,6 +511,14 @@ async fn start_on_pool(
                 log::error!("cluster: operator actions from other nodes unavailable: {e}");
             }
         });
+        if let Some(shared) = shared_spool {
+            actix_rt::spawn(crate::cluster::spool::replay(
+                shared,
+                state.pool.clone(),
+                link.clone(),
+                replay_every,
+            ));
+        }
         actix_rt::spawn(crate::cluster::node::run_heartbeat(
             cluster.clone(),
             state.pool.clone(),

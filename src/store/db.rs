@@ -265,11 +265,27 @@ impl r2d2::HandleError<diesel::r2d2::Error> for OutageLog {
 }
 
 /// What a [`Link`] knows.
+/// Causes a stopping server gives before it refuses connections.
+const TRANSITIONAL: [&str; 3] = [
+    "terminating connection due to administrator command",
+    "the database system is shutting down",
+    "server closed the connection unexpectedly",
+];
+
+/// An outage under way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outage {
+    /// Only a stopping server's last words seen so far: not logged yet.
+    Unnamed,
+    /// Logged, with its cause.
+    Named,
+}
+
 #[derive(Debug, Default)]
 struct LinkState {
-    /// The short cause of the outage under way (`connection refused`), from
-    /// the first failed connection until the spooled writes are replayed.
-    down: Option<String>,
+    /// The outage under way, from the first failed connection until the
+    /// spooled writes are replayed.
+    down: Option<Outage>,
     /// A connection opened again since the outage began.
     reconnected: bool,
     /// Spooled writes replayed since the outage began.
@@ -354,14 +370,28 @@ impl Link {
             return;
         }
         state.reconnected = false;
-        if state.down.is_some() {
-            log::debug!("{}: {}", self.name, error.trim());
-            return;
-        }
         let cause = short_cause(error);
-        log::warn!("{} unreachable: {cause}; writes go to the spool", self.name);
-        state.down = Some(cause);
-        state.replayed = 0;
+        let transitional = TRANSITIONAL.iter().any(|t| cause.contains(t));
+        match &state.down {
+            // Named already; or still the server's last words (a stopping
+            // server ends its sessions first, then refuses connections):
+            // the WARN waits for the cause that lasts.
+            Some(Outage::Named) => log::debug!("{}: {}", self.name, error.trim()),
+            _ if transitional => {
+                log::debug!("{}: {}", self.name, error.trim());
+                if state.down.is_none() {
+                    state.replayed = 0;
+                }
+                state.down = Some(Outage::Unnamed);
+            }
+            _ => {
+                log::warn!("{} unreachable: {cause}; writes go to the spool", self.name);
+                if state.down.is_none() {
+                    state.replayed = 0;
+                }
+                state.down = Some(Outage::Named);
+            }
+        }
     }
 
     /// `writes` spooled writes were replayed into the database.
@@ -437,6 +467,8 @@ fn short_cause(error: &str) -> String {
     let lower = error.to_ascii_lowercase();
     for known in [
         "connection refused",
+        "terminating connection due to administrator command",
+        "server closed the connection unexpectedly",
         "no route to host",
         "network is unreachable",
         "timeout expired",

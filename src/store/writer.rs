@@ -33,7 +33,7 @@ use super::batch::{write_pooled, BatchOutcome, Queued, Write};
 pub use super::batch::{RecordCallEnded, MAX_BATCH};
 use super::db::{Link, Pool};
 use super::models::{CallStatus, NewCall, ToolInvocationRow, TranscriptRow};
-use super::spool;
+use super::spool::{self, SharedSpool};
 use super::StoreError;
 
 /// How often pending writes are committed when fewer than [`MAX_BATCH`]
@@ -188,6 +188,26 @@ pub struct Store {
     node_id: Option<String>,
     /// The pool's reachability: outages are logged there, once each.
     link: Option<Arc<Link>>,
+    /// The cluster's shared spool, tried before the file.
+    shared: Option<SharedState>,
+}
+
+/// The shared spool and what this writer put there.
+struct SharedState {
+    spool: Arc<dyn SharedSpool>,
+    /// This process's run id: with a batch's first arrival number, the
+    /// idempotency key of its message (a retried push is stored once).
+    run: String,
+    /// Writes this writer pushed that may still wait there (0 once the
+    /// shared spool is seen empty).
+    depth: usize,
+    /// Minimum time between checks of the shared spool's depth.
+    check_every: Duration,
+    last_check: Option<Instant>,
+    checking: bool,
+    /// Batches pushed since start: a depth check that saw a push land
+    /// meanwhile is ignored.
+    pushes: u64,
 }
 
 impl Store {
@@ -204,7 +224,70 @@ impl Store {
             stats: StoreStats::default(),
             node_id: None,
             link: None,
+            shared: None,
         }
+    }
+
+    /// Put batches the database cannot take into `shared` (the cluster's
+    /// spool, which every node replays) before the spool file, which stays
+    /// the fallback when `shared` cannot take them either. While writes of
+    /// this writer wait there, later batches follow them (order); the writer
+    /// looks whether they were replayed at most every `check_every`.
+    pub fn with_shared_spool(
+        mut self,
+        shared: Arc<dyn SharedSpool>,
+        check_every: Duration,
+    ) -> Self {
+        self.shared = Some(SharedState {
+            spool: shared,
+            run: uuid::Uuid::new_v4().simple().to_string(),
+            depth: 0,
+            check_every,
+            last_check: None,
+            checking: false,
+            pushes: 0,
+        });
+        self
+    }
+
+    /// Writes waiting in a spool: the file's and this writer's in the shared one.
+    fn spooled(&self) -> usize {
+        self.spool.as_ref().map_or(0, |s| s.depth) + self.shared.as_ref().map_or(0, |s| s.depth)
+    }
+
+    /// Ask the shared spool, when this writer's writes may wait there and no
+    /// batch is in flight, whether it is empty (every node's writes
+    /// replayed); then batches go to the database again.
+    fn maybe_check_shared(&mut self, ctx: &mut Context<Self>) {
+        let in_flight = self.in_flight;
+        let Some(shared) = self.shared.as_mut() else {
+            return;
+        };
+        let due = shared
+            .last_check
+            .is_none_or(|at| at.elapsed() >= shared.check_every);
+        if shared.depth == 0 || shared.checking || in_flight > 0 || !due {
+            return;
+        }
+        shared.checking = true;
+        let pushes = shared.pushes;
+        let waiting = shared.spool.waiting();
+        ctx.spawn(waiting.into_actor(self).map(move |waiting, act, ctx| {
+            let Some(shared) = act.shared.as_mut() else {
+                return;
+            };
+            shared.checking = false;
+            shared.last_check = Some(Instant::now());
+            match waiting {
+                Ok(0) if shared.pushes == pushes => {
+                    log::debug!("store: the cluster spool is replayed");
+                    shared.depth = 0;
+                    act.start_batch(ctx);
+                }
+                Ok(n) => log::debug!("store: {n} batches wait in the cluster spool"),
+                Err(err) => log::debug!("store: cluster spool depth unknown: {err}"),
+            }
+        }));
     }
 
     /// Reports replayed writes and the spool's emptiness to `link`, which
@@ -266,30 +349,82 @@ impl Store {
         self.in_flight = batch.len();
         let pool = self.pool.clone();
         let spool_path = self.spool.as_ref().map(|s| s.path.clone());
+        // Later writes follow earlier ones: into the file while it holds
+        // writes, else into the shared spool while it holds this node's.
         let follow_spool = self.spool.as_ref().is_some_and(|s| s.depth > 0);
-        let timeout = spool_path.as_ref().map(|_| SPOOLING_CONNECT_TIMEOUT);
-        let task = tokio::task::spawn_blocking(move || {
-            let outcome = if follow_spool {
-                BatchOutcome::Spooled { cause: None }
-            } else {
-                std::panic::catch_unwind(AssertUnwindSafe(|| write_pooled(&pool, timeout, &batch)))
-                    .unwrap_or_else(|_| BatchOutcome::Failed("batch writer panicked".to_owned()))
-            };
-            let outcome = match (outcome, spool_path) {
-                (BatchOutcome::Failed(error), Some(path)) => match spool::append(&path, &batch) {
-                    Ok(()) => BatchOutcome::Spooled { cause: Some(error) },
-                    Err(spool_err) => BatchOutcome::Failed(format!("{error}; {spool_err}")),
-                },
-                (BatchOutcome::Spooled { cause }, Some(path)) => {
-                    match spool::append(&path, &batch) {
-                        Ok(()) => BatchOutcome::Spooled { cause },
-                        Err(spool_err) => BatchOutcome::Failed(spool_err.to_string()),
+        let shared = self
+            .shared
+            .as_ref()
+            .map(|s| (s.spool.clone(), s.run.clone()));
+        let follow_shared = !follow_spool && self.shared.as_ref().is_some_and(|s| s.depth > 0);
+        let timeout =
+            (spool_path.is_some() || shared.is_some()).then_some(SPOOLING_CONNECT_TIMEOUT);
+        let task = async move {
+            let mut batch = batch;
+            let mut cause = None;
+            if !follow_spool && !follow_shared {
+                let (returned, outcome) = tokio::task::spawn_blocking(move || {
+                    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                        write_pooled(&pool, timeout, &batch)
+                    }))
+                    .unwrap_or_else(|_| BatchOutcome::Failed("batch writer panicked".to_owned()));
+                    (batch, outcome)
+                })
+                .await?;
+                batch = returned;
+                match outcome {
+                    BatchOutcome::Failed(error) if timeout.is_some() => cause = Some(error),
+                    other => return Ok((batch, other)),
+                }
+            }
+            if !follow_spool {
+                if let Some((shared, run)) = shared {
+                    let pushed = match spool::encode(&batch) {
+                        Ok(lines) => {
+                            let id = format!("{run}-{}", batch.first().map_or(0, |q| q.seq));
+                            shared.push(id, lines).await
+                        }
+                        Err(err) => Err(err.to_string()),
+                    };
+                    match pushed {
+                        Ok(()) => {
+                            return Ok((
+                                batch,
+                                BatchOutcome::Spooled {
+                                    cause,
+                                    shared: true,
+                                },
+                            ))
+                        }
+                        Err(err) => {
+                            log::debug!("store: cluster spool unavailable ({err}); using the file");
+                            cause = Some(match cause {
+                                Some(cause) => format!("{cause}; cluster spool: {err}"),
+                                None => format!("cluster spool: {err}"),
+                            });
+                        }
                     }
                 }
-                (outcome, _) => outcome,
+            }
+            let Some(path) = spool_path else {
+                let error = cause.unwrap_or_else(|| "no spool".to_owned());
+                return Ok((batch, BatchOutcome::Failed(error)));
             };
-            (batch, outcome)
-        });
+            tokio::task::spawn_blocking(move || {
+                let outcome = match spool::append(&path, &batch) {
+                    Ok(()) => BatchOutcome::Spooled {
+                        cause,
+                        shared: false,
+                    },
+                    Err(spool_err) => BatchOutcome::Failed(match cause {
+                        Some(cause) => format!("{cause}; {spool_err}"),
+                        None => spool_err.to_string(),
+                    }),
+                };
+                (batch, outcome)
+            })
+            .await
+        };
         ctx.spawn(task.into_actor(self).map(|joined, act, ctx| match joined {
             Ok((batch, outcome)) => act.batch_done(batch, outcome, ctx),
             Err(err) => {
@@ -342,7 +477,7 @@ impl Store {
                 self.requeue(batch);
                 self.start_batch(ctx);
             }
-            BatchOutcome::Spooled { cause } => {
+            BatchOutcome::Spooled { cause, shared } => {
                 if let Some(cause) = cause {
                     self.stats.failures += 1;
                     let path = self
@@ -358,7 +493,12 @@ impl Store {
                         );
                     }
                 }
-                if let Some(spool) = self.spool.as_mut() {
+                if shared {
+                    if let Some(remote) = self.shared.as_mut() {
+                        remote.depth += batch.len();
+                        remote.pushes += 1;
+                    }
+                } else if let Some(spool) = self.spool.as_mut() {
                     spool.depth += batch.len();
                 }
                 self.stats.spooled_total += batch.len() as u64;
@@ -392,6 +532,11 @@ impl Store {
     /// in flight, and `replay_every` has passed since the last attempt.
     fn maybe_replay(&mut self, ctx: &mut Context<Self>) {
         let in_flight = self.in_flight;
+        // The file holds writes that came after this writer's writes in the
+        // shared spool: it waits until those are replayed.
+        if self.shared.as_ref().is_some_and(|s| s.depth > 0) {
+            return;
+        }
         let Some(spool) = self.spool.as_mut() else {
             return;
         };
@@ -492,9 +637,10 @@ impl Actor for Store {
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.run_interval(FLUSH_INTERVAL, |act, ctx| {
             act.start_batch(ctx);
+            act.maybe_check_shared(ctx);
             act.maybe_replay(ctx);
             if let Some(link) = &act.link {
-                link.settle(act.spool.as_ref().is_none_or(|s| s.depth == 0));
+                link.settle(act.spooled() == 0);
             }
         });
     }
@@ -653,7 +799,7 @@ impl Handler<Stats> for Store {
         StoreStats {
             pending: self.pending.len(),
             in_flight: self.in_flight,
-            spooled: self.spool.as_ref().map_or(0, |s| s.depth),
+            spooled: self.spooled(),
             ..self.stats
         }
     }
