@@ -209,3 +209,145 @@ async fn a_ten_second_outage_under_calls_is_logged_in_three_lines_per_node_namin
         assert_eq!(stored.len(), transcripts, "{sid}");
     }
 }
+
+/// A simulator script whose first turn books a cleaning three days ahead
+/// and whose second takes a message.
+fn booking_script(dir: &Path) -> std::path::PathBuf {
+    let tz: chrono_tz::Tz = "America/New_York".parse().unwrap();
+    let day = chrono::Utc::now().with_timezone(&tz).date_naive() + chrono::Days::new(3);
+    let text = format!(
+        r#"[[turns]]
+user_transcript = "I would like to book a cleaning."
+function_call = {{ name = "createBooking", arguments = {{ customerName = "Dana Smith", customerPhone = "{CALLER}", service = "cleaning", dateTime = "{day}T10:00" }} }}
+
+[turns.reply]
+clip = "booking-confirmed.wav"
+text = "You are all set. I have noted your request, and the office will confirm by text."
+
+[[turns]]
+user_transcript = "Could you take a message for Doctor Lee?"
+function_call = {{ name = "takeMessage", arguments = {{ callerName = "Dana Smith", callerPhone = "{CALLER}", message = "Please call back this afternoon.", urgency = "normal" }} }}
+
+[turns.reply]
+clip = "message-taken.wav"
+text = "I have taken your message, and Doctor Lee will call you back this afternoon."
+
+[fallback]
+clip = "fallback.wav"
+text = "Sorry, could you say that again?"
+"#
+    );
+    let path = dir.join("script.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Rows of `table` whose `call_id` is `call_id`.
+fn count_for_call(db_url: &str, table: &str, call_id: &str) -> i64 {
+    use diesel::sql_types::{BigInt, Text};
+    use diesel::{Connection, RunQueryDsl};
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let mut conn = diesel::PgConnection::establish(db_url).unwrap();
+    diesel::sql_query(format!(
+        "SELECT count(*) AS n FROM {table} WHERE call_id = $1"
+    ))
+    .bind::<Text, _>(call_id)
+    .get_result::<Count>(&mut conn)
+    .unwrap()
+    .n
+}
+
+#[actix_rt::test]
+async fn a_node_lost_for_good_during_an_outage_loses_nothing_a_survivor_replays_its_writes() {
+    let pg = PrivatePg::start();
+    let cluster = cluster_name();
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let script = booking_script(dir_a.path());
+    let script = script.to_str().unwrap();
+    let env = [("SWITCHBOARD_SIMULATOR__SCRIPT", script)];
+    let a = node(dir_a.path(), &pg.url(), &cluster, "sb-a", &env);
+    let b = node(dir_b.path(), &pg.url(), &cluster, "sb-b", &env);
+
+    // A call on B books and takes a message while the database is up.
+    let (mut ended, ended_feed, ended_sid) = dial(&b).await;
+    turn(&mut ended, &ended_feed, "caller-booking").await;
+    turn(&mut ended, &ended_feed, "caller-message").await;
+
+    // The database goes away: that call talks on and ends, another starts.
+    pg.stop();
+    turn(&mut ended, &ended_feed, "caller-booking").await;
+    ended.stop().await.expect("hang up");
+    let (mut open, _open_feed, open_sid) = dial(&b).await;
+    open.send_silence(500).await.expect("silence");
+    // Wait until B's writer is idle and its spool has stopped growing.
+    let started = Instant::now();
+    let (mut depth, mut steady_since) = (0, Instant::now());
+    loop {
+        let h = health(&b).await;
+        let now = h["spool_depth"].as_i64().unwrap_or(0);
+        if now != depth || h["store_pending"] != 0 {
+            (depth, steady_since) = (now, Instant::now());
+        } else if depth >= 3 && steady_since.elapsed() > Duration::from_secs(2) {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "B's writes not spooled: {h}\n{}",
+            b.log()
+        );
+        open.send_silence(100).await.expect("silence");
+    }
+    // They went to the cluster's spool, not B's file.
+    let file = dir_b.path().join("spool.jsonl");
+    assert_eq!(store::spool::depth(&file).unwrap(), 0, "{}", b.log());
+
+    // B's machine is gone for good: killed, its spool file deleted.
+    b.kill();
+    let _ = std::fs::remove_file(&file);
+    drop(open);
+    pg.resume();
+
+    let url = pg.url();
+    let (transcripts, tools) = seen(&ended_feed);
+    let pool = store::connect(&url, 1).expect("pool");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (ended_row, open_row) = loop {
+        let mut conn = pool.get().expect("conn");
+        let ended_row = store::calls::get_by_sid(&mut conn, &ended_sid).expect("query");
+        let open_row = store::calls::get_by_sid(&mut conn, &open_sid).expect("query");
+        if let (Some(e), Some(o)) = (ended_row, open_row) {
+            let stored = store::transcripts::for_call(&mut conn, &e.id).expect("transcript");
+            if e.ended_at.is_some() && o.ended_at.is_some() && stored.len() >= transcripts {
+                break (e, o);
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "B's writes not replayed by A:\n{}",
+            a.log()
+        );
+        actix_rt::time::sleep(Duration::from_millis(200)).await;
+    };
+    let mut conn = pool.get().expect("conn");
+    assert_eq!(
+        ended_row.call_status(),
+        Some(CallStatus::Completed),
+        "{ended_row:?}"
+    );
+    assert_eq!(
+        open_row.call_status(),
+        Some(CallStatus::Interrupted),
+        "{open_row:?}"
+    );
+    let stored = store::transcripts::for_call(&mut conn, &ended_row.id).expect("transcript");
+    let stored_tools = store::tool_invocations::for_call(&mut conn, &ended_row.id).expect("tools");
+    assert_eq!((stored.len(), stored_tools.len()), (transcripts, tools));
+    assert_eq!(tools, 2, "{:?}", ended_feed.events());
+    assert_eq!(count_for_call(&url, "caller_messages", &ended_row.id), 1);
+    assert_eq!(count_for_call(&url, "appointments", &ended_row.id), 1);
+    assert!(a.log().contains("reachable again;"), "{}", a.log());
+}
