@@ -17,7 +17,9 @@
 //! spool holds writes every later batch follows it there, so order is kept,
 //! and every `replay_every` the actor tries to [`super::spool::replay`] it.
 //! Once the replay commits, the spool is empty and batches go to the
-//! database again.
+//! database again. In a cluster ([`Store::with_shared_spool`]) such a batch
+//! goes to the cluster's spool first (any node replays it, so it outlives
+//! this node), the file only when that cannot take it either.
 
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
