@@ -155,6 +155,10 @@ pub fn migrate(config: &Config) -> Result<(Pool, Arc<Link>, Vec<String>), StartE
     }
 }
 
+/// How long a node starting in a cluster replays the cluster spool before it
+/// carries on (the rest is replayed in the background).
+const SPOOL_DRAIN_AT_START: Duration = Duration::from_secs(10);
+
 /// How long closing the pool waits for a connection being opened.
 pub const POOL_CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -385,6 +389,25 @@ async fn start_on_pool(
         Some(cluster) => Some(cluster.spool().await?),
         None => None,
     };
+    if let Some(shared) = &shared_spool {
+        let applied = crate::cluster::spool::drain(shared, &pool, SPOOL_DRAIN_AT_START).await;
+        if applied > 0 {
+            log::info!(
+                "recovery: {applied} writes replayed from the cluster spool {}",
+                shared.stream()
+            );
+            // Rows of this node's previous run that were still in the spool.
+            let mut conn = pool.get().map_err(StoreError::from)?;
+            let interrupted = crate::lifecycle::EndReason::Interrupted.to_string();
+            let node = Some(config.cluster.node_id.as_str());
+            let closed = store::calls::close_in_progress(&mut conn, &interrupted, node)?;
+            if closed > 0 {
+                log::warn!(
+                    "recovery: {closed} more calls of a previous run closed as {interrupted}"
+                );
+            }
+        }
+    }
     let replay_every = Duration::from_secs(config.database.spool_replay_secs.max(1));
     if let Some(shared) = &shared_spool {
         writer = writer.with_shared_spool(Arc::new(shared.clone()), replay_every);

@@ -173,6 +173,36 @@ pub async fn replay(spool: StreamSpool, pool: Pool, link: Arc<Link>, every: Dura
     }
 }
 
+/// Replays what waits in the cluster spool now, for at most `within`: at
+/// start-up, before the node closes the calls a previous run of it left
+/// open, so rows of those calls still in the spool are closed too. Returns
+/// the writes applied (0 when the spool is empty, unreachable, or another
+/// node holds its head).
+pub async fn drain(spool: &StreamSpool, pool: &Pool, within: Duration) -> usize {
+    if matches!(spool.waiting().await, Ok(0) | Err(_)) {
+        return 0;
+    }
+    let deadline = tokio::time::Instant::now() + within;
+    let consumer = match spool.js.get_stream(&spool.stream).await {
+        Ok(stream) => stream
+            .get_or_create_consumer::<pull::Config>(CONSUMER, consumer_config())
+            .await
+            .ok(),
+        Err(_) => None,
+    };
+    let Some(consumer) = consumer else {
+        return 0;
+    };
+    let mut applied = 0;
+    while tokio::time::Instant::now() < deadline {
+        match replay_one(&consumer, spool, pool, Duration::from_secs(1)).await {
+            Some(n) => applied += n,
+            None => break,
+        }
+    }
+    applied
+}
+
 /// Takes the next batch of the cluster spool and applies it; the writes
 /// applied, or `None` when there was none or it could not be applied now.
 async fn replay_one(

@@ -351,3 +351,48 @@ async fn a_node_lost_for_good_during_an_outage_loses_nothing_a_survivor_replays_
     assert_eq!(count_for_call(&url, "appointments", &ended_row.id), 1);
     assert!(a.log().contains("reachable again;"), "{}", a.log());
 }
+
+/// A node SIGKILLed mid-call during an outage, its spool file gone, and
+/// restarted (same id) alone once PostgreSQL is back: at start it replays the
+/// cluster spool before closing its previous run's calls, so the call whose
+/// row was only in the spool ends `interrupted` instead of staying open.
+#[actix_rt::test]
+async fn a_node_restarted_alone_replays_the_cluster_spool_then_closes_its_old_calls() {
+    let pg = PrivatePg::start();
+    let cluster = cluster_name();
+    let dir = tempfile::tempdir().unwrap();
+    let b = node(dir.path(), &pg.url(), &cluster, "sb-b", &[]);
+    pg.stop();
+    let (mut call, _feed, sid) = dial(&b).await;
+    let started = Instant::now();
+    loop {
+        let h = health(&b).await;
+        if h["store_pending"] == 0 && h["spool_depth"].as_i64().unwrap_or(0) >= 1 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{h}\n{}",
+            b.log()
+        );
+        call.send_silence(100).await.expect("silence");
+    }
+    let file = dir.path().join("spool.jsonl");
+    assert_eq!(store::spool::depth(&file).unwrap(), 0, "{}", b.log());
+    b.kill();
+    drop(call);
+    pg.resume();
+
+    let b = node(dir.path(), &pg.url(), &cluster, "sb-b", &[]);
+    let pool = store::connect(&pg.url(), 1).expect("pool");
+    let mut conn = pool.get().expect("conn");
+    let row = store::calls::get_by_sid(&mut conn, &sid)
+        .expect("query")
+        .unwrap_or_else(|| panic!("the call's row was not replayed:\n{}", b.log()));
+    assert_eq!(
+        row.call_status(),
+        Some(CallStatus::Interrupted),
+        "{row:?}\n{}",
+        b.log()
+    );
+}
