@@ -25,6 +25,7 @@ use crate::metrics::Metrics;
 use crate::model::api::ModelApi;
 use crate::model::simulator::Simulator;
 use crate::session_settings::SessionOverrides;
+use crate::store::db::Link;
 use crate::store::writer::{Flush, Store};
 use crate::store::{self, Pool, StoreError};
 use crate::supervisor::{ActiveCalls, Drain, EndAllCalls, RestartPolicy, Supervisor};
@@ -75,6 +76,8 @@ pub struct RunningServer {
     pub server: actix_web::dev::ServerHandle,
     /// Resolves when the HTTP server stops.
     pub join: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// The database pool's link: close it before the process exits.
+    pub link: Arc<Link>,
 }
 
 impl RunningServer {
@@ -132,16 +135,33 @@ impl RunningServer {
 ///
 /// Errors: [`StartError::Database`] naming `database.url` when the database
 /// cannot be opened or migrated.
-pub fn migrate(config: &Config) -> Result<(Pool, Vec<String>), StartError> {
+///
+/// The [`Link`] closes the pool: call [`Link::close`] before the process
+/// exits, with the pool's last handle still held (on failure here, this has
+/// closed it already).
+pub fn migrate(config: &Config) -> Result<(Pool, Arc<Link>, Vec<String>), StartError> {
     let keyed = |source| StartError::Database {
         key: "database.url",
         source,
     };
-    let pool =
-        store::db::connect(&config.database.url, config.database.pool_size).map_err(keyed)?;
-    let applied = store::db::run_migrations(&pool).map_err(keyed)?;
-    Ok((pool, applied))
+    let (pool, link) =
+        store::db::open(&config.database.url, config.database.pool_size).map_err(keyed)?;
+    match store::db::run_migrations(&pool) {
+        Ok(applied) => Ok((pool, link, applied)),
+        Err(source) => {
+            link.close(POOL_CLOSE_TIMEOUT);
+            drop(pool);
+            Err(keyed(source))
+        }
+    }
 }
+
+/// How long a node starting in a cluster replays the cluster spool before it
+/// carries on (the rest is replayed in the background).
+const SPOOL_DRAIN_AT_START: Duration = Duration::from_secs(10);
+
+/// How long closing the pool waits for a connection being opened.
+pub const POOL_CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The operator's stored session settings of every tenant
 /// (`PUT /api/tenants/{id}/session`), for the calls this node starts.
@@ -255,15 +275,35 @@ fn report_startup(config: &Config, tools: &ToolRegistry) -> Result<(), StartErro
 
 /// Starts everything on the current actix system and returns once the listener
 /// is bound and the database migrated (the server is then ready for `/health`).
+///
+/// A start that fails once the pool exists closes it ([`Link::close`]) before
+/// returning, so the process may exit at once: no thread of the pool is then
+/// inside the database client library.
 pub async fn start(mut config: Config) -> Result<RunningServer, StartError> {
     if config.cluster.node_id.is_empty() {
         config.cluster.node_id = crate::cluster::default_node_id();
     }
     let config = Arc::new(config);
-    let (pool, applied) = migrate(&config)?;
+    let (pool, link, applied) = migrate(&config)?;
     if !applied.is_empty() {
         log::info!("applied migrations: {}", applied.join(", "));
     }
+    match start_on_pool(config, pool.clone(), link.clone()).await {
+        Ok(running) => Ok(running),
+        Err(error) => {
+            link.close(POOL_CLOSE_TIMEOUT);
+            drop(pool);
+            Err(error)
+        }
+    }
+}
+
+/// [`start`] once the database is open and migrated.
+async fn start_on_pool(
+    config: Arc<Config>,
+    pool: Pool,
+    link: Arc<Link>,
+) -> Result<RunningServer, StartError> {
     let spool_depth = recover(&config, &pool)?;
     let tenants = Tenants::new(&config.tenants, config.routing.clone());
     {
@@ -344,13 +384,42 @@ pub async fn start(mut config: Config) -> Result<RunningServer, StartError> {
         ),
     }
     let metrics = Arc::new(Metrics::new()?);
-    let mut writer = Store::new(pool.clone()).with_node(config.cluster.node_id.clone());
+    let mut writer = Store::new(pool.clone())
+        .with_node(config.cluster.node_id.clone())
+        .with_link(link.clone());
     if !config.database.spool_file.as_os_str().is_empty() {
         writer = writer.with_spool(
             config.database.spool_file.clone(),
             spool_depth,
             Duration::from_secs(config.database.spool_replay_secs),
         );
+    }
+    let shared_spool = match &cluster {
+        Some(cluster) => Some(cluster.spool().await?),
+        None => None,
+    };
+    if let Some(shared) = &shared_spool {
+        let applied = crate::cluster::spool::drain(shared, &pool, SPOOL_DRAIN_AT_START).await;
+        if applied > 0 {
+            log::info!(
+                "recovery: {applied} writes replayed from the cluster spool {}",
+                shared.stream()
+            );
+            // Rows of this node's previous run that were still in the spool.
+            let mut conn = pool.get().map_err(StoreError::from)?;
+            let interrupted = crate::lifecycle::EndReason::Interrupted.to_string();
+            let node = Some(config.cluster.node_id.as_str());
+            let closed = store::calls::close_in_progress(&mut conn, &interrupted, node)?;
+            if closed > 0 {
+                log::warn!(
+                    "recovery: {closed} more calls of a previous run closed as {interrupted}"
+                );
+            }
+        }
+    }
+    let replay_every = Duration::from_secs(config.database.spool_replay_secs.max(1));
+    if let Some(shared) = &shared_spool {
+        writer = writer.with_shared_spool(Arc::new(shared.clone()), replay_every);
     }
     let store = writer.start();
     let notifier = crate::notify::Notifier::new(
@@ -475,6 +544,14 @@ pub async fn start(mut config: Config) -> Result<RunningServer, StartError> {
                 log::error!("cluster: operator actions from other nodes unavailable: {e}");
             }
         });
+        if let Some(shared) = shared_spool {
+            actix_rt::spawn(crate::cluster::spool::replay(
+                shared,
+                state.pool.clone(),
+                link.clone(),
+                replay_every,
+            ));
+        }
         actix_rt::spawn(crate::cluster::node::run_heartbeat(
             cluster.clone(),
             state.pool.clone(),
@@ -489,5 +566,6 @@ pub async fn start(mut config: Config) -> Result<RunningServer, StartError> {
         messaging_arbiter,
         server: handle,
         join,
+        link,
     })
 }

@@ -86,9 +86,11 @@ fn run(args: Cli) -> Result<ExitCode, Failure> {
         }
         Command::Migrate => {
             let config = load(config_path)?;
-            let (_, applied) = switchboard::app::migrate(&config)
+            let (pool, link, applied) = switchboard::app::migrate(&config)
                 .context("migrating")
                 .map_err(at_start)?;
+            link.close(switchboard::app::POOL_CLOSE_TIMEOUT);
+            drop(pool);
             println!("{} migration(s) applied", applied.len());
         }
         Command::Client(client) => {

@@ -49,7 +49,15 @@ pub enum ClientCommand {
 
 /// Runs a `client` subcommand against the configured database.
 pub fn run(config: &Config, args: ClientArgs) -> anyhow::Result<()> {
-    let (pool, _) = crate::app::migrate(config).context("opening the database")?;
+    let (pool, link, _) = crate::app::migrate(config).context("opening the database")?;
+    let result = run_on(config, args, &pool);
+    link.close(crate::app::POOL_CLOSE_TIMEOUT);
+    drop(pool);
+    result
+}
+
+/// [`run`] on the opened database.
+fn run_on(config: &Config, args: ClientArgs, pool: &crate::store::Pool) -> anyhow::Result<()> {
     let mut conn = pool.get().context("database connection")?;
     match args.command {
         ClientCommand::Add {

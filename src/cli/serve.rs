@@ -63,7 +63,11 @@ pub async fn serve(mut config: Config) -> anyhow::Result<()> {
         _ = tokio::signal::ctrl_c() => log::info!("SIGINT: draining"),
         _ = term.recv() => log::info!("SIGTERM: draining"),
     }
+    let link = running.link.clone();
     running.shutdown(drain).await;
+    // Every connection is opened by now; none is opened after this (the
+    // process exits next, and a pool thread inside libpq then would crash it).
+    link.close(app::POOL_CLOSE_TIMEOUT);
     log::info!("stopped");
     Ok(())
 }

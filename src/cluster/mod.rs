@@ -15,6 +15,9 @@
 //!   Node client, and a notice per stored `outbox` row, so a response stored
 //!   on one node reaches the client connected to another).
 //!
+//! - the outage spool ([`spool`]: a JetStream stream `<name>_spool` holding
+//!   the writes PostgreSQL could not take, replayed by any live node).
+//!
 //! Every key lives `lease_secs` unless its holder refreshes it (bucket
 //! `max_age`), so nothing a dead node held outlives it; events and notices are
 //! plain NATS messages ([`bus`]), never stored. Without `nats_url` none of
@@ -28,6 +31,7 @@ pub mod node;
 pub mod ops;
 pub mod registry;
 pub mod settings;
+pub mod spool;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;

@@ -232,6 +232,7 @@ pub async fn run_heartbeat(
 ) {
     let mut tick = tokio::time::interval(cluster.heartbeat());
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let sweeping = Arc::new(AtomicBool::new(false));
     loop {
         tick.tick().await;
         let info = NodeInfo {
@@ -247,8 +248,17 @@ pub async fn run_heartbeat(
             continue;
         }
         cluster.refresh_held().await;
-        if let Err(e) = sweep(&cluster, &pool).await {
-            log::warn!("cluster: sweep failed: {e}");
+        // The sweep waits on the database (up to the pool's timeout in an
+        // outage): it runs beside the heartbeat, never delaying it past the
+        // lease, and one at a time.
+        if !sweeping.swap(true, Ordering::AcqRel) {
+            let (cluster, pool, sweeping) = (cluster.clone(), pool.clone(), sweeping.clone());
+            actix_rt::spawn(async move {
+                if let Err(e) = sweep(&cluster, &pool).await {
+                    log::warn!("cluster: sweep failed: {e}");
+                }
+                sweeping.store(false, Ordering::Release);
+            });
         }
     }
 }
@@ -278,6 +288,9 @@ async fn sweep(cluster: &Cluster, pool: &Pool) -> Result<(), ClusterError> {
             }
         }
         Ok(Ok(_)) => {}
+        Ok(Err(e)) if e.is_unreachable() => {
+            log::debug!("cluster: closing dead nodes' calls deferred: {e}")
+        }
         Ok(Err(e)) => log::warn!("cluster: closing dead nodes' calls failed: {e}"),
         Err(e) => log::warn!("cluster: sweep task failed: {e}"),
     }

@@ -10,6 +10,7 @@ pub mod browser;
 pub mod call_control;
 pub mod dashboard;
 pub mod email;
+pub mod head;
 pub mod inbox;
 pub mod limits;
 pub mod live_calls;
@@ -51,6 +52,8 @@ pub fn server(state: Arc<AppState>, listener: TcpListener) -> std::io::Result<Se
             .app_data(messaging.clone())
             .app_data(limits.clone())
             .wrap(actix_web::middleware::from_fn(limits::enforce))
+            // Outermost: the rate limits and every route see a HEAD as its GET.
+            .wrap(actix_web::middleware::from_fn(head::head_as_get))
             .app_data(web::PayloadConfig::new(MAX_FORM_BYTES))
             .configure(|cfg| {
                 if let Some(sim) = &state.simulator {

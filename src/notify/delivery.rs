@@ -213,6 +213,10 @@ impl Outbox {
                 .await
             {
                 Ok(rows) => rows,
+                Err(e) if e.is_unreachable() => {
+                    log::debug!("notifications: reading the outbox deferred: {e}");
+                    return;
+                }
                 Err(e) => {
                     log::error!("notifications: reading the outbox failed: {e}");
                     return;

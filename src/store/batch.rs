@@ -109,11 +109,13 @@ pub(crate) enum BatchOutcome {
     /// Transient failure (pool, connection, lock timeout, panic); nothing
     /// committed.
     Failed(String),
-    /// Not committed but appended to the spool file and synced; `cause` is
-    /// the database failure that sent it there (`None` when the spool
-    /// already held writes, which later writes must follow).
+    /// Not committed but appended to the spool file and synced, or stored
+    /// in the cluster's shared spool (`shared`); `cause` is the database
+    /// failure that sent it there (`None` when the spool already held
+    /// writes, which later writes must follow).
     Spooled {
         cause: Option<String>,
+        shared: bool,
     },
 }
 

@@ -81,6 +81,24 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// Whether the error says only that the database cannot be reached now
+    /// (no connection within the pool's timeout, a connection lost): the
+    /// pool's [`db::Link`] logs such an outage once, so callers that retry
+    /// on their own schedule log these at debug level.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Pool(_)
+                | StoreError::Connection(_)
+                | StoreError::Query(DieselError::DatabaseError(
+                    DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                    _
+                ))
+        )
+    }
+}
+
 impl From<DieselError> for StoreError {
     fn from(err: DieselError) -> Self {
         match err {

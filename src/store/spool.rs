@@ -19,11 +19,24 @@ use std::io::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
+use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
 use super::batch::{write_batch, BatchOutcome, Queued, Write, MAX_BATCH};
 use super::db::Pool;
 use super::StoreError;
+
+/// A spool shared by the nodes of a cluster (the cluster's JetStream
+/// stream), where the writer puts a batch the database cannot take before
+/// its own file, so the writes outlive the node: any node replays them.
+pub trait SharedSpool: Send + Sync + 'static {
+    /// Store `lines` (spool lines, see [`encode`]) under the idempotency key
+    /// `id`; resolves once the server has stored them. `Err` carries the cause.
+    fn push(&self, id: String, lines: Vec<u8>) -> BoxFuture<'static, Result<(), String>>;
+    /// Batches waiting in the shared spool (any node's, being replayed
+    /// included); `Err` when it cannot be asked.
+    fn waiting(&self) -> BoxFuture<'static, Result<u64, String>>;
+}
 
 /// One spool line as written.
 #[derive(Serialize)]
@@ -65,17 +78,7 @@ fn spool_error(path: &Path, source: std::io::Error) -> StoreError {
 /// Errors: [`StoreError::Spool`] when the file cannot be created, written or
 /// synced (disk full, read-only); nothing is reported settled then.
 pub(super) fn append(path: &Path, batch: &[Queued]) -> Result<(), StoreError> {
-    let mut buf = Vec::with_capacity(batch.len() * 256);
-    for queued in batch {
-        let line = LineOut {
-            seq: queued.seq,
-            id: queued.write.stable_id(),
-            write: &queued.write,
-        };
-        serde_json::to_writer(&mut buf, &line)
-            .map_err(|err| spool_error(path, std::io::Error::other(err)))?;
-        buf.push(b'\n');
-    }
+    let buf = encode(batch).map_err(|err| spool_error(path, std::io::Error::other(err)))?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|err| spool_error(path, err))?;
     }
@@ -86,6 +89,92 @@ pub(super) fn append(path: &Path, batch: &[Queued]) -> Result<(), StoreError> {
         .map_err(|err| spool_error(path, err))?;
     file.write_all(&buf).map_err(|err| spool_error(path, err))?;
     file.sync_data().map_err(|err| spool_error(path, err))
+}
+
+/// `batch` as spool lines (one JSON line per write, each ending in `\n`):
+/// the file's format and the payload of a cluster spool message.
+pub(crate) fn encode(batch: &[Queued]) -> Result<Vec<u8>, serde_json::Error> {
+    let mut buf = Vec::with_capacity(batch.len() * 256);
+    for queued in batch {
+        let line = LineOut {
+            seq: queued.seq,
+            id: queued.write.stable_id(),
+            write: &queued.write,
+        };
+        serde_json::to_writer(&mut buf, &line)?;
+        buf.push(b'\n');
+    }
+    Ok(buf)
+}
+
+/// The writes in spool lines, in order; `source` (a path, a message) names
+/// them in the log line of an unreadable one, which is skipped and counted
+/// in [`ReplayReport::corrupt`].
+pub(crate) fn decode(bytes: &[u8], source: &str, report: &mut ReplayReport) -> Vec<Queued> {
+    let mut writes = Vec::new();
+    for (number, line) in bytes.split(|b| *b == b'\n').enumerate() {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match serde_json::from_slice::<LineIn>(line) {
+            Ok(LineIn { seq, write }) => writes.push(Queued { seq, write }),
+            Err(err) => {
+                report.corrupt += 1;
+                log::error!(
+                    "spool {source}: line {} unreadable, skipped ({err}): {}",
+                    number + 1,
+                    String::from_utf8_lossy(line)
+                );
+            }
+        }
+    }
+    writes
+}
+
+/// Apply `writes` to the database in order, in transactions of at most
+/// [`MAX_BATCH`], adding to `report`; a write rejected for good is logged
+/// and dropped. Waits at most `connect_timeout` for a connection.
+///
+/// Errors: [`StoreError::Pool`] when no connection is available,
+/// [`StoreError::BatchFailed`] when a transaction fails for a transient
+/// reason (what committed before stays committed; applying again is a no-op
+/// for it).
+pub(crate) fn apply(
+    pool: &Pool,
+    mut writes: Vec<Queued>,
+    connect_timeout: Duration,
+    report: &mut ReplayReport,
+) -> Result<(), StoreError> {
+    if writes.is_empty() {
+        return Ok(());
+    }
+    let mut conn = pool.get_timeout(connect_timeout)?;
+    while !writes.is_empty() {
+        let take = writes.len().min(MAX_BATCH);
+        let mut chunk: Vec<Queued> = writes.drain(..take).collect();
+        while !chunk.is_empty() {
+            match write_batch(&mut conn, &chunk) {
+                BatchOutcome::Committed => {
+                    report.applied += chunk.len();
+                    break;
+                }
+                BatchOutcome::Rejected { index, error } => {
+                    let rejected = chunk.remove(index);
+                    report.rejected += 1;
+                    log::error!(
+                        "spool: database rejected write #{} for good ({error}); discarding {:?}",
+                        rejected.seq,
+                        rejected.write
+                    );
+                }
+                BatchOutcome::Failed(error) => return Err(StoreError::BatchFailed(error)),
+                BatchOutcome::Spooled { .. } => {
+                    return Err(StoreError::BatchFailed("unexpected spool outcome".into()))
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Writes waiting in the spool at `path`: its non-empty lines; 0 when the
@@ -125,52 +214,8 @@ pub fn replay(
         Err(err) => return Err(spool_error(path, err)),
     };
     let mut report = ReplayReport::default();
-    let mut writes = Vec::new();
-    for (number, line) in bytes.split(|b| *b == b'\n').enumerate() {
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        match serde_json::from_slice::<LineIn>(line) {
-            Ok(LineIn { seq, write }) => writes.push(Queued { seq, write }),
-            Err(err) => {
-                report.corrupt += 1;
-                log::error!(
-                    "spool {}: line {} unreadable, skipped ({err}): {}",
-                    path.display(),
-                    number + 1,
-                    String::from_utf8_lossy(line)
-                );
-            }
-        }
-    }
-    if !writes.is_empty() {
-        let mut conn = pool.get_timeout(connect_timeout)?;
-        while !writes.is_empty() {
-            let take = writes.len().min(MAX_BATCH);
-            let mut chunk: Vec<Queued> = writes.drain(..take).collect();
-            while !chunk.is_empty() {
-                match write_batch(&mut conn, &chunk) {
-                    BatchOutcome::Committed => {
-                        report.applied += chunk.len();
-                        break;
-                    }
-                    BatchOutcome::Rejected { index, error } => {
-                        let rejected = chunk.remove(index);
-                        report.rejected += 1;
-                        log::error!(
-                            "spool: database rejected write #{} for good ({error}); discarding {:?}",
-                            rejected.seq,
-                            rejected.write
-                        );
-                    }
-                    BatchOutcome::Failed(error) => return Err(StoreError::BatchFailed(error)),
-                    BatchOutcome::Spooled { .. } => {
-                        return Err(StoreError::BatchFailed("unexpected spool outcome".into()))
-                    }
-                }
-            }
-        }
-    }
+    let writes = decode(&bytes, &path.display().to_string(), &mut report);
+    apply(pool, writes, connect_timeout, &mut report)?;
     let file = OpenOptions::new()
         .write(true)
         .open(path)

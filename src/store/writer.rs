@@ -17,11 +17,14 @@
 //! spool holds writes every later batch follows it there, so order is kept,
 //! and every `replay_every` the actor tries to [`super::spool::replay`] it.
 //! Once the replay commits, the spool is empty and batches go to the
-//! database again.
+//! database again. In a cluster ([`Store::with_shared_spool`]) such a batch
+//! goes to the cluster's spool first (any node replays it, so it outlives
+//! this node), the file only when that cannot take it either.
 
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
@@ -30,9 +33,9 @@ use tokio::sync::oneshot;
 
 use super::batch::{write_pooled, BatchOutcome, Queued, Write};
 pub use super::batch::{RecordCallEnded, MAX_BATCH};
-use super::db::Pool;
+use super::db::{Link, Pool};
 use super::models::{CallStatus, NewCall, ToolInvocationRow, TranscriptRow};
-use super::spool;
+use super::spool::{self, SharedSpool};
 use super::StoreError;
 
 /// How often pending writes are committed when fewer than [`MAX_BATCH`]
@@ -185,6 +188,28 @@ pub struct Store {
     stats: StoreStats,
     /// Written on every call row (`calls.node_id`).
     node_id: Option<String>,
+    /// The pool's reachability: outages are logged there, once each.
+    link: Option<Arc<Link>>,
+    /// The cluster's shared spool, tried before the file.
+    shared: Option<SharedState>,
+}
+
+/// The shared spool and what this writer put there.
+struct SharedState {
+    spool: Arc<dyn SharedSpool>,
+    /// This process's run id: with a batch's first arrival number, the
+    /// idempotency key of its message (a retried push is stored once).
+    run: String,
+    /// Writes this writer pushed that may still wait there (0 once the
+    /// shared spool is seen empty).
+    depth: usize,
+    /// Minimum time between checks of the shared spool's depth.
+    check_every: Duration,
+    last_check: Option<Instant>,
+    checking: bool,
+    /// Batches pushed since start: a depth check that saw a push land
+    /// meanwhile is ignored.
+    pushes: u64,
 }
 
 impl Store {
@@ -200,7 +225,83 @@ impl Store {
             waiters: Vec::new(),
             stats: StoreStats::default(),
             node_id: None,
+            link: None,
+            shared: None,
         }
+    }
+
+    /// Put batches the database cannot take into `shared` (the cluster's
+    /// spool, which every node replays) before the spool file, which stays
+    /// the fallback when `shared` cannot take them either. While writes of
+    /// this writer wait there, later batches follow them (order); the writer
+    /// looks whether they were replayed at most every `check_every`.
+    pub fn with_shared_spool(
+        mut self,
+        shared: Arc<dyn SharedSpool>,
+        check_every: Duration,
+    ) -> Self {
+        self.shared = Some(SharedState {
+            spool: shared,
+            run: uuid::Uuid::new_v4().simple().to_string(),
+            depth: 0,
+            check_every,
+            last_check: None,
+            checking: false,
+            pushes: 0,
+        });
+        self
+    }
+
+    /// Writes waiting in a spool: the file's and this writer's in the shared one.
+    fn spooled(&self) -> usize {
+        self.spool.as_ref().map_or(0, |s| s.depth) + self.shared.as_ref().map_or(0, |s| s.depth)
+    }
+
+    /// Ask the shared spool, when this writer's writes may wait there and no
+    /// batch is in flight, whether it is empty (every node's writes
+    /// replayed); then batches go to the database again.
+    fn maybe_check_shared(&mut self, ctx: &mut Context<Self>) {
+        let in_flight = self.in_flight;
+        let Some(shared) = self.shared.as_mut() else {
+            return;
+        };
+        let due = shared
+            .last_check
+            .is_none_or(|at| at.elapsed() >= shared.check_every);
+        if shared.depth == 0 || shared.checking || in_flight > 0 || !due {
+            return;
+        }
+        shared.checking = true;
+        let pushes = shared.pushes;
+        let waiting = shared.spool.waiting();
+        ctx.spawn(waiting.into_actor(self).map(move |waiting, act, ctx| {
+            let Some(shared) = act.shared.as_mut() else {
+                return;
+            };
+            shared.checking = false;
+            shared.last_check = Some(Instant::now());
+            match waiting {
+                Ok(0) if shared.pushes == pushes => {
+                    log::debug!("store: the cluster spool is replayed");
+                    shared.depth = 0;
+                    act.start_batch(ctx);
+                }
+                Ok(n) => log::debug!("store: {n} batches wait in the cluster spool"),
+                Err(err) => log::debug!("store: cluster spool depth unknown: {err}"),
+            }
+        }));
+    }
+
+    /// Reports replayed writes and the spool's emptiness to `link`, which
+    /// logs each outage once (its start and its end).
+    pub fn with_link(mut self, link: Arc<Link>) -> Self {
+        self.link = Some(link);
+        self
+    }
+
+    /// Whether the pool's link knows the database is unreachable now.
+    fn database_down(&self) -> bool {
+        self.link.as_ref().is_some_and(|l| l.is_down())
     }
 
     /// Stamps every call row this writer inserts with `node_id`.
@@ -250,30 +351,82 @@ impl Store {
         self.in_flight = batch.len();
         let pool = self.pool.clone();
         let spool_path = self.spool.as_ref().map(|s| s.path.clone());
+        // Later writes follow earlier ones: into the file while it holds
+        // writes, else into the shared spool while it holds this node's.
         let follow_spool = self.spool.as_ref().is_some_and(|s| s.depth > 0);
-        let timeout = spool_path.as_ref().map(|_| SPOOLING_CONNECT_TIMEOUT);
-        let task = tokio::task::spawn_blocking(move || {
-            let outcome = if follow_spool {
-                BatchOutcome::Spooled { cause: None }
-            } else {
-                std::panic::catch_unwind(AssertUnwindSafe(|| write_pooled(&pool, timeout, &batch)))
-                    .unwrap_or_else(|_| BatchOutcome::Failed("batch writer panicked".to_owned()))
-            };
-            let outcome = match (outcome, spool_path) {
-                (BatchOutcome::Failed(error), Some(path)) => match spool::append(&path, &batch) {
-                    Ok(()) => BatchOutcome::Spooled { cause: Some(error) },
-                    Err(spool_err) => BatchOutcome::Failed(format!("{error}; {spool_err}")),
-                },
-                (BatchOutcome::Spooled { cause }, Some(path)) => {
-                    match spool::append(&path, &batch) {
-                        Ok(()) => BatchOutcome::Spooled { cause },
-                        Err(spool_err) => BatchOutcome::Failed(spool_err.to_string()),
+        let shared = self
+            .shared
+            .as_ref()
+            .map(|s| (s.spool.clone(), s.run.clone()));
+        let follow_shared = !follow_spool && self.shared.as_ref().is_some_and(|s| s.depth > 0);
+        let timeout =
+            (spool_path.is_some() || shared.is_some()).then_some(SPOOLING_CONNECT_TIMEOUT);
+        let task = async move {
+            let mut batch = batch;
+            let mut cause = None;
+            if !follow_spool && !follow_shared {
+                let (returned, outcome) = tokio::task::spawn_blocking(move || {
+                    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                        write_pooled(&pool, timeout, &batch)
+                    }))
+                    .unwrap_or_else(|_| BatchOutcome::Failed("batch writer panicked".to_owned()));
+                    (batch, outcome)
+                })
+                .await?;
+                batch = returned;
+                match outcome {
+                    BatchOutcome::Failed(error) if timeout.is_some() => cause = Some(error),
+                    other => return Ok((batch, other)),
+                }
+            }
+            if !follow_spool {
+                if let Some((shared, run)) = shared {
+                    let pushed = match spool::encode(&batch) {
+                        Ok(lines) => {
+                            let id = format!("{run}-{}", batch.first().map_or(0, |q| q.seq));
+                            shared.push(id, lines).await
+                        }
+                        Err(err) => Err(err.to_string()),
+                    };
+                    match pushed {
+                        Ok(()) => {
+                            return Ok((
+                                batch,
+                                BatchOutcome::Spooled {
+                                    cause,
+                                    shared: true,
+                                },
+                            ))
+                        }
+                        Err(err) => {
+                            log::debug!("store: cluster spool unavailable ({err}); using the file");
+                            cause = Some(match cause {
+                                Some(cause) => format!("{cause}; cluster spool: {err}"),
+                                None => format!("cluster spool: {err}"),
+                            });
+                        }
                     }
                 }
-                (outcome, _) => outcome,
+            }
+            let Some(path) = spool_path else {
+                let error = cause.unwrap_or_else(|| "no spool".to_owned());
+                return Ok((batch, BatchOutcome::Failed(error)));
             };
-            (batch, outcome)
-        });
+            tokio::task::spawn_blocking(move || {
+                let outcome = match spool::append(&path, &batch) {
+                    Ok(()) => BatchOutcome::Spooled {
+                        cause,
+                        shared: false,
+                    },
+                    Err(spool_err) => BatchOutcome::Failed(match cause {
+                        Some(cause) => format!("{cause}; {spool_err}"),
+                        None => spool_err.to_string(),
+                    }),
+                };
+                (batch, outcome)
+            })
+            .await
+        };
         ctx.spawn(task.into_actor(self).map(|joined, act, ctx| match joined {
             Ok((batch, outcome)) => act.batch_done(batch, outcome, ctx),
             Err(err) => {
@@ -326,17 +479,28 @@ impl Store {
                 self.requeue(batch);
                 self.start_batch(ctx);
             }
-            BatchOutcome::Spooled { cause } => {
+            BatchOutcome::Spooled { cause, shared } => {
                 if let Some(cause) = cause {
                     self.stats.failures += 1;
-                    log::error!(
-                        "store: database unavailable ({cause}); spooling writes to {}",
-                        self.spool
-                            .as_ref()
-                            .map_or_else(String::new, |s| s.path.display().to_string())
-                    );
+                    let path = self
+                        .spool
+                        .as_ref()
+                        .map_or_else(String::new, |s| s.path.display().to_string());
+                    // Once the link has named the outage, this adds nothing.
+                    if self.database_down() {
+                        log::debug!("store: database unavailable ({cause}); spooling to {path}");
+                    } else {
+                        log::warn!(
+                            "store: database unavailable ({cause}); spooling writes to {path}"
+                        );
+                    }
                 }
-                if let Some(spool) = self.spool.as_mut() {
+                if shared {
+                    if let Some(remote) = self.shared.as_mut() {
+                        remote.depth += batch.len();
+                        remote.pushes += 1;
+                    }
+                } else if let Some(spool) = self.spool.as_mut() {
                     spool.depth += batch.len();
                 }
                 self.stats.spooled_total += batch.len() as u64;
@@ -370,6 +534,11 @@ impl Store {
     /// in flight, and `replay_every` has passed since the last attempt.
     fn maybe_replay(&mut self, ctx: &mut Context<Self>) {
         let in_flight = self.in_flight;
+        // The file holds writes that came after this writer's writes in the
+        // shared spool: it waits until those are replayed.
+        if self.shared.as_ref().is_some_and(|s| s.depth > 0) {
+            return;
+        }
         let Some(spool) = self.spool.as_mut() else {
             return;
         };
@@ -399,19 +568,30 @@ impl Store {
             spool.last_attempt = Some(Instant::now());
             match joined {
                 Ok(Ok(report)) => {
-                    log::info!(
+                    log::debug!(
                         "store: spool replayed: {} writes applied, {} rejected, {} unreadable",
                         report.applied,
                         report.rejected,
                         report.corrupt
                     );
+                    if report.rejected > 0 || report.corrupt > 0 {
+                        log::warn!(
+                            "store: spool replay dropped {} rejected and {} unreadable writes",
+                            report.rejected,
+                            report.corrupt
+                        );
+                    }
+                    if let Some(link) = &act.link {
+                        link.replayed(report.applied as u64);
+                    }
                     spool.depth = 0;
                     act.stats.replayed += report.applied as u64;
                     act.stats.dropped += report.rejected as u64;
                     act.start_batch(ctx);
                 }
                 Ok(Err(err)) => {
-                    log::warn!(
+                    // The link logs the outage itself, once.
+                    log::debug!(
                         "store: spool replay deferred ({} writes wait): {err}",
                         spool.depth
                     );
@@ -459,7 +639,11 @@ impl Actor for Store {
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.run_interval(FLUSH_INTERVAL, |act, ctx| {
             act.start_batch(ctx);
+            act.maybe_check_shared(ctx);
             act.maybe_replay(ctx);
+            if let Some(link) = &act.link {
+                link.settle(act.spooled() == 0);
+            }
         });
     }
 
@@ -617,7 +801,7 @@ impl Handler<Stats> for Store {
         StoreStats {
             pending: self.pending.len(),
             in_flight: self.in_flight,
-            spooled: self.spool.as_ref().map_or(0, |s| s.depth),
+            spooled: self.spooled(),
             ..self.stats
         }
     }

@@ -359,3 +359,58 @@ fn sqlite_with_a_cluster_refuses_to_start_with_one_clear_line() {
     assert!(line.contains("PostgreSQL"), "{line}");
     assert!(!Path::new(&db).exists(), "SQLite file created anyway");
 }
+
+/// Four nodes started at the same moment on a new, empty PostgreSQL schema,
+/// five times: the migrations run once under the advisory lock (the others
+/// wait for it) and every node becomes healthy every time.
+#[actix_rt::test]
+async fn four_nodes_started_together_on_a_new_database_all_come_up_five_times() {
+    for round in 0..5 {
+        let schema = PgSchema::new();
+        let cluster = cluster_name();
+        let url = schema.url().to_owned();
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(4));
+        let starts: Vec<_> = (0..4)
+            .map(|i| {
+                let (url, cluster, barrier) = (url.clone(), cluster.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    Node::start(&url, &cluster, &format!("sb-{i}"), &[])
+                })
+            })
+            .collect();
+        let nodes: Vec<Node> = starts
+            .into_iter()
+            .map(|t| {
+                t.join()
+                    .unwrap_or_else(|_| panic!("round {round}: a node failed to start"))
+            })
+            .collect();
+        for (i, node) in nodes.iter().enumerate() {
+            let resp = awc::Client::default()
+                .get(node.url("/health"))
+                .send()
+                .await
+                .expect("health");
+            assert_eq!(
+                resp.status().as_u16(),
+                200,
+                "round {round}, node sb-{i}:\n{}",
+                node.server.log()
+            );
+        }
+        let waited = nodes
+            .iter()
+            .filter(|n| n.server.log().contains("waiting for its migration lock"))
+            .count();
+        let migrated = nodes
+            .iter()
+            .filter(|n| n.server.log().contains("applied migrations"))
+            .count();
+        assert_eq!(
+            migrated, 1,
+            "round {round}: one node migrates, {waited} waited"
+        );
+        drop(nodes);
+    }
+}

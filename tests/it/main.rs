@@ -18,6 +18,7 @@ mod carrier_sockets;
 mod chat_supervisor;
 mod cluster;
 mod cluster_bus;
+mod cluster_spool;
 mod crash_recovery;
 mod exposure;
 mod faults;

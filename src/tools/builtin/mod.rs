@@ -54,6 +54,11 @@ where
     match joined {
         Err(_) => Err(ToolError::Panicked),
         Ok(Err(StoreError::Conflict(msg))) => Err(ToolError::Refused(msg)),
+        // An outage is logged once by the pool; the call logs its tool's failure.
+        Ok(Err(e)) if e.is_unreachable() => {
+            log::debug!("tool database error: {e}");
+            Err(ToolError::Store(e.to_string()))
+        }
         Ok(Err(e)) => {
             log::error!("tool database error: {e}");
             Err(ToolError::Store(e.to_string()))
