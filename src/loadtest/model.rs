@@ -650,6 +650,7 @@ mod tests {
                 first_audio: Duration::from_millis(500),
             },
             greeting: true,
+            live: false,
         };
         // 400 ms connect + 500 ms first audio + 1 s greeting + 1 s slack.
         assert_eq!(options.listen_for(), Duration::from_millis(2900));
