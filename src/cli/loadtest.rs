@@ -209,6 +209,15 @@ pub async fn run(args: LoadtestArgs) -> anyhow::Result<bool> {
     Ok(!args.strict || report.runs.iter().all(|r| r.is_clean()))
 }
 
+/// `realtime` or `live`.
+fn parse_api(s: &str) -> Result<ModelApi, String> {
+    match s {
+        "realtime" => Ok(ModelApi::Realtime),
+        "live" => Ok(ModelApi::Live),
+        other => Err(format!("{other:?} is not realtime or live")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,14 +239,5 @@ mod tests {
             "127.0.0.1:9100"
         );
         assert!(bind_of("wss://x/v1").is_err());
-    }
-}
-
-/// `realtime` or `live`.
-fn parse_api(s: &str) -> Result<ModelApi, String> {
-    match s {
-        "realtime" => Ok(ModelApi::Realtime),
-        "live" => Ok(ModelApi::Live),
-        other => Err(format!("{other:?} is not realtime or live")),
     }
 }
