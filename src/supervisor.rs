@@ -20,7 +20,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::thread::ThreadId;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix::dev::channel::{self, AddressReceiver};
 use actix::prelude::*;
@@ -43,6 +43,11 @@ const CALL_MAILBOX: usize = 16;
 
 /// How long the node must stay without calls before freed memory is returned.
 const IDLE_TRIM_DELAY: Duration = Duration::from_secs(2);
+
+/// How long a CallSid whose voice webhook was answered is remembered: a
+/// replay within it gets the same answer and no new session (Twilio calls a
+/// voice webhook once per call; its own retries come within seconds).
+const ANSWERED_WEBHOOK_MEMORY: Duration = Duration::from_secs(15 * 60);
 
 /// Why a call was not admitted; mapped to a WebSocket close (1013 try again later).
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]
@@ -340,6 +345,9 @@ pub struct Supervisor {
     /// Pre-warmed calls whose stream has not come yet, by token; the token goes
     /// when it is redeemed or its call ends.
     prewarmed: HashMap<String, Prewarmed>,
+    /// CallSids whose voice webhook started a pre-warmed call, with its token
+    /// and when: a second webhook for one gets the same answer.
+    answered_webhooks: HashMap<String, (Option<String>, Instant)>,
     max_calls: usize,
     /// `calls.max_calls_per_tenant`.
     tenant_cap: Option<usize>,
@@ -373,6 +381,7 @@ impl Supervisor {
         Supervisor {
             calls: HashMap::new(),
             prewarmed: HashMap::new(),
+            answered_webhooks: HashMap::new(),
             max_calls,
             tenant_cap: None,
             by_tenant: HashMap::new(),
@@ -611,8 +620,19 @@ impl Handler<Prewarm> for Supervisor {
     type Result = ResponseActFuture<Self, Option<PrewarmToken>>;
 
     fn handle(&mut self, msg: Prewarm, ctx: &mut Context<Self>) -> Self::Result {
-        if msg.setup.call_sid.is_none() {
+        let Some(call_sid) = msg.setup.call_sid.clone() else {
             return Box::pin(actix::fut::ready(None));
+        };
+        // A webhook for a CallSid already answered (live, pre-warmed, or
+        // ended a moment ago) is a replay or a retry: the same token, no new
+        // session (Twilio's signature has no nonce; this makes replays idle).
+        self.answered_webhooks
+            .retain(|_, (_, at)| at.elapsed() < ANSWERED_WEBHOOK_MEMORY);
+        if let Some((token, _)) = self.answered_webhooks.get(&call_sid) {
+            log::info!("call {call_sid}: voice webhook again; same answer, no new session");
+            return Box::pin(actix::fut::ready(
+                token.clone().map(PrewarmToken::from_issued),
+            ));
         }
         let entry = self.entry_for(&msg.setup.call_id, CallActor::tenancy(&msg.setup));
         match self.admit(&entry, false) {
@@ -647,6 +667,10 @@ impl Supervisor {
         });
         self.track(entry, &addr);
         let token = PrewarmToken::new();
+        self.answered_webhooks.insert(
+            call_sid.clone(),
+            (Some(token.as_str().to_string()), Instant::now()),
+        );
         self.prewarmed.insert(
             token.as_str().to_string(),
             Prewarmed {

@@ -373,11 +373,15 @@ impl CallLedger {
                     duration_ms: duration_ms as u64,
                 },
             );
-            // Summary and post-call notification, off the call's thread.
-            self.notifier.do_send(crate::notify::CallEnded {
-                call_id: self.id.call_id.clone(),
-                tenant: self.id.tenant.clone(),
-            });
+            // Summary and post-call notification, off the call's thread — not
+            // for a webhook whose stream never came (nobody was on the line;
+            // a replayed webhook must not text the owner).
+            if !matches!(reason, EndReason::NoStream) {
+                self.notifier.do_send(crate::notify::CallEnded {
+                    call_id: self.id.call_id.clone(),
+                    tenant: self.id.tenant.clone(),
+                });
+            }
         } else {
             self.release_slot();
         }

@@ -34,6 +34,11 @@ impl PrewarmToken {
         PrewarmToken(bytes.iter().map(|b| format!("{b:02x}")).collect())
     }
 
+    /// A token already handed out (answering the same webhook again).
+    pub fn from_issued(token: String) -> Self {
+        PrewarmToken(token)
+    }
+
     /// The token as sent in the TwiML parameter.
     pub fn as_str(&self) -> &str {
         &self.0

@@ -64,6 +64,7 @@ pub fn server(state: Arc<AppState>, listener: TcpListener) -> std::io::Result<Se
             .route("/twiml", web::get().to(twilio::twiml))
             .route("/twiml/whisper", web::post().to(twilio::whisper))
             .route("/media-stream", web::get().to(twilio::media_stream))
+            .route("/media-stream/{grant}", web::get().to(twilio::media_stream))
             .route("/health", web::get().to(ops::health))
             .route("/metrics", web::get().to(ops::metrics))
             .route("/tools", web::get().to(ops::tools))

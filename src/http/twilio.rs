@@ -12,6 +12,7 @@ use serde_json::json;
 
 use crate::call::route::{route_call, RouteKeys, RouteRefusal};
 use crate::carrier::twilio::edge::{twilio_call_setup, MediaStreamSession, MAX_FRAME_BYTES};
+use crate::carrier::twilio::grant::{grant_key, StreamGrant, GRANT_TTL_SECS};
 use crate::carrier::twilio::{signature, twiml};
 use crate::http::state::AppState;
 use crate::supervisor::Prewarm;
@@ -109,7 +110,9 @@ pub async fn twiml(req: HttpRequest, body: web::Bytes, state: web::Data<AppState
             .map(|sig| signature::validate(token, &url, &signed_params, sig))
             .unwrap_or(false);
         if !valid {
-            log::warn!("/twiml: call {call_sid}: invalid or missing X-Twilio-Signature");
+            // Unverified values are logged escaped (a CR or an escape
+            // sequence in them cannot forge a log line).
+            log::warn!("/twiml: call {call_sid:?}: invalid or missing X-Twilio-Signature");
             return HttpResponse::Forbidden().json(json!({"error": "invalid X-Twilio-Signature"}));
         }
     }
@@ -162,7 +165,22 @@ pub async fn twiml(req: HttpRequest, body: web::Bytes, state: web::Data<AppState
         if let Some(idx) = base.find("/twiml") {
             base.truncate(idx);
         }
-        format!("{base}/media-stream")
+        match state.config.twilio.auth_token.as_deref() {
+            // Signed streams get a per-call URL (see `grant`): Twilio signs
+            // its path, and it carries what this signed webhook said.
+            Some(auth_token) if call_sid != "-" => {
+                let non_empty = |v: &str| (!v.is_empty()).then(|| v.to_string());
+                let grant = StreamGrant {
+                    call_sid: call_sid.clone(),
+                    tenant: tenant.id.clone(),
+                    from: non_empty(from),
+                    to: non_empty(to),
+                    expires: chrono::Utc::now().timestamp() + GRANT_TTL_SECS,
+                };
+                format!("{base}/media-stream/{}", grant.mint(&grant_key(auth_token)))
+            }
+            _ => format!("{base}/media-stream"),
+        }
     };
     log::info!(
         "/twiml: call {call_sid} from {from} to {to} → tenant {}",
@@ -193,8 +211,10 @@ pub async fn twiml(req: HttpRequest, body: web::Bytes, state: web::Data<AppState
     HttpResponse::Ok().content_type("text/xml").body(body)
 }
 
-/// `GET /media-stream`: upgrades to a Twilio Media Stream. 503 while draining; 403
-/// on a bad signature (when an auth token is configured).
+/// `GET /media-stream` or `GET /media-stream/{grant}`: upgrades to a Twilio Media
+/// Stream. 503 while draining. With a Twilio auth token configured, 403 on a
+/// bad signature, and on a stream without a valid per-call grant (the URL the
+/// signed voice webhook's TwiML named; see [`crate::carrier::twilio::grant`]).
 pub async fn media_stream(
     req: HttpRequest,
     stream: web::Payload,
@@ -203,19 +223,38 @@ pub async fn media_stream(
     if state.carrier.is_draining() {
         return Ok(HttpResponse::ServiceUnavailable().json(json!({"error": "server is draining"})));
     }
+    let mut grant = None;
     if let Some(token) = state.config.twilio.auth_token.as_deref() {
         let url = signed_url(&req, &state, true);
         let valid = signature_of(req.headers())
             .map(|sig| signature::validate(token, &url, &[], sig))
             .unwrap_or(false);
         if !valid {
-            log::warn!("/media-stream: invalid or missing X-Twilio-Signature for {url}");
+            log::warn!(
+                "/media-stream: invalid or missing X-Twilio-Signature (peer {:?})",
+                req.peer_addr()
+            );
             return Ok(
                 HttpResponse::Forbidden().json(json!({"error": "invalid X-Twilio-Signature"}))
             );
         }
+        // The signature alone is a constant for a fixed URL: the stream must
+        // come on its call's own URL, minted by the signed voice webhook.
+        let Some(segment) = req.match_info().get("grant") else {
+            log::warn!("/media-stream: a signed stream without its per-call URL; refused");
+            return Ok(HttpResponse::Forbidden().json(json!({
+                "error": "this stream needs the per-call URL from its voice webhook's TwiML"
+            })));
+        };
+        match StreamGrant::verify(segment, &grant_key(token), chrono::Utc::now().timestamp()) {
+            Ok(g) => grant = Some(g),
+            Err(e) => {
+                log::warn!("/media-stream: {e}; refused");
+                return Ok(HttpResponse::Forbidden().json(json!({"error": e.to_string()})));
+            }
+        }
     }
-    let session = MediaStreamSession::new(state.carrier.clone());
+    let session = MediaStreamSession::new(state.carrier.clone(), grant);
     ws::WsResponseBuilder::new(session, &req, stream)
         .frame_size(MAX_FRAME_BYTES)
         .start()

@@ -11,6 +11,7 @@ pub mod builtin;
 pub mod chat_loop;
 pub mod chat_supervisor;
 pub mod env;
+pub mod identity;
 pub mod mcp;
 pub mod registry;
 pub mod schedule;

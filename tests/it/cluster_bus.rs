@@ -244,7 +244,10 @@ async fn a_transfer_asked_on_one_node_is_made_by_the_node_carrying_the_call() {
     let twilio = HttpStub::start(|_, _| (200, json!({"sid": "CA", "status": "in-progress"}))).await;
     let api_base = twilio.base.clone();
     let nodes = TwoNodes::start(move |c| with_twilio_and_on_call(c, &api_base)).await;
-    let setup = nodes.b.call_setup().signed(TOKEN);
+    let setup = nodes
+        .b
+        .through_signed_webhook(nodes.b.call_setup(), TOKEN)
+        .await;
     let call_sid = setup.call_sid.clone();
     let call = TwilioCall::connect(setup).await.expect("call on b");
     let id = live_call_id(&nodes.a, "twilio", Some(&call_sid)).await;

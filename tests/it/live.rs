@@ -280,7 +280,9 @@ async fn live_call_greets_takes_a_message_and_survives_an_expired_session() {
     })
     .await;
     // Signed like Twilio's own upgrade: the auth token is set for the REST API.
-    let setup = app.call_setup().signed("twilio-test-auth-token");
+    let setup = app
+        .through_signed_webhook(app.call_setup(), "twilio-test-auth-token")
+        .await;
     let feed = LogFeed::connect(&app.logs_url(&setup.call_sid), Some(ADMIN))
         .await
         .expect("log feed");

@@ -163,7 +163,9 @@ async fn a_call_notifies_the_owner_once_per_event_through_twilio_and_sendgrid() 
     })
     .await;
     // Signed like Twilio's own upgrade: the auth token is set for the REST API.
-    let setup = app.call_setup().signed(AUTH_TOKEN);
+    let setup = app
+        .through_signed_webhook(app.call_setup(), AUTH_TOKEN)
+        .await;
     let feed = LogFeed::connect(&app.logs_url(&setup.call_sid), Some(ADMIN))
         .await
         .unwrap();

@@ -99,12 +99,14 @@ const MATRIX: &[(&str, &str, bool, Guard, [u16; 4])] = &[
         Guard::TwilioSignature,
         [403, 403, 403, 200],
     ),
+    // A signature over the fixed URL is a constant: it opens no stream. The
+    // per-call URL a signed webhook's TwiML names is tested in twiml.rs.
     (
         "GET",
         "/media-stream",
         true,
         Guard::TwilioSignature,
-        [403, 403, 403, 101],
+        [403, 403, 403, 403],
     ),
     ("GET", "/health", false, Guard::Open, [200, 200, 200, 200]),
     ("GET", "/metrics", false, Guard::Open, [200, 200, 200, 200]),
@@ -233,10 +235,14 @@ async fn secrets_never_appear_in_logs_errors_or_metrics() {
     );
     let mut seen = String::new();
     // A signed call that talks to the model (which gets the API key).
-    let setup = CallSetup::new(server.media_url())
-        .with_parameter("from", CALLER)
-        .with_parameter("to", DIALLED)
-        .signed(TWILIO_TOKEN);
+    let setup = crate::support::through_signed_webhook(
+        &server.http_url("/twiml"),
+        CallSetup::new(server.media_url())
+            .with_parameter("from", CALLER)
+            .with_parameter("to", DIALLED),
+        TWILIO_TOKEN,
+    )
+    .await;
     let mut call = TwilioCall::connect(setup).await.expect("signed call");
     call.send_silence(1000).await.expect("audio");
     call.stop().await.expect("stop");

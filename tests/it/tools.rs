@@ -432,7 +432,7 @@ async fn every_tool_has_a_schema_at_get_tools() {
     assert_eq!(booking["type"], "function");
     assert_eq!(
         booking["parameters"]["required"],
-        json!(["customerName", "customerPhone", "service", "dateTime"])
+        json!(["customerName", "service", "dateTime"])
     );
     app.stop().await;
 }

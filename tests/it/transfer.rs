@@ -88,7 +88,7 @@ async fn transfer_dials_the_on_call_number_with_a_whisper() {
         with_twilio_and_on_call(c, &api_base);
     })
     .await;
-    let setup = app.call_setup().signed(TOKEN);
+    let setup = app.through_signed_webhook(app.call_setup(), TOKEN).await;
     let call_sid = setup.call_sid.clone();
     let feed = switchboard::caller::LogFeed::connect(
         &app.logs_url(&call_sid),
@@ -214,7 +214,7 @@ async fn an_operator_transfers_a_phone_call_now_and_a_browser_call_is_refused() 
     let twilio = HttpStub::start(|_, _| (200, json!({"sid": "CA", "status": "in-progress"}))).await;
     let api_base = twilio.base.clone();
     let app = TestApp::start_with(Db::Sqlite, |c| with_twilio_and_on_call(c, &api_base)).await;
-    let setup = app.call_setup().signed(TOKEN);
+    let setup = app.through_signed_webhook(app.call_setup(), TOKEN).await;
     let call_sid = setup.call_sid.clone();
     let call = TwilioCall::connect(setup)
         .await

@@ -2,7 +2,7 @@
 //! signature enforcement on the webhook and the stream upgrade.
 
 use switchboard::caller::{CallSetup, ClientError, TwilioCall};
-use switchboard::carrier::twilio::signature;
+use switchboard::carrier::twilio::{signature, twiml};
 
 use crate::support::{Db, TestApp, CALLER, DIALLED};
 
@@ -54,8 +54,8 @@ async fn signed_voice_webhook_gets_connect_stream_twiml() {
     let (status, body) = post_twiml(&app, &params, Some(&sig)).await;
     assert_eq!(status, 200, "{body}");
     assert!(
-        body.contains("<Connect><Stream url=\"wss://voice.example.com/media-stream\">"),
-        "{body}"
+        body.contains("<Connect><Stream url=\"wss://voice.example.com/media-stream/"),
+        "the call's own stream URL: {body}"
     );
     assert!(
         body.contains("<Parameter name=\"tenant\" value=\"acme-dental\"/>"),
@@ -80,22 +80,115 @@ async fn signed_voice_webhook_gets_connect_stream_twiml() {
 }
 
 #[actix_rt::test]
-async fn media_stream_upgrade_requires_a_valid_signature_when_configured() {
+async fn replayed_webhooks_and_captured_stream_signatures_open_nothing() {
     let app = TestApp::start_with(Db::Sqlite, |c| {
         c.twilio.auth_token = Some(TOKEN.into());
         c.server.public_url = "https://voice.example.com".into();
+        c.calls.prewarm = true;
     })
     .await;
-    let unsigned = TwilioCall::connect(CallSetup::new(app.media_url())).await;
-    assert!(
-        matches!(unsigned, Err(ClientError::Refused { status: 403 })),
-        "unsigned upgrade was accepted"
+    let call_sid = "CA00000000000000000000000000000077";
+    let params = form(call_sid);
+    let sig = signature::compute(TOKEN, "https://voice.example.com/twiml", &params);
+    let sessions = app.sim().connections_total();
+    // One signed webhook, sent five times: one answer, one model session.
+    let (status, first) = post_twiml(&app, &params, Some(&sig)).await;
+    assert_eq!(status, 200, "{first}");
+    for _ in 0..4 {
+        let (status, again) = post_twiml(&app, &params, Some(&sig)).await;
+        assert_eq!(status, 200);
+        assert_eq!(again, first, "a replay gets the same TwiML");
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while app.sim().connections_total() == sessions {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no pre-warmed session"
+        );
+        actix_rt::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    actix_rt::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(
+        app.sim().connections_total(),
+        sessions + 1,
+        "replays opened model sessions"
     );
-    let sig = signature::compute(TOKEN, "wss://voice.example.com/media-stream", &[]);
-    let signed =
-        TwilioCall::connect(CallSetup::new(app.media_url()).with_header("X-Twilio-Signature", sig))
-            .await;
-    assert!(signed.is_ok(), "signed upgrade refused: {:?}", signed.err());
+    let answer = twiml::parse_connect_stream(&first).expect("<Connect><Stream>");
+    let path = answer
+        .url
+        .strip_prefix("wss://voice.example.com")
+        .expect("public stream URL")
+        .to_string();
+    assert!(path.starts_with("/media-stream/"), "{path}");
+
+    // Unsigned, or signed over the fixed URL (a captured header): refused.
+    let unsigned = TwilioCall::connect(CallSetup::new(app.media_url())).await;
+    assert!(matches!(
+        unsigned,
+        Err(ClientError::Refused { status: 403 })
+    ));
+    let fixed = signature::compute(TOKEN, "wss://voice.example.com/media-stream", &[]);
+    let captured = TwilioCall::connect(
+        CallSetup::new(app.media_url()).with_header("X-Twilio-Signature", fixed),
+    )
+    .await;
+    assert!(
+        matches!(captured, Err(ClientError::Refused { status: 403 })),
+        "a fixed-URL signature opened a stream"
+    );
+    // A forged grant on a correctly signed URL: refused.
+    let forged_path = format!("{}x", &path[..path.len() - 1]);
+    let forged_sig =
+        signature::compute(TOKEN, &format!("wss://voice.example.com{forged_path}"), &[]);
+    let forged = TwilioCall::connect(
+        CallSetup::new(format!(
+            "{}{}",
+            app.media_url().trim_end_matches("/media-stream"),
+            forged_path
+        ))
+        .with_header("X-Twilio-Signature", forged_sig),
+    )
+    .await;
+    assert!(matches!(forged, Err(ClientError::Refused { status: 403 })));
+
+    // The real flow: the TwiML's URL, signed as Twilio signs it. Tenant and
+    // caller come from the webhook, not from the stream's own parameters.
+    let local = format!(
+        "{}{}",
+        app.media_url().trim_end_matches("/media-stream"),
+        path
+    );
+    let stream_sig = signature::compute(TOKEN, &answer.url, &[]);
+    let mut setup =
+        CallSetup::new(local.clone()).with_header("X-Twilio-Signature", stream_sig.clone());
+    setup.call_sid = call_sid.into();
+    for (name, value) in &answer.parameters {
+        let value = if name == "from" {
+            "+15550109999".to_string()
+        } else {
+            value.clone()
+        };
+        setup = setup.with_parameter(name.clone(), value);
+    }
+    let mut call = TwilioCall::connect(setup).await.expect("per-call stream");
+    call.send_silence(300).await.expect("audio");
+    call.stop().await.expect("hang up");
+    let ended = app
+        .wait_call_ended(call_sid, std::time::Duration::from_secs(10))
+        .await;
+    assert_eq!(ended["call"]["from_number"], CALLER, "{ended}");
+
+    // The same per-call URL naming another call in its `start`: closed.
+    let mut other = CallSetup::new(local).with_header("X-Twilio-Signature", stream_sig);
+    other.call_sid = "CA00000000000000000000000000000078".into();
+    let other = TwilioCall::connect(other).await.expect("upgrade");
+    let closed = other.wait_closed(std::time::Duration::from_secs(5)).await;
+    assert_eq!(
+        closed.map(|(code, _)| code),
+        Some(1008),
+        "a stream for another call was served"
+    );
+    assert_eq!(app.sim().connections_total(), sessions + 1);
     app.stop().await;
 }
 

@@ -19,6 +19,7 @@ use crate::call::prewarm::AttachEdge;
 use crate::call::route::{route_call, RouteKeys, RouteRefusal};
 use crate::call::{CallActor, CallSetup};
 use crate::carrier::env::CarrierEnv;
+use crate::carrier::twilio::grant::StreamGrant;
 use crate::carrier::twilio::rest::TwilioRest;
 use crate::carrier::twilio::twiml;
 use crate::carrier::twilio::wire::{self, InboundEvent, WireError};
@@ -91,12 +92,18 @@ pub struct MediaStreamSession {
     marks_in_flight: VecDeque<(String, u64)>,
     /// `calls.max_unacked_audio_ms` in bytes: past it the carrier is not reading.
     max_unacked_audio: u64,
+    /// What the signed voice webhook said about this stream's call (its
+    /// per-call URL); `None` when no Twilio auth token is configured.
+    grant: Option<StreamGrant>,
 }
 
 impl MediaStreamSession {
-    /// A session waiting for Twilio's `start`.
-    pub fn new(env: Arc<CarrierEnv>) -> Self {
+    /// A session waiting for Twilio's `start`; with a `grant` (the stream's
+    /// per-call URL, checked at the upgrade) its `start` must name the
+    /// grant's CallSid, and tenant, caller and dialled number come from it.
+    pub fn new(env: Arc<CarrierEnv>, grant: Option<StreamGrant>) -> Self {
         MediaStreamSession {
+            grant,
             state: State::AwaitingStart,
             last_rx: Instant::now(),
             bad_frames: 0,
@@ -155,7 +162,32 @@ impl MediaStreamSession {
         stream_sid: String,
         start: wire::StartMeta<'_>,
     ) {
+        if let Some(grant) = &self.grant {
+            if grant.call_sid != start.call_sid.as_ref() {
+                log::warn!(
+                    "twilio {stream_sid}: start for call {:?} on the stream URL of call {}; refused",
+                    start.call_sid.as_ref(),
+                    grant.call_sid
+                );
+                self.close(ctx, ws::CloseCode::Policy, "stream is not for this call");
+                return;
+            }
+        }
+        let granted = self.grant.clone();
         let param = |name: &str| {
+            // With a grant, who the call is for and from is what the signed
+            // webhook said, never the stream's unsigned parameters.
+            if let Some(grant) = &granted {
+                let value = match name {
+                    "tenant" => Some(grant.tenant.clone()),
+                    "from" => grant.from.clone(),
+                    "to" => grant.to.clone(),
+                    _ => None,
+                };
+                if matches!(name, "tenant" | "from" | "to") {
+                    return value.filter(|v| !v.is_empty());
+                }
+            }
             start
                 .custom_parameters
                 .get(name)

@@ -5,6 +5,7 @@
 //! [`crate::caller`].
 
 pub mod edge;
+pub mod grant;
 pub mod rest;
 pub mod signature;
 pub mod twiml;

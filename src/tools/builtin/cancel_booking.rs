@@ -1,5 +1,6 @@
-//! `cancelBooking`: cancels the customer's booked appointments on a local date,
-//! freeing their slots.
+//! `cancelBooking`: cancels the caller's own booked appointments on a local
+//! date, freeing their slots — found by the verified caller's number only
+//! ([`crate::tools::identity`]).
 
 use std::sync::Arc;
 
@@ -16,7 +17,7 @@ use crate::store::{appointments, customers, StoreError};
 use crate::tools::builtin::with_conn;
 use crate::tools::env::ToolEnv;
 use crate::tools::schedule;
-use crate::tools::{args, Tool, ToolContext, ToolError, ToolOutcome};
+use crate::tools::{args, identity, Tool, ToolContext, ToolError, ToolOutcome};
 
 /// The `cancelBooking` tool.
 pub struct CancelBooking;
@@ -24,7 +25,8 @@ pub struct CancelBooking;
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct Args {
-    customer_phone: String,
+    #[serde(default)]
+    customer_phone: Option<String>,
     appointment_date: String,
 }
 
@@ -34,17 +36,17 @@ impl Tool for CancelBooking {
     }
 
     fn description(&self) -> &str {
-        "Cancel the customer's appointment(s) on a date, found by their phone number."
+        "Cancel the caller's own appointment(s) on a date, found by the number they are calling from. Someone else's booking cannot be cancelled."
     }
 
     fn parameters(&self) -> Value {
         json!({
             "type": "object",
             "properties": {
-                "customerPhone": {"type": "string", "description": "E.164 number the booking was made with"},
+                "customerPhone": {"type": "string", "description": "The caller's own number (E.164); omit to use the number calling. Another number is refused."},
                 "appointmentDate": {"type": "string", "description": "Local date of the appointment, YYYY-MM-DD"}
             },
-            "required": ["customerPhone", "appointmentDate"]
+            "required": ["appointmentDate"]
         })
     }
 
@@ -57,7 +59,8 @@ impl Tool for CancelBooking {
         Box::pin(async move {
             let a: Args = args::parse(args)?;
             let tenant = ctx.tenant.clone();
-            let phone = args::e164("customerPhone", &a.customer_phone)?;
+            let phone =
+                identity::caller_number(&ctx, "customerPhone", a.customer_phone.as_deref())?;
             let date = schedule::parse_date("appointmentDate", &a.appointment_date)?;
             if date < schedule::local_today(&tenant, Utc::now()) {
                 return Err(ToolError::InvalidArguments(format!(

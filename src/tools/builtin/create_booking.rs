@@ -19,7 +19,7 @@ use crate::store::{appointments, customers, StoreError};
 use crate::tools::builtin::with_conn;
 use crate::tools::env::ToolEnv;
 use crate::tools::schedule;
-use crate::tools::{args, Tool, ToolContext, ToolError, ToolOutcome};
+use crate::tools::{args, identity, Tool, ToolContext, ToolError, ToolOutcome};
 
 /// The `createBooking` tool.
 pub struct CreateBooking;
@@ -28,7 +28,8 @@ pub struct CreateBooking;
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct Args {
     customer_name: String,
-    customer_phone: String,
+    #[serde(default)]
+    customer_phone: Option<String>,
     service: String,
     date_time: String,
 }
@@ -47,11 +48,11 @@ impl Tool for CreateBooking {
             "type": "object",
             "properties": {
                 "customerName": {"type": "string", "description": "Customer's full name"},
-                "customerPhone": {"type": "string", "description": "E.164 number, e.g. +15550100001"},
+                "customerPhone": {"type": "string", "description": "E.164 number; on a call or SMS it must be the number calling (omit to use it)"},
                 "service": {"type": "string", "description": "One of the services the business offers"},
                 "dateTime": {"type": "string", "description": "Local start, YYYY-MM-DDTHH:MM"}
             },
-            "required": ["customerName", "customerPhone", "service", "dateTime"]
+            "required": ["customerName", "service", "dateTime"]
         })
     }
 
@@ -65,7 +66,17 @@ impl Tool for CreateBooking {
             let a: Args = args::parse(args)?;
             let tenant = ctx.tenant.clone();
             let name = args::text("customerName", &a.customer_name, 200)?;
-            let phone = args::e164("customerPhone", &a.customer_phone)?;
+            // Bookings are made under the verified number when the line has
+            // one; a browser or email line has none, and names the number.
+            let phone = match (&ctx.caller, a.customer_phone.as_deref()) {
+                (Some(_), asked) => identity::caller_number(&ctx, "customerPhone", asked)?,
+                (None, Some(asked)) => args::e164("customerPhone", asked)?,
+                (None, None) => {
+                    return Err(ToolError::InvalidArguments(
+                        "customerPhone: missing (this line has no caller number)".into(),
+                    ))
+                }
+            };
             let service = a.service.trim().to_string();
             let minutes = schedule::service_minutes(&tenant, &service)?;
             let local = schedule::parse_local_datetime("dateTime", &a.date_time)?;

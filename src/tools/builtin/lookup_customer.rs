@@ -1,4 +1,6 @@
-//! `lookupCustomer`: finds the tenant's customer record by phone number.
+//! `lookupCustomer`: finds the caller's own customer record — only the
+//! verified caller's number ([`crate::tools::identity`]), and only what the
+//! caller needs to hear (name, whether they are known; no email).
 
 use std::sync::Arc;
 
@@ -9,7 +11,7 @@ use serde_json::{json, Value};
 use crate::store::customers;
 use crate::tools::builtin::with_conn;
 use crate::tools::env::ToolEnv;
-use crate::tools::{args, Tool, ToolContext, ToolError, ToolOutcome};
+use crate::tools::{args, identity, Tool, ToolContext, ToolError, ToolOutcome};
 
 /// The `lookupCustomer` tool.
 pub struct LookupCustomer;
@@ -17,7 +19,8 @@ pub struct LookupCustomer;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Args {
-    phone: String,
+    #[serde(default)]
+    phone: Option<String>,
 }
 
 impl Tool for LookupCustomer {
@@ -26,14 +29,13 @@ impl Tool for LookupCustomer {
     }
 
     fn description(&self) -> &str {
-        "Look up an existing customer of this business by phone number (E.164)."
+        "Look up whether the caller is an existing customer of this business, by the number they are calling from. Only the caller's own record can be looked up."
     }
 
     fn parameters(&self) -> Value {
         json!({
             "type": "object",
-            "properties": {"phone": {"type": "string", "description": "E.164 number, e.g. +15550100001"}},
-            "required": ["phone"]
+            "properties": {"phone": {"type": "string", "description": "The caller's own number (E.164); omit to use the number calling. Another number is refused."}}
         })
     }
 
@@ -45,7 +47,7 @@ impl Tool for LookupCustomer {
     ) -> LocalBoxFuture<'static, Result<ToolOutcome, ToolError>> {
         Box::pin(async move {
             let a: Args = args::parse(args)?;
-            let phone = args::e164("phone", &a.phone)?;
+            let phone = identity::caller_number(&ctx, "phone", a.phone.as_deref())?;
             let tenant = ctx.tenant.id.clone();
             let found = with_conn(&env.pool, move |conn| {
                 customers::find_by_phone(conn, &tenant, &phone)
@@ -53,7 +55,7 @@ impl Tool for LookupCustomer {
             .await?;
             Ok(ToolOutcome::output(match found {
                 Some(c) => {
-                    json!({"found": true, "customerId": c.id, "name": c.name, "phone": c.phone, "email": c.email})
+                    json!({"found": true, "name": c.name})
                 }
                 None => json!({"found": false}),
             }))

@@ -155,6 +155,14 @@ impl TestApp {
             .with_parameter("to", DIALLED)
     }
 
+    /// What Twilio does on a line with an auth token: posts the signed voice
+    /// webhook for `setup`'s call (its `from`/`to` parameters), then opens the
+    /// stream the TwiML names — the per-call URL, the TwiML's parameters, the
+    /// upgrade signed over that URL. Returns the stream's setup.
+    pub async fn through_signed_webhook(&self, setup: CallSetup, auth_token: &str) -> CallSetup {
+        through_signed_webhook(&self.http_url("/twiml"), setup, auth_token).await
+    }
+
     /// Places a call and subscribes to its live events first (so none are missed).
     pub async fn dial(&self) -> (TwilioCall, LogFeed) {
         let setup = self.call_setup();
@@ -278,4 +286,52 @@ pub fn asset(path: &str) -> PathBuf {
 /// Whether a path exists (for clear test failures).
 pub fn exists(p: &Path) -> bool {
     p.exists()
+}
+
+/// [`TestApp::through_signed_webhook`] against the voice webhook at `twiml_url`.
+pub async fn through_signed_webhook(
+    twiml_url: &str,
+    setup: CallSetup,
+    auth_token: &str,
+) -> CallSetup {
+    let param = |name: &str| {
+        setup
+            .custom_parameters
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let url = twiml_url.to_string();
+    let form = switchboard::loadtest::caller::webhook_form(
+        &setup.call_sid,
+        &setup.account_sid,
+        &param("from"),
+        &param("to"),
+    );
+    let params: Vec<(String, String)> = serde_urlencoded::from_str(&form).expect("form");
+    let sig = switchboard::carrier::twilio::signature::compute(auth_token, &url, &params);
+    let mut resp = awc::Client::default()
+        .post(&url)
+        .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
+        .insert_header(("X-Twilio-Signature", sig))
+        .send_body(form)
+        .await
+        .expect("POST /twiml");
+    assert_eq!(resp.status().as_u16(), 200, "signed voice webhook");
+    let body = resp.body().await.expect("TwiML");
+    let answer =
+        switchboard::carrier::twilio::twiml::parse_connect_stream(&String::from_utf8_lossy(&body))
+            .expect("<Connect><Stream> TwiML");
+    assert!(
+        answer.url.contains("/media-stream/"),
+        "a per-call stream URL: {}",
+        answer.url
+    );
+    let mut stream = CallSetup::new(answer.url);
+    stream.account_sid = setup.account_sid;
+    stream.call_sid = setup.call_sid;
+    stream.stream_sid = setup.stream_sid;
+    stream.custom_parameters = answer.parameters;
+    stream.signed(auth_token)
 }
