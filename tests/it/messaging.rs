@@ -917,3 +917,83 @@ async fn webhook_form_without_a_text_model_is_acknowledged_at_once() {
     assert_nothing_else_sent(&mut webhook).await;
     app.stop().await;
 }
+
+/// The text agent is bound to the sender the same way a call is to its
+/// caller: an SMS from another number asking to cancel Dana's booking gets
+/// the refusal, and the booking stays.
+#[actix_rt::test]
+async fn an_sms_from_another_number_cannot_cancel_a_booking() {
+    let tz: chrono_tz::Tz = "America/New_York".parse().unwrap();
+    let day = Utc::now().with_timezone(&tz).date_naive() + chrono::Days::new(3);
+    let chat = ChatServer::start(vec![
+        tool_call(
+            "call_1",
+            "cancelBooking",
+            json!({"customerPhone": CALLER, "appointmentDate": day.to_string()}),
+        ),
+        text("Sorry, I can only change bookings for the number texting."),
+    ]);
+    let app = TestApp::start_with(Db::Sqlite, |c| {
+        c.text_model.base_url = chat.base.clone();
+        c.text_model.api_key = Some("sk-test".into());
+        let mut tenant = switchboard::tenant::TenantConfig::example();
+        for d in ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] {
+            tenant.business_hours.insert(d.into(), "09:00-17:00".into());
+        }
+        c.tenants = vec![tenant];
+    })
+    .await;
+    let tools = app.running.as_ref().unwrap().state.tools.clone();
+    let ctx = switchboard::tools::ToolContext {
+        call_id: None,
+        call_sid: None,
+        tenant: std::sync::Arc::new(app.running.as_ref().unwrap().state.config.tenants[0].clone()),
+        caller: Some(CALLER.into()),
+        carrier: None,
+        conversation: Vec::new(),
+    };
+    let book = json!({"customerName": "Dana Smith", "service": "cleaning", "dateTime": format!("{day}T10:00")});
+    let run =
+        switchboard::tools::run_tool(tools, ctx, "b", "createBooking", &book.to_string()).await;
+    assert!(!run.is_error, "{}", run.output);
+
+    let mut form = sms_form(
+        "SM00000000000000000000000000000091",
+        "Cancel my wife's cleaning please",
+    );
+    for (k, v) in form.iter_mut() {
+        if k == "From" {
+            *v = "+15550109999".into();
+        }
+    }
+    let (status, _) = post_sms(&app, &form, None).await;
+    assert_eq!(status, 200);
+    let requests = chat.requests.lock().unwrap().clone();
+    let told = requests[1]["messages"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(told["role"], "tool");
+    assert!(
+        told["content"]
+            .as_str()
+            .unwrap()
+            .contains("take a message for the office"),
+        "{told}"
+    );
+    let mut conn = pool(&app).get().unwrap();
+    let from = day.and_hms_opt(0, 0, 0).unwrap();
+    let booked = appointments::booked_between(
+        &mut conn,
+        "acme-dental",
+        from,
+        from + chrono::Duration::days(2),
+    )
+    .unwrap();
+    assert_eq!(booked.len(), 1, "the booking stayed: {booked:?}");
+    drop(conn);
+    app.stop().await;
+    chat.handle.stop(false).await;
+}

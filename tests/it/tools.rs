@@ -436,3 +436,80 @@ async fn every_tool_has_a_schema_at_get_tools() {
     );
     app.stop().await;
 }
+
+/// A caller can read and cancel only their own record: a call from another
+/// number asking for Dana's (+15550100001, the model passing her number, as a
+/// model talked into "I'm calling for my wife" would) is refused with a reason
+/// the model can relay, and her booking stays; her own call cancels it. The
+/// lookup answers only what a caller needs (no email).
+#[actix_rt::test]
+async fn a_caller_cannot_read_or_cancel_another_numbers_booking() {
+    const OTHER: &str = "+15550109999";
+    let app = TestApp::start_with(Db::Sqlite, |c| c.tenants = vec![dental_open_daily()]).await;
+    let tools = app.running.as_ref().unwrap().state.tools.clone();
+    let ctx = |caller: &str| ToolContext {
+        call_id: None,
+        call_sid: None,
+        tenant: Arc::new(dental_open_daily()),
+        caller: Some(caller.into()),
+        carrier: Some(Carrier::Twilio),
+        conversation: Vec::new(),
+    };
+    let day = local_date_in(3);
+    let book = json!({"customerName": "Dana Smith", "customerPhone": CALLER, "service": "cleaning", "dateTime": format!("{day}T10:00")});
+    let run = run_tool(
+        tools.clone(),
+        ctx(CALLER),
+        "b1",
+        "createBooking",
+        &book.to_string(),
+    )
+    .await;
+    assert!(!run.is_error, "{}", run.output);
+    // Booking under someone else's number from this line is refused too.
+    let run = run_tool(
+        tools.clone(),
+        ctx(OTHER),
+        "b2",
+        "createBooking",
+        &book.to_string(),
+    )
+    .await;
+    assert!(
+        run.is_error && run.output.contains("number you are calling from"),
+        "{}",
+        run.output
+    );
+
+    let lookup = json!({"phone": CALLER}).to_string();
+    let cancel = json!({"customerPhone": CALLER, "appointmentDate": day.to_string()}).to_string();
+    for (tool, args) in [("lookupCustomer", &lookup), ("cancelBooking", &cancel)] {
+        let run = run_tool(tools.clone(), ctx(OTHER), "x", tool, args).await;
+        assert!(
+            run.is_error,
+            "{tool} for another number ran: {}",
+            run.output
+        );
+        assert!(
+            run.output.contains("take a message for the office") && !run.output.contains("Dana"),
+            "{tool}: {}",
+            run.output
+        );
+    }
+    let (from, to) = switchboard::tools::schedule::day_bounds_utc(&dental_open_daily(), day);
+    let booked = appointments::booked_between(&mut conn(&app), "acme-dental", from, to).unwrap();
+    assert_eq!(booked.len(), 1, "the booking stayed");
+
+    // Dana's own call: her record (name only), then her cancellation.
+    let run = run_tool(tools.clone(), ctx(CALLER), "l", "lookupCustomer", "{}").await;
+    let found: Value = serde_json::from_str(&run.output).unwrap();
+    assert_eq!(found, json!({"found": true, "name": "Dana Smith"}));
+    let run = run_tool(tools.clone(), ctx(CALLER), "c", "cancelBooking", &cancel).await;
+    assert!(!run.is_error, "{}", run.output);
+    assert!(
+        appointments::booked_between(&mut conn(&app), "acme-dental", from, to)
+            .unwrap()
+            .is_empty()
+    );
+    app.stop().await;
+}
