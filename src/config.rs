@@ -1051,6 +1051,22 @@ impl Config {
 
     /// The HTTP Basic credentials `/jambonz` requires (`jambonz.username`,
     /// `SWITCHBOARD_JAMBONZ__PASSWORD`), or `None` when the route is open.
+    /// Whether any model provider key is configured (`model.api_key` or a
+    /// vendor's variable): what an open `/jambonz` would hand out in its
+    /// `llm` verb.
+    pub fn has_provider_key(&self) -> bool {
+        let set = |k: &Option<String>| k.as_deref().is_some_and(|k| !k.is_empty());
+        set(&self.model.api_key)
+            || set(&self.model.vendor_keys.openai)
+            || set(&self.model.vendor_keys.xai)
+            || set(&self.model.vendor_keys.ultravox)
+    }
+
+    /// `/jambonz` is closed: no credentials, but a provider key it would give out.
+    pub fn jambonz_closed(&self) -> bool {
+        self.jambonz_credentials().is_none() && self.has_provider_key()
+    }
+
     pub fn jambonz_credentials(&self) -> Option<(&str, &str)> {
         match (
             self.jambonz.username.as_str(),

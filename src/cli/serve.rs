@@ -52,6 +52,12 @@ pub async fn serve(mut config: Config) -> anyhow::Result<()> {
         config.server.admin_token = Some(token);
         log::info!("admin token: generated, stored in {}", file.display());
     }
+    if config.jambonz_closed() {
+        log::warn!(
+            "/jambonz is closed: a model key is configured and jambonz has no credentials \
+             (set jambonz.username and SWITCHBOARD_JAMBONZ__PASSWORD to serve jambonz calls)"
+        );
+    }
     if let Some(warning) = exposure::audit(&config).verdict()? {
         log::warn!("{warning}");
     }

@@ -638,3 +638,33 @@ async fn an_operator_transfer_redirects_a_jambonz_call_to_the_dial_at_once() {
     assert_eq!(body["error"], "the call is already ending");
     app.stop().await;
 }
+
+/// With a model key configured and no jambonz credentials, `/jambonz` is
+/// closed on every address: a `session:new` without credentials would get the
+/// key back in its `llm` verb. With credentials it opens (the other tests).
+#[actix_rt::test]
+async fn an_open_jambonz_with_a_model_key_is_closed() {
+    let app = TestApp::start_with(Db::Sqlite, |c| {
+        jambonz_config(c);
+        c.jambonz.username = String::new();
+        c.jambonz.password = None;
+    })
+    .await;
+    let url = format!(
+        "ws://{}/jambonz",
+        app.running.as_ref().expect("running").addr()
+    );
+    let refused = awc::Client::new()
+        .ws(url)
+        .protocols(["ws.jambonz.org"])
+        .connect()
+        .await;
+    match refused {
+        Err(awc::error::WsClientError::InvalidResponseStatus(status)) => {
+            assert_eq!(status.as_u16(), 403)
+        }
+        Err(other) => panic!("unexpected error: {other}"),
+        Ok(_) => panic!("an open /jambonz accepted a socket while a model key is set"),
+    }
+    app.stop().await;
+}

@@ -376,6 +376,15 @@ pub async fn upgrade(
     stream: web::Payload,
     env: web::Data<CarrierEnv>,
 ) -> actix_web::Result<HttpResponse> {
+    if env.config.jambonz_closed() {
+        // Without credentials anyone reaching this port (a local process, an
+        // SSRF, a same-host proxy) would be handed the provider key in the
+        // `llm` verb: closed on every address.
+        log::warn!("/jambonz: refused (no jambonz credentials while a model key is configured)");
+        return Ok(HttpResponse::Forbidden().json(json!({
+            "error": "/jambonz is closed: set jambonz.username and SWITCHBOARD_JAMBONZ__PASSWORD"
+        })));
+    }
     if let Some((user, password)) = env.config.jambonz_credentials() {
         if !basic_auth_matches(req.headers(), user, password) {
             let peer = req
