@@ -518,6 +518,7 @@ async fn start_on_pool(
         store,
         simulator,
         local_addr,
+        log_tickets: Default::default(),
     });
     let server = match crate::http::server(state.clone(), listener) {
         Ok(server) => server,

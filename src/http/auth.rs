@@ -1,13 +1,12 @@
 //! The admin token: every `/api/…` route, `/logs` and the dashboard's data
-//! take `Authorization: Bearer <server.admin_token>` (or `?token=` where a
-//! browser cannot set headers). Handlers ask for it with the [`Admin`]
+//! take `Authorization: Bearer <server.admin_token>`, never a token in a URL
+//! (`/logs` also takes a single-use ticket, `http::tickets`). Handlers ask for it with the [`Admin`]
 //! extractor, which answers 401 before the handler runs or reads a body.
 
 use std::future::{ready, Ready};
 
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
-use serde::Deserialize;
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
@@ -22,9 +21,8 @@ pub enum AdminError {
     Wrong,
 }
 
-/// Checks `Authorization: Bearer <token>` or `?token=` (browsers cannot set headers on
-/// WebSockets) against `server.admin_token`, in constant time. Without a configured
-/// token every admin request is refused.
+/// Checks `Authorization: Bearer <token>` against `server.admin_token`, in
+/// constant time. Without a configured token every admin request is refused.
 pub fn check_admin(req: &HttpRequest, state: &AppState) -> Result<(), AdminError> {
     let expected = state
         .config
@@ -39,21 +37,14 @@ pub fn check_admin(req: &HttpRequest, state: &AppState) -> Result<(), AdminError
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::to_string);
-    let query = web::Query::<TokenQuery>::from_query(req.query_string())
-        .ok()
-        .and_then(|q| q.token.clone());
-    let given = header.or(query).ok_or(AdminError::Missing)?;
+    // Never from the query string: a URL lands in proxy access logs
+    // (`/logs` takes a single-use ticket instead, see `http::tickets`).
+    let given = header.ok_or(AdminError::Missing)?;
     if bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
         Ok(())
     } else {
         Err(AdminError::Wrong)
     }
-}
-
-/// The `token` query parameter.
-#[derive(Deserialize)]
-pub struct TokenQuery {
-    pub token: Option<String>,
 }
 
 /// A request that carries the admin token. As a handler's first parameter it

@@ -135,7 +135,7 @@ pub async fn inbound(
     {
         Ok(t) => t,
         Err(e) => {
-            log::warn!("/email/inbound: from {}: {e}; dropped", email.from);
+            log::warn!("/email/inbound: from {:?}: {e}; dropped", email.from);
             return HttpResponse::Ok().json(json!({"stored": false, "reason": e.to_string()}));
         }
     };

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::events::CallEvent;
-use crate::http::auth::Admin;
+use crate::http::auth::{check_admin, Admin};
 use crate::http::state::AppState;
 
 /// Query parameters of `/logs`.
@@ -19,16 +19,35 @@ use crate::http::state::AppState;
 pub struct LogsQuery {
     /// Only events of this carrier call id.
     pub call_sid: Option<String>,
+    /// A single-use ticket from `POST /api/logs/ticket` (browsers cannot set
+    /// headers on a WebSocket); the admin token is never taken from a URL.
+    pub ticket: Option<String>,
 }
 
-/// `GET /logs`: upgrades to the event feed after the admin check (401 before upgrade).
+/// `POST /api/logs/ticket` (admin token in the header): a single-use ticket
+/// for `/logs?ticket=…`, valid 60 s. `{"ticket": "<64 hex>", "expires_in_secs": 60}`.
+pub async fn ticket(_: Admin, state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Created().json(serde_json::json!({
+        "ticket": state.log_tickets.issue(),
+        "expires_in_secs": crate::http::tickets::TICKET_TTL.as_secs(),
+    }))
+}
+
+/// `GET /logs`: upgrades to the event feed after the admin check — the
+/// `Authorization: Bearer` header, or a ticket (401 before upgrade).
 pub async fn logs(
-    _: Admin,
     req: HttpRequest,
     stream: web::Payload,
     state: web::Data<AppState>,
     query: web::Query<LogsQuery>,
 ) -> actix_web::Result<HttpResponse> {
+    let ticketed = query
+        .ticket
+        .as_deref()
+        .is_some_and(|t| state.log_tickets.redeem(t));
+    if !ticketed {
+        check_admin(&req, &state)?;
+    }
     let feed = LogFeedSession {
         state: state.into_inner(),
         call_sid: query.into_inner().call_sid,

@@ -18,6 +18,7 @@ pub mod logs;
 pub mod ops;
 pub mod sms;
 pub mod state;
+pub mod tickets;
 pub mod twilio;
 
 use std::net::TcpListener;
@@ -30,6 +31,20 @@ use state::AppState;
 
 /// Largest form body accepted on webhooks, bytes.
 pub const MAX_FORM_BYTES: usize = 64 * 1024;
+
+/// Headers on every response (OWASP Secure Headers Project): no MIME
+/// sniffing, no referrer, and HSTS (one year) when `server.public_url` is
+/// https — a browser then never speaks plain HTTP to this host.
+fn security_headers(config: &crate::config::Config) -> actix_web::middleware::DefaultHeaders {
+    let headers = actix_web::middleware::DefaultHeaders::new()
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("Referrer-Policy", "no-referrer"));
+    if config.server.public_url.starts_with("https://") {
+        headers.add(("Strict-Transport-Security", "max-age=31536000"))
+    } else {
+        headers
+    }
+}
 
 /// Builds the HTTP server on an already-bound listener (signals are handled by the
 /// binary, which drains calls before stopping the server).
@@ -52,6 +67,7 @@ pub fn server(state: Arc<AppState>, listener: TcpListener) -> std::io::Result<Se
             .app_data(messaging.clone())
             .app_data(limits.clone())
             .wrap(actix_web::middleware::from_fn(limits::enforce))
+            .wrap(security_headers(&state.config))
             // Outermost: the rate limits and every route see a HEAD as its GET.
             .wrap(actix_web::middleware::from_fn(head::head_as_get))
             .app_data(web::PayloadConfig::new(MAX_FORM_BYTES))
@@ -69,6 +85,7 @@ pub fn server(state: Arc<AppState>, listener: TcpListener) -> std::io::Result<Se
             .route("/metrics", web::get().to(ops::metrics))
             .route("/tools", web::get().to(ops::tools))
             .route("/logs", web::get().to(logs::logs))
+            .route("/api/logs/ticket", web::post().to(logs::ticket))
             .route("/api/calls", web::get().to(admin::list_calls))
             .route("/api/calls/live", web::get().to(live_calls::live_calls))
             .route(

@@ -45,7 +45,12 @@ pub async fn inbound(
             .map(|sig| signature::validate(token, &url, &signed_params, sig))
             .unwrap_or(false);
         if !valid {
-            log::warn!("/sms/inbound: invalid or missing X-Twilio-Signature for {url}");
+            // Nothing of an unauthenticated request beyond its path and peer:
+            // a GET webhook's URL holds the sender and the message text.
+            log::warn!(
+                "/sms/inbound: invalid or missing X-Twilio-Signature (peer {:?})",
+                req.peer_addr()
+            );
             return HttpResponse::Forbidden().json(json!({"error": "invalid X-Twilio-Signature"}));
         }
     }
@@ -68,7 +73,7 @@ pub async fn inbound(
     {
         Ok(t) => t,
         Err(e) => {
-            log::warn!("/sms/inbound: {sid} to {to}: {e}; not answered");
+            log::warn!("/sms/inbound: {sid:?} to {to:?}: {e}; not answered");
             return xml(twiml::empty());
         }
     };

@@ -35,4 +35,6 @@ pub struct AppState {
     pub simulator: Option<Simulator>,
     /// The address the HTTP server listens on.
     pub local_addr: SocketAddr,
+    /// Single-use tickets for `/logs` (the admin token stays out of URLs).
+    pub log_tickets: crate::http::tickets::LogTickets,
 }

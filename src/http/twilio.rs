@@ -183,7 +183,7 @@ pub async fn twiml(req: HttpRequest, body: web::Bytes, state: web::Data<AppState
         }
     };
     log::info!(
-        "/twiml: call {call_sid} from {from} to {to} → tenant {}",
+        "/twiml: call {call_sid:?} from {from:?} to {to:?} → tenant {}",
         tenant.id
     );
     let prewarm = if state.config.calls.prewarm && call_sid != "-" {

@@ -207,13 +207,47 @@ async fn authorisation_matrix() {
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");
-    // `?token=` works for admin endpoints; a wrong one does not.
-    let ok = awc::Client::default()
+    // The admin token is never taken from a URL (proxies log URLs).
+    let in_url = awc::Client::default()
         .get(app.http_url(&format!("/api/tenants?token={ADMIN}")))
         .send()
         .await
         .expect("get");
-    assert_eq!(ok.status().as_u16(), 200);
+    assert_eq!(in_url.status().as_u16(), 401);
+    let logs_in_url = awc::Client::new()
+        .ws(format!(
+            "{}?token={ADMIN}",
+            app.http_url("/logs").replace("http", "ws")
+        ))
+        .connect()
+        .await;
+    assert!(logs_in_url.is_err(), "/logs took the token from its URL");
+    // `/logs` with a single-use ticket minted by an authenticated POST.
+    let mut minted = awc::Client::default()
+        .post(app.http_url("/api/logs/ticket"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .expect("mint");
+    assert_eq!(minted.status().as_u16(), 201);
+    let body: serde_json::Value = minted.json().await.expect("json");
+    let ticket = body["ticket"].as_str().expect("ticket").to_string();
+    let ws = |t: &str| {
+        awc::Client::new()
+            .ws(format!(
+                "{}?ticket={t}",
+                app.http_url("/logs").replace("http", "ws")
+            ))
+            .connect()
+    };
+    assert!(ws(&ticket).await.is_ok(), "/logs with a ticket");
+    assert!(ws(&ticket).await.is_err(), "a ticket works once");
+    let unauth = awc::Client::default()
+        .post(app.http_url("/api/logs/ticket"))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(unauth.status().as_u16(), 401);
     app.stop().await;
 }
 
@@ -821,4 +855,93 @@ async fn simulator_refuses_a_peer_outside_this_host() {
         );
         app.stop().await;
     }
+}
+
+/// `GET /` (the dashboard) carries a CSP with its script's hash and
+/// `frame-ancestors 'none'`; every response carries nosniff and no-referrer;
+/// HSTS when the public URL is https.
+#[actix_rt::test]
+async fn browser_security_headers() {
+    let app = TestApp::start_with(Db::Sqlite, |c| {
+        c.server.public_url = "https://voice.example.com".into();
+    })
+    .await;
+    let resp = awc::Client::default()
+        .get(app.http_url("/"))
+        .send()
+        .await
+        .expect("GET /");
+    let header = |name: &str| {
+        resp.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let csp = header("content-security-policy");
+    assert!(csp.contains("script-src 'sha256-"), "{csp}");
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(!csp.contains("unsafe-eval"), "{csp}");
+    assert_eq!(header("x-content-type-options"), "nosniff");
+    assert_eq!(header("referrer-policy"), "no-referrer");
+    assert_eq!(header("strict-transport-security"), "max-age=31536000");
+    let health = awc::Client::default()
+        .get(app.http_url("/health"))
+        .send()
+        .await
+        .expect("GET /health");
+    assert_eq!(
+        health
+            .headers()
+            .get("x-content-type-options")
+            .and_then(|v| v.to_str().ok()),
+        Some("nosniff")
+    );
+    app.stop().await;
+}
+
+/// Request values are logged escaped (a CR or an ANSI sequence in an
+/// unverified `CallSid` cannot forge a log line), and an unauthenticated
+/// webhook logs nothing of its content (a GET SMS webhook's URL holds the
+/// text).
+#[actix_rt::test]
+async fn logs_escape_request_values_and_keep_unauthenticated_content_out() {
+    crate::support::logs::install();
+    let app = TestApp::start_with(Db::Sqlite, |c| {
+        c.twilio.auth_token = Some(TWILIO_TOKEN.into());
+    })
+    .await;
+    let forged = "CAlogforge\r[2026-12-04T13:59:59Z INFO  switchboard::app] all good\u{1b}[8m";
+    let form = [("CallSid", forged), ("From", CALLER), ("To", DIALLED)];
+    let resp = awc::Client::default()
+        .post(app.http_url("/twiml"))
+        .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
+        .insert_header(("X-Twilio-Signature", "bm90IGEgc2lnbmF0dXJl"))
+        .send_body(serde_urlencoded::to_string(form).expect("form"))
+        .await
+        .expect("POST /twiml");
+    assert_eq!(resp.status().as_u16(), 403);
+    let secret_text = "my-card-is-4111111111111111-logcheck";
+    let resp = awc::Client::default()
+        .get(app.http_url(&format!(
+            "/sms/inbound?MessageSid=SM1&From=%2B15550100001&Body={secret_text}"
+        )))
+        .insert_header(("X-Twilio-Signature", "bm90IGEgc2lnbmF0dXJl"))
+        .send()
+        .await
+        .expect("GET /sms/inbound");
+    assert_eq!(resp.status().as_u16(), 403);
+    let lines = crate::support::logs::warnings_mentioning("CAlogforge");
+    assert!(!lines.is_empty(), "the refused webhook is logged");
+    for line in &lines {
+        assert!(
+            !line.contains('\r') && !line.contains('\u{1b}'),
+            "raw control characters: {line:?}"
+        );
+    }
+    assert!(
+        crate::support::logs::warnings_mentioning(secret_text).is_empty(),
+        "message text logged before authentication"
+    );
+    app.stop().await;
 }
