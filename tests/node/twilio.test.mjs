@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import http from 'node:http';
 import twilio from 'twilio';
+import WebSocket from 'ws';
 import { freePort, spawnSwitchboard, stopSwitchboard, waitHealthy } from './harness.mjs';
 
 
@@ -115,12 +116,27 @@ test('an outbound call is answered through a webhook signed by the Twilio librar
 
   const prewarm = /<Parameter name="prewarm" value="([0-9a-f]{32})"\/>/.exec(body);
   assert.ok(prewarm, `not pre-warmed: ${body}`);
+  // The stream gets the call's own URL (a grant in the path, which Twilio signs).
+  const streamUrl = /<Stream url="([^"]+)">/.exec(body)?.[1];
+  assert.match(streamUrl ?? '', new RegExp(`^ws://127\\.0\\.0\\.1:${ctx.port}/media-stream/[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+$`), body);
   const expected = new twilio.twiml.VoiceResponse();
-  const stream = expected.connect().stream({ url: `ws://127.0.0.1:${ctx.port}/media-stream` });
+  const stream = expected.connect().stream({ url: streamUrl });
   stream.parameter({ name: 'tenant', value: 'acme-dental' });
   stream.parameter({ name: 'from', value: CUSTOMER });
   stream.parameter({ name: 'to', value: TENANT_NUMBER });
   stream.parameter({ name: 'direction', value: 'outbound' });
   stream.parameter({ name: 'prewarm', value: prewarm[1] });
   assert.equal(body, expected.toString());
+
+  // Twilio opens that URL, signing the upgrade with its library's algorithm:
+  // accepted. A signature over the fixed /media-stream URL opens nothing.
+  const upgrade = (url, signature) => new Promise((resolve) => {
+    const ws = new WebSocket(url, { headers: { 'X-Twilio-Signature': signature } });
+    ws.on('open', () => { ws.close(); resolve(101); });
+    ws.on('unexpected-response', (_req, res) => resolve(res.statusCode));
+    ws.on('error', () => resolve(0));
+  });
+  assert.equal(await upgrade(streamUrl, twilio.getExpectedTwilioSignature(AUTH_TOKEN, streamUrl, {})), 101);
+  const fixed = `ws://127.0.0.1:${ctx.port}/media-stream`;
+  assert.equal(await upgrade(fixed, twilio.getExpectedTwilioSignature(AUTH_TOKEN, fixed, {})), 403);
 });
