@@ -166,27 +166,40 @@ try {
   page.on("console", (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
   page.on("pageerror", (e) => consoleLines.push(`pageerror: ${e.message}`));
   const text = (sel) => page.evaluate((s) => document.querySelector(s)?.textContent || "", sel);
+  // Polls a predicate from here: the page's Content-Security-Policy forbids
+  // the in-page eval that Playwright's waitForFunction polls with (evaluate
+  // itself is not subject to it).
+  const until = async (fn, arg, { timeout }) => {
+    const end = Date.now() + timeout;
+    for (;;) {
+      if (await page.evaluate(fn, arg)) return;
+      if (Date.now() > end) throw new Error(`timed out after ${timeout} ms waiting for ${fn}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
   const noOverflow = async (width, what) => {
     const wide = await page.evaluate(() => document.documentElement.scrollWidth);
     assert.ok(wide <= width, `${what}: page is ${wide} px wide at a ${width} px viewport`);
   };
-  await page.goto(base + "/");
+  const landing = await page.goto(base + "/");
+  const csp = landing.headers()["content-security-policy"] || "";
+  assert.match(csp, /script-src 'sha256-[A-Za-z0-9+/=]+'/, "the dashboard's CSP");
   await page.fill("#token", ADMIN);
   await page.click("#login-button");
   await page.waitForSelector("#app:not(.hidden)", { timeout: 5000 });
   await page.waitForSelector("#phone-tenant option", { state: "attached", timeout: 5000 });
   // The empty state before any call.
-  await page.waitForFunction(() => document.querySelector("#calls").textContent.includes("No calls yet"), null, { timeout: 5000 });
+  await until(() => document.querySelector("#calls").textContent.includes("No calls yet"), null, { timeout: 5000 });
   await page.click("#phone-start");
   try {
-    await page.waitForFunction(() => document.querySelector("#phone-state").textContent.startsWith("In call"), null, { timeout: 10000 });
+    await until(() => document.querySelector("#phone-state").textContent.startsWith("In call"), null, { timeout: 10000 });
     // The caller's words, the receptionist's answer, the booking and the message, as words in place.
-    await page.waitForFunction(() => document.querySelector("#phone-transcript").textContent.includes("teeth cleaning"), null, { timeout: 30000 });
-    await page.waitForFunction(() => document.querySelector("#phone-transcript .line.assistant") !== null, null, { timeout: 20000 });
-    await page.waitForFunction(() => document.querySelector("#phone-transcript .tool")?.textContent.startsWith("Booked cleaning"), null, { timeout: 40000 });
-    await page.waitForFunction(() => [...document.querySelectorAll("#phone-transcript .tool")].some((t) => t.textContent.includes("Took a message from Dana Smith")), null, { timeout: 40000 });
+    await until(() => document.querySelector("#phone-transcript").textContent.includes("teeth cleaning"), null, { timeout: 30000 });
+    await until(() => document.querySelector("#phone-transcript .line.assistant") !== null, null, { timeout: 20000 });
+    await until(() => document.querySelector("#phone-transcript .tool")?.textContent.startsWith("Booked cleaning"), null, { timeout: 40000 });
+    await until(() => [...document.querySelectorAll("#phone-transcript .tool")].some((t) => t.textContent.includes("Took a message from Dana Smith")), null, { timeout: 40000 });
     // The live feed (/logs) shows the same call as a live card with its elapsed time.
-    await page.waitForFunction(() => [...document.querySelectorAll("#active .call .transcript .tool")].some((t) => t.textContent.includes("Took a message")), null, { timeout: 5000 });
+    await until(() => [...document.querySelectorAll("#active .call .transcript .tool")].some((t) => t.textContent.includes("Took a message")), null, { timeout: 5000 });
     assert.match(await text("#active .call .meta"), /LIVE.*\d+:\d\d/);
     // A web call can be hung up from its card, not transferred (no phone line).
     assert.equal(await text("#active .call button.danger"), "Hang up");
@@ -202,14 +215,14 @@ try {
   assert.match(tools[1], /^Took a message from Dana Smith: .Please call back this afternoon\..$/);
   assert.ok(!tools.join(" ").includes("{"), `raw JSON in tool lines: ${tools}`);
   // The header counts the call, the waiting message and (when Tuesday is today's date: never) no booking today.
-  await page.waitForFunction(() => Number(document.querySelector("#stat-calls").textContent) >= 1, null, { timeout: 10000 });
-  await page.waitForFunction(() => Number(document.querySelector("#stat-messages").textContent) === 1, null, { timeout: 10000 });
+  await until(() => Number(document.querySelector("#stat-calls").textContent) >= 1, null, { timeout: 10000 });
+  await until(() => Number(document.querySelector("#stat-messages").textContent) === 1, null, { timeout: 10000 });
   assert.doesNotMatch(await text("header"), /store queue|link restart|barge/);
   // The owner hangs up from the live card (POST /api/calls/{id}/hangup): the
   // softphone hears the end, and the call is listed in words with its summary.
   await page.click("#active .call button.danger");
-  await page.waitForFunction(() => !document.querySelector("#phone-state").textContent.startsWith("In call"), null, { timeout: 10000 });
-  await page.waitForFunction(() => [...document.querySelectorAll("#calls tr")].some((r) => r.textContent.includes("web call") && r.textContent.includes("Ended from the dashboard") && r.textContent.includes("booked cleaning")), null, { timeout: 20000 });
+  await until(() => !document.querySelector("#phone-state").textContent.startsWith("In call"), null, { timeout: 10000 });
+  await until(() => [...document.querySelectorAll("#calls tr")].some((r) => r.textContent.includes("web call") && r.textContent.includes("Ended from the dashboard") && r.textContent.includes("booked cleaning")), null, { timeout: 20000 });
   const row = await page.evaluate(() => [...document.querySelectorAll("#calls tr")].find((r) => r.textContent.includes("web call")).textContent);
   assert.match(row, /Dana Smith · web call/);
   assert.match(row, /[A-Z]{2,4}|GMT/, "local time with its zone");
@@ -232,27 +245,27 @@ try {
   assert.equal(await page.$("#calls tr.selected"), null);
   // Messages: the taken message waits; one click marks it handled, and it stays so.
   await page.click("#tab-messages");
-  await page.waitForFunction(() => document.querySelector("#caller-messages").textContent.includes("Please call back this afternoon."), null, { timeout: 10000 });
+  await until(() => document.querySelector("#caller-messages").textContent.includes("Please call back this afternoon."), null, { timeout: 10000 });
   assert.match(await text("#caller-messages .card"), /Dana Smith.*\+15550100001.*waiting/);
   await page.click("#caller-messages .mark-handled");
-  await page.waitForFunction(() => document.querySelector("#caller-messages").textContent.includes("all caught up"), null, { timeout: 10000 });
+  await until(() => document.querySelector("#caller-messages").textContent.includes("all caught up"), null, { timeout: 10000 });
   await page.reload();
   await page.waitForSelector("#app:not(.hidden)", { timeout: 5000 });
   await page.click("#tab-messages");
   await page.selectOption("#messages-filter", "handled");
-  await page.waitForFunction(() => document.querySelector("#caller-messages .card.handled")?.textContent.includes("Please call back this afternoon."), null, { timeout: 10000 });
-  await page.waitForFunction(() => document.querySelector("#stat-messages").textContent === "0", null, { timeout: 10000 });
+  await until(() => document.querySelector("#caller-messages .card.handled")?.textContent.includes("Please call back this afternoon."), null, { timeout: 10000 });
+  await until(() => document.querySelector("#stat-messages").textContent === "0", null, { timeout: 10000 });
   // Bookings: by day.
   await page.click("#tab-bookings");
-  await page.waitForFunction(() => document.querySelector("#bookings .booking")?.textContent.includes("Dana Smith"), null, { timeout: 10000 });
+  await until(() => document.querySelector("#bookings .booking")?.textContent.includes("Dana Smith"), null, { timeout: 10000 });
   const day = await text("#bookings .day h3");
   assert.match(day, /^Tuesday /);
   assert.match(await text("#bookings .booking"), /^09:00cleaningDana Smith · \+15550100001booked/);
   // Texts & email and Settings read as words.
   await page.click("#tab-texts");
-  await page.waitForFunction(() => document.querySelector("#notifications").textContent.includes("Nothing sent to you yet"), null, { timeout: 5000 });
+  await until(() => document.querySelector("#notifications").textContent.includes("Nothing sent to you yet"), null, { timeout: 5000 });
   await page.click("#tab-settings");
-  await page.waitForFunction(() => document.querySelector("#business").textContent.includes("Acme Dental"), null, { timeout: 5000 });
+  await until(() => document.querySelector("#business").textContent.includes("Acme Dental"), null, { timeout: 5000 });
   assert.ok(await page.$("#outbound-card.hidden"), "calling back is hidden without Twilio");
   // A phone: 390 px (and 360 px) wide, no horizontal overflow, in every view.
   await page.click("#tab-calls");
@@ -272,6 +285,9 @@ try {
   }
   await page.setViewportSize({ width: 390, height: 844 });
   await page.screenshot({ path: join(artifacts, "dashboard-390.png"), fullPage: true });
+  // Everything above ran under the CSP: nothing of the page itself was blocked.
+  const blocked = consoleLines.filter((l) => l.includes("Content Security Policy"));
+  assert.deepEqual(blocked, [], "the dashboard's own code was blocked by its CSP");
   console.log("dashboard e2e: ok (screenshots in test-artifacts/)");
 } catch (e) {
   failed = true;

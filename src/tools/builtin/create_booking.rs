@@ -68,7 +68,11 @@ impl Tool for CreateBooking {
             let name = args::text("customerName", &a.customer_name, 200)?;
             // Bookings are made under the verified number when the line has
             // one; a browser or email line has none, and names the number.
-            let phone = match (&ctx.caller, a.customer_phone.as_deref()) {
+            let verified = ctx
+                .caller
+                .as_deref()
+                .filter(|c| args::e164("caller", c).is_ok());
+            let phone = match (verified, a.customer_phone.as_deref()) {
                 (Some(_), asked) => identity::caller_number(&ctx, "customerPhone", asked)?,
                 (None, Some(asked)) => args::e164("customerPhone", asked)?,
                 (None, None) => {
