@@ -472,7 +472,7 @@ impl Config {
         } else if self.model.api == ModelApi::Live && !self.model.url.is_empty() {
             self.model.url.clone()
         } else {
-            crate::model::live::DEFAULT_URL.to_string()
+            crate::model::api::LIVE_URL.to_string()
         }
     }
 

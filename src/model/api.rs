@@ -4,6 +4,10 @@
 
 use serde::{Deserialize, Serialize};
 
+/// OpenAI's GPT-Live primary WebSocket (no query parameters: the model goes
+/// in `session.start`).
+pub const LIVE_URL: &str = "wss://api.openai.com/v1/live/sessions";
+
 /// The voice protocol of a model link; config `model.api` and a tenant's `api`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -415,17 +415,8 @@ impl ModelLinkActor {
             Ok(event) => event,
             Err(e) => {
                 // Only a frame that is not JSON, or whose audio has no `delta`,
-                // gets here: every other field is optional. Logged once per link.
-                self.setup.counters.unparsable.inc();
-                if !self.warned_unparsable {
-                    self.warned_unparsable = true;
-                    log::warn!(
-                        "call {}: unparsable model event (further ones logged at debug): {e}",
-                        self.setup.call_id
-                    );
-                } else {
-                    log::debug!("call {}: unparsable model event: {e}", self.setup.call_id);
-                }
+                // gets here: every other field is optional.
+                self.unparsable("model", &e);
                 return;
             }
         };
@@ -459,19 +450,7 @@ impl ModelLinkActor {
                     .events
                     .do_send(ModelEvent::Error { code, message });
             }
-            ServerEvent::Unknown => {
-                self.setup.counters.unknown.inc();
-                if let Some(kind) = realtime::event_type(text) {
-                    if self.unknown_types.len() < MAX_UNKNOWN_TYPES_LOGGED
-                        && self.unknown_types.insert(kind.clone())
-                    {
-                        log::debug!(
-                            "call {}: ignoring model events of type {kind:?}",
-                            self.setup.call_id
-                        );
-                    }
-                }
-            }
+            ServerEvent::Unknown => self.unknown(text),
             other => {
                 self.tracker.on_event(other, &mut self.events);
                 for event in self.events.drain(..) {
@@ -483,6 +462,39 @@ impl ModelLinkActor {
 }
 
 impl ModelLinkActor {
+    /// A server frame that could not be read: counted, logged once per link
+    /// at WARN (further ones at debug).
+    fn unparsable(&mut self, protocol: &str, e: &dyn std::fmt::Display) {
+        self.setup.counters.unparsable.inc();
+        if !self.warned_unparsable {
+            self.warned_unparsable = true;
+            log::warn!(
+                "call {}: unparsable {protocol} event (further ones logged at debug): {e}",
+                self.setup.call_id
+            );
+        } else {
+            log::debug!(
+                "call {}: unparsable {protocol} event: {e}",
+                self.setup.call_id
+            );
+        }
+    }
+
+    /// An event type this link does not act on: counted, each type logged once.
+    fn unknown(&mut self, text: &str) {
+        self.setup.counters.unknown.inc();
+        if let Some(kind) = realtime::event_type(text) {
+            if self.unknown_types.len() < MAX_UNKNOWN_TYPES_LOGGED
+                && self.unknown_types.insert(kind.clone())
+            {
+                log::debug!(
+                    "call {}: ignoring model events of type {kind:?}",
+                    self.setup.call_id
+                );
+            }
+        }
+    }
+
     /// One GPT-Live server frame: audio routed by the tracker (zero-copy),
     /// everything else through it; a closed session ends the link.
     fn on_live_text(&mut self, frame: &ByteString, ctx: &mut Context<Self>) {
@@ -490,19 +502,7 @@ impl ModelLinkActor {
         let event = match live::parse_server_event(text) {
             Ok(event) => event,
             Err(e) => {
-                self.setup.counters.unparsable.inc();
-                if !self.warned_unparsable {
-                    self.warned_unparsable = true;
-                    log::warn!(
-                        "call {}: unparsable GPT-Live event (further ones logged at debug): {e}",
-                        self.setup.call_id
-                    );
-                } else {
-                    log::debug!(
-                        "call {}: unparsable GPT-Live event: {e}",
-                        self.setup.call_id
-                    );
-                }
+                self.unparsable("GPT-Live", &e);
                 return;
             }
         };
@@ -540,17 +540,7 @@ impl ModelLinkActor {
                 live.tracker.on_event(event, now, &mut self.events)
             }
             live::ServerEvent::Unknown => {
-                self.setup.counters.unknown.inc();
-                if let Some(kind) = realtime::event_type(text) {
-                    if self.unknown_types.len() < MAX_UNKNOWN_TYPES_LOGGED
-                        && self.unknown_types.insert(kind.clone())
-                    {
-                        log::debug!(
-                            "call {}: ignoring GPT-Live events of type {kind:?}",
-                            self.setup.call_id
-                        );
-                    }
-                }
+                self.unknown(text);
                 None
             }
             other => live.tracker.on_event(other, now, &mut self.events),

@@ -23,9 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::realtime::{AudioEncoding, AudioFormatSpec};
 use crate::model::session::{HistoryItem, Role, SessionSpec};
 
-/// OpenAI's GPT-Live primary WebSocket (no query parameters: the model goes
-/// in `session.start`).
-pub const DEFAULT_URL: &str = "wss://api.openai.com/v1/live/sessions";
+pub use crate::model::api::LIVE_URL as DEFAULT_URL;
 
 /// Most history messages `session.input` takes (OpenAI: 128).
 const MAX_INPUT_ITEMS: usize = 128;

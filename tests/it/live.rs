@@ -71,7 +71,8 @@ fn recorded_audio() -> Vec<u8> {
 /// Checks what switchboard sent against openai-python's `openai.types.live`
 /// client-event models, and the fixture's frames against the server-event
 /// models (`SWITCHBOARD_PYTHON`, set by .ci/run, names an interpreter with
-/// the `openai` package; `python3` otherwise).
+/// the `openai` package; else the venv .ci/run keeps in ~/.cache, else
+/// `python3`).
 fn validate_with_openai_types(connections: &[Connection]) {
     let dir = tempfile::tempdir().expect("temp dir");
     let client = dir.path().join("client-events.jsonl");
@@ -84,7 +85,15 @@ fn validate_with_openai_types(connections: &[Connection]) {
     }
     std::fs::write(&client, lines).expect("write events");
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let python = std::env::var("SWITCHBOARD_PYTHON").unwrap_or_else(|_| "python3".into());
+    // .ci/run installs the package into this venv and exports its path.
+    let cached = std::env::var("HOME")
+        .map(|home| format!("{home}/.cache/switchboard-python/bin/python"))
+        .ok()
+        .filter(|p| std::path::Path::new(p).exists());
+    let python = std::env::var("SWITCHBOARD_PYTHON")
+        .ok()
+        .or(cached)
+        .unwrap_or_else(|| "python3".into());
     let out = Command::new(&python)
         .arg(root.join("tests/python/validate_live.py"))
         .arg("--client")
@@ -100,6 +109,21 @@ fn validate_with_openai_types(connections: &[Connection]) {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(report.contains(" passed, 0 failed"), "{report}");
+}
+
+/// The fixture's model server, and switchboard on GPT-Live against it
+/// (greeting on), with `tweak` applied.
+async fn live_app(tweak: impl FnOnce(&mut switchboard::config::Config)) -> (ReplayModel, TestApp) {
+    let model = ReplayModel::start(Replay::load(FIXTURE)).await;
+    let url = model.url();
+    let app = TestApp::start_with(Db::Sqlite, |c| {
+        c.model.url = url;
+        c.model.api = ModelApi::Live;
+        c.calls.greet_caller = true;
+        tweak(c);
+    })
+    .await;
+    (model, app)
 }
 
 fn tool_outputs_in_order(events: &[Value]) -> (usize, usize) {
@@ -123,14 +147,7 @@ fn tool_outputs_in_order(events: &[Value]) -> (usize, usize) {
 #[actix_rt::test]
 async fn recorded_gpt_live_session_replays_through_a_twilio_call() {
     logs::install();
-    let model = ReplayModel::start(Replay::load(FIXTURE)).await;
-    let url = model.url();
-    let app = TestApp::start_with(Db::Sqlite, |c| {
-        c.model.url = url;
-        c.model.api = ModelApi::Live;
-        c.calls.greet_caller = true;
-    })
-    .await;
+    let (model, app) = live_app(|_| {}).await;
     let (mut call, feed) = app.dial().await;
     let call_sid = call.call_sid().to_string();
 
@@ -253,8 +270,6 @@ async fn recorded_gpt_live_session_replays_through_a_twilio_call() {
 #[actix_rt::test]
 async fn live_call_greets_takes_a_message_and_survives_an_expired_session() {
     logs::install();
-    let model = ReplayModel::start(Replay::load(FIXTURE)).await;
-    let url = model.url();
     let twilio = HttpStub::start(|_, n| {
         (
             201,
@@ -263,10 +278,7 @@ async fn live_call_greets_takes_a_message_and_survives_an_expired_session() {
     })
     .await;
     let twilio_base = twilio.base.clone();
-    let app = TestApp::start_with(Db::Sqlite, |c| {
-        c.model.url = url;
-        c.model.api = ModelApi::Live;
-        c.calls.greet_caller = true;
+    let (model, app) = live_app(|c| {
         c.twilio.account_sid = "AC00000000000000000000000000000027".into();
         c.twilio.auth_token = Some("twilio-test-auth-token".into());
         c.twilio.api_base = twilio_base;
@@ -437,33 +449,10 @@ async fn wait_without_caller(
 #[actix_rt::test]
 async fn prewarmed_live_call_is_fed_silence_greets_at_once_and_hangs_up_after_goodbye() {
     logs::install();
-    let model = ReplayModel::start(Replay::load(FIXTURE)).await;
-    let url = model.url();
-    let app = TestApp::start_with(Db::Sqlite, |c| {
-        c.model.url = url;
-        c.model.api = ModelApi::Live;
-        c.calls.greet_caller = true;
-        c.calls.prewarm = true;
-    })
-    .await;
+    let (model, app) = live_app(|c| c.calls.prewarm = true).await;
     // Twilio's voice webhook: the session opens before any stream.
     let call_sid = format!("CA{:032x}", rand::random::<u128>());
-    let form = [
-        ("CallSid", call_sid.as_str()),
-        ("AccountSid", "AC00000000000000000000000000000001"),
-        ("From", crate::support::CALLER),
-        ("To", crate::support::DIALLED),
-        ("CallStatus", "ringing"),
-        ("Direction", "inbound"),
-    ];
-    let mut resp = awc::Client::default()
-        .post(app.http_url("/twiml"))
-        .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
-        .send_body(serde_urlencoded::to_string(form).expect("form"))
-        .await
-        .expect("POST /twiml");
-    assert_eq!(resp.status().as_u16(), 200);
-    let twiml = String::from_utf8_lossy(&resp.body().await.expect("body")).into_owned();
+    let twiml = crate::prewarm::webhook(&app, &call_sid).await;
     wait_without_caller(&model, 0, is_type("session.start")).await;
     model.play("started");
     wait_without_caller(&model, 0, is_type("session.instructions.append")).await;
@@ -484,15 +473,7 @@ async fn prewarmed_live_call_is_fed_silence_greets_at_once_and_hangs_up_after_go
     model.play("greeting");
 
     // The stream attaches: the held greeting plays at once.
-    let mut setup = switchboard::caller::CallSetup::new(app.media_url());
-    setup.call_sid = call_sid.clone();
-    for name in ["prewarm", "tenant", "from", "to"] {
-        let key = format!("<Parameter name=\"{name}\" value=\"");
-        if let Some(start) = twiml.find(&key).map(|i| i + key.len()) {
-            let len = twiml[start..].find('"').expect("closing quote");
-            setup = setup.with_parameter(name, &twiml[start..start + len]);
-        }
-    }
+    let setup = crate::prewarm::stream_for(&app, &call_sid, &twiml);
     let feed = LogFeed::connect(&app.logs_url(&call_sid), Some(ADMIN))
         .await
         .expect("log feed");

@@ -25,7 +25,7 @@ fn with_delays(c: &mut Config) {
 }
 
 /// Posts Twilio's voice webhook for `call_sid`; returns the TwiML.
-async fn webhook(app: &TestApp, call_sid: &str) -> String {
+pub(crate) async fn webhook(app: &TestApp, call_sid: &str) -> String {
     let form = [
         ("CallSid", call_sid),
         ("AccountSid", "AC00000000000000000000000000000001"),
@@ -53,7 +53,7 @@ fn parameter(twiml: &str, name: &str) -> Option<String> {
 }
 
 /// The stream Twilio opens for `call_sid` with the TwiML's parameters.
-fn stream_for(app: &TestApp, call_sid: &str, twiml: &str) -> CallSetup {
+pub(crate) fn stream_for(app: &TestApp, call_sid: &str, twiml: &str) -> CallSetup {
     let mut setup = CallSetup::new(app.media_url());
     setup.call_sid = call_sid.to_string();
     for name in ["tenant", "from", "to", "prewarm"] {
