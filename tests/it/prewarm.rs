@@ -287,6 +287,9 @@ async fn webhook_without_a_stream_ends_no_stream_and_frees_its_slot() {
         c.calls.greet_caller = true;
         c.calls.max_calls = 1;
         c.calls.prewarm_timeout_secs = 1;
+        c.notify.poll_ms = 100;
+        // An owner who would be told about every call.
+        c.tenants[0].notify.sms = vec!["+15550100009".into()];
     })
     .await;
     let first = random_sid("CA");
@@ -318,6 +321,13 @@ async fn webhook_without_a_stream_ends_no_stream_and_frees_its_slot() {
         assert!(Instant::now() < deadline, "model session left open");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // Nobody was on the line: no summary, no owner notification (a replayed
+    // webhook must not text the owner).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (_, sent) = app.get_json("/api/notifications?tenant=acme-dental").await;
+    assert_eq!(sent["total"], 0, "{sent}");
+    let record = app.wait_call_ended(&first, Duration::from_secs(1)).await;
+    assert!(record["call"]["summary"].is_null(), "{record}");
     // … and its slot is free: a new webhook is admitted (pre-warmed) again.
     let third = random_sid("CA");
     let twiml = webhook(&app, &third).await;
