@@ -1327,6 +1327,7 @@ impl Config {
         if !self.model.voice.trim().is_empty() {
             provider
                 .check_voice(&self.model.voice)
+                .and_then(|()| self.model.api.check_voice(&self.model.voice))
                 .map_err(|message| ConfigError::Invalid {
                     key: "model.voice",
                     message,
@@ -1337,6 +1338,7 @@ impl Config {
             if let Some(voice) = &tenant.voice {
                 provider
                     .check_voice(voice)
+                    .and_then(|()| self.api_for(tenant).check_voice(voice))
                     .map_err(|message| ConfigError::Invalid {
                         key: "tenants",
                         message: format!("tenant {} ({}): {message}", tenant.id, provider.as_str()),
