@@ -414,3 +414,192 @@ async fn four_nodes_started_together_on_a_new_database_all_come_up_five_times() 
         drop(nodes);
     }
 }
+
+/// A `nats-server` of a test's own (JetStream on, a config of the test's
+/// choosing) on a free loopback port; killed when dropped.
+struct OwnNats {
+    child: std::process::Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl OwnNats {
+    /// Starts `nats-server` with `auth` (config text) and waits until it
+    /// accepts TCP connections.
+    fn start(auth: &str) -> OwnNats {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let config = dir.path().join("nats.conf");
+        std::fs::write(
+            &config,
+            format!(
+                "listen: \"127.0.0.1:{port}\"\njetstream {{ store_dir: \"{}\" }}\n{auth}\n",
+                dir.path().join("js").display()
+            ),
+        )
+        .expect("write nats.conf");
+        let child = Command::new("nats-server")
+            .arg("-c")
+            .arg(&config)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("nats-server on PATH");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "nats-server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        OwnNats {
+            child,
+            url: format!("nats://127.0.0.1:{port}"),
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for OwnNats {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A cluster config for `url` with a secret and a fresh name.
+fn cluster_config(url: &str) -> switchboard::config::ClusterConfig {
+    switchboard::config::ClusterConfig {
+        nats_url: url.into(),
+        name: cluster_name(),
+        secret: Some(crate::support::CLUSTER_SECRET.into()),
+        ..Default::default()
+    }
+}
+
+/// A NATS server with users (password and nkey) refuses a client without
+/// credentials, which then reads nothing; a node connects with a user and
+/// password, with an nkey seed file, and (on a token server) with a token —
+/// each opening its JetStream buckets; a wrong password fails with an error
+/// that does not show it.
+#[actix_rt::test]
+async fn nodes_authenticate_to_nats_and_strangers_are_refused() {
+    use switchboard::cluster::Cluster;
+
+    const PASSWORD: &str = "pw-7f3a9c1e5b";
+    const TOKEN: &str = "tok-52be1d9a07";
+    let user = nkeys::KeyPair::new_user();
+    let seed = user.seed().expect("seed");
+    let users = OwnNats::start(&format!(
+        "accounts {{ SB {{ jetstream: enabled, users: [ \
+         {{ user: node, password: \"{PASSWORD}\" }}, {{ nkey: \"{}\" }} ] }} }}",
+        user.public_key()
+    ));
+    let tokens = OwnNats::start(&format!("authorization {{ token: \"{TOKEN}\" }}"));
+
+    // No credentials: refused, nothing to read.
+    let stranger = tokio::time::timeout(Duration::from_secs(5), async_nats::connect(&users.url))
+        .await
+        .expect("an answer");
+    assert!(stranger.is_err(), "an unauthenticated client was let in");
+    let mut config = cluster_config(&users.url);
+    let refused = Cluster::connect(&config, "n1")
+        .await
+        .err()
+        .expect("refused");
+    assert!(
+        matches!(refused, switchboard::cluster::ClusterError::Connect { .. }),
+        "{refused}"
+    );
+
+    // A wrong password: refused, and the error line does not carry it.
+    config.nats_user = "node".into();
+    config.nats_password = Some(format!("{PASSWORD}-wrong"));
+    let wrong = Cluster::connect(&config, "n1")
+        .await
+        .err()
+        .expect("refused");
+    assert!(!wrong.to_string().contains(PASSWORD), "{wrong}");
+
+    // User and password.
+    config.nats_password = Some(PASSWORD.into());
+    let node = Cluster::connect(&config, "n1")
+        .await
+        .expect("user and password");
+    assert!(node.live_calls().await.is_ok());
+
+    // An nkey seed file.
+    let dir = tempfile::tempdir().expect("dir");
+    let seed_file = dir.path().join("node.nk");
+    std::fs::write(&seed_file, &seed).expect("seed file");
+    let mut config = cluster_config(&users.url);
+    config.nkey_seed_file = seed_file;
+    let node = Cluster::connect(&config, "n2").await.expect("nkey seed");
+    assert!(node.live_calls().await.is_ok());
+
+    // A token, on a server that takes tokens.
+    let mut config = cluster_config(&tokens.url);
+    config.nats_token = Some(TOKEN.into());
+    let node = Cluster::connect(&config, "n3").await.expect("token");
+    assert!(node.live_calls().await.is_ok());
+    let stranger = tokio::time::timeout(Duration::from_secs(5), async_nats::connect(&tokens.url))
+        .await
+        .expect("an answer");
+    assert!(stranger.is_err(), "a client without the token was let in");
+}
+
+/// The real binary joining a cluster through a NATS server with users: with
+/// the right password it starts and serves; with a wrong one it exits with an
+/// error; neither log (at debug level) shows the password.
+#[test]
+fn the_nats_password_appears_in_no_log_line() {
+    const PASSWORD: &str = "pw-c0ffee-91d2e";
+    let nats = OwnNats::start(&format!(
+        "accounts {{ SB {{ jetstream: enabled, users: [ {{ user: node, password: \"{PASSWORD}\" }} ] }} }}"
+    ));
+    let schema = PgSchema::new();
+    let cluster = cluster_name();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = write_config(dir.path(), schema.url(), "");
+    let env = |password: &'static str| {
+        vec![
+            ("SWITCHBOARD_CLUSTER__NATS_URL", nats.url.clone()),
+            ("SWITCHBOARD_CLUSTER__NAME", cluster.clone()),
+            ("SWITCHBOARD_CLUSTER__NODE_ID", "n1".to_string()),
+            ("SWITCHBOARD_CLUSTER__NATS_USER", "node".to_string()),
+            ("SWITCHBOARD_CLUSTER__NATS_PASSWORD", password.to_string()),
+            ("RUST_LOG", "debug".to_string()),
+        ]
+    };
+    let wrong = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .arg("--config")
+        .arg(&config)
+        .arg("serve")
+        .current_dir(dir.path())
+        .env("SWITCHBOARD_SERVER__ADMIN_TOKEN", crate::support::ADMIN)
+        .env(
+            "SWITCHBOARD_CLUSTER__SECRET",
+            crate::support::CLUSTER_SECRET,
+        )
+        .envs(env("not-the-password"))
+        .output()
+        .expect("run switchboard");
+    assert!(!wrong.status.success());
+    let stderr = String::from_utf8_lossy(&wrong.stderr);
+    assert!(stderr.contains("NATS"), "{stderr}");
+    assert!(!stderr.contains("not-the-password"), "{stderr}");
+
+    let env = env(PASSWORD);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let server = ChildServer::spawn(dir.path(), &config, &env);
+    let log = server.log();
+    assert!(
+        log.contains(&format!("cluster {cluster}: node n1")),
+        "{log}"
+    );
+    assert!(!log.contains(PASSWORD), "the password was logged:\n{log}");
+}
