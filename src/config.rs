@@ -162,6 +162,17 @@ impl ClusterConfig {
     }
 }
 
+/// A `server.trusted_proxies` entry: a CIDR (`10.0.0.0/8`, `fd00::/8`) or a
+/// single address (a /32 or /128).
+pub fn parse_cidr(text: &str) -> Option<ipnet::IpNet> {
+    let text = text.trim();
+    text.parse::<ipnet::IpNet>().ok().or_else(|| {
+        text.parse::<std::net::IpAddr>()
+            .ok()
+            .map(ipnet::IpNet::from)
+    })
+}
+
 /// `url` without its userinfo (`nats://user:pass@host` → `nats://host`), for
 /// logs and errors; each comma-separated server of a list is stripped.
 pub fn redact_url(url: &str) -> String {
@@ -396,6 +407,20 @@ pub struct ServerConfig {
     /// the dashboard); unset = `/metrics` is open.
     #[serde(skip_serializing)]
     pub metrics_token: Option<String>,
+    /// Reverse proxies (CIDRs, `10.0.0.0/8`, or single addresses) whose
+    /// `X-Forwarded-For`/`Forwarded` headers are believed: a request from one
+    /// is counted by the rate limits against the right-most address in them
+    /// that is not itself a trusted proxy. Empty: the TCP peer address.
+    pub trusted_proxies: Vec<String>,
+    /// Milliseconds a request body may take to arrive, from the end of its
+    /// head; slower: 408 and the connection closed.
+    pub body_timeout_ms: u64,
+    /// Connections open at once from one address (the TCP peer; IPv6 by
+    /// /64); more are closed at once. 0: no cap.
+    pub max_connections_per_address: usize,
+    /// Connections open at once per worker (actix-web `max_connections`);
+    /// more wait in the listen backlog.
+    pub max_connections: usize,
 }
 
 /// `[database]`: SQLite file path / `sqlite://PATH`, or a `postgres://` URL.
@@ -816,6 +841,10 @@ impl Default for ServerConfig {
             admin_token_file: "data/admin-token".into(),
             insecure_public: false,
             metrics_token: None,
+            trusted_proxies: Vec::new(),
+            body_timeout_ms: 10_000,
+            max_connections_per_address: 256,
+            max_connections: 25_000,
         }
     }
 }
@@ -1193,6 +1222,23 @@ impl Config {
             return Err(ConfigError::Invalid {
                 key: "server.bind",
                 message: format!("not a host:port address: {:?}", self.server.bind),
+            });
+        }
+        if let Some(bad) = self
+            .server
+            .trusted_proxies
+            .iter()
+            .find(|p| parse_cidr(p).is_none())
+        {
+            return Err(ConfigError::Invalid {
+                key: "server.trusted_proxies",
+                message: format!("not an address or CIDR: {bad:?}"),
+            });
+        }
+        if self.server.body_timeout_ms == 0 || self.server.max_connections == 0 {
+            return Err(ConfigError::Invalid {
+                key: "server.body_timeout_ms",
+                message: "server.body_timeout_ms and server.max_connections must be above 0".into(),
             });
         }
         if !self.server.public_url.is_empty() {

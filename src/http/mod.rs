@@ -40,7 +40,10 @@ pub fn server(state: Arc<AppState>, listener: TcpListener) -> std::io::Result<Se
             .unwrap_or(2),
         n => n,
     };
-    let limits = web::Data::new(limits::RateLimits::new(&state.config.limits));
+    let limits = web::Data::new(limits::RateLimits::new(
+        &state.config.limits,
+        &state.config.server.trusted_proxies,
+    ));
     let carrier = web::Data::from(state.carrier.clone());
     let messaging = web::Data::from(state.messaging.clone());
     let data = web::Data::from(state);

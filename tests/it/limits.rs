@@ -186,3 +186,118 @@ async fn failed_authentications_get_429_per_source_address() {
     assert_eq!(other.status, 200, "{other:?}");
     app.stop().await;
 }
+
+/// One request from the proxy (127.0.0.1, a trusted proxy) on behalf of
+/// `client` (its `X-Forwarded-For`), off the test's thread.
+async fn via_proxy(
+    server: SocketAddr,
+    client: &str,
+    method: &'static str,
+    path: &str,
+    mut headers: Vec<String>,
+    body: Vec<u8>,
+) -> RawResponse {
+    headers.push(format!("X-Forwarded-For: {client}"));
+    let path = path.to_owned();
+    tokio::task::spawn_blocking(move || http(ip(1), server, method, &path, &headers, &body))
+        .await
+        .expect("request thread")
+}
+
+/// A `/twiml` form for a new call (its own `CallSid`), signed for `url` when
+/// `signed`, else with a forged signature.
+fn twiml_form(url: &str, n: usize, signed: bool) -> (Vec<String>, Vec<u8>) {
+    let params: Vec<(String, String)> = vec![
+        ("CallSid".into(), format!("CAproxy{n:04}")),
+        ("AccountSid".into(), "AC1".into()),
+        ("From".into(), "+15550100001".into()),
+        ("To".into(), "+15550100000".into()),
+    ];
+    let signature = if signed {
+        switchboard::carrier::twilio::signature::compute(TWILIO_TOKEN, url, &params)
+    } else {
+        "forged".into()
+    };
+    let body = params
+        .iter()
+        .map(|(k, v)| format!("{k}={}", v.replace('+', "%2B")))
+        .collect::<Vec<_>>()
+        .join("&");
+    (
+        vec![
+            "Content-Type: application/x-www-form-urlencoded".into(),
+            format!("X-Twilio-Signature: {signature}"),
+        ],
+        body.into_bytes(),
+    )
+}
+
+/// Behind a trusted proxy every request comes from 127.0.0.1; the limits key
+/// on the forwarded client instead. Client A's failed logins block A (even
+/// with the right token afterwards) but neither Twilio (B), whose signed
+/// webhooks all answer 200, nor A's own signed webhooks; A's forged ones get
+/// 429. In-band `/supervisor` auth failures from C count: C's next
+/// header-authenticated request gets 429.
+#[actix_rt::test]
+async fn behind_a_trusted_proxy_others_failed_logins_never_refuse_signed_webhooks() {
+    const PER_MINUTE: u32 = 3;
+    let app = TestApp::start_with(crate::support::Db::Sqlite, |c| {
+        c.limits.failed_auth_per_minute = PER_MINUTE;
+        c.twilio.auth_token = Some(TWILIO_TOKEN.into());
+        c.server.trusted_proxies = vec!["127.0.0.1/32".into()];
+    })
+    .await;
+    let server = addr(&app);
+    let (a, b, c) = ("198.51.100.7", "203.0.113.50", "192.0.2.99");
+    let wrong = vec!["Authorization: Bearer wrong".to_owned()];
+    for i in 0..PER_MINUTE {
+        let resp = via_proxy(server, a, "GET", "/api/calls", wrong.clone(), vec![]).await;
+        assert_eq!(resp.status, 401, "attempt {i}: {resp:?}");
+    }
+    let resp = via_proxy(server, a, "GET", "/api/calls", wrong.clone(), vec![]).await;
+    assert_429(&resp, "A over its failed-login budget");
+    let valid = vec![format!("Authorization: Bearer {ADMIN}")];
+    let resp = via_proxy(server, a, "GET", "/api/calls", valid.clone(), vec![]).await;
+    assert_429(&resp, "A blocked even with the right token");
+
+    let url = app.http_url("/twiml");
+    for n in 0..10 {
+        let (headers, body) = twiml_form(&url, n, true);
+        let resp = via_proxy(server, b, "POST", "/twiml", headers, body).await;
+        assert_eq!(resp.status, 200, "Twilio webhook {n}: {resp:?}");
+    }
+    let (headers, body) = twiml_form(&url, 100, true);
+    let resp = via_proxy(server, a, "POST", "/twiml", headers, body).await;
+    assert_eq!(resp.status, 200, "a signed webhook from A: {resp:?}");
+    let (headers, body) = twiml_form(&url, 101, false);
+    let resp = via_proxy(server, a, "POST", "/twiml", headers, body).await;
+    assert_429(&resp, "a forged webhook from blocked A");
+    let resp = via_proxy(server, b, "GET", "/api/calls", valid.clone(), vec![]).await;
+    assert_eq!(resp.status, 200, "B is not blocked: {resp:?}");
+
+    // In-band /supervisor auth failures from C, one past its budget.
+    for i in 0..=PER_MINUTE {
+        let (_resp, mut ws) = awc::Client::new()
+            .ws(format!("ws://{server}/supervisor"))
+            .header("X-Forwarded-For", c)
+            .connect()
+            .await
+            .unwrap_or_else(|e| panic!("upgrade {i}: {e}"));
+        use futures_util::{SinkExt as _, StreamExt as _};
+        ws.send(awc::ws::Message::Text(
+            r#"{"type":"auth","token":"guessed"}"#.into(),
+        ))
+        .await
+        .expect("send auth");
+        // Wait for the refusal (the answer, then the close).
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while let Ok(Some(frame)) = tokio::time::timeout_at(deadline, ws.next()).await {
+            if matches!(frame, Ok(awc::ws::Frame::Close(_)) | Err(_)) {
+                break;
+            }
+        }
+    }
+    let resp = via_proxy(server, c, "GET", "/api/calls", valid, vec![]).await;
+    assert_429(&resp, "C after in-band /supervisor failures");
+    app.stop().await;
+}
