@@ -301,3 +301,172 @@ async fn behind_a_trusted_proxy_others_failed_logins_never_refuse_signed_webhook
     assert_429(&resp, "C after in-band /supervisor failures");
     app.stop().await;
 }
+
+/// 200 connections from one address each send a webhook head announcing a
+/// 1000-byte body, then trickle it one byte every 200 ms: every one is
+/// answered 408 (and closed) within `body_timeout_ms` + 1 s, while a signed
+/// webhook on a fresh connection meanwhile answers 200 and `/health` stays up.
+#[actix_rt::test]
+async fn slow_bodies_get_408_in_time_and_signed_webhooks_still_answer() {
+    use std::io::Write as _;
+    use std::time::Instant;
+    const SLOW: usize = 200;
+    const BODY_TIMEOUT_MS: u64 = 1500;
+    let app = TestApp::start_with(crate::support::Db::Sqlite, |c| {
+        c.twilio.auth_token = Some(TWILIO_TOKEN.into());
+        c.server.body_timeout_ms = BODY_TIMEOUT_MS;
+        c.limits.webhook_per_minute = 0;
+    })
+    .await;
+    let server = addr(&app);
+    let slow = tokio::task::spawn_blocking(move || {
+        let started = Instant::now();
+        let mut sent_at = Vec::with_capacity(SLOW);
+        let mut streams: Vec<std::net::TcpStream> = (0..SLOW)
+            .map(|_| {
+                let mut s = crate::support::raw::connect_from(ip(20), server);
+                let head = format!(
+                    "POST /twiml HTTP/1.1\r\nHost: {server}\r\n\
+                     Content-Type: application/x-www-form-urlencoded\r\n\
+                     X-Twilio-Signature: x\r\nContent-Length: 1000\r\n\r\nC"
+                );
+                s.write_all(head.as_bytes()).expect("head");
+                sent_at.push(started.elapsed());
+                s
+            })
+            .collect();
+        let heads_sent = started.elapsed();
+        // Trickle a byte every 200 ms to each, reading what comes back, until
+        // every one has been answered and closed or the deadline has long passed.
+        for s in &streams {
+            s.set_nonblocking(true).expect("nonblocking");
+        }
+        let mut answers: Vec<(Option<Duration>, Vec<u8>, bool)> =
+            (0..SLOW).map(|_| (None, Vec::new(), false)).collect();
+        let give_up = Instant::now() + Duration::from_millis(BODY_TIMEOUT_MS + 3000);
+        while Instant::now() < give_up && answers.iter().any(|(_, _, closed)| !closed) {
+            for (s, (at, raw, closed)) in streams.iter_mut().zip(answers.iter_mut()) {
+                if *closed {
+                    continue;
+                }
+                let _ = s.write_all(b"a");
+                let mut buf = [0u8; 1024];
+                loop {
+                    match std::io::Read::read(s, &mut buf) {
+                        Ok(0) => {
+                            *closed = true;
+                            break;
+                        }
+                        Ok(n) => {
+                            raw.extend_from_slice(&buf[..n]);
+                            at.get_or_insert_with(|| started.elapsed());
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                        Err(_) => {
+                            *closed = true;
+                            break;
+                        }
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        // Per connection: from its head sent to its answer.
+        let answers: Vec<(Option<Duration>, Option<u16>, bool)> = answers
+            .into_iter()
+            .zip(sent_at)
+            .map(|((at, raw, closed), sent)| {
+                let text = String::from_utf8_lossy(&raw).into_owned();
+                let status = text.split_whitespace().nth(1).and_then(|s| s.parse().ok());
+                (at.map(|at| at.saturating_sub(sent)), status, closed)
+            })
+            .collect();
+        (heads_sent, answers)
+    });
+    // Meanwhile a signed webhook and /health, each on a fresh connection.
+    actix_rt::time::sleep(Duration::from_millis(300)).await;
+    let url = app.http_url("/twiml");
+    let (headers, body) = twiml_form(&url, 7, true);
+    let signed = tokio::task::spawn_blocking(move || {
+        let started = Instant::now();
+        let resp = http(ip(21), server, "POST", "/twiml", &headers, &body);
+        (resp, started.elapsed())
+    })
+    .await
+    .expect("signed webhook");
+    assert_eq!(signed.0.status, 200, "{:?}", signed.0);
+    assert!(
+        signed.1 < Duration::from_secs(2),
+        "signed webhook took {:?}",
+        signed.1
+    );
+    let health = send(server, 22, "GET", "/health".into(), vec![], b"").await;
+    assert_eq!(health.status, 200);
+
+    let (heads_sent, answers) = slow.await.expect("slow clients");
+    assert!(
+        heads_sent < Duration::from_secs(1),
+        "heads took {heads_sent:?}"
+    );
+    let timed_out = answers.iter().filter(|(_, s, _)| *s == Some(408)).count();
+    assert_eq!(timed_out, SLOW, "answers: {answers:?}");
+    assert!(
+        answers.iter().all(|(_, _, closed)| *closed),
+        "a connection was kept open"
+    );
+    let slowest = answers
+        .iter()
+        .filter_map(|(at, _, _)| *at)
+        .max()
+        .expect("answered");
+    assert!(
+        slowest <= Duration::from_millis(BODY_TIMEOUT_MS + 1000),
+        "the last 408 came after {slowest:?}"
+    );
+    eprintln!("slow bodies: heads sent in {heads_sent:?}, last 408 after {slowest:?}; signed webhook in {:?}", signed.1);
+    app.stop().await;
+}
+
+/// `server.max_connections_per_address = 5`: five open connections from one
+/// address are served; a sixth from it is answered 503 and closed while
+/// another address is served; once the five close, the address is served again.
+#[actix_rt::test]
+async fn connections_past_the_per_address_cap_are_refused() {
+    use std::io::{Read as _, Write as _};
+    let app = TestApp::start_with(crate::support::Db::Sqlite, |c| {
+        c.server.max_connections_per_address = 5;
+    })
+    .await;
+    let server = addr(&app);
+    let held = tokio::task::spawn_blocking(move || {
+        (0..5)
+            .map(|i| {
+                let mut s = crate::support::raw::connect_from(ip(30), server);
+                s.write_all(format!("GET /health HTTP/1.1\r\nHost: {server}\r\n\r\n").as_bytes())
+                    .expect("request");
+                let mut buf = [0u8; 512];
+                let n = s.read(&mut buf).expect("answer");
+                let head = String::from_utf8_lossy(&buf[..n]).into_owned();
+                assert!(head.starts_with("HTTP/1.1 200"), "held {i}: {head}");
+                s
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .expect("held connections");
+    let sixth = send(server, 30, "GET", "/health".into(), vec![], b"").await;
+    assert_eq!(sixth.status, 503, "{sixth:?}");
+    let other = send(server, 31, "GET", "/health".into(), vec![], b"").await;
+    assert_eq!(other.status, 200, "{other:?}");
+    drop(held);
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    loop {
+        let again = send(server, 30, "GET", "/health".into(), vec![], b"").await;
+        if again.status == 200 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{again:?}");
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    app.stop().await;
+}
