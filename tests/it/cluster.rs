@@ -603,3 +603,98 @@ fn the_nats_password_appears_in_no_log_line() {
     );
     assert!(!log.contains(PASSWORD), "the password was logged:\n{log}");
 }
+
+/// The `authorization` block docs/clustering.md gives, as written (its
+/// password filled in), is enough for a node: a node of cluster
+/// `switchboard` with id `n1` starts on it (buckets, spool stream,
+/// subscriptions), admits a call under a per-tenant cap (a slot in the
+/// leases bucket), lists it from the registry, and hangs it up through the
+/// operator API; the same user may not subscribe to node `n2`'s operate
+/// subject.
+#[actix_rt::test]
+async fn the_documented_authorization_block_lets_a_node_work() {
+    const PASSWORD: &str = "pw-doc-4471aa";
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/clustering.md"))
+        .expect("docs/clustering.md");
+    let block = doc
+        .split("```conf\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("a conf block");
+    let nats = OwnNats::start(&block.replace("$N1_PASSWORD", PASSWORD));
+    let schema = PgSchema::new();
+    let url = nats.url.clone();
+    let app = crate::support::TestApp::start_on(schema.url(), move |c| {
+        c.cluster.nats_url = url.clone();
+        c.cluster.name = "switchboard".into();
+        c.cluster.node_id = "n1".into();
+        c.cluster.nats_user = "n1".into();
+        c.cluster.nats_password = Some(PASSWORD.into());
+        c.calls.max_calls_per_tenant = Some(2);
+    })
+    .await;
+    let (mut call, feed) = app.dial().await;
+    let started = feed
+        .wait_for(
+            |e| matches!(e, switchboard::events::CallEvent::CallStarted { .. }),
+            Duration::from_secs(5),
+        )
+        .await
+        .expect("call started");
+    let call_id = started.call_id().to_string();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (status, live) = app.get_json("/api/calls/live").await;
+        if status == 200 && live.to_string().contains(&call_id) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not listed: {status} {live}");
+        actix_rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (status, body) = admin_request(
+        Method::POST,
+        &app.http_url(&format!("/api/calls/{call_id}/hangup")),
+    )
+    .await;
+    assert!(status < 300, "hang-up: {status} {body}");
+    assert!(
+        feed.wait_for(
+            |e| matches!(e, switchboard::events::CallEvent::CallEnded { .. }),
+            Duration::from_secs(5)
+        )
+        .await
+        .is_some(),
+        "the call did not end"
+    );
+    let _ = call.stop().await;
+    app.stop().await;
+
+    // The same user may not listen on another node's operate subject.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let n1 = async_nats::ConnectOptions::with_user_and_password("n1".into(), PASSWORD.into())
+        .event_callback(move |event| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send(event.to_string());
+            }
+        })
+        .connect(&nats.url)
+        .await
+        .expect("n1 connects");
+    let _sub = n1
+        .subscribe("switchboard.node.n2.operate")
+        .await
+        .expect("subscribe sent");
+    let _ = n1.flush().await;
+    let refused = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(event) = rx.recv().await {
+            if event.to_lowercase().contains("permissions violation") {
+                return event;
+            }
+        }
+        String::new()
+    })
+    .await
+    .expect("a permissions violation");
+    assert!(refused.contains("n2.operate"), "{refused}");
+}
