@@ -226,3 +226,20 @@ pub fn replay(
     file.sync_all().map_err(|err| spool_error(path, err))?;
     Ok(report)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    use super::*;
+
+    #[test]
+    fn a_new_spool_and_its_folder_are_private() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let path = tmp.path().join("data/spool.jsonl");
+        append(&path, &[]).expect("append");
+        let mode = |p: &Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(&tmp.path().join("data")), 0o700);
+    }
+}
