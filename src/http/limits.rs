@@ -49,9 +49,15 @@ use crate::config::{parse_cidr, LimitsConfig};
 /// Twilio is configured to use it).
 pub const WEBHOOK_PATHS: &[&str] = &["/twiml", "/twiml/whisper", "/sms/inbound", "/email/inbound"];
 
-/// Twilio's signed routes: never refused for an address's failed logins
-/// while their own signature holds.
+/// Twilio's signed routes (and the per-call `/media-stream/…` URLs): never
+/// refused for an address's failed logins while their own signature holds.
 pub const TWILIO_PATHS: &[&str] = &["/twiml", "/twiml/whisper", "/sms/inbound", "/media-stream"];
+
+/// Whether `path` is one of [`TWILIO_PATHS`] or a per-call stream URL under
+/// `/media-stream/`.
+fn is_twilio_path(path: &str) -> bool {
+    TWILIO_PATHS.contains(&path) || path.starts_with("/media-stream/")
+}
 
 /// Keys kept per limiter before idle ones are pruned (bounds memory under a
 /// spread of source addresses).
@@ -259,7 +265,7 @@ pub async fn enforce(
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
     // Twilio's routes go on to their signature check even when blocked.
-    let signed_route = TWILIO_PATHS.contains(&req.path());
+    let signed_route = is_twilio_path(req.path());
     let mut blocked = None;
     if req.path() != "/health" {
         if let Err(retry) = limits.blocked(ip) {

@@ -62,13 +62,15 @@ pub fn server(state: Arc<AppState>, listener: TcpListener) -> std::io::Result<Se
             .app_data(carrier.clone())
             .app_data(messaging.clone())
             .app_data(limits.clone())
-            .app_data(body_timeout.clone())
             .wrap(actix_web::middleware::from_fn(limits::enforce))
-            .wrap(actix_web::middleware::from_fn(limits::body_deadline))
-            .wrap(actix_web::middleware::from_fn(limits::connection_cap))
             // Outermost: the rate limits and every route see a HEAD as its GET.
             .wrap(actix_web::middleware::from_fn(head::head_as_get))
             .app_data(web::PayloadConfig::new(MAX_FORM_BYTES))
+            // Outside even the HEAD mapping: a connection past its address's
+            // cap, or a body too slow, never reaches a route.
+            .app_data(body_timeout.clone())
+            .wrap(actix_web::middleware::from_fn(limits::body_deadline))
+            .wrap(actix_web::middleware::from_fn(limits::connection_cap))
             .configure(|cfg| {
                 if let Some(sim) = &state.simulator {
                     sim.configure(cfg);
