@@ -508,3 +508,80 @@ async fn a_rogue_bus_client_without_the_cluster_secret_changes_nothing() {
     }
     nodes.stop().await;
 }
+
+/// Node-client session lists ("which node holds the newest session"): node
+/// n1 hears n2's signed list, and nothing of a rogue's unsigned or forged
+/// list claiming a newer session, nor of a list signed with the cluster
+/// secret but published for another node than its sender.
+#[actix_rt::test]
+async fn only_a_node_s_own_signed_session_list_is_heard() {
+    use futures_util::StreamExt as _;
+    use switchboard::cluster::clients::{AnnouncedSession, ClientNews, SessionsAnnounce};
+    use switchboard::cluster::sign::Signer;
+    use switchboard::cluster::Cluster;
+
+    let config = switchboard::config::ClusterConfig {
+        nats_url: NATS_URL.into(),
+        name: format!("t{}", uuid::Uuid::new_v4().simple()),
+        secret: Some(crate::support::CLUSTER_SECRET.into()),
+        ..Default::default()
+    };
+    let n1 = Cluster::connect(&config, "n1").await.expect("n1");
+    let n2 = Cluster::connect(&config, "n2").await.expect("n2");
+    let mut news = n1.client_news().await.expect("client news");
+    let newer = |session: u64| SessionsAnnounce {
+        version: u64::MAX,
+        sessions: vec![AnnouncedSession {
+            session,
+            tenant_ids: vec!["acme-dental".into()],
+            since: chrono::Utc::now(),
+        }],
+    };
+    let rogue = async_nats::connect(NATS_URL).await.expect("rogue");
+    let subject = format!("{}.clients.n3", config.name);
+    let body = serde_json::to_vec(&newer(666)).expect("json");
+    rogue
+        .publish(subject.clone(), body.clone().into())
+        .await
+        .expect("publish");
+    let forged = Signer::new("not-the-cluster-secret-but-long-enough");
+    rogue
+        .publish_with_headers(
+            subject.clone(),
+            forged.headers(&subject, "n3", &body),
+            body.clone().into(),
+        )
+        .await
+        .expect("publish");
+    // The real secret, but n2 speaking for n3.
+    let real = Signer::new(crate::support::CLUSTER_SECRET);
+    rogue
+        .publish_with_headers(
+            subject.clone(),
+            real.headers(&subject, "n2", &body),
+            body.into(),
+        )
+        .await
+        .expect("publish");
+    rogue.flush().await.expect("flush");
+    n2.announce_sessions(&newer(7)).await.expect("n2 announces");
+    let first = tokio::time::timeout(Duration::from_secs(5), news.next())
+        .await
+        .expect("news in time")
+        .expect("news");
+    match first {
+        ClientNews::Sessions { node, announce } => {
+            assert_eq!(node, "n2");
+            assert_eq!(announce.sessions[0].session, 7);
+        }
+        other => panic!("unexpected news: {other:?}"),
+    }
+    let more = tokio::time::timeout(Duration::from_millis(500), news.next()).await;
+    assert!(more.is_err(), "more news: {more:?}");
+    let js = async_nats::jetstream::new(rogue);
+    for bucket in ["nodes", "calls", "leases"] {
+        let _ = js
+            .delete_key_value(format!("{}_{bucket}", config.name))
+            .await;
+    }
+}
