@@ -698,3 +698,111 @@ async fn the_documented_authorization_block_lets_a_node_work() {
     .expect("a permissions violation");
     assert!(refused.contains("n2.operate"), "{refused}");
 }
+
+/// Runs `openssl` with `args` in `dir`; panics when it fails.
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl on PATH");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A NATS server that requires TLS (a test CA's certificate for
+/// 127.0.0.1) and a token: a node with `tls_ca_file` and the token connects
+/// and opens its buckets; the same node without the CA cannot (the server's
+/// certificate is not trusted), and a client without TLS is refused.
+#[actix_rt::test]
+async fn a_node_reaches_nats_over_tls_with_the_configured_ca() {
+    use switchboard::cluster::Cluster;
+    const TOKEN: &str = "tok-tls-8c21";
+    let pki = tempfile::tempdir().expect("dir");
+    let dir = pki.path();
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=test ca",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
+    );
+    std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").expect("ext");
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "1",
+            "-extfile",
+            "san.ext",
+        ],
+    );
+    let nats = OwnNats::start(&format!(
+        "tls {{ cert_file: \"{}\", key_file: \"{}\" }}\nauthorization {{ token: \"{TOKEN}\" }}",
+        dir.join("server.pem").display(),
+        dir.join("server.key").display()
+    ));
+    let mut config = cluster_config(&nats.url);
+    config.nats_token = Some(TOKEN.into());
+    config.tls_ca_file = dir.join("ca.pem");
+    config.require_tls = true;
+    let node = Cluster::connect(&config, "n1")
+        .await
+        .expect("TLS with the CA");
+    assert!(node.live_calls().await.is_ok());
+
+    config.tls_ca_file = Default::default();
+    let untrusted = Cluster::connect(&config, "n2").await;
+    assert!(
+        untrusted.is_err(),
+        "connected to a server signed by an unknown CA"
+    );
+    let plain = tokio::time::timeout(Duration::from_secs(5), async_nats::connect(&nats.url))
+        .await
+        .expect("an answer");
+    assert!(plain.is_err(), "a client without TLS or token was let in");
+}
