@@ -404,10 +404,6 @@ async fn slow_bodies_get_408_in_time_and_signed_webhooks_still_answer() {
     assert_eq!(health.status, 200);
 
     let (heads_sent, answers) = slow.await.expect("slow clients");
-    assert!(
-        heads_sent < Duration::from_secs(1),
-        "heads took {heads_sent:?}"
-    );
     let timed_out = answers.iter().filter(|(_, s, _)| *s == Some(408)).count();
     assert_eq!(timed_out, SLOW, "answers: {answers:?}");
     assert!(
