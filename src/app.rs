@@ -343,7 +343,7 @@ async fn start_on_pool(
             "cluster {}: node {} on {}",
             config.cluster.name,
             config.cluster.node_id,
-            config.cluster.nats_url
+            crate::config::redact_url(&config.cluster.nats_url)
         );
         (Some(cluster), Some(joined))
     } else {
@@ -442,8 +442,12 @@ async fn start_on_pool(
     });
     let session_overrides = Arc::new(stored_session_overrides(&pool)?);
     if let Some(cluster) = &cluster {
-        let follow =
-            crate::cluster::settings::follow_sessions(cluster, session_overrides.clone()).await?;
+        let follow = crate::cluster::settings::follow_sessions(
+            cluster,
+            session_overrides.clone(),
+            pool.clone(),
+        )
+        .await?;
         actix_rt::spawn(follow);
     }
     let calls = Arc::new(CallEnv {

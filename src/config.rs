@@ -83,7 +83,39 @@ pub struct ClusterConfig {
     /// Milliseconds an operator action waits for the node holding the call,
     /// and an admission for NATS (then the node admits on its own count).
     pub request_timeout_ms: u64,
+    /// A NATS `.creds` file (user JWT and nkey seed) to authenticate with.
+    /// Empty: not used. Credentials in `nats_url` itself are refused.
+    pub credentials_file: PathBuf,
+    /// A file holding an nkey seed (`SU…`) to authenticate with. Empty: not used.
+    pub nkey_seed_file: PathBuf,
+    /// NATS user name; its password comes from env
+    /// `SWITCHBOARD_CLUSTER__NATS_PASSWORD`. Empty: not used.
+    pub nats_user: String,
+    /// The password of `nats_user` (env `SWITCHBOARD_CLUSTER__NATS_PASSWORD` only).
+    #[serde(skip_serializing)]
+    pub nats_password: Option<String>,
+    /// A NATS authorisation token (env `SWITCHBOARD_CLUSTER__NATS_TOKEN` only).
+    #[serde(skip_serializing)]
+    pub nats_token: Option<String>,
+    /// PEM file of the CA(s) that signed the NATS server's certificate; set,
+    /// the connection is TLS. Empty: the system roots, when TLS is used.
+    pub tls_ca_file: PathBuf,
+    /// PEM client certificate for NATS mutual TLS (with `tls_key_file`).
+    pub tls_cert_file: PathBuf,
+    /// PEM private key of `tls_cert_file`.
+    pub tls_key_file: PathBuf,
+    /// Refuse to talk to NATS without TLS.
+    pub require_tls: bool,
+    /// The cluster's shared secret (env `SWITCHBOARD_CLUSTER__SECRET` only, at
+    /// least 32 characters, the same on every node): every bus message and
+    /// operator request is signed with HMAC-SHA256 under it, and a node drops
+    /// what is not. Required whenever `nats_url` is set.
+    #[serde(skip_serializing)]
+    pub secret: Option<String>,
 }
+
+/// Characters `cluster.secret` needs at least.
+pub const CLUSTER_SECRET_MIN_CHARS: usize = 32;
 
 impl Default for ClusterConfig {
     fn default() -> Self {
@@ -94,6 +126,16 @@ impl Default for ClusterConfig {
             lease_secs: 15,
             heartbeat_secs: 3,
             request_timeout_ms: 1000,
+            credentials_file: PathBuf::new(),
+            nkey_seed_file: PathBuf::new(),
+            nats_user: String::new(),
+            nats_password: None,
+            nats_token: None,
+            tls_ca_file: PathBuf::new(),
+            tls_cert_file: PathBuf::new(),
+            tls_key_file: PathBuf::new(),
+            require_tls: false,
+            secret: None,
         }
     }
 }
@@ -103,6 +145,57 @@ impl ClusterConfig {
     pub fn enabled(&self) -> bool {
         !self.nats_url.trim().is_empty()
     }
+
+    /// Whether the node authenticates to NATS (any credential source set).
+    pub fn has_credentials(&self) -> bool {
+        !self.credentials_file.as_os_str().is_empty()
+            || !self.nkey_seed_file.as_os_str().is_empty()
+            || !self.nats_user.is_empty()
+            || self.nats_token.as_deref().is_some_and(|t| !t.is_empty())
+    }
+
+    /// Whether the connection to NATS is TLS (`tls://` URL, a CA file or `require_tls`).
+    pub fn uses_tls(&self) -> bool {
+        self.require_tls
+            || !self.tls_ca_file.as_os_str().is_empty()
+            || self.nats_url.trim().starts_with("tls://")
+    }
+}
+
+/// A `server.trusted_proxies` entry: a CIDR (`10.0.0.0/8`, `fd00::/8`) or a
+/// single address (a /32 or /128).
+pub fn parse_cidr(text: &str) -> Option<ipnet::IpNet> {
+    let text = text.trim();
+    text.parse::<ipnet::IpNet>().ok().or_else(|| {
+        text.parse::<std::net::IpAddr>()
+            .ok()
+            .map(ipnet::IpNet::from)
+    })
+}
+
+/// `url` without its userinfo (`nats://user:pass@host` → `nats://host`), for
+/// logs and errors; each comma-separated server of a list is stripped.
+pub fn redact_url(url: &str) -> String {
+    url.split(',')
+        .map(|one| {
+            let one = one.trim();
+            let (scheme, rest) = match one.find("://") {
+                Some(i) => (&one[..i + 3], &one[i + 3..]),
+                None => ("", one),
+            };
+            let host_start = rest.find('/').unwrap_or(rest.len());
+            match rest[..host_start].rfind('@') {
+                Some(at) => format!("{scheme}{}", &rest[at + 1..]),
+                None => one.to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Whether `url` carries userinfo (`user:pass@`).
+fn url_has_userinfo(url: &str) -> bool {
+    redact_url(url) != url.split(',').map(str::trim).collect::<Vec<_>>().join(",")
 }
 
 /// `[notify]`: how owner notifications (`[tenants.notify]`) are delivered from
@@ -314,6 +407,20 @@ pub struct ServerConfig {
     /// the dashboard); unset = `/metrics` is open.
     #[serde(skip_serializing)]
     pub metrics_token: Option<String>,
+    /// Reverse proxies (CIDRs, `10.0.0.0/8`, or single addresses) whose
+    /// `X-Forwarded-For`/`Forwarded` headers are believed: a request from one
+    /// is counted by the rate limits against the right-most address in them
+    /// that is not itself a trusted proxy. Empty: the TCP peer address.
+    pub trusted_proxies: Vec<String>,
+    /// Milliseconds a request body may take to arrive, from the end of its
+    /// head; slower: 408 and the connection closed.
+    pub body_timeout_ms: u64,
+    /// Connections open at once from one address (the TCP peer; IPv6 by
+    /// /64); more are closed at once. 0: no cap.
+    pub max_connections_per_address: usize,
+    /// Connections open at once per worker (actix-web `max_connections`);
+    /// more wait in the listen backlog.
+    pub max_connections: usize,
 }
 
 /// `[database]`: SQLite file path / `sqlite://PATH`, or a `postgres://` URL.
@@ -734,6 +841,10 @@ impl Default for ServerConfig {
             admin_token_file: "data/admin-token".into(),
             insecure_public: false,
             metrics_token: None,
+            trusted_proxies: Vec::new(),
+            body_timeout_ms: 10_000,
+            max_connections_per_address: 256,
+            max_connections: 25_000,
         }
     }
 }
@@ -931,6 +1042,24 @@ const SECRETS: &[(&str, &str, &str, &str)] = &[
         "jambonz.password",
         "SWITCHBOARD_JAMBONZ__PASSWORD",
     ),
+    (
+        "cluster",
+        "nats_password",
+        "cluster.nats_password",
+        "SWITCHBOARD_CLUSTER__NATS_PASSWORD",
+    ),
+    (
+        "cluster",
+        "nats_token",
+        "cluster.nats_token",
+        "SWITCHBOARD_CLUSTER__NATS_TOKEN",
+    ),
+    (
+        "cluster",
+        "secret",
+        "cluster.secret",
+        "SWITCHBOARD_CLUSTER__SECRET",
+    ),
 ];
 
 impl Config {
@@ -991,6 +1120,11 @@ impl Config {
         self.database.url = resolve_sqlite_url(&self.database.url, dir);
         self.database.spool_file = join(&self.database.spool_file);
         self.server.admin_token_file = join(&self.server.admin_token_file);
+        self.cluster.credentials_file = join(&self.cluster.credentials_file);
+        self.cluster.nkey_seed_file = join(&self.cluster.nkey_seed_file);
+        self.cluster.tls_ca_file = join(&self.cluster.tls_ca_file);
+        self.cluster.tls_cert_file = join(&self.cluster.tls_cert_file);
+        self.cluster.tls_key_file = join(&self.cluster.tls_key_file);
     }
 
     /// Installs the vendor-named keys; `model.api_key` falls back to the one for
@@ -1104,6 +1238,23 @@ impl Config {
             return Err(ConfigError::Invalid {
                 key: "server.bind",
                 message: format!("not a host:port address: {:?}", self.server.bind),
+            });
+        }
+        if let Some(bad) = self
+            .server
+            .trusted_proxies
+            .iter()
+            .find(|p| parse_cidr(p).is_none())
+        {
+            return Err(ConfigError::Invalid {
+                key: "server.trusted_proxies",
+                message: format!("not an address or CIDR: {bad:?}"),
+            });
+        }
+        if self.server.body_timeout_ms == 0 || self.server.max_connections == 0 {
+            return Err(ConfigError::Invalid {
+                key: "server.body_timeout_ms",
+                message: "server.body_timeout_ms and server.max_connections must be above 0".into(),
             });
         }
         if !self.server.public_url.is_empty() {
@@ -1292,6 +1443,58 @@ impl Config {
             return Err(ConfigError::Invalid {
                 key: "cluster.request_timeout_ms",
                 message: "must be at least 1".into(),
+            });
+        }
+        if url_has_userinfo(&cluster.nats_url) {
+            return Err(ConfigError::Invalid {
+                key: "cluster.nats_url",
+                message: "credentials in the URL are not used; set cluster.nats_user with \
+                          SWITCHBOARD_CLUSTER__NATS_PASSWORD, SWITCHBOARD_CLUSTER__NATS_TOKEN, \
+                          cluster.nkey_seed_file or cluster.credentials_file"
+                    .into(),
+            });
+        }
+        if !cluster.nats_user.is_empty()
+            && cluster.nats_password.as_deref().is_none_or(str::is_empty)
+        {
+            return Err(ConfigError::Invalid {
+                key: "cluster.nats_user",
+                message: "needs its password in SWITCHBOARD_CLUSTER__NATS_PASSWORD".into(),
+            });
+        }
+        let sources = [
+            !cluster.credentials_file.as_os_str().is_empty(),
+            !cluster.nkey_seed_file.as_os_str().is_empty(),
+            !cluster.nats_user.is_empty(),
+            cluster.nats_token.as_deref().is_some_and(|t| !t.is_empty()),
+        ];
+        if sources.iter().filter(|s| **s).count() > 1 {
+            return Err(ConfigError::Invalid {
+                key: "cluster.credentials_file",
+                message: "use one NATS credential: credentials_file, nkey_seed_file, \
+                          nats_user or SWITCHBOARD_CLUSTER__NATS_TOKEN"
+                    .into(),
+            });
+        }
+        if cluster.tls_cert_file.as_os_str().is_empty()
+            != cluster.tls_key_file.as_os_str().is_empty()
+        {
+            return Err(ConfigError::Invalid {
+                key: "cluster.tls_cert_file",
+                message: "tls_cert_file and tls_key_file go together".into(),
+            });
+        }
+        if cluster
+            .secret
+            .as_deref()
+            .is_none_or(|s| s.chars().count() < CLUSTER_SECRET_MIN_CHARS)
+        {
+            return Err(ConfigError::Invalid {
+                key: "cluster.secret",
+                message: format!(
+                    "a cluster needs SWITCHBOARD_CLUSTER__SECRET, the same on every node, \
+                     at least {CLUSTER_SECRET_MIN_CHARS} characters (e.g. openssl rand -hex 32)"
+                ),
             });
         }
         Ok(())
@@ -1729,11 +1932,27 @@ mod tests {
     }
 
     #[test]
+    fn urls_lose_their_userinfo_in_logs() {
+        assert_eq!(
+            redact_url("nats://node:hunter2@nats.internal:4222"),
+            "nats://nats.internal:4222"
+        );
+        assert_eq!(
+            redact_url("nats://a:b@h1:4222, tls://h2:4222"),
+            "nats://h1:4222,tls://h2:4222"
+        );
+        assert_eq!(redact_url("nats://h:4222/x@y"), "nats://h:4222/x@y");
+        assert!(url_has_userinfo("nats://tok@h:4222"));
+        assert!(!url_has_userinfo("nats://h:4222"));
+    }
+
+    #[test]
     fn a_cluster_needs_postgresql_and_sane_names_and_intervals() {
         let clustered = |tweak: fn(&mut Config)| {
             let mut c = Config::default();
             c.database.url = "postgres://u@h/db".into();
             c.cluster.nats_url = "nats://127.0.0.1:4222".into();
+            c.cluster.secret = Some("s".repeat(CLUSTER_SECRET_MIN_CHARS));
             tweak(&mut c);
             c.validate()
         };
@@ -1763,6 +1982,24 @@ mod tests {
         assert_eq!(
             key(clustered(|c| c.calls.max_calls_per_tenant = Some(0))),
             "calls.max_calls_per_tenant"
+        );
+        assert_eq!(
+            key(clustered(|c| c.cluster.secret = None)),
+            "cluster.secret"
+        );
+        assert_eq!(
+            key(clustered(|c| c.cluster.secret = Some("short".into()))),
+            "cluster.secret"
+        );
+        assert_eq!(
+            key(clustered(
+                |c| c.cluster.nats_url = "nats://u:hunter2@10.0.0.5:4222".into()
+            )),
+            "cluster.nats_url"
+        );
+        assert_eq!(
+            key(clustered(|c| c.cluster.nats_user = "node".into())),
+            "cluster.nats_user"
         );
         // A single node needs none of it, SQLite included.
         let mut single = Config::default();

@@ -29,6 +29,10 @@ pub enum Door {
     /// No admin token (`serve` generates one into `data/admin-token` when unset,
     /// so this is open only for a server started without `serve`).
     NoAdminToken,
+    /// `cluster.nats_url` names a NATS server off this host, reached without
+    /// credentials or without TLS: whoever reaches it reads callers' events
+    /// and can fill the cluster's buckets.
+    NatsOpen,
 }
 
 impl Door {
@@ -39,6 +43,7 @@ impl Door {
             Door::JambonzOpen => "/jambonz accepts calls without credentials",
             Door::EmailRelay => "/email/inbound would email replies to unauthenticated posts",
             Door::NoAdminToken => "no admin token",
+            Door::NatsOpen => "the cluster's NATS is off this host without credentials and TLS",
         }
     }
 
@@ -49,6 +54,10 @@ impl Door {
             Door::JambonzOpen => "jambonz.username and SWITCHBOARD_JAMBONZ__PASSWORD",
             Door::EmailRelay => "SWITCHBOARD_MESSAGING__EMAIL_SECRET",
             Door::NoAdminToken => "SWITCHBOARD_SERVER__ADMIN_TOKEN",
+            Door::NatsOpen => {
+                "a cluster credential (nats_user, nkey_seed_file, credentials_file or \
+                 SWITCHBOARD_CLUSTER__NATS_TOKEN) and cluster.tls_ca_file or require_tls"
+            }
         }
     }
 
@@ -121,6 +130,35 @@ fn public_reason(config: &Config) -> Option<String> {
     })
 }
 
+/// Whether any server of `cluster.nats_url` (a comma-separated list) is not
+/// loopback. An unparsable one counts as off this host.
+fn nats_off_host(config: &Config) -> bool {
+    if !config.cluster.enabled() {
+        return false;
+    }
+    config.cluster.nats_url.split(',').any(|one| {
+        let one = one.trim();
+        let with_scheme = if one.contains("://") {
+            one.to_string()
+        } else {
+            format!("nats://{one}")
+        };
+        match url::Url::parse(&with_scheme)
+            .ok()
+            .and_then(|u| u.host().map(|h| h.to_owned()))
+        {
+            // `nats://` is not a special scheme: its IP hosts come as text.
+            Some(url::Host::Domain(d)) => match d.trim_matches(['[', ']']).parse::<IpAddr>() {
+                Ok(ip) => !is_loopback(ip),
+                Err(_) => !d.eq_ignore_ascii_case("localhost"),
+            },
+            Some(url::Host::Ipv4(v4)) => !v4.is_loopback(),
+            Some(url::Host::Ipv6(v6)) => !is_loopback(IpAddr::V6(v6)),
+            None => true,
+        }
+    })
+}
+
 /// Audits `config` as it will be served (after `serve` has filled in a generated
 /// admin token).
 pub fn audit(config: &Config) -> Audit {
@@ -138,6 +176,9 @@ pub fn audit(config: &Config) -> Audit {
     }
     if !is_set(&config.server.admin_token) {
         doors.push(Door::NoAdminToken);
+    }
+    if nats_off_host(config) && !(config.cluster.has_credentials() && config.cluster.uses_tls()) {
+        doors.push(Door::NatsOpen);
     }
     Audit {
         public: public_reason(config),
@@ -227,7 +268,7 @@ mod tests {
     #[test]
     fn each_door_is_refused_in_public_and_warned_on_loopback() {
         type Open = fn(&mut Config);
-        let cases: [(Door, Open); 4] = [
+        let cases: [(Door, Open); 5] = [
             (Door::TwilioUnsigned, |c| c.twilio.auth_token = None),
             (Door::JambonzOpen, |c| {
                 c.jambonz.password = Some(String::new())
@@ -236,6 +277,9 @@ mod tests {
                 c.sendgrid.api_key = Some("SG.x".into())
             }),
             (Door::NoAdminToken, |c| c.server.admin_token = None),
+            (Door::NatsOpen, |c| {
+                c.cluster.nats_url = "nats://10.0.0.5:4222".into()
+            }),
         ];
         for (door, open) in cases {
             let mut c = locked();
@@ -255,6 +299,20 @@ mod tests {
                 assert!(warn.contains(door.fix()), "{warn}");
             }
         }
+    }
+
+    #[test]
+    fn a_nats_off_this_host_needs_a_credential_and_tls() {
+        let mut c = locked();
+        c.cluster.nats_url = "nats://127.0.0.1:4222".into();
+        assert!(!audit(&c).doors.contains(&Door::NatsOpen));
+        c.cluster.nats_url = "nats://nats.internal:4222".into();
+        c.cluster.nats_user = "node".into();
+        assert!(audit(&c).doors.contains(&Door::NatsOpen), "no TLS");
+        c.cluster.tls_ca_file = "/etc/nats/ca.pem".into();
+        assert!(!audit(&c).doors.contains(&Door::NatsOpen));
+        c.cluster.nats_user = String::new();
+        assert!(audit(&c).doors.contains(&Door::NatsOpen), "no credential");
     }
 
     #[test]

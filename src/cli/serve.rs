@@ -3,35 +3,47 @@
 use std::path::Path;
 use std::time::Duration;
 
+use std::io::Write as _;
+
 use anyhow::Context;
 use rand::RngCore;
 
 use crate::app;
 use crate::config::Config;
 use crate::exposure;
+use crate::store::files;
 
 /// Loads the admin token from `path` (`server.admin_token_file`), creating it
-/// (mode 0600, with its folder) with a random value when absent. Used only when
-/// `SWITCHBOARD_SERVER__ADMIN_TOKEN` is unset.
+/// (mode 0600 from the start, with its folder 0700) with a random value when
+/// absent. An existing file its group or others can read is used, with a
+/// warning. Used only when `SWITCHBOARD_SERVER__ADMIN_TOKEN` is unset.
 pub fn admin_token_from_file(path: &Path) -> anyhow::Result<String> {
     if let Ok(existing) = std::fs::read_to_string(path) {
         let token = existing.trim().to_string();
         if !token.is_empty() {
+            if files::readable_by_others(path) {
+                log::warn!(
+                    "{}: the admin token file is readable by its group or others; chmod 600 it",
+                    path.display()
+                );
+            }
             return Ok(token);
         }
+        // Present but empty: replaced by a new one.
+        std::fs::remove_file(path).with_context(|| format!("replacing {}", path.display()))?;
     }
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        files::create_private_dir_all(dir)
+            .with_context(|| format!("creating {}", dir.display()))?;
     }
     let mut bytes = [0u8; 24];
     rand::thread_rng().fill_bytes(&mut bytes);
     let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    std::fs::write(path, &token).with_context(|| format!("writing {}", path.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-    }
+    let mut file =
+        files::create_private_new(path).with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(token.as_bytes())
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("writing {}", path.display()))?;
     Ok(token)
 }
 

@@ -1,6 +1,8 @@
 //! Plain NATS publish/subscribe between nodes (no JetStream): every message a
 //! node publishes carries its node id in the [`ORIGIN_HEADER`] header, so a
-//! subscriber on a subject every node publishes on can skip its own node's.
+//! subscriber on a subject every node publishes on can skip its own node's,
+//! and is signed under the cluster secret ([`super::sign`]); a receiver acts
+//! only on messages that check.
 //! Used by the live-event relay ([`super::events`]) and the Node-client
 //! notices ([`super::clients`]). Nothing here is stored: a node that is not
 //! subscribed when a message passes never sees it.
@@ -42,8 +44,7 @@ impl Cluster {
     /// [`ClusterError::Bus`] when the subject is invalid, the payload exceeds
     /// the server's limit or the connection is closed.
     pub async fn publish(&self, subject: String, payload: Bytes) -> Result<(), ClusterError> {
-        let mut headers = HeaderMap::new();
-        headers.insert(ORIGIN_HEADER, self.node_id());
+        let headers = self.signed_headers(&subject, &payload);
         self.client()
             .publish_with_headers(subject.clone(), headers, payload)
             .await
@@ -115,30 +116,48 @@ impl Drop for Subscription {
     }
 }
 
-/// The node that published `message` (its [`ORIGIN_HEADER`]), if it said.
-pub fn origin(message: &async_nats::Message) -> Option<&str> {
-    message
-        .headers
-        .as_ref()
-        .and_then(|h| h.get(ORIGIN_HEADER))
-        .map(|node| node.as_str())
-}
-
-/// The origin node and JSON payload of `message`, unless it comes from node
-/// `own` or is unreadable.
-pub(crate) fn read_foreign<T: serde::de::DeserializeOwned>(
-    own: &str,
-    message: &async_nats::Message,
-) -> Option<(String, T)> {
-    let node = origin(message)?;
-    if node == own {
-        return None;
+impl Cluster {
+    /// The headers of a message of this node on `subject` with `payload`:
+    /// origin, time and signature ([`super::sign`]).
+    pub(crate) fn signed_headers(&self, subject: &str, payload: &[u8]) -> HeaderMap {
+        self.inner.signer.headers(subject, self.node_id(), payload)
     }
-    match serde_json::from_slice(&message.payload) {
-        Ok(value) => Some((node.to_string(), value)),
-        Err(e) => {
-            log::debug!("cluster: unreadable message on {}: {e}", message.subject);
-            None
+
+    /// The node that sent the live `message` when it is signed by a node of
+    /// this cluster, fresh and not a replay; otherwise `None`, and the drop
+    /// is logged (rate-limited, without the payload).
+    pub(crate) fn verified_origin(&self, message: &async_nats::Message) -> Option<String> {
+        let signer = &self.inner.signer;
+        match signer.check_live(
+            message.subject.as_str(),
+            message.headers.as_ref(),
+            &message.payload,
+        ) {
+            Ok(node) => Some(node),
+            Err(why) => {
+                signer.dropped(message.subject.as_str(), why);
+                None
+            }
+        }
+    }
+
+    /// The origin node and JSON payload of `message`, unless it is not
+    /// signed by a node of this cluster ([`Cluster::verified_origin`]), comes
+    /// from this node or is unreadable.
+    pub(crate) fn read_foreign<T: serde::de::DeserializeOwned>(
+        &self,
+        message: &async_nats::Message,
+    ) -> Option<(String, T)> {
+        let node = self.verified_origin(message)?;
+        if node == self.node_id() {
+            return None;
+        }
+        match serde_json::from_slice(&message.payload) {
+            Ok(value) => Some((node, value)),
+            Err(e) => {
+                log::debug!("cluster: unreadable message on {}: {e}", message.subject);
+                None
+            }
         }
     }
 }

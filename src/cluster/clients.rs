@@ -13,7 +13,8 @@
 //!   order; the client's `delivered` marks them there, once.
 //!
 //! The origin node of both is the message's [`super::bus::ORIGIN_HEADER`];
-//! a node skips its own.
+//! a node skips its own, and drops what is not signed by a node of the
+//! cluster, and session lists a node publishes for another.
 
 use std::pin::Pin;
 
@@ -22,7 +23,7 @@ use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt as _};
 use serde::{Deserialize, Serialize};
 
-use super::bus::{read_foreign, subject_token};
+use super::bus::subject_token;
 use super::{Cluster, ClusterError};
 
 /// One registered Node session, as its node announces it.
@@ -108,18 +109,25 @@ impl Cluster {
     pub async fn client_news(&self) -> Result<ClientNewsStream, ClusterError> {
         let sessions = self.subscribe(self.subject(&["clients", "*"])).await?;
         let notices = self.subscribe(self.subject(&["outbox", "*"])).await?;
-        let own = self.node_id().to_string();
         let sessions = sessions.filter_map({
-            let own = own.clone();
+            let cluster = self.clone();
             move |message| {
-                let news = read_foreign::<SessionsAnnounce>(&own, &message)
+                // A node announces only its own sessions, on its own subject.
+                let news = cluster
+                    .read_foreign::<SessionsAnnounce>(&message)
+                    .filter(|(node, _)| {
+                        message.subject.as_str().rsplit('.').next()
+                            == Some(subject_token(node).as_ref())
+                    })
                     .map(|(node, announce)| ClientNews::Sessions { node, announce });
                 async move { news }
             }
         });
+        let cluster = self.clone();
         let notices = notices.filter_map(move |message| {
-            let news =
-                read_foreign::<OutboxNotice>(&own, &message).map(|(_, n)| ClientNews::Outbox(n));
+            let news = cluster
+                .read_foreign::<OutboxNotice>(&message)
+                .map(|(_, n)| ClientNews::Outbox(n));
             async move { news }
         });
         Ok(Box::pin(futures_util::stream::select(sessions, notices)))

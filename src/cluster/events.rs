@@ -10,7 +10,7 @@
 
 use futures_util::StreamExt as _;
 
-use super::bus::{read_foreign, subject_token};
+use super::bus::subject_token;
 use super::{Cluster, ClusterError};
 use crate::events::{CallEvent, EventBus, TenantEvent};
 
@@ -51,7 +51,7 @@ pub async fn relay(cluster: &Cluster, bus: EventBus) -> Result<EventBus, Cluster
     let (receiver, local) = (cluster.clone(), bus.clone());
     tokio::spawn(async move {
         while let Some(message) = incoming.next().await {
-            if let Some((_, event)) = read_foreign::<CallEvent>(receiver.node_id(), &message) {
+            if let Some((_, event)) = receiver.read_foreign::<CallEvent>(&message) {
                 local.publish_remote(event);
             }
         }

@@ -31,6 +31,7 @@ pub mod node;
 pub mod ops;
 pub mod registry;
 pub mod settings;
+pub mod sign;
 pub mod spool;
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -38,7 +39,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, kv};
 
-use crate::config::ClusterConfig;
+use crate::config::{redact_url, ClusterConfig};
 
 pub use leases::Lease;
 pub use registry::LiveCallEntry;
@@ -46,12 +47,23 @@ pub use registry::LiveCallEntry;
 /// Why the cluster bus could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
-    /// The NATS server could not be reached at start-up.
+    /// The NATS server could not be reached at start-up (`url` without its
+    /// userinfo).
     #[error("cannot connect to NATS at {url}: {source}")]
     Connect {
         url: String,
         source: async_nats::ConnectError,
     },
+    /// A credential or TLS file named in `[cluster]` could not be read.
+    #[error("cluster.{key}: cannot read {path}: {message}")]
+    Credentials {
+        key: &'static str,
+        path: String,
+        message: String,
+    },
+    /// The cluster secret is missing (config validation normally catches it).
+    #[error("cluster.secret: SWITCHBOARD_CLUSTER__SECRET is not set")]
+    NoSecret,
     /// A JetStream key-value bucket could not be created or opened (is the
     /// server started with JetStream, `nats-server -js`?).
     #[error("JetStream bucket {bucket}: {message}")]
@@ -115,6 +127,7 @@ struct Inner {
     lease: Duration,
     heartbeat: Duration,
     request_timeout: Duration,
+    signer: sign::Signer,
     nodes: kv::Store,
     calls: kv::Store,
     leases: kv::Store,
@@ -131,13 +144,20 @@ impl Cluster {
     /// [`ClusterError::Connect`] when NATS cannot be reached;
     /// [`ClusterError::Bucket`] when JetStream is off or refuses a bucket.
     pub async fn connect(config: &ClusterConfig, node_id: &str) -> Result<Cluster, ClusterError> {
-        let client = async_nats::ConnectOptions::new()
+        let secret = config
+            .secret
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .ok_or(ClusterError::NoSecret)?;
+        let options = connect_options(config)
+            .await?
             .name(format!("switchboard {node_id}"))
-            .connection_timeout(Duration::from_secs(5))
+            .connection_timeout(Duration::from_secs(5));
+        let client = options
             .connect(config.nats_url.trim())
             .await
             .map_err(|source| ClusterError::Connect {
-                url: config.nats_url.clone(),
+                url: redact_url(&config.nats_url),
                 source,
             })?;
         let js = jetstream::new(client.clone());
@@ -154,6 +174,7 @@ impl Cluster {
                 lease,
                 heartbeat: Duration::from_secs(config.heartbeat_secs),
                 request_timeout: Duration::from_millis(config.request_timeout_ms),
+                signer: sign::Signer::new(secret),
                 nodes,
                 calls,
                 leases,
@@ -201,6 +222,51 @@ impl Cluster {
     fn held(&self) -> MutexGuard<'_, std::collections::HashMap<String, node::Held>> {
         self.inner.held.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// async-nats' options for `config`'s credential (at most one source:
+/// `credentials_file`, `nkey_seed_file`, `nats_user` + password, token) and TLS.
+///
+/// # Errors
+/// [`ClusterError::Credentials`] when a credentials or seed file cannot be read.
+async fn connect_options(
+    config: &ClusterConfig,
+) -> Result<async_nats::ConnectOptions, ClusterError> {
+    let unreadable =
+        |key: &'static str, path: &std::path::Path, e: std::io::Error| ClusterError::Credentials {
+            key,
+            path: path.display().to_string(),
+            message: e.to_string(),
+        };
+    let mut options = if !config.credentials_file.as_os_str().is_empty() {
+        async_nats::ConnectOptions::with_credentials_file(&config.credentials_file)
+            .await
+            .map_err(|e| unreadable("credentials_file", &config.credentials_file, e))?
+    } else if !config.nkey_seed_file.as_os_str().is_empty() {
+        let seed = std::fs::read_to_string(&config.nkey_seed_file)
+            .map_err(|e| unreadable("nkey_seed_file", &config.nkey_seed_file, e))?;
+        async_nats::ConnectOptions::with_nkey(seed.trim().to_string())
+    } else if !config.nats_user.is_empty() {
+        async_nats::ConnectOptions::with_user_and_password(
+            config.nats_user.clone(),
+            config.nats_password.clone().unwrap_or_default(),
+        )
+    } else if let Some(token) = config.nats_token.as_deref().filter(|t| !t.is_empty()) {
+        async_nats::ConnectOptions::with_token(token.to_string())
+    } else {
+        async_nats::ConnectOptions::new()
+    };
+    if !config.tls_ca_file.as_os_str().is_empty() {
+        options = options.add_root_certificates(config.tls_ca_file.clone());
+    }
+    if !config.tls_cert_file.as_os_str().is_empty() {
+        options = options
+            .add_client_certificate(config.tls_cert_file.clone(), config.tls_key_file.clone());
+    }
+    if config.uses_tls() {
+        options = options.require_tls(true);
+    }
+    Ok(options)
 }
 
 /// Opens bucket `name`, creating it when absent. An existing bucket made with

@@ -312,6 +312,7 @@ mod tests {
             name: format!("u{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
             // Long enough that expiry cannot hide a slot or entry left behind.
             lease_secs: 60,
+            secret: Some("unit-test-cluster-secret-0123456789".into()),
             ..ClusterConfig::default()
         };
         Cluster::connect(&config, "n1")

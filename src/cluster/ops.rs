@@ -1,8 +1,10 @@
 //! Operator actions across nodes: an action on a call carried by another node
 //! goes to that node by NATS request/reply on `<name>.node.<node_id>.operate`
 //! (JSON [`OperateCall`]); the node applies it through its Supervisor and
-//! answers with the JSON [`OperateOutcome`]. A dead or silent node is "not
-//! found" after at most `request_timeout_ms`.
+//! answers with the JSON [`OperateOutcome`]. Requests and answers are signed
+//! ([`super::sign`]); a node acts only on a signed request on its own subject
+//! and trusts only a signed answer from the node it asked. A dead or silent
+//! node is "not found" after at most `request_timeout_ms`.
 
 use actix::Recipient;
 use futures_util::StreamExt as _;
@@ -30,10 +32,20 @@ impl Cluster {
             key: op.call_id.clone(),
             source,
         })?;
+        let subject = self.operate_subject(node);
+        let headers = self.signed_headers(&subject, &payload);
         let request = self
             .client()
-            .request(self.operate_subject(node), payload.into());
+            .request_with_headers(subject, headers, payload.into());
         match tokio::time::timeout(self.request_timeout(), request).await {
+            // Only the node asked may answer, signed.
+            Ok(Ok(reply)) if self.verified_origin(&reply).as_deref() != Some(node) => {
+                log::warn!(
+                    "call {}: an unsigned answer for node {node} was dropped",
+                    op.call_id
+                );
+                Ok(OperateOutcome::NotFound)
+            }
             Ok(Ok(reply)) => Ok(serde_json::from_slice::<OperateOutcome>(&reply.payload)
                 .unwrap_or_else(|e| {
                     log::warn!("call {}: node {node} answered garbage: {e}", op.call_id);
@@ -69,6 +81,11 @@ pub async fn serve_operations(
         let Some(reply_to) = request.reply.clone() else {
             continue;
         };
+        // Signed by a node of the cluster for this node's subject (the
+        // signature covers the subject): anything else is dropped unanswered.
+        if cluster.verified_origin(&request).is_none() {
+            continue;
+        }
         let outcome = match serde_json::from_slice::<OperateCall>(&request.payload) {
             Ok(op) => target.send(op).await.unwrap_or(OperateOutcome::NotFound),
             Err(e) => {
@@ -79,7 +96,12 @@ pub async fn serve_operations(
             }
         };
         let answer = serde_json::to_vec(&outcome).unwrap_or_default();
-        if let Err(e) = cluster.client().publish(reply_to, answer.into()).await {
+        let headers = cluster.signed_headers(reply_to.as_str(), &answer);
+        if let Err(e) = cluster
+            .client()
+            .publish_with_headers(reply_to, headers, answer.into())
+            .await
+        {
             log::warn!("cluster: operator action answer not sent: {e}");
         }
     }

@@ -21,11 +21,10 @@ use std::time::Duration;
 use async_nats::jetstream::consumer::{pull, AckPolicy, DeliverPolicy};
 use async_nats::jetstream::stream::{Config, RetentionPolicy, StorageType};
 use async_nats::jetstream::{self, AckKind};
-use async_nats::HeaderMap;
 use futures_util::future::BoxFuture;
 use futures_util::StreamExt as _;
 
-use super::bus::{subject_token, ORIGIN_HEADER};
+use super::bus::subject_token;
 use super::{Cluster, ClusterError};
 use crate::store::db::Link;
 use crate::store::spool::{self, ReplayReport, SharedSpool};
@@ -47,10 +46,10 @@ const REPLAY_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// This node's handle on the cluster spool; cheap to clone.
 #[derive(Clone)]
 pub struct StreamSpool {
+    cluster: Cluster,
     js: jetstream::Context,
     stream: String,
     subject: String,
-    node_id: String,
 }
 
 impl Cluster {
@@ -81,10 +80,10 @@ impl Cluster {
             .await
             .map_err(|e| refused(&e))?;
         Ok(StreamSpool {
+            cluster: self.clone(),
             js,
             subject: self.subject(&["spool", &subject_token(self.node_id())]),
             stream,
-            node_id: self.node_id().to_string(),
         })
     }
 }
@@ -109,11 +108,10 @@ impl StreamSpool {
 
 impl SharedSpool for StreamSpool {
     fn push(&self, id: String, lines: Vec<u8>) -> BoxFuture<'static, Result<(), String>> {
-        let (js, subject, node) = (self.js.clone(), self.subject.clone(), self.node_id.clone());
+        let (js, subject) = (self.js.clone(), self.subject.clone());
+        let mut headers = self.cluster.signed_headers(&subject, &lines);
         Box::pin(async move {
-            let mut headers = HeaderMap::new();
             headers.insert(async_nats::header::NATS_MESSAGE_ID, id.as_str());
-            headers.insert(ORIGIN_HEADER, node.as_str());
             let stored = async {
                 js.publish_with_headers(subject, headers, lines.into())
                     .await
@@ -232,6 +230,20 @@ async fn replay_one(
         }
         None => return None,
     };
+    // Database writes: only a node of the cluster may have queued them.
+    if let Err(why) = spool.cluster.inner.signer.check_stored(
+        message.subject.as_str(),
+        message.headers.as_ref(),
+        &message.payload,
+    ) {
+        spool
+            .cluster
+            .inner
+            .signer
+            .dropped(message.subject.as_str(), why);
+        let _ = message.ack_with(AckKind::Term).await;
+        return Some(0);
+    }
     let mut report = ReplayReport::default();
     let source = format!("{} message {}", spool.stream, message.subject);
     let writes = spool::decode(&message.payload, &source, &mut report);

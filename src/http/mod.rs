@@ -55,7 +55,18 @@ pub fn server(state: Arc<AppState>, listener: TcpListener) -> std::io::Result<Se
             .unwrap_or(2),
         n => n,
     };
-    let limits = web::Data::new(limits::RateLimits::new(&state.config.limits));
+    let limits = web::Data::new(limits::RateLimits::new(
+        &state.config.limits,
+        &state.config.server.trusted_proxies,
+    ));
+    let body_timeout = web::Data::new(limits::BodyTimeout(std::time::Duration::from_millis(
+        state.config.server.body_timeout_ms,
+    )));
+    let connection_cap = limits::ConnectionCap::new(
+        state.config.server.max_connections_per_address,
+        &state.config.server.trusted_proxies,
+    );
+    let max_connections = state.config.server.max_connections;
     let carrier = web::Data::from(state.carrier.clone());
     let messaging = web::Data::from(state.messaging.clone());
     let data = web::Data::from(state);
@@ -71,6 +82,11 @@ pub fn server(state: Arc<AppState>, listener: TcpListener) -> std::io::Result<Se
             // Outermost: the rate limits and every route see a HEAD as its GET.
             .wrap(actix_web::middleware::from_fn(head::head_as_get))
             .app_data(web::PayloadConfig::new(MAX_FORM_BYTES))
+            // Outside even the HEAD mapping: a connection past its address's
+            // cap, or a body too slow, never reaches a route.
+            .app_data(body_timeout.clone())
+            .wrap(actix_web::middleware::from_fn(limits::body_deadline))
+            .wrap(actix_web::middleware::from_fn(limits::connection_cap))
             .configure(|cfg| {
                 if let Some(sim) = &state.simulator {
                     sim.configure(cfg);
@@ -142,6 +158,8 @@ pub fn server(state: Arc<AppState>, listener: TcpListener) -> std::io::Result<Se
             )
     })
     .workers(workers)
+    .max_connections(max_connections)
+    .on_connect(move |conn, data| connection_cap.on_connect(conn, data))
     .disable_signals()
     .shutdown_timeout(5)
     .listen(listener)?

@@ -20,6 +20,7 @@
 //! it sends a request with `id` itself.
 
 use std::collections::HashSet;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -39,6 +40,7 @@ use super::router_messages::{
 };
 use super::tokens::{self, AuthError, AuthorizedClient};
 use super::MessagingError;
+use crate::http::limits::RateLimits;
 use crate::messaging::env::MessagingEnv;
 use crate::tenant::TenantConfig;
 
@@ -89,7 +91,16 @@ pub async fn connect(
         }
     };
     let max = env.config.messaging.max_message_bytes;
-    let session = NodeSession::new(env.into_inner(), client);
+    // In-band `auth` failures count against this address like a 401 does.
+    let limiter = req
+        .app_data::<web::Data<RateLimits>>()
+        .cloned()
+        .and_then(|limits| {
+            let ip = limits.client_ip(req.head(), req.peer_addr())?;
+            Some((limits, ip))
+        });
+    let mut session = NodeSession::new(env.into_inner(), client);
+    session.limiter = limiter;
     ws::WsResponseBuilder::new(session, &req, stream)
         .frame_size(max)
         .start()
@@ -109,6 +120,8 @@ pub struct NodeSession {
     last_rx: Instant,
     /// Outbox ids written to this client and not yet acknowledged.
     sent: HashSet<String>,
+    /// The server's rate limits and this connection's client address.
+    limiter: Option<(web::Data<RateLimits>, IpAddr)>,
 }
 
 impl NodeSession {
@@ -122,6 +135,7 @@ impl NodeSession {
             registered: false,
             last_rx: Instant::now(),
             sent: HashSet::new(),
+            limiter: None,
         }
     }
 
@@ -242,6 +256,13 @@ impl NodeSession {
                             }
                             Err(e) => {
                                 log::warn!("/supervisor: auth refused: {e}");
+                                if let Some((limits, ip)) = &act.limiter {
+                                    if limits.failed_auth(*ip).is_err() {
+                                        log::warn!(
+                                            "{ip}: failed-authentication limit exceeded on /supervisor"
+                                        );
+                                    }
+                                }
                                 let message = refusal(&e);
                                 act.send(
                                     ctx,

@@ -106,16 +106,18 @@ fn parse_url(url: &str) -> Result<Target, StoreError> {
     Ok(Target::Sqlite(path.to_owned()))
 }
 
-/// Create the SQLite file's parent directory and return a `file:` URI for it.
+/// Create the SQLite file (0600) and its folder (0700) and return a `file:` URI for it.
 ///
 /// The multi-connection's `establish` tries each backend in declaration
 /// order; a `file:` URI is rejected by libpq at once (no network) and opened
 /// by SQLite, so the pool always lands on the intended backend.
 fn sqlite_target(path: &str) -> Result<String, StoreError> {
     let path = Path::new(path);
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|source| StoreError::Io {
-            path: parent.display().to_string(),
+    // Created here, mode 0600 in a 0700 folder, before SQLite opens it:
+    // SQLite gives its -wal and -shm files the database file's mode.
+    if path != Path::new(":memory:") {
+        super::files::ensure_private_file(path).map_err(|source| StoreError::Io {
+            path: path.display().to_string(),
             source,
         })?;
     }

@@ -16,6 +16,7 @@
 
 use std::fs::OpenOptions;
 use std::io::Write as _;
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::Path;
 use std::time::Duration;
 
@@ -80,11 +81,12 @@ fn spool_error(path: &Path, source: std::io::Error) -> StoreError {
 pub(super) fn append(path: &Path, batch: &[Queued]) -> Result<(), StoreError> {
     let buf = encode(batch).map_err(|err| spool_error(path, std::io::Error::other(err)))?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|err| spool_error(path, err))?;
+        super::files::create_private_dir_all(dir).map_err(|err| spool_error(path, err))?;
     }
     let mut file = OpenOptions::new()
         .create(true)
         .append(true)
+        .mode(super::files::FILE_MODE)
         .open(path)
         .map_err(|err| spool_error(path, err))?;
     file.write_all(&buf).map_err(|err| spool_error(path, err))?;
@@ -223,4 +225,21 @@ pub fn replay(
     file.set_len(0).map_err(|err| spool_error(path, err))?;
     file.sync_all().map_err(|err| spool_error(path, err))?;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    use super::*;
+
+    #[test]
+    fn a_new_spool_and_its_folder_are_private() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let path = tmp.path().join("data/spool.jsonl");
+        append(&path, &[]).expect("append");
+        let mode = |p: &Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(&tmp.path().join("data")), 0o700);
+    }
 }

@@ -85,6 +85,26 @@ pub fn edit_session(
     }
 }
 
+/// The stored session settings of `tenant_id` (`None`: never edited, or no
+/// such tenant).
+pub fn session_of(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+) -> Result<Option<StoredSession>, StoreError> {
+    let row: Option<(Option<String>, i64)> = tenants::table
+        .filter(tenants::id.eq(tenant_id))
+        .select((tenants::session_json, tenants::session_version))
+        .first(conn)
+        .optional()?;
+    Ok(row.and_then(|(json, version)| {
+        json.map(|json| StoredSession {
+            tenant_id: tenant_id.to_string(),
+            json,
+            version,
+        })
+    }))
+}
+
 /// Every tenant's stored session settings (tenants never edited are left out).
 pub fn sessions(conn: &mut DbConnection) -> Result<Vec<StoredSession>, StoreError> {
     let rows: Vec<(String, Option<String>, i64)> = tenants::table

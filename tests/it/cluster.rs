@@ -414,3 +414,395 @@ async fn four_nodes_started_together_on_a_new_database_all_come_up_five_times() 
         drop(nodes);
     }
 }
+
+/// A `nats-server` of a test's own (JetStream on, a config of the test's
+/// choosing) on a free loopback port; killed when dropped.
+struct OwnNats {
+    child: std::process::Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl OwnNats {
+    /// Starts `nats-server` with `auth` (config text) and waits until it
+    /// accepts TCP connections.
+    fn start(auth: &str) -> OwnNats {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let config = dir.path().join("nats.conf");
+        std::fs::write(
+            &config,
+            format!(
+                "listen: \"127.0.0.1:{port}\"\njetstream {{ store_dir: \"{}\" }}\n{auth}\n",
+                dir.path().join("js").display()
+            ),
+        )
+        .expect("write nats.conf");
+        let child = Command::new("nats-server")
+            .arg("-c")
+            .arg(&config)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("nats-server on PATH");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "nats-server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        OwnNats {
+            child,
+            url: format!("nats://127.0.0.1:{port}"),
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for OwnNats {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A cluster config for `url` with a secret and a fresh name.
+fn cluster_config(url: &str) -> switchboard::config::ClusterConfig {
+    switchboard::config::ClusterConfig {
+        nats_url: url.into(),
+        name: cluster_name(),
+        secret: Some(crate::support::CLUSTER_SECRET.into()),
+        ..Default::default()
+    }
+}
+
+/// A NATS server with users (password and nkey) refuses a client without
+/// credentials, which then reads nothing; a node connects with a user and
+/// password, with an nkey seed file, and (on a token server) with a token —
+/// each opening its JetStream buckets; a wrong password fails with an error
+/// that does not show it.
+#[actix_rt::test]
+async fn nodes_authenticate_to_nats_and_strangers_are_refused() {
+    use switchboard::cluster::Cluster;
+
+    const PASSWORD: &str = "pw-7f3a9c1e5b";
+    const TOKEN: &str = "tok-52be1d9a07";
+    let user = nkeys::KeyPair::new_user();
+    let seed = user.seed().expect("seed");
+    let users = OwnNats::start(&format!(
+        "accounts {{ SB {{ jetstream: enabled, users: [ \
+         {{ user: node, password: \"{PASSWORD}\" }}, {{ nkey: \"{}\" }} ] }} }}",
+        user.public_key()
+    ));
+    let tokens = OwnNats::start(&format!("authorization {{ token: \"{TOKEN}\" }}"));
+
+    // No credentials: refused, nothing to read.
+    let stranger = tokio::time::timeout(Duration::from_secs(5), async_nats::connect(&users.url))
+        .await
+        .expect("an answer");
+    assert!(stranger.is_err(), "an unauthenticated client was let in");
+    let mut config = cluster_config(&users.url);
+    let refused = Cluster::connect(&config, "n1")
+        .await
+        .err()
+        .expect("refused");
+    assert!(
+        matches!(refused, switchboard::cluster::ClusterError::Connect { .. }),
+        "{refused}"
+    );
+
+    // A wrong password: refused, and the error line does not carry it.
+    config.nats_user = "node".into();
+    config.nats_password = Some(format!("{PASSWORD}-wrong"));
+    let wrong = Cluster::connect(&config, "n1")
+        .await
+        .err()
+        .expect("refused");
+    assert!(!wrong.to_string().contains(PASSWORD), "{wrong}");
+
+    // User and password.
+    config.nats_password = Some(PASSWORD.into());
+    let node = Cluster::connect(&config, "n1")
+        .await
+        .expect("user and password");
+    assert!(node.live_calls().await.is_ok());
+
+    // An nkey seed file.
+    let dir = tempfile::tempdir().expect("dir");
+    let seed_file = dir.path().join("node.nk");
+    std::fs::write(&seed_file, &seed).expect("seed file");
+    let mut config = cluster_config(&users.url);
+    config.nkey_seed_file = seed_file;
+    let node = Cluster::connect(&config, "n2").await.expect("nkey seed");
+    assert!(node.live_calls().await.is_ok());
+
+    // A token, on a server that takes tokens.
+    let mut config = cluster_config(&tokens.url);
+    config.nats_token = Some(TOKEN.into());
+    let node = Cluster::connect(&config, "n3").await.expect("token");
+    assert!(node.live_calls().await.is_ok());
+    let stranger = tokio::time::timeout(Duration::from_secs(5), async_nats::connect(&tokens.url))
+        .await
+        .expect("an answer");
+    assert!(stranger.is_err(), "a client without the token was let in");
+}
+
+/// The real binary joining a cluster through a NATS server with users: with
+/// the right password it starts and serves; with a wrong one it exits with an
+/// error; neither log (at debug level) shows the password.
+#[test]
+fn the_nats_password_appears_in_no_log_line() {
+    const PASSWORD: &str = "pw-c0ffee-91d2e";
+    let nats = OwnNats::start(&format!(
+        "accounts {{ SB {{ jetstream: enabled, users: [ {{ user: node, password: \"{PASSWORD}\" }} ] }} }}"
+    ));
+    let schema = PgSchema::new();
+    let cluster = cluster_name();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = write_config(dir.path(), schema.url(), "");
+    let env = |password: &'static str| {
+        vec![
+            ("SWITCHBOARD_CLUSTER__NATS_URL", nats.url.clone()),
+            ("SWITCHBOARD_CLUSTER__NAME", cluster.clone()),
+            ("SWITCHBOARD_CLUSTER__NODE_ID", "n1".to_string()),
+            ("SWITCHBOARD_CLUSTER__NATS_USER", "node".to_string()),
+            ("SWITCHBOARD_CLUSTER__NATS_PASSWORD", password.to_string()),
+            ("RUST_LOG", "debug".to_string()),
+        ]
+    };
+    let wrong = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .arg("--config")
+        .arg(&config)
+        .arg("serve")
+        .current_dir(dir.path())
+        .env("SWITCHBOARD_SERVER__ADMIN_TOKEN", crate::support::ADMIN)
+        .env(
+            "SWITCHBOARD_CLUSTER__SECRET",
+            crate::support::CLUSTER_SECRET,
+        )
+        .envs(env("not-the-password"))
+        .output()
+        .expect("run switchboard");
+    assert!(!wrong.status.success());
+    let stderr = String::from_utf8_lossy(&wrong.stderr);
+    assert!(stderr.contains("NATS"), "{stderr}");
+    assert!(!stderr.contains("not-the-password"), "{stderr}");
+
+    let env = env(PASSWORD);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let server = ChildServer::spawn(dir.path(), &config, &env);
+    let log = server.log();
+    assert!(
+        log.contains(&format!("cluster {cluster}: node n1")),
+        "{log}"
+    );
+    assert!(!log.contains(PASSWORD), "the password was logged:\n{log}");
+}
+
+/// The `authorization` block docs/clustering.md gives, as written (its
+/// password filled in), is enough for a node: a node of cluster
+/// `switchboard` with id `n1` starts on it (buckets, spool stream,
+/// subscriptions), admits a call under a per-tenant cap (a slot in the
+/// leases bucket), lists it from the registry, and hangs it up through the
+/// operator API; the same user may not subscribe to node `n2`'s operate
+/// subject.
+#[actix_rt::test]
+async fn the_documented_authorization_block_lets_a_node_work() {
+    const PASSWORD: &str = "pw-doc-4471aa";
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/clustering.md"))
+        .expect("docs/clustering.md");
+    let block = doc
+        .split("```conf\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("a conf block");
+    let nats = OwnNats::start(&block.replace("$N1_PASSWORD", PASSWORD));
+    let schema = PgSchema::new();
+    let url = nats.url.clone();
+    let app = crate::support::TestApp::start_on(schema.url(), move |c| {
+        c.cluster.nats_url = url.clone();
+        c.cluster.name = "switchboard".into();
+        c.cluster.node_id = "n1".into();
+        c.cluster.nats_user = "n1".into();
+        c.cluster.nats_password = Some(PASSWORD.into());
+        c.calls.max_calls_per_tenant = Some(2);
+    })
+    .await;
+    let (mut call, feed) = app.dial().await;
+    let started = feed
+        .wait_for(
+            |e| matches!(e, switchboard::events::CallEvent::CallStarted { .. }),
+            Duration::from_secs(5),
+        )
+        .await
+        .expect("call started");
+    let call_id = started.call_id().to_string();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (status, live) = app.get_json("/api/calls/live").await;
+        if status == 200 && live.to_string().contains(&call_id) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not listed: {status} {live}");
+        actix_rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (status, body) = admin_request(
+        Method::POST,
+        &app.http_url(&format!("/api/calls/{call_id}/hangup")),
+    )
+    .await;
+    assert!(status < 300, "hang-up: {status} {body}");
+    assert!(
+        feed.wait_for(
+            |e| matches!(e, switchboard::events::CallEvent::CallEnded { .. }),
+            Duration::from_secs(5)
+        )
+        .await
+        .is_some(),
+        "the call did not end"
+    );
+    let _ = call.stop().await;
+    app.stop().await;
+
+    // The same user may not listen on another node's operate subject.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let n1 = async_nats::ConnectOptions::with_user_and_password("n1".into(), PASSWORD.into())
+        .event_callback(move |event| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send(event.to_string());
+            }
+        })
+        .connect(&nats.url)
+        .await
+        .expect("n1 connects");
+    let _sub = n1
+        .subscribe("switchboard.node.n2.operate")
+        .await
+        .expect("subscribe sent");
+    let _ = n1.flush().await;
+    let refused = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(event) = rx.recv().await {
+            if event.to_lowercase().contains("permissions violation") {
+                return event;
+            }
+        }
+        String::new()
+    })
+    .await
+    .expect("a permissions violation");
+    assert!(refused.contains("n2.operate"), "{refused}");
+}
+
+/// Runs `openssl` with `args` in `dir`; panics when it fails.
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl on PATH");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A NATS server that requires TLS (a test CA's certificate for
+/// 127.0.0.1) and a token: a node with `tls_ca_file` and the token connects
+/// and opens its buckets; the same node without the CA cannot (the server's
+/// certificate is not trusted), and a client without TLS is refused.
+#[actix_rt::test]
+async fn a_node_reaches_nats_over_tls_with_the_configured_ca() {
+    use switchboard::cluster::Cluster;
+    const TOKEN: &str = "tok-tls-8c21";
+    let pki = tempfile::tempdir().expect("dir");
+    let dir = pki.path();
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=test ca",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
+    );
+    std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").expect("ext");
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "1",
+            "-extfile",
+            "san.ext",
+        ],
+    );
+    let nats = OwnNats::start(&format!(
+        "tls {{ cert_file: \"{}\", key_file: \"{}\" }}\nauthorization {{ token: \"{TOKEN}\" }}",
+        dir.join("server.pem").display(),
+        dir.join("server.key").display()
+    ));
+    let mut config = cluster_config(&nats.url);
+    config.nats_token = Some(TOKEN.into());
+    config.tls_ca_file = dir.join("ca.pem");
+    config.require_tls = true;
+    let node = Cluster::connect(&config, "n1")
+        .await
+        .expect("TLS with the CA");
+    assert!(node.live_calls().await.is_ok());
+
+    config.tls_ca_file = Default::default();
+    let untrusted = Cluster::connect(&config, "n2").await;
+    assert!(
+        untrusted.is_err(),
+        "connected to a server signed by an unknown CA"
+    );
+    let plain = tokio::time::timeout(Duration::from_secs(5), async_nats::connect(&nats.url))
+        .await
+        .expect("an answer");
+    assert!(plain.is_err(), "a client without TLS or token was let in");
+}

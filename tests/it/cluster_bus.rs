@@ -373,3 +373,218 @@ async fn a_late_cluster_admission_holds_its_slot_for_the_call_and_gives_it_back(
     );
     nodes.stop().await;
 }
+
+/// A rogue client on the cluster's NATS (reachable, so it may publish), with
+/// no cluster secret, or a wrong one: its hang-up request to the node carrying
+/// a call gets no answer and the call stays up; its fake transcript line on
+/// the call's event subject never reaches `/logs`; its settings notice with
+/// version `i64::MAX` and a voice of its choosing changes no node's new
+/// calls, and the owner's later edit still does.
+#[actix_rt::test]
+async fn a_rogue_bus_client_without_the_cluster_secret_changes_nothing() {
+    use switchboard::cluster::settings::SessionNotice;
+    use switchboard::cluster::sign::Signer;
+    use switchboard::messages::{OperateCall, OperatorAction};
+    use switchboard::session_settings::SessionSettings;
+
+    use crate::operator::{put_tenant_session, voice_of_a_new_call};
+
+    let nodes = TwoNodes::start(|_| {}).await;
+    let name = nodes.name.clone();
+    let setup = nodes.b.call_setup();
+    let sid = setup.call_sid.clone();
+    let on_a = LogFeed::connect(&nodes.a.logs_url(&sid), Some(ADMIN))
+        .await
+        .expect("feed on a");
+    let mut call = TwilioCall::connect(setup).await.expect("call to b");
+    let started = on_a
+        .wait_for(
+            |e| matches!(e, CallEvent::CallStarted { .. }),
+            Duration::from_secs(5),
+        )
+        .await
+        .expect("call_started on a");
+    let call_id = started.call_id().to_string();
+
+    let rogue = async_nats::connect(NATS_URL).await.expect("rogue client");
+    let forger = Signer::new("not-the-cluster-secret-but-long-enough");
+    let sign = |subject: &str, payload: &[u8]| forger.headers(subject, "a", payload);
+
+    // Hang-up requests to node b, unsigned and forged: no answer, no effect.
+    let hang_up = serde_json::to_vec(&OperateCall {
+        call_id: call_id.clone(),
+        action: OperatorAction::HangUp,
+    })
+    .expect("json");
+    let operate = format!("{name}.node.b.operate");
+    let unsigned = rogue.request(operate.clone(), hang_up.clone().into());
+    let answer = tokio::time::timeout(Duration::from_millis(1500), unsigned).await;
+    assert!(
+        !matches!(answer, Ok(Ok(_))),
+        "node b answered an unsigned hang-up"
+    );
+    let forged = rogue.request_with_headers(
+        operate.clone(),
+        sign(&operate, &hang_up),
+        hang_up.clone().into(),
+    );
+    let answer = tokio::time::timeout(Duration::from_millis(1500), forged).await;
+    assert!(
+        !matches!(answer, Ok(Ok(_))),
+        "node b answered a forged hang-up"
+    );
+
+    // A fake transcript line for the call, unsigned and forged.
+    let fake = serde_json::to_vec(&CallEvent::Transcript {
+        call_id: call_id.clone(),
+        call_sid: Some(sid.clone()),
+        role: "assistant".into(),
+        text: "rogue line".into(),
+        interrupted: false,
+    })
+    .expect("json");
+    let events = format!("{name}.events.acme-dental.{call_id}");
+    rogue
+        .publish(events.clone(), fake.clone().into())
+        .await
+        .expect("publish");
+    rogue
+        .publish_with_headers(events.clone(), sign(&events, &fake), fake.clone().into())
+        .await
+        .expect("publish");
+
+    // A settings notice claiming the newest edit ever, both ways.
+    let settings = SessionSettings {
+        voice: Some("ash".into()),
+        ..SessionSettings::default()
+    };
+    let notice = serde_json::to_vec(&SessionNotice {
+        tenant_id: "acme-dental".into(),
+        version: i64::MAX,
+        settings,
+    })
+    .expect("json");
+    let subject = format!("{name}.settings.acme-dental");
+    rogue
+        .publish(subject.clone(), notice.clone().into())
+        .await
+        .expect("publish");
+    rogue
+        .publish_with_headers(subject.clone(), sign(&subject, &notice), notice.into())
+        .await
+        .expect("publish");
+    rogue.flush().await.expect("flush");
+
+    // The call is still up on b: it still hears the assistant, and a saw no
+    // end and no rogue line.
+    call.send_silence(500).await.expect("call still open");
+    actix_rt::time::sleep(Duration::from_millis(500)).await;
+    assert!(!call.is_closed(), "the call was hung up");
+    let seen = on_a.events();
+    assert!(
+        !seen
+            .iter()
+            .any(|e| matches!(e, CallEvent::CallEnded { .. })),
+        "{seen:?}"
+    );
+    assert!(
+        !seen
+            .iter()
+            .any(|e| matches!(e, CallEvent::Transcript { text, .. } if text == "rogue line")),
+        "the fake line reached /logs: {seen:?}"
+    );
+    let (status, live) = nodes.a.get_json("/api/calls").await;
+    assert_eq!(status, 200);
+    assert!(live.to_string().contains(&call_id), "{live}");
+    call.stop().await.expect("hang up");
+
+    // No node took the rogue voice; the owner's edit still reaches both.
+    assert_ne!(voice_of_a_new_call(&nodes.a).await, "ash");
+    assert_ne!(voice_of_a_new_call(&nodes.b).await, "ash");
+    put_tenant_session(&nodes.b, json!({"voice": "sage"})).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while voice_of_a_new_call(&nodes.a).await != "sage" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a never took b's edit"
+        );
+    }
+    nodes.stop().await;
+}
+
+/// Node-client session lists ("which node holds the newest session"): node
+/// n1 hears n2's signed list, and nothing of a rogue's unsigned or forged
+/// list claiming a newer session, nor of a list signed with the cluster
+/// secret but published for another node than its sender.
+#[actix_rt::test]
+async fn only_a_node_s_own_signed_session_list_is_heard() {
+    use futures_util::StreamExt as _;
+    use switchboard::cluster::clients::{AnnouncedSession, ClientNews, SessionsAnnounce};
+    use switchboard::cluster::sign::Signer;
+    use switchboard::cluster::Cluster;
+
+    let config = switchboard::config::ClusterConfig {
+        nats_url: NATS_URL.into(),
+        name: format!("t{}", uuid::Uuid::new_v4().simple()),
+        secret: Some(crate::support::CLUSTER_SECRET.into()),
+        ..Default::default()
+    };
+    let n1 = Cluster::connect(&config, "n1").await.expect("n1");
+    let n2 = Cluster::connect(&config, "n2").await.expect("n2");
+    let mut news = n1.client_news().await.expect("client news");
+    let newer = |session: u64| SessionsAnnounce {
+        version: u64::MAX,
+        sessions: vec![AnnouncedSession {
+            session,
+            tenant_ids: vec!["acme-dental".into()],
+            since: chrono::Utc::now(),
+        }],
+    };
+    let rogue = async_nats::connect(NATS_URL).await.expect("rogue");
+    let subject = format!("{}.clients.n3", config.name);
+    let body = serde_json::to_vec(&newer(666)).expect("json");
+    rogue
+        .publish(subject.clone(), body.clone().into())
+        .await
+        .expect("publish");
+    let forged = Signer::new("not-the-cluster-secret-but-long-enough");
+    rogue
+        .publish_with_headers(
+            subject.clone(),
+            forged.headers(&subject, "n3", &body),
+            body.clone().into(),
+        )
+        .await
+        .expect("publish");
+    // The real secret, but n2 speaking for n3.
+    let real = Signer::new(crate::support::CLUSTER_SECRET);
+    rogue
+        .publish_with_headers(
+            subject.clone(),
+            real.headers(&subject, "n2", &body),
+            body.into(),
+        )
+        .await
+        .expect("publish");
+    rogue.flush().await.expect("flush");
+    n2.announce_sessions(&newer(7)).await.expect("n2 announces");
+    let first = tokio::time::timeout(Duration::from_secs(5), news.next())
+        .await
+        .expect("news in time")
+        .expect("news");
+    match first {
+        ClientNews::Sessions { node, announce } => {
+            assert_eq!(node, "n2");
+            assert_eq!(announce.sessions[0].session, 7);
+        }
+        other => panic!("unexpected news: {other:?}"),
+    }
+    let more = tokio::time::timeout(Duration::from_millis(500), news.next()).await;
+    assert!(more.is_err(), "more news: {more:?}");
+    let js = async_nats::jetstream::new(rogue);
+    for bucket in ["nodes", "calls", "leases"] {
+        let _ = js
+            .delete_key_value(format!("{}_{bucket}", config.name))
+            .await;
+    }
+}

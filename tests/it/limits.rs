@@ -186,3 +186,283 @@ async fn failed_authentications_get_429_per_source_address() {
     assert_eq!(other.status, 200, "{other:?}");
     app.stop().await;
 }
+
+/// One request from the proxy (127.0.0.1, a trusted proxy) on behalf of
+/// `client` (its `X-Forwarded-For`), off the test's thread.
+async fn via_proxy(
+    server: SocketAddr,
+    client: &str,
+    method: &'static str,
+    path: &str,
+    mut headers: Vec<String>,
+    body: Vec<u8>,
+) -> RawResponse {
+    headers.push(format!("X-Forwarded-For: {client}"));
+    let path = path.to_owned();
+    tokio::task::spawn_blocking(move || http(ip(1), server, method, &path, &headers, &body))
+        .await
+        .expect("request thread")
+}
+
+/// A `/twiml` form for a new call (its own `CallSid`), signed for `url` when
+/// `signed`, else with a forged signature.
+fn twiml_form(url: &str, n: usize, signed: bool) -> (Vec<String>, Vec<u8>) {
+    let params: Vec<(String, String)> = vec![
+        ("CallSid".into(), format!("CAproxy{n:04}")),
+        ("AccountSid".into(), "AC1".into()),
+        ("From".into(), "+15550100001".into()),
+        ("To".into(), "+15550100000".into()),
+    ];
+    let signature = if signed {
+        switchboard::carrier::twilio::signature::compute(TWILIO_TOKEN, url, &params)
+    } else {
+        "forged".into()
+    };
+    let body = params
+        .iter()
+        .map(|(k, v)| format!("{k}={}", v.replace('+', "%2B")))
+        .collect::<Vec<_>>()
+        .join("&");
+    (
+        vec![
+            "Content-Type: application/x-www-form-urlencoded".into(),
+            format!("X-Twilio-Signature: {signature}"),
+        ],
+        body.into_bytes(),
+    )
+}
+
+/// Behind a trusted proxy every request comes from 127.0.0.1; the limits key
+/// on the forwarded client instead. Client A's failed logins block A (even
+/// with the right token afterwards) but neither Twilio (B), whose signed
+/// webhooks all answer 200, nor A's own signed webhooks; A's forged ones get
+/// 429. In-band `/supervisor` auth failures from C count: C's next
+/// header-authenticated request gets 429.
+#[actix_rt::test]
+async fn behind_a_trusted_proxy_others_failed_logins_never_refuse_signed_webhooks() {
+    const PER_MINUTE: u32 = 3;
+    let app = TestApp::start_with(crate::support::Db::Sqlite, |c| {
+        c.limits.failed_auth_per_minute = PER_MINUTE;
+        c.twilio.auth_token = Some(TWILIO_TOKEN.into());
+        c.server.trusted_proxies = vec!["127.0.0.1/32".into()];
+    })
+    .await;
+    let server = addr(&app);
+    let (a, b, c) = ("198.51.100.7", "203.0.113.50", "192.0.2.99");
+    let wrong = vec!["Authorization: Bearer wrong".to_owned()];
+    for i in 0..PER_MINUTE {
+        let resp = via_proxy(server, a, "GET", "/api/calls", wrong.clone(), vec![]).await;
+        assert_eq!(resp.status, 401, "attempt {i}: {resp:?}");
+    }
+    let resp = via_proxy(server, a, "GET", "/api/calls", wrong.clone(), vec![]).await;
+    assert_429(&resp, "A over its failed-login budget");
+    let valid = vec![format!("Authorization: Bearer {ADMIN}")];
+    let resp = via_proxy(server, a, "GET", "/api/calls", valid.clone(), vec![]).await;
+    assert_429(&resp, "A blocked even with the right token");
+
+    let url = app.http_url("/twiml");
+    for n in 0..10 {
+        let (headers, body) = twiml_form(&url, n, true);
+        let resp = via_proxy(server, b, "POST", "/twiml", headers, body).await;
+        assert_eq!(resp.status, 200, "Twilio webhook {n}: {resp:?}");
+    }
+    let (headers, body) = twiml_form(&url, 100, true);
+    let resp = via_proxy(server, a, "POST", "/twiml", headers, body).await;
+    assert_eq!(resp.status, 200, "a signed webhook from A: {resp:?}");
+    let (headers, body) = twiml_form(&url, 101, false);
+    let resp = via_proxy(server, a, "POST", "/twiml", headers, body).await;
+    assert_429(&resp, "a forged webhook from blocked A");
+    let resp = via_proxy(server, b, "GET", "/api/calls", valid.clone(), vec![]).await;
+    assert_eq!(resp.status, 200, "B is not blocked: {resp:?}");
+
+    // In-band /supervisor auth failures from C, one past its budget.
+    for i in 0..=PER_MINUTE {
+        let (_resp, mut ws) = awc::Client::new()
+            .ws(format!("ws://{server}/supervisor"))
+            .header("X-Forwarded-For", c)
+            .connect()
+            .await
+            .unwrap_or_else(|e| panic!("upgrade {i}: {e}"));
+        use futures_util::{SinkExt as _, StreamExt as _};
+        ws.send(awc::ws::Message::Text(
+            r#"{"type":"auth","token":"guessed"}"#.into(),
+        ))
+        .await
+        .expect("send auth");
+        // Wait for the refusal (the answer, then the close).
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while let Ok(Some(frame)) = tokio::time::timeout_at(deadline, ws.next()).await {
+            if matches!(frame, Ok(awc::ws::Frame::Close(_)) | Err(_)) {
+                break;
+            }
+        }
+    }
+    let resp = via_proxy(server, c, "GET", "/api/calls", valid, vec![]).await;
+    assert_429(&resp, "C after in-band /supervisor failures");
+    app.stop().await;
+}
+
+/// 200 connections from one address each send a webhook head announcing a
+/// 1000-byte body, then trickle it one byte every 200 ms: every one is
+/// answered 408 (and closed) within `body_timeout_ms` + 1 s, while a signed
+/// webhook on a fresh connection meanwhile answers 200 and `/health` stays up.
+#[actix_rt::test]
+async fn slow_bodies_get_408_in_time_and_signed_webhooks_still_answer() {
+    use std::io::Write as _;
+    use std::time::Instant;
+    const SLOW: usize = 200;
+    const BODY_TIMEOUT_MS: u64 = 1500;
+    let app = TestApp::start_with(crate::support::Db::Sqlite, |c| {
+        c.twilio.auth_token = Some(TWILIO_TOKEN.into());
+        c.server.body_timeout_ms = BODY_TIMEOUT_MS;
+        c.limits.webhook_per_minute = 0;
+    })
+    .await;
+    let server = addr(&app);
+    let slow = tokio::task::spawn_blocking(move || {
+        let started = Instant::now();
+        let mut sent_at = Vec::with_capacity(SLOW);
+        let mut streams: Vec<std::net::TcpStream> = (0..SLOW)
+            .map(|_| {
+                let mut s = crate::support::raw::connect_from(ip(20), server);
+                let head = format!(
+                    "POST /twiml HTTP/1.1\r\nHost: {server}\r\n\
+                     Content-Type: application/x-www-form-urlencoded\r\n\
+                     X-Twilio-Signature: x\r\nContent-Length: 1000\r\n\r\nC"
+                );
+                s.write_all(head.as_bytes()).expect("head");
+                sent_at.push(started.elapsed());
+                s
+            })
+            .collect();
+        let heads_sent = started.elapsed();
+        // Trickle a byte every 200 ms to each, reading what comes back, until
+        // every one has been answered and closed or the deadline has long passed.
+        for s in &streams {
+            s.set_nonblocking(true).expect("nonblocking");
+        }
+        let mut answers: Vec<(Option<Duration>, Vec<u8>, bool)> =
+            (0..SLOW).map(|_| (None, Vec::new(), false)).collect();
+        let give_up = Instant::now() + Duration::from_millis(BODY_TIMEOUT_MS + 3000);
+        while Instant::now() < give_up && answers.iter().any(|(_, _, closed)| !closed) {
+            for (s, (at, raw, closed)) in streams.iter_mut().zip(answers.iter_mut()) {
+                if *closed {
+                    continue;
+                }
+                let _ = s.write_all(b"a");
+                let mut buf = [0u8; 1024];
+                loop {
+                    match std::io::Read::read(s, &mut buf) {
+                        Ok(0) => {
+                            *closed = true;
+                            break;
+                        }
+                        Ok(n) => {
+                            raw.extend_from_slice(&buf[..n]);
+                            at.get_or_insert_with(|| started.elapsed());
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                        Err(_) => {
+                            *closed = true;
+                            break;
+                        }
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        // Per connection: from its head sent to its answer.
+        let answers: Vec<(Option<Duration>, Option<u16>, bool)> = answers
+            .into_iter()
+            .zip(sent_at)
+            .map(|((at, raw, closed), sent)| {
+                let text = String::from_utf8_lossy(&raw).into_owned();
+                let status = text.split_whitespace().nth(1).and_then(|s| s.parse().ok());
+                (at.map(|at| at.saturating_sub(sent)), status, closed)
+            })
+            .collect();
+        (heads_sent, answers)
+    });
+    // Meanwhile a signed webhook and /health, each on a fresh connection.
+    actix_rt::time::sleep(Duration::from_millis(300)).await;
+    let url = app.http_url("/twiml");
+    let (headers, body) = twiml_form(&url, 7, true);
+    let signed = tokio::task::spawn_blocking(move || {
+        let started = Instant::now();
+        let resp = http(ip(21), server, "POST", "/twiml", &headers, &body);
+        (resp, started.elapsed())
+    })
+    .await
+    .expect("signed webhook");
+    assert_eq!(signed.0.status, 200, "{:?}", signed.0);
+    assert!(
+        signed.1 < Duration::from_secs(2),
+        "signed webhook took {:?}",
+        signed.1
+    );
+    let health = send(server, 22, "GET", "/health".into(), vec![], b"").await;
+    assert_eq!(health.status, 200);
+
+    let (heads_sent, answers) = slow.await.expect("slow clients");
+    let timed_out = answers.iter().filter(|(_, s, _)| *s == Some(408)).count();
+    assert_eq!(timed_out, SLOW, "answers: {answers:?}");
+    assert!(
+        answers.iter().all(|(_, _, closed)| *closed),
+        "a connection was kept open"
+    );
+    let slowest = answers
+        .iter()
+        .filter_map(|(at, _, _)| *at)
+        .max()
+        .expect("answered");
+    assert!(
+        slowest <= Duration::from_millis(BODY_TIMEOUT_MS + 1000),
+        "the last 408 came after {slowest:?}"
+    );
+    eprintln!("slow bodies: heads sent in {heads_sent:?}, last 408 after {slowest:?}; signed webhook in {:?}", signed.1);
+    app.stop().await;
+}
+
+/// `server.max_connections_per_address = 5`: five open connections from one
+/// address are served; a sixth from it is answered 503 and closed while
+/// another address is served; once the five close, the address is served again.
+#[actix_rt::test]
+async fn connections_past_the_per_address_cap_are_refused() {
+    use std::io::{Read as _, Write as _};
+    let app = TestApp::start_with(crate::support::Db::Sqlite, |c| {
+        c.server.max_connections_per_address = 5;
+    })
+    .await;
+    let server = addr(&app);
+    let held = tokio::task::spawn_blocking(move || {
+        (0..5)
+            .map(|i| {
+                let mut s = crate::support::raw::connect_from(ip(30), server);
+                s.write_all(format!("GET /health HTTP/1.1\r\nHost: {server}\r\n\r\n").as_bytes())
+                    .expect("request");
+                let mut buf = [0u8; 512];
+                let n = s.read(&mut buf).expect("answer");
+                let head = String::from_utf8_lossy(&buf[..n]).into_owned();
+                assert!(head.starts_with("HTTP/1.1 200"), "held {i}: {head}");
+                s
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .expect("held connections");
+    let sixth = send(server, 30, "GET", "/health".into(), vec![], b"").await;
+    assert_eq!(sixth.status, 503, "{sixth:?}");
+    let other = send(server, 31, "GET", "/health".into(), vec![], b"").await;
+    assert_eq!(other.status, 200, "{other:?}");
+    drop(held);
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    loop {
+        let again = send(server, 30, "GET", "/health".into(), vec![], b"").await;
+        if again.status == 200 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{again:?}");
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    app.stop().await;
+}

@@ -277,3 +277,53 @@ fn a_start_failing_after_the_pool_exists_exits_2_every_time() {
     assert!(signalled.is_empty(), "ended by a signal: {signalled:?}");
     drop(taken);
 }
+
+/// Mode bits (permissions only) of `path`.
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+#[actix_rt::test]
+async fn a_fresh_start_under_umask_022_leaves_the_database_token_and_folder_private() {
+    use std::os::unix::process::CommandExt as _;
+    let temp = tempfile::tempdir().expect("dir");
+    let dir = std::path::absolute(temp.path()).expect("absolute temp dir");
+    let config = relative_config(&dir, "");
+    let mut cmd = serve_from_root(&config);
+    // SAFETY: umask is async-signal-safe and touches only the child.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::umask(0o022);
+            Ok(())
+        });
+    }
+    let server = ChildServer::start(cmd);
+    let data = dir.join("data");
+    assert_eq!(mode(&data), 0o700, "data folder");
+    assert_eq!(mode(&data.join("sb.db")), 0o600, "database");
+    assert_eq!(mode(&data.join("admin-token")), 0o600, "admin token");
+    for side in ["sb.db-wal", "sb.db-shm"] {
+        let path = data.join(side);
+        assert!(path.exists(), "no {side} (the database is in WAL mode)");
+        assert_eq!(mode(&path), 0o600, "{side}");
+    }
+    drop(server);
+
+    // A token file others can read is used, with a warning naming it.
+    let token = data.join("admin-token");
+    std::fs::set_permissions(&token, std::os::unix::fs::PermissionsExt::from_mode(0o644))
+        .expect("loosen token file");
+    let server = ChildServer::start(serve_from_root(&config));
+    assert!(
+        server
+            .log()
+            .contains("admin token file is readable by its group or others"),
+        "{}",
+        server.log()
+    );
+}

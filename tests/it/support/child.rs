@@ -71,6 +71,7 @@ impl ChildServer {
             .arg("serve")
             .current_dir(dir)
             .env("SWITCHBOARD_SERVER__ADMIN_TOKEN", ADMIN)
+            .env("SWITCHBOARD_CLUSTER__SECRET", super::CLUSTER_SECRET)
             .env_remove("SWITCHBOARD_MODEL__API_KEY")
             .env_remove("OPENAI_API_KEY")
             .env_remove("XAI_API_KEY")

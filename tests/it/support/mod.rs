@@ -77,8 +77,13 @@ pub fn test_config(db_url: &str) -> Config {
     // Scenarios start with the caller's turn; the greeting has its own test.
     config.calls.greet_caller = false;
     config.tenants = vec![TenantConfig::example()];
+    // Used only by the tests that set cluster.nats_url.
+    config.cluster.secret = Some(CLUSTER_SECRET.into());
     config
 }
+
+/// The cluster secret of the test nodes (SWITCHBOARD_CLUSTER__SECRET).
+pub const CLUSTER_SECRET: &str = "test-cluster-secret-0123456789abcdef";
 
 impl TestApp {
     /// A TestApp on SQLite with the default test configuration.
