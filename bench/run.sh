@@ -154,6 +154,8 @@ case "$MODE" in
       psql "$pg" -qc "CREATE SCHEMA $schema"
       export SWITCHBOARD_DATABASE__URL="$pg?options=-c%20search_path%3D$schema"
       export SWITCHBOARD_CLUSTER__NATS_URL=${NATS_URL:-nats://127.0.0.1:4222}
+      # Every bus message is signed with the cluster secret (the same on both nodes).
+      export SWITCHBOARD_CLUSTER__SECRET=${CLUSTER_SECRET:-bench-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')}
       export SWITCHBOARD_CLUSTER__NAME=$schema
       export SWITCHBOARD_CALLS__MAX_CALLS_PER_TENANT=${CAP:-150}
       start_node sb-1 "$SB_PORT"
