@@ -481,6 +481,42 @@ fn cluster_config(url: &str) -> switchboard::config::ClusterConfig {
     }
 }
 
+/// An operator-mode NATS server (JWTs made by NATS's own `@nats-io/jwt`, as
+/// `nsc` would: tests/node/nats-creds.mjs) lets a node in with the user's
+/// `.creds` file and refuses a client without one.
+#[actix_rt::test]
+async fn a_node_connects_to_nats_with_a_creds_file() {
+    use switchboard::cluster::Cluster;
+
+    let made = tempfile::tempdir().expect("dir");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/node/nats-creds.mjs");
+    let out = Command::new("node")
+        .arg(&script)
+        .arg(made.path())
+        .output()
+        .expect("node on PATH");
+    assert!(
+        out.status.success(),
+        "nats-creds.mjs (run `npm ci` in tests/node): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let auth = std::fs::read_to_string(made.path().join("auth.conf")).expect("auth.conf");
+    let server = OwnNats::start(&auth);
+    let stranger = tokio::time::timeout(Duration::from_secs(5), async_nats::connect(&server.url))
+        .await
+        .expect("an answer");
+    assert!(stranger.is_err(), "a client without credentials was let in");
+    let mut config = cluster_config(&server.url);
+    config.credentials_file = made.path().join("node.creds");
+    let node = Cluster::connect(&config, "n-creds")
+        .await
+        .expect("connects with the .creds file");
+    assert!(
+        node.live_calls().await.is_ok(),
+        "its JetStream buckets open"
+    );
+}
+
 /// A NATS server with users (password and nkey) refuses a client without
 /// credentials, which then reads nothing; a node connects with a user and
 /// password, with an nkey seed file, and (on a token server) with a token —

@@ -19,20 +19,27 @@ use crate::support::{Db, TestApp, CALLER, DIALLED};
 
 const CALLS: u32 = 4;
 
+/// [`CALLS`] calls of `duration` against `url`: 400 ms speech / 1.2 s
+/// silence cycles, a short ramp, no settling, dialling the example tenant.
+fn short_run(url: String, duration: Duration) -> Options {
+    let mut opts = Options::new(url);
+    opts.calls = CALLS;
+    opts.duration = duration;
+    opts.ramp = Duration::from_millis(400);
+    opts.speech = Duration::from_millis(400);
+    opts.silence = Duration::from_millis(1200);
+    opts.settle = Duration::ZERO;
+    opts.custom_parameters = vec![("to".into(), DIALLED.into())];
+    opts
+}
+
 #[actix_rt::test]
 async fn loadtest_smoke_completes_every_call_without_losing_frames() {
     let model = StampingModel::start("127.0.0.1:0", 1).expect("stamping model starts");
     let model_url = model.url();
     let app = TestApp::start_with(Db::Sqlite, |c| c.model.url = model_url).await;
 
-    let mut opts = Options::new(app.media_url());
-    opts.calls = CALLS;
-    opts.duration = Duration::from_secs(3);
-    opts.ramp = Duration::from_millis(400);
-    opts.speech = Duration::from_millis(400);
-    opts.silence = Duration::from_millis(1200);
-    opts.settle = Duration::ZERO;
-    opts.custom_parameters = vec![("to".into(), DIALLED.into())];
+    let mut opts = short_run(app.media_url(), Duration::from_secs(3));
     opts.floor_exe = Some(env!("CARGO_BIN_EXE_switchboard").into());
     opts.floor_workers = 1;
     let report = loadtest::run(&opts, Some(&model), "smoke".into())
@@ -232,15 +239,8 @@ async fn loadtest_spreads_calls_over_several_urls() {
     let a = TestApp::start_with(Db::Sqlite, |c| c.model.url = url.clone()).await;
     let b = TestApp::start_with(Db::Sqlite, |c| c.model.url = url).await;
 
-    let mut opts = Options::new(a.media_url());
+    let mut opts = short_run(a.media_url(), Duration::from_secs(2));
     opts.urls.push(b.media_url());
-    opts.calls = CALLS;
-    opts.duration = Duration::from_secs(2);
-    opts.ramp = Duration::from_millis(400);
-    opts.speech = Duration::from_millis(400);
-    opts.silence = Duration::from_millis(1200);
-    opts.settle = Duration::ZERO;
-    opts.custom_parameters = vec![("to".into(), DIALLED.into())];
     let report = loadtest::run(&opts, Some(&model), "spread".into())
         .await
         .expect("load test runs");
@@ -277,14 +277,7 @@ async fn loadtest_on_the_gpt_live_link_loses_no_frame() {
         c.model.api = switchboard::model::api::ModelApi::Live;
     })
     .await;
-    let mut opts = Options::new(app.media_url());
-    opts.calls = CALLS;
-    opts.duration = Duration::from_secs(3);
-    opts.ramp = Duration::from_millis(400);
-    opts.speech = Duration::from_millis(400);
-    opts.silence = Duration::from_millis(1200);
-    opts.settle = Duration::ZERO;
-    opts.custom_parameters = vec![("to".into(), DIALLED.into())];
+    let opts = short_run(app.media_url(), Duration::from_secs(3));
     let report = loadtest::run(&opts, Some(&model), "live".into())
         .await
         .expect("load test runs");
