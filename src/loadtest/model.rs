@@ -99,6 +99,16 @@ pub struct ModelOptions {
 /// (observed pacing of OpenAI's primary WebSocket).
 const LIVE_SILENCE: Duration = Duration::from_millis(100);
 
+/// The stamping model's answer to `session.start` (checked against the
+/// `openai` package's `SessionStartedEvent` by tests/it/live.rs).
+pub const LIVE_SESSION_STARTED: &str = r#"{"type":"session.started","event_id":"ev_started","session":{"id":"live_stamping","expires_at":4102444800,"model":"gpt-live-1.1","status":"active"}}"#;
+
+/// One delta of the stamping model's silent track (100 ms of µ-law silence).
+pub fn live_silence_frame() -> String {
+    let silence = crate::audio::format::encode_base64(&[0xFF; 800]);
+    format!(r#"{{"type":"session.output_audio.delta","delta":"{silence}"}}"#)
+}
+
 impl ModelOptions {
     /// How long a caller stays silent after its stream `start` to hear the
     /// whole greeting even on a cold start (connect + first audio + greeting +
@@ -316,10 +326,8 @@ impl ModelSession {
     /// GPT-Live: `session.start` is answered `session.started`, and the
     /// silent track starts.
     fn on_session_start(&mut self, ctx: &mut ws::WebsocketContext<Self>) {
-        ctx.text(r#"{"type":"session.started","event_id":"ev_started","session":{"id":"live_stamping","model":"gpt-live-1.1","status":"active"}}"#);
-        let silence = crate::audio::format::encode_base64(&[0xFF; 800]);
-        let frame: ByteString =
-            format!(r#"{{"type":"session.output_audio.delta","delta":"{silence}"}}"#).into();
+        ctx.text(LIVE_SESSION_STARTED);
+        let frame: ByteString = live_silence_frame().into();
         ctx.run_interval(LIVE_SILENCE, move |act, ctx| {
             if act.reply.is_none() {
                 ctx.text(frame.clone());

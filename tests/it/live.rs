@@ -84,6 +84,17 @@ fn validate_with_openai_types(connections: &[Connection]) {
         }
     }
     std::fs::write(&client, lines).expect("write events");
+    // The load test's stamping model is a GPT-Live stand-in too.
+    let stamping = dir.path().join("stamping-model.replay");
+    std::fs::write(
+        &stamping,
+        format!(
+            "{}\n{}\n",
+            switchboard::loadtest::model::LIVE_SESSION_STARTED,
+            switchboard::loadtest::model::live_silence_frame()
+        ),
+    )
+    .expect("write stamping frames");
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     // .ci/run installs the package into this venv and exports its path.
     let cached = std::env::var("HOME")
@@ -100,6 +111,8 @@ fn validate_with_openai_types(connections: &[Connection]) {
         .arg(&client)
         .arg("--server")
         .arg(root.join("tests/fixtures/live/gpt-live-session.replay"))
+        .arg("--server")
+        .arg(&stamping)
         .output()
         .unwrap_or_else(|e| panic!("{python}: {e} (run .ci/run, or set SWITCHBOARD_PYTHON to a python with the openai package)"));
     let report = String::from_utf8_lossy(&out.stdout);
