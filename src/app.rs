@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use actix::{Actor as _, Arbiter, ArbiterHandle};
 
 use crate::audio::clip::Clip;
-use crate::call::env::CallEnv;
+use crate::call_tree::call::env::CallEnv;
+use crate::call_tree::supervisor::{ActiveCalls, Drain, EndAllCalls, RestartPolicy, Supervisor};
 use crate::carrier::env::CarrierEnv;
 use crate::chat::ChatClient;
 use crate::cluster::Cluster;
@@ -28,7 +29,6 @@ use crate::session_settings::SessionOverrides;
 use crate::store::db::Link;
 use crate::store::writer::{Flush, Store};
 use crate::store::{self, Pool, StoreError};
-use crate::supervisor::{ActiveCalls, Drain, EndAllCalls, RestartPolicy, Supervisor};
 use crate::tenant::Tenants;
 use crate::tools::env::ToolEnv;
 use crate::tools::ToolRegistry;

@@ -4,21 +4,23 @@
 //!
 //! A carrier reaches the [`http`] server. Its [`carrier`] edge actor (Twilio Media
 //! Streams `/media-stream`, the browser softphone `/browser`, a jambonz session
-//! `/jambonz`) routes the call to a tenant and asks the [`supervisor::Supervisor`]
-//! to start it (`StartCall`). The Supervisor admits or refuses it and starts the
-//! per-call actor on the edge's arbiter: a [`call::CallActor`], or for jambonz
-//! [`carrier::jambonz`]'s call, whose model jambonz's `llm` verb speaks to. Each
-//! per-call actor owns a [`call::ledger::CallLedger`] (the call row, transcript and
-//! tool rows, events, metrics, `CallFinished`) and starts its children: a
-//! `CallActor` its [`model::link::ModelLinkActor`] (the voice model socket) and its
-//! [`tools::ToolActor`]. A failed link is reported to the Supervisor, which sends
-//! back `RestartLink` (backoff) or `EndCall` (budget spent). Carrier-specific
-//! actions (transfer, hang-up) are `CarrierCommand`s the call sends to its edge.
-//! Rows are written by the write-behind `Store` actor of [`store`] (Diesel: SQLite
-//! or PostgreSQL); live events reach operators through [`events`].
+//! `/jambonz`) routes the call to a tenant and asks the
+//! [`call_tree::supervisor::Supervisor`] to start it (`StartCall`). The Supervisor
+//! admits or refuses it and starts the per-call actor on the edge's arbiter: a
+//! [`call_tree::call::CallActor`], or for jambonz [`carrier::jambonz`]'s call,
+//! whose model jambonz's `llm` verb speaks to. Each per-call actor owns a
+//! [`call_tree::call::ledger::CallLedger`] (the call row, transcript and tool rows,
+//! events, metrics, `CallFinished`) and starts its children: a `CallActor` its
+//! [`call_tree::link::ModelLinkActor`] (the voice model socket) and its
+//! [`call_tree::tool::ToolActor`]. A failed link is reported to the Supervisor,
+//! which sends back `RestartLink` (backoff) or `EndCall` (budget spent).
+//! Carrier-specific actions (transfer, hang-up) are `CarrierCommand`s the call
+//! sends to its edge. Rows are written by the write-behind `Store` actor of
+//! [`store`] (Diesel: SQLite or PostgreSQL); live events reach operators through
+//! [`events`].
 //!
 //! Each layer sees only its own context, defined at or below it:
-//! [`tools::env::ToolEnv`] (tools, the text agent), [`call::env::CallEnv`]
+//! [`tools::env::ToolEnv`] (tools, the text agent), [`call_tree::call::env::CallEnv`]
 //! (per-call actors, handed out by the Supervisor), [`carrier::env::CarrierEnv`]
 //! (carrier edges and webhooks), [`messaging::env::MessagingEnv`] (text channels),
 //! [`http::state::AppState`] (HTTP handlers only). [`app`] builds them and is
@@ -30,36 +32,38 @@
 //! |---|---|
 //! | [`app`] | assembly: `start` (database, tenants, each layer's context, Store, Supervisor, message router, HTTP server) returning a `RunningServer`; used by `cli` and tests |
 //! | [`cli`] | the command line: `serve`, `migrate`, `call`, `client`, `sim-model`, `loadtest`, `floor-relay` |
-//! | [`config`] | the `Config` tree from `config.toml` + `SWITCHBOARD_*` env, validated into one-line errors; relative paths resolve against the config file |
-//! | [`exposure`] | the start-up audit of what an outsider could reach on a public address |
 //! | [`http`] | the actix-web routes and `AppState`: carriers, text webhooks, the Node gateway, dashboard, admin API, `/metrics`, `/health`, rate limits |
-//! | [`supervisor`] | the `Supervisor` actor: starts every call (`StartCall`), admission, draining, link restarts (`RestartLink`) or the end of the call |
-//! | [`call`] | `CallActor` (Twilio and browser calls), `CallEnv` and the `SupervisedCall` contract, `CallLedger`, conversation history, playback and barge-in, tenant routing; no carrier code |
-//! | [`lifecycle`] | `Carrier`, `Refusal`, `EndReason`: the enums behind the stored and shown text |
-//! | [`carrier`] | `CarrierEnv` and our server-side edges, one module per wire: `twilio` (Media Streams edge, TwiML, signatures, REST), `jambonz` (WebSocket API edge, `llm` verbs, the jambonz call), `browser` (softphone socket, tokens) |
-//! | [`caller`] | the emulated far end (`TwilioCall`) and `LogFeed`, for `switchboard call`, `loadtest` and tests; not used by the server |
-//! | [`model`] | the voice-model side: providers, OpenAI Realtime / xAI wire types, session shapes, the event tracker, `ModelLinkActor`, the built-in simulator (pure engine + actor) |
-//! | [`tools`] | `ToolEnv`, the tool registry and schemas, built-in and MCP tools, `ToolActor`, `chat_loop` (the text model's tool loop), `chat_supervisor` |
-//! | [`chat`] | the OpenAI-compatible Chat Completions client (one request, one answer; knows no tools) |
+//! | [`carrier`] | `CarrierEnv` and our server-side edges, one module per wire: `twilio` (Media Streams edge, TwiML, signatures, stream grants), `jambonz` (WebSocket API edge, `llm` verbs, the jambonz call), `browser` (softphone socket, tokens) |
+//! | [`call_tree`] | the actors of a live call: `supervisor` (admission, pre-warm hand-over, restarts, operator commands), `call` (`CallActor`, its pure `state` machine, ledger, playback and barge-in, conversation, routing), `link` (`ModelLinkActor` and its socket), `tool` (`ToolActor`); no carrier code |
 //! | [`messaging`] | `MessagingEnv`; SMS and email: the router and outbox, the text agent, the `/supervisor` Node gateway and protocol, SendGrid parsing, client tokens |
-//! | [`messages`] | typed actor messages of the call tree (`AudioFrame`, `CarrierHangup`, `CarrierCommand`, `LinkDown`, `ToolCall`, `ToolResult`, `CallFinished`, `LinkFailed`, `RestartLink`, `EndCall`, …) |
-//! | [`store`] | persistence: Diesel schema and rows, one query module per table, the `Store` writer actor and its outage spool |
-//! | [`tenant`] | tenants from `[[tenants]]`, their per-tenant settings and `[routing]` |
+//! | [`cluster`] | the cluster bus (in-process or NATS), admission slots, the live-call registry, the outage spool |
+//! | [`tools`] | `ToolEnv`, the tool registry and schemas, built-in and MCP tools, the tool runner, `chat_loop` (the text model's tool loop), `chat_supervisor` |
 //! | [`notify`] | owner notifications: events → stored `notifications` rows → the `Notifier` actor (Twilio SMS, SendGrid email, retries, quiet hours); it also writes call summaries |
 //! | [`summary`] | call summaries (text model or composed from facts) and readable tool lines |
+//! | [`actor_messages`] | the actor message catalogue of the call tree (`AudioFrame`, `CarrierHangup`, `CarrierCommand`, `LinkDown`, `ToolCall`, `ToolResult`, `CallFinished`, `LinkFailed`, `RestartLink`, `EndCall`, …) |
 //! | [`session_settings`] | operator edits to the model session (per tenant and per live call) |
+//! | [`rest`] | clients of the REST APIs switchboard calls out to: Twilio (calls, messages), SendGrid (mail send) |
+//! | [`model`] | the voice-model side: providers, OpenAI Realtime / GPT-Live / xAI wire types, session shapes, the trackers and the `ModelEvent` / `LinkCommand` vocabulary, the built-in simulator (pure engine + actor) |
+//! | [`chat`] | the OpenAI-compatible Chat Completions client (one request, one answer; knows no tools) |
+//! | [`store`] | persistence: Diesel schema and rows, one query module per table, the `Store` writer actor and its outage spool |
+//! | [`tenant`] | tenants from `[[tenants]]`, their per-tenant settings and `[routing]` |
+//! | [`config`] | the `Config` tree from `config.toml` + `SWITCHBOARD_*` env, validated into one-line errors; relative paths resolve against the config file |
+//! | [`exposure`] | the start-up audit of what an outsider could reach on a public address |
+//! | [`lifecycle`] | `Carrier`, `Refusal`, `EndReason`: the enums behind the stored and shown text |
 //! | [`events`] | the live call-event feed behind `/logs` |
 //! | [`metrics`] | the Prometheus registry behind `/metrics` |
 //! | [`audio`] | codecs (µ-law, A-law, PCM16), resampling, WAV files, levels, pre-encoded clips |
-//! | [`loadtest`] | `switchboard loadtest`: concurrent emulated calls and per-frame latency figures |
 //! | [`memory`] | returning freed heap to the OS when the node is idle |
+//! | [`far_end`] | the emulated far end of a call (`TwilioCall`: Twilio and the phone) and `LogFeed`, for `switchboard call`, `loadtest` and tests; not used by the server |
+//! | [`loadtest`] | `switchboard loadtest`: concurrent emulated calls and per-frame latency figures |
 //!
-//! docs/architecture.md gives the layering rules and what is still to change.
+//! docs/architecture.md draws the layers and gives the rule tests/it/architecture.rs
+//! enforces: no import cycle between files, nor between top-level modules.
 
+pub mod actor_messages;
 pub mod app;
 pub mod audio;
-pub mod call;
-pub mod caller;
+pub mod call_tree;
 pub mod carrier;
 pub mod chat;
 pub mod cli;
@@ -67,18 +71,18 @@ pub mod cluster;
 pub mod config;
 pub mod events;
 pub mod exposure;
+pub mod far_end;
 pub mod http;
 pub mod lifecycle;
 pub mod loadtest;
 pub mod memory;
-pub mod messages;
 pub mod messaging;
 pub mod metrics;
 pub mod model;
 pub mod notify;
+pub mod rest;
 pub mod session_settings;
 pub mod store;
 pub mod summary;
-pub mod supervisor;
 pub mod tenant;
 pub mod tools;

@@ -8,14 +8,14 @@ use std::sync::Arc;
 
 use actix::Addr;
 
-use crate::call::env::CallEnv;
+use crate::call_tree::call::env::CallEnv;
+use crate::call_tree::supervisor::Supervisor;
 use crate::carrier::browser::token::BrowserTokens;
 use crate::carrier::jambonz::JambonzCalls;
 use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::events::EventBus;
 use crate::metrics::Metrics;
-use crate::supervisor::Supervisor;
 use crate::tenant::Tenants;
 
 /// The carrier layer's context, behind an `Arc`.

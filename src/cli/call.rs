@@ -12,8 +12,8 @@ use clap::Args;
 
 use crate::audio::format::{decode_to_pcm, encode_pcm, AudioFormat};
 use crate::audio::wav::{read_wav, write_wav};
-use crate::caller::{CallSetup, LogFeed, TwilioCall};
 use crate::events::CallEvent;
+use crate::far_end::{CallSetup, LogFeed, TwilioCall};
 
 /// Longest wait for the receptionist's greeting before the caller speaks.
 const GREETING_WAIT: Duration = Duration::from_secs(8);

@@ -10,7 +10,7 @@ use actix::Recipient;
 use futures_util::StreamExt as _;
 
 use super::{Cluster, ClusterError};
-use crate::messages::{OperateCall, OperateOutcome};
+use crate::actor_messages::{OperateCall, OperateOutcome};
 
 impl Cluster {
     fn operate_subject(&self, node: &str) -> String {

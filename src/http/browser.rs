@@ -8,12 +8,12 @@ use actix_web_actors::ws;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::call_tree::supervisor::Prewarm;
 use crate::carrier::browser::edge::{browser_call_setup, BrowserSocket};
 use crate::carrier::browser::token::{TokenError, TOKEN_TTL};
 use crate::carrier::browser::wire::MAX_AUDIO_BYTES;
 use crate::http::auth::Admin;
 use crate::http::state::AppState;
-use crate::supervisor::Prewarm;
 
 /// Body of `POST /api/sessions` (optional).
 #[derive(Debug, Default, Deserialize)]

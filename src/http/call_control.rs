@@ -7,7 +7,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::carrier::twilio::rest::{TwilioRest, TwilioRestError};
+use crate::actor_messages::OperatorAction;
 use crate::cluster::settings::SessionNotice;
 use crate::http::admin::query;
 use crate::http::auth::Admin;
@@ -15,7 +15,7 @@ use crate::http::live_calls::{answer, operate};
 use crate::http::state::AppState;
 use crate::http::twilio::signed_url;
 use crate::lifecycle::Carrier;
-use crate::messages::OperatorAction;
+use crate::rest::twilio::{TwilioRest, TwilioRestError};
 use crate::session_settings::SessionSettings;
 use crate::store;
 

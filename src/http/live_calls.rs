@@ -8,10 +8,10 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
+use crate::actor_messages::{OperateCall, OperateOutcome, OperatorAction};
+use crate::call_tree::supervisor::LiveCalls;
 use crate::http::auth::Admin;
 use crate::http::state::AppState;
-use crate::messages::{OperateCall, OperateOutcome, OperatorAction};
-use crate::supervisor::LiveCalls;
 
 /// `GET /api/calls/live`: 200 `{"node":"<this node>","calls":[{call_id,
 /// call_sid, tenant, carrier, node, started_at}…],"nodes":[…]}`, oldest call

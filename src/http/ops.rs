@@ -7,9 +7,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
+use crate::call_tree::supervisor::ActiveCalls;
 use crate::http::state::AppState;
 use crate::store::writer::Stats;
-use crate::supervisor::ActiveCalls;
 
 /// `GET /health`: `{"status":"ok","calls":N,"store_pending":N,"spool_depth":N}`
 /// (`spool_depth`: writes waiting in the outage spool for the database); 503

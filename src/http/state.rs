@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use actix::Addr;
 
-use crate::call::env::CallEnv;
+use crate::call_tree::call::env::CallEnv;
 use crate::carrier::env::CarrierEnv;
 use crate::config::Config;
 use crate::messaging::env::MessagingEnv;

@@ -10,12 +10,12 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_actors::ws;
 use serde_json::json;
 
-use crate::call::route::{route_call, RouteKeys, RouteRefusal};
+use crate::call_tree::call::route::{route_call, RouteKeys, RouteRefusal};
+use crate::call_tree::supervisor::Prewarm;
 use crate::carrier::twilio::edge::{twilio_call_setup, MediaStreamSession, MAX_FRAME_BYTES};
 use crate::carrier::twilio::grant::{grant_key, StreamGrant, GRANT_TTL_SECS};
 use crate::carrier::twilio::{signature, twiml};
 use crate::http::state::AppState;
-use crate::supervisor::Prewarm;
 
 /// The header Twilio signs requests with.
 const SIGNATURE_HEADER: &str = "X-Twilio-Signature";

@@ -1,5 +1,5 @@
 //! One load-test caller: Twilio's side of a bidirectional Media Stream with the
-//! same wire behaviour as [`crate::caller::TwilioCall`]
+//! same wire behaviour as [`crate::far_end::TwilioCall`]
 //! (`connected`, `start` with custom parameters, 20 ms µ-law `media` frames
 //! paced on a monotonic clock, outbound audio "played" at 8 bytes per ms with
 //! each `mark` echoed when play-out reaches it, every pending mark echoed on
@@ -44,9 +44,9 @@ use super::model::{audio_field, GREETING_CALL};
 use super::stamp::{FrameTails, SeqTracker, Stamp};
 use super::stats::Batch;
 use crate::audio::format::base64_decoded_len;
-use crate::caller::random_sid;
 use crate::carrier::twilio::twiml::{self, StreamAnswer, TwimlError};
 use crate::carrier::twilio::wire;
+use crate::far_end::random_sid;
 
 /// One caller frame.
 const FRAME: Duration = Duration::from_millis(20);

@@ -17,7 +17,7 @@
 //! frame a caller does one 24-byte base64 encode, one `write!` of the JSON head
 //! into a reused buffer, and a `Vec::push` of its latency sample.
 //!
-//! Greeting latency (issue 14, pre-warm at the voice webhook): with
+//! Greeting latency (pre-warm at the voice webhook): with
 //! [`Options::webhook`] each caller rings first — posts Twilio's voice webhook,
 //! waits the webhook → stream gap, opens the stream the TwiML names — and with a
 //! greeting stamping model ([`model::ModelOptions`], optionally with a

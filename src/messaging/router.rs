@@ -41,10 +41,11 @@ use super::router_messages::{
     Accepted, AnswerWritten, Channel, ClientConnected, ClientGone, EmailReceived, Origin,
     OutboxDelivered, OutboxItem, PendingReply, PushResponses, SmsReceived,
 };
-use super::{sendgrid, MessagingError};
+use super::MessagingError;
 use crate::cluster::clients::{AnnouncedSession, ClientNews, OutboxNotice, SessionsAnnounce};
 use crate::cluster::Cluster;
 use crate::config::Config;
+use crate::rest::sendgrid;
 use crate::store::text_messages::ResendKey;
 use crate::store::{
     calls, customers, outbox, text_messages, transcripts, DbConnection, MessageRow, OutboxRow,

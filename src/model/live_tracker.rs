@@ -24,7 +24,8 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 
 use crate::audio::format::AudioFormat;
-use crate::messages::{LinkCommand, ModelEvent};
+use crate::model::command::LinkCommand;
+use crate::model::event::ModelEvent;
 use crate::model::live::{self, BackendEvent, ClientEvent, ServerEvent};
 
 /// Silence (no fragment, no voiced audio) that ends a speaker's turn.

@@ -5,7 +5,8 @@
 //! [`link::ModelLinkActor`], and the built-in [`simulator`].
 
 pub mod api;
-pub mod link;
+pub mod command;
+pub mod event;
 pub mod live;
 pub mod live_tracker;
 pub mod provider;
@@ -13,5 +14,4 @@ pub mod realtime;
 pub mod retirement;
 pub mod session;
 pub mod simulator;
-pub mod socket;
 pub mod tracker;

@@ -11,7 +11,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::messages::ModelEvent;
+use crate::model::event::ModelEvent;
 use crate::model::realtime::{Item, ServerEvent};
 
 /// Key of an answer whose provider names neither item nor response.

@@ -21,10 +21,10 @@ use actix::prelude::*;
 use chrono::Utc;
 use diesel::Connection;
 
-use crate::carrier::twilio::rest::{TwilioRest, TwilioRestError};
 use crate::chat::ChatClient;
 use crate::config::Config;
-use crate::messaging::sendgrid::{self, OutboundEmail, SendGridError};
+use crate::rest::sendgrid::{self, MailSendError, OutboundEmail};
+use crate::rest::twilio::{TwilioRest, TwilioRestError};
 use crate::store::models::NotificationRow;
 use crate::store::writer::{Flush, Store};
 use crate::store::{calls, notifications, DbConnection, Pool, StoreError};
@@ -270,10 +270,10 @@ impl Outbox {
                 };
                 match sendgrid::send(&config.sendgrid, &mail).await {
                     Ok(()) => Attempt::Sent(None),
-                    Err(SendGridError::Status { status, body }) if is_permanent(status) => {
+                    Err(MailSendError::Status { status, body }) if is_permanent(status) => {
                         Attempt::GiveUp(format!("SendGrid answered {status}: {body}"))
                     }
-                    Err(e @ SendGridError::NoApiKey) => Attempt::GiveUp(e.to_string()),
+                    Err(e @ MailSendError::NoApiKey) => Attempt::GiveUp(e.to_string()),
                     Err(e) => Attempt::Retry(e.to_string()),
                 }
             }

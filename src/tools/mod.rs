@@ -1,8 +1,8 @@
 //! Tools the voice model can call for the caller's tenant: the registry and its
 //! JSON schemas ([`registry`]), the built-in tools ([`builtin`]), and the per-call
-//! `ToolActor` that runs them with the call's context, a timeout and panic
-//! isolation, and returns a structured result — a failing or slow tool becomes
-//! `{"error": …}` for the model, never a stalled call. Every invocation is recorded
+//! runner ([`execute_tool`]) that gives each run a timeout and panic isolation and
+//! returns a structured result — a failing or slow tool becomes `{"error": …}` for
+//! the model, never a stalled call. A call's `ToolActor` (in the call tree) uses it. Every invocation is recorded
 //! by [`record_tool_run`]: for calls through the call's ledger when the result
 //! arrives, for text channels by [`run_tool`].
 
@@ -20,13 +20,12 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix::prelude::*;
 use chrono::Utc;
 use futures_util::FutureExt;
 
+use crate::actor_messages::CallAction;
 use crate::events::CallEvent;
 use crate::lifecycle::Carrier;
-use crate::messages::{CallAction, ToolCall, ToolResult};
 use crate::model::session::Role;
 use crate::store::writer::RecordToolInvocation;
 use crate::tenant::TenantConfig;
@@ -62,25 +61,6 @@ pub struct ToolRun {
     pub action: Option<CallAction>,
     /// Wall time of the run.
     pub duration: Duration,
-}
-
-/// Runs one call's tool calls and answers each with a [`ToolResult`] (recorded by
-/// the call).
-pub struct ToolActor {
-    ctx: ToolContext,
-    env: Arc<ToolEnv>,
-    reply_to: Recipient<ToolResult>,
-}
-
-impl ToolActor {
-    /// A tool runner for one call; results go to `reply_to`.
-    pub fn new(ctx: ToolContext, env: Arc<ToolEnv>, reply_to: Recipient<ToolResult>) -> Self {
-        ToolActor { ctx, env, reply_to }
-    }
-}
-
-impl Actor for ToolActor {
-    type Context = Context<Self>;
 }
 
 /// Runs `name` with `arguments` (JSON text, as the model sent it) for `ctx` with
@@ -199,31 +179,6 @@ pub fn record_tool_run(
                 duration_ms: duration.as_millis() as u64,
             },
         );
-    }
-}
-
-impl Handler<ToolCall> for ToolActor {
-    type Result = ();
-
-    fn handle(&mut self, call: ToolCall, ctx: &mut Context<Self>) {
-        let env = self.env.clone();
-        let mut tool_ctx = self.ctx.clone();
-        tool_ctx.conversation = call.conversation;
-        let reply_to = self.reply_to.clone();
-        let fut = async move {
-            let run = execute_tool(env, tool_ctx, &call.name, &call.arguments).await;
-            reply_to.do_send(ToolResult {
-                call_id: call.call_id,
-                name: call.name,
-                arguments: call.arguments,
-                output: run.output,
-                error: run.error,
-                is_error: run.is_error,
-                action: run.action,
-                duration: run.duration,
-            });
-        };
-        ctx.spawn(fut.into_actor(self));
     }
 }
 

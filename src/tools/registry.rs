@@ -7,8 +7,8 @@ use std::time::Duration;
 use futures_util::future::LocalBoxFuture;
 use serde_json::{json, Value};
 
+use crate::actor_messages::CallAction;
 use crate::config::Config;
-use crate::messages::CallAction;
 use crate::model::session::FunctionTool;
 use crate::tenant::TenantConfig;
 use crate::tools::env::ToolEnv;

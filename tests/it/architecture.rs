@@ -1,6 +1,7 @@
 //! The layering docs/architecture.md describes, checked on the source: no two
-//! modules (files) of the library import each other, directly or through others,
-//! and `app` (assembly) is imported only by the binary's commands. Imports are
+//! modules (files) of the library import each other, directly or through others;
+//! neither do two top-level modules (folders), counting every import between
+//! their files; and `app` (assembly) is imported only by the binary's commands. Imports are
 //! read from code, not comments: `crate::…` and `super::…` paths outside
 //! `#[cfg(test)]` modules, resolved to the longest existing module path.
 
@@ -154,6 +155,61 @@ fn no_module_imports_itself_through_others() {
     for module in graph.keys() {
         if let Some(cycle) = path_between(&graph, module, module) {
             panic!("import cycle: {}", cycle.join(" → "));
+        }
+    }
+}
+
+/// `graph` with every module replaced by its top-level module (`call_tree::call`
+/// → `call_tree`), edges inside one top-level module dropped.
+fn top_level(graph: &BTreeMap<String, BTreeSet<String>>) -> BTreeMap<String, BTreeSet<String>> {
+    let top = |m: &str| m.split("::").next().unwrap_or(m).to_string();
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (from, targets) in graph {
+        for to in targets {
+            if top(from) != top(to) {
+                out.entry(top(from)).or_default().insert(top(to));
+            }
+        }
+    }
+    out
+}
+
+/// The file-level imports behind a top-level edge `from` → `to`, for the message.
+fn witnesses(graph: &BTreeMap<String, BTreeSet<String>>, from: &str, to: &str) -> Vec<String> {
+    let under = |m: &str, top: &str| m == top || m.starts_with(&format!("{top}::"));
+    graph
+        .iter()
+        .flat_map(|(f, ts)| ts.iter().map(move |t| (f, t)))
+        .filter(|(f, t)| under(f, from) && under(t, to))
+        .map(|(f, t)| format!("{f} → {t}"))
+        .collect()
+}
+
+#[test]
+fn no_top_level_module_reaches_itself_through_others() {
+    let files = import_graph();
+    let graph = top_level(&files);
+    assert!(graph.len() > 15, "the source was not read: {graph:?}");
+    // The checker finds a planted cycle between folders: `store::db` →
+    // `config` and `config` → `store::calls`.
+    let mut planted_files = files.clone();
+    planted_files
+        .entry("store::db".into())
+        .or_default()
+        .insert("config".into());
+    planted_files
+        .entry("config".into())
+        .or_default()
+        .insert("store::calls".into());
+    let planted = top_level(&planted_files);
+    assert!(path_between(&planted, "store", "store").is_some());
+    for module in graph.keys() {
+        if let Some(cycle) = path_between(&graph, module, module) {
+            let edges: Vec<String> = cycle
+                .windows(2)
+                .map(|w| format!("{} → {}: {:?}", w[0], w[1], witnesses(&files, &w[0], &w[1])))
+                .collect();
+            panic!("top-level import cycle:\n{}", edges.join("\n"));
         }
     }
 }

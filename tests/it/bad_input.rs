@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use switchboard::caller::{CallSetup, TwilioCall};
 use switchboard::carrier::twilio::wire;
+use switchboard::far_end::{CallSetup, TwilioCall};
 
 use crate::support::{caller_mulaw, is_transcript, talk_silence_until, TestApp};
 

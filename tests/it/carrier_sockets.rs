@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use switchboard::caller::random_sid;
+use switchboard::call_tree::supervisor::ActiveCalls;
 use switchboard::carrier::twilio::wire;
-use switchboard::supervisor::ActiveCalls;
+use switchboard::far_end::random_sid;
 
 use crate::support::raw::RawWs;
 use crate::support::{caller_mulaw, Db, TestApp, CALLER, DIALLED};

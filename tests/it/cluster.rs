@@ -1,4 +1,4 @@
-//! Several nodes (issue 13): real `switchboard` processes on loopback sharing
+//! Several nodes: real `switchboard` processes on loopback sharing
 //! one PostgreSQL schema and the machine's NATS server (JetStream), each test
 //! under a cluster name of its own. Covers the cluster-wide per-tenant cap
 //! under a race, one node's dashboard API listing and hanging up another
@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
 use serde_json::Value;
-use switchboard::caller::{CallSetup, TwilioCall};
+use switchboard::far_end::{CallSetup, TwilioCall};
 
 use crate::support::child::{write_config, ChildServer};
 use crate::support::db::PgSchema;

@@ -8,9 +8,9 @@
 use std::time::Duration;
 
 use serde_json::json;
-use switchboard::caller::{LogFeed, TwilioCall};
 use switchboard::config::Config;
 use switchboard::events::CallEvent;
+use switchboard::far_end::{LogFeed, TwilioCall};
 
 use crate::messaging::{
     add_client, assert_nothing_else_sent, next, outbox_rows, post_sms, send, sms_form,
@@ -382,9 +382,9 @@ async fn a_late_cluster_admission_holds_its_slot_for_the_call_and_gives_it_back(
 /// calls, and the owner's later edit still does.
 #[actix_rt::test]
 async fn a_rogue_bus_client_without_the_cluster_secret_changes_nothing() {
+    use switchboard::actor_messages::{OperateCall, OperatorAction};
     use switchboard::cluster::settings::SessionNotice;
     use switchboard::cluster::sign::Signer;
-    use switchboard::messages::{OperateCall, OperatorAction};
     use switchboard::session_settings::SessionSettings;
 
     use crate::operator::{put_tenant_session, voice_of_a_new_call};

@@ -8,8 +8,8 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use switchboard::caller::{CallSetup, LogFeed, TwilioCall};
 use switchboard::events::CallEvent;
+use switchboard::far_end::{CallSetup, LogFeed, TwilioCall};
 use switchboard::store::{self, CallStatus};
 
 use crate::crash_recovery::seen;

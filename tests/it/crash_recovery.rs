@@ -1,12 +1,12 @@
-//! Crash recovery (issue 7): the real binary is SIGKILLed mid-call while its
+//! Crash recovery: the real binary is SIGKILLed mid-call while its
 //! PostgreSQL is down (so the latest writes exist only in the spool file);
 //! after a restart the spool is replayed and the call is closed as
 //! `interrupted`, with every transcript line and tool call the caller saw.
 
 use std::time::Duration;
 
-use switchboard::caller::{CallSetup, LogFeed, TwilioCall};
 use switchboard::events::CallEvent;
+use switchboard::far_end::{CallSetup, LogFeed, TwilioCall};
 use switchboard::store::{self, spool, CallStatus};
 
 use crate::support::child::{write_config, ChildServer};

@@ -1,4 +1,4 @@
-//! The start-up exposure audit (issue 17), through the real binary: on a public
+//! The start-up exposure audit, through the real binary: on a public
 //! address (`server.public_url` or `server.bind` not loopback) each open door
 //! makes `switchboard serve` exit 2 with one line naming it and the key to set;
 //! the same configuration on loopback starts and logs one WARN line. The

@@ -1,4 +1,4 @@
-//! Faults survived over real sockets (issue 7): the database stopped for 30 s
+//! Faults survived over real sockets: the database stopped for 30 s
 //! during 20 live calls, the model server killed and restarted during 20 live
 //! calls, and a carrier socket torn down without `stop`.
 
@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 
 use actix_web::{App, HttpServer};
 use futures_util::future::join_all;
+use switchboard::call_tree::supervisor::ActiveCalls;
 use switchboard::events::CallEvent;
 use switchboard::model::simulator::{Script, Simulator};
 use switchboard::store::{self, CallStatus};
-use switchboard::supervisor::ActiveCalls;
 
 use crate::crash_recovery::{seen, spool_depth};
 use crate::support::private_pg::PrivatePg;

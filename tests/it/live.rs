@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use base64::Engine;
 use serde_json::Value;
-use switchboard::caller::{LogFeed, TwilioCall};
 use switchboard::events::CallEvent;
+use switchboard::far_end::{LogFeed, TwilioCall};
 use switchboard::model::api::ModelApi;
 use switchboard::notify::OwnerNotify;
 use switchboard::store::{caller_messages, notifications};

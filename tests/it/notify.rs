@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use chrono::{Days, NaiveDate, Timelike, Utc};
 use serde_json::{json, Value};
-use switchboard::caller::{LogFeed, TwilioCall};
+use switchboard::far_end::{LogFeed, TwilioCall};
 use switchboard::notify::{self, OwnerEvent, OwnerNotify};
 use switchboard::store::models::{AppointmentRow, CallerMessageRow};
 use switchboard::store::{self, appointments, caller_messages, customers, notifications};

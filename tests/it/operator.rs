@@ -9,8 +9,8 @@ use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use base64::Engine;
 use serde_json::{json, Value};
 
-use switchboard::caller::{CallSetup, TwilioCall};
 use switchboard::carrier::twilio::twiml;
+use switchboard::far_end::{CallSetup, TwilioCall};
 
 use crate::support::{Db, TestApp, ADMIN, CALLER, DIALLED};
 
@@ -244,7 +244,7 @@ async fn recording_starts_and_stops_through_twilio_and_is_stored() {
         .through_signed_webhook(app.call_setup(), AUTH_TOKEN)
         .await;
     let call_sid = setup.call_sid.clone();
-    let mut call = switchboard::caller::TwilioCall::connect(setup)
+    let mut call = switchboard::far_end::TwilioCall::connect(setup)
         .await
         .expect("call connects");
     // Wait until the call row exists.

@@ -6,9 +6,9 @@
 
 use std::time::{Duration, Instant};
 
-use switchboard::caller::{random_sid, CallSetup, LogFeed, TwilioCall};
 use switchboard::config::Config;
 use switchboard::events::CallEvent;
+use switchboard::far_end::{random_sid, CallSetup, LogFeed, TwilioCall};
 
 use crate::support::{caller_mulaw, talk_silence_until, Db, TestApp, ADMIN, CALLER, DIALLED};
 

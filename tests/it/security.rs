@@ -1,7 +1,7 @@
-//! Security (issue 7): the authorisation matrix — every endpoint × {no
+//! Security: the authorisation matrix — every endpoint × {no
 //! credential, wrong credential, replayed credential, valid} → its documented
 //! status — and secrets (model API key, Twilio auth token, admin token) never
-//! appearing in the log, in error bodies or in `/metrics`. Issue 17: the email
+//! appearing in the log, in error bodies or in `/metrics`. The email
 //! secret with a SendGrid key, the `/metrics` token, and the simulator from
 //! loopback and from a foreign peer (a network namespace, [`NetNs`]).
 //!
@@ -9,8 +9,8 @@
 
 use std::time::Duration;
 
-use switchboard::caller::{CallSetup, TwilioCall};
 use switchboard::carrier::twilio::signature;
+use switchboard::far_end::{CallSetup, TwilioCall};
 
 use crate::support::child::{write_config, ChildServer};
 use crate::support::netns::{status_of, NetNs};

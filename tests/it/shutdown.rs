@@ -1,11 +1,11 @@
-//! Graceful shutdown with calls in progress (issue 7): while draining,
+//! Graceful shutdown with calls in progress: while draining,
 //! `/health` answers 503 and new calls are refused; calls in progress keep
 //! running up to the drain timeout, then hear the apology and end with
 //! reason `shutdown`; every row is written before shutdown returns.
 
 use std::time::{Duration, Instant};
 
-use switchboard::caller::TwilioCall;
+use switchboard::far_end::TwilioCall;
 use switchboard::store::{self, CallStatus};
 
 use crate::support::TestApp;

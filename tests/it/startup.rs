@@ -1,4 +1,4 @@
-//! Start-up as an operator meets it (issue 10), through the real binary:
+//! Start-up as an operator meets it, through the real binary:
 //! `serve --config <absolute path>` started from `/` keeps its relative paths
 //! (SQLite file, spool, generated admin token) beside the config file and
 //! answers a call with the built-in simulator; a bad configuration prints one
@@ -9,8 +9,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use switchboard::caller::{CallSetup, LogFeed, TwilioCall};
 use switchboard::events::CallEvent;
+use switchboard::far_end::{CallSetup, LogFeed, TwilioCall};
 
 use crate::support::child::ChildServer;
 use crate::support::{caller_mulaw, talk_silence_until, CALLER, DIALLED};

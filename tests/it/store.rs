@@ -446,7 +446,7 @@ fn close_in_progress_interrupts_live_calls_only(url: &str, _backend: &str) {
     assert_eq!(calls::list_recent(&mut conn, 2).unwrap().len(), 2);
 }
 
-/// Issue 7: while a table is unusable, batches go to the spool file (fsynced,
+/// While a table is unusable, batches go to the spool file (fsynced,
 /// counted as settled, so `Flush` answers `Ok`), later writes follow them
 /// there, and once the database is back the spool is replayed in order and
 /// emptied. Replaying the same spool again adds no duplicates.

@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use switchboard::caller::{CallSetup, TwilioCall};
 use switchboard::config::UnknownNumber;
+use switchboard::far_end::{CallSetup, TwilioCall};
 use switchboard::tenant::TenantConfig;
 
 use crate::support::{Db, TestApp, CALLER};

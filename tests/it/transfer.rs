@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use base64::Engine;
 use serde_json::json;
-use switchboard::caller::TwilioCall;
 use switchboard::carrier::twilio::signature;
 use switchboard::config::Config;
 use switchboard::events::CallEvent;
+use switchboard::far_end::TwilioCall;
 use switchboard::tenant::TenantConfig;
 
 use crate::support::scripted::{short_turn, write_script};
@@ -90,13 +90,13 @@ async fn transfer_dials_the_on_call_number_with_a_whisper() {
     .await;
     let setup = app.through_signed_webhook(app.call_setup(), TOKEN).await;
     let call_sid = setup.call_sid.clone();
-    let feed = switchboard::caller::LogFeed::connect(
+    let feed = switchboard::far_end::LogFeed::connect(
         &app.logs_url(&call_sid),
         Some(crate::support::ADMIN),
     )
     .await
     .unwrap();
-    let mut call = switchboard::caller::TwilioCall::connect(setup)
+    let mut call = switchboard::far_end::TwilioCall::connect(setup)
         .await
         .expect("signed call connects");
     call.stream_mulaw(&short_turn()).await.unwrap();

@@ -1,8 +1,8 @@
 //! The Twilio voice webhook: TwiML that connects the call to our media stream, and
 //! signature enforcement on the webhook and the stream upgrade.
 
-use switchboard::caller::{CallSetup, ClientError, TwilioCall};
 use switchboard::carrier::twilio::{signature, twiml};
+use switchboard::far_end::{CallSetup, ClientError, TwilioCall};
 
 use crate::support::{Db, TestApp, CALLER, DIALLED};
 

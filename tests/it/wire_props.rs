@@ -1,4 +1,4 @@
-//! Property tests for every wire parser (issue 7): Twilio Media Streams
+//! Property tests for every wire parser: Twilio Media Streams
 //! inbound and outbound frames, OpenAI Realtime server and client events,
 //! Twilio request signatures, jambonz messages, Node client messages and
 //! SendGrid Inbound Parse fields. Arbitrary input never panics a parser; valid

@@ -13,18 +13,18 @@ use actix_web_actors::ws;
 use base64::Engine;
 use tokio::sync::broadcast::error::RecvError;
 
+use crate::actor_messages::{
+    AudioFrame, CarrierCommand, CarrierHangup, MarkEchoed, TransferError, TransferOutcome,
+};
 use crate::audio::format::AudioFormat;
-use crate::call::prewarm::AttachEdge;
-use crate::call::{CallActor, CallSetup};
+use crate::call_tree::call::prewarm::AttachEdge;
+use crate::call_tree::call::{CallActor, CallSetup};
+use crate::call_tree::supervisor::{claim_prewarmed, ClaimPrewarm, StartCall};
 use crate::carrier::browser::token::BrowserSession;
 use crate::carrier::browser::wire::{self, Control, ServerMessage, WireError, MAX_AUDIO_BYTES};
 use crate::carrier::env::CarrierEnv;
 use crate::events::CallEvent;
 use crate::lifecycle::{Carrier, EndReason};
-use crate::messages::{
-    AudioFrame, CarrierCommand, CarrierHangup, MarkEchoed, TransferError, TransferOutcome,
-};
-use crate::supervisor::{claim_prewarmed, ClaimPrewarm, StartCall};
 use crate::tenant::TenantConfig;
 
 /// Invalid control messages tolerated before the socket is closed (1008).

@@ -15,19 +15,19 @@ use actix::prelude::*;
 use chrono::Utc;
 use serde_json::{json, Value};
 
-use crate::call::env::{CallEnv, CallTenancy, SupervisedCall, Supervision};
-use crate::call::ledger::{CallIdentity, CallLedger};
+use crate::actor_messages::{CallAction, EndCall, OperatorTransfer, ToolCall, ToolResult};
+use crate::call_tree::call::env::{CallEnv, CallTenancy, SupervisedCall, Supervision};
+use crate::call_tree::call::ledger::{CallIdentity, CallLedger};
+use crate::call_tree::tool::ToolActor;
 use crate::carrier::jambonz::llm::{
     self, LlmEvent, LlmSpec, LlmTranscript, UltravoxTranscripts, Vendor, VendorPlan,
 };
 use crate::carrier::jambonz::wire::{self, CallStatusInfo, Outbound, SessionInfo, Verb};
 use crate::lifecycle::{AdmitAnswer, Refused};
 use crate::lifecycle::{Carrier, EndReason, Refusal};
-use crate::messages::{CallAction, EndCall, OperatorTransfer, ToolCall, ToolResult};
 use crate::model::session::Role;
 use crate::session_settings::{ApplySessionSettings, SessionSettings};
 use crate::tenant::TenantConfig;
-use crate::tools::ToolActor;
 
 /// What the call sends its socket.
 #[derive(Message, Debug, Clone)]

@@ -19,14 +19,14 @@ use base64::Engine as _;
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
-use crate::call::ledger::{CallIdentity, CallLedger};
-use crate::call::route::{route_call, RouteKeys};
+use crate::call_tree::call::ledger::{CallIdentity, CallLedger};
+use crate::call_tree::call::route::{route_call, RouteKeys};
+use crate::call_tree::supervisor::StartCall;
 use crate::carrier::env::CarrierEnv;
 use crate::carrier::jambonz::call::{JambonzCall, JambonzCallSetup, JambonzEvent, JambonzOut};
 use crate::carrier::jambonz::llm::{self, Refusal};
 use crate::carrier::jambonz::wire::{self, Inbound, Outbound, SessionInfo};
 use crate::lifecycle::{Carrier, Refused};
-use crate::supervisor::StartCall;
 use crate::tenant::TenantConfig;
 
 /// Largest inbound frame, bytes (`session:new` carries SIP headers and body).

@@ -14,8 +14,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use crate::actor_messages::CallAction;
 use crate::carrier::jambonz::llm_verb::LlmVerb;
-use crate::messages::CallAction;
 
 /// The WebSocket subprotocol jambonz offers and the server must select.
 pub const SUBPROTOCOL: &str = "ws.jambonz.org";

@@ -14,21 +14,21 @@ use actix_web_actors::ws;
 use base64::Engine;
 use bytestring::ByteString;
 
-use crate::audio::format::AudioFormat;
-use crate::call::prewarm::AttachEdge;
-use crate::call::route::{route_call, RouteKeys, RouteRefusal};
-use crate::call::{CallActor, CallSetup};
-use crate::carrier::env::CarrierEnv;
-use crate::carrier::twilio::grant::StreamGrant;
-use crate::carrier::twilio::rest::TwilioRest;
-use crate::carrier::twilio::twiml;
-use crate::carrier::twilio::wire::{self, InboundEvent, WireError};
-use crate::lifecycle::{Carrier, EndReason};
-use crate::messages::{
+use crate::actor_messages::{
     AudioFrame, CarrierCommand, CarrierHangup, DtmfReceived, MarkEchoed, TransferError,
     TransferOutcome,
 };
-use crate::supervisor::{claim_prewarmed, ClaimPrewarm, StartCall};
+use crate::audio::format::AudioFormat;
+use crate::call_tree::call::prewarm::AttachEdge;
+use crate::call_tree::call::route::{route_call, RouteKeys, RouteRefusal};
+use crate::call_tree::call::{CallActor, CallSetup};
+use crate::call_tree::supervisor::{claim_prewarmed, ClaimPrewarm, StartCall};
+use crate::carrier::env::CarrierEnv;
+use crate::carrier::twilio::grant::StreamGrant;
+use crate::carrier::twilio::twiml;
+use crate::carrier::twilio::wire::{self, InboundEvent, WireError};
+use crate::lifecycle::{Carrier, EndReason};
+use crate::rest::twilio::TwilioRest;
 use crate::tenant::TenantConfig;
 
 /// Largest inbound WebSocket frame, bytes. Twilio's 20 ms media frames are ~330 bytes.

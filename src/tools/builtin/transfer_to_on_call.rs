@@ -11,8 +11,8 @@ use futures_util::future::LocalBoxFuture;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::actor_messages::CallAction;
 use crate::lifecycle::Carrier;
-use crate::messages::CallAction;
 use crate::tools::env::ToolEnv;
 use crate::tools::{args, Tool, ToolContext, ToolError, ToolOutcome};
 

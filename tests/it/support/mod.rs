@@ -24,9 +24,9 @@ use switchboard::audio::format::{encode_pcm, AudioFormat};
 use switchboard::audio::level::rms_dbfs;
 use switchboard::audio::mulaw;
 use switchboard::audio::wav::read_wav;
-use switchboard::caller::{CallSetup, LogFeed, TwilioCall};
 use switchboard::config::Config;
 use switchboard::events::CallEvent;
+use switchboard::far_end::{CallSetup, LogFeed, TwilioCall};
 use switchboard::model::simulator::Simulator;
 use switchboard::tenant::TenantConfig;
 

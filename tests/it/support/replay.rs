@@ -19,7 +19,7 @@ use base64::Engine;
 use serde_json::Value;
 use switchboard::audio::format::{encode_pcm, AudioFormat};
 use switchboard::audio::wav::read_wav;
-use switchboard::caller::TwilioCall;
+use switchboard::far_end::TwilioCall;
 
 /// µ-law bytes per 100 ms chunk of an `@audio` directive.
 const CHUNK_BYTES: usize = 800;

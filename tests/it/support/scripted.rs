@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use switchboard::caller::{LogFeed, TwilioCall};
 use switchboard::events::CallEvent;
+use switchboard::far_end::{LogFeed, TwilioCall};
 
 use super::{caller_mulaw, talk_silence_until};
 

@@ -13,9 +13,9 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use chrono::Utc;
 
+use crate::actor_messages::{CallFinished, ToolResult};
 use crate::events::{CallEvent, EventBus};
 use crate::lifecycle::{AdmitAnswer, Carrier, EndReason, Refused};
-use crate::messages::{CallFinished, ToolResult};
 use crate::metrics::Metrics;
 use crate::model::session::Role;
 use crate::notify::Notifier;

@@ -13,6 +13,7 @@ pub mod ledger;
 pub mod playback;
 pub mod prewarm;
 pub mod route;
+pub mod state;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,27 +22,29 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use chrono::Utc;
 
+use crate::actor_messages::{
+    AudioFrame, CallAction, CarrierCommand, CarrierHangup, DtmfReceived, EndCall, LinkDown,
+    LinkFailed, MarkEchoed, OperatorTransfer, RestartLink, ToolCall, ToolResult, TransferOutcome,
+};
 use crate::audio::format::{base64_decoded_len, AudioFormat};
+use crate::call_tree::link::{LinkCounters, LinkHandover, LinkSetup, ModelLinkActor, TakeSession};
+use crate::call_tree::tool::ToolActor;
 use crate::lifecycle::AdmitAnswer;
 use crate::lifecycle::{Carrier, EndReason};
-use crate::messages::{
-    AudioFrame, CallAction, CarrierCommand, CarrierHangup, DtmfReceived, EndCall, LinkCommand,
-    LinkDown, LinkFailed, MarkEchoed, ModelEvent, OperatorTransfer, RestartLink, ToolCall,
-    ToolResult, TransferOutcome,
-};
 use crate::model::api::ModelApi;
-use crate::model::link::{LinkCounters, LinkHandover, LinkSetup, ModelLinkActor, TakeSession};
+use crate::model::command::LinkCommand;
+use crate::model::event::ModelEvent;
 use crate::model::provider::Provider;
 use crate::model::session::{HistoryItem, Role, SessionSpec};
 use crate::session_settings::{ApplySessionSettings, SessionSettings};
 use crate::tenant::TenantConfig;
 use crate::tools::builtin::{plan_transfer, TransferPlan};
-use crate::tools::ToolActor;
 use conversation::{Conversation, UserLine};
 use env::{CallEnv, CallTenancy, SupervisedCall, Supervision};
 use ledger::{CallIdentity, CallLedger, LineRow};
 use playback::{cut_to_heard, Playback, PushRefused};
 use prewarm::{AttachEdge, CallHandover, HandOver};
+use state::{CallState, FarewellRequest, Step};
 
 /// Longest wait for goodbye or apology audio to play before the call is closed anyway.
 const FAREWELL_GRACE: Duration = Duration::from_secs(10);
@@ -87,44 +90,26 @@ pub struct CallActor {
     link: Option<Addr<ModelLinkActor>>,
     /// When the current model session was opened (roll-over clock).
     link_opened: Instant,
-    /// The caller is speaking (between the model's speech_started and speech_stopped).
-    caller_speaking: bool,
-    /// A caller turn ended and its response has not finished yet.
-    turn_pending: bool,
-    generation: u32,
-    link_failures: u32,
+    /// What happens next: turn, response, tool loop, course (pure, tested).
+    state: CallState,
     tools: Option<Addr<ToolActor>>,
     playback: Playback,
     conversation: Conversation,
     /// Stored caller lines by user item id.
     user_rows: HashMap<String, LineRow>,
-    /// A response is in progress (`response.created` seen, `response.done` not yet).
-    response_active: bool,
     /// The assistant item whose audio arrived last (its place in the conversation is held).
     speaking_item: Option<String>,
     /// Assistant transcripts received but not yet persisted (waiting for playback).
     pending_lines: Vec<(String, String)>,
-    pending_tools: usize,
-    awaiting_response_done: bool,
-    tool_outputs_sent: bool,
-    hangup: Option<EndReason>,
-    transfer: Option<TransferPlan>,
-    /// The reason of a transfer the carrier edge is carrying out.
-    transferring: Option<String>,
-    ending: Option<EndReason>,
+    /// When the caller's last turn ended (turn latency clock).
     speech_stopped_at: Option<Instant>,
+    /// A playback drain is scheduled (one timer at a time).
     drain_scheduled: bool,
     /// Operator session edits: the tenant's at call start, then this call's own.
     settings: SessionSettings,
     /// A pre-warmed session taken over from the call's actor on another
     /// thread; the first link continues it.
     adopt: Option<LinkHandover>,
-    /// The model session has been asked for the greeting (here or, for an
-    /// adopted session, by the actor it came from).
-    greeting_requested: bool,
-    /// This actor gave the call to another one ([`HandOver`]): it stops
-    /// without ending the call.
-    handed_over: bool,
 }
 
 impl CallActor {
@@ -162,30 +147,17 @@ impl CallActor {
             link_failed,
             link: None,
             link_opened: Instant::now(),
-            caller_speaking: false,
-            turn_pending: false,
-            generation: 0,
-            link_failures: 0,
+            state: CallState::new(),
             tools: None,
             playback,
             conversation: Conversation::new(),
             user_rows: HashMap::new(),
-            response_active: false,
             speaking_item: None,
             pending_lines: Vec::new(),
-            pending_tools: 0,
-            awaiting_response_done: false,
-            tool_outputs_sent: false,
-            hangup: None,
-            transfer: None,
-            transferring: None,
-            ending: None,
             speech_stopped_at: None,
             drain_scheduled: false,
             settings,
             adopt: None,
-            greeting_requested: false,
-            handed_over: false,
         }
     }
 
@@ -209,8 +181,7 @@ impl CallActor {
         }
         let mut call = CallActor::new(setup, supervision);
         call.adopt = Some(link);
-        call.greeting_requested = greeting_requested;
-        call.awaiting_response_done = greeting_requested;
+        call.state = CallState::adopted(greeting_requested);
         call
     }
 
@@ -277,7 +248,7 @@ impl CallActor {
         let history = self.replay_history();
         let setup = LinkSetup {
             call_id: self.setup.call_id.clone(),
-            generation: self.generation,
+            generation: self.state.generation(),
             url: match self.api() {
                 ModelApi::Realtime => self.env.model_url.clone(),
                 ModelApi::Live => self.env.live_url.clone(),
@@ -301,10 +272,9 @@ impl CallActor {
                 unparsable: self.env.metrics.model_events_unparsable.clone(),
             },
             // A pre-warmed call's stream may land on another thread (HandOver).
-            record: self.setup.edge.is_none() && self.generation == 0,
+            record: self.setup.edge.is_none() && self.state.generation() == 0,
             adopt: self.adopt.take(),
         };
-        self.response_active = false;
         self.link = Some(ModelLinkActor::new(setup).start());
         self.link_opened = Instant::now();
     }
@@ -330,14 +300,10 @@ impl CallActor {
     fn check_rollover(&mut self, ctx: &mut Context<Self>) {
         let max = Duration::from_secs(self.env.config.model.session_max_secs);
         let age = self.link_opened.elapsed();
-        if self.link.is_none() || self.ending.is_some() || age < max {
+        if self.link.is_none() || self.state.is_ending() || age < max {
             return;
         }
-        let quiet = self.playback.is_idle()
-            && !self.awaiting_response_done
-            && self.pending_tools == 0
-            && !self.caller_speaking
-            && !self.turn_pending;
+        let quiet = self.state.is_quiet(self.playback.is_idle());
         if !quiet && age < max + ROLLOVER_GRACE {
             return;
         }
@@ -349,9 +315,7 @@ impl CallActor {
             self.setup.call_id,
             age.as_secs()
         );
-        self.generation += 1;
-        self.caller_speaking = false;
-        self.turn_pending = false;
+        self.state.next_link();
         self.start_link(ctx);
     }
 
@@ -455,50 +419,38 @@ impl CallActor {
         }
     }
 
-    fn maybe_continue_after_tools(&mut self) {
-        if self.pending_tools == 0 && !self.awaiting_response_done && self.tool_outputs_sent {
-            self.tool_outputs_sent = false;
-            if let Some(link) = &self.link {
-                // The continuation's response.done is awaited before any farewell ends the call.
-                self.awaiting_response_done = true;
-                link.do_send(LinkCommand::CreateResponse);
-            }
-        }
-    }
-
-    fn maybe_finish_farewell(&mut self, ctx: &mut Context<Self>) {
-        if self.playback.is_idle() && !self.awaiting_response_done && self.pending_tools == 0 {
-            if let Some(reason) = self.ending.clone().or_else(|| self.hangup.clone()) {
-                if self.ending.is_some() || !self.tool_outputs_sent {
-                    self.finish(reason, true, ctx);
+    /// Carries out what the call state decided.
+    fn run(&mut self, step: Step, ctx: &mut Context<Self>) {
+        match step {
+            Step::RequestResponse => {
+                if let Some(link) = &self.link {
+                    link.do_send(LinkCommand::CreateResponse);
                 }
-            } else if self.transfer.is_some() && !self.tool_outputs_sent {
-                self.start_transfer();
             }
+            Step::BargeIn => self.barge_in(),
+            Step::Finish(reason) => self.finish(reason, true, ctx),
+            Step::Transfer(plan) => self.transfer(plan),
+            Step::ReportLinkFailure { .. } => {}
         }
     }
 
-    /// Hands the call to the on-call number once the hand-off line has played:
-    /// asks the carrier edge to transfer it ([`CarrierCommand::Transfer`]); its
-    /// [`TransferOutcome`] ends our side with `transferred: <reason>`, or on
-    /// failure the call goes on with the receptionist.
-    fn start_transfer(&mut self) {
-        if self.ledger.is_finished() || self.ending.is_some() {
+    /// Hands the call to the on-call number: asks the carrier edge to transfer
+    /// it ([`CarrierCommand::Transfer`]); its [`TransferOutcome`] ends our side
+    /// with `transferred: <reason>`, or on failure the call goes on with the
+    /// receptionist.
+    fn transfer(&mut self, plan: TransferPlan) {
+        if self.ledger.is_finished() {
             return;
         }
-        let Some(transfer) = self.transfer.take() else {
-            return;
-        };
         log::info!(
             "call {}: transferring to {} ({})",
             self.id(),
-            transfer.number,
-            transfer.reason
+            plan.number,
+            plan.reason
         );
-        self.transferring = Some(transfer.reason);
         self.send_carrier(CarrierCommand::Transfer {
-            number: transfer.number,
-            whisper_url: transfer.whisper_url,
+            number: plan.number,
+            whisper_url: plan.whisper_url,
         });
     }
 
@@ -521,7 +473,7 @@ impl CallActor {
                     item_id: cut.item_id.clone(),
                     audio_end_ms: cut.heard_ms,
                 });
-            } else if self.response_active {
+            } else if self.state.response_active() {
                 // No truncate on this provider: stop the answer being generated.
                 // Cancelling when none is active only earns an error event.
                 link.do_send(LinkCommand::CancelResponse);
@@ -534,7 +486,7 @@ impl CallActor {
 
     /// Plays the bundled apology, then ends the call with `reason`.
     fn apologise_and_end(&mut self, reason: EndReason, ctx: &mut Context<Self>) {
-        if self.ending.is_some() {
+        if self.state.is_ending() {
             return;
         }
         if self.setup.edge.is_none() {
@@ -542,13 +494,13 @@ impl CallActor {
             self.finish(reason, false, ctx);
             return;
         }
-        self.ending = Some(reason.clone());
+        self.state.begin_ending(reason.clone());
         if let Some(link) = self.link.take() {
             link.do_send(LinkCommand::Shutdown);
         }
         self.playback.barge_in();
         self.send_carrier(CarrierCommand::Clear);
-        let item = format!("apology-{}", self.generation);
+        let item = format!("apology-{}", self.state.generation());
         for chunk in self.env.apology.chunks(self.setup.format) {
             let _ = self
                 .playback
@@ -660,7 +612,7 @@ impl Actor for CallActor {
     }
 
     fn stopping(&mut self, ctx: &mut Context<Self>) -> Running {
-        if !self.ledger.is_finished() && !self.handed_over {
+        if !self.ledger.is_finished() && !self.state.is_handed_over() {
             self.finish(EndReason::CallActorStopped, true, ctx);
         }
         Running::Stop
@@ -672,7 +624,7 @@ impl Handler<AudioFrame> for CallActor {
 
     fn handle(&mut self, frame: AudioFrame, _: &mut Context<Self>) {
         if let Some(link) = &self.link {
-            if self.ending.is_none() {
+            if !self.state.is_ending() {
                 link.do_send(frame);
             }
         }
@@ -685,7 +637,7 @@ impl Handler<AttachEdge> for CallActor {
     /// The pre-warmed call's stream has started: write the call row with the
     /// stream id and play the held greeting at once.
     fn handle(&mut self, msg: AttachEdge, ctx: &mut Context<Self>) -> bool {
-        if self.setup.edge.is_some() || self.ledger.is_finished() || self.ending.is_some() {
+        if self.setup.edge.is_some() || self.ledger.is_finished() || self.state.is_ending() {
             return false;
         }
         self.setup.edge = Some(msg.edge);
@@ -713,12 +665,8 @@ impl Handler<HandOver> for CallActor {
     /// Gives the pre-warmed call up to an actor on its stream's thread. Atomic:
     /// no other message reaches this call while its link hands the session over.
     fn handle(&mut self, _: HandOver, _: &mut Context<Self>) -> Self::Result {
-        let movable = self.setup.edge.is_none()
-            && !self.ledger.is_finished()
-            && self.ending.is_none()
-            && self.pending_tools == 0
-            && self.transfer.is_none()
-            && self.generation == 0;
+        let movable =
+            self.setup.edge.is_none() && !self.ledger.is_finished() && self.state.can_hand_over();
         let link = match &self.link {
             Some(link) if movable => link.clone(),
             _ => return AtomicResponse::new(Box::pin(actix::fut::ready(None))),
@@ -726,7 +674,7 @@ impl Handler<HandOver> for CallActor {
         AtomicResponse::new(Box::pin(link.send(TakeSession).into_actor(self).map(
             |taken, act, ctx| {
                 let link = taken.ok().flatten()?;
-                act.handed_over = true;
+                act.state.handed_over();
                 act.link = None;
                 act.tools = None;
                 log::info!(
@@ -738,7 +686,7 @@ impl Handler<HandOver> for CallActor {
                 Some(CallHandover {
                     setup: act.setup.clone(),
                     link,
-                    greeting_requested: act.greeting_requested,
+                    greeting_requested: act.state.greeting_requested(),
                 })
             },
         )))
@@ -749,8 +697,8 @@ impl Handler<OperatorTransfer> for CallActor {
     type Result = Result<(), String>;
 
     /// An operator's transfer: at once, without a hand-off line from the model.
-    fn handle(&mut self, msg: OperatorTransfer, _: &mut Context<Self>) -> Self::Result {
-        if self.ledger.is_finished() || self.ending.is_some() || self.transferring.is_some() {
+    fn handle(&mut self, msg: OperatorTransfer, ctx: &mut Context<Self>) -> Self::Result {
+        if self.ledger.is_finished() {
             return Err("the call is already ending".into());
         }
         let plan = plan_transfer(&self.env.tools, &self.ledger.tool_context(), msg.reason)
@@ -758,8 +706,11 @@ impl Handler<OperatorTransfer> for CallActor {
         if self.setup.edge.is_none() {
             return Err("the call's media stream has not started yet".into());
         }
-        self.transfer = Some(plan);
-        self.start_transfer();
+        let step = self
+            .state
+            .operator_transfer(plan)
+            .map_err(|e| e.to_string())?;
+        self.run(step, ctx);
         Ok(())
     }
 }
@@ -770,7 +721,9 @@ impl Handler<MarkEchoed> for CallActor {
     fn handle(&mut self, msg: MarkEchoed, ctx: &mut Context<Self>) {
         if self.playback.mark_echoed(&msg.name).is_some() || self.playback.is_idle() {
             self.flush_heard_lines();
-            self.maybe_finish_farewell(ctx);
+            if let Some(step) = self.state.playback_advanced(self.playback.is_idle()) {
+                self.run(step, ctx);
+            }
         }
     }
 }
@@ -809,22 +762,16 @@ impl Handler<ModelEvent> for CallActor {
     fn handle(&mut self, event: ModelEvent, ctx: &mut Context<Self>) {
         match event {
             ModelEvent::Ready { generation } => {
-                if generation != self.generation {
-                    return;
-                }
-                if generation > 0 {
+                if generation > 0 && generation == self.state.generation() {
                     log::info!("call {}: model link {generation} ready", self.id());
-                } else if self.env.config.calls.greet_caller && !self.greeting_requested {
-                    if let Some(link) = &self.link {
-                        self.awaiting_response_done = true;
-                        self.greeting_requested = true;
-                        link.do_send(LinkCommand::CreateResponse);
-                    }
                 }
-                self.link_failures = 0;
+                let greet = self.env.config.calls.greet_caller && self.link.is_some();
+                if let Some(step) = self.state.link_ready(generation, greet) {
+                    self.run(step, ctx);
+                }
             }
             ModelEvent::Audio { item_id, delta } => {
-                if self.ending.is_some() {
+                if self.state.is_ending() {
                     return;
                 }
                 if self.speaking_item.as_deref() != Some(item_id.as_str()) {
@@ -843,7 +790,7 @@ impl Handler<ModelEvent> for CallActor {
             ModelEvent::QuietAudio { delta } => {
                 // Between replies (GPT-Live's track never stops): straight to the
                 // caller when nothing is queued, else behind what is, in order.
-                if self.ending.is_some() || self.setup.edge.is_none() {
+                if self.state.is_ending() || self.setup.edge.is_none() {
                     return;
                 }
                 if self.playback.queued_ms() == 0 {
@@ -860,22 +807,18 @@ impl Handler<ModelEvent> for CallActor {
                     self.conversation.user_speaking(&item_id);
                 }
                 self.speech_stopped_at = None;
-                self.caller_speaking = true;
-                if self.ending.is_none() {
-                    self.barge_in();
+                if let Some(step) = self.state.speech_started() {
+                    self.run(step, ctx);
                 }
             }
             ModelEvent::SpeechStopped { .. } => {
                 self.speech_stopped_at = Some(Instant::now());
-                self.caller_speaking = false;
-                self.turn_pending = true;
+                self.state.speech_stopped();
             }
             ModelEvent::UserTranscript { item_id, text } => {
                 self.record_user_line(item_id, text);
             }
-            ModelEvent::ResponseStarted => {
-                self.response_active = true;
-            }
+            ModelEvent::ResponseStarted => self.state.response_started(),
             ModelEvent::AssistantTranscript { item_id, text } => {
                 self.pending_lines.push((item_id, text));
                 self.flush_heard_lines();
@@ -885,8 +828,7 @@ impl Handler<ModelEvent> for CallActor {
                 name,
                 arguments,
             } => {
-                self.pending_tools += 1;
-                self.awaiting_response_done = true;
+                self.state.tool_requested();
                 self.conversation.function_call(&call_id, &name, &arguments);
                 if let Some(tools) = &self.tools {
                     tools.do_send(ToolCall {
@@ -898,11 +840,9 @@ impl Handler<ModelEvent> for CallActor {
                 }
             }
             ModelEvent::ResponseDone { .. } => {
-                self.response_active = false;
-                self.awaiting_response_done = false;
-                self.turn_pending = false;
-                self.maybe_continue_after_tools();
-                self.maybe_finish_farewell(ctx);
+                for step in self.state.response_done(self.playback.is_idle()) {
+                    self.run(step, ctx);
+                }
             }
             ModelEvent::Error { code, message } => {
                 log::warn!("call {}: model error {code}: {message}", self.id());
@@ -916,40 +856,49 @@ impl Handler<ToolResult> for CallActor {
 
     fn handle(&mut self, result: ToolResult, ctx: &mut Context<Self>) {
         self.ledger.tool_ran(&self.env.tools, &result);
-        self.pending_tools = self.pending_tools.saturating_sub(1);
-        match &result.action {
-            Some(CallAction::HangUp { reason }) => {
-                self.hangup = Some(EndReason::AssistantHangup(reason.clone()));
-            }
+        let request = match &result.action {
+            Some(CallAction::HangUp { reason }) => Some(FarewellRequest::HangUp(
+                EndReason::AssistantHangup(reason.clone()),
+            )),
             Some(CallAction::Transfer {
                 number,
                 whisper_url,
                 reason,
             }) => {
-                self.transfer = Some(TransferPlan {
+                // Transfer even if the hand-off line never finishes playing.
+                ctx.run_later(FAREWELL_GRACE, |act, ctx| {
+                    if let Some(step) = act.state.start_transfer() {
+                        act.run(step, ctx);
+                    }
+                });
+                Some(FarewellRequest::Transfer(TransferPlan {
                     number: number.clone(),
                     whisper_url: whisper_url.clone(),
                     reason: reason.clone(),
-                });
-                // Transfer even if the hand-off line never finishes playing.
-                ctx.run_later(FAREWELL_GRACE, |act, _| act.start_transfer());
+                }))
             }
-            None => {}
-        }
+            None => None,
+        };
         self.conversation
             .function_output(&result.call_id, &result.output);
-        if let Some(link) = &self.link {
-            link.do_send(LinkCommand::ToolOutput {
-                call_id: result.call_id,
-                output: result.output,
-            });
-            self.tool_outputs_sent = true;
+        let sent = match &self.link {
+            Some(link) => {
+                link.do_send(LinkCommand::ToolOutput {
+                    call_id: result.call_id,
+                    output: result.output,
+                });
+                true
+            }
+            None => false,
+        };
+        if let Some(step) = self.state.tool_finished(request, sent) {
+            self.run(step, ctx);
         }
-        self.maybe_continue_after_tools();
-        if self.hangup.is_some() {
+        if matches!(self.state.course(), state::Course::HangUpAfterGoodbye(_)) {
+            // Hang up even if the goodbye never finishes playing.
             ctx.run_later(FAREWELL_GRACE, |act, ctx| {
-                if let Some(reason) = act.hangup.clone() {
-                    act.finish(reason, true, ctx);
+                if let Some(step) = act.state.hangup_grace_over() {
+                    act.run(step, ctx);
                 }
             });
         }
@@ -971,14 +920,14 @@ impl Handler<LinkDown> for CallActor {
     type Result = ();
 
     fn handle(&mut self, msg: LinkDown, _: &mut Context<Self>) {
-        if msg.generation != self.generation || self.ledger.is_finished() || self.ending.is_some() {
+        if self.ledger.is_finished() {
             return;
         }
+        let Some(Step::ReportLinkFailure { failures }) = self.state.link_down(msg.generation)
+        else {
+            return;
+        };
         self.link = None;
-        self.caller_speaking = false;
-        self.turn_pending = false;
-        self.response_active = false;
-        self.link_failures += 1;
         // Answers cut off with the link: kept (as heard) for the record and the replay.
         for (item_id, text) in msg.unfinished {
             if !self.pending_lines.iter().any(|(id, _)| *id == item_id) {
@@ -986,8 +935,6 @@ impl Handler<LinkDown> for CallActor {
             }
         }
         self.flush_heard_lines();
-        self.awaiting_response_done = false;
-        self.pending_tools = 0;
         log::warn!(
             "call {}: model link {} down: {}",
             self.setup.call_id,
@@ -996,7 +943,7 @@ impl Handler<LinkDown> for CallActor {
         );
         self.link_failed.do_send(LinkFailed {
             call_id: self.setup.call_id.clone(),
-            failures: self.link_failures,
+            failures,
             cause: msg.cause,
         });
     }
@@ -1007,15 +954,15 @@ impl Handler<RestartLink> for CallActor {
 
     /// The Supervisor's answer to a failed link: a new link after the backoff.
     fn handle(&mut self, msg: RestartLink, ctx: &mut Context<Self>) {
-        if self.ledger.is_finished() || self.ending.is_some() {
+        if self.ledger.is_finished() || self.state.is_ending() {
             return;
         }
         self.ledger.link_restarting(msg.attempt, &msg.cause);
         ctx.run_later(msg.after, |act, ctx| {
-            if act.ledger.is_finished() || act.ending.is_some() || act.link.is_some() {
+            if act.ledger.is_finished() || act.state.is_ending() || act.link.is_some() {
                 return;
             }
-            act.generation += 1;
+            act.state.next_link();
             act.ledger.link_restarted();
             act.start_link(ctx);
         });
@@ -1046,19 +993,13 @@ impl Handler<TransferOutcome> for CallActor {
     type Result = ();
 
     fn handle(&mut self, TransferOutcome(outcome): TransferOutcome, ctx: &mut Context<Self>) {
-        let Some(reason) = self.transferring.take() else {
-            return;
-        };
-        match outcome {
-            Ok(()) => self.finish(
-                EndReason::Transferred {
-                    number: None,
-                    reason,
-                },
-                true,
-                ctx,
-            ),
-            Err(e) => log::error!("call {}: {e}", self.id()),
+        if let Err(e) = &outcome {
+            if matches!(self.state.course(), state::Course::Transferring(_)) {
+                log::error!("call {}: {e}", self.id());
+            }
+        }
+        if let Some(step) = self.state.transfer_outcome(outcome.is_ok()) {
+            self.run(step, ctx);
         }
     }
 }

@@ -17,9 +17,9 @@
 use actix::prelude::*;
 use rand::RngCore;
 
-use crate::call::CallSetup;
-use crate::messages::CarrierCommand;
-use crate::model::link::LinkHandover;
+use crate::actor_messages::CarrierCommand;
+use crate::call_tree::call::CallSetup;
+use crate::call_tree::link::LinkHandover;
 
 /// A single-use pre-warm token: 128 random bits as 32 lowercase hex digits.
 /// Unguessable, so only the TwiML Twilio fetched can name the call.

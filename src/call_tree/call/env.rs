@@ -7,10 +7,10 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 
+use crate::actor_messages::{CallFinished, EndCall, LinkFailed, OperatorTransfer, RestartLink};
 use crate::audio::clip::Clip;
 use crate::config::Config;
 use crate::events::EventBus;
-use crate::messages::{CallFinished, EndCall, LinkFailed, OperatorTransfer, RestartLink};
 use crate::metrics::Metrics;
 use crate::notify::Notifier;
 use crate::session_settings::{ApplySessionSettings, SessionOverrides};

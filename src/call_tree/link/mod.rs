@@ -6,6 +6,8 @@
 //! error, missed heartbeat, session cap — is reported once as [`LinkDown`]; the
 //! Supervisor decides whether a new link follows.
 
+pub mod socket;
+
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::pin::Pin;
@@ -19,15 +21,17 @@ use bytes::{Bytes, BytesMut};
 use bytestring::ByteString;
 use futures_util::Stream;
 
+use crate::actor_messages::{AudioFrame, LinkDown};
 use crate::audio::format::AudioFormat;
-use crate::messages::{AudioFrame, LinkCommand, LinkDown, ModelEvent};
 use crate::model::api::ModelApi;
+use crate::model::command::LinkCommand;
+use crate::model::event::ModelEvent;
 use crate::model::live;
 use crate::model::live_tracker::{AudioRoute, LiveTracker};
 use crate::model::realtime::{self, AudioEncoding, ClientEvent, ServerEvent};
 use crate::model::session::{self, HistoryItem, SessionSpec};
-use crate::model::socket::{self as model_socket, ModelSocket};
 use crate::model::tracker::ResponseTracker;
+use socket::{self as model_socket, ModelSocket};
 
 /// How long a normal close waits for the server's close frame.
 const CLOSE_HANDSHAKE: Duration = Duration::from_secs(2);

@@ -1,10 +1,12 @@
-//! Typed actor messages shared across modules. JSON exists only at the edges;
-//! between actors every event is one of these structs.
+//! The actor message catalogue: typed messages the call tree's actors and the
+//! edges exchange. JSON exists only at the edges; between actors every event is
+//! one of these structs (the model link's own vocabulary, `ModelEvent` and
+//! `LinkCommand`, lives in `model` beside the protocols it maps).
 //!
 //! Directions: carrier edge → `CallActor` ([`AudioFrame`], [`MarkEchoed`],
 //! [`DtmfReceived`], [`CarrierHangup`], [`TransferOutcome`]); `CallActor` → carrier
 //! edge ([`CarrierCommand`]); `CallActor` ↔ `ModelLinkActor` ([`AudioFrame`],
-//! [`ModelEvent`], [`LinkCommand`], [`LinkDown`]); `CallActor` → `ToolActor`
+//! `ModelEvent`, `LinkCommand`, [`LinkDown`]); `CallActor` → `ToolActor`
 //! ([`ToolCall`]) → `CallActor` ([`ToolResult`]); call ↔ `Supervisor`
 //! ([`CallFinished`], [`LinkFailed`] up; [`RestartLink`], [`EndCall`] down).
 
@@ -85,81 +87,11 @@ pub enum TransferError {
 #[rtype(result = "()")]
 pub struct TransferOutcome(pub Result<(), TransferError>);
 
-/// What a call asks its model link to do (besides relaying [`AudioFrame`]s).
-#[derive(Message, Debug, Clone)]
-#[rtype(result = "()")]
-pub enum LinkCommand {
-    /// `conversation.item.truncate` at what the caller heard.
-    Truncate { item_id: String, audio_end_ms: u32 },
-    /// `response.cancel` (providers without truncate, or an explicit stop).
-    CancelResponse,
-    /// One `function_call_output` item per finished tool call.
-    ToolOutput { call_id: String, output: String },
-    /// `response.create` after tool outputs (or to greet).
-    CreateResponse,
-    /// Close the model socket normally; no restart follows.
-    Shutdown,
-    /// Send a `session.update` for this spec to the live session (operator edit);
-    /// later restarts of the link use it too.
-    UpdateSession(Box<crate::model::session::SessionSpec>),
-    /// The pre-warmed call's stream attached on this link's thread: the frames
-    /// kept for a hand-over are no longer needed.
-    StopRecording,
-}
-
-/// Something the model said or did, parsed from its server events by the link.
-/// Item ids are the provider's where it sends them; where it leaves them out
-/// (xAI), the link names the item after its response so audio and transcript of
-/// one answer still share a key.
-#[derive(Message, Debug, Clone, PartialEq)]
-#[rtype(result = "()")]
-pub enum ModelEvent {
-    /// The session is configured (history replayed after a restart); `generation`
-    /// counts links of this call from 0.
-    Ready { generation: u32 },
-    /// Assistant audio (`response.output_audio.delta`), base64 in the session format.
-    Audio { item_id: String, delta: ByteString },
-    /// Output audio with no speech in it and no reply in progress (GPT-Live's
-    /// one continuous track between replies): played, but no reply waits on it.
-    QuietAudio { delta: ByteString },
-    /// Caller speech started (`input_audio_buffer.speech_started`); `item_id` is
-    /// the user item it will become, when the provider names it.
-    SpeechStarted {
-        audio_start_ms: Option<u32>,
-        item_id: Option<String>,
-    },
-    /// Caller speech ended (`input_audio_buffer.speech_stopped`); starts the turn clock.
-    SpeechStopped { audio_end_ms: Option<u32> },
-    /// Caller transcript (`conversation.item.input_audio_transcription.completed`);
-    /// a later one for the same item replaces it.
-    UserTranscript {
-        item_id: Option<String>,
-        text: String,
-    },
-    /// Final assistant transcript of one item (`response.output_audio_transcript.done`,
-    /// or the deltas when the provider sends no full text).
-    AssistantTranscript { item_id: String, text: String },
-    /// A response started (`response.created`).
-    ResponseStarted,
-    /// The model wants a tool run: `name` from the `function_call` item or
-    /// `response.function_call_arguments.done`, whichever names it; sent once per
-    /// `call_id`.
-    ToolCallRequested {
-        call_id: String,
-        name: String,
-        arguments: String,
-    },
-    /// A response finished (`response.done`), `status` as sent (`completed`, `cancelled`…).
-    ResponseDone { status: String },
-    /// A non-fatal model `error` event (logged, counted).
-    Error { code: String, message: String },
-}
-
 /// The model link failed (connect error, abnormal close, missed heartbeat, session cap).
 #[derive(Message, Debug, Clone)]
 #[rtype(result = "()")]
 pub struct LinkDown {
-    /// Which link of the call failed (see [`ModelEvent::Ready`]).
+    /// Which link of the call failed (see `ModelEvent::Ready`).
     pub generation: u32,
     /// Human-readable cause, logged and published.
     pub cause: String,

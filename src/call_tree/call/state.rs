@@ -1,0 +1,612 @@
+//! What a call does next, as one pure state machine: the turn, the model's
+//! response, the tool loop, and the call's course (conversing, hanging up after
+//! the goodbye, transferring after the hand-off line, ending). The
+//! [`CallActor`](super::CallActor) feeds it events and carries out the [`Step`]s it
+//! returns; playback (what the caller has heard) is an input, owned by
+//! [`Playback`](super::playback::Playback). No I/O, no actors, no clocks: every
+//! transition is unit-tested below.
+
+use crate::lifecycle::EndReason;
+use crate::tools::builtin::TransferPlan;
+
+/// The caller's side of the current turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Turn {
+    /// Nobody is speaking and no caller turn waits for an answer.
+    Open,
+    /// Between the model's `speech_started` and `speech_stopped`.
+    CallerSpeaking,
+    /// The caller finished a turn; its answer has not finished yet.
+    AwaitingAnswer,
+}
+
+/// Where the call is heading.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Course {
+    /// The conversation goes on.
+    Conversing,
+    /// A tool asked to hang up; the call ends once the goodbye has played.
+    HangUpAfterGoodbye(EndReason),
+    /// A tool asked for a transfer; it starts once the hand-off line has played.
+    TransferAfterHandOff(TransferPlan),
+    /// The carrier edge is carrying out a transfer (its reason, for the record).
+    Transferring(String),
+    /// The call is ending (apology playing, or nothing left to say).
+    Ending(EndReason),
+    /// The call was given to an actor on its stream's thread (pre-warm hand-over).
+    HandedOver,
+}
+
+/// What the call actor does after a transition.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// Ask the model link for a response (`response.create`): the greeting, or
+    /// the continuation after tool outputs.
+    RequestResponse,
+    /// Cut what is playing (barge-in): clear the carrier, truncate or cancel.
+    BargeIn,
+    /// Close the call (and the carrier stream) with this reason.
+    Finish(EndReason),
+    /// Ask the carrier edge to transfer the call.
+    Transfer(TransferPlan),
+    /// Tell the Supervisor the link failed, `failures` times in a row.
+    ReportLinkFailure { failures: u32 },
+}
+
+/// Why an operator's transfer cannot start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TransferRefused {
+    #[error("the call is already ending")]
+    Ending,
+}
+
+/// The call's decision state. `generation` counts model links of this call from
+/// 0 (a restart or roll-over opens the next one).
+#[derive(Debug, Clone)]
+pub struct CallState {
+    generation: u32,
+    link_failures: u32,
+    turn: Turn,
+    /// `response.created` seen, `response.done` not yet.
+    response_active: bool,
+    /// A response we asked for (greeting, tool continuation) or a tool call's
+    /// response has not finished: no farewell ends the call before it does.
+    awaiting_response_done: bool,
+    /// Tool calls sent to the tool actor and not answered yet.
+    pending_tools: usize,
+    /// Tool outputs went to the model; one `response.create` must follow.
+    tool_outputs_sent: bool,
+    greeting_requested: bool,
+    course: Course,
+}
+
+impl Default for CallState {
+    fn default() -> Self {
+        CallState::new()
+    }
+}
+
+impl CallState {
+    /// A fresh call: link 0, nobody speaking, conversing.
+    pub fn new() -> Self {
+        CallState {
+            generation: 0,
+            link_failures: 0,
+            turn: Turn::Open,
+            response_active: false,
+            awaiting_response_done: false,
+            pending_tools: 0,
+            tool_outputs_sent: false,
+            greeting_requested: false,
+            course: Course::Conversing,
+        }
+    }
+
+    /// A call adopted with its pre-warmed session: if the greeting was already
+    /// asked for there, its response is still awaited here.
+    pub fn adopted(greeting_requested: bool) -> Self {
+        CallState {
+            greeting_requested,
+            awaiting_response_done: greeting_requested,
+            ..CallState::new()
+        }
+    }
+
+    pub fn generation(&self) -> u32 {
+        self.generation
+    }
+
+    pub fn greeting_requested(&self) -> bool {
+        self.greeting_requested
+    }
+
+    pub fn course(&self) -> &Course {
+        &self.course
+    }
+
+    pub fn turn(&self) -> Turn {
+        self.turn
+    }
+
+    pub fn response_active(&self) -> bool {
+        self.response_active
+    }
+
+    /// The call is ending (apology or close under way): no more caller audio
+    /// goes to the model, no model audio is played.
+    pub fn is_ending(&self) -> bool {
+        matches!(self.course, Course::Ending(_))
+    }
+
+    pub fn is_handed_over(&self) -> bool {
+        matches!(self.course, Course::HandedOver)
+    }
+
+    /// The model link `generation` is ready. Link 0 greets the caller when
+    /// `greet_caller` (once, even across a hand-over); a ready link clears the
+    /// failure count.
+    pub fn link_ready(&mut self, generation: u32, greet_caller: bool) -> Option<Step> {
+        if generation != self.generation {
+            return None;
+        }
+        self.link_failures = 0;
+        if generation == 0 && greet_caller && !self.greeting_requested {
+            self.greeting_requested = true;
+            self.awaiting_response_done = true;
+            return Some(Step::RequestResponse);
+        }
+        None
+    }
+
+    /// The caller started speaking: barge in on whatever plays, unless ending.
+    pub fn speech_started(&mut self) -> Option<Step> {
+        self.turn = Turn::CallerSpeaking;
+        (!self.is_ending()).then_some(Step::BargeIn)
+    }
+
+    /// The caller stopped speaking: their turn awaits an answer.
+    pub fn speech_stopped(&mut self) {
+        self.turn = Turn::AwaitingAnswer;
+    }
+
+    pub fn response_started(&mut self) {
+        self.response_active = true;
+    }
+
+    /// The model asked for a tool run; its response is awaited.
+    pub fn tool_requested(&mut self) {
+        self.pending_tools += 1;
+        self.awaiting_response_done = true;
+    }
+
+    /// A tool finished; `sent_to_model` when its output went to a live link.
+    /// A hang-up or transfer the tool asks for waits for the farewell line; a
+    /// hang-up wins over a transfer, and nothing changes once the call is
+    /// transferring or ending. Returns the continuation, once every tool of the
+    /// response has answered.
+    pub fn tool_finished(
+        &mut self,
+        action: Option<FarewellRequest>,
+        sent_to_model: bool,
+    ) -> Option<Step> {
+        self.pending_tools = self.pending_tools.saturating_sub(1);
+        match (action, &self.course) {
+            (_, Course::Transferring(_) | Course::Ending(_) | Course::HandedOver) => {}
+            (Some(FarewellRequest::HangUp(reason)), _) => {
+                self.course = Course::HangUpAfterGoodbye(reason);
+            }
+            (Some(FarewellRequest::Transfer(plan)), Course::Conversing)
+            | (Some(FarewellRequest::Transfer(plan)), Course::TransferAfterHandOff(_)) => {
+                self.course = Course::TransferAfterHandOff(plan);
+            }
+            _ => {}
+        }
+        if sent_to_model {
+            self.tool_outputs_sent = true;
+        }
+        self.continue_after_tools()
+    }
+
+    /// `response.done`: the turn is answered; continue after tools, or carry out
+    /// the farewell if everything has played (`playback_idle`).
+    pub fn response_done(&mut self, playback_idle: bool) -> Vec<Step> {
+        self.response_active = false;
+        self.awaiting_response_done = false;
+        if self.turn == Turn::AwaitingAnswer {
+            self.turn = Turn::Open;
+        }
+        let mut steps: Vec<Step> = self.continue_after_tools().into_iter().collect();
+        steps.extend(self.farewell(playback_idle));
+        steps
+    }
+
+    /// What the caller hears has caught up (`playback_idle`): the farewell, if
+    /// one is due and nothing is awaited.
+    pub fn playback_advanced(&mut self, playback_idle: bool) -> Option<Step> {
+        self.farewell(playback_idle)
+    }
+
+    /// The grace after a tool's hang-up ran out: end even if the goodbye never
+    /// finished playing.
+    pub fn hangup_grace_over(&mut self) -> Option<Step> {
+        match &self.course {
+            Course::HangUpAfterGoodbye(reason) => Some(Step::Finish(reason.clone())),
+            _ => None,
+        }
+    }
+
+    /// The grace after a tool's transfer ran out (or an operator asked for one):
+    /// start it now if it is still due.
+    pub fn start_transfer(&mut self) -> Option<Step> {
+        let Course::TransferAfterHandOff(plan) = &self.course else {
+            return None;
+        };
+        let plan = plan.clone();
+        self.course = Course::Transferring(plan.reason.clone());
+        Some(Step::Transfer(plan))
+    }
+
+    /// An operator's transfer: at once, without a hand-off line.
+    pub fn operator_transfer(&mut self, plan: TransferPlan) -> Result<Step, TransferRefused> {
+        if matches!(
+            self.course,
+            Course::Transferring(_) | Course::Ending(_) | Course::HandedOver
+        ) {
+            return Err(TransferRefused::Ending);
+        }
+        self.course = Course::TransferAfterHandOff(plan);
+        self.start_transfer().ok_or(TransferRefused::Ending)
+    }
+
+    /// The carrier's answer to a transfer: `Ok` ends the call as transferred; a
+    /// failure returns the call to the conversation.
+    pub fn transfer_outcome(&mut self, succeeded: bool) -> Option<Step> {
+        let Course::Transferring(reason) = &self.course else {
+            return None;
+        };
+        let reason = reason.clone();
+        self.course = Course::Conversing;
+        succeeded.then_some(Step::Finish(EndReason::Transferred {
+            number: None,
+            reason,
+        }))
+    }
+
+    /// The call starts ending with `reason` (apology or operator end). `false`
+    /// when it already was.
+    pub fn begin_ending(&mut self, reason: EndReason) -> bool {
+        if self.is_ending() {
+            return false;
+        }
+        self.course = Course::Ending(reason);
+        true
+    }
+
+    /// The model link `generation` went down. A current link's failure resets
+    /// the turn and the tool loop (their answers died with it) and is reported;
+    /// a stale link's, or one while ending, is ignored.
+    pub fn link_down(&mut self, generation: u32) -> Option<Step> {
+        if generation != self.generation || self.is_ending() {
+            return None;
+        }
+        self.turn = Turn::Open;
+        self.response_active = false;
+        self.awaiting_response_done = false;
+        self.pending_tools = 0;
+        self.link_failures += 1;
+        Some(Step::ReportLinkFailure {
+            failures: self.link_failures,
+        })
+    }
+
+    /// A new link opens (restart after a failure, or roll-over): the next
+    /// generation, a fresh turn, no response in progress. Returns its generation.
+    pub fn next_link(&mut self) -> u32 {
+        self.generation += 1;
+        self.turn = Turn::Open;
+        self.response_active = false;
+        self.generation
+    }
+
+    /// A quiet moment for a roll-over: nothing playing (`playback_idle`), no
+    /// response or tool pending, nobody mid-turn.
+    pub fn is_quiet(&self, playback_idle: bool) -> bool {
+        playback_idle
+            && !self.awaiting_response_done
+            && self.pending_tools == 0
+            && self.turn == Turn::Open
+    }
+
+    /// A pre-warmed call may move to its stream's thread only untouched: first
+    /// link, no tool running, nothing decided.
+    pub fn can_hand_over(&self) -> bool {
+        self.generation == 0 && self.pending_tools == 0 && self.course == Course::Conversing
+    }
+
+    pub fn handed_over(&mut self) {
+        self.course = Course::HandedOver;
+    }
+
+    /// Sends the one `response.create` that follows a response's tool outputs.
+    fn continue_after_tools(&mut self) -> Option<Step> {
+        if self.pending_tools == 0 && !self.awaiting_response_done && self.tool_outputs_sent {
+            self.tool_outputs_sent = false;
+            self.awaiting_response_done = true;
+            return Some(Step::RequestResponse);
+        }
+        None
+    }
+
+    fn farewell(&mut self, playback_idle: bool) -> Option<Step> {
+        if !playback_idle || self.awaiting_response_done || self.pending_tools > 0 {
+            return None;
+        }
+        match &self.course {
+            Course::Ending(reason) => Some(Step::Finish(reason.clone())),
+            Course::HangUpAfterGoodbye(reason) if !self.tool_outputs_sent => {
+                Some(Step::Finish(reason.clone()))
+            }
+            Course::TransferAfterHandOff(_) if !self.tool_outputs_sent => self.start_transfer(),
+            _ => None,
+        }
+    }
+}
+
+/// What a finished tool asks of the call.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FarewellRequest {
+    HangUp(EndReason),
+    Transfer(TransferPlan),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(reason: &str) -> TransferPlan {
+        TransferPlan {
+            number: "+15550100".into(),
+            whisper_url: "https://example.test/whisper".into(),
+            reason: reason.into(),
+        }
+    }
+
+    fn bye() -> EndReason {
+        EndReason::AssistantHangup("caller said goodbye".into())
+    }
+
+    #[test]
+    fn the_first_link_greets_once() {
+        let mut call = CallState::new();
+        assert_eq!(call.link_ready(0, true), Some(Step::RequestResponse));
+        assert!(call.greeting_requested());
+        // Not again on the same link, nor on a later one.
+        assert_eq!(call.link_ready(0, true), None);
+        call.next_link();
+        assert_eq!(call.link_ready(1, true), None);
+    }
+
+    #[test]
+    fn no_greeting_when_turned_off_or_already_asked_before_a_hand_over() {
+        assert_eq!(CallState::new().link_ready(0, false), None);
+        let mut adopted = CallState::adopted(true);
+        assert_eq!(adopted.link_ready(0, true), None);
+        // The greeting's response is still awaited: no farewell before it.
+        assert!(!adopted.is_quiet(true));
+        adopted.response_done(true);
+        assert!(adopted.is_quiet(true));
+    }
+
+    #[test]
+    fn a_stale_link_ready_is_ignored() {
+        let mut call = CallState::new();
+        call.next_link();
+        assert_eq!(call.link_ready(0, true), None);
+        assert!(!call.greeting_requested());
+    }
+
+    #[test]
+    fn caller_speech_barges_in_and_opens_a_turn() {
+        let mut call = CallState::new();
+        assert_eq!(call.speech_started(), Some(Step::BargeIn));
+        assert_eq!(call.turn(), Turn::CallerSpeaking);
+        assert!(!call.is_quiet(true));
+        call.speech_stopped();
+        assert_eq!(call.turn(), Turn::AwaitingAnswer);
+        assert!(!call.is_quiet(true));
+        call.response_started();
+        assert!(call.response_active());
+        assert!(call.response_done(true).is_empty());
+        assert_eq!(call.turn(), Turn::Open);
+        assert!(!call.response_active());
+        assert!(call.is_quiet(true));
+    }
+
+    #[test]
+    fn no_barge_in_while_ending() {
+        let mut call = CallState::new();
+        assert!(call.begin_ending(EndReason::ModelUnavailable("gone".into())));
+        assert_eq!(call.speech_started(), None);
+    }
+
+    #[test]
+    fn tool_outputs_are_followed_by_exactly_one_response_create() {
+        let mut call = CallState::new();
+        call.response_started();
+        call.tool_requested();
+        call.tool_requested();
+        // The tools' response ends before they answer.
+        assert!(call.response_done(true).is_empty());
+        assert_eq!(call.tool_finished(None, true), None, "one tool still runs");
+        assert_eq!(call.tool_finished(None, true), Some(Step::RequestResponse));
+        // Its response is awaited: not quiet, and no farewell before it ends.
+        assert!(!call.is_quiet(true));
+        assert!(call.response_done(true).is_empty());
+        assert!(call.is_quiet(true));
+    }
+
+    #[test]
+    fn tools_answering_before_their_response_ends_continue_at_response_done() {
+        let mut call = CallState::new();
+        call.tool_requested();
+        assert_eq!(
+            call.tool_finished(None, true),
+            None,
+            "the response is still open"
+        );
+        assert_eq!(call.response_done(true), vec![Step::RequestResponse]);
+    }
+
+    #[test]
+    fn hang_up_waits_for_the_goodbye_to_play() {
+        let mut call = CallState::new();
+        call.tool_requested();
+        assert!(call.response_done(true).is_empty());
+        // The hang_up tool answers; the model says goodbye first.
+        assert_eq!(
+            call.tool_finished(Some(FarewellRequest::HangUp(bye())), true),
+            Some(Step::RequestResponse)
+        );
+        assert_eq!(call.course(), &Course::HangUpAfterGoodbye(bye()));
+        // The goodbye's response finishes while its audio still plays.
+        assert!(call.response_done(false).is_empty());
+        assert_eq!(call.playback_advanced(false), None);
+        // The caller has heard it: the call ends.
+        assert_eq!(call.playback_advanced(true), Some(Step::Finish(bye())));
+    }
+
+    #[test]
+    fn hang_up_grace_ends_the_call_even_if_the_goodbye_never_plays() {
+        let mut call = CallState::new();
+        call.tool_requested();
+        call.tool_finished(Some(FarewellRequest::HangUp(bye())), true);
+        assert_eq!(call.hangup_grace_over(), Some(Step::Finish(bye())));
+        assert_eq!(CallState::new().hangup_grace_over(), None);
+    }
+
+    #[test]
+    fn transfer_starts_after_the_hand_off_line_and_ends_on_success() {
+        let mut call = CallState::new();
+        call.tool_requested();
+        call.response_done(true);
+        call.tool_finished(Some(FarewellRequest::Transfer(plan("billing"))), true);
+        assert_eq!(
+            call.playback_advanced(true),
+            None,
+            "the hand-off line is awaited"
+        );
+        assert!(call.response_done(false).is_empty());
+        assert_eq!(
+            call.playback_advanced(true),
+            Some(Step::Transfer(plan("billing")))
+        );
+        assert_eq!(call.course(), &Course::Transferring("billing".into()));
+        // Started once only: the grace timer finds nothing left to do.
+        assert_eq!(call.start_transfer(), None);
+        assert_eq!(
+            call.transfer_outcome(true),
+            Some(Step::Finish(EndReason::Transferred {
+                number: None,
+                reason: "billing".into()
+            }))
+        );
+    }
+
+    #[test]
+    fn a_failed_transfer_returns_to_the_conversation() {
+        let mut call = CallState::new();
+        call.operator_transfer(plan("manager")).unwrap();
+        assert_eq!(call.transfer_outcome(false), None);
+        assert_eq!(call.course(), &Course::Conversing);
+        // An outcome without a transfer under way is ignored.
+        assert_eq!(call.transfer_outcome(true), None);
+    }
+
+    #[test]
+    fn operator_transfer_starts_at_once_unless_ending_or_transferring() {
+        let mut call = CallState::new();
+        assert_eq!(
+            call.operator_transfer(plan("ops")),
+            Ok(Step::Transfer(plan("ops")))
+        );
+        assert_eq!(
+            call.operator_transfer(plan("again")),
+            Err(TransferRefused::Ending)
+        );
+        let mut ending = CallState::new();
+        ending.begin_ending(EndReason::ModelUnavailable("gone".into()));
+        assert_eq!(
+            ending.operator_transfer(plan("ops")),
+            Err(TransferRefused::Ending)
+        );
+    }
+
+    #[test]
+    fn hang_up_wins_over_transfer() {
+        let mut call = CallState::new();
+        call.tool_requested();
+        call.tool_requested();
+        call.response_done(true);
+        call.tool_finished(Some(FarewellRequest::HangUp(bye())), true);
+        call.tool_finished(Some(FarewellRequest::Transfer(plan("x"))), true);
+        assert_eq!(call.course(), &Course::HangUpAfterGoodbye(bye()));
+    }
+
+    #[test]
+    fn link_restart_resets_the_turn_and_counts_failures() {
+        let mut call = CallState::new();
+        call.link_ready(0, true);
+        call.speech_started();
+        call.tool_requested();
+        assert_eq!(
+            call.link_down(0),
+            Some(Step::ReportLinkFailure { failures: 1 })
+        );
+        assert_eq!(call.turn(), Turn::Open);
+        assert!(
+            call.is_quiet(true),
+            "the dead link's tools and answers are dropped"
+        );
+        // A second failure of the same link is stale once the next one opens.
+        assert_eq!(call.next_link(), 1);
+        assert_eq!(call.link_down(0), None);
+        assert_eq!(
+            call.link_down(1),
+            Some(Step::ReportLinkFailure { failures: 2 })
+        );
+        // A link that comes up resets the count.
+        assert_eq!(call.next_link(), 2);
+        call.link_ready(2, true);
+        assert_eq!(
+            call.link_down(2),
+            Some(Step::ReportLinkFailure { failures: 1 })
+        );
+    }
+
+    #[test]
+    fn nothing_is_reported_while_ending() {
+        let mut call = CallState::new();
+        call.begin_ending(EndReason::ModelUnavailable("gone".into()));
+        assert_eq!(call.link_down(0), None);
+        assert!(!call.begin_ending(EndReason::CallerHangup), "once only");
+        assert_eq!(
+            call.playback_advanced(true),
+            Some(Step::Finish(EndReason::ModelUnavailable("gone".into())))
+        );
+    }
+
+    #[test]
+    fn only_an_untouched_call_hands_over() {
+        let mut call = CallState::new();
+        assert!(call.can_hand_over());
+        call.tool_requested();
+        assert!(!call.can_hand_over());
+        let mut restarted = CallState::new();
+        restarted.next_link();
+        assert!(!restarted.can_hand_over());
+        let mut moved = CallState::new();
+        moved.handed_over();
+        assert!(moved.is_handed_over());
+        assert!(!moved.can_hand_over());
+    }
+}

@@ -1,0 +1,28 @@
+//! [`LinkCommand`]: what a call asks its model link to do, besides relaying
+//! audio. Defined beside the protocols it becomes (`conversation.item.truncate`,
+//! `response.cancel`, `session.update`, …) so the model trackers and the link speak
+//! one vocabulary without importing the call tree.
+
+use actix::prelude::*;
+
+/// What a call asks its model link to do (besides relaying [`AudioFrame`]s).
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub enum LinkCommand {
+    /// `conversation.item.truncate` at what the caller heard.
+    Truncate { item_id: String, audio_end_ms: u32 },
+    /// `response.cancel` (providers without truncate, or an explicit stop).
+    CancelResponse,
+    /// One `function_call_output` item per finished tool call.
+    ToolOutput { call_id: String, output: String },
+    /// `response.create` after tool outputs (or to greet).
+    CreateResponse,
+    /// Close the model socket normally; no restart follows.
+    Shutdown,
+    /// Send a `session.update` for this spec to the live session (operator edit);
+    /// later restarts of the link use it too.
+    UpdateSession(Box<crate::model::session::SessionSpec>),
+    /// The pre-warmed call's stream attached on this link's thread: the frames
+    /// kept for a hand-over are no longer needed.
+    StopRecording,
+}
