@@ -216,7 +216,11 @@ fn resolve(from: &Path, target: &str) -> PathBuf {
 /// What is wrong with each relative link in `text`, a file at `from` in the
 /// repository at `root`: one line per broken link, empty when all resolve.
 fn broken_links(from: &Path, text: &str, root: &Path) -> Vec<String> {
-    let shown = from.strip_prefix(root).unwrap_or(from).display().to_string();
+    let shown = from
+        .strip_prefix(root)
+        .unwrap_or(from)
+        .display()
+        .to_string();
     let mut broken = Vec::new();
     for target in link_targets(text) {
         if is_external(&target) {
@@ -239,12 +243,16 @@ fn broken_links(from: &Path, text: &str, root: &Path) -> Vec<String> {
             continue;
         };
         if file.extension().is_none_or(|e| e != "md") {
-            broken.push(format!("{shown}: {target}: an anchor into a file that is not markdown"));
+            broken.push(format!(
+                "{shown}: {target}: an anchor into a file that is not markdown"
+            ));
             continue;
         }
         let headings = anchors(&std::fs::read_to_string(&file).unwrap());
         if !headings.contains(anchor) {
-            broken.push(format!("{shown}: {target}: no heading with the anchor #{anchor}"));
+            broken.push(format!(
+                "{shown}: {target}: no heading with the anchor #{anchor}"
+            ));
         }
     }
     broken
@@ -271,7 +279,10 @@ fn every_relative_link_in_the_readme_and_docs_resolves() {
         checked += link_targets(&text).len();
         broken.extend(broken_links(file, &text, &root));
     }
-    assert!(checked > 50, "only {checked} links found: is the parser reading them?");
+    assert!(
+        checked > 50,
+        "only {checked} links found: is the parser reading them?"
+    );
     assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
 }
 
@@ -327,11 +338,23 @@ Not links: `[code](docs/in-code.md)` and
         );
     }
 
-    assert_eq!(slug("Load test (`switchboard loadtest`)"), "load-test-switchboard-loadtest");
-    assert_eq!(slug("Node client protocol (`GET /supervisor`)"), "node-client-protocol-get-supervisor");
+    assert_eq!(
+        slug("Load test (`switchboard loadtest`)"),
+        "load-test-switchboard-loadtest"
+    );
+    assert_eq!(
+        slug("Node client protocol (`GET /supervisor`)"),
+        "node-client-protocol-get-supervisor"
+    );
     assert_eq!(slug("The owner's inbox"), "the-owners-inbox");
-    assert_eq!(slug("Locking down a cluster's NATS"), "locking-down-a-clusters-nats");
-    assert_eq!(slug("snake_case and kebab-case"), "snake_case-and-kebab-case");
+    assert_eq!(
+        slug("Locking down a cluster's NATS"),
+        "locking-down-a-clusters-nats"
+    );
+    assert_eq!(
+        slug("snake_case and kebab-case"),
+        "snake_case-and-kebab-case"
+    );
     let twice = anchors("# Notes\n## Setup\n```\n# not a heading\n```\n## Setup\n");
     let expected: BTreeSet<String> = ["notes", "setup", "setup-1"].map(String::from).into();
     assert_eq!(twice, expected);
