@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reproduces the README "Performance" figures in one command.
+# Reproduces the figures in docs/performance.md in one command.
 #
 #   bench/run.sh           budget run: 1000 calls × 60 s (ramp 10 s) through switchboard,
 #                          then the same traffic through the floor relay; start-up time

@@ -20,6 +20,7 @@ mod cluster;
 mod cluster_bus;
 mod cluster_spool;
 mod crash_recovery;
+mod docs;
 mod exposure;
 mod faults;
 mod garbage;

@@ -1,5 +1,5 @@
 // The webhook form of /supervisor, as existing Node webhook servers speak it: a
-// client written to that wire exactly (facts in the README, "Node client
+// client written to that wire exactly (facts in docs/messaging.md, "Node client
 // protocol", from xswarm-boss packages/server/src/lib/supervisor-client.js):
 //   - on open, no Authorization header: {"type":"auth","token":…}; waits for
 //     auth_result (success:false rejects with its message);
