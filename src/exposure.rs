@@ -8,7 +8,7 @@
 //! `insecure_public`) the same list is logged as one WARN line. One door is
 //! refused on every address: a SendGrid key without `messaging.email_secret`
 //! (an open mail relay harms the people it mails, not only us).
-//! README.md "Exposing switchboard" is the operator's checklist of the same doors.
+//! docs/operations.md "Exposing switchboard" is the operator's checklist of the same doors.
 
 use std::net::{IpAddr, SocketAddr};
 

@@ -9,7 +9,7 @@
 /// which since glibc 2.8 walks every arena and `madvise`s free pages away). Costs a
 /// few milliseconds on a large heap; call it only when the node goes idle.
 /// Returns whether any memory was released. A no-op on other C libraries.
-/// Measured by `bench/run.sh soak` (README "Performance"), not by a unit test:
+/// Measured by `bench/run.sh soak` (docs/performance.md), not by a unit test:
 /// RSS inside a test binary says nothing about the server's.
 pub fn release_free_memory() -> bool {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]

@@ -1,4 +1,4 @@
-//! Several nodes acting as one (README "Running several nodes"). With
+//! Several nodes acting as one (docs/clustering.md). With
 //! `[cluster] nats_url` set, every node shares one PostgreSQL database and one
 //! NATS server with JetStream, through which it shares:
 //!

@@ -11,11 +11,11 @@
 //! client-chosen `id`, are acknowledged at once and answered later through the
 //! outbox (`delivered` acknowledges). The **webhook form** spoken by existing Node
 //! webhook servers (xswarm-boss `packages/server/src/lib/supervisor-client.js`, the
-//! facts are in the README): no `id` anywhere, `auth` answered by `auth_result`,
+//! facts are in docs/messaging.md): no `id` anywhere, `auth` answered by `auth_result`,
 //! a request resolved by the first `message_acknowledged` of its `message_type`,
 //! `send_*_response` with its `user`, or `error`. So every server event carries
 //! both forms' fields: `message_type`/`user`/`timestamp` on acknowledgements,
-//! `message` beside `body` and `user` on responses. The README's "Node client
+//! `message` beside `body` and `user` on responses. docs/messaging.md's "Node client
 //! protocol" section documents each with example JSON.
 
 use std::fmt;
