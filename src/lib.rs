@@ -30,7 +30,7 @@
 //! |---|---|
 //! | [`app`] | assembly: `start` (database, tenants, each layer's context, Store, Supervisor, message router, HTTP server) returning a `RunningServer`; used by `cli` and tests |
 //! | [`cli`] | the command line: `serve`, `migrate`, `call`, `client`, `sim-model`, `loadtest`, `floor-relay` |
-//! | [`config`] | the `Config` tree from `config.toml` + `SWITCHBOARD_*` env, validated into one-line errors; relative paths resolve against the config file |
+//! | [`config`] | the `Config` tree from `config.toml` + `SWITCHBOARD_*` env (one file per section, defaults beside each struct), validated into one-line errors; relative paths resolve against the config file |
 //! | [`exposure`] | the start-up audit of what an outsider could reach on a public address |
 //! | [`http`] | the actix-web routes and `AppState`: carriers, text webhooks, the Node gateway, dashboard, admin API, `/metrics`, `/health`, rate limits |
 //! | [`supervisor`] | the `Supervisor` actor: starts every call (`StartCall`), admission, draining, link restarts (`RestartLink`) or the end of the call |
@@ -44,7 +44,7 @@
 //! | [`messaging`] | `MessagingEnv`; SMS and email: the router and outbox, the text agent, the `/supervisor` Node gateway and protocol, SendGrid parsing, client tokens |
 //! | [`messages`] | typed actor messages of the call tree (`AudioFrame`, `CarrierHangup`, `CarrierCommand`, `LinkDown`, `ToolCall`, `ToolResult`, `CallFinished`, `LinkFailed`, `RestartLink`, `EndCall`, …) |
 //! | [`store`] | persistence: Diesel schema and rows, one query module per table, the `Store` writer actor and its outage spool |
-//! | [`tenant`] | tenants from `[[tenants]]`, their per-tenant settings and `[routing]` |
+//! | [`tenant`] | tenants from `[[tenants]]`, their per-tenant settings (owner notifications and quiet hours included), local time and `[routing]` |
 //! | [`notify`] | owner notifications: events → stored `notifications` rows → the `Notifier` actor (Twilio SMS, SendGrid email, retries, quiet hours); it also writes call summaries |
 //! | [`summary`] | call summaries (text model or composed from facts) and readable tool lines |
 //! | [`session_settings`] | operator edits to the model session (per tenant and per live call) |
@@ -53,6 +53,7 @@
 //! | [`audio`] | codecs (µ-law, A-law, PCM16), resampling, WAV files, levels, pre-encoded clips |
 //! | [`loadtest`] | `switchboard loadtest`: concurrent emulated calls and per-frame latency figures |
 //! | [`memory`] | returning freed heap to the OS when the node is idle |
+//! | [`net`] | IP address classes: loopback peers, `trusted_proxies` CIDRs |
 //!
 //! docs/architecture.md gives the layering rules and what is still to change.
 
@@ -75,6 +76,7 @@ pub mod messages;
 pub mod messaging;
 pub mod metrics;
 pub mod model;
+pub mod net;
 pub mod notify;
 pub mod session_settings;
 pub mod store;
