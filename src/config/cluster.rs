@@ -61,9 +61,6 @@ pub struct ClusterConfig {
     pub secret: Option<String>,
 }
 
-/// Characters `cluster.secret` needs at least.
-pub const CLUSTER_SECRET_MIN_CHARS: usize = 32;
-
 impl Default for ClusterConfig {
     fn default() -> Self {
         ClusterConfig {
@@ -86,6 +83,9 @@ impl Default for ClusterConfig {
         }
     }
 }
+
+/// Characters `cluster.secret` needs at least.
+pub const CLUSTER_SECRET_MIN_CHARS: usize = 32;
 
 impl ClusterConfig {
     /// Whether this node is part of a cluster (`nats_url` set).

@@ -2,7 +2,7 @@
 //! (`[[tenants]]`), upserted into the `tenants` table at start-up, and resolved per
 //! call by the dialled number, the carrier account id, or a `tenant` custom parameter.
 //! A tenant's owner-notification settings ([`owner_notify`]) and how its local
-//! time reads ([`local_time`]) live here too, so `notify` builds on `tenant`.
+//! time reads ([`local_time()`]) live here too, so `notify` builds on `tenant`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
