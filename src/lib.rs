@@ -46,14 +46,15 @@
 //! | [`model`] | the voice-model side: providers, OpenAI Realtime / GPT-Live / xAI wire types, session shapes, the trackers and the `ModelEvent` / `LinkCommand` vocabulary, the built-in simulator (pure engine + actor) |
 //! | [`chat`] | the OpenAI-compatible Chat Completions client (one request, one answer; knows no tools) |
 //! | [`store`] | persistence: Diesel schema and rows, one query module per table, the `Store` writer actor and its outage spool |
-//! | [`tenant`] | tenants from `[[tenants]]`, their per-tenant settings and `[routing]` |
-//! | [`config`] | the `Config` tree from `config.toml` + `SWITCHBOARD_*` env, validated into one-line errors; relative paths resolve against the config file |
+//! | [`tenant`] | tenants from `[[tenants]]`, their per-tenant settings (owner notifications and quiet hours included), local time and `[routing]` |
+//! | [`config`] | the `Config` tree from `config.toml` + `SWITCHBOARD_*` env (one file per section, defaults beside each struct), validated into one-line errors; relative paths resolve against the config file |
 //! | [`exposure`] | the start-up audit of what an outsider could reach on a public address |
 //! | [`lifecycle`] | `Carrier`, `Refusal`, `EndReason`: the enums behind the stored and shown text |
 //! | [`events`] | the live call-event feed behind `/logs` |
 //! | [`metrics`] | the Prometheus registry behind `/metrics` |
 //! | [`audio`] | codecs (µ-law, A-law, PCM16), resampling, WAV files, levels, pre-encoded clips |
 //! | [`memory`] | returning freed heap to the OS when the node is idle |
+//! | [`net`] | IP address classes: loopback peers, `trusted_proxies` CIDRs |
 //! | [`far_end`] | the emulated far end of a call (`TwilioCall`: Twilio and the phone) and `LogFeed`, for `switchboard call`, `loadtest` and tests; not used by the server |
 //! | [`loadtest`] | `switchboard loadtest`: concurrent emulated calls and per-frame latency figures |
 //!
@@ -79,6 +80,7 @@ pub mod memory;
 pub mod messaging;
 pub mod metrics;
 pub mod model;
+pub mod net;
 pub mod notify;
 pub mod rest;
 pub mod session_settings;

@@ -11,10 +11,9 @@ use serde_json::Value;
 
 use crate::chat::wire::WireMessage;
 use crate::chat::ChatClient;
-use crate::notify::local_time;
 use crate::store::models::{CallRow, ToolInvocationRow, TranscriptRow};
 use crate::store::{calls, tool_invocations, transcripts, DbConnection, StoreError};
-use crate::tenant::TenantConfig;
+use crate::tenant::{local_time, TenantConfig};
 
 /// Longest summary stored, characters.
 const MAX_SUMMARY_CHARS: usize = 500;

@@ -15,10 +15,10 @@ use serde_json::{json, Value};
 use crate::http::admin::query;
 use crate::http::auth::Admin;
 use crate::http::state::AppState;
-use crate::notify::local_time;
 use crate::store::appointments::BookingQuery;
 use crate::store::caller_messages::InboxQuery;
 use crate::store::{appointments, caller_messages, notifications};
+use crate::tenant::local_time;
 
 /// Default and largest page size.
 const DEFAULT_LIMIT: i64 = 50;

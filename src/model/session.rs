@@ -8,7 +8,6 @@
 use serde::{Deserialize, Serialize};
 
 use crate::audio::format::AudioFormat;
-use crate::config::ModelConfig;
 use crate::model::api::ModelApi;
 use crate::model::provider::Provider;
 pub use crate::model::realtime::Role;
@@ -18,6 +17,7 @@ use crate::model::realtime::{
     Transcription, TurnDetectionConfig, XaiAudio, XaiAudioInput, XaiAudioOutput, XaiSession,
     XaiTranscription,
 };
+use crate::model::settings::ModelConfig;
 
 /// A function the model may call, in provider-neutral form.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

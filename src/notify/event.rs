@@ -3,14 +3,11 @@
 //! text the owner reads, a unique `event_key` (so enqueueing twice stores
 //! once) and the instant it may be sent (quiet hours hold non-urgent ones).
 
-use chrono::{DateTime, NaiveDateTime, Utc};
-use chrono_tz::Tz;
+use chrono::{DateTime, Utc};
 
 use crate::store::models::{AppointmentRow, CallerMessageRow, NotificationRow};
 use crate::store::{notifications, DbConnection, StoreError};
-use crate::tenant::TenantConfig;
-
-use super::settings::OwnerEventKind;
+use crate::tenant::{local_time, OwnerEventKind, TenantConfig};
 
 /// Something that happened that the owner may want to hear about.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,14 +32,6 @@ pub enum OwnerEvent {
         caller: String,
         summary: String,
     },
-}
-
-/// A UTC instant as the owner reads it in `tz`: `Tue 2 Dec 09:00`.
-pub fn local_time(tz: Tz, utc: NaiveDateTime) -> String {
-    utc.and_utc()
-        .with_timezone(&tz)
-        .format("%a %-d %b %H:%M")
-        .to_string()
 }
 
 impl OwnerEvent {
@@ -215,8 +204,8 @@ pub fn enqueue(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::notify::settings::OwnerNotify;
-    use chrono::TimeZone;
+    use crate::tenant::OwnerNotify;
+    use chrono::{NaiveDateTime, TimeZone};
 
     fn tenant() -> TenantConfig {
         let mut t = TenantConfig::example();

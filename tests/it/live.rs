@@ -18,9 +18,8 @@ use serde_json::Value;
 use switchboard::events::CallEvent;
 use switchboard::far_end::{LogFeed, TwilioCall};
 use switchboard::model::api::ModelApi;
-use switchboard::notify::OwnerNotify;
 use switchboard::store::{caller_messages, notifications};
-use switchboard::tenant::TenantConfig;
+use switchboard::tenant::{OwnerNotify, TenantConfig};
 
 use crate::support::replay::{Connection, Replay, ReplayModel};
 use crate::support::stub::HttpStub;

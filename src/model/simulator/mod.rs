@@ -13,6 +13,7 @@ pub mod embedded;
 pub mod engine;
 pub mod script;
 pub mod session;
+pub mod settings;
 pub mod vad;
 
 use std::collections::HashMap;
@@ -28,11 +29,11 @@ use actix_web_actors::ws;
 use crate::audio::format::{encode_base64, encode_pcm, AudioFormat};
 use crate::audio::wav::{read_wav, read_wav_bytes, Pcm};
 use crate::audio::AudioError;
-use crate::config::SimulatorConfig;
-use crate::exposure::is_loopback;
+use crate::net::is_loopback;
 
 pub use script::{Reply, Script, ScriptedCall, Turn};
 use session::{Kill, SimSession};
+pub use settings::SimulatorConfig;
 
 /// URL path the simulator is mounted at.
 pub const SIM_PATH: &str = "/sim/v1/realtime";

@@ -1,6 +1,8 @@
 //! Tenants: the businesses a receptionist answers for. Declared in `config.toml`
 //! (`[[tenants]]`), upserted into the `tenants` table at start-up, and resolved per
 //! call by the dialled number, the carrier account id, or a `tenant` custom parameter.
+//! A tenant's owner-notification settings ([`owner_notify`]) and how its local
+//! time reads ([`local_time()`]) live here too, so `notify` builds on `tenant`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -10,6 +12,12 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use crate::model::provider::Provider;
+
+pub mod local_time;
+pub mod owner_notify;
+
+pub use local_time::local_time;
+pub use owner_notify::{OwnerEventKind, OwnerNotify};
 
 /// `[routing]`: what happens to a call for a number no tenant owns.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -25,7 +33,9 @@ pub struct RoutingConfig {
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum UnknownNumber {
+    /// Route to `routing.default_tenant` (or the first tenant).
     Default,
+    /// Refuse the call.
     Refuse,
 }
 
@@ -93,7 +103,7 @@ pub struct TenantConfig {
     pub closures: Vec<NaiveDate>,
     /// Owner notifications (`[tenants.notify]`): recipients, events, quiet hours.
     #[serde(default)]
-    pub notify: crate::notify::OwnerNotify,
+    pub notify: OwnerNotify,
 }
 
 fn default_tz() -> String {
