@@ -1,4 +1,4 @@
-// switchboard's model link — its own WebSocket client (src/model/socket.rs: TCP,
+// switchboard's model link — its own WebSocket client (src/call_tree/link/socket.rs: TCP,
 // the RFC 6455 opening handshake, framing) — against the `ws` package's server
 // standing in for the realtime model. ws checks the opening handshake itself
 // (GET, `Upgrade: websocket`, a 16-byte base64 `Sec-WebSocket-Key`, version 13)
