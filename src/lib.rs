@@ -32,7 +32,8 @@
 //! |---|---|
 //! | [`app`] | assembly: `start` (database, tenants, each layer's context, Store, Supervisor, message router, HTTP server) returning a `RunningServer`; used by `cli` and tests |
 //! | [`cli`] | the command line: `serve`, `migrate`, `call`, `client`, `sim-model`, `loadtest`, `floor-relay` |
-//! | [`http`] | the actix-web routes and `AppState`: carriers, text webhooks, the Node gateway, dashboard, admin API, `/metrics`, `/health`, rate limits |
+//! | [`http`] | the actix-web routes (grouped by resource) and `AppState`: carriers, text webhooks, the Node gateway, dashboard, admin API, `/metrics`, `/health`; `ApiError`, every error answer; the limits' middleware |
+//! | [`rate_limits`] | per-client-address rate limits (webhooks, failed authentications), shared by `http` and the Node gateway |
 //! | [`carrier`] | `CarrierEnv` and our server-side edges, one module per wire: `twilio` (Media Streams edge, TwiML, signatures, stream grants), `jambonz` (WebSocket API edge, `llm` verbs, the jambonz call), `browser` (softphone socket, tokens) |
 //! | [`call_tree`] | the actors of a live call: `supervisor` (admission, pre-warm hand-over, restarts, operator commands), `call` (`CallActor`, its pure `state` machine, ledger, playback and barge-in, conversation, routing), `link` (`ModelLinkActor` and its socket), `tool` (`ToolActor`); no carrier code |
 //! | [`messaging`] | `MessagingEnv`; SMS and email: the router and outbox, the text agent, the `/supervisor` Node gateway and protocol, SendGrid parsing, client tokens |
@@ -82,6 +83,7 @@ pub mod metrics;
 pub mod model;
 pub mod net;
 pub mod notify;
+pub mod rate_limits;
 pub mod rest;
 pub mod session_settings;
 pub mod store;

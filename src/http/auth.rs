@@ -6,17 +6,19 @@
 use std::future::{ready, Ready};
 
 use actix_web::dev::Payload;
-use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
-use serde_json::json;
+use actix_web::{web, FromRequest, HttpRequest};
 use subtle::ConstantTimeEq;
 
+use crate::http::error::ApiError;
 use crate::http::state::AppState;
 
-/// Why an admin request was refused.
+/// Why an admin request was refused (answered 401 as [`ApiError::Unauthorized`]).
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
+    /// No `Authorization: Bearer` header.
     #[error("missing admin token")]
     Missing,
+    /// Another token, or none configured.
     #[error("wrong admin token")]
     Wrong,
 }
@@ -55,8 +57,8 @@ pub fn check_admin(req: &HttpRequest, state: &AppState) -> Result<(), AdminError
 pub struct Admin;
 
 impl FromRequest for Admin {
-    type Error = AdminError;
-    type Future = Ready<Result<Admin, AdminError>>;
+    type Error = ApiError;
+    type Future = Ready<Result<Admin, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let verdict = match req.app_data::<web::Data<AppState>>() {
@@ -64,19 +66,6 @@ impl FromRequest for Admin {
             // No state, no token to compare with: refused like a wrong token.
             None => Err(AdminError::Wrong),
         };
-        ready(verdict)
-    }
-}
-
-impl ResponseError for AdminError {
-    fn status_code(&self) -> actix_web::http::StatusCode {
-        actix_web::http::StatusCode::UNAUTHORIZED
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        let body = json!({"error": self.to_string()});
-        HttpResponse::Unauthorized()
-            .insert_header(("WWW-Authenticate", "Bearer"))
-            .json(body)
+        ready(verdict.map_err(ApiError::from))
     }
 }

@@ -13,7 +13,15 @@ use crate::carrier::browser::edge::{browser_call_setup, BrowserSocket};
 use crate::carrier::browser::token::{TokenError, TOKEN_TTL};
 use crate::carrier::browser::wire::MAX_AUDIO_BYTES;
 use crate::http::auth::Admin;
+use crate::http::error::{json_body, ApiError};
 use crate::http::state::AppState;
+
+/// The browser softphone: its sessions (`POST /api/sessions`) and its socket
+/// (`GET /browser`).
+pub fn configure_browser(cfg: &mut web::ServiceConfig) {
+    cfg.route("/browser", web::get().to(browser))
+        .route("/api/sessions", web::post().to(create_session));
+}
 
 /// Body of `POST /api/sessions` (optional).
 #[derive(Debug, Default, Deserialize)]
@@ -25,34 +33,32 @@ pub struct NewSession {
 }
 
 /// `POST /api/sessions`: `{"sessionId":"BR…","token":"<64 hex>","expiresIn":60}`.
-/// 401 without the admin token; 404 for an unknown tenant.
+/// 400 for a body that is not such JSON; 401 without the admin token; 404
+/// for an unknown tenant.
 pub async fn create_session(
     _: Admin,
     body: web::Bytes,
     state: web::Data<AppState>,
-) -> HttpResponse {
+) -> Result<HttpResponse, ApiError> {
     let request: NewSession = if body.is_empty() {
         NewSession::default()
     } else {
-        match serde_json::from_slice(&body) {
-            Ok(r) => r,
-            Err(e) => return HttpResponse::BadRequest().json(json!({"error": e.to_string()})),
-        }
+        json_body(&body)?
     };
     if let Some(id) = &request.tenant {
         if state.carrier.tenants.get(id).is_none() {
-            return HttpResponse::NotFound().json(json!({"error": "no such tenant"}));
+            return Err(ApiError::NotFound("no such tenant".into()).for_tenant(id));
         }
     }
     let (session_id, token) = state.carrier.browser_tokens.issue(request.tenant.clone());
     if state.config.calls.prewarm {
         prewarm(&state, &session_id, &token, request.tenant.as_deref()).await;
     }
-    HttpResponse::Created().json(json!({
+    Ok(HttpResponse::Created().json(json!({
         "sessionId": session_id,
         "token": token,
         "expiresIn": TOKEN_TTL.as_secs(),
-    }))
+    })))
 }
 
 /// Starts the session's call now (model link, greeting) so the socket finds
@@ -112,44 +118,34 @@ pub async fn browser(
     stream: web::Payload,
     state: web::Data<AppState>,
     query: web::Query<BrowserQuery>,
-) -> actix_web::Result<HttpResponse> {
+) -> Result<HttpResponse, ApiError> {
     let origin = req
         .headers()
         .get(actix_web::http::header::ORIGIN)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     if !origin_allowed(&req, &state, origin) {
-        log::warn!("/browser: origin {origin:?} refused");
-        return Ok(HttpResponse::Forbidden().json(json!({"error": "origin not allowed"})));
+        return Err(ApiError::Forbidden("origin not allowed".into()).about("origin", origin));
     }
-    let redeemed = match query.token.as_deref().filter(|t| !t.is_empty()) {
+    let session = match query.token.as_deref().filter(|t| !t.is_empty()) {
         None => Err(TokenError::Missing),
         Some(token) => state.carrier.browser_tokens.redeem(token),
-    };
-    let session = match redeemed {
-        Ok(s) => s,
-        Err(e) => {
-            log::warn!("/browser: {e}");
-            return Ok(HttpResponse::Unauthorized().json(json!({"error": e.to_string()})));
-        }
-    };
+    }?;
+    let call = session.session_id.clone();
     if state.carrier.is_draining() {
-        return Ok(HttpResponse::ServiceUnavailable().json(json!({"error": "server is draining"})));
+        return Err(ApiError::draining().for_call(call));
     }
-    let tenant = match state
+    let tenant = state
         .carrier
         .tenants
         .resolve(session.tenant_id.as_deref(), None, None)
-    {
-        Ok(t) => t,
-        Err(e) => return Ok(HttpResponse::NotFound().json(json!({"error": e.to_string()}))),
-    };
+        .map_err(|e| ApiError::NotFound(e.to_string()).for_call(&call))?;
     if let Err(e) = tenant.check_direct_link(state.config.model.provider) {
-        log::warn!("/browser: {e}");
-        return Ok(HttpResponse::Conflict().json(json!({"error": e})));
+        return Err(ApiError::Conflict(e).for_call(call).for_tenant(&tenant.id));
     }
     let socket = BrowserSocket::new(state.carrier.clone(), session, tenant);
     ws::WsResponseBuilder::new(socket, &req, stream)
         .frame_size(MAX_AUDIO_BYTES)
         .start()
+        .map_err(ApiError::upgrade)
 }

@@ -5,7 +5,7 @@
 
 use std::sync::LazyLock;
 
-use actix_web::HttpResponse;
+use actix_web::{web, HttpResponse};
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
@@ -29,6 +29,11 @@ static CSP: LazyLock<String> = LazyLock::new(|| {
          frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
     )
 });
+
+/// The dashboard page, `GET /`.
+pub fn configure_dashboard(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(index));
+}
 
 /// `GET /`: the dashboard page. Public: it holds no data until the operator logs in.
 pub async fn index() -> HttpResponse {

@@ -19,9 +19,21 @@ use serde::Deserialize;
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
+use crate::http::error::ApiError;
 use crate::http::state::AppState;
 use crate::messaging::router_messages::{EmailReceived, Origin};
 use crate::messaging::sendgrid;
+use crate::messaging::MessagingError;
+
+/// SendGrid Inbound Parse's post.
+pub fn configure_email(cfg: &mut web::ServiceConfig) {
+    cfg.route("/email/inbound", web::post().to(inbound));
+}
+
+/// A body that is not a readable multipart post: 400.
+fn bad_multipart(e: impl std::fmt::Display) -> ApiError {
+    ApiError::BadRequest(format!("invalid multipart body: {e}"))
+}
 
 /// Query parameters of the parse URL.
 #[derive(Debug, Deserialize)]
@@ -56,7 +68,7 @@ pub async fn inbound(
     query: web::Query<EmailQuery>,
     mut payload: Multipart,
     state: web::Data<AppState>,
-) -> HttpResponse {
+) -> Result<HttpResponse, ApiError> {
     let secret = state
         .config
         .messaging
@@ -80,22 +92,16 @@ pub async fn inbound(
         None => !replies_leave,
     };
     if !authorised {
-        log::warn!("/email/inbound: missing or wrong shared secret");
-        return HttpResponse::Unauthorized()
-            .insert_header(("WWW-Authenticate", "Basic realm=\"email\""))
-            .json(json!({"error": "missing or wrong secret"}));
+        return Err(ApiError::Unauthorized {
+            message: "missing or wrong secret".into(),
+            challenge: Some("Basic realm=\"email\""),
+        });
     }
     let limit = state.config.messaging.email_max_bytes;
     let mut total = 0usize;
     let mut fields: Vec<(String, String)> = Vec::new();
     while let Some(field) = payload.next().await {
-        let mut field = match field {
-            Ok(f) => f,
-            Err(e) => {
-                return HttpResponse::BadRequest()
-                    .json(json!({"error": format!("invalid multipart body: {e}")}))
-            }
-        };
+        let mut field = field.map_err(bad_multipart)?;
         let name = field.name().unwrap_or_default().to_owned();
         let is_file = field
             .content_disposition()
@@ -103,18 +109,12 @@ pub async fn inbound(
             .is_some();
         let mut value = Vec::new();
         while let Some(chunk) = field.next().await {
-            let chunk = match chunk {
-                Ok(c) => c,
-                Err(e) => {
-                    return HttpResponse::BadRequest()
-                        .json(json!({"error": format!("invalid multipart body: {e}")}))
-                }
-            };
+            let chunk = chunk.map_err(bad_multipart)?;
             total += chunk.len();
             if total > limit {
-                log::warn!("/email/inbound: body over {limit} bytes; refused");
-                return HttpResponse::PayloadTooLarge()
-                    .json(json!({"error": format!("email larger than {limit} bytes")}));
+                return Err(ApiError::PayloadTooLarge(format!(
+                    "email larger than {limit} bytes"
+                )));
             }
             if !is_file {
                 value.extend_from_slice(&chunk);
@@ -124,10 +124,7 @@ pub async fn inbound(
             fields.push((name, String::from_utf8_lossy(&value).into_owned()));
         }
     }
-    let email = match sendgrid::parse_fields(&fields) {
-        Ok(e) => e,
-        Err(e) => return HttpResponse::BadRequest().json(json!({"error": e.to_string()})),
-    };
+    let email = sendgrid::parse_fields(&fields).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let tenant = match state
         .carrier
         .tenants
@@ -136,7 +133,7 @@ pub async fn inbound(
         Ok(t) => t,
         Err(e) => {
             log::warn!("/email/inbound: from {:?}: {e}; dropped", email.from);
-            return HttpResponse::Ok().json(json!({"stored": false, "reason": e.to_string()}));
+            return Ok(HttpResponse::Ok().json(json!({"stored": false, "reason": e.to_string()})));
         }
     };
     let mut body = email.text.clone();
@@ -154,19 +151,16 @@ pub async fn inbound(
         provider_id: email.message_id,
         user: None,
     };
-    match state.messaging.router.send(msg).await {
-        Ok(Ok(accepted)) => HttpResponse::Ok().json(json!({
-            "stored": true,
-            "message_id": accepted.message_id,
-            "duplicate": accepted.duplicate,
-        })),
-        Ok(Err(e)) => {
-            log::error!("/email/inbound: {e}");
-            HttpResponse::InternalServerError().json(json!({"error": e.to_string()}))
-        }
-        Err(e) => {
-            log::error!("/email/inbound: router unavailable: {e}");
-            HttpResponse::ServiceUnavailable().json(json!({"error": "shutting down"}))
-        }
-    }
+    let accepted = state
+        .messaging
+        .router
+        .send(msg)
+        .await
+        .map_err(|_| MessagingError::RouterGone)
+        .and_then(|taken| taken)?;
+    Ok(HttpResponse::Ok().json(json!({
+        "stored": true,
+        "message_id": accepted.message_id,
+        "duplicate": accepted.duplicate,
+    })))
 }

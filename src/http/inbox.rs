@@ -1,5 +1,5 @@
 //! The owner's inbox API (bearer admin token, like every `/api` route):
-//! taken messages (`GET /api/caller-messages`, `PATCH /api/caller-messages/{id}`),
+//! recent SMS/email messages (`GET /api/messages`), taken messages (`GET /api/caller-messages`, `PATCH /api/caller-messages/{id}`),
 //! bookings (`GET /api/appointments`) and owner notifications with their
 //! delivery status (`GET /api/notifications`). Lists filter by `tenant` and
 //! page with `limit` (1–200, default 50) and `offset`, answering
@@ -12,13 +12,28 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::http::admin::query;
 use crate::http::auth::Admin;
+use crate::http::db::query;
+use crate::http::error::ApiError;
 use crate::http::state::AppState;
 use crate::store::appointments::BookingQuery;
 use crate::store::caller_messages::InboxQuery;
-use crate::store::{appointments, caller_messages, notifications};
+use crate::store::{appointments, caller_messages, notifications, text_messages};
 use crate::tenant::local_time;
+
+/// Routes of the inbox: `/api/messages`, `/api/caller-messages`,
+/// `/api/appointments`, `/api/notifications`, `/api/settings`.
+pub fn configure_inbox(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/messages", web::get().to(list_messages))
+        .route("/api/caller-messages", web::get().to(list_caller_messages))
+        .route(
+            "/api/caller-messages/{id}",
+            web::patch().to(mark_caller_message),
+        )
+        .route("/api/appointments", web::get().to(list_appointments))
+        .route("/api/notifications", web::get().to(list_notifications))
+        .route("/api/settings", web::get().to(settings));
+}
 
 /// Default and largest page size.
 const DEFAULT_LIMIT: i64 = 50;
@@ -40,9 +55,9 @@ pub struct Page {
 #[error("{0}")]
 pub struct BadParam(String);
 
-impl From<BadParam> for HttpResponse {
+impl From<BadParam> for ApiError {
     fn from(e: BadParam) -> Self {
-        bad_request(e.0)
+        ApiError::BadRequest(e.0)
     }
 }
 
@@ -66,10 +81,6 @@ fn bounds(limit: Option<i64>, offset: Option<i64>) -> Result<(i64, i64), BadPara
         }
         Ok((limit, offset))
     }
-}
-
-fn bad_request(message: String) -> HttpResponse {
-    HttpResponse::BadRequest().json(json!({ "error": message }))
 }
 
 fn call_url(call_id: Option<&str>) -> Value {
@@ -112,17 +123,16 @@ pub async fn list_caller_messages(
     _: Admin,
     state: web::Data<AppState>,
     q: web::Query<MessagesQuery>,
-) -> HttpResponse {
-    let (limit, offset) = match bounds(q.limit, q.offset) {
-        Ok(b) => b,
-        Err(e) => return e.into(),
-    };
+) -> Result<HttpResponse, ApiError> {
+    let (limit, offset) = bounds(q.limit, q.offset)?;
     if let Some(s) = q
         .status
         .as_deref()
         .filter(|s| !MESSAGE_STATUSES.contains(s))
     {
-        return bad_request(format!("status: {s:?} is not new, read or handled"));
+        return Err(ApiError::BadRequest(format!(
+            "status: {s:?} is not new, read or handled"
+        )));
     }
     let filter = InboxQuery {
         tenant_id: q.tenant.clone(),
@@ -130,16 +140,12 @@ pub async fn list_caller_messages(
         limit,
         offset,
     };
-    match query(&state, move |conn| caller_messages::list(conn, &filter)).await {
-        Ok((rows, total)) => {
-            let items = rows
-                .iter()
-                .map(|m| with_fields(m, json!({ "call_url": call_url(m.call_id.as_deref()) })))
-                .collect();
-            page_json(items, total, limit, offset)
-        }
-        Err(resp) => resp,
-    }
+    let (rows, total) = query(&state, move |conn| caller_messages::list(conn, &filter)).await?;
+    let items = rows
+        .iter()
+        .map(|m| with_fields(m, json!({ "call_url": call_url(m.call_id.as_deref()) })))
+        .collect();
+    Ok(page_json(items, total, limit, offset))
 }
 
 /// Body of `PATCH /api/caller-messages/{id}`.
@@ -160,31 +166,43 @@ pub async fn mark_caller_message(
     state: web::Data<AppState>,
     id: web::Path<String>,
     body: web::Json<MarkMessage>,
-) -> HttpResponse {
+) -> Result<HttpResponse, ApiError> {
     let MarkMessage { status, by } = body.into_inner();
+    let id = id.into_inner();
     if !MESSAGE_STATUSES.contains(&status.as_str()) {
-        return bad_request(format!("status: {status:?} is not new, read or handled"));
+        return Err(ApiError::BadRequest(format!(
+            "status: {status:?} is not new, read or handled"
+        ))
+        .about("message", id));
     }
     let by = by.map(|b| b.trim().to_string()).filter(|b| !b.is_empty());
     if by
         .as_ref()
         .is_some_and(|b| b.chars().count() > MAX_BY_CHARS)
     {
-        return bad_request(format!("by: at most {MAX_BY_CHARS} characters"));
+        return Err(
+            ApiError::BadRequest(format!("by: at most {MAX_BY_CHARS} characters"))
+                .about("message", id),
+        );
     }
-    let id = id.into_inner();
-    let result = query(&state, move |conn| {
-        caller_messages::set_status(conn, &id, &status, by.as_deref(), Utc::now().naive_utc())
+    let wanted = id.clone();
+    let marked = query(&state, move |conn| {
+        caller_messages::set_status(
+            conn,
+            &wanted,
+            &status,
+            by.as_deref(),
+            Utc::now().naive_utc(),
+        )
     })
-    .await;
-    match result {
-        Ok(Some(m)) => HttpResponse::Ok().json(with_fields(
-            &m,
-            json!({ "call_url": call_url(m.call_id.as_deref()) }),
-        )),
-        Ok(None) => HttpResponse::NotFound().json(json!({"error": "no such message"})),
-        Err(resp) => resp,
-    }
+    .await?;
+    let Some(m) = marked else {
+        return Err(ApiError::NotFound("no such message".into()).about("message", id));
+    };
+    Ok(HttpResponse::Ok().json(with_fields(
+        &m,
+        json!({ "call_url": call_url(m.call_id.as_deref()) }),
+    )))
 }
 
 /// Query of `GET /api/appointments` (`tenant`, `limit`, `offset` as in [`Page`]).
@@ -227,11 +245,8 @@ pub async fn list_appointments(
     _: Admin,
     state: web::Data<AppState>,
     q: web::Query<AppointmentsQuery>,
-) -> HttpResponse {
-    let (limit, offset) = match bounds(q.limit, q.offset) {
-        Ok(b) => b,
-        Err(e) => return e.into(),
-    };
+) -> Result<HttpResponse, ApiError> {
+    let (limit, offset) = bounds(q.limit, q.offset)?;
     let tz = q
         .tenant
         .as_deref()
@@ -240,16 +255,16 @@ pub async fn list_appointments(
     let bound = |key: &str, v: &Option<String>| -> Result<Option<NaiveDateTime>, BadParam> {
         v.as_deref().map(|t| parse_bound(key, t, tz)).transpose()
     };
-    let (from, to) = match (bound("from", &q.from), bound("to", &q.to)) {
-        (Ok(f), Ok(t)) => (f, t),
-        (Err(e), _) | (_, Err(e)) => return e.into(),
-    };
+    let from = bound("from", &q.from)?;
+    let to = bound("to", &q.to)?;
     if let Some(s) = q
         .status
         .as_deref()
         .filter(|s| !["booked", "cancelled"].contains(s))
     {
-        return bad_request(format!("status: {s:?} is not booked or cancelled"));
+        return Err(ApiError::BadRequest(format!(
+            "status: {s:?} is not booked or cancelled"
+        )));
     }
     let filter = BookingQuery {
         tenant_id: q.tenant.clone(),
@@ -262,33 +277,29 @@ pub async fn list_appointments(
         offset,
     };
     let tenants = state.carrier.tenants.clone();
-    match query(&state, move |conn| appointments::list(conn, &filter)).await {
-        Ok((rows, total)) => {
-            let items = rows
-                .iter()
-                .map(|(a, c)| {
-                    let (zone, tz) = tenants
-                        .get(&a.tenant_id)
-                        .map_or(("UTC".to_string(), Tz::UTC), |t| {
-                            (t.time_zone.clone(), t.tz())
-                        });
-                    let local = a.starts_at.and_utc().with_timezone(&tz);
-                    with_fields(
-                        a,
-                        json!({
-                            "customer": {"id": c.id, "name": c.name, "phone": c.phone},
-                            "time_zone": zone,
-                            "local_start": local.format("%Y-%m-%dT%H:%M").to_string(),
-                            "when": local_time(tz, a.starts_at),
-                            "call_url": call_url(a.call_id.as_deref()),
-                        }),
-                    )
-                })
-                .collect();
-            page_json(items, total, limit, offset)
-        }
-        Err(resp) => resp,
-    }
+    let (rows, total) = query(&state, move |conn| appointments::list(conn, &filter)).await?;
+    let items = rows
+        .iter()
+        .map(|(a, c)| {
+            let (zone, tz) = tenants
+                .get(&a.tenant_id)
+                .map_or(("UTC".to_string(), Tz::UTC), |t| {
+                    (t.time_zone.clone(), t.tz())
+                });
+            let local = a.starts_at.and_utc().with_timezone(&tz);
+            with_fields(
+                a,
+                json!({
+                    "customer": {"id": c.id, "name": c.name, "phone": c.phone},
+                    "time_zone": zone,
+                    "local_start": local.format("%Y-%m-%dT%H:%M").to_string(),
+                    "when": local_time(tz, a.starts_at),
+                    "call_url": call_url(a.call_id.as_deref()),
+                }),
+            )
+        })
+        .collect();
+    Ok(page_json(items, total, limit, offset))
 }
 
 /// `GET /api/notifications`: owner notifications with their delivery status,
@@ -297,26 +308,24 @@ pub async fn list_notifications(
     _: Admin,
     state: web::Data<AppState>,
     q: web::Query<Page>,
-) -> HttpResponse {
-    let (limit, offset) = match q.bounds() {
-        Ok(b) => b,
-        Err(e) => return e.into(),
-    };
+) -> Result<HttpResponse, ApiError> {
+    let (limit, offset) = q.bounds()?;
     let tenant = q.tenant.clone();
-    match query(&state, move |conn| {
+    let (rows, total) = query(&state, move |conn| {
         notifications::list(conn, tenant.as_deref(), limit, offset)
     })
-    .await
-    {
-        Ok((rows, total)) => {
-            let items = rows
-                .iter()
-                .map(|n| with_fields(n, json!({ "call_url": call_url(n.call_id.as_deref()) })))
-                .collect();
-            page_json(items, total, limit, offset)
-        }
-        Err(resp) => resp,
-    }
+    .await?;
+    let items = rows
+        .iter()
+        .map(|n| with_fields(n, json!({ "call_url": call_url(n.call_id.as_deref()) })))
+        .collect();
+    Ok(page_json(items, total, limit, offset))
+}
+
+/// `GET /api/messages`: the 50 most recent SMS/email messages (`messages` table).
+pub async fn list_messages(_: Admin, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let messages = query(&state, |conn| text_messages::list_recent(conn, 50)).await?;
+    Ok(HttpResponse::Ok().json(messages))
 }
 
 /// `GET /api/settings`: what the dashboard's Settings view shows and which

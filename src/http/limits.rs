@@ -1,11 +1,8 @@
-//! Per-source-address rate limits (`[limits]`): webhook requests and failed
-//! authentications, counted with GCRA keyed limiters (the `governor` crate) on the
-//! client address: the TCP peer, or, when the peer is one of
-//! `server.trusted_proxies`, the right-most address of `Forwarded` /
-//! `X-Forwarded-For` that is not a trusted proxy ([`RateLimits::client_ip`]).
-//! IPv6 clients are counted by /64 (one subscriber's whole prefix). Over a
-//! limit the request is answered `429 Too Many Requests` with
-//! `Retry-After: <seconds>` and never reaches its handler.
+//! The HTTP side of the per-client-address limits: the [`RateLimits`]
+//! (`crate::rate_limits`) applied to every request, a deadline for request
+//! bodies, and a cap on open connections per address. Over a rate limit the
+//! request is answered `429 Too Many Requests` with `Retry-After: <seconds>`
+//! ([`ApiError::TooManyRequests`]) and never reaches its handler.
 //!
 //! Twilio's routes ([`TWILIO_PATHS`]) are the exception to a block: they are
 //! authenticated by a signature no one can guess, so a request there from a
@@ -21,29 +18,27 @@
 
 use std::collections::HashMap;
 use std::future::Future as _;
-use std::net::{IpAddr, Ipv6Addr, SocketAddr};
-use std::num::NonZeroU32;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::Extensions;
-use actix_web::dev::{RequestHead, ServiceRequest, ServiceResponse};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::error::PayloadError;
 use actix_web::http::{header, Method, StatusCode};
 use actix_web::middleware::Next;
-use actix_web::{web, HttpMessage as _, HttpResponse};
+use actix_web::{web, HttpMessage as _};
 use bytes::Bytes;
 use futures_util::Stream;
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use ipnet::IpNet;
-use serde_json::json;
 
-use crate::config::{parse_cidr, LimitsConfig};
+use crate::http::error::ApiError;
+use crate::net::parse_cidr;
+use crate::rate_limits::{canonical, limit_key, RateLimits, RetryAfter};
 
 /// Webhook routes subject to `limits.webhook_per_minute` (`POST`, or `GET` where
 /// Twilio is configured to use it).
@@ -59,197 +54,12 @@ fn is_twilio_path(path: &str) -> bool {
     TWILIO_PATHS.contains(&path) || path.starts_with("/media-stream/")
 }
 
-/// Keys kept per limiter before idle ones are pruned (bounds memory under a
-/// spread of source addresses).
-const PRUNE_ABOVE: usize = 10_000;
-
-/// The server's rate limiters; one per server, shared by all workers.
-pub struct RateLimits {
-    webhook: Option<DefaultKeyedRateLimiter<IpAddr>>,
-    failed_auth: Option<DefaultKeyedRateLimiter<IpAddr>>,
-    /// Addresses over the failed-auth budget, and until when.
-    blocked: Mutex<HashMap<IpAddr, Instant>>,
-    clock: DefaultClock,
-    /// `server.trusted_proxies`.
-    trusted: Vec<IpNet>,
-}
-
-/// A refusal: the whole seconds to put in `Retry-After` (at least 1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryAfter(pub u64);
-
-fn limiter(per_minute: u32) -> Option<DefaultKeyedRateLimiter<IpAddr>> {
-    NonZeroU32::new(per_minute).map(|n| RateLimiter::keyed(Quota::per_minute(n)))
-}
-
-/// `wait` rounded up to whole seconds, at least 1.
-fn retry_secs(wait: Duration) -> u64 {
-    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-    secs.max(1)
-}
-
-impl RateLimits {
-    /// Limiters for `config` (a 0 limit is off), believing the forwarding
-    /// headers of `trusted_proxies` (`server.trusted_proxies`; entries that
-    /// do not parse, refused by config validation, are left out).
-    pub fn new(config: &LimitsConfig, trusted_proxies: &[String]) -> RateLimits {
-        RateLimits {
-            webhook: limiter(config.webhook_per_minute),
-            failed_auth: limiter(config.failed_auth_per_minute),
-            blocked: Mutex::new(HashMap::new()),
-            clock: DefaultClock::default(),
-            trusted: trusted_proxies
-                .iter()
-                .filter_map(|p| parse_cidr(p))
-                .collect(),
-        }
+/// The 429 refusal for `retry`.
+fn too_many(retry: RetryAfter, what: &'static str) -> ApiError {
+    ApiError::TooManyRequests {
+        what,
+        retry_after: retry.0,
     }
-
-    fn is_trusted(&self, ip: IpAddr) -> bool {
-        self.trusted.iter().any(|net| net.contains(&ip))
-    }
-
-    /// The key a request from `peer` with `head` is counted under: the peer,
-    /// or behind a trusted proxy the right-most forwarded address that is not
-    /// a trusted proxy (`Forwarded` when present, else `X-Forwarded-For`); an
-    /// unreadable hop stops the walk at the last address read. IPv6 by /64.
-    pub fn client_ip(&self, head: &RequestHead, peer: Option<SocketAddr>) -> Option<IpAddr> {
-        let mut client = canonical(peer?.ip());
-        if self.trusted.is_empty() || !self.is_trusted(client) {
-            return Some(limit_key(client));
-        }
-        let hops = forwarded_hops(head);
-        for hop in hops.iter().rev() {
-            let Some(ip) = parse_hop(hop) else { break };
-            client = canonical(ip);
-            if !self.is_trusted(client) {
-                break;
-            }
-        }
-        Some(limit_key(client))
-    }
-
-    /// Counts one webhook request from `ip`; `Err` when over the limit.
-    pub fn webhook(&self, ip: IpAddr) -> Result<(), RetryAfter> {
-        let Some(limiter) = &self.webhook else {
-            return Ok(());
-        };
-        if limiter.len() > PRUNE_ABOVE {
-            limiter.retain_recent();
-        }
-        limiter
-            .check_key(&ip)
-            .map_err(|not_until| RetryAfter(retry_secs(not_until.wait_time_from(self.clock.now()))))
-    }
-
-    /// `Err` while `ip` is blocked for too many failed authentications.
-    pub fn blocked(&self, ip: IpAddr) -> Result<(), RetryAfter> {
-        let now = Instant::now();
-        let mut blocked = self.blocked.lock().unwrap_or_else(|e| e.into_inner());
-        match blocked.get(&ip) {
-            Some(until) if *until > now => Err(RetryAfter(retry_secs(*until - now))),
-            Some(_) => {
-                blocked.remove(&ip);
-                Ok(())
-            }
-            None => Ok(()),
-        }
-    }
-
-    /// Counts one failed authentication from `ip`; `Err` (and the address is
-    /// blocked) when this one is over the limit.
-    pub fn failed_auth(&self, ip: IpAddr) -> Result<(), RetryAfter> {
-        let Some(limiter) = &self.failed_auth else {
-            return Ok(());
-        };
-        if limiter.len() > PRUNE_ABOVE {
-            limiter.retain_recent();
-        }
-        let Err(not_until) = limiter.check_key(&ip) else {
-            return Ok(());
-        };
-        let wait = not_until.wait_time_from(self.clock.now());
-        let now = Instant::now();
-        let mut blocked = self.blocked.lock().unwrap_or_else(|e| e.into_inner());
-        if blocked.len() > PRUNE_ABOVE {
-            blocked.retain(|_, until| *until > now);
-        }
-        blocked.insert(ip, now + wait);
-        Err(RetryAfter(retry_secs(wait)))
-    }
-}
-
-/// IPv4-mapped IPv6 as IPv4.
-fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
-        v4 => v4,
-    }
-}
-
-/// The limiter key of `ip`: itself for IPv4, its /64 for IPv6.
-fn limit_key(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))),
-        v4 => v4,
-    }
-}
-
-/// The forwarded hops of `head`, left (client) to right (nearest proxy):
-/// the `for=` of every `Forwarded` element when that header is present, else
-/// every `X-Forwarded-For` entry.
-fn forwarded_hops(head: &RequestHead) -> Vec<String> {
-    let values = |name: &str| -> Vec<String> {
-        head.headers
-            .get_all(name)
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .map(|v| v.trim().to_string())
-            .collect()
-    };
-    let forwarded = values("forwarded");
-    if !forwarded.is_empty() {
-        return forwarded
-            .iter()
-            .map(|element| {
-                element
-                    .split(';')
-                    .find_map(|pair| {
-                        let (k, v) = pair.trim().split_once('=')?;
-                        k.trim()
-                            .eq_ignore_ascii_case("for")
-                            .then(|| v.trim().trim_matches('"').to_string())
-                    })
-                    .unwrap_or_default()
-            })
-            .collect();
-    }
-    values("x-forwarded-for")
-}
-
-/// The address of one hop: `1.2.3.4`, `1.2.3.4:5678`, `2001:db8::1`,
-/// `[2001:db8::1]:5678`.
-fn parse_hop(hop: &str) -> Option<IpAddr> {
-    let hop = hop.trim();
-    if let Ok(ip) = hop.parse::<IpAddr>() {
-        return Some(ip);
-    }
-    if let Ok(addr) = hop.parse::<SocketAddr>() {
-        return Some(addr.ip());
-    }
-    hop.strip_prefix('[')
-        .and_then(|rest| rest.split(']').next())
-        .and_then(|ip| ip.parse().ok())
-}
-
-/// The 429 answer: `Retry-After` and a JSON `{"error": …, "retry_after_secs": N}` body.
-pub fn too_many(retry: RetryAfter, what: &str) -> HttpResponse {
-    HttpResponse::TooManyRequests()
-        .insert_header(("Retry-After", retry.0.to_string()))
-        .json(json!({
-            "error": format!("too many {what} from this address"),
-            "retry_after_secs": retry.0,
-        }))
 }
 
 /// Middleware (`middleware::from_fn`) applying the [`RateLimits`] in app data.
@@ -270,7 +80,7 @@ pub async fn enforce(
     if req.path() != "/health" {
         if let Err(retry) = limits.blocked(ip) {
             if !signed_route {
-                return Ok(req.into_response(too_many(retry, "failed authentications")));
+                return Ok(req.error_response(too_many(retry, "failed authentications")));
             }
             blocked = Some(retry);
         }
@@ -278,7 +88,7 @@ pub async fn enforce(
     if matches!(*req.method(), Method::POST | Method::GET) && WEBHOOK_PATHS.contains(&req.path()) {
         if let Err(retry) = limits.webhook(ip) {
             log::warn!("{ip}: webhook rate limit exceeded on {}", req.path());
-            return Ok(req.into_response(too_many(retry, "webhook requests")));
+            return Ok(req.error_response(too_many(retry, "webhook requests")));
         }
     }
     let resp = next.call(req).await?;
@@ -293,9 +103,9 @@ pub async fn enforce(
                 retry.0
             );
             let (req, _) = resp.into_parts();
-            return Ok(ServiceResponse::new(
-                req,
+            return Ok(ServiceResponse::from_err(
                 too_many(retry, "failed authentications"),
+                req,
             ));
         }
     }
@@ -385,13 +195,12 @@ pub async fn body_deadline(
         req.path(),
         timeout.as_millis()
     );
-    let mut answer = HttpResponse::RequestTimeout().json(json!({
-        "error": "request body not received in time",
-    }));
+    let mut answer = ServiceResponse::from_err(ApiError::RequestTimeout, req);
     answer
+        .response_mut()
         .head_mut()
         .set_connection_type(actix_web::http::ConnectionType::Close);
-    Ok(ServiceResponse::new(req, answer))
+    Ok(answer)
 }
 
 /// Open connections per client address (`server.max_connections_per_address`),
@@ -480,86 +289,10 @@ pub async fn connection_cap(
     if !over {
         return Ok(next.call(req).await?.map_into_boxed_body());
     }
-    let mut answer = HttpResponse::ServiceUnavailable()
-        .insert_header(("Retry-After", "1"))
-        .json(json!({"error": "too many connections from this address"}));
+    let mut answer = req.error_response(ApiError::TooManyConnections);
     answer
+        .response_mut()
         .head_mut()
         .set_connection_type(actix_web::http::ConnectionType::Close);
-    Ok(req.into_response(answer))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn retry_after_rounds_up_to_whole_seconds() {
-        assert_eq!(retry_secs(Duration::from_millis(1)), 1);
-        assert_eq!(retry_secs(Duration::from_millis(1500)), 2);
-        assert_eq!(retry_secs(Duration::from_secs(3)), 3);
-        assert_eq!(retry_secs(Duration::ZERO), 1);
-    }
-
-    fn head(headers: &[(&'static str, &str)]) -> RequestHead {
-        let mut head = RequestHead::default();
-        for (name, value) in headers {
-            head.headers.append(
-                actix_web::http::header::HeaderName::from_static(name),
-                actix_web::http::header::HeaderValue::from_str(value).unwrap(),
-            );
-        }
-        head
-    }
-
-    #[test]
-    fn the_client_is_the_right_most_untrusted_hop_behind_a_trusted_proxy() {
-        let limits = RateLimits::new(
-            &LimitsConfig::default(),
-            &["10.0.0.0/8".into(), "192.0.2.7".into()],
-        );
-        let proxy = Some("10.1.2.3:443".parse().unwrap());
-        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
-        // Spoofed left-most entries do not matter: the proxy appended the peer.
-        let xff = head(&[("x-forwarded-for", "6.6.6.6, 203.0.113.9, 10.9.9.9")]);
-        assert_eq!(limits.client_ip(&xff, proxy), Some(ip("203.0.113.9")));
-        let fwd = head(&[(
-            "forwarded",
-            "for=6.6.6.6, for=\"[2001:db8:1:2::7]:4711\";proto=https",
-        )]);
-        assert_eq!(limits.client_ip(&fwd, proxy), Some(ip("2001:db8:1:2::")));
-        // From an untrusted peer the headers are ignored.
-        let direct = Some("198.51.100.4:5000".parse().unwrap());
-        assert_eq!(limits.client_ip(&xff, direct), Some(ip("198.51.100.4")));
-        // Only trusted hops: the left-most of them.
-        let inner = head(&[("x-forwarded-for", "192.0.2.7")]);
-        assert_eq!(limits.client_ip(&inner, proxy), Some(ip("192.0.2.7")));
-        // No proxies configured: the peer, IPv6 by /64.
-        let none = RateLimits::new(&LimitsConfig::default(), &[]);
-        let v6 = Some("[2001:db8:a:b:1:2:3:4]:1".parse().unwrap());
-        assert_eq!(none.client_ip(&xff, v6), Some(ip("2001:db8:a:b::")));
-    }
-
-    #[test]
-    fn failed_auth_blocks_only_the_offending_address() {
-        let limits = RateLimits::new(
-            &LimitsConfig {
-                webhook_per_minute: 2,
-                failed_auth_per_minute: 3,
-            },
-            &[],
-        );
-        let a: IpAddr = "127.0.0.1".parse().unwrap();
-        let b: IpAddr = "127.0.0.2".parse().unwrap();
-        for _ in 0..3 {
-            assert!(limits.failed_auth(a).is_ok());
-        }
-        assert!(limits.failed_auth(a).is_err());
-        assert!(limits.blocked(a).is_err());
-        assert!(limits.blocked(b).is_ok());
-        assert!(limits.webhook(b).is_ok());
-        assert!(limits.webhook(b).is_ok());
-        assert!(limits.webhook(b).is_err());
-        assert!(limits.webhook(a).is_ok());
-    }
+    Ok(answer)
 }

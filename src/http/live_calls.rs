@@ -2,7 +2,8 @@
 //! lists the calls in progress — every node's in a cluster, from the shared
 //! registry — and actions on one live call (`POST /api/calls/{id}/hangup`,
 //! `…/transfer`, `…/session`) reach the node carrying it (directly, or
-//! by NATS request/reply; see `crate::cluster::ops`).
+//! by NATS request/reply; see `crate::cluster::ops`). Routed with the rest of
+//! the calls resource (`http::calls`).
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
@@ -11,14 +12,16 @@ use serde_json::json;
 use crate::actor_messages::{OperateCall, OperateOutcome, OperatorAction};
 use crate::call_tree::supervisor::LiveCalls;
 use crate::http::auth::Admin;
+use crate::http::error::{json_body, ApiError};
 use crate::http::state::AppState;
+use crate::session_settings::SessionSettings;
 
 /// `GET /api/calls/live`: 200 `{"node":"<this node>","calls":[{call_id,
 /// call_sid, tenant, carrier, node, started_at}…],"nodes":[…]}`, oldest call
 /// first. In a cluster `calls` spans every live node and `nodes` lists them
 /// (`node_id`, `addr`, `started_at`, `seen_at`, `draining`, `calls`); 503
 /// when NATS does not answer. On a single node `nodes` is empty.
-pub async fn live_calls(_: Admin, state: web::Data<AppState>) -> HttpResponse {
+pub async fn live_calls(_: Admin, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let node = state.config.cluster.node_id.clone();
     match &state.carrier.cluster {
         Some(cluster) => {
@@ -28,16 +31,10 @@ pub async fn live_calls(_: Admin, state: web::Data<AppState>) -> HttpResponse {
                     cluster.live_nodes().await?,
                 ))
             };
-            match listed.await {
-                Ok((calls, nodes)) => {
-                    HttpResponse::Ok().json(json!({"node": node, "calls": calls, "nodes": nodes}))
-                }
-                Err(e) => {
-                    log::warn!("GET /api/calls/live: {e}");
-                    HttpResponse::ServiceUnavailable()
-                        .json(json!({"error": format!("cluster registry unavailable: {e}")}))
-                }
-            }
+            let (calls, nodes) = listed
+                .await
+                .map_err(|e| ApiError::Unavailable(format!("cluster registry unavailable: {e}")))?;
+            Ok(HttpResponse::Ok().json(json!({"node": node, "calls": calls, "nodes": nodes})))
         }
         None => {
             let calls = state
@@ -46,7 +43,7 @@ pub async fn live_calls(_: Admin, state: web::Data<AppState>) -> HttpResponse {
                 .send(LiveCalls)
                 .await
                 .unwrap_or_default();
-            HttpResponse::Ok().json(json!({"node": node, "calls": calls, "nodes": []}))
+            Ok(HttpResponse::Ok().json(json!({"node": node, "calls": calls, "nodes": []})))
         }
     }
 }
@@ -80,29 +77,42 @@ pub async fn operate(state: &AppState, call_id: String, action: OperatorAction) 
     }
 }
 
-/// The operator's answer for an action's `outcome`: `status` with `applied`,
-/// 404 when no node carries the call, 409 with the reason when it cannot take
-/// the action.
-pub fn answer(
-    outcome: OperateOutcome,
+/// Applies `action` to the live call `call_id` ([`operate`]) and answers
+/// `status` with `applied`; 404 when no node carries the call, 409 with the
+/// reason when it cannot take the action.
+async fn act(
+    state: &AppState,
+    call_id: String,
+    action: OperatorAction,
     status: StatusCode,
     applied: serde_json::Value,
-) -> HttpResponse {
-    match outcome {
-        OperateOutcome::Applied => HttpResponse::build(status).json(applied),
+) -> Result<HttpResponse, ApiError> {
+    match operate(state, call_id.clone(), action).await {
+        OperateOutcome::Applied => Ok(HttpResponse::build(status).json(applied)),
         OperateOutcome::NotFound => {
-            HttpResponse::NotFound().json(json!({"error": "no such live call"}))
+            Err(ApiError::NotFound("no such live call".into()).for_call(call_id))
         }
-        OperateOutcome::Refused { error } => HttpResponse::Conflict().json(json!({"error": error})),
+        OperateOutcome::Refused { error } => Err(ApiError::Conflict(error).for_call(call_id)),
     }
 }
 
 /// `POST /api/calls/{id}/hangup` (switchboard call id): ends the live call at
 /// once (`operator_hangup`, no apology). 200 `{"status":"ended"}`; 404 when
 /// no node carries such a call (answered within `cluster.request_timeout_ms`).
-pub async fn hang_up(_: Admin, state: web::Data<AppState>, id: web::Path<String>) -> HttpResponse {
-    let outcome = operate(&state, id.into_inner(), OperatorAction::HangUp).await;
-    answer(outcome, StatusCode::OK, json!({"status": "ended"}))
+pub async fn hang_up(
+    _: Admin,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let applied = json!({"status": "ended"});
+    act(
+        &state,
+        id.into_inner(),
+        OperatorAction::HangUp,
+        StatusCode::OK,
+        applied,
+    )
+    .await
 }
 
 /// Body of `POST /api/calls/{id}/transfer`.
@@ -124,16 +134,39 @@ pub async fn transfer(
     state: web::Data<AppState>,
     id: web::Path<String>,
     body: web::Bytes,
-) -> HttpResponse {
-    let reason = match serde_json::from_slice::<TransferRequest>(&body) {
-        Ok(b) => b.reason.trim().to_string(),
-        Err(e) => {
-            return HttpResponse::BadRequest().json(json!({"error": format!("invalid body: {e}")}))
-        }
-    };
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let request: TransferRequest = json_body(&body).map_err(|e| e.for_call(&id))?;
+    let reason = request.reason.trim().to_string();
     if reason.is_empty() || reason.chars().count() > 200 {
-        return HttpResponse::BadRequest().json(json!({"error": "reason: 1 to 200 characters"}));
+        return Err(ApiError::BadRequest("reason: 1 to 200 characters".into()).for_call(id));
     }
-    let outcome = operate(&state, id.into_inner(), OperatorAction::Transfer { reason }).await;
-    answer(outcome, StatusCode::OK, json!({"status": "transferring"}))
+    let applied = json!({"status": "transferring"});
+    act(
+        &state,
+        id,
+        OperatorAction::Transfer { reason },
+        StatusCode::OK,
+        applied,
+    )
+    .await
+}
+
+/// `POST /api/calls/{id}/session {voice?, instructions?, eagerness?}`: pushes a
+/// `session.update` to the live call with switchboard id `id`, on whichever
+/// node carries it. 202 when sent; 400 invalid; 404 no such live call.
+pub async fn call_session(
+    _: Admin,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let settings: SessionSettings = json_body(&body).map_err(|e| e.for_call(&id))?;
+    if let Err(e) = settings.validate() {
+        return Err(ApiError::from(e).for_call(id));
+    }
+    let applied = json!({"status": "sent"});
+    let action = OperatorAction::Session { settings };
+    act(&state, id, action, StatusCode::ACCEPTED, applied).await
 }

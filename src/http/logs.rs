@@ -12,7 +12,14 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::events::CallEvent;
 use crate::http::auth::{check_admin, Admin};
+use crate::http::error::ApiError;
 use crate::http::state::AppState;
+
+/// The live event feed `/logs` and its tickets.
+pub fn configure_logs(cfg: &mut web::ServiceConfig) {
+    cfg.route("/logs", web::get().to(logs))
+        .route("/api/logs/ticket", web::post().to(ticket));
+}
 
 /// Query parameters of `/logs`.
 #[derive(Deserialize)]
@@ -40,7 +47,7 @@ pub async fn logs(
     stream: web::Payload,
     state: web::Data<AppState>,
     query: web::Query<LogsQuery>,
-) -> actix_web::Result<HttpResponse> {
+) -> Result<HttpResponse, ApiError> {
     let ticketed = query
         .ticket
         .as_deref()
@@ -52,7 +59,7 @@ pub async fn logs(
         state: state.into_inner(),
         call_sid: query.into_inner().call_sid,
     };
-    ws::start(feed, &req, stream)
+    ws::start(feed, &req, stream).map_err(ApiError::upgrade)
 }
 
 struct LogFeedSession {

@@ -1,23 +1,30 @@
-//! The actix-web application: routes for carriers (`/twiml`, `/media-stream`),
-//! jambonz (`/jambonz`), the browser softphone (`/browser`, `/api/sessions`),
-//! text channels (`/sms/inbound`, `/email/inbound`), the Node client gateway
-//! (`/supervisor`), operators (`/` dashboard, `/health`, `/metrics`, `/tools`,
-//! `/logs`, `/api/…` including the owner's inbox) and the built-in simulator (`/sim/v1/realtime`).
+//! The actix-web application, its routes grouped by resource, one
+//! `configure_<resource>` per file: carriers (`/twiml`, `/media-stream`,
+//! `/jambonz`, the browser softphone `/browser` and `/api/sessions`), text
+//! channels (`/sms/inbound`, `/email/inbound`), the Node client gateway
+//! (`/supervisor`), operations (`/health`, `/metrics`, `/tools`), the
+//! dashboard (`/`), the event feed (`/logs`), and the operators' API: calls,
+//! tenants, the owner's inbox. The built-in simulator (`/sim/v1/realtime`)
+//! mounts its own route. Every error answer is an [`error::ApiError`].
 
-pub mod admin;
 pub mod auth;
 pub mod browser;
-pub mod call_control;
+pub mod calls;
 pub mod dashboard;
+pub mod db;
 pub mod email;
+pub mod error;
+pub mod gateway;
 pub mod head;
 pub mod inbox;
+pub mod jambonz;
 pub mod limits;
 pub mod live_calls;
 pub mod logs;
 pub mod ops;
 pub mod sms;
 pub mod state;
+pub mod tenants;
 pub mod tickets;
 pub mod twilio;
 
@@ -55,7 +62,7 @@ pub fn server(state: Arc<AppState>, listener: TcpListener) -> std::io::Result<Se
             .unwrap_or(2),
         n => n,
     };
-    let limits = web::Data::new(limits::RateLimits::new(
+    let limits = web::Data::new(crate::rate_limits::RateLimits::new(
         &state.config.limits,
         &state.config.server.trusted_proxies,
     ));
@@ -87,75 +94,28 @@ pub fn server(state: Arc<AppState>, listener: TcpListener) -> std::io::Result<Se
             .app_data(body_timeout.clone())
             .wrap(actix_web::middleware::from_fn(limits::body_deadline))
             .wrap(actix_web::middleware::from_fn(limits::connection_cap))
+            // Outermost: every error answer is logged once, with its request id.
+            .wrap(actix_web::middleware::from_fn(error::log_errors))
+            .configure(error::configure_extractors)
             .configure(|cfg| {
                 if let Some(sim) = &state.simulator {
                     sim.configure(cfg);
                 }
             })
-            .route("/twiml", web::post().to(twilio::twiml))
-            .route("/twiml", web::get().to(twilio::twiml))
-            .route("/twiml/whisper", web::post().to(twilio::whisper))
-            .route("/media-stream", web::get().to(twilio::media_stream))
-            .route("/media-stream/{grant}", web::get().to(twilio::media_stream))
-            .route("/health", web::get().to(ops::health))
-            .route("/metrics", web::get().to(ops::metrics))
-            .route("/tools", web::get().to(ops::tools))
-            .route("/logs", web::get().to(logs::logs))
-            .route("/api/logs/ticket", web::post().to(logs::ticket))
-            .route("/api/calls", web::get().to(admin::list_calls))
-            .route("/api/calls/live", web::get().to(live_calls::live_calls))
-            .route(
-                "/api/calls/{id}/hangup",
-                web::post().to(live_calls::hang_up),
-            )
-            .route(
-                "/api/calls/{id}/transfer",
-                web::post().to(live_calls::transfer),
-            )
-            .route("/api/calls/{id}", web::get().to(admin::get_call))
-            .route("/api/tenants", web::get().to(admin::list_tenants))
-            .route("/", web::get().to(dashboard::index))
-            .route(
-                "/jambonz",
-                web::get().to(crate::carrier::jambonz::edge::upgrade),
-            )
-            .route("/browser", web::get().to(browser::browser))
-            .route("/api/sessions", web::post().to(browser::create_session))
-            .route("/api/messages", web::get().to(admin::list_messages))
-            .route(
-                "/api/caller-messages",
-                web::get().to(inbox::list_caller_messages),
-            )
-            .route(
-                "/api/caller-messages/{id}",
-                web::patch().to(inbox::mark_caller_message),
-            )
-            .route("/api/appointments", web::get().to(inbox::list_appointments))
-            .route(
-                "/api/notifications",
-                web::get().to(inbox::list_notifications),
-            )
-            .route("/api/settings", web::get().to(inbox::settings))
-            .route("/api/calls", web::post().to(call_control::place_call))
-            .route(
-                "/api/calls/{id}/recording",
-                web::post().to(call_control::recording),
-            )
-            .route(
-                "/api/calls/{id}/session",
-                web::post().to(call_control::call_session),
-            )
-            .route(
-                "/api/tenants/{id}/session",
-                web::put().to(call_control::tenant_session),
-            )
-            .route("/sms/inbound", web::post().to(sms::inbound))
-            .route("/sms/inbound", web::get().to(sms::inbound))
-            .route("/email/inbound", web::post().to(email::inbound))
-            .route(
-                "/supervisor",
-                web::get().to(crate::messaging::gateway::connect),
-            )
+            // Carriers and text channels.
+            .configure(twilio::configure_twilio)
+            .configure(jambonz::configure_jambonz)
+            .configure(browser::configure_browser)
+            .configure(sms::configure_sms)
+            .configure(email::configure_email)
+            .configure(gateway::configure_gateway)
+            // Operations and operators.
+            .configure(ops::configure_ops)
+            .configure(dashboard::configure_dashboard)
+            .configure(logs::configure_logs)
+            .configure(calls::configure_calls)
+            .configure(tenants::configure_tenants)
+            .configure(inbox::configure_inbox)
     })
     .workers(workers)
     .max_connections(max_connections)

@@ -8,12 +8,21 @@ use serde_json::json;
 use subtle::ConstantTimeEq;
 
 use crate::call_tree::supervisor::ActiveCalls;
+use crate::http::error::ApiError;
 use crate::http::state::AppState;
 use crate::store::writer::Stats;
 
+/// Operations: `/health`, `/metrics`, `/tools`.
+pub fn configure_ops(cfg: &mut web::ServiceConfig) {
+    cfg.route("/health", web::get().to(health))
+        .route("/metrics", web::get().to(metrics))
+        .route("/tools", web::get().to(tools));
+}
+
 /// `GET /health`: `{"status":"ok","calls":N,"store_pending":N,"spool_depth":N}`
 /// (`spool_depth`: writes waiting in the outage spool for the database); 503
-/// `draining` on shutdown.
+/// `draining` on shutdown. The 503 is a readiness answer, not an error: a
+/// load balancer reads its status, an operator the same document as on 200.
 pub async fn health(state: web::Data<AppState>) -> HttpResponse {
     let calls = state
         .carrier
@@ -64,12 +73,15 @@ fn metrics_allowed(req: &HttpRequest, state: &AppState) -> bool {
 
 /// `GET /metrics`: Prometheus text exposition; 401 (counted by the failed-auth
 /// limiter) without the bearer token when `server.metrics_token` is set.
-pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+pub async fn metrics(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     if !metrics_allowed(&req, &state) {
-        log::warn!("/metrics: missing or wrong bearer token");
-        return HttpResponse::Unauthorized()
-            .insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"metrics\""))
-            .json(json!({"error": "missing or wrong metrics token"}));
+        return Err(ApiError::Unauthorized {
+            message: "missing or wrong metrics token".into(),
+            challenge: Some("Bearer realm=\"metrics\""),
+        });
     }
     let store = state.store.send(Stats).await.ok();
     let pending = store.as_ref().map(|s| s.pending as f64).unwrap_or(-1.0);
@@ -107,9 +119,9 @@ pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
             replayed,
         ),
     ]);
-    HttpResponse::Ok()
+    Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(text)
+        .body(text))
 }
 
 /// `GET /tools`: every tool's schema (Realtime `function` tool shape).

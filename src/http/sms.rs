@@ -6,18 +6,21 @@
 //! `<Message>` (or an empty `<Response/>`).
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde_json::json;
 
 use crate::carrier::twilio::{signature, twiml};
+use crate::http::error::ApiError;
 use crate::http::state::AppState;
-use crate::http::twilio::{signed_url, webhook_params};
+use crate::http::twilio::{signed_url, twiml_response, webhook_params};
 use crate::messaging::router_messages::{Origin, PendingReply, SmsReceived};
+use crate::messaging::MessagingError;
 
 /// The header Twilio signs requests with.
 const SIGNATURE_HEADER: &str = "X-Twilio-Signature";
 
-fn xml(body: String) -> HttpResponse {
-    HttpResponse::Ok().content_type("text/xml").body(body)
+/// Twilio's inbound message webhook, `POST` or `GET`.
+pub fn configure_sms(cfg: &mut web::ServiceConfig) {
+    cfg.route("/sms/inbound", web::post().to(inbound))
+        .route("/sms/inbound", web::get().to(inbound));
 }
 
 /// Handles one inbound SMS. 403 on a bad signature, 400 on an unparsable form or a
@@ -28,14 +31,9 @@ pub async fn inbound(
     req: HttpRequest,
     body: web::Bytes,
     state: web::Data<AppState>,
-) -> HttpResponse {
-    let (params, signed_params) = match webhook_params(&req, &body) {
-        Ok(p) => p,
-        Err(e) => {
-            return HttpResponse::BadRequest()
-                .json(json!({"error": format!("invalid form body: {e}")}))
-        }
-    };
+) -> Result<HttpResponse, ApiError> {
+    let (params, signed_params) = webhook_params(&req, &body)
+        .map_err(|e| ApiError::BadRequest(format!("invalid form body: {e}")))?;
     if let Some(token) = state.config.twilio.auth_token.as_deref() {
         let url = signed_url(&req, &state, false);
         let valid = req
@@ -45,13 +43,9 @@ pub async fn inbound(
             .map(|sig| signature::validate(token, &url, &signed_params, sig))
             .unwrap_or(false);
         if !valid {
-            // Nothing of an unauthenticated request beyond its path and peer:
+            // Logged with nothing of the request beyond its path and peer:
             // a GET webhook's URL holds the sender and the message text.
-            log::warn!(
-                "/sms/inbound: invalid or missing X-Twilio-Signature (peer {:?})",
-                req.peer_addr()
-            );
-            return HttpResponse::Forbidden().json(json!({"error": "invalid X-Twilio-Signature"}));
+            return Err(ApiError::Forbidden("invalid X-Twilio-Signature".into()));
         }
     }
     let get = |name: &str| {
@@ -62,8 +56,9 @@ pub async fn inbound(
             .filter(|v| !v.is_empty())
     };
     let (Some(sid), Some(from)) = (get("MessageSid").or(get("SmsSid")), get("From")) else {
-        return HttpResponse::BadRequest()
-            .json(json!({"error": "MessageSid and From are required"}));
+        return Err(ApiError::BadRequest(
+            "MessageSid and From are required".into(),
+        ));
     };
     let to = get("To").unwrap_or_default();
     let tenant = match state
@@ -74,7 +69,7 @@ pub async fn inbound(
         Ok(t) => t,
         Err(e) => {
             log::warn!("/sms/inbound: {sid:?} to {to:?}: {e}; not answered");
-            return xml(twiml::empty());
+            return Ok(twiml_response(twiml::empty()));
         }
     };
     let num_media: u32 = get("NumMedia").and_then(|n| n.parse().ok()).unwrap_or(0);
@@ -91,24 +86,18 @@ pub async fn inbound(
         provider_id: Some(sid.to_owned()),
         user: None,
     };
-    let accepted = match state.messaging.router.send(msg).await {
-        Ok(Ok(a)) => a,
-        Ok(Err(e)) => {
-            log::error!("/sms/inbound: {sid}: {e}");
-            return HttpResponse::InternalServerError().json(json!({"error": e.to_string()}));
-        }
-        Err(e) => {
-            log::error!("/sms/inbound: {sid}: router unavailable: {e}");
-            return HttpResponse::ServiceUnavailable().json(json!({"error": "shutting down"}));
-        }
-    };
+    let sent = state.messaging.router.send(msg).await;
+    let accepted = sent
+        .map_err(|_| MessagingError::RouterGone)
+        .and_then(|taken| taken)
+        .map_err(|e| ApiError::from(e).about("message", sid))?;
     let reply = match accepted.reply {
         PendingReply::Ready(reply) => reply,
         PendingReply::Later(rx) => rx.await.ok().flatten(),
         PendingReply::Elsewhere => None,
     };
-    match reply {
-        Some(text) => xml(twiml::message(&text)),
-        None => xml(twiml::empty()),
-    }
+    Ok(twiml_response(match reply {
+        Some(text) => twiml::message(&text),
+        None => twiml::empty(),
+    }))
 }

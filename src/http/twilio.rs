@@ -3,19 +3,51 @@
 //! Both check `X-Twilio-Signature` when `twilio.auth_token` is set (Twilio
 //! "Webhook security": the signature covers the full URL with its query string,
 //! plus the form body of a POST; the upgrade is signed over the `wss://` URL).
+//!
+//! A refused request (bad signature, unparsable form, draining) is an
+//! [`ApiError`]. A call we cannot serve is not: Twilio reads what to do with
+//! the call only from a 200 TwiML body, so that refusal is spoken
+//! ([`twiml_refusal`]) — the one place TwiML answers a refused call.
 
 use actix_web::http::header::HeaderMap;
 use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_actors::ws;
-use serde_json::json;
 
 use crate::call_tree::call::route::{route_call, RouteKeys, RouteRefusal};
 use crate::call_tree::supervisor::Prewarm;
 use crate::carrier::twilio::edge::{twilio_call_setup, MediaStreamSession, MAX_FRAME_BYTES};
 use crate::carrier::twilio::grant::{grant_key, StreamGrant, GRANT_TTL_SECS};
 use crate::carrier::twilio::{signature, twiml};
+use crate::http::error::ApiError;
 use crate::http::state::AppState;
+
+/// Twilio's voice routes: the voice webhook (POST, or GET when the number is
+/// configured so), the transfer whisper and the Media Streams upgrade (with
+/// or without its per-call grant).
+pub fn configure_twilio(cfg: &mut web::ServiceConfig) {
+    cfg.route("/twiml", web::post().to(twiml))
+        .route("/twiml", web::get().to(twiml))
+        .route("/twiml/whisper", web::post().to(whisper))
+        .route("/media-stream", web::get().to(media_stream))
+        .route("/media-stream/{grant}", web::get().to(media_stream));
+}
+
+/// A TwiML document, answered 200 `text/xml` as Twilio expects.
+pub fn twiml_response(body: String) -> HttpResponse {
+    HttpResponse::Ok().content_type("text/xml").body(body)
+}
+
+/// A call turned away: `<Say>sentence</Say><Hangup/>`, answered 200 (a 4xx
+/// or 5xx would make Twilio play its own "application error" message).
+pub fn twiml_refusal(sentence: &str) -> HttpResponse {
+    twiml_response(twiml::say_and_hangup(sentence))
+}
+
+/// The 403 of a request whose `X-Twilio-Signature` does not hold.
+fn bad_signature() -> ApiError {
+    ApiError::Forbidden("invalid X-Twilio-Signature".into())
+}
 
 /// The header Twilio signs requests with.
 const SIGNATURE_HEADER: &str = "X-Twilio-Signature";
@@ -88,15 +120,13 @@ pub fn webhook_params(
 /// served only through jambonz (Ultravox) gets `<Say>` + `<Hangup/>`. With
 /// `calls.prewarm`, an admitted call's model link starts now and the TwiML
 /// carries its single-use `prewarm` token.
-pub async fn twiml(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
-    let (params, signed_params) = match webhook_params(&req, &body) {
-        Ok(p) => p,
-        Err(e) => {
-            log::warn!("/twiml: unparsable form: {e}");
-            return HttpResponse::BadRequest()
-                .json(json!({"error": format!("invalid form body: {e}")}));
-        }
-    };
+pub async fn twiml(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (params, signed_params) = webhook_params(&req, &body)
+        .map_err(|e| ApiError::BadRequest(format!("invalid form body: {e}")))?;
     let get = |name: &str| {
         params
             .iter()
@@ -110,10 +140,9 @@ pub async fn twiml(req: HttpRequest, body: web::Bytes, state: web::Data<AppState
             .map(|sig| signature::validate(token, &url, &signed_params, sig))
             .unwrap_or(false);
         if !valid {
-            // Unverified values are logged escaped (a CR or an escape
-            // sequence in them cannot forge a log line).
-            log::warn!("/twiml: call {call_sid:?}: invalid or missing X-Twilio-Signature");
-            return HttpResponse::Forbidden().json(json!({"error": "invalid X-Twilio-Signature"}));
+            // The unverified call sid is logged escaped (a CR or an escape
+            // sequence in it cannot forge a log line).
+            return Err(bad_signature().for_call(call_sid));
         }
     }
     // An outbound call placed through the REST API (`POST /api/calls`) calls
@@ -145,19 +174,15 @@ pub async fn twiml(req: HttpRequest, body: web::Bytes, state: web::Data<AppState
     let tenant = match routed {
         Ok(t) => t,
         Err(RouteRefusal::NoTenant(_)) => {
-            return HttpResponse::Ok()
-                .content_type("text/xml")
-                .body(twiml::say_and_hangup(
-                    "Sorry, this number is not in service. Goodbye.",
-                ));
+            return Ok(twiml_refusal(
+                "Sorry, this number is not in service. Goodbye.",
+            ));
         }
         Err(RouteRefusal::NoDirectLink(_)) => {
             // The tenant's provider runs only through jambonz: point this number at jambonz.
-            return HttpResponse::Ok()
-                .content_type("text/xml")
-                .body(twiml::say_and_hangup(
-                    "Sorry, we cannot take your call right now. Please call again later.",
-                ));
+            return Ok(twiml_refusal(
+                "Sorry, we cannot take your call right now. Please call again later.",
+            ));
         }
     };
     let stream_url = {
@@ -207,8 +232,10 @@ pub async fn twiml(req: HttpRequest, body: web::Bytes, state: web::Data<AppState
     if let Some(token) = &prewarm {
         parameters.push(("prewarm", token.as_str()));
     }
-    let body = twiml::connect_stream(&stream_url, &parameters);
-    HttpResponse::Ok().content_type("text/xml").body(body)
+    Ok(twiml_response(twiml::connect_stream(
+        &stream_url,
+        &parameters,
+    )))
 }
 
 /// `GET /media-stream` or `GET /media-stream/{grant}`: upgrades to a Twilio Media
@@ -219,9 +246,9 @@ pub async fn media_stream(
     req: HttpRequest,
     stream: web::Payload,
     state: web::Data<AppState>,
-) -> actix_web::Result<HttpResponse> {
+) -> Result<HttpResponse, ApiError> {
     if state.carrier.is_draining() {
-        return Ok(HttpResponse::ServiceUnavailable().json(json!({"error": "server is draining"})));
+        return Err(ApiError::draining());
     }
     let mut grant = None;
     if let Some(token) = state.config.twilio.auth_token.as_deref() {
@@ -230,34 +257,25 @@ pub async fn media_stream(
             .map(|sig| signature::validate(token, &url, &[], sig))
             .unwrap_or(false);
         if !valid {
-            log::warn!(
-                "/media-stream: invalid or missing X-Twilio-Signature (peer {:?})",
-                req.peer_addr()
-            );
-            return Ok(
-                HttpResponse::Forbidden().json(json!({"error": "invalid X-Twilio-Signature"}))
-            );
+            return Err(bad_signature());
         }
         // The signature alone is a constant for a fixed URL: the stream must
         // come on its call's own URL, minted by the signed voice webhook.
         let Some(segment) = req.match_info().get("grant") else {
-            log::warn!("/media-stream: a signed stream without its per-call URL; refused");
-            return Ok(HttpResponse::Forbidden().json(json!({
-                "error": "this stream needs the per-call URL from its voice webhook's TwiML"
-            })));
+            return Err(ApiError::Forbidden(
+                "this stream needs the per-call URL from its voice webhook's TwiML".into(),
+            ));
         };
-        match StreamGrant::verify(segment, &grant_key(token), chrono::Utc::now().timestamp()) {
-            Ok(g) => grant = Some(g),
-            Err(e) => {
-                log::warn!("/media-stream: {e}; refused");
-                return Ok(HttpResponse::Forbidden().json(json!({"error": e.to_string()})));
-            }
-        }
+        let now = chrono::Utc::now().timestamp();
+        let verified = StreamGrant::verify(segment, &grant_key(token), now)
+            .map_err(|e| ApiError::Forbidden(e.to_string()))?;
+        grant = Some(verified);
     }
     let session = MediaStreamSession::new(state.carrier.clone(), grant);
     ws::WsResponseBuilder::new(session, &req, stream)
         .frame_size(MAX_FRAME_BYTES)
         .start()
+        .map_err(ApiError::upgrade)
 }
 
 /// `POST /twiml/whisper?tenant=…&reason=…`: the announcement Twilio plays to the
@@ -269,7 +287,7 @@ pub async fn whisper(
     req: HttpRequest,
     body: web::Bytes,
     state: web::Data<AppState>,
-) -> HttpResponse {
+) -> Result<HttpResponse, ApiError> {
     let form: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
     if let Some(token) = state.config.twilio.auth_token.as_deref() {
         let url = signed_url(&req, &state, false);
@@ -277,8 +295,7 @@ pub async fn whisper(
             .map(|sig| signature::validate(token, &url, &form, sig))
             .unwrap_or(false);
         if !valid {
-            log::warn!("/twiml/whisper: invalid or missing X-Twilio-Signature");
-            return HttpResponse::Forbidden().json(json!({"error": "invalid X-Twilio-Signature"}));
+            return Err(bad_signature());
         }
     }
     let query: Vec<(String, String)> =
@@ -302,7 +319,5 @@ pub async fn whisper(
     } else {
         format!("Transferred call from the {business} receptionist: {reason}. Connecting you now.")
     };
-    HttpResponse::Ok()
-        .content_type("text/xml")
-        .body(twiml::say(&text))
+    Ok(twiml_response(twiml::say(&text)))
 }

@@ -1,6 +1,7 @@
-//! The Node client gateway, `GET /supervisor` (WebSocket): one `NodeSession`
-//! actor per connection. It authenticates the client (an `Authorization: Bearer`
-//! token on the upgrade, refused with HTTP 401; or a first `auth` message within
+//! The Node client gateway, `GET /supervisor` (WebSocket; the upgrade is in
+//! `http::gateway`): one `NodeSession` actor per connection. It authenticates
+//! the client (an `Authorization: Bearer` token on the upgrade, refused with
+//! HTTP 401; or a first `auth` message within
 //! `messaging.auth_timeout_secs`, else close 1008), turns `sms_received` /
 //! `email_received` into typed messages for the [`MessageRouter`], answers
 //! `ping`, relays `delivered` acknowledgements, and writes the responses the
@@ -27,10 +28,9 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use actix::ActorState;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::web;
 use actix_web_actors::ws;
 use chrono::{DateTime, Utc};
-use serde_json::json;
 
 use super::protocol::{self, ClientMessage, ErrorCode, RequestId, ServerMessage};
 use super::router::{reply_subject, MessageRouter};
@@ -40,15 +40,15 @@ use super::router_messages::{
 };
 use super::tokens::{self, AuthError, AuthorizedClient};
 use super::MessagingError;
-use crate::http::limits::RateLimits;
 use crate::messaging::env::MessagingEnv;
+use crate::rate_limits::RateLimits;
 use crate::tenant::TenantConfig;
 
 /// Distinguishes sessions in the router's registry.
 static NEXT_SESSION: AtomicU64 = AtomicU64::new(1);
 
 /// Checks `token` on the blocking pool.
-async fn verify(env: &MessagingEnv, token: String) -> Result<AuthorizedClient, AuthError> {
+pub async fn verify(env: &MessagingEnv, token: String) -> Result<AuthorizedClient, AuthError> {
     let pool = env.pool.clone();
     tokio::task::spawn_blocking(move || {
         let mut conn = pool.get().map_err(crate::store::StoreError::from)?;
@@ -56,54 +56,6 @@ async fn verify(env: &MessagingEnv, token: String) -> Result<AuthorizedClient, A
     })
     .await
     .unwrap_or(Err(AuthError::Unknown))
-}
-
-/// `GET /supervisor`: upgrades a Node client. With an `Authorization` header the
-/// token is checked first (401 JSON `{"error":…}` when missing, unknown, revoked
-/// or expired); without one the client must send `auth` first.
-pub async fn connect(
-    req: HttpRequest,
-    stream: web::Payload,
-    env: web::Data<MessagingEnv>,
-) -> actix_web::Result<HttpResponse> {
-    let client = match req.headers().get(actix_web::http::header::AUTHORIZATION) {
-        None => None,
-        Some(value) => {
-            let token = value
-                .to_str()
-                .ok()
-                .and_then(|v| v.strip_prefix("Bearer "))
-                .map(str::trim)
-                .filter(|t| !t.is_empty());
-            let result = match token {
-                None => Err(AuthError::Missing),
-                Some(token) => verify(&env, token.to_owned()).await,
-            };
-            match result {
-                Ok(client) => Some(client),
-                Err(e) => {
-                    log::warn!("/supervisor: refused: {e}");
-                    return Ok(HttpResponse::Unauthorized()
-                        .insert_header(("WWW-Authenticate", "Bearer"))
-                        .json(json!({"error": e.to_string()})));
-                }
-            }
-        }
-    };
-    let max = env.config.messaging.max_message_bytes;
-    // In-band `auth` failures count against this address like a 401 does.
-    let limiter = req
-        .app_data::<web::Data<RateLimits>>()
-        .cloned()
-        .and_then(|limits| {
-            let ip = limits.client_ip(req.head(), req.peer_addr())?;
-            Some((limits, ip))
-        });
-    let mut session = NodeSession::new(env.into_inner(), client);
-    session.limiter = limiter;
-    ws::WsResponseBuilder::new(session, &req, stream)
-        .frame_size(max)
-        .start()
 }
 
 /// One Node client connection.
@@ -125,7 +77,14 @@ pub struct NodeSession {
 }
 
 impl NodeSession {
-    fn new(env: Arc<MessagingEnv>, client: Option<AuthorizedClient>) -> Self {
+    /// A session for a connection from `limiter`'s address (its in-band
+    /// `auth` failures count against it), already authenticated as `client`
+    /// when the upgrade carried a valid token.
+    pub fn new(
+        env: Arc<MessagingEnv>,
+        client: Option<AuthorizedClient>,
+        limiter: Option<(web::Data<RateLimits>, IpAddr)>,
+    ) -> Self {
         NodeSession {
             router: env.router.clone(),
             env,
@@ -135,7 +94,7 @@ impl NodeSession {
             registered: false,
             last_rx: Instant::now(),
             sent: HashSet::new(),
-            limiter: None,
+            limiter,
         }
     }
 

@@ -1,5 +1,5 @@
-//! The jambonz WebSocket edge (`GET /jambonz`, subprotocol `ws.jambonz.org`):
-//! checks jambonz's HTTP Basic credentials on the upgrade, parses jambonz frames
+//! The jambonz WebSocket edge (`GET /jambonz`, subprotocol `ws.jambonz.org`;
+//! the upgrade and its HTTP Basic check are in `http::jambonz`): parses jambonz frames
 //! ([`super::wire`]), routes `session:new` to a tenant and starts a [`JambonzCall`]
 //! (or turns the call away with a short `say` + `hangup` when jambonz could not run
 //! the tenant's model), forwards every later message to it as a typed
@@ -13,10 +13,8 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 use actix_web::http::header::{HeaderMap, AUTHORIZATION};
-use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_actors::ws;
 use base64::Engine as _;
-use serde_json::json;
 use subtle::ConstantTimeEq;
 
 use crate::call_tree::call::ledger::{CallIdentity, CallLedger};
@@ -365,55 +363,6 @@ pub fn basic_auth_matches(headers: &HeaderMap, user: &str, password: &str) -> bo
     };
     let expected = format!("{user}:{password}");
     bool::from(expected.as_bytes().ct_eq(&decoded))
-}
-
-/// `GET /jambonz`: upgrades jambonz's WebSocket with the `ws.jambonz.org`
-/// subprotocol selected. 401 (before the upgrade, `WWW-Authenticate: Basic`) when
-/// `jambonz.username` is set and the request lacks those Basic credentials; 503
-/// while draining; 400 when the client does not offer the subprotocol.
-pub async fn upgrade(
-    req: HttpRequest,
-    stream: web::Payload,
-    env: web::Data<CarrierEnv>,
-) -> actix_web::Result<HttpResponse> {
-    if env.config.jambonz_closed() {
-        // Without credentials anyone reaching this port (a local process, an
-        // SSRF, a same-host proxy) would be handed the provider key in the
-        // `llm` verb: closed on every address.
-        log::warn!("/jambonz: refused (no jambonz credentials while a model key is configured)");
-        return Ok(HttpResponse::Forbidden().json(json!({
-            "error": "/jambonz is closed: set jambonz.username and SWITCHBOARD_JAMBONZ__PASSWORD"
-        })));
-    }
-    if let Some((user, password)) = env.config.jambonz_credentials() {
-        if !basic_auth_matches(req.headers(), user, password) {
-            let peer = req
-                .peer_addr()
-                .map(|a| a.ip().to_string())
-                .unwrap_or_else(|| "-".into());
-            log::warn!("/jambonz: missing or wrong HTTP Basic credentials from {peer}");
-            return Ok(HttpResponse::Unauthorized()
-                .insert_header(("WWW-Authenticate", "Basic realm=\"jambonz\""))
-                .json(json!({"error": "jambonz credentials required (HTTP Basic)"})));
-        }
-    }
-    if env.is_draining() {
-        return Ok(HttpResponse::ServiceUnavailable().json(json!({"error": "server is draining"})));
-    }
-    let offered = req
-        .headers()
-        .get(actix_web::http::header::SEC_WEBSOCKET_PROTOCOL)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(',').any(|p| p.trim() == wire::SUBPROTOCOL))
-        .unwrap_or(false);
-    if !offered {
-        return Ok(HttpResponse::BadRequest()
-            .json(json!({"error": format!("offer the {} subprotocol", wire::SUBPROTOCOL)})));
-    }
-    ws::WsResponseBuilder::new(JambonzSocket::new(env.into_inner()), &req, stream)
-        .protocols(&[wire::SUBPROTOCOL])
-        .frame_size(MAX_FRAME_BYTES)
-        .start()
 }
 
 #[cfg(test)]

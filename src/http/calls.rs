@@ -1,0 +1,254 @@
+//! The calls resource (admin token): stored calls with their transcripts and
+//! tool runs, placing an outbound call and recording a live one through the
+//! Twilio REST API, and the live calls' actions (`http::live_calls`).
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::http::auth::Admin;
+use crate::http::db::query;
+use crate::http::error::{json_body, ApiError};
+use crate::http::live_calls;
+use crate::http::state::AppState;
+use crate::http::twilio::signed_url;
+use crate::lifecycle::Carrier;
+use crate::rest::twilio::TwilioRest;
+use crate::store;
+
+/// Routes of `/api/calls`. `/api/calls/live` comes before `/api/calls/{id}`,
+/// which would take it as an id.
+pub fn configure_calls(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/calls", web::get().to(list_calls))
+        .route("/api/calls", web::post().to(place_call))
+        .route("/api/calls/live", web::get().to(live_calls::live_calls))
+        .route(
+            "/api/calls/{id}/hangup",
+            web::post().to(live_calls::hang_up),
+        )
+        .route(
+            "/api/calls/{id}/transfer",
+            web::post().to(live_calls::transfer),
+        )
+        .route(
+            "/api/calls/{id}/session",
+            web::post().to(live_calls::call_session),
+        )
+        .route("/api/calls/{id}/recording", web::post().to(recording))
+        .route("/api/calls/{id}", web::get().to(get_call));
+}
+
+/// `GET /api/calls/{id}`: a call by switchboard id or carrier call sid, with its
+/// transcript (in order) and tool invocations (each with a readable `line`);
+/// the call carries `caller_name` as in `GET /api/calls`.
+/// 404 when unknown.
+pub async fn get_call(
+    _: Admin,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let wanted = id.clone();
+    let found = query(&state, move |conn| {
+        let call = match store::calls::get(conn, &wanted)? {
+            Some(c) => Some(c),
+            None => store::calls::get_by_sid(conn, &wanted)?,
+        };
+        let Some(call) = call else {
+            return Ok(None);
+        };
+        let transcript = store::transcripts::for_call(conn, &call.id)?;
+        let tools = store::tool_invocations::for_call(conn, &call.id)?;
+        Ok(Some((call, transcript, tools)))
+    })
+    .await
+    .map_err(|e| e.for_call(&id))?;
+    let Some((call, transcript, tools)) = found else {
+        return Err(ApiError::NotFound("no such call".into()).for_call(id));
+    };
+    let mut call = serde_json::to_value(&call).unwrap_or_default();
+    call["caller_name"] = json!(crate::summary::caller_name(&tools));
+    // Each tool run also as the owner reads it (`line`).
+    let tools: Vec<serde_json::Value> = tools
+        .iter()
+        .map(|t| {
+            let line = crate::summary::tool_line(
+                &t.name,
+                &t.arguments,
+                t.result.as_deref(),
+                t.error.as_deref(),
+            );
+            let mut v = serde_json::to_value(t).unwrap_or_default();
+            v["line"] = json!(line);
+            v
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({
+        "call": call,
+        "transcript": transcript,
+        "tool_invocations": tools,
+    })))
+}
+
+/// `GET /api/calls`: the 50 most recent calls, each with `caller_name` (from
+/// its tool runs, `null` when unknown).
+pub async fn list_calls(_: Admin, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let (calls, tools) = query(&state, |conn| {
+        let calls = store::calls::list_recent(conn, 50)?;
+        let ids: Vec<String> = calls.iter().map(|c| c.id.clone()).collect();
+        let tools = store::tool_invocations::for_calls(conn, &ids)?;
+        Ok((calls, tools))
+    })
+    .await?;
+    // Each call also with the caller's name when a tool recorded it.
+    let calls: Vec<serde_json::Value> = calls
+        .iter()
+        .map(|c| {
+            let name = crate::summary::caller_name(
+                tools
+                    .iter()
+                    .filter(|t| t.call_id.as_deref() == Some(c.id.as_str())),
+            );
+            let mut v = serde_json::to_value(c).unwrap_or_default();
+            v["caller_name"] = json!(name);
+            v
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(calls))
+}
+
+/// Body of `POST /api/calls`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlaceCall {
+    /// Tenant id; the call comes from its first phone number.
+    pub tenant: String,
+    /// Customer number, E.164.
+    pub to: String,
+}
+
+fn is_e164(number: &str) -> bool {
+    let digits = number.strip_prefix('+').unwrap_or("");
+    (8..=15).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit())
+}
+
+/// `POST /api/calls {tenant, to}`: asks Twilio to call `to` from the tenant's
+/// number; when the customer answers, Twilio posts the voice webhook
+/// (`/twiml`, `Direction=outbound-api`), which pre-warms the call like an inbound
+/// one and streams it back to `/media-stream`, so the receptionist calls the
+/// customer back. 201 `{"call_sid":"CA…"}`; 400 bad body, bad number or
+/// tenant without a number; 404 unknown tenant; 502 Twilio error; 503 Twilio
+/// REST not configured.
+pub async fn place_call(
+    _: Admin,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let body: PlaceCall = json_body(&body)?;
+    let Some(tenant) = state.carrier.tenants.get(&body.tenant) else {
+        return Err(ApiError::NotFound("no such tenant".into()).for_tenant(body.tenant));
+    };
+    if !is_e164(&body.to) {
+        return Err(ApiError::BadRequest("to: not an E.164 number".into()));
+    }
+    let Some(from) = tenant.phone_numbers.first() else {
+        return Err(
+            ApiError::BadRequest("the tenant has no phone number to call from".into())
+                .for_tenant(&tenant.id),
+        );
+    };
+    let rest = TwilioRest::from_config(&state.config.twilio, state.carrier.tls.clone())?;
+    let webhook_url = {
+        let mut base = signed_url(&req, &state, false);
+        if let Some(idx) = base.find("/api/calls") {
+            base.truncate(idx);
+        }
+        format!("{base}/twiml")
+    };
+    let call_sid = rest
+        .create_call(&body.to, from, &webhook_url)
+        .await
+        .map_err(|e| ApiError::from(e).for_tenant(&tenant.id))?;
+    log::info!("outbound call {call_sid} to {} for {}", body.to, tenant.id);
+    Ok(HttpResponse::Created().json(json!({"call_sid": call_sid})))
+}
+
+/// Body of `POST /api/calls/{id}/recording`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordingAction {
+    /// `start` or `stop`.
+    pub action: String,
+}
+
+/// `POST /api/calls/{id}/recording {action: start|stop}`: starts a Twilio recording
+/// of the live call (storing the `RE…` sid on the call row) or stops the stored one.
+/// 200 `{"recording_sid":"RE…","status":"in-progress"|"stopped"}`; 404 unknown call;
+/// 409 not a live Twilio call, or stop without a recording; 502/503 as for `POST /api/calls`.
+pub async fn recording(
+    _: Admin,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    recording_of(&state, &id, &body)
+        .await
+        .map_err(|e| e.for_call(id))
+}
+
+/// [`recording`] for the call `id`.
+async fn recording_of(state: &AppState, id: &str, body: &[u8]) -> Result<HttpResponse, ApiError> {
+    let body: RecordingAction = json_body(body)?;
+    let wanted = id.to_string();
+    let call = query(state, move |conn| {
+        Ok(match store::calls::get(conn, &wanted)? {
+            Some(c) => Some(c),
+            None => store::calls::get_by_sid(conn, &wanted)?,
+        })
+    })
+    .await?
+    .ok_or_else(|| ApiError::NotFound("no such call".into()))?;
+    let live_twilio = call.carrier.parse() == Ok(Carrier::Twilio) && call.ended_at.is_none();
+    let Some(call_sid) = call.carrier_call_sid.clone().filter(|_| live_twilio) else {
+        return Err(ApiError::Conflict("not a live Twilio call".into()));
+    };
+    let rest = TwilioRest::from_config(&state.config.twilio, state.carrier.tls.clone())?;
+    let call_id = call.id.clone();
+    match body.action.as_str() {
+        "start" => {
+            let recording_sid = rest.start_recording(&call_sid).await?;
+            let stored = recording_sid.clone();
+            query(state, move |conn| {
+                store::calls::set_recording_sid(conn, &call_id, Some(&stored))
+            })
+            .await?;
+            Ok(HttpResponse::Ok()
+                .json(json!({"recording_sid": recording_sid, "status": "in-progress"})))
+        }
+        "stop" => {
+            let Some(recording_sid) = call.recording_sid.clone() else {
+                return Err(ApiError::Conflict("the call is not being recorded".into()));
+            };
+            rest.stop_recording(&call_sid, &recording_sid).await?;
+            Ok(HttpResponse::Ok()
+                .json(json!({"recording_sid": recording_sid, "status": "stopped"})))
+        }
+        other => Err(ApiError::BadRequest(format!(
+            "action {other:?}: use start or stop"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_e164;
+
+    #[test]
+    fn e164_numbers() {
+        assert!(is_e164("+15550100001"));
+        assert!(!is_e164("15550100001"));
+        assert!(!is_e164("+1555abc"));
+    }
+}
