@@ -44,11 +44,6 @@ pub fn twiml_refusal(sentence: &str) -> HttpResponse {
     twiml_response(twiml::say_and_hangup(sentence))
 }
 
-/// The 403 of a request whose `X-Twilio-Signature` does not hold.
-fn bad_signature() -> ApiError {
-    ApiError::Forbidden("invalid X-Twilio-Signature".into())
-}
-
 /// The header Twilio signs requests with.
 const SIGNATURE_HEADER: &str = "X-Twilio-Signature";
 
@@ -90,6 +85,29 @@ fn signature_of(headers: &HeaderMap) -> Option<&str> {
     headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok())
 }
 
+/// Checks `X-Twilio-Signature` over the URL Twilio requested (`websocket`:
+/// its `wss://` form) and `params`, when `twilio.auth_token` is set.
+///
+/// Errors: 403 when the signature is missing or does not hold.
+pub fn check_signature(
+    req: &HttpRequest,
+    state: &AppState,
+    websocket: bool,
+    params: &[(String, String)],
+) -> Result<(), ApiError> {
+    let Some(token) = state.config.twilio.auth_token.as_deref() else {
+        return Ok(());
+    };
+    let url = signed_url(req, state, websocket);
+    let valid = signature_of(req.headers())
+        .is_some_and(|sig| signature::validate(token, &url, params, sig));
+    if valid {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden("invalid X-Twilio-Signature".into()))
+    }
+}
+
 /// Form or query parameters, in order, repeated names kept.
 pub type Params = Vec<(String, String)>;
 
@@ -98,18 +116,14 @@ pub type Params = Vec<(String, String)>;
 /// signed URL already contains, so no parameters are appended; a POST appends its
 /// form body.
 ///
-/// Errors: the form body (or query string) does not parse.
-pub fn webhook_params(
-    req: &HttpRequest,
-    body: &[u8],
-) -> Result<(Params, Params), serde_urlencoded::de::Error> {
-    if req.method() == Method::GET {
-        let params = serde_urlencoded::from_str(req.query_string())?;
-        Ok((params, Vec::new()))
+/// Errors: 400 when the form body (or query string) does not parse.
+pub fn webhook_params(req: &HttpRequest, body: &[u8]) -> Result<(Params, Params), ApiError> {
+    let parsed = if req.method() == Method::GET {
+        serde_urlencoded::from_str(req.query_string()).map(|params| (params, Vec::new()))
     } else {
-        let params: Params = serde_urlencoded::from_bytes(body)?;
-        Ok((params.clone(), params))
-    }
+        serde_urlencoded::from_bytes::<Params>(body).map(|params| (params.clone(), params))
+    };
+    parsed.map_err(|e| ApiError::BadRequest(format!("invalid form body: {e}")))
 }
 
 /// `POST /twiml` (form body) or `GET /twiml` (query string): Twilio's voice
@@ -125,8 +139,7 @@ pub async fn twiml(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let (params, signed_params) = webhook_params(&req, &body)
-        .map_err(|e| ApiError::BadRequest(format!("invalid form body: {e}")))?;
+    let (params, signed_params) = webhook_params(&req, &body)?;
     let get = |name: &str| {
         params
             .iter()
@@ -134,17 +147,9 @@ pub async fn twiml(
             .map(|(_, v)| v.as_str())
     };
     let call_sid = get("CallSid").unwrap_or("-").to_string();
-    if let Some(token) = state.config.twilio.auth_token.as_deref() {
-        let url = signed_url(&req, &state, false);
-        let valid = signature_of(req.headers())
-            .map(|sig| signature::validate(token, &url, &signed_params, sig))
-            .unwrap_or(false);
-        if !valid {
-            // The unverified call sid is logged escaped (a CR or an escape
-            // sequence in it cannot forge a log line).
-            return Err(bad_signature().for_call(call_sid));
-        }
-    }
+    // The unverified call sid is logged escaped (a CR or an escape sequence
+    // in it cannot forge a log line).
+    check_signature(&req, &state, false, &signed_params).map_err(|e| e.for_call(&call_sid))?;
     // An outbound call placed through the REST API (`POST /api/calls`) calls
     // the customer from the tenant's number: the tenant is `From` there, and
     // the stream names the customer as `from` as on an inbound call.
@@ -250,15 +255,9 @@ pub async fn media_stream(
     if state.carrier.is_draining() {
         return Err(ApiError::draining());
     }
+    check_signature(&req, &state, true, &[])?;
     let mut grant = None;
     if let Some(token) = state.config.twilio.auth_token.as_deref() {
-        let url = signed_url(&req, &state, true);
-        let valid = signature_of(req.headers())
-            .map(|sig| signature::validate(token, &url, &[], sig))
-            .unwrap_or(false);
-        if !valid {
-            return Err(bad_signature());
-        }
         // The signature alone is a constant for a fixed URL: the stream must
         // come on its call's own URL, minted by the signed voice webhook.
         let Some(segment) = req.match_info().get("grant") else {
@@ -289,15 +288,7 @@ pub async fn whisper(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let form: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
-    if let Some(token) = state.config.twilio.auth_token.as_deref() {
-        let url = signed_url(&req, &state, false);
-        let valid = signature_of(req.headers())
-            .map(|sig| signature::validate(token, &url, &form, sig))
-            .unwrap_or(false);
-        if !valid {
-            return Err(bad_signature());
-        }
-    }
+    check_signature(&req, &state, false, &form)?;
     let query: Vec<(String, String)> =
         serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
     let get = |name: &str| {

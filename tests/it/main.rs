@@ -21,6 +21,7 @@ mod cluster_bus;
 mod cluster_spool;
 mod crash_recovery;
 mod docs;
+mod error_responses;
 mod exposure;
 mod faults;
 mod garbage;
