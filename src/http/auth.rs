@@ -49,6 +49,16 @@ pub fn check_admin(req: &HttpRequest, state: &AppState) -> Result<(), AdminError
     }
 }
 
+/// A refused admin request: 401 with `WWW-Authenticate: Bearer`.
+impl From<AdminError> for ApiError {
+    fn from(e: AdminError) -> Self {
+        ApiError::Unauthorized {
+            message: e.to_string(),
+            challenge: Some("Bearer"),
+        }
+    }
+}
+
 /// A request that carries the admin token. As a handler's first parameter it
 /// refuses every other request with 401 (`WWW-Authenticate: Bearer`,
 /// `{"error":"missing admin token"|"wrong admin token"}`), so an unauthenticated caller learns nothing from the handler's

@@ -35,7 +35,6 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use crate::carrier::browser::token::TokenError;
-use crate::http::auth::AdminError;
 use crate::messaging::tokens::AuthError;
 use crate::messaging::MessagingError;
 use crate::rest::twilio::TwilioRestError;
@@ -252,15 +251,6 @@ impl ResponseError for ApiError {
             _ => {}
         }
         answer.json(body)
-    }
-}
-
-impl From<AdminError> for ApiError {
-    fn from(e: AdminError) -> Self {
-        ApiError::Unauthorized {
-            message: e.to_string(),
-            challenge: Some("Bearer"),
-        }
     }
 }
 
@@ -489,6 +479,7 @@ pub async fn log_errors(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::auth::AdminError;
     use actix_web::body::to_bytes;
     use actix_web::test as http_test;
     use actix_web::App;

@@ -8,9 +8,11 @@
 //! comment lines and `#[cfg(test)]` modules, with whitespace removed.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use actix_web::http::StatusCode;
+
+use crate::architecture::rust_files;
 
 /// The one file that builds error answers.
 const THE_ONE_PLACE: &str = "src/http/error.rs";
@@ -132,17 +134,6 @@ fn hand_built_errors(text: &str) -> Vec<String> {
         }
     }
     found
-}
-
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
 }
 
 #[test]
