@@ -67,6 +67,9 @@ export SWITCHBOARD_SERVER__BIND=127.0.0.1:$SB_PORT
 export SWITCHBOARD_SERVER__ADMIN_TOKEN=bench
 export SWITCHBOARD_MODEL__URL=ws://127.0.0.1:$MODEL_PORT/v1/realtime
 export SWITCHBOARD_CALLS__MAX_CALLS=100000
+# Every emulated call comes from 127.0.0.1: lift the per-address connection cap
+# (server.max_connections_per_address) that would refuse calls past 256.
+export SWITCHBOARD_SERVER__MAX_CONNECTIONS_PER_ADDRESS=0
 
 # Starts switchboard on a fresh SQLite file; prints the start-up time to /health 200.
 start_switchboard() {

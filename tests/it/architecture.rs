@@ -215,6 +215,79 @@ fn no_top_level_module_reaches_itself_through_others() {
     }
 }
 
+/// The layers of docs/architecture.md, top first: a top-level module imports
+/// only modules of layers below its own. `far_end` and `loadtest` (the emulated
+/// peers) sit beside the server: only the commands import them.
+const LAYERS: &[&[&str]] = &[
+    &["main", "cli"],
+    &["app"],
+    &["http"],
+    &["carrier", "messaging"],
+    &["call_tree"],
+    &["cluster", "tools", "rate_limits"],
+    &["notify"],
+    &["summary"],
+    &["actor_messages"],
+    &["session_settings"],
+    &["rest", "chat", "store", "exposure"],
+    &["config"],
+    &["tenant"],
+    &["model"],
+    &["lifecycle", "events", "metrics", "net", "audio", "memory"],
+];
+
+/// Edges of `graph` that do not go down the layers (or name a module no layer holds).
+fn layer_violations(graph: &BTreeMap<String, BTreeSet<String>>) -> Vec<String> {
+    let beside = ["far_end", "loadtest"];
+    let layer = |m: &str| LAYERS.iter().position(|l| l.contains(&m));
+    let mut out = Vec::new();
+    for (from, targets) in graph {
+        for to in targets {
+            if beside.contains(&from.as_str()) {
+                continue;
+            }
+            let ok = match (layer(from), layer(to)) {
+                (Some(_), None) if beside.contains(&to.as_str()) => {
+                    matches!(from.as_str(), "main" | "cli")
+                }
+                (Some(a), Some(b)) => a < b,
+                _ => false,
+            };
+            if !ok {
+                out.push(format!("{from} → {to}"));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn top_level_modules_import_only_layers_below_their_own() {
+    let graph = top_level(&import_graph());
+    let mut planted = graph.clone();
+    planted
+        .entry("model".into())
+        .or_default()
+        .insert("tenant".into());
+    assert_eq!(
+        layer_violations(&planted),
+        vec!["model → tenant".to_string()]
+    );
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let is_module = path.is_dir() || path.extension().is_some_and(|e| e == "rs");
+        if is_module && name != "lib" && !matches!(name.as_str(), "far_end" | "loadtest") {
+            assert!(
+                LAYERS.iter().any(|l| l.contains(&name.as_str())),
+                "src/{name} is in no layer of docs/architecture.md"
+            );
+        }
+    }
+    assert_eq!(layer_violations(&graph), Vec::<String>::new());
+}
+
 #[test]
 fn only_the_binary_commands_import_the_assembly() {
     let graph = import_graph();
