@@ -204,6 +204,12 @@ pub enum OperatorAction {
     /// Hand the caller to the tenant's on-call number now, as the
     /// `transferToOnCall` tool does (the whisper names `reason`).
     Transfer { reason: String },
+    /// Twilio's answering machine detection said who answered this outbound
+    /// call (`/twiml/amd`): recorded; a machine whose greeting has ended gets
+    /// the voicemail ([`AnsweredBy::is_machine_ready_for_message`]).
+    AnsweredBy {
+        answered_by: crate::lifecycle::AnsweredBy,
+    },
 }
 
 /// What became of an [`OperateCall`]; also the JSON answer between nodes
@@ -227,6 +233,17 @@ pub enum OperateOutcome {
 #[rtype(result = "Result<(), String>")]
 pub struct OperatorTransfer {
     pub reason: String,
+}
+
+/// Call → its actor: Twilio's answering machine detection verdict. The call
+/// records it; for a machine whose greeting has ended it stops its
+/// conversation and ends as `answering_machine` once the voicemail TwiML has
+/// replaced its stream (or after a grace period). `Err` says why the
+/// voicemail cannot be left (the call is already ending or transferring).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<(), String>")]
+pub struct MachineDetected {
+    pub answered_by: crate::lifecycle::AnsweredBy,
 }
 
 /// Operator → Supervisor: apply `action` to the live call `call_id`.

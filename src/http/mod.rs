@@ -7,6 +7,7 @@
 //! tenants, the owner's inbox. The built-in simulator (`/sim/v1/realtime`)
 //! mounts its own route. Every error answer is an [`error::ApiError`].
 
+pub mod amd;
 pub mod auth;
 pub mod browser;
 pub mod calls;

@@ -334,6 +334,16 @@ impl LiveTracker {
                     vec![ClientEvent::instructions(live::GREETING_INSTRUCTION)]
                 }
             }
+            LinkCommand::CallerEvent { text, respond } => {
+                if *respond {
+                    self.asked = Some(Asked {
+                        kind: Ask::Speech,
+                        at: now,
+                        speaking: false,
+                    });
+                }
+                vec![ClientEvent::instructions(text.clone())]
+            }
             LinkCommand::Truncate { .. }
             | LinkCommand::CancelResponse
             | LinkCommand::Shutdown

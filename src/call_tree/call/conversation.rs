@@ -110,6 +110,15 @@ impl Conversation {
         });
     }
 
+    /// Something the caller did that the model was told of (a key press), as
+    /// the `user` line it was told with: replayed after a restart like any line.
+    pub fn caller_event(&mut self, text: &str) {
+        self.entries.push(Entry::Other(HistoryItem::Message {
+            role: Role::User,
+            text: text.to_string(),
+        }));
+    }
+
     /// The model called a tool.
     pub fn function_call(&mut self, call_id: &str, name: &str, arguments: &str) {
         self.entries.push(Entry::Other(HistoryItem::FunctionCall {
