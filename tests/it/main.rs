@@ -9,6 +9,7 @@
 mod support;
 
 mod admission;
+mod amd;
 mod architecture;
 mod bad_input;
 mod barge_in;
@@ -26,6 +27,7 @@ mod exposure;
 mod faults;
 mod garbage;
 mod jambonz;
+mod keypad;
 mod limits;
 mod link_restart;
 mod live;

@@ -1,13 +1,15 @@
 //! TwiML documents we answer Twilio webhooks with (pure string builders): the
 //! `<Connect><Stream>` that starts a Media Stream, SMS replies, spoken messages and
-//! transfers. Every text and attribute value is XML-escaped (`& < > " '`) with
-//! quick-xml. Serve them as `Content-Type: text/xml`. Also Twilio's side of a
+//! transfers. Every attribute value is XML-escaped (`& < > " '`) with
+//! quick-xml; text content (`<Say>`, `<Message>`) only `& < >`, as Twilio's
+//! helper libraries write it (twilio-node's `VoiceResponse`), so the documents
+//! match theirs byte for byte. Serve them as `Content-Type: text/xml`. Also Twilio's side of a
 //! `<Connect><Stream>` answer ([`parse_connect_stream`]: which stream to open
 //! and with which parameters), for the load generator's callers. Facts: Twilio
 //! docs "TwiML Voice: `<Stream>`", "`<Connect>`", "`<Dial>`", error 31922
 //! (`wss://` only).
 
-use quick_xml::escape::escape;
+use quick_xml::escape::{escape, partial_escape};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
@@ -87,7 +89,7 @@ pub fn stream_url_warning(public_url: &str, bind: &str) -> Option<String> {
 /// SMS reply: `<Response><Message>body</Message></Response>` (Twilio sends `body`
 /// back to the sender; up to 1600 characters).
 pub fn message(body: &str) -> String {
-    response(&format!("<Message>{}</Message>", escape(body)))
+    response(&format!("<Message>{}</Message>", partial_escape(body)))
 }
 
 /// `<Response/>` equivalent with nothing to do: `<Response></Response>` (no reply
@@ -99,12 +101,12 @@ pub fn empty() -> String {
 /// `<Response><Say>text</Say></Response>`: speak `text` (Twilio's default voice),
 /// then the call continues with nothing left, i.e. ends.
 pub fn say(text: &str) -> String {
-    response(&format!("<Say>{}</Say>", escape(text)))
+    response(&format!("<Say>{}</Say>", partial_escape(text)))
 }
 
 /// `<Response><Say>text</Say><Hangup/></Response>`: speak, then end the call.
 pub fn say_and_hangup(text: &str) -> String {
-    response(&format!("<Say>{}</Say><Hangup/>", escape(text)))
+    response(&format!("<Say>{}</Say><Hangup/>", partial_escape(text)))
 }
 
 /// `<Response><Hangup/></Response>`: end the call at once.
