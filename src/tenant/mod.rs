@@ -460,6 +460,42 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
 
+    #[test]
+    fn keypad_tables_take_keypad_keys_and_known_actions_only() {
+        let parse = |table: &str| {
+            toml::from_str::<TenantConfig>(&format!(
+                "id = \"t\"\nname = \"T\"\n[keypad]\n{table}\n"
+            ))
+        };
+        let t = parse("\"0\" = \"transfer\"\n\"9\" = \"message\"\n\"#\" = \"message\"").unwrap();
+        assert_eq!(
+            t.keypad.get(&"0".parse().unwrap()),
+            Some(&keypad::KeypadAction::Transfer)
+        );
+        assert_eq!(t.keypad.len(), 3);
+        let bad_key = parse("\"10\" = \"transfer\"").unwrap_err().to_string();
+        assert!(bad_key.contains("\"10\" is not a keypad key (one of 0-9, * or #)"), "{bad_key}");
+        let bad_action = parse("\"1\" = \"dance\"").unwrap_err().to_string();
+        assert!(bad_action.contains("unknown variant `dance`"), "{bad_action}");
+    }
+
+    #[test]
+    fn voicemail_scripts_name_the_business_and_its_number() {
+        let mut t = TenantConfig::example();
+        assert_eq!(
+            t.voicemail_script(),
+            "Hello, this is the receptionist at Acme Dental. We're returning your call; \
+             please call us back at 1 5 5 5 0 1 0 0 0 0 0. Goodbye."
+        );
+        t.voicemail_script = Some("{business} called; ring {number}.".into());
+        assert_eq!(t.voicemail_script(), "Acme Dental called; ring 1 5 5 5 0 1 0 0 0 0 0.");
+        assert!(t.validate().is_ok());
+        t.voicemail_script = Some(" ".into());
+        assert!(t.validate().unwrap_err().contains("voicemail_script"));
+        t.voicemail_script = Some("x".repeat(MAX_VOICEMAIL_SCRIPT_CHARS + 1));
+        assert!(t.validate().is_err());
+    }
+
     fn dental() -> TenantConfig {
         let mut t = TenantConfig::example();
         t.business_hours = [("mon", "09:00-17:00"), ("tue", "09:00-17:00")]
