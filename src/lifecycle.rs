@@ -345,7 +345,9 @@ impl AnsweredBy {
     pub const fn is_machine_ready_for_message(self) -> bool {
         matches!(
             self,
-            AnsweredBy::MachineEndBeep | AnsweredBy::MachineEndSilence | AnsweredBy::MachineEndOther
+            AnsweredBy::MachineEndBeep
+                | AnsweredBy::MachineEndSilence
+                | AnsweredBy::MachineEndOther
         )
     }
 

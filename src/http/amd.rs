@@ -74,7 +74,9 @@ pub async fn amd(
         }
         (OperateOutcome::Applied, _) => {}
         (OperateOutcome::Refused { error }, _) => {
-            log::info!("/twiml/amd: call {call_sid}: verdict recorded, call left as it is: {error}");
+            log::info!(
+                "/twiml/amd: call {call_sid}: verdict recorded, call left as it is: {error}"
+            );
         }
         (OperateOutcome::NotFound, _) => {
             // The call has ended (or never streamed): the verdict goes on its row.

@@ -91,7 +91,10 @@ mod tests {
     #[test]
     fn keys_are_one_keypad_character() {
         for ok in ["0", "5", "9", "*", "#"] {
-            assert_eq!(ok.parse::<KeypadKey>().map(|k| k.to_string()), Ok(ok.into()));
+            assert_eq!(
+                ok.parse::<KeypadKey>().map(|k| k.to_string()),
+                Ok(ok.into())
+            );
         }
         for bad in ["", "10", "A", "d", " 1", "١", "00"] {
             assert!(bad.parse::<KeypadKey>().is_err(), "{bad:?}");

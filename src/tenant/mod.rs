@@ -474,9 +474,15 @@ mod tests {
         );
         assert_eq!(t.keypad.len(), 3);
         let bad_key = parse("\"10\" = \"transfer\"").unwrap_err().to_string();
-        assert!(bad_key.contains("\"10\" is not a keypad key (one of 0-9, * or #)"), "{bad_key}");
+        assert!(
+            bad_key.contains("\"10\" is not a keypad key (one of 0-9, * or #)"),
+            "{bad_key}"
+        );
         let bad_action = parse("\"1\" = \"dance\"").unwrap_err().to_string();
-        assert!(bad_action.contains("unknown variant `dance`"), "{bad_action}");
+        assert!(
+            bad_action.contains("unknown variant `dance`"),
+            "{bad_action}"
+        );
     }
 
     #[test]
@@ -488,7 +494,10 @@ mod tests {
              please call us back at 1 5 5 5 0 1 0 0 0 0 0. Goodbye."
         );
         t.voicemail_script = Some("{business} called; ring {number}.".into());
-        assert_eq!(t.voicemail_script(), "Acme Dental called; ring 1 5 5 5 0 1 0 0 0 0 0.");
+        assert_eq!(
+            t.voicemail_script(),
+            "Acme Dental called; ring 1 5 5 5 0 1 0 0 0 0 0."
+        );
         assert!(t.validate().is_ok());
         t.voicemail_script = Some(" ".into());
         assert!(t.validate().unwrap_err().contains("voicemail_script"));

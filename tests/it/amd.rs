@@ -83,7 +83,10 @@ async fn post_amd(url: &str, answered_by: &str, token: &str) -> u16 {
     .collect();
     let resp = awc::Client::default()
         .post(url)
-        .insert_header(("X-Twilio-Signature", signature::compute(token, url, &params)))
+        .insert_header((
+            "X-Twilio-Signature",
+            signature::compute(token, url, &params),
+        ))
         .send_form(&params)
         .await
         .unwrap();
@@ -96,9 +99,16 @@ async fn an_answering_machine_gets_the_voicemail_and_the_call_ends() {
     let (mut call, amd_url) = place_and_answer(&app, &twilio).await;
 
     // Twilio's signature is checked, and the verdict must be one Twilio documents.
-    assert_eq!(post_amd(&amd_url, "machine_end_beep", "wrong-token").await, 403);
+    assert_eq!(
+        post_amd(&amd_url, "machine_end_beep", "wrong-token").await,
+        403
+    );
     assert_eq!(post_amd(&amd_url, "robot", TOKEN).await, 400);
-    assert_eq!(twilio.requests().len(), 1, "nothing sent for refused callbacks");
+    assert_eq!(
+        twilio.requests().len(),
+        1,
+        "nothing sent for refused callbacks"
+    );
 
     assert_eq!(post_amd(&amd_url, "machine_end_beep", TOKEN).await, 204);
     let requests = twilio.requests();
@@ -120,9 +130,7 @@ async fn an_answering_machine_gets_the_voicemail_and_the_call_ends() {
     );
     // Twilio ends the stream when the new TwiML takes over.
     call.stop().await.unwrap();
-    let record = app
-        .wait_call_ended(CALL_SID, Duration::from_secs(10))
-        .await;
+    let record = app.wait_call_ended(CALL_SID, Duration::from_secs(10)).await;
     assert_eq!(record["call"]["ended_reason"], "answering_machine");
     assert_eq!(record["call"]["answered_by"], "machine_end_beep");
     app.stop().await;
@@ -143,9 +151,7 @@ async fn a_person_answering_goes_on_talking_to_the_receptionist() {
     call.send_silence(200).await.unwrap();
 
     call.stop().await.unwrap();
-    let record = app
-        .wait_call_ended(CALL_SID, Duration::from_secs(10))
-        .await;
+    let record = app.wait_call_ended(CALL_SID, Duration::from_secs(10)).await;
     assert_eq!(record["call"]["ended_reason"], "caller_hangup");
     assert_eq!(record["call"]["answered_by"], "human");
 

@@ -48,7 +48,9 @@ fn is_caller_line(text: &str) -> impl Fn(&Value) -> bool + '_ {
     }
 }
 
-fn keypad(pairs: &[(&str, KeypadAction)]) -> BTreeMap<switchboard::tenant::keypad::KeypadKey, KeypadAction> {
+fn keypad(
+    pairs: &[(&str, KeypadAction)],
+) -> BTreeMap<switchboard::tenant::keypad::KeypadKey, KeypadAction> {
     pairs
         .iter()
         .map(|(k, a)| (k.parse().unwrap(), *a))

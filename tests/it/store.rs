@@ -228,8 +228,14 @@ fn call_ended_records_duration_reason_and_restarts(url: &str, _backend: &str) {
     assert_eq!(call.link_restarts, 2);
     assert_eq!(call.answered_by.as_deref(), Some("machine_end_beep"));
     // A verdict that comes after the call ended is written by carrier call id.
-    assert_eq!(calls::set_answered_by(&mut conn, "CA200", "human").unwrap(), 1);
-    assert_eq!(calls::set_answered_by(&mut conn, "CA-none", "human").unwrap(), 0);
+    assert_eq!(
+        calls::set_answered_by(&mut conn, "CA200", "human").unwrap(),
+        1
+    );
+    assert_eq!(
+        calls::set_answered_by(&mut conn, "CA-none", "human").unwrap(),
+        0
+    );
     let call = calls::get_by_sid(&mut conn, "CA200").unwrap().unwrap();
     assert_eq!(call.answered_by.as_deref(), Some("human"));
 }
