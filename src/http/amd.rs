@@ -25,6 +25,11 @@ use crate::lifecycle::AnsweredBy;
 use crate::rest::twilio::TwilioRest;
 use crate::store;
 
+/// The answering machine verdict's route: `POST /twiml/amd`.
+pub fn configure_amd(cfg: &mut web::ServiceConfig) {
+    cfg.route("/twiml/amd", web::post().to(amd));
+}
+
 /// `POST /twiml/amd?tenant=…` (form: `CallSid`, `AccountSid`, `AnsweredBy`,
 /// `MachineDetectionDuration` (ms), …): 204 once the verdict is applied; 403
 /// on a bad signature, 400 on an unparsable form, a missing `CallSid` or an

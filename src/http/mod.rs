@@ -105,6 +105,7 @@ pub fn server(state: Arc<AppState>, listener: TcpListener) -> std::io::Result<Se
             })
             // Carriers and text channels.
             .configure(twilio::configure_twilio)
+            .configure(amd::configure_amd)
             .configure(jambonz::configure_jambonz)
             .configure(browser::configure_browser)
             .configure(sms::configure_sms)

@@ -23,14 +23,12 @@ use crate::http::error::ApiError;
 use crate::http::state::AppState;
 
 /// Twilio's voice routes: the voice webhook (POST, or GET when the number is
-/// configured so), the transfer whisper, the answering machine verdict of an
-/// outbound call (`/twiml/amd`, [`crate::http::amd`]) and the Media Streams
-/// upgrade (with or without its per-call grant).
+/// configured so), the transfer whisper and the Media Streams upgrade (with
+/// or without its per-call grant).
 pub fn configure_twilio(cfg: &mut web::ServiceConfig) {
     cfg.route("/twiml", web::post().to(twiml))
         .route("/twiml", web::get().to(twiml))
         .route("/twiml/whisper", web::post().to(whisper))
-        .route("/twiml/amd", web::post().to(crate::http::amd::amd))
         .route("/media-stream", web::get().to(media_stream))
         .route("/media-stream/{grant}", web::get().to(media_stream));
 }

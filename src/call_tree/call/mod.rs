@@ -513,7 +513,10 @@ impl CallActor {
     /// transcript as a `system` line, replayed after a restart), now or once
     /// the response under way is done, as the call state decides.
     fn tell_caller_event(&mut self, text: String) {
-        let decided = if self.link.is_some() {
+        let conversing = matches!(self.state.course(), state::Course::Conversing);
+        let decided = if !conversing {
+            CallerEvent::Dropped
+        } else if self.link.is_some() {
             self.state.caller_event()
         } else {
             // The link is restarting: the replay carries the event.
