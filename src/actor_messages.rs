@@ -190,8 +190,9 @@ pub struct RestartLink {
 
 /// An operator's action on a live call (the dashboard API), as carried to the
 /// node holding the call: `{"action":"hang_up"}`,
-/// `{"action":"session","settings":{…}}` or
-/// `{"action":"transfer","reason":"…"}`.
+/// `{"action":"session","settings":{…}}`,
+/// `{"action":"transfer","reason":"…"}` or
+/// `{"action":"answered_by","answered_by":"machine_end_beep"}`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum OperatorAction {
@@ -253,4 +254,27 @@ pub struct OperateCall {
     pub call_id: String,
     #[serde(flatten)]
     pub action: OperatorAction,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An answering machine verdict crosses nodes like any operator action.
+    #[test]
+    fn answered_by_travels_as_json_between_nodes() {
+        let op = OperateCall {
+            call_id: "c1".into(),
+            action: OperatorAction::AnsweredBy {
+                answered_by: crate::lifecycle::AnsweredBy::MachineEndBeep,
+            },
+        };
+        let json = serde_json::to_value(&op).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"call_id":"c1","action":"answered_by","answered_by":"machine_end_beep"})
+        );
+        let back: OperateCall = serde_json::from_value(json).unwrap();
+        assert_eq!(back.action, op.action);
+    }
 }
