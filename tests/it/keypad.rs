@@ -184,3 +184,35 @@ async fn the_browser_keypad_reaches_the_model_and_bad_keys_get_an_error() {
     );
     app.stop().await;
 }
+
+#[actix_rt::test]
+async fn a_key_press_is_replayed_to_a_restarted_model_link() {
+    let app = TestApp::start().await;
+    let (mut call, feed) = app.dial().await;
+    wait_model_event(&app, "session.update", |e| e["type"] == "session.update").await;
+    call.send_dtmf('4').await.unwrap();
+    let pressed = "The caller pressed 4 on their keypad.";
+    wait_model_event(&app, "the key press", is_caller_line(pressed)).await;
+
+    // The model socket dies: the new link is told the conversation again,
+    // the key press in it.
+    app.sim().kill_sessions();
+    crate::support::talk_silence_until(&mut call, &feed, Duration::from_secs(10), |e| {
+        matches!(e, switchboard::events::CallEvent::LinkRestart { .. })
+    })
+    .await
+    .expect("link restart announced");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let sessions = app.sim().recorded_sessions();
+        if sessions.len() >= 2 && sessions[1].iter().any(is_caller_line(pressed)) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the key press was not replayed: {sessions:#?}"
+        );
+        call.send_silence(100).await.unwrap();
+    }
+    app.stop().await;
+}
