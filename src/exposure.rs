@@ -19,7 +19,8 @@ use crate::net::is_loopback;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Door {
     /// No `SWITCHBOARD_TWILIO__AUTH_TOKEN`: `/twiml`, `/twiml/whisper`,
-    /// `/media-stream` and `/sms/inbound` (always served) accept unsigned requests.
+    /// `/twiml/amd`, `/media-stream` and `/sms/inbound` (always served) accept
+    /// unsigned requests.
     TwilioUnsigned,
     /// No `jambonz.username` + `SWITCHBOARD_JAMBONZ__PASSWORD`: anyone may open a
     /// `/jambonz` call and drive its tools.

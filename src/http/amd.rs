@@ -63,6 +63,15 @@ pub async fn amd(
         "/twiml/amd: call {call_sid}: answered by {answered_by} (after {} ms)",
         get("MachineDetectionDuration").unwrap_or("?")
     );
+    // Credentials first: a call told to stop for a machine must get its voicemail.
+    let rest = if answered_by.ends_call() {
+        Some(
+            TwilioRest::from_config(&state.config.twilio, state.carrier.tls.clone())
+                .map_err(|e| ApiError::from(e).for_call(&call_sid))?,
+        )
+    } else {
+        None
+    };
     let outcome = match live_call_by_sid(&state, &call_sid).await {
         Some(entry) => {
             let action = OperatorAction::AnsweredBy { answered_by };
@@ -72,12 +81,14 @@ pub async fn amd(
         None => (OperateOutcome::NotFound, None),
     };
     match outcome {
-        (OperateOutcome::Applied, Some(entry)) if answered_by.ends_call() => {
-            leave_voicemail(&state, &call_sid, &entry, answered_by)
-                .await
-                .map_err(|e| e.for_call(&call_sid))?;
+        (OperateOutcome::Applied, Some(entry)) => {
+            if let Some(rest) = &rest {
+                leave_voicemail(&state, rest, &call_sid, &entry, answered_by)
+                    .await
+                    .map_err(|e| e.for_call(&call_sid))?;
+            }
         }
-        (OperateOutcome::Applied, _) => {}
+        (OperateOutcome::Applied, None) => {}
         (OperateOutcome::Refused { error }, _) => {
             log::info!(
                 "/twiml/amd: call {call_sid}: verdict recorded, call left as it is: {error}"
@@ -104,6 +115,7 @@ pub async fn amd(
 /// ends the media stream (`stop`), and the call ends `answering_machine`.
 async fn leave_voicemail(
     state: &AppState,
+    rest: &TwilioRest,
     call_sid: &str,
     entry: &LiveCallEntry,
     answered_by: AnsweredBy,
@@ -116,7 +128,6 @@ async fn leave_voicemail(
         (true, Some(tenant)) => twiml::say_and_hangup(&tenant.voicemail_script()),
         _ => twiml::hangup(),
     };
-    let rest = TwilioRest::from_config(&state.config.twilio, state.carrier.tls.clone())?;
     rest.update_call_twiml(call_sid, &document).await?;
     log::info!(
         "/twiml/amd: call {call_sid} ({}): {} left, hanging up",
