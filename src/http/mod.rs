@@ -27,6 +27,7 @@ pub mod state;
 pub mod tenants;
 pub mod tickets;
 pub mod twilio;
+pub mod voicemail;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -104,6 +105,7 @@ pub fn server(state: Arc<AppState>, listener: TcpListener) -> std::io::Result<Se
             })
             // Carriers and text channels.
             .configure(twilio::configure_twilio)
+            .configure(voicemail::configure_voicemail)
             .configure(jambonz::configure_jambonz)
             .configure(browser::configure_browser)
             .configure(sms::configure_sms)

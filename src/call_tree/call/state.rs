@@ -33,6 +33,10 @@ pub enum Course {
     Transferring(String),
     /// The call is ending (apology playing, or nothing left to say).
     Ending(EndReason),
+    /// The model is gone for good (the cause kept): the caller is leaving a
+    /// voicemail, recorded by switchboard or by the carrier; however the call
+    /// ends from here, it ends `voicemail: <cause>`.
+    Voicemail(String),
     /// The call was given to an actor on its stream's thread (pre-warm hand-over).
     HandedOver,
 }
@@ -77,6 +81,9 @@ pub struct CallState {
     /// Tool outputs went to the model; one `response.create` must follow.
     tool_outputs_sent: bool,
     greeting_requested: bool,
+    /// A link failed and its successor has not been ready yet: the caller
+    /// heard silence or hold audio, and the model speaks first when it is back.
+    recovering: bool,
     course: Course,
 }
 
@@ -98,6 +105,7 @@ impl CallState {
             pending_tools: 0,
             tool_outputs_sent: false,
             greeting_requested: false,
+            recovering: false,
             course: Course::Conversing,
         }
     }
@@ -132,10 +140,15 @@ impl CallState {
         self.response_active
     }
 
-    /// The call is ending (apology or close under way): no more caller audio
-    /// goes to the model, no model audio is played.
+    /// The call is ending (apology or close under way, or a voicemail being
+    /// left): no more caller audio goes to the model, no model audio is played.
     pub fn is_ending(&self) -> bool {
-        matches!(self.course, Course::Ending(_))
+        matches!(self.course, Course::Ending(_) | Course::Voicemail(_))
+    }
+
+    /// Whether a link failed and its successor is not ready yet.
+    pub fn is_recovering(&self) -> bool {
+        self.recovering
     }
 
     pub fn is_handed_over(&self) -> bool {
@@ -143,13 +156,20 @@ impl CallState {
     }
 
     /// The model link `generation` is ready. Link 0 greets the caller when
-    /// `greet_caller` (once, even across a hand-over); a ready link clears the
-    /// failure count.
+    /// `greet_caller` (once, even across a hand-over); a link replacing a
+    /// failed one speaks first too (the caller was left waiting: the greeting
+    /// if none was asked for yet, else picking up where the call was). A ready
+    /// link clears the failure count.
     pub fn link_ready(&mut self, generation: u32, greet_caller: bool) -> Option<Step> {
-        if generation != self.generation {
+        if generation != self.generation || self.is_ending() {
             return None;
         }
         self.link_failures = 0;
+        if std::mem::take(&mut self.recovering) {
+            self.greeting_requested = true;
+            self.awaiting_response_done = true;
+            return Some(Step::RequestResponse);
+        }
         if generation == 0 && greet_caller && !self.greeting_requested {
             self.greeting_requested = true;
             self.awaiting_response_done = true;
@@ -191,7 +211,13 @@ impl CallState {
     ) -> Option<Step> {
         self.pending_tools = self.pending_tools.saturating_sub(1);
         match (action, &self.course) {
-            (_, Course::Transferring(_) | Course::Ending(_) | Course::HandedOver) => {}
+            (
+                _,
+                Course::Transferring(_)
+                | Course::Ending(_)
+                | Course::Voicemail(_)
+                | Course::HandedOver,
+            ) => {}
             (Some(FarewellRequest::HangUp(reason)), _) => {
                 self.course = Course::HangUpAfterGoodbye(reason);
             }
@@ -250,7 +276,7 @@ impl CallState {
     pub fn operator_transfer(&mut self, plan: TransferPlan) -> Result<Step, TransferRefused> {
         if matches!(
             self.course,
-            Course::Transferring(_) | Course::Ending(_) | Course::HandedOver
+            Course::Transferring(_) | Course::Ending(_) | Course::Voicemail(_) | Course::HandedOver
         ) {
             return Err(TransferRefused::Ending);
         }
@@ -282,6 +308,28 @@ impl CallState {
         true
     }
 
+    /// The model is gone for good (`cause`): the caller leaves a voicemail
+    /// instead. `false` when the call is already ending, transferring or
+    /// handed over (nothing to record there).
+    pub fn begin_voicemail(&mut self, cause: String) -> bool {
+        if self.is_ending() || matches!(self.course, Course::Transferring(_) | Course::HandedOver) {
+            return false;
+        }
+        self.recovering = false;
+        self.course = Course::Voicemail(cause);
+        true
+    }
+
+    /// What a call that ends now (`reason`: the carrier hung up, the recording
+    /// finished) is stored as: `voicemail: <cause>` once a voicemail was under
+    /// way, `reason` otherwise.
+    pub fn end_reason(&self, reason: EndReason) -> EndReason {
+        match &self.course {
+            Course::Voicemail(cause) => EndReason::Voicemail(cause.clone()),
+            _ => reason,
+        }
+    }
+
     /// The model link `generation` went down. A current link's failure resets
     /// the turn and the tool loop (their answers died with it) and is reported;
     /// a stale link's, or one while ending, is ignored.
@@ -294,6 +342,7 @@ impl CallState {
         self.awaiting_response_done = false;
         self.pending_tools = 0;
         self.link_failures += 1;
+        self.recovering = true;
         Some(Step::ReportLinkFailure {
             failures: self.link_failures,
         })
@@ -608,5 +657,59 @@ mod tests {
         moved.handed_over();
         assert!(moved.is_handed_over());
         assert!(!moved.can_hand_over());
+    }
+
+    #[test]
+    fn a_link_replacing_a_failed_one_speaks_first_once() {
+        let mut call = CallState::new();
+        assert_eq!(call.link_ready(0, true), Some(Step::RequestResponse));
+        call.response_done(true);
+        assert!(call.link_down(0).is_some());
+        assert!(call.is_recovering());
+        call.next_link();
+        assert_eq!(call.link_ready(1, true), Some(Step::RequestResponse));
+        assert!(!call.is_recovering());
+        // Its answer is awaited: no roll-over or farewell before it.
+        assert!(!call.is_quiet(true));
+        assert_eq!(call.link_ready(1, true), None);
+        // A roll-over (no failure) does not.
+        call.response_done(true);
+        call.next_link();
+        assert_eq!(call.link_ready(2, true), None);
+    }
+
+    #[test]
+    fn a_call_whose_first_link_never_came_up_is_greeted_by_the_next() {
+        let mut call = CallState::new();
+        assert!(call.link_down(0).is_some());
+        call.next_link();
+        assert_eq!(call.link_ready(1, true), Some(Step::RequestResponse));
+        assert!(call.greeting_requested());
+    }
+
+    #[test]
+    fn a_voicemail_ends_the_call_as_voicemail_whatever_ends_it() {
+        let mut call = CallState::new();
+        call.link_down(0);
+        assert!(call.begin_voicemail("connect: refused".into()));
+        assert!(call.is_ending());
+        assert!(!call.is_recovering());
+        assert!(!call.begin_voicemail("again".into()), "once only");
+        assert!(!call.begin_ending(EndReason::Shutdown));
+        assert_eq!(call.link_down(0), None);
+        assert_eq!(call.speech_started(), None);
+        assert_eq!(
+            call.end_reason(EndReason::CallerHangup),
+            EndReason::Voicemail("connect: refused".into())
+        );
+        assert!(call.operator_transfer(plan("x")).is_err());
+        // Outside a voicemail the reason stands.
+        assert_eq!(
+            CallState::new().end_reason(EndReason::CallerHangup),
+            EndReason::CallerHangup
+        );
+        let mut ending = CallState::new();
+        ending.begin_ending(EndReason::Shutdown);
+        assert!(!ending.begin_voicemail("gone".into()));
     }
 }

@@ -15,6 +15,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::actor_messages::{
     AudioFrame, CarrierCommand, CarrierHangup, MarkEchoed, TransferError, TransferOutcome,
+    VoicemailHandedOff,
 };
 use crate::audio::format::AudioFormat;
 use crate::call_tree::call::prewarm::AttachEdge;
@@ -282,6 +283,13 @@ impl Handler<CarrierCommand> for BrowserSocket {
                     call.do_send(TransferOutcome(Err(TransferError::Impossible(
                         "a browser call has no phone line to transfer".into(),
                     ))));
+                }
+            }
+            CarrierCommand::RecordVoicemail { .. } => {
+                if let Some(call) = &self.call {
+                    call.do_send(VoicemailHandedOff(Err(
+                        "a browser call has no carrier to record it".into(),
+                    )));
                 }
             }
         }

@@ -1,6 +1,6 @@
 //! TwiML documents we answer Twilio webhooks with (pure string builders): the
-//! `<Connect><Stream>` that starts a Media Stream, SMS replies, spoken messages and
-//! transfers. Every text and attribute value is XML-escaped (`& < > " '`) with
+//! `<Connect><Stream>` that starts a Media Stream, SMS replies, spoken messages,
+//! transfers and the voicemail `<Record>`. Every text and attribute value is XML-escaped (`& < > " '`) with
 //! quick-xml. Serve them as `Content-Type: text/xml`. Also Twilio's side of a
 //! `<Connect><Stream>` answer ([`parse_connect_stream`]: which stream to open
 //! and with which parameters), for the load generator's callers. Facts: Twilio
@@ -125,6 +125,40 @@ pub fn dial_with_whisper(number: &str, caller_id: Option<&str>, whisper_url: &st
     inner.push_str(&escape(number));
     inner.push_str("</Number></Dial>");
     response(&inner)
+}
+
+/// The voicemail a caller leaves when the receptionist's model is gone.
+#[derive(Debug, Clone, Copy)]
+pub struct VoicemailRecord<'a> {
+    /// Spoken first (`<Say>`), asking for a message after the tone.
+    pub prompt: &'a str,
+    /// `<Record action>`: requested when the recording ends; its answer ends
+    /// the call (see [`say_and_hangup`]).
+    pub action_url: &'a str,
+    /// `<Record recordingStatusCallback>`: told when the recording file is
+    /// ready (`recordingStatusCallbackEvent="completed"`).
+    pub status_url: &'a str,
+    /// `<Record maxLength>`, seconds.
+    pub max_secs: u32,
+    /// `<Record timeout>`: seconds of silence that end the recording.
+    pub silence_secs: u32,
+}
+
+/// Voicemail: `<Response><Say>prompt</Say><Record action=… maxLength=…
+/// playBeep="true" recordingStatusCallback=… recordingStatusCallbackEvent="completed"
+/// timeout=…/></Response>` (Twilio "TwiML Voice: `<Record>`": the beep marks
+/// the start; the recording ends on silence, `maxLength`, a key or a hang-up).
+pub fn voicemail(record: &VoicemailRecord<'_>) -> String {
+    response(&format!(
+        "<Say>{}</Say><Record action=\"{}\" maxLength=\"{}\" playBeep=\"true\" \
+         recordingStatusCallback=\"{}\" recordingStatusCallbackEvent=\"completed\" \
+         timeout=\"{}\"/>",
+        escape(record.prompt),
+        escape(record.action_url),
+        record.max_secs,
+        escape(record.status_url),
+        record.silence_secs
+    ))
 }
 
 /// What a `<Connect><Stream>` answer tells Twilio: where to open the Media
