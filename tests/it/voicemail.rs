@@ -262,6 +262,17 @@ async fn twilio_records_the_voicemail_and_its_signed_callback_files_it() {
     let ended = app.wait_call_ended(&call_sid, Duration::from_secs(5)).await;
     let reason = ended["call"]["ended_reason"].as_str().unwrap_or_default();
     assert!(reason.starts_with("voicemail: "), "{reason}");
+    // One call, one row: the call pre-warmed at the webhook, whose model was
+    // gone before its stream came, took the stream for the voicemail.
+    let (_, calls) = app.get_json("/api/calls").await;
+    let rows = calls
+        .as_array()
+        .or_else(|| calls["calls"].as_array())
+        .expect("call list")
+        .iter()
+        .filter(|c| c["carrier_call_sid"] == call_sid.as_str())
+        .count();
+    assert_eq!(rows, 1, "{calls}");
 
     // A forged callback is refused and stores nothing.
     let form = recording_status(&call_sid);

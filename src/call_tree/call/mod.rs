@@ -278,7 +278,7 @@ impl CallActor {
 
     fn start_link(&mut self, ctx: &mut Context<Self>) {
         let mut history = self.replay_history();
-        if self.state.is_recovering() {
+        if self.state.was_held() {
             history.push(HistoryItem::Message {
                 role: Role::System,
                 text: RESUME_NOTE.into(),
@@ -557,6 +557,7 @@ impl CallActor {
                     "call {}: model link down; hold audio ({item_id})",
                     self.id()
                 );
+                self.state.hold_started();
                 for chunk in self.env.hold.chunks(self.setup.format) {
                     let _ = self
                         .playback
@@ -583,12 +584,8 @@ impl CallActor {
     /// take a voicemail — by the carrier when it can record one (Twilio
     /// `<Record>`), else by switchboard from the call's own stream. The call
     /// then ends `voicemail: <cause>`. A pre-warmed call with no stream yet
-    /// has nobody to record and ends `model_unavailable`.
-    fn leave_voicemail(&mut self, cause: String, ctx: &mut Context<Self>) {
-        if self.setup.edge.is_none() {
-            self.finish(EndReason::ModelUnavailable(cause), false, ctx);
-            return;
-        }
+    /// takes it once the stream attaches.
+    fn leave_voicemail(&mut self, cause: String) {
         if !self.state.begin_voicemail(cause.clone()) {
             return;
         }
@@ -601,7 +598,19 @@ impl CallActor {
         }
         self.hold.end();
         self.playback.clear();
+        if self.setup.edge.is_none() {
+            // Pre-warmed: the voicemail starts when the stream attaches (or the
+            // call ends `no_stream` if none comes).
+            log::info!("call {}: the voicemail waits for the stream", self.id());
+            return;
+        }
         self.send_carrier(CarrierCommand::Clear);
+        self.ask_carrier_for_voicemail();
+    }
+
+    /// Asks the carrier to record the voicemail; its [`VoicemailHandedOff`]
+    /// says whether it does or switchboard must.
+    fn ask_carrier_for_voicemail(&mut self) {
         self.voicemail = Some(Voicemail::AskedCarrier);
         self.send_carrier(CarrierCommand::RecordVoicemail {
             call_id: self.setup.call_id.clone(),
@@ -874,7 +883,14 @@ impl Handler<AttachEdge> for CallActor {
     /// The pre-warmed call's stream has started: write the call row with the
     /// stream id and play the held greeting at once.
     fn handle(&mut self, msg: AttachEdge, ctx: &mut Context<Self>) -> bool {
-        if self.setup.edge.is_some() || self.ledger.is_finished() || self.state.is_ending() {
+        // A pre-warmed call whose model is already gone still takes its stream:
+        // the caller leaves a voicemail on it.
+        let voicemail_waiting =
+            matches!(self.state.course(), state::Course::Voicemail(_)) && self.voicemail.is_none();
+        if self.setup.edge.is_some()
+            || self.ledger.is_finished()
+            || (self.state.is_ending() && !voicemail_waiting)
+        {
             return false;
         }
         self.setup.edge = Some(msg.edge);
@@ -888,6 +904,10 @@ impl Handler<AttachEdge> for CallActor {
             self.setup.call_id,
             self.ledger.sid()
         );
+        if voicemail_waiting {
+            self.ask_carrier_for_voicemail();
+            return true;
+        }
         if let Some(link) = &self.link {
             link.do_send(LinkCommand::StopRecording);
         }
@@ -990,7 +1010,7 @@ impl Handler<EndCall> for CallActor {
 
     fn handle(&mut self, msg: EndCall, ctx: &mut Context<Self>) {
         match (msg.apologise, msg.reason) {
-            (true, EndReason::ModelUnavailable(cause)) => self.leave_voicemail(cause, ctx),
+            (true, EndReason::ModelUnavailable(cause)) => self.leave_voicemail(cause),
             (true, reason) => self.apologise_and_end(reason, ctx),
             (false, reason) => self.finish(reason, true, ctx),
         }

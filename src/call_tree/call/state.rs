@@ -81,9 +81,9 @@ pub struct CallState {
     /// Tool outputs went to the model; one `response.create` must follow.
     tool_outputs_sent: bool,
     greeting_requested: bool,
-    /// A link failed and its successor has not been ready yet: the caller
-    /// heard silence or hold audio, and the model speaks first when it is back.
-    recovering: bool,
+    /// The caller was put on hold (a link failed and the hold clip played)
+    /// and no link has been ready since: the next one speaks first.
+    held: bool,
     course: Course,
 }
 
@@ -105,7 +105,7 @@ impl CallState {
             pending_tools: 0,
             tool_outputs_sent: false,
             greeting_requested: false,
-            recovering: false,
+            held: false,
             course: Course::Conversing,
         }
     }
@@ -146,31 +146,31 @@ impl CallState {
         matches!(self.course, Course::Ending(_) | Course::Voicemail(_))
     }
 
-    /// Whether a link failed and its successor is not ready yet.
-    pub fn is_recovering(&self) -> bool {
-        self.recovering
+    /// Whether the caller was put on hold and no link has been ready since.
+    pub fn was_held(&self) -> bool {
+        self.held
+    }
+
+    /// The hold clip started: the caller is waiting for the receptionist.
+    pub fn hold_started(&mut self) {
+        self.held = true;
     }
 
     pub fn is_handed_over(&self) -> bool {
         matches!(self.course, Course::HandedOver)
     }
 
-    /// The model link `generation` is ready. Link 0 greets the caller when
-    /// `greet_caller` (once, even across a hand-over); a link replacing a
-    /// failed one speaks first too (the caller was left waiting: the greeting
-    /// if none was asked for yet, else picking up where the call was). A ready
-    /// link clears the failure count.
+    /// The model link `generation` is ready. The first ready link greets the
+    /// caller when `greet_caller` (once, even across a hand-over or a first
+    /// link that never came up); a link that ends a hold speaks first too (the
+    /// caller was left waiting). A ready link clears the failure count.
     pub fn link_ready(&mut self, generation: u32, greet_caller: bool) -> Option<Step> {
         if generation != self.generation || self.is_ending() {
             return None;
         }
         self.link_failures = 0;
-        if std::mem::take(&mut self.recovering) {
-            self.greeting_requested = true;
-            self.awaiting_response_done = true;
-            return Some(Step::RequestResponse);
-        }
-        if generation == 0 && greet_caller && !self.greeting_requested {
+        let held = std::mem::take(&mut self.held);
+        if held || (greet_caller && !self.greeting_requested) {
             self.greeting_requested = true;
             self.awaiting_response_done = true;
             return Some(Step::RequestResponse);
@@ -315,18 +315,20 @@ impl CallState {
         if self.is_ending() || matches!(self.course, Course::Transferring(_) | Course::HandedOver) {
             return false;
         }
-        self.recovering = false;
+        self.held = false;
         self.course = Course::Voicemail(cause);
         true
     }
 
     /// What a call that ends now (`reason`: the carrier hung up, the recording
     /// finished) is stored as: `voicemail: <cause>` once a voicemail was under
-    /// way, `reason` otherwise.
+    /// way, `reason` otherwise — and `no_stream` for a pre-warmed call whose
+    /// stream never came (nobody could leave one).
     pub fn end_reason(&self, reason: EndReason) -> EndReason {
-        match &self.course {
-            Course::Voicemail(cause) => EndReason::Voicemail(cause.clone()),
-            _ => reason,
+        match (&self.course, reason) {
+            (_, EndReason::NoStream) => EndReason::NoStream,
+            (Course::Voicemail(cause), _) => EndReason::Voicemail(cause.clone()),
+            (_, reason) => reason,
         }
     }
 
@@ -342,7 +344,6 @@ impl CallState {
         self.awaiting_response_done = false;
         self.pending_tools = 0;
         self.link_failures += 1;
-        self.recovering = true;
         Some(Step::ReportLinkFailure {
             failures: self.link_failures,
         })
@@ -660,22 +661,28 @@ mod tests {
     }
 
     #[test]
-    fn a_link_replacing_a_failed_one_speaks_first_once() {
+    fn a_link_ending_a_hold_speaks_first_once() {
         let mut call = CallState::new();
         assert_eq!(call.link_ready(0, true), Some(Step::RequestResponse));
         call.response_done(true);
+        // A quick restart the caller did not notice: no extra response.
         assert!(call.link_down(0).is_some());
-        assert!(call.is_recovering());
         call.next_link();
-        assert_eq!(call.link_ready(1, true), Some(Step::RequestResponse));
-        assert!(!call.is_recovering());
+        assert_eq!(call.link_ready(1, true), None);
+        // One where the caller was put on hold.
+        assert!(call.link_down(1).is_some());
+        call.hold_started();
+        assert!(call.was_held());
+        call.next_link();
+        assert_eq!(call.link_ready(2, true), Some(Step::RequestResponse));
+        assert!(!call.was_held());
         // Its answer is awaited: no roll-over or farewell before it.
         assert!(!call.is_quiet(true));
-        assert_eq!(call.link_ready(1, true), None);
+        assert_eq!(call.link_ready(2, true), None);
         // A roll-over (no failure) does not.
         call.response_done(true);
         call.next_link();
-        assert_eq!(call.link_ready(2, true), None);
+        assert_eq!(call.link_ready(3, true), None);
     }
 
     #[test]
@@ -691,9 +698,10 @@ mod tests {
     fn a_voicemail_ends_the_call_as_voicemail_whatever_ends_it() {
         let mut call = CallState::new();
         call.link_down(0);
+        call.hold_started();
         assert!(call.begin_voicemail("connect: refused".into()));
         assert!(call.is_ending());
-        assert!(!call.is_recovering());
+        assert!(!call.was_held());
         assert!(!call.begin_voicemail("again".into()), "once only");
         assert!(!call.begin_ending(EndReason::Shutdown));
         assert_eq!(call.link_down(0), None);
@@ -703,6 +711,7 @@ mod tests {
             EndReason::Voicemail("connect: refused".into())
         );
         assert!(call.operator_transfer(plan("x")).is_err());
+        assert_eq!(call.end_reason(EndReason::NoStream), EndReason::NoStream);
         // Outside a voicemail the reason stands.
         assert_eq!(
             CallState::new().end_reason(EndReason::CallerHangup),
