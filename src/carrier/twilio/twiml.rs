@@ -1,17 +1,51 @@
 //! TwiML documents we answer Twilio webhooks with (pure string builders): the
 //! `<Connect><Stream>` that starts a Media Stream, SMS replies, spoken messages,
-//! transfers and the voicemail `<Record>`. Every text and attribute value is XML-escaped (`& < > " '`) with
-//! quick-xml. Serve them as `Content-Type: text/xml`. Also Twilio's side of a
+//! transfers and the voicemail `<Record>`. Every text and attribute value is XML-escaped as
+//! Twilio's own helper libraries escape it (see `text` and `attr`). Serve them as `Content-Type: text/xml`. Also Twilio's side of a
 //! `<Connect><Stream>` answer ([`parse_connect_stream`]: which stream to open
-//! and with which parameters), for the load generator's callers. Facts: Twilio
+//! and with which parameters, read with quick-xml), for the load generator's callers. Facts: Twilio
 //! docs "TwiML Voice: `<Stream>`", "`<Connect>`", "`<Dial>`", error 31922
 //! (`wss://` only).
 
-use quick_xml::escape::escape;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
 const DECL: &str = r#"<?xml version="1.0" encoding="UTF-8"?>"#;
+
+/// Text content escaped as Twilio's helper libraries write it (the `twilio`
+/// npm package's xmlbuilder `textEscape`): `&`, `<`, `>` and CR; quotes and
+/// apostrophes stay as they are.
+fn text(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len() + 8);
+    for c in raw.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\r' => out.push_str("&#xD;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// An attribute value escaped as the helper libraries write it (xmlbuilder
+/// `attEscape`): `&`, `<`, `"`, tab, LF and CR.
+fn attr(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len() + 8);
+    for c in raw.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '"' => out.push_str("&quot;"),
+            '\t' => out.push_str("&#x9;"),
+            '\n' => out.push_str("&#xA;"),
+            '\r' => out.push_str("&#xD;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
 
 /// Wraps `inner` verbs in the XML declaration and `<Response>`.
 fn response(inner: &str) -> String {
@@ -32,13 +66,13 @@ fn response(inner: &str) -> String {
 pub fn connect_stream(stream_url: &str, parameters: &[(&str, &str)]) -> String {
     let mut inner = String::with_capacity(64 + stream_url.len() + parameters.len() * 48);
     inner.push_str("<Connect><Stream url=\"");
-    inner.push_str(&escape(stream_url));
+    inner.push_str(&attr(stream_url));
     inner.push_str("\">");
     for (name, value) in parameters {
         inner.push_str("<Parameter name=\"");
-        inner.push_str(&escape(*name));
+        inner.push_str(&attr(name));
         inner.push_str("\" value=\"");
-        inner.push_str(&escape(*value));
+        inner.push_str(&attr(value));
         inner.push_str("\"/>");
     }
     inner.push_str("</Stream></Connect>");
@@ -87,7 +121,7 @@ pub fn stream_url_warning(public_url: &str, bind: &str) -> Option<String> {
 /// SMS reply: `<Response><Message>body</Message></Response>` (Twilio sends `body`
 /// back to the sender; up to 1600 characters).
 pub fn message(body: &str) -> String {
-    response(&format!("<Message>{}</Message>", escape(body)))
+    response(&format!("<Message>{}</Message>", text(body)))
 }
 
 /// `<Response/>` equivalent with nothing to do: `<Response></Response>` (no reply
@@ -99,12 +133,12 @@ pub fn empty() -> String {
 /// `<Response><Say>text</Say></Response>`: speak `text` (Twilio's default voice),
 /// then the call continues with nothing left, i.e. ends.
 pub fn say(text: &str) -> String {
-    response(&format!("<Say>{}</Say>", escape(text)))
+    response(&format!("<Say>{}</Say>", self::text(text)))
 }
 
 /// `<Response><Say>text</Say><Hangup/></Response>`: speak, then end the call.
 pub fn say_and_hangup(text: &str) -> String {
-    response(&format!("<Say>{}</Say><Hangup/>", escape(text)))
+    response(&format!("<Say>{}</Say><Hangup/>", self::text(text)))
 }
 
 /// Transfer: `<Response><Dial callerId=…><Number url=whisper_url>number</Number></Dial></Response>`.
@@ -116,13 +150,13 @@ pub fn dial_with_whisper(number: &str, caller_id: Option<&str>, whisper_url: &st
     let mut inner = String::from("<Dial");
     if let Some(id) = caller_id {
         inner.push_str(" callerId=\"");
-        inner.push_str(&escape(id));
+        inner.push_str(&attr(id));
         inner.push('"');
     }
     inner.push_str("><Number url=\"");
-    inner.push_str(&escape(whisper_url));
+    inner.push_str(&attr(whisper_url));
     inner.push_str("\">");
-    inner.push_str(&escape(number));
+    inner.push_str(&text(number));
     inner.push_str("</Number></Dial>");
     response(&inner)
 }
@@ -153,10 +187,10 @@ pub fn voicemail(record: &VoicemailRecord<'_>) -> String {
         "<Say>{}</Say><Record action=\"{}\" maxLength=\"{}\" playBeep=\"true\" \
          recordingStatusCallback=\"{}\" recordingStatusCallbackEvent=\"completed\" \
          timeout=\"{}\"/>",
-        escape(record.prompt),
-        escape(record.action_url),
+        text(record.prompt),
+        attr(record.action_url),
         record.max_secs,
-        escape(record.status_url),
+        attr(record.status_url),
         record.silence_secs
     ))
 }
@@ -383,6 +417,23 @@ mod tests {
         let names: Vec<_> = els.iter().map(|e| e.name.as_str()).collect();
         assert_eq!(names, ["Response", "Say", "Hangup"]);
         assert_eq!(els[1].text, "Goodbye.");
+    }
+
+    #[test]
+    fn escaping_is_the_helper_librarys() {
+        // As the `twilio` npm package's VoiceResponse writes it: apostrophes and
+        // `>` in attributes left alone, quotes escaped only in attributes.
+        assert_eq!(
+            say(NASTY),
+            format!("{DECL}<Response><Say>Tom &amp; Jerry's &lt;\"shop\"&gt;</Say></Response>")
+        );
+        assert_eq!(
+            connect_stream("wss://x/s", &[("n", NASTY)]),
+            format!(
+                "{DECL}<Response><Connect><Stream url=\"wss://x/s\"><Parameter name=\"n\" \
+                 value=\"Tom &amp; Jerry's &lt;&quot;shop&quot;>\"/></Stream></Connect></Response>"
+            )
+        );
     }
 
     #[test]
