@@ -13,13 +13,13 @@
 // ../../target/debug/switchboard).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, rmSync, readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import http from 'node:http';
 import twilio from 'twilio';
 import WebSocket, { WebSocketServer } from 'ws';
-import { freePort, root, sleep, spawnSwitchboard, stopSwitchboard, waitHealthy } from './harness.mjs';
+import { freePort, root, sleep, spawnSwitchboard, stopSwitchboard, waitHealthy, writeConfig } from './harness.mjs';
 
 const ACCOUNT = 'AC0123456789abcdef0123456789abcd23';
 const AUTH_TOKEN = 'node-voicemail-auth-token';
@@ -66,14 +66,7 @@ before(async () => {
   ctx.rest = await startRest();
   ctx.model = await startGoneModel();
   ctx.port = await freePort();
-  const config = join(ctx.dir, 'config.toml');
-  writeFileSync(config, `
-[server]
-bind = "127.0.0.1:${ctx.port}"
-workers = 1
-drain_timeout_secs = 0
-[database]
-url = "${join(ctx.dir, 'switchboard.db')}"
+  const config = writeConfig(ctx.dir, ctx.port, `
 [model]
 url = "ws://127.0.0.1:${ctx.model.address().port}/v1/realtime"
 restart_attempts = 1
