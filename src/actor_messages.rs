@@ -204,8 +204,9 @@ pub struct RestartLink {
 
 /// An operator's action on a live call (the dashboard API), as carried to the
 /// node holding the call: `{"action":"hang_up"}`,
-/// `{"action":"session","settings":{…}}` or
-/// `{"action":"transfer","reason":"…"}`.
+/// `{"action":"session","settings":{…}}`,
+/// `{"action":"transfer","reason":"…"}` or
+/// `{"action":"answered_by","answered_by":"machine_end_beep"}`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum OperatorAction {
@@ -218,6 +219,12 @@ pub enum OperatorAction {
     /// Hand the caller to the tenant's on-call number now, as the
     /// `transferToOnCall` tool does (the whisper names `reason`).
     Transfer { reason: String },
+    /// Twilio's answering machine detection said who answered this outbound
+    /// call (`/twiml/amd`): recorded; a machine whose greeting has ended gets
+    /// the voicemail ([`AnsweredBy::is_machine_ready_for_message`]).
+    AnsweredBy {
+        answered_by: crate::lifecycle::AnsweredBy,
+    },
 }
 
 /// What became of an [`OperateCall`]; also the JSON answer between nodes
@@ -243,6 +250,17 @@ pub struct OperatorTransfer {
     pub reason: String,
 }
 
+/// Call → its actor: Twilio's answering machine detection verdict. The call
+/// records it; for a machine whose greeting has ended it stops its
+/// conversation and ends as `answering_machine` once the voicemail TwiML has
+/// replaced its stream (or after a grace period). `Err` says why the
+/// voicemail cannot be left (the call is already ending or transferring).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<(), String>")]
+pub struct MachineDetected {
+    pub answered_by: crate::lifecycle::AnsweredBy,
+}
+
 /// Operator → Supervisor: apply `action` to the live call `call_id`.
 #[derive(Debug, Clone, Message, serde::Serialize, serde::Deserialize)]
 #[rtype(result = "OperateOutcome")]
@@ -250,4 +268,27 @@ pub struct OperateCall {
     pub call_id: String,
     #[serde(flatten)]
     pub action: OperatorAction,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An answering machine verdict crosses nodes like any operator action.
+    #[test]
+    fn answered_by_travels_as_json_between_nodes() {
+        let op = OperateCall {
+            call_id: "c1".into(),
+            action: OperatorAction::AnsweredBy {
+                answered_by: crate::lifecycle::AnsweredBy::MachineEndBeep,
+            },
+        };
+        let json = serde_json::to_value(&op).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"call_id":"c1","action":"answered_by","answered_by":"machine_end_beep"})
+        );
+        let back: OperateCall = serde_json::from_value(json).unwrap();
+        assert_eq!(back.action, op.action);
+    }
 }

@@ -171,6 +171,9 @@ pub enum EndReason {
     NoStream,
     /// Found `in_progress` at start-up (the node died under it).
     Interrupted,
+    /// An outbound call reached an answering machine: the voicemail script was
+    /// left and the call hung up (Twilio AMD `AnsweredBy=machine_end_*`).
+    AnsweringMachine,
     /// Never admitted.
     Refused(Refusal),
 }
@@ -199,7 +202,7 @@ impl EndReason {
 
     /// The reasons without text, with their stored names (read back by `FromStr`;
     /// the round-trip test keeps it in step with `Display`).
-    const PLAIN: [(&'static str, EndReason); 11] = [
+    const PLAIN: [(&'static str, EndReason); 12] = [
         ("caller_hangup", EndReason::CallerHangup),
         ("carrier_closed", EndReason::CarrierClosed),
         ("carrier_timeout", EndReason::CarrierTimeout),
@@ -211,6 +214,7 @@ impl EndReason {
         ("call_actor_stopped", EndReason::CallActorStopped),
         ("no_stream", EndReason::NoStream),
         ("interrupted", EndReason::Interrupted),
+        ("answering_machine", EndReason::AnsweringMachine),
     ];
 }
 
@@ -241,6 +245,7 @@ impl fmt::Display for EndReason {
             EndReason::CallActorStopped => f.write_str("call_actor_stopped"),
             EndReason::NoStream => f.write_str("no_stream"),
             EndReason::Interrupted => f.write_str("interrupted"),
+            EndReason::AnsweringMachine => f.write_str("answering_machine"),
         }
     }
 }
@@ -291,6 +296,95 @@ impl FromStr for EndReason {
             what: "end reason",
             text: s.to_string(),
         })
+    }
+}
+
+/// Who answered an outbound call, as Twilio's answering machine detection
+/// reports it in `AnsweredBy` (Twilio "Answering Machine Detection":
+/// `MachineDetection=DetectMessageEnd` with `AsyncAmd=true` posts it to the
+/// `AsyncAmdStatusCallback`). Stored as its wire text in `calls.answered_by`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnsweredBy {
+    /// A person picked up.
+    Human,
+    /// A machine answered; with `DetectMessageEnd` Twilio reports the end of
+    /// its greeting instead, so this comes only from other detection modes.
+    MachineStart,
+    /// The machine's greeting ended with a beep: recording starts now.
+    MachineEndBeep,
+    /// The machine's greeting was followed by silence.
+    MachineEndSilence,
+    /// The greeting's end was found otherwise.
+    MachineEndOther,
+    /// A fax machine.
+    Fax,
+    /// Detection could not decide (within `MachineDetectionTimeout`).
+    Unknown,
+}
+
+impl AnsweredBy {
+    /// Every value, in the order of Twilio's documentation.
+    pub const ALL: [AnsweredBy; 7] = [
+        AnsweredBy::Human,
+        AnsweredBy::MachineStart,
+        AnsweredBy::MachineEndBeep,
+        AnsweredBy::MachineEndSilence,
+        AnsweredBy::MachineEndOther,
+        AnsweredBy::Fax,
+        AnsweredBy::Unknown,
+    ];
+
+    /// Twilio's spelling (`machine_end_beep`), stored as is.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            AnsweredBy::Human => "human",
+            AnsweredBy::MachineStart => "machine_start",
+            AnsweredBy::MachineEndBeep => "machine_end_beep",
+            AnsweredBy::MachineEndSilence => "machine_end_silence",
+            AnsweredBy::MachineEndOther => "machine_end_other",
+            AnsweredBy::Fax => "fax",
+            AnsweredBy::Unknown => "unknown",
+        }
+    }
+
+    /// A machine whose greeting has ended: the moment to leave the voicemail
+    /// (a message said earlier would be cut off by the greeting).
+    pub const fn is_machine_ready_for_message(self) -> bool {
+        matches!(
+            self,
+            AnsweredBy::MachineEndBeep
+                | AnsweredBy::MachineEndSilence
+                | AnsweredBy::MachineEndOther
+        )
+    }
+
+    /// Nobody will talk to the receptionist: a machine whose greeting has
+    /// ended (it gets the voicemail) or a fax (hung up on). `human`,
+    /// `unknown` (perhaps a person) and `machine_start` (the greeting still
+    /// plays) go on as a conversation.
+    pub const fn ends_call(self) -> bool {
+        self.is_machine_ready_for_message() || matches!(self, AnsweredBy::Fax)
+    }
+}
+
+impl fmt::Display for AnsweredBy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for AnsweredBy {
+    type Err = UnknownText;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        AnsweredBy::ALL
+            .into_iter()
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| UnknownText {
+                what: "AnsweredBy value",
+                text: s.to_string(),
+            })
     }
 }
 
@@ -361,6 +455,7 @@ mod tests {
             (EndReason::Shutdown, "shutdown"),
             (EndReason::CallActorStopped, "call_actor_stopped"),
             (EndReason::Interrupted, "interrupted"),
+            (EndReason::AnsweringMachine, "answering_machine"),
             (EndReason::Refused(Refusal::Capacity), "refused_capacity"),
             (EndReason::Refused(Refusal::Draining), "refused_draining"),
             (
@@ -385,6 +480,34 @@ mod tests {
             assert_eq!(text.parse::<EndReason>(), Ok(reason), "{text}");
         }
         assert!("hung up".parse::<EndReason>().is_err());
+    }
+
+    #[test]
+    fn answered_by_values_round_trip_in_twilio_spelling() {
+        for value in AnsweredBy::ALL {
+            assert_eq!(value.as_str().parse::<AnsweredBy>(), Ok(value));
+        }
+        assert_eq!(
+            "machine_end_beep".parse::<AnsweredBy>(),
+            Ok(AnsweredBy::MachineEndBeep)
+        );
+        assert!("robot".parse::<AnsweredBy>().is_err());
+        let ready: Vec<_> = AnsweredBy::ALL
+            .into_iter()
+            .filter(|a| a.is_machine_ready_for_message())
+            .collect();
+        assert_eq!(
+            ready,
+            [
+                AnsweredBy::MachineEndBeep,
+                AnsweredBy::MachineEndSilence,
+                AnsweredBy::MachineEndOther
+            ]
+        );
+        assert!(AnsweredBy::Fax.ends_call());
+        assert!(!AnsweredBy::Human.ends_call());
+        assert!(!AnsweredBy::Unknown.ends_call());
+        assert!(!AnsweredBy::MachineStart.ends_call());
     }
 
     /// A Twilio transfer reason that merely contains parentheses stays one reason.

@@ -371,6 +371,7 @@ mod tests {
                 recording_sid: None,
                 summary: None,
                 node_id: None,
+                answered_by: None,
             },
             transcript: Vec::new(),
             tools: vec![

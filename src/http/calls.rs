@@ -136,7 +136,8 @@ fn is_e164(number: &str) -> bool {
 /// number; when the customer answers, Twilio posts the voice webhook
 /// (`/twiml`, `Direction=outbound-api`), which pre-warms the call like an inbound
 /// one and streams it back to `/media-stream`, so the receptionist calls the
-/// customer back. 201 `{"call_sid":"CA…"}`; 400 bad body, bad number or
+/// customer back. Answering machine detection reports to `/twiml/amd`
+/// (docs/twilio.md §Answering machines). 201 `{"call_sid":"CA…"}`; 400 bad body, bad number or
 /// tenant without a number; 404 unknown tenant; 502 Twilio error; 503 Twilio
 /// REST not configured.
 pub async fn place_call(
@@ -159,15 +160,18 @@ pub async fn place_call(
         );
     };
     let rest = TwilioRest::from_config(&state.config.twilio, state.carrier.tls.clone())?;
-    let webhook_url = {
+    let base = {
         let mut base = signed_url(&req, &state, false);
         if let Some(idx) = base.find("/api/calls") {
             base.truncate(idx);
         }
-        format!("{base}/twiml")
+        base
     };
+    let webhook_url = format!("{base}/twiml");
+    // Answering machine detection: a machine gets the tenant's voicemail.
+    let amd_url = format!("{base}/twiml/amd?tenant={}", tenant.id);
     let call_sid = rest
-        .create_call(&body.to, from, &webhook_url)
+        .create_call(&body.to, from, &webhook_url, Some(&amd_url))
         .await
         .map_err(|e| ApiError::from(e).for_tenant(&tenant.id))?;
     log::info!("outbound call {call_sid} to {} for {}", body.to, tenant.id);

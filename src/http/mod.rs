@@ -7,6 +7,7 @@
 //! tenants, the owner's inbox. The built-in simulator (`/sim/v1/realtime`)
 //! mounts its own route. Every error answer is an [`error::ApiError`].
 
+pub mod amd;
 pub mod auth;
 pub mod browser;
 pub mod calls;
@@ -106,6 +107,7 @@ pub fn server(state: Arc<AppState>, listener: TcpListener) -> std::io::Result<Se
             // Carriers and text channels.
             .configure(twilio::configure_twilio)
             .configure(voicemail::configure_voicemail)
+            .configure(amd::configure_amd)
             .configure(jambonz::configure_jambonz)
             .configure(browser::configure_browser)
             .configure(sms::configure_sms)

@@ -17,6 +17,14 @@ pub enum LinkCommand {
     ToolOutput { call_id: String, output: String },
     /// `response.create` after tool outputs (or to greet).
     CreateResponse,
+    /// Something the caller did that the model must hear of (a key press),
+    /// as a line of the conversation: Realtime (OpenAI, xAI)
+    /// `conversation.item.create` with a `user` message of one `input_text`
+    /// part, then `response.create` when `respond`; GPT-Live
+    /// `session.instructions.append` (general context), which the model
+    /// answers by itself. docs/openai-realtime.md §Client events,
+    /// docs/openai-live.md.
+    CallerEvent { text: String, respond: bool },
     /// Close the model socket normally; no restart follows.
     Shutdown,
     /// Send a `session.update` for this spec to the live session (operator edit);

@@ -334,6 +334,16 @@ impl LiveTracker {
                     vec![ClientEvent::instructions(live::GREETING_INSTRUCTION)]
                 }
             }
+            LinkCommand::CallerEvent { text, respond } => {
+                if *respond {
+                    self.asked = Some(Asked {
+                        kind: Ask::Speech,
+                        at: now,
+                        speaking: false,
+                    });
+                }
+                vec![ClientEvent::instructions(text.clone())]
+            }
             LinkCommand::Truncate { .. }
             | LinkCommand::CancelResponse
             | LinkCommand::Shutdown
@@ -531,6 +541,34 @@ mod tests {
                 ModelEvent::Error { .. } => "error",
             })
             .collect()
+    }
+
+    /// A key press reaches GPT-Live as general context the model answers by
+    /// itself (`session.instructions.append`, `delegation_id: null`).
+    #[test]
+    fn caller_events_are_appended_instructions() {
+        let t0 = Instant::now();
+        let mut tr = LiveTracker::new(0, AudioFormat::Pcmu);
+        let mut out = Vec::new();
+        let text = "The caller pressed 1 on their keypad.";
+        let sent = tr.on_command(
+            &LinkCommand::CallerEvent {
+                text: text.into(),
+                respond: true,
+            },
+            t0,
+            &mut out,
+        );
+        let sent = serde_json::to_value(&sent).unwrap();
+        assert_eq!(
+            sent,
+            serde_json::json!([{
+                "type": "session.instructions.append",
+                "content": text,
+                "delegation_id": null
+            }])
+        );
+        assert!(out.is_empty());
     }
 
     #[test]

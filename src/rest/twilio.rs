@@ -206,6 +206,10 @@ impl TwilioRest {
     /// `POST /2010-04-01/Accounts/{AC}/Calls.json` with `To`, `From`, `Url` and
     /// `Method=POST`: Twilio posts its voice webhook to `url` when the call is
     /// answered (docs/twilio.md §Calls); returns the new call's `CA…` sid.
+    /// With `amd_callback`, answering machine detection runs beside the call
+    /// (Twilio "Answering Machine Detection": `MachineDetection=DetectMessageEnd`,
+    /// `AsyncAmd=true`, `AsyncAmdStatusCallback` posted with `AnsweredBy` once the
+    /// machine's greeting has ended or a person is heard, `AsyncAmdStatusCallbackMethod=POST`).
     ///
     /// Errors: as [`TwilioRest::send_message`].
     pub async fn create_call(
@@ -213,12 +217,18 @@ impl TwilioRest {
         to: &str,
         from: &str,
         url: &str,
+        amd_callback: Option<&str>,
     ) -> Result<String, TwilioRestError> {
-        self.post_for_sid(
-            self.url("Calls.json"),
-            &[("To", to), ("From", from), ("Url", url), ("Method", "POST")],
-        )
-        .await
+        let mut form = vec![("To", to), ("From", from), ("Url", url), ("Method", "POST")];
+        if let Some(callback) = amd_callback {
+            form.extend([
+                ("MachineDetection", "DetectMessageEnd"),
+                ("AsyncAmd", "true"),
+                ("AsyncAmdStatusCallback", callback),
+                ("AsyncAmdStatusCallbackMethod", "POST"),
+            ]);
+        }
+        self.post_for_sid(self.url("Calls.json"), &form).await
     }
 
     /// `POST /2010-04-01/Accounts/{AC}/Messages.json` with `To`, `From` and

@@ -49,6 +49,10 @@ pub struct CallEnd {
     /// Median and worst turn latency (end of caller speech to first reply audio), ms.
     pub turn_latency_p50_ms: Option<i32>,
     pub turn_latency_max_ms: Option<i32>,
+    /// Twilio's answering machine detection verdict, when one came
+    /// (`AnsweredBy`); absent in spools written before it was recorded.
+    #[serde(default)]
+    pub answered_by: Option<String>,
 }
 
 /// Finalises a call row. Returns false when no call has this id.
@@ -66,9 +70,26 @@ pub fn mark_ended(
             calls::link_restarts.eq(end.link_restarts),
             calls::turn_latency_p50_ms.eq(end.turn_latency_p50_ms),
             calls::turn_latency_max_ms.eq(end.turn_latency_max_ms),
+            calls::answered_by.eq(&end.answered_by),
         ))
         .execute(conn)?;
     Ok(updated > 0)
+}
+
+/// Records Twilio's answering machine detection verdict (`AnsweredBy`) on the
+/// call rows with carrier call id `call_sid`, for a verdict that came after
+/// its call had ended (a live call writes it with its end, [`CallEnd`]).
+/// Returns the number of rows updated (0 when no call has that sid).
+pub fn set_answered_by(
+    conn: &mut DbConnection,
+    call_sid: &str,
+    answered_by: &str,
+) -> Result<usize, StoreError> {
+    Ok(
+        diesel::update(calls::table.filter(calls::carrier_call_sid.eq(call_sid)))
+            .set(calls::answered_by.eq(answered_by))
+            .execute(conn)?,
+    )
 }
 
 /// Stores (or clears) the Twilio recording sid of a call. Returns false when no

@@ -127,6 +127,9 @@ pub struct CallRow {
     pub summary: Option<String>,
     /// The node that carried the call (`cluster.node_id`).
     pub node_id: Option<String>,
+    /// Twilio's answering machine detection verdict on an outbound call
+    /// (`human`, `machine_end_beep`, …; see [`crate::lifecycle::AnsweredBy`]).
+    pub answered_by: Option<String>,
 }
 
 impl CallRow {

@@ -46,6 +46,9 @@ diesel::table! {
         summary -> Nullable<Text>,
         /// The node carrying the call (`cluster.node_id`).
         node_id -> Nullable<Text>,
+        /// Twilio's answering machine detection verdict (`AnsweredBy`) on an
+        /// outbound call; NULL without detection.
+        answered_by -> Nullable<Text>,
     }
 }
 

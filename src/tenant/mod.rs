@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::provider::Provider;
 
+pub mod keypad;
 pub mod local_time;
 pub mod owner_notify;
 
@@ -104,7 +105,26 @@ pub struct TenantConfig {
     /// Owner notifications (`[tenants.notify]`): recipients, events, quiet hours.
     #[serde(default)]
     pub notify: OwnerNotify,
+    /// Keys the caller may press and what each does at once, without asking
+    /// the model (`[tenants.keypad]`: `"0" = "transfer"`, `"9" = "message"`).
+    /// Keys not listed are told to the model as caller events.
+    #[serde(default)]
+    pub keypad: BTreeMap<keypad::KeypadKey, keypad::KeypadAction>,
+    /// What the receptionist says to an answering machine on an outbound call
+    /// before hanging up; `{business}` and `{number}` (the tenant's first
+    /// phone number) are filled in. `None`: [`DEFAULT_VOICEMAIL_SCRIPT`].
+    #[serde(default)]
+    pub voicemail_script: Option<String>,
 }
+
+/// Longest `voicemail_script`, characters: the `<Say>` document must stay
+/// under Twilio's ~4000-character limit for an inline `Twiml` update.
+pub const MAX_VOICEMAIL_SCRIPT_CHARS: usize = 1000;
+
+/// The voicemail left on an outbound call's answering machine when the tenant
+/// sets no `voicemail_script`.
+pub const DEFAULT_VOICEMAIL_SCRIPT: &str = "Hello, this is the receptionist at {business}. \
+     We're returning your call; please call us back at {number}. Goodbye.";
 
 fn default_tz() -> String {
     "UTC".into()
@@ -142,7 +162,32 @@ impl TenantConfig {
                 .collect(),
             closures: Vec::new(),
             notify: Default::default(),
+            keypad: BTreeMap::new(),
+            voicemail_script: None,
         }
+    }
+
+    /// The voicemail to leave on an answering machine: the tenant's
+    /// `voicemail_script` (or [`DEFAULT_VOICEMAIL_SCRIPT`]) with `{business}`
+    /// as its name and `{number}` as its first phone number (digits spaced
+    /// out, so a text-to-speech voice reads them one by one).
+    pub fn voicemail_script(&self) -> String {
+        let number = self
+            .phone_numbers
+            .first()
+            .map(|n| {
+                n.trim_start_matches('+')
+                    .chars()
+                    .map(String::from)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .unwrap_or_else(|| "this number".into());
+        self.voicemail_script
+            .as_deref()
+            .unwrap_or(DEFAULT_VOICEMAIL_SCRIPT)
+            .replace("{business}", &self.name)
+            .replace("{number}", &number)
     }
 
     /// Checks the id, time zone and hours; the message says what is wrong.
@@ -191,6 +236,14 @@ impl TenantConfig {
             if !(8..=15).contains(&digits.len()) || !digits.chars().all(|c| c.is_ascii_digit()) {
                 return Err(format!(
                     "tenant {}: transfer number {number:?} is not E.164 (+15550100002)",
+                    self.id
+                ));
+            }
+        }
+        if let Some(script) = &self.voicemail_script {
+            if script.trim().is_empty() || script.chars().count() > MAX_VOICEMAIL_SCRIPT_CHARS {
+                return Err(format!(
+                    "tenant {}: voicemail_script must be 1–{MAX_VOICEMAIL_SCRIPT_CHARS} characters",
                     self.id
                 ));
             }
@@ -406,6 +459,51 @@ impl Tenants {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn keypad_tables_take_keypad_keys_and_known_actions_only() {
+        let parse = |table: &str| {
+            toml::from_str::<TenantConfig>(&format!(
+                "id = \"t\"\nname = \"T\"\n[keypad]\n{table}\n"
+            ))
+        };
+        let t = parse("\"0\" = \"transfer\"\n\"9\" = \"message\"\n\"#\" = \"message\"").unwrap();
+        assert_eq!(
+            t.keypad.get(&"0".parse().unwrap()),
+            Some(&keypad::KeypadAction::Transfer)
+        );
+        assert_eq!(t.keypad.len(), 3);
+        let bad_key = parse("\"10\" = \"transfer\"").unwrap_err().to_string();
+        assert!(
+            bad_key.contains("\"10\" is not a keypad key (one of 0-9, * or #)"),
+            "{bad_key}"
+        );
+        let bad_action = parse("\"1\" = \"dance\"").unwrap_err().to_string();
+        assert!(
+            bad_action.contains("unknown variant `dance`"),
+            "{bad_action}"
+        );
+    }
+
+    #[test]
+    fn voicemail_scripts_name_the_business_and_its_number() {
+        let mut t = TenantConfig::example();
+        assert_eq!(
+            t.voicemail_script(),
+            "Hello, this is the receptionist at Acme Dental. We're returning your call; \
+             please call us back at 1 5 5 5 0 1 0 0 0 0 0. Goodbye."
+        );
+        t.voicemail_script = Some("{business} called; ring {number}.".into());
+        assert_eq!(
+            t.voicemail_script(),
+            "Acme Dental called; ring 1 5 5 5 0 1 0 0 0 0 0."
+        );
+        assert!(t.validate().is_ok());
+        t.voicemail_script = Some(" ".into());
+        assert!(t.validate().unwrap_err().contains("voicemail_script"));
+        t.voicemail_script = Some("x".repeat(MAX_VOICEMAIL_SCRIPT_CHARS + 1));
+        assert!(t.validate().is_err());
+    }
 
     fn dental() -> TenantConfig {
         let mut t = TenantConfig::example();

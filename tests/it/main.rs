@@ -9,6 +9,7 @@
 mod support;
 
 mod admission;
+mod amd;
 mod architecture;
 mod bad_input;
 mod barge_in;
@@ -27,6 +28,7 @@ mod faults;
 mod garbage;
 mod hold;
 mod jambonz;
+mod keypad;
 mod limits;
 mod link_restart;
 mod live;

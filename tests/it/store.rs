@@ -78,6 +78,7 @@ fn migrations_apply_once_and_rerun_as_no_op(url: &str, backend: &str) {
             "20251127000016".to_owned(),
             "20251128000017".to_owned(),
             "20251128000018".to_owned(),
+            "20261204000019".to_owned(),
             "20261204000020".to_owned(),
         ]
     );
@@ -208,6 +209,7 @@ fn call_ended_records_duration_reason_and_restarts(url: &str, _backend: &str) {
                     link_restarts: 2,
                     turn_latency_p50_ms: Some(420),
                     turn_latency_max_ms: Some(610),
+                    answered_by: Some("machine_end_beep".to_owned()),
                 },
             });
             // Without a Flush the write lands on the 50 ms tick.
@@ -226,6 +228,18 @@ fn call_ended_records_duration_reason_and_restarts(url: &str, _backend: &str) {
     assert_eq!(call.duration_ms, Some(180_250));
     assert_eq!(call.ended_reason.as_deref(), Some("caller_hangup"));
     assert_eq!(call.link_restarts, 2);
+    assert_eq!(call.answered_by.as_deref(), Some("machine_end_beep"));
+    // A verdict that comes after the call ended is written by carrier call id.
+    assert_eq!(
+        calls::set_answered_by(&mut conn, "CA200", "human").unwrap(),
+        1
+    );
+    assert_eq!(
+        calls::set_answered_by(&mut conn, "CA-none", "human").unwrap(),
+        0
+    );
+    let call = calls::get_by_sid(&mut conn, "CA200").unwrap().unwrap();
+    assert_eq!(call.answered_by.as_deref(), Some("human"));
 }
 
 fn rejected_write_is_discarded_and_later_writes_commit(url: &str, _backend: &str) {
@@ -423,6 +437,7 @@ fn close_in_progress_interrupts_live_calls_only(url: &str, _backend: &str) {
         link_restarts: 0,
         turn_latency_p50_ms: None,
         turn_latency_max_ms: None,
+        answered_by: None,
     };
     calls::mark_ended(&mut conn, "done", &end).unwrap();
 
@@ -484,6 +499,7 @@ fn outage_writes_are_spooled_and_replayed_exactly_once(url: &str, _backend: &str
                     link_restarts: 0,
                     turn_latency_p50_ms: None,
                     turn_latency_max_ms: None,
+                    answered_by: None,
                 },
             });
             store.send(Flush).await.unwrap().unwrap();

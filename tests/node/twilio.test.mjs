@@ -5,7 +5,10 @@
 // the library's `getExpectedTwilioSignature`, exactly as Twilio signs it, and
 // posted with `Direction=outbound-api`. The TwiML that comes back must be the
 // document the library's `VoiceResponse` builds for the same
-// `<Connect><Stream>` and parameters. A wrong signature is refused.
+// `<Connect><Stream>` and parameters. A wrong signature is refused. The call
+// asks for answering machine detection; Twilio's AMD callback, signed by the
+// library, with `AnsweredBy=machine_end_beep` replaces the call's TwiML with
+// the voicemail the library's `VoiceResponse` builds (`say(script)`, `hangup()`).
 //
 // Env: SWITCHBOARD_BIN (default $CARGO_TARGET_DIR/debug/switchboard, else
 // ../../target/debug/switchboard).
@@ -26,6 +29,7 @@ const ADMIN = 'node-twilio-admin';
 const TENANT_NUMBER = '+15550100000';
 const CUSTOMER = '+15550100001';
 const CALL_SID = 'CA0123456789abcdef0123456789abcdef';
+const AMD_CALL_SID = 'CA0123456789abcdef0123456789abcd0a';
 
 // api.twilio.com for Calls.json: records each request, answers 201 with a call.
 function startRestRecorder() {
@@ -37,13 +41,48 @@ function startRestRecorder() {
       seen.push({ method: req.method, path: req.url, auth: req.headers.authorization,
         form: Object.fromEntries(new URLSearchParams(body)) });
       res.writeHead(201, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify({ sid: CALL_SID, status: 'queued' }));
+      res.end(JSON.stringify({ sid: ctx.callSid, status: 'queued' }));
     });
   });
   return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok({ server, seen })));
 }
 
-const ctx = { dir: null, rest: null, server: null, port: 0 };
+const ctx = { dir: null, rest: null, server: null, port: 0, callSid: CALL_SID };
+
+const AMD_FIELDS = (port) => ({
+  MachineDetection: 'DetectMessageEnd', AsyncAmd: 'true',
+  AsyncAmdStatusCallback: `http://127.0.0.1:${port}/twiml/amd?tenant=acme-dental`,
+  AsyncAmdStatusCallbackMethod: 'POST',
+});
+
+/** `POST /api/calls` to CUSTOMER; the Calls.json request the recorder got. */
+async function placeCall() {
+  const before = ctx.rest.seen.length;
+  const placed = await fetch(`http://127.0.0.1:${ctx.port}/api/calls`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${ADMIN}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ tenant: 'acme-dental', to: CUSTOMER }),
+  });
+  assert.equal(placed.status, 201, await placed.clone().text());
+  assert.deepEqual(await placed.json(), { call_sid: ctx.callSid });
+  assert.equal(ctx.rest.seen.length, before + 1);
+  return ctx.rest.seen[before];
+}
+
+/** The customer answers: the voice webhook for `callSid`, signed with `token`. */
+function answer(create, callSid, token) {
+  const params = {
+    CallSid: callSid, AccountSid: ACCOUNT, From: TENANT_NUMBER, To: CUSTOMER,
+    Called: CUSTOMER, Caller: TENANT_NUMBER, CallStatus: 'in-progress',
+    Direction: 'outbound-api', ApiVersion: '2010-04-01',
+  };
+  return fetch(create.form.Url, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded',
+      'X-Twilio-Signature': twilio.getExpectedTwilioSignature(token, create.form.Url, params) },
+    body: new URLSearchParams(params).toString(),
+  });
+}
 
 before(async () => {
   ctx.dir = mkdtempSync(join(tmpdir(), 'switchboard-twilio-'));
@@ -81,35 +120,19 @@ after(async () => {
 });
 
 test('an outbound call is answered through a webhook signed by the Twilio library', async () => {
-  const placed = await fetch(`http://127.0.0.1:${ctx.port}/api/calls`, {
-    method: 'POST',
-    headers: { Authorization: `Bearer ${ADMIN}`, 'Content-Type': 'application/json' },
-    body: JSON.stringify({ tenant: 'acme-dental', to: CUSTOMER }),
-  });
-  assert.equal(placed.status, 201, await placed.clone().text());
-  assert.deepEqual(await placed.json(), { call_sid: CALL_SID });
-  assert.equal(ctx.rest.seen.length, 1);
-  const create = ctx.rest.seen[0];
+  ctx.callSid = CALL_SID;
+  const create = await placeCall();
   assert.equal(create.path, `/2010-04-01/Accounts/${ACCOUNT}/Calls.json`);
   assert.equal(create.auth, `Basic ${Buffer.from(`${ACCOUNT}:${AUTH_TOKEN}`).toString('base64')}`);
   assert.deepEqual(create.form, {
     To: CUSTOMER, From: TENANT_NUMBER, Url: `http://127.0.0.1:${ctx.port}/twiml`, Method: 'POST',
+    ...AMD_FIELDS(ctx.port),
   });
 
   // The customer answers: Twilio posts the voice webhook to that Url.
-  const params = {
-    CallSid: CALL_SID, AccountSid: ACCOUNT, From: TENANT_NUMBER, To: CUSTOMER,
-    Called: CUSTOMER, Caller: TENANT_NUMBER, CallStatus: 'in-progress',
-    Direction: 'outbound-api', ApiVersion: '2010-04-01',
-  };
-  const post = (signature) => fetch(create.form.Url, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'X-Twilio-Signature': signature },
-    body: new URLSearchParams(params).toString(),
-  });
-  const forged = await post(twilio.getExpectedTwilioSignature('not-the-token', create.form.Url, params));
+  const forged = await answer(create, CALL_SID, 'not-the-token');
   assert.equal(forged.status, 403);
-  const answered = await post(twilio.getExpectedTwilioSignature(AUTH_TOKEN, create.form.Url, params));
+  const answered = await answer(create, CALL_SID, AUTH_TOKEN);
   assert.equal(answered.status, 200);
   assert.match(answered.headers.get('content-type'), /^text\/xml/);
   const body = await answered.text();
@@ -139,4 +162,76 @@ test('an outbound call is answered through a webhook signed by the Twilio librar
   assert.equal(await upgrade(streamUrl, twilio.getExpectedTwilioSignature(AUTH_TOKEN, streamUrl, {})), 101);
   const fixed = `ws://127.0.0.1:${ctx.port}/media-stream`;
   assert.equal(await upgrade(fixed, twilio.getExpectedTwilioSignature(AUTH_TOKEN, fixed, {})), 403);
+});
+
+test('an answering machine gets the voicemail VoiceResponse builds, then a hang-up', async () => {
+  ctx.callSid = AMD_CALL_SID;
+  const create = await placeCall();
+  const answered = await answer(create, AMD_CALL_SID, AUTH_TOKEN);
+  assert.equal(answered.status, 200);
+  const body = await answered.text();
+  const streamUrl = /<Stream url="([^"]+)">/.exec(body)?.[1];
+  const parameters = Object.fromEntries(
+    [...body.matchAll(/<Parameter name="([^"]+)" value="([^"]*)"\/>/g)].map((m) => [m[1], m[2]]));
+
+  // The customer's stream starts, as Twilio sends it.
+  const ws = new WebSocket(streamUrl, {
+    headers: { 'X-Twilio-Signature': twilio.getExpectedTwilioSignature(AUTH_TOKEN, streamUrl, {}) },
+  });
+  await new Promise((ok, fail) => { ws.on('open', ok); ws.on('error', fail); });
+  const streamSid = 'MZ0123456789abcdef0123456789abcdef';
+  ws.send(JSON.stringify({ event: 'connected', protocol: 'Call', version: '1.0.0' }));
+  ws.send(JSON.stringify({ event: 'start', sequenceNumber: '1', streamSid, start: {
+    streamSid, accountSid: ACCOUNT, callSid: AMD_CALL_SID, tracks: ['inbound'],
+    customParameters: parameters,
+    mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 } } }));
+  const closed = new Promise((ok) => ws.on('close', (code) => ok(code)));
+
+  // Live on the server (GET /api/calls/live lists it).
+  for (let i = 0; ; i++) {
+    const live = await (await fetch(`http://127.0.0.1:${ctx.port}/api/calls/live`,
+      { headers: { Authorization: `Bearer ${ADMIN}` } })).json();
+    if (live.calls.some((c) => c.call_sid === AMD_CALL_SID)) break;
+    assert.ok(i < 50, JSON.stringify(live));
+    await new Promise((r) => setTimeout(r, 100));
+  }
+
+  // Twilio's AMD verdict, posted to the AsyncAmdStatusCallback it was given.
+  const amdUrl = create.form.AsyncAmdStatusCallback;
+  const verdict = { CallSid: AMD_CALL_SID, AccountSid: ACCOUNT, AnsweredBy: 'machine_end_beep',
+    MachineDetectionDuration: '2430' };
+  const postAmd = (token) => fetch(amdUrl, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded',
+      'X-Twilio-Signature': twilio.getExpectedTwilioSignature(token, amdUrl, verdict) },
+    body: new URLSearchParams(verdict).toString(),
+  });
+  assert.equal((await postAmd('not-the-token')).status, 403);
+  const seen = ctx.rest.seen.length;
+  assert.equal((await postAmd(AUTH_TOKEN)).status, 204);
+  assert.equal(ctx.rest.seen.length, seen + 1);
+  const update = ctx.rest.seen[seen];
+  assert.equal(update.path, `/2010-04-01/Accounts/${ACCOUNT}/Calls/${AMD_CALL_SID}.json`);
+  const expected = new twilio.twiml.VoiceResponse();
+  expected.say('Hello, this is the receptionist at Acme Dental. We\'re returning your call; '
+    + 'please call us back at 1 5 5 5 0 1 0 0 0 0 0. Goodbye.');
+  expected.hangup();
+  assert.deepEqual(update.form, { Twiml: expected.toString() });
+
+  // Twilio ends the stream as the new TwiML takes over; the call is stored as
+  // ended by the answering machine.
+  ws.send(JSON.stringify({ event: 'stop', sequenceNumber: '2', streamSid,
+    stop: { accountSid: ACCOUNT, callSid: AMD_CALL_SID } }));
+  await closed;
+  for (let i = 0; ; i++) {
+    const row = await (await fetch(`http://127.0.0.1:${ctx.port}/api/calls/${AMD_CALL_SID}`,
+      { headers: { Authorization: `Bearer ${ADMIN}` } })).json();
+    if (row.call?.ended_at) {
+      assert.equal(row.call.ended_reason, 'answering_machine');
+      assert.equal(row.call.answered_by, 'machine_end_beep');
+      break;
+    }
+    assert.ok(i < 50, JSON.stringify(row));
+    await new Promise((r) => setTimeout(r, 100));
+  }
 });

@@ -110,6 +110,15 @@ impl Conversation {
         });
     }
 
+    /// Something the caller did that the model was told of (a key press), as
+    /// the `user` line it was told with: replayed after a restart like any line.
+    pub fn caller_event(&mut self, text: &str) {
+        self.entries.push(Entry::Other(HistoryItem::Message {
+            role: Role::User,
+            text: text.to_string(),
+        }));
+    }
+
     /// The model called a tool.
     pub fn function_call(&mut self, call_id: &str, name: &str, arguments: &str) {
         self.entries.push(Entry::Other(HistoryItem::FunctionCall {
@@ -193,6 +202,33 @@ impl Conversation {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A key press the model was told of is replayed after a restart, as the
+    /// `user` line it was told with, in its place.
+    #[test]
+    fn caller_events_are_replayed_in_order() {
+        let mut c = Conversation::new();
+        c.user_said(Some("item_u1"), "Hello?");
+        c.caller_event("The caller pressed 1 on their keypad.");
+        c.assistant_said(Some("item_a1"), "You pressed one.");
+        assert_eq!(
+            c.history(&[]),
+            vec![
+                HistoryItem::Message {
+                    role: Role::User,
+                    text: "Hello?".into()
+                },
+                HistoryItem::Message {
+                    role: Role::User,
+                    text: "The caller pressed 1 on their keypad.".into()
+                },
+                HistoryItem::Message {
+                    role: Role::Assistant,
+                    text: "You pressed one.".into()
+                },
+            ]
+        );
+    }
 
     #[test]
     fn late_caller_transcript_keeps_its_place_before_the_answer() {

@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 
-use crate::actor_messages::{CallFinished, EndCall, LinkFailed, OperatorTransfer, RestartLink};
+use crate::actor_messages::{
+    CallFinished, EndCall, LinkFailed, MachineDetected, OperatorTransfer, RestartLink,
+};
 use crate::audio::clip::Clip;
 use crate::config::Config;
 use crate::events::EventBus;
@@ -91,6 +93,12 @@ pub trait SupervisedCall:
     /// Where the Supervisor sends [`RestartLink`]; `None` for calls without a
     /// model link of their own (jambonz runs the model itself).
     fn restart_recipient(_addr: &Addr<Self>) -> Option<Recipient<RestartLink>> {
+        None
+    }
+
+    /// Where the Supervisor sends an answering machine verdict
+    /// ([`MachineDetected`]); `None` for calls that cannot have one.
+    fn machine_recipient(_addr: &Addr<Self>) -> Option<Recipient<MachineDetected>> {
         None
     }
 }

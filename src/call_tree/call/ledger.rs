@@ -15,7 +15,7 @@ use chrono::Utc;
 
 use crate::actor_messages::{CallFinished, ToolResult};
 use crate::events::{CallEvent, EventBus};
-use crate::lifecycle::{AdmitAnswer, Carrier, EndReason, Refused};
+use crate::lifecycle::{AdmitAnswer, AnsweredBy, Carrier, EndReason, Refused};
 use crate::metrics::Metrics;
 use crate::model::session::Role;
 use crate::notify::Notifier;
@@ -78,6 +78,8 @@ pub struct CallLedger {
     finished: bool,
     link_restarts: u32,
     turn_latencies_ms: Vec<u32>,
+    /// Twilio's answering machine verdict, written with the call's end.
+    answered_by: Option<AnsweredBy>,
 }
 
 impl CallLedger {
@@ -102,6 +104,7 @@ impl CallLedger {
             finished: false,
             link_restarts: 0,
             turn_latencies_ms: Vec::new(),
+            answered_by: None,
         }
     }
 
@@ -328,6 +331,12 @@ impl CallLedger {
         self.metrics.turn_latency.observe(f64::from(ms) / 1000.0);
     }
 
+    /// Twilio's answering machine detection said who answered (stored in
+    /// `calls.answered_by` when the call ends).
+    pub fn answered_by(&mut self, answered_by: AnsweredBy) {
+        self.answered_by = Some(answered_by);
+    }
+
     /// The caller talked over the assistant (`barge_ins_total`).
     pub fn barge_in(&self) {
         self.metrics.barge_ins.inc();
@@ -357,6 +366,7 @@ impl CallLedger {
                     link_restarts: self.link_restarts as i32,
                     turn_latency_p50_ms: p50,
                     turn_latency_max_ms: max,
+                    answered_by: self.answered_by.map(|a| a.as_str().to_string()),
                 },
             });
             self.release_slot();

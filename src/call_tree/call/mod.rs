@@ -26,8 +26,8 @@ use chrono::Utc;
 
 use crate::actor_messages::{
     AudioFrame, CallAction, CarrierCommand, CarrierHangup, DtmfReceived, EndCall, LinkDown,
-    LinkFailed, MarkEchoed, OperatorTransfer, RestartLink, ToolCall, ToolResult, TransferOutcome,
-    VoicemailHandedOff,
+    LinkFailed, MachineDetected, MarkEchoed, OperatorTransfer, RestartLink, ToolCall, ToolResult,
+    TransferOutcome, VoicemailHandedOff,
 };
 use crate::audio::format::{base64_decoded_len, AudioFormat};
 use crate::call_tree::link::{LinkCounters, LinkHandover, LinkSetup, ModelLinkActor, TakeSession};
@@ -40,6 +40,7 @@ use crate::model::event::ModelEvent;
 use crate::model::provider::Provider;
 use crate::model::session::{HistoryItem, Role, SessionSpec};
 use crate::session_settings::{ApplySessionSettings, SessionSettings};
+use crate::tenant::keypad::{caller_event_text, KeypadAction, KeypadKey};
 use crate::tenant::TenantConfig;
 use crate::tools::builtin::{plan_transfer, TransferPlan};
 use conversation::{Conversation, UserLine};
@@ -48,7 +49,7 @@ use hold::{Hold, HoldCheck};
 use ledger::{CallIdentity, CallLedger, LineRow};
 use playback::{cut_to_heard, Playback, PushRefused};
 use prewarm::{AttachEdge, CallHandover, HandOver};
-use state::{CallState, FarewellRequest, Step};
+use state::{CallState, CallerEvent, FarewellRequest, Step};
 use voicemail::VoicemailRecorder;
 
 /// Longest wait for goodbye or apology audio to play before the call is closed anyway.
@@ -139,6 +140,8 @@ pub struct CallActor {
     hold: Hold,
     /// The voicemail under way when the model is gone for good.
     voicemail: Option<Voicemail>,
+    /// Caller events (key presses) held until the response under way is done.
+    held_events: Vec<String>,
 }
 
 impl CallActor {
@@ -190,6 +193,7 @@ impl CallActor {
             adopt: None,
             hold,
             voicemail: None,
+            held_events: Vec::new(),
         }
     }
 
@@ -476,14 +480,117 @@ impl CallActor {
     fn run(&mut self, step: Step, ctx: &mut Context<Self>) {
         match step {
             Step::RequestResponse => {
+                // Key presses held meanwhile go first: this response answers them too.
+                self.tell_held_events(false);
                 if let Some(link) = &self.link {
                     link.do_send(LinkCommand::CreateResponse);
                 }
+            }
+            Step::TellCallerEvents => {
+                if self.held_events.is_empty() {
+                    if let Some(link) = &self.link {
+                        link.do_send(LinkCommand::CreateResponse);
+                    }
+                }
+                self.tell_held_events(true);
             }
             Step::BargeIn => self.barge_in(),
             Step::Finish(reason) => self.finish(reason, true, ctx),
             Step::Transfer(plan) => self.transfer(plan),
             Step::ReportLinkFailure { .. } => {}
+        }
+    }
+
+    /// Sends the caller events held during a response, the last one asking
+    /// for a response when `respond`.
+    fn tell_held_events(&mut self, respond: bool) {
+        let held = std::mem::take(&mut self.held_events);
+        let Some(link) = &self.link else {
+            return;
+        };
+        let last = held.len().saturating_sub(1);
+        for (i, text) in held.into_iter().enumerate() {
+            link.do_send(LinkCommand::CallerEvent {
+                text,
+                respond: respond && i == last,
+            });
+        }
+    }
+
+    /// The caller pressed `key`: a key the tenant mapped (`[tenants.keypad]`)
+    /// acts at once, without the model; any other is told to the model.
+    fn keypad(&mut self, key: KeypadKey, ctx: &mut Context<Self>) {
+        if self.ledger.is_finished() {
+            return;
+        }
+        let action = self.setup.tenant.keypad.get(&key).copied();
+        log::info!(
+            "call {}: caller pressed {key} ({})",
+            self.id(),
+            match action {
+                Some(KeypadAction::Transfer) => "transfer",
+                Some(KeypadAction::Message) => "message",
+                None => "told to the model",
+            }
+        );
+        if action == Some(KeypadAction::Transfer) {
+            match self.keypad_transfer(key, ctx) {
+                Ok(()) => return,
+                Err(e) => log::warn!(
+                    "call {}: key {key} asks for a transfer, which cannot start ({e}); the model is told",
+                    self.id()
+                ),
+            }
+        }
+        self.tell_caller_event(caller_event_text(key, action));
+    }
+
+    /// The transfer a mapped key asks for: the operator's path, at once.
+    fn keypad_transfer(&mut self, key: KeypadKey, ctx: &mut Context<Self>) -> Result<(), String> {
+        if self.setup.edge.is_none() {
+            return Err("the call's media stream has not started yet".into());
+        }
+        let reason = format!("caller pressed {key} on the keypad");
+        let plan = plan_transfer(&self.env.tools, &self.ledger.tool_context(), reason)
+            .map_err(|e| e.to_string())?;
+        let step = self
+            .state
+            .operator_transfer(plan)
+            .map_err(|e| e.to_string())?;
+        self.run(step, ctx);
+        Ok(())
+    }
+
+    /// Tells the model a caller event as a conversation line (stored in the
+    /// transcript as a `system` line, replayed after a restart), now or once
+    /// the response under way is done, as the call state decides.
+    fn tell_caller_event(&mut self, text: String) {
+        let conversing = matches!(self.state.course(), state::Course::Conversing);
+        let decided = if !conversing {
+            CallerEvent::Dropped
+        } else if self.link.is_some() {
+            self.state.caller_event()
+        } else {
+            // The link is restarting: the replay carries the event.
+            CallerEvent::Told
+        };
+        if decided == CallerEvent::Dropped {
+            log::info!("call {}: caller event dropped (ending): {text}", self.id());
+            return;
+        }
+        self.conversation.caller_event(&text);
+        self.ledger
+            .record_line(Role::System, text.clone(), None, false);
+        let respond = match decided {
+            CallerEvent::Held => {
+                self.held_events.push(text);
+                return;
+            }
+            CallerEvent::ToldAndAnswered => true,
+            CallerEvent::Told | CallerEvent::Dropped => false,
+        };
+        if let Some(link) = &self.link {
+            link.do_send(LinkCommand::CallerEvent { text, respond });
         }
     }
 
@@ -992,8 +1099,51 @@ impl Handler<MarkEchoed> for CallActor {
 impl Handler<DtmfReceived> for CallActor {
     type Result = ();
 
-    fn handle(&mut self, msg: DtmfReceived, _: &mut Context<Self>) {
-        log::info!("call {}: DTMF {}", self.setup.call_id, msg.digit);
+    /// A key the caller pressed (Twilio `dtmf`, the browser keypad): a digit
+    /// that is not a keypad key is logged and ignored.
+    fn handle(&mut self, msg: DtmfReceived, ctx: &mut Context<Self>) {
+        match msg.digit.parse::<KeypadKey>() {
+            Ok(key) => self.keypad(key, ctx),
+            Err(e) => log::warn!("call {}: ignored DTMF: {e}", self.id()),
+        }
+    }
+}
+
+impl Handler<MachineDetected> for CallActor {
+    type Result = Result<(), String>;
+
+    /// Twilio's answering machine detection verdict (outbound calls): stored
+    /// with the call. A machine whose greeting has ended (or a fax) ends the
+    /// conversation: the model stops, what plays is cleared, and the call
+    /// ends `answering_machine` when the voicemail TwiML replaces the stream
+    /// (Twilio's `stop`) or after [`FAREWELL_GRACE`].
+    fn handle(&mut self, msg: MachineDetected, ctx: &mut Context<Self>) -> Self::Result {
+        if self.ledger.is_finished() {
+            return Err("the call has already ended".into());
+        }
+        self.ledger.answered_by(msg.answered_by);
+        log::info!(
+            "call {} ({}): answered by {}",
+            self.id(),
+            self.ledger.sid(),
+            msg.answered_by
+        );
+        if !msg.answered_by.ends_call() {
+            return Ok(());
+        }
+        if !self.state.answering_machine() {
+            return Err("the call is already ending or being transferred".into());
+        }
+        if let Some(link) = self.link.take() {
+            link.do_send(LinkCommand::Shutdown);
+        }
+        self.held_events.clear();
+        self.playback.barge_in();
+        self.send_carrier(CarrierCommand::Clear);
+        ctx.run_later(FAREWELL_GRACE, |act, ctx| {
+            act.finish(EndReason::AnsweringMachine, true, ctx);
+        });
+        Ok(())
     }
 }
 
@@ -1001,7 +1151,8 @@ impl Handler<CarrierHangup> for CallActor {
     type Result = ();
 
     fn handle(&mut self, msg: CarrierHangup, ctx: &mut Context<Self>) {
-        self.finish(msg.reason, false, ctx);
+        let reason = self.state.carrier_hung_up(msg.reason);
+        self.finish(reason, false, ctx);
     }
 }
 
@@ -1191,6 +1342,8 @@ impl Handler<LinkDown> for CallActor {
             return;
         };
         self.link = None;
+        // Held key presses are in the conversation the new link replays.
+        self.held_events.clear();
         // Answers cut off with the link: kept (as heard) for the record and the replay.
         for (item_id, text) in msg.unfinished {
             if !self.pending_lines.iter().any(|(id, _)| *id == item_id) {
@@ -1250,6 +1403,10 @@ impl SupervisedCall for CallActor {
     }
 
     fn restart_recipient(addr: &Addr<Self>) -> Option<Recipient<RestartLink>> {
+        Some(addr.clone().recipient())
+    }
+
+    fn machine_recipient(addr: &Addr<Self>) -> Option<Recipient<MachineDetected>> {
         Some(addr.clone().recipient())
     }
 }

@@ -55,6 +55,26 @@ pub enum Step {
     Transfer(TransferPlan),
     /// Tell the Supervisor the link failed, `failures` times in a row.
     ReportLinkFailure { failures: u32 },
+    /// Tell the model the caller events held meanwhile, and ask for the
+    /// response that answers them.
+    TellCallerEvents,
+}
+
+/// How a caller event (a key press on the keypad) reaches the model, decided by
+/// [`CallState::caller_event`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallerEvent {
+    /// The call is ending, transferring or handed over: nobody to tell.
+    Dropped,
+    /// A response is under way or awaited: the call holds the event and tells
+    /// it once that response is done ([`Step::TellCallerEvents`], or just
+    /// before the tool continuation's `response.create`). What plays is not
+    /// cut: a key press is not speech.
+    Held,
+    /// The caller is mid-turn: told now, answered with their turn.
+    Told,
+    /// Told now, with a response of its own (`response.create`).
+    ToldAndAnswered,
 }
 
 /// Why an operator's transfer cannot start.
@@ -84,6 +104,8 @@ pub struct CallState {
     /// The caller was put on hold (a link failed and the hold clip played)
     /// and no link has been ready since: the next one speaks first.
     held: bool,
+    /// Caller events are held until the response under way is done.
+    caller_event_waiting: bool,
     course: Course,
 }
 
@@ -106,6 +128,7 @@ impl CallState {
             tool_outputs_sent: false,
             greeting_requested: false,
             held: false,
+            caller_event_waiting: false,
             course: Course::Conversing,
         }
     }
@@ -233,8 +256,9 @@ impl CallState {
         self.continue_after_tools()
     }
 
-    /// `response.done`: the turn is answered; continue after tools, or carry out
-    /// the farewell if everything has played (`playback_idle`).
+    /// `response.done`: the turn is answered; continue after tools (or answer a
+    /// caller event that came meanwhile), or carry out the farewell if
+    /// everything has played (`playback_idle`).
     pub fn response_done(&mut self, playback_idle: bool) -> Vec<Step> {
         self.response_active = false;
         self.awaiting_response_done = false;
@@ -242,8 +266,63 @@ impl CallState {
             self.turn = Turn::Open;
         }
         let mut steps: Vec<Step> = self.continue_after_tools().into_iter().collect();
+        if steps.is_empty()
+            && self.pending_tools == 0
+            && self.caller_event_waiting
+            && self.course == Course::Conversing
+        {
+            self.caller_event_waiting = false;
+            self.awaiting_response_done = true;
+            steps.push(Step::TellCallerEvents);
+        }
         steps.extend(self.farewell(playback_idle));
         steps
+    }
+
+    /// The caller pressed a key the model must hear of, while the call
+    /// converses. Answered now when nothing else is (no response under way or
+    /// awaited, no tool running, nobody mid-turn); held until the response
+    /// under way is done otherwise — never a second response while one is
+    /// active (the Realtime API refuses that). The key does not barge in:
+    /// what plays goes on.
+    pub fn caller_event(&mut self) -> CallerEvent {
+        if self.course != Course::Conversing {
+            return CallerEvent::Dropped;
+        }
+        if self.response_active || self.awaiting_response_done || self.pending_tools > 0 {
+            self.caller_event_waiting = true;
+            return CallerEvent::Held;
+        }
+        if self.turn != Turn::Open {
+            return CallerEvent::Told;
+        }
+        self.awaiting_response_done = true;
+        CallerEvent::ToldAndAnswered
+    }
+
+    /// Twilio's answering machine detection found a machine whose greeting has
+    /// ended: the call stops conversing and ends as `answering_machine` (the
+    /// voicemail replaces its stream). `false` when it is already ending,
+    /// transferring or handed over.
+    pub fn answering_machine(&mut self) -> bool {
+        if matches!(
+            self.course,
+            Course::Transferring(_) | Course::Ending(_) | Course::Voicemail(_) | Course::HandedOver
+        ) {
+            return false;
+        }
+        self.course = Course::Ending(EndReason::AnsweringMachine);
+        true
+    }
+
+    /// Why the call ended when its carrier hung up with `reason`: a stream the
+    /// voicemail replaced ended as `answering_machine`, any other as the
+    /// carrier says.
+    pub fn carrier_hung_up(&self, reason: EndReason) -> EndReason {
+        match &self.course {
+            Course::Ending(EndReason::AnsweringMachine) => EndReason::AnsweringMachine,
+            _ => reason,
+        }
     }
 
     /// What the caller hears has caught up (`playback_idle`): the farewell, if
@@ -343,6 +422,7 @@ impl CallState {
         self.response_active = false;
         self.awaiting_response_done = false;
         self.pending_tools = 0;
+        self.caller_event_waiting = false;
         self.link_failures += 1;
         Some(Step::ReportLinkFailure {
             failures: self.link_failures,
@@ -382,6 +462,9 @@ impl CallState {
         if self.pending_tools == 0 && !self.awaiting_response_done && self.tool_outputs_sent {
             self.tool_outputs_sent = false;
             self.awaiting_response_done = true;
+            // The continuation answers the caller events held meanwhile too
+            // (the call tells them just before its `response.create`).
+            self.caller_event_waiting = false;
             return Some(Step::RequestResponse);
         }
         None
@@ -720,5 +803,100 @@ mod tests {
         let mut ending = CallState::new();
         ending.begin_ending(EndReason::Shutdown);
         assert!(!ending.begin_voicemail("gone".into()));
+    }
+
+    #[test]
+    fn a_key_press_in_silence_is_answered_at_once() {
+        let mut call = CallState::new();
+        assert_eq!(call.caller_event(), CallerEvent::ToldAndAnswered);
+        // Its answer is awaited: a second key waits for it instead of racing it.
+        assert!(!call.is_quiet(true));
+        assert_eq!(call.caller_event(), CallerEvent::Held);
+        call.response_started();
+        assert_eq!(call.response_done(true), vec![Step::TellCallerEvents]);
+        assert!(call.response_done(true).is_empty());
+        assert!(call.is_quiet(true));
+    }
+
+    #[test]
+    fn a_key_press_during_an_answer_waits_for_it_without_barging_in() {
+        let mut call = CallState::new();
+        call.speech_started();
+        call.speech_stopped();
+        call.response_started();
+        // No second response while one is active, and nothing is cut.
+        assert_eq!(call.caller_event(), CallerEvent::Held);
+        assert_eq!(call.response_done(true), vec![Step::TellCallerEvents]);
+        call.response_started();
+        assert!(call.response_done(true).is_empty());
+    }
+
+    #[test]
+    fn a_key_press_during_a_tool_run_is_answered_by_the_tool_continuation() {
+        let mut call = CallState::new();
+        call.response_started();
+        call.tool_requested();
+        assert_eq!(call.caller_event(), CallerEvent::Held);
+        // The tool's response ends; the continuation (one response.create) follows
+        // the tool output and carries the key press too.
+        assert!(call.response_done(true).is_empty());
+        assert_eq!(call.tool_finished(None, true), Some(Step::RequestResponse));
+        call.response_started();
+        assert!(call.response_done(true).is_empty());
+    }
+
+    #[test]
+    fn a_key_press_while_the_caller_speaks_joins_their_turn() {
+        let mut call = CallState::new();
+        call.speech_started();
+        assert_eq!(call.caller_event(), CallerEvent::Told);
+        call.speech_stopped();
+        call.response_started();
+        assert!(call.response_done(true).is_empty());
+    }
+
+    #[test]
+    fn key_presses_are_dropped_once_the_call_is_leaving() {
+        let mut ending = CallState::new();
+        ending.begin_ending(bye());
+        assert_eq!(ending.caller_event(), CallerEvent::Dropped);
+        let mut transferring = CallState::new();
+        transferring.operator_transfer(plan("key 0")).unwrap();
+        assert_eq!(transferring.caller_event(), CallerEvent::Dropped);
+        // A key pressed during an answer, then a hang-up by tool: no new response.
+        let mut hanging_up = CallState::new();
+        hanging_up.response_started();
+        hanging_up.tool_requested();
+        assert_eq!(hanging_up.caller_event(), CallerEvent::Held);
+        hanging_up.tool_finished(Some(FarewellRequest::HangUp(bye())), false);
+        assert_eq!(hanging_up.response_done(true), vec![Step::Finish(bye())]);
+    }
+
+    #[test]
+    fn an_answering_machine_ends_the_call_with_its_own_reason() {
+        let mut call = CallState::new();
+        assert_eq!(
+            call.carrier_hung_up(EndReason::CallerHangup),
+            EndReason::CallerHangup
+        );
+        assert!(call.answering_machine());
+        assert!(call.is_ending());
+        // Twilio's `stop` after the voicemail replaced the stream is not the caller's hang-up.
+        assert_eq!(
+            call.carrier_hung_up(EndReason::CallerHangup),
+            EndReason::AnsweringMachine
+        );
+        assert_eq!(call.caller_event(), CallerEvent::Dropped);
+        assert_eq!(
+            call.response_done(true),
+            vec![Step::Finish(EndReason::AnsweringMachine)]
+        );
+        // Not once the call is transferring or already ending.
+        let mut transferring = CallState::new();
+        transferring.operator_transfer(plan("x")).unwrap();
+        assert!(!transferring.answering_machine());
+        let mut ending = CallState::new();
+        ending.begin_ending(bye());
+        assert!(!ending.answering_machine());
     }
 }

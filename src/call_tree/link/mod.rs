@@ -28,7 +28,7 @@ use crate::model::command::LinkCommand;
 use crate::model::event::ModelEvent;
 use crate::model::live;
 use crate::model::live_tracker::{AudioRoute, LiveTracker};
-use crate::model::realtime::{self, AudioEncoding, ClientEvent, ServerEvent};
+use crate::model::realtime::{self, AudioEncoding, ClientEvent, Role, ServerEvent};
 use crate::model::session::{self, HistoryItem, SessionSpec};
 use crate::model::tracker::ResponseTracker;
 use socket::{self as model_socket, ModelSocket};
@@ -667,6 +667,18 @@ impl Handler<LinkCommand> for ModelLinkActor {
                 self.send_event(&ClientEvent::function_call_output(call_id, output))
             }
             LinkCommand::CreateResponse => self.send_event(&ClientEvent::response_create()),
+            LinkCommand::CallerEvent { text, respond } => {
+                let line = HistoryItem::Message {
+                    role: Role::User,
+                    text,
+                };
+                for event in session::history_items(&[line]) {
+                    self.send_event(&event);
+                }
+                if respond {
+                    self.send_event(&ClientEvent::response_create());
+                }
+            }
             LinkCommand::UpdateSession(spec) => {
                 self.setup.session = *spec;
                 self.send_event(&session::session_update(&self.setup.session));

@@ -4,7 +4,7 @@
 
 use actix::prelude::*;
 
-use crate::actor_messages::{EndCall, OperatorTransfer, RestartLink};
+use crate::actor_messages::{EndCall, MachineDetected, OperatorTransfer, RestartLink};
 use crate::call_tree::call::env::SupervisedCall;
 use crate::cluster::LiveCallEntry;
 use crate::session_settings::ApplySessionSettings;
@@ -18,6 +18,9 @@ pub(super) struct LiveCall {
     pub(super) transfer: Recipient<OperatorTransfer>,
     /// `None` for calls without a model link of their own (jambonz).
     pub(super) restart: Option<Recipient<RestartLink>>,
+    /// Where an answering machine verdict goes; `None` for calls that cannot
+    /// have one (jambonz).
+    pub(super) machine: Option<Recipient<MachineDetected>>,
     /// `Some` while the call moves threads: messages held for it, in order.
     pub(super) moving: Option<Vec<Held>>,
 }
@@ -37,6 +40,7 @@ impl LiveCall {
             settings: addr.clone().recipient(),
             transfer: addr.clone().recipient(),
             restart: C::restart_recipient(addr),
+            machine: C::machine_recipient(addr),
             moving: None,
         }
     }
@@ -148,6 +152,7 @@ mod tests {
             settings: probe.clone().recipient(),
             transfer: probe.clone().recipient(),
             restart: Some(probe.clone().recipient()),
+            machine: None,
             moving: None,
         }
     }

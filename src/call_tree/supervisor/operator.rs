@@ -6,7 +6,7 @@ use actix::prelude::*;
 use super::live_call::Held;
 use super::Supervisor;
 use crate::actor_messages::{
-    EndCall, OperateCall, OperateOutcome, OperatorAction, OperatorTransfer,
+    EndCall, MachineDetected, OperateCall, OperateOutcome, OperatorAction, OperatorTransfer,
 };
 use crate::cluster::LiveCallEntry;
 use crate::lifecycle::EndReason;
@@ -97,6 +97,24 @@ impl Handler<OperateCall> for Supervisor {
                 // Its answer decides the operator's; the call is between actors.
                 let error = "the call's media stream is starting; try again".to_string();
                 return Box::pin(async { OperateOutcome::Refused { error } });
+            }
+            OperatorAction::AnsweredBy { .. } if call.moving.is_some() => {
+                let error = "the call's media stream is starting; try again".to_string();
+                return Box::pin(async { OperateOutcome::Refused { error } });
+            }
+            OperatorAction::AnsweredBy { answered_by } => {
+                let Some(machine) = call.machine.clone() else {
+                    let error = "this call has no answering machine detection".to_string();
+                    return Box::pin(async { OperateOutcome::Refused { error } });
+                };
+                let asked = machine.send(MachineDetected { answered_by });
+                return Box::pin(async move {
+                    match asked.await {
+                        Ok(Ok(())) => OperateOutcome::Applied,
+                        Ok(Err(error)) => OperateOutcome::Refused { error },
+                        Err(_) => OperateOutcome::NotFound,
+                    }
+                });
             }
             OperatorAction::Transfer { reason } => {
                 // The call knows whether it can be transferred (carrier,

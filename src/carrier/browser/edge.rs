@@ -14,8 +14,8 @@ use base64::Engine;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::actor_messages::{
-    AudioFrame, CarrierCommand, CarrierHangup, MarkEchoed, TransferError, TransferOutcome,
-    VoicemailHandedOff,
+    AudioFrame, CarrierCommand, CarrierHangup, DtmfReceived, MarkEchoed, TransferError,
+    TransferOutcome, VoicemailHandedOff,
 };
 use crate::audio::format::AudioFormat;
 use crate::call_tree::call::prewarm::AttachEdge;
@@ -81,6 +81,13 @@ impl BrowserSocket {
             Ok(Control::Mark { name }) => {
                 if let Some(call) = &self.call {
                     call.do_send(MarkEchoed { name });
+                }
+            }
+            Ok(Control::Dtmf { digit }) => {
+                if let Some(call) = &self.call {
+                    call.do_send(DtmfReceived {
+                        digit: digit.to_string(),
+                    });
                 }
             }
             Ok(Control::Hangup) => {

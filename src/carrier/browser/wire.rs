@@ -1,10 +1,13 @@
 //! Browser softphone wire format on `GET /browser`, pure serde. Binary frames are
 //! raw PCM16 little-endian mono 24 kHz audio, both ways. Text frames are JSON:
-//! the page sends [`Control`] (`mark` echoes after playing audio, `hangup`); the
+//! the page sends [`Control`] (`mark` echoes after playing audio, `dtmf` for a
+//! keypad key, `hangup`); the
 //! server sends [`ServerMessage`] (`mark`, `clear`, `error`) and the call's live
 //! events in the `/logs` shape (`transcript`, `tool_call`, `call_started`, `call_ended`).
 
 use serde::{Deserialize, Serialize};
+
+use crate::tenant::keypad::KeypadKey;
 
 /// Largest JSON text frame accepted from the page, bytes (close 1009 past it).
 pub const MAX_JSON_BYTES: usize = 10 * 1024;
@@ -18,6 +21,9 @@ pub const MAX_AUDIO_BYTES: usize = 100 * 1024;
 pub enum Control {
     /// The audio sent before our `mark` named `name` has played (barge-in accounting).
     Mark { name: String },
+    /// The caller pressed a keypad key: `{"type":"dtmf","digit":"5"}`, one of
+    /// `0`–`9`, `*`, `#` (anything else is refused with an `error` message).
+    Dtmf { digit: KeypadKey },
     /// The caller hung up.
     Hangup,
 }
@@ -73,6 +79,19 @@ mod tests {
             parse_control(r#"{"type":"hangup"}"#).unwrap(),
             Control::Hangup
         );
+        assert_eq!(
+            parse_control(r##"{"type":"dtmf","digit":"#"}"##).unwrap(),
+            Control::Dtmf {
+                digit: "#".parse().unwrap()
+            }
+        );
+        let bad = parse_control(r#"{"type":"dtmf","digit":"12"}"#).unwrap_err();
+        assert!(
+            bad.to_string()
+                .contains("\"12\" is not a keypad key (one of 0-9, * or #)"),
+            "{bad}"
+        );
+        assert!(parse_control(r#"{"type":"dtmf"}"#).is_err());
         assert!(parse_control(r#"{"type":"dance"}"#).is_err());
         let big = format!(
             r#"{{"type":"mark","name":"{}"}}"#,

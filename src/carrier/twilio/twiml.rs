@@ -141,6 +141,11 @@ pub fn say_and_hangup(text: &str) -> String {
     response(&format!("<Say>{}</Say><Hangup/>", self::text(text)))
 }
 
+/// `<Response><Hangup/></Response>`: end the call at once.
+pub fn hangup() -> String {
+    response("<Hangup/>")
+}
+
 /// Transfer: `<Response><Dial callerId=…><Number url=whisper_url>number</Number></Dial></Response>`.
 ///
 /// `number` is E.164; `caller_id` (E.164, one of our Twilio numbers) is omitted
