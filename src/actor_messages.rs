@@ -66,7 +66,20 @@ pub enum CarrierCommand {
     /// [`TransferOutcome`]. Twilio: the call's TwiML replaced through the REST API
     /// with a `<Dial><Number url>` (Calls resource, `Twiml` field).
     Transfer { number: String, whisper_url: String },
+    /// The model is gone: have the carrier take the caller's voicemail for call
+    /// `call_id`, if it can. Twilio replaces the call's TwiML through the REST
+    /// API with `<Say>` + `<Record>` (its recording reaches
+    /// `/twiml/voicemail/recording`), which ends this stream. Answered with a
+    /// [`VoicemailHandedOff`]; on `Err` the call records the voicemail itself.
+    RecordVoicemail { call_id: String },
 }
+
+/// The carrier edge's answer to [`CarrierCommand::RecordVoicemail`]: `Ok` once
+/// the carrier is taking the voicemail (its stream ends next); `Err` with the
+/// reason when it cannot (the stream goes on as before).
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct VoicemailHandedOff(pub Result<(), String>);
 
 /// Why a carrier edge could not transfer a call.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -169,7 +182,8 @@ pub struct CallFinished {
 
 /// Call → Supervisor: the call's model link failed for the `failures`-th time
 /// (1-based) with `cause`. The Supervisor answers with [`RestartLink`] or
-/// [`EndCall`] (restart budget spent: apologise, `model_unavailable`).
+/// [`EndCall`] (restart budget spent: `model_unavailable` with `apologise`,
+/// which a call with a caller on the line turns into a voicemail).
 #[derive(Message, Debug, Clone)]
 #[rtype(result = "()")]
 pub struct LinkFailed {

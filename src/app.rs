@@ -35,6 +35,10 @@ use crate::tools::ToolRegistry;
 
 /// The apology clip shipped in the binary (8 kHz speech).
 const APOLOGY_WAV: &[u8] = include_bytes!("../assets/audio/apology.wav");
+/// The hold clip shipped in the binary (8 kHz chime, 1.8 s, looped).
+const HOLD_WAV: &[u8] = include_bytes!("../assets/audio/hold.wav");
+/// The voicemail prompt shipped in the binary (8 kHz speech ending in the tone).
+const VOICEMAIL_PROMPT_WAV: &[u8] = include_bytes!("../assets/audio/voicemail-prompt.wav");
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -363,6 +367,8 @@ async fn start_on_pool(
     report_startup(&config, &tools)?;
     let tls = tls_connector()?;
     let apology = Clip::from_wav(APOLOGY_WAV)?;
+    let hold = Clip::from_wav(HOLD_WAV)?;
+    let voicemail_prompt = Clip::from_wav(VOICEMAIL_PROMPT_WAV)?;
     let chat = ChatClient::new(&config.text_model, Some(tls.clone()));
     let model_url = config.model_url(local_addr);
     let live_url = config.live_url();
@@ -460,6 +466,8 @@ async fn start_on_pool(
         live_url,
         tls: Some(tls.clone()),
         apology,
+        hold,
+        voicemail_prompt,
         session_overrides,
         notifier,
     });

@@ -157,6 +157,9 @@ pub enum EndReason {
     /// The model could not be reached within the restart budget, or jambonz's
     /// `llm` verb ended abnormally: `model_unavailable: <cause>`.
     ModelUnavailable(String),
+    /// The model was gone for good (its cause kept) and the caller was asked to
+    /// leave a voicemail instead: `voicemail: <cause>`.
+    Voicemail(String),
     /// Ended by a server shutdown after the drain timeout.
     Shutdown,
     /// An operator hung up (`POST /api/calls/{id}/hangup`).
@@ -181,7 +184,7 @@ impl EndReason {
         EndReason::CarrierStatus(status.replace('-', "_"))
     }
 
-    /// Bounded label set for `calls_ended_total`: the reason's kind for the seven
+    /// Bounded label set for `calls_ended_total`: the reason's kind for the eight
     /// kinds operators watch, `other` for the rest.
     pub fn metric_label(&self) -> &'static str {
         match self {
@@ -191,6 +194,7 @@ impl EndReason {
             EndReason::AssistantHangup(_) => "assistant_hangup",
             EndReason::Transferred { .. } => "transferred",
             EndReason::ModelUnavailable(_) => "model_unavailable",
+            EndReason::Voicemail(_) => "voicemail",
             EndReason::Shutdown => "shutdown",
             _ => "other",
         }
@@ -228,6 +232,7 @@ impl fmt::Display for EndReason {
                 reason,
             } => write!(f, "transferred: {reason}"),
             EndReason::ModelUnavailable(cause) => write!(f, "model_unavailable: {cause}"),
+            EndReason::Voicemail(cause) => write!(f, "voicemail: {cause}"),
             EndReason::Refused(refusal) => f.write_str(refusal.as_str()),
             EndReason::CallerHangup => f.write_str("caller_hangup"),
             EndReason::CarrierClosed => f.write_str("carrier_closed"),
@@ -263,6 +268,9 @@ impl FromStr for EndReason {
         }
         if let Some(cause) = s.strip_prefix("model_unavailable: ") {
             return Ok(EndReason::ModelUnavailable(cause.to_string()));
+        }
+        if let Some(cause) = s.strip_prefix("voicemail: ") {
+            return Ok(EndReason::Voicemail(cause.to_string()));
         }
         if let Some(detail) = s.strip_prefix("transferred: ") {
             let numbered = detail
@@ -440,6 +448,10 @@ mod tests {
                 EndReason::ModelUnavailable("connect: refused".into()),
                 "model_unavailable: connect: refused",
             ),
+            (
+                EndReason::Voicemail("connect: refused".into()),
+                "voicemail: connect: refused",
+            ),
             (EndReason::Shutdown, "shutdown"),
             (EndReason::CallActorStopped, "call_actor_stopped"),
             (EndReason::Interrupted, "interrupted"),
@@ -517,6 +529,7 @@ mod tests {
         assert_eq!(label("assistant_hangup: bye"), Ok("assistant_hangup"));
         assert_eq!(label("transferred: +1555 (leak)"), Ok("transferred"));
         assert_eq!(label("model_unavailable: x"), Ok("model_unavailable"));
+        assert_eq!(label("voicemail: gone"), Ok("voicemail"));
         assert_eq!(label("shutdown"), Ok("shutdown"));
         assert_eq!(label("carrier_reset"), Ok("other"));
         assert_eq!(label("carrier_busy"), Ok("other"));

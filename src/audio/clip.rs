@@ -1,8 +1,10 @@
-//! `Clip`: a short recording (the apology) pre-encoded once, at start-up, into
+//! `Clip`: a short recording (the apology, the hold clip, the voicemail
+//! prompt) pre-encoded once, at start-up, into
 //! 100 ms base64 chunks for every carrier format, so a call plays it without
 //! decoding or allocating per chunk.
 
 use base64::Engine;
+use bytestring::ByteString;
 
 use super::format::{encode_pcm, AudioFormat};
 use super::wav::read_wav_bytes;
@@ -11,10 +13,11 @@ use super::AudioError;
 /// Milliseconds per chunk when a clip is queued for playback.
 const CLIP_CHUNK_MS: u32 = 100;
 
-/// One chunk of a pre-encoded clip: base64 audio and its duration.
+/// One chunk of a pre-encoded clip: base64 audio (shared: queuing it clones a
+/// reference, not the bytes) and its duration.
 #[derive(Debug, Clone)]
 pub struct ClipChunk {
-    pub payload: String,
+    pub payload: ByteString,
     pub ms: u32,
 }
 
@@ -36,7 +39,7 @@ impl Clip {
             Ok(raw
                 .chunks(step)
                 .map(|c| ClipChunk {
-                    payload: base64::engine::general_purpose::STANDARD.encode(c),
+                    payload: base64::engine::general_purpose::STANDARD.encode(c).into(),
                     ms: format.duration_ms(c.len()),
                 })
                 .collect())

@@ -118,6 +118,30 @@ pub fn write_wav(path: &Path, pcm: &Pcm) -> Result<(), AudioError> {
     writer.finalize().map_err(wav_error)
 }
 
+/// `pcm` as the bytes of a 16-bit mono WAV file at `pcm.sample_rate` (what
+/// [`write_wav`] writes), for storing or serving a recording from memory.
+///
+/// # Errors
+/// [`AudioError::UnsupportedWav`] when hound rejects the header (a sample rate
+/// of 0, or too many samples for a RIFF file).
+pub fn encode_wav(pcm: &Pcm) -> Result<Vec<u8>, AudioError> {
+    let spec = WavSpec {
+        channels: 1,
+        sample_rate: pcm.sample_rate,
+        bits_per_sample: 16,
+        sample_format: SampleFormat::Int,
+    };
+    let mut out = Vec::with_capacity(44 + pcm.samples.len() * 2);
+    let mut writer = WavWriter::new(Cursor::new(&mut out), spec).map_err(wav_error)?;
+    let mut samples = writer.get_i16_writer(pcm.samples.len() as u32);
+    for &s in &pcm.samples {
+        samples.write_sample(s);
+    }
+    samples.flush().map_err(wav_error)?;
+    writer.finalize().map_err(wav_error)?;
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,8 +236,9 @@ mod tests {
     }
 
     /// Every shipped asset: (path under the crate root, documented rate in Hz).
-    const ASSETS: [(&str, u32); 9] = [
+    const ASSETS: [(&str, u32); 10] = [
         ("assets/audio/caller-booking.wav", 16000),
+        ("assets/audio/voicemail-prompt.wav", 8000),
         ("assets/audio/caller-message.wav", 16000),
         ("assets/audio/apology.wav", 8000),
         ("assets/sim/greeting.wav", 24000),
@@ -223,6 +248,34 @@ mod tests {
         ("assets/sim/fallback.wav", 24000),
         ("assets/sim/goodbye.wav", 24000),
     ];
+
+    /// The hold clip loops while a model link is down: 8 kHz, short, softer
+    /// than speech, and never silent long enough to sound like dead air.
+    #[test]
+    fn the_hold_clip_is_a_soft_loop_without_dead_air() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let pcm = read_wav(&root.join("assets/audio/hold.wav")).unwrap();
+        assert_eq!(pcm.sample_rate, 8000);
+        assert!((1000..=5000).contains(&pcm.duration_ms()));
+        let level = rms_dbfs(&pcm.samples);
+        assert!((-35.0..-18.0).contains(&level), "{level} dBFS");
+        // No 50 ms window louder than speech would be.
+        let loudest = pcm
+            .samples
+            .chunks(400)
+            .map(rms_dbfs)
+            .fold(f32::MIN, f32::max);
+        assert!(loudest < -15.0, "{loudest} dBFS");
+        // Quiet stretches (including across the loop point) stay under 400 ms.
+        let windows: Vec<f32> = pcm.samples.chunks(400).map(rms_dbfs).collect();
+        let doubled: Vec<f32> = windows.iter().chain(windows.iter()).cloned().collect();
+        let longest_quiet = doubled
+            .split(|l| *l > -50.0)
+            .map(|run| run.len() * 50)
+            .max()
+            .unwrap_or(0);
+        assert!(longest_quiet < 400, "{longest_quiet} ms quiet");
+    }
 
     #[test]
     fn shipped_assets_are_speech_at_their_documented_rate() {

@@ -32,6 +32,15 @@ pub struct CallsConfig {
     /// Seconds a pre-warmed call waits for its media stream before it closes
     /// its link, frees its slot and is stored as ended `no_stream`.
     pub prewarm_timeout_secs: u64,
+    /// Milliseconds of silence on the caller's side, while the call's model
+    /// link is down, before the hold clip starts; it repeats until the model
+    /// speaks again.
+    pub hold_after_ms: u32,
+    /// Longest voicemail a caller can leave when the model is gone, seconds.
+    pub voicemail_max_secs: u32,
+    /// Milliseconds of silence after the caller has spoken that end a
+    /// voicemail recorded by switchboard.
+    pub voicemail_end_silence_ms: u32,
 }
 
 impl Default for CallsConfig {
@@ -46,6 +55,9 @@ impl Default for CallsConfig {
             greet_caller: true,
             prewarm: true,
             prewarm_timeout_secs: 10,
+            hold_after_ms: 700,
+            voicemail_max_secs: 120,
+            voicemail_end_silence_ms: 4000,
         }
     }
 }

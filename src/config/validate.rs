@@ -113,6 +113,24 @@ impl Config {
                         .into(),
             });
         }
+        if !(100..=10_000).contains(&self.calls.hold_after_ms) {
+            return Err(ConfigError::Invalid {
+                key: "calls.hold_after_ms",
+                message: "must be within 100–10000 (ms of dead air before the hold clip)".into(),
+            });
+        }
+        if !(5..=600).contains(&self.calls.voicemail_max_secs) {
+            return Err(ConfigError::Invalid {
+                key: "calls.voicemail_max_secs",
+                message: "must be within 5–600".into(),
+            });
+        }
+        if !(1000..=30_000).contains(&self.calls.voicemail_end_silence_ms) {
+            return Err(ConfigError::Invalid {
+                key: "calls.voicemail_end_silence_ms",
+                message: "must be within 1000–30000".into(),
+            });
+        }
         if self.calls.max_calls == 0 {
             return Err(ConfigError::Invalid {
                 key: "calls.max_calls",

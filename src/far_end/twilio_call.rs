@@ -129,12 +129,98 @@ struct CallState {
     /// When the first outbound `media` frame arrived.
     first_audio_at: Option<Instant>,
     playout: Playout,
+    /// Every outbound `media` and `clear`, with when it arrived.
+    timeline: Vec<Outbound>,
     marks_echoed: u32,
     echoed_names: Vec<String>,
     clears: u32,
     close: Option<(u16, String)>,
     closed: bool,
     errors: Vec<String>,
+}
+
+/// One outbound frame as the phone received it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outbound {
+    /// A `media` frame's decoded µ-law bytes.
+    Media { at: Instant, audio: Vec<u8> },
+    /// A `clear`: unplayed audio dropped.
+    Clear { at: Instant },
+}
+
+/// The longest stretch between `from` and `to` in which the phone had nothing
+/// to play, given every outbound frame (`timeline`, in arrival order): audio
+/// plays from its arrival (or the end of what was queued before it) at 8 bytes
+/// per ms, and a `clear` drops what was still queued. Dead air as the caller
+/// hears it.
+pub fn longest_silence(timeline: &[Outbound], from: Instant, to: Instant) -> Duration {
+    let mut longest = Duration::ZERO;
+    // When the phone runs out of what it was given so far (`None`: nothing yet).
+    let mut playing_until: Option<Instant> = None;
+    for frame in timeline {
+        match frame {
+            Outbound::Clear { at } if *at <= to => {
+                playing_until = playing_until.map(|until| until.min(*at));
+            }
+            Outbound::Media { at, audio } if *at <= to => {
+                let idle_from = playing_until.unwrap_or(from).max(from);
+                if *at > idle_from {
+                    longest = longest.max(*at - idle_from);
+                }
+                let start = playing_until.map_or(*at, |until| until.max(*at));
+                playing_until =
+                    Some(start + Duration::from_micros(audio.len() as u64 * 1000 / BYTES_PER_MS));
+            }
+            _ => break,
+        }
+    }
+    let idle_from = playing_until.unwrap_or(from).max(from);
+    if to > idle_from {
+        longest = longest.max(to - idle_from);
+    }
+    longest
+}
+
+#[cfg(test)]
+mod silence_tests {
+    use super::*;
+
+    fn media(at: Instant, ms: u64) -> Outbound {
+        Outbound::Media {
+            at,
+            audio: vec![0xFF; (ms * BYTES_PER_MS) as usize],
+        }
+    }
+
+    #[test]
+    fn longest_silence_follows_the_phone_buffer() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        // 1 s of audio at t0 (plays to t0+1000), the next 100 ms at t0+1700.
+        let timeline = [media(t0, 1000), media(t0 + ms(1700), 100)];
+        assert_eq!(longest_silence(&timeline, t0, t0 + ms(1800)), ms(700));
+        // Counted only inside the window.
+        assert_eq!(
+            longest_silence(&timeline, t0 + ms(1500), t0 + ms(1800)),
+            ms(200)
+        );
+        // Audio sent ahead queues: no gap.
+        let ahead = [
+            media(t0, 300),
+            media(t0 + ms(100), 300),
+            media(t0 + ms(200), 300),
+        ];
+        assert_eq!(longest_silence(&ahead, t0, t0 + ms(900)), ms(0));
+        // A clear drops what was queued; the silence starts there.
+        let cleared = [
+            media(t0, 1000),
+            Outbound::Clear { at: t0 + ms(200) },
+            media(t0 + ms(600), 100),
+        ];
+        assert_eq!(longest_silence(&cleared, t0, t0 + ms(700)), ms(400));
+        // Nothing at all: the whole window.
+        assert_eq!(longest_silence(&[], t0, t0 + ms(500)), ms(500));
+    }
 }
 
 /// A live imitation of Twilio on one Media Stream. Dropping it aborts the reader
@@ -362,6 +448,11 @@ impl TwilioCall {
         state.playout.played.clone()
     }
 
+    /// Every outbound `media` and `clear` so far, in arrival order.
+    pub fn timeline(&self) -> Vec<Outbound> {
+        self.state.borrow().timeline.clone()
+    }
+
     /// `clear` events received.
     pub fn clears(&self) -> u32 {
         self.state.borrow().clears
@@ -536,6 +627,7 @@ fn apply_text(
                 st.first_audio_at.get_or_insert(now);
                 st.received.extend_from_slice(&audio);
                 st.playout.push_audio(now, &audio);
+                st.timeline.push(Outbound::Media { at: now, audio });
                 Vec::new()
             }
             Err(e) => {
@@ -550,6 +642,7 @@ fn apply_text(
             .collect(),
         OutboundEvent::Clear { .. } => {
             st.clears += 1;
+            st.timeline.push(Outbound::Clear { at: now });
             st.playout.clear(now)
         }
     }

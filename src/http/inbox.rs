@@ -18,7 +18,7 @@ use crate::http::error::ApiError;
 use crate::http::state::AppState;
 use crate::store::appointments::BookingQuery;
 use crate::store::caller_messages::InboxQuery;
-use crate::store::{appointments, caller_messages, notifications, text_messages};
+use crate::store::{appointments, caller_messages, notifications, text_messages, voicemails};
 use crate::tenant::local_time;
 
 /// Routes of the inbox: `/api/messages`, `/api/caller-messages`,
@@ -29,6 +29,10 @@ pub fn configure_inbox(cfg: &mut web::ServiceConfig) {
         .route(
             "/api/caller-messages/{id}",
             web::patch().to(mark_caller_message),
+        )
+        .route(
+            "/api/caller-messages/{id}/audio",
+            web::get().to(caller_message_audio),
         )
         .route("/api/appointments", web::get().to(list_appointments))
         .route("/api/notifications", web::get().to(list_notifications))
@@ -118,7 +122,8 @@ pub struct MessagesQuery {
 
 const MESSAGE_STATUSES: [&str; 3] = ["new", "read", "handled"];
 
-/// `GET /api/caller-messages`: taken messages and callback requests, newest first.
+/// `GET /api/caller-messages`: taken messages, callback requests and
+/// voicemails, newest first; a voicemail's `audio_url` serves its recording.
 pub async fn list_caller_messages(
     _: Admin,
     state: web::Data<AppState>,
@@ -143,9 +148,46 @@ pub async fn list_caller_messages(
     let (rows, total) = query(&state, move |conn| caller_messages::list(conn, &filter)).await?;
     let items = rows
         .iter()
-        .map(|m| with_fields(m, json!({ "call_url": call_url(m.call_id.as_deref()) })))
+        .map(|m| {
+            with_fields(
+                m,
+                json!({
+                    "call_url": call_url(m.call_id.as_deref()),
+                    "audio_url": audio_url(m),
+                }),
+            )
+        })
         .collect();
     Ok(page_json(items, total, limit, offset))
+}
+
+/// Where a voicemail's recording is served; `null` for other messages.
+fn audio_url(m: &crate::store::models::CallerMessageRow) -> Value {
+    if m.kind == "voicemail" {
+        json!(format!("/api/caller-messages/{}/audio", m.id))
+    } else {
+        Value::Null
+    }
+}
+
+/// `GET /api/caller-messages/{id}/audio`: a voicemail's recording, `audio/wav`
+/// (16-bit mono PCM; `X-Duration-Ms` gives its length). 404 for an unknown
+/// message or one without audio.
+pub async fn caller_message_audio(
+    _: Admin,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let wanted = id.clone();
+    let Some(audio) = query(&state, move |conn| voicemails::find(conn, &wanted)).await? else {
+        return Err(ApiError::NotFound("no recording for this message".into()).about("message", id));
+    };
+    Ok(HttpResponse::Ok()
+        .content_type(audio.content_type)
+        .insert_header(("X-Duration-Ms", audio.duration_ms.to_string()))
+        .insert_header(("Cache-Control", "private, no-store"))
+        .body(audio.audio))
 }
 
 /// Body of `PATCH /api/caller-messages/{id}`.

@@ -41,29 +41,26 @@ use crate::net::parse_cidr;
 use crate::rate_limits::{canonical, limit_key, RateLimits, RetryAfter};
 
 /// Webhook routes subject to `limits.webhook_per_minute` (`POST`, or `GET` where
-/// Twilio is configured to use it).
-pub const WEBHOOK_PATHS: &[&str] = &[
-    "/twiml",
-    "/twiml/whisper",
-    "/twiml/amd",
-    "/sms/inbound",
-    "/email/inbound",
-];
+/// Twilio is configured to use it), besides every Twilio voice webhook under
+/// `/twiml/` (whisper, voicemail, …).
+pub const WEBHOOK_PATHS: &[&str] = &["/twiml", "/twiml/whisper", "/sms/inbound", "/email/inbound"];
 
-/// Twilio's signed routes (and the per-call `/media-stream/…` URLs): never
-/// refused for an address's failed logins while their own signature holds.
-pub const TWILIO_PATHS: &[&str] = &[
-    "/twiml",
-    "/twiml/whisper",
-    "/twiml/amd",
-    "/sms/inbound",
-    "/media-stream",
-];
+/// Twilio's signed routes (and every voice webhook under `/twiml/`, and the
+/// per-call `/media-stream/…` URLs): never refused for an address's failed
+/// logins while their own signature holds.
+pub const TWILIO_PATHS: &[&str] = &["/twiml", "/twiml/whisper", "/sms/inbound", "/media-stream"];
 
-/// Whether `path` is one of [`TWILIO_PATHS`] or a per-call stream URL under
-/// `/media-stream/`.
+/// Whether `path` is one of [`TWILIO_PATHS`], a voice webhook under
+/// `/twiml/`, or a per-call stream URL under `/media-stream/`.
 fn is_twilio_path(path: &str) -> bool {
-    TWILIO_PATHS.contains(&path) || path.starts_with("/media-stream/")
+    TWILIO_PATHS.contains(&path)
+        || path.starts_with("/twiml/")
+        || path.starts_with("/media-stream/")
+}
+
+/// Whether `path` is a webhook counted by `limits.webhook_per_minute`.
+fn is_webhook_path(path: &str) -> bool {
+    WEBHOOK_PATHS.contains(&path) || path.starts_with("/twiml/")
 }
 
 /// The 429 refusal for `retry`.
@@ -97,7 +94,7 @@ pub async fn enforce(
             blocked = Some(retry);
         }
     }
-    if matches!(*req.method(), Method::POST | Method::GET) && WEBHOOK_PATHS.contains(&req.path()) {
+    if matches!(*req.method(), Method::POST | Method::GET) && is_webhook_path(req.path()) {
         if let Err(retry) = limits.webhook(ip) {
             log::warn!("{ip}: webhook rate limit exceeded on {}", req.path());
             return Ok(req.error_response(too_many(retry, "webhook requests")));

@@ -28,6 +28,7 @@ pub mod state;
 pub mod tenants;
 pub mod tickets;
 pub mod twilio;
+pub mod voicemail;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -105,6 +106,7 @@ pub fn server(state: Arc<AppState>, listener: TcpListener) -> std::io::Result<Se
             })
             // Carriers and text channels.
             .configure(twilio::configure_twilio)
+            .configure(voicemail::configure_voicemail)
             .configure(amd::configure_amd)
             .configure(jambonz::configure_jambonz)
             .configure(browser::configure_browser)
@@ -124,6 +126,11 @@ pub fn server(state: Arc<AppState>, listener: TcpListener) -> std::io::Result<Se
     .on_connect(move |conn, data| connection_cap.on_connect(conn, data))
     .disable_signals()
     .shutdown_timeout(5)
+    // A socket we end (a stream we close, a model session the built-in
+    // simulator drops) is closed at the TCP level within 100 ms, not after
+    // actix's default second: its peer notices at once, as it would a
+    // provider that went away.
+    .client_disconnect_timeout(std::time::Duration::from_millis(100))
     .listen(listener)?
     .run();
     Ok(server)

@@ -82,10 +82,10 @@ impl OwnerEvent {
         match self {
             OwnerEvent::MessageTaken(m) => {
                 let urgent = if m.urgency == "urgent" { "URGENT " } else { "" };
-                let what = if m.kind == "callback_info" {
-                    "callback request"
-                } else {
-                    "message"
+                let what = match m.kind.as_str() {
+                    "callback_info" => "callback request",
+                    "voicemail" => "voicemail",
+                    _ => "message",
                 };
                 let from = who(Some(&m.caller_name), m.caller_phone.as_deref());
                 let title = if urgent.is_empty() {

@@ -9,6 +9,7 @@
 
 pub mod delivery;
 pub mod event;
+pub mod voicemail;
 
 pub use crate::tenant::{local_time, OwnerEventKind, OwnerNotify};
 pub use delivery::{Attempt, CallEnded, DeliverNow, Notifier};

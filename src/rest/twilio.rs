@@ -22,6 +22,13 @@ const MAX_ERROR_BODY_CHARS: usize = 500;
 /// Largest response body read, bytes.
 const MAX_BODY_BYTES: usize = 256 * 1024;
 
+/// Largest recording downloaded, bytes: ten minutes of 8 kHz 16-bit WAV
+/// (9.6 MB) with room to spare.
+const MAX_RECORDING_BYTES: usize = 16 * 1024 * 1024;
+
+/// Time allowed for one recording download.
+const RECORDING_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Why a Twilio REST request failed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum TwilioRestError {
@@ -89,15 +96,8 @@ impl TwilioRest {
 
     /// POSTs `form` to `url`; returns the success body.
     async fn post(&self, url: String, form: &[(&str, &str)]) -> Result<String, TwilioRestError> {
-        let mut connector = awc::Connector::new().timeout(REQUEST_TIMEOUT);
-        if let Some(tls) = &self.tls {
-            connector = connector.openssl(tls.clone());
-        }
-        let client = awc::Client::builder()
-            .connector(connector)
-            .timeout(REQUEST_TIMEOUT)
-            .finish();
-        let mut resp = client
+        let mut resp = self
+            .client(REQUEST_TIMEOUT)
             .post(url)
             .basic_auth(&self.account_sid, &self.auth_token)
             .send_form(&form)
@@ -128,6 +128,64 @@ impl TwilioRest {
         let parsed: SidBody =
             serde_json::from_str(&text).map_err(|e| TwilioRestError::Body(e.to_string()))?;
         Ok(parsed.sid)
+    }
+
+    fn client(&self, timeout: Duration) -> awc::Client {
+        let mut connector = awc::Connector::new().timeout(timeout);
+        if let Some(tls) = &self.tls {
+            connector = connector.openssl(tls.clone());
+        }
+        awc::Client::builder()
+            .connector(connector)
+            .timeout(timeout)
+            .finish()
+    }
+
+    /// Downloads recording `recording_sid` (`RE` + 32 hex digits) as a WAV file
+    /// (`GET …/Recordings/{RE}.wav`, Twilio "Recording resource: fetch a
+    /// recording's media file"; 16-bit PCM). The URL is built from the sid, never
+    /// taken from a webhook, so a callback cannot point the download elsewhere.
+    ///
+    /// Errors: [`TwilioRestError::Body`] for a malformed sid or a body over 16 MB,
+    /// [`TwilioRestError::Http`], [`TwilioRestError::Status`] (404 while Twilio
+    /// is still processing it, or for an unknown sid).
+    pub async fn fetch_recording_wav(
+        &self,
+        recording_sid: &str,
+    ) -> Result<Vec<u8>, TwilioRestError> {
+        let well_formed = recording_sid.len() == 34
+            && recording_sid.starts_with("RE")
+            && recording_sid[2..].bytes().all(|b| b.is_ascii_hexdigit());
+        if !well_formed {
+            return Err(TwilioRestError::Body(format!(
+                "not a recording sid: {:?}",
+                recording_sid.chars().take(40).collect::<String>()
+            )));
+        }
+        let mut resp = self
+            .client(RECORDING_TIMEOUT)
+            .get(self.url(&format!("Recordings/{recording_sid}.wav")))
+            .basic_auth(&self.account_sid, &self.auth_token)
+            .send()
+            .await
+            .map_err(|e| TwilioRestError::Http(e.to_string()))?;
+        let status = resp.status().as_u16();
+        if !(200..300).contains(&status) {
+            let body = resp.body().limit(MAX_BODY_BYTES).await.unwrap_or_default();
+            return Err(TwilioRestError::Status {
+                status,
+                body: String::from_utf8_lossy(&body)
+                    .chars()
+                    .take(MAX_ERROR_BODY_CHARS)
+                    .collect(),
+            });
+        }
+        let body = resp
+            .body()
+            .limit(MAX_RECORDING_BYTES)
+            .await
+            .map_err(|e| TwilioRestError::Body(e.to_string()))?;
+        Ok(body.to_vec())
     }
 
     /// Replaces the live call's instructions with `twiml` (form field `Twiml`).

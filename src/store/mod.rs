@@ -26,6 +26,7 @@ pub mod tenants;
 pub mod text_messages;
 pub mod tool_invocations;
 pub mod transcripts;
+pub mod voicemails;
 pub mod writer;
 
 pub use db::{backend_name, connect, run_migrations, DbConnection, Pool, PooledConnection};

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::schema::{
     appointments, caller_messages, calls, customers, messages, node_clients, notifications, outbox,
-    tenants, tool_invocations, transcript_entries,
+    tenants, tool_invocations, transcript_entries, voicemails,
 };
 
 /// Lifecycle state of a call, stored as `calls.status`.
@@ -243,7 +243,7 @@ pub struct CallerMessageRow {
     pub id: String,
     pub tenant_id: String,
     pub call_id: Option<String>,
-    /// `message` or `callback_info`.
+    /// `message`, `callback_info` or `voicemail` (its audio in [`VoicemailRow`]).
     pub kind: String,
     pub caller_name: String,
     pub caller_phone: Option<String>,
@@ -257,6 +257,27 @@ pub struct CallerMessageRow {
     pub handled_by: Option<String>,
     /// When it was marked read or handled (UTC).
     pub handled_at: Option<NaiveDateTime>,
+}
+
+/// A `voicemails` row: the audio of a `voicemail` caller message.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = voicemails)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct VoicemailRow {
+    /// The caller message (`kind = voicemail`) this audio belongs to.
+    pub message_id: String,
+    pub call_id: Option<String>,
+    /// `local` (captured by switchboard) or `twilio` (a `<Record>` recording).
+    pub source: String,
+    /// Twilio `RecordingSid` (`RE…`) for a `twilio` voicemail.
+    pub recording_sid: Option<String>,
+    /// Always `audio/wav` (16-bit mono PCM).
+    pub content_type: String,
+    /// Length of the recording, ms.
+    pub duration_ms: i64,
+    /// The WAV file, bytes.
+    pub audio: Vec<u8>,
+    pub created_at: NaiveDateTime,
 }
 
 /// A `messages` row: one SMS or email, inbound or outbound.

@@ -134,6 +134,23 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// The audio of a `voicemail` caller message (one row per message):
+    /// `source` `local` (captured from the call's media stream) or `twilio`
+    /// (a `<Record>` recording, `recording_sid` unique so a retried status
+    /// callback stores once); `audio` is a 16-bit mono WAV, `duration_ms` long.
+    voicemails (message_id) {
+        message_id -> Text,
+        call_id -> Nullable<Text>,
+        source -> Text,
+        recording_sid -> Nullable<Text>,
+        content_type -> Text,
+        duration_ms -> BigInt,
+        audio -> Binary,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     /// An SMS or email, in or out. `channel`: `sms` or `email`; `direction`:
     /// `inbound` or `outbound`; `provider_id` (Twilio `MessageSid`, SendGrid
     /// message id) is unique, which makes webhook retries idempotent.
@@ -211,6 +228,7 @@ diesel::table! {
 
 diesel::joinable!(transcript_entries -> calls (call_id));
 diesel::joinable!(appointments -> customers (customer_id));
+diesel::joinable!(voicemails -> caller_messages (message_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     tenants,
@@ -220,6 +238,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     customers,
     appointments,
     caller_messages,
+    voicemails,
     messages,
     node_clients,
     outbox,

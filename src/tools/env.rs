@@ -33,3 +33,19 @@ pub struct ToolEnv {
     /// `server.public_url` is empty).
     pub local_addr: SocketAddr,
 }
+
+impl ToolEnv {
+    /// The base of the URLs carriers fetch from this node (TwiML callbacks):
+    /// `server.public_url` without a trailing `/`, else `http://{local_addr}`.
+    pub fn public_base(&self) -> String {
+        if self.config.server.public_url.is_empty() {
+            format!("http://{}", self.local_addr)
+        } else {
+            self.config
+                .server
+                .public_url
+                .trim_end_matches('/')
+                .to_string()
+        }
+    }
+}

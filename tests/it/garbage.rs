@@ -103,6 +103,9 @@ async fn feed_http(base: &str, seed: u64) -> Vec<u16> {
     let routes = [
         ("POST", "/twiml"),
         ("POST", "/twiml/whisper"),
+        ("POST", "/twiml/voicemail/done?call=x"),
+        ("POST", "/twiml/voicemail/recording?call=x"),
+        ("GET", "/api/caller-messages/x/audio"),
         ("GET", "/health"),
         ("GET", "/metrics"),
         ("GET", "/tools"),

@@ -1,7 +1,7 @@
 //! Model link supervision: a dropped model socket is restarted while the caller
 //! stays on the line, with the session and the conversation so far replayed; a
-//! failure past the restart budget plays the apology and ends the call with a
-//! recorded reason.
+//! failure past the restart budget asks the caller for a voicemail, and the
+//! call ends `voicemail: <cause>`.
 
 use std::time::{Duration, Instant};
 
@@ -10,7 +10,7 @@ use switchboard::events::CallEvent;
 use crate::support::{caller_mulaw, is_transcript, mulaw_dbfs, talk_silence_until, TestApp};
 
 #[actix_rt::test]
-async fn model_link_restarts_and_replays_history_then_gives_up_past_budget() {
+async fn model_link_restarts_and_replays_history_then_takes_a_voicemail_past_budget() {
     let app =
         TestApp::start_with(crate::support::Db::Sqlite, |c| c.model.restart_attempts = 1).await;
     let (mut call, feed) = app.dial().await;
@@ -70,30 +70,26 @@ async fn model_link_restarts_and_replays_history_then_gives_up_past_budget() {
     .expect("reply on the restarted link");
 
     // Now the model stays unreachable: one restart is allowed and fails, so the
-    // caller hears the apology and the call ends.
+    // caller is not hung up on but asked to leave a voicemail after the tone.
     let before = call.received_audio().len();
     app.sim().set_refuse_connections(true);
     app.sim().kill_sessions();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !call.is_closed() && Instant::now() < deadline {
-        let _ = call.send_silence(100).await;
+    while call.received_audio().len() < before + 6000 * 8 && Instant::now() < deadline {
+        call.send_silence(100)
+            .await
+            .expect("the caller stays on the line");
     }
-    let closed = call
-        .wait_closed(Duration::from_secs(1))
-        .await
-        .expect("server closed the call");
-    assert_eq!(closed.0, 1000, "close: {closed:?}");
+    let prompt = &call.received_audio()[before..];
     assert!(
-        closed.1.starts_with("model_unavailable"),
-        "close reason: {closed:?}"
+        prompt.len() >= 6000 * 8,
+        "voicemail prompt too short: {} ms",
+        prompt.len() / 8
     );
-    let apology = &call.received_audio()[before..];
-    assert!(
-        apology.len() >= 4000 * 8,
-        "apology too short: {} ms",
-        apology.len() / 8
-    );
-    assert!(mulaw_dbfs(apology) > -35.0, "apology is silent");
+    assert!(mulaw_dbfs(prompt) > -35.0, "the prompt is silent");
+    assert!(!call.is_closed(), "hung up instead of taking a voicemail");
+    // The caller hangs up without leaving a message.
+    call.stop().await.expect("stop");
 
     let record = app
         .wait_call_ended(&call_sid, Duration::from_secs(10))
@@ -103,7 +99,7 @@ async fn model_link_restarts_and_replays_history_then_gives_up_past_budget() {
         row["ended_reason"]
             .as_str()
             .unwrap_or("")
-            .starts_with("model_unavailable"),
+            .starts_with("voicemail: "),
         "{row}"
     );
     assert!(row["link_restarts"].as_i64().unwrap_or(0) >= 1, "{row}");

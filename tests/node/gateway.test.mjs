@@ -11,12 +11,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import http from 'node:http';
 import WebSocket from 'ws';
-import { bin, freePort, root, sleep, spawnSwitchboard, stopSwitchboard, waitHealthy } from './harness.mjs';
+import { bin, freePort, root, sleep, spawnSwitchboard, stopSwitchboard, waitHealthy, writeConfig } from './harness.mjs';
 
 
 // Chat-completions stand-in: answers with text naming the customer's message;
@@ -114,14 +114,7 @@ test('a Node client authenticates, gets acks and replies, and survives a restart
   try {
     chat = await startChatModel();
     const port = await freePort();
-    const config = join(dir, 'config.toml');
-    writeFileSync(config, `
-[server]
-bind = "127.0.0.1:${port}"
-workers = 1
-drain_timeout_secs = 0
-[database]
-url = "${join(dir, 'switchboard.db')}"
+    const config = writeConfig(dir, port, `
 [simulator]
 script = "${join(root, 'assets/sim/script.toml')}"
 clips_dir = "${join(root, 'assets/sim')}"

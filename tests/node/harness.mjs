@@ -1,6 +1,7 @@
 // Helpers every Node test shares: the switchboard binary, starting and stopping
 // it, a free loopback port, a pause, and waiting for /health.
 import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -58,4 +59,19 @@ export async function waitHealthy(port, child) {
     await sleep(100);
   }
   throw new Error('switchboard did not become healthy');
+}
+
+/** Writes `dir`/config.toml for a test node on 127.0.0.1:`port` (one worker,
+ *  no drain, SQLite in `dir`) followed by `sections` (more TOML); returns its path. */
+export function writeConfig(dir, port, sections) {
+  const path = join(dir, 'config.toml');
+  writeFileSync(path, `
+[server]
+bind = "127.0.0.1:${port}"
+workers = 1
+drain_timeout_secs = 0
+[database]
+url = "${join(dir, 'switchboard.db')}"
+${sections}`);
+  return path;
 }

@@ -12,11 +12,11 @@
 // ../../target/debug/switchboard).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket, { WebSocketServer } from 'ws';
-import { freePort, sleep, spawnSwitchboard, stopSwitchboard, waitHealthy } from './harness.mjs';
+import { freePort, sleep, spawnSwitchboard, stopSwitchboard, waitHealthy, writeConfig } from './harness.mjs';
 
 const API_KEY = 'sk-node-model-link';
 const TENANT_NUMBER = '+15550100000';
@@ -58,14 +58,7 @@ before(async () => {
   ctx.dir = mkdtempSync(join(tmpdir(), 'switchboard-model-link-'));
   ctx.model = await startModel();
   ctx.port = await freePort();
-  const config = join(ctx.dir, 'config.toml');
-  writeFileSync(config, `
-[server]
-bind = "127.0.0.1:${ctx.port}"
-workers = 1
-drain_timeout_secs = 0
-[database]
-url = "${join(ctx.dir, 'switchboard.db')}"
+  const config = writeConfig(ctx.dir, ctx.port, `
 [model]
 url = "ws://127.0.0.1:${ctx.model.wss.address().port}/v1/realtime"
 [calls]

@@ -17,12 +17,12 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import http from 'node:http';
 import WebSocket from 'ws';
-import { bin, freePort, root, sleep, spawnSwitchboard, stopSwitchboard, waitHealthy } from './harness.mjs';
+import { bin, freePort, root, sleep, spawnSwitchboard, stopSwitchboard, waitHealthy, writeConfig } from './harness.mjs';
 
 
 const SYNC_REPLY_MS = 3000; // messaging.sync_reply_ms of this test's server
@@ -170,14 +170,7 @@ before(async () => {
   ctx.dir = mkdtempSync(join(tmpdir(), 'switchboard-webhook-'));
   ctx.chat = await startChatModel();
   ctx.port = await freePort();
-  const config = join(ctx.dir, 'config.toml');
-  writeFileSync(config, `
-[server]
-bind = "127.0.0.1:${ctx.port}"
-workers = 1
-drain_timeout_secs = 0
-[database]
-url = "${join(ctx.dir, 'switchboard.db')}"
+  const config = writeConfig(ctx.dir, ctx.port, `
 [simulator]
 script = "${join(root, 'assets/sim/script.toml')}"
 clips_dir = "${join(root, 'assets/sim')}"

@@ -37,8 +37,13 @@ pub struct CallEnv {
     pub live_url: String,
     /// TLS connector for `wss://` model URLs.
     pub tls: Option<openssl::ssl::SslConnector>,
-    /// Played when the model cannot be reached or the server shuts down.
+    /// Played when the server shuts down under a call.
     pub apology: Clip,
+    /// Played, repeated, while a call's model link is down (`calls.hold_after_ms`).
+    pub hold: Clip,
+    /// Asks the caller to leave a message, ending in the tone; played when the
+    /// model is gone for good and switchboard records the voicemail itself.
+    pub voicemail_prompt: Clip,
     /// Operator session edits per tenant, read when a call starts.
     pub session_overrides: Arc<SessionOverrides>,
     /// Writes each ended call's summary and the owner's post-call notification.

@@ -9,11 +9,13 @@
 
 pub mod conversation;
 pub mod env;
+pub mod hold;
 pub mod ledger;
 pub mod playback;
 pub mod prewarm;
 pub mod route;
 pub mod state;
+pub mod voicemail;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -25,7 +27,7 @@ use chrono::Utc;
 use crate::actor_messages::{
     AudioFrame, CallAction, CarrierCommand, CarrierHangup, DtmfReceived, EndCall, LinkDown,
     LinkFailed, MachineDetected, MarkEchoed, OperatorTransfer, RestartLink, ToolCall, ToolResult,
-    TransferOutcome,
+    TransferOutcome, VoicemailHandedOff,
 };
 use crate::audio::format::{base64_decoded_len, AudioFormat};
 use crate::call_tree::link::{LinkCounters, LinkHandover, LinkSetup, ModelLinkActor, TakeSession};
@@ -43,10 +45,12 @@ use crate::tenant::TenantConfig;
 use crate::tools::builtin::{plan_transfer, TransferPlan};
 use conversation::{Conversation, UserLine};
 use env::{CallEnv, CallTenancy, SupervisedCall, Supervision};
+use hold::{Hold, HoldCheck};
 use ledger::{CallIdentity, CallLedger, LineRow};
 use playback::{cut_to_heard, Playback, PushRefused};
 use prewarm::{AttachEdge, CallHandover, HandOver};
 use state::{CallState, CallerEvent, FarewellRequest, Step};
+use voicemail::VoicemailRecorder;
 
 /// Longest wait for goodbye or apology audio to play before the call is closed anyway.
 const FAREWELL_GRACE: Duration = Duration::from_secs(10);
@@ -54,6 +58,26 @@ const FAREWELL_GRACE: Duration = Duration::from_secs(10);
 const ROLLOVER_CHECK: Duration = Duration::from_secs(1);
 /// A roll-over waits for a quiet moment at most this long past `session_max_secs`.
 const ROLLOVER_GRACE: Duration = Duration::from_secs(120);
+/// Longest wait for the voicemail prompt's last mark before recording anyway.
+const PROMPT_GRACE: Duration = Duration::from_secs(2);
+/// Told to a model link that replaces a failed one, as a system line after
+/// the replayed conversation: the caller was left waiting.
+const RESUME_NOTE: &str = "The line dropped for a moment and the caller heard hold music. \
+Speak first: apologise briefly for the wait, then carry on where the conversation left off \
+(or greet the caller if it had not started).";
+
+/// A voicemail taken because the model is gone.
+enum Voicemail {
+    /// The carrier was asked to record it (Twilio `<Record>`); awaiting its answer.
+    AskedCarrier,
+    /// switchboard plays the prompt and its tone.
+    Prompting,
+    /// switchboard records the caller (frames that fail to decode are counted).
+    Recording {
+        recorder: VoicemailRecorder,
+        bad_frames: u32,
+    },
+}
 
 /// Everything a call needs to start; built by the carrier edge at stream start
 /// and handed to the Supervisor (`StartCall`), which starts the call — or built
@@ -112,6 +136,10 @@ pub struct CallActor {
     /// A pre-warmed session taken over from the call's actor on another
     /// thread; the first link continues it.
     adopt: Option<LinkHandover>,
+    /// Hold audio while the model link is down.
+    hold: Hold,
+    /// The voicemail under way when the model is gone for good.
+    voicemail: Option<Voicemail>,
     /// Caller events (key presses) held until the response under way is done.
     held_events: Vec<String>,
 }
@@ -127,6 +155,7 @@ impl CallActor {
         } = supervision;
         let calls = &env.config.calls;
         let playback = Playback::new(calls.playout_lead_ms, calls.max_queued_audio_ms);
+        let hold = Hold::new(calls.hold_after_ms);
         let settings = env.session_overrides.get(&setup.tenant.id);
         let provider = setup.tenant.provider.unwrap_or(env.config.model.provider);
         let ledger = CallLedger::new(
@@ -162,6 +191,8 @@ impl CallActor {
             drain_scheduled: false,
             settings,
             adopt: None,
+            hold,
+            voicemail: None,
             held_events: Vec::new(),
         }
     }
@@ -250,7 +281,13 @@ impl CallActor {
     }
 
     fn start_link(&mut self, ctx: &mut Context<Self>) {
-        let history = self.replay_history();
+        let mut history = self.replay_history();
+        if self.state.was_held() {
+            history.push(HistoryItem::Message {
+                role: Role::System,
+                text: RESUME_NOTE.into(),
+            });
+        }
         let setup = LinkSetup {
             call_id: self.setup.call_id.clone(),
             generation: self.state.generation(),
@@ -347,7 +384,22 @@ impl CallActor {
                     self.send_carrier(CarrierCommand::Media(chunk.payload));
                     self.send_carrier(CarrierCommand::Mark(chunk.mark));
                 }
-                Ok(None) => return,
+                Ok(None) => {
+                    // Hold audio repeats until the outage ends.
+                    let Some(item) = self.hold.playing() else {
+                        return;
+                    };
+                    let mut queued = false;
+                    for chunk in self.env.hold.chunks(self.setup.format) {
+                        queued |= self
+                            .playback
+                            .push(item, chunk.payload.clone(), chunk.ms)
+                            .is_ok();
+                    }
+                    if !queued {
+                        return;
+                    }
+                }
                 Err(wait) => {
                     if !self.drain_scheduled {
                         self.drain_scheduled = true;
@@ -563,6 +615,9 @@ impl CallActor {
     }
 
     fn barge_in(&mut self) {
+        if self.end_hold() {
+            return;
+        }
         let Some(cut) = self.playback.barge_in() else {
             return;
         };
@@ -592,6 +647,174 @@ impl CallActor {
         self.flush_heard_lines();
     }
 
+    /// Starts the hold clip once the line has been silent `calls.hold_after_ms`
+    /// with the model link down, or checks again when it will have been.
+    fn check_hold(&mut self, ctx: &mut Context<Self>) {
+        if self.state.is_ending() || self.setup.edge.is_none() {
+            return;
+        }
+        let now = Instant::now();
+        match self.hold.check(now, self.playback.audible_until(now)) {
+            HoldCheck::Idle => {}
+            HoldCheck::WaitFor(wait) => {
+                ctx.run_later(wait, |act, ctx| act.check_hold(ctx));
+            }
+            HoldCheck::Start { item_id } => {
+                log::info!(
+                    "call {}: model link down; hold audio ({item_id})",
+                    self.id()
+                );
+                self.state.hold_started();
+                for chunk in self.env.hold.chunks(self.setup.format) {
+                    let _ = self
+                        .playback
+                        .push(&item_id, chunk.payload.clone(), chunk.ms);
+                }
+                self.drain_playback(ctx);
+            }
+        }
+    }
+
+    /// Ends the outage's hold: what is queued of the clip is dropped and the
+    /// carrier told to drop what it still holds, so nothing that follows
+    /// overlaps it. `true` when hold audio was playing.
+    fn end_hold(&mut self) -> bool {
+        if self.hold.end().is_none() {
+            return false;
+        }
+        self.playback.clear();
+        self.send_carrier(CarrierCommand::Clear);
+        true
+    }
+
+    /// The model is gone for good (`cause`): rather than hang up on the caller,
+    /// take a voicemail — by the carrier when it can record one (Twilio
+    /// `<Record>`), else by switchboard from the call's own stream. The call
+    /// then ends `voicemail: <cause>`. A pre-warmed call with no stream yet
+    /// takes it once the stream attaches.
+    fn leave_voicemail(&mut self, cause: String) {
+        if !self.state.begin_voicemail(cause.clone()) {
+            return;
+        }
+        log::warn!(
+            "call {}: model unavailable ({cause}); taking a voicemail",
+            self.id()
+        );
+        if let Some(link) = self.link.take() {
+            link.do_send(LinkCommand::Shutdown);
+        }
+        self.hold.end();
+        self.playback.clear();
+        if self.setup.edge.is_none() {
+            // Pre-warmed: the voicemail starts when the stream attaches (or the
+            // call ends `no_stream` if none comes).
+            log::info!("call {}: the voicemail waits for the stream", self.id());
+            return;
+        }
+        self.send_carrier(CarrierCommand::Clear);
+        self.ask_carrier_for_voicemail();
+    }
+
+    /// Asks the carrier to record the voicemail; its [`VoicemailHandedOff`]
+    /// says whether it does or switchboard must.
+    fn ask_carrier_for_voicemail(&mut self) {
+        self.voicemail = Some(Voicemail::AskedCarrier);
+        self.send_carrier(CarrierCommand::RecordVoicemail {
+            call_id: self.setup.call_id.clone(),
+        });
+    }
+
+    /// switchboard records the voicemail: the prompt and its tone play, then
+    /// the caller's frames are recorded (from the prompt's last mark, or after
+    /// its length and a grace at the latest).
+    fn prompt_voicemail(&mut self, ctx: &mut Context<Self>) {
+        self.voicemail = Some(Voicemail::Prompting);
+        let mut prompt_ms = 0u64;
+        for chunk in self.env.voicemail_prompt.chunks(self.setup.format) {
+            prompt_ms += u64::from(chunk.ms);
+            let _ = self
+                .playback
+                .push("voicemail-prompt", chunk.payload.clone(), chunk.ms);
+        }
+        self.drain_playback(ctx);
+        ctx.run_later(
+            Duration::from_millis(prompt_ms) + PROMPT_GRACE,
+            |act, ctx| act.start_recording(ctx),
+        );
+    }
+
+    /// The prompt has played: record the caller, for at most
+    /// `calls.voicemail_max_secs` (and a grace, in case frames stop coming).
+    fn start_recording(&mut self, ctx: &mut Context<Self>) {
+        if !matches!(self.voicemail, Some(Voicemail::Prompting)) || self.ledger.is_finished() {
+            return;
+        }
+        let calls = &self.env.config.calls;
+        self.voicemail = Some(Voicemail::Recording {
+            recorder: VoicemailRecorder::new(
+                self.setup.format,
+                calls.voicemail_max_secs,
+                calls.voicemail_end_silence_ms,
+            ),
+            bad_frames: 0,
+        });
+        log::info!("call {}: recording a voicemail", self.id());
+        let limit = Duration::from_secs(u64::from(calls.voicemail_max_secs)) + PROMPT_GRACE;
+        ctx.run_later(limit, |act, ctx| {
+            act.finish(EndReason::CallerHangup, true, ctx)
+        });
+    }
+
+    /// Stores a voicemail switchboard recorded (message, audio and the owner's
+    /// urgent notification), off the call's thread; nothing when the caller
+    /// said nothing.
+    fn store_voicemail(&self, recorder: VoicemailRecorder, bad_frames: u32) {
+        if bad_frames > 0 {
+            log::warn!(
+                "call {}: {bad_frames} voicemail frames did not decode",
+                self.id()
+            );
+        }
+        let recording = match recorder.finish() {
+            Ok(Some(recording)) => recording,
+            Ok(None) => {
+                log::info!("call {}: the caller left no voicemail", self.id());
+                return;
+            }
+            Err(e) => {
+                log::error!("call {}: voicemail not encoded: {e}", self.id());
+                return;
+            }
+        };
+        let voicemail = crate::notify::voicemail::Voicemail {
+            call_id: Some(self.setup.call_id.clone()),
+            caller_phone: self.setup.from.clone(),
+            source: crate::notify::voicemail::VoicemailSource::Local,
+            recording_sid: None,
+            wav: recording.wav,
+            duration_ms: recording.duration_ms,
+        };
+        let pool = self.env.tools.pool.clone();
+        let tenant = self.setup.tenant.clone();
+        let call_id = self.setup.call_id.clone();
+        actix::spawn(async move {
+            let stored = tokio::task::spawn_blocking(move || {
+                let mut conn = pool.get()?;
+                crate::notify::voicemail::store(&mut conn, &tenant, voicemail, Utc::now())
+            })
+            .await;
+            match stored {
+                Ok(Ok(message)) => log::info!(
+                    "call {call_id}: voicemail {} stored ({})",
+                    message.id,
+                    message.message
+                ),
+                Ok(Err(e)) => log::error!("call {call_id}: voicemail not stored: {e}"),
+                Err(e) => log::error!("call {call_id}: voicemail store task failed: {e}"),
+            }
+        });
+    }
+
     /// Plays the bundled apology, then ends the call with `reason`.
     fn apologise_and_end(&mut self, reason: EndReason, ctx: &mut Context<Self>) {
         if self.state.is_ending() {
@@ -606,13 +829,12 @@ impl CallActor {
         if let Some(link) = self.link.take() {
             link.do_send(LinkCommand::Shutdown);
         }
+        self.hold.end();
         self.playback.barge_in();
         self.send_carrier(CarrierCommand::Clear);
         let item = format!("apology-{}", self.state.generation());
         for chunk in self.env.apology.chunks(self.setup.format) {
-            let _ = self
-                .playback
-                .push(&item, chunk.payload.as_str().into(), chunk.ms);
+            let _ = self.playback.push(&item, chunk.payload.clone(), chunk.ms);
         }
         self.drain_playback(ctx);
         ctx.run_later(FAREWELL_GRACE, move |act, ctx| {
@@ -626,6 +848,14 @@ impl CallActor {
     fn finish(&mut self, reason: EndReason, close_carrier: bool, ctx: &mut Context<Self>) {
         if self.ledger.is_finished() {
             return;
+        }
+        let reason = self.state.end_reason(reason);
+        if let Some(Voicemail::Recording {
+            recorder,
+            bad_frames,
+        }) = self.voicemail.take()
+        {
+            self.store_voicemail(recorder, bad_frames);
         }
         // Whatever the caller heard of pending assistant lines is part of the record.
         let lines = std::mem::take(&mut self.pending_lines);
@@ -730,7 +960,22 @@ impl Actor for CallActor {
 impl Handler<AudioFrame> for CallActor {
     type Result = ();
 
-    fn handle(&mut self, frame: AudioFrame, _: &mut Context<Self>) {
+    fn handle(&mut self, frame: AudioFrame, ctx: &mut Context<Self>) {
+        if let Some(Voicemail::Recording {
+            recorder,
+            bad_frames,
+        }) = &mut self.voicemail
+        {
+            match recorder.push(&frame.payload) {
+                Ok(None) => {}
+                Ok(Some(end)) => {
+                    log::info!("call {}: voicemail ended ({end:?})", self.id());
+                    self.finish(EndReason::CallerHangup, true, ctx);
+                }
+                Err(_) => *bad_frames += 1,
+            }
+            return;
+        }
         if let Some(link) = &self.link {
             if !self.state.is_ending() {
                 link.do_send(frame);
@@ -745,7 +990,14 @@ impl Handler<AttachEdge> for CallActor {
     /// The pre-warmed call's stream has started: write the call row with the
     /// stream id and play the held greeting at once.
     fn handle(&mut self, msg: AttachEdge, ctx: &mut Context<Self>) -> bool {
-        if self.setup.edge.is_some() || self.ledger.is_finished() || self.state.is_ending() {
+        // A pre-warmed call whose model is already gone still takes its stream:
+        // the caller leaves a voicemail on it.
+        let voicemail_waiting =
+            matches!(self.state.course(), state::Course::Voicemail(_)) && self.voicemail.is_none();
+        if self.setup.edge.is_some()
+            || self.ledger.is_finished()
+            || (self.state.is_ending() && !voicemail_waiting)
+        {
             return false;
         }
         self.setup.edge = Some(msg.edge);
@@ -759,6 +1011,10 @@ impl Handler<AttachEdge> for CallActor {
             self.setup.call_id,
             self.ledger.sid()
         );
+        if voicemail_waiting {
+            self.ask_carrier_for_voicemail();
+            return true;
+        }
         if let Some(link) = &self.link {
             link.do_send(LinkCommand::StopRecording);
         }
@@ -828,6 +1084,10 @@ impl Handler<MarkEchoed> for CallActor {
 
     fn handle(&mut self, msg: MarkEchoed, ctx: &mut Context<Self>) {
         if self.playback.mark_echoed(&msg.name).is_some() || self.playback.is_idle() {
+            if matches!(self.voicemail, Some(Voicemail::Prompting)) && self.playback.is_idle() {
+                self.start_recording(ctx);
+                return;
+            }
             self.flush_heard_lines();
             if let Some(step) = self.state.playback_advanced(self.playback.is_idle()) {
                 self.run(step, ctx);
@@ -900,10 +1160,10 @@ impl Handler<EndCall> for CallActor {
     type Result = ();
 
     fn handle(&mut self, msg: EndCall, ctx: &mut Context<Self>) {
-        if msg.apologise {
-            self.apologise_and_end(msg.reason, ctx);
-        } else {
-            self.finish(msg.reason, true, ctx);
+        match (msg.apologise, msg.reason) {
+            (true, EndReason::ModelUnavailable(cause)) => self.leave_voicemail(cause),
+            (true, reason) => self.apologise_and_end(reason, ctx),
+            (false, reason) => self.finish(reason, true, ctx),
         }
     }
 }
@@ -926,6 +1186,7 @@ impl Handler<ModelEvent> for CallActor {
                 if self.state.is_ending() {
                     return;
                 }
+                self.end_hold();
                 if self.speaking_item.as_deref() != Some(item_id.as_str()) {
                     self.conversation.assistant_speaking(&item_id);
                     self.speaking_item = Some(item_id.clone());
@@ -942,7 +1203,7 @@ impl Handler<ModelEvent> for CallActor {
             ModelEvent::QuietAudio { delta } => {
                 // Between replies (GPT-Live's track never stops): straight to the
                 // caller when nothing is queued, else behind what is, in order.
-                if self.state.is_ending() || self.setup.edge.is_none() {
+                if self.state.is_ending() || self.setup.edge.is_none() || self.hold.is_on() {
                     return;
                 }
                 if self.playback.queued_ms() == 0 {
@@ -959,6 +1220,7 @@ impl Handler<ModelEvent> for CallActor {
                     self.conversation.user_speaking(&item_id);
                 }
                 self.speech_stopped_at = None;
+                self.end_hold();
                 if let Some(step) = self.state.speech_started() {
                     self.run(step, ctx);
                 }
@@ -1071,7 +1333,7 @@ impl Handler<ApplySessionSettings> for CallActor {
 impl Handler<LinkDown> for CallActor {
     type Result = ();
 
-    fn handle(&mut self, msg: LinkDown, _: &mut Context<Self>) {
+    fn handle(&mut self, msg: LinkDown, ctx: &mut Context<Self>) {
         if self.ledger.is_finished() {
             return;
         }
@@ -1100,6 +1362,8 @@ impl Handler<LinkDown> for CallActor {
             failures,
             cause: msg.cause,
         });
+        self.hold.link_down(Instant::now());
+        self.check_hold(ctx);
     }
 }
 
@@ -1158,6 +1422,30 @@ impl Handler<TransferOutcome> for CallActor {
         }
         if let Some(step) = self.state.transfer_outcome(outcome.is_ok()) {
             self.run(step, ctx);
+        }
+    }
+}
+
+impl Handler<VoicemailHandedOff> for CallActor {
+    type Result = ();
+
+    /// The carrier's answer to [`CarrierCommand::RecordVoicemail`]: it takes the
+    /// voicemail (the call ends here, `voicemail`; the carrier's stream ends
+    /// next), or switchboard records it itself.
+    fn handle(&mut self, VoicemailHandedOff(outcome): VoicemailHandedOff, ctx: &mut Context<Self>) {
+        if !matches!(self.voicemail, Some(Voicemail::AskedCarrier)) || self.ledger.is_finished() {
+            return;
+        }
+        match outcome {
+            Ok(()) => {
+                log::info!("call {}: the carrier takes the voicemail", self.id());
+                self.voicemail = None;
+                self.finish(EndReason::CallerHangup, false, ctx);
+            }
+            Err(why) => {
+                log::info!("call {}: recording the voicemail here ({why})", self.id());
+                self.prompt_voicemail(ctx);
+            }
         }
     }
 }

@@ -234,6 +234,16 @@ impl Playback {
         })
     }
 
+    /// Drops everything queued or awaiting its mark without marking any item
+    /// interrupted (hold audio ending, the voicemail prompt taking over): the
+    /// carrier is told to `clear` alongside.
+    pub fn clear(&mut self) {
+        self.queue.clear();
+        self.queued_ms = 0;
+        self.marks.clear();
+        self.playout_end = None;
+    }
+
     /// Heard and received milliseconds of `item_id`, if it is still tracked.
     pub fn progress(&self, item_id: &str) -> Option<(u32, u32)> {
         self.items
@@ -245,6 +255,16 @@ impl Playback {
     /// Whether `item_id` was cut by barge-in.
     pub fn was_interrupted(&self, item_id: &str) -> bool {
         self.items.iter().any(|i| i.id == item_id && i.interrupted)
+    }
+
+    /// When the carrier will have played everything sent and queued so far;
+    /// `None` when nothing is left to play.
+    pub fn audible_until(&self, now: Instant) -> Option<Instant> {
+        let sent_end = self.playout_end.filter(|end| *end > now);
+        if sent_end.is_none() && self.queued_ms == 0 {
+            return None;
+        }
+        Some(sent_end.unwrap_or(now) + Duration::from_millis(u64::from(self.queued_ms)))
     }
 
     /// Audio queued but not yet sent, ms.
@@ -330,6 +350,21 @@ mod tests {
         assert_eq!(p.mark_echoed(&sent[0].mark), None);
         assert_eq!(p.mark_echoed(&sent[1].mark), Some("item_B".into()));
         assert_eq!(p.progress("item_B"), Some((200, 200)));
+    }
+
+    #[test]
+    fn audible_until_counts_sent_and_queued_audio() {
+        let mut p = Playback::new(300, 60_000);
+        let t0 = Instant::now();
+        assert_eq!(p.audible_until(t0), None);
+        for _ in 0..5 {
+            p.push("item_C", "x".into(), 100).unwrap();
+        }
+        // 300 ms sent at t0, 200 ms still queued.
+        assert_eq!(drain(&mut p, t0).len(), 3);
+        assert_eq!(p.audible_until(t0), Some(t0 + Duration::from_millis(500)));
+        p.barge_in();
+        assert_eq!(p.audible_until(t0), None);
     }
 
     #[test]

@@ -33,6 +33,10 @@ pub enum Course {
     Transferring(String),
     /// The call is ending (apology playing, or nothing left to say).
     Ending(EndReason),
+    /// The model is gone for good (the cause kept): the caller is leaving a
+    /// voicemail, recorded by switchboard or by the carrier; however the call
+    /// ends from here, it ends `voicemail: <cause>`.
+    Voicemail(String),
     /// The call was given to an actor on its stream's thread (pre-warm hand-over).
     HandedOver,
 }
@@ -97,6 +101,9 @@ pub struct CallState {
     /// Tool outputs went to the model; one `response.create` must follow.
     tool_outputs_sent: bool,
     greeting_requested: bool,
+    /// The caller was put on hold (a link failed and the hold clip played)
+    /// and no link has been ready since: the next one speaks first.
+    held: bool,
     /// Caller events are held until the response under way is done.
     caller_event_waiting: bool,
     course: Course,
@@ -120,6 +127,7 @@ impl CallState {
             pending_tools: 0,
             tool_outputs_sent: false,
             greeting_requested: false,
+            held: false,
             caller_event_waiting: false,
             course: Course::Conversing,
         }
@@ -155,25 +163,37 @@ impl CallState {
         self.response_active
     }
 
-    /// The call is ending (apology or close under way): no more caller audio
-    /// goes to the model, no model audio is played.
+    /// The call is ending (apology or close under way, or a voicemail being
+    /// left): no more caller audio goes to the model, no model audio is played.
     pub fn is_ending(&self) -> bool {
-        matches!(self.course, Course::Ending(_))
+        matches!(self.course, Course::Ending(_) | Course::Voicemail(_))
+    }
+
+    /// Whether the caller was put on hold and no link has been ready since.
+    pub fn was_held(&self) -> bool {
+        self.held
+    }
+
+    /// The hold clip started: the caller is waiting for the receptionist.
+    pub fn hold_started(&mut self) {
+        self.held = true;
     }
 
     pub fn is_handed_over(&self) -> bool {
         matches!(self.course, Course::HandedOver)
     }
 
-    /// The model link `generation` is ready. Link 0 greets the caller when
-    /// `greet_caller` (once, even across a hand-over); a ready link clears the
-    /// failure count.
+    /// The model link `generation` is ready. The first ready link greets the
+    /// caller when `greet_caller` (once, even across a hand-over or a first
+    /// link that never came up); a link that ends a hold speaks first too (the
+    /// caller was left waiting). A ready link clears the failure count.
     pub fn link_ready(&mut self, generation: u32, greet_caller: bool) -> Option<Step> {
-        if generation != self.generation {
+        if generation != self.generation || self.is_ending() {
             return None;
         }
         self.link_failures = 0;
-        if generation == 0 && greet_caller && !self.greeting_requested {
+        let held = std::mem::take(&mut self.held);
+        if held || (greet_caller && !self.greeting_requested) {
             self.greeting_requested = true;
             self.awaiting_response_done = true;
             return Some(Step::RequestResponse);
@@ -214,7 +234,13 @@ impl CallState {
     ) -> Option<Step> {
         self.pending_tools = self.pending_tools.saturating_sub(1);
         match (action, &self.course) {
-            (_, Course::Transferring(_) | Course::Ending(_) | Course::HandedOver) => {}
+            (
+                _,
+                Course::Transferring(_)
+                | Course::Ending(_)
+                | Course::Voicemail(_)
+                | Course::HandedOver,
+            ) => {}
             (Some(FarewellRequest::HangUp(reason)), _) => {
                 self.course = Course::HangUpAfterGoodbye(reason);
             }
@@ -281,7 +307,7 @@ impl CallState {
     pub fn answering_machine(&mut self) -> bool {
         if matches!(
             self.course,
-            Course::Transferring(_) | Course::Ending(_) | Course::HandedOver
+            Course::Transferring(_) | Course::Ending(_) | Course::Voicemail(_) | Course::HandedOver
         ) {
             return false;
         }
@@ -329,7 +355,7 @@ impl CallState {
     pub fn operator_transfer(&mut self, plan: TransferPlan) -> Result<Step, TransferRefused> {
         if matches!(
             self.course,
-            Course::Transferring(_) | Course::Ending(_) | Course::HandedOver
+            Course::Transferring(_) | Course::Ending(_) | Course::Voicemail(_) | Course::HandedOver
         ) {
             return Err(TransferRefused::Ending);
         }
@@ -359,6 +385,30 @@ impl CallState {
         }
         self.course = Course::Ending(reason);
         true
+    }
+
+    /// The model is gone for good (`cause`): the caller leaves a voicemail
+    /// instead. `false` when the call is already ending, transferring or
+    /// handed over (nothing to record there).
+    pub fn begin_voicemail(&mut self, cause: String) -> bool {
+        if self.is_ending() || matches!(self.course, Course::Transferring(_) | Course::HandedOver) {
+            return false;
+        }
+        self.held = false;
+        self.course = Course::Voicemail(cause);
+        true
+    }
+
+    /// What a call that ends now (`reason`: the carrier hung up, the recording
+    /// finished) is stored as: `voicemail: <cause>` once a voicemail was under
+    /// way, `reason` otherwise — and `no_stream` for a pre-warmed call whose
+    /// stream never came (nobody could leave one).
+    pub fn end_reason(&self, reason: EndReason) -> EndReason {
+        match (&self.course, reason) {
+            (_, EndReason::NoStream) => EndReason::NoStream,
+            (Course::Voicemail(cause), _) => EndReason::Voicemail(cause.clone()),
+            (_, reason) => reason,
+        }
     }
 
     /// The model link `generation` went down. A current link's failure resets
@@ -691,6 +741,68 @@ mod tests {
         moved.handed_over();
         assert!(moved.is_handed_over());
         assert!(!moved.can_hand_over());
+    }
+
+    #[test]
+    fn a_link_ending_a_hold_speaks_first_once() {
+        let mut call = CallState::new();
+        assert_eq!(call.link_ready(0, true), Some(Step::RequestResponse));
+        call.response_done(true);
+        // A quick restart the caller did not notice: no extra response.
+        assert!(call.link_down(0).is_some());
+        call.next_link();
+        assert_eq!(call.link_ready(1, true), None);
+        // One where the caller was put on hold.
+        assert!(call.link_down(1).is_some());
+        call.hold_started();
+        assert!(call.was_held());
+        call.next_link();
+        assert_eq!(call.link_ready(2, true), Some(Step::RequestResponse));
+        assert!(!call.was_held());
+        // Its answer is awaited: no roll-over or farewell before it.
+        assert!(!call.is_quiet(true));
+        assert_eq!(call.link_ready(2, true), None);
+        // A roll-over (no failure) does not.
+        call.response_done(true);
+        call.next_link();
+        assert_eq!(call.link_ready(3, true), None);
+    }
+
+    #[test]
+    fn a_call_whose_first_link_never_came_up_is_greeted_by_the_next() {
+        let mut call = CallState::new();
+        assert!(call.link_down(0).is_some());
+        call.next_link();
+        assert_eq!(call.link_ready(1, true), Some(Step::RequestResponse));
+        assert!(call.greeting_requested());
+    }
+
+    #[test]
+    fn a_voicemail_ends_the_call_as_voicemail_whatever_ends_it() {
+        let mut call = CallState::new();
+        call.link_down(0);
+        call.hold_started();
+        assert!(call.begin_voicemail("connect: refused".into()));
+        assert!(call.is_ending());
+        assert!(!call.was_held());
+        assert!(!call.begin_voicemail("again".into()), "once only");
+        assert!(!call.begin_ending(EndReason::Shutdown));
+        assert_eq!(call.link_down(0), None);
+        assert_eq!(call.speech_started(), None);
+        assert_eq!(
+            call.end_reason(EndReason::CallerHangup),
+            EndReason::Voicemail("connect: refused".into())
+        );
+        assert!(call.operator_transfer(plan("x")).is_err());
+        assert_eq!(call.end_reason(EndReason::NoStream), EndReason::NoStream);
+        // Outside a voicemail the reason stands.
+        assert_eq!(
+            CallState::new().end_reason(EndReason::CallerHangup),
+            EndReason::CallerHangup
+        );
+        let mut ending = CallState::new();
+        ending.begin_ending(EndReason::Shutdown);
+        assert!(!ending.begin_voicemail("gone".into()));
     }
 
     #[test]

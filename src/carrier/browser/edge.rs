@@ -15,7 +15,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::actor_messages::{
     AudioFrame, CarrierCommand, CarrierHangup, DtmfReceived, MarkEchoed, TransferError,
-    TransferOutcome,
+    TransferOutcome, VoicemailHandedOff,
 };
 use crate::audio::format::AudioFormat;
 use crate::call_tree::call::prewarm::AttachEdge;
@@ -290,6 +290,13 @@ impl Handler<CarrierCommand> for BrowserSocket {
                     call.do_send(TransferOutcome(Err(TransferError::Impossible(
                         "a browser call has no phone line to transfer".into(),
                     ))));
+                }
+            }
+            CarrierCommand::RecordVoicemail { .. } => {
+                if let Some(call) = &self.call {
+                    call.do_send(VoicemailHandedOff(Err(
+                        "a browser call has no carrier to record it".into(),
+                    )));
                 }
             }
         }

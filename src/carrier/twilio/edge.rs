@@ -16,7 +16,7 @@ use bytestring::ByteString;
 
 use crate::actor_messages::{
     AudioFrame, CarrierCommand, CarrierHangup, DtmfReceived, MarkEchoed, TransferError,
-    TransferOutcome,
+    TransferOutcome, VoicemailHandedOff,
 };
 use crate::audio::format::AudioFormat;
 use crate::call_tree::call::prewarm::AttachEdge;
@@ -41,6 +41,11 @@ const MAX_BAD_FRAMES: u32 = 50;
 const PCMU_BYTES_PER_MS: u64 = 8;
 /// How often the idle timeout is checked.
 const IDLE_CHECK: Duration = Duration::from_secs(1);
+/// What Twilio says before the voicemail beep (the words of the shipped
+/// `assets/audio/voicemail-prompt.wav`, which switchboard plays itself when it
+/// records the voicemail).
+pub const VOICEMAIL_PROMPT: &str =
+    "Sorry, the receptionist can't take your call right now. Please leave a message after the tone.";
 
 enum State {
     AwaitingStart,
@@ -384,6 +389,43 @@ impl MediaStreamSession {
         );
     }
 
+    /// Takes the caller's voicemail on Twilio's side: replaces the call's TwiML
+    /// through the REST API with [`twiml::voicemail`] (the prompt, the beep,
+    /// `<Record>` whose status callback names `call_id`); Twilio then ends this
+    /// stream with `stop`. The call hears whether it worked as
+    /// [`VoicemailHandedOff`].
+    fn record_voicemail(&mut self, call_id: &str, ctx: &mut ws::WebsocketContext<Self>) {
+        let State::Started { call, call_sid, .. } = &self.state else {
+            return;
+        };
+        let call = call.clone();
+        let rest = match TwilioRest::from_config(&self.env.config.twilio, self.env.tls.clone()) {
+            Ok(rest) => rest,
+            Err(e) => {
+                call.do_send(VoicemailHandedOff(Err(e.to_string())));
+                return;
+            }
+        };
+        let base = self.env.calls.tools.public_base();
+        let query = serde_urlencoded::to_string([("call", call_id)]).unwrap_or_default();
+        let calls = &self.env.config.calls;
+        let document = twiml::voicemail(&twiml::VoicemailRecord {
+            prompt: VOICEMAIL_PROMPT,
+            action_url: &format!("{base}/twiml/voicemail/done?{query}"),
+            status_url: &format!("{base}/twiml/voicemail/recording?{query}"),
+            max_secs: calls.voicemail_max_secs,
+            silence_secs: calls.voicemail_end_silence_ms.div_ceil(1000),
+        });
+        let call_sid = call_sid.clone();
+        ctx.spawn(
+            async move { rest.update_call_twiml(&call_sid, &document).await }
+                .into_actor(self)
+                .map(move |result, _, _| {
+                    call.do_send(VoicemailHandedOff(result.map_err(|e| e.to_string())));
+                }),
+        );
+    }
+
     /// Decoded bytes written and not confirmed; past the limit the carrier has
     /// stopped reading (a healthy one confirms within the playout lead), so the
     /// call ends instead of buffering without bound.
@@ -524,6 +566,10 @@ impl Handler<CarrierCommand> for MediaStreamSession {
                 whisper_url,
             } => {
                 self.transfer(&number, &whisper_url, ctx);
+                return;
+            }
+            CarrierCommand::RecordVoicemail { call_id } => {
+                self.record_voicemail(&call_id, ctx);
                 return;
             }
         }

@@ -1,19 +1,51 @@
 //! TwiML documents we answer Twilio webhooks with (pure string builders): the
-//! `<Connect><Stream>` that starts a Media Stream, SMS replies, spoken messages and
-//! transfers. Every attribute value is XML-escaped (`& < > " '`) with
-//! quick-xml; text content (`<Say>`, `<Message>`) only `& < >`, as Twilio's
-//! helper libraries write it (twilio-node's `VoiceResponse`), so the documents
-//! match theirs byte for byte. Serve them as `Content-Type: text/xml`. Also Twilio's side of a
+//! `<Connect><Stream>` that starts a Media Stream, SMS replies, spoken messages,
+//! transfers and the voicemail `<Record>`. Every text and attribute value is XML-escaped as
+//! Twilio's own helper libraries escape it (see `text` and `attr`). Serve them as `Content-Type: text/xml`. Also Twilio's side of a
 //! `<Connect><Stream>` answer ([`parse_connect_stream`]: which stream to open
-//! and with which parameters), for the load generator's callers. Facts: Twilio
+//! and with which parameters, read with quick-xml), for the load generator's callers. Facts: Twilio
 //! docs "TwiML Voice: `<Stream>`", "`<Connect>`", "`<Dial>`", error 31922
 //! (`wss://` only).
 
-use quick_xml::escape::{escape, partial_escape};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
 const DECL: &str = r#"<?xml version="1.0" encoding="UTF-8"?>"#;
+
+/// Text content escaped as Twilio's helper libraries write it (the `twilio`
+/// npm package's xmlbuilder `textEscape`): `&`, `<`, `>` and CR; quotes and
+/// apostrophes stay as they are.
+fn text(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len() + 8);
+    for c in raw.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\r' => out.push_str("&#xD;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// An attribute value escaped as the helper libraries write it (xmlbuilder
+/// `attEscape`): `&`, `<`, `"`, tab, LF and CR.
+fn attr(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len() + 8);
+    for c in raw.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '"' => out.push_str("&quot;"),
+            '\t' => out.push_str("&#x9;"),
+            '\n' => out.push_str("&#xA;"),
+            '\r' => out.push_str("&#xD;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
 
 /// Wraps `inner` verbs in the XML declaration and `<Response>`.
 fn response(inner: &str) -> String {
@@ -34,13 +66,13 @@ fn response(inner: &str) -> String {
 pub fn connect_stream(stream_url: &str, parameters: &[(&str, &str)]) -> String {
     let mut inner = String::with_capacity(64 + stream_url.len() + parameters.len() * 48);
     inner.push_str("<Connect><Stream url=\"");
-    inner.push_str(&escape(stream_url));
+    inner.push_str(&attr(stream_url));
     inner.push_str("\">");
     for (name, value) in parameters {
         inner.push_str("<Parameter name=\"");
-        inner.push_str(&escape(*name));
+        inner.push_str(&attr(name));
         inner.push_str("\" value=\"");
-        inner.push_str(&escape(*value));
+        inner.push_str(&attr(value));
         inner.push_str("\"/>");
     }
     inner.push_str("</Stream></Connect>");
@@ -89,7 +121,7 @@ pub fn stream_url_warning(public_url: &str, bind: &str) -> Option<String> {
 /// SMS reply: `<Response><Message>body</Message></Response>` (Twilio sends `body`
 /// back to the sender; up to 1600 characters).
 pub fn message(body: &str) -> String {
-    response(&format!("<Message>{}</Message>", partial_escape(body)))
+    response(&format!("<Message>{}</Message>", text(body)))
 }
 
 /// `<Response/>` equivalent with nothing to do: `<Response></Response>` (no reply
@@ -101,12 +133,12 @@ pub fn empty() -> String {
 /// `<Response><Say>text</Say></Response>`: speak `text` (Twilio's default voice),
 /// then the call continues with nothing left, i.e. ends.
 pub fn say(text: &str) -> String {
-    response(&format!("<Say>{}</Say>", partial_escape(text)))
+    response(&format!("<Say>{}</Say>", self::text(text)))
 }
 
 /// `<Response><Say>text</Say><Hangup/></Response>`: speak, then end the call.
 pub fn say_and_hangup(text: &str) -> String {
-    response(&format!("<Say>{}</Say><Hangup/>", partial_escape(text)))
+    response(&format!("<Say>{}</Say><Hangup/>", self::text(text)))
 }
 
 /// `<Response><Hangup/></Response>`: end the call at once.
@@ -123,15 +155,49 @@ pub fn dial_with_whisper(number: &str, caller_id: Option<&str>, whisper_url: &st
     let mut inner = String::from("<Dial");
     if let Some(id) = caller_id {
         inner.push_str(" callerId=\"");
-        inner.push_str(&escape(id));
+        inner.push_str(&attr(id));
         inner.push('"');
     }
     inner.push_str("><Number url=\"");
-    inner.push_str(&escape(whisper_url));
+    inner.push_str(&attr(whisper_url));
     inner.push_str("\">");
-    inner.push_str(&escape(number));
+    inner.push_str(&text(number));
     inner.push_str("</Number></Dial>");
     response(&inner)
+}
+
+/// The voicemail a caller leaves when the receptionist's model is gone.
+#[derive(Debug, Clone, Copy)]
+pub struct VoicemailRecord<'a> {
+    /// Spoken first (`<Say>`), asking for a message after the tone.
+    pub prompt: &'a str,
+    /// `<Record action>`: requested when the recording ends; its answer ends
+    /// the call (see [`say_and_hangup`]).
+    pub action_url: &'a str,
+    /// `<Record recordingStatusCallback>`: told when the recording file is
+    /// ready (`recordingStatusCallbackEvent="completed"`).
+    pub status_url: &'a str,
+    /// `<Record maxLength>`, seconds.
+    pub max_secs: u32,
+    /// `<Record timeout>`: seconds of silence that end the recording.
+    pub silence_secs: u32,
+}
+
+/// Voicemail: `<Response><Say>prompt</Say><Record action=… maxLength=…
+/// playBeep="true" recordingStatusCallback=… recordingStatusCallbackEvent="completed"
+/// timeout=…/></Response>` (Twilio "TwiML Voice: `<Record>`": the beep marks
+/// the start; the recording ends on silence, `maxLength`, a key or a hang-up).
+pub fn voicemail(record: &VoicemailRecord<'_>) -> String {
+    response(&format!(
+        "<Say>{}</Say><Record action=\"{}\" maxLength=\"{}\" playBeep=\"true\" \
+         recordingStatusCallback=\"{}\" recordingStatusCallbackEvent=\"completed\" \
+         timeout=\"{}\"/>",
+        text(record.prompt),
+        attr(record.action_url),
+        record.max_secs,
+        attr(record.status_url),
+        record.silence_secs
+    ))
 }
 
 /// What a `<Connect><Stream>` answer tells Twilio: where to open the Media
@@ -356,6 +422,23 @@ mod tests {
         let names: Vec<_> = els.iter().map(|e| e.name.as_str()).collect();
         assert_eq!(names, ["Response", "Say", "Hangup"]);
         assert_eq!(els[1].text, "Goodbye.");
+    }
+
+    #[test]
+    fn escaping_is_the_helper_librarys() {
+        // As the `twilio` npm package's VoiceResponse writes it: apostrophes and
+        // `>` in attributes left alone, quotes escaped only in attributes.
+        assert_eq!(
+            say(NASTY),
+            format!("{DECL}<Response><Say>Tom &amp; Jerry's &lt;\"shop\"&gt;</Say></Response>")
+        );
+        assert_eq!(
+            connect_stream("wss://x/s", &[("n", NASTY)]),
+            format!(
+                "{DECL}<Response><Connect><Stream url=\"wss://x/s\"><Parameter name=\"n\" \
+                 value=\"Tom &amp; Jerry's &lt;&quot;shop&quot;>\"/></Stream></Connect></Response>"
+            )
+        );
     }
 
     #[test]

@@ -28,15 +28,7 @@ struct Args {
 /// The whisper URL Twilio fetches when the on-call person answers: the public
 /// base (`server.public_url`, else our listen address) + `/twiml/whisper`.
 pub fn whisper_url(env: &ToolEnv, tenant_id: &str, reason: &str) -> String {
-    let base = if env.config.server.public_url.is_empty() {
-        format!("http://{}", env.local_addr)
-    } else {
-        env.config
-            .server
-            .public_url
-            .trim_end_matches('/')
-            .to_string()
-    };
+    let base = env.public_base();
     let query = serde_urlencoded::to_string([("tenant", tenant_id), ("reason", reason)])
         .unwrap_or_default();
     format!("{base}/twiml/whisper?{query}")

@@ -29,7 +29,10 @@ impl Recorded {
     }
 }
 
-type Responder = dyn Fn(&Recorded, usize) -> (u16, serde_json::Value) + Send + Sync;
+/// An answer: status, content type and body.
+pub type RawReply = (u16, &'static str, Vec<u8>);
+
+type Responder = dyn Fn(&Recorded, usize) -> RawReply + Send + Sync;
 
 /// A running stub server.
 pub struct HttpStub {
@@ -66,14 +69,28 @@ async fn record(req: HttpRequest, body: web::Bytes, state: web::Data<State>) -> 
         all.push(recorded.clone());
         all.len() - 1
     };
-    let (status, json) = (state.respond)(&recorded, n);
-    HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap()).json(json)
+    let (status, content_type, body) = (state.respond)(&recorded, n);
+    HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap())
+        .content_type(content_type)
+        .body(body)
 }
 
 impl HttpStub {
     /// Starts the stub on `127.0.0.1:0`; `respond(request, index)` gives status and JSON body.
     pub async fn start(
         respond: impl Fn(&Recorded, usize) -> (u16, serde_json::Value) + Send + Sync + 'static,
+    ) -> HttpStub {
+        HttpStub::start_raw(move |r, n| {
+            let (status, json) = respond(r, n);
+            (status, "application/json", json.to_string().into_bytes())
+        })
+        .await
+    }
+
+    /// Starts the stub on `127.0.0.1:0`; `respond(request, index)` gives status,
+    /// content type and body (a recording's WAV, say).
+    pub async fn start_raw(
+        respond: impl Fn(&Recorded, usize) -> RawReply + Send + Sync + 'static,
     ) -> HttpStub {
         let requests = Arc::new(Mutex::new(Vec::new()));
         let state = web::Data::new(State {
