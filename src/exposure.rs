@@ -18,7 +18,7 @@ use crate::net::is_loopback;
 /// One way in that needs no credential.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Door {
-    /// No `SWITCHBOARD_TWILIO__AUTH_TOKEN`: `/twiml`, `/twiml/whisper`,
+    /// No `SWITCHBOARD_TWILIO__AUTH_TOKEN`: `/twiml` and the transfer webhooks,
     /// `/media-stream` and `/sms/inbound` (always served) accept unsigned requests.
     TwilioUnsigned,
     /// No `jambonz.username` + `SWITCHBOARD_JAMBONZ__PASSWORD`: anyone may open a

@@ -154,6 +154,10 @@ pub enum EndReason {
         number: Option<String>,
         reason: String,
     },
+    /// A transfer whose outcome never came back within its bound (no dial
+    /// outcome from the carrier, or no way-back stream after a failed one):
+    /// `transfer_unresolved: <detail>`.
+    TransferUnresolved(String),
     /// The model could not be reached within the restart budget, or jambonz's
     /// `llm` verb ended abnormally: `model_unavailable: <cause>`.
     ModelUnavailable(String),
@@ -224,6 +228,7 @@ impl fmt::Display for EndReason {
                 reason,
             } => write!(f, "transferred: {reason}"),
             EndReason::ModelUnavailable(cause) => write!(f, "model_unavailable: {cause}"),
+            EndReason::TransferUnresolved(detail) => write!(f, "transfer_unresolved: {detail}"),
             EndReason::Refused(refusal) => f.write_str(refusal.as_str()),
             EndReason::CallerHangup => f.write_str("caller_hangup"),
             EndReason::CarrierClosed => f.write_str("carrier_closed"),
@@ -258,6 +263,9 @@ impl FromStr for EndReason {
         }
         if let Some(cause) = s.strip_prefix("model_unavailable: ") {
             return Ok(EndReason::ModelUnavailable(cause.to_string()));
+        }
+        if let Some(detail) = s.strip_prefix("transfer_unresolved: ") {
+            return Ok(EndReason::TransferUnresolved(detail.to_string()));
         }
         if let Some(detail) = s.strip_prefix("transferred: ") {
             let numbered = detail
@@ -345,6 +353,10 @@ mod tests {
             (
                 EndReason::ModelUnavailable("connect: refused".into()),
                 "model_unavailable: connect: refused",
+            ),
+            (
+                EndReason::TransferUnresolved("no way-back stream within 80 s".into()),
+                "transfer_unresolved: no way-back stream within 80 s",
             ),
             (EndReason::Shutdown, "shutdown"),
             (EndReason::CallActorStopped, "call_actor_stopped"),

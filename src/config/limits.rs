@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsConfig {
-    /// Webhook requests (`/twiml`, `/twiml/whisper`, `/sms/inbound`, POST or GET;
+    /// Webhook requests (`/twiml`, the transfer webhooks `/twiml/screen`,
+    /// `/twiml/screen-result` and `/twiml/dial-action`, `/sms/inbound`, POST or GET;
     /// `/email/inbound`) per source address per minute, as a burst that refills evenly.
     pub webhook_per_minute: u32,
     /// Failed authentications (401/403: admin token, Node client token, browser

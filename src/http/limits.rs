@@ -42,11 +42,25 @@ use crate::rate_limits::{canonical, limit_key, RateLimits, RetryAfter};
 
 /// Webhook routes subject to `limits.webhook_per_minute` (`POST`, or `GET` where
 /// Twilio is configured to use it).
-pub const WEBHOOK_PATHS: &[&str] = &["/twiml", "/twiml/whisper", "/sms/inbound", "/email/inbound"];
+pub const WEBHOOK_PATHS: &[&str] = &[
+    "/twiml",
+    "/twiml/screen",
+    "/twiml/screen-result",
+    "/twiml/dial-action",
+    "/sms/inbound",
+    "/email/inbound",
+];
 
 /// Twilio's signed routes (and the per-call `/media-stream/…` URLs): never
 /// refused for an address's failed logins while their own signature holds.
-pub const TWILIO_PATHS: &[&str] = &["/twiml", "/twiml/whisper", "/sms/inbound", "/media-stream"];
+pub const TWILIO_PATHS: &[&str] = &[
+    "/twiml",
+    "/twiml/screen",
+    "/twiml/screen-result",
+    "/twiml/dial-action",
+    "/sms/inbound",
+    "/media-stream",
+];
 
 /// Whether `path` is one of [`TWILIO_PATHS`] or a per-call stream URL under
 /// `/media-stream/`.

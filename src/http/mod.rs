@@ -26,6 +26,7 @@ pub mod sms;
 pub mod state;
 pub mod tenants;
 pub mod tickets;
+pub mod transfer;
 pub mod twilio;
 
 use std::net::TcpListener;
@@ -104,6 +105,7 @@ pub fn server(state: Arc<AppState>, listener: TcpListener) -> std::io::Result<Se
             })
             // Carriers and text channels.
             .configure(twilio::configure_twilio)
+            .configure(transfer::configure_transfer)
             .configure(jambonz::configure_jambonz)
             .configure(browser::configure_browser)
             .configure(sms::configure_sms)

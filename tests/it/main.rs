@@ -45,5 +45,6 @@ mod store;
 mod tenants;
 mod tools;
 mod transfer;
+mod transfer_way_back;
 mod twiml;
 mod wire_props;

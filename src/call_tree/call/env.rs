@@ -88,4 +88,11 @@ pub trait SupervisedCall:
     fn restart_recipient(_addr: &Addr<Self>) -> Option<Recipient<RestartLink>> {
         None
     }
+
+    /// Where the Supervisor sends a transfer's webhooks ([`CallLeg`]); `None`
+    /// for calls whose carrier reports the transfer on the call's own socket
+    /// (jambonz).
+    fn leg_recipient(_addr: &Addr<Self>) -> Option<Recipient<super::transfer::CallLeg>> {
+        None
+    }
 }

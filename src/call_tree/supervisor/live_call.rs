@@ -6,6 +6,7 @@ use actix::prelude::*;
 
 use crate::actor_messages::{EndCall, OperatorTransfer, RestartLink};
 use crate::call_tree::call::env::SupervisedCall;
+use crate::call_tree::call::transfer::CallLeg;
 use crate::cluster::LiveCallEntry;
 use crate::session_settings::ApplySessionSettings;
 
@@ -18,6 +19,9 @@ pub(super) struct LiveCall {
     pub(super) transfer: Recipient<OperatorTransfer>,
     /// `None` for calls without a model link of their own (jambonz).
     pub(super) restart: Option<Recipient<RestartLink>>,
+    /// A transfer's webhooks; `None` where the carrier reports them on the
+    /// call's own socket (jambonz).
+    pub(super) leg: Option<Recipient<CallLeg>>,
     /// `Some` while the call moves threads: messages held for it, in order.
     pub(super) moving: Option<Vec<Held>>,
 }
@@ -37,6 +41,7 @@ impl LiveCall {
             settings: addr.clone().recipient(),
             transfer: addr.clone().recipient(),
             restart: C::restart_recipient(addr),
+            leg: C::leg_recipient(addr),
             moving: None,
         }
     }
@@ -148,6 +153,7 @@ mod tests {
             settings: probe.clone().recipient(),
             transfer: probe.clone().recipient(),
             restart: Some(probe.clone().recipient()),
+            leg: None,
             moving: None,
         }
     }
