@@ -137,6 +137,44 @@ pub fn dial_verdict(dial: &DialEnd, screening: Screening) -> Result<(), Transfer
     }
 }
 
+/// Longest conversation carried into a way-back session's instructions,
+/// characters (the most recent lines are kept).
+const MAX_WAY_BACK_CHARS: usize = 4000;
+
+/// What a model session continuing the call after a failed transfer is told
+/// when the carrier runs the model and takes no conversation items (jambonz
+/// `llm` verb): the conversation so far as text, the most recent lines
+/// within [`MAX_WAY_BACK_CHARS`], then the failure's line. Appended to the
+/// tenant's instructions.
+pub fn way_back_instructions(lines: &[(Role, String)], failure: TransferFailure) -> String {
+    let mut kept: Vec<String> = Vec::new();
+    let mut used = 0;
+    for (role, text) in lines.iter().rev() {
+        let who = match role {
+            Role::User => "Caller",
+            Role::Assistant => "Receptionist",
+            Role::System => "Note",
+        };
+        let line = format!("{who}: {}", text.trim());
+        used += line.chars().count() + 1;
+        if used > MAX_WAY_BACK_CHARS {
+            break;
+        }
+        kept.push(line);
+    }
+    kept.reverse();
+    let mut out = String::from(
+        "\n\nThis call is already under way; continue it without greeting the caller again. The conversation so far:\n",
+    );
+    for line in kept {
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out.push_str(&failure.line());
+    out.push_str(" Speak first.");
+    out
+}
+
 /// Longest quote of the caller in the screening prompt, characters.
 const MAX_QUOTE_CHARS: usize = 160;
 /// Longest transfer reason in the screening prompt, characters.
@@ -377,6 +415,17 @@ mod tests {
             dial_verdict(&dial("canceled", None), Screening::Pending),
             Err(TransferFailure::Canceled)
         );
+    }
+
+    #[test]
+    fn way_back_instructions_carry_the_latest_lines_then_the_failure() {
+        let mut lines = vec![(Role::User, "first".to_string())];
+        lines.extend((0..200).map(|i| (Role::Assistant, format!("line {i} {}", "x".repeat(40)))));
+        lines.push((Role::User, "Is anyone there?".to_string()));
+        let text = way_back_instructions(&lines, TransferFailure::Busy);
+        assert!(!text.contains("Caller: first"), "oldest lines dropped");
+        assert!(text.contains("Caller: Is anyone there?\nThe transfer to the on-call person failed: the line was busy."), "{text}");
+        assert!(text.chars().count() < MAX_WAY_BACK_CHARS + 300);
     }
 
     #[test]
