@@ -46,7 +46,9 @@ use ledger::{CallIdentity, CallLedger, LineRow};
 use playback::{cut_to_heard, Playback, PushRefused};
 use prewarm::{AttachEdge, CallHandover, HandOver};
 use state::{CallState, FarewellRequest, Step};
-use transfer::{CallLeg, CallLegAnswer, LegError, LegEvent, ScreeningBrief, TransferFailure};
+use transfer::{
+    CallLeg, CallLegAnswer, LegError, LegEvent, ScreeningBrief, TransferFailure, TransferNote,
+};
 
 /// Longest wait for goodbye or apology audio to play before the call is closed anyway.
 const FAREWELL_GRACE: Duration = Duration::from_secs(10);
@@ -487,18 +489,7 @@ impl CallActor {
     /// and a new model link (the next generation) opens with it and speaks
     /// first; its audio waits in the playback queue for the way-back stream.
     fn way_back(&mut self, failure: TransferFailure, ctx: &mut Context<Self>) {
-        log::info!(
-            "call {} ({}): transfer failed ({}); back to the receptionist",
-            self.id(),
-            self.ledger.sid(),
-            failure.why()
-        );
-        self.ledger.record_line(
-            Role::System,
-            format!("Transfer failed: {}.", failure.why()),
-            None,
-            false,
-        );
+        self.ledger.note_transfer(TransferNote::Failed(failure));
         self.conversation.note(&failure.line());
         self.start_link(ctx);
     }
@@ -784,14 +775,7 @@ impl CallActor {
                 if !self.state.screened(accepted) {
                     return Err(not_transferring());
                 }
-                let line = if accepted {
-                    "The on-call person took the call."
-                } else {
-                    "The on-call person declined the call."
-                };
-                log::info!("call {} ({}): {line}", self.id(), self.ledger.sid());
-                self.ledger
-                    .record_line(Role::System, line.to_string(), None, false);
+                self.ledger.note_transfer(TransferNote::Screened(accepted));
                 if accepted {
                     self.arm_transfer_bound(BRIDGED_LIMIT, ctx);
                 }
@@ -810,16 +794,8 @@ impl CallActor {
                     })
                 }
                 Some(step) => {
-                    let talked = dial
-                        .duration_secs
-                        .map(|secs| format!(" for {secs} s"))
-                        .unwrap_or_default();
-                    self.ledger.record_line(
-                        Role::System,
-                        format!("Bridged to the on-call person{talked}."),
-                        None,
-                        false,
-                    );
+                    self.ledger
+                        .note_transfer(TransferNote::Bridged(dial.duration_secs));
                     self.run(step, ctx);
                     Ok(CallLegAnswer::Ended)
                 }

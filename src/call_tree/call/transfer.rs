@@ -137,6 +137,32 @@ pub fn dial_verdict(dial: &DialEnd, screening: Screening) -> Result<(), Transfer
     }
 }
 
+/// What a call's transcript records of a transfer (a `system` line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransferNote {
+    /// The on-call person's key at screening (`true`: took the call).
+    Screened(bool),
+    /// The legs were bridged, for this many seconds when the carrier says.
+    Bridged(Option<u64>),
+    /// The transfer failed; the caller is back with the receptionist.
+    Failed(TransferFailure),
+}
+
+impl TransferNote {
+    /// The transcript line.
+    pub fn line(self) -> String {
+        match self {
+            TransferNote::Screened(true) => "The on-call person took the call.".into(),
+            TransferNote::Screened(false) => "The on-call person declined the call.".into(),
+            TransferNote::Bridged(Some(secs)) => {
+                format!("Bridged to the on-call person for {secs} s.")
+            }
+            TransferNote::Bridged(None) => "Bridged to the on-call person.".into(),
+            TransferNote::Failed(failure) => format!("Transfer failed: {}.", failure.why()),
+        }
+    }
+}
+
 /// Longest conversation carried into a way-back session's instructions,
 /// characters (the most recent lines are kept).
 const MAX_WAY_BACK_CHARS: usize = 4000;

@@ -20,7 +20,7 @@ use crate::call_tree::call::env::{CallEnv, CallTenancy, SupervisedCall, Supervis
 use crate::call_tree::call::ledger::{CallIdentity, CallLedger};
 use crate::call_tree::call::transfer::{
     dial_verdict, way_back_instructions, DialEnd, DialStatus, Screening, ScreeningBrief,
-    TransferFailure,
+    TransferFailure, TransferNote,
 };
 use crate::call_tree::tool::ToolActor;
 use crate::carrier::jambonz::llm::{
@@ -420,13 +420,7 @@ impl JambonzCall {
         } else {
             Screening::Declined
         };
-        let line = if accepted {
-            "The on-call person took the call."
-        } else {
-            "The on-call person declined the call."
-        };
-        self.ledger
-            .record_line(Role::System, line.to_string(), None, false);
+        self.ledger.note_transfer(TransferNote::Screened(accepted));
         if accepted {
             Vec::new()
         } else {
@@ -450,16 +444,8 @@ impl JambonzCall {
         };
         match dial_verdict(&dial, screening) {
             Ok(()) => {
-                let talked = dial
-                    .duration_secs
-                    .map(|secs| format!(" for {secs} s"))
-                    .unwrap_or_default();
-                self.ledger.record_line(
-                    Role::System,
-                    format!("Bridged to the on-call person{talked}."),
-                    None,
-                    false,
-                );
+                self.ledger
+                    .note_transfer(TransferNote::Bridged(dial.duration_secs));
                 // `action_reason` is the transfer's since the redirect.
                 self.verbs = vec![Verb::Hangup {}];
                 self.verbs.clone()
@@ -471,18 +457,7 @@ impl JambonzCall {
     /// Back to the receptionist after a failed transfer: the `llm` verb again,
     /// told what was said and why the transfer failed.
     fn way_back(&mut self, failure: TransferFailure) -> Vec<Verb> {
-        log::info!(
-            "jambonz call {} ({}): transfer failed ({}); back to the receptionist",
-            self.setup.call_id,
-            self.sid(),
-            failure.why()
-        );
-        self.ledger.record_line(
-            Role::System,
-            format!("Transfer failed: {}.", failure.why()),
-            None,
-            false,
-        );
+        self.ledger.note_transfer(TransferNote::Failed(failure));
         self.way_back = Some(way_back_instructions(&self.conversation, failure));
         self.redirected = false;
         self.action_reason = None;
