@@ -469,11 +469,12 @@ impl CallActor {
         self.arm_transfer_bound(ring + TRANSFER_SLACK, ctx);
     }
 
-    /// Ends the call if transfer `attempt` is still unresolved after `wait`.
+    /// Ends the call if the transfer phase now under way is still unresolved
+    /// after `wait`.
     fn arm_transfer_bound(&mut self, wait: Duration, ctx: &mut Context<Self>) {
-        let attempt = self.state.transfer_attempt();
+        let phase = self.state.transfer_phase();
         ctx.run_later(wait, move |act, ctx| {
-            if let Some(step) = act.state.transfer_timed_out(attempt, wait.as_secs()) {
+            if let Some(step) = act.state.transfer_timed_out(phase, wait.as_secs()) {
                 log::warn!(
                     "call {} ({}): transfer unresolved after {} s",
                     act.id(),
@@ -492,6 +493,8 @@ impl CallActor {
         self.ledger.note_transfer(TransferNote::Failed(failure));
         self.conversation.note(&failure.line());
         self.start_link(ctx);
+        let wait = Duration::from_secs(u64::from(self.env.config.transfer.ring_secs));
+        self.arm_transfer_bound(wait + TRANSFER_SLACK, ctx);
     }
 
     /// Hands the call to the on-call number: asks the carrier edge to transfer
@@ -920,6 +923,10 @@ impl Handler<ModelEvent> for CallActor {
     type Result = ();
 
     fn handle(&mut self, event: ModelEvent, ctx: &mut Context<Self>) {
+        if self.state.link_paused() {
+            // A late event of the link let go for the transfer.
+            return;
+        }
         match event {
             ModelEvent::Ready { generation } => {
                 if generation > 0 && generation == self.state.generation() {

@@ -102,8 +102,9 @@ pub struct CallState {
     greeting_requested: bool,
     /// The link generation that speaks first when ready (the way back).
     speak_first: Option<u32>,
-    /// Transfers started so far: a transfer's timers name theirs.
-    transfers: u32,
+    /// Transfer phases entered so far (started, bridged, way back): a phase's
+    /// bound names its own, and a later phase's makes it stale.
+    transfer_phase: u32,
     course: Course,
 }
 
@@ -126,7 +127,7 @@ impl CallState {
             tool_outputs_sent: false,
             greeting_requested: false,
             speak_first: None,
-            transfers: 0,
+            transfer_phase: 0,
             course: Course::Conversing,
         }
     }
@@ -276,7 +277,7 @@ impl CallState {
             return None;
         };
         let plan = plan.clone();
-        self.transfers += 1;
+        self.transfer_phase += 1;
         self.course = Course::Transferring(plan.reason.clone());
         Some(Step::Transfer(plan))
     }
@@ -318,9 +319,15 @@ impl CallState {
         Some(Step::AwaitDial)
     }
 
-    /// The transfer number of the transfer under way (its timers carry it).
-    pub fn transfer_attempt(&self) -> u32 {
-        self.transfers
+    /// The transfer phase under way (its bound's timer carries it).
+    pub fn transfer_phase(&self) -> u32 {
+        self.transfer_phase
+    }
+
+    /// Ringing or bridged: the call has no model link, and a late event of
+    /// the one it let go is not for the caller.
+    pub fn link_paused(&self) -> bool {
+        matches!(self.course, Course::Ringing { .. } | Course::Bridged(_))
     }
 
     /// The reason of the transfer under way, while the on-call person is
@@ -339,6 +346,7 @@ impl CallState {
             return false;
         };
         self.course = if accepted {
+            self.transfer_phase += 1;
             Course::Bridged(reason.clone())
         } else {
             Course::Ringing {
@@ -364,6 +372,7 @@ impl CallState {
                 reason,
             })),
             Err(failure) => {
+                self.transfer_phase += 1;
                 self.course = Course::AwaitingWayBack(failure);
                 let generation = self.next_link();
                 self.speak_first = Some(generation);
@@ -400,10 +409,11 @@ impl CallState {
         )
     }
 
-    /// Transfer `attempt`'s bound ran out: still ringing or waiting for the
-    /// way back, the call ends unresolved; still bridged, it ends transferred.
-    pub fn transfer_timed_out(&mut self, attempt: u32, waited_secs: u64) -> Option<Step> {
-        if attempt != self.transfers {
+    /// The bound of transfer phase `phase` ran out: still ringing or waiting
+    /// for the way back, the call ends unresolved; still bridged, it ends
+    /// transferred. A later phase's bound replaces an earlier one's.
+    pub fn transfer_timed_out(&mut self, phase: u32, waited_secs: u64) -> Option<Step> {
+        if phase != self.transfer_phase {
             return None;
         }
         let reason = match &self.course {
@@ -531,6 +541,7 @@ pub enum FarewellRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::call_tree::call::transfer::DialStatus;
 
     fn plan(reason: &str) -> TransferPlan {
         TransferPlan {
@@ -732,7 +743,7 @@ mod tests {
             call.operator_transfer(plan("again")),
             Ok(Step::Transfer(plan("again")))
         );
-        assert_eq!(call.transfer_attempt(), 2);
+        assert_eq!(call.transfer_phase(), 3, "rung, came back, rings again");
     }
 
     #[test]
@@ -778,30 +789,41 @@ mod tests {
     #[test]
     fn a_transfer_left_unresolved_ends_once_its_bound_runs_out() {
         let mut call = ringing("billing");
-        let attempt = call.transfer_attempt();
+        let ringing_phase = call.transfer_phase();
         assert_eq!(
-            call.transfer_timed_out(attempt + 1, 80),
-            None,
-            "another transfer's timer"
-        );
-        assert_eq!(
-            call.transfer_timed_out(attempt, 80),
+            call.transfer_timed_out(ringing_phase, 80),
             Some(Step::Finish(EndReason::TransferUnresolved(
                 "no dial outcome from the carrier within 80 s".into()
             )))
         );
         call.dial_ended(&dial(DialStatus::NoAnswer, None));
         assert_eq!(
-            call.transfer_timed_out(attempt, 80),
+            call.transfer_timed_out(ringing_phase, 80),
+            None,
+            "the ringing bound is stale once the dial ended"
+        );
+        let way_back = call.transfer_phase();
+        assert_eq!(
+            call.transfer_timed_out(way_back, 80),
             Some(Step::Finish(EndReason::TransferUnresolved(
                 "no way-back stream within 80 s".into()
             )))
         );
         call.way_back_attached();
-        assert_eq!(call.transfer_timed_out(attempt, 80), None, "back in time");
+        assert_eq!(call.transfer_timed_out(way_back, 80), None, "back in time");
+        // Bridged: the bound ends the call as transferred.
+        let mut bridged = ringing("billing");
+        bridged.screened(true);
+        assert!(bridged.link_paused());
+        let phase = bridged.transfer_phase();
+        assert_eq!(
+            bridged.transfer_timed_out(phase, 14_400),
+            Some(Step::Finish(EndReason::Transferred {
+                number: None,
+                reason: "billing".into()
+            }))
+        );
     }
-
-    use crate::call_tree::call::transfer::DialStatus;
 
     #[test]
     fn a_failed_transfer_returns_to_the_conversation() {
