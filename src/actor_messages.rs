@@ -61,11 +61,18 @@ pub enum CarrierCommand {
     Clear,
     /// End the stream with a WebSocket close code and reason.
     Close { code: u16, reason: String },
-    /// Hand the caller to `number` (E.164) the carrier's way, with `whisper_url`
-    /// (TwiML announcing the call to the person answering). Answered with a
-    /// [`TransferOutcome`]. Twilio: the call's TwiML replaced through the REST API
-    /// with a `<Dial><Number url>` (Calls resource, `Twiml` field).
-    Transfer { number: String, whisper_url: String },
+    /// Hand the caller to `number` (E.164) the carrier's way, ringing it
+    /// `ring_secs` seconds, with `screen_url` (TwiML screening the person
+    /// answering) and `action_url` (told how the dial ended). Answered with a
+    /// [`TransferOutcome`]. Twilio: the call's TwiML replaced through the REST
+    /// API (Calls resource, `Twiml` field) with
+    /// `<Dial action timeout><Number url>` ("TwiML Voice: `<Dial>`").
+    Transfer {
+        number: String,
+        screen_url: String,
+        action_url: String,
+        ring_secs: u32,
+    },
     /// The model is gone: have the carrier take the caller's voicemail for call
     /// `call_id`, if it can. Twilio replaces the call's TwiML through the REST
     /// API with `<Say>` + `<Record>` (its recording reaches
@@ -94,8 +101,8 @@ pub enum TransferError {
 }
 
 /// The carrier edge's answer to [`CarrierCommand::Transfer`]: `Ok` once the
-/// carrier has taken the caller (the call then ends as transferred); on `Err`
-/// the call goes on with the receptionist.
+/// carrier has taken the caller (the on-call number then rings, and the call
+/// waits for the dial's end); on `Err` the call goes on with the receptionist.
 #[derive(Message, Debug, Clone)]
 #[rtype(result = "()")]
 pub struct TransferOutcome(pub Result<(), TransferError>);
@@ -135,13 +142,15 @@ pub enum CallAction {
     HangUp { reason: String },
     /// Once the hand-off line has played, hand the caller to a person: each carrier
     /// dials `number` its own way (Twilio: the call's TwiML replaced with `<Dial>`
-    /// whose `<Number url>` whispers to the person answering, docs/twilio.md
+    /// whose `<Number url>` screens the person answering, docs/twilio.md
     /// §Changing a live call; jambonz: a `dial` redirect, docs/jambonz.md §Transfers); `reason` is recorded.
     Transfer {
         /// The number dialled (E.164).
         number: String,
-        /// TwiML URL announcing the transfer to the person answering.
-        whisper_url: String,
+        /// TwiML URL screening the person answering (Twilio `<Number url>`).
+        screen_url: String,
+        /// TwiML URL told how the dial ended (Twilio `<Dial action>`).
+        action_url: String,
         reason: String,
     },
 }
@@ -217,7 +226,7 @@ pub enum OperatorAction {
         settings: crate::session_settings::SessionSettings,
     },
     /// Hand the caller to the tenant's on-call number now, as the
-    /// `transferToOnCall` tool does (the whisper names `reason`).
+    /// `transferToOnCall` tool does (the screening names `reason`).
     Transfer { reason: String },
     /// Twilio's answering machine detection said who answered this outbound
     /// call (`/twiml/amd`): recorded; a machine whose greeting has ended gets

@@ -18,9 +18,9 @@ use crate::net::is_loopback;
 /// One way in that needs no credential.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Door {
-    /// No `SWITCHBOARD_TWILIO__AUTH_TOKEN`: `/twiml`, `/twiml/whisper`,
-    /// `/twiml/amd`, `/media-stream` and `/sms/inbound` (always served) accept
-    /// unsigned requests.
+    /// No `SWITCHBOARD_TWILIO__AUTH_TOKEN`: `/twiml` and every `/twiml/…`
+    /// webhook (transfer, voicemail, `/twiml/amd`), `/media-stream` and
+    /// `/sms/inbound` (always served) accept unsigned requests.
     TwilioUnsigned,
     /// No `jambonz.username` + `SWITCHBOARD_JAMBONZ__PASSWORD`: anyone may open a
     /// `/jambonz` call and drive its tools.

@@ -154,6 +154,10 @@ pub enum EndReason {
         number: Option<String>,
         reason: String,
     },
+    /// A transfer whose outcome never came back within its bound (no dial
+    /// outcome from the carrier, or no way-back stream after a failed one):
+    /// `transfer_unresolved: <detail>`.
+    TransferUnresolved(String),
     /// The model could not be reached within the restart budget, or jambonz's
     /// `llm` verb ended abnormally: `model_unavailable: <cause>`.
     ModelUnavailable(String),
@@ -233,6 +237,7 @@ impl fmt::Display for EndReason {
             } => write!(f, "transferred: {reason}"),
             EndReason::ModelUnavailable(cause) => write!(f, "model_unavailable: {cause}"),
             EndReason::Voicemail(cause) => write!(f, "voicemail: {cause}"),
+            EndReason::TransferUnresolved(detail) => write!(f, "transfer_unresolved: {detail}"),
             EndReason::Refused(refusal) => f.write_str(refusal.as_str()),
             EndReason::CallerHangup => f.write_str("caller_hangup"),
             EndReason::CarrierClosed => f.write_str("carrier_closed"),
@@ -271,6 +276,9 @@ impl FromStr for EndReason {
         }
         if let Some(cause) = s.strip_prefix("voicemail: ") {
             return Ok(EndReason::Voicemail(cause.to_string()));
+        }
+        if let Some(detail) = s.strip_prefix("transfer_unresolved: ") {
+            return Ok(EndReason::TransferUnresolved(detail.to_string()));
         }
         if let Some(detail) = s.strip_prefix("transferred: ") {
             let numbered = detail
@@ -451,6 +459,10 @@ mod tests {
             (
                 EndReason::Voicemail("connect: refused".into()),
                 "voicemail: connect: refused",
+            ),
+            (
+                EndReason::TransferUnresolved("no way-back stream within 80 s".into()),
+                "transfer_unresolved: no way-back stream within 80 s",
             ),
             (EndReason::Shutdown, "shutdown"),
             (EndReason::CallActorStopped, "call_actor_stopped"),

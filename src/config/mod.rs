@@ -5,7 +5,7 @@
 //!
 //! One file per section, each struct with its defaults beside it: `server`,
 //! `database`, `calls`, `cluster`, `notify`, `limits`, `jambonz`, `browser`,
-//! `twilio`, `messaging` (with `[sendgrid]`), `text_model`, `mcp`. Sections
+//! `twilio`, `transfer`, `messaging` (with `[sendgrid]`), `text_model`, `mcp`. Sections
 //! owned by other modules are re-exported here: `[model]` and `[simulator]`
 //! ([`crate::model::settings`], [`crate::model::simulator::settings`]),
 //! `[routing]` and `[[tenants]]` ([`crate::tenant`]). Where `[model]` meets the
@@ -34,6 +34,7 @@ mod notify;
 mod secrets;
 mod server;
 mod text_model;
+mod transfer;
 mod twilio;
 mod validate;
 
@@ -53,6 +54,7 @@ pub use messaging::{MessagingConfig, SendGridConfig};
 pub use notify::NotifyConfig;
 pub use server::ServerConfig;
 pub use text_model::TextModelConfig;
+pub use transfer::{TransferConfig, RING_SECS_MAX, RING_SECS_MIN};
 pub use twilio::TwilioConfig;
 
 use database::resolve_sqlite_url;
@@ -75,6 +77,8 @@ pub struct Config {
     pub simulator: SimulatorConfig,
     /// `[twilio]`: the Twilio account.
     pub twilio: TwilioConfig,
+    /// `[transfer]`: transfers to the on-call person.
+    pub transfer: TransferConfig,
     /// `[routing]`: calls to numbers no tenant owns.
     pub routing: RoutingConfig,
     /// `[[tenants]]`: the businesses answered for, in order (the first is the
@@ -109,6 +113,7 @@ impl Default for Config {
             model: ModelConfig::default(),
             simulator: SimulatorConfig::default(),
             twilio: TwilioConfig::default(),
+            transfer: TransferConfig::default(),
             routing: RoutingConfig::default(),
             tenants: vec![TenantConfig::example()],
             text_model: TextModelConfig::default(),

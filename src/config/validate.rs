@@ -131,6 +131,16 @@ impl Config {
                 message: "must be within 1000–30000".into(),
             });
         }
+        if !(super::RING_SECS_MIN..=super::RING_SECS_MAX).contains(&self.transfer.ring_secs) {
+            return Err(ConfigError::Invalid {
+                key: "transfer.ring_secs",
+                message: format!(
+                    "must be within {}–{} seconds",
+                    super::RING_SECS_MIN,
+                    super::RING_SECS_MAX
+                ),
+            });
+        }
         if self.calls.max_calls == 0 {
             return Err(ConfigError::Invalid {
                 key: "calls.max_calls",
@@ -570,6 +580,20 @@ mod tests {
             .unwrap_err()
             .to_string()
             .starts_with("text_model.max_iterations"));
+    }
+
+    #[test]
+    fn transfer_ring_secs_is_bounded() {
+        let mut config = Config::default();
+        for ok in [5, 20, 120] {
+            config.transfer.ring_secs = ok;
+            assert!(config.validate().is_ok(), "{ok}");
+        }
+        for bad in [0, 4, 121] {
+            config.transfer.ring_secs = bad;
+            let err = config.validate().unwrap_err().to_string();
+            assert!(err.contains("transfer.ring_secs"), "{bad}: {err}");
+        }
     }
 
     #[test]

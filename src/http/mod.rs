@@ -27,6 +27,7 @@ pub mod sms;
 pub mod state;
 pub mod tenants;
 pub mod tickets;
+pub mod transfer;
 pub mod twilio;
 pub mod voicemail;
 
@@ -108,6 +109,7 @@ pub fn server(state: Arc<AppState>, listener: TcpListener) -> std::io::Result<Se
             .configure(twilio::configure_twilio)
             .configure(voicemail::configure_voicemail)
             .configure(amd::configure_amd)
+            .configure(transfer::configure_transfer)
             .configure(jambonz::configure_jambonz)
             .configure(browser::configure_browser)
             .configure(sms::configure_sms)

@@ -23,12 +23,11 @@ use crate::http::error::ApiError;
 use crate::http::state::AppState;
 
 /// Twilio's voice routes: the voice webhook (POST, or GET when the number is
-/// configured so), the transfer whisper and the Media Streams upgrade (with
-/// or without its per-call grant).
+/// configured so) and the Media Streams upgrade (with or without its
+/// per-call grant). A transfer's webhooks are in [`super::transfer`].
 pub fn configure_twilio(cfg: &mut web::ServiceConfig) {
     cfg.route("/twiml", web::post().to(twiml))
         .route("/twiml", web::get().to(twiml))
-        .route("/twiml/whisper", web::post().to(whisper))
         .route("/media-stream", web::get().to(media_stream))
         .route("/media-stream/{grant}", web::get().to(media_stream));
 }
@@ -190,28 +189,16 @@ pub async fn twiml(
             ));
         }
     };
-    let stream_url = {
-        let mut base = signed_url(&req, &state, true);
-        if let Some(idx) = base.find("/twiml") {
-            base.truncate(idx);
-        }
-        match state.config.twilio.auth_token.as_deref() {
-            // Signed streams get a per-call URL (see `grant`): Twilio signs
-            // its path, and it carries what this signed webhook said.
-            Some(auth_token) if call_sid != "-" => {
-                let non_empty = |v: &str| (!v.is_empty()).then(|| v.to_string());
-                let grant = StreamGrant {
-                    call_sid: call_sid.clone(),
-                    tenant: tenant.id.clone(),
-                    from: non_empty(from),
-                    to: non_empty(to),
-                    expires: chrono::Utc::now().timestamp() + GRANT_TTL_SECS,
-                };
-                format!("{base}/media-stream/{}", grant.mint(&grant_key(auth_token)))
-            }
-            _ => format!("{base}/media-stream"),
-        }
-    };
+    let stream_url = stream_url(
+        &req,
+        &state,
+        &StreamFacts {
+            call_sid: &call_sid,
+            tenant: &tenant.id,
+            from,
+            to,
+        },
+    );
     log::info!(
         "/twiml: call {call_sid:?} from {from:?} to {to:?} → tenant {}",
         tenant.id
@@ -241,6 +228,43 @@ pub async fn twiml(
         &stream_url,
         &parameters,
     )))
+}
+
+/// What the signed webhook established about a call, for its stream URL.
+pub struct StreamFacts<'a> {
+    /// Twilio `CallSid`; `-` when the webhook had none (no grant then).
+    pub call_sid: &'a str,
+    pub tenant: &'a str,
+    /// Caller; empty when unknown.
+    pub from: &'a str,
+    /// Dialled number; empty when unknown.
+    pub to: &'a str,
+}
+
+/// The `<Stream url>` answering `req` (a webhook under `/twiml`): this
+/// server's `wss://…/media-stream`, with the call's per-call grant in the
+/// path when a Twilio auth token is configured (see
+/// [`crate::carrier::twilio::grant`]: Twilio signs the stream's URL, and the
+/// grant carries what the signed webhook said).
+pub fn stream_url(req: &HttpRequest, state: &AppState, call: &StreamFacts<'_>) -> String {
+    let mut base = signed_url(req, state, true);
+    if let Some(idx) = base.find("/twiml") {
+        base.truncate(idx);
+    }
+    match state.config.twilio.auth_token.as_deref() {
+        Some(auth_token) if call.call_sid != "-" => {
+            let non_empty = |v: &str| (!v.is_empty()).then(|| v.to_string());
+            let grant = StreamGrant {
+                call_sid: call.call_sid.to_string(),
+                tenant: call.tenant.to_string(),
+                from: non_empty(call.from),
+                to: non_empty(call.to),
+                expires: chrono::Utc::now().timestamp() + GRANT_TTL_SECS,
+            };
+            format!("{base}/media-stream/{}", grant.mint(&grant_key(auth_token)))
+        }
+        _ => format!("{base}/media-stream"),
+    }
 }
 
 /// `GET /media-stream` or `GET /media-stream/{grant}`: upgrades to a Twilio Media
@@ -275,40 +299,4 @@ pub async fn media_stream(
         .frame_size(MAX_FRAME_BYTES)
         .start()
         .map_err(ApiError::upgrade)
-}
-
-/// `POST /twiml/whisper?tenant=…&reason=…`: the announcement Twilio plays to the
-/// on-call person after they answer a transfer and before the caller is bridged
-/// (`<Number url>`, Twilio "TwiML Voice: `<Number>`"; docs/twilio.md
-/// §Changing a live call). Answers `<Say>` TwiML naming the business
-/// and the reason. 403 on a bad signature (when an auth token is configured).
-pub async fn whisper(
-    req: HttpRequest,
-    body: web::Bytes,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    let form: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
-    check_signature(&req, &state, false, &form)?;
-    let query: Vec<(String, String)> =
-        serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
-    let get = |name: &str| {
-        query
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-            .unwrap_or_default()
-    };
-    let business = state
-        .carrier
-        .tenants
-        .get(get("tenant"))
-        .map(|t| t.name.clone())
-        .unwrap_or_else(|| "the office".into());
-    let reason: String = get("reason").chars().take(200).collect();
-    let text = if reason.is_empty() {
-        format!("Transferred call from the {business} receptionist. Connecting you now.")
-    } else {
-        format!("Transferred call from the {business} receptionist: {reason}. Connecting you now.")
-    };
-    Ok(twiml_response(twiml::say(&text)))
 }

@@ -237,8 +237,8 @@ async fn retried_message_sid_on_another_node_is_answered_once() {
 async fn a_transfer_asked_on_one_node_is_made_by_the_node_carrying_the_call() {
     use crate::support::stub::HttpStub;
     use crate::transfer::{
-        assert_browser_call_is_not_transferred, assert_transferred, live_call_id, post_transfer,
-        with_twilio_and_on_call, TOKEN,
+        assert_browser_call_is_not_transferred, assert_transferred, bridge, live_call_id,
+        post_transfer, with_twilio_and_on_call, TOKEN,
     };
 
     let twilio = HttpStub::start(|_, _| (200, json!({"sid": "CA", "status": "in-progress"}))).await;
@@ -249,12 +249,14 @@ async fn a_transfer_asked_on_one_node_is_made_by_the_node_carrying_the_call() {
         .through_signed_webhook(nodes.b.call_setup(), TOKEN)
         .await;
     let call_sid = setup.call_sid.clone();
-    let call = TwilioCall::connect(setup).await.expect("call on b");
+    let mut call = TwilioCall::connect(setup).await.expect("call on b");
     let id = live_call_id(&nodes.a, "twilio", Some(&call_sid)).await;
 
     let (status, body) = post_transfer(&nodes.a, &id, r#"{"reason":"needs Dr Lee"}"#).await;
     assert_eq!(status, 200, "{body}");
-    assert_transferred(&call, &twilio, &call_sid).await;
+    assert_transferred(&mut call, &twilio, &call_sid).await;
+    // Twilio's transfer webhooks go to the node that wrote the TwiML: b.
+    bridge(&nodes.b, &id).await;
     let record = nodes
         .a
         .wait_call_ended(&call_sid, Duration::from_secs(10))

@@ -102,7 +102,7 @@ async fn feed_http(base: &str, seed: u64) -> Vec<u16> {
     let mut rng = StdRng::seed_from_u64(seed);
     let routes = [
         ("POST", "/twiml"),
-        ("POST", "/twiml/whisper"),
+        ("POST", "/twiml/dial-action?call=x"),
         ("POST", "/twiml/voicemail/done?call=x"),
         ("POST", "/twiml/voicemail/recording?call=x"),
         ("GET", "/api/caller-messages/x/audio"),

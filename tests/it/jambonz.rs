@@ -580,11 +580,13 @@ async fn call_with_on_call() -> (TestApp, JambonzSession, String) {
     (app, jb, call_sid)
 }
 
-#[actix_rt::test]
-async fn jambonz_transfer_tool_redirects_to_a_dial_and_whispers_to_the_on_call_person() {
-    let (app, mut jb, call_sid) = call_with_on_call().await;
-
-    let mut transfer = frame("llm-tool-call-openai.json", &call_sid);
+/// The caller asks for the on-call person (scripted tool call): the tool's
+/// output, then the `llm` verb redirected to the `dial`, which is returned.
+async fn transfer_by_tool(jb: &mut JambonzSession, call_sid: &str) -> Value {
+    let mut said = frame("llm-event-openai-user-transcript.json", call_sid);
+    said["data"]["transcript"] = json!("My kitchen pipe burst, get me someone now.");
+    jb.send(said).await;
+    let mut transfer = frame("llm-tool-call-openai.json", call_sid);
     transfer["data"] = json!({"tool_call_id": "call_xfer_1", "name": "transferToOnCall",
                               "args": {"reason": "burst pipe"}});
     jb.send(transfer).await;
@@ -595,25 +597,112 @@ async fn jambonz_transfer_tool_redirects_to_a_dial_and_whispers_to_the_on_call_p
         serde_json::from_str(out["data"]["item"]["output"].as_str().expect("output"))
             .expect("output is JSON");
     assert_eq!(output["transferring"], true, "{output}");
-
     // After the hand-off line, the llm verb is replaced by a dial of the on-call number.
     let redirect = jb.recv().await;
     assert_eq!(redirect["command"], "redirect");
-    let dial = &redirect["data"][0];
-    assert_eq!(dial["verb"], "dial", "{redirect}");
+    redirect["data"][0].clone()
+}
+
+#[actix_rt::test]
+async fn jambonz_transfer_tool_dials_and_screens_the_on_call_person() {
+    let (app, mut jb, call_sid) = call_with_on_call().await;
+    let dial = transfer_by_tool(&mut jb, &call_sid).await;
+    assert_eq!(dial["verb"], "dial", "{dial}");
+    assert_eq!(dial["timeout"], 20, "transfer.ring_secs");
+    assert_eq!(dial["actionHook"], "/dial-done");
     assert_eq!(dial["target"][0]["type"], "phone");
     assert_eq!(dial["target"][0]["number"], "+15550109999");
-    assert_eq!(dial["target"][0]["confirmHook"], "/whisper");
+    assert_eq!(dial["target"][0]["confirmHook"], "/screen");
 
-    // The on-call person answers: the dial:confirm is acked with a say for them.
+    // The on-call person answers: a one-key gather telling who calls and why.
     jb.send(frame("dial-confirm.json", &call_sid)).await;
     let ack = jb.recv().await;
     assert_eq!(ack["msgid"], "Vb1nMq3WeR5tYu7IoP9aSd");
-    assert_eq!(ack["data"][0]["verb"], "say");
-    assert!(ack["data"][0]["text"]
+    assert_eq!(ack["data"][0]["verb"], "gather", "{ack}");
+    assert_eq!(ack["data"][0]["numDigits"], 1);
+    assert_eq!(ack["data"][0]["actionHook"], "/screen-result");
+    let prompt = ack["data"][0]["say"]["text"].as_str().unwrap_or_default();
+    assert!(prompt.contains("Reason: burst pipe."), "{prompt}");
+    assert!(prompt.contains("My kitchen pipe burst"), "{prompt}");
+    assert!(prompt.ends_with("Press 1 to take the call."), "{prompt}");
+    assert_eq!(ack["data"][1]["verb"], "hangup");
+
+    // They press 1: no verbs left on their leg, so jambonz bridges.
+    jb.send(frame("verb-hook-screen-result.json", &call_sid))
+        .await;
+    let taken = jb.recv().await;
+    assert_eq!(taken["msgid"], "Gt4hJk6LmN8pQr0StUv2Wx");
+    assert_eq!(taken["data"], json!([]), "{taken}");
+    // The bridged call ends: the caller's leg hangs up, the call is transferred.
+    let mut done = frame("verb-hook-dial-done.json", &call_sid);
+    done["data"]["dial_call_status"] = json!("completed");
+    done["data"]["duration"] = json!(42);
+    jb.send(done).await;
+    let ack = jb.recv().await;
+    assert_eq!(ack["data"], json!([{"verb": "hangup"}]), "{ack}");
+    jb.send(frame("call-status-completed.json", &call_sid))
+        .await;
+    let record = app.wait_call_ended(&call_sid, Duration::from_secs(5)).await;
+    assert_eq!(
+        record["call"]["ended_reason"],
+        "transferred: +15550109999 (burst pipe)"
+    );
+    assert!(
+        record["transcript"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["text"] == "Bridged to the on-call person for 42 s."),
+        "{record}"
+    );
+    app.stop().await;
+}
+
+#[actix_rt::test]
+async fn an_unanswered_jambonz_transfer_goes_back_to_the_llm_with_the_conversation() {
+    let (app, mut jb, call_sid) = call_with_on_call().await;
+    transfer_by_tool(&mut jb, &call_sid).await;
+    // The killed llm verb's actionHook cannot override the dial.
+    jb.send(frame("verb-hook-llm-done.json", &call_sid)).await;
+    assert_eq!(jb.recv().await.get("data"), None);
+    // Nobody answers within the ring time.
+    jb.send(frame("verb-hook-dial-done.json", &call_sid)).await;
+    let ack = jb.recv().await;
+    assert_eq!(ack["msgid"], "Dd2fGh4JkL6mNp8QrS0tUv");
+    let llm = &ack["data"][0];
+    assert_eq!(llm["verb"], "llm", "{ack}");
+    let instructions = llm["llmOptions"]["session_update"]["instructions"]
         .as_str()
-        .unwrap_or_default()
-        .contains(CALLER));
+        .unwrap_or_default();
+    assert!(
+        instructions.contains("Caller: My kitchen pipe burst, get me someone now."),
+        "{instructions}"
+    );
+    assert!(
+        instructions.contains(
+            "The transfer to the on-call person failed: nobody answered. Offer to take a message."
+        ),
+        "{instructions}"
+    );
+    // The same call goes on: a message is taken, the caller hangs up.
+    let mut message = frame("llm-tool-call-openai.json", &call_sid);
+    message["data"] = json!({"tool_call_id": "call_msg_1", "name": "takeMessage",
+        "args": {"callerName": "Dana Smith", "callerPhone": CALLER,
+                 "message": "Pipe burst.", "urgency": "urgent"}});
+    jb.send(message).await;
+    let out = jb.recv().await;
+    assert_eq!(out["tool_call_id"], "call_msg_1", "{out}");
+    jb.send(frame("call-status-completed.json", &call_sid))
+        .await;
+    let record = app.wait_call_ended(&call_sid, Duration::from_secs(5)).await;
+    assert_eq!(record["call"]["ended_reason"], "caller_hangup", "{record}");
+    let tools: Vec<&str> = record["tool_invocations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(tools, ["transferToOnCall", "takeMessage"], "{record}");
     app.stop().await;
 }
 

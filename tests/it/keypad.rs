@@ -15,7 +15,9 @@ use switchboard::tenant::keypad::KeypadAction;
 
 use crate::support::stub::HttpStub;
 use crate::support::{Db, TestApp};
-use crate::transfer::{assert_transferred, with_twilio_and_on_call, ON_CALL, TOKEN};
+use crate::transfer::{
+    assert_transferred, bridge, live_call_id, with_twilio_and_on_call, ON_CALL, TOKEN,
+};
 
 /// Waits until the simulator has received a client event `matches` accepts;
 /// returns it with every event received so far.
@@ -71,13 +73,16 @@ async fn key_zero_mapped_to_transfer_transfers_without_asking_the_model() {
     let mut call = TwilioCall::connect(setup).await.expect("call connects");
     wait_model_event(&app, "session.update", |e| e["type"] == "session.update").await;
 
+    let call_id = live_call_id(&app, "twilio", Some(&call_sid)).await;
     call.send_dtmf('0').await.unwrap();
-    let form = assert_transferred(&call, &twilio, &call_sid).await;
+    let form = assert_transferred(&mut call, &twilio, &call_sid).await;
     assert_eq!(form[0].0, "Twiml");
     assert!(
         form[0].1.contains(&format!("{ON_CALL}</Number></Dial>")),
         "{form:?}"
     );
+    // The on-call person takes it: the call ends transferred.
+    bridge(&app, &call_id).await;
     let record = app
         .wait_call_ended(&call_sid, Duration::from_secs(10))
         .await;

@@ -60,7 +60,7 @@ async fn webhook_flood_gets_429_per_source_address() {
     let multipart = vec!["Content-Type: multipart/form-data; boundary=b".to_owned()];
     for (n, (path, headers)) in [
         ("/twiml", &form),
-        ("/twiml/whisper", &form),
+        ("/twiml/dial-action", &form),
         ("/sms/inbound", &form),
         ("/email/inbound", &multipart),
     ]

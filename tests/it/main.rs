@@ -48,6 +48,7 @@ mod store;
 mod tenants;
 mod tools;
 mod transfer;
+mod transfer_way_back;
 mod twiml;
 mod voicemail;
 mod wire_props;

@@ -29,7 +29,7 @@ fn conn(app: &TestApp) -> store::PooledConnection {
 }
 
 /// The example tenant, open every day, telling its owner by SMS and email.
-fn notified_tenant(quiet_hours: &str) -> TenantConfig {
+pub fn notified_tenant(quiet_hours: &str) -> TenantConfig {
     let mut t = TenantConfig::example();
     for day in ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] {
         t.business_hours.insert(day.into(), "09:00-17:00".into());
@@ -44,7 +44,7 @@ fn notified_tenant(quiet_hours: &str) -> TenantConfig {
 }
 
 /// Points Twilio REST and SendGrid at the stand-ins; fast polling and retries.
-fn use_stand_ins(c: &mut switchboard::config::Config, twilio: &HttpStub, sendgrid: &HttpStub) {
+pub fn use_stand_ins(c: &mut switchboard::config::Config, twilio: &HttpStub, sendgrid: &HttpStub) {
     c.twilio.account_sid = ACCOUNT.into();
     c.twilio.auth_token = Some(AUTH_TOKEN.into());
     c.twilio.api_base = twilio.base.clone();

@@ -572,12 +572,14 @@ async fn authorisation_matrix_for_every_later_endpoint() {
         ));
     }
     // Twilio-signed webhooks: a signature for another request is the replay.
-    for (label, path, form) in [
-        ("POST /sms/inbound", "/sms/inbound", &sms[..]),
+    // A transfer webhook for a call not live here is a 404 once signed.
+    for (label, path, form, valid) in [
+        ("POST /sms/inbound", "/sms/inbound", &sms[..], 200),
         (
-            "POST /twiml/whisper",
-            "/twiml/whisper?tenant=acme-dental",
+            "POST /twiml/screen-result",
+            "/twiml/screen-result?call=00000000-0000-4000-8000-000000000000",
             FORM,
+            404,
         ),
     ] {
         let unsigned_form = form
@@ -592,7 +594,7 @@ async fn authorisation_matrix_for_every_later_endpoint() {
                 Some(signed_form(&app, path, form, other_sig())),
                 Some(signed_form(&app, path, form, None)),
             ],
-            [403, 403, 403, 200],
+            [403, 403, 403, valid],
         ));
     }
     // SendGrid: the shared secret (query or Basic auth); valid + empty body → 400.

@@ -1,6 +1,8 @@
 //! `transferToOnCall` on Twilio: after the hand-off line has played, the live call
 //! is updated through the Twilio REST API (a local stand-in here) with `<Dial>` to
-//! the on-call number and a whisper URL that announces the call to whoever answers.
+//! the on-call number, whose `<Number url>` screens whoever answers and whose
+//! `action` ends the call once the legs were bridged (the way back after a
+//! failed transfer is in `transfer_way_back.rs`).
 
 use std::time::Duration;
 
@@ -8,13 +10,12 @@ use base64::Engine;
 use serde_json::json;
 use switchboard::carrier::twilio::signature;
 use switchboard::config::Config;
-use switchboard::events::CallEvent;
 use switchboard::far_end::TwilioCall;
 use switchboard::tenant::TenantConfig;
 
 use crate::support::scripted::{short_turn, write_script};
 use crate::support::stub::HttpStub;
-use crate::support::{admin_request, talk_silence_until, Db, TestApp};
+use crate::support::{admin_request, Db, TestApp};
 use awc::http::Method;
 
 pub const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
@@ -33,24 +34,64 @@ pub fn with_twilio_and_on_call(c: &mut Config, api_base: &str) {
 }
 
 /// The operator's transfer of `call` (Twilio call `call_sid`) was made: the
-/// stream ended and the Twilio stand-in got exactly one call update, for
-/// that call. The update's form.
+/// Twilio stand-in got exactly one call update, for that call; then the test,
+/// as Twilio, ends the stream (`stop`, close). The update's form.
 pub async fn assert_transferred(
-    call: &TwilioCall,
+    call: &mut TwilioCall,
     twilio: &HttpStub,
     call_sid: &str,
 ) -> Vec<(String, String)> {
-    assert!(
-        call.wait_closed(Duration::from_secs(5)).await.is_some(),
-        "the stream was not ended by the transfer"
-    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while twilio.requests().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no call update");
+        actix_rt::time::sleep(Duration::from_millis(20)).await;
+    }
     let requests = twilio.requests();
     assert_eq!(requests.len(), 1, "{requests:?}");
     assert_eq!(
         requests[0].path,
         format!("/2010-04-01/Accounts/{ACCOUNT}/Calls/{call_sid}.json")
     );
+    call.stop().await.expect("stop");
     requests[0].form()
+}
+
+/// Posts `form` to `url` signed as Twilio signs it with [`TOKEN`]; the
+/// status and body.
+pub async fn post_signed(url: &str, form: &[(&str, &str)]) -> (u16, String) {
+    let params: Vec<(String, String)> = form
+        .iter()
+        .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+        .collect();
+    let sig = signature::compute(TOKEN, url, &params);
+    let mut resp = awc::Client::default()
+        .post(url)
+        .insert_header(("X-Twilio-Signature", sig))
+        .send_form(&params)
+        .await
+        .expect("POST webhook");
+    let status = resp.status().as_u16();
+    let body = resp.body().await.expect("body");
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// Twilio's side of a transfer the on-call person takes, against `app` (the
+/// node carrying call `call_id`): they press 1 at screening, the legs are
+/// bridged, and the `<Dial action>` reports the bridged call (42 s).
+pub async fn bridge(app: &TestApp, call_id: &str) {
+    let url = |path: &str| app.http_url(&format!("{path}?call={call_id}"));
+    let (status, body) = post_signed(&url("/twiml/screen-result"), &[("Digits", "1")]).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = post_signed(
+        &url("/twiml/dial-action"),
+        &[
+            ("DialCallStatus", "completed"),
+            ("DialCallDuration", "42"),
+            ("DialBridged", "true"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
 }
 
 /// A browser call started on `host` cannot be transferred: `operator`'s
@@ -72,7 +113,7 @@ pub async fn assert_browser_call_is_not_transferred(host: &TestApp, operator: &T
 }
 
 #[actix_rt::test]
-async fn transfer_dials_the_on_call_number_with_a_whisper() {
+async fn transfer_dials_the_on_call_number_with_screening() {
     let twilio = HttpStub::start(|_, _| (200, json!({"sid": "CA", "status": "in-progress"}))).await;
     let dir = tempfile::tempdir().unwrap();
     let script = write_script(
@@ -99,12 +140,17 @@ async fn transfer_dials_the_on_call_number_with_a_whisper() {
     let mut call = switchboard::far_end::TwilioCall::connect(setup)
         .await
         .expect("signed call connects");
+    let call_id = live_call_id(&app, "twilio", Some(&call_sid)).await;
     call.stream_mulaw(&short_turn()).await.unwrap();
-    let ended = talk_silence_until(&mut call, &feed, Duration::from_secs(20), |e| {
-        matches!(e, CallEvent::CallEnded { .. })
-    })
-    .await;
-    assert!(ended.is_some(), "call not handed off: {:?}", feed.events());
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while twilio.requests().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "call not handed off: {:?}",
+            feed.events()
+        );
+        call.send_silence(100).await.unwrap();
+    }
 
     let requests = twilio.requests();
     assert_eq!(requests.len(), 1, "{requests:?}");
@@ -126,15 +172,25 @@ async fn transfer_dials_the_on_call_number_with_a_whisper() {
     let form = req.form();
     assert_eq!(form.len(), 1, "{form:?}");
     assert_eq!(form[0].0, "Twiml");
-    let whisper = format!(
-        "{}/twiml/whisper?tenant=acme-dental&reason=burst+pipe+%26+flooding",
-        app.http_url("")
-    );
+    let action = app.http_url(&format!("/twiml/dial-action?call={call_id}"));
+    let screen = app.http_url(&format!("/twiml/screen?call={call_id}"));
     let expected = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Dial><Number url=\"{}\">{ON_CALL}</Number></Dial></Response>",
-        whisper.replace('&', "&amp;")
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Dial action=\"{action}\" timeout=\"20\"><Number url=\"{screen}\">{ON_CALL}</Number></Dial></Response>"
     );
     assert_eq!(form[0].1, expected);
+    // Twilio ends the stream; the call waits for the dial.
+    call.stop().await.unwrap();
+
+    // The person answering hears who is calling and why (Twilio signs that request too).
+    let (status, body) = post_signed(&screen, &[]).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("<Say>Transferred call for Acme Dental from + 1 5 5 5 0 1 0 0 0 0 1. Reason: burst pipe &amp; flooding. The caller said: Caller turn 1 asking for transferToOnCall. Press 1 to take the call.</Say>"),
+        "{body}"
+    );
+    let unsigned = awc::Client::default().post(&screen).send().await.unwrap();
+    assert_eq!(unsigned.status().as_u16(), 403);
+    bridge(&app, &call_id).await;
 
     // The hand-off line played in full before the transfer.
     let record = app
@@ -147,30 +203,12 @@ async fn transfer_dials_the_on_call_number_with_a_whisper() {
     let last = record["transcript"]
         .as_array()
         .unwrap()
-        .last()
+        .iter()
+        .rfind(|l| l["role"] == "assistant")
         .unwrap()
         .clone();
     assert_eq!(last["text"], "Done: transferToOnCall.");
     assert_eq!(last["interrupted"], false);
-
-    // The person answering hears who is calling and why (Twilio signs that request too).
-    let signature = signature::compute(TOKEN, &whisper, &[]);
-    let mut resp = awc::Client::default()
-        .post(&whisper)
-        .insert_header(("X-Twilio-Signature", signature))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 200);
-    let body = String::from_utf8(resp.body().await.unwrap().to_vec()).unwrap();
-    assert!(
-        body.contains(
-            "<Say>Transferred call from the Acme Dental receptionist: burst pipe &amp; flooding."
-        ),
-        "{body}"
-    );
-    let unsigned = awc::Client::default().post(&whisper).send().await.unwrap();
-    assert_eq!(unsigned.status().as_u16(), 403);
     app.stop().await;
     twilio.stop().await;
 }
@@ -216,7 +254,7 @@ async fn an_operator_transfers_a_phone_call_now_and_a_browser_call_is_refused() 
     let app = TestApp::start_with(Db::Sqlite, |c| with_twilio_and_on_call(c, &api_base)).await;
     let setup = app.through_signed_webhook(app.call_setup(), TOKEN).await;
     let call_sid = setup.call_sid.clone();
-    let call = TwilioCall::connect(setup)
+    let mut call = TwilioCall::connect(setup)
         .await
         .expect("signed call connects");
     let id = live_call_id(&app, "twilio", Some(&call_sid)).await;
@@ -238,18 +276,19 @@ async fn an_operator_transfers_a_phone_call_now_and_a_browser_call_is_refused() 
     let (status, body) = post_transfer(&app, &id, r#"{"reason":"caller asked for Dr Lee"}"#).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"], "transferring");
-    let form = assert_transferred(&call, &twilio, &call_sid).await;
-    let whisper = format!(
-        "{}/twiml/whisper?tenant=acme-dental&amp;reason=caller+asked+for+Dr+Lee",
-        app.http_url("")
-    );
+    let form = assert_transferred(&mut call, &twilio, &call_sid).await;
     assert_eq!(form[0].0, "Twiml");
     assert!(
         form[0].1.contains(&format!(
-            "<Dial><Number url=\"{whisper}\">{ON_CALL}</Number></Dial>"
+            "<Number url=\"{}\">{ON_CALL}</Number>",
+            app.http_url(&format!("/twiml/screen?call={id}"))
         )),
         "{form:?}"
     );
+    // While it rings, a second transfer is refused.
+    let (status, body) = post_transfer(&app, &id, r#"{"reason":"again"}"#).await;
+    assert_eq!(status, 409, "{body}");
+    bridge(&app, &id).await;
     let record = app
         .wait_call_ended(&call_sid, Duration::from_secs(10))
         .await;

@@ -227,8 +227,10 @@ test('every verb switchboard sends jambonz passes jambonz\'s own validator', asy
     const intruder = new JambonzConn(server.url, 'guess');
     await assert.rejects(intruder.opened, /HTTP 401/);
 
-    // OpenAI tenant: llm verb, a tool, a transfer (dial + whisper), the killed
-    // verb's actionHook, then a second call that the assistant hangs up.
+    // OpenAI tenant: llm verb, a tool, a transfer (dial + screening), the killed
+    // verb's actionHook, a declined screening and the way back to the llm verb,
+    // a second transfer taken and bridged; then a second call that the
+    // assistant hangs up.
     let call = sid();
     let jb = new JambonzConn(server.url);
     await jb.opened;
@@ -243,12 +245,34 @@ test('every verb switchboard sends jambonz passes jambonz\'s own validator', asy
     jb.send('llm-tool-call-openai.json', call, {
       tool_call_id: 'call_xfer', name: 'transferToOnCall', args: { reason: 'emergency' } });
     await jb.next(command('llm:tool-output'));
-    const dial = await jb.next(command('redirect'));
+    let dial = await jb.next(command('redirect'));
     assert.equal(dial.data[0].verb, 'dial');
-    sent = jb.send('dial-confirm.json', call);
-    assert.equal((await jb.next(ackOf(sent.msgid))).data[0].verb, 'say');
+    assert.equal(dial.data[0].target[0].confirmHook, '/screen');
     sent = jb.send('verb-hook-llm-done.json', call);
     assert.equal((await jb.next(ackOf(sent.msgid))).data, undefined);
+    // Screening: a one-key gather, then hangup; 2 declines (say, hangup).
+    sent = jb.send('dial-confirm.json', call);
+    assert.deepEqual((await jb.next(ackOf(sent.msgid))).data.map((v) => v.verb), ['gather', 'hangup']);
+    sent = jb.send('verb-hook-screen-result.json', call, { digits: '2' });
+    assert.deepEqual((await jb.next(ackOf(sent.msgid))).data.map((v) => v.verb), ['say', 'hangup']);
+    // The dial ends unbridged: the llm verb again, with the conversation and why.
+    sent = jb.send('verb-hook-dial-done.json', call, { dial_call_status: 'completed' });
+    const back = await jb.next(ackOf(sent.msgid));
+    assert.equal(back.data[0].verb, 'llm');
+    assert.match(back.data[0].llmOptions.session_update.instructions,
+      /The transfer to the on-call person failed: the on-call person could not take the call\./);
+    // Transferred again; 1 takes it (no verbs left: jambonz bridges); the bridged call ends.
+    jb.send('llm-tool-call-openai.json', call, {
+      tool_call_id: 'call_xfer_2', name: 'transferToOnCall', args: { reason: 'emergency' } });
+    await jb.next(command('llm:tool-output'));
+    dial = await jb.next(command('redirect'));
+    assert.equal(dial.data[0].verb, 'dial');
+    sent = jb.send('dial-confirm.json', call);
+    await jb.next(ackOf(sent.msgid));
+    sent = jb.send('verb-hook-screen-result.json', call, { digits: '1' });
+    assert.deepEqual((await jb.next(ackOf(sent.msgid))).data, []);
+    sent = jb.send('verb-hook-dial-done.json', call, { dial_call_status: 'completed', duration: 42 });
+    assert.deepEqual((await jb.next(ackOf(sent.msgid))).data, [{ verb: 'hangup' }]);
     jb.send('call-status-completed.json', call);
     jb.close();
 
@@ -331,9 +355,10 @@ test('every verb switchboard sends jambonz passes jambonz\'s own validator', asy
 
   // Coverage: each kind of verb switchboard emits went through the validator.
   const kinds = new Set(validated.flatMap(({ verbs }) => verbs.map((v) => v.verb === 'llm' ? `llm/${v.vendor}` : v.verb)));
-  for (const kind of ['llm/openai', 'llm/ultravox', 'dial', 'say', 'hangup']) {
+  for (const kind of ['llm/openai', 'llm/ultravox', 'dial', 'gather', 'say', 'hangup']) {
     assert.ok(kinds.has(kind), `no ${kind} verb was validated (${[...kinds]})`);
   }
-  assert.ok(validated.some(({ source }) => source === 'ack dial:confirm'), 'dial:confirm say validated');
+  assert.ok(validated.some(({ source }) => source === 'ack dial:confirm'), 'dial:confirm screening validated');
+  assert.ok(validated.some(({ source }) => source === 'ack verb:hook /dial-done'), 'way-back llm verb validated');
   assert.ok(validated.some(({ source }) => source === 'ack session:reconnect'), 'reconnect ack validated');
 });

@@ -1,4 +1,4 @@
-// Twilio's side of an outbound call, played with Twilio's own helper library
+// Twilio's side of an outbound call and of a warm transfer, played with Twilio's own helper library
 // (`twilio` on npm): switchboard's `POST /api/calls` asks the Twilio REST API
 // (a local recorder standing in for api.twilio.com) to call the customer with
 // `Url=…/twiml`; when the customer answers, the voice webhook is signed with
@@ -30,6 +30,7 @@ const TENANT_NUMBER = '+15550100000';
 const CUSTOMER = '+15550100001';
 const CALL_SID = 'CA0123456789abcdef0123456789abcdef';
 const AMD_CALL_SID = 'CA0123456789abcdef0123456789abcd0a';
+const ON_CALL = '+15550100002';
 
 // api.twilio.com for Calls.json: records each request, answers 201 with a call.
 function startRestRecorder() {
@@ -104,6 +105,7 @@ id = "acme-dental"
 name = "Acme Dental"
 phone_numbers = ["${TENANT_NUMBER}"]
 company_brief = "A family dental practice."
+transfer_numbers = ["${ON_CALL}"]
 `);
   ctx.server = spawnSwitchboard(config, {
     cwd: ctx.dir,
@@ -234,4 +236,135 @@ test('an answering machine gets the voicemail VoiceResponse builds, then a hang-
     assert.ok(i < 50, JSON.stringify(row));
     await new Promise((r) => setTimeout(r, 100));
   }
+// Twilio's webhooks signed the library's way, form-encoded.
+const signedPost = (url, params) => fetch(url, {
+  method: 'POST',
+  headers: { 'Content-Type': 'application/x-www-form-urlencoded',
+    'X-Twilio-Signature': twilio.getExpectedTwilioSignature(AUTH_TOKEN, url, params) },
+  body: new URLSearchParams(params).toString(),
+});
+
+// Opens a Media Stream as Twilio does and sends `connected` and `start`.
+async function openStream(url, callSid, streamSid, parameters) {
+  const ws = new WebSocket(url, { headers: {
+    'X-Twilio-Signature': twilio.getExpectedTwilioSignature(AUTH_TOKEN, url, {}) } });
+  await new Promise((ok, fail) => { ws.on('open', ok); ws.on('error', fail); });
+  ws.send(JSON.stringify({ event: 'connected', protocol: 'Call', version: '1.0.0' }));
+  ws.send(JSON.stringify({ event: 'start', sequenceNumber: '1', streamSid, start: {
+    accountSid: ACCOUNT, streamSid, callSid, tracks: ['inbound'], customParameters: parameters,
+    mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 } } }));
+  return ws;
+}
+
+// Twilio ends a stream whose call's TwiML was replaced: `stop`, then close.
+function endStream(ws, callSid, streamSid) {
+  ws.send(JSON.stringify({ event: 'stop', sequenceNumber: '2', streamSid,
+    stop: { accountSid: ACCOUNT, callSid } }));
+  ws.close(1000);
+}
+
+async function liveCallId(port, callSid) {
+  for (let i = 0; i < 100; i += 1) {
+    const live = await (await fetch(`http://127.0.0.1:${port}/api/calls/live`, {
+      headers: { Authorization: `Bearer ${ADMIN}` } })).json();
+    const call = live.calls.find((c) => c.call_sid === callSid);
+    if (call) return call.call_id;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`call ${callSid} never went live`);
+}
+
+// An operator's transfer of the live call `id`: the REST update it causes.
+async function transfer(port, id, reason) {
+  const before = ctx.rest.seen.length;
+  const asked = await fetch(`http://127.0.0.1:${port}/api/calls/${id}/transfer`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${ADMIN}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ reason }),
+  });
+  assert.equal(asked.status, 200, await asked.clone().text());
+  for (let i = 0; i < 100 && ctx.rest.seen.length === before; i += 1) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return ctx.rest.seen[before];
+}
+
+test('a warm transfer speaks TwiML as the Twilio library builds it, and comes back', async () => {
+  const base = `http://127.0.0.1:${ctx.port}`;
+  const callSid = 'CA00000000000000000000000000000023';
+  const params = { CallSid: callSid, AccountSid: ACCOUNT, From: CUSTOMER, To: TENANT_NUMBER,
+    CallStatus: 'in-progress', Direction: 'inbound', ApiVersion: '2010-04-01' };
+  const answered = await signedPost(`${base}/twiml`, params);
+  const first = await answered.text();
+  const streamUrl = /<Stream url="([^"]+)">/.exec(first)?.[1];
+  const parameters = Object.fromEntries([...first.matchAll(/<Parameter name="([^"]+)" value="([^"]*)"\/>/g)]
+    .map((m) => [m[1], m[2]]));
+  let ws = await openStream(streamUrl, callSid, 'MZ00000000000000000000000000000001', parameters);
+  const id = await liveCallId(ctx.port, callSid);
+
+  // The transfer: <Dial action timeout><Number url>, as the library writes it.
+  let update = await transfer(ctx.port, id, 'caller asked for Dr Lee');
+  assert.equal(update.path, `/2010-04-01/Accounts/${ACCOUNT}/Calls/${callSid}.json`);
+  const action = `${base}/twiml/dial-action?call=${id}`;
+  const screen = `${base}/twiml/screen?call=${id}`;
+  let expected = new twilio.twiml.VoiceResponse();
+  expected.dial({ action, timeout: 20 }).number({ url: screen }, ON_CALL);
+  assert.equal(update.form.Twiml, expected.toString());
+  endStream(ws, callSid, 'MZ00000000000000000000000000000001');
+
+  // Screening on the on-call person's leg: <Gather numDigits action timeout><Say>, <Hangup/>.
+  const leg = { CallSid: 'CA00000000000000000000000000000024', AccountSid: ACCOUNT, CallStatus: 'in-progress' };
+  const forged = await fetch(screen, { method: 'POST',
+    headers: { 'X-Twilio-Signature': twilio.getExpectedTwilioSignature('wrong', screen, leg) },
+    body: new URLSearchParams(leg).toString() });
+  assert.equal(forged.status, 403);
+  const prompt = await (await signedPost(screen, leg)).text();
+  const said = /<Say>([^<]*)<\/Say>/.exec(prompt)?.[1] ?? '';
+  assert.match(said, /^Transferred call for Acme Dental from .*Reason: caller asked for Dr Lee\. Press 1 to take the call\.$/);
+  expected = new twilio.twiml.VoiceResponse();
+  expected.gather({ numDigits: 1, action: `${base}/twiml/screen-result?call=${id}`, timeout: 8 }).say(said);
+  expected.hangup();
+  assert.equal(prompt, expected.toString());
+
+  // They press 2: declined, <Say> then <Hangup/>.
+  const declined = await (await signedPost(`${base}/twiml/screen-result?call=${id}`, { ...leg, Digits: '2' })).text();
+  expected = new twilio.twiml.VoiceResponse();
+  expected.say(/<Say>([^<]*)<\/Say>/.exec(declined)?.[1] ?? '');
+  expected.hangup();
+  assert.equal(declined, expected.toString());
+
+  // The Dial action: not bridged, so a <Connect><Stream> continuing the call.
+  const dialDone = { CallSid: callSid, AccountSid: ACCOUNT, DialCallSid: leg.CallSid,
+    DialCallStatus: 'completed', DialCallDuration: '3' };
+  const wayBack = await (await signedPost(action, dialDone)).text();
+  const backUrl = /<Stream url="([^"]+)">/.exec(wayBack)?.[1];
+  const backParams = [...wayBack.matchAll(/<Parameter name="([^"]+)" value="([^"]*)"\/>/g)].map((m) => [m[1], m[2]]);
+  assert.deepEqual(backParams.map(([n]) => n), ['tenant', 'from', 'to', 'prewarm']);
+  expected = new twilio.twiml.VoiceResponse();
+  const stream = expected.connect().stream({ url: backUrl });
+  for (const [name, value] of backParams) stream.parameter({ name, value });
+  assert.equal(wayBack, expected.toString());
+
+  // The way-back stream continues the same call, which can be transferred again.
+  ws = await openStream(backUrl, callSid, 'MZ00000000000000000000000000000002', Object.fromEntries(backParams));
+  assert.equal(await liveCallId(ctx.port, callSid), id);
+  update = await transfer(ctx.port, id, 'try again');
+  endStream(ws, callSid, 'MZ00000000000000000000000000000002');
+  // Pressing 1 answers an empty document (Twilio then bridges).
+  const taken = await (await signedPost(`${base}/twiml/screen-result?call=${id}`, { ...leg, Digits: '1' })).text();
+  assert.equal(taken.replace('<Response></Response>', '<Response/>'), new twilio.twiml.VoiceResponse().toString());
+  // Bridged: the caller's leg hangs up.
+  const bridged = await (await signedPost(action, { ...dialDone, DialCallDuration: '42', DialBridged: 'true' })).text();
+  expected = new twilio.twiml.VoiceResponse();
+  expected.hangup();
+  assert.equal(bridged, expected.toString());
+  let mine = [];
+  for (let i = 0; i < 100; i += 1) {
+    const rows = await (await fetch(`${base}/api/calls`, { headers: { Authorization: `Bearer ${ADMIN}` } })).json();
+    mine = rows.filter((c) => c.carrier_call_sid === callSid);
+    if (mine.some((c) => c.ended_reason)) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.equal(mine.length, 1, JSON.stringify(mine));
+  assert.equal(mine[0].ended_reason, 'transferred: try again');
 });

@@ -136,6 +136,15 @@ impl Conversation {
         }));
     }
 
+    /// A line for the model from switchboard itself (`system`), e.g. why a
+    /// transfer failed; replayed in its place.
+    pub fn note(&mut self, text: &str) {
+        self.entries.push(Entry::Other(HistoryItem::Message {
+            role: Role::System,
+            text: text.to_string(),
+        }));
+    }
+
     /// Everything to replay, in order. `unfinished` gives the text of answers
     /// whose transcript is not final yet (`(item_id, text as heard)`): each
     /// fills its answer's place, or comes last if it has none. Lines never

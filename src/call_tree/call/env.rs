@@ -101,4 +101,11 @@ pub trait SupervisedCall:
     fn machine_recipient(_addr: &Addr<Self>) -> Option<Recipient<MachineDetected>> {
         None
     }
+
+    /// Where the Supervisor sends a transfer's webhooks ([`CallLeg`]); `None`
+    /// for calls whose carrier reports the transfer on the call's own socket
+    /// (jambonz).
+    fn leg_recipient(_addr: &Addr<Self>) -> Option<Recipient<super::transfer::CallLeg>> {
+        None
+    }
 }

@@ -274,6 +274,13 @@ impl CallLedger {
         );
     }
 
+    /// Records a transfer's step as a `system` transcript line (and logs it).
+    pub fn note_transfer(&mut self, note: super::transfer::TransferNote) {
+        let line = note.line();
+        log::info!("call {} ({}): {line}", self.id.call_id, self.sid());
+        self.record_line(Role::System, line, None, false);
+    }
+
     /// Stores a new transcript line in sequence; returns its row.
     pub fn record_line(
         &mut self,

@@ -15,6 +15,7 @@ pub mod playback;
 pub mod prewarm;
 pub mod route;
 pub mod state;
+pub mod transfer;
 pub mod voicemail;
 
 use std::collections::HashMap;
@@ -50,6 +51,9 @@ use ledger::{CallIdentity, CallLedger, LineRow};
 use playback::{cut_to_heard, Playback, PushRefused};
 use prewarm::{AttachEdge, CallHandover, HandOver};
 use state::{CallState, CallerEvent, FarewellRequest, Step};
+use transfer::{
+    CallLeg, CallLegAnswer, LegError, LegEvent, ScreeningBrief, TransferFailure, TransferNote,
+};
 use voicemail::VoicemailRecorder;
 
 /// Longest wait for goodbye or apology audio to play before the call is closed anyway.
@@ -78,6 +82,13 @@ enum Voicemail {
         bad_frames: u32,
     },
 }
+/// Past `transfer.ring_secs`, how long a transfer may take to come back (the
+/// screening prompt, the carrier's dial outcome, the way-back stream) before
+/// the call ends `transfer_unresolved`.
+const TRANSFER_SLACK: Duration = Duration::from_secs(60);
+/// Longest a bridged transfer is waited on for its length: Twilio's default
+/// `<Dial timeLimit>` (4 hours, "TwiML Voice: `<Dial>`").
+const BRIDGED_LIMIT: Duration = Duration::from_secs(4 * 60 * 60);
 
 /// Everything a call needs to start; built by the carrier edge at stream start
 /// and handed to the Supervisor (`StartCall`), which starts the call — or built
@@ -325,11 +336,13 @@ impl CallActor {
     /// stopped while handing the call over, e.g. reset during a pre-warm claim):
     /// no call outlives its carrier by more than a check interval.
     fn check_edge(&mut self, ctx: &mut Context<Self>) {
-        let gone = self
-            .setup
-            .edge
-            .as_ref()
-            .is_some_and(|edge| !edge.connected());
+        // A transfer lets the stream go on purpose.
+        let gone = !self.state.is_away()
+            && self
+                .setup
+                .edge
+                .as_ref()
+                .is_some_and(|edge| !edge.connected());
         if gone && !self.ledger.is_finished() {
             log::warn!("call {}: carrier edge gone without a hang-up", self.id());
             self.finish(EndReason::CarrierReset, false, ctx);
@@ -497,6 +510,8 @@ impl CallActor {
             Step::BargeIn => self.barge_in(),
             Step::Finish(reason) => self.finish(reason, true, ctx),
             Step::Transfer(plan) => self.transfer(plan),
+            Step::AwaitDial => self.await_dial(ctx),
+            Step::WayBack(failure) => self.way_back(failure, ctx),
             Step::ReportLinkFailure { .. } => {}
         }
     }
@@ -594,9 +609,57 @@ impl CallActor {
         }
     }
 
+    /// The carrier has the caller and rings the on-call person: the stream is
+    /// the carrier's now and the model has nothing to hear, so both go; the
+    /// call keeps its slot and waits (bounded) for the dial's end.
+    fn await_dial(&mut self, ctx: &mut Context<Self>) {
+        self.record_pending_lines();
+        self.playback.barge_in();
+        self.setup.edge = None;
+        if let Some(link) = self.link.take() {
+            link.do_send(LinkCommand::Shutdown);
+        }
+        let ring = Duration::from_secs(u64::from(self.env.config.transfer.ring_secs));
+        log::info!(
+            "call {} ({}): the on-call number rings (up to {} s)",
+            self.id(),
+            self.ledger.sid(),
+            ring.as_secs()
+        );
+        self.arm_transfer_bound(ring + TRANSFER_SLACK, ctx);
+    }
+
+    /// Ends the call if the transfer phase now under way is still unresolved
+    /// after `wait`.
+    fn arm_transfer_bound(&mut self, wait: Duration, ctx: &mut Context<Self>) {
+        let phase = self.state.transfer_phase();
+        ctx.run_later(wait, move |act, ctx| {
+            if let Some(step) = act.state.transfer_timed_out(phase, wait.as_secs()) {
+                log::warn!(
+                    "call {} ({}): transfer unresolved after {} s",
+                    act.id(),
+                    act.ledger.sid(),
+                    wait.as_secs()
+                );
+                act.run(step, ctx);
+            }
+        });
+    }
+
+    /// Back from a failed transfer: the conversation gets the failure's line
+    /// and a new model link (the next generation) opens with it and speaks
+    /// first; its audio waits in the playback queue for the way-back stream.
+    fn way_back(&mut self, failure: TransferFailure, ctx: &mut Context<Self>) {
+        self.ledger.note_transfer(TransferNote::Failed(failure));
+        self.conversation.note(&failure.line());
+        self.start_link(ctx);
+        let wait = Duration::from_secs(u64::from(self.env.config.transfer.ring_secs));
+        self.arm_transfer_bound(wait + TRANSFER_SLACK, ctx);
+    }
+
     /// Hands the call to the on-call number: asks the carrier edge to transfer
-    /// it ([`CarrierCommand::Transfer`]); its [`TransferOutcome`] ends our side
-    /// with `transferred: <reason>`, or on failure the call goes on with the
+    /// it ([`CarrierCommand::Transfer`]); on its [`TransferOutcome`] the call
+    /// waits for the dial's end ([`CallLeg`]), or on failure goes on with the
     /// receptionist.
     fn transfer(&mut self, plan: TransferPlan) {
         if self.ledger.is_finished() {
@@ -610,7 +673,9 @@ impl CallActor {
         );
         self.send_carrier(CarrierCommand::Transfer {
             number: plan.number,
-            whisper_url: plan.whisper_url,
+            screen_url: plan.screen_url,
+            action_url: plan.action_url,
+            ring_secs: self.env.config.transfer.ring_secs,
         });
     }
 
@@ -842,6 +907,22 @@ impl CallActor {
         });
     }
 
+    /// Whatever the caller heard of pending assistant lines becomes part of
+    /// the record (and the conversation), cut to what was heard.
+    fn record_pending_lines(&mut self) {
+        let lines = std::mem::take(&mut self.pending_lines);
+        for (item_id, text) in lines {
+            let (heard, total) = self.playback.progress(&item_id).unwrap_or((0, 0));
+            let interrupted = heard < total;
+            self.record_line(
+                Role::Assistant,
+                cut_to_heard(&text, heard, total),
+                Some(item_id),
+                interrupted,
+            );
+        }
+    }
+
     /// Finalises the call exactly once: stores what the caller heard of pending
     /// lines, stops the link, closes the ledger (row, slot, metrics, event) and
     /// (when we end it) closes the carrier stream.
@@ -857,18 +938,7 @@ impl CallActor {
         {
             self.store_voicemail(recorder, bad_frames);
         }
-        // Whatever the caller heard of pending assistant lines is part of the record.
-        let lines = std::mem::take(&mut self.pending_lines);
-        for (item_id, text) in lines {
-            let (heard, total) = self.playback.progress(&item_id).unwrap_or((0, 0));
-            let interrupted = heard < total;
-            self.record_line(
-                Role::Assistant,
-                cut_to_heard(&text, heard, total),
-                Some(item_id),
-                interrupted,
-            );
-        }
+        self.record_pending_lines();
         if let Some(link) = self.link.take() {
             link.do_send(LinkCommand::Shutdown);
         }
@@ -1000,11 +1070,14 @@ impl Handler<AttachEdge> for CallActor {
         {
             return false;
         }
-        self.setup.edge = Some(msg.edge);
-        if let Some(stream_sid) = msg.stream_sid {
-            self.setup.stream_sid = Some(stream_sid.clone());
-            self.ledger.stream_started(stream_sid);
+        if self.state.awaits_way_back() {
+            return self.attach_way_back(msg, ctx);
         }
+        if self.state.is_away() {
+            // A stream claiming a call whose transfer is still ringing.
+            return false;
+        }
+        self.take_edge(msg);
         self.ledger.start();
         log::info!(
             "call {} ({}): stream attached to the pre-warmed call",
@@ -1020,6 +1093,94 @@ impl Handler<AttachEdge> for CallActor {
         }
         self.drain_playback(ctx);
         true
+    }
+}
+
+impl CallActor {
+    /// The stream `msg` names becomes this call's carrier edge.
+    fn take_edge(&mut self, msg: AttachEdge) {
+        self.setup.edge = Some(msg.edge);
+        if let Some(stream_sid) = msg.stream_sid {
+            self.setup.stream_sid = Some(stream_sid.clone());
+            self.ledger.stream_started(stream_sid);
+        }
+    }
+
+    /// The caller's way back after a failed transfer: the same call (row,
+    /// slot, conversation) continues on the new stream, and what the new
+    /// model session has said so far plays at once.
+    fn attach_way_back(&mut self, msg: AttachEdge, ctx: &mut Context<Self>) -> bool {
+        self.take_edge(msg);
+        self.state.way_back_attached();
+        log::info!(
+            "call {} ({}): the caller is back with the receptionist",
+            self.setup.call_id,
+            self.ledger.sid()
+        );
+        self.drain_playback(ctx);
+        self.flush_heard_lines();
+        true
+    }
+
+    /// A transfer webhook for this call (through the Supervisor).
+    fn on_leg(
+        &mut self,
+        event: LegEvent,
+        ctx: &mut Context<Self>,
+    ) -> Result<CallLegAnswer, LegError> {
+        let not_transferring = || LegError::NotTransferring(self.setup.call_id.clone());
+        match event {
+            LegEvent::Screen => {
+                let reason = self.state.ringing_reason().ok_or_else(not_transferring)?;
+                Ok(CallLegAnswer::Screen(ScreeningBrief::new(
+                    &self.setup.tenant.name,
+                    self.setup.from.as_deref(),
+                    reason,
+                    &self.conversation.lines(),
+                )))
+            }
+            LegEvent::Screened { accepted } => {
+                if !self.state.screened(accepted) {
+                    return Err(not_transferring());
+                }
+                self.ledger.note_transfer(TransferNote::Screened(accepted));
+                if accepted {
+                    self.arm_transfer_bound(BRIDGED_LIMIT, ctx);
+                }
+                Ok(CallLegAnswer::Noted)
+            }
+            LegEvent::DialEnded(dial) => match self.state.dial_ended(&dial) {
+                Some(Step::WayBack(failure)) => {
+                    self.way_back(failure, ctx);
+                    Ok(CallLegAnswer::WayBack {
+                        addr: ctx.address(),
+                        thread: std::thread::current().id(),
+                        call_sid: self.setup.call_sid.clone().unwrap_or_default(),
+                        tenant: self.setup.tenant.id.clone(),
+                        from: self.setup.from.clone(),
+                        to: self.setup.to.clone(),
+                    })
+                }
+                Some(step) => {
+                    self.ledger
+                        .note_transfer(TransferNote::Bridged(dial.duration_secs));
+                    self.run(step, ctx);
+                    Ok(CallLegAnswer::Ended)
+                }
+                None => Err(not_transferring()),
+            },
+        }
+    }
+}
+
+impl Handler<CallLeg> for CallActor {
+    type Result = Result<CallLegAnswer, LegError>;
+
+    fn handle(&mut self, CallLeg(event): CallLeg, ctx: &mut Context<Self>) -> Self::Result {
+        if self.ledger.is_finished() {
+            return Err(LegError::NoCall(self.setup.call_id.clone()));
+        }
+        self.on_leg(event, ctx)
     }
 }
 
@@ -1067,6 +1228,9 @@ impl Handler<OperatorTransfer> for CallActor {
         }
         let plan = plan_transfer(&self.env.tools, &self.ledger.tool_context(), msg.reason)
             .map_err(|e| e.to_string())?;
+        if self.state.is_away() {
+            return Err(state::TransferRefused::InProgress.to_string());
+        }
         if self.setup.edge.is_none() {
             return Err("the call's media stream has not started yet".into());
         }
@@ -1172,6 +1336,10 @@ impl Handler<ModelEvent> for CallActor {
     type Result = ();
 
     fn handle(&mut self, event: ModelEvent, ctx: &mut Context<Self>) {
+        if self.state.link_paused() {
+            // A late event of the link let go for the transfer.
+            return;
+        }
         match event {
             ModelEvent::Ready { generation } => {
                 if generation > 0 && generation == self.state.generation() {
@@ -1276,7 +1444,8 @@ impl Handler<ToolResult> for CallActor {
             )),
             Some(CallAction::Transfer {
                 number,
-                whisper_url,
+                screen_url,
+                action_url,
                 reason,
             }) => {
                 // Transfer even if the hand-off line never finishes playing.
@@ -1287,7 +1456,8 @@ impl Handler<ToolResult> for CallActor {
                 });
                 Some(FarewellRequest::Transfer(TransferPlan {
                     number: number.clone(),
-                    whisper_url: whisper_url.clone(),
+                    screen_url: screen_url.clone(),
+                    action_url: action_url.clone(),
                     reason: reason.clone(),
                 }))
             }
@@ -1407,6 +1577,10 @@ impl SupervisedCall for CallActor {
     }
 
     fn machine_recipient(addr: &Addr<Self>) -> Option<Recipient<MachineDetected>> {
+        Some(addr.clone().recipient())
+    }
+
+    fn leg_recipient(addr: &Addr<Self>) -> Option<Recipient<CallLeg>> {
         Some(addr.clone().recipient())
     }
 }

@@ -1,11 +1,13 @@
 //! What a call does next, as one pure state machine: the turn, the model's
 //! response, the tool loop, and the call's course (conversing, hanging up after
-//! the goodbye, transferring after the hand-off line, ending). The
+//! the goodbye, transferring after the hand-off line — ringing, screening,
+//! bridged or back to the receptionist — ending). The
 //! [`CallActor`](super::CallActor) feeds it events and carries out the [`Step`]s it
 //! returns; playback (what the caller has heard) is an input, owned by
 //! [`Playback`](super::playback::Playback). No I/O, no actors, no clocks: every
 //! transition is unit-tested below.
 
+use super::transfer::{dial_verdict, DialEnd, Screening, TransferFailure};
 use crate::lifecycle::EndReason;
 use crate::tools::builtin::TransferPlan;
 
@@ -31,6 +33,19 @@ pub enum Course {
     TransferAfterHandOff(TransferPlan),
     /// The carrier edge is carrying out a transfer (its reason, for the record).
     Transferring(String),
+    /// The carrier has the caller (ringback) and dials the on-call person, who
+    /// is screened on answering. No stream, no model link; the call keeps its
+    /// slot and waits for the dial's end.
+    Ringing {
+        reason: String,
+        screening: Screening,
+    },
+    /// The on-call person pressed 1: the legs are bridged; the dial's end (the
+    /// bridged length) closes the call as transferred.
+    Bridged(String),
+    /// The dial ended without a bridge: a new model session knows why and
+    /// speaks first; the call waits for its way-back stream.
+    AwaitingWayBack(TransferFailure),
     /// The call is ending (apology playing, or nothing left to say).
     Ending(EndReason),
     /// The model is gone for good (the cause kept): the caller is leaving a
@@ -53,6 +68,12 @@ pub enum Step {
     Finish(EndReason),
     /// Ask the carrier edge to transfer the call.
     Transfer(TransferPlan),
+    /// The carrier has the caller: let the stream and the model link go and
+    /// wait (bounded) for the dial's end, keeping the slot.
+    AwaitDial,
+    /// Back from a failed transfer: open the next model link (generation
+    /// already counted) with the conversation plus this failure's line.
+    WayBack(TransferFailure),
     /// Tell the Supervisor the link failed, `failures` times in a row.
     ReportLinkFailure { failures: u32 },
     /// Tell the model the caller events held meanwhile, and ask for the
@@ -82,6 +103,8 @@ pub enum CallerEvent {
 pub enum TransferRefused {
     #[error("the call is already ending")]
     Ending,
+    #[error("a transfer of this call is already under way")]
+    InProgress,
 }
 
 /// The call's decision state. `generation` counts model links of this call from
@@ -106,6 +129,11 @@ pub struct CallState {
     held: bool,
     /// Caller events are held until the response under way is done.
     caller_event_waiting: bool,
+    /// The link generation that speaks first when ready (the way back).
+    speak_first: Option<u32>,
+    /// Transfer phases entered so far (started, bridged, way back): a phase's
+    /// bound names its own, and a later phase's makes it stale.
+    transfer_phase: u32,
     course: Course,
 }
 
@@ -129,6 +157,8 @@ impl CallState {
             greeting_requested: false,
             held: false,
             caller_event_waiting: false,
+            speak_first: None,
+            transfer_phase: 0,
             course: Course::Conversing,
         }
     }
@@ -192,6 +222,12 @@ impl CallState {
             return None;
         }
         self.link_failures = 0;
+        if self.speak_first == Some(generation) {
+            self.speak_first = None;
+            self.held = false;
+            self.awaiting_response_done = true;
+            return Some(Step::RequestResponse);
+        }
         let held = std::mem::take(&mut self.held);
         if held || (greet_caller && !self.greeting_requested) {
             self.greeting_requested = true;
@@ -234,13 +270,7 @@ impl CallState {
     ) -> Option<Step> {
         self.pending_tools = self.pending_tools.saturating_sub(1);
         match (action, &self.course) {
-            (
-                _,
-                Course::Transferring(_)
-                | Course::Ending(_)
-                | Course::Voicemail(_)
-                | Course::HandedOver,
-            ) => {}
+            (_, course) if course.is_settled() => {}
             (Some(FarewellRequest::HangUp(reason)), _) => {
                 self.course = Course::HangUpAfterGoodbye(reason);
             }
@@ -347,34 +377,161 @@ impl CallState {
             return None;
         };
         let plan = plan.clone();
+        self.transfer_phase += 1;
         self.course = Course::Transferring(plan.reason.clone());
         Some(Step::Transfer(plan))
     }
 
     /// An operator's transfer: at once, without a hand-off line.
     pub fn operator_transfer(&mut self, plan: TransferPlan) -> Result<Step, TransferRefused> {
-        if matches!(
-            self.course,
-            Course::Transferring(_) | Course::Ending(_) | Course::Voicemail(_) | Course::HandedOver
-        ) {
-            return Err(TransferRefused::Ending);
+        match self.course {
+            Course::Ending(_) | Course::Voicemail(_) | Course::HandedOver => {
+                return Err(TransferRefused::Ending)
+            }
+            Course::Transferring(_)
+            | Course::Ringing { .. }
+            | Course::Bridged(_)
+            | Course::AwaitingWayBack(_) => return Err(TransferRefused::InProgress),
+            _ => {}
         }
         self.course = Course::TransferAfterHandOff(plan);
         self.start_transfer().ok_or(TransferRefused::Ending)
     }
 
-    /// The carrier's answer to a transfer: `Ok` ends the call as transferred; a
-    /// failure returns the call to the conversation.
+    /// The carrier's answer to a transfer request: on success the on-call
+    /// number rings ([`Step::AwaitDial`]); a failure returns the call to the
+    /// conversation.
     pub fn transfer_outcome(&mut self, succeeded: bool) -> Option<Step> {
         let Course::Transferring(reason) = &self.course else {
             return None;
         };
-        let reason = reason.clone();
+        if !succeeded {
+            self.course = Course::Conversing;
+            return None;
+        }
+        self.course = Course::Ringing {
+            reason: reason.clone(),
+            screening: Screening::Pending,
+        };
+        self.turn = Turn::Open;
+        self.response_active = false;
+        self.awaiting_response_done = false;
+        self.pending_tools = 0;
+        self.tool_outputs_sent = false;
+        Some(Step::AwaitDial)
+    }
+
+    /// The transfer phase under way (its bound's timer carries it).
+    pub fn transfer_phase(&self) -> u32 {
+        self.transfer_phase
+    }
+
+    /// Ringing or bridged: the call has no model link, and a late event of
+    /// the one it let go is not for the caller.
+    pub fn link_paused(&self) -> bool {
+        matches!(self.course, Course::Ringing { .. } | Course::Bridged(_))
+    }
+
+    /// The reason of the transfer under way, while the on-call person is
+    /// dialled or screened (what the screening prompt says).
+    pub fn ringing_reason(&self) -> Option<&str> {
+        match &self.course {
+            Course::Ringing { reason, .. } => Some(reason),
+            _ => None,
+        }
+    }
+
+    /// The on-call person's key at screening: `accepted` (pressed 1) bridges
+    /// the legs. `false` when no transfer is ringing.
+    pub fn screened(&mut self, accepted: bool) -> bool {
+        let Course::Ringing { reason, .. } = &self.course else {
+            return false;
+        };
+        self.course = if accepted {
+            self.transfer_phase += 1;
+            Course::Bridged(reason.clone())
+        } else {
+            Course::Ringing {
+                reason: reason.clone(),
+                screening: Screening::Declined,
+            }
+        };
+        true
+    }
+
+    /// The dialled leg ended. Bridged: the call ends as transferred. Not
+    /// bridged: the next model link opens, told why, and speaks first; the
+    /// call waits for its way-back stream. `None` without a transfer ringing.
+    pub fn dial_ended(&mut self, dial: &DialEnd) -> Option<Step> {
+        let (reason, screening) = match &self.course {
+            Course::Ringing { reason, screening } => (reason.clone(), *screening),
+            Course::Bridged(reason) => (reason.clone(), Screening::Accepted),
+            _ => return None,
+        };
+        match dial_verdict(dial, screening) {
+            Ok(()) => Some(Step::Finish(EndReason::Transferred {
+                number: None,
+                reason,
+            })),
+            Err(failure) => {
+                self.transfer_phase += 1;
+                self.course = Course::AwaitingWayBack(failure);
+                let generation = self.next_link();
+                self.speak_first = Some(generation);
+                self.link_failures = 0;
+                Some(Step::WayBack(failure))
+            }
+        }
+    }
+
+    /// The way-back stream attached: the conversation goes on. `false` when
+    /// the call was not waiting for one.
+    pub fn way_back_attached(&mut self) -> bool {
+        if !matches!(self.course, Course::AwaitingWayBack(_)) {
+            return false;
+        }
         self.course = Course::Conversing;
-        succeeded.then_some(Step::Finish(EndReason::Transferred {
-            number: None,
-            reason,
-        }))
+        true
+    }
+
+    /// Whether the call waits for a way-back stream.
+    pub fn awaits_way_back(&self) -> bool {
+        matches!(self.course, Course::AwaitingWayBack(_))
+    }
+
+    /// Whether the call has let its stream go for a transfer (ringing,
+    /// bridged, or waiting for its way back): no stream is expected to be up.
+    pub fn is_away(&self) -> bool {
+        matches!(
+            self.course,
+            Course::Transferring(_)
+                | Course::Ringing { .. }
+                | Course::Bridged(_)
+                | Course::AwaitingWayBack(_)
+        )
+    }
+
+    /// The bound of transfer phase `phase` ran out: still ringing or waiting
+    /// for the way back, the call ends unresolved; still bridged, it ends
+    /// transferred. A later phase's bound replaces an earlier one's.
+    pub fn transfer_timed_out(&mut self, phase: u32, waited_secs: u64) -> Option<Step> {
+        if phase != self.transfer_phase {
+            return None;
+        }
+        let reason = match &self.course {
+            Course::Ringing { .. } => EndReason::TransferUnresolved(format!(
+                "no dial outcome from the carrier within {waited_secs} s"
+            )),
+            Course::AwaitingWayBack(_) => {
+                EndReason::TransferUnresolved(format!("no way-back stream within {waited_secs} s"))
+            }
+            Course::Bridged(reason) => EndReason::Transferred {
+                number: None,
+                reason: reason.clone(),
+            },
+            _ => return None,
+        };
+        Some(Step::Finish(reason))
     }
 
     /// The call starts ending with `reason` (apology or operator end). `false`
@@ -415,7 +572,10 @@ impl CallState {
     /// the turn and the tool loop (their answers died with it) and is reported;
     /// a stale link's, or one while ending, is ignored.
     pub fn link_down(&mut self, generation: u32) -> Option<Step> {
-        if generation != self.generation || self.is_ending() {
+        if generation != self.generation
+            || self.is_ending()
+            || matches!(self.course, Course::Ringing { .. } | Course::Bridged(_))
+        {
             return None;
         }
         self.turn = Turn::Open;
@@ -485,6 +645,23 @@ impl CallState {
     }
 }
 
+impl Course {
+    /// A course no tool's farewell changes any more: transferring (in any
+    /// phase), ending, taking a voicemail, or handed over.
+    fn is_settled(&self) -> bool {
+        matches!(
+            self,
+            Course::Transferring(_)
+                | Course::Ringing { .. }
+                | Course::Bridged(_)
+                | Course::AwaitingWayBack(_)
+                | Course::Ending(_)
+                | Course::Voicemail(_)
+                | Course::HandedOver
+        )
+    }
+}
+
 /// What a finished tool asks of the call.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FarewellRequest {
@@ -495,11 +672,13 @@ pub enum FarewellRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::call_tree::call::transfer::DialStatus;
 
     fn plan(reason: &str) -> TransferPlan {
         TransferPlan {
             number: "+15550100".into(),
-            whisper_url: "https://example.test/whisper".into(),
+            screen_url: "https://example.test/twiml/screen?call=c".into(),
+            action_url: "https://example.test/twiml/dial-action?call=c".into(),
             reason: reason.into(),
         }
     }
@@ -636,8 +815,140 @@ mod tests {
         assert_eq!(call.course(), &Course::Transferring("billing".into()));
         // Started once only: the grace timer finds nothing left to do.
         assert_eq!(call.start_transfer(), None);
+        assert_eq!(call.transfer_outcome(true), Some(Step::AwaitDial));
+        assert!(call.is_away());
+        assert_eq!(call.ringing_reason(), Some("billing"));
+    }
+
+    fn dial(status: DialStatus, bridged: Option<bool>) -> DialEnd {
+        DialEnd {
+            status,
+            bridged,
+            duration_secs: Some(42),
+        }
+    }
+
+    fn ringing(reason: &str) -> CallState {
+        let mut call = CallState::new();
+        call.link_ready(0, true);
+        call.response_done(true);
+        call.operator_transfer(plan(reason)).unwrap();
+        assert_eq!(call.transfer_outcome(true), Some(Step::AwaitDial));
+        call
+    }
+
+    #[test]
+    fn an_accepted_screening_bridges_and_the_dial_end_closes_the_call_transferred() {
+        let mut call = ringing("billing");
+        assert!(call.screened(true));
+        assert_eq!(call.course(), &Course::Bridged("billing".into()));
         assert_eq!(
-            call.transfer_outcome(true),
+            call.dial_ended(&dial(DialStatus::Completed, None)),
+            Some(Step::Finish(EndReason::Transferred {
+                number: None,
+                reason: "billing".into()
+            }))
+        );
+    }
+
+    #[test]
+    fn an_unanswered_transfer_comes_back_on_a_new_link_that_speaks_first() {
+        let mut call = ringing("billing");
+        // The old link going down while ringing is no failure.
+        assert_eq!(call.link_down(0), None);
+        assert_eq!(
+            call.dial_ended(&dial(DialStatus::NoAnswer, None)),
+            Some(Step::WayBack(TransferFailure::NoAnswer))
+        );
+        assert_eq!(call.generation(), 1);
+        assert!(call.awaits_way_back());
+        // A stale link's ready does nothing; the new one speaks first, once.
+        assert_eq!(call.link_ready(0, true), None);
+        assert_eq!(call.link_ready(1, true), Some(Step::RequestResponse));
+        assert_eq!(call.link_ready(1, true), None);
+        assert!(call.way_back_attached());
+        assert!(!call.way_back_attached(), "once");
+        assert_eq!(call.course(), &Course::Conversing);
+        // The call can be transferred again.
+        assert_eq!(
+            call.operator_transfer(plan("again")),
+            Ok(Step::Transfer(plan("again")))
+        );
+        assert_eq!(call.transfer_phase(), 3, "rung, came back, rings again");
+    }
+
+    #[test]
+    fn a_declined_screening_comes_back_with_its_reason() {
+        for (declined, status, failure) in [
+            (
+                Some(false),
+                DialStatus::Completed,
+                TransferFailure::Declined,
+            ),
+            (None, DialStatus::Completed, TransferFailure::NotAccepted),
+            (None, DialStatus::Busy, TransferFailure::Busy),
+        ] {
+            let mut call = ringing("billing");
+            if let Some(accepted) = declined {
+                assert!(call.screened(accepted));
+            }
+            assert_eq!(
+                call.dial_ended(&dial(status, None)),
+                Some(Step::WayBack(failure))
+            );
+        }
+    }
+
+    #[test]
+    fn a_transfer_is_refused_while_another_is_under_way() {
+        let mut call = ringing("billing");
+        assert_eq!(
+            call.operator_transfer(plan("x")),
+            Err(TransferRefused::InProgress)
+        );
+        call.screened(true);
+        assert_eq!(
+            call.operator_transfer(plan("x")),
+            Err(TransferRefused::InProgress)
+        );
+        // No screening or dial end outside a transfer.
+        let mut idle = CallState::new();
+        assert!(!idle.screened(true));
+        assert_eq!(idle.dial_ended(&dial(DialStatus::NoAnswer, None)), None);
+    }
+
+    #[test]
+    fn a_transfer_left_unresolved_ends_once_its_bound_runs_out() {
+        let mut call = ringing("billing");
+        let ringing_phase = call.transfer_phase();
+        assert_eq!(
+            call.transfer_timed_out(ringing_phase, 80),
+            Some(Step::Finish(EndReason::TransferUnresolved(
+                "no dial outcome from the carrier within 80 s".into()
+            )))
+        );
+        call.dial_ended(&dial(DialStatus::NoAnswer, None));
+        assert_eq!(
+            call.transfer_timed_out(ringing_phase, 80),
+            None,
+            "the ringing bound is stale once the dial ended"
+        );
+        let way_back = call.transfer_phase();
+        assert_eq!(
+            call.transfer_timed_out(way_back, 80),
+            Some(Step::Finish(EndReason::TransferUnresolved(
+                "no way-back stream within 80 s".into()
+            )))
+        );
+        call.way_back_attached();
+        assert_eq!(call.transfer_timed_out(way_back, 80), None, "back in time");
+        // Bridged: the bound ends the call as transferred.
+        let mut bridged = ringing("billing");
+        bridged.screened(true);
+        assert!(bridged.link_paused());
+        let phase = bridged.transfer_phase();
+        assert_eq!(
+            bridged.transfer_timed_out(phase, 14_400),
             Some(Step::Finish(EndReason::Transferred {
                 number: None,
                 reason: "billing".into()
@@ -664,7 +975,7 @@ mod tests {
         );
         assert_eq!(
             call.operator_transfer(plan("again")),
-            Err(TransferRefused::Ending)
+            Err(TransferRefused::InProgress)
         );
         let mut ending = CallState::new();
         ending.begin_ending(EndReason::ModelUnavailable("gone".into()));

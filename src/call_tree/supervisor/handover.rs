@@ -119,12 +119,39 @@ pub async fn claim_prewarmed(
 #[rtype(result = "()")]
 struct CountClaim(&'static str);
 
-/// A pre-warmed call waiting for its media stream.
+/// A pre-warmed call waiting for its media stream (or a call waiting for
+/// its way back after a failed transfer: the same claim, the same token).
 pub(super) struct Prewarmed {
     pub(super) call_id: String,
     call_sid: String,
     addr: Addr<CallActor>,
     thread: ThreadId,
+}
+
+impl Supervisor {
+    /// Issues the single-use token a stream redeems ([`ClaimPrewarm`]) to
+    /// continue call `call_id` (Twilio `call_sid`), running as `addr` on
+    /// `thread`: how a caller's way-back stream after a failed transfer
+    /// reaches the same call.
+    pub(super) fn await_stream(
+        &mut self,
+        call_id: String,
+        call_sid: String,
+        addr: Addr<CallActor>,
+        thread: ThreadId,
+    ) -> PrewarmToken {
+        let token = PrewarmToken::new();
+        self.prewarmed.insert(
+            token.as_str().to_string(),
+            Prewarmed {
+                call_id,
+                call_sid,
+                addr,
+                thread,
+            },
+        );
+        token
+    }
 }
 
 impl Handler<Prewarm> for Supervisor {
@@ -177,20 +204,9 @@ impl Supervisor {
             CallActor::supervised(setup, supervision)
         });
         self.track(entry, &addr);
-        let token = PrewarmToken::new();
-        self.answered_webhooks.insert(
-            call_sid.clone(),
-            (Some(token.as_str().to_string()), Instant::now()),
-        );
-        self.prewarmed.insert(
-            token.as_str().to_string(),
-            Prewarmed {
-                call_id,
-                call_sid,
-                addr,
-                thread,
-            },
-        );
+        let token = self.await_stream(call_id, call_sid.clone(), addr, thread);
+        self.answered_webhooks
+            .insert(call_sid, (Some(token.as_str().to_string()), Instant::now()));
         Some(token)
     }
 }

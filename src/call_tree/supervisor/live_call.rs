@@ -6,6 +6,7 @@ use actix::prelude::*;
 
 use crate::actor_messages::{EndCall, MachineDetected, OperatorTransfer, RestartLink};
 use crate::call_tree::call::env::SupervisedCall;
+use crate::call_tree::call::transfer::CallLeg;
 use crate::cluster::LiveCallEntry;
 use crate::session_settings::ApplySessionSettings;
 
@@ -21,6 +22,9 @@ pub(super) struct LiveCall {
     /// Where an answering machine verdict goes; `None` for calls that cannot
     /// have one (jambonz).
     pub(super) machine: Option<Recipient<MachineDetected>>,
+    /// A transfer's webhooks; `None` where the carrier reports them on the
+    /// call's own socket (jambonz).
+    pub(super) leg: Option<Recipient<CallLeg>>,
     /// `Some` while the call moves threads: messages held for it, in order.
     pub(super) moving: Option<Vec<Held>>,
 }
@@ -41,6 +45,7 @@ impl LiveCall {
             transfer: addr.clone().recipient(),
             restart: C::restart_recipient(addr),
             machine: C::machine_recipient(addr),
+            leg: C::leg_recipient(addr),
             moving: None,
         }
     }
@@ -153,6 +158,7 @@ mod tests {
             transfer: probe.clone().recipient(),
             restart: Some(probe.clone().recipient()),
             machine: None,
+            leg: None,
             moving: None,
         }
     }

@@ -20,6 +20,7 @@ mod handover;
 mod live_call;
 mod operator;
 mod restart;
+mod transfer;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -18,6 +18,10 @@ use serde_json::{json, Value};
 use crate::actor_messages::{CallAction, EndCall, OperatorTransfer, ToolCall, ToolResult};
 use crate::call_tree::call::env::{CallEnv, CallTenancy, SupervisedCall, Supervision};
 use crate::call_tree::call::ledger::{CallIdentity, CallLedger};
+use crate::call_tree::call::transfer::{
+    dial_verdict, way_back_instructions, DialEnd, DialStatus, Screening, ScreeningBrief,
+    TransferFailure, TransferNote,
+};
 use crate::call_tree::tool::ToolActor;
 use crate::carrier::jambonz::llm::{
     self, LlmEvent, LlmSpec, LlmTranscript, UltravoxTranscripts, Vendor, VendorPlan,
@@ -59,7 +63,7 @@ pub enum JambonzEvent {
         hook: String,
         data: Value,
     },
-    /// `dial:confirm`: the on-call person answered; ack with the whisper.
+    /// `dial:confirm`: the on-call person answered; ack with the screening.
     DialConfirm { msgid: String },
     /// `session:reconnect` (or a repeated `session:new`) arrived, maybe on a new
     /// socket: acked with the call's current verbs.
@@ -113,7 +117,16 @@ pub struct JambonzCall {
     audio_started: bool,
     /// Ultravox transcript lines being assembled.
     ultravox: UltravoxTranscripts,
+    /// The transfer under way (its reason and the screening's answer), from
+    /// the `dial` redirect to its actionHook.
+    transfer: Option<(String, Screening)>,
+    /// Appended to the instructions of the `llm` verb after a failed
+    /// transfer: the conversation so far and the failure's line.
+    way_back: Option<String>,
 }
+
+/// What the on-call person hears after declining.
+const DECLINED: &str = "Okay. The caller will be offered to leave a message. Goodbye.";
 
 impl JambonzCall {
     /// A call the Supervisor starts; it acts on the admission verdict in `started`.
@@ -154,6 +167,8 @@ impl JambonzCall {
             verbs: Vec::new(),
             audio_started: false,
             ultravox: UltravoxTranscripts::default(),
+            transfer: None,
+            way_back: None,
         }
     }
 
@@ -175,11 +190,15 @@ impl JambonzCall {
     /// business hours and tools.
     fn llm_spec(&self) -> LlmSpec {
         let tenant = self.settings.apply(&self.setup.tenant);
+        let mut instructions = tenant.instructions(self.setup.info.from.as_deref(), Utc::now());
+        if let Some(way_back) = &self.way_back {
+            instructions.push_str(way_back);
+        }
         super::call_spec(
             &self.env.config,
             &self.setup.plan,
             &tenant,
-            tenant.instructions(self.setup.info.from.as_deref(), Utc::now()),
+            instructions,
             self.env.tools.registry.schemas_for(&tenant),
             self.settings.eagerness,
         )
@@ -336,7 +355,11 @@ impl JambonzCall {
     }
 
     fn on_verb_hook(&mut self, msgid: String, hook: String, data: Value) {
-        let verbs = if hook == wire::LLM_ACTION_HOOK && !self.redirected {
+        let verbs = if hook == wire::SCREEN_RESULT_HOOK {
+            Some(self.on_screened(&data))
+        } else if hook == wire::DIAL_ACTION_HOOK && self.transfer.is_some() {
+            Some(self.on_dial_done(&data))
+        } else if hook == wire::LLM_ACTION_HOOK && !self.redirected {
             // The model session ended on its own: nothing else runs on this call.
             let reason = data["completion_reason"].as_str().unwrap_or_default();
             log::info!("jambonz call {}: llm ended: {reason}", self.sid());
@@ -356,6 +379,91 @@ impl JambonzCall {
             None
         };
         self.send(Outbound::ack(&msgid, verbs));
+    }
+}
+
+impl JambonzCall {
+    /// The transfer's `dial` is about to replace the `llm` verb.
+    fn transferring(&mut self, action: &CallAction) {
+        if let CallAction::Transfer { reason, .. } = action {
+            self.transfer = Some((reason.clone(), Screening::Pending));
+        }
+    }
+
+    /// `dial:confirm`: the on-call person answered; the screening verbs for
+    /// their leg (or none, bridging at once, without a transfer of ours).
+    fn screening(&self) -> Option<Vec<Verb>> {
+        let (reason, _) = self.transfer.as_ref()?;
+        let brief = ScreeningBrief::new(
+            &self.setup.tenant.name,
+            self.setup.info.from.as_deref(),
+            reason,
+            &self.conversation,
+        );
+        Some(wire::screen_verbs(&brief.prompt()))
+    }
+
+    /// The screening `gather`'s actionHook (`digits`): 1 takes the call (no
+    /// verbs left on that leg: jambonz bridges), anything else declines.
+    fn on_screened(&mut self, data: &Value) -> Vec<Verb> {
+        let accepted = data["digits"].as_str() == Some("1");
+        let Some((_, screening)) = self.transfer.as_mut() else {
+            log::warn!(
+                "jambonz call {} ({}): a screening key without a transfer",
+                self.setup.call_id,
+                self.setup.info.call_sid
+            );
+            return vec![Verb::Hangup {}];
+        };
+        *screening = if accepted {
+            Screening::Accepted
+        } else {
+            Screening::Declined
+        };
+        self.ledger.note_transfer(TransferNote::Screened(accepted));
+        if accepted {
+            Vec::new()
+        } else {
+            wire::say_and_hangup(DECLINED)
+        }
+    }
+
+    /// The transfer's `dial` ended (`dial_call_status`, `duration`): bridged,
+    /// the caller's leg hangs up and the call ends transferred (at its final
+    /// `call:status`); not bridged, the `llm` verb comes back with the
+    /// conversation so far and the failure's line, and speaks first.
+    fn on_dial_done(&mut self, data: &Value) -> Vec<Verb> {
+        let Some((_, screening)) = self.transfer.take() else {
+            return vec![Verb::Hangup {}];
+        };
+        let status = data["dial_call_status"].as_str().unwrap_or_default();
+        let dial = DialEnd {
+            status: DialStatus::parse(status).unwrap_or(DialStatus::Failed),
+            bridged: None,
+            duration_secs: data["duration"].as_u64(),
+        };
+        match dial_verdict(&dial, screening) {
+            Ok(()) => {
+                self.ledger
+                    .note_transfer(TransferNote::Bridged(dial.duration_secs));
+                // `action_reason` is the transfer's since the redirect.
+                self.verbs = vec![Verb::Hangup {}];
+                self.verbs.clone()
+            }
+            Err(failure) => self.way_back(failure),
+        }
+    }
+
+    /// Back to the receptionist after a failed transfer: the `llm` verb again,
+    /// told what was said and why the transfer failed.
+    fn way_back(&mut self, failure: TransferFailure) -> Vec<Verb> {
+        self.ledger.note_transfer(TransferNote::Failed(failure));
+        self.way_back = Some(way_back_instructions(&self.conversation, failure));
+        self.redirected = false;
+        self.action_reason = None;
+        self.audio_started = false;
+        self.verbs = vec![llm::llm_verb(&self.setup.plan, &self.llm_spec())];
+        self.verbs.clone()
     }
 }
 
@@ -399,19 +507,8 @@ impl Handler<JambonzEvent> for JambonzCall {
             JambonzEvent::LlmEvent(data) => self.on_llm_event(data),
             JambonzEvent::VerbHook { msgid, hook, data } => self.on_verb_hook(msgid, hook, data),
             JambonzEvent::DialConfirm { msgid } => {
-                let whisper = format!(
-                    "Transferred call for {} from {}.",
-                    self.setup.tenant.name,
-                    self.setup
-                        .info
-                        .from
-                        .as_deref()
-                        .unwrap_or("an unknown number")
-                );
-                self.send(Outbound::ack(
-                    &msgid,
-                    Some(vec![Verb::Say { text: whisper }]),
-                ));
+                let screening = self.screening();
+                self.send(Outbound::ack(&msgid, screening));
             }
             JambonzEvent::Reattach { msgid, edge } => {
                 log::info!(
@@ -464,7 +561,11 @@ impl Handler<ToolResult> for JambonzCall {
         // before the redirect replaces the llm verb.
         let delay = Duration::from_millis(self.env.config.jambonz.farewell_delay_ms);
         ctx.run_later(delay, move |act, _| {
-            act.redirect(wire::action_verbs(&action));
+            act.transferring(&action);
+            act.redirect(wire::action_verbs(
+                &action,
+                act.env.config.transfer.ring_secs,
+            ));
         });
     }
 }
@@ -496,7 +597,11 @@ impl Handler<OperatorTransfer> for JambonzCall {
         .map_err(|e| e.to_string())?;
         let action = CallAction::from(plan);
         self.action_reason = Some(end_reason_of(&action));
-        self.redirect(wire::action_verbs(&action));
+        self.transferring(&action);
+        self.redirect(wire::action_verbs(
+            &action,
+            self.env.config.transfer.ring_secs,
+        ));
         Ok(())
     }
 }

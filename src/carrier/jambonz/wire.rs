@@ -27,8 +27,14 @@ pub const EVENT_HOOK: &str = "/llm-event";
 pub const LLM_ACTION_HOOK: &str = "/llm-done";
 /// `actionHook` of a transfer `dial`: a `verb:hook` when the dialled leg ends.
 pub const DIAL_ACTION_HOOK: &str = "/dial-done";
-/// `confirmHook` of a transfer target: `dial:confirm` when the on-call person answers.
-pub const WHISPER_HOOK: &str = "/whisper";
+/// `confirmHook` of a transfer target: `dial:confirm` when the on-call person
+/// answers, acked with the screening verbs ([`screen_verbs`]).
+pub const SCREEN_HOOK: &str = "/screen";
+/// `actionHook` of the screening `gather`: a `verb:hook` with `digits` when
+/// the on-call person presses a key (feature-server 0.9.8 `lib/tasks/gather.js`).
+pub const SCREEN_RESULT_HOOK: &str = "/screen-result";
+/// Seconds the screening `gather` waits for a key.
+pub const SCREEN_GATHER_SECS: u32 = 8;
 
 /// Why a jambonz frame could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -243,6 +249,8 @@ pub enum Verb {
     Llm(Box<LlmVerb>),
     /// Call another party and bridge.
     Dial(DialVerb),
+    /// Collect a key (screening), prompting with a nested `say`.
+    Gather(GatherVerb),
     /// Speak text with the application's default synthesizer.
     Say { text: String },
     /// End the call.
@@ -256,6 +264,48 @@ pub fn say_and_hangup(text: &str) -> Vec<Verb> {
         Verb::Say {
             text: text.to_string(),
         },
+        Verb::Hangup {},
+    ]
+}
+
+/// The `gather` verb, digits only (`@jambonz/verb-specifications` `gather`).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct GatherVerb {
+    /// `["digits"]`.
+    pub input: Vec<String>,
+    /// Keys to collect before the actionHook fires.
+    pub num_digits: u32,
+    /// Seconds to wait for input.
+    pub timeout: u32,
+    pub action_hook: String,
+    /// The prompt, played while waiting.
+    pub say: GatherSay,
+}
+
+/// The `say` nested in a `gather`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct GatherSay {
+    pub text: String,
+}
+
+/// Screening, acked to `dial:confirm` and run on the on-call person's leg
+/// only (the caller hears ringback): a one-key `gather` saying `prompt`,
+/// then `hangup`. A key reaches [`SCREEN_RESULT_HOOK`], whose ack decides
+/// (no verbs left: jambonz bridges the legs); silence falls through to the
+/// hangup, which declines (feature-server 0.9.8 `lib/utils/place-outdial.js`:
+/// a B leg gone after its confirm app is no answer).
+pub fn screen_verbs(prompt: &str) -> Vec<Verb> {
+    vec![
+        Verb::Gather(GatherVerb {
+            input: vec!["digits".into()],
+            num_digits: 1,
+            timeout: SCREEN_GATHER_SECS,
+            action_hook: SCREEN_RESULT_HOOK.into(),
+            say: GatherSay {
+                text: prompt.to_string(),
+            },
+        }),
         Verb::Hangup {},
     ]
 }
@@ -285,29 +335,32 @@ pub struct DialTarget {
     pub confirm_hook: Option<String>,
 }
 
-/// A transfer to `number`: `dial` ringing 25 s with the caller's number shown,
-/// and [`WHISPER_HOOK`] as `confirmHook` so the on-call person hears who is calling
-/// before the legs are bridged (feature-server 0.9.8 `lib/tasks/dial.js`).
-pub fn dial_transfer(number: &str, caller_id: Option<&str>) -> Verb {
+/// A transfer to `number`: `dial` ringing `ring_secs` (`transfer.ring_secs`)
+/// with the caller's number shown, [`SCREEN_HOOK`] as `confirmHook` so the
+/// on-call person hears who is calling and presses 1 before the legs are
+/// bridged, and [`DIAL_ACTION_HOOK`] told how the dial ended
+/// (feature-server 0.9.8 `lib/tasks/dial.js`).
+pub fn dial_transfer(number: &str, caller_id: Option<&str>, ring_secs: u32) -> Verb {
     Verb::Dial(DialVerb {
         caller_id: caller_id.map(str::to_string),
         answer_on_bridge: true,
-        timeout: 25,
+        timeout: ring_secs,
         action_hook: DIAL_ACTION_HOOK.into(),
         target: vec![DialTarget {
             kind: "phone".into(),
             number: number.to_string(),
-            confirm_hook: Some(WHISPER_HOOK.into()),
+            confirm_hook: Some(SCREEN_HOOK.into()),
         }],
     })
 }
 
 /// The verbs that carry out a tool's [`CallAction`] on a jambonz call, sent as a
-/// `redirect` after the tool output (so the model's goodbye can play first).
-pub fn action_verbs(action: &CallAction) -> Vec<Verb> {
+/// `redirect` after the tool output (so the model's goodbye can play first);
+/// a transfer rings `ring_secs`.
+pub fn action_verbs(action: &CallAction, ring_secs: u32) -> Vec<Verb> {
     match action {
         CallAction::HangUp { .. } => vec![Verb::Hangup {}],
-        CallAction::Transfer { number, .. } => vec![dial_transfer(number, None)],
+        CallAction::Transfer { number, .. } => vec![dial_transfer(number, None, ring_secs)],
     }
 }
 
@@ -514,9 +567,10 @@ mod tests {
     }
 
     #[test]
-    fn transfer_dials_with_whisper_confirm_hook() {
+    fn transfer_dials_with_screening_confirm_hook() {
         let out: Value = serde_json::from_str(
-            &Outbound::redirect(&[dial_transfer("+15550002222", Some("+15550003333"))]).to_json(),
+            &Outbound::redirect(&[dial_transfer("+15550002222", Some("+15550003333"), 20)])
+                .to_json(),
         )
         .unwrap();
         assert_eq!(out["command"], "redirect");
@@ -527,14 +581,30 @@ mod tests {
         assert_eq!(dial["actionHook"], DIAL_ACTION_HOOK);
         assert_eq!(dial["target"][0]["type"], "phone");
         assert_eq!(dial["target"][0]["number"], "+15550002222");
-        assert_eq!(dial["target"][0]["confirmHook"], WHISPER_HOOK);
+        assert_eq!(dial["timeout"], 20);
+        assert_eq!(dial["target"][0]["confirmHook"], SCREEN_HOOK);
+    }
+
+    #[test]
+    fn screening_gathers_one_key_then_hangs_up() {
+        assert_eq!(
+            serde_json::to_value(screen_verbs("Press 1.")).unwrap(),
+            json!([
+                {"verb": "gather", "input": ["digits"], "numDigits": 1, "timeout": 8,
+                 "actionHook": "/screen-result", "say": {"text": "Press 1."}},
+                {"verb": "hangup"}
+            ])
+        );
     }
 
     #[test]
     fn hang_up_action_becomes_hangup_verb() {
-        let verbs = action_verbs(&CallAction::HangUp {
-            reason: "done".into(),
-        });
+        let verbs = action_verbs(
+            &CallAction::HangUp {
+                reason: "done".into(),
+            },
+            20,
+        );
         assert_eq!(
             serde_json::to_value(&verbs).unwrap(),
             json!([{"verb": "hangup"}])

@@ -100,6 +100,9 @@ pub struct MediaStreamSession {
     /// What the signed voice webhook said about this stream's call (its
     /// per-call URL); `None` when no Twilio auth token is configured.
     grant: Option<StreamGrant>,
+    /// The call asked for a transfer: Twilio ends this stream (`stop`, close)
+    /// once the call's TwiML is replaced, and that end is not the caller's.
+    transferring: bool,
 }
 
 impl MediaStreamSession {
@@ -109,6 +112,7 @@ impl MediaStreamSession {
     pub fn new(env: Arc<CarrierEnv>, grant: Option<StreamGrant>) -> Self {
         MediaStreamSession {
             grant,
+            transferring: false,
             state: State::AwaitingStart,
             last_rx: Instant::now(),
             bad_frames: 0,
@@ -138,8 +142,17 @@ impl MediaStreamSession {
         ctx.stop();
     }
 
+    /// The stream ended (`reason`): the call hears it, unless the stream
+    /// ends because the call is being transferred (its TwiML replaced).
     fn hang_up(&mut self, reason: EndReason) {
         if let State::Started { call, .. } = std::mem::replace(&mut self.state, State::Ended) {
+            if self.transferring {
+                log::info!(
+                    "twilio {}: stream ended for the transfer ({reason})",
+                    self.conn_id
+                );
+                return;
+            }
             call.do_send(CarrierHangup { reason });
         }
     }
@@ -359,11 +372,20 @@ fn ack_mark(in_flight: &mut VecDeque<(String, u64)>, acked: &mut u64, name: &str
 }
 
 impl MediaStreamSession {
-    /// Transfers the call to `number`: replaces its TwiML through the REST API
-    /// (Calls resource, `Twiml` field) with a `<Dial>` whose `<Number url>` plays
-    /// `whisper_url` to the person answering; Twilio then ends this stream with
-    /// `stop`. The call hears the outcome as a [`TransferOutcome`].
-    fn transfer(&mut self, number: &str, whisper_url: &str, ctx: &mut ws::WebsocketContext<Self>) {
+    /// Transfers the call: replaces its TwiML through the REST API (Calls
+    /// resource, `Twiml` field) with [`twiml::dial_with_screening`]; Twilio
+    /// then ends this stream (`stop`, close), which the call does not take for
+    /// a hang-up. The request runs on the arbiter, not in this actor, so its
+    /// [`TransferOutcome`] reaches the call even when the stream has already
+    /// gone.
+    fn transfer(
+        &mut self,
+        number: &str,
+        screen_url: &str,
+        action_url: &str,
+        ring_secs: u32,
+        ctx: &mut ws::WebsocketContext<Self>,
+    ) {
         let State::Started { call, call_sid, .. } = &self.state else {
             return;
         };
@@ -377,16 +399,17 @@ impl MediaStreamSession {
                 return;
             }
         };
+        self.transferring = true;
         let call_sid = call_sid.clone();
-        let document = twiml::dial_with_whisper(number, None, whisper_url);
-        ctx.spawn(
-            async move { rest.update_call_twiml(&call_sid, &document).await }
-                .into_actor(self)
-                .map(move |result, _, _| {
-                    let outcome = result.map_err(|e| TransferError::Failed(e.to_string()));
-                    call.do_send(TransferOutcome(outcome));
-                }),
-        );
+        let document = twiml::dial_with_screening(number, action_url, ring_secs, screen_url);
+        let edge = ctx.address();
+        actix::spawn(async move {
+            let result = rest.update_call_twiml(&call_sid, &document).await;
+            edge.do_send(TransferRefusedByTwilio(result.is_err()));
+            call.do_send(TransferOutcome(
+                result.map_err(|e| TransferError::Failed(e.to_string())),
+            ));
+        });
     }
 
     /// Takes the caller's voicemail on Twilio's side: replaces the call's TwiML
@@ -563,9 +586,11 @@ impl Handler<CarrierCommand> for MediaStreamSession {
             }
             CarrierCommand::Transfer {
                 number,
-                whisper_url,
+                screen_url,
+                action_url,
+                ring_secs,
             } => {
-                self.transfer(&number, &whisper_url, ctx);
+                self.transfer(&number, &screen_url, &action_url, ring_secs, ctx);
                 return;
             }
             CarrierCommand::RecordVoicemail { call_id } => {
@@ -575,6 +600,27 @@ impl Handler<CarrierCommand> for MediaStreamSession {
         }
         if self.check_unacked(ctx) {
             ctx.text(self.out.as_str());
+        }
+    }
+}
+
+/// The REST update of a transfer came back; `true` when Twilio refused it (or
+/// did not answer): the stream stays the call's, and its end is the caller's
+/// again.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct TransferRefusedByTwilio(bool);
+
+impl Handler<TransferRefusedByTwilio> for MediaStreamSession {
+    type Result = ();
+
+    fn handle(
+        &mut self,
+        TransferRefusedByTwilio(refused): TransferRefusedByTwilio,
+        _: &mut Self::Context,
+    ) {
+        if refused {
+            self.transferring = false;
         }
     }
 }

@@ -1,10 +1,12 @@
 //! TwiML documents we answer Twilio webhooks with (pure string builders): the
 //! `<Connect><Stream>` that starts a Media Stream, SMS replies, spoken messages,
-//! transfers and the voicemail `<Record>`. Every text and attribute value is XML-escaped as
-//! Twilio's own helper libraries escape it (see `text` and `attr`). Serve them as `Content-Type: text/xml`. Also Twilio's side of a
-//! `<Connect><Stream>` answer ([`parse_connect_stream`]: which stream to open
-//! and with which parameters, read with quick-xml), for the load generator's callers. Facts: Twilio
-//! docs "TwiML Voice: `<Stream>`", "`<Connect>`", "`<Dial>`", error 31922
+//! transfers (dial with screening) and the voicemail `<Record>`. Every text and
+//! attribute value is XML-escaped as Twilio's own helper libraries escape it
+//! (see `text` and `attr`). Serve them as `Content-Type: text/xml`. Also
+//! Twilio's side of a `<Connect><Stream>` answer ([`parse_connect_stream`]:
+//! which stream to open and with which parameters, read with quick-xml), for
+//! the load generator's callers. Facts: Twilio docs "TwiML Voice: `<Stream>`",
+//! "`<Connect>`", "`<Dial>`", "`<Number>`", "`<Gather>`", "`<Record>`", error 31922
 //! (`wss://` only).
 
 use quick_xml::events::{BytesStart, Event};
@@ -136,34 +138,54 @@ pub fn say(text: &str) -> String {
     response(&format!("<Say>{}</Say>", self::text(text)))
 }
 
+/// `<Response><Hangup/></Response>`: end the call.
+pub fn hangup() -> String {
+    response("<Hangup/>")
+}
+
 /// `<Response><Say>text</Say><Hangup/></Response>`: speak, then end the call.
 pub fn say_and_hangup(text: &str) -> String {
     response(&format!("<Say>{}</Say><Hangup/>", self::text(text)))
 }
 
-/// `<Response><Hangup/></Response>`: end the call at once.
-pub fn hangup() -> String {
-    response("<Hangup/>")
+/// Transfer with screening: `<Response><Dial action=… timeout=…><Number
+/// url=…>number</Number></Dial></Response>` ("TwiML Voice: `<Dial>`",
+/// "`<Number>`").
+///
+/// `number` is E.164; `ring_secs` is `<Dial timeout>` (seconds of ringing,
+/// Twilio accepts 5–600). `screen_url` returns TwiML that Twilio runs on the
+/// called party after they answer and before the legs are bridged (the
+/// caller keeps hearing ringback); when it ends with the called party still
+/// on the line, the legs are bridged. `action_url` is requested (POST) when
+/// the dialled leg ends, with `DialCallStatus`, `DialCallDuration` and
+/// `DialBridged`; its answer is what the caller's leg runs next.
+pub fn dial_with_screening(
+    number: &str,
+    action_url: &str,
+    ring_secs: u32,
+    screen_url: &str,
+) -> String {
+    response(&format!(
+        "<Dial action=\"{}\" timeout=\"{ring_secs}\"><Number url=\"{}\">{}</Number></Dial>",
+        attr(action_url),
+        attr(screen_url),
+        text(number)
+    ))
 }
 
-/// Transfer: `<Response><Dial callerId=…><Number url=whisper_url>number</Number></Dial></Response>`.
-///
-/// `number` is E.164; `caller_id` (E.164, one of our Twilio numbers) is omitted
-/// when `None`; `whisper_url` returns TwiML that Twilio plays to the called party
-/// after they answer and before the legs are bridged (the caller hears ringback).
-pub fn dial_with_whisper(number: &str, caller_id: Option<&str>, whisper_url: &str) -> String {
-    let mut inner = String::from("<Dial");
-    if let Some(id) = caller_id {
-        inner.push_str(" callerId=\"");
-        inner.push_str(&attr(id));
-        inner.push('"');
-    }
-    inner.push_str("><Number url=\"");
-    inner.push_str(&attr(whisper_url));
-    inner.push_str("\">");
-    inner.push_str(&text(number));
-    inner.push_str("</Number></Dial>");
-    response(&inner)
+/// Seconds the screening `<Gather>` waits for the on-call person's key.
+pub const SCREEN_GATHER_SECS: u32 = 8;
+
+/// Screening: `<Response><Gather numDigits="1" action=… timeout=…><Say>prompt</Say></Gather><Hangup/></Response>`
+/// ("TwiML Voice: `<Gather>`"). A key posts `Digits` to `action_url`;
+/// silence for `timeout_secs` falls through to `<Hangup/>`, which declines
+/// the transfer (the called party's leg ends before any bridge).
+pub fn screen(prompt: &str, action_url: &str, timeout_secs: u32) -> String {
+    response(&format!(
+        "<Gather numDigits=\"1\" action=\"{}\" timeout=\"{timeout_secs}\"><Say>{}</Say></Gather><Hangup/>",
+        attr(action_url),
+        text(prompt)
+    ))
 }
 
 /// The voicemail a caller leaves when the receptionist's model is gone.
@@ -455,25 +477,49 @@ mod tests {
     }
 
     #[test]
-    fn dial_with_whisper_sets_number_url_and_optional_caller_id() {
-        let els = parse(&dial_with_whisper(
+    fn dial_with_screening_sets_action_timeout_and_number_url() {
+        let els = parse(&dial_with_screening(
             "+15550002222",
-            Some("+15550001111"),
-            "https://sb.example.net/whisper?call=a&b='c'",
+            "https://sb.example.net/twiml/dial-action?call=a&b",
+            20,
+            "https://sb.example.net/twiml/screen?call=a&b='c'",
         ));
         assert_eq!(els[1].name, "Dial");
-        assert_eq!(els[1].attrs, [("callerId".into(), "+15550001111".into())]);
+        assert_eq!(
+            els[1].attrs,
+            [
+                (
+                    "action".into(),
+                    "https://sb.example.net/twiml/dial-action?call=a&b".into()
+                ),
+                ("timeout".into(), "20".into())
+            ]
+        );
         assert_eq!(els[2].name, "Number");
         assert_eq!(
             els[2].attrs,
             [(
                 "url".into(),
-                "https://sb.example.net/whisper?call=a&b='c'".into()
+                "https://sb.example.net/twiml/screen?call=a&b='c'".into()
             )]
         );
         assert_eq!(els[2].text, "+15550002222");
-        let els = parse(&dial_with_whisper("+15550002222", None, "/whisper"));
-        assert!(els[1].attrs.is_empty());
+    }
+
+    #[test]
+    fn screening_gathers_one_digit_then_hangs_up() {
+        let els = parse(&screen(NASTY, "/twiml/screen-result?call=a&b", 8));
+        let names: Vec<_> = els.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["Response", "Gather", "Say", "Hangup"]);
+        assert_eq!(
+            els[1].attrs,
+            [
+                ("numDigits".into(), "1".into()),
+                ("action".into(), "/twiml/screen-result?call=a&b".into()),
+                ("timeout".into(), "8".into())
+            ]
+        );
+        assert_eq!(els[2].text, NASTY);
     }
 
     #[test]

@@ -22,7 +22,7 @@ pub use create_booking::CreateBooking;
 pub use hang_up::HangUp;
 pub use lookup_customer::LookupCustomer;
 pub use take_message::TakeMessage;
-pub use transfer_to_on_call::{plan_transfer, whisper_url, TransferPlan, TransferToOnCall};
+pub use transfer_to_on_call::{plan_transfer, transfer_hook_url, TransferPlan, TransferToOnCall};
 
 /// Every built-in tool, in the order the model sees them.
 pub fn all() -> Vec<Arc<dyn Tool>> {

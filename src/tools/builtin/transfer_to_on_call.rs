@@ -2,8 +2,10 @@
 //! checks that a transfer is possible (Twilio call, REST credentials, an on-call
 //! number) and tells the model to say a short hand-off line; the call then, once
 //! that line has played, replaces the call's TwiML through the Twilio REST API
-//! with `<Dial><Number url="…/twiml/whisper?…">` (docs/twilio.md §Changing a live call), so the person
-//! answering hears why before the caller is connected.
+//! with `<Dial action="…/twiml/dial-action?call=…"><Number url="…/twiml/screen?call=…">`
+//! (docs/twilio.md §Transfers), so the person answering hears who calls and
+//! why and presses 1 to take the call; otherwise the caller comes back to the
+//! receptionist.
 
 use std::sync::Arc;
 
@@ -25,21 +27,21 @@ struct Args {
     reason: String,
 }
 
-/// The whisper URL Twilio fetches when the on-call person answers: the public
-/// base (`server.public_url`, else our listen address) + `/twiml/whisper`.
-pub fn whisper_url(env: &ToolEnv, tenant_id: &str, reason: &str) -> String {
-    let base = env.public_base();
-    let query = serde_urlencoded::to_string([("tenant", tenant_id), ("reason", reason)])
-        .unwrap_or_default();
-    format!("{base}/twiml/whisper?{query}")
+/// A transfer webhook of call `call_id`: `{public base}{path}?call={call_id}`
+/// (`/twiml/screen`, `/twiml/dial-action`).
+pub fn transfer_hook_url(env: &ToolEnv, path: &str, call_id: &str) -> String {
+    let query = serde_urlencoded::to_string([("call", call_id)]).unwrap_or_default();
+    format!("{}{path}?{query}", env.public_base())
 }
 
-/// A transfer about to be made: the on-call number (E.164), the TwiML URL
-/// announcing the call to the person answering, and why.
+/// A transfer about to be made: the on-call number (E.164), the screening
+/// URL (TwiML run on the on-call person's leg when they answer), the
+/// dial's action URL (told how the dial ended), and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TransferPlan {
     pub number: String,
-    pub whisper_url: String,
+    pub screen_url: String,
+    pub action_url: String,
     pub reason: String,
 }
 
@@ -47,7 +49,8 @@ impl From<TransferPlan> for CallAction {
     fn from(plan: TransferPlan) -> CallAction {
         CallAction::Transfer {
             number: plan.number,
-            whisper_url: plan.whisper_url,
+            screen_url: plan.screen_url,
+            action_url: plan.action_url,
             reason: plan.reason,
         }
     }
@@ -88,8 +91,10 @@ pub fn plan_transfer(
             "transfers are not set up (Twilio credentials missing); take a message instead".into(),
         ));
     }
+    let call_id = ctx.call_id.as_deref().unwrap_or_default();
     Ok(TransferPlan {
-        whisper_url: whisper_url(env, &ctx.tenant.id, &reason),
+        screen_url: transfer_hook_url(env, "/twiml/screen", call_id),
+        action_url: transfer_hook_url(env, "/twiml/dial-action", call_id),
         number,
         reason,
     })
