@@ -236,6 +236,8 @@ test('an answering machine gets the voicemail VoiceResponse builds, then a hang-
     assert.ok(i < 50, JSON.stringify(row));
     await new Promise((r) => setTimeout(r, 100));
   }
+});
+
 // Twilio's webhooks signed the library's way, form-encoded.
 const signedPost = (url, params) => fetch(url, {
   method: 'POST',
