@@ -9,6 +9,7 @@
 // summary) and its detail panel (selected row,
 // summary, "Booked cleaning, Tue … 09:00" between the caller's lines, close); the
 // message in Messages, marked handled by a click and still handled after a reload;
+// a key pressed on the softphone's keypad reaching the call as a note;
 // the booking in Bookings. Screenshots at 1440 px and 390 px (no horizontal
 // overflow at 390 or 360) go to test-artifacts/. Exits non-zero on failure.
 //
@@ -206,6 +207,11 @@ try {
     assert.doesNotMatch(await text("#active .call"), /Transfer to on-call/);
     // No raw ids or close codes in the softphone state.
     assert.match(await text("#phone-state"), /^In call · \d+:\d\d$/);
+    // The softphone's keypad: a key pressed in the page reaches the call, as a
+    // note the receptionist is told ("The caller pressed 5 …").
+    assert.ok(await page.isVisible("#phone-keypad"), "no keypad during the call");
+    await page.click('#phone-keypad button[data-key="5"]');
+    await until(() => [...document.querySelectorAll("#active .call .transcript .line.system")].some((l) => l.textContent.includes("pressed 5")), null, { timeout: 10000 });
   } finally {
     await page.screenshot({ path: join(artifacts, "dashboard.png"), fullPage: true });
     writeFileSync(join(artifacts, "dashboard-console.log"), consoleLines.join("\n"));
