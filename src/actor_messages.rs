@@ -270,13 +270,17 @@ pub struct MachineDetected {
     pub answered_by: crate::lifecycle::AnsweredBy,
 }
 
-/// Operator → Supervisor: apply `action` to the live call `call_id`.
+/// Operator → Supervisor: apply `action` to the live call `call_id`. With
+/// `tenant`, only to a call of that tenant (the operator's scope, carried to
+/// whichever node holds the call); another tenant's call is `NotFound`.
 #[derive(Debug, Clone, Message, serde::Serialize, serde::Deserialize)]
 #[rtype(result = "OperateOutcome")]
 pub struct OperateCall {
     pub call_id: String,
     #[serde(flatten)]
     pub action: OperatorAction,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
 }
 
 #[cfg(test)]
@@ -291,6 +295,7 @@ mod tests {
             action: OperatorAction::AnsweredBy {
                 answered_by: crate::lifecycle::AnsweredBy::MachineEndBeep,
             },
+            tenant: None,
         };
         let json = serde_json::to_value(&op).unwrap();
         assert_eq!(

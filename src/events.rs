@@ -86,8 +86,10 @@ impl CallEvent {
     }
 }
 
-/// An event of a call of `tenant` (a tenant id), on its way to the other nodes.
-#[derive(Debug, Clone, PartialEq)]
+/// An event of a call of `tenant` (a tenant id): what listeners receive (a
+/// listener scoped to one tenant keeps its own), and what travels to the
+/// other nodes (JSON `{"tenant": "…", "event": {…}}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TenantEvent {
     pub tenant: String,
     pub event: CallEvent,
@@ -105,7 +107,7 @@ struct Relay {
 /// events (bounded ring of [`EventBus::CAPACITY`]) instead of slowing calls.
 #[derive(Clone)]
 pub struct EventBus {
-    tx: broadcast::Sender<CallEvent>,
+    tx: broadcast::Sender<TenantEvent>,
     relay: Option<Relay>,
 }
 
@@ -140,11 +142,12 @@ impl EventBus {
     /// for the other nodes without waiting: when the queue is full the event
     /// reaches this node's listeners only.
     pub fn publish(&self, tenant: &str, event: CallEvent) {
+        let event = TenantEvent {
+            tenant: tenant.to_owned(),
+            event,
+        };
         if let Some(relay) = &self.relay {
-            let queued = relay.tx.try_send(TenantEvent {
-                tenant: tenant.to_owned(),
-                event: event.clone(),
-            });
+            let queued = relay.tx.try_send(event.clone());
             if queued.is_err() && relay.dropped.fetch_add(1, Ordering::Relaxed) % 1024 == 0 {
                 log::warn!("cluster: live events queue full or closed; events stay on this node");
             }
@@ -154,12 +157,12 @@ impl EventBus {
 
     /// Publishes an event that came from another node to this node's
     /// listeners only.
-    pub fn publish_remote(&self, event: CallEvent) {
+    pub fn publish_remote(&self, event: TenantEvent) {
         let _ = self.tx.send(event);
     }
 
     /// A new listener that sees events published from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<CallEvent> {
+    pub fn subscribe(&self) -> broadcast::Receiver<TenantEvent> {
         self.tx.subscribe()
     }
 }
@@ -188,9 +191,13 @@ mod tests {
         let (bus, mut relayed) = EventBus::new().relayed();
         let mut listener = bus.subscribe();
         bus.publish("acme", ended("c1"));
-        bus.publish_remote(ended("c2"));
-        assert_eq!(listener.try_recv().ok(), Some(ended("c1")));
-        assert_eq!(listener.try_recv().ok(), Some(ended("c2")));
+        let remote = TenantEvent {
+            tenant: "grok".into(),
+            event: ended("c2"),
+        };
+        bus.publish_remote(remote.clone());
+        assert_eq!(listener.try_recv().ok().map(|e| e.event), Some(ended("c1")));
+        assert_eq!(listener.try_recv().ok(), Some(remote));
         assert_eq!(
             relayed.try_recv().ok(),
             Some(TenantEvent {
@@ -216,7 +223,7 @@ mod tests {
         let mut last_heard = None;
         loop {
             match listener.try_recv() {
-                Ok(event) => last_heard = Some(event),
+                Ok(heard) => last_heard = Some(heard.event),
                 Err(broadcast::error::TryRecvError::Lagged(_)) => continue,
                 Err(_) => break,
             }

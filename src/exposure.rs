@@ -28,9 +28,13 @@ pub enum Door {
     /// `SWITCHBOARD_SENDGRID__API_KEY` without `SWITCHBOARD_MESSAGING__EMAIL_SECRET`:
     /// a forged `/email/inbound` post would be answered by email (a mail relay).
     EmailRelay,
-    /// No admin token (`serve` generates one into `data/admin-token` when unset,
-    /// so this is open only for a server started without `serve`).
+    /// No admin token and no accounts (`serve` generates a token into
+    /// `data/admin-token` when unset, so this is open only for a server
+    /// started without `serve`).
     NoAdminToken,
+    /// Accounts sign in (`POST /api/login`) while `server.public_url` is not
+    /// https: passwords and session cookies would cross the network in clear.
+    SignInOverHttp,
     /// `cluster.nats_url` names a NATS server off this host, reached without
     /// credentials or without TLS: whoever reaches it reads callers' events
     /// and can fill the cluster's buckets.
@@ -44,7 +48,8 @@ impl Door {
             Door::TwilioUnsigned => "Twilio routes accept unsigned requests",
             Door::JambonzOpen => "/jambonz accepts calls without credentials",
             Door::EmailRelay => "/email/inbound would email replies to unauthenticated posts",
-            Door::NoAdminToken => "no admin token",
+            Door::NoAdminToken => "no admin token and no accounts",
+            Door::SignInOverHttp => "accounts sign in over plain http",
             Door::NatsOpen => "the cluster's NATS is off this host without credentials and TLS",
         }
     }
@@ -55,7 +60,8 @@ impl Door {
             Door::TwilioUnsigned => "SWITCHBOARD_TWILIO__AUTH_TOKEN",
             Door::JambonzOpen => "jambonz.username and SWITCHBOARD_JAMBONZ__PASSWORD",
             Door::EmailRelay => "SWITCHBOARD_MESSAGING__EMAIL_SECRET",
-            Door::NoAdminToken => "SWITCHBOARD_SERVER__ADMIN_TOKEN",
+            Door::NoAdminToken => "SWITCHBOARD_SERVER__ADMIN_TOKEN or `switchboard user add`",
+            Door::SignInOverHttp => "server.public_url = https://… (TLS here or at a proxy)",
             Door::NatsOpen => {
                 "a cluster credential (nats_user, nkey_seed_file, credentials_file or \
                  SWITCHBOARD_CLUSTER__NATS_TOKEN) and cluster.tls_ca_file or require_tls"
@@ -152,8 +158,8 @@ fn nats_off_host(config: &Config) -> bool {
 }
 
 /// Audits `config` as it will be served (after `serve` has filled in a generated
-/// admin token).
-pub fn audit(config: &Config) -> Audit {
+/// admin token), with `accounts` people able to sign in (`users` rows).
+pub fn audit(config: &Config, accounts: i64) -> Audit {
     let mut doors = Vec::new();
     if !is_set(&config.twilio.auth_token) {
         doors.push(Door::TwilioUnsigned);
@@ -166,8 +172,11 @@ pub fn audit(config: &Config) -> Audit {
     if is_set(&config.sendgrid.api_key) && !is_set(&config.messaging.email_secret) {
         doors.push(Door::EmailRelay);
     }
-    if !is_set(&config.server.admin_token) {
+    if !is_set(&config.server.admin_token) && accounts == 0 {
         doors.push(Door::NoAdminToken);
+    }
+    if accounts > 0 && !config.server.public_url.starts_with("https://") {
+        doors.push(Door::SignInOverHttp);
     }
     if nats_off_host(config) && !(config.cluster.has_credentials() && config.cluster.uses_tls()) {
         doors.push(Door::NatsOpen);
@@ -252,7 +261,7 @@ mod tests {
         c.server.bind = "0.0.0.0:8080".into();
         c.sendgrid.api_key = Some("SG.x".into());
         c.messaging.email_secret = Some("s".into());
-        let audit = audit(&c);
+        let audit = audit(&c, 0);
         assert!(audit.public.is_some());
         assert_eq!(audit.verdict().unwrap(), None);
     }
@@ -277,12 +286,12 @@ mod tests {
             let mut c = locked();
             open(&mut c);
             c.server.public_url = "https://voice.example.com".into();
-            let refused = audit(&c).verdict().unwrap_err().to_string();
+            let refused = audit(&c, 0).verdict().unwrap_err().to_string();
             assert!(refused.contains(door.fix()), "{door:?}: {refused}");
             assert!(refused.contains("server.public_url"), "{refused}");
             assert!(!refused.contains('\n'));
             c.server.public_url = "http://localhost:8080".into();
-            let loopback = audit(&c);
+            let loopback = audit(&c, 0);
             assert_eq!(loopback.public, None);
             if door.refused_everywhere() {
                 assert!(loopback.verdict().is_err(), "{door:?} on loopback");
@@ -294,17 +303,37 @@ mod tests {
     }
 
     #[test]
+    fn accounts_close_the_admin_door_but_need_https_in_public() {
+        let mut c = locked();
+        c.server.admin_token = None;
+        c.server.bind = "0.0.0.0:8080".into();
+        c.server.public_url = "https://voice.example.com".into();
+        assert!(audit(&c, 0).verdict().is_err(), "no token, no accounts");
+        assert_eq!(audit(&c, 2).verdict().unwrap(), None);
+        c.server.public_url = "http://voice.example.com".into();
+        let refused = audit(&c, 2).verdict().unwrap_err().to_string();
+        assert!(refused.contains(Door::SignInOverHttp.fix()), "{refused}");
+        c.server.bind = "127.0.0.1:8080".into();
+        c.server.public_url = String::new();
+        let warn = audit(&c, 2).verdict().unwrap().expect("warned on loopback");
+        assert!(warn.contains("plain http"), "{warn}");
+    }
+
+    #[test]
     fn a_nats_off_this_host_needs_a_credential_and_tls() {
         let mut c = locked();
         c.cluster.nats_url = "nats://127.0.0.1:4222".into();
-        assert!(!audit(&c).doors.contains(&Door::NatsOpen));
+        assert!(!audit(&c, 0).doors.contains(&Door::NatsOpen));
         c.cluster.nats_url = "nats://nats.internal:4222".into();
         c.cluster.nats_user = "node".into();
-        assert!(audit(&c).doors.contains(&Door::NatsOpen), "no TLS");
+        assert!(audit(&c, 0).doors.contains(&Door::NatsOpen), "no TLS");
         c.cluster.tls_ca_file = "/etc/nats/ca.pem".into();
-        assert!(!audit(&c).doors.contains(&Door::NatsOpen));
+        assert!(!audit(&c, 0).doors.contains(&Door::NatsOpen));
         c.cluster.nats_user = String::new();
-        assert!(audit(&c).doors.contains(&Door::NatsOpen), "no credential");
+        assert!(
+            audit(&c, 0).doors.contains(&Door::NatsOpen),
+            "no credential"
+        );
     }
 
     #[test]
@@ -313,10 +342,10 @@ mod tests {
         c.server.bind = "[::]:8080".into();
         c.twilio.auth_token = None;
         c.server.insecure_public = true;
-        let warn = audit(&c).verdict().unwrap().expect("warn");
+        let warn = audit(&c, 0).verdict().unwrap().expect("warn");
         assert!(warn.contains("server.insecure_public = true"), "{warn}");
         c.sendgrid.api_key = Some("SG.x".into());
-        let refused = audit(&c).verdict().unwrap_err().to_string();
+        let refused = audit(&c, 0).verdict().unwrap_err().to_string();
         assert!(refused.contains("SWITCHBOARD_MESSAGING__EMAIL_SECRET"));
     }
 }

@@ -62,6 +62,7 @@
 //! docs/architecture.md draws the layers and gives the rule tests/it/architecture.rs
 //! enforces: no import cycle between files, nor between top-level modules.
 
+pub mod accounts;
 pub mod actor_messages;
 pub mod app;
 pub mod audio;

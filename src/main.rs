@@ -96,6 +96,8 @@ fn run(args: Cli) -> Result<ExitCode, Failure> {
         Command::Client(client) => {
             cli::client::run(&load(config_path)?, client).map_err(on_the_way)?
         }
+        Command::User(user) => cli::user::run(&load(config_path)?, user).map_err(on_the_way)?,
+        Command::Token(token) => cli::token::run(&load(config_path)?, token).map_err(on_the_way)?,
         Command::Call(call) => {
             // The local server's token file, when there is a config; a config
             // that does not load is not this client's concern.

@@ -35,6 +35,9 @@ const PRUNE_ABOVE: usize = 10_000;
 pub struct RateLimits {
     webhook: Option<DefaultKeyedRateLimiter<IpAddr>>,
     failed_auth: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    /// Sign-in attempts by address and by account (lowercase email).
+    sign_in_address: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    sign_in_account: Option<DefaultKeyedRateLimiter<String>>,
     /// Addresses over the failed-auth budget, and until when.
     blocked: Mutex<HashMap<IpAddr, Instant>>,
     clock: DefaultClock,
@@ -46,7 +49,7 @@ pub struct RateLimits {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryAfter(pub u64);
 
-fn limiter(per_minute: u32) -> Option<DefaultKeyedRateLimiter<IpAddr>> {
+fn limiter<K: std::hash::Hash + Eq + Clone>(per_minute: u32) -> Option<DefaultKeyedRateLimiter<K>> {
     NonZeroU32::new(per_minute).map(|n| RateLimiter::keyed(Quota::per_minute(n)))
 }
 
@@ -64,6 +67,8 @@ impl RateLimits {
         RateLimits {
             webhook: limiter(config.webhook_per_minute),
             failed_auth: limiter(config.failed_auth_per_minute),
+            sign_in_address: limiter(config.sign_in_per_minute),
+            sign_in_account: limiter(config.sign_in_per_minute),
             blocked: Mutex::new(HashMap::new()),
             clock: DefaultClock::default(),
             trusted: trusted_proxies
@@ -82,9 +87,15 @@ impl RateLimits {
     /// a trusted proxy (`Forwarded` when present, else `X-Forwarded-For`); an
     /// unreadable hop stops the walk at the last address read. IPv6 by /64.
     pub fn client_ip(&self, head: &RequestHead, peer: Option<SocketAddr>) -> Option<IpAddr> {
+        self.client_addr(head, peer).map(limit_key)
+    }
+
+    /// The client's own address, as [`RateLimits::client_ip`] finds it but
+    /// whole (IPv6 not cut to its /64): what the audit log records.
+    pub fn client_addr(&self, head: &RequestHead, peer: Option<SocketAddr>) -> Option<IpAddr> {
         let mut client = canonical(peer?.ip());
         if self.trusted.is_empty() || !self.is_trusted(client) {
-            return Some(limit_key(client));
+            return Some(client);
         }
         let hops = forwarded_hops(head);
         for hop in hops.iter().rev() {
@@ -94,7 +105,31 @@ impl RateLimits {
                 break;
             }
         }
-        Some(limit_key(client))
+        Some(client)
+    }
+
+    /// Counts one sign-in attempt from `ip` for `account` (a lowercase email,
+    /// whether or not an account has it); `Err` when either is over
+    /// `limits.sign_in_per_minute`.
+    pub fn sign_in(&self, ip: IpAddr, account: &str) -> Result<(), RetryAfter> {
+        let now = self.clock.now();
+        if let Some(limiter) = &self.sign_in_address {
+            if limiter.len() > PRUNE_ABOVE {
+                limiter.retain_recent();
+            }
+            limiter
+                .check_key(&ip)
+                .map_err(|n| RetryAfter(retry_secs(n.wait_time_from(now))))?;
+        }
+        if let Some(limiter) = &self.sign_in_account {
+            if limiter.len() > PRUNE_ABOVE {
+                limiter.retain_recent();
+            }
+            limiter
+                .check_key(&account.to_string())
+                .map_err(|n| RetryAfter(retry_secs(n.wait_time_from(now))))?;
+        }
+        Ok(())
     }
 
     /// Counts one webhook request from `ip`; `Err` when over the limit.
@@ -262,11 +297,32 @@ mod tests {
     }
 
     #[test]
+    fn sign_in_attempts_are_limited_per_address_and_per_account() {
+        let limits = RateLimits::new(
+            &LimitsConfig {
+                sign_in_per_minute: 2,
+                ..LimitsConfig::default()
+            },
+            &[],
+        );
+        let a: IpAddr = "127.0.0.1".parse().unwrap();
+        let b: IpAddr = "127.0.0.2".parse().unwrap();
+        assert!(limits.sign_in(a, "dana@acme.test").is_ok());
+        assert!(limits.sign_in(a, "lee@acme.test").is_ok());
+        // The address is spent, whatever account it tries next.
+        assert!(limits.sign_in(a, "kim@acme.test").is_err());
+        // Another address on the same account: one attempt left there.
+        assert!(limits.sign_in(b, "dana@acme.test").is_ok());
+        assert!(limits.sign_in(b, "dana@acme.test").is_err());
+    }
+
+    #[test]
     fn failed_auth_blocks_only_the_offending_address() {
         let limits = RateLimits::new(
             &LimitsConfig {
                 webhook_per_minute: 2,
                 failed_auth_per_minute: 3,
+                sign_in_per_minute: 0,
             },
             &[],
         );

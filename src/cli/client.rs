@@ -49,16 +49,15 @@ pub enum ClientCommand {
 
 /// Runs a `client` subcommand against the configured database.
 pub fn run(config: &Config, args: ClientArgs) -> anyhow::Result<()> {
-    let (pool, link, _) = crate::app::migrate(config).context("opening the database")?;
-    let result = run_on(config, args, &pool);
-    link.close(crate::app::POOL_CLOSE_TIMEOUT);
-    drop(pool);
-    result
+    super::with_database(config, |conn| run_on(config, args, conn))
 }
 
 /// [`run`] on the opened database.
-fn run_on(config: &Config, args: ClientArgs, pool: &crate::store::Pool) -> anyhow::Result<()> {
-    let mut conn = pool.get().context("database connection")?;
+fn run_on(
+    config: &Config,
+    args: ClientArgs,
+    conn: &mut crate::store::DbConnection,
+) -> anyhow::Result<()> {
     match args.command {
         ClientCommand::Add {
             tenants,
@@ -81,10 +80,9 @@ fn run_on(config: &Config, args: ClientArgs, pool: &crate::store::Pool) -> anyho
                         .with_context(|| {
                             format!("{var} is not set (or empty) in the environment")
                         })?;
-                    let row = tokens::create_client_with_token(
-                        &mut conn, &name, &tenants, expires_at, &token,
-                    )
-                    .with_context(|| format!("the token in {var}"))?;
+                    let row =
+                        tokens::create_client_with_token(conn, &name, &tenants, expires_at, &token)
+                            .with_context(|| format!("the token in {var}"))?;
                     eprintln!(
                         "client {} ({}) for {} uses the token in {var} (stored hashed)",
                         row.id,
@@ -94,9 +92,8 @@ fn run_on(config: &Config, args: ClientArgs, pool: &crate::store::Pool) -> anyho
                     println!("{}", row.id);
                 }
                 None => {
-                    let (row, token) =
-                        tokens::create_client(&mut conn, &name, &tenants, expires_at)
-                            .context("storing the client")?;
+                    let (row, token) = tokens::create_client(conn, &name, &tenants, expires_at)
+                        .context("storing the client")?;
                     eprintln!(
                         "client {} ({}) for {}; the token is shown once:",
                         row.id,
@@ -108,14 +105,14 @@ fn run_on(config: &Config, args: ClientArgs, pool: &crate::store::Pool) -> anyho
             }
         }
         ClientCommand::Revoke { id } => {
-            if node_clients::revoke(&mut conn, &id, Utc::now().naive_utc())? {
+            if node_clients::revoke(conn, &id, Utc::now().naive_utc())? {
                 println!("revoked {id}");
             } else {
                 anyhow::bail!("no active client {id}");
             }
         }
         ClientCommand::List => {
-            for c in node_clients::all(&mut conn)? {
+            for c in node_clients::all(conn)? {
                 let state = match (c.revoked_at, c.expires_at) {
                     (Some(at), _) => format!("revoked {at}"),
                     (None, Some(at)) => format!("expires {at}"),

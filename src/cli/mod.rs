@@ -1,5 +1,5 @@
 //! Command line: `switchboard [--config PATH]
-//! [serve|migrate|call|client|sim-model|loadtest|floor-relay]`.
+//! [serve|migrate|call|client|user|token|sim-model|loadtest|floor-relay]`.
 
 pub mod call;
 pub mod client;
@@ -7,6 +7,8 @@ pub mod floor_relay;
 pub mod loadtest;
 pub mod serve;
 pub mod sim_model;
+pub mod token;
+pub mod user;
 
 use std::path::PathBuf;
 
@@ -35,10 +37,32 @@ pub enum Command {
     Call(call::CallArgs),
     /// Manage Node.js clients of the `/supervisor` gateway (tokens).
     Client(client::ClientArgs),
+    /// Manage the people who sign in to the dashboard.
+    User(user::UserArgs),
+    /// Manage integration tokens (one tenant each).
+    Token(token::TokenArgs),
     /// Serve the built-in realtime simulator alone (`/sim/v1/realtime`).
     SimModel(sim_model::SimModelArgs),
     /// Load-test a running switchboard with many concurrent Media Streams calls.
     Loadtest(loadtest::LoadtestArgs),
     /// The bare pass-through relay `loadtest --floor` compares against.
     FloorRelay(floor_relay::FloorRelayArgs),
+}
+
+/// Runs `f` on a connection to the configured database (migrated first),
+/// closing the pool afterwards whatever `f` answers.
+pub fn with_database<T>(
+    config: &crate::config::Config,
+    f: impl FnOnce(&mut crate::store::DbConnection) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    use anyhow::Context as _;
+    let (pool, link, _) = crate::app::migrate(config).context("opening the database")?;
+    let result = pool
+        .get()
+        .context("database connection")
+        .map_err(anyhow::Error::from)
+        .and_then(|mut conn| f(&mut conn));
+    link.close(crate::app::POOL_CLOSE_TIMEOUT);
+    drop(pool);
+    result
 }

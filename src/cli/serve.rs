@@ -70,7 +70,11 @@ pub async fn serve(mut config: Config) -> anyhow::Result<()> {
              (set jambonz.username and SWITCHBOARD_JAMBONZ__PASSWORD to serve jambonz calls)"
         );
     }
-    if let Some(warning) = exposure::audit(&config).verdict()? {
+    // A database that cannot be opened is reported by `app::start` below,
+    // naming its key; here it counts as no accounts.
+    let accounts =
+        super::with_database(&config, |conn| Ok(crate::store::users::count(conn)?)).unwrap_or(0);
+    if let Some(warning) = exposure::audit(&config, accounts).verdict()? {
         log::warn!("{warning}");
     }
     let drain = Duration::from_secs(config.server.drain_timeout_secs);

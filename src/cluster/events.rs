@@ -1,4 +1,4 @@
-//! The live-event relay: every [`CallEvent`] a node publishes on its
+//! The live-event relay: every [`CallEvent`](crate::events::CallEvent) a node publishes on its
 //! [`EventBus`] is also published on `<name>.events.<tenant>.<call_id>` (the
 //! `/logs` JSON, origin node in [`super::bus::ORIGIN_HEADER`]), and every
 //! event another node publishes there is re-broadcast on this node's bus, so
@@ -12,7 +12,7 @@ use futures_util::StreamExt as _;
 
 use super::bus::subject_token;
 use super::{Cluster, ClusterError};
-use crate::events::{CallEvent, EventBus, TenantEvent};
+use crate::events::{EventBus, TenantEvent};
 
 /// `<name>.events.<tenant>.<call_id>` (each part a [`subject_token`]).
 pub fn event_subject(cluster: &Cluster, tenant: &str, call_id: &str) -> String {
@@ -31,9 +31,10 @@ pub async fn relay(cluster: &Cluster, bus: EventBus) -> Result<EventBus, Cluster
     let (bus, mut outgoing) = bus.relayed();
     let sender = cluster.clone();
     tokio::spawn(async move {
-        while let Some(TenantEvent { tenant, event }) = outgoing.recv().await {
-            let subject = event_subject(&sender, &tenant, event.call_id());
-            let sent = match serde_json::to_vec(&event) {
+        while let Some(relayed) = outgoing.recv().await {
+            let event = &relayed.event;
+            let subject = event_subject(&sender, &relayed.tenant, event.call_id());
+            let sent = match serde_json::to_vec(&relayed) {
                 Ok(payload) => sender.publish(subject, payload.into()).await,
                 Err(e) => {
                     log::warn!("cluster: live event not serialised: {e}");
@@ -51,7 +52,7 @@ pub async fn relay(cluster: &Cluster, bus: EventBus) -> Result<EventBus, Cluster
     let (receiver, local) = (cluster.clone(), bus.clone());
     tokio::spawn(async move {
         while let Some(message) = incoming.next().await {
-            if let Some((_, event)) = receiver.read_foreign::<CallEvent>(&message) {
+            if let Some((_, event)) = receiver.read_foreign::<TenantEvent>(&message) {
                 local.publish_remote(event);
             }
         }

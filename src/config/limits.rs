@@ -15,6 +15,10 @@ pub struct LimitsConfig {
     /// token, Twilio signature, email secret) per source address per minute; past
     /// it the address gets 429 on every route but `/health` until the window refills.
     pub failed_auth_per_minute: u32,
+    /// Dashboard sign-in attempts (`POST /api/login`) per source address per
+    /// minute, and as many per account (email) per minute, as a burst that
+    /// refills evenly; past either the attempt is answered 429 unchecked.
+    pub sign_in_per_minute: u32,
 }
 
 impl Default for LimitsConfig {
@@ -22,6 +26,7 @@ impl Default for LimitsConfig {
         LimitsConfig {
             webhook_per_minute: 1200,
             failed_auth_per_minute: 120,
+            sign_in_per_minute: 10,
         }
     }
 }

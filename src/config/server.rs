@@ -17,7 +17,8 @@ pub struct ServerConfig {
     pub workers: usize,
     /// Seconds calls may keep running after SIGTERM/SIGINT before they are ended.
     pub drain_timeout_secs: u64,
-    /// Admin bearer token for `/logs`, `/api/*` (env `SWITCHBOARD_SERVER__ADMIN_TOKEN`).
+    /// Admin bearer token for `/logs`, `/api/*`: every tenant, every action
+    /// (env `SWITCHBOARD_SERVER__ADMIN_TOKEN`).
     #[serde(skip_serializing)]
     pub admin_token: Option<String>,
     /// Where `serve` keeps the admin token it generates when
@@ -48,6 +49,9 @@ pub struct ServerConfig {
     /// Connections open at once per worker (actix-web `max_connections`);
     /// more wait in the listen backlog.
     pub max_connections: usize,
+    /// Hours a dashboard sign-in lasts (`POST /api/login`); the session then
+    /// expires server-side and the person signs in again.
+    pub session_hours: u32,
 }
 
 impl Default for ServerConfig {
@@ -65,6 +69,7 @@ impl Default for ServerConfig {
             body_timeout_ms: 10_000,
             max_connections_per_address: 256,
             max_connections: 25_000,
+            session_hours: 12,
         }
     }
 }

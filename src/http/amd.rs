@@ -10,6 +10,8 @@
 //! up on — both end the call `answering_machine`. A verdict for a call no node
 //! carries is written to its row.
 
+use crate::accounts::Access;
+use crate::http::routes::Routes;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::actor_messages::{OperateOutcome, OperatorAction};
@@ -26,8 +28,8 @@ use crate::rest::twilio::TwilioRest;
 use crate::store;
 
 /// The answering machine verdict's route: `POST /twiml/amd`.
-pub fn configure_amd(cfg: &mut web::ServiceConfig) {
-    cfg.route("/twiml/amd", web::post().to(amd));
+pub fn configure_amd(routes: &mut Routes<'_>) {
+    routes.post("/twiml/amd", Access::Public, amd);
 }
 
 /// `POST /twiml/amd?tenant=…` (form: `CallSid`, `AccountSid`, `AnsweredBy`,
@@ -75,7 +77,7 @@ pub async fn amd(
     let outcome = match live_call_by_sid(&state, &call_sid).await {
         Some(entry) => {
             let action = OperatorAction::AnsweredBy { answered_by };
-            let outcome = operate(&state, entry.call_id.clone(), action).await;
+            let outcome = operate(&state, entry.call_id.clone(), action, None).await;
             (outcome, Some(entry))
         }
         None => (OperateOutcome::NotFound, None),

@@ -1,26 +1,28 @@
-//! Browser softphone HTTP side: `POST /api/sessions` (admin token) issues a
+//! Browser softphone HTTP side: `POST /api/sessions` (an owner or admin) issues a
 //! single-use token; `GET /browser?token=…` checks the Origin allow-list (403) and
 //! the token (401) before upgrading to the softphone WebSocket
 //! (`carrier::browser::edge`).
 
+use crate::accounts::Access;
+use crate::http::routes::Routes;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_actors::ws;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::accounts::Principal;
 use crate::call_tree::supervisor::Prewarm;
 use crate::carrier::browser::edge::{browser_call_setup, BrowserSocket};
 use crate::carrier::browser::token::{TokenError, TOKEN_TTL};
 use crate::carrier::browser::wire::MAX_AUDIO_BYTES;
-use crate::http::auth::Admin;
 use crate::http::error::{json_body, ApiError};
 use crate::http::state::AppState;
 
 /// The browser softphone: its sessions (`POST /api/sessions`) and its socket
 /// (`GET /browser`).
-pub fn configure_browser(cfg: &mut web::ServiceConfig) {
-    cfg.route("/browser", web::get().to(browser))
-        .route("/api/sessions", web::post().to(create_session));
+pub fn configure_browser(routes: &mut Routes<'_>) {
+    routes.get("/browser", Access::Public, browser);
+    routes.post("/api/sessions", Access::Manage, create_session);
 }
 
 /// Body of `POST /api/sessions` (optional).
@@ -33,20 +35,25 @@ pub struct NewSession {
 }
 
 /// `POST /api/sessions`: `{"sessionId":"BR…","token":"<64 hex>","expiresIn":60}`.
-/// 400 for a body that is not such JSON; 401 without the admin token; 404
-/// for an unknown tenant.
+/// 400 for a body that is not such JSON; 401 without credentials; 404
+/// for an unknown tenant or another's. A tenant's owner or token without a
+/// `tenant` talks to its own tenant.
 pub async fn create_session(
-    _: Admin,
+    principal: Principal,
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let request: NewSession = if body.is_empty() {
+    let mut request: NewSession = if body.is_empty() {
         NewSession::default()
     } else {
         json_body(&body)?
     };
+    if request.tenant.is_none() {
+        request.tenant = principal.scope.tenant().map(str::to_string);
+    }
     if let Some(id) = &request.tenant {
-        if state.carrier.tenants.get(id).is_none() {
+        let known = state.carrier.tenants.get(id).is_some();
+        if !known || !principal.scope.allows(Some(id)) {
             return Err(ApiError::NotFound("no such tenant".into()).for_tenant(id));
         }
     }

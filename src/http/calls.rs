@@ -1,12 +1,15 @@
-//! The calls resource (admin token): stored calls with their transcripts and
+//! The calls resource (scoped to the caller's tenant): stored calls with their transcripts and
 //! tool runs, placing an outbound call and recording a live one through the
 //! Twilio REST API, and the live calls' actions (`http::live_calls`).
 
+use crate::accounts::Access;
+use crate::http::routes::Routes;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::http::auth::Admin;
+use crate::accounts::audit::Change;
+use crate::accounts::Principal;
 use crate::http::db::query;
 use crate::http::error::{json_body, ApiError};
 use crate::http::live_calls;
@@ -18,43 +21,43 @@ use crate::store;
 
 /// Routes of `/api/calls`. `/api/calls/live` comes before `/api/calls/{id}`,
 /// which would take it as an id.
-pub fn configure_calls(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/calls", web::get().to(list_calls))
-        .route("/api/calls", web::post().to(place_call))
-        .route("/api/calls/live", web::get().to(live_calls::live_calls))
-        .route(
-            "/api/calls/{id}/hangup",
-            web::post().to(live_calls::hang_up),
-        )
-        .route(
-            "/api/calls/{id}/transfer",
-            web::post().to(live_calls::transfer),
-        )
-        .route(
-            "/api/calls/{id}/session",
-            web::post().to(live_calls::call_session),
-        )
-        .route("/api/calls/{id}/recording", web::post().to(recording))
-        .route("/api/calls/{id}", web::get().to(get_call));
+pub fn configure_calls(routes: &mut Routes<'_>) {
+    routes.get("/api/calls", Access::Read, list_calls);
+    routes.post("/api/calls", Access::Manage, place_call);
+    routes.get("/api/calls/live", Access::Read, live_calls::live_calls);
+    routes.post(
+        "/api/calls/{id}/hangup",
+        Access::Manage,
+        live_calls::hang_up,
+    );
+    routes.post(
+        "/api/calls/{id}/transfer",
+        Access::Handle,
+        live_calls::transfer,
+    );
+    routes.post(
+        "/api/calls/{id}/session",
+        Access::Manage,
+        live_calls::call_session,
+    );
+    routes.post("/api/calls/{id}/recording", Access::Manage, recording);
+    routes.get("/api/calls/{id}", Access::Read, get_call);
 }
 
 /// `GET /api/calls/{id}`: a call by switchboard id or carrier call sid, with its
 /// transcript (in order) and tool invocations (each with a readable `line`);
 /// the call carries `caller_name` as in `GET /api/calls`.
-/// 404 when unknown.
+/// 404 when unknown or another tenant's.
 pub async fn get_call(
-    _: Admin,
+    principal: Principal,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let wanted = id.clone();
+    let scope = principal.scope.clone();
     let found = query(&state, move |conn| {
-        let call = match store::calls::get(conn, &wanted)? {
-            Some(c) => Some(c),
-            None => store::calls::get_by_sid(conn, &wanted)?,
-        };
-        let Some(call) = call else {
+        let Some(call) = visible_call(conn, &wanted, &scope)? else {
             return Ok(None);
         };
         let transcript = store::transcripts::for_call(conn, &call.id)?;
@@ -90,11 +93,28 @@ pub async fn get_call(
     })))
 }
 
-/// `GET /api/calls`: the 50 most recent calls, each with `caller_name` (from
-/// its tool runs, `null` when unknown).
-pub async fn list_calls(_: Admin, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let (calls, tools) = query(&state, |conn| {
-        let calls = store::calls::list_recent(conn, 50)?;
+/// The call `id` names (switchboard id or carrier call sid) when `scope` sees it.
+fn visible_call(
+    conn: &mut store::DbConnection,
+    id: &str,
+    scope: &crate::accounts::Scope,
+) -> Result<Option<store::CallRow>, store::StoreError> {
+    let call = match store::calls::get(conn, id)? {
+        Some(c) => Some(c),
+        None => store::calls::get_by_sid(conn, id)?,
+    };
+    Ok(call.filter(|c| scope.allows(c.tenant_id.as_deref())))
+}
+
+/// `GET /api/calls`: the 50 most recent calls the caller may see, each with
+/// `caller_name` (from its tool runs, `null` when unknown).
+pub async fn list_calls(
+    principal: Principal,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = principal.scope.tenant().map(str::to_string);
+    let (calls, tools) = query(&state, move |conn| {
+        let calls = store::calls::list_recent(conn, tenant.as_deref(), 50)?;
         let ids: Vec<String> = calls.iter().map(|c| c.id.clone()).collect();
         let tools = store::tool_invocations::for_calls(conn, &ids)?;
         Ok((calls, tools))
@@ -138,16 +158,21 @@ fn is_e164(number: &str) -> bool {
 /// one and streams it back to `/media-stream`, so the receptionist calls the
 /// customer back. Answering machine detection reports to `/twiml/amd`
 /// (docs/twilio.md §Answering machines). 201 `{"call_sid":"CA…"}`; 400 bad body, bad number or
-/// tenant without a number; 404 unknown tenant; 502 Twilio error; 503 Twilio
-/// REST not configured.
+/// tenant without a number; 404 unknown tenant (or another's); 502 Twilio
+/// error; 503 Twilio REST not configured. Audited as `call.placed`.
 pub async fn place_call(
-    _: Admin,
+    principal: Principal,
     req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let body: PlaceCall = json_body(&body)?;
-    let Some(tenant) = state.carrier.tenants.get(&body.tenant) else {
+    let tenant = state
+        .carrier
+        .tenants
+        .get(&body.tenant)
+        .filter(|t| principal.scope.allows(Some(&t.id)));
+    let Some(tenant) = tenant else {
         return Err(ApiError::NotFound("no such tenant".into()).for_tenant(body.tenant));
     };
     if !is_e164(&body.to) {
@@ -175,6 +200,8 @@ pub async fn place_call(
         .await
         .map_err(|e| ApiError::from(e).for_tenant(&tenant.id))?;
     log::info!("outbound call {call_sid} to {} for {}", body.to, tenant.id);
+    let change = Change::new("call.placed", Some(&tenant.id), Some(&call_sid)).detail(body.to);
+    crate::http::audit::record(&state, &req, &principal, change).await;
     Ok(HttpResponse::Created().json(json!({"call_sid": call_sid})))
 }
 
@@ -190,30 +217,35 @@ pub struct RecordingAction {
 /// of the live call (storing the `RE…` sid on the call row) or stops the stored one.
 /// 200 `{"recording_sid":"RE…","status":"in-progress"|"stopped"}`; 404 unknown call;
 /// 409 not a live Twilio call, or stop without a recording; 502/503 as for `POST /api/calls`.
+/// Audited as `recording.started` / `recording.stopped`.
 pub async fn recording(
-    _: Admin,
+    principal: Principal,
+    req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    recording_of(&state, &id, &body)
+    let (resp, change) = recording_of(&state, &principal.scope, &id, &body)
         .await
-        .map_err(|e| e.for_call(id))
+        .map_err(|e| e.for_call(&id))?;
+    crate::http::audit::record(&state, &req, &principal, change).await;
+    Ok(resp)
 }
 
-/// [`recording`] for the call `id`.
-async fn recording_of(state: &AppState, id: &str, body: &[u8]) -> Result<HttpResponse, ApiError> {
+/// [`recording`] for the call `id`: the answer and its audit entry.
+async fn recording_of(
+    state: &AppState,
+    scope: &crate::accounts::Scope,
+    id: &str,
+    body: &[u8],
+) -> Result<(HttpResponse, Change), ApiError> {
     let body: RecordingAction = json_body(body)?;
     let wanted = id.to_string();
-    let call = query(state, move |conn| {
-        Ok(match store::calls::get(conn, &wanted)? {
-            Some(c) => Some(c),
-            None => store::calls::get_by_sid(conn, &wanted)?,
-        })
-    })
-    .await?
-    .ok_or_else(|| ApiError::NotFound("no such call".into()))?;
+    let scope = scope.clone();
+    let call = query(state, move |conn| visible_call(conn, &wanted, &scope))
+        .await?
+        .ok_or_else(|| ApiError::NotFound("no such call".into()))?;
     let live_twilio = call.carrier.parse() == Ok(Carrier::Twilio) && call.ended_at.is_none();
     let Some(call_sid) = call.carrier_call_sid.clone().filter(|_| live_twilio) else {
         return Err(ApiError::Conflict("not a live Twilio call".into()));
@@ -228,16 +260,30 @@ async fn recording_of(state: &AppState, id: &str, body: &[u8]) -> Result<HttpRes
                 store::calls::set_recording_sid(conn, &call_id, Some(&stored))
             })
             .await?;
-            Ok(HttpResponse::Ok()
-                .json(json!({"recording_sid": recording_sid, "status": "in-progress"})))
+            let change = Change::new(
+                "recording.started",
+                call.tenant_id.as_deref(),
+                Some(&call.id),
+            )
+            .detail(recording_sid.clone());
+            let resp = HttpResponse::Ok()
+                .json(json!({"recording_sid": recording_sid, "status": "in-progress"}));
+            Ok((resp, change))
         }
         "stop" => {
             let Some(recording_sid) = call.recording_sid.clone() else {
                 return Err(ApiError::Conflict("the call is not being recorded".into()));
             };
             rest.stop_recording(&call_sid, &recording_sid).await?;
-            Ok(HttpResponse::Ok()
-                .json(json!({"recording_sid": recording_sid, "status": "stopped"})))
+            let change = Change::new(
+                "recording.stopped",
+                call.tenant_id.as_deref(),
+                Some(&call.id),
+            )
+            .detail(recording_sid.clone());
+            let resp = HttpResponse::Ok()
+                .json(json!({"recording_sid": recording_sid, "status": "stopped"}));
+            Ok((resp, change))
         }
         other => Err(ApiError::BadRequest(format!(
             "action {other:?}: use start or stop"

@@ -3,9 +3,11 @@
 //! sessionStorage) and then uses only the admin API, `/logs`, `/health`,
 //! `/metrics` and `/browser`.
 
+use crate::accounts::Access;
+use crate::http::routes::Routes;
 use std::sync::LazyLock;
 
-use actix_web::{web, HttpResponse};
+use actix_web::HttpResponse;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
@@ -31,8 +33,8 @@ static CSP: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// The dashboard page, `GET /`.
-pub fn configure_dashboard(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(index));
+pub fn configure_dashboard(routes: &mut Routes<'_>) {
+    routes.get("/", Access::Public, index);
 }
 
 /// `GET /`: the dashboard page. Public: it holds no data until the operator logs in.

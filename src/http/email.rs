@@ -10,6 +10,8 @@
 //! is `?tenant=ID` or the routing default. The reply goes out through SendGrid
 //! mail-send when a key is set.
 
+use crate::accounts::Access;
+use crate::http::routes::Routes;
 use actix_multipart::Multipart;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -26,8 +28,8 @@ use crate::messaging::sendgrid;
 use crate::messaging::MessagingError;
 
 /// SendGrid Inbound Parse's post.
-pub fn configure_email(cfg: &mut web::ServiceConfig) {
-    cfg.route("/email/inbound", web::post().to(inbound));
+pub fn configure_email(routes: &mut Routes<'_>) {
+    routes.post("/email/inbound", Access::Public, inbound);
 }
 
 /// A body that is not a readable multipart post: 400.

@@ -59,7 +59,7 @@ pub enum ApiError {
     /// (`Bearer`, `Basic realm="…"`).
     #[error("{message}")]
     Unauthorized {
-        /// What was wrong ("missing admin token", "unknown token", …).
+        /// What was wrong ("wrong token", "unknown token", …).
         message: String,
         /// The `WWW-Authenticate` header, if any.
         challenge: Option<&'static str>,
@@ -479,7 +479,7 @@ pub async fn log_errors(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::auth::AdminError;
+    use crate::http::auth::AuthError;
     use actix_web::body::to_bytes;
     use actix_web::test as http_test;
     use actix_web::App;
@@ -497,7 +497,11 @@ mod tests {
                 400,
                 "limit: must be 1–200",
             ),
-            (AdminError::Missing.into(), 401, "missing admin token"),
+            (
+                AuthError::Missing.into(),
+                401,
+                "missing credentials: sign in, or send Authorization: Bearer <token>",
+            ),
             (
                 ApiError::Forbidden("origin not allowed".into()),
                 403,
@@ -568,7 +572,7 @@ mod tests {
 
     #[actix_rt::test]
     async fn headers_clients_read_are_kept() {
-        let admin = ApiError::from(AdminError::Wrong).error_response();
+        let admin = ApiError::from(AuthError::WrongToken).error_response();
         assert_eq!(admin.headers().get(WWW_AUTHENTICATE).unwrap(), "Bearer");
         let browser = ApiError::from(TokenError::Expired).error_response();
         assert!(browser.headers().get(WWW_AUTHENTICATE).is_none());

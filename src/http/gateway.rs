@@ -3,6 +3,8 @@
 //! checked first (401 when missing, unknown, revoked or expired; 503 when the
 //! database cannot be asked); without one the client must send `auth` first.
 
+use crate::accounts::Access;
+use crate::http::routes::Routes;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_actors::ws;
 
@@ -13,8 +15,8 @@ use crate::messaging::tokens::AuthError;
 use crate::rate_limits::RateLimits;
 
 /// The Node client gateway's socket, `GET /supervisor`.
-pub fn configure_gateway(cfg: &mut web::ServiceConfig) {
-    cfg.route("/supervisor", web::get().to(connect));
+pub fn configure_gateway(routes: &mut Routes<'_>) {
+    routes.get("/supervisor", Access::Public, connect);
 }
 
 /// `GET /supervisor`: authenticates the header token, if any, and upgrades

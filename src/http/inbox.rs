@@ -1,4 +1,4 @@
-//! The owner's inbox API (bearer admin token, like every `/api` route):
+//! The owner's inbox API (scoped to the caller's tenant, like every `/api` route):
 //! recent SMS/email messages (`GET /api/messages`), taken messages (`GET /api/caller-messages`, `PATCH /api/caller-messages/{id}`),
 //! bookings (`GET /api/appointments`) and owner notifications with their
 //! delivery status (`GET /api/notifications`). Lists filter by `tenant` and
@@ -6,15 +6,20 @@
 //! `{"items": […], "total": N, "limit": L, "offset": O}`. Each item links its
 //! call (`call_url`, the `GET /api/calls/{id}` of the call it came from).
 
-use actix_web::{web, HttpResponse};
+use crate::accounts::Access;
+use crate::http::routes::Routes;
+use actix_web::http::Method;
+use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::http::auth::Admin;
+use crate::accounts::audit::Change;
+use crate::accounts::{Principal, TenantFilter};
 use crate::http::db::query;
 use crate::http::error::ApiError;
+use crate::http::paging::{bounds, empty_page, page_json, BadParam, Page};
 use crate::http::state::AppState;
 use crate::store::appointments::BookingQuery;
 use crate::store::caller_messages::InboxQuery;
@@ -23,81 +28,30 @@ use crate::tenant::local_time;
 
 /// Routes of the inbox: `/api/messages`, `/api/caller-messages`,
 /// `/api/appointments`, `/api/notifications`, `/api/settings`.
-pub fn configure_inbox(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/messages", web::get().to(list_messages))
-        .route("/api/caller-messages", web::get().to(list_caller_messages))
-        .route(
-            "/api/caller-messages/{id}",
-            web::patch().to(mark_caller_message),
-        )
-        .route(
-            "/api/caller-messages/{id}/audio",
-            web::get().to(caller_message_audio),
-        )
-        .route("/api/appointments", web::get().to(list_appointments))
-        .route("/api/notifications", web::get().to(list_notifications))
-        .route("/api/settings", web::get().to(settings));
+pub fn configure_inbox(routes: &mut Routes<'_>) {
+    routes.get("/api/messages", Access::Read, list_messages);
+    routes.get("/api/caller-messages", Access::Read, list_caller_messages);
+    routes.add(
+        Method::PATCH,
+        "/api/caller-messages/{id}",
+        Access::Handle,
+        mark_caller_message,
+    );
+    routes.get(
+        "/api/caller-messages/{id}/audio",
+        Access::Read,
+        caller_message_audio,
+    );
+    routes.get("/api/appointments", Access::Read, list_appointments);
+    routes.get("/api/notifications", Access::Read, list_notifications);
+    routes.get("/api/settings", Access::Read, settings);
 }
-
-/// Default and largest page size.
-const DEFAULT_LIMIT: i64 = 50;
-const MAX_LIMIT: i64 = 200;
 
 /// Longest `by` accepted when marking a message, characters.
 const MAX_BY_CHARS: usize = 100;
 
-/// Paging and tenant filter shared by the lists.
-#[derive(Debug, Deserialize)]
-pub struct Page {
-    pub tenant: Option<String>,
-    pub limit: Option<i64>,
-    pub offset: Option<i64>,
-}
-
-/// A query parameter out of range or malformed; the message names it (answered 400).
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct BadParam(String);
-
-impl From<BadParam> for ApiError {
-    fn from(e: BadParam) -> Self {
-        ApiError::BadRequest(e.0)
-    }
-}
-
-impl Page {
-    /// (limit, offset), or the bad one.
-    fn bounds(&self) -> Result<(i64, i64), BadParam> {
-        bounds(self.limit, self.offset)
-    }
-}
-
-/// (limit, offset) with defaults, or the bad one.
-fn bounds(limit: Option<i64>, offset: Option<i64>) -> Result<(i64, i64), BadParam> {
-    {
-        let limit = limit.unwrap_or(DEFAULT_LIMIT);
-        let offset = offset.unwrap_or(0);
-        if !(1..=MAX_LIMIT).contains(&limit) {
-            return Err(BadParam(format!("limit: must be 1–{MAX_LIMIT}")));
-        }
-        if offset < 0 {
-            return Err(BadParam("offset: must be 0 or more".into()));
-        }
-        Ok((limit, offset))
-    }
-}
-
 fn call_url(call_id: Option<&str>) -> Value {
     call_id.map_or(Value::Null, |id| json!(format!("/api/calls/{id}")))
-}
-
-fn page_json(items: Vec<Value>, total: i64, limit: i64, offset: i64) -> HttpResponse {
-    HttpResponse::Ok().json(json!({
-        "items": items,
-        "total": total,
-        "limit": limit,
-        "offset": offset,
-    }))
 }
 
 /// `serde_json::to_value` of a row with extra fields merged in.
@@ -125,7 +79,7 @@ const MESSAGE_STATUSES: [&str; 3] = ["new", "read", "handled"];
 /// `GET /api/caller-messages`: taken messages, callback requests and
 /// voicemails, newest first; a voicemail's `audio_url` serves its recording.
 pub async fn list_caller_messages(
-    _: Admin,
+    principal: Principal,
     state: web::Data<AppState>,
     q: web::Query<MessagesQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -139,8 +93,12 @@ pub async fn list_caller_messages(
             "status: {s:?} is not new, read or handled"
         )));
     }
+    let tenant = match principal.scope.filter(q.tenant.as_deref()) {
+        TenantFilter::Nothing => return Ok(empty_page(limit, offset)),
+        filter => filter.tenant().map(str::to_string),
+    };
     let filter = InboxQuery {
-        tenant_id: q.tenant.clone(),
+        tenant_id: tenant,
         status: q.status.clone(),
         limit,
         offset,
@@ -174,13 +132,22 @@ fn audio_url(m: &crate::store::models::CallerMessageRow) -> Value {
 /// (16-bit mono PCM; `X-Duration-Ms` gives its length). 404 for an unknown
 /// message or one without audio.
 pub async fn caller_message_audio(
-    _: Admin,
+    principal: Principal,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let wanted = id.clone();
-    let Some(audio) = query(&state, move |conn| voicemails::find(conn, &wanted)).await? else {
+    let found = query(&state, move |conn| {
+        let tenant = caller_messages::get(conn, &wanted)?.map(|m| m.tenant_id);
+        Ok((tenant, voicemails::find(conn, &wanted)?))
+    })
+    .await?;
+    let audio = match found {
+        (Some(tenant), audio) if principal.scope.allows(Some(&tenant)) => audio,
+        _ => None,
+    };
+    let Some(audio) = audio else {
         return Err(ApiError::NotFound("no recording for this message".into()).about("message", id));
     };
     Ok(HttpResponse::Ok()
@@ -202,9 +169,13 @@ pub struct MarkMessage {
 }
 
 /// `PATCH /api/caller-messages/{id}`: mark a message read or handled (or new
-/// again); answers the updated message, 404 for an unknown id.
+/// again); answers the updated message, 404 for an unknown id or another
+/// tenant's. `handled_by` is the signed-in person or the token's name; only
+/// the admin token (a script) may name someone else in `by`. Audited as
+/// `message.marked`.
 pub async fn mark_caller_message(
-    _: Admin,
+    principal: Principal,
+    req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<String>,
     body: web::Json<MarkMessage>,
@@ -227,20 +198,31 @@ pub async fn mark_caller_message(
                 .about("message", id),
         );
     }
+    let by = match principal.actor {
+        crate::accounts::Actor::AdminToken => by,
+        _ => Some(principal.name()),
+    };
     let wanted = id.clone();
+    let scope = principal.scope.clone();
+    let new_status = status.clone();
     let marked = query(&state, move |conn| {
-        caller_messages::set_status(
-            conn,
-            &wanted,
-            &status,
-            by.as_deref(),
-            Utc::now().naive_utc(),
-        )
+        match caller_messages::get(conn, &wanted)? {
+            Some(m) if scope.allows(Some(&m.tenant_id)) => caller_messages::set_status(
+                conn,
+                &wanted,
+                &new_status,
+                by.as_deref(),
+                Utc::now().naive_utc(),
+            ),
+            _ => Ok(None),
+        }
     })
     .await?;
     let Some(m) = marked else {
         return Err(ApiError::NotFound("no such message".into()).about("message", id));
     };
+    let change = Change::new("message.marked", Some(&m.tenant_id), Some(&m.id)).detail(status);
+    crate::http::audit::record(&state, &req, &principal, change).await;
     Ok(HttpResponse::Ok().json(with_fields(
         &m,
         json!({ "call_url": call_url(m.call_id.as_deref()) }),
@@ -284,13 +266,16 @@ fn parse_bound(key: &str, text: &str, tz: Tz) -> Result<NaiveDateTime, BadParam>
 /// `GET /api/appointments`: bookings by start time, with the customer and the
 /// start in the tenant's zone (`local_start` `YYYY-MM-DDTHH:MM`, `when` as read).
 pub async fn list_appointments(
-    _: Admin,
+    principal: Principal,
     state: web::Data<AppState>,
     q: web::Query<AppointmentsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (limit, offset) = bounds(q.limit, q.offset)?;
-    let tz = q
-        .tenant
+    let tenant = match principal.scope.filter(q.tenant.as_deref()) {
+        TenantFilter::Nothing => return Ok(empty_page(limit, offset)),
+        filter => filter.tenant().map(str::to_string),
+    };
+    let tz = tenant
         .as_deref()
         .and_then(|t| state.carrier.tenants.get(t))
         .map_or(Tz::UTC, |t| t.tz());
@@ -309,7 +294,7 @@ pub async fn list_appointments(
         )));
     }
     let filter = BookingQuery {
-        tenant_id: q.tenant.clone(),
+        tenant_id: tenant,
         from,
         to,
         service: q.service.clone(),
@@ -347,12 +332,15 @@ pub async fn list_appointments(
 /// `GET /api/notifications`: owner notifications with their delivery status,
 /// newest first.
 pub async fn list_notifications(
-    _: Admin,
+    principal: Principal,
     state: web::Data<AppState>,
     q: web::Query<Page>,
 ) -> Result<HttpResponse, ApiError> {
     let (limit, offset) = q.bounds()?;
-    let tenant = q.tenant.clone();
+    let tenant = match principal.scope.filter(q.tenant.as_deref()) {
+        TenantFilter::Nothing => return Ok(empty_page(limit, offset)),
+        filter => filter.tenant().map(str::to_string),
+    };
     let (rows, total) = query(&state, move |conn| {
         notifications::list(conn, tenant.as_deref(), limit, offset)
     })
@@ -364,9 +352,17 @@ pub async fn list_notifications(
     Ok(page_json(items, total, limit, offset))
 }
 
-/// `GET /api/messages`: the 50 most recent SMS/email messages (`messages` table).
-pub async fn list_messages(_: Admin, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let messages = query(&state, |conn| text_messages::list_recent(conn, 50)).await?;
+/// `GET /api/messages`: the 50 most recent SMS/email messages (`messages`
+/// table) the caller may see: a tenant's own, or (admin) every one.
+pub async fn list_messages(
+    principal: Principal,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = principal.scope.tenant().map(str::to_string);
+    let messages = query(&state, move |conn| {
+        text_messages::list_recent(conn, tenant.as_deref(), 50)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(messages))
 }
 
@@ -374,7 +370,7 @@ pub async fn list_messages(_: Admin, state: web::Data<AppState>) -> Result<HttpR
 /// actions can work here: whether SMS (and calling customers back) through
 /// Twilio, email through SendGrid and the text model are configured, and the
 /// notification delivery settings. No secrets.
-pub async fn settings(_: Admin, state: web::Data<AppState>) -> HttpResponse {
+pub async fn settings(_: Principal, state: web::Data<AppState>) -> HttpResponse {
     let config = &state.config;
     let twilio = !config.twilio.account_sid.is_empty()
         && config

@@ -1,6 +1,8 @@
 //! `GET /jambonz`: the upgrade of jambonz's WebSocket API (subprotocol
 //! `ws.jambonz.org`) onto the jambonz edge (`carrier::jambonz::edge`).
 
+use crate::accounts::Access;
+use crate::http::routes::Routes;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_actors::ws;
 
@@ -10,8 +12,8 @@ use crate::carrier::jambonz::wire;
 use crate::http::error::ApiError;
 
 /// jambonz's WebSocket, `GET /jambonz`.
-pub fn configure_jambonz(cfg: &mut web::ServiceConfig) {
-    cfg.route("/jambonz", web::get().to(upgrade));
+pub fn configure_jambonz(routes: &mut Routes<'_>) {
+    routes.get("/jambonz", Access::Public, upgrade);
 }
 
 /// `GET /jambonz`: upgrades jambonz's WebSocket with the `ws.jambonz.org`

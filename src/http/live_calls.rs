@@ -1,4 +1,4 @@
-//! Live calls for operators (admin token), on any node: `GET /api/calls/live`
+//! Live calls for operators (scoped to their tenant), on any node: `GET /api/calls/live`
 //! lists the calls in progress — every node's in a cluster, from the shared
 //! registry — and actions on one live call (`POST /api/calls/{id}/hangup`,
 //! `…/transfer`, `…/session`) reach the node carrying it (directly, or
@@ -6,23 +6,35 @@
 //! the calls resource (`http::calls`).
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
+use crate::accounts::audit::Change;
+use crate::accounts::Principal;
 use crate::actor_messages::{OperateCall, OperateOutcome, OperatorAction};
 use crate::call_tree::supervisor::LiveCalls;
-use crate::http::auth::Admin;
 use crate::http::error::{json_body, ApiError};
 use crate::http::state::AppState;
 use crate::session_settings::SessionSettings;
 
 /// `GET /api/calls/live`: 200 `{"node":"<this node>","calls":[{call_id,
 /// call_sid, tenant, carrier, node, started_at}…],"nodes":[…]}`, oldest call
-/// first. In a cluster `calls` spans every live node and `nodes` lists them
-/// (`node_id`, `addr`, `started_at`, `seen_at`, `draining`, `calls`); 503
-/// when NATS does not answer. On a single node `nodes` is empty.
-pub async fn live_calls(_: Admin, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+/// first, of the caller's tenant (an admin: every tenant's). In a cluster
+/// `calls` spans every live node and `nodes` lists them (`node_id`, `addr`,
+/// `started_at`, `seen_at`, `draining`, `calls`; admins only, others get
+/// `[]`); 503 when NATS does not answer. On a single node `nodes` is empty.
+pub async fn live_calls(
+    principal: Principal,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let node = state.config.cluster.node_id.clone();
+    let scope = principal.scope.clone();
+    let visible = move |calls: Vec<crate::cluster::LiveCallEntry>| {
+        calls
+            .into_iter()
+            .filter(|c| scope.allows(c.tenant.as_deref()))
+            .collect::<Vec<_>>()
+    };
     match &state.carrier.cluster {
         Some(cluster) => {
             let listed = async {
@@ -31,9 +43,13 @@ pub async fn live_calls(_: Admin, state: web::Data<AppState>) -> Result<HttpResp
                     cluster.live_nodes().await?,
                 ))
             };
-            let (calls, nodes) = listed
+            let (calls, mut nodes) = listed
                 .await
                 .map_err(|e| ApiError::Unavailable(format!("cluster registry unavailable: {e}")))?;
+            if principal.scope != crate::accounts::Scope::All {
+                nodes.clear();
+            }
+            let calls = visible(calls);
             Ok(HttpResponse::Ok().json(json!({"node": node, "calls": calls, "nodes": nodes})))
         }
         None => {
@@ -43,6 +59,7 @@ pub async fn live_calls(_: Admin, state: web::Data<AppState>) -> Result<HttpResp
                 .send(LiveCalls)
                 .await
                 .unwrap_or_default();
+            let calls = visible(calls);
             Ok(HttpResponse::Ok().json(json!({"node": node, "calls": calls, "nodes": []})))
         }
     }
@@ -50,8 +67,19 @@ pub async fn live_calls(_: Admin, state: web::Data<AppState>) -> Result<HttpResp
 
 /// Applies `action` to the live call `call_id` wherever it is carried: this
 /// node's Supervisor first, then (clustered) the node the registry names.
-pub async fn operate(state: &AppState, call_id: String, action: OperatorAction) -> OperateOutcome {
-    let op = OperateCall { call_id, action };
+/// With `tenant`, only a call of that tenant (the operator's scope, which
+/// travels with the request to the carrying node).
+pub async fn operate(
+    state: &AppState,
+    call_id: String,
+    action: OperatorAction,
+    tenant: Option<String>,
+) -> OperateOutcome {
+    let op = OperateCall {
+        call_id,
+        action,
+        tenant,
+    };
     let here = state
         .carrier
         .supervisor
@@ -77,18 +105,42 @@ pub async fn operate(state: &AppState, call_id: String, action: OperatorAction) 
     }
 }
 
-/// Applies `action` to the live call `call_id` ([`operate`]) and answers
-/// `status` with `applied`; 404 when no node carries the call, 409 with the
+/// One operator action on a live call, by whom, from which request.
+struct Act<'a> {
+    principal: &'a Principal,
+    req: &'a HttpRequest,
+    /// The audit log's name of it (`call.hang_up`, …).
+    audited: &'static str,
+}
+
+/// Applies `action` to the live call `call_id` ([`operate`], in the
+/// principal's scope), audits it, and answers `status` with `applied`; 404
+/// when no node carries such a call of the principal's tenant, 409 with the
 /// reason when it cannot take the action.
 async fn act(
     state: &AppState,
+    by: Act<'_>,
     call_id: String,
     action: OperatorAction,
     status: StatusCode,
     applied: serde_json::Value,
 ) -> Result<HttpResponse, ApiError> {
-    match operate(state, call_id.clone(), action).await {
-        OperateOutcome::Applied => Ok(HttpResponse::build(status).json(applied)),
+    let detail = match &action {
+        OperatorAction::Transfer { reason } => Some(reason.clone()),
+        _ => None,
+    };
+    let scope = by.principal.scope.tenant().map(str::to_string);
+    match operate(state, call_id.clone(), action, scope.clone()).await {
+        OperateOutcome::Applied => {
+            let tenant = match scope {
+                Some(t) => Some(t),
+                None => call_tenant(state, &call_id).await,
+            };
+            let mut change = Change::new(by.audited, tenant.as_deref(), Some(&call_id));
+            change.detail = detail;
+            crate::http::audit::record(state, by.req, by.principal, change).await;
+            Ok(HttpResponse::build(status).json(applied))
+        }
         OperateOutcome::NotFound => {
             Err(ApiError::NotFound("no such live call".into()).for_call(call_id))
         }
@@ -96,17 +148,35 @@ async fn act(
     }
 }
 
+/// The tenant of the stored call `call_id` (an admin's action names no tenant).
+async fn call_tenant(state: &AppState, call_id: &str) -> Option<String> {
+    let wanted = call_id.to_string();
+    crate::http::db::query(state, move |conn| crate::store::calls::get(conn, &wanted))
+        .await
+        .ok()
+        .flatten()
+        .and_then(|c| c.tenant_id)
+}
+
 /// `POST /api/calls/{id}/hangup` (switchboard call id): ends the live call at
 /// once (`operator_hangup`, no apology). 200 `{"status":"ended"}`; 404 when
-/// no node carries such a call (answered within `cluster.request_timeout_ms`).
+/// no node carries such a call of the caller's tenant (answered within
+/// `cluster.request_timeout_ms`). Audited as `call.hang_up`.
 pub async fn hang_up(
-    _: Admin,
+    principal: Principal,
+    req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let applied = json!({"status": "ended"});
+    let by = Act {
+        principal: &principal,
+        req: &req,
+        audited: "call.hang_up",
+    };
     act(
         &state,
+        by,
         id.into_inner(),
         OperatorAction::HangUp,
         StatusCode::OK,
@@ -128,9 +198,11 @@ pub struct TransferRequest {
 /// `transferToOnCall` tool does, on whichever node carries the call. 200
 /// `{"status":"transferring"}`; 400 bad body; 404 no such live call; 409 when
 /// the call cannot be transferred (not a phone call, no on-call number, Twilio
-/// credentials missing, stream not started, already ending).
+/// credentials missing, stream not started, already ending). Audited as
+/// `call.transfer`.
 pub async fn transfer(
-    _: Admin,
+    principal: Principal,
+    req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<String>,
     body: web::Bytes,
@@ -142,8 +214,14 @@ pub async fn transfer(
         return Err(ApiError::BadRequest("reason: 1 to 200 characters".into()).for_call(id));
     }
     let applied = json!({"status": "transferring"});
+    let by = Act {
+        principal: &principal,
+        req: &req,
+        audited: "call.transfer",
+    };
     act(
         &state,
+        by,
         id,
         OperatorAction::Transfer { reason },
         StatusCode::OK,
@@ -155,8 +233,10 @@ pub async fn transfer(
 /// `POST /api/calls/{id}/session {voice?, instructions?, eagerness?}`: pushes a
 /// `session.update` to the live call with switchboard id `id`, on whichever
 /// node carries it. 202 when sent; 400 invalid; 404 no such live call.
+/// Audited as `call.session_edited`.
 pub async fn call_session(
-    _: Admin,
+    principal: Principal,
+    req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<String>,
     body: web::Bytes,
@@ -168,5 +248,10 @@ pub async fn call_session(
     }
     let applied = json!({"status": "sent"});
     let action = OperatorAction::Session { settings };
-    act(&state, id, action, StatusCode::ACCEPTED, applied).await
+    let by = Act {
+        principal: &principal,
+        req: &req,
+        audited: "call.session_edited",
+    };
+    act(&state, by, id, action, StatusCode::ACCEPTED, applied).await
 }

@@ -1,7 +1,10 @@
-//! `GET /logs` (WebSocket, admin token): the live feed of [`CallEvent`]s — call
+//! `GET /logs` (WebSocket): the live feed of [`CallEvent`](crate::events::CallEvent)s — call
 //! start/end, transcripts, tool calls, link restarts — as JSON text frames,
+//! of the calls of the caller's tenant only (an admin: every tenant's),
 //! optionally filtered by `?call_sid=`.
 
+use crate::accounts::Access;
+use crate::http::routes::Routes;
 use std::sync::Arc;
 
 use actix::prelude::*;
@@ -10,54 +13,50 @@ use actix_web_actors::ws;
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::events::CallEvent;
-use crate::http::auth::{check_admin, Admin};
+use crate::accounts::{Principal, Scope};
+use crate::events::TenantEvent;
 use crate::http::error::ApiError;
 use crate::http::state::AppState;
 
 /// The live event feed `/logs` and its tickets.
-pub fn configure_logs(cfg: &mut web::ServiceConfig) {
-    cfg.route("/logs", web::get().to(logs))
-        .route("/api/logs/ticket", web::post().to(ticket));
+pub fn configure_logs(routes: &mut Routes<'_>) {
+    routes.get("/logs", Access::Read, logs);
+    routes.post("/api/logs/ticket", Access::Read, ticket);
 }
 
-/// Query parameters of `/logs`.
+/// Query parameters of `/logs` (besides `ticket`, a single-use ticket from
+/// `POST /api/logs/ticket` that `http::auth` reads; a token is never taken
+/// from a URL).
 #[derive(Deserialize)]
 pub struct LogsQuery {
     /// Only events of this carrier call id.
     pub call_sid: Option<String>,
-    /// A single-use ticket from `POST /api/logs/ticket` (browsers cannot set
-    /// headers on a WebSocket); the admin token is never taken from a URL.
-    pub ticket: Option<String>,
 }
 
-/// `POST /api/logs/ticket` (admin token in the header): a single-use ticket
-/// for `/logs?ticket=…`, valid 60 s. `{"ticket": "<64 hex>", "expires_in_secs": 60}`.
-pub async fn ticket(_: Admin, state: web::Data<AppState>) -> HttpResponse {
+/// `POST /api/logs/ticket` (credentials in the header): a single-use ticket
+/// for `/logs?ticket=…`, valid 60 s, with the asker's scope.
+/// `{"ticket": "<64 hex>", "expires_in_secs": 60}`.
+pub async fn ticket(principal: Principal, state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Created().json(serde_json::json!({
-        "ticket": state.log_tickets.issue(),
+        "ticket": state.log_tickets.issue(principal),
         "expires_in_secs": crate::http::tickets::TICKET_TTL.as_secs(),
     }))
 }
 
-/// `GET /logs`: upgrades to the event feed after the admin check — the
-/// `Authorization: Bearer` header, or a ticket (401 before upgrade).
+/// `GET /logs`: upgrades to the event feed once `http::auth` has found the
+/// caller — bearer token, session cookie (same origin), or ticket (401/403
+/// before the upgrade).
 pub async fn logs(
+    principal: Principal,
     req: HttpRequest,
     stream: web::Payload,
     state: web::Data<AppState>,
     query: web::Query<LogsQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let ticketed = query
-        .ticket
-        .as_deref()
-        .is_some_and(|t| state.log_tickets.redeem(t));
-    if !ticketed {
-        check_admin(&req, &state)?;
-    }
     let feed = LogFeedSession {
         state: state.into_inner(),
         call_sid: query.into_inner().call_sid,
+        scope: principal.scope,
     };
     ws::start(feed, &req, stream).map_err(ApiError::upgrade)
 }
@@ -65,11 +64,13 @@ pub async fn logs(
 struct LogFeedSession {
     state: Arc<AppState>,
     call_sid: Option<String>,
+    /// Whose calls' events this listener may see.
+    scope: Scope,
 }
 
 #[derive(Message)]
 #[rtype(result = "()")]
-struct Forward(CallEvent);
+struct Forward(TenantEvent);
 
 impl Actor for LogFeedSession {
     type Context = ws::WebsocketContext<Self>;
@@ -94,7 +95,11 @@ impl Actor for LogFeedSession {
 impl Handler<Forward> for LogFeedSession {
     type Result = ();
 
-    fn handle(&mut self, Forward(event): Forward, ctx: &mut Self::Context) {
+    fn handle(&mut self, Forward(tenant_event): Forward, ctx: &mut Self::Context) {
+        if !self.scope.allows(Some(&tenant_event.tenant)) {
+            return;
+        }
+        let event = tenant_event.event;
         if let Some(sid) = &self.call_sid {
             if event.call_sid() != Some(sid.as_str()) {
                 return;

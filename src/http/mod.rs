@@ -7,7 +7,9 @@
 //! tenants, the owner's inbox. The built-in simulator (`/sim/v1/realtime`)
 //! mounts its own route. Every error answer is an [`error::ApiError`].
 
+pub mod account;
 pub mod amd;
+pub mod audit;
 pub mod auth;
 pub mod browser;
 pub mod calls;
@@ -23,6 +25,8 @@ pub mod limits;
 pub mod live_calls;
 pub mod logs;
 pub mod ops;
+pub mod paging;
+pub mod routes;
 pub mod sms;
 pub mod state;
 pub mod tenants;
@@ -54,6 +58,29 @@ fn security_headers(config: &crate::config::Config) -> actix_web::middleware::De
     } else {
         headers
     }
+}
+
+/// Every route, each with its access level (`routes::Routes::add`).
+pub fn configure_routes(routes: &mut routes::Routes<'_>) {
+    // Carriers and text channels.
+    twilio::configure_twilio(routes);
+    voicemail::configure_voicemail(routes);
+    amd::configure_amd(routes);
+    transfer::configure_transfer(routes);
+    jambonz::configure_jambonz(routes);
+    browser::configure_browser(routes);
+    sms::configure_sms(routes);
+    email::configure_email(routes);
+    gateway::configure_gateway(routes);
+    // Operations and operators.
+    ops::configure_ops(routes);
+    dashboard::configure_dashboard(routes);
+    account::configure_account(routes);
+    audit::configure_audit(routes);
+    logs::configure_logs(routes);
+    calls::configure_calls(routes);
+    tenants::configure_tenants(routes);
+    inbox::configure_inbox(routes);
 }
 
 /// Builds the HTTP server on an already-bound listener (signals are handled by the
@@ -105,23 +132,7 @@ pub fn server(state: Arc<AppState>, listener: TcpListener) -> std::io::Result<Se
                     sim.configure(cfg);
                 }
             })
-            // Carriers and text channels.
-            .configure(twilio::configure_twilio)
-            .configure(voicemail::configure_voicemail)
-            .configure(amd::configure_amd)
-            .configure(transfer::configure_transfer)
-            .configure(jambonz::configure_jambonz)
-            .configure(browser::configure_browser)
-            .configure(sms::configure_sms)
-            .configure(email::configure_email)
-            .configure(gateway::configure_gateway)
-            // Operations and operators.
-            .configure(ops::configure_ops)
-            .configure(dashboard::configure_dashboard)
-            .configure(logs::configure_logs)
-            .configure(calls::configure_calls)
-            .configure(tenants::configure_tenants)
-            .configure(inbox::configure_inbox)
+            .configure(|cfg| configure_routes(&mut routes::Routes::on(cfg)))
     })
     .workers(workers)
     .max_connections(max_connections)

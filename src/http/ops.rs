@@ -2,6 +2,8 @@
 //! `GET /metrics` (Prometheus text; optionally behind `server.metrics_token`),
 //! `GET /tools` (tool schemas).
 
+use crate::accounts::Access;
+use crate::http::routes::Routes;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
@@ -13,10 +15,10 @@ use crate::http::state::AppState;
 use crate::store::writer::Stats;
 
 /// Operations: `/health`, `/metrics`, `/tools`.
-pub fn configure_ops(cfg: &mut web::ServiceConfig) {
-    cfg.route("/health", web::get().to(health))
-        .route("/metrics", web::get().to(metrics))
-        .route("/tools", web::get().to(tools));
+pub fn configure_ops(routes: &mut Routes<'_>) {
+    routes.get("/health", Access::Public, health);
+    routes.get("/metrics", Access::Public, metrics);
+    routes.get("/tools", Access::Public, tools);
 }
 
 /// `GET /health`: `{"status":"ok","calls":N,"store_pending":N,"spool_depth":N}`

@@ -5,6 +5,8 @@
 //! string, plus a POST's form), idempotent on `MessageSid`, answered with TwiML
 //! `<Message>` (or an empty `<Response/>`).
 
+use crate::accounts::Access;
+use crate::http::routes::Routes;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::carrier::twilio::twiml;
@@ -15,9 +17,9 @@ use crate::messaging::router_messages::{Origin, PendingReply, SmsReceived};
 use crate::messaging::MessagingError;
 
 /// Twilio's inbound message webhook, `POST` or `GET`.
-pub fn configure_sms(cfg: &mut web::ServiceConfig) {
-    cfg.route("/sms/inbound", web::post().to(inbound))
-        .route("/sms/inbound", web::get().to(inbound));
+pub fn configure_sms(routes: &mut Routes<'_>) {
+    routes.post("/sms/inbound", Access::Public, inbound);
+    routes.get("/sms/inbound", Access::Public, inbound);
 }
 
 /// Handles one inbound SMS. 403 on a bad signature, 400 on an unparsable form or a

@@ -1,10 +1,14 @@
-//! The tenants resource (admin token): the configured tenants, and operator
+//! The tenants resource (scoped to the caller's tenant): the configured tenants, and operator
 //! edits to the model session of a tenant's new calls.
 
-use actix_web::{web, HttpResponse};
+use crate::accounts::Access;
+use crate::http::routes::Routes;
+use actix_web::http::Method;
+use actix_web::{web, HttpRequest, HttpResponse};
 
+use crate::accounts::audit::Change;
+use crate::accounts::Principal;
 use crate::cluster::settings::SessionNotice;
-use crate::http::auth::Admin;
 use crate::http::db::query;
 use crate::http::error::{json_body, ApiError};
 use crate::http::state::AppState;
@@ -12,18 +16,25 @@ use crate::session_settings::SessionSettings;
 use crate::store;
 
 /// Routes of `/api/tenants`.
-pub fn configure_tenants(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/tenants", web::get().to(list_tenants))
-        .route("/api/tenants/{id}/session", web::put().to(tenant_session));
+pub fn configure_tenants(routes: &mut Routes<'_>) {
+    routes.get("/api/tenants", Access::Read, list_tenants);
+    routes.add(
+        Method::PUT,
+        "/api/tenants/{id}/session",
+        Access::Manage,
+        tenant_session,
+    );
 }
 
-/// `GET /api/tenants`: the configured tenants.
-pub async fn list_tenants(_: Admin, state: web::Data<AppState>) -> HttpResponse {
+/// `GET /api/tenants`: the configured tenants the caller may see (an
+/// owner, staff or token: its own; an admin: all).
+pub async fn list_tenants(principal: Principal, state: web::Data<AppState>) -> HttpResponse {
     let tenants: Vec<_> = state
         .carrier
         .tenants
         .all()
         .iter()
+        .filter(|t| principal.scope.allows(Some(&t.id)))
         .map(|t| t.as_ref().clone())
         .collect();
     HttpResponse::Ok().json(tenants)
@@ -32,18 +43,30 @@ pub async fn list_tenants(_: Admin, state: web::Data<AppState>) -> HttpResponse 
 /// `PUT /api/tenants/{id}/session {voice?, instructions?, eagerness?}`: settings for
 /// the tenant's calls that start from now on, merged into the stored ones in the
 /// database (so they outlive a restart) and, in a cluster, announced to every
-/// node. 200 with the merged settings; 400 invalid; 404 unknown tenant; 503
-/// database unavailable.
+/// node. 200 with the merged settings; 400 invalid; 404 unknown tenant (or
+/// another's); 503 database unavailable. Audited as `tenant.session_edited`.
 pub async fn tenant_session(
-    _: Admin,
+    principal: Principal,
+    req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let tenant_id = id.into_inner();
-    edit_session(&state, &tenant_id, &body)
+    if !principal.scope.allows(Some(&tenant_id)) {
+        return Err(ApiError::NotFound("no such tenant".into()).for_tenant(tenant_id));
+    }
+    let resp = edit_session(&state, &tenant_id, &body)
         .await
-        .map_err(|e| e.for_tenant(tenant_id))
+        .map_err(|e| e.for_tenant(&tenant_id))?;
+    let detail = String::from_utf8_lossy(&body)
+        .chars()
+        .take(500)
+        .collect::<String>();
+    let change =
+        Change::new("tenant.session_edited", Some(&tenant_id), Some(&tenant_id)).detail(detail);
+    crate::http::audit::record(&state, &req, &principal, change).await;
+    Ok(resp)
 }
 
 /// [`tenant_session`] for `tenant_id`.

@@ -17,6 +17,8 @@
 //! for a call without a transfer in that phase a 409; each is logged with the
 //! call id (Twilio "TwiML Voice: `<Dial>`", "`<Number>`", "`<Gather>`").
 
+use crate::accounts::Access;
+use crate::http::routes::Routes;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::call_tree::call::transfer::{
@@ -30,10 +32,10 @@ use crate::http::twilio::{
 };
 
 /// The transfer webhooks' routes.
-pub fn configure_transfer(cfg: &mut web::ServiceConfig) {
-    cfg.route("/twiml/screen", web::post().to(screen))
-        .route("/twiml/screen-result", web::post().to(screen_result))
-        .route("/twiml/dial-action", web::post().to(dial_action));
+pub fn configure_transfer(routes: &mut Routes<'_>) {
+    routes.post("/twiml/screen", Access::Public, screen);
+    routes.post("/twiml/screen-result", Access::Public, screen_result);
+    routes.post("/twiml/dial-action", Access::Public, dial_action);
 }
 
 /// What the on-call person hears after declining.

@@ -9,6 +9,8 @@
 //! the call only from a 200 TwiML body, so that refusal is spoken
 //! ([`twiml_refusal`]) — the one place TwiML answers a refused call.
 
+use crate::accounts::Access;
+use crate::http::routes::Routes;
 use actix_web::http::header::HeaderMap;
 use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -25,11 +27,11 @@ use crate::http::state::AppState;
 /// Twilio's voice routes: the voice webhook (POST, or GET when the number is
 /// configured so) and the Media Streams upgrade (with or without its
 /// per-call grant). A transfer's webhooks are in [`super::transfer`].
-pub fn configure_twilio(cfg: &mut web::ServiceConfig) {
-    cfg.route("/twiml", web::post().to(twiml))
-        .route("/twiml", web::get().to(twiml))
-        .route("/media-stream", web::get().to(media_stream))
-        .route("/media-stream/{grant}", web::get().to(media_stream));
+pub fn configure_twilio(routes: &mut Routes<'_>) {
+    routes.post("/twiml", Access::Public, twiml);
+    routes.get("/twiml", Access::Public, twiml);
+    routes.get("/media-stream", Access::Public, media_stream);
+    routes.get("/media-stream/{grant}", Access::Public, media_stream);
 }
 
 /// A TwiML document, answered 200 `text/xml` as Twilio expects.

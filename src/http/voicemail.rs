@@ -9,6 +9,8 @@
 //! "TwiML Voice: `<Record>`" (`action`, `recordingStatusCallback` parameters
 //! `RecordingSid`, `RecordingStatus`, `RecordingDuration`).
 
+use crate::accounts::Access;
+use crate::http::routes::Routes;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 
@@ -26,9 +28,9 @@ use crate::store::{calls, voicemails, StoreError};
 const THANKS: &str = "Thank you. Your message has been passed on. Goodbye.";
 
 /// Routes of Twilio's voicemail webhooks.
-pub fn configure_voicemail(cfg: &mut web::ServiceConfig) {
-    cfg.route("/twiml/voicemail/done", web::post().to(done))
-        .route("/twiml/voicemail/recording", web::post().to(recording));
+pub fn configure_voicemail(routes: &mut Routes<'_>) {
+    routes.post("/twiml/voicemail/done", Access::Public, done);
+    routes.post("/twiml/voicemail/recording", Access::Public, recording);
 }
 
 fn param<'a>(params: &'a Params, name: &str) -> Option<&'a str> {

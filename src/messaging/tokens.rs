@@ -6,10 +6,9 @@
 //! built-in or default token.
 
 use chrono::{NaiveDateTime, Utc};
-use rand::RngCore;
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::accounts::secret;
 use crate::store::{node_clients, DbConnection, NodeClientRow, StoreError};
 
 /// Prefix of every generated token, so a leaked one is recognisable in logs and
@@ -72,18 +71,12 @@ pub struct AuthorizedClient {
 
 /// A new random token: [`TOKEN_PREFIX`] + 64 lowercase hex digits (256 bits).
 pub fn generate() -> String {
-    let mut bytes = [0u8; 32];
-    rand::thread_rng().fill_bytes(&mut bytes);
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("{TOKEN_PREFIX}{hex}")
+    secret::generate(TOKEN_PREFIX)
 }
 
 /// SHA-256 of the token, lowercase hex: what `node_clients.token_hash` holds.
 pub fn hash(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    secret::hash(token)
 }
 
 /// Creates a client for `tenant_ids` named `name`, optionally expiring at

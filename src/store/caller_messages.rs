@@ -83,6 +83,15 @@ pub fn list(
     }))
 }
 
+/// The message with this id.
+pub fn get(conn: &mut DbConnection, id: &str) -> Result<Option<CallerMessageRow>, StoreError> {
+    Ok(caller_messages::table
+        .find(id)
+        .select(CallerMessageRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
 /// Sets a message's status (`new`, `read` or `handled`), who did it and when;
 /// returns the updated row, `None` for an unknown id.
 ///

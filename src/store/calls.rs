@@ -128,10 +128,17 @@ pub fn get_by_sid(
         .optional()?)
 }
 
-/// Up to `limit` calls, most recently started first.
-pub fn list_recent(conn: &mut DbConnection, limit: i64) -> Result<Vec<CallRow>, StoreError> {
-    Ok(calls::table
-        .order((calls::started_at.desc(), calls::id.desc()))
+/// Up to `limit` calls (of `tenant` when given), most recently started first.
+pub fn list_recent(
+    conn: &mut DbConnection,
+    tenant: Option<&str>,
+    limit: i64,
+) -> Result<Vec<CallRow>, StoreError> {
+    let mut q = calls::table.into_boxed();
+    if let Some(t) = tenant {
+        q = q.filter(calls::tenant_id.eq(t.to_string()));
+    }
+    Ok(q.order((calls::started_at.desc(), calls::id.desc()))
         .limit(limit.max(0))
         .select(CallRow::as_select())
         .load(conn)?)

@@ -5,11 +5,13 @@
 //! Query modules named after the domain ([`calls`], [`transcripts`],
 //! [`tool_invocations`], [`tenants`], [`customers`], [`appointments`],
 //! [`caller_messages`], [`text_messages`], [`node_clients`], [`outbox`],
-//! [`notifications`]) are plain functions over `&mut DbConnection`; actors
+//! [`notifications`], [`users`], [`api_tokens`], [`audit`]) are plain functions over `&mut DbConnection`; actors
 //! never call them on their own thread but send fire-and-forget messages to
 //! the [`writer::Store`] actor, which batches them off the hot path.
 
+pub mod api_tokens;
 pub mod appointments;
+pub mod audit;
 pub mod batch;
 pub mod caller_messages;
 pub mod calls;
@@ -26,6 +28,7 @@ pub mod tenants;
 pub mod text_messages;
 pub mod tool_invocations;
 pub mod transcripts;
+pub mod users;
 pub mod voicemails;
 pub mod writer;
 

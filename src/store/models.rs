@@ -10,8 +10,9 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::schema::{
-    appointments, caller_messages, calls, customers, messages, node_clients, notifications, outbox,
-    tenants, tool_invocations, transcript_entries, voicemails,
+    api_tokens, appointments, audit_log, caller_messages, calls, customers, messages, node_clients,
+    notifications, outbox, tenants, tool_invocations, transcript_entries, user_sessions, users,
+    voicemails,
 };
 
 /// Lifecycle state of a call, stored as `calls.status`.
@@ -370,4 +371,77 @@ pub struct NotificationRow {
     pub provider_id: Option<String>,
     pub created_at: NaiveDateTime,
     pub sent_at: Option<NaiveDateTime>,
+}
+
+/// A `users` row: a person who signs in to the dashboard.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = users)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct UserRow {
+    pub id: String,
+    /// Lowercase; unique.
+    pub email: String,
+    /// `None` for an admin of the whole server.
+    pub tenant_id: Option<String>,
+    /// `owner`, `staff` or `admin`.
+    pub role: String,
+    /// An Argon2id PHC string; never serialised.
+    #[serde(skip)]
+    pub password_hash: String,
+    pub created_at: NaiveDateTime,
+}
+
+/// A `user_sessions` row: one signed-in browser.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = user_sessions)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct UserSessionRow {
+    /// SHA-256 (lowercase hex) of the session cookie's value.
+    pub token_hash: String,
+    pub user_id: String,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    /// The address the session signed in from.
+    pub address: Option<String>,
+}
+
+/// An `api_tokens` row: an integration token of one tenant.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = api_tokens)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct ApiTokenRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub name: String,
+    /// SHA-256 (lowercase hex) of the token; never serialised.
+    #[serde(skip)]
+    pub token_hash: String,
+    /// Reads only: no change is accepted with it.
+    pub read_only: bool,
+    pub created_at: NaiveDateTime,
+    pub last_used_at: Option<NaiveDateTime>,
+    pub revoked_at: Option<NaiveDateTime>,
+}
+
+/// An `audit_log` row: one change by a person or token.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = audit_log)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct AuditRow {
+    pub id: String,
+    pub at: NaiveDateTime,
+    /// Who: an email, `token <name>`, `admin token`, or `command line`.
+    pub actor: String,
+    /// `user`, `token`, `admin_token`, `cli` or `anonymous` (a failed sign-in).
+    pub actor_kind: String,
+    /// The tenant whose data changed; `None` for the whole server.
+    pub tenant_id: Option<String>,
+    /// What, as a dotted name: `sign_in.succeeded`, `message.marked`, `call.hang_up`, ….
+    pub action: String,
+    /// The object it was done to (a call, message, user or token id; a tenant).
+    pub object: Option<String>,
+    /// More, in words (never a password or token).
+    pub detail: Option<String>,
+    /// The client address it came from (`command line` changes: none).
+    pub address: Option<String>,
 }

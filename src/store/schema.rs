@@ -226,9 +226,63 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// A person who signs in: `owner` or `staff` of `tenant_id`, or `admin` of
+    /// the whole server (no tenant). `password_hash` is an Argon2id PHC string.
+    users (id) {
+        id -> Text,
+        email -> Text,
+        tenant_id -> Nullable<Text>,
+        role -> Text,
+        password_hash -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// A signed-in browser: the SHA-256 (hex) of its session cookie.
+    user_sessions (token_hash) {
+        token_hash -> Text,
+        user_id -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        address -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    /// An integration token of one tenant, kept as the SHA-256 (hex) of the token.
+    api_tokens (id) {
+        id -> Text,
+        tenant_id -> Text,
+        name -> Text,
+        token_hash -> Text,
+        read_only -> Bool,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    /// One change by a person or token: who, for which tenant, what, when, from where.
+    audit_log (id) {
+        id -> Text,
+        at -> Timestamp,
+        actor -> Text,
+        actor_kind -> Text,
+        tenant_id -> Nullable<Text>,
+        action -> Text,
+        object -> Nullable<Text>,
+        detail -> Nullable<Text>,
+        address -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(transcript_entries -> calls (call_id));
 diesel::joinable!(appointments -> customers (customer_id));
 diesel::joinable!(voicemails -> caller_messages (message_id));
+diesel::joinable!(user_sessions -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     tenants,
@@ -243,4 +297,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     node_clients,
     outbox,
     notifications,
+    users,
+    user_sessions,
+    api_tokens,
+    audit_log,
 );

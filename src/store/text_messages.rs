@@ -78,10 +78,18 @@ pub fn for_tenant(
         .load(conn)?)
 }
 
-/// Up to `limit` messages of every tenant, newest first (admin API `GET /api/messages`).
-pub fn list_recent(conn: &mut DbConnection, limit: i64) -> Result<Vec<MessageRow>, StoreError> {
-    Ok(messages::table
-        .order((messages::created_at.desc(), messages::id.desc()))
+/// Up to `limit` messages (of `tenant` when given, else of every tenant),
+/// newest first (`GET /api/messages`).
+pub fn list_recent(
+    conn: &mut DbConnection,
+    tenant: Option<&str>,
+    limit: i64,
+) -> Result<Vec<MessageRow>, StoreError> {
+    let mut q = messages::table.into_boxed();
+    if let Some(t) = tenant {
+        q = q.filter(messages::tenant_id.eq(t.to_string()));
+    }
+    Ok(q.order((messages::created_at.desc(), messages::id.desc()))
         .limit(limit.max(0))
         .select(MessageRow::as_select())
         .load(conn)?)

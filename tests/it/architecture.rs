@@ -224,7 +224,7 @@ const LAYERS: &[&[&str]] = &[
     &["http"],
     &["carrier", "messaging"],
     &["call_tree"],
-    &["cluster", "tools", "rate_limits"],
+    &["cluster", "tools", "rate_limits", "accounts"],
     &["notify"],
     &["summary"],
     &["actor_messages"],

@@ -416,6 +416,7 @@ async fn a_rogue_bus_client_without_the_cluster_secret_changes_nothing() {
     let hang_up = serde_json::to_vec(&OperateCall {
         call_id: call_id.clone(),
         action: OperatorAction::HangUp,
+        tenant: None,
     })
     .expect("json");
     let operate = format!("{name}.node.b.operate");

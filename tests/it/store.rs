@@ -85,7 +85,7 @@ fn migrations_apply_once_and_rerun_as_no_op(url: &str, backend: &str) {
     let second = store::run_migrations(&pool).unwrap();
     assert!(second.is_empty(), "second run applied {second:?}");
     let mut conn = pool.get().unwrap();
-    assert!(calls::list_recent(&mut conn, 10).unwrap().is_empty());
+    assert!(calls::list_recent(&mut conn, None, 10).unwrap().is_empty());
 }
 
 fn started(call_id: &str, sid: &str, started_at: NaiveDateTime) -> RecordCallStarted {
@@ -459,7 +459,7 @@ fn close_in_progress_interrupts_live_calls_only(url: &str, _backend: &str) {
     let done = calls::get(&mut conn, "done").unwrap().unwrap();
     assert_eq!(done.call_status(), Some(CallStatus::Completed));
     assert_eq!(done.ended_reason.as_deref(), Some("caller_hangup"));
-    assert_eq!(calls::list_recent(&mut conn, 2).unwrap().len(), 2);
+    assert_eq!(calls::list_recent(&mut conn, None, 2).unwrap().len(), 2);
 }
 
 /// While a table is unusable, batches go to the spool file (fsynced,

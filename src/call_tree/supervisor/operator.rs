@@ -79,7 +79,12 @@ impl Handler<OperateCall> for Supervisor {
     type Result = ResponseFuture<OperateOutcome>;
 
     fn handle(&mut self, msg: OperateCall, _: &mut Context<Self>) -> Self::Result {
-        let Some(call) = self.calls.get_mut(&msg.call_id) else {
+        let scope = msg.tenant.clone();
+        let Some(call) = self
+            .calls
+            .get_mut(&msg.call_id)
+            .filter(|call| scope.is_none() || call.entry.tenant == scope)
+        else {
             return Box::pin(async { OperateOutcome::NotFound });
         };
         match msg.action {

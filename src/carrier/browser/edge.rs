@@ -194,7 +194,7 @@ impl Actor for BrowserSocket {
         let events = futures_util::stream::unfold(rx, |mut rx| async move {
             loop {
                 match rx.recv().await {
-                    Ok(event) => return Some((Forward(event), rx)),
+                    Ok(heard) => return Some((Forward(heard.event), rx)),
                     Err(RecvError::Lagged(_)) => {}
                     Err(RecvError::Closed) => return None,
                 }
