@@ -37,8 +37,19 @@ struct Node {
 
 impl Node {
     fn start(db_url: &str, cluster: &str, id: &str, env: &[(&str, &str)]) -> Node {
+        Self::start_with(db_url, cluster, id, env, "")
+    }
+
+    /// [`Node::start`] with `extra` TOML appended to the config.
+    fn start_with(
+        db_url: &str,
+        cluster: &str,
+        id: &str,
+        env: &[(&str, &str)],
+        extra: &str,
+    ) -> Node {
         let dir = tempfile::tempdir().expect("temp dir");
-        let config = write_config(dir.path(), db_url, "");
+        let config = write_config(dir.path(), db_url, extra);
         let mut all = vec![
             ("SWITCHBOARD_CLUSTER__NATS_URL", NATS_URL),
             ("SWITCHBOARD_CLUSTER__NAME", cluster),
@@ -275,6 +286,106 @@ async fn node_a_lists_and_hangs_up_a_call_carried_by_node_b() {
         assert_eq!(status, 404);
         assert!(t0.elapsed() < Duration::from_secs(1), "{:?}", t0.elapsed());
     }
+    a.server.kill();
+    b.server.kill();
+}
+
+/// Two tenants: A (the default's number) and B.
+const TWO_TENANTS: &str = r#"
+[[tenants]]
+id = "acme-dental"
+name = "Acme Dental"
+phone_numbers = ["+15550100000"]
+
+[[tenants]]
+id = "grok-plumbing"
+name = "Grok Plumbing"
+phone_numbers = ["+15550200000"]
+"#;
+
+#[actix_rt::test]
+async fn owner_a_cannot_hang_up_b_s_call_through_either_node() {
+    let pg = PgSchema::new();
+    let cluster = cluster_name();
+    let a = Node::start_with(pg.url(), &cluster, "a", &[], TWO_TENANTS);
+    let b = Node::start_with(pg.url(), &cluster, "b", &[], TWO_TENANTS);
+    // An owner of A, signed in on node a (sessions live in the shared database).
+    let now = chrono::Utc::now().naive_utc();
+    {
+        let (pool, link) = switchboard::store::db::open(pg.url(), 1).expect("db");
+        let mut conn = pool.get().expect("conn");
+        let known = ["acme-dental".to_string(), "grok-plumbing".to_string()];
+        switchboard::accounts::users::add(
+            &mut conn,
+            "owner@acme.test",
+            Some("acme-dental"),
+            switchboard::accounts::Role::Owner,
+            "correct horse battery staple",
+            &known,
+            now,
+        )
+        .expect("owner of A");
+        drop(conn);
+        link.close(Duration::from_secs(5));
+    }
+    let mut resp = awc::Client::default()
+        .post(a.url("/api/login"))
+        .send_json(&serde_json::json!({"email": "owner@acme.test", "password": "correct horse battery staple"}))
+        .await
+        .expect("login");
+    assert_eq!(resp.status().as_u16(), 200);
+    let cookie = resp
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|h| actix_web::cookie::Cookie::parse(h.to_string()).ok())
+        .map(|c| c.value().to_string())
+        .expect("cookie");
+    let _ = resp.body().await;
+
+    // B's call, carried by node b.
+    let setup = CallSetup::new(b.server.media_url())
+        .with_parameter("from", CALLER)
+        .with_parameter("to", "+15550200000");
+    let call = TwilioCall::connect(setup).await.expect("B's call");
+    let id = eventually(Duration::from_secs(5), || async {
+        a.live()
+            .await
+            .iter()
+            .find(|e| e["call_sid"] == call.call_sid())
+            .and_then(|e| e["call_id"].as_str().map(str::to_string))
+    })
+    .await
+    .expect("B's call listed");
+
+    for node in [&a, &b] {
+        let hang_up = |origin: String| {
+            awc::Client::default()
+                .post(node.url(&format!("/api/calls/{id}/hangup")))
+                .insert_header(("Cookie", format!("sb_session={cookie}")))
+                .insert_header(("Origin", origin))
+                .send()
+        };
+        let resp = hang_up(node.url("")).await.expect("hang-up");
+        assert_eq!(resp.status().as_u16(), 404, "owner of A hung up B's call");
+        // Nor does A's owner see it among the live calls.
+        let mut live = awc::Client::default()
+            .get(node.url("/api/calls/live"))
+            .insert_header(("Cookie", format!("sb_session={cookie}")))
+            .send()
+            .await
+            .expect("live");
+        let live: Value = serde_json::from_slice(&live.body().await.expect("body")).expect("json");
+        assert_eq!(live["calls"], serde_json::json!([]), "{live}");
+    }
+    assert!(
+        call.wait_closed(Duration::from_millis(500)).await.is_none(),
+        "B's caller was cut off"
+    );
+    // The admin can, through the node that does not carry it.
+    let (status, body) = a.post(&format!("/api/calls/{id}/hangup")).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(call.wait_closed(Duration::from_secs(5)).await.is_some());
     a.server.kill();
     b.server.kill();
 }

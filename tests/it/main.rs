@@ -8,6 +8,7 @@
 
 mod support;
 
+mod accounts;
 mod admission;
 mod amd;
 mod architecture;
@@ -40,6 +41,7 @@ mod operator;
 mod prewarm;
 mod provider_replay;
 mod realtime_schema;
+mod scopes;
 mod security;
 mod shutdown;
 mod simulator;
