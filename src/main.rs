@@ -96,6 +96,10 @@ fn run(args: Cli) -> Result<ExitCode, Failure> {
         Command::Client(client) => {
             cli::client::run(&load(config_path)?, client).map_err(on_the_way)?
         }
+        Command::Calendar(args) => {
+            let url = cli::calendar::run(&load(config_path)?, args).map_err(on_the_way)?;
+            println!("{url}");
+        }
         Command::Call(call) => {
             // The local server's token file, when there is a config; a config
             // that does not load is not this client's concern.

@@ -4,12 +4,13 @@
 //! channels (`/sms/inbound`, `/email/inbound`), the Node client gateway
 //! (`/supervisor`), operations (`/health`, `/metrics`, `/tools`), the
 //! dashboard (`/`), the event feed (`/logs`), and the operators' API: calls,
-//! tenants, the owner's inbox. The built-in simulator (`/sim/v1/realtime`)
+//! tenants, the owner's inbox; tenants' calendar feeds (`/calendar/{tenant}.ics`). The built-in simulator (`/sim/v1/realtime`)
 //! mounts its own route. Every error answer is an [`error::ApiError`].
 
 pub mod amd;
 pub mod auth;
 pub mod browser;
+pub mod calendar;
 pub mod calls;
 pub mod dashboard;
 pub mod db;
@@ -122,6 +123,7 @@ pub fn server(state: Arc<AppState>, listener: TcpListener) -> std::io::Result<Se
             .configure(calls::configure_calls)
             .configure(tenants::configure_tenants)
             .configure(inbox::configure_inbox)
+            .configure(calendar::configure_calendar)
     })
     .workers(workers)
     .max_connections(max_connections)

@@ -329,6 +329,8 @@ fn booking(tenant: &str, customer_id: &str, starts_at: NaiveDateTime) -> Appoint
         status: "booked".to_owned(),
         call_id: None,
         created_at: Utc::now().naive_utc(),
+        calendar_href: None,
+        calendar_etag: None,
     }
 }
 
