@@ -9,6 +9,8 @@ use icalendar::{Calendar, Component, Event, EventLike, EventStatus};
 use rand::RngCore;
 
 use crate::store::models::{AppointmentRow, AppointmentStatus, CustomerRow};
+
+use super::ical::booking_summary;
 use crate::tenant::TenantConfig;
 
 /// Days of past bookings the feed keeps.
@@ -36,7 +38,7 @@ pub fn feed_url(base: &str, tenant_id: &str, token: &str) -> String {
 }
 
 /// The feed of `tenant`: one VEVENT per appointment (UID its id, DTSTART and
-/// DTEND in UTC, SUMMARY "Cleaning — Dana Smith"), named after the business
+/// DTEND in UTC, SUMMARY as [`booking_summary`]), named after the business
 /// (`X-WR-CALNAME`).
 pub fn feed_calendar(
     tenant: &TenantConfig,
@@ -47,10 +49,6 @@ pub fn feed_calendar(
     calendar.name(&format!("{} bookings", tenant.name));
     calendar.timezone(tenant.time_zone.as_str());
     for (a, customer) in appointments {
-        let name = customer
-            .as_ref()
-            .and_then(|c| c.name.as_deref())
-            .unwrap_or("a customer");
         let cancelled = a.status == AppointmentStatus::Cancelled.as_str();
         let mut event = Event::new();
         event
@@ -58,7 +56,10 @@ pub fn feed_calendar(
             .timestamp(now)
             .starts(a.starts_at.and_utc())
             .ends(a.ends_at.and_utc())
-            .summary(&format!("{} — {name}", a.service))
+            .summary(&booking_summary(
+                &a.service,
+                customer.as_ref().and_then(|c| c.name.as_deref()),
+            ))
             .status(if cancelled {
                 EventStatus::Cancelled
             } else {

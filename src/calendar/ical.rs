@@ -31,7 +31,7 @@ pub struct BusyInterval {
 /// (§3.8.2.5), else zero (it then blocks nothing).
 ///
 /// Recurrences are expected expanded by the server (RFC 4791 §9.6.5): each
-/// instance is its own VEVENT. Errors: [`CalendarError::Ical`] when the text is
+/// instance is its own VEVENT ([`is_recurring`] tells which objects need it). Errors: [`CalendarError::Ical`] when the text is
 /// not iCalendar.
 pub fn busy_intervals(ics: &str, tz: Tz) -> Result<Vec<BusyInterval>, CalendarError> {
     let calendar: Calendar = ics.parse().map_err(CalendarError::Ical)?;
@@ -65,6 +65,16 @@ fn event_interval(event: &Event, tz: Tz) -> Option<BusyInterval> {
         start: start_utc,
         end: end_utc,
         uid: event.get_uid().map(str::to_owned),
+    })
+}
+
+/// Whether the iCalendar text holds a recurring event: an `RRULE` or `RDATE`
+/// line (RFC 5545 §3.8.5). Such an object needs expanding before its
+/// instances can be read.
+pub fn is_recurring(ics: &str) -> bool {
+    ics.lines().any(|line| {
+        let name = line.split([':', ';']).next().unwrap_or("").trim();
+        name.eq_ignore_ascii_case("RRULE") || name.eq_ignore_ascii_case("RDATE")
     })
 }
 
@@ -111,6 +121,21 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
     };
     let std: std::time::Duration = iso8601::duration(body).ok()?.into();
     Duration::from_std(std).ok().map(|d| d * sign)
+}
+
+/// A booking's `SUMMARY`: the service, capitalised, and the customer's name
+/// ("Cleaning — Dana Smith"; "a customer" when the name is unknown).
+pub fn booking_summary(service: &str, customer_name: Option<&str>) -> String {
+    let mut chars = service.chars();
+    let service: String = match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    };
+    let name = customer_name
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .unwrap_or("a customer");
+    format!("{service} — {name}")
 }
 
 /// What a booking's event says (RFC 5545 §3.6.1).
@@ -302,6 +327,44 @@ mod tests {
             (busy[0].start, busy[0].end),
             (at("2026-07-07 14:00"), at("2026-07-07 15:00"))
         );
+    }
+
+    #[test]
+    fn summaries_capitalise_the_service() {
+        assert_eq!(
+            booking_summary("cleaning", Some("Dana Smith")),
+            "Cleaning — Dana Smith"
+        );
+        assert_eq!(
+            booking_summary("checkup", Some(" ")),
+            "Checkup — a customer"
+        );
+    }
+
+    #[test]
+    fn calendar_data_with_bare_line_feeds_parses() {
+        // Radicale answers `calendar-data` with LF line ends.
+        let ics = "BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:t\nBEGIN:VEVENT\nUID:a\n\
+                   RECURRENCE-ID:20261221T170000Z\nDTSTART:20261221T200000Z\n\
+                   DTEND:20261221T210000Z\nEND:VEVENT\nEND:VCALENDAR\n";
+        let busy = busy_intervals(ics, NY).unwrap();
+        assert_eq!(
+            (busy[0].start, busy[0].end),
+            (at("2026-12-21 20:00"), at("2026-12-21 21:00"))
+        );
+    }
+
+    #[test]
+    fn recurring_objects_are_told_apart() {
+        assert!(is_recurring(
+            "BEGIN:VEVENT\r\nRRULE:FREQ=WEEKLY\r\nEND:VEVENT"
+        ));
+        assert!(is_recurring(
+            "BEGIN:VEVENT\nRDATE;TZID=Europe/Berlin:20261201T100000\n"
+        ));
+        assert!(!is_recurring(
+            "BEGIN:VEVENT\r\nSUMMARY:RRULE talk\r\nEND:VEVENT"
+        ));
     }
 
     #[test]

@@ -152,7 +152,8 @@ impl TenantCalendars {
     }
 
     /// The busy intervals of the tenant's calendar overlapping `[from, to)`
-    /// (UTC), read now from the server.
+    /// (UTC), read now from the server: the day's events found by a
+    /// time-range query, the recurring ones among them expanded by the server.
     ///
     /// Errors: as [`CalDav::events_between`] and [`ical::busy_intervals`].
     pub async fn busy(
@@ -162,16 +163,29 @@ impl TenantCalendars {
         from: NaiveDateTime,
         to: NaiveDateTime,
     ) -> Result<Vec<BusyInterval>, CalendarError> {
+        let found = dav.events_between(from, to).await?;
+        let (recurring, single): (Vec<_>, Vec<_>) = found
+            .into_iter()
+            .filter(|r| r.calendar_data.is_some())
+            .partition(|r| r.calendar_data.as_deref().is_some_and(ical::is_recurring));
+        let expanded = if recurring.is_empty() {
+            Vec::new()
+        } else {
+            let hrefs: Vec<String> = recurring.into_iter().map(|r| r.href).collect();
+            dav.expanded(&hrefs, from, to).await?
+        };
         let tz = tenant.tz();
         let mut busy = Vec::new();
-        for response in dav.events_between(from, to).await? {
-            if let Some(data) = response.calendar_data.as_deref() {
-                busy.extend(
-                    ical::busy_intervals(data, tz)?
-                        .into_iter()
-                        .filter(|b| b.start < to && from < b.end),
-                );
-            }
+        for data in single
+            .iter()
+            .chain(expanded.iter())
+            .filter_map(|r| r.calendar_data.as_deref())
+        {
+            busy.extend(
+                ical::busy_intervals(data, tz)?
+                    .into_iter()
+                    .filter(|b| b.start < to && from < b.end),
+            );
         }
         Ok(busy)
     }

@@ -15,7 +15,7 @@ use crate::store::models::{AppointmentRow, CustomerRow};
 use crate::store::{blocking, customers};
 use crate::tenant::TenantConfig;
 
-use super::ical::{booking_calendar, BookingEvent};
+use super::ical::{booking_calendar, booking_summary, BookingEvent};
 use super::{CalendarError, TenantCalendars};
 
 /// How often queued event writes are retried.
@@ -42,14 +42,6 @@ pub fn booking_ics(
     let minutes = (appointment.ends_at - appointment.starts_at)
         .num_minutes()
         .clamp(1, 24 * 60) as u32;
-    let name = customer
-        .and_then(|c| c.name.as_deref())
-        .filter(|n| !n.trim().is_empty())
-        .unwrap_or("a customer");
-    let mut service = appointment.service.clone();
-    if let Some(first) = service.get_mut(..1) {
-        first.make_ascii_uppercase();
-    }
     let mut description = Vec::new();
     if let Some(phone) = customer.and_then(|c| c.phone.as_deref()) {
         description.push(format!("Phone: {phone}"));
@@ -63,7 +55,10 @@ pub fn booking_ics(
         local_start,
         tz,
         minutes,
-        summary: format!("{service} — {name}"),
+        summary: booking_summary(
+            &appointment.service,
+            customer.and_then(|c| c.name.as_deref()),
+        ),
         description: description.join("\n"),
         cancelled,
         stamp: Utc::now(),

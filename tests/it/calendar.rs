@@ -480,7 +480,7 @@ async fn the_feed_serves_the_bookings_to_an_icalendar_parser() {
             .format("%Y-%m-%dT%H:%M")
             .to_string()
     );
-    assert_eq!(events[0]["summary"], "cleaning — Dana Smith");
+    assert_eq!(events[0]["summary"], "Cleaning — Dana Smith");
 
     let wrong = url.replace("token=", "token=x");
     assert_eq!(get(wrong).await.0, 404);
@@ -488,5 +488,58 @@ async fn the_feed_serves_the_bookings_to_an_icalendar_parser() {
     assert_ne!(rotated, url);
     assert_eq!(get(url).await.0, 404, "the old URL stops working");
     assert_eq!(get(rotated).await.0, 200);
+    app.stop().await;
+}
+
+/// p50 and p95 of `samples`, milliseconds.
+fn percentiles(mut samples: Vec<f64>) -> (f64, f64) {
+    samples.sort_by(f64::total_cmp);
+    let at = |p: f64| samples[((samples.len() as f64 - 1.0) * p).round() as usize];
+    (at(0.5), at(0.95))
+}
+
+/// The benchmark in docs/calendar.md: availability and booking against a
+/// loopback Radicale holding 500 events answer within 300 ms (p95).
+#[actix_rt::test]
+async fn availability_and_booking_against_500_events() {
+    let radicale = Radicale::start();
+    let cal = radicale.make_calendar("practice");
+    let first = day_in(7);
+    owner(
+        &[
+            "add-many",
+            &cal,
+            OWNER,
+            PASSWORD,
+            &first.to_string(),
+            "50",
+            "10",
+        ],
+        None,
+    );
+    let app = calendar_app(&cal).await;
+    let mut check = Vec::new();
+    let mut booking = Vec::new();
+    for i in 0..20 {
+        let day = first + Days::days(i * 2);
+        let started = Instant::now();
+        let slots = free_slots(&app, day).await;
+        check.push(started.elapsed().as_secs_f64() * 1000.0);
+        assert_eq!(slots, all_but(&[]), "the events are before opening time");
+        if i % 2 == 0 {
+            let started = Instant::now();
+            let (failed, out) = book(&app, day, "10:00").await;
+            booking.push(started.elapsed().as_secs_f64() * 1000.0);
+            assert!(!failed && out["calendar"] == "added", "{out}");
+        }
+    }
+    let (check_p50, check_p95) = percentiles(check);
+    let (book_p50, book_p95) = percentiles(booking);
+    println!(
+        "500 events: checkAvailability p50 {check_p50:.1} ms p95 {check_p95:.1} ms; \
+         createBooking p50 {book_p50:.1} ms p95 {book_p95:.1} ms"
+    );
+    assert!(check_p95 < 300.0, "checkAvailability p95 {check_p95:.1} ms");
+    assert!(book_p95 < 300.0, "createBooking p95 {book_p95:.1} ms");
     app.stop().await;
 }

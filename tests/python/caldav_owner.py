@@ -4,11 +4,13 @@ and `icalendar`, against a Radicale server the Rust test started.
 
     python caldav_owner.py make-calendar SERVER_URL USER PASSWORD NAME
     python caldav_owner.py add CALENDAR_URL USER PASSWORD   < event.ics
+    python caldav_owner.py add-many CALENDAR_URL USER PASSWORD FIRST_DAY DAYS PER_DAY
     python caldav_owner.py list CALENDAR_URL USER PASSWORD
     python caldav_owner.py delete CALENDAR_URL USER PASSWORD UID
     python caldav_owner.py feed FILE.ics
 
-`make-calendar` prints the new calendar's URL. `list` prints one JSON array of
+`add-many` fills DAYS days from FIRST_DAY (YYYY-MM-DD) with PER_DAY
+half-hour events each, from 06:00 UTC on. `make-calendar` prints the new calendar's URL. `list` prints one JSON array of
 the calendar's events as stored (not expanded): uid, summary, description,
 status, the DTSTART's local wall time (`YYYY-MM-DDTHH:MM`) and its TZID, and
 the start in UTC. `feed` parses a subscribable feed with `icalendar` and
@@ -62,6 +64,21 @@ def main(argv):
         url, user, password = argv[2:5]
         calendar = client(url, user, password).calendar(url=url)
         calendar.save_event(sys.stdin.read())
+        print("added")
+    elif command == "add-many":
+        url, user, password, first, days, per_day = argv[2:8]
+        calendar = client(url, user, password).calendar(url=url)
+        start = date.fromisoformat(first)
+        for d in range(int(days)):
+            day = date.fromordinal(start.toordinal() + d).strftime("%Y%m%d")
+            for k in range(int(per_day)):
+                hh, mm = 6 + k // 2, 30 * (k % 2)
+                calendar.save_event(
+                    "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//owner//bulk//EN\r\n"
+                    f"BEGIN:VEVENT\r\nUID:bulk-{day}-{k}\r\nDTSTAMP:20260101T000000Z\r\n"
+                    f"DTSTART:{day}T{hh:02d}{mm:02d}00Z\r\nDURATION:PT30M\r\n"
+                    "SUMMARY:Existing appointment\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+                )
         print("added")
     elif command == "list":
         url, user, password = argv[2:5]

@@ -69,9 +69,15 @@ impl Tool for CheckAvailability {
                 appointments::booked_between(conn, &tenant_id, from, to)
             })
             .await?;
-            let calendar = calendar_busy(&env, &tenant, from, to).await?;
+            let slots = schedule::day_slots(&tenant, date, minutes);
+            // A closed day needs no calendar read (nor fails for want of one).
+            let calendar = if slots.is_empty() {
+                Vec::new()
+            } else {
+                calendar_busy(&env, &tenant, from, to).await?
+            };
             let now = now.naive_utc();
-            let free: Vec<String> = schedule::day_slots(&tenant, date, minutes)
+            let free: Vec<String> = slots
                 .into_iter()
                 .filter(|s| s.starts_at > now)
                 .filter(|s| {
