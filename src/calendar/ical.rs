@@ -69,12 +69,19 @@ fn event_interval(event: &Event, tz: Tz) -> Option<BusyInterval> {
 }
 
 /// Whether the iCalendar text holds a recurring event: an `RRULE` or `RDATE`
-/// line (RFC 5545 §3.8.5). Such an object needs expanding before its
-/// instances can be read.
+/// line inside a VEVENT (RFC 5545 §3.8.5; a VTIMEZONE's own rules do not
+/// count). Such an object needs expanding before its instances can be read.
 pub fn is_recurring(ics: &str) -> bool {
+    let mut in_event = false;
     ics.lines().any(|line| {
-        let name = line.split([':', ';']).next().unwrap_or("").trim();
-        name.eq_ignore_ascii_case("RRULE") || name.eq_ignore_ascii_case("RDATE")
+        let line = line.trim();
+        let name = line.split([':', ';']).next().unwrap_or("");
+        if line.eq_ignore_ascii_case("BEGIN:VEVENT") {
+            in_event = true;
+        } else if line.eq_ignore_ascii_case("END:VEVENT") {
+            in_event = false;
+        }
+        in_event && (name.eq_ignore_ascii_case("RRULE") || name.eq_ignore_ascii_case("RDATE"))
     })
 }
 

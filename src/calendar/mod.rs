@@ -46,6 +46,10 @@ pub enum CalendarError {
     /// The event changed on the server since we wrote it (412 on `If-Match`).
     #[error("the event {0} was changed in the calendar since it was written")]
     Changed(String),
+    /// The server did not expand this recurring event (RFC 4791 §9.6.5), so
+    /// its instances are unknown.
+    #[error("the calendar server did not expand the recurring event {0}")]
+    NotExpanded(String),
     /// A multistatus body that is not well-formed XML.
     #[error("calendar answer is not well-formed XML: {0}")]
     Xml(String),
@@ -172,7 +176,21 @@ impl TenantCalendars {
             Vec::new()
         } else {
             let hrefs: Vec<String> = recurring.into_iter().map(|r| r.href).collect();
-            dav.expanded(&hrefs, from, to).await?
+            let expanded = dav.expanded(&hrefs, from, to).await?;
+            // The time range matched each of them: a server that sends one
+            // back unexpanded, or not at all, left that event unread.
+            let unread = hrefs.iter().find(|h| {
+                !expanded.iter().any(|r| {
+                    &r.href == *h
+                        && r.calendar_data
+                            .as_deref()
+                            .is_some_and(|d| !ical::is_recurring(d))
+                })
+            });
+            if let Some(href) = unread {
+                return Err(CalendarError::NotExpanded(href.clone()));
+            }
+            expanded
         };
         let tz = tenant.tz();
         let mut busy = Vec::new();

@@ -63,31 +63,35 @@ impl Radicale {
 
     fn config_path(&self, writable: bool) -> PathBuf {
         let d = self.dir.path();
-        let rights = d.join(if writable { "rights-rw" } else { "rights-ro" });
-        // Radicale's `from_file` rights: the root and each principal
-        // readable; calendars read-write, or read-only (a PUT is then 403).
-        let items = if writable { "rw" } else { "r" };
-        std::fs::write(
-            &rights,
-            format!(
+        // Writable: each user owns their collections (`owner_only`). Read-only:
+        // `from_file` rights with the root and principals readable and the
+        // calendars read-only (a PUT is then 403).
+        let rights = if writable {
+            "type = owner_only".to_string()
+        } else {
+            let file = d.join("rights-ro");
+            std::fs::write(
+                &file,
                 "[root]\nuser: .+\ncollection:\npermissions: R\n\n\
-                 [principal]\nuser: .+\ncollection: {{user}}\npermissions: RW\n\n\
-                 [calendars]\nuser: .+\ncollection: {{user}}/[^/]+\npermissions: {items}\n"
-            ),
-        )
-        .expect("rights");
+                 [principal]\nuser: .+\ncollection: {user}\npermissions: R\n\n\
+                 [calendars]\nuser: .+\ncollection: {user}/[^/]+\npermissions: r\n",
+            )
+            .expect("rights");
+            format!("type = from_file\nfile = {}", file.display())
+        };
         let config = d.join(if writable { "config-rw" } else { "config-ro" });
+        // Logins cached, as a deployed Radicale behind a busy client would be.
         std::fs::write(
             &config,
             format!(
                 "[server]\nhosts = 127.0.0.1:{port}\n\n\
-                 [auth]\ntype = htpasswd\nhtpasswd_filename = {users}\nhtpasswd_encryption = plain\n\n\
-                 [rights]\ntype = from_file\nfile = {rights}\n\n\
+                 [auth]\ntype = htpasswd\nhtpasswd_filename = {users}\nhtpasswd_encryption = plain\n\
+                 cache_logins = true\n\n\
+                 [rights]\n{rights}\n\n\
                  [storage]\nfilesystem_folder = {storage}\n\n\
                  [logging]\nlevel = warning\n",
                 port = self.port,
                 users = d.join("users").display(),
-                rights = rights.display(),
                 storage = d.join("collections").display(),
             ),
         )
