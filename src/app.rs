@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 use actix::{Actor as _, Arbiter, ArbiterHandle};
 
 use crate::audio::clip::Clip;
+use crate::calendar::pending::{CalendarSync, StopSync};
+use crate::calendar::TenantCalendars;
 use crate::call_tree::call::env::CallEnv;
 use crate::call_tree::supervisor::{ActiveCalls, Drain, EndAllCalls, RestartPolicy, Supervisor};
 use crate::carrier::env::CarrierEnv;
@@ -69,6 +71,13 @@ pub enum StartError {
     Metrics(#[from] prometheus::Error),
     #[error("cluster: {0}")]
     Cluster(#[from] crate::cluster::ClusterError),
+    /// A tenant's `[tenants.calendar]` answered, but not as a usable calendar
+    /// (wrong password or URL, no VEVENT support, password variable unset).
+    #[error("tenants.{tenant}.calendar: {source}")]
+    Calendar {
+        tenant: String,
+        source: crate::calendar::CalendarError,
+    },
 }
 
 /// A running server.
@@ -82,6 +91,8 @@ pub struct RunningServer {
     pub join: tokio::task::JoinHandle<std::io::Result<()>>,
     /// The database pool's link: close it before the process exits.
     pub link: Arc<Link>,
+    /// Retries queued calendar event writes; stopped at shutdown.
+    calendar_sync: actix::Addr<CalendarSync>,
 }
 
 impl RunningServer {
@@ -126,6 +137,7 @@ impl RunningServer {
             Ok(Err(e)) => log::error!("store flush failed: {e}"),
             Err(e) => log::error!("store flush failed: {e}"),
         }
+        let _ = self.calendar_sync.send(StopSync).await;
         if let Some(cluster) = &carrier.cluster {
             cluster.leave().await;
         }
@@ -237,6 +249,25 @@ pub fn recover(config: &Config, pool: &Pool) -> Result<usize, StartError> {
             source,
         })
     }
+}
+
+/// Checks every tenant's calendar (`PROPFIND`). A calendar that answers
+/// wrongly stops the start ([`StartError::Calendar`] names the tenant); one
+/// that cannot be reached now is logged, and its tenant's bookings are
+/// refused until it can be read (a calendar outage must not stop every
+/// tenant's phones).
+async fn check_calendars(calendars: &TenantCalendars) -> Result<(), StartError> {
+    for (tenant, source) in calendars.check_all().await {
+        if source.is_transient() {
+            log::error!(
+                "tenants.{tenant}.calendar cannot be reached at start-up: {source}; \
+                 its bookings are refused until it answers"
+            );
+        } else {
+            return Err(StartError::Calendar { tenant, source });
+        }
+    }
+    Ok(())
 }
 
 fn tls_connector() -> Result<openssl::ssl::SslConnector, StartError> {
@@ -366,6 +397,13 @@ async fn start_on_pool(
     let tools = Arc::new(ToolRegistry::builtin().with_mcp(mcp));
     report_startup(&config, &tools)?;
     let tls = tls_connector()?;
+    let calendars = Arc::new(TenantCalendars::new(
+        &config.tenants,
+        pool.clone(),
+        crate::tools::env::public_base(&config, local_addr),
+        Some(tls.clone()),
+    ));
+    check_calendars(&calendars).await?;
     let apology = Clip::from_wav(APOLOGY_WAV)?;
     let hold = Clip::from_wav(HOLD_WAV)?;
     let voicemail_prompt = Clip::from_wav(VOICEMAIL_PROMPT_WAV)?;
@@ -445,6 +483,7 @@ async fn start_on_pool(
         chat,
         registry: tools,
         local_addr,
+        calendars: calendars.clone(),
     });
     let session_overrides = Arc::new(stored_session_overrides(&pool)?);
     if let Some(cluster) = &cluster {
@@ -547,6 +586,7 @@ async fn start_on_pool(
     };
     let handle = server.handle();
     let join = actix_rt::spawn(server);
+    let calendar_sync = CalendarSync::new(calendars).start();
     if let (Some(cluster), Some(joined)) = (&cluster, joined) {
         let (ops, target) = (
             cluster.clone(),
@@ -580,5 +620,6 @@ async fn start_on_pool(
         server: handle,
         join,
         link,
+        calendar_sync,
     })
 }

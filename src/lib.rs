@@ -39,6 +39,7 @@
 //! | [`messaging`] | `MessagingEnv`; SMS and email: the router and outbox, the text agent, the `/supervisor` Node gateway and protocol, SendGrid parsing, client tokens |
 //! | [`cluster`] | the cluster bus (in-process or NATS), admission slots, the live-call registry, the outage spool |
 //! | [`tools`] | `ToolEnv`, the tool registry and schemas, built-in and MCP tools, the tool runner, `chat_loop` (the text model's tool loop), `chat_supervisor` |
+//! | [`calendar`] | tenants' own CalDAV calendars: availability read from them (time-range `REPORT`, recurring events expanded by the server), bookings written as events (`PUT If-None-Match`), queued writes retried by `CalendarSync` until they land, the subscribable `.ics` feed |
 //! | [`notify`] | owner notifications: events → stored `notifications` rows → the `Notifier` actor (Twilio SMS, SendGrid email, retries, quiet hours); it also writes call summaries |
 //! | [`summary`] | call summaries (text model or composed from facts) and readable tool lines |
 //! | [`actor_messages`] | the actor message catalogue of the call tree (`AudioFrame`, `CarrierHangup`, `CarrierCommand`, `LinkDown`, `ToolCall`, `ToolResult`, `CallFinished`, `LinkFailed`, `RestartLink`, `EndCall`, …) |
@@ -66,6 +67,7 @@ pub mod accounts;
 pub mod actor_messages;
 pub mod app;
 pub mod audio;
+pub mod calendar;
 pub mod call_tree;
 pub mod carrier;
 pub mod chat;

@@ -98,6 +98,10 @@ fn run(args: Cli) -> Result<ExitCode, Failure> {
         }
         Command::User(user) => cli::user::run(&load(config_path)?, user).map_err(on_the_way)?,
         Command::Token(token) => cli::token::run(&load(config_path)?, token).map_err(on_the_way)?,
+        Command::Calendar(args) => {
+            let url = cli::calendar::run(&load(config_path)?, args).map_err(on_the_way)?;
+            println!("{url}");
+        }
         Command::Call(call) => {
             // The local server's token file, when there is a config; a config
             // that does not load is not this client's concern.

@@ -1,6 +1,7 @@
 //! Command line: `switchboard [--config PATH]
-//! [serve|migrate|call|client|user|token|sim-model|loadtest|floor-relay]`.
+//! [serve|migrate|call|client|user|token|calendar|sim-model|loadtest|floor-relay]`.
 
+pub mod calendar;
 pub mod call;
 pub mod client;
 pub mod floor_relay;
@@ -41,6 +42,8 @@ pub enum Command {
     User(user::UserArgs),
     /// Manage integration tokens (one tenant each).
     Token(token::TokenArgs),
+    /// Tenants' calendars: the URL of a tenant's subscribable `.ics` feed.
+    Calendar(calendar::CalendarArgs),
     /// Serve the built-in realtime simulator alone (`/sim/v1/realtime`).
     SimModel(sim_model::SimModelArgs),
     /// Load-test a running switchboard with many concurrent Media Streams calls.

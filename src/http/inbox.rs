@@ -23,7 +23,9 @@ use crate::http::paging::{bounds, empty_page, page_json, BadParam, Page};
 use crate::http::state::AppState;
 use crate::store::appointments::BookingQuery;
 use crate::store::caller_messages::InboxQuery;
-use crate::store::{appointments, caller_messages, notifications, text_messages, voicemails};
+use crate::store::{
+    appointments, calendar, caller_messages, notifications, text_messages, voicemails,
+};
 use crate::tenant::local_time;
 
 /// Routes of the inbox: `/api/messages`, `/api/caller-messages`,
@@ -304,10 +306,21 @@ pub async fn list_appointments(
         offset,
     };
     let tenants = state.carrier.tenants.clone();
-    let (rows, total) = query(&state, move |conn| appointments::list(conn, &filter)).await?;
+    let (rows, total, pending) = query(&state, move |conn| {
+        let (rows, total) = appointments::list(conn, &filter)?;
+        let ids: Vec<String> = rows.iter().map(|(a, _)| a.id.clone()).collect();
+        let pending = calendar::pending_of(conn, &ids)?;
+        Ok((rows, total, pending))
+    })
+    .await?;
     let items = rows
         .iter()
         .map(|(a, c)| {
+            // An event write the tenant's calendar has not taken yet.
+            let calendar_pending = pending.iter().find(|w| w.appointment_id == a.id).map_or(
+                Value::Null,
+                |w| json!({"op": w.op, "attempts": w.attempts, "last_error": w.last_error}),
+            );
             let (zone, tz) = tenants
                 .get(&a.tenant_id)
                 .map_or(("UTC".to_string(), Tz::UTC), |t| {
@@ -322,6 +335,7 @@ pub async fn list_appointments(
                     "local_start": local.format("%Y-%m-%dT%H:%M").to_string(),
                     "when": local_time(tz, a.starts_at),
                     "call_url": call_url(a.call_id.as_deref()),
+                    "calendar_pending": calendar_pending,
                 }),
             )
         })

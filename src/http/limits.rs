@@ -45,6 +45,9 @@ use crate::rate_limits::{canonical, limit_key, RateLimits, RetryAfter};
 /// `/twiml/` (whisper, voicemail, …).
 pub const WEBHOOK_PATHS: &[&str] = &["/twiml", "/twiml/whisper", "/sms/inbound", "/email/inbound"];
 
+/// Where tenants' calendar feeds live (`/calendar/{tenant}.ics?token=…`).
+pub const FEED_PREFIX: &str = "/calendar/";
+
 /// Twilio's signed routes (and every voice webhook under `/twiml/`, and the
 /// per-call `/media-stream/…` URLs): never refused for an address's failed
 /// logins while their own signature holds.
@@ -100,11 +103,15 @@ pub async fn enforce(
             return Ok(req.error_response(too_many(retry, "webhook requests")));
         }
     }
+    // A calendar feed answers a wrong token with 404 (the feed's existence
+    // stays secret); it counts as a failed authentication all the same.
+    let feed = req.path().starts_with(FEED_PREFIX);
     let resp = next.call(req).await?;
     if matches!(
         resp.status(),
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
-    ) {
+    ) || (feed && resp.status() == StatusCode::NOT_FOUND)
+    {
         let counted = limits.failed_auth(ip);
         if let Err(retry) = blocked.map_or(counted, Err) {
             log::warn!(

@@ -4,7 +4,7 @@
 //! channels (`/sms/inbound`, `/email/inbound`), the Node client gateway
 //! (`/supervisor`), operations (`/health`, `/metrics`, `/tools`), the
 //! dashboard (`/`), the event feed (`/logs`), and the operators' API: calls,
-//! tenants, the owner's inbox. The built-in simulator (`/sim/v1/realtime`)
+//! tenants, the owner's inbox; tenants' calendar feeds (`/calendar/{tenant}.ics`). The built-in simulator (`/sim/v1/realtime`)
 //! mounts its own route. Every error answer is an [`error::ApiError`].
 
 pub mod account;
@@ -12,6 +12,7 @@ pub mod amd;
 pub mod audit;
 pub mod auth;
 pub mod browser;
+pub mod calendar;
 pub mod calls;
 pub mod dashboard;
 pub mod db;
@@ -81,6 +82,7 @@ pub fn configure_routes(routes: &mut routes::Routes<'_>) {
     calls::configure_calls(routes);
     tenants::configure_tenants(routes);
     inbox::configure_inbox(routes);
+    calendar::configure_calendar(routes);
 }
 
 /// Builds the HTTP server on an already-bound listener (signals are handled by the

@@ -27,7 +27,7 @@ use crate::rest::sendgrid::{self, MailSendError, OutboundEmail};
 use crate::rest::twilio::{TwilioRest, TwilioRestError};
 use crate::store::models::NotificationRow;
 use crate::store::writer::{Flush, Store};
-use crate::store::{calls, notifications, DbConnection, Pool, StoreError};
+use crate::store::{blocking, calls, notifications, Pool, StoreError};
 use crate::tenant::TenantConfig;
 
 use super::event::{enqueue, OwnerEvent};
@@ -148,21 +148,6 @@ impl Handler<CallEnded> for Notifier {
             .map(|_, act, ctx| act.kick(ctx)),
         );
     }
-}
-
-/// Runs `f` with a pooled connection on the blocking pool.
-async fn blocking<T, F>(pool: &Pool, f: F) -> Result<T, StoreError>
-where
-    T: Send + 'static,
-    F: FnOnce(&mut DbConnection) -> Result<T, StoreError> + Send + 'static,
-{
-    let pool = pool.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut conn = pool.get()?;
-        f(&mut conn)
-    })
-    .await
-    .map_err(|e| StoreError::BatchFailed(format!("blocking task: {e}")))?
 }
 
 /// Waits for the call's writes, writes its summary and enqueues the post-call

@@ -298,6 +298,8 @@ mod tests {
             status: "booked".into(),
             call_id: None,
             created_at: NaiveDateTime::default(),
+            calendar_href: None,
+            calendar_etag: None,
         };
         let (subject, body) = OwnerEvent::BookingMade {
             appointment: a,

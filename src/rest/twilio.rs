@@ -131,14 +131,7 @@ impl TwilioRest {
     }
 
     fn client(&self, timeout: Duration) -> awc::Client {
-        let mut connector = awc::Connector::new().timeout(timeout);
-        if let Some(tls) = &self.tls {
-            connector = connector.openssl(tls.clone());
-        }
-        awc::Client::builder()
-            .connector(connector)
-            .timeout(timeout)
-            .finish()
+        super::http_client(self.tls.as_ref(), timeout)
     }
 
     /// Downloads recording `recording_sid` (`RE` + 32 hex digits) as a WAV file

@@ -68,6 +68,25 @@ macro_rules! on_backend {
 }
 pub(crate) use on_backend;
 
+/// Runs `f` with a pooled connection on the blocking pool (never on an
+/// actor's thread).
+///
+/// Errors: `f`'s, a pool timeout, or [`StoreError::BatchFailed`] when the
+/// blocking task itself failed.
+pub async fn blocking<T, F>(pool: &Pool, f: F) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut DbConnection) -> Result<T, StoreError> + Send + 'static,
+{
+    let pool = pool.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut conn = pool.get()?;
+        f(&mut conn)
+    })
+    .await
+    .map_err(|e| StoreError::BatchFailed(format!("blocking task: {e}")))?
+}
+
 /// The shared connection pool.
 pub type Pool = r2d2::Pool<Manager>;
 /// A connection checked out of [`Pool`]; derefs to [`DbConnection`].

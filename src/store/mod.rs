@@ -5,7 +5,7 @@
 //! Query modules named after the domain ([`calls`], [`transcripts`],
 //! [`tool_invocations`], [`tenants`], [`customers`], [`appointments`],
 //! [`caller_messages`], [`text_messages`], [`node_clients`], [`outbox`],
-//! [`notifications`], [`users`], [`api_tokens`], [`audit`]) are plain functions over `&mut DbConnection`; actors
+//! [`notifications`], [`users`], [`api_tokens`], [`audit`], [`calendar`]) are plain functions over `&mut DbConnection`; actors
 //! never call them on their own thread but send fire-and-forget messages to
 //! the [`writer::Store`] actor, which batches them off the hot path.
 
@@ -13,6 +13,7 @@ pub mod api_tokens;
 pub mod appointments;
 pub mod audit;
 pub mod batch;
+pub mod calendar;
 pub mod caller_messages;
 pub mod calls;
 pub mod customers;
@@ -32,7 +33,9 @@ pub mod users;
 pub mod voicemails;
 pub mod writer;
 
-pub use db::{backend_name, connect, run_migrations, DbConnection, Pool, PooledConnection};
+pub use db::{
+    backend_name, blocking, connect, run_migrations, DbConnection, Pool, PooledConnection,
+};
 pub use models::*;
 pub use writer::{
     Flush, RecordCallEnded, RecordCallRefused, RecordCallStarted, RecordToolInvocation,

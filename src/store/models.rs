@@ -234,6 +234,11 @@ pub struct AppointmentRow {
     pub status: String,
     pub call_id: Option<String>,
     pub created_at: NaiveDateTime,
+    /// URL of the booking's event in the tenant's CalDAV calendar, once it
+    /// landed (RFC 4791 §5.3.2).
+    pub calendar_href: Option<String>,
+    /// The event's ETag as the server answered it (RFC 4791 §5.3.4).
+    pub calendar_etag: Option<String>,
 }
 
 /// A `caller_messages` row: a message or callback request taken on a call.

@@ -110,6 +110,8 @@ diesel::table! {
         status -> Text,
         call_id -> Nullable<Text>,
         created_at -> Timestamp,
+        calendar_href -> Nullable<Text>,
+        calendar_etag -> Nullable<Text>,
     }
 }
 
@@ -280,6 +282,30 @@ diesel::table! {
 }
 
 diesel::joinable!(transcript_entries -> calls (call_id));
+diesel::table! {
+    /// Event writes a tenant's CalDAV calendar has not taken yet, one per
+    /// appointment: `op` is `put` (create the booking's event) or `delete`
+    /// (remove a cancelled booking's event); retried until they land.
+    calendar_writes (appointment_id) {
+        appointment_id -> Text,
+        tenant_id -> Text,
+        op -> Text,
+        attempts -> Integer,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// The token of each tenant's subscribable calendar feed.
+    calendar_feeds (tenant_id) {
+        tenant_id -> Text,
+        token -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(appointments -> customers (customer_id));
 diesel::joinable!(voicemails -> caller_messages (message_id));
 diesel::joinable!(user_sessions -> users (user_id));
@@ -301,4 +327,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     user_sessions,
     api_tokens,
     audit_log,
+    calendar_writes,
+    calendar_feeds,
 );

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::provider::Provider;
 
+pub mod calendar;
 pub mod keypad;
 pub mod local_time;
 pub mod owner_notify;
@@ -115,6 +116,11 @@ pub struct TenantConfig {
     /// phone number) are filled in. `None`: [`DEFAULT_VOICEMAIL_SCRIPT`].
     #[serde(default)]
     pub voicemail_script: Option<String>,
+    /// The business's own CalDAV calendar (`[tenants.calendar]`): availability
+    /// is read from it and bookings are written to it. `None`: bookings live in
+    /// switchboard's `appointments` table only.
+    #[serde(default)]
+    pub calendar: Option<calendar::CalendarConfig>,
 }
 
 /// Longest `voicemail_script`, characters: the `<Say>` document must stay
@@ -164,6 +170,7 @@ impl TenantConfig {
             notify: Default::default(),
             keypad: BTreeMap::new(),
             voicemail_script: None,
+            calendar: None,
         }
     }
 
@@ -247,6 +254,11 @@ impl TenantConfig {
                     self.id
                 ));
             }
+        }
+        if let Some(calendar) = &self.calendar {
+            calendar
+                .validate()
+                .map_err(|e| format!("tenant {}: calendar.{e}", self.id))?;
         }
         self.notify.validate(&self.id)
     }

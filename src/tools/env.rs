@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use actix::Addr;
 
+use crate::calendar::TenantCalendars;
 use crate::chat::ChatClient;
 use crate::config::Config;
 use crate::events::EventBus;
@@ -32,20 +33,24 @@ pub struct ToolEnv {
     /// The address the HTTP server listens on (URLs Twilio fetches when
     /// `server.public_url` is empty).
     pub local_addr: SocketAddr,
+    /// Tenants' CalDAV calendars (`[tenants.calendar]`): availability is read
+    /// from them and bookings written to them.
+    pub calendars: Arc<TenantCalendars>,
 }
 
 impl ToolEnv {
     /// The base of the URLs carriers fetch from this node (TwiML callbacks):
-    /// `server.public_url` without a trailing `/`, else `http://{local_addr}`.
+    /// see [`public_base`].
     pub fn public_base(&self) -> String {
-        if self.config.server.public_url.is_empty() {
-            format!("http://{}", self.local_addr)
-        } else {
-            self.config
-                .server
-                .public_url
-                .trim_end_matches('/')
-                .to_string()
-        }
+        public_base(&self.config, self.local_addr)
+    }
+}
+
+/// `server.public_url` without a trailing `/`, else `http://{local_addr}`.
+pub fn public_base(config: &Config, local_addr: SocketAddr) -> String {
+    if config.server.public_url.is_empty() {
+        format!("http://{local_addr}")
+    } else {
+        config.server.public_url.trim_end_matches('/').to_string()
     }
 }

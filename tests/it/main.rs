@@ -15,6 +15,7 @@ mod architecture;
 mod bad_input;
 mod barge_in;
 mod browser;
+mod calendar;
 mod call_flow;
 mod carrier_sockets;
 mod chat_supervisor;

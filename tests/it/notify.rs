@@ -471,6 +471,8 @@ async fn inbox_apis_filter_by_tenant_and_page(db: Db) {
                     status: status.into(),
                     call_id: Some(format!("call-{id}")),
                     created_at: now,
+                    calendar_href: None,
+                    calendar_etag: None,
                 },
             )
             .unwrap();

@@ -392,6 +392,7 @@ fn decisions() -> BTreeMap<(String, &'static str), Access> {
         ("GET", "/api/appointments", Read),
         ("GET", "/api/notifications", Read),
         ("GET", "/api/settings", Read),
+        ("GET", "/calendar/{feed}", Public),
     ];
     all.iter()
         .map(|(m, p, a)| ((m.to_string(), *p), *a))

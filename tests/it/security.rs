@@ -714,6 +714,29 @@ async fn authorisation_matrix_for_every_later_endpoint() {
         ],
         [0, 401, 403, 0],
     ));
+    // A tenant's calendar feed: its token in the URL (a rotated-away token is
+    // the replay); every refusal is 404, so a feed's existence stays secret.
+    for token in ["feed-token-old", "feed-token-now"] {
+        let mut conn = state.pool.get().expect("conn");
+        switchboard::store::calendar::set_feed_token(
+            &mut conn,
+            "acme-dental",
+            token,
+            chrono::Utc::now().naive_utc(),
+        )
+        .expect("feed token");
+    }
+    let feed = |token: &str| req("GET", format!("/calendar/acme-dental.ics?token={token}"));
+    rows.push((
+        "GET /calendar/{tenant}.ics",
+        [
+            Some(req("GET", "/calendar/acme-dental.ics")),
+            Some(feed("nope")),
+            Some(feed("feed-token-old")),
+            Some(feed("feed-token-now")),
+        ],
+        [404, 404, 404, 200],
+    ));
     // jambonz: HTTP Basic on the upgrade, as feature-server sends it for a
     // WebSocket URL with user:password (`ws` client option `auth`).
     let jambonz = |auth: Option<(&str, &str)>| {

@@ -80,6 +80,7 @@ fn migrations_apply_once_and_rerun_as_no_op(url: &str, backend: &str) {
             "20251128000018".to_owned(),
             "20261204000019".to_owned(),
             "20261204000020".to_owned(),
+            "20261204000022".to_owned(),
         ]
     );
     let second = store::run_migrations(&pool).unwrap();
@@ -329,6 +330,8 @@ fn booking(tenant: &str, customer_id: &str, starts_at: NaiveDateTime) -> Appoint
         status: "booked".to_owned(),
         call_id: None,
         created_at: Utc::now().naive_utc(),
+        calendar_href: None,
+        calendar_etag: None,
     }
 }
 

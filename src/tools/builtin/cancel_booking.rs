@@ -1,6 +1,8 @@
 //! `cancelBooking`: cancels the caller's own booked appointments on a local
 //! date, freeing their slots — found by the verified caller's number only
-//! ([`crate::tools::identity`]).
+//! ([`crate::tools::identity`]). For a tenant with `[tenants.calendar]` each
+//! cancelled booking's event is deleted from the business's calendar (queued
+//! with the cancellation, retried until it lands).
 
 use std::sync::Arc;
 
@@ -13,6 +15,7 @@ use serde_json::{json, Value};
 use diesel::Connection;
 
 use crate::notify::{self, OwnerEvent};
+use crate::store::calendar::{self as calendar_rows, CalendarOp};
 use crate::store::{appointments, customers, StoreError};
 use crate::tools::builtin::with_conn;
 use crate::tools::env::ToolEnv;
@@ -71,6 +74,7 @@ impl Tool for CancelBooking {
             let tenant_id = tenant.id.clone();
             let notify_tenant = tenant.clone();
             let not_found = format!("there is no booking for {phone} on {date}");
+            let has_calendar = env.calendars.client(&tenant.id).is_some();
             let cancelled = with_conn(&env.pool, move |conn| {
                 let customer = customers::find_by_phone(conn, &tenant_id, &phone)?
                     .ok_or_else(|| StoreError::Conflict(not_found.clone()))?;
@@ -85,6 +89,16 @@ impl Tool for CancelBooking {
                                 customer_phone: customer.phone.clone(),
                             };
                             notify::enqueue(conn, &notify_tenant, &event, Utc::now())?;
+                            if has_calendar {
+                                let now = Utc::now().naive_utc();
+                                calendar_rows::queue(
+                                    conn,
+                                    &appointment.id,
+                                    &tenant_id,
+                                    CalendarOp::Delete,
+                                    now,
+                                )?;
+                            }
                             cancelled.push(appointment.clone());
                         }
                         Ok::<_, StoreError>(())
@@ -96,6 +110,17 @@ impl Tool for CancelBooking {
                 Ok(cancelled)
             })
             .await?;
+            if has_calendar {
+                for c in &cancelled {
+                    if let Err(e) = env.calendars.push(&c.id).await {
+                        log::warn!(
+                            "tenant {}: removal of booking {}'s event queued: {e}",
+                            tenant.id,
+                            c.id
+                        );
+                    }
+                }
+            }
             let tz: Tz = tenant.tz();
             let list: Vec<Value> = cancelled
                 .iter()

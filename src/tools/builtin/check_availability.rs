@@ -1,6 +1,7 @@
 //! `checkAvailability`: free slots of a service on a local date — the day cut
 //! into slots of the service's length within business hours, minus slots that
-//! have started and slots overlapping booked appointments.
+//! have started and slots overlapping booked appointments or, for a tenant
+//! with `[tenants.calendar]`, anything busy in the business's own calendar.
 
 use std::sync::Arc;
 
@@ -10,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::store::appointments;
-use crate::tools::builtin::with_conn;
+use crate::tools::builtin::{calendar_busy, with_conn};
 use crate::tools::env::ToolEnv;
 use crate::tools::schedule::{self, overlaps};
 use crate::tools::{Tool, ToolContext, ToolError, ToolOutcome};
@@ -68,14 +69,23 @@ impl Tool for CheckAvailability {
                 appointments::booked_between(conn, &tenant_id, from, to)
             })
             .await?;
+            let slots = schedule::day_slots(&tenant, date, minutes);
+            // A closed day needs no calendar read (nor fails for want of one).
+            let calendar = if slots.is_empty() {
+                Vec::new()
+            } else {
+                calendar_busy(&env, &tenant, from, to).await?
+            };
             let now = now.naive_utc();
-            let free: Vec<String> = schedule::day_slots(&tenant, date, minutes)
+            let free: Vec<String> = slots
                 .into_iter()
                 .filter(|s| s.starts_at > now)
                 .filter(|s| {
+                    let span = (s.starts_at, s.ends_at);
                     !booked
                         .iter()
-                        .any(|b| overlaps((s.starts_at, s.ends_at), (b.starts_at, b.ends_at)))
+                        .any(|b| overlaps(span, (b.starts_at, b.ends_at)))
+                        && !calendar.iter().any(|busy| overlaps(span, *busy))
                 })
                 .map(|s| s.local_start.format("%H:%M").to_string())
                 .collect();

@@ -3,6 +3,12 @@
 //! business hours, or overlapping a booking; two calls racing for one slot are
 //! decided by the database (partial unique index on booked start times), so
 //! exactly one wins on SQLite and PostgreSQL alike.
+//!
+//! For a tenant with `[tenants.calendar]` the slot is first re-read from the
+//! business's calendar (an event the owner added since `checkAvailability`
+//! refuses it; an unreadable calendar refuses every booking), then the
+//! booking is stored with its event write queued, and the event is written
+//! at once; a write that fails stays queued and is retried until it lands.
 
 use std::sync::Arc;
 
@@ -14,9 +20,10 @@ use serde_json::{json, Value};
 use diesel::Connection;
 
 use crate::notify::{self, OwnerEvent};
+use crate::store::calendar::{self as calendar_rows, CalendarOp};
 use crate::store::models::{AppointmentRow, AppointmentStatus};
 use crate::store::{appointments, customers, StoreError};
-use crate::tools::builtin::with_conn;
+use crate::tools::builtin::{calendar_busy, with_conn};
 use crate::tools::env::ToolEnv;
 use crate::tools::schedule;
 use crate::tools::{args, identity, Tool, ToolContext, ToolError, ToolOutcome};
@@ -98,6 +105,19 @@ impl Tool for CreateBooking {
                     local.format("%Y-%m-%dT%H:%M")
                 )));
             }
+            let calendar = calendar_busy(&env, &tenant, slot.starts_at, slot.ends_at).await?;
+            if calendar
+                .iter()
+                .any(|busy| schedule::overlaps((slot.starts_at, slot.ends_at), *busy))
+            {
+                return Err(ToolError::Refused(format!(
+                    "the {} slot on {} is no longer free: something was just added to the business's \
+                     calendar at that time; check availability again and offer another time",
+                    local.format("%H:%M"),
+                    local.date()
+                )));
+            }
+            let has_calendar = env.calendars.client(&tenant.id).is_some();
             let row = AppointmentRow {
                 id: uuid::Uuid::new_v4().to_string(),
                 tenant_id: tenant.id.clone(),
@@ -108,6 +128,8 @@ impl Tool for CreateBooking {
                 status: AppointmentStatus::Booked.as_str().to_string(),
                 call_id: ctx.call_id.clone(),
                 created_at: now,
+                calendar_href: None,
+                calendar_etag: None,
             };
             let taken = format!(
                 "the {} slot on {} is already taken; offer another time",
@@ -145,11 +167,28 @@ impl Tool for CreateBooking {
                         customer_phone: customer.phone.clone(),
                     };
                     notify::enqueue(conn, &notify_tenant, &event, Utc::now())?;
+                    if has_calendar {
+                        calendar_rows::queue(conn, &row.id, &row.tenant_id, CalendarOp::Put, now)?;
+                    }
                     Ok((row.id.clone(), customer.id.clone()))
                 })
             })
             .await?;
-            Ok(ToolOutcome::output(json!({
+            let calendar_state = if !has_calendar {
+                None
+            } else {
+                match env.calendars.push(&appointment_id).await {
+                    Ok(()) => Some("added"),
+                    Err(e) => {
+                        log::warn!(
+                            "tenant {}: event of booking {appointment_id} queued: {e}",
+                            tenant.id
+                        );
+                        Some("pending")
+                    }
+                }
+            };
+            let mut output = json!({
                 "booked": true,
                 "appointmentId": appointment_id,
                 "customerId": customer_id,
@@ -157,7 +196,13 @@ impl Tool for CreateBooking {
                 "start": local.format("%Y-%m-%dT%H:%M").to_string(),
                 "minutes": minutes,
                 "timeZone": tenant.time_zone,
-            })))
+            });
+            // "pending": the booking stands; its calendar event is written as
+            // soon as the calendar takes it.
+            if let Some(state) = calendar_state {
+                output["calendar"] = json!(state);
+            }
+            Ok(ToolOutcome::output(output))
         })
     }
 }

@@ -12,7 +12,11 @@ mod transfer_to_on_call;
 
 use std::sync::Arc;
 
+use chrono::NaiveDateTime;
+
 use crate::store::{DbConnection, Pool, StoreError};
+use crate::tenant::TenantConfig;
+use crate::tools::env::ToolEnv;
 use crate::tools::{Tool, ToolError};
 
 pub use cancel_booking::CancelBooking;
@@ -64,5 +68,38 @@ where
             Err(ToolError::Store(e.to_string()))
         }
         Ok(Ok(v)) => Ok(v),
+    }
+}
+
+/// What the model is told when the business's calendar cannot be read: no
+/// time is offered or booked against a calendar nobody saw.
+pub(crate) const CALENDAR_UNREADABLE: &str = "the business's calendar cannot be read right now, \
+     so no appointment time can be offered or booked; apologise and offer to take a message \
+     (or a callback request) instead";
+
+/// The busy spans `[start, end)` (UTC) of the tenant's own calendar overlapping
+/// `[from, to)`: none for a tenant without `[tenants.calendar]`.
+///
+/// Errors: [`ToolError::Unavailable`] ([`CALENDAR_UNREADABLE`]) when the
+/// calendar cannot be read; the cause is logged.
+pub(crate) async fn calendar_busy(
+    env: &ToolEnv,
+    tenant: &TenantConfig,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> Result<Vec<(NaiveDateTime, NaiveDateTime)>, ToolError> {
+    let Some(client) = env.calendars.client(&tenant.id) else {
+        return Ok(Vec::new());
+    };
+    let read = match client {
+        Ok(dav) => env.calendars.busy(dav, tenant, from, to).await,
+        Err(e) => Err(e),
+    };
+    match read {
+        Ok(busy) => Ok(busy.into_iter().map(|b| (b.start, b.end)).collect()),
+        Err(e) => {
+            log::warn!("tenant {}: calendar not read: {e}", tenant.id);
+            Err(ToolError::Unavailable(CALENDAR_UNREADABLE.into()))
+        }
     }
 }

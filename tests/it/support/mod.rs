@@ -9,6 +9,7 @@ pub mod db;
 pub mod logs;
 pub mod netns;
 pub mod private_pg;
+pub mod radicale;
 pub mod raw;
 pub mod replay;
 pub mod schema;
