@@ -60,7 +60,6 @@ pub fn with_database<T>(
     let result = pool
         .get()
         .context("database connection")
-        .map_err(anyhow::Error::from)
         .and_then(|mut conn| f(&mut conn));
     link.close(crate::app::POOL_CLOSE_TIMEOUT);
     drop(pool);
