@@ -1,7 +1,9 @@
-//! `GET /`: the operator dashboard, one static HTML page (inline CSS and JS)
-//! embedded in the binary. It logs in with the admin token (kept in
-//! sessionStorage) and then uses only the admin API, `/logs`, `/health`,
-//! `/metrics` and `/browser`.
+//! `GET /`: the dashboard, one static HTML page (inline CSS and JS) embedded
+//! in the binary. A person signs in with email and password (`POST
+//! /api/login`, the session cookie); an operator or script may paste a token
+//! instead (kept in sessionStorage, sent as `Authorization: Bearer`). The
+//! page asks `GET /api/me` who it is, hides what the role may not do, and
+//! then uses only the API, `/logs`, `/health` and `/browser`.
 
 use crate::accounts::Access;
 use crate::http::routes::Routes;
@@ -37,7 +39,7 @@ pub fn configure_dashboard(routes: &mut Routes<'_>) {
     routes.get("/", Access::Public, index);
 }
 
-/// `GET /`: the dashboard page. Public: it holds no data until the operator logs in.
+/// `GET /`: the dashboard page. Public: it holds no data until someone signs in.
 pub async fn index() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")

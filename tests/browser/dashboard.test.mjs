@@ -1,8 +1,9 @@
 // End-to-end test of the owner's dashboard in headless Chromium (Debian's
 // `chromium`, driven by playwright-core): starts a switchboard binary with a temp
 // database and a simulator script whose model books a cleaning next Tuesday 09:00
-// and takes a message, opens GET /, signs in with the admin token, starts the
-// softphone with a fake microphone fed from the shipped caller WAVs, and asserts
+// and takes a message, opens GET /, signs in with the admin token (the sign-in
+// page's "use an admin token" option), starts the softphone with a fake
+// microphone fed from the shipped caller WAVs, and asserts
 // on the page: the caller's words, the receptionist's answer and readable tool
 // lines in place in the transcript; the live card; the header counts; the call in
 // the list after the owner hangs up from the live card (operator words, its
@@ -19,27 +20,13 @@
 // The server, Chromium and the temp folder are released in `finally`, after a
 // failure too (the server: SIGTERM, then SIGKILL after 5 s).
 
-import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync, mkdirSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve, dirname } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
+import { artifacts, freePort, launchChromium, root, runTest, simScript, startSwitchboard, until as untilIn, waitHealthy } from "./harness.mjs";
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-const artifacts = join(root, "test-artifacts");
-mkdirSync(artifacts, { recursive: true });
 const ADMIN = "browser-e2e-admin-token";
-
-function freePort() {
-  return new Promise((ok, fail) => {
-    const srv = createServer();
-    srv.once("error", fail);
-    srv.listen(0, "127.0.0.1", () => { const { port } = srv.address(); srv.close(() => ok(port)); });
-  });
-}
 
 // Minimal WAV (PCM16 mono) reader/writer: enough for the shipped 16 kHz clips.
 function readWav(path) {
@@ -79,22 +66,10 @@ function fakeMicWav() {
   return path;
 }
 
-async function waitHealthy(base, server) {
-  for (let i = 0; i < 100; i++) {
-    if (server.exitCode !== null) throw new Error(`switchboard exited with ${server.exitCode}`);
-    try { if ((await fetch(base + "/health")).ok) return; } catch (_) {}
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error("switchboard did not become healthy in 10 s");
-}
-
 const port = await freePort();
 const base = `http://127.0.0.1:${port}`;
 const tmp = mkdtempSync(join(tmpdir(), "switchboard-e2e-"));
-const bin = process.env.SWITCHBOARD_BIN
-  || join(resolve(root, process.env.CARGO_TARGET_DIR || "target"), "debug/switchboard");
 writeFileSync(join(tmp, "none.toml"), "");
-const serverLog = [];
 // The booking turn's date: next Tuesday (at least a day ahead) in the example
 // tenant's zone; 09:00 is a slot start (the example tenant is always open).
 function nextTuesday() {
@@ -105,79 +80,42 @@ function nextTuesday() {
 }
 const tuesday = nextTuesday();
 const tuesdayWords = new Date(tuesday + "T12:00:00Z").toLocaleDateString("en-GB", { timeZone: "UTC", weekday: "short", day: "numeric", month: "short" }).replace(",", "");
-const script = `
-[greeting]
-clip = "greeting.wav"
-text = "Thanks for calling Acme Dental, this is the virtual receptionist. How can I help you today?"
-
-[[turns]]
-user_transcript = "Hi, this is Dana Smith. I would like to book a teeth cleaning for next Tuesday morning, please."
-function_call = { name = "createBooking", arguments = { customerName = "Dana Smith", customerPhone = "+15550100001", service = "cleaning", dateTime = "${tuesday}T09:00" } }
-
-[turns.reply]
-clip = "booking-confirmed.wav"
-text = "You are all set. I have noted your request, and the office will confirm by text."
-
-[[turns]]
-user_transcript = "Could you take a message for Doctor Lee? Please ask her to call me back this afternoon."
-function_call = { name = "takeMessage", arguments = { callerName = "Dana Smith", callerPhone = "+15550100001", message = "Please call back this afternoon.", urgency = "normal" } }
-
-[turns.reply]
-clip = "message-taken.wav"
-text = "I have taken your message, and Doctor Lee will call you back this afternoon."
-
-[fallback]
-clip = "fallback.wav"
-text = "Sorry, could you say that again?"
-`;
-writeFileSync(join(tmp, "script.toml"), script);
-const server = spawn(bin, ["--config", join(tmp, "none.toml"), "serve"], {
-  cwd: root,
-  env: {
-    ...process.env,
-    RUST_LOG: "info",
-    SWITCHBOARD_SERVER__BIND: `127.0.0.1:${port}`,
-    SWITCHBOARD_SERVER__ADMIN_TOKEN: ADMIN,
-    SWITCHBOARD_SERVER__WORKERS: "1",
-    SWITCHBOARD_DATABASE__URL: join(tmp, "e2e.db"),
-    SWITCHBOARD_SIMULATOR__SCRIPT: join(tmp, "script.toml"),
+const script = simScript("Thanks for calling Acme Dental, this is the virtual receptionist. How can I help you today?", [
+  {
+    words: "Hi, this is Dana Smith. I would like to book a teeth cleaning for next Tuesday morning, please.",
+    call: { name: "createBooking", arguments: { customerName: "Dana Smith", customerPhone: "+15550100001", service: "cleaning", dateTime: `${tuesday}T09:00` } },
+    reply: { clip: "booking-confirmed.wav", text: "You are all set. I have noted your request, and the office will confirm by text." },
   },
-  stdio: ["ignore", "pipe", "pipe"],
+  {
+    words: "Could you take a message for Doctor Lee? Please ask her to call me back this afternoon.",
+    call: { name: "takeMessage", arguments: { callerName: "Dana Smith", callerPhone: "+15550100001", message: "Please call back this afternoon.", urgency: "normal" } },
+    reply: { clip: "message-taken.wav", text: "I have taken your message, and Doctor Lee will call you back this afternoon." },
+  },
+]);
+writeFileSync(join(tmp, "script.toml"), script);
+const server = startSwitchboard(["--config", join(tmp, "none.toml"), "serve"], {
+  ...process.env,
+  RUST_LOG: "info",
+  SWITCHBOARD_SERVER__BIND: `127.0.0.1:${port}`,
+  SWITCHBOARD_SERVER__ADMIN_TOKEN: ADMIN,
+  SWITCHBOARD_SERVER__WORKERS: "1",
+  SWITCHBOARD_DATABASE__URL: join(tmp, "e2e.db"),
+  SWITCHBOARD_SIMULATOR__SCRIPT: join(tmp, "script.toml"),
 });
-server.on("error", (e) => serverLog.push(`switchboard (${bin}): ${e.message}\n`));
-server.stdout.on("data", (d) => serverLog.push(d.toString()));
-server.stderr.on("data", (d) => serverLog.push(d.toString()));
 
 let browser;
-let failed = false;
-try {
-  await waitHealthy(base, server);
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: [
-      "--headless", "--no-sandbox", "--disable-gpu",
-      "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-      `--use-file-for-fake-audio-capture=${fakeMicWav()}`,
-      "--autoplay-policy=no-user-gesture-required",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
-    ],
-  });
+await runTest("dashboard e2e", server, () => browser, async () => {
+  await waitHealthy(port, server);
+  browser = await launchChromium([
+    "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+    `--use-file-for-fake-audio-capture=${fakeMicWav()}`,
+  ]);
   const page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
   const consoleLines = [];
   page.on("console", (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
   page.on("pageerror", (e) => consoleLines.push(`pageerror: ${e.message}`));
   const text = (sel) => page.evaluate((s) => document.querySelector(s)?.textContent || "", sel);
-  // Polls a predicate from here: the page's Content-Security-Policy forbids
-  // the in-page eval that Playwright's waitForFunction polls with (evaluate
-  // itself is not subject to it).
-  const until = async (fn, arg, { timeout }) => {
-    const end = Date.now() + timeout;
-    for (;;) {
-      if (await page.evaluate(fn, arg)) return;
-      if (Date.now() > end) throw new Error(`timed out after ${timeout} ms waiting for ${fn}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  };
+  const until = (fn, arg, opts) => untilIn(page, fn, arg, opts);
   const noOverflow = async (width, what) => {
     const wide = await page.evaluate(() => document.documentElement.scrollWidth);
     assert.ok(wide <= width, `${what}: page is ${wide} px wide at a ${width} px viewport`);
@@ -185,6 +123,9 @@ try {
   const landing = await page.goto(base + "/");
   const csp = landing.headers()["content-security-policy"] || "";
   assert.match(csp, /script-src 'sha256-[A-Za-z0-9+/=]+'/, "the dashboard's CSP");
+  // The sign-in page offers email and password; the operator's admin token is the other way in.
+  await page.waitForSelector("#signin-form", { state: "visible", timeout: 5000 });
+  await page.click("#use-token");
   await page.fill("#token", ADMIN);
   await page.click("#login-button");
   await page.waitForSelector("#app:not(.hidden)", { timeout: 5000 });
@@ -294,20 +235,4 @@ try {
   // Everything above ran under the CSP: nothing of the page itself was blocked.
   const blocked = consoleLines.filter((l) => l.includes("Content Security Policy"));
   assert.deepEqual(blocked, [], "the dashboard's own code was blocked by its CSP");
-  console.log("dashboard e2e: ok (screenshots in test-artifacts/)");
-} catch (e) {
-  failed = true;
-  console.error("dashboard e2e FAILED:", e);
-  console.error("--- server log (tail) ---\n" + serverLog.join("").split("\n").slice(-40).join("\n"));
-} finally {
-  if (browser) await browser.close().catch((e) => console.error("closing Chromium:", e));
-  if (server.exitCode === null && server.signalCode === null) {
-    await new Promise((r) => {
-      const kill = setTimeout(() => server.kill("SIGKILL"), 5000);
-      server.once("exit", () => { clearTimeout(kill); r(); });
-      server.kill("SIGTERM");
-    });
-  }
-  rmSync(tmp, { recursive: true, force: true });
-}
-process.exit(failed ? 1 : 0);
+}, () => rmSync(tmp, { recursive: true, force: true }));
