@@ -152,6 +152,8 @@ fn seed_rows(conn: &mut DbConnection, m: &Marks) -> (String, String, String) {
             status: "booked".into(),
             call_id: Some(call.clone()),
             created_at: now,
+            calendar_href: None,
+            calendar_etag: None,
         },
     )
     .expect("appointment");
