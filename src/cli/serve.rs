@@ -47,6 +47,24 @@ pub fn admin_token_from_file(path: &Path) -> anyhow::Result<String> {
     Ok(token)
 }
 
+/// How many people can sign in, for the exposure audit. Read before
+/// `app::start`, which runs the migrations once under its lock: a database
+/// that cannot be opened yet, or has no `users` table yet, has no accounts
+/// (`app::start` then reports what is wrong with it, naming its key).
+fn count_accounts(config: &Config) -> i64 {
+    let Ok((pool, link)) = crate::store::db::open(&config.database.url, 1) else {
+        return 0;
+    };
+    let count = pool
+        .get()
+        .ok()
+        .and_then(|mut conn| crate::store::users::count(&mut conn).ok())
+        .unwrap_or(0);
+    link.close(app::POOL_CLOSE_TIMEOUT);
+    drop(pool);
+    count
+}
+
 /// Runs the server until SIGTERM or SIGINT, then drains.
 ///
 /// Errors: [`exposure::Refused`] (bare, without context, so `main` prints its
@@ -70,10 +88,7 @@ pub async fn serve(mut config: Config) -> anyhow::Result<()> {
              (set jambonz.username and SWITCHBOARD_JAMBONZ__PASSWORD to serve jambonz calls)"
         );
     }
-    // A database that cannot be opened is reported by `app::start` below,
-    // naming its key; here it counts as no accounts.
-    let accounts =
-        super::with_database(&config, |conn| Ok(crate::store::users::count(conn)?)).unwrap_or(0);
+    let accounts = count_accounts(&config);
     if let Some(warning) = exposure::audit(&config, accounts).verdict()? {
         log::warn!("{warning}");
     }
