@@ -157,6 +157,14 @@ fn nats_off_host(config: &Config) -> bool {
     })
 }
 
+/// Whether [`audit`]'s verdict can depend on the number of accounts: a
+/// public server, or one without an admin token. `serve` reads the `users`
+/// table only then (a loopback server with a token starts without touching
+/// the database before its migrations).
+pub fn counts_accounts(config: &Config) -> bool {
+    public_reason(config).is_some() || !is_set(&config.server.admin_token)
+}
+
 /// Audits `config` as it will be served (after `serve` has filled in a generated
 /// admin token), with `accounts` people able to sign in (`users` rows).
 pub fn audit(config: &Config, accounts: i64) -> Audit {

@@ -33,8 +33,10 @@ use crate::store::Pool;
 /// The durable consumer every node replays through.
 const CONSUMER: &str = "replay";
 /// How long a message handed to a node may stay unacknowledged (a node that
-/// died holding it) before another node gets it: 30 s.
-const ACK_WAIT: Duration = Duration::from_secs(30);
+/// died holding it) before another node gets it: 8 s, under the 10 s a
+/// restarting node spends draining the spool, so a batch its previous run
+/// died holding is replayed before it closes that run's calls.
+const ACK_WAIT: Duration = Duration::from_secs(8);
 /// How long one pull waits for a message: 500 ms.
 const PULL_WAIT: Duration = Duration::from_millis(500);
 /// How long a publish waits for the server's acknowledgement before the
@@ -195,6 +197,11 @@ pub async fn drain(spool: &StreamSpool, pool: &Pool, within: Duration) -> usize 
     while tokio::time::Instant::now() < deadline {
         match replay_one(&consumer, spool, pool, Duration::from_secs(1)).await {
             Some(n) => applied += n,
+            // Batches still waiting may be held by a node that died with
+            // them: they come back after ACK_WAIT.
+            None if matches!(spool.waiting().await, Ok(n) if n > 0) => {
+                tokio::time::sleep(PULL_WAIT).await;
+            }
             None => break,
         }
     }
