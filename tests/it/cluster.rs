@@ -253,7 +253,8 @@ async fn node_a_lists_and_hangs_up_a_call_carried_by_node_b() {
     let b = Node::start(pg.url(), &cluster, "b", &[]);
 
     let call = b.dial().await;
-    let deadline = Instant::now() + Duration::from_secs(5);
+    // Generous bounds: CI runs this beside the whole suite on two CPUs.
+    let deadline = Instant::now() + Duration::from_secs(10);
     let entry = loop {
         let live = a.live().await;
         if let Some(e) = live.iter().find(|e| e["call_sid"] == call.call_sid()) {
@@ -272,19 +273,24 @@ async fn node_a_lists_and_hangs_up_a_call_carried_by_node_b() {
     let (status, body) = a.post(&format!("/api/calls/{id}/hangup")).await;
     assert_eq!(status, 200, "{body}");
     assert!(
-        call.wait_closed(Duration::from_secs(5)).await.is_some(),
+        call.wait_closed(Duration::from_secs(10)).await.is_some(),
         "B's caller still on the line"
     );
-    let row = a.wait_closed(&id, Duration::from_secs(5)).await;
+    let row = a.wait_closed(&id, Duration::from_secs(15)).await;
     assert_eq!(row["ended_reason"], "operator_hangup", "{row}");
     assert_eq!(row["node_id"], "b", "{row}");
 
-    // An unknown (or ended) call is 404 within a second.
+    // An unknown (or ended) call is 404 once the request timeout (1 s) has
+    // passed at the latest; the margin is for a loaded CI machine.
     for unknown in [id.as_str(), "00000000-0000-4000-8000-000000000000"] {
         let t0 = Instant::now();
-        let (status, _) = a.post(&format!("/api/calls/{unknown}/hangup")).await;
-        assert_eq!(status, 404);
-        assert!(t0.elapsed() < Duration::from_secs(1), "{:?}", t0.elapsed());
+        let (status, body) = a.post(&format!("/api/calls/{unknown}/hangup")).await;
+        assert_eq!(status, 404, "{unknown}: {body}");
+        assert!(
+            t0.elapsed() < Duration::from_millis(2500),
+            "{unknown}: {:?}",
+            t0.elapsed()
+        );
     }
     a.server.kill();
     b.server.kill();
