@@ -78,6 +78,7 @@ pub mod events;
 pub mod exposure;
 pub mod far_end;
 pub mod http;
+pub mod http_client;
 pub mod lifecycle;
 pub mod loadtest;
 pub mod memory;

@@ -119,7 +119,7 @@ const CHECK_BODY: &str = r#"<?xml version="1.0" encoding="utf-8"?>
 
 impl CalDav {
     fn client(&self) -> awc::Client {
-        crate::rest::http_client(self.tls.as_ref(), REQUEST_TIMEOUT)
+        crate::http_client::shared(self.tls.as_ref(), REQUEST_TIMEOUT)
     }
 
     fn request(&self, method: Method, url: &str) -> awc::ClientRequest {

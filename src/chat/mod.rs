@@ -121,14 +121,7 @@ impl ChatClient {
         tools: &[WireTool],
     ) -> Result<ResponseMessage, ChatError> {
         let api_key = self.api_key.as_deref().ok_or(ChatError::NoApiKey)?;
-        let mut connector = awc::Connector::new().timeout(self.timeout);
-        if let Some(tls) = &self.tls {
-            connector = connector.openssl(tls.clone());
-        }
-        let client = awc::Client::builder()
-            .connector(connector)
-            .timeout(self.timeout)
-            .finish();
+        let client = crate::http_client::shared(self.tls.as_ref(), self.timeout);
         let body = ChatRequest {
             model: &self.model,
             messages,

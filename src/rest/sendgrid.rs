@@ -51,9 +51,7 @@ pub fn mail_send_body(mail: &OutboundEmail) -> serde_json::Value {
 pub async fn send(config: &SendGridConfig, mail: &OutboundEmail) -> Result<(), MailSendError> {
     let key = config.api_key.as_deref().ok_or(MailSendError::NoApiKey)?;
     let url = format!("{}/v3/mail/send", config.api_base.trim_end_matches('/'));
-    let mut resp = awc::Client::builder()
-        .timeout(SEND_TIMEOUT)
-        .finish()
+    let mut resp = crate::http_client::shared(None, SEND_TIMEOUT)
         .post(&url)
         .bearer_auth(key)
         .send_json(&mail_send_body(mail))

@@ -131,7 +131,7 @@ impl TwilioRest {
     }
 
     fn client(&self, timeout: Duration) -> awc::Client {
-        super::http_client(self.tls.as_ref(), timeout)
+        crate::http_client::shared(self.tls.as_ref(), timeout)
     }
 
     /// Downloads recording `recording_sid` (`RE` + 32 hex digits) as a WAV file

@@ -233,7 +233,15 @@ const LAYERS: &[&[&str]] = &[
     &["config"],
     &["tenant"],
     &["model"],
-    &["lifecycle", "events", "metrics", "net", "audio", "memory"],
+    &[
+        "lifecycle",
+        "events",
+        "metrics",
+        "net",
+        "http_client",
+        "audio",
+        "memory",
+    ],
 ];
 
 /// Edges of `graph` that do not go down the layers (or name a module no layer holds).

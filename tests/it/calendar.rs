@@ -502,7 +502,10 @@ fn percentiles(mut samples: Vec<f64>) -> (f64, f64) {
 }
 
 /// The benchmark in docs/calendar.md: availability and booking against a
-/// loopback Radicale holding 500 events, next to the server's own answer time.
+/// loopback Radicale holding 500 events answer within 300 ms (p95), next to
+/// the server's own answer time. Run alone by .ci/run (`--ignored`): beside
+/// the rest of the suite, Radicale shares two CPUs with a hundred tests.
+#[ignore = "benchmark: .ci/run runs it alone"]
 #[actix_rt::test]
 async fn availability_and_booking_against_500_events() {
     let radicale = Radicale::start();
@@ -560,15 +563,7 @@ async fn availability_and_booking_against_500_events() {
         "500 events: checkAvailability p50 {check_p50:.1} ms p95 {check_p95:.1} ms; \
          createBooking p50 {book_p50:.1} ms p95 {book_p95:.1} ms"
     );
-    // The 300 ms budget is not met against Radicale on the 2-core machine: its
-    // own answer to the day's query takes 100–350 ms at 500 events (the REPORT
-    // line above), and a booking adds its PUT (docs/calendar.md#performance).
-    // What this run guards is that switchboard adds little to it and that
-    // nothing regresses by an order of magnitude.
-    assert!(
-        check_p95 < 1500.0,
-        "checkAvailability p95 {check_p95:.1} ms"
-    );
-    assert!(book_p95 < 3000.0, "createBooking p95 {book_p95:.1} ms");
+    assert!(check_p95 < 300.0, "checkAvailability p95 {check_p95:.1} ms");
+    assert!(book_p95 < 300.0, "createBooking p95 {book_p95:.1} ms");
     app.stop().await;
 }
