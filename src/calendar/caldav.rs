@@ -3,7 +3,8 @@
 //! `REPORT calendar-query` with a time range to find a day's events and
 //! `REPORT calendar-multiget` with `<C:expand>` to have the server expand the
 //! recurring ones (§9.6.5), `PUT` to create an event
-//! (`If-None-Match: *`, §5.3.2) and `DELETE` with `If-Match` — and the
+//! (`If-None-Match: *`, §5.3.2), `GET` to re-read one of ours the owner
+//! changed, and `DELETE` with `If-Match` — and the
 //! multistatus parser (pure) for their answers.
 
 use std::time::Duration;
@@ -252,6 +253,20 @@ impl CalDav {
         match status {
             200..=299 => Ok(Created { href, etag }),
             412 => Ok(Created { href, etag: None }),
+            _ => Err(Self::status_error(status, &body)),
+        }
+    }
+
+    /// The event resource at `href` as stored: its ETag and iCalendar text,
+    /// or `None` when it is gone (404, 410).
+    ///
+    /// Errors: [`CalendarError::Unreachable`], [`CalendarError::Status`].
+    pub async fn get(&self, href: &str) -> Result<Option<(Option<String>, String)>, CalendarError> {
+        let req = self.request(Method::GET, href);
+        let (status, etag, body) = self.send(req, String::new()).await?;
+        match status {
+            200 => Ok(Some((etag, body))),
+            404 | 410 => Ok(None),
             _ => Err(Self::status_error(status, &body)),
         }
     }

@@ -1,7 +1,8 @@
 //! Bookings in the business's own calendar (issue 24): each tenant with a
 //! `[tenants.calendar]` has its availability read from a CalDAV collection
 //! (RFC 4791) and its bookings written there as events. [`caldav`] speaks the
-//! wire, [`ical`] reads and builds iCalendar (RFC 5545), [`pending`] keeps
+//! wire, [`ical`] reads and builds iCalendar (RFC 5545), [`owner_edits`]
+//! follows the owner's moves and deletions of our events, [`pending`] keeps
 //! the event writes the calendar has not taken yet and retries them until
 //! they land, and [`feed`] serves a tenant's bookings as a subscribable
 //! `.ics` feed for owners without CalDAV. [`TenantCalendars`] is what the
@@ -10,6 +11,7 @@
 pub mod caldav;
 pub mod feed;
 pub mod ical;
+pub mod owner_edits;
 pub mod pending;
 
 use std::collections::HashMap;
@@ -158,6 +160,8 @@ impl TenantCalendars {
     /// The busy intervals of the tenant's calendar overlapping `[from, to)`
     /// (UTC), read now from the server: the day's events found by a
     /// time-range query, the recurring ones among them expanded by the server.
+    /// The bookings of the range are then brought in line with what the owner
+    /// did to their events ([`TenantCalendars::follow_owner_edits`]).
     ///
     /// Errors: as [`CalDav::events_between`] and [`ical::busy_intervals`].
     pub async fn busy(
@@ -203,6 +207,12 @@ impl TenantCalendars {
                 ical::busy_intervals(data, tz)?
                     .into_iter()
                     .filter(|b| b.start < to && from < b.end),
+            );
+        }
+        if let Err(e) = self.follow_owner_edits(dav, tenant, from, to, &busy).await {
+            log::warn!(
+                "tenant {}: bookings not matched to the calendar: {e}",
+                tenant.id
             );
         }
         Ok(busy)

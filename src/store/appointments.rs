@@ -4,12 +4,33 @@
 //! other gets [`StoreError::Conflict`]. Cancelling frees the slot.
 
 use chrono::NaiveDateTime;
+use diesel::dsl::{Eq, Filter};
 use diesel::prelude::*;
 
 use super::db::on_backend;
 use super::models::{AppointmentRow, AppointmentStatus, CustomerRow};
 use super::schema::{appointments, customers};
 use super::{DbConnection, StoreError};
+
+/// The tenant's booked appointments: where every query here starts.
+type BookedOf<'a> = Filter<
+    Filter<appointments::table, Eq<appointments::tenant_id, &'a str>>,
+    Eq<appointments::status, &'static str>,
+>;
+
+fn booked_of(tenant_id: &str) -> BookedOf<'_> {
+    appointments::table
+        .filter(appointments::tenant_id.eq(tenant_id))
+        .filter(appointments::status.eq(AppointmentStatus::Booked.as_str()))
+}
+
+/// The tenant's booked appointment with this id.
+fn booked_one<'a>(
+    tenant_id: &'a str,
+    appointment_id: &'a str,
+) -> Filter<BookedOf<'a>, Eq<appointments::id, &'a str>> {
+    booked_of(tenant_id).filter(appointments::id.eq(appointment_id))
+}
 
 /// Insert an appointment (normally `status = booked`).
 ///
@@ -30,9 +51,7 @@ pub fn booked_between(
     from: NaiveDateTime,
     to: NaiveDateTime,
 ) -> Result<Vec<AppointmentRow>, StoreError> {
-    Ok(appointments::table
-        .filter(appointments::tenant_id.eq(tenant_id))
-        .filter(appointments::status.eq(AppointmentStatus::Booked.as_str()))
+    Ok(booked_of(tenant_id)
         .filter(appointments::starts_at.lt(to))
         .filter(appointments::ends_at.gt(from))
         .order(appointments::starts_at.asc())
@@ -47,14 +66,9 @@ pub fn cancel(
     tenant_id: &str,
     appointment_id: &str,
 ) -> Result<bool, StoreError> {
-    let updated = diesel::update(
-        appointments::table
-            .filter(appointments::id.eq(appointment_id))
-            .filter(appointments::tenant_id.eq(tenant_id))
-            .filter(appointments::status.eq(AppointmentStatus::Booked.as_str())),
-    )
-    .set(appointments::status.eq(AppointmentStatus::Cancelled.as_str()))
-    .execute(conn)?;
+    let updated = diesel::update(booked_one(tenant_id, appointment_id))
+        .set(appointments::status.eq(AppointmentStatus::Cancelled.as_str()))
+        .execute(conn)?;
     Ok(updated > 0)
 }
 
@@ -67,10 +81,8 @@ pub fn booked_for_customer(
     from: NaiveDateTime,
     to: NaiveDateTime,
 ) -> Result<Vec<AppointmentRow>, StoreError> {
-    Ok(appointments::table
-        .filter(appointments::tenant_id.eq(tenant_id))
+    Ok(booked_of(tenant_id)
         .filter(appointments::customer_id.eq(customer_id))
-        .filter(appointments::status.eq(AppointmentStatus::Booked.as_str()))
         .filter(appointments::starts_at.ge(from))
         .filter(appointments::starts_at.lt(to))
         .order(appointments::starts_at.asc())
@@ -149,4 +161,51 @@ pub fn get(conn: &mut DbConnection, id: &str) -> Result<Option<AppointmentRow>, 
         .select(AppointmentRow::as_select())
         .first(conn)
         .optional()?)
+}
+
+/// The tenant's booked appointments whose calendar event has landed
+/// (`calendar_href` set) and that overlap `[from, to)` (UTC) or have one of
+/// `ids`: the bookings whose event the owner may have moved or deleted.
+pub fn landed_between_or_among(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+    ids: &[String],
+) -> Result<Vec<AppointmentRow>, StoreError> {
+    Ok(booked_of(tenant_id)
+        .filter(appointments::calendar_href.is_not_null())
+        .filter(
+            appointments::starts_at
+                .lt(to)
+                .and(appointments::ends_at.gt(from))
+                .or(appointments::id.eq_any(ids)),
+        )
+        .order(appointments::starts_at.asc())
+        .select(AppointmentRow::as_select())
+        .load(conn)?)
+}
+
+/// Moves a booked appointment of this tenant to `[starts_at, ends_at)` (UTC)
+/// and records its event's new ETag: the owner moved the event. Returns false
+/// if there is no booked appointment with this id for the tenant.
+///
+/// Errors: [`StoreError::Conflict`] when another booking already starts at
+/// `starts_at`.
+pub fn reschedule(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+    appointment_id: &str,
+    starts_at: NaiveDateTime,
+    ends_at: NaiveDateTime,
+    etag: Option<&str>,
+) -> Result<bool, StoreError> {
+    let updated = diesel::update(booked_one(tenant_id, appointment_id))
+        .set((
+            appointments::starts_at.eq(starts_at),
+            appointments::ends_at.eq(ends_at),
+            appointments::calendar_etag.eq(etag),
+        ))
+        .execute(conn)?;
+    Ok(updated > 0)
 }

@@ -106,6 +106,17 @@ async fn book(app: &TestApp, date: NaiveDate, at: &str) -> (bool, Value) {
     .await
 }
 
+/// The caller cancels their bookings on `date`, as the model would.
+async fn cancel(app: &TestApp, date: NaiveDate) {
+    let (failed, out) = tool(
+        app,
+        "cancelBooking",
+        json!({"appointmentDate": date.to_string()}),
+    )
+    .await;
+    assert!(!failed, "{out}");
+}
+
 fn vcalendar(events: &str) -> String {
     format!(
         "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//owner//test//EN\r\n{events}END:VCALENDAR\r\n"
@@ -270,15 +281,56 @@ async fn a_booking_appears_in_the_owners_calendar_and_a_cancellation_removes_it(
     assert!(booked[0].calendar_etag.is_some());
     assert_eq!(free_slots(&app, day).await, all_but(&["10:00"]));
 
-    let (failed, out) = tool(
-        &app,
-        "cancelBooking",
-        json!({"appointmentDate": day.to_string()}),
-    )
-    .await;
-    assert!(!failed, "{out}");
+    cancel(&app, day).await;
     assert_eq!(owner_lists(&cal), Vec::<Value>::new());
     assert_eq!(free_slots(&app, day).await, all_but(&[]));
+    app.stop().await;
+}
+
+#[actix_rt::test]
+async fn the_owner_moving_or_deleting_a_bookings_event_is_followed_at_the_next_check() {
+    let radicale = Radicale::start();
+    let cal = radicale.make_calendar("practice");
+    let app = calendar_app(&cal).await;
+    let day = day_in(7);
+    for at in ["10:00", "11:00"] {
+        let (failed, out) = book(&app, day, at).await;
+        assert!(!failed && out["calendar"] == "added", "{out}");
+    }
+    let booked = booked_on(&app, day);
+    let (moved, deleted) = (booked[0].id.clone(), booked[1].id.clone());
+    let etag_before = booked[0].calendar_etag.clone();
+
+    // In their calendar app the owner drags 10:00 to 14:00 and deletes 11:00.
+    let to = format!("{day}T14:00");
+    owner(&["move", &cal, OWNER, PASSWORD, &moved, &to], None);
+    owner(&["delete", &cal, OWNER, PASSWORD, &deleted], None);
+
+    assert_eq!(free_slots(&app, day).await, all_but(&["14:00"]));
+    let booked = booked_on(&app, day);
+    assert_eq!(booked.len(), 1, "{booked:?}");
+    assert_eq!(booked[0].id, moved);
+    let local = booked[0].starts_at.and_utc().with_timezone(&NY);
+    assert_eq!(local.format("%Y-%m-%dT%H:%M").to_string(), to);
+    assert_ne!(
+        booked[0].calendar_etag, etag_before,
+        "the moved event's ETag"
+    );
+    let gone = appointments::get(&mut conn(&app), &deleted)
+        .unwrap()
+        .unwrap();
+    assert_eq!(gone.status, "cancelled");
+
+    // Cancelling the moved booking removes the owner's moved event: the
+    // DELETE's If-Match carries the ETag the move gave it.
+    cancel(&app, day).await;
+    assert_eq!(owner_lists(&cal), Vec::<Value>::new());
+    // The deleted booking's slot is free in the table too: it books again.
+    let (failed, out) = book(&app, day, "11:00").await;
+    assert!(!failed && out["calendar"] == "added", "{out}");
+    let left = owner_lists(&cal);
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(left[0]["local"], format!("{day}T11:00"));
     app.stop().await;
 }
 

@@ -7,13 +7,16 @@ and `icalendar`, against a Radicale server the Rust test started.
     python caldav_owner.py add-many CALENDAR_URL USER PASSWORD FIRST_DAY DAYS PER_DAY
     python caldav_owner.py list CALENDAR_URL USER PASSWORD
     python caldav_owner.py delete CALENDAR_URL USER PASSWORD UID
+    python caldav_owner.py move CALENDAR_URL USER PASSWORD UID LOCAL_START
     python caldav_owner.py feed FILE.ics
 
 `add-many` fills DAYS days from FIRST_DAY (YYYY-MM-DD) with PER_DAY
 half-hour events each, from 06:00 UTC on. `make-calendar` prints the new calendar's URL. `list` prints one JSON array of
 the calendar's events as stored (not expanded): uid, summary, description,
 status, the DTSTART's local wall time (`YYYY-MM-DDTHH:MM`) and its TZID, and
-the start in UTC. `feed` parses a subscribable feed with `icalendar` and
+the start in UTC. `move` moves
+the event with UID to LOCAL_START (YYYY-MM-DDTHH:MM, in the event's own
+zone), keeping its length, as an owner dragging it in a calendar app. `feed` parses a subscribable feed with `icalendar` and
 prints its events the same way. Exits non-zero on any error.
 """
 
@@ -93,6 +96,23 @@ def main(argv):
         calendar = client(url, user, password).calendar(url=url)
         calendar.event_by_uid(uid).delete()
         print("deleted")
+    elif command == "move":
+        url, user, password, uid, local_start = argv[2:7]
+        calendar = client(url, user, password).calendar(url=url)
+        event = calendar.event_by_uid(uid)
+        parsed = icalendar.Calendar.from_ical(event.data)
+        for vevent in parsed.walk("VEVENT"):
+            start = vevent.get("DTSTART").dt
+            moved = datetime.fromisoformat(local_start).replace(tzinfo=start.tzinfo)
+            end = vevent.get("DTEND")
+            vevent.pop("DTSTART")
+            vevent.add("DTSTART", moved)
+            if end is not None:
+                vevent.pop("DTEND")
+                vevent.add("DTEND", moved + (end.dt - start))
+        event.data = parsed.to_ical().decode()
+        event.save()
+        print("moved")
     elif command == "feed":
         with open(argv[2], "rb") as f:
             parsed = icalendar.Calendar.from_ical(f.read())

@@ -64,18 +64,20 @@ impl Tool for CheckAvailability {
                 )));
             }
             let (from, to) = schedule::day_bounds_utc(&tenant, date);
-            let tenant_id = tenant.id.clone();
-            let booked = with_conn(&env.pool, move |conn| {
-                appointments::booked_between(conn, &tenant_id, from, to)
-            })
-            .await?;
             let slots = schedule::day_slots(&tenant, date, minutes);
             // A closed day needs no calendar read (nor fails for want of one).
+            // The read comes first: it moves or cancels the bookings whose
+            // events the owner changed.
             let calendar = if slots.is_empty() {
                 Vec::new()
             } else {
                 calendar_busy(&env, &tenant, from, to).await?
             };
+            let tenant_id = tenant.id.clone();
+            let booked = with_conn(&env.pool, move |conn| {
+                appointments::booked_between(conn, &tenant_id, from, to)
+            })
+            .await?;
             let now = now.naive_utc();
             let free: Vec<String> = slots
                 .into_iter()
