@@ -102,6 +102,10 @@ fn run(args: Cli) -> Result<ExitCode, Failure> {
             let url = cli::calendar::run(&load(config_path)?, args).map_err(on_the_way)?;
             println!("{url}");
         }
+        Command::Erase(args) => {
+            let line = cli::erase::run(&load(config_path)?, args).map_err(on_the_way)?;
+            println!("{line}");
+        }
         Command::Call(call) => {
             // The local server's token file, when there is a config; a config
             // that does not load is not this client's concern.

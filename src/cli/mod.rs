@@ -4,6 +4,7 @@
 pub mod calendar;
 pub mod call;
 pub mod client;
+pub mod erase;
 pub mod floor_relay;
 pub mod loadtest;
 pub mod serve;
@@ -44,6 +45,8 @@ pub enum Command {
     Token(token::TokenArgs),
     /// Tenants' calendars: the URL of a tenant's subscribable `.ics` feed.
     Calendar(calendar::CalendarArgs),
+    /// Erase one caller's data from one tenant (a data-subject request).
+    Erase(erase::EraseArgs),
     /// Serve the built-in realtime simulator alone (`/sim/v1/realtime`).
     SimModel(sim_model::SimModelArgs),
     /// Load-test a running switchboard with many concurrent Media Streams calls.

@@ -147,11 +147,6 @@ pub struct PlaceCall {
     pub to: String,
 }
 
-fn is_e164(number: &str) -> bool {
-    let digits = number.strip_prefix('+').unwrap_or("");
-    (8..=15).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit())
-}
-
 /// `POST /api/calls {tenant, to}`: asks Twilio to call `to` from the tenant's
 /// number; when the customer answers, Twilio posts the voice webhook
 /// (`/twiml`, `Direction=outbound-api`), which pre-warms the call like an inbound
@@ -175,7 +170,7 @@ pub async fn place_call(
     let Some(tenant) = tenant else {
         return Err(ApiError::NotFound("no such tenant".into()).for_tenant(body.tenant));
     };
-    if !is_e164(&body.to) {
+    if crate::tools::args::e164("to", &body.to).is_err() {
         return Err(ApiError::BadRequest("to: not an E.164 number".into()));
     }
     let Some(from) = tenant.phone_numbers.first() else {
@@ -288,17 +283,5 @@ async fn recording_of(
         other => Err(ApiError::BadRequest(format!(
             "action {other:?}: use start or stop"
         ))),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_e164;
-
-    #[test]
-    fn e164_numbers() {
-        assert!(is_e164("+15550100001"));
-        assert!(!is_e164("15550100001"));
-        assert!(!is_e164("+1555abc"));
     }
 }

@@ -4,7 +4,7 @@
 //! channels (`/sms/inbound`, `/email/inbound`), the Node client gateway
 //! (`/supervisor`), operations (`/health`, `/metrics`, `/tools`), the
 //! dashboard (`/`), the event feed (`/logs`), and the operators' API: calls,
-//! tenants, the owner's inbox; tenants' calendar feeds (`/calendar/{tenant}.ics`). The built-in simulator (`/sim/v1/realtime`)
+//! tenants, the owner's inbox, erasing a caller; tenants' calendar feeds (`/calendar/{tenant}.ics`). The built-in simulator (`/sim/v1/realtime`)
 //! mounts its own route. Every error answer is an [`error::ApiError`].
 
 pub mod account;
@@ -13,6 +13,7 @@ pub mod audit;
 pub mod auth;
 pub mod browser;
 pub mod calendar;
+pub mod callers;
 pub mod calls;
 pub mod dashboard;
 pub mod db;
@@ -83,6 +84,7 @@ pub fn configure_routes(routes: &mut routes::Routes<'_>) {
     tenants::configure_tenants(routes);
     inbox::configure_inbox(routes);
     calendar::configure_calendar(routes);
+    callers::configure_callers(routes);
 }
 
 /// Builds the HTTP server on an already-bound listener (signals are handled by the

@@ -187,7 +187,7 @@ impl MessageRouter {
             from_addr: inbound.from.clone(),
             to_addr: inbound.to.clone(),
             subject: inbound.subject.clone(),
-            body: inbound.body.clone(),
+            body: inbound.tenant.redacted(&inbound.body).into_owned(),
             in_reply_to: None,
             created_at: now.naive_utc(),
         };
@@ -276,7 +276,8 @@ impl MessageRouter {
             from_addr: &inbound.from,
             to_addr: &inbound.to,
             subject: inbound.subject.as_deref(),
-            body: &inbound.body,
+            // Compared as stored.
+            body: &inbound.tenant.redacted(&inbound.body),
         };
         text_messages::find_resend(conn, key, (now - window).naive_utc())
     }
@@ -417,7 +418,7 @@ impl MessageRouter {
             from_addr: inbound.to.clone(),
             to_addr: inbound.from.clone(),
             subject: subject.clone(),
-            body: reply.text.clone(),
+            body: inbound.tenant.redacted(&reply.text).into_owned(),
             in_reply_to: Some(job.message_id.clone()),
             created_at: Utc::now().naive_utc(),
         };

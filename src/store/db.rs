@@ -28,12 +28,15 @@ const POOL_CONNECTION_TIMEOUT: Duration = Duration::from_secs(10);
 /// Per-connection SQLite settings, applied to every pooled connection: wait
 /// up to 5000 ms for a lock instead of failing at once with `SQLITE_BUSY`
 /// (first, so the statements after it wait too), enforce foreign keys (off by
-/// default in SQLite), and fsync at checkpoints only (durable across process
-/// crashes in WAL mode). The write-ahead log itself is a property of the file,
+/// default in SQLite), fsync at checkpoints only (durable across process
+/// crashes in WAL mode), and overwrite deleted content with zeros
+/// (`secure_delete`: an erased caller leaves nothing in free pages). The
+/// write-ahead log itself is a property of the file,
 /// set once by [`connect`] before the pool exists ([`SQLITE_WAL`]).
 const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; \
      PRAGMA foreign_keys = ON; \
-     PRAGMA synchronous = NORMAL;";
+     PRAGMA synchronous = NORMAL; \
+     PRAGMA secure_delete = ON;";
 
 /// Switches the file to write-ahead logging (readers do not block the
 /// writer). The mode persists in the file, so it is set once on the first

@@ -18,6 +18,7 @@ pub mod caller_messages;
 pub mod calls;
 pub mod customers;
 pub mod db;
+pub mod erasure;
 pub mod files;
 pub mod models;
 pub mod node_clients;

@@ -17,6 +17,7 @@ pub mod calendar;
 pub mod keypad;
 pub mod local_time;
 pub mod owner_notify;
+pub mod redaction;
 
 pub use local_time::local_time;
 pub use owner_notify::{OwnerEventKind, OwnerNotify};
@@ -121,6 +122,11 @@ pub struct TenantConfig {
     /// switchboard's `appointments` table only.
     #[serde(default)]
     pub calendar: Option<calendar::CalendarConfig>,
+    /// Numbers replaced by a placeholder in everything stored for this
+    /// tenant (`redact = ["card_number", "us_ssn"]`); the live call is not
+    /// changed. Empty: nothing is redacted.
+    #[serde(default)]
+    pub redact: Vec<redaction::Redaction>,
 }
 
 /// Longest `voicemail_script`, characters: the `<Say>` document must stay
@@ -171,7 +177,14 @@ impl TenantConfig {
             keypad: BTreeMap::new(),
             voicemail_script: None,
             calendar: None,
+            redact: Vec::new(),
         }
+    }
+
+    /// `text` as it is stored for this tenant: its `redact` kinds replaced by
+    /// their placeholders ([`redaction::redact`]).
+    pub fn redacted<'a>(&self, text: &'a str) -> std::borrow::Cow<'a, str> {
+        redaction::redact(text, &self.redact)
     }
 
     /// The voicemail to leave on an answering machine: the tenant's

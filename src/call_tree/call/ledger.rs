@@ -242,8 +242,9 @@ impl CallLedger {
         }
     }
 
-    /// Stores `text` in `row` (a second write to the same row replaces its text)
-    /// and publishes it as a `transcript` event.
+    /// Stores `text` in `row` (a second write to the same row replaces its
+    /// text), redacted as the tenant asks, and publishes it as a `transcript`
+    /// event (as said: the live view is not storage).
     pub fn store_line(
         &self,
         row: &LineRow,
@@ -257,7 +258,7 @@ impl CallLedger {
             call_id: self.id.call_id.clone(),
             seq: row.seq,
             role: role.as_str().to_string(),
-            text: text.clone(),
+            text: self.id.tenant.redacted(&text).into_owned(),
             item_id,
             interrupted,
             created_at: Utc::now().naive_utc(),

@@ -65,7 +65,10 @@ impl Tool for CollectCallerInfo {
                 kind: "callback_info".into(),
                 caller_name: args::text("name", &a.name, 200)?,
                 caller_phone: Some(args::e164("callbackNumber", &a.callback_number)?),
-                message: args::text("concern", &a.concern, 2000)?,
+                message: ctx
+                    .tenant
+                    .redacted(&args::text("concern", &a.concern, 2000)?)
+                    .into_owned(),
                 urgency: "normal".into(),
                 created_at: Utc::now().naive_utc(),
                 status: "new".into(),

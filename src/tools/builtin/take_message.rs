@@ -100,7 +100,7 @@ impl Tool for TakeMessage {
                 kind: "message".into(),
                 caller_name: name,
                 caller_phone: phone,
-                message,
+                message: ctx.tenant.redacted(&message).into_owned(),
                 urgency: urgency.to_string(),
                 created_at: Utc::now().naive_utc(),
                 status: "new".into(),

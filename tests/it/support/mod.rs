@@ -341,3 +341,22 @@ pub async fn through_signed_webhook(
     stream.custom_parameters = answer.parameters;
     stream.signed(auth_token)
 }
+
+/// Every file under `dir` (recursively) whose bytes hold `needle`: what a
+/// test that promises "nowhere in storage" scans.
+pub fn files_holding(dir: &Path, needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(files_holding(&path, needle));
+        } else if std::fs::read(&path)
+            .unwrap_or_default()
+            .windows(needle.len())
+            .any(|w| w == needle.as_bytes())
+        {
+            found.push(path.display().to_string());
+        }
+    }
+    found
+}
