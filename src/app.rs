@@ -587,6 +587,9 @@ async fn start_on_pool(
     let handle = server.handle();
     let join = actix_rt::spawn(server);
     let calendar_sync = CalendarSync::new(calendars).start();
+    if crate::retention::any_policy(&config.tenants) {
+        crate::retention::Purger::new(state.pool.clone(), config.tenants.clone()).start();
+    }
     if let (Some(cluster), Some(joined)) = (&cluster, joined) {
         let (ops, target) = (
             cluster.clone(),

@@ -89,6 +89,7 @@ pub mod net;
 pub mod notify;
 pub mod rate_limits;
 pub mod rest;
+pub mod retention;
 pub mod session_settings;
 pub mod store;
 pub mod summary;

@@ -102,6 +102,11 @@ fn run(args: Cli) -> Result<ExitCode, Failure> {
             let url = cli::calendar::run(&load(config_path)?, args).map_err(on_the_way)?;
             println!("{url}");
         }
+        Command::Purge(args) => {
+            for line in cli::purge::run(&load(config_path)?, args).map_err(on_the_way)? {
+                println!("{line}");
+            }
+        }
         Command::Erase(args) => {
             let line = cli::erase::run(&load(config_path)?, args).map_err(on_the_way)?;
             println!("{line}");

@@ -7,6 +7,7 @@ pub mod client;
 pub mod erase;
 pub mod floor_relay;
 pub mod loadtest;
+pub mod purge;
 pub mod serve;
 pub mod sim_model;
 pub mod token;
@@ -47,6 +48,8 @@ pub enum Command {
     Calendar(calendar::CalendarArgs),
     /// Erase one caller's data from one tenant (a data-subject request).
     Erase(erase::EraseArgs),
+    /// Apply the tenants' retention policies now (or preview with --dry-run).
+    Purge(purge::PurgeArgs),
     /// Serve the built-in realtime simulator alone (`/sim/v1/realtime`).
     SimModel(sim_model::SimModelArgs),
     /// Load-test a running switchboard with many concurrent Media Streams calls.

@@ -24,6 +24,7 @@ pub mod models;
 pub mod node_clients;
 pub mod notifications;
 pub mod outbox;
+pub mod retention;
 pub mod schema;
 pub mod spool;
 pub mod tenants;

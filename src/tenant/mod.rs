@@ -127,7 +127,18 @@ pub struct TenantConfig {
     /// changed. Empty: nothing is redacted.
     #[serde(default)]
     pub redact: Vec<redaction::Redaction>,
+    /// Days a call's transcript, tool arguments, message bodies and voicemail
+    /// audio are kept (by each one's own time); `None`: kept for ever. The
+    /// hourly purge removes what is older (docs/operations.md#retention).
+    #[serde(default)]
+    pub retention_days: Option<u32>,
+    /// Days a call's summary is kept; `None`: as long as the call row.
+    #[serde(default)]
+    pub retention_days_summary: Option<u32>,
 }
+
+/// Longest `retention_days` (and `_summary`): a hundred years.
+pub const MAX_RETENTION_DAYS: u32 = 36_500;
 
 /// Longest `voicemail_script`, characters: the `<Say>` document must stay
 /// under Twilio's ~4000-character limit for an inline `Twiml` update.
@@ -178,6 +189,8 @@ impl TenantConfig {
             voicemail_script: None,
             calendar: None,
             redact: Vec::new(),
+            retention_days: None,
+            retention_days_summary: None,
         }
     }
 
@@ -264,6 +277,17 @@ impl TenantConfig {
             if script.trim().is_empty() || script.chars().count() > MAX_VOICEMAIL_SCRIPT_CHARS {
                 return Err(format!(
                     "tenant {}: voicemail_script must be 1–{MAX_VOICEMAIL_SCRIPT_CHARS} characters",
+                    self.id
+                ));
+            }
+        }
+        for (key, days) in [
+            ("retention_days", self.retention_days),
+            ("retention_days_summary", self.retention_days_summary),
+        ] {
+            if days.is_some_and(|d| d > MAX_RETENTION_DAYS) {
+                return Err(format!(
+                    "tenant {}: {key} must be 0–{MAX_RETENTION_DAYS} days",
                     self.id
                 ));
             }
@@ -528,6 +552,16 @@ mod tests {
         assert!(t.validate().unwrap_err().contains("voicemail_script"));
         t.voicemail_script = Some("x".repeat(MAX_VOICEMAIL_SCRIPT_CHARS + 1));
         assert!(t.validate().is_err());
+    }
+
+    #[test]
+    fn retention_is_bounded_to_a_hundred_years() {
+        let mut t = TenantConfig::example();
+        t.retention_days = Some(0);
+        t.retention_days_summary = Some(MAX_RETENTION_DAYS);
+        assert!(t.validate().is_ok());
+        t.retention_days_summary = Some(MAX_RETENTION_DAYS + 1);
+        assert!(t.validate().unwrap_err().contains("retention_days_summary"));
     }
 
     fn dental() -> TenantConfig {

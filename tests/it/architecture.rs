@@ -225,7 +225,7 @@ const LAYERS: &[&[&str]] = &[
     &["carrier", "messaging"],
     &["call_tree"],
     &["cluster", "tools", "rate_limits", "accounts"],
-    &["notify", "calendar"],
+    &["notify", "calendar", "retention"],
     &["summary"],
     &["actor_messages"],
     &["session_settings"],

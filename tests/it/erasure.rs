@@ -30,7 +30,7 @@ const DIGITS: &str = "5550100001";
 
 /// Every call's first turn quotes the erased caller's number and takes a
 /// message; the second books a cleaning three days ahead.
-fn script(dir: &Path) -> std::path::PathBuf {
+pub(crate) fn script(dir: &Path) -> std::path::PathBuf {
     let day = Utc::now().date_naive() + Days::new(3);
     let text = format!(
         r#"[[turns]]
@@ -65,7 +65,7 @@ text = "Sorry, could you say that again?"
     path
 }
 
-async fn start(db: Db, script: std::path::PathBuf) -> TestApp {
+pub(crate) async fn start(db: Db, script: std::path::PathBuf) -> TestApp {
     TestApp::start_with(db, |c| {
         c.simulator.script = script;
         c.twilio.auth_token = Some(TOKEN.into());
@@ -95,7 +95,7 @@ async fn call_from(app: &TestApp, from: &str, turns: &[&str]) -> String {
 }
 
 /// The caller's and another caller's calls, messages, booking and a text.
-async fn seed(app: &TestApp) -> (String, String) {
+pub(crate) async fn seed(app: &TestApp) -> (String, String) {
     let erased = call_from(app, CALLER, &["takeMessage", "createBooking"]).await;
     let kept = call_from(app, OTHER, &["takeMessage"]).await;
     let params = sms_form("SM0123456789abcdef0123456789abcdef", "Is my crown ready?");

@@ -44,6 +44,7 @@ mod prewarm;
 mod provider_replay;
 mod realtime_schema;
 mod redaction;
+mod retention;
 mod scopes;
 mod security;
 mod shutdown;
