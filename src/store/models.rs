@@ -131,6 +131,11 @@ pub struct CallRow {
     /// Twilio's answering machine detection verdict on an outbound call
     /// (`human`, `machine_end_beep`, …; see [`crate::lifecycle::AnsweredBy`]).
     pub answered_by: Option<String>,
+    /// The call's local recording, relative to `recording.dir`
+    /// (`tenant/YYYY-MM-DD/call id.wav`); `None` when not recorded.
+    pub recording_file: Option<String>,
+    /// Why the local recording stopped early or lost audio; `None` when whole.
+    pub recording_note: Option<String>,
 }
 
 impl CallRow {

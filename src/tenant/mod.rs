@@ -17,6 +17,7 @@ pub mod calendar;
 pub mod keypad;
 pub mod local_time;
 pub mod owner_notify;
+pub mod recording;
 
 pub use local_time::local_time;
 pub use owner_notify::{OwnerEventKind, OwnerNotify};
@@ -121,6 +122,9 @@ pub struct TenantConfig {
     /// switchboard's `appointments` table only.
     #[serde(default)]
     pub calendar: Option<calendar::CalendarConfig>,
+    /// Local call recording (`[tenants.recording]`): off by default.
+    #[serde(default)]
+    pub recording: recording::RecordingPolicy,
 }
 
 /// Longest `voicemail_script`, characters: the `<Say>` document must stay
@@ -171,6 +175,7 @@ impl TenantConfig {
             keypad: BTreeMap::new(),
             voicemail_script: None,
             calendar: None,
+            recording: recording::RecordingPolicy::default(),
         }
     }
 
@@ -247,6 +252,9 @@ impl TenantConfig {
                 ));
             }
         }
+        self.recording
+            .validate()
+            .map_err(|e| format!("tenant {}: {e}", self.id))?;
         if let Some(script) = &self.voicemail_script {
             if script.trim().is_empty() || script.chars().count() > MAX_VOICEMAIL_SCRIPT_CHARS {
                 return Err(format!(
@@ -346,6 +354,9 @@ impl TenantConfig {
             local.format("%A %Y-%m-%d %H:%M"),
             self.time_zone,
         );
+        if let Some(consent) = self.recording.consent_instruction() {
+            text.push_str(&consent);
+        }
         if !self.instructions.is_empty() {
             text.push_str(&self.instructions);
             text.push('\n');

@@ -42,6 +42,7 @@ mod operator;
 mod prewarm;
 mod provider_replay;
 mod realtime_schema;
+mod recording;
 mod scopes;
 mod security;
 mod shutdown;

@@ -1,0 +1,2 @@
+ALTER TABLE calls DROP COLUMN recording_note;
+ALTER TABLE calls DROP COLUMN recording_file;
