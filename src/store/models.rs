@@ -188,6 +188,10 @@ pub struct TranscriptRow {
     /// True when the caller barged in and the text was cut short.
     pub interrupted: bool,
     pub created_at: NaiveDateTime,
+    /// Where the line began, ms from the call's start (its recording's first
+    /// sample); absent in spools written before it was kept.
+    #[serde(default)]
+    pub offset_ms: Option<i64>,
 }
 
 /// A `tool_invocations` row; `arguments`/`result` are JSON text.

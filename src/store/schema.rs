@@ -69,6 +69,8 @@ diesel::table! {
         item_id -> Nullable<Text>,
         interrupted -> Bool,
         created_at -> Timestamp,
+        /// Where the line began, ms from the call's start; NULL for older lines.
+        offset_ms -> Nullable<BigInt>,
     }
 }
 

@@ -21,21 +21,21 @@ use crate::browser::{open, origin};
 use crate::support::{asset, caller_mulaw, Db, TestApp, ADMIN};
 
 /// Sends `mulaw` as 20 ms frames on the schedule `next` (kept across calls,
-/// so the line never pauses; a frame whose slot has passed goes at once).
-/// Returns when the first frame went.
+/// so the line never pauses; a frame whose slot has passed goes at once, as
+/// a phone's late packets do). Returns the first frame's slot: where the
+/// phone's clock puts it.
 async fn paced(
     call: &mut switchboard::far_end::TwilioCall,
     mulaw: &[u8],
     next: &mut tokio::time::Instant,
 ) -> Instant {
-    let mut first = None;
+    let first = next.into_std();
     for frame in mulaw.chunks(160) {
         tokio::time::sleep_until(*next).await;
         *next += Duration::from_millis(20);
-        first.get_or_insert_with(Instant::now);
         call.send_mulaw_frame(frame).await.unwrap();
     }
-    first.unwrap_or_else(Instant::now)
+    first
 }
 
 /// A TestApp whose tenant records every call into `dir`.
@@ -205,7 +205,10 @@ async fn twilio_call_is_recorded_on_two_channels_and_cut_at_barge_in() {
     // The caller's channel holds each clip where it was sent (the server's
     // clock starts a little after the test's, at the call's admission).
     let mut located = Vec::new();
-    for (clip, sent) in [(&booking, booking_sent), (&message, message_sent)] {
+    for (name, clip, sent) in [
+        ("booking", &booking, booking_sent),
+        ("message", &message, message_sent),
+    ] {
         let mut pcm = Vec::new();
         mulaw::decode_into(clip, &mut pcm);
         let (lead, window) = speech_window(&pcm, 4000);
@@ -213,12 +216,12 @@ async fn twilio_call_is_recorded_on_two_channels_and_cut_at_barge_in() {
         let (at, score) = locate(&left, &window, expected, 800);
         assert!(
             score > 0.95,
-            "clip not found in the caller channel: {score}"
+            "{name} not found in the caller channel near {expected}: {score}"
         );
         let off_ms = (expected as f64 - at as f64) / 8.0;
         assert!(
             (-20.0..=80.0).contains(&off_ms),
-            "clip at {at}, sent at {expected} (samples): {off_ms} ms apart"
+            "{name} at {at}, sent at {expected} (samples): {off_ms} ms apart"
         );
         located.push((at, expected));
     }
@@ -266,6 +269,38 @@ async fn twilio_call_is_recorded_on_two_channels_and_cut_at_barge_in() {
         "receptionist audio after the clear (rms {})",
         rms(after)
     );
+
+    // Served for playback, with Range for seeking.
+    let url = app.http_url(&format!("/api/calls/{sid}/recording"));
+    let on_disk = std::fs::read(&path).unwrap();
+    let mut whole = awc::Client::default()
+        .get(&url)
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(whole.status().as_u16(), 200);
+    assert_eq!(whole.headers().get("content-type").unwrap(), "audio/wav");
+    let body = whole.body().limit(16 << 20).await.unwrap();
+    assert_eq!(body.len(), on_disk.len());
+    let mut part = awc::Client::default()
+        .get(&url)
+        .bearer_auth(ADMIN)
+        .insert_header(("Range", "bytes=44-1043"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(part.status().as_u16(), 206);
+    assert_eq!(
+        part.headers()
+            .get("content-range")
+            .unwrap()
+            .to_str()
+            .unwrap(),
+        format!("bytes 44-1043/{}", on_disk.len())
+    );
+    let bytes = part.body().await.unwrap();
+    assert_eq!(&bytes[..], &on_disk[44..1044]);
     app.stop().await;
 }
 

@@ -115,6 +115,7 @@ fn transcript(call_id: &str, seq: i32, role: &str, text: &str) -> RecordTranscri
         item_id: Some(format!("item_{seq}")),
         interrupted: role == "assistant" && seq == 1,
         created_at: at(9, 0) + chrono::Duration::seconds(i64::from(seq)),
+        offset_ms: Some(i64::from(seq) * 1000),
     }
 }
 

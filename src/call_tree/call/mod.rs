@@ -1407,6 +1407,13 @@ impl Handler<ModelEvent> for CallActor {
                 }
                 self.end_hold();
                 if self.speaking_item.as_deref() != Some(item_id.as_str()) {
+                    // It plays after what is queued.
+                    let now = Instant::now();
+                    let ahead = self
+                        .playback
+                        .audible_until(now)
+                        .map_or(Duration::ZERO, |end| end - now);
+                    self.ledger.line_starts(&item_id, ahead);
                     self.conversation.assistant_speaking(&item_id);
                     self.speaking_item = Some(item_id.clone());
                 }
@@ -1440,6 +1447,7 @@ impl Handler<ModelEvent> for CallActor {
             ModelEvent::SpeechStarted { item_id, .. } => {
                 if let Some(item_id) = item_id {
                     self.conversation.user_speaking(&item_id);
+                    self.ledger.line_starts(&item_id, Duration::ZERO);
                 }
                 self.speech_stopped_at = None;
                 self.end_hold();
