@@ -588,7 +588,12 @@ async fn start_on_pool(
     let join = actix_rt::spawn(server);
     let calendar_sync = CalendarSync::new(calendars).start();
     if crate::retention::any_policy(&config.tenants) {
-        crate::retention::Purger::new(state.pool.clone(), config.tenants.clone()).start();
+        crate::retention::Purger::new(
+            state.pool.clone(),
+            config.tenants.clone(),
+            config.recording.dir.clone(),
+        )
+        .start();
     }
     if let (Some(cluster), Some(joined)) = (&cluster, joined) {
         let (ops, target) = (

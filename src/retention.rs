@@ -4,6 +4,7 @@
 //! purge (a PostgreSQL advisory lock); `switchboard purge [--dry-run]` runs
 //! or previews the same pass now.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,7 +12,7 @@ use actix::prelude::*;
 use chrono::{NaiveDateTime, Utc};
 
 use crate::store::retention::{self, Outcome, Policy};
-use crate::store::{blocking, DbConnection, Pool, StoreError};
+use crate::store::{blocking, files, DbConnection, Pool, StoreError};
 use crate::tenant::TenantConfig;
 
 /// How often the purge runs.
@@ -30,13 +31,16 @@ pub fn any_policy(tenants: &[TenantConfig]) -> bool {
     tenants.iter().any(|t| policy(t) != Policy::default())
 }
 
-/// Applies every tenant's policy as of `now` on `conn`, tenants in order;
-/// with `dry_run` only counts. Tenants without a policy are left out.
+/// Applies every tenant's policy as of `now` on `conn`, tenants in order,
+/// removing each tenant's expired recordings under `recordings` once its
+/// transaction has committed; with `dry_run` only counts. Tenants without a
+/// policy are left out.
 ///
 /// Errors: the first tenant's purge that fails (earlier tenants stay purged).
 pub fn purge_tenants(
     conn: &mut DbConnection,
     tenants: &[TenantConfig],
+    recordings: &Path,
     now: NaiveDateTime,
     dry_run: bool,
 ) -> Result<Vec<(String, Outcome)>, StoreError> {
@@ -47,6 +51,9 @@ pub fn purge_tenants(
             continue;
         }
         let outcome = retention::purge(conn, &tenant.id, policy, now, dry_run)?;
+        if let (Outcome::Done(purged), false) = (&outcome, dry_run) {
+            files::remove_under(recordings, &purged.files);
+        }
         done.push((tenant.id.clone(), outcome));
     }
     Ok(done)
@@ -56,15 +63,18 @@ pub fn purge_tenants(
 pub struct Purger {
     pool: Pool,
     tenants: Arc<Vec<TenantConfig>>,
+    /// `recording.dir`.
+    recordings: Arc<PathBuf>,
     running: bool,
 }
 
 impl Purger {
-    /// A purger of `tenants`' data in `pool`.
-    pub fn new(pool: Pool, tenants: Vec<TenantConfig>) -> Self {
+    /// A purger of `tenants`' data in `pool` and their recordings under `recordings`.
+    pub fn new(pool: Pool, tenants: Vec<TenantConfig>, recordings: PathBuf) -> Self {
         Purger {
             pool,
             tenants: Arc::new(tenants),
+            recordings: Arc::new(recordings),
             running: false,
         }
     }
@@ -75,9 +85,13 @@ impl Purger {
         }
         self.running = true;
         let (pool, tenants) = (self.pool.clone(), self.tenants.clone());
+        let recordings = self.recordings.clone();
         let pass = async move {
             let now = Utc::now().naive_utc();
-            blocking(&pool, move |conn| purge_tenants(conn, &tenants, now, false)).await
+            blocking(&pool, move |conn| {
+                purge_tenants(conn, &tenants, &recordings, now, false)
+            })
+            .await
         };
         ctx.spawn(pass.into_actor(self).map(|result, act, _| {
             act.running = false;

@@ -372,6 +372,8 @@ mod tests {
                 summary: None,
                 node_id: None,
                 answered_by: None,
+                recording_file: None,
+                recording_note: None,
             },
             transcript: Vec::new(),
             tools: vec![

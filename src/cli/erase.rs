@@ -30,6 +30,7 @@ pub fn run(config: &Config, args: EraseArgs) -> anyhow::Result<String> {
     let phone = crate::tools::args::e164("phone", &args.phone)?;
     super::with_database(config, |conn| {
         let erased = erase_caller(conn, &args.tenant, &phone)?;
+        crate::store::files::remove_under(&config.recording.dir, &erased.files);
         audit::record(
             conn,
             &Who::command_line(),

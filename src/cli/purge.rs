@@ -23,7 +23,13 @@ pub struct PurgeArgs {
 pub fn run(config: &Config, args: PurgeArgs) -> anyhow::Result<Vec<String>> {
     let now = Utc::now().naive_utc();
     super::with_database(config, |conn| {
-        let done = purge_tenants(conn, &config.tenants, now, args.dry_run)?;
+        let done = purge_tenants(
+            conn,
+            &config.tenants,
+            &config.recording.dir,
+            now,
+            args.dry_run,
+        )?;
         let verb = if args.dry_run {
             "would purge"
         } else {

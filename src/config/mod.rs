@@ -5,7 +5,8 @@
 //!
 //! One file per section, each struct with its defaults beside it: `server`,
 //! `database`, `calls`, `cluster`, `notify`, `limits`, `jambonz`, `browser`,
-//! `twilio`, `transfer`, `messaging` (with `[sendgrid]`), `text_model`, `mcp`. Sections
+//! `twilio`, `transfer`, `messaging` (with `[sendgrid]`), `text_model`, `mcp`,
+//! `recording`. Sections
 //! owned by other modules are re-exported here: `[model]` and `[simulator]`
 //! ([`crate::model::settings`], [`crate::model::simulator::settings`]),
 //! `[routing]` and `[[tenants]]` ([`crate::tenant`]). Where `[model]` meets the
@@ -31,6 +32,7 @@ mod mcp;
 mod messaging;
 mod model_choice;
 mod notify;
+mod recording;
 mod secrets;
 mod server;
 mod text_model;
@@ -52,6 +54,7 @@ pub use limits::LimitsConfig;
 pub use mcp::McpServerConfig;
 pub use messaging::{MessagingConfig, SendGridConfig};
 pub use notify::NotifyConfig;
+pub use recording::RecordingConfig;
 pub use server::ServerConfig;
 pub use text_model::TextModelConfig;
 pub use transfer::{TransferConfig, RING_SECS_MAX, RING_SECS_MIN};
@@ -102,6 +105,8 @@ pub struct Config {
     pub notify: NotifyConfig,
     /// `[cluster]`: several nodes acting as one.
     pub cluster: ClusterConfig,
+    /// `[recording]`: where recorded calls are kept.
+    pub recording: RecordingConfig,
 }
 
 impl Default for Config {
@@ -125,6 +130,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             notify: NotifyConfig::default(),
             cluster: ClusterConfig::default(),
+            recording: RecordingConfig::default(),
         }
     }
 }
@@ -172,8 +178,8 @@ impl Config {
 
     /// Makes every relative file path absolute against `dir` (the config file's
     /// folder), whether it came from the file, the environment or a default:
-    /// the SQLite file of `database.url`, `database.spool_file` and
-    /// `server.admin_token_file`. Absolute paths, PostgreSQL URLs and an empty
+    /// the SQLite file of `database.url`, `database.spool_file`,
+    /// `server.admin_token_file`, the cluster's files and `recording.dir`. Absolute paths, PostgreSQL URLs and an empty
     /// `spool_file` (no spool) are left alone. Without a config file nothing is
     /// resolved: relative paths then mean the working directory.
     pub fn resolve_paths(&mut self, dir: &Path) {
@@ -192,6 +198,7 @@ impl Config {
         self.cluster.tls_ca_file = join(&self.cluster.tls_ca_file);
         self.cluster.tls_cert_file = join(&self.cluster.tls_cert_file);
         self.cluster.tls_key_file = join(&self.cluster.tls_key_file);
+        self.recording.dir = join(&self.recording.dir);
     }
 }
 
@@ -237,6 +244,7 @@ mod tests {
         );
         assert_eq!(config.database.spool_file, dir.join("spool/s.jsonl"));
         assert_eq!(config.server.admin_token_file, dir.join("data/admin-token"));
+        assert_eq!(config.recording.dir, dir.join("data/recordings"));
     }
 
     #[test]

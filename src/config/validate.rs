@@ -37,6 +37,18 @@ impl Config {
                 message: "poll_ms, retry_base_ms and max_attempts must be above 0".into(),
             });
         }
+        if self.recording.dir.as_os_str().is_empty() {
+            return Err(ConfigError::Invalid {
+                key: "recording.dir",
+                message: "must name a folder".into(),
+            });
+        }
+        if !(64..=65536).contains(&self.recording.queue_chunks) {
+            return Err(ConfigError::Invalid {
+                key: "recording.queue_chunks",
+                message: format!("{} is not 64–65536", self.recording.queue_chunks),
+            });
+        }
         if self.server.bind.parse::<SocketAddr>().is_err() {
             return Err(ConfigError::Invalid {
                 key: "server.bind",

@@ -69,6 +69,7 @@ pub async fn erase_caller(
         store::erasure::erase_caller(conn, &t, &p)
     })
     .await?;
+    store::files::remove_under(&state.config.recording.dir, &erased.files);
     log::info!(
         "tenant {tenant}: a caller's data was erased ({})",
         erased.summary()

@@ -41,6 +41,7 @@ pub fn configure_calls(routes: &mut Routes<'_>) {
         live_calls::call_session,
     );
     routes.post("/api/calls/{id}/recording", Access::Manage, recording);
+    routes.get("/api/calls/{id}/recording", Access::Read, local_recording);
     routes.get("/api/calls/{id}", Access::Read, get_call);
 }
 
@@ -91,6 +92,57 @@ pub async fn get_call(
         "transcript": transcript,
         "tool_invocations": tools,
     })))
+}
+
+/// `GET /api/calls/{id}/recording`: the call's local recording (`[tenants.recording]`),
+/// `audio/wav`, two channels (left the caller, right the receptionist). HTTP
+/// `Range` is honoured (206 with `Content-Range`), so a player can seek. 404
+/// when the call is unknown or another tenant's (as `GET /api/calls/{id}`), and
+/// when it has no recording (not recorded, still being written, or purged).
+pub async fn local_recording(
+    req: HttpRequest,
+    principal: Principal,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let wanted = id.clone();
+    let scope = principal.scope.clone();
+    let call = query(&state, move |conn| visible_call(conn, &wanted, &scope))
+        .await
+        .map_err(|e| e.for_call(&id))?
+        .ok_or_else(|| ApiError::NotFound("no such call".into()).for_call(&id))?;
+    let missing = || ApiError::NotFound("no recording for this call".into()).for_call(&id);
+    let file = call.recording_file.ok_or_else(missing)?;
+    // Written by the recorder as tenant/date/id.wav; anything else is not ours to serve.
+    let relative = std::path::Path::new(&file);
+    if !relative
+        .components()
+        .all(|c| matches!(c, std::path::Component::Normal(_)))
+    {
+        log::error!("call {id}: recording_file {file:?} is not a relative path");
+        return Err(missing());
+    }
+    let path = state.config.recording.dir.join(relative);
+    let named = actix_files::NamedFile::open_async(&path)
+        .await
+        .map_err(|e| {
+            log::warn!("call {id}: recording {} unreadable: {e}", path.display());
+            missing()
+        })?;
+    let mut resp = named
+        .set_content_type(
+            "audio/wav"
+                .parse()
+                .unwrap_or(actix_web::mime::APPLICATION_OCTET_STREAM),
+        )
+        .use_last_modified(false)
+        .into_response(&req);
+    resp.headers_mut().insert(
+        actix_web::http::header::CACHE_CONTROL,
+        actix_web::http::header::HeaderValue::from_static("private, no-store"),
+    );
+    Ok(resp)
 }
 
 /// The call `id` names (switchboard id or carrier call sid) when `scope` sees it.

@@ -105,6 +105,23 @@ pub fn set_recording_sid(
     Ok(updated > 0)
 }
 
+/// Stores where the call's local recording is (relative to `recording.dir`)
+/// and why it is incomplete, if it is. Returns false when no call has this id.
+pub fn set_recording(
+    conn: &mut DbConnection,
+    call_id: &str,
+    file: &str,
+    note: Option<&str>,
+) -> Result<bool, StoreError> {
+    let updated = diesel::update(calls::table.find(call_id))
+        .set((
+            calls::recording_file.eq(file),
+            calls::recording_note.eq(note),
+        ))
+        .execute(conn)?;
+    Ok(updated > 0)
+}
+
 /// The call with this id, if any.
 pub fn get(conn: &mut DbConnection, call_id: &str) -> Result<Option<CallRow>, StoreError> {
     Ok(calls::table

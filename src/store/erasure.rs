@@ -4,7 +4,8 @@
 //! stays without the person in it.
 //!
 //! Per table, for tenant T and number P (E.164):
-//! - `calls` from or to P: the numbers and the summary are cleared; the row
+//! - `calls` from or to P: the numbers, the summary and the local recording
+//!   (its file removed by the caller after the commit) are cleared; the row
 //!   (time, duration, outcome) stays. Their transcripts and tool calls are
 //!   deleted, as are tool calls of other calls whose arguments or result name P.
 //! - `caller_messages` from P or taken on those calls: deleted (their
@@ -55,6 +56,12 @@ pub struct Erased {
     pub bookings: usize,
     pub text_messages: usize,
     pub notifications: usize,
+    /// Local recordings of those calls.
+    pub recordings: usize,
+    /// Their files, relative to `recording.dir`: the caller removes them once
+    /// the transaction has committed.
+    #[serde(skip)]
+    pub files: Vec<String>,
 }
 
 impl Erased {
@@ -62,7 +69,7 @@ impl Erased {
     pub fn summary(&self) -> String {
         format!(
             "calls {}, transcript lines {}, tool calls {}, caller messages {}, customers {}, \
-             bookings {}, text messages {}, notifications {}",
+             bookings {}, text messages {}, notifications {}, recordings {}",
             self.calls,
             self.transcript_lines,
             self.tool_calls,
@@ -70,7 +77,8 @@ impl Erased {
             self.customers,
             self.bookings,
             self.text_messages,
-            self.notifications
+            self.notifications,
+            self.recordings
         )
     }
 }
@@ -182,11 +190,20 @@ pub fn erase_caller(
             ))
             .execute(conn)?;
 
+        erased.files = calls::table
+            .filter(calls::id.eq_any(&call_ids))
+            .select(calls::recording_file)
+            .load::<Option<String>>(conn)?
+            .into_iter()
+            .flatten()
+            .collect();
+        erased.recordings = erased.files.len();
         erased.calls = diesel::update(calls::table.filter(calls::id.eq_any(&call_ids)))
             .set((
                 calls::from_number.eq(None::<String>),
                 calls::to_number.eq(None::<String>),
                 calls::summary.eq(None::<String>),
+                calls::recording_file.eq(None::<String>),
             ))
             .execute(conn)?;
         // The number said or typed on anyone else's call.

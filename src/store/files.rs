@@ -66,6 +66,31 @@ pub fn readable_by_others(path: &Path) -> bool {
         .unwrap_or(false)
 }
 
+/// Removes the files at `relative` paths under `dir` (recordings that
+/// expired or were erased); how many were removed. A path that would leave
+/// `dir` (absolute, or with `..`) is skipped, a file already gone counts as
+/// removed, and any other failure is logged and skipped: the rows naming
+/// them are cleared already.
+pub fn remove_under(dir: &Path, relative: &[String]) -> usize {
+    let mut removed = 0;
+    for name in relative {
+        let rel = Path::new(name);
+        let inside = rel
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)));
+        if !inside {
+            log::warn!("not removing {name:?}: not a path inside {}", dir.display());
+            continue;
+        }
+        match std::fs::remove_file(dir.join(rel)) {
+            Ok(()) => removed += 1,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => removed += 1,
+            Err(e) => log::warn!("{}: not removed: {e}", dir.join(rel).display()),
+        }
+    }
+    removed
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -131,6 +131,11 @@ pub struct CallRow {
     /// Twilio's answering machine detection verdict on an outbound call
     /// (`human`, `machine_end_beep`, …; see [`crate::lifecycle::AnsweredBy`]).
     pub answered_by: Option<String>,
+    /// The call's local recording, relative to `recording.dir`
+    /// (`tenant/YYYY-MM-DD/call id.wav`); `None` when not recorded.
+    pub recording_file: Option<String>,
+    /// Why the local recording stopped early or lost audio; `None` when whole.
+    pub recording_note: Option<String>,
 }
 
 impl CallRow {
@@ -183,6 +188,10 @@ pub struct TranscriptRow {
     /// True when the caller barged in and the text was cut short.
     pub interrupted: bool,
     pub created_at: NaiveDateTime,
+    /// Where the line began, ms from the call's start (its recording's first
+    /// sample); absent in spools written before it was kept.
+    #[serde(default)]
+    pub offset_ms: Option<i64>,
 }
 
 /// A `tool_invocations` row; `arguments`/`result` are JSON text.

@@ -2,7 +2,8 @@
 //! `retention_days_summary`), counted or done. Past `retention_days` (by
 //! each row's own time): a call's transcript is deleted and its tool calls'
 //! arguments and results cleared; text messages' and caller messages'
-//! bodies become `[expired]`; voicemail audio is deleted. The call row keeps
+//! bodies become `[expired]`; voicemail audio and local recordings are
+//! deleted (the files by the caller, after the commit). The call row keeps
 //! its metadata and summary; past `retention_days_summary` the summary is
 //! cleared too. Nothing younger than its cutoff is touched.
 //!
@@ -41,7 +42,13 @@ pub struct Purged {
     pub text_messages: usize,
     pub caller_messages: usize,
     pub voicemails: usize,
+    /// Calls whose local recording expired.
+    pub recordings: usize,
     pub summaries: usize,
+    /// Those recordings' files, relative to `recording.dir`: the caller
+    /// removes them once the transaction has committed.
+    #[serde(skip)]
+    pub files: Vec<String>,
 }
 
 impl Purged {
@@ -49,12 +56,13 @@ impl Purged {
     pub fn summary(&self) -> String {
         format!(
             "transcript lines {}, tool calls {}, text messages {}, caller messages {}, \
-             voicemails {}, summaries {}",
+             voicemails {}, recordings {}, summaries {}",
             self.transcript_lines,
             self.tool_calls,
             self.text_messages,
             self.caller_messages,
             self.voicemails,
+            self.recordings,
             self.summaries
         )
     }
@@ -159,6 +167,17 @@ fn purge_content(
     let audio = voicemails::table
         .filter(voicemails::created_at.lt(cutoff))
         .filter(voicemails::message_id.eq_any(tenant_messages));
+    let recorded = calls::table
+        .filter(calls::tenant_id.eq(tenant_id))
+        .filter(calls::started_at.lt(cutoff))
+        .filter(calls::recording_file.is_not_null());
+    purged.files = recorded
+        .select(calls::recording_file)
+        .load::<Option<String>>(conn)?
+        .into_iter()
+        .flatten()
+        .collect();
+    purged.recordings = purged.files.len();
     if dry_run {
         purged.transcript_lines = count(lines.count().get_result(conn)?);
         purged.tool_calls = count(tools.count().get_result(conn)?);
@@ -181,6 +200,9 @@ fn purge_content(
         ))
         .execute(conn)?;
     purged.voicemails = diesel::delete(audio).execute(conn)?;
+    diesel::update(recorded)
+        .set(calls::recording_file.eq(None::<String>))
+        .execute(conn)?;
     purged.caller_messages = diesel::update(taken)
         .set(caller_messages::message.eq(EXPIRED))
         .execute(conn)?;

@@ -49,6 +49,11 @@ diesel::table! {
         /// Twilio's answering machine detection verdict (`AnsweredBy`) on an
         /// outbound call; NULL without detection.
         answered_by -> Nullable<Text>,
+        /// The call's local recording, relative to `recording.dir`
+        /// (`tenant/YYYY-MM-DD/call id.wav`); NULL when not recorded.
+        recording_file -> Nullable<Text>,
+        /// Why the local recording stopped early or lost audio; NULL when whole.
+        recording_note -> Nullable<Text>,
     }
 }
 
@@ -64,6 +69,8 @@ diesel::table! {
         item_id -> Nullable<Text>,
         interrupted -> Bool,
         created_at -> Timestamp,
+        /// Where the line began, ms from the call's start; NULL for older lines.
+        offset_ms -> Nullable<BigInt>,
     }
 }
 

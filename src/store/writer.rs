@@ -104,6 +104,8 @@ pub struct RecordTranscript {
     /// True when the caller barged in over this (assistant) text.
     pub interrupted: bool,
     pub created_at: NaiveDateTime,
+    /// Where the line began, ms from the call's start.
+    pub offset_ms: Option<i64>,
 }
 
 /// One finished tool call; `arguments`/`result` are JSON text, `duration_ms`
@@ -743,6 +745,7 @@ impl Handler<RecordTranscript> for Store {
             item_id: msg.item_id,
             interrupted: msg.interrupted,
             created_at: msg.created_at,
+            offset_ms: msg.offset_ms,
         };
         self.enqueue(Write::Transcript(entry), ctx);
     }

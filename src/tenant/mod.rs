@@ -17,6 +17,7 @@ pub mod calendar;
 pub mod keypad;
 pub mod local_time;
 pub mod owner_notify;
+pub mod recording;
 pub mod redaction;
 
 pub use local_time::local_time;
@@ -135,6 +136,9 @@ pub struct TenantConfig {
     /// Days a call's summary is kept; `None`: as long as the call row.
     #[serde(default)]
     pub retention_days_summary: Option<u32>,
+    /// Local call recording (`[tenants.recording]`): off by default.
+    #[serde(default)]
+    pub recording: recording::RecordingPolicy,
 }
 
 /// Longest `retention_days` (and `_summary`): a hundred years.
@@ -191,6 +195,7 @@ impl TenantConfig {
             redact: Vec::new(),
             retention_days: None,
             retention_days_summary: None,
+            recording: recording::RecordingPolicy::default(),
         }
     }
 
@@ -273,6 +278,9 @@ impl TenantConfig {
                 ));
             }
         }
+        self.recording
+            .validate()
+            .map_err(|e| format!("tenant {}: {e}", self.id))?;
         if let Some(script) = &self.voicemail_script {
             if script.trim().is_empty() || script.chars().count() > MAX_VOICEMAIL_SCRIPT_CHARS {
                 return Err(format!(
@@ -383,6 +391,9 @@ impl TenantConfig {
             local.format("%A %Y-%m-%d %H:%M"),
             self.time_zone,
         );
+        if let Some(consent) = self.recording.consent_instruction() {
+            text.push_str(&consent);
+        }
         if !self.instructions.is_empty() {
             text.push_str(&self.instructions);
             text.push('\n');

@@ -11,7 +11,8 @@
 // summary, "Booked cleaning, Tue … 09:00" between the caller's lines, close); the
 // message in Messages, marked handled by a click and still handled after a reload;
 // a key pressed on the softphone's keypad reaching the call as a note;
-// the booking in Bookings. Screenshots at 1440 px and 390 px (no horizontal
+// the booking in Bookings; the call recorded (its panel's player plays, and a
+// click on a transcript line seeks it to that line's time). Screenshots at 1440 px and 390 px (no horizontal
 // overflow at 390 or 360) go to test-artifacts/. Exits non-zero on failure.
 //
 // Env: SWITCHBOARD_BIN (default $CARGO_TARGET_DIR/debug/switchboard, else
@@ -69,7 +70,25 @@ function fakeMicWav() {
 const port = await freePort();
 const base = `http://127.0.0.1:${port}`;
 const tmp = mkdtempSync(join(tmpdir(), "switchboard-e2e-"));
-writeFileSync(join(tmp, "none.toml"), "");
+// The example tenant, recording its calls (into tmp/recordings: relative
+// paths resolve against the config file's folder).
+writeFileSync(join(tmp, "config.toml"), `[recording]
+dir = "recordings"
+
+[[tenants]]
+id = "acme-dental"
+name = "Acme Dental"
+phone_numbers = ["+15550100000"]
+time_zone = "America/New_York"
+company_brief = "Acme Dental is a family dental practice offering cleanings, fillings and check-ups."
+instructions = "Keep replies short and friendly."
+[tenants.services]
+cleaning = 60
+checkup = 30
+filling = 45
+[tenants.recording]
+mode = "all"
+`);
 // The booking turn's date: next Tuesday (at least a day ahead) in the example
 // tenant's zone; 09:00 is a slot start (the example tenant is always open).
 function nextTuesday() {
@@ -93,7 +112,7 @@ const script = simScript("Thanks for calling Acme Dental, this is the virtual re
   },
 ]);
 writeFileSync(join(tmp, "script.toml"), script);
-const server = startSwitchboard(["--config", join(tmp, "none.toml"), "serve"], {
+const server = startSwitchboard(["--config", join(tmp, "config.toml"), "serve"], {
   ...process.env,
   RUST_LOG: "info",
   SWITCHBOARD_SERVER__BIND: `127.0.0.1:${port}`,
@@ -175,17 +194,44 @@ await runTest("dashboard e2e", server, () => browser, async () => {
   assert.match(row, /[A-Z]{2,4}|GMT/, "local time with its zone");
   assert.doesNotMatch(row, /caller_hangup|in_progress|browser/);
   await page.screenshot({ path: join(artifacts, "dashboard-after.png"), fullPage: true });
+  // The call's recording is closed a moment after the call: then its panel has a player.
+  const recorded = async () => {
+    const r = await fetch(base + "/api/calls", { headers: { Authorization: "Bearer " + ADMIN } });
+    const calls = await r.json();
+    return calls.some((c) => c.carrier === "browser" && c.recording_file);
+  };
+  for (const end = Date.now() + 15000; !(await recorded()); ) {
+    assert.ok(Date.now() < end, "the web call's recording was never noted");
+    await new Promise((r) => setTimeout(r, 200));
+  }
   // The call detail: its own panel, row marked, summary, tool lines in place.
   await page.click("#calls tr.pick");
   await page.waitForSelector("#detail:not(.hidden) .summary", { timeout: 5000 });
   assert.ok(await page.$("#calls tr.selected"), "selected row is marked");
   assert.equal(await text("#detail-title"), "Dana Smith · web call");
   assert.match(await text("#detail .summary"), /Dana Smith.*booked cleaning for .* 09:00 and left a message/);
-  const order = await page.evaluate(() => [...document.querySelectorAll("#detail-body .line, #detail-body .tool")].map((n) => (n.classList.contains("tool") ? "tool: " : "line: ") + n.textContent));
+  // (each line's time, its first span, left out)
+  const order = await page.evaluate(() => [...document.querySelectorAll("#detail-body .line, #detail-body .tool")].map((n) => (n.classList.contains("tool") ? "tool: " : "line: ") + [...n.childNodes].filter((c) => !c.classList?.contains("at")).map((c) => c.textContent).join("")));
   const at = (pred) => order.findIndex(pred);
   const booking = at((l) => l === `tool: Booked cleaning, ${tuesdayWords} 09:00`);
   assert.ok(booking > at((l) => l.startsWith("line: Caller") && l.includes("teeth cleaning")), `booking after the request: ${order.join(" | ")}`);
   assert.ok(booking < at((l) => l.startsWith("line: Caller") && l.includes("take a message")), `booking before the next request: ${order.join(" | ")}`);
+  // The player: each line shows its time; a click plays the recording from there.
+  await until(() => document.querySelector("#detail-audio")?.duration > 5, null, { timeout: 10000 });
+  const seek = await page.evaluate(() => {
+    const lines = [...document.querySelectorAll("#detail-body .line.seek")];
+    const target = lines.find((l) => l.textContent.includes("take a message"));
+    return target ? { offset: Number(target.dataset.offsetMs), time: target.querySelector(".at").textContent, count: lines.length } : null;
+  });
+  assert.ok(seek && seek.count >= 3, `no seekable transcript lines: ${JSON.stringify(seek)}`);
+  assert.ok(seek.offset > 5000, `the second request at ${seek.offset} ms`);
+  assert.match(seek.time, /^\d+:\d\d$/);
+  assert.equal(await page.evaluate(() => document.querySelector("#detail-audio").currentTime), 0);
+  await page.click("#detail-body .line.seek >> text=take a message");
+  await until((s) => Math.abs(document.querySelector("#detail-audio").currentTime - s) < 1.5, seek.offset / 1000, { timeout: 5000 });
+  // It plays on from there.
+  const t0 = await page.evaluate(() => document.querySelector("#detail-audio").currentTime);
+  await until((t) => document.querySelector("#detail-audio").currentTime > t + 0.2, t0, { timeout: 5000 });
   await page.screenshot({ path: join(artifacts, "dashboard-1440.png"), fullPage: false });
   await page.click("#detail-close");
   await page.waitForSelector("#detail.hidden", { state: "attached", timeout: 2000 });

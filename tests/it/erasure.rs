@@ -21,6 +21,7 @@ use crate::messaging::{pool, post_sms, sms_form};
 use crate::support::child::write_config;
 use crate::support::scripted::turn_with_tool;
 use crate::support::{files_holding, Db, TestApp, ADMIN, CALLER, DIALLED};
+use switchboard::tenant::recording::RecordingMode;
 
 const TOKEN: &str = "twilio-test-auth-token";
 /// The caller who stays.
@@ -70,8 +71,38 @@ pub(crate) async fn start(db: Db, script: std::path::PathBuf) -> TestApp {
         c.simulator.script = script;
         c.twilio.auth_token = Some(TOKEN.into());
         c.messaging.auto_reply = "Thanks, we got your message.".into();
+        c.tenants[0].recording.mode = RecordingMode::All;
     })
     .await
+}
+
+/// The call's recording file, once its recorder has closed it (a moment
+/// after the call ends).
+pub(crate) async fn recording_of(app: &TestApp, call_id: &str) -> std::path::PathBuf {
+    let dir = app
+        .running
+        .as_ref()
+        .unwrap()
+        .state
+        .config
+        .recording
+        .dir
+        .clone();
+    for _ in 0..100 {
+        let mut conn = pool(app).get().unwrap();
+        if let Some(file) = calls::get(&mut conn, call_id)
+            .unwrap()
+            .unwrap()
+            .recording_file
+        {
+            let path = dir.join(file);
+            assert!(path.exists(), "{}", path.display());
+            return path;
+        }
+        drop(conn);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("call {call_id}: no recording after 10 s");
 }
 
 /// A call from `from` through `turns` of the script; its call id.
@@ -98,6 +129,9 @@ async fn call_from(app: &TestApp, from: &str, turns: &[&str]) -> String {
 pub(crate) async fn seed(app: &TestApp) -> (String, String) {
     let erased = call_from(app, CALLER, &["takeMessage", "createBooking"]).await;
     let kept = call_from(app, OTHER, &["takeMessage"]).await;
+    for call in [&erased, &kept] {
+        recording_of(app, call).await;
+    }
     let params = sms_form("SM0123456789abcdef0123456789abcdef", "Is my crown ready?");
     let sig = signature::compute(TOKEN, &app.http_url("/sms/inbound"), &params);
     let (status, body) = post_sms(app, &params, Some(&sig)).await;
@@ -108,7 +142,9 @@ pub(crate) async fn seed(app: &TestApp) -> (String, String) {
 /// What stays: the other caller's call, message and transcript (the
 /// erased number replaced), the erased caller's call row without numbers,
 /// the booked slot, and the audit entry.
-fn assert_the_rest_stays(app: &TestApp, erased: &str, kept: &str) {
+fn assert_the_rest_stays(app: &TestApp, erased: &str, kept: &str, recordings: [&Path; 2]) {
+    assert!(!recordings[0].exists(), "the erased caller's recording");
+    assert!(recordings[1].exists(), "the other caller's recording");
     let mut conn = pool(app).get().unwrap();
     let other = calls::get(&mut conn, kept).unwrap().expect("kept call");
     assert_eq!(other.from_number.as_deref(), Some(OTHER));
@@ -126,6 +162,7 @@ fn assert_the_rest_stays(app: &TestApp, erased: &str, kept: &str) {
         .expect("erased call row");
     assert_eq!(row.from_number, None);
     assert_eq!(row.summary, None);
+    assert_eq!(row.recording_file, None);
     assert!(row.duration_ms.is_some(), "the call's metadata stays");
     assert!(transcripts::for_call(&mut conn, erased).unwrap().is_empty());
     let day = Utc::now().date_naive();
@@ -160,9 +197,29 @@ async fn the_erase_command_leaves_no_trace_of_the_number_in_any_sqlite_file() {
     let dir = tempfile::tempdir().unwrap();
     let app = start(Db::Sqlite, script(dir.path())).await;
     let (erased, kept) = seed(&app).await;
+    let files = [
+        recording_of(&app, &erased).await,
+        recording_of(&app, &kept).await,
+    ];
     assert!(!files_holding(app.dir.path(), DIGITS).is_empty(), "seeded");
 
-    let config = write_config(dir.path(), &app.db_url, "");
+    let recordings = app
+        .running
+        .as_ref()
+        .unwrap()
+        .state
+        .config
+        .recording
+        .dir
+        .clone();
+    let config = write_config(
+        dir.path(),
+        &app.db_url,
+        &format!(
+            "\n[recording]\ndir = {:?}\n",
+            recordings.display().to_string()
+        ),
+    );
     let bad = Command::new(env!("CARGO_BIN_EXE_switchboard"))
         .arg("--config")
         .arg(&config)
@@ -186,7 +243,7 @@ async fn the_erase_command_leaves_no_trace_of_the_number_in_any_sqlite_file() {
     );
     assert!(printed.contains("erased: calls 1,"), "{printed}");
 
-    assert_the_rest_stays(&app, &erased, &kept);
+    assert_the_rest_stays(&app, &erased, &kept, [&files[0], &files[1]]);
     assert_eq!(files_holding(app.dir.path(), DIGITS), Vec::<String>::new());
     app.stop().await;
 }
@@ -196,6 +253,10 @@ async fn the_erase_route_leaves_no_trace_of_the_number_in_any_postgres_table() {
     let dir = tempfile::tempdir().unwrap();
     let app = start(Db::Postgres, script(dir.path())).await;
     let (erased, kept) = seed(&app).await;
+    let files = [
+        recording_of(&app, &erased).await,
+        recording_of(&app, &kept).await,
+    ];
     assert!(rows_holding(&app.db_url, DIGITS) > 0, "seeded");
 
     let erase = |path: &str| {
@@ -223,8 +284,9 @@ async fn the_erase_route_leaves_no_trace_of_the_number_in_any_postgres_table() {
     assert_eq!(body["erased"]["calls"], 1, "{body}");
     assert_eq!(body["erased"]["caller_messages"], 1, "{body}");
     assert_eq!(body["erased"]["text_messages"], 2, "{body}");
+    assert_eq!(body["erased"]["recordings"], 1, "{body}");
 
-    assert_the_rest_stays(&app, &erased, &kept);
+    assert_the_rest_stays(&app, &erased, &kept, [&files[0], &files[1]]);
     assert_eq!(rows_holding(&app.db_url, DIGITS), 0);
     app.stop().await;
 }

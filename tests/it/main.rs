@@ -43,6 +43,7 @@ mod operator;
 mod prewarm;
 mod provider_replay;
 mod realtime_schema;
+mod recording;
 mod redaction;
 mod retention;
 mod scopes;

@@ -10,6 +10,7 @@
 //! decision for fails it.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use awc::http::Method;
@@ -73,8 +74,9 @@ fn wav() -> Vec<u8> {
     .expect("wav")
 }
 
-/// One tenant's stored rows, every text carrying its marks.
-fn seed_rows(conn: &mut DbConnection, m: &Marks) -> (String, String, String) {
+/// One tenant's stored rows, every text carrying its marks, and a recording
+/// of its call in `recordings`.
+fn seed_rows(conn: &mut DbConnection, m: &Marks, recordings: &Path) -> (String, String, String) {
     let now = Utc::now().naive_utc();
     let call = uuid::Uuid::new_v4().to_string();
     store::calls::insert_started(
@@ -98,6 +100,10 @@ fn seed_rows(conn: &mut DbConnection, m: &Marks) -> (String, String, String) {
         },
     )
     .expect("call");
+    let file = format!("{}/2026-12-05/{call}.wav", m.tenant);
+    std::fs::create_dir_all(recordings.join(m.tenant).join("2026-12-05")).expect("folder");
+    std::fs::write(recordings.join(&file), wav()).expect("recording");
+    store::calls::set_recording(conn, &call, &file, None).expect("recording noted");
     let message = |id: String, kind: &str| store::CallerMessageRow {
         id,
         tenant_id: m.tenant.into(),
@@ -310,7 +316,7 @@ fn request_for(route: &str, method: &Method, seed: &Seed, tenant: &str) -> (Stri
         | ("POST", "/api/calls/{id}/transfer")
         | ("POST", "/api/calls/{id}/session")
         | ("POST", "/api/calls/{id}/recording") => seed.live_call.clone(),
-        ("GET", "/api/calls/{id}") => seed.call.clone(),
+        ("GET", "/api/calls/{id}") | ("GET", "/api/calls/{id}/recording") => seed.call.clone(),
         ("PATCH", "/api/caller-messages/{id}") => seed.message.clone(),
         ("GET", "/api/caller-messages/{id}/audio") => seed.voicemail.clone(),
         ("PUT", "/api/tenants/{id}/session") => tenant.to_string(),
@@ -386,6 +392,7 @@ fn decisions() -> BTreeMap<(String, &'static str), Access> {
         ("POST", "/api/calls/{id}/transfer", Handle),
         ("POST", "/api/calls/{id}/session", Manage),
         ("POST", "/api/calls/{id}/recording", Manage),
+        ("GET", "/api/calls/{id}/recording", Read),
         ("GET", "/api/calls/{id}", Read),
         ("GET", "/api/tenants", Read),
         ("PUT", "/api/tenants/{id}/session", Manage),
@@ -483,9 +490,18 @@ async fn every_route_answers_each_principal_within_its_scope() {
     let (a_rows, b_rows) = {
         let pool = app.running.as_ref().expect("running").state.pool.clone();
         let mut conn = pool.get().expect("conn");
+        let recordings = app
+            .running
+            .as_ref()
+            .expect("running")
+            .state
+            .config
+            .recording
+            .dir
+            .clone();
         (
-            seed_rows(&mut conn, &A_MARKS),
-            seed_rows(&mut conn, &B_MARKS),
+            seed_rows(&mut conn, &A_MARKS, &recordings),
+            seed_rows(&mut conn, &B_MARKS, &recordings),
         )
     };
     let (_call_a, live_a) = live_call(&app, &A_MARKS, DIALLED).await;

@@ -82,6 +82,7 @@ fn migrations_apply_once_and_rerun_as_no_op(url: &str, backend: &str) {
             "20261204000020".to_owned(),
             "20261204000021".to_owned(),
             "20261204000022".to_owned(),
+            "20261205000023".to_owned(),
         ]
     );
     let second = store::run_migrations(&pool).unwrap();
@@ -114,6 +115,7 @@ fn transcript(call_id: &str, seq: i32, role: &str, text: &str) -> RecordTranscri
         item_id: Some(format!("item_{seq}")),
         interrupted: role == "assistant" && seq == 1,
         created_at: at(9, 0) + chrono::Duration::seconds(i64::from(seq)),
+        offset_ms: Some(i64::from(seq) * 1000),
     }
 }
 

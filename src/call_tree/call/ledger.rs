@@ -7,6 +7,7 @@
 //! (summary, post-call notification). Nothing here is on the audio path: every write is
 //! fire-and-forget.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -29,6 +30,9 @@ use crate::tools::env::ToolEnv;
 use crate::tools::{record_tool_run, ToolContext, ToolRun};
 
 use super::env::CallEnv;
+
+/// Line starts kept for items not yet stored; past it they are forgotten.
+const MAX_LINE_STARTS: usize = 64;
 
 /// Who a call is: what its row, events and tool context say about it.
 #[derive(Debug, Clone)]
@@ -56,6 +60,9 @@ pub struct LineRow {
     pub row_id: String,
     /// `transcript_entries.seq`: 1, 2, … within the call.
     pub seq: i32,
+    /// `transcript_entries.offset_ms`: where the line began, ms from the call's
+    /// start; `None` before the call's row is written.
+    pub offset_ms: Option<i64>,
 }
 
 /// One call's lifecycle: rows, events, metrics and the Supervisor slot.
@@ -70,6 +77,11 @@ pub struct CallLedger {
     /// Writes the call's summary and the owner's post-call notification.
     notifier: Addr<Notifier>,
     started: Instant,
+    /// When the call's row was written ([`CallLedger::start`]): 0 ms of its
+    /// lines' offsets and of its recording.
+    clock: Option<Instant>,
+    /// Where lines not yet stored began, by conversation item id (ms from `clock`).
+    line_starts: HashMap<String, i64>,
     seq: i32,
     /// The Supervisor holds a slot for this call.
     slot_held: bool,
@@ -98,6 +110,8 @@ impl CallLedger {
             finished_to,
             notifier: env.notifier.clone(),
             started: Instant::now(),
+            clock: None,
+            line_starts: HashMap::new(),
             seq: 0,
             slot_held: false,
             admitted: false,
@@ -167,6 +181,7 @@ impl CallLedger {
     /// `call_started`.
     pub fn start(&mut self) {
         self.admitted = true;
+        self.clock = Some(Instant::now());
         let id = &self.id;
         self.store.do_send(RecordCallStarted {
             call_id: id.call_id.clone(),
@@ -233,12 +248,38 @@ impl CallLedger {
         }
     }
 
-    /// The next transcript row of the call (sequence numbers start at 1).
-    pub fn next_line(&mut self) -> LineRow {
+    /// Time since the call's row was written, ms; `None` before.
+    pub fn offset_ms(&self) -> Option<i64> {
+        self.clock
+            .map(|c| i64::try_from(c.elapsed().as_millis()).unwrap_or(i64::MAX))
+    }
+
+    /// The line of conversation item `item_id` begins `ahead` from now (the
+    /// caller started speaking; the receptionist's first audio will play then):
+    /// its row gets this offset. The first mark of an item counts.
+    pub fn line_starts(&mut self, item_id: &str, ahead: Duration) {
+        let Some(now) = self.offset_ms() else {
+            return;
+        };
+        if self.line_starts.len() >= MAX_LINE_STARTS {
+            // Items that never became lines (no transcript came): forget them.
+            self.line_starts.clear();
+        }
+        let ahead = i64::try_from(ahead.as_millis()).unwrap_or(0);
+        self.line_starts
+            .entry(item_id.to_string())
+            .or_insert(now.saturating_add(ahead));
+    }
+
+    /// The next transcript row of the call (sequence numbers start at 1), for
+    /// the line of `item_id`: its offset is where that item began, else now.
+    pub fn next_line(&mut self, item_id: Option<&str>) -> LineRow {
         self.seq += 1;
+        let began = item_id.and_then(|id| self.line_starts.remove(id));
         LineRow {
             row_id: uuid::Uuid::new_v4().to_string(),
             seq: self.seq,
+            offset_ms: began.or_else(|| self.offset_ms()),
         }
     }
 
@@ -262,6 +303,7 @@ impl CallLedger {
             item_id,
             interrupted,
             created_at: Utc::now().naive_utc(),
+            offset_ms: row.offset_ms,
         });
         self.events.publish(
             &self.id.tenant.id,
@@ -290,7 +332,7 @@ impl CallLedger {
         item_id: Option<String>,
         interrupted: bool,
     ) -> LineRow {
-        let row = self.next_line();
+        let row = self.next_line(item_id.as_deref());
         self.store_line(&row, role, text, item_id, interrupted);
         row
     }

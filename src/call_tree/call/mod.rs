@@ -13,6 +13,7 @@ pub mod hold;
 pub mod ledger;
 pub mod playback;
 pub mod prewarm;
+pub mod recorder;
 pub mod route;
 pub mod state;
 pub mod transfer;
@@ -50,6 +51,7 @@ use hold::{Hold, HoldCheck};
 use ledger::{CallIdentity, CallLedger, LineRow};
 use playback::{cut_to_heard, Playback, PushRefused};
 use prewarm::{AttachEdge, CallHandover, HandOver};
+use recorder::Recorder;
 use state::{CallState, CallerEvent, FarewellRequest, Step};
 use transfer::{
     CallLeg, CallLegAnswer, LegError, LegEvent, ScreeningBrief, TransferFailure, TransferNote,
@@ -153,6 +155,8 @@ pub struct CallActor {
     voicemail: Option<Voicemail>,
     /// Caller events (key presses) held until the response under way is done.
     held_events: Vec<String>,
+    /// The call's local recording (`[tenants.recording]`), from its row's start.
+    recorder: Option<Recorder>,
 }
 
 impl CallActor {
@@ -205,6 +209,7 @@ impl CallActor {
             hold,
             voicemail: None,
             held_events: Vec::new(),
+            recorder: None,
         }
     }
 
@@ -374,9 +379,44 @@ impl CallActor {
         self.start_link(ctx);
     }
 
-    fn send_carrier(&self, cmd: CarrierCommand) {
+    fn send_carrier(&mut self, cmd: CarrierCommand) {
+        if let (CarrierCommand::Clear, Some(recorder)) = (&cmd, &mut self.recorder) {
+            recorder.clear();
+        }
         if let Some(edge) = &self.setup.edge {
             edge.do_send(cmd);
+        }
+    }
+
+    /// The call's row is written (its clock starts): records it when its
+    /// tenant records calls. A recorder that cannot start is logged and noted;
+    /// the call goes on.
+    fn start_recorder(&mut self) {
+        if !self.setup.tenant.recording.records() || self.recorder.is_some() {
+            return;
+        }
+        let relative = recorder::relative_path(
+            &self.setup.tenant.id,
+            Utc::now().date_naive(),
+            &self.setup.call_id,
+        );
+        let pool = self.env.tools.pool.clone();
+        let call_id = self.setup.call_id.clone();
+        let config = &self.env.config.recording;
+        let started = Recorder::start(
+            &self.setup.call_id,
+            self.setup.format,
+            &config.dir,
+            relative,
+            config.queue_chunks,
+            move |outcome| recorder::store_outcome(&pool, &call_id, &outcome),
+        );
+        match started {
+            Ok(rec) => {
+                log::info!("call {}: recording", self.id());
+                self.recorder = Some(rec);
+            }
+            Err(e) => log::error!("call {}: not recorded: {e}", self.id()),
         }
     }
 
@@ -393,6 +433,9 @@ impl CallActor {
                     if let Some(stopped) = self.speech_stopped_at.take() {
                         let ms = now.duration_since(stopped).as_millis() as u32;
                         self.ledger.turn_latency(ms);
+                    }
+                    if let Some(recorder) = &mut self.recorder {
+                        recorder.receptionist(&chunk.payload, chunk.starts_in);
                     }
                     self.send_carrier(CarrierCommand::Media(chunk.payload));
                     self.send_carrier(CarrierCommand::Mark(chunk.mark));
@@ -947,6 +990,9 @@ impl CallActor {
             self.ledger.start();
         }
         self.ledger.finish(&reason, None);
+        if let Some(recorder) = self.recorder.take() {
+            recorder.end();
+        }
         if close_carrier {
             self.send_carrier(CarrierCommand::Close {
                 code: 1000,
@@ -962,6 +1008,7 @@ impl CallActor {
     fn on_admitted(&mut self, ctx: &mut Context<Self>) {
         if self.setup.edge.is_some() {
             self.ledger.start();
+            self.start_recorder();
         } else {
             let wait = Duration::from_secs(self.env.config.calls.prewarm_timeout_secs);
             ctx.run_later(wait, move |act, ctx| {
@@ -1031,6 +1078,9 @@ impl Handler<AudioFrame> for CallActor {
     type Result = ();
 
     fn handle(&mut self, frame: AudioFrame, ctx: &mut Context<Self>) {
+        if let Some(recorder) = &mut self.recorder {
+            recorder.caller(&frame.payload);
+        }
         if let Some(Voicemail::Recording {
             recorder,
             bad_frames,
@@ -1079,6 +1129,7 @@ impl Handler<AttachEdge> for CallActor {
         }
         self.take_edge(msg);
         self.ledger.start();
+        self.start_recorder();
         log::info!(
             "call {} ({}): stream attached to the pre-warmed call",
             self.setup.call_id,
@@ -1356,6 +1407,13 @@ impl Handler<ModelEvent> for CallActor {
                 }
                 self.end_hold();
                 if self.speaking_item.as_deref() != Some(item_id.as_str()) {
+                    // It plays after what is queued.
+                    let now = Instant::now();
+                    let ahead = self
+                        .playback
+                        .audible_until(now)
+                        .map_or(Duration::ZERO, |end| end - now);
+                    self.ledger.line_starts(&item_id, ahead);
                     self.conversation.assistant_speaking(&item_id);
                     self.speaking_item = Some(item_id.clone());
                 }
@@ -1375,6 +1433,9 @@ impl Handler<ModelEvent> for CallActor {
                     return;
                 }
                 if self.playback.queued_ms() == 0 {
+                    if let Some(recorder) = &mut self.recorder {
+                        recorder.receptionist(&delta, Duration::ZERO);
+                    }
                     self.send_carrier(CarrierCommand::Media(delta));
                 } else if let Some(item_id) = self.speaking_item.clone() {
                     let ms = self.setup.format.duration_ms(base64_decoded_len(&delta));
@@ -1386,6 +1447,7 @@ impl Handler<ModelEvent> for CallActor {
             ModelEvent::SpeechStarted { item_id, .. } => {
                 if let Some(item_id) = item_id {
                     self.conversation.user_speaking(&item_id);
+                    self.ledger.line_starts(&item_id, Duration::ZERO);
                 }
                 self.speech_stopped_at = None;
                 self.end_hold();

@@ -17,6 +17,9 @@ use bytestring::ByteString;
 pub struct OutgoingChunk {
     pub payload: ByteString,
     pub mark: String,
+    /// How long after being sent the carrier starts playing it (what is
+    /// already queued there ahead of it): where it sits on the call's clock.
+    pub starts_in: Duration,
 }
 
 /// What a barge-in interrupted: the assistant item being played and how much of it
@@ -175,6 +178,7 @@ impl Playback {
         Ok(Some(OutgoingChunk {
             payload: chunk.payload,
             mark: seq.to_string(),
+            starts_in: ahead,
         }))
     }
 

@@ -116,6 +116,7 @@ impl TestApp {
         let db_url = db_url.unwrap_or_else(|| db::sqlite_url(dir.path()));
         let mut config = test_config(&db_url);
         config.database.spool_file = dir.path().join("spool.jsonl");
+        config.recording.dir = dir.path().join("recordings");
         tweak(&mut config);
         let running = app::start(config).await.expect("switchboard starts");
         TestApp {
