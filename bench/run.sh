@@ -22,6 +22,11 @@
 #                          GPT-Live link (model.api = "live", µ-law passthrough), a fresh
 #                          switchboard each; CPU per call-second per run and the ratio;
 #                          PAIRS=N repeats the pair in alternating order
+#   bench/run.sh recording 300 calls × 30 s (ramp 5 s) with the tenant's local recording
+#                          off, then on (config.toml with [tenants.recording] mode = "all",
+#                          recordings in a temporary folder), a fresh switchboard each; CPU
+#                          per call-second per run and the on/off ratio; PAIRS=N repeats the
+#                          pair in alternating order
 #   bench/run.sh cluster   two nodes of one cluster on this machine (PostgreSQL schema of
 #                          their own, NATS at 127.0.0.1:4222), 200 calls × 30 s spread over
 #                          both with calls.max_calls_per_tenant = 150: CPU per call-second
@@ -76,7 +81,7 @@ start_switchboard() {
   export SWITCHBOARD_DATABASE__URL=$WORK/switchboard-$RANDOM.db
   local t0 t1
   t0=$(date +%s%N)
-  "$BIN" serve >"$WORK/switchboard.log" 2>&1 &
+  "$BIN" ${SB_CONFIG:+--config "$SB_CONFIG"} serve >"$WORK/switchboard.log" 2>&1 &
   SB_PID=$!
   until curl -fs -o /dev/null "http://127.0.0.1:$SB_PORT/health"; do
     if ! kill -0 "$SB_PID" 2>/dev/null; then cat "$WORK/switchboard.log"; exit 1; fi
@@ -279,8 +284,39 @@ case "$MODE" in
       '
     } 2>&1 | tee "$OUT/live-$STAMP.txt"
     ;;
+  recording)
+    {
+      echo "# bench/run.sh recording · $(date -u +%FT%TZ) · $(nproc) CPUs · $(uname -r)"
+      # The shipped config.toml twice, recording off and on, in $WORK (so its
+      # relative recording.dir lands there too).
+      sed 's/^mode = "off"/mode = "all"/' config.toml >"$WORK/recording-on.toml"
+      cp config.toml "$WORK/recording-off.toml"
+      for pair in $(seq 1 "${PAIRS:-1}"); do
+        order=${ORDER:-$([ $((pair % 2)) -eq 1 ] && echo "off on" || echo "on off")}
+        for rec in $order; do
+          echo "== pair $pair: recording $rec"
+          SB_CONFIG="$WORK/recording-$rec.toml" start_switchboard
+          loadtest "${CALLS:-300}" "${DURATION:-30s}" "${RAMP:-5s}" "$OUT/recording-$rec-$STAMP-$pair.json"
+          stop_switchboard
+        done
+        echo "recordings written: $(find "$WORK/data/recordings" -name '*.wav' 2>/dev/null | wc -l) files, $(du -sh "$WORK/data/recordings" 2>/dev/null | cut -f1)"
+        rm -rf "$WORK/data/recordings"
+      done
+      echo "== server CPU ms per call-second (steady window): recording on vs off"
+      for pair in $(seq 1 "${PAIRS:-1}"); do
+        jq -s '[.[].runs[0] | .server.cpu_ms_per_call_second, (.carrier_to_model.lost + .model_to_carrier.lost)]' \
+          "$OUT/recording-on-$STAMP-$pair.json" "$OUT/recording-off-$STAMP-$pair.json"
+      done | jq -rs '
+        def r(x): x * 1000 | round / 1000;
+        def mean(xs): (xs | add) / (xs | length);
+        (map(.[0] / .[2])) as $ratios
+        | (to_entries[] | "pair \(.key + 1)  on \(r(.value[0]))  off \(r(.value[2]))  on/off \(r(.value[0] / .value[2]))×  frames lost \(.value[1]) / \(.value[3])"),
+          "on/off per pair: mean \(r(mean($ratios)))×, min \(r($ratios | min))×, max \(r($ratios | max))×"
+      '
+    } 2>&1 | tee "$OUT/recording-$STAMP.txt"
+    ;;
   *)
-    echo "usage: bench/run.sh [budget|limit|soak|prewarm|cluster|live|ab BIN]" >&2
+    echo "usage: bench/run.sh [budget|limit|soak|prewarm|cluster|live|recording|ab BIN]" >&2
     exit 2
     ;;
 esac

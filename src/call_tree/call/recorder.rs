@@ -20,7 +20,7 @@ use std::collections::VecDeque;
 use std::io::{self, BufWriter, Seek, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::mpsc::{self, SyncSender, TryRecvError, TrySendError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -56,6 +56,12 @@ pub const HOLD_BACK_MS: u32 = 2000;
 /// How often the WAV header is brought up to date, so a file cut short by a
 /// crash is still readable up to then.
 const HEADER_EVERY: Duration = Duration::from_secs(2);
+
+/// How long the writer sleeps between drains of its queue. The call's actor
+/// hands chunks over without waking it: a wake-up per frame (about 100 a
+/// second per call) cost more CPU than decoding and writing them
+/// (`bench/run.sh recording`, docs/recording.md#cost).
+const DRAIN_EVERY: Duration = Duration::from_millis(200);
 
 /// Why a recording ended early.
 #[derive(Debug, thiserror::Error)]
@@ -325,37 +331,40 @@ impl Writer {
         let mut bytes = Vec::with_capacity(8 * 1024);
         let mut samples = Vec::with_capacity(4 * 1024);
         let mut header_at = Instant::now();
-        let end_ms = loop {
-            let chunk = match rx.recv_timeout(HEADER_EVERY) {
-                Ok(chunk) => Some(chunk),
-                Err(RecvTimeoutError::Timeout) => None,
-                // The call is gone without its end (the queue was full then).
-                Err(RecvTimeoutError::Disconnected) => {
-                    break u32::try_from(self.started.elapsed().as_millis()).unwrap_or(u32::MAX)
-                }
-            };
-            match chunk {
-                Some(Chunk::Caller { at_ms, payload }) => {
-                    if self.decode(&payload, &mut bytes, &mut samples) {
-                        mix.caller(at_ms, &samples);
-                    } else {
-                        *bad_frames += 1;
+        let end_ms = 'drains: loop {
+            std::thread::sleep(DRAIN_EVERY);
+            loop {
+                let chunk = match rx.try_recv() {
+                    Ok(chunk) => chunk,
+                    Err(TryRecvError::Empty) => break,
+                    // The call is gone without its end (the queue was full then).
+                    Err(TryRecvError::Disconnected) => {
+                        break 'drains u32::try_from(self.started.elapsed().as_millis())
+                            .unwrap_or(u32::MAX);
                     }
-                }
-                Some(Chunk::Receptionist {
-                    at_ms,
-                    start_ms,
-                    payload,
-                }) => {
-                    if self.decode(&payload, &mut bytes, &mut samples) {
-                        mix.receptionist(at_ms, start_ms, &samples);
-                    } else {
-                        *bad_frames += 1;
+                };
+                match chunk {
+                    Chunk::Caller { at_ms, payload } => {
+                        if self.decode(&payload, &mut bytes, &mut samples) {
+                            mix.caller(at_ms, &samples);
+                        } else {
+                            *bad_frames += 1;
+                        }
                     }
+                    Chunk::Receptionist {
+                        at_ms,
+                        start_ms,
+                        payload,
+                    } => {
+                        if self.decode(&payload, &mut bytes, &mut samples) {
+                            mix.receptionist(at_ms, start_ms, &samples);
+                        } else {
+                            *bad_frames += 1;
+                        }
+                    }
+                    Chunk::Clear { at_ms } => mix.clear(at_ms),
+                    Chunk::End { at_ms } => break 'drains at_ms,
                 }
-                Some(Chunk::Clear { at_ms }) => mix.clear(at_ms),
-                Some(Chunk::End { at_ms }) => break at_ms,
-                None => {}
             }
             mix.write_ready(&mut wav)?;
             if header_at.elapsed() >= HEADER_EVERY {
