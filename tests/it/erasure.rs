@@ -18,7 +18,6 @@ use switchboard::far_end::{CallSetup, LogFeed, TwilioCall};
 use switchboard::store::{appointments, caller_messages, calls, transcripts};
 
 use crate::messaging::{pool, post_sms, sms_form};
-use crate::support::child::write_config;
 use crate::support::scripted::turn_with_tool;
 use crate::support::{files_holding, Db, TestApp, ADMIN, CALLER, DIALLED};
 use switchboard::tenant::recording::RecordingMode;
@@ -79,15 +78,7 @@ pub(crate) async fn start(db: Db, script: std::path::PathBuf) -> TestApp {
 /// The call's recording file, once its recorder has closed it (a moment
 /// after the call ends).
 pub(crate) async fn recording_of(app: &TestApp, call_id: &str) -> std::path::PathBuf {
-    let dir = app
-        .running
-        .as_ref()
-        .unwrap()
-        .state
-        .config
-        .recording
-        .dir
-        .clone();
+    let dir = app.recordings_dir();
     for _ in 0..100 {
         let mut conn = pool(app).get().unwrap();
         if let Some(file) = calls::get(&mut conn, call_id)
@@ -203,23 +194,7 @@ async fn the_erase_command_leaves_no_trace_of_the_number_in_any_sqlite_file() {
     ];
     assert!(!files_holding(app.dir.path(), DIGITS).is_empty(), "seeded");
 
-    let recordings = app
-        .running
-        .as_ref()
-        .unwrap()
-        .state
-        .config
-        .recording
-        .dir
-        .clone();
-    let config = write_config(
-        dir.path(),
-        &app.db_url,
-        &format!(
-            "\n[recording]\ndir = {:?}\n",
-            recordings.display().to_string()
-        ),
-    );
+    let config = app.cli_config(dir.path(), "");
     let bad = Command::new(env!("CARGO_BIN_EXE_switchboard"))
         .arg("--config")
         .arg(&config)

@@ -21,7 +21,6 @@ use switchboard::tenant::TenantConfig;
 
 use crate::erasure::{recording_of, script, seed};
 use crate::messaging::pool;
-use crate::support::child::write_config;
 use crate::support::{Db, TestApp};
 
 fn with_policy(app: &TestApp) -> Vec<TenantConfig> {
@@ -63,15 +62,7 @@ async fn retention_as_of_a_later_clock(db: Db) {
             .unwrap();
     }
     let tenants = with_policy(&app);
-    let recordings = app
-        .running
-        .as_ref()
-        .unwrap()
-        .state
-        .config
-        .recording
-        .dir
-        .clone();
+    let recordings = app.recordings_dir();
     let now: NaiveDateTime = Utc::now().naive_utc();
 
     // 29 days on: everything is younger than its cutoff.
@@ -157,15 +148,7 @@ async fn a_node_finding_the_purge_lock_taken_skips_the_pass() {
     let dir = tempfile::tempdir().unwrap();
     let app = crate::erasure::start(Db::Postgres, script(dir.path())).await;
     let tenants = with_policy(&app);
-    let recordings = app
-        .running
-        .as_ref()
-        .unwrap()
-        .state
-        .config
-        .recording
-        .dir
-        .clone();
+    let recordings = app.recordings_dir();
     let later = Utc::now().naive_utc() + Duration::days(31);
     // Another node's purge holds the lock (session-level here, as long as
     // this connection lives).
@@ -191,23 +174,10 @@ async fn the_purge_command_previews_and_then_purges() {
     let app = crate::erasure::start(Db::Sqlite, script(dir.path())).await;
     seed(&app).await;
     // Zero days: everything stored before now is past its cutoff.
-    let recordings = app
-        .running
-        .as_ref()
-        .unwrap()
-        .state
-        .config
-        .recording
-        .dir
-        .clone();
-    let config = write_config(
+    let config = app.cli_config(
         dir.path(),
-        &app.db_url,
-        &format!(
-            "\n[recording]\ndir = {:?}\n\n[[tenants]]\nid = \"acme-dental\"\n\
-             name = \"Acme Dental\"\nphone_numbers = [\"+15550100000\"]\nretention_days = 0\n",
-            recordings.display().to_string()
-        ),
+        "\n[[tenants]]\nid = \"acme-dental\"\nname = \"Acme Dental\"\n\
+         phone_numbers = [\"+15550100000\"]\nretention_days = 0\n",
     );
     let run = |args: &[&str]| {
         let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))

@@ -127,6 +127,24 @@ impl TestApp {
         }
     }
 
+    /// This app's `recording.dir`.
+    pub fn recordings_dir(&self) -> PathBuf {
+        self.running().state.config.recording.dir.clone()
+    }
+
+    /// A config file in `dir` for running the binary's commands on this
+    /// app's database and recordings, with `extra` TOML appended.
+    pub fn cli_config(&self, dir: &Path, extra: &str) -> PathBuf {
+        child::write_config(
+            dir,
+            &self.db_url,
+            &format!(
+                "\n[recording]\ndir = {:?}\n{extra}",
+                self.recordings_dir().display().to_string()
+            ),
+        )
+    }
+
     fn running(&self) -> &RunningServer {
         self.running.as_ref().expect("running")
     }
