@@ -71,6 +71,8 @@ pub enum StartError {
     Metrics(#[from] prometheus::Error),
     #[error("cluster: {0}")]
     Cluster(#[from] crate::cluster::ClusterError),
+    #[error("recordings: {0}")]
+    Recording(#[from] crate::call_tree::call::recorder::RecordingError),
     /// A tenant's `[tenants.calendar]` answered, but not as a usable calendar
     /// (wrong password or URL, no VEVENT support, password variable unset).
     #[error("tenants.{tenant}.calendar: {source}")]
@@ -509,6 +511,7 @@ async fn start_on_pool(
         voicemail_prompt,
         session_overrides,
         notifier,
+        recordings: crate::call_tree::call::recorder::RecordingWriter::start()?,
     });
     let supervisor = Supervisor::new(
         config.calls.max_calls,

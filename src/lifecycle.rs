@@ -18,6 +18,9 @@ pub enum Carrier {
     Jambonz,
     /// The browser softphone (`/browser`).
     Browser,
+    /// OpenAI's own SIP endpoint (`/openai/webhook`): OpenAI carries the audio
+    /// and runs the model; switchboard steers the call over a sideband.
+    OpenAiSip,
 }
 
 impl Carrier {
@@ -27,6 +30,7 @@ impl Carrier {
             Carrier::Twilio => "twilio",
             Carrier::Jambonz => "jambonz",
             Carrier::Browser => "browser",
+            Carrier::OpenAiSip => "openai-sip",
         }
     }
 }
@@ -50,13 +54,18 @@ impl FromStr for Carrier {
     type Err = UnknownText;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [Carrier::Twilio, Carrier::Jambonz, Carrier::Browser]
-            .into_iter()
-            .find(|c| c.as_str() == s)
-            .ok_or_else(|| UnknownText {
-                what: "carrier",
-                text: s.to_string(),
-            })
+        [
+            Carrier::Twilio,
+            Carrier::Jambonz,
+            Carrier::Browser,
+            Carrier::OpenAiSip,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == s)
+        .ok_or_else(|| UnknownText {
+            what: "carrier",
+            text: s.to_string(),
+        })
     }
 }
 
@@ -414,7 +423,12 @@ mod tests {
 
     #[test]
     fn carrier_names_round_trip() {
-        for carrier in [Carrier::Twilio, Carrier::Jambonz, Carrier::Browser] {
+        for carrier in [
+            Carrier::Twilio,
+            Carrier::Jambonz,
+            Carrier::Browser,
+            Carrier::OpenAiSip,
+        ] {
             assert_eq!(carrier.to_string().parse::<Carrier>(), Ok(carrier));
         }
         assert_eq!(Carrier::Twilio.to_string(), "twilio");

@@ -1,6 +1,6 @@
 //! Audio plumbing between carriers, the voice model and files: G.711 µ-law ([`mulaw`]) and A-law
 //! ([`alaw`]) codecs, little-endian PCM16 bytes ([`pcm`]), sample-rate conversion ([`resample`]),
-//! mono WAV reading and writing ([`wav`]), signal levels ([`level`]) and the wire formats the
+//! mono WAV reading and writing ([`wav`]), the stereo call-recording WAV ([`stereo_wav`]), signal levels ([`level`]) and the wire formats the
 //! model speaks with their timing arithmetic ([`format`]). Everything here is pure computation
 //! (WAV file helpers aside) and safe to call on the audio hot path; samples are always signed
 //! 16-bit mono (`i16`) unless a function says otherwise.
@@ -12,6 +12,7 @@ pub mod level;
 pub mod mulaw;
 pub mod pcm;
 pub mod resample;
+pub mod stereo_wav;
 pub mod wav;
 
 /// Everything that can fail in the audio module.

@@ -6,7 +6,7 @@
 //! One file per section, each struct with its defaults beside it: `server`,
 //! `database`, `calls`, `cluster`, `notify`, `limits`, `jambonz`, `browser`,
 //! `twilio`, `transfer`, `messaging` (with `[sendgrid]`), `text_model`, `mcp`,
-//! `recording`. Sections
+//! `recording`, `openai`. Sections
 //! owned by other modules are re-exported here: `[model]` and `[simulator]`
 //! ([`crate::model::settings`], [`crate::model::simulator::settings`]),
 //! `[routing]` and `[[tenants]]` ([`crate::tenant`]). Where `[model]` meets the
@@ -32,6 +32,7 @@ mod mcp;
 mod messaging;
 mod model_choice;
 mod notify;
+mod openai;
 mod recording;
 mod secrets;
 mod server;
@@ -54,6 +55,7 @@ pub use limits::LimitsConfig;
 pub use mcp::McpServerConfig;
 pub use messaging::{MessagingConfig, SendGridConfig};
 pub use notify::NotifyConfig;
+pub use openai::OpenAiConfig;
 pub use recording::RecordingConfig;
 pub use server::ServerConfig;
 pub use text_model::TextModelConfig;
@@ -107,6 +109,8 @@ pub struct Config {
     pub cluster: ClusterConfig,
     /// `[recording]`: where recorded calls are kept.
     pub recording: RecordingConfig,
+    /// `[openai]`: calls OpenAI answers over SIP.
+    pub openai: OpenAiConfig,
 }
 
 impl Default for Config {
@@ -131,6 +135,7 @@ impl Default for Config {
             notify: NotifyConfig::default(),
             cluster: ClusterConfig::default(),
             recording: RecordingConfig::default(),
+            openai: OpenAiConfig::default(),
         }
     }
 }
@@ -161,6 +166,7 @@ impl Config {
         );
         let mut config: Config = figment.extract().map_err(describe_figment)?;
         config.take_vendor_keys(VendorKeys::from_vars(|name| std::env::var(name).ok()));
+        config.take_openai_webhook_secret(std::env::var("OPENAI_WEBHOOK_SECRET").ok());
         if let Some(path) = path {
             let dir = std::path::absolute(path)
                 .map_err(|e| ConfigError::Parse(format!("cannot resolve {}: {e}", path.display())))?

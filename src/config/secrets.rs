@@ -68,6 +68,12 @@ const SECRETS: &[(&str, &str, &str, &str)] = &[
         "SWITCHBOARD_CLUSTER__NATS_TOKEN",
     ),
     (
+        "openai",
+        "webhook_secret",
+        "openai.webhook_secret",
+        "SWITCHBOARD_OPENAI__WEBHOOK_SECRET",
+    ),
+    (
         "cluster",
         "secret",
         "cluster.secret",

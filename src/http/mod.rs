@@ -1,6 +1,7 @@
 //! The actix-web application, its routes grouped by resource, one
 //! `configure_<resource>` per file: carriers (`/twiml`, `/media-stream`,
-//! `/jambonz`, the browser softphone `/browser` and `/api/sessions`), text
+//! `/jambonz`, the browser softphone `/browser` and `/api/sessions`, OpenAI SIP
+//! `/openai/webhook`), text
 //! channels (`/sms/inbound`, `/email/inbound`), the Node client gateway
 //! (`/supervisor`), operations (`/health`, `/metrics`, `/tools`), the
 //! dashboard (`/`), the event feed (`/logs`), and the operators' API: calls,
@@ -26,6 +27,7 @@ pub mod jambonz;
 pub mod limits;
 pub mod live_calls;
 pub mod logs;
+pub mod openai_webhook;
 pub mod ops;
 pub mod paging;
 pub mod routes;
@@ -70,6 +72,7 @@ pub fn configure_routes(routes: &mut routes::Routes<'_>) {
     amd::configure_amd(routes);
     transfer::configure_transfer(routes);
     jambonz::configure_jambonz(routes);
+    openai_webhook::configure_openai_webhook(routes);
     browser::configure_browser(routes);
     sms::configure_sms(routes);
     email::configure_email(routes);

@@ -34,3 +34,40 @@ pub enum LinkCommand {
     /// kept for a hand-over are no longer needed.
     StopRecording,
 }
+
+impl LinkCommand {
+    /// The Realtime client events this command becomes on a configured
+    /// session; empty for what only a link does itself (`Shutdown`,
+    /// `UpdateSession`, `StopRecording`). The same for a relayed call's link
+    /// and an OpenAI SIP call's sideband.
+    pub fn realtime_events(&self) -> Vec<crate::model::realtime::ClientEvent> {
+        use crate::model::realtime::ClientEvent;
+        use crate::model::session::{self, HistoryItem, Role};
+        match self {
+            LinkCommand::Truncate {
+                item_id,
+                audio_end_ms,
+            } => vec![ClientEvent::truncate(item_id.clone(), *audio_end_ms)],
+            LinkCommand::CancelResponse => vec![ClientEvent::response_cancel()],
+            LinkCommand::ToolOutput { call_id, output } => vec![ClientEvent::function_call_output(
+                call_id.clone(),
+                output.clone(),
+            )],
+            LinkCommand::CreateResponse => vec![ClientEvent::response_create()],
+            LinkCommand::CallerEvent { text, respond } => {
+                let line = HistoryItem::Message {
+                    role: Role::User,
+                    text: text.clone(),
+                };
+                let mut events = session::history_items(&[line]);
+                if *respond {
+                    events.push(ClientEvent::response_create());
+                }
+                events
+            }
+            LinkCommand::Shutdown | LinkCommand::UpdateSession(_) | LinkCommand::StopRecording => {
+                Vec::new()
+            }
+        }
+    }
+}

@@ -33,6 +33,7 @@ pub mod tool_invocations;
 pub mod transcripts;
 pub mod users;
 pub mod voicemails;
+pub mod webhook_receipts;
 pub mod writer;
 
 pub use db::{

@@ -337,3 +337,12 @@ diesel::allow_tables_to_appear_in_same_query!(
     calendar_writes,
     calendar_feeds,
 );
+
+diesel::table! {
+    /// Webhook deliveries (and the calls they announced) already acted on,
+    /// by `key`; purged once older than the signature window.
+    webhook_receipts (key) {
+        key -> Text,
+        received_at -> Timestamp,
+    }
+}

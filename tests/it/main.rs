@@ -39,6 +39,7 @@ mod loadtest;
 mod mcp;
 mod messaging;
 mod notify;
+mod openai_sip;
 mod operator;
 mod prewarm;
 mod provider_replay;

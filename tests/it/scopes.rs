@@ -369,6 +369,7 @@ fn decisions() -> BTreeMap<(String, &'static str), Access> {
         ("POST", "/twiml/screen-result", Public),
         ("POST", "/twiml/dial-action", Public),
         ("GET", "/jambonz", Public),
+        ("POST", "/openai/webhook", Public),
         ("GET", "/browser", Public),
         ("POST", "/api/sessions", Manage),
         ("POST", "/sms/inbound", Public),

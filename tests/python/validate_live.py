@@ -16,40 +16,13 @@ import argparse
 import json
 import sys
 
-from pydantic import BaseModel, TypeAdapter
+from pydantic import TypeAdapter
 
 from openai.types.live.client_event import ClientEvent
 from openai.types.live.server_event import ServerEvent
 from openai.types.responses.response_stream_event import ResponseStreamEvent
 
-
-def extras(model, path="$"):
-    """Every field a model instance received that its class does not declare."""
-    found = []
-    if isinstance(model, BaseModel):
-        for name in (model.model_extra or {}):
-            found.append(f"{path}.{name}")
-        for name in type(model).model_fields:
-            found.extend(extras(getattr(model, name), f"{path}.{name}"))
-    elif isinstance(model, (list, tuple)):
-        for i, item in enumerate(model):
-            found.extend(extras(item, f"{path}[{i}]"))
-    elif isinstance(model, dict):
-        for key, item in model.items():
-            found.extend(extras(item, f"{path}.{key}"))
-    return found
-
-
-def check(adapter, value, where, failures):
-    try:
-        model = adapter.validate_python(value)
-    except Exception as e:  # pydantic.ValidationError, with the field path
-        failures.append(f"{where}: {value.get('type')}: {str(e).splitlines()[0:3]}")
-        return None
-    undeclared = extras(model)
-    if undeclared:
-        failures.append(f"{where}: {value.get('type')}: undeclared fields {undeclared}")
-    return model
+from strict import check
 
 
 def main():

@@ -48,6 +48,8 @@ pub struct CallEnv {
     pub session_overrides: Arc<SessionOverrides>,
     /// Writes each ended call's summary and the owner's post-call notification.
     pub notifier: Addr<Notifier>,
+    /// The one thread that writes every recorded call's file.
+    pub recordings: super::recorder::RecordingWriter,
 }
 
 /// What the Supervisor gives a call it starts.

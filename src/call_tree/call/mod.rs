@@ -389,8 +389,8 @@ impl CallActor {
     }
 
     /// The call's row is written (its clock starts): records it when its
-    /// tenant records calls. A recorder that cannot start is logged and noted;
-    /// the call goes on.
+    /// tenant records calls. A file that cannot be written is logged and
+    /// noted on the call; the call goes on.
     fn start_recorder(&mut self) {
         if !self.setup.tenant.recording.records() || self.recorder.is_some() {
             return;
@@ -403,7 +403,7 @@ impl CallActor {
         let pool = self.env.tools.pool.clone();
         let call_id = self.setup.call_id.clone();
         let config = &self.env.config.recording;
-        let started = Recorder::start(
+        let recorder = self.env.recordings.record(
             &self.setup.call_id,
             self.setup.format,
             &config.dir,
@@ -411,13 +411,8 @@ impl CallActor {
             config.queue_chunks,
             move |outcome| recorder::store_outcome(&pool, &call_id, &outcome),
         );
-        match started {
-            Ok(rec) => {
-                log::info!("call {}: recording", self.id());
-                self.recorder = Some(rec);
-            }
-            Err(e) => log::error!("call {}: not recorded: {e}", self.id()),
-        }
+        log::info!("call {}: recording", self.id());
+        self.recorder = Some(recorder);
     }
 
     /// Sends every chunk the lead window allows, and schedules the next drain.

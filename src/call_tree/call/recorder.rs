@@ -1,34 +1,40 @@
-//! A call's local recording (`[tenants.recording] mode = "all"`): one
+//! Local call recording (`[tenants.recording] mode = "all"`): one
 //! two-channel 16-bit PCM WAV per call, left the caller, right the
 //! receptionist as the caller heard it, both on the call's clock (ms since the
 //! recorder started, with the call's row).
 //!
-//! The call actor hands each frame to a [`Recorder`]: a non-blocking send of
-//! the frame's base64 slice (a reference count, no copy) and its time into a
-//! bounded queue. A thread per recording decodes, places and writes them, so
-//! a slow or failing disk never delays a frame: a full queue drops the chunk
-//! (counted), a write error ends the recording (logged, noted on the call) and
-//! never the call. The placement is [`Mix`] (pure): caller audio follows on
-//! from the previous frame, moved up to its arrival when it is [`GAP_MS`]
-//! late or consistently late over [`DRIFT_WINDOW_MS`] (the gap is silence);
-//! receptionist audio sits where the
-//! carrier plays it (sent time plus what was queued before it) and a `clear`
-//! cuts what was not played yet. Audio is written [`HOLD_BACK_MS`] behind the
-//! newest time seen, so a `clear` can still cut it.
+//! The call actor hands each frame to its [`Recorder`]: the frame's base64
+//! payload is copied and its time noted in a small batch (holding the frame
+//! itself would pin its socket's read buffer), and
+//! every [`BATCH_CHUNKS`] chunks or [`BATCH_MS`] the batch goes, without
+//! waiting, to the process's one [`RecordingWriter`] thread. That thread wakes
+//! every [`DRAIN_EVERY`], decodes, places and writes every recording's
+//! audio, so a slow or failing disk never delays a frame: a recording with
+//! more than its queue of chunks waiting drops the newest (counted), a write
+//! error ends that recording (logged, noted on the call) and never the call.
+//! One thread for all recordings, not one per call: per-call threads woke
+//! 1,500 times a second at 300 calls and cost more than the writing
+//! (docs/recording.md#cost). The placement is [`Mix`] (pure): caller audio
+//! follows on from the previous frame, moved up to its arrival when it is
+//! [`GAP_MS`] late or consistently late over [`DRIFT_WINDOW_MS`] (the gap is
+//! silence); receptionist audio sits where the carrier plays it (sent time
+//! plus what was queued before it) and a `clear` cuts what was not played
+//! yet. Audio is written [`HOLD_BACK_MS`] behind the newest time seen, so a
+//! `clear` can still cut it.
 
-use std::collections::VecDeque;
+use std::collections::HashMap;
 use std::io::{self, BufWriter, Seek, Write};
 use std::path::Path;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::mpsc::{self, SyncSender, TryRecvError, TrySendError};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use bytestring::ByteString;
 use chrono::NaiveDate;
 
 use crate::audio::format::AudioFormat;
+use crate::audio::stereo_wav::{self, StereoWav};
 use crate::audio::{alaw, mulaw, pcm};
 use crate::store::db::Pool;
 use crate::store::{calls, files, StoreError};
@@ -53,14 +59,23 @@ pub const DRIFT_WINDOW_MS: u32 = 1000;
 /// it still in memory. Milliseconds.
 pub const HOLD_BACK_MS: u32 = 2000;
 
-/// How often the WAV header is brought up to date, so a file cut short by a
+/// How often each WAV header is brought up to date, so a file cut short by a
 /// crash is still readable up to then.
 const HEADER_EVERY: Duration = Duration::from_secs(2);
 
-/// How long the writer sleeps between drains of its queue. The call's actor
-/// hands chunks over without waking it: a wake-up per frame (about 100 a
-/// second per call) cost more CPU than decoding and writing them
-/// (`bench/run.sh recording`, docs/recording.md#cost).
+/// Chunks a call collects before handing them to the writer.
+pub const BATCH_CHUNKS: usize = 16;
+
+/// Room for a batch's payloads, bytes (16 Twilio frames of 160 µ-law bytes
+/// are 16 × 216 base64 bytes; larger model chunks grow it).
+const PAYLOADS_BYTES: usize = 4096;
+
+/// Longest a chunk waits in its call's batch, ms (checked as frames come;
+/// a carrier streams about 50 frames a second, silence included).
+pub const BATCH_MS: u32 = 100;
+
+/// How long the writer sleeps between drains of its queue. Calls hand
+/// batches over without waking it (docs/recording.md#cost).
 const DRAIN_EVERY: Duration = Duration::from_millis(200);
 
 /// Why a recording ended early.
@@ -68,13 +83,11 @@ const DRAIN_EVERY: Duration = Duration::from_millis(200);
 pub enum RecordingError {
     #[error("cannot write the recording: {0}")]
     Io(#[from] io::Error),
-    #[error("cannot write the WAV file: {0}")]
-    Wav(#[from] hound::Error),
     #[error("the recording thread did not start: {0}")]
     Thread(io::Error),
 }
 
-/// What the writer thread tells the call's row when it is done.
+/// What the writer tells the call's row when a recording is closed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecordingOutcome {
     /// The file, relative to `recording.dir`.
@@ -83,23 +96,48 @@ pub struct RecordingOutcome {
     pub note: Option<String>,
 }
 
-/// One chunk for the writer thread; times are ms on the call's clock.
+/// One chunk for the writer; times are ms on the call's clock. A chunk
+/// with audio names how many bytes of its batch's `payloads` are its base64
+/// payload, in order.
 #[derive(Debug)]
 enum Chunk {
-    Caller {
-        at_ms: u32,
-        payload: ByteString,
+    Caller { at_ms: u32, len: u32 },
+    Receptionist { at_ms: u32, start_ms: u32, len: u32 },
+    Clear { at_ms: u32 },
+    End { at_ms: u32 },
+}
+
+/// A seekable file (or test stand-in) a recording is written to.
+pub trait RecordingFile: Write + Seek + Send {}
+
+impl<T: Write + Seek + Send> RecordingFile for T {}
+
+/// Opens a recording's file, on the writer thread.
+type Opener = Box<dyn FnOnce() -> io::Result<Box<dyn RecordingFile>> + Send>;
+
+/// Told the outcome once the file is closed (on a thread of its own: it may
+/// wait for the database).
+type Done = Box<dyn FnOnce(RecordingOutcome) + Send>;
+
+/// What calls send the writer.
+enum Command {
+    Open {
+        id: u64,
+        call_id: String,
+        format: AudioFormat,
+        relative: String,
+        open: Opener,
+        done: Done,
+        queued: Arc<AtomicUsize>,
+        dropped: Arc<AtomicU32>,
     },
-    Receptionist {
-        at_ms: u32,
-        start_ms: u32,
-        payload: ByteString,
-    },
-    Clear {
-        at_ms: u32,
-    },
-    End {
-        at_ms: u32,
+    Chunks {
+        id: u64,
+        chunks: Vec<Chunk>,
+        /// The chunks' base64 payloads, one after the other: copied out of
+        /// the frames (holding the frames themselves would pin the sockets'
+        /// read buffers until the writer drains).
+        payloads: Vec<u8>,
     },
 }
 
@@ -109,9 +147,9 @@ pub fn relative_path(tenant: &str, date: NaiveDate, call_id: &str) -> String {
     format!("{tenant}/{}/{call_id}.wav", date.format("%Y-%m-%d"))
 }
 
-/// Writes `outcome` into the call's row (on the recording's thread, never the
-/// call's): tried again for a few seconds while the row is not written yet (a
-/// recording that fails at once can beat the write-behind insert).
+/// Writes `outcome` into the call's row (off the call's thread): tried again
+/// for a few seconds while the row is not written yet (a recording that fails
+/// at once can beat the write-behind insert).
 pub fn store_outcome(pool: &Pool, call_id: &str, outcome: &RecordingOutcome) {
     for _ in 0..STORE_ATTEMPTS {
         let stored = pool.get().map_err(StoreError::from).and_then(|mut conn| {
@@ -135,28 +173,44 @@ pub fn store_outcome(pool: &Pool, call_id: &str, outcome: &RecordingOutcome) {
 /// Tries of [`store_outcome`], a second apart.
 const STORE_ATTEMPTS: u32 = 10;
 
-/// The call actor's handle on its recording. Every method returns at once.
-pub struct Recorder {
-    tx: Option<SyncSender<Chunk>>,
-    started: Instant,
-    dropped: Arc<AtomicU32>,
+/// The process's recording writer: one thread, shared by every recorded
+/// call. Cloning gives another handle on the same thread; the thread ends
+/// (closing every open file) when the last handle and recorder are gone.
+#[derive(Clone)]
+pub struct RecordingWriter {
+    tx: Sender<Command>,
+    next_id: Arc<std::sync::atomic::AtomicU64>,
 }
 
-impl Recorder {
-    /// Starts recording `format` audio into `dir/relative` (a new file, mode
-    /// 0600, in folders created 0700 as needed, by the thread) with a queue of `queue` chunks; `done` gets the
-    /// outcome once the file is closed, on the recording's thread.
+impl RecordingWriter {
+    /// Starts the writer thread.
     ///
     /// # Errors
     /// [`RecordingError::Thread`] when no thread can be started.
-    pub fn start(
+    pub fn start() -> Result<RecordingWriter, RecordingError> {
+        let (tx, rx) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("recordings".into())
+            .spawn(move || Writer::default().run(&rx))
+            .map_err(RecordingError::Thread)?;
+        Ok(RecordingWriter {
+            tx,
+            next_id: Arc::new(std::sync::atomic::AtomicU64::new(1)),
+        })
+    }
+
+    /// Starts recording `format` audio into `dir/relative` (a new file, mode
+    /// 0600, in folders created 0700 as needed, by the writer) with at most
+    /// `queue` chunks waiting; `done` gets the outcome once the file is closed.
+    pub fn record(
+        &self,
         call_id: &str,
         format: AudioFormat,
         dir: &Path,
         relative: String,
         queue: usize,
         done: impl FnOnce(RecordingOutcome) + Send + 'static,
-    ) -> Result<Recorder, RecordingError> {
+    ) -> Recorder {
         let path = dir.join(&relative);
         let open = move || -> io::Result<BufWriter<std::fs::File>> {
             if let Some(parent) = path.parent() {
@@ -167,129 +221,252 @@ impl Recorder {
                 files::create_private_new(&path)?,
             ))
         };
-        Self::start_with(call_id, format, relative, queue, open, done)
+        self.record_to(call_id, format, relative, queue, open, done)
     }
 
-    /// [`Recorder::start`] writing to what `open` gives (opened on the
-    /// recording's thread): the seam a test uses to slow the disk down.
-    ///
-    /// # Errors
-    /// [`RecordingError::Thread`] when no thread can be started.
-    pub fn start_with<W, O>(
+    /// [`RecordingWriter::record`] writing to what `open` gives (opened on
+    /// the writer's thread): the seam a test uses to slow the disk down.
+    pub fn record_to<W, O>(
+        &self,
         call_id: &str,
         format: AudioFormat,
         relative: String,
         queue: usize,
         open: O,
         done: impl FnOnce(RecordingOutcome) + Send + 'static,
-    ) -> Result<Recorder, RecordingError>
+    ) -> Recorder
     where
-        W: Write + Seek + 'static,
+        W: RecordingFile + 'static,
         O: FnOnce() -> io::Result<W> + Send + 'static,
     {
-        let (tx, rx) = mpsc::sync_channel(queue);
-        let started = Instant::now();
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let queued = Arc::new(AtomicUsize::new(0));
         let dropped = Arc::new(AtomicU32::new(0));
-        let writer = Writer {
+        let open: Opener = Box::new(move || open().map(|w| Box::new(w) as Box<dyn RecordingFile>));
+        let sent = self.tx.send(Command::Open {
+            id,
             call_id: call_id.to_string(),
             format,
-            started,
+            relative,
+            open,
+            done: Box::new(done),
+            queued: queued.clone(),
             dropped: dropped.clone(),
-        };
-        std::thread::Builder::new()
-            .name(format!("rec-{}", call_id.get(..8).unwrap_or(call_id)))
-            .spawn(move || {
-                let note = writer.run(rx, open);
-                done(RecordingOutcome {
-                    file: relative,
-                    note,
-                });
-            })
-            .map_err(RecordingError::Thread)?;
-        Ok(Recorder {
-            tx: Some(tx),
-            started,
+        });
+        if sent.is_err() {
+            log::error!("call {call_id}: not recorded: the recording writer has stopped");
+        }
+        Recorder {
+            id,
+            tx: sent.is_ok().then(|| self.tx.clone()),
+            started: Instant::now(),
+            batch: Vec::with_capacity(BATCH_CHUNKS),
+            payloads: Vec::with_capacity(PAYLOADS_BYTES),
+            batch_from_ms: 0,
+            queued,
+            queue,
             dropped,
-        })
+        }
     }
+}
 
+/// The call actor's handle on its recording. Every method returns at once.
+pub struct Recorder {
+    id: u64,
+    /// `None` once the writer is gone or the recording ended.
+    tx: Option<Sender<Command>>,
+    started: Instant,
+    batch: Vec<Chunk>,
+    /// The batch's payloads (see [`Command::Chunks`]).
+    payloads: Vec<u8>,
+    /// When the batch's first chunk came, ms on the call's clock.
+    batch_from_ms: u32,
+    /// Chunks handed over and not yet taken by the writer.
+    queued: Arc<AtomicUsize>,
+    queue: usize,
+    dropped: Arc<AtomicU32>,
+}
+
+impl Recorder {
     fn now_ms(&self) -> u32 {
         u32::try_from(self.started.elapsed().as_millis()).unwrap_or(u32::MAX)
     }
 
-    fn send(&mut self, chunk: Chunk) {
+    fn push(&mut self, now_ms: u32, chunk: Chunk) {
+        if self.tx.is_none() {
+            return;
+        }
+        if self.batch.is_empty() {
+            self.batch_from_ms = now_ms;
+        }
+        self.batch.push(chunk);
+        if self.batch.len() >= BATCH_CHUNKS || now_ms.saturating_sub(self.batch_from_ms) >= BATCH_MS
+        {
+            self.hand_over(false);
+        }
+    }
+
+    /// Sends the batch; over the queue, it is dropped (counted) unless `always`.
+    fn hand_over(&mut self, always: bool) {
         let Some(tx) = &self.tx else {
             return;
         };
-        match tx.try_send(chunk) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-            }
-            // The writer has stopped (and said why): nothing more to record.
-            Err(TrySendError::Disconnected(_)) => self.tx = None,
+        let n = self.batch.len();
+        if n == 0 {
+            return;
+        }
+        if !always && self.queued.load(Ordering::Relaxed) + n > self.queue {
+            self.dropped.fetch_add(n as u32, Ordering::Relaxed);
+            self.batch.clear();
+            self.payloads.clear();
+            return;
+        }
+        self.queued.fetch_add(n, Ordering::Relaxed);
+        let chunks = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH_CHUNKS));
+        let payloads = std::mem::replace(&mut self.payloads, Vec::with_capacity(PAYLOADS_BYTES));
+        let sent = tx.send(Command::Chunks {
+            id: self.id,
+            chunks,
+            payloads,
+        });
+        if sent.is_err() {
+            self.tx = None;
         }
     }
 
     /// A caller frame (base64 in the call's format) that arrived now.
-    pub fn caller(&mut self, payload: &ByteString) {
+    pub fn caller(&mut self, payload: &str) {
         let at_ms = self.now_ms();
-        self.send(Chunk::Caller {
-            at_ms,
-            payload: payload.clone(),
-        });
+        let len = self.copy(payload);
+        self.push(at_ms, Chunk::Caller { at_ms, len });
+    }
+
+    /// Copies `payload` into the batch; its length in bytes.
+    fn copy(&mut self, payload: &str) -> u32 {
+        if self.tx.is_none() {
+            return 0;
+        }
+        self.payloads.extend_from_slice(payload.as_bytes());
+        payload.len() as u32
     }
 
     /// Receptionist audio sent to the carrier now, which plays it `starts_in`
     /// from now.
-    pub fn receptionist(&mut self, payload: &ByteString, starts_in: Duration) {
+    pub fn receptionist(&mut self, payload: &str, starts_in: Duration) {
         let at_ms = self.now_ms();
         let start_ms = at_ms.saturating_add(starts_in.as_millis().min(60_000) as u32);
-        self.send(Chunk::Receptionist {
+        let len = self.copy(payload);
+        self.push(
             at_ms,
-            start_ms,
-            payload: payload.clone(),
-        });
+            Chunk::Receptionist {
+                at_ms,
+                start_ms,
+                len,
+            },
+        );
     }
 
     /// The carrier was told to `clear`: receptionist audio not played by now
     /// was never heard.
     pub fn clear(&mut self) {
         let at_ms = self.now_ms();
-        self.send(Chunk::Clear { at_ms });
+        self.push(at_ms, Chunk::Clear { at_ms });
     }
 
-    /// The call ended now: the file ends here. Should the queue be full, the
-    /// writer ends at the time it notices the call is gone instead.
+    /// The call ended now: the file ends here.
     pub fn end(mut self) {
+        self.finish();
+    }
+
+    fn finish(&mut self) {
         let at_ms = self.now_ms();
-        self.send(Chunk::End { at_ms });
+        if self.tx.is_some() {
+            self.batch.push(Chunk::End { at_ms });
+            self.hand_over(true);
+        }
+        self.tx = None;
     }
 }
 
-/// The recording's thread.
-struct Writer {
+impl Drop for Recorder {
+    /// A call gone without [`Recorder::end`] still closes its file.
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+/// One open recording on the writer thread.
+struct Recording {
     call_id: String,
     format: AudioFormat,
-    started: Instant,
+    relative: String,
+    wav: StereoWav<Box<dyn RecordingFile>>,
+    mix: Mix,
+    queued: Arc<AtomicUsize>,
     dropped: Arc<AtomicU32>,
+    done: Done,
+    bad_frames: u32,
+    /// The write error that ended it early.
+    failed: Option<RecordingError>,
+    /// The call's end, once it came.
+    end_ms: Option<u32>,
 }
 
-impl Writer {
-    /// Writes until the call ends; returns the note for the call's row.
-    fn run<W, O>(self, rx: mpsc::Receiver<Chunk>, open: O) -> Option<String>
-    where
-        W: Write + Seek,
-        O: FnOnce() -> io::Result<W>,
-    {
-        let mut bad_frames = 0u32;
-        let result = self.write(rx, open, &mut bad_frames);
-        let dropped = self.dropped.load(Ordering::Relaxed);
-        let mut notes = Vec::new();
-        if let Err(e) = &result {
+impl Recording {
+    /// One chunk whose payload is `payload`.
+    fn take(&mut self, chunk: Chunk, payload: &[u8], bytes: &mut Vec<u8>, samples: &mut Vec<i16>) {
+        match chunk {
+            Chunk::Caller { at_ms, .. } => {
+                if decode(self.format, payload, bytes, samples) {
+                    self.mix.caller(at_ms, samples);
+                } else {
+                    self.bad_frames += 1;
+                }
+            }
+            Chunk::Receptionist {
+                at_ms, start_ms, ..
+            } => {
+                if decode(self.format, payload, bytes, samples) {
+                    self.mix.receptionist(at_ms, start_ms, samples);
+                } else {
+                    self.bad_frames += 1;
+                }
+            }
+            Chunk::Clear { at_ms } => self.mix.clear(at_ms),
+            Chunk::End { at_ms } => self.end_ms = Some(at_ms),
+        }
+    }
+
+    /// Writes what is ready (all of it once the call ended); a write error
+    /// ends the recording.
+    fn write(&mut self, header_due: bool) {
+        if self.failed.is_some() {
+            return;
+        }
+        let written = match self.end_ms {
+            Some(end_ms) => self.mix.finish(end_ms, &mut self.wav),
+            None => self.mix.write_ready(&mut self.wav),
+        }
+        .and_then(|()| {
+            if header_due || self.end_ms.is_some() {
+                self.wav.update_header()
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(e) = written {
             log::error!("call {}: recording stopped: {e}", self.call_id);
+            self.failed = Some(RecordingError::Io(e));
+        }
+    }
+
+    /// The note for the call's row; `None` when the recording is whole.
+    fn note(&self) -> Option<String> {
+        let mut notes = Vec::new();
+        if let Some(e) = &self.failed {
             notes.push(format!("recording stopped early: {e}"));
         }
+        let dropped = self.dropped.load(Ordering::Relaxed);
         if dropped > 0 {
             log::warn!(
                 "call {}: {dropped} audio chunks left out of the recording (disk too slow)",
@@ -299,101 +476,183 @@ impl Writer {
                 "{dropped} audio chunks left out (the disk was too slow)"
             ));
         }
-        if bad_frames > 0 {
+        if self.bad_frames > 0 {
             log::warn!(
-                "call {}: {bad_frames} frames did not decode for the recording",
-                self.call_id
+                "call {}: {} frames did not decode for the recording",
+                self.call_id,
+                self.bad_frames
             );
-            notes.push(format!("{bad_frames} frames did not decode"));
+            notes.push(format!("{} frames did not decode", self.bad_frames));
         }
         (!notes.is_empty()).then(|| notes.join("; "))
     }
 
-    fn write<W, O>(
-        &self,
-        rx: mpsc::Receiver<Chunk>,
-        open: O,
-        bad_frames: &mut u32,
-    ) -> Result<(), RecordingError>
-    where
-        W: Write + Seek,
-        O: FnOnce() -> io::Result<W>,
-    {
-        let rate = self.format.sample_rate();
-        let spec = hound::WavSpec {
-            channels: 2,
-            sample_rate: rate,
-            bits_per_sample: 16,
-            sample_format: hound::SampleFormat::Int,
+    /// Tells the call how it went, on a thread of its own.
+    fn close(self) {
+        let outcome = RecordingOutcome {
+            file: self.relative.clone(),
+            note: self.note(),
         };
-        let mut wav = hound::WavWriter::new(open()?, spec)?;
-        let mut mix = Mix::new(rate);
-        let mut bytes = Vec::with_capacity(8 * 1024);
-        let mut samples = Vec::with_capacity(4 * 1024);
+        let done = self.done;
+        let call_id = self.call_id;
+        let spawned = std::thread::Builder::new()
+            .name("rec-outcome".into())
+            .spawn(move || done(outcome));
+        if let Err(e) = spawned {
+            log::error!("call {call_id}: recording outcome not noted: {e}");
+        }
+    }
+}
+
+/// The writer thread's state: every open recording.
+#[derive(Default)]
+struct Writer {
+    recordings: HashMap<u64, Recording>,
+    /// Chunks of recordings whose file did not open: dropped on arrival.
+    refused: std::collections::HashSet<u64>,
+    bytes: Vec<u8>,
+    samples: Vec<i16>,
+}
+
+impl Writer {
+    fn run(mut self, rx: &Receiver<Command>) {
         let mut header_at = Instant::now();
-        let end_ms = 'drains: loop {
+        loop {
             std::thread::sleep(DRAIN_EVERY);
-            loop {
-                let chunk = match rx.try_recv() {
-                    Ok(chunk) => chunk,
-                    Err(TryRecvError::Empty) => break,
-                    // The call is gone without its end (the queue was full then).
-                    Err(TryRecvError::Disconnected) => {
-                        break 'drains u32::try_from(self.started.elapsed().as_millis())
-                            .unwrap_or(u32::MAX);
-                    }
-                };
-                match chunk {
-                    Chunk::Caller { at_ms, payload } => {
-                        if self.decode(&payload, &mut bytes, &mut samples) {
-                            mix.caller(at_ms, &samples);
-                        } else {
-                            *bad_frames += 1;
-                        }
-                    }
-                    Chunk::Receptionist {
-                        at_ms,
-                        start_ms,
-                        payload,
-                    } => {
-                        if self.decode(&payload, &mut bytes, &mut samples) {
-                            mix.receptionist(at_ms, start_ms, &samples);
-                        } else {
-                            *bad_frames += 1;
-                        }
-                    }
-                    Chunk::Clear { at_ms } => mix.clear(at_ms),
-                    Chunk::End { at_ms } => break 'drains at_ms,
+            let gone = loop {
+                match rx.try_recv() {
+                    Ok(command) => self.take(command),
+                    Err(TryRecvError::Empty) => break false,
+                    Err(TryRecvError::Disconnected) => break true,
                 }
-            }
-            mix.write_ready(&mut wav)?;
-            if header_at.elapsed() >= HEADER_EVERY {
-                wav.flush()?;
+            };
+            let header_due = header_at.elapsed() >= HEADER_EVERY;
+            if header_due {
                 header_at = Instant::now();
             }
-        };
-        mix.finish(end_ms, &mut wav)?;
-        wav.finalize()?;
-        Ok(())
+            let mut ended = Vec::new();
+            for (id, recording) in &mut self.recordings {
+                recording.write(header_due);
+                if recording.end_ms.is_some() || recording.failed.is_some() || gone {
+                    ended.push(*id);
+                }
+            }
+            for id in ended {
+                if let Some(mut recording) = self.recordings.remove(&id) {
+                    if recording.failed.is_some() && recording.end_ms.is_none() {
+                        // Its call goes on: what it still sends is dropped here.
+                        self.refused.insert(id);
+                    } else if recording.end_ms.is_none() {
+                        // Every handle is gone: the process is ending.
+                        let at = recording.mix.latest_ms();
+                        recording.end_ms = Some(at);
+                        recording.write(true);
+                    }
+                    recording.close();
+                }
+            }
+            if gone {
+                return;
+            }
+        }
     }
 
-    /// Decodes one base64 chunk into `samples`; false when it does not decode.
-    fn decode(&self, payload: &str, bytes: &mut Vec<u8>, samples: &mut Vec<i16>) -> bool {
-        bytes.clear();
-        samples.clear();
-        if base64::engine::general_purpose::STANDARD
-            .decode_vec(payload, bytes)
-            .is_err()
-        {
-            return false;
+    fn take(&mut self, command: Command) {
+        match command {
+            Command::Open {
+                id,
+                call_id,
+                format,
+                relative,
+                open,
+                done,
+                queued,
+                dropped,
+            } => {
+                let opened = open().and_then(|file| StereoWav::new(file, format.sample_rate()));
+                match opened {
+                    Ok(wav) => {
+                        self.recordings.insert(
+                            id,
+                            Recording {
+                                call_id,
+                                format,
+                                relative,
+                                wav,
+                                mix: Mix::new(format.sample_rate()),
+                                queued,
+                                dropped,
+                                done,
+                                bad_frames: 0,
+                                failed: None,
+                                end_ms: None,
+                            },
+                        );
+                    }
+                    Err(e) => {
+                        log::error!("call {call_id}: not recorded: {e}");
+                        self.refused.insert(id);
+                        let outcome = RecordingOutcome {
+                            file: relative,
+                            note: Some(format!(
+                                "recording stopped early: cannot write the recording: {e}"
+                            )),
+                        };
+                        let _ = std::thread::Builder::new()
+                            .name("rec-outcome".into())
+                            .spawn(move || done(outcome));
+                    }
+                }
+            }
+            Command::Chunks {
+                id,
+                chunks,
+                payloads,
+            } => {
+                let Some(recording) = self.recordings.get_mut(&id) else {
+                    if chunks.iter().any(|c| matches!(c, Chunk::End { .. })) {
+                        self.refused.remove(&id);
+                    }
+                    return;
+                };
+                recording.queued.fetch_sub(chunks.len(), Ordering::Relaxed);
+                let mut from = 0usize;
+                for chunk in chunks {
+                    let len = match chunk {
+                        Chunk::Caller { len, .. } | Chunk::Receptionist { len, .. } => len as usize,
+                        Chunk::Clear { .. } | Chunk::End { .. } => 0,
+                    };
+                    let payload = payloads.get(from..from + len).unwrap_or_default();
+                    from += len;
+                    recording.take(chunk, payload, &mut self.bytes, &mut self.samples);
+                }
+            }
         }
-        match self.format {
-            AudioFormat::Pcmu => mulaw::decode_into(bytes, samples),
-            AudioFormat::Pcma => alaw::decode_into(bytes, samples),
-            AudioFormat::Pcm24k => return pcm::le_bytes_to_samples(bytes, samples).is_ok(),
-        }
-        true
     }
+}
+
+/// Decodes one base64 chunk of `format` audio into `samples`; false when it
+/// does not decode.
+fn decode(
+    format: AudioFormat,
+    payload: &[u8],
+    bytes: &mut Vec<u8>,
+    samples: &mut Vec<i16>,
+) -> bool {
+    bytes.clear();
+    samples.clear();
+    if base64::engine::general_purpose::STANDARD
+        .decode_vec(payload, bytes)
+        .is_err()
+    {
+        return false;
+    }
+    match format {
+        AudioFormat::Pcmu => mulaw::decode_into(bytes, samples),
+        AudioFormat::Pcma => alaw::decode_into(bytes, samples),
+        AudioFormat::Pcm24k => return pcm::le_bytes_to_samples(bytes, samples).is_ok(),
+    }
+    true
 }
 
 /// The two tracks on the call's clock, held from the last sample written.
@@ -401,10 +660,13 @@ impl Writer {
 pub struct Mix {
     /// Samples per second.
     rate: u32,
-    /// Sample position of the front of `left` and `right` (= frames written).
+    /// Sample position of the first frame not written yet (= frames written).
     base: u64,
-    left: VecDeque<i16>,
-    right: VecDeque<i16>,
+    /// Index of `base` in `left` and `right`: what is before it is written
+    /// and is dropped in bulk once it outgrows what is held.
+    head: usize,
+    left: Vec<i16>,
+    right: Vec<i16>,
     /// Where the next caller frame follows on.
     caller_end: u64,
     /// Where the current drift window began, and the least lateness seen in it
@@ -413,20 +675,25 @@ pub struct Mix {
     drift_min: i64,
     /// The newest time seen, as a sample position.
     latest: u64,
+    /// Interleaved frames on their way to the file, reused.
+    frames: Vec<u8>,
 }
 
 impl Mix {
     /// Empty tracks at `rate` Hz.
     pub fn new(rate: u32) -> Self {
+        let held = rate as usize * (HOLD_BACK_MS as usize / 1000 + 1);
         Mix {
             rate,
             base: 0,
-            left: VecDeque::with_capacity(rate as usize * 4),
-            right: VecDeque::with_capacity(rate as usize * 4),
+            head: 0,
+            left: Vec::with_capacity(held),
+            right: Vec::with_capacity(held),
             caller_end: 0,
             drift_from: 0,
             drift_min: i64::MAX,
             latest: 0,
+            frames: Vec::new(),
         }
     }
 
@@ -434,21 +701,25 @@ impl Mix {
         u64::from(ms) * u64::from(self.rate) / 1000
     }
 
-    /// Writes `samples` into `track` from absolute position `at`; what falls
-    /// before the written part is too late and left out.
-    fn put(track: &mut VecDeque<i16>, base: u64, at: u64, samples: &[i16]) {
+    /// The newest time seen, ms.
+    fn latest_ms(&self) -> u32 {
+        u32::try_from(self.latest * 1000 / u64::from(self.rate)).unwrap_or(u32::MAX)
+    }
+
+    /// Writes `samples` into `track` (whose index `head` is position `base`)
+    /// from absolute position `at`; what falls before the written part is too
+    /// late and left out.
+    fn put(track: &mut Vec<i16>, base: u64, head: usize, at: u64, samples: &[i16]) {
         let skip = base.saturating_sub(at) as usize;
         let Some(samples) = samples.get(skip..) else {
             return;
         };
-        let from = (at + skip as u64 - base) as usize;
+        let from = head + (at + skip as u64 - base) as usize;
         let to = from + samples.len();
         if track.len() < to {
             track.resize(to, 0);
         }
-        for (slot, &s) in track.range_mut(from..to).zip(samples) {
-            *slot = s;
-        }
+        track[from..to].copy_from_slice(samples);
     }
 
     /// A caller frame of `samples` that arrived at `at_ms`.
@@ -471,7 +742,7 @@ impl Mix {
             }
         }
         let at = self.caller_end;
-        Self::put(&mut self.left, self.base, at, samples);
+        Self::put(&mut self.left, self.base, self.head, at, samples);
         self.caller_end = at + samples.len() as u64;
         self.latest = self.latest.max(arrived);
     }
@@ -479,59 +750,70 @@ impl Mix {
     /// Receptionist audio sent at `at_ms` that the carrier plays from `start_ms`.
     pub fn receptionist(&mut self, at_ms: u32, start_ms: u32, samples: &[i16]) {
         let start = self.position(start_ms);
-        Self::put(&mut self.right, self.base, start, samples);
+        Self::put(&mut self.right, self.base, self.head, start, samples);
         self.latest = self.latest.max(self.position(at_ms));
     }
 
     /// The carrier dropped what it had not played by `at_ms`.
     pub fn clear(&mut self, at_ms: u32) {
         let at = self.position(at_ms);
-        let keep = at.saturating_sub(self.base) as usize;
+        let keep = self.head + at.saturating_sub(self.base) as usize;
         self.right.truncate(keep);
         self.latest = self.latest.max(at);
     }
 
     /// Writes both tracks up to `until` (a sample position), silence where a
-    /// track has nothing.
+    /// track has nothing, in blocks of at most a second.
     fn write_until<W: Write + Seek>(
         &mut self,
         until: u64,
-        wav: &mut hound::WavWriter<W>,
-    ) -> Result<(), hound::Error> {
-        let frames = until.saturating_sub(self.base);
-        if frames == 0 {
-            return Ok(());
+        wav: &mut StereoWav<W>,
+    ) -> io::Result<()> {
+        while self.base < until {
+            let n = (until - self.base).min(u64::from(self.rate)) as usize;
+            let to = self.head + n;
+            for track in [&mut self.left, &mut self.right] {
+                if track.len() < to {
+                    track.resize(to, 0);
+                }
+            }
+            stereo_wav::interleave(
+                &self.left[self.head..to],
+                &self.right[self.head..to],
+                &mut self.frames,
+            );
+            wav.write_frames(&self.frames)?;
+            self.head = to;
+            self.base += n as u64;
         }
-        let count = u32::try_from(frames * 2).map_err(|_| hound::Error::TooWide)?;
-        let mut out = wav.get_i16_writer(count);
-        for _ in 0..frames {
-            out.write_sample(self.left.pop_front().unwrap_or(0));
-            out.write_sample(self.right.pop_front().unwrap_or(0));
+        // Drop the written part once it is larger than what is held, so each
+        // sample is moved at most about once.
+        let held = self
+            .left
+            .len()
+            .max(self.right.len())
+            .saturating_sub(self.head);
+        if self.head > 0 && self.head >= held {
+            self.left.drain(..self.head);
+            self.right.drain(..self.head.min(self.right.len()));
+            self.head = 0;
         }
-        out.flush()?;
-        self.base = until;
         Ok(())
     }
 
     /// Writes what no `clear` can change any more.
-    fn write_ready<W: Write + Seek>(
-        &mut self,
-        wav: &mut hound::WavWriter<W>,
-    ) -> Result<(), hound::Error> {
+    fn write_ready<W: Write + Seek>(&mut self, wav: &mut StereoWav<W>) -> io::Result<()> {
         let until = self.latest.saturating_sub(self.position(HOLD_BACK_MS));
         self.write_until(until, wav)
     }
 
     /// The call ended at `end_ms`: writes up to there; later audio was not heard.
-    fn finish<W: Write + Seek>(
-        &mut self,
-        end_ms: u32,
-        wav: &mut hound::WavWriter<W>,
-    ) -> Result<(), hound::Error> {
+    fn finish<W: Write + Seek>(&mut self, end_ms: u32, wav: &mut StereoWav<W>) -> io::Result<()> {
         let end = self.position(end_ms);
         self.write_until(end, wav)?;
         self.left.clear();
         self.right.clear();
+        self.head = 0;
         Ok(())
     }
 }
@@ -539,24 +821,17 @@ impl Mix {
 #[cfg(test)]
 mod tests {
     use std::io::Cursor;
+
+    use bytestring::ByteString;
     use std::sync::Mutex;
 
     use super::*;
 
     /// Interleaved samples of a finished Mix written at `end_ms`.
     fn written(mix: &mut Mix, end_ms: u32) -> Vec<(i16, i16)> {
-        let spec = hound::WavSpec {
-            channels: 2,
-            sample_rate: mix.rate,
-            bits_per_sample: 16,
-            sample_format: hound::SampleFormat::Int,
-        };
-        let mut cursor = Cursor::new(Vec::new());
-        {
-            let mut wav = hound::WavWriter::new(&mut cursor, spec).unwrap();
-            mix.finish(end_ms, &mut wav).unwrap();
-            wav.finalize().unwrap();
-        }
+        let mut wav = StereoWav::new(Cursor::new(Vec::new()), mix.rate).unwrap();
+        mix.finish(end_ms, &mut wav).unwrap();
+        let mut cursor = wav.finish().unwrap();
         cursor.set_position(0);
         let reader = hound::WavReader::new(cursor).unwrap();
         let all: Vec<i16> = reader.into_samples::<i16>().map(|s| s.unwrap()).collect();
@@ -662,7 +937,8 @@ mod tests {
         let frame: ByteString = base64::engine::general_purpose::STANDARD
             .encode([0xFFu8; 160])
             .into();
-        let mut recorder = Recorder::start_with(
+        let writer = RecordingWriter::start().unwrap();
+        let mut recorder = writer.record_to(
             "slow-disk-call",
             AudioFormat::Pcmu,
             "t/2026-12-05/slow-disk-call.wav".into(),
@@ -676,8 +952,7 @@ mod tests {
             move |outcome| {
                 let _ = tx.send(outcome);
             },
-        )
-        .unwrap();
+        );
         let mut slowest = Duration::ZERO;
         for _ in 0..500 {
             let at = Instant::now();
@@ -732,7 +1007,8 @@ mod tests {
         let frame: ByteString = base64::engine::general_purpose::STANDARD
             .encode([0x00u8; 160])
             .into();
-        let mut recorder = Recorder::start_with(
+        let writer = RecordingWriter::start().unwrap();
+        let mut recorder = writer.record_to(
             "full-disk-call",
             AudioFormat::Pcmu,
             "t/2026-12-05/full-disk-call.wav".into(),
@@ -741,8 +1017,7 @@ mod tests {
             move |outcome| {
                 let _ = tx.send(outcome);
             },
-        )
-        .unwrap();
+        );
         // The writer writes 2 s behind: 3 s of frames reach the disk.
         for _ in 0..150 {
             recorder.caller(&frame);

@@ -28,7 +28,7 @@ use crate::model::command::LinkCommand;
 use crate::model::event::ModelEvent;
 use crate::model::live;
 use crate::model::live_tracker::{AudioRoute, LiveTracker};
-use crate::model::realtime::{self, AudioEncoding, ClientEvent, Role, ServerEvent};
+use crate::model::realtime::{self, AudioEncoding, ClientEvent, ServerEvent};
 use crate::model::session::{self, HistoryItem, SessionSpec};
 use crate::model::tracker::ResponseTracker;
 use socket::{self as model_socket, ModelSocket};
@@ -658,25 +658,13 @@ impl Handler<LinkCommand> for ModelLinkActor {
             return;
         }
         match cmd {
-            LinkCommand::Truncate {
-                item_id,
-                audio_end_ms,
-            } => self.send_event(&ClientEvent::truncate(item_id, audio_end_ms)),
-            LinkCommand::CancelResponse => self.send_event(&ClientEvent::response_cancel()),
-            LinkCommand::ToolOutput { call_id, output } => {
-                self.send_event(&ClientEvent::function_call_output(call_id, output))
-            }
-            LinkCommand::CreateResponse => self.send_event(&ClientEvent::response_create()),
-            LinkCommand::CallerEvent { text, respond } => {
-                let line = HistoryItem::Message {
-                    role: Role::User,
-                    text,
-                };
-                for event in session::history_items(&[line]) {
+            LinkCommand::Truncate { .. }
+            | LinkCommand::CancelResponse
+            | LinkCommand::ToolOutput { .. }
+            | LinkCommand::CreateResponse
+            | LinkCommand::CallerEvent { .. } => {
+                for event in cmd.realtime_events() {
                     self.send_event(&event);
-                }
-                if respond {
-                    self.send_event(&ClientEvent::response_create());
                 }
             }
             LinkCommand::UpdateSession(spec) => {

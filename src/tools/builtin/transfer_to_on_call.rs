@@ -62,7 +62,7 @@ impl From<TransferPlan> for CallAction {
 ///
 /// # Errors
 /// [`ToolError::Refused`] when the call is not a phone call (Twilio with a
-/// CallSid, or jambonz) or the tenant has no `transfer_numbers`;
+/// CallSid, jambonz, or OpenAI SIP) or the tenant has no `transfer_numbers`;
 /// [`ToolError::Unavailable`] on a Twilio call without REST credentials.
 pub fn plan_transfer(
     env: &ToolEnv,
@@ -70,9 +70,10 @@ pub fn plan_transfer(
     reason: String,
 ) -> Result<TransferPlan, ToolError> {
     let twilio_call = ctx.carrier == Some(Carrier::Twilio) && ctx.call_sid.is_some();
-    if !twilio_call && ctx.carrier != Some(Carrier::Jambonz) {
+    let carrier_dials = matches!(ctx.carrier, Some(Carrier::Jambonz | Carrier::OpenAiSip));
+    if !twilio_call && !carrier_dials {
         return Err(ToolError::Refused(
-            "transfers are only possible on phone calls (Twilio or jambonz)".into(),
+            "transfers are only possible on phone calls (Twilio, jambonz or OpenAI SIP)".into(),
         ));
     }
     let number = ctx

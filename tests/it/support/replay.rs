@@ -1,7 +1,9 @@
 //! A realtime model played from a fixture (tests/fixtures/realtime/*.replay):
 //! a local WebSocket server that sends a provider's recorded (or field-exact)
 //! server frames step by step as the test asks, and keeps every client event
-//! switchboard sent, per connection, with the close code it closed with.
+//! switchboard sent, per connection, with the close code it closed with. It
+//! also keeps every REST `POST` (OpenAI's SIP call controls), answered 200
+//! unless the test says otherwise.
 //! Nothing here interprets the protocol: the frames are the provider's, the
 //! assertions are the test's.
 
@@ -130,10 +132,24 @@ pub struct Connection {
     pub close_code: Option<u16>,
 }
 
+/// A REST request the server received (OpenAI's call controls: accept,
+/// reject, refer, hangup).
+#[derive(Debug, Clone)]
+pub struct RestCall {
+    /// Path and query.
+    pub path: String,
+    pub authorization: Option<String>,
+    /// The JSON body; `None` when there was none.
+    pub body: Option<Value>,
+}
+
 #[derive(Default)]
 struct Shared {
     connections: Vec<Connection>,
     sessions: Vec<Addr<ReplaySession>>,
+    rest: Vec<RestCall>,
+    /// (path suffix, status, JSON body) answers; anything else gets 200 with no body.
+    rest_answers: Vec<(String, u16, Value)>,
 }
 
 /// The running replay server.
@@ -156,6 +172,7 @@ impl ReplayModel {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .route("/{tail:.*}", web::post().to(rest))
                 .default_service(web::get().to(upgrade))
         })
         .workers(1)
@@ -177,6 +194,91 @@ impl ReplayModel {
     /// `ws://127.0.0.1:PORT/v1/realtime`.
     pub fn url(&self) -> String {
         format!("ws://127.0.0.1:{}/v1/realtime", self.port)
+    }
+
+    /// `http://127.0.0.1:PORT`: an `openai.api_base` for OpenAI SIP tests.
+    pub fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Every REST request so far.
+    pub fn rest_calls(&self) -> Vec<RestCall> {
+        self.shared.lock().expect("lock").rest.clone()
+    }
+
+    /// Answers POSTs whose path ends with `suffix` with `status` and `body`.
+    pub fn answer_rest(&self, suffix: &str, status: u16, body: Value) {
+        self.shared
+            .lock()
+            .expect("lock")
+            .rest_answers
+            .push((suffix.to_string(), status, body));
+    }
+
+    /// Waits until a REST request whose path ends with `suffix` came; returns it.
+    pub async fn wait_rest(&self, suffix: &str, timeout: Duration) -> RestCall {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(call) = self
+                .rest_calls()
+                .into_iter()
+                .find(|c| c.path.ends_with(suffix))
+            {
+                return call;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no POST …{suffix} within {timeout:?}; got {:?}",
+                self.rest_calls()
+                    .iter()
+                    .map(|c| c.path.clone())
+                    .collect::<Vec<_>>()
+            );
+            actix_rt::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Waits until `n` WebSocket connections were made.
+    pub async fn wait_connections(&self, n: usize, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while self.connections().len() < n {
+            assert!(
+                Instant::now() < deadline,
+                "{} connections within {timeout:?}, not {n}",
+                self.connections().len()
+            );
+            actix_rt::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Waits until connection `index` has received a client event matching
+    /// `pred` (no call to keep alive: OpenAI SIP); returns it.
+    pub async fn wait_sent(
+        &self,
+        index: usize,
+        timeout: Duration,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let found = self
+                .connections()
+                .get(index)
+                .and_then(|c| c.events.iter().find(|e| pred(e)).cloned());
+            if let Some(event) = found {
+                return event;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "connection {index}: no matching client event within {timeout:?}; got {:?}",
+                self.connections().get(index).map(|c| c
+                    .events
+                    .iter()
+                    .map(|e| e["type"].clone())
+                    .collect::<Vec<_>>())
+            );
+            actix_rt::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Sends `step` on the newest connection.
@@ -232,6 +334,40 @@ impl ReplayModel {
     /// Stops the server.
     pub async fn stop(self) {
         self.handle.stop(false).await;
+    }
+}
+
+async fn rest(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<(Arc<Mutex<Shared>>, Arc<Replay>)>,
+) -> HttpResponse {
+    let path = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_default();
+    let call = RestCall {
+        path: path.clone(),
+        authorization: req
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+        body: (!body.is_empty()).then(|| serde_json::from_slice(&body).unwrap_or(Value::Null)),
+    };
+    let mut shared = state.0.lock().expect("lock");
+    shared.rest.push(call);
+    match shared
+        .rest_answers
+        .iter()
+        .find(|(suffix, _, _)| path.ends_with(suffix.as_str()))
+    {
+        Some((_, status, body)) => {
+            HttpResponse::build(actix_web::http::StatusCode::from_u16(*status).expect("status"))
+                .json(body)
+        }
+        None => HttpResponse::Ok().finish(),
     }
 }
 
