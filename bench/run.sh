@@ -27,12 +27,18 @@
 #                          recordings in a temporary folder), a fresh switchboard each; CPU
 #                          per call-second per run and the on/off ratio; PAIRS=N repeats the
 #                          pair in alternating order
+#   bench/run.sh sip       300 calls × 30 s (ramp 5 s) relayed (Media Streams, GPT-Live link),
+#                          then 300 OpenAI SIP calls (switchboard sip-loadtest plays OpenAI;
+#                          switchboard carries no audio, only webhooks and sidebands: first
+#                          without transcripts, as the relayed run's model, then with a caller
+#                          and a receptionist line every 3 s), a fresh switchboard each; CPU
+#                          per call-second of each and the ratios; PAIRS=N
 #   bench/run.sh cluster   two nodes of one cluster on this machine (PostgreSQL schema of
 #                          their own, NATS at 127.0.0.1:4222), 200 calls × 30 s spread over
 #                          both with calls.max_calls_per_tenant = 150: CPU per call-second
 #                          per node, and whether the cap held (150 admitted, 50 refused)
 #
-# Environment: CALLS, DURATION, RAMP (override the mode's defaults), CAP (cluster
+# Environment: SB_BIN (a release binary to run instead of building one), CALLS, DURATION, RAMP (override the mode's defaults), CAP (cluster
 # mode's tenant cap), BENCH_PG_URL, NATS_URL, LIMIT_STEPS ("500 1000 1500 …"), GAP,
 # CONNECT_DELAY, FIRST_AUDIO_DELAY, ORDER, PAIRS (prewarm mode: 1s, 400ms, 500ms, order
 # alternating per pair, 1 pair),
@@ -50,6 +56,8 @@ mkdir -p "$OUT"
 
 if [ "$MODE" = ab ]; then
   BIN=${2:?usage: bench/run.sh ab /path/to/switchboard}
+elif [ -n "${SB_BIN:-}" ]; then
+  BIN=$SB_BIN
 else
   cargo build --release --quiet
   BIN=${CARGO_TARGET_DIR:-target}/release/switchboard
@@ -315,8 +323,46 @@ case "$MODE" in
       '
     } 2>&1 | tee "$OUT/recording-$STAMP.txt"
     ;;
+  sip)
+    {
+      echo "# bench/run.sh sip · $(date -u +%FT%TZ) · $(nproc) CPUs · $(uname -r)"
+      # The same number of calls relayed (Media Streams, GPT-Live link) and
+      # carried by OpenAI SIP (no audio here; sip-loadtest plays OpenAI:
+      # signed webhooks, call controls, sidebands with a caller and a
+      # receptionist line every 2 s), a fresh switchboard each, tenant on
+      # api = "live".
+      SIP_PORT=${SIP_PORT:-19250}
+      export SWITCHBOARD_OPENAI__WEBHOOK_SECRET=whsec_c3dpdGNoYm9hcmQtYmVuY2gtc2VjcmV0LTMyYnl0ZXMhIQ==
+      export SWITCHBOARD_OPENAI__API_BASE=http://127.0.0.1:$SIP_PORT
+      export SWITCHBOARD_MODEL__API_KEY=sk-bench
+      for pair in $(seq 1 "${PAIRS:-1}"); do
+        echo "== pair $pair: relayed (Media Streams → GPT-Live link)"
+        SWITCHBOARD_MODEL__API=live start_switchboard
+        loadtest "${CALLS:-300}" "${DURATION:-30s}" "${RAMP:-5s}" "$OUT/sip-relayed-$STAMP-$pair.json" --model-api live
+        stop_switchboard
+        # As the relayed run's model: no transcripts; then a caller and a
+        # receptionist line every 3 s (each stored as it comes).
+        for lines in 0s 3s; do
+          echo "== pair $pair: OpenAI SIP (sideband only, transcript lines every $lines)"
+          SWITCHBOARD_MODEL__API=live start_switchboard
+          "$BIN" sip-loadtest --webhook "http://127.0.0.1:$SB_PORT/openai/webhook" --listen "127.0.0.1:$SIP_PORT" \
+            --calls "${CALLS:-300}" --duration "${DURATION:-30s}" --ramp "${RAMP:-5s}" --target-pid "$SB_PID" \
+            --line-every "$lines" --json "$OUT/sip-sideband-$lines-$STAMP-$pair.json"
+          stop_switchboard
+        done
+      done
+      echo "== server CPU ms per call-second: relayed vs OpenAI SIP"
+      for pair in $(seq 1 "${PAIRS:-1}"); do
+        relayed=$(jq '.runs[0].server.cpu_ms_per_call_second' "$OUT/sip-relayed-$STAMP-$pair.json")
+        for lines in 0s 3s; do
+          sip=$(jq '.cpu_ms_per_call_second' "$OUT/sip-sideband-$lines-$STAMP-$pair.json")
+          echo "pair $pair  relayed $(jq -n "$relayed * 1000 | round / 1000")  sip (lines every $lines) $(jq -n "$sip * 1000 | round / 1000")  relayed/sip $(jq -n "$relayed / $sip * 10 | round / 10")×"
+        done
+      done
+    } 2>&1 | tee "$OUT/sip-$STAMP.txt"
+    ;;
   *)
-    echo "usage: bench/run.sh [budget|limit|soak|prewarm|cluster|live|recording|ab BIN]" >&2
+    echo "usage: bench/run.sh [budget|limit|soak|prewarm|cluster|live|recording|sip|ab BIN]" >&2
     exit 2
     ;;
 esac

@@ -138,6 +138,14 @@ fn run(args: Cli) -> Result<ExitCode, Failure> {
         Command::FloorRelay(args) => actix_rt::System::new()
             .block_on(cli::floor_relay::run(args))
             .map_err(on_the_way)?,
+        Command::SipLoadtest(args) => {
+            let passed = actix_rt::System::new()
+                .block_on(cli::sip_loadtest::run(args))
+                .map_err(on_the_way)?;
+            if !passed {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -132,7 +132,7 @@ fn bind_of(url: &str) -> anyhow::Result<String> {
 }
 
 /// Raises the open-file soft limit to the hard limit (each call is two sockets here).
-fn raise_nofile_limit() {
+pub fn raise_nofile_limit() {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,

@@ -10,6 +10,7 @@ pub mod loadtest;
 pub mod purge;
 pub mod serve;
 pub mod sim_model;
+pub mod sip_loadtest;
 pub mod token;
 pub mod user;
 
@@ -56,6 +57,9 @@ pub enum Command {
     Loadtest(loadtest::LoadtestArgs),
     /// The bare pass-through relay `loadtest --floor` compares against.
     FloorRelay(floor_relay::FloorRelayArgs),
+    /// Load-test a running switchboard with many concurrent OpenAI SIP calls
+    /// (this process plays OpenAI: webhooks, call controls, sidebands).
+    SipLoadtest(sip_loadtest::SipLoadtestArgs),
 }
 
 /// Runs `f` on a connection to the configured database (migrated first),

@@ -33,6 +33,7 @@ pub mod floor;
 pub mod model;
 pub mod procfs;
 pub mod report;
+pub mod sip;
 pub mod stamp;
 pub mod stats;
 

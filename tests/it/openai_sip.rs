@@ -299,9 +299,30 @@ async fn a_gpt_live_sip_call_is_accepted_steered_and_hung_up_after_goodbye() {
     let listed = call_row(&app, session).await;
     assert_eq!(listed["call"]["carrier"], "openai-sip");
 
+    // The sideband drops; switchboard attaches again to the same session and
+    // the call goes on (no second greeting).
+    openai.play("drop");
+    openai.wait_connections(2, WAIT).await;
+    assert_eq!(
+        openai.connections()[1].path,
+        format!("/v1/live/sessions/{session}/attach")
+    );
+    // A key press reaches the model as context.
+    openai.play("dtmf");
+    let told = openai
+        .wait_sent(1, WAIT, is_type("session.instructions.append"))
+        .await;
+    assert!(
+        told["content"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("pressed 0"),
+        "{told}"
+    );
+
     openai.play("hangup_call");
     let hangup_output = openai
-        .wait_sent(0, WAIT, |e| {
+        .wait_sent(1, WAIT, |e| {
             e["type"] == "response.item.create" && e["item"]["call_id"] == "call_sb3"
         })
         .await;
@@ -334,7 +355,7 @@ async fn a_gpt_live_sip_call_is_accepted_steered_and_hung_up_after_goodbye() {
     // Exactly one accept for three announcements and a retry; the message
     // stored once and the owner told.
     assert_eq!(posts_ending(&openai, "/accept").len(), 1);
-    assert_eq!(openai.connections().len(), 1);
+    assert_eq!(openai.connections().len(), 2);
     let mut conn = pool(&app).get().expect("conn");
     let messages = caller_messages::for_call(&mut conn, &call_id).expect("messages");
     assert_eq!(messages.len(), 1, "{messages:?}");

@@ -31,7 +31,7 @@ use crate::model::api::ModelApi;
 use crate::model::command::LinkCommand;
 use crate::model::event::ModelEvent;
 use crate::model::live;
-use crate::model::live_tracker::LiveTracker;
+use crate::model::live_tracker::{LiveTracker, TURN_GAP};
 use crate::model::provider::Provider;
 use crate::model::realtime;
 use crate::model::session::{Role, SessionSpec};
@@ -55,8 +55,15 @@ pub const SIP_UNAVAILABLE: u16 = 480;
 /// Largest sideband frame accepted, bytes.
 const MAX_FRAME_BYTES: usize = 4 * 1024 * 1024;
 
-/// How often GPT-Live transcript fragments are checked for turn ends.
-const LIVE_TICK: Duration = Duration::from_millis(250);
+/// A GPT-Live turn check runs this long after the turn could have ended.
+const TICK_SLACK: Duration = Duration::from_millis(20);
+
+/// Audio the sideband may reflect, ignored unparsed.
+const AUDIO_EVENTS: &[&str] = &[
+    "session.output_audio.delta",
+    "session.input_audio.append",
+    "response.output_audio.delta",
+];
 
 /// First re-attach delay; doubles per attempt up to [`REATTACH_MAX`].
 const REATTACH_FIRST: Duration = Duration::from_millis(200);
@@ -119,6 +126,10 @@ pub struct SipCall {
     action_reason: Option<EndReason>,
     /// A hang-up or transfer has been sent: the sideband's end is expected.
     leaving: bool,
+    /// When the sideband last said something (GPT-Live turn checks).
+    last_event: Instant,
+    /// A turn check is scheduled.
+    tick_due: bool,
 }
 
 impl SipCall {
@@ -164,6 +175,8 @@ impl SipCall {
             pending: None,
             action_reason: None,
             leaving: false,
+            last_event: Instant::now(),
+            tick_due: false,
         }
     }
 
@@ -239,9 +252,6 @@ impl SipCall {
                     act.setup.surface.as_str()
                 );
                 act.attach(ctx);
-                if let Tracker::Live(_) = act.tracker {
-                    ctx.run_interval(LIVE_TICK, |act, ctx| act.tick(ctx));
-                }
             }
             Err(e) if e.decision_already_made() => {
                 // Answered on the other surface or by another node: not ours.
@@ -391,7 +401,17 @@ impl SipCall {
         self.on_model_events(out, ctx);
     }
 
+    /// GPT-Live: a turn ends [`TURN_GAP`] after its last fragment, so the
+    /// turns are checked once the sideband has been quiet that long — one
+    /// wake-up per pause, none on a quiet call.
     fn tick(&mut self, ctx: &mut Context<Self>) {
+        self.tick_due = false;
+        let quiet = self.last_event.elapsed();
+        if quiet < TURN_GAP {
+            self.tick_due = true;
+            ctx.run_later(TURN_GAP - quiet + TICK_SLACK, |act, ctx| act.tick(ctx));
+            return;
+        }
         let mut out = Vec::new();
         if let Tracker::Live(tracker) = &mut self.tracker {
             tracker.tick(Instant::now(), &mut out);
@@ -399,9 +419,23 @@ impl SipCall {
         self.on_model_events(out, ctx);
     }
 
+    fn schedule_tick(&mut self, ctx: &mut Context<Self>) {
+        if self.tick_due || !matches!(self.tracker, Tracker::Live(_)) {
+            return;
+        }
+        self.tick_due = true;
+        ctx.run_later(TURN_GAP + TICK_SLACK, |act, ctx| act.tick(ctx));
+    }
+
     /// One sideband text frame.
     fn on_text(&mut self, text: &str, ctx: &mut Context<Self>) {
         let kind = realtime::event_type(text).unwrap_or_default();
+        if AUDIO_EVENTS.contains(&kind.as_str()) {
+            // Reflected audio: the call's audio is OpenAI's to play.
+            return;
+        }
+        self.last_event = Instant::now();
+        self.schedule_tick(ctx);
         match kind.as_str() {
             // GPT-Live SIP and Realtime SIP report key presses under these names.
             "transport.dtmf.received" | "input_audio_buffer.dtmf_event_received" => {
