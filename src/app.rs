@@ -71,8 +71,6 @@ pub enum StartError {
     Metrics(#[from] prometheus::Error),
     #[error("cluster: {0}")]
     Cluster(#[from] crate::cluster::ClusterError),
-    #[error("recordings: {0}")]
-    Recording(#[from] crate::call_tree::call::recorder::RecordingError),
     /// A tenant's `[tenants.calendar]` answered, but not as a usable calendar
     /// (wrong password or URL, no VEVENT support, password variable unset).
     #[error("tenants.{tenant}.calendar: {source}")]
@@ -104,7 +102,8 @@ impl RunningServer {
     }
 
     /// Graceful shutdown: refuse new calls (health 503), let calls finish up to the
-    /// drain timeout, end the rest with the apology, flush the store, stop HTTP.
+    /// drain timeout, end the rest with the apology, flush the store, close the
+    /// calls' recordings, stop HTTP.
     pub async fn shutdown(self, drain: Duration) {
         let carrier = self.state.carrier.clone();
         carrier.draining.store(true, Ordering::Relaxed);
@@ -138,6 +137,17 @@ impl RunningServer {
             Ok(Ok(())) => log::info!("store flushed"),
             Ok(Err(e)) => log::error!("store flush failed: {e}"),
             Err(e) => log::error!("store flush failed: {e}"),
+        }
+        // Every call has ended and its row is written: its recording is
+        // finished and noted on it now, not cut short when the process exits.
+        if !self
+            .state
+            .calls
+            .recordings
+            .flush(Duration::from_secs(10))
+            .await
+        {
+            log::error!("recordings not closed within 10 s of the last call");
         }
         let _ = self.calendar_sync.send(StopSync).await;
         if let Some(cluster) = &carrier.cluster {
@@ -511,7 +521,7 @@ async fn start_on_pool(
         voicemail_prompt,
         session_overrides,
         notifier,
-        recordings: crate::call_tree::call::recorder::RecordingWriter::start()?,
+        recordings: crate::call_tree::call::recorder::RecordingWriter::new(),
     });
     let supervisor = Supervisor::new(
         config.calls.max_calls,

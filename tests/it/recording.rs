@@ -395,3 +395,45 @@ async fn browser_call_is_recorded_on_two_channels() {
     );
     app.stop().await;
 }
+
+#[actix_rt::test]
+async fn a_shutdown_under_a_recorded_call_leaves_its_file_whole_and_noted() {
+    let rec = tempfile::tempdir().unwrap();
+    let app = recording_app(rec.path()).await;
+    let pool = app.running.as_ref().expect("running").state.pool.clone();
+    let (mut call, _feed) = app.dial().await;
+    let sid = call.call_sid().to_string();
+    let mut next = tokio::time::Instant::now();
+    paced(&mut call, &vec![0xFFu8; 160 * 100], &mut next).await;
+    // SIGTERM with the call still up: the drain ends it, and the recording
+    // must be finished and noted by the time shutdown returns (the process
+    // exits then).
+    app.stop().await;
+    let wavs: Vec<PathBuf> = walk(rec.path());
+    assert_eq!(wavs.len(), 1, "{wavs:?}");
+    let (nchannels, _, frames, width) = python_wave(&wavs[0]);
+    assert_eq!((nchannels, width), (2, 2));
+    assert!(frames >= 8000, "only {frames} frames");
+    let on_disk = std::fs::metadata(&wavs[0]).unwrap().len();
+    assert_eq!(on_disk, 44 + frames * 4, "header and data disagree");
+    let mut conn = pool.get().expect("db");
+    let row = switchboard::store::calls::get_by_sid(&mut conn, &sid)
+        .expect("query")
+        .expect("call row");
+    assert!(row.recording_file.is_some(), "recording not noted: {row:?}");
+    let _ = call.stop().await;
+}
+
+/// Every `.wav` under `dir`.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else if path.extension().is_some_and(|e| e == "wav") {
+            out.push(path);
+        }
+    }
+    out
+}

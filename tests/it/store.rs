@@ -83,6 +83,7 @@ fn migrations_apply_once_and_rerun_as_no_op(url: &str, backend: &str) {
             "20261204000021".to_owned(),
             "20261204000022".to_owned(),
             "20261205000023".to_owned(),
+            "20261205000024".to_owned(),
         ]
     );
     let second = store::run_migrations(&pool).unwrap();

@@ -131,6 +131,10 @@ enum Command {
         queued: Arc<AtomicUsize>,
         dropped: Arc<AtomicU32>,
     },
+    /// Close what has ended now and answer (a shutdown waits for it).
+    Flush {
+        done: tokio::sync::oneshot::Sender<()>,
+    },
     Chunks {
         id: u64,
         chunks: Vec<Chunk>,
@@ -174,29 +178,70 @@ pub fn store_outcome(pool: &Pool, call_id: &str, outcome: &RecordingOutcome) {
 const STORE_ATTEMPTS: u32 = 10;
 
 /// The process's recording writer: one thread, shared by every recorded
-/// call. Cloning gives another handle on the same thread; the thread ends
-/// (closing every open file) when the last handle and recorder are gone.
-#[derive(Clone)]
+/// call, started with the first recording (a server that records nothing
+/// runs no writer). Cloning gives another handle on the same thread; the
+/// thread ends (closing every open file) when the last handle and recorder
+/// are gone.
+#[derive(Clone, Default)]
 pub struct RecordingWriter {
-    tx: Sender<Command>,
+    tx: Arc<std::sync::OnceLock<Option<Sender<Command>>>>,
     next_id: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl RecordingWriter {
-    /// Starts the writer thread.
+    /// A writer whose thread starts with its first recording.
+    pub fn new() -> RecordingWriter {
+        RecordingWriter::default()
+    }
+
+    /// A writer whose thread is running now.
     ///
     /// # Errors
     /// [`RecordingError::Thread`] when no thread can be started.
     pub fn start() -> Result<RecordingWriter, RecordingError> {
+        let writer = RecordingWriter::new();
+        let tx = Self::spawn()?;
+        let _ = writer.tx.set(Some(tx));
+        Ok(writer)
+    }
+
+    fn spawn() -> Result<Sender<Command>, RecordingError> {
         let (tx, rx) = mpsc::channel();
         std::thread::Builder::new()
             .name("recordings".into())
             .spawn(move || Writer::default().run(&rx))
             .map_err(RecordingError::Thread)?;
-        Ok(RecordingWriter {
-            tx,
-            next_id: Arc::new(std::sync::atomic::AtomicU64::new(1)),
-        })
+        Ok(tx)
+    }
+
+    /// The running thread's queue, starting it if needed; `None` when it
+    /// could not start (logged once).
+    fn sender(&self) -> Option<&Sender<Command>> {
+        self.tx
+            .get_or_init(|| match Self::spawn() {
+                Ok(tx) => Some(tx),
+                Err(e) => {
+                    log::error!("calls are not recorded: {e}");
+                    None
+                }
+            })
+            .as_ref()
+    }
+
+    /// Closes every recording whose call has ended — its file finished and
+    /// noted on its call before this returns — so a server shutting down
+    /// cuts no file short. False when the writer did not answer within
+    /// `timeout`.
+    pub async fn flush(&self, timeout: Duration) -> bool {
+        let Some(Some(tx)) = self.tx.get() else {
+            // Nothing was ever recorded.
+            return true;
+        };
+        let (done, answered) = tokio::sync::oneshot::channel();
+        if tx.send(Command::Flush { done }).is_err() {
+            return true;
+        }
+        matches!(tokio::time::timeout(timeout, answered).await, Ok(Ok(())))
     }
 
     /// Starts recording `format` audio into `dir/relative` (a new file, mode
@@ -243,22 +288,26 @@ impl RecordingWriter {
         let queued = Arc::new(AtomicUsize::new(0));
         let dropped = Arc::new(AtomicU32::new(0));
         let open: Opener = Box::new(move || open().map(|w| Box::new(w) as Box<dyn RecordingFile>));
-        let sent = self.tx.send(Command::Open {
-            id,
-            call_id: call_id.to_string(),
-            format,
-            relative,
-            open,
-            done: Box::new(done),
-            queued: queued.clone(),
-            dropped: dropped.clone(),
+        let tx = self.sender().cloned();
+        let sent = tx.as_ref().map(|tx| {
+            tx.send(Command::Open {
+                id,
+                call_id: call_id.to_string(),
+                format,
+                relative,
+                open,
+                done: Box::new(done),
+                queued: queued.clone(),
+                dropped: dropped.clone(),
+            })
         });
-        if sent.is_err() {
-            log::error!("call {call_id}: not recorded: the recording writer has stopped");
+        let sent = matches!(sent, Some(Ok(())));
+        if !sent {
+            log::error!("call {call_id}: not recorded: the recording writer is not running");
         }
         Recorder {
             id,
-            tx: sent.is_ok().then(|| self.tx.clone()),
+            tx: tx.filter(|_| sent),
             started: Instant::now(),
             batch: Vec::with_capacity(BATCH_CHUNKS),
             payloads: Vec::with_capacity(PAYLOADS_BYTES),
@@ -487,13 +536,18 @@ impl Recording {
         (!notes.is_empty()).then(|| notes.join("; "))
     }
 
-    /// Tells the call how it went, on a thread of its own.
-    fn close(self) {
+    /// Tells the call how it went: on a thread of its own, or here when a
+    /// shutdown waits for it (`inline`).
+    fn close(self, inline: bool) {
         let outcome = RecordingOutcome {
             file: self.relative.clone(),
             note: self.note(),
         };
         let done = self.done;
+        if inline {
+            done(outcome);
+            return;
+        }
         let call_id = self.call_id;
         let spawned = std::thread::Builder::new()
             .name("rec-outcome".into())
@@ -512,6 +566,8 @@ struct Writer {
     refused: std::collections::HashSet<u64>,
     bytes: Vec<u8>,
     samples: Vec<i16>,
+    /// Shutdowns waiting for this pass.
+    flushes: Vec<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl Writer {
@@ -548,8 +604,11 @@ impl Writer {
                         recording.end_ms = Some(at);
                         recording.write(true);
                     }
-                    recording.close();
+                    recording.close(!self.flushes.is_empty());
                 }
+            }
+            for done in self.flushes.drain(..) {
+                let _ = done.send(());
             }
             if gone {
                 return;
@@ -604,6 +663,7 @@ impl Writer {
                     }
                 }
             }
+            Command::Flush { done } => self.flushes.push(done),
             Command::Chunks {
                 id,
                 chunks,
@@ -1031,6 +1091,30 @@ mod tests {
         recorder.caller(&frame);
         recorder.end();
         assert!(at.elapsed() < Duration::from_millis(5));
+    }
+
+    #[actix_rt::test]
+    async fn a_flush_closes_ended_recordings_and_notes_them_before_it_returns() {
+        let noted = Arc::new(Mutex::new(None));
+        let writer = RecordingWriter::start().unwrap();
+        let recorder = {
+            let noted = noted.clone();
+            writer.record_to(
+                "flush-call",
+                AudioFormat::Pcmu,
+                "t/2026-12-05/flush-call.wav".into(),
+                64,
+                || Ok(Cursor::new(Vec::new())),
+                move |outcome| *noted.lock().unwrap() = Some(outcome),
+            )
+        };
+        recorder.end();
+        assert!(writer.flush(Duration::from_secs(5)).await);
+        let outcome = noted.lock().unwrap().clone();
+        assert_eq!(
+            outcome.map(|o| o.file),
+            Some("t/2026-12-05/flush-call.wav".to_string())
+        );
     }
 
     #[test]
