@@ -189,6 +189,7 @@ impl Config {
         }
         self.validate_messaging()?;
         self.validate_jambonz()?;
+        self.validate_openai()?;
         let mut seen = std::collections::HashSet::new();
         for tenant in &self.tenants {
             tenant.validate().map_err(|message| ConfigError::Invalid {
@@ -383,6 +384,32 @@ impl Config {
                         message: format!("tenant {} ({}): {message}", tenant.id, provider.as_str()),
                     })?;
             }
+        }
+        Ok(())
+    }
+
+    /// `[openai]`: an http(s) API base without a query, and bounded waits.
+    fn validate_openai(&self) -> Result<(), ConfigError> {
+        let o = &self.openai;
+        let base_ok = url_with_scheme(&o.api_base, WEB)
+            .is_some_and(|u| u.query().is_none() && u.fragment().is_none());
+        if !base_ok {
+            return Err(ConfigError::Invalid {
+                key: "openai.api_base",
+                message: format!("{:?} is not a URL like https://api.openai.com", o.api_base),
+            });
+        }
+        if !(100..=60_000).contains(&o.farewell_max_ms) {
+            return Err(ConfigError::Invalid {
+                key: "openai.farewell_max_ms",
+                message: format!("{} is not 100–60000", o.farewell_max_ms),
+            });
+        }
+        if o.sideband_reattach_attempts > 20 {
+            return Err(ConfigError::Invalid {
+                key: "openai.sideband_reattach_attempts",
+                message: format!("{} is more than 20", o.sideband_reattach_attempts),
+            });
         }
         Ok(())
     }
@@ -606,6 +633,25 @@ mod tests {
             let err = config.validate().unwrap_err().to_string();
             assert!(err.contains("transfer.ring_secs"), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn openai_api_base_must_be_an_http_url_and_waits_are_bounded() {
+        let mut config = Config::default();
+        assert!(config.validate().is_ok());
+        config.openai.api_base = "ftp://api.openai.com".into();
+        assert!(config
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .starts_with("openai.api_base"));
+        config.openai.api_base = "http://127.0.0.1:9200".into();
+        config.openai.farewell_max_ms = 0;
+        assert!(config
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .starts_with("openai.farewell_max_ms"));
     }
 
     #[test]

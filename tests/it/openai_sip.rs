@@ -401,6 +401,27 @@ async fn a_realtime_sip_call_is_accepted_and_an_operator_transfer_refers_it() {
     // An operator transfers the call: a SIP REFER to the on-call number.
     let listed = call_row(&app, call).await;
     let call_id = listed["call"]["id"].as_str().expect("id").to_string();
+    // An operator's session edit reaches the live call as a session.update
+    // that leaves the SIP leg's formats alone.
+    let edit = awc::Client::new()
+        .post(app.http_url(&format!("/api/calls/{call_id}/session")))
+        .bearer_auth(ADMIN)
+        .send_json(&json!({"instructions": "Speak slowly and clearly."}))
+        .await
+        .expect("session edit answered");
+    assert_eq!(edit.status().as_u16(), 202);
+    let update = openai.wait_sent(0, WAIT, is_type("session.update")).await;
+    assert!(
+        update["session"]["instructions"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Speak slowly"),
+        "{update}"
+    );
+    assert!(
+        update["session"]["audio"]["input"].get("format").is_none(),
+        "{update}"
+    );
     let answer = awc::Client::new()
         .post(app.http_url(&format!("/api/calls/{call_id}/transfer")))
         .bearer_auth(ADMIN)

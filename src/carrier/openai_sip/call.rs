@@ -794,12 +794,13 @@ impl Handler<ApplySessionSettings> for SipCall {
     fn handle(&mut self, msg: ApplySessionSettings, _: &mut Context<Self>) {
         self.settings.merge(&msg.0);
         match self.setup.surface {
-            Surface::Realtime => {
-                let update = crate::model::session::session_update(&self.session_spec());
-                if let Ok(text) = update.to_json() {
-                    self.send_text(text);
-                }
-            }
+            // The accept's session again: formats stay as SIP negotiated them.
+            Surface::Realtime => match accept::realtime_body(&self.session_spec()) {
+                Ok(session) => self.send_text(
+                    serde_json::json!({"type": "session.update", "session": session}).to_string(),
+                ),
+                Err(e) => log::warn!("{}: session edit not sent: {e}", self.label()),
+            },
             Surface::Live => log::info!(
                 "{}: GPT-Live fixes prompt and voice at accept; the edit applies to the \
                  tenant's next call",
