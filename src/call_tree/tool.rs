@@ -19,9 +19,19 @@ pub struct ToolActor {
 }
 
 impl ToolActor {
-    /// A tool runner for one call; results go to `reply_to`.
-    pub fn new(ctx: ToolContext, env: Arc<ToolEnv>, reply_to: Recipient<ToolResult>) -> Self {
-        ToolActor { ctx, env, reply_to }
+    /// Starts the tool runner of the call `ledger` keeps (its tenant, caller
+    /// and carrier); results go to `reply_to`, the call.
+    pub fn start_for(
+        ledger: &crate::call_tree::call::ledger::CallLedger,
+        env: Arc<ToolEnv>,
+        reply_to: Recipient<ToolResult>,
+    ) -> Addr<ToolActor> {
+        ToolActor {
+            ctx: ledger.tool_context(),
+            env,
+            reply_to,
+        }
+        .start()
     }
 }
 

@@ -362,6 +362,19 @@ async fn a_gpt_live_sip_call_is_accepted_steered_and_hung_up_after_goodbye() {
     assert_eq!(messages[0].caller_name, "Dana Smith");
     owner_notified(&app).await;
     validate(&openai, "live");
+    // The frames the stand-in played are the package's server events too.
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new(python())
+        .arg(root.join("tests/python/validate_live.py"))
+        .arg("--server")
+        .arg(root.join("tests/fixtures/openai-sip/live-sideband.replay"))
+        .output()
+        .expect("validate_live.py runs");
+    assert!(
+        out.status.success(),
+        "the sideband fixture is not what the openai package's models declare:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     app.stop().await;
     openai.stop().await;
 }

@@ -1018,14 +1018,11 @@ impl CallActor {
                 }
             });
         }
-        self.tools = Some(
-            ToolActor::new(
-                self.ledger.tool_context(),
-                self.env.tools.clone(),
-                ctx.address().recipient(),
-            )
-            .start(),
-        );
+        self.tools = Some(ToolActor::start_for(
+            &self.ledger,
+            self.env.tools.clone(),
+            ctx.address().recipient(),
+        ));
         log::info!(
             "call {} ({}) admitted for tenant {} from {}",
             self.setup.call_id,

@@ -238,14 +238,11 @@ impl JambonzCall {
             return;
         }
         self.ledger.start();
-        self.tools = Some(
-            ToolActor::new(
-                self.ledger.tool_context(),
-                self.env.tools.clone(),
-                ctx.address().recipient(),
-            )
-            .start(),
-        );
+        self.tools = Some(ToolActor::start_for(
+            &self.ledger,
+            self.env.tools.clone(),
+            ctx.address().recipient(),
+        ));
         log::info!(
             "jambonz call {} ({}) admitted for tenant {} ({} via jambonz)",
             self.setup.call_id,

@@ -237,14 +237,11 @@ impl SipCall {
         ctx.wait(accepting.into_actor(self).map(|res, act, ctx| match res {
             Ok(()) => {
                 act.ledger.start();
-                act.tools = Some(
-                    ToolActor::new(
-                        act.ledger.tool_context(),
-                        act.env.tools.clone(),
-                        ctx.address().recipient(),
-                    )
-                    .start(),
-                );
+                act.tools = Some(ToolActor::start_for(
+                    &act.ledger,
+                    act.env.tools.clone(),
+                    ctx.address().recipient(),
+                ));
                 log::info!(
                     "{} accepted for tenant {} ({})",
                     act.label(),

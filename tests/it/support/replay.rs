@@ -261,24 +261,36 @@ impl ReplayModel {
     ) -> Value {
         let deadline = Instant::now() + timeout;
         loop {
-            let found = self
-                .connections()
-                .get(index)
-                .and_then(|c| c.events.iter().find(|e| pred(e)).cloned());
-            if let Some(event) = found {
+            if let Some(event) = self.sent(index, &pred, deadline, timeout) {
                 return event;
             }
-            assert!(
-                Instant::now() < deadline,
-                "connection {index}: no matching client event within {timeout:?}; got {:?}",
-                self.connections().get(index).map(|c| c
-                    .events
-                    .iter()
-                    .map(|e| e["type"].clone())
-                    .collect::<Vec<_>>())
-            );
             actix_rt::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// The first client event of connection `index` matching `pred`; fails
+    /// the test, naming what did come, once `deadline` has passed.
+    fn sent(
+        &self,
+        index: usize,
+        pred: &impl Fn(&Value) -> bool,
+        deadline: Instant,
+        timeout: Duration,
+    ) -> Option<Value> {
+        let found = self
+            .connections()
+            .get(index)
+            .and_then(|c| c.events.iter().find(|e| pred(e)).cloned());
+        assert!(
+            found.is_some() || Instant::now() < deadline,
+            "model connection {index}: no matching client event within {timeout:?}; got {:?}",
+            self.connections().get(index).map(|c| c
+                .events
+                .iter()
+                .map(|e| e["type"].clone())
+                .collect::<Vec<_>>())
+        );
+        found
     }
 
     /// Sends `step` on the newest connection.
@@ -311,22 +323,9 @@ impl ReplayModel {
     ) -> Value {
         let deadline = Instant::now() + timeout;
         loop {
-            let found = self
-                .connections()
-                .get(index)
-                .and_then(|c| c.events.iter().find(|e| pred(e)).cloned());
-            if let Some(event) = found {
+            if let Some(event) = self.sent(index, &pred, deadline, timeout) {
                 return event;
             }
-            assert!(
-                Instant::now() < deadline,
-                "model connection {index}: no matching client event within {timeout:?}; got {:?}",
-                self.connections().get(index).map(|c| c
-                    .events
-                    .iter()
-                    .map(|e| e["type"].clone())
-                    .collect::<Vec<_>>())
-            );
             let _ = call.send_silence(100).await;
         }
     }
